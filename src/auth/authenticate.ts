@@ -1,0 +1,45 @@
+import { unauthorized } from '../errors.js';
+import { makeCaller, type Caller } from './caller.js';
+import type { TokenVerifier } from './tokens.js';
+import type { UserStatusCache } from './user-status.js';
+
+const INVALID = 'Invalid or expired token';
+
+/** Extracts the bearer token (scheme compared case-insensitively) or throws 401. */
+export function bearerToken(header: string | undefined): string {
+  if (header === undefined || header === '') throw unauthorized('Missing auth token');
+  const match = /^bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) throw unauthorized('Invalid auth header format');
+  return match[1]!;
+}
+
+/** Platform routes: only platform tokens. */
+export async function authenticatePlatform(header: string | undefined, platform: TokenVerifier): Promise<Caller> {
+  const claims = await platform.verify(bearerToken(header));
+  if (!claims) throw unauthorized(INVALID);
+  return makeCaller(claims.sub, claims.roles, null);
+}
+
+/**
+ * App routes: the app's own tokens first (user must still exist and be
+ * active), then platform tokens carrying `platform_admin` (full admin).
+ */
+export async function authenticateApp(
+  header: string | undefined,
+  app: TokenVerifier,
+  users: UserStatusCache,
+  platform: TokenVerifier,
+): Promise<Caller> {
+  const token = bearerToken(header);
+  const own = await app.verify(token);
+  if (own) {
+    const status = await users.get(own.sub);
+    if (!status.exists || !status.active) throw unauthorized(INVALID);
+    return makeCaller(own.sub, own.roles, status.email);
+  }
+  const plat = await platform.verify(token);
+  if (plat && plat.roles.includes('platform_admin')) {
+    return makeCaller(plat.sub, [...plat.roles, 'admin'], null);
+  }
+  throw unauthorized(INVALID);
+}

@@ -1,0 +1,15 @@
+/** Who is making a request, after authentication. */
+export interface Caller {
+  id: string;
+  roles: string[];
+  email: string | null;
+  /** Role `admin` (exact): bypasses permission policies. */
+  isAdmin: boolean;
+}
+
+/** The engine's own writes (workflows, state-machine actions): no permission or transition checks. */
+export const SYSTEM_ACTOR: Caller = { id: '00000000-0000-0000-0000-000000000000', roles: ['admin'], email: null, isAdmin: true };
+
+export function makeCaller(id: string, roles: string[], email: string | null): Caller {
+  return { id, roles, email, isAdmin: roles.includes('admin') };
+}

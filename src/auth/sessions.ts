@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import type { Database } from '../db/database.js';
+import { quoteIdent } from '../db/quote.js';
+import { unauthorized } from '../errors.js';
+import type { LoginThrottle } from './login-throttle.js';
+import { verifyPassword } from './passwords.js';
+import { REFRESH_TOKEN_SECONDS, signAccessToken } from './tokens.js';
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+}
+
+interface UserRow {
+  id: string;
+  password_hash: string;
+  roles: string[] | null;
+  active: boolean | null;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Login, refresh (rotating) and logout over a users table and a refresh-token
+ * table. Apps (`_users`) and the platform (`_platform_users`) share this code.
+ */
+export class SessionService {
+  private readonly users: string;
+  private readonly tokens: string;
+
+  constructor(
+    private readonly db: Database,
+    usersTable: string,
+    tokensTable: string,
+    private readonly key: Uint8Array,
+    private readonly throttle: LoginThrottle,
+    private readonly throttleScope: string,
+  ) {
+    this.users = quoteIdent(usersTable);
+    this.tokens = quoteIdent(tokensTable);
+  }
+
+  async login(body: { email?: unknown; password?: unknown }): Promise<TokenPair> {
+    const email = typeof body.email === 'string' ? body.email.trim().toLowerCase() : '';
+    const password = typeof body.password === 'string' ? body.password : '';
+    if (!email || !password) throw unauthorized('Email and password are required');
+    const throttleKey = `${this.throttleScope}\u0000${email}`;
+    this.throttle.check(throttleKey);
+    const rows = await this.db.query<UserRow>(
+      `SELECT id, password_hash, roles, active FROM ${this.users} WHERE email = $1`,
+      [email],
+    );
+    const user = rows[0];
+    if (!(await verifyPassword(user?.password_hash, password)) || !user) {
+      this.throttle.fail(throttleKey);
+      throw unauthorized('Invalid email or password');
+    }
+    this.throttle.succeed(throttleKey);
+    if (user.active === false) throw unauthorized('Account is disabled');
+    return this.issue(user.id, user.roles ?? []);
+  }
+
+  async refresh(body: { refresh_token?: unknown }): Promise<TokenPair> {
+    const token = body.refresh_token;
+    if (typeof token !== 'string' || token === '') throw unauthorized('Refresh token is required');
+    if (!UUID_RE.test(token)) throw unauthorized('Invalid refresh token');
+    // Deleting the row is the rotation: a second use of the same token finds nothing.
+    const rows = await this.db.query<{ user_id: string; expired: boolean }>(
+      `DELETE FROM ${this.tokens} WHERE token = $1 RETURNING user_id, expires_at <= NOW() AS expired`,
+      [token],
+    );
+    const row = rows[0];
+    if (!row) throw unauthorized('Invalid refresh token');
+    if (row.expired) throw unauthorized('Refresh token expired');
+    const users = await this.db.query<UserRow>(
+      `SELECT id, password_hash, roles, active FROM ${this.users} WHERE id = $1`,
+      [row.user_id],
+    );
+    const user = users[0];
+    if (!user) throw unauthorized('Invalid refresh token');
+    if (user.active === false) throw unauthorized('Account is disabled');
+    return this.issue(user.id, user.roles ?? []);
+  }
+
+  async logout(body: { refresh_token?: unknown }): Promise<void> {
+    const token = body.refresh_token;
+    if (typeof token !== 'string' || token === '') throw unauthorized('Refresh token is required');
+    if (!UUID_RE.test(token)) return;
+    await this.db.query(`DELETE FROM ${this.tokens} WHERE token = $1`, [token]);
+  }
+
+  /** Issues an access + refresh pair for a user already authenticated. */
+  async issue(userId: string, roles: readonly string[]): Promise<TokenPair> {
+    const refresh = randomUUID();
+    await this.db.query(
+      `INSERT INTO ${this.tokens} (user_id, token, expires_at) VALUES ($1, $2, NOW() + make_interval(secs => $3))`,
+      [userId, refresh, REFRESH_TOKEN_SECONDS],
+    );
+    return { access_token: await signAccessToken(this.key, userId, roles), refresh_token: refresh };
+  }
+}

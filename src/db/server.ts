@@ -1,0 +1,82 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { Database, type ConnectionOptions } from './database.js';
+import { startEmbedded } from './embedded.js';
+import { isPgError } from './pg-errors.js';
+import { quoteIdent } from './quote.js';
+
+/**
+ * The PostgreSQL server Rocket runs on: the one in DATABASE_URL or an embedded
+ * one. Same driver and SQL either way; it hands out pools per database.
+ */
+export class DatabaseServer {
+  private constructor(
+    private readonly base: Omit<ConnectionOptions, 'database' | 'max'>,
+    readonly managementDb: string,
+    private readonly stopEmbedded: (() => Promise<void>) | undefined,
+  ) {}
+
+  static async start(config: Config, log: Logger): Promise<DatabaseServer> {
+    if (config.databaseUrl) {
+      const url = new URL(config.databaseUrl);
+      const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || config.managementDb;
+      return new DatabaseServer(
+        {
+          host: decodeURIComponent(url.hostname) || '127.0.0.1',
+          port: Number(url.port || 5432),
+          user: decodeURIComponent(url.username) || 'postgres',
+          password: url.password ? decodeURIComponent(url.password) : undefined,
+        },
+        database,
+        undefined,
+      );
+    }
+    const embedded = await startEmbedded(config.dataDir, config.embeddedPgPort, log);
+    return new DatabaseServer(
+      { host: embedded.host, port: embedded.port, user: embedded.user, password: embedded.password },
+      config.managementDb,
+      () => embedded.stop(),
+    );
+  }
+
+  connect(database: string, max: number): Database {
+    return new Database({ ...this.base, database, max });
+  }
+
+  /** Creates the database; returns false when it already exists. */
+  async createDatabase(name: string): Promise<boolean> {
+    const admin = this.connect('postgres', 1);
+    try {
+      await admin.query(`CREATE DATABASE ${quoteIdent(name)} ENCODING 'UTF8' TEMPLATE template0`);
+      return true;
+    } catch (err) {
+      if (isPgError(err, '42P04')) return false;
+      throw err;
+    } finally {
+      await admin.close();
+    }
+  }
+
+  async dropDatabase(name: string): Promise<void> {
+    const admin = this.connect('postgres', 1);
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+    } finally {
+      await admin.close();
+    }
+  }
+
+  async databaseExists(name: string): Promise<boolean> {
+    const admin = this.connect('postgres', 1);
+    try {
+      const rows = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+      return rows.length > 0;
+    } finally {
+      await admin.close();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.stopEmbedded?.();
+  }
+}

@@ -1,0 +1,62 @@
+/** One typed error for every failure the engine reports; the HTTP layer only serialises it. */
+export interface ErrorDetail {
+  field?: string;
+  rule?: string;
+  message: string;
+}
+
+export type ErrorCode =
+  | 'INVALID_PAYLOAD'
+  | 'UNKNOWN_FIELD'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'UNKNOWN_ENTITY'
+  | 'APP_NOT_FOUND'
+  | 'CONFLICT'
+  | 'FILE_TOO_LARGE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'TOO_MANY_REQUESTS'
+  | 'VALIDATION_FAILED'
+  | 'WEBHOOK_FAILED'
+  | 'INTERNAL_ERROR';
+
+const STATUS: Record<ErrorCode, number> = {
+  INVALID_PAYLOAD: 400,
+  UNKNOWN_FIELD: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  UNKNOWN_ENTITY: 404,
+  APP_NOT_FOUND: 404,
+  CONFLICT: 409,
+  FILE_TOO_LARGE: 413,
+  PAYLOAD_TOO_LARGE: 413,
+  TOO_MANY_REQUESTS: 429,
+  VALIDATION_FAILED: 422,
+  WEBHOOK_FAILED: 502,
+  INTERNAL_ERROR: 500,
+};
+
+export class RocketError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: ErrorDetail[] = [],
+    status?: number,
+  ) {
+    super(message);
+    this.status = status ?? STATUS[code];
+  }
+}
+
+export const invalidPayload = (message = 'Invalid request body') => new RocketError('INVALID_PAYLOAD', message);
+export const unauthorized = (message: string) => new RocketError('UNAUTHORIZED', message);
+export const forbidden = (message: string) => new RocketError('FORBIDDEN', message);
+export const notFound = (message: string) => new RocketError('NOT_FOUND', message);
+export const conflict = (message: string) => new RocketError('CONFLICT', message);
+export const validationFailed = (message: string, details: ErrorDetail[] = []) =>
+  new RocketError('VALIDATION_FAILED', message, details);
+/** A single-message 422, the shape admin APIs use for metadata problems. */
+export const invalid = (message: string) => new RocketError('VALIDATION_FAILED', message);

@@ -1,0 +1,40 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { RocketError } from '../errors.js';
+import { envelope, sendError } from './errors.js';
+import type { Services } from './context.js';
+import { appAuthRoutes } from './routes/app-auth.js';
+import { platformRoutes } from './routes/platform.js';
+
+export type RouteModule = (app: FastifyInstance, services: Services) => Promise<void>;
+
+/** The Fastify app: parsing, the error envelope, and one route module per area. */
+export async function buildHttp(
+  config: Config,
+  log: Logger,
+  services: Services,
+  extraRoutes: readonly RouteModule[] = [],
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    bodyLimit: config.bodyLimit,
+    logController: new LogController({
+      disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
+    }),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+  });
+
+  app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send(envelope(new RocketError('NOT_FOUND', `Route not found: ${request.method} ${request.url.split('?')[0]}`))),
+  );
+
+  app.get('/health', async () => ({ status: 'ok' }));
+  await platformRoutes(app, services);
+  await appAuthRoutes(app, services);
+  for (const routes of extraRoutes) await routes(app, services);
+  return app;
+}

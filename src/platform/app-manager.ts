@@ -1,0 +1,182 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Database } from '../db/database.js';
+import type { DatabaseServer } from '../db/server.js';
+import type { LoginThrottle } from '../auth/login-throttle.js';
+import { RocketError, conflict, invalid, notFound } from '../errors.js';
+import { AppRuntime, type AppRow } from './app-runtime.js';
+
+export interface AppView {
+  name: string;
+  display_name: string;
+  db_name: string;
+  db_driver: string;
+  status: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface CreateAppInput {
+  name?: unknown;
+  display_name?: unknown;
+  db_driver?: unknown;
+  admin_email?: unknown;
+  admin_password?: unknown;
+}
+
+const APP_NAME_RE = /^[a-z][a-z0-9_-]*$/;
+const APP_COLUMNS = 'name, display_name, db_name, db_driver, status, created_at, updated_at';
+
+export function dbNameFor(app: string): string {
+  return `rocket_${app.replace(/-/g, '_')}`;
+}
+
+function view(row: AppRow): AppView {
+  const { jwt_secret: _secret, ...rest } = row;
+  return rest;
+}
+
+/** The apps of this server: their rows in the management database and their live runtimes. */
+export class AppManager {
+  private readonly live = new Map<string, AppRuntime>();
+  private readonly opening = new Map<string, Promise<AppRuntime | undefined>>();
+
+  constructor(
+    private readonly server: DatabaseServer,
+    private readonly mgmt: Database,
+    private readonly poolSize: number,
+    private readonly throttle: LoginThrottle,
+    private readonly log: Logger,
+    /** Called when a runtime opens, so later layers (registry) can attach. */
+    private readonly onOpen: (app: AppRuntime) => Promise<void> = async () => undefined,
+  ) {}
+
+  async loadAll(): Promise<void> {
+    const rows = await this.mgmt.query<AppRow>(`SELECT * FROM _apps WHERE status = 'active' ORDER BY name`);
+    for (const row of rows) {
+      try {
+        await this.open(row);
+      } catch (err) {
+        this.log.error({ err, app: row.name }, 'failed to load app');
+      }
+    }
+  }
+
+  /** The live runtime of an active app, loading it on first use; undefined when unknown. */
+  async get(name: string): Promise<AppRuntime | undefined> {
+    const hit = this.live.get(name);
+    if (hit) return hit;
+    let pending = this.opening.get(name);
+    if (!pending) {
+      pending = (async () => {
+        const rows = await this.mgmt.query<AppRow>(`SELECT * FROM _apps WHERE name = $1 AND status = 'active'`, [name]);
+        return rows[0] ? this.open(rows[0]) : undefined;
+      })().finally(() => this.opening.delete(name));
+      this.opening.set(name, pending);
+    }
+    return pending;
+  }
+
+  runtimes(): AppRuntime[] {
+    return [...this.live.values()];
+  }
+
+  async list(): Promise<AppView[]> {
+    return this.mgmt.query<AppView>(`SELECT ${APP_COLUMNS} FROM _apps ORDER BY name`);
+  }
+
+  async find(name: string): Promise<AppView> {
+    const rows = await this.mgmt.query<AppView>(`SELECT ${APP_COLUMNS} FROM _apps WHERE name = $1`, [name]);
+    if (!rows[0]) throw notFound('App not found');
+    return rows[0];
+  }
+
+  async create(input: CreateAppInput): Promise<Omit<AppView, 'created_at' | 'updated_at'>> {
+    const name = input.name;
+    if (name === undefined || name === null || name === '') throw invalid('App name is required');
+    if (typeof name !== 'string' || !APP_NAME_RE.test(name) || name.length > 56 || name === '_platform') {
+      throw invalid('App name must be lowercase letters, numbers, hyphens, underscores (start with letter)');
+    }
+    const driver = input.db_driver ?? '';
+    if (driver !== '' && driver !== 'postgres') {
+      if (driver === 'sqlite') throw invalid('db_driver must be \'postgres\' or \'sqlite\'; this server supports postgres only');
+      throw invalid("db_driver must be 'postgres' or 'sqlite'");
+    }
+    if (input.display_name !== undefined && input.display_name !== null && typeof input.display_name !== 'string') {
+      throw invalid('display_name must be a string');
+    }
+    const admin = adminSeed(input);
+    const displayName = typeof input.display_name === 'string' && input.display_name !== '' ? input.display_name : name;
+    const dbName = dbNameFor(name);
+
+    const taken = await this.mgmt.query('SELECT 1 FROM _apps WHERE name = $1 OR db_name = $2', [name, dbName]);
+    if (taken.length > 0) throw conflict(`App already exists: ${name}`);
+    if (!(await this.server.createDatabase(dbName))) throw conflict(`App already exists: ${name}`);
+
+    let inserted = false;
+    let runtime: AppRuntime | undefined;
+    try {
+      const rows = await this.mgmt.query<AppRow>(
+        `INSERT INTO _apps (name, display_name, db_name, db_driver, jwt_secret, status)
+         VALUES ($1, $2, $3, 'postgres', $4, 'active') RETURNING *`,
+        [name, displayName, dbName, randomBytes(32).toString('hex')],
+      );
+      inserted = true;
+      runtime = new AppRuntime(rows[0]!, this.server.connect(dbName, this.poolSize), this.throttle);
+      await runtime.bootstrap(this.log, admin);
+      await this.onOpen(runtime);
+      this.live.set(name, runtime);
+      return { name, display_name: displayName, db_name: dbName, db_driver: 'postgres', status: 'active' };
+    } catch (err) {
+      await runtime?.close().catch(() => undefined);
+      if (inserted) await this.mgmt.query('DELETE FROM _apps WHERE name = $1', [name]).catch(() => undefined);
+      await this.server.dropDatabase(dbName).catch(() => undefined);
+      if (err instanceof RocketError && err.status < 500) throw err;
+      if (err instanceof RocketError && err.code === 'CONFLICT') throw conflict(`App already exists: ${name}`);
+      this.log.error({ err, app: name }, 'app creation failed');
+      throw new RocketError('INTERNAL_ERROR', `Failed to create app: ${(err as Error).message}`);
+    }
+  }
+
+  async delete(name: string): Promise<void> {
+    const rows = await this.mgmt.query<AppRow>('SELECT * FROM _apps WHERE name = $1', [name]);
+    const row = rows[0];
+    if (!row) throw notFound('App not found or failed to delete: no such app');
+    const runtime = this.live.get(name);
+    this.live.delete(name);
+    await runtime?.close().catch(() => undefined);
+    await this.mgmt.query('DELETE FROM _apps WHERE name = $1', [name]);
+    await this.server.dropDatabase(row.db_name);
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.live.values()];
+    this.live.clear();
+    await Promise.all(all.map((r) => r.close().catch(() => undefined)));
+  }
+
+  private async open(row: AppRow): Promise<AppRuntime> {
+    const existing = this.live.get(row.name);
+    if (existing) return existing;
+    const runtime = new AppRuntime(row, this.server.connect(row.db_name, this.poolSize), this.throttle);
+    try {
+      await runtime.bootstrap(this.log);
+      await this.onOpen(runtime);
+    } catch (err) {
+      await runtime.close().catch(() => undefined);
+      throw err;
+    }
+    this.live.set(row.name, runtime);
+    return runtime;
+  }
+}
+
+function adminSeed(input: CreateAppInput): { email: string; password: string } | undefined {
+  const { admin_email: email, admin_password: password } = input;
+  if (email === undefined && password === undefined) return undefined;
+  if (typeof email !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(email.trim())) {
+    throw invalid('admin_email must be an email address');
+  }
+  if (typeof password !== 'string' || password.length === 0) throw invalid('admin_password is required with admin_email');
+  return { email, password };
+}

@@ -1,0 +1,39 @@
+import type { Migration } from '../db/migrations.js';
+
+/** Management-database schema (spec: multi-app.md §Platform tables). */
+export const PLATFORM_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'platform tables',
+    async up(tx) {
+      await tx.query('CREATE EXTENSION IF NOT EXISTS pgcrypto');
+      await tx.query(`CREATE TABLE IF NOT EXISTS _apps (
+        name TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL,
+        db_name TEXT NOT NULL UNIQUE,
+        db_driver TEXT NOT NULL DEFAULT 'postgres',
+        jwt_secret TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'active',
+        created_at TIMESTAMPTZ DEFAULT NOW(),
+        updated_at TIMESTAMPTZ DEFAULT NOW())`);
+      await tx.query(`CREATE TABLE IF NOT EXISTS _platform_users (
+        id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+        email TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        roles TEXT[] DEFAULT '{platform_admin}',
+        active BOOLEAN DEFAULT true,
+        created_at TIMESTAMPTZ DEFAULT NOW(),
+        updated_at TIMESTAMPTZ DEFAULT NOW())`);
+      await tx.query(`CREATE TABLE IF NOT EXISTS _platform_refresh_tokens (
+        id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+        user_id UUID NOT NULL REFERENCES _platform_users(id) ON DELETE CASCADE,
+        token UUID NOT NULL UNIQUE,
+        expires_at TIMESTAMPTZ NOT NULL,
+        created_at TIMESTAMPTZ DEFAULT NOW())`);
+      await tx.query('CREATE INDEX IF NOT EXISTS idx_platform_refresh_tokens_token ON _platform_refresh_tokens(token)');
+      await tx.query(
+        'CREATE INDEX IF NOT EXISTS idx_platform_refresh_tokens_expires ON _platform_refresh_tokens(expires_at)',
+      );
+    },
+  },
+];
