@@ -47,8 +47,6 @@ export class AppManager {
     private readonly poolSize: number,
     private readonly throttle: LoginThrottle,
     private readonly log: Logger,
-    /** Called when a runtime opens, so later layers (registry) can attach. */
-    private readonly onOpen: (app: AppRuntime) => Promise<void> = async () => undefined,
   ) {}
 
   async loadAll(): Promise<void> {
@@ -124,7 +122,7 @@ export class AppManager {
       inserted = true;
       runtime = new AppRuntime(rows[0]!, this.server.connect(dbName, this.poolSize), this.throttle);
       await runtime.bootstrap(this.log, admin);
-      await this.onOpen(runtime);
+      await runtime.reload();
       this.live.set(name, runtime);
       return { name, display_name: displayName, db_name: dbName, db_driver: 'postgres', status: 'active' };
     } catch (err) {
@@ -161,7 +159,7 @@ export class AppManager {
     const runtime = new AppRuntime(row, this.server.connect(row.db_name, this.poolSize), this.throttle);
     try {
       await runtime.bootstrap(this.log);
-      await this.onOpen(runtime);
+      await runtime.reload();
     } catch (err) {
       await runtime.close().catch(() => undefined);
       throw err;

@@ -54,6 +54,18 @@ export class AppRuntime {
     );
   }
 
+  /** Listeners run after every metadata change (admin mutation, import) to rebuild in-memory state. */
+  private readonly reloaders: Array<() => Promise<void>> = [];
+
+  onReload(fn: () => Promise<void>): void {
+    this.reloaders.push(fn);
+  }
+
+  /** Rebuilds every in-memory snapshot of this app's metadata; call after each metadata mutation. */
+  async reload(): Promise<void> {
+    for (const fn of this.reloaders) await fn();
+  }
+
   async close(): Promise<void> {
     await this.db.close();
   }
