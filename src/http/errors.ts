@@ -18,9 +18,12 @@ export interface RouteMessages {
 
 /** Maps every thrown thing to the spec's error envelope; only real bugs become 500. */
 export function toRocketError(err: unknown, request: FastifyRequest): RocketError {
-  if (err instanceof RocketError) return err;
-  const fe = err as FastifyError;
   const invalidBody = (request.routeOptions?.config as RouteMessages | undefined)?.invalidBody ?? 'Invalid request body';
+  if (err instanceof RocketError) {
+    // Body-parse failures learn their route's wording here.
+    return err.code === 'INVALID_PAYLOAD' && err.message === 'Invalid request body' ? new RocketError('INVALID_PAYLOAD', invalidBody) : err;
+  }
+  const fe = err as FastifyError;
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new RocketError('PAYLOAD_TOO_LARGE', 'Request body too large');

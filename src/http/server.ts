@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import secureJson from 'secure-json-parse';
 import type { Config } from '../config.js';
 import { RocketError } from '../errors.js';
 import { envelope, sendError } from './errors.js';
@@ -25,6 +26,19 @@ export async function buildHttp(
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+  });
+
+  // JSON bodies, parsed safely (no __proto__ / constructor.prototype keys); an empty body is
+  // no body, so a DELETE sent with a JSON content type still works.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, secureJson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' }));
+    } catch {
+      done(new RocketError('INVALID_PAYLOAD', 'Invalid request body'), undefined);
+    }
   });
 
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));

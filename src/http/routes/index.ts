@@ -1,7 +1,18 @@
 import type { RouteModule } from '../server.js';
+import { adminInvitesRoutes } from './admin-invites.js';
+import { adminPermissionsRoutes } from './admin-permissions.js';
+import { adminUsersRoutes } from './admin-users.js';
+import { adminMetadataRoutes } from './admin-metadata.js';
+import { recordRoutes } from './records.js';
 
 /**
  * Route modules beyond platform and app auth, in registration order. The
  * dynamic entity routes come last so every reserved prefix wins over `:entity`.
  */
-export const ROUTE_MODULES: readonly RouteModule[] = [];
+export const ROUTE_MODULES: readonly RouteModule[] = [
+  adminUsersRoutes,
+  adminInvitesRoutes,
+  adminPermissionsRoutes,
+  adminMetadataRoutes,
+  recordRoutes,
+];

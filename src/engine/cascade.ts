@@ -1,0 +1,77 @@
+import type { Queryable } from '../db/database.js';
+import { quoteIdent } from '../db/quote.js';
+import { conflict } from '../errors.js';
+import type { EntityMeta } from '../metadata/registry.js';
+import type { Record_ } from './context.js';
+import { Params } from './params.js';
+import { liveSql, whereSql } from './query.js';
+
+/**
+ * Deletes rows of an entity and applies on_delete of every relation where it
+ * is the source, recursively (customer → orders → items), inside the caller's
+ * transaction. A `restrict` anywhere throws 409 and the transaction rolls back.
+ */
+export async function deleteRows(tx: Queryable, entity: EntityMeta, ids: unknown[], now: string, seen = new Set<string>()): Promise<void> {
+  const fresh = ids.filter((id) => {
+    const key = `${entity.name}\u0000${String(id)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  if (fresh.length === 0) return;
+  await applyCascades(tx, entity, fresh, now, seen);
+  const params = new Params();
+  const idList = params.add(fresh as string[], `${entity.pk.cast}[]`);
+  if (entity.softDelete) {
+    const at = params.add(now, 'timestamptz');
+    await tx.query(`UPDATE ${entity.table} SET "deleted_at" = ${at} WHERE ${entity.pk.col} = ANY(${idList}) AND "deleted_at" IS NULL`, params.list);
+  } else {
+    await tx.query(`DELETE FROM ${entity.table} WHERE ${entity.pk.col} = ANY(${idList})`, params.list);
+  }
+}
+
+async function applyCascades(tx: Queryable, entity: EntityMeta, ids: unknown[], now: string, seen: Set<string>): Promise<void> {
+  for (const rel of entity.outgoing) {
+    const def = rel.def;
+    const target = rel.target;
+    if (def.type === 'many_to_many') {
+      const join = quoteIdent(def.join_table!);
+      const a = quoteIdent(def.source_join_key!);
+      const params = [ids as string[]];
+      const cast = `${entity.pk.cast}[]`;
+      if (def.on_delete === 'restrict') {
+        const rows = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${join} WHERE ${a} = ANY($1::${cast})`, params);
+        if (rows[0]!.n > 0) throw conflict(`Cannot delete: ${rows[0]!.n} related ${target.name} records exist`);
+      } else if (def.on_delete) {
+        await tx.query(`DELETE FROM ${join} WHERE ${a} = ANY($1::${cast})`, params);
+      }
+      continue;
+    }
+    const fk = target.fields.get(def.target_key!)!;
+    const p = new Params();
+    const match = `${fk.col} = ANY(${p.add(ids as string[], `${fk.cast}[]`)})`;
+    switch (def.on_delete) {
+      case 'restrict': {
+        const rows = await tx.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM ${target.table}${whereSql([match, liveSql(target)])}`,
+          p.list,
+        );
+        if (rows[0]!.n > 0) throw conflict(`Cannot delete: ${rows[0]!.n} related ${target.name} records exist`);
+        break;
+      }
+      case 'set_null':
+        await tx.query(`UPDATE ${target.table} SET ${fk.col} = NULL WHERE ${match}`, p.list);
+        break;
+      case 'cascade': {
+        const children = await tx.query<Record_>(
+          `SELECT ${target.pk.col} FROM ${target.table}${whereSql([match, liveSql(target)])}`,
+          p.list,
+        );
+        if (children.length) await deleteRows(tx, target, children.map((c) => c[target.pk.name]), now, seen);
+        break;
+      }
+      default:
+        break; // detach and empty: nothing for one_to_one / one_to_many
+    }
+  }
+}

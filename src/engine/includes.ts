@@ -1,0 +1,118 @@
+import { quoteIdent } from '../db/quote.js';
+import { RocketError } from '../errors.js';
+import type { EntityMeta, RelationUse } from '../metadata/registry.js';
+import type { OpContext, Record_ } from './context.js';
+import { Params } from './params.js';
+import { liveSql, scopeSql, whereSql } from './query.js';
+
+const OWNER = '"rocket.owner"';
+
+/** Resolves `include=a,b` names against the registry before any SQL exists. */
+export interface Include {
+  name: string;
+  use: RelationUse;
+}
+
+export function parseIncludes(entity: EntityMeta, include: string | undefined, ctx: OpContext): Include[] {
+  if (include === undefined || include.trim() === '') return [];
+  const uses: Include[] = [];
+  for (const raw of include.split(',')) {
+    const name = raw.trim();
+    if (name === '') continue;
+    const use = ctx.app.registry.resolve(entity, name);
+    if (!use) throw new RocketError('UNKNOWN_FIELD', `Unknown include: ${name}`);
+    uses.push({ name, use });
+  }
+  return uses;
+}
+
+/** Copies a row's declared fields (drops the owner column an include query adds). */
+function pick(entity: EntityMeta, row: Record_): Record_ {
+  const out: Record_ = {};
+  for (const f of entity.fieldList) out[f.name] = row[f.name];
+  return out;
+}
+
+function distinct(values: unknown[]): unknown[] {
+  return [...new Set(values.filter((v) => v !== null && v !== undefined))];
+}
+
+/**
+ * Attaches included relations to rows: one query per include, whatever the
+ * number of rows. Rows the caller may not read are left out (no error).
+ */
+export async function attachIncludes(
+  ctx: OpContext,
+  entity: EntityMeta,
+  rows: Record_[],
+  includes: readonly Include[],
+): Promise<void> {
+  for (const { name: key, use } of includes) {
+    const rel = use.relation;
+    const def = rel.def;
+    if (rows.length === 0) continue;
+    const other = use.forward ? rel.target : rel.source;
+    const params = new Params();
+    const scope = scopeSql(other, ctx.app.permissions.includeScope(ctx.caller, other.name), params, 't.');
+    const live = liveSql(other, 't.');
+
+    if (def.type === 'many_to_many') {
+      const join = quoteIdent(def.join_table!);
+      const mine = quoteIdent(use.forward ? def.source_join_key! : def.target_join_key!);
+      const theirs = quoteIdent(use.forward ? def.target_join_key! : def.source_join_key!);
+      const ownKey = use.forward ? rel.source.pk : rel.target.pk;
+      const keys = distinct(rows.map((r) => r[ownKey.name]));
+      const ids = params.add(keys as string[], `${ownKey.cast}[]`);
+      const cols = other.fieldList.map((f) => `t.${f.col}`).join(', ');
+      const found = await ctx.app.db.query<Record_>(
+        `SELECT j.${mine} AS ${OWNER}, ${cols} FROM ${join} j JOIN ${other.table} t ON t.${other.pk.col} = j.${theirs}` +
+          whereSql([`j.${mine} = ANY(${ids})`, live, scope]),
+        params.list,
+      );
+      const byOwner = new Map<unknown, Record_[]>();
+      for (const r of found) {
+        const owner = r['rocket.owner'];
+        let list = byOwner.get(owner);
+        if (!list) byOwner.set(owner, (list = []));
+        list.push(pick(other, r));
+      }
+      for (const row of rows) row[key] = byOwner.get(row[ownKey.name]) ?? [];
+      continue;
+    }
+
+    const fk = rel.target.fields.get(def.target_key!)!;
+    if (use.forward) {
+      const keys = distinct(rows.map((r) => r[entity.pk.name]));
+      const ids = params.add(keys as string[], `${fk.cast}[]`);
+      const found = await ctx.app.db.query<Record_>(
+        `SELECT ${other.fieldList.map((f) => `t.${f.col}`).join(', ')} FROM ${other.table} t` +
+          whereSql([`t.${fk.col} = ANY(${ids})`, live, scope]),
+        params.list,
+      );
+      const byOwner = new Map<string, Record_[]>();
+      for (const r of found) {
+        const owner = String(r[fk.name]);
+        let list = byOwner.get(owner);
+        if (!list) byOwner.set(owner, (list = []));
+        list.push(r);
+      }
+      for (const row of rows) {
+        const children = byOwner.get(String(row[entity.pk.name])) ?? [];
+        row[key] = def.type === 'one_to_one' ? (children[0] ?? null) : children;
+      }
+    } else {
+      const keys = distinct(rows.map((r) => r[fk.name]));
+      const ids = params.add(keys as string[], `${other.pk.cast}[]`);
+      const found = await ctx.app.db.query<Record_>(
+        `SELECT ${other.fieldList.map((f) => `t.${f.col}`).join(', ')} FROM ${other.table} t` +
+          whereSql([`t.${other.pk.col} = ANY(${ids})`, live, scope]),
+        params.list,
+      );
+      const byId = new Map(found.map((r) => [String(r[other.pk.name]), r]));
+      for (const row of rows) {
+        const ref = row[fk.name];
+        row[key] = ref === null || ref === undefined ? null : (byId.get(String(ref)) ?? null);
+      }
+    }
+  }
+}

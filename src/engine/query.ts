@@ -1,0 +1,159 @@
+import type { PermissionCondition, ReadScope } from '../auth/permissions.js';
+import { RocketError, invalidPayload } from '../errors.js';
+import type { EntityMeta, FieldMeta } from '../metadata/registry.js';
+import type { Params } from './params.js';
+import { coerceFilter } from './values.js';
+
+/** List query as the engine takes it: plain values, already split from any URL syntax. */
+export interface ListQuery {
+  /** `filter[<field>]` / `filter[<field>.<op>]` keys without the `filter[...]` wrapper, with their raw values. */
+  filters: Array<{ key: string; value: string }>;
+  sort?: string;
+  page?: string;
+  perPage?: string;
+  include?: string;
+}
+
+export const FILTER_OPERATORS = ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in', 'not_in', 'like'] as const;
+type FilterOp = (typeof FILTER_OPERATORS)[number];
+
+const SQL_OP: Record<Exclude<FilterOp, 'in' | 'not_in'>, string> = {
+  eq: '=',
+  neq: '<>',
+  gt: '>',
+  gte: '>=',
+  lt: '<',
+  lte: '<=',
+  like: 'LIKE',
+};
+
+/** Splits raw query-string pairs (`filter[a.b]=v`, `sort`, `page`, …) into a ListQuery. */
+export function listQueryFromParams(query: Record<string, unknown>): ListQuery {
+  const out: ListQuery = { filters: [] };
+  const one = (v: unknown): string | undefined => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
+  for (const [rawKey, rawValue] of Object.entries(query)) {
+    const m = /^filter\[(.*)\]$/.exec(rawKey);
+    if (m) {
+      for (const v of Array.isArray(rawValue) ? rawValue : [rawValue]) out.filters.push({ key: m[1]!, value: String(v) });
+      continue;
+    }
+    if (rawKey === 'sort') out.sort = one(rawValue);
+    else if (rawKey === 'page') out.page = one(rawValue);
+    else if (rawKey === 'per_page') out.perPage = one(rawValue);
+    else if (rawKey === 'include') out.include = one(rawValue);
+  }
+  return out;
+}
+
+export function pageOf(page: string | undefined, perPage: string | undefined): { page: number; perPage: number } {
+  const p = Number(page);
+  const pp = Number(perPage);
+  return {
+    page: Number.isInteger(p) && p >= 1 ? p : 1,
+    perPage: Number.isInteger(pp) && pp >= 1 ? Math.min(pp, 100) : 25,
+  };
+}
+
+function filterValue(field: FieldMeta, raw: string): unknown {
+  const c = coerceFilter(field, raw);
+  if (!c.ok) throw invalidPayload(`Invalid filter value for ${field.name}: ${JSON.stringify(raw)} is not ${field.type}`);
+  return c.value;
+}
+
+/** SQL conditions of the user's filters (ANDed), checked against the registry before any SQL exists. */
+export function filterSql(entity: EntityMeta, filters: ListQuery['filters'], params: Params, alias = ''): string[] {
+  const out: string[] = [];
+  for (const { key, value } of filters) {
+    const dot = key.lastIndexOf('.');
+    let name = key;
+    let op: string = 'eq';
+    if (dot >= 0 && !entity.fields.has(key)) {
+      name = key.slice(0, dot);
+      op = key.slice(dot + 1);
+    }
+    const field = entity.fields.get(name);
+    if (!field) throw new RocketError('UNKNOWN_FIELD', `Unknown filter field: ${name}`);
+    if (!(FILTER_OPERATORS as readonly string[]).includes(op)) throw invalidPayload(`Unknown filter operator: ${op}`);
+    if (field.type === 'json' || field.type === 'file') {
+      throw invalidPayload(`Invalid filter value for ${field.name}: ${field.type} fields cannot be filtered`);
+    }
+    const col = alias + field.col;
+    if (op === 'in' || op === 'not_in') {
+      const items = value.split(',').map((v) => filterValue(field, v.trim()));
+      const p = params.add(items as string[], `${field.cast}[]`);
+      out.push(op === 'in' ? `${col} = ANY(${p})` : `${col} <> ALL(${p})`);
+    } else if (op === 'like') {
+      if (field.type !== 'string' && field.type !== 'text') {
+        throw invalidPayload(`Invalid filter value for ${field.name}: like needs a string field`);
+      }
+      out.push(`${col} LIKE ${params.add(filterValue(field, value) as string, 'text')}`);
+    } else {
+      out.push(`${col} ${SQL_OP[op as keyof typeof SQL_OP]} ${params.add(filterValue(field, value) as string, field.cast)}`);
+    }
+  }
+  return out;
+}
+
+/** ORDER BY from `sort=a,-b`; unknown or empty names → 400. */
+export function orderSql(entity: EntityMeta, sort: string | undefined, alias = ''): string {
+  if (sort === undefined || sort === '') return '';
+  const parts = sort.split(',').map((raw) => {
+    const item = raw.trim();
+    const desc = item.startsWith('-');
+    const name = desc ? item.slice(1).trim() : item;
+    const field = entity.fields.get(name);
+    if (!field) throw new RocketError('UNKNOWN_FIELD', `Unknown sort field: ${name}`);
+    return `${alias}${field.col} ${desc ? 'DESC' : 'ASC'}`;
+  });
+  // The primary key breaks ties so pages never overlap or skip rows.
+  if (!sort.split(',').some((s) => s.trim().replace(/^-/, '') === entity.pk.name)) parts.push(`${alias}${entity.pk.col} ASC`);
+  return ` ORDER BY ${parts.join(', ')}`;
+}
+
+function conditionSql(entity: EntityMeta, c: PermissionCondition, params: Params, alias: string): string {
+  const field = entity.fields.get(c.field);
+  if (!field) return 'FALSE'; // a condition on a field the entity lacks matches nothing
+  const col = alias + field.col;
+  const typed = (v: unknown) => {
+    const coerced = v === null || v === undefined ? { ok: false as const } : coerceFilter(field, String(v));
+    return coerced.ok ? params.add(coerced.value as string, field.cast) : undefined;
+  };
+  switch (c.operator) {
+    case 'eq':
+    case 'neq': {
+      const p = typed(c.value);
+      const op = c.operator === 'eq' ? '=' : '<>';
+      return p ? `${col} ${op} ${p}` : `${col}::text ${op} ${params.add(String(c.value), 'text')}`;
+    }
+    case 'in':
+    case 'not_in': {
+      const list = Array.isArray(c.value) ? c.value.map(String) : [];
+      const p = params.add(list, 'text[]');
+      return c.operator === 'in' ? `${col}::text = ANY(${p})` : `${col}::text <> ALL(${p})`;
+    }
+    default: {
+      const op = { gt: '>', gte: '>=', lt: '<', lte: '<=' }[c.operator];
+      const p = typed(c.value);
+      return p ? `${col} ${op} ${p}` : 'FALSE';
+    }
+  }
+}
+
+/** Row-level read filter of a permission scope; undefined when every row is visible. */
+export function scopeSql(entity: EntityMeta, scope: ReadScope, params: Params, alias = ''): string | undefined {
+  if (scope.kind === 'all') return undefined;
+  if (scope.groups.length === 0) return 'FALSE';
+  const groups = scope.groups.map((g) =>
+    g.length === 0 ? 'TRUE' : `(${g.map((c) => conditionSql(entity, c, params, alias)).join(' AND ')})`,
+  );
+  return `(${groups.join(' OR ')})`;
+}
+
+export function liveSql(entity: EntityMeta, alias = ''): string | undefined {
+  return entity.softDelete ? `${alias}"deleted_at" IS NULL` : undefined;
+}
+
+export function whereSql(parts: ReadonlyArray<string | undefined>): string {
+  const present = parts.filter((p): p is string => p !== undefined && p !== '');
+  return present.length ? ` WHERE ${present.join(' AND ')}` : '';
+}

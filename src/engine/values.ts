@@ -1,0 +1,231 @@
+import type { SqlParam } from '../db/database.js';
+import type { FieldDef, FieldType } from '../metadata/types.js';
+
+/**
+ * Value encoding per field type (spec: rest-api.md §Value encoding): what a
+ * request may send, what is bound as a parameter, and what a response holds.
+ */
+
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const INT_RE = /^[+-]?\d+$/;
+const NUMERIC_RE = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})/;
+// RFC 3339 / ISO-8601 date-time, or a bare date.
+const TIMESTAMP_RE = /^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)?)?$/;
+
+const INT4_MAX = 2147483647;
+const INT4_MIN = -2147483648;
+const INT8_MAX = 9223372036854775807n;
+const INT8_MIN = -9223372036854775808n;
+
+/** SQL type used to cast a bound parameter for a field type. */
+export function sqlType(field: Pick<FieldDef, 'type' | 'precision'>): string {
+  switch (field.type) {
+    case 'string':
+    case 'text':
+      return 'text';
+    case 'int':
+    case 'integer':
+      return 'int4';
+    case 'bigint':
+      return 'int8';
+    case 'float':
+      return 'float8';
+    case 'decimal':
+      return 'numeric';
+    case 'boolean':
+      return 'bool';
+    case 'uuid':
+      return 'uuid';
+    case 'timestamp':
+      return 'timestamptz';
+    case 'date':
+      return 'date';
+    case 'json':
+    case 'file':
+      return 'jsonb';
+  }
+}
+
+/** Column type for DDL. */
+export function columnType(field: Pick<FieldDef, 'type' | 'precision'>): string {
+  switch (field.type) {
+    case 'string':
+    case 'text':
+      return 'TEXT';
+    case 'int':
+    case 'integer':
+      return 'INTEGER';
+    case 'bigint':
+      return 'BIGINT';
+    case 'float':
+      return 'DOUBLE PRECISION';
+    case 'decimal':
+      return field.precision && field.precision > 0 ? `NUMERIC(18,${field.precision})` : 'NUMERIC';
+    case 'boolean':
+      return 'BOOLEAN';
+    case 'uuid':
+      return 'UUID';
+    case 'timestamp':
+      return 'TIMESTAMPTZ';
+    case 'date':
+      return 'DATE';
+    case 'json':
+    case 'file':
+      return 'JSONB';
+  }
+}
+
+export const TYPE_NAMES: Record<FieldType, string> = {
+  string: 'a string',
+  text: 'a string',
+  int: 'an integer',
+  integer: 'an integer',
+  bigint: 'an integer',
+  float: 'a number',
+  decimal: 'a number',
+  boolean: 'a boolean',
+  uuid: 'a UUID',
+  timestamp: 'an RFC 3339 timestamp',
+  date: 'a date (YYYY-MM-DD)',
+  json: 'JSON',
+  file: 'a file reference',
+};
+
+export type Coerced = { ok: true; value: unknown } | { ok: false };
+const FAIL: Coerced = { ok: false };
+const ok = (value: unknown): Coerced => ({ ok: true, value });
+
+function validDateParts(y: number, m: number, d: number): boolean {
+  if (y < 1 || y > 9999 || m < 1 || m > 12 || d < 1) return false;
+  const lastDay = new Date(0);
+  lastDay.setUTCFullYear(y, m, 0);
+  return d <= lastDay.getUTCDate();
+}
+
+function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(hasNul);
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).some(([k, v]) => k.includes('\u0000') || hasNul(v));
+  }
+  return false;
+}
+
+function decimalFits(text: string, precision: number | undefined): boolean {
+  if (!precision || precision <= 0) return true;
+  const plain = text.replace(/^[+-]/, '');
+  const n = Number(plain);
+  const intDigits = Math.floor(Math.abs(n)).toString().replace(/^0$/, '').length;
+  return intDigits <= 18 - precision;
+}
+
+/**
+ * Coerces a JSON value from a request into the parameter to bind (not null-checked:
+ * `null` passes through). Failure means a `type` violation.
+ */
+export function coerceInput(field: Pick<FieldDef, 'type' | 'precision'>, value: unknown): Coerced {
+  if (value === null) return ok(null);
+  switch (field.type) {
+    case 'string':
+    case 'text':
+      if (typeof value === 'string') return value.includes('\u0000') ? FAIL : ok(value);
+      if (typeof value === 'number' && Number.isFinite(value)) return ok(String(value));
+      if (typeof value === 'boolean') return ok(String(value));
+      return FAIL;
+    case 'int':
+    case 'integer': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && INT_RE.test(value.trim()) ? Number(value) : NaN;
+      return Number.isInteger(n) && n >= INT4_MIN && n <= INT4_MAX ? ok(n) : FAIL;
+    }
+    case 'bigint': {
+      if (typeof value === 'number') return Number.isSafeInteger(value) ? ok(value) : FAIL;
+      if (typeof value === 'string' && INT_RE.test(value.trim())) {
+        const b = BigInt(value.trim());
+        return b >= INT8_MIN && b <= INT8_MAX ? ok(b.toString()) : FAIL;
+      }
+      return FAIL;
+    }
+    case 'float': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && NUMERIC_RE.test(value.trim()) ? Number(value) : NaN;
+      return Number.isFinite(n) ? ok(n) : FAIL;
+    }
+    case 'decimal': {
+      let text: string;
+      if (typeof value === 'number' && Number.isFinite(value)) text = String(value);
+      else if (typeof value === 'string' && NUMERIC_RE.test(value.trim())) text = value.trim();
+      else return FAIL;
+      if (!Number.isFinite(Number(text)) || !decimalFits(text, field.precision)) return FAIL;
+      return ok(Number(text));
+    }
+    case 'boolean':
+      return typeof value === 'boolean' ? ok(value) : FAIL;
+    case 'uuid':
+      return typeof value === 'string' && UUID_RE.test(value) ? ok(value.toLowerCase()) : FAIL;
+    case 'timestamp': {
+      if (typeof value !== 'string' || !TIMESTAMP_RE.test(value.trim())) return FAIL;
+      const m = DATE_RE.exec(value.trim())!;
+      if (!validDateParts(Number(m[1]), Number(m[2]), Number(m[3]))) return FAIL;
+      const t = Date.parse(value.trim().replace(' ', 'T'));
+      return Number.isNaN(t) ? FAIL : ok(value.trim());
+    }
+    case 'date': {
+      if (typeof value !== 'string') return FAIL;
+      const m = DATE_RE.exec(value.trim());
+      if (!m || !TIMESTAMP_RE.test(value.trim())) return FAIL;
+      if (!validDateParts(Number(m[1]), Number(m[2]), Number(m[3]))) return FAIL;
+      return ok(`${m[1]}-${m[2]}-${m[3]}`);
+    }
+    case 'json':
+      if (value === undefined || hasNul(value)) return FAIL;
+      return ok(value);
+    case 'file':
+      return FAIL; // resolved by the files stage, never coerced blindly
+  }
+}
+
+/** Coerces one filter value from a query string (spec: rest-api.md §List value coercion). */
+export function coerceFilter(field: Pick<FieldDef, 'type' | 'precision'>, raw: string): Coerced {
+  switch (field.type) {
+    case 'int':
+    case 'integer':
+    case 'bigint':
+      return INT_RE.test(raw.trim()) ? coerceInput(field, raw.trim()) : FAIL;
+    case 'float':
+    case 'decimal': {
+      const n = Number(raw.trim());
+      return raw.trim() !== '' && Number.isFinite(n) ? ok(n) : FAIL;
+    }
+    case 'boolean': {
+      const v = raw.trim().toLowerCase();
+      if (v === 'true' || v === '1' || v === 't') return ok(true);
+      if (v === 'false' || v === '0' || v === 'f') return ok(false);
+      return FAIL;
+    }
+    case 'uuid':
+    case 'timestamp':
+    case 'date':
+      return coerceInput(field, raw);
+    case 'string':
+    case 'text':
+      return raw.includes('\u0000') ? FAIL : ok(raw);
+    case 'json':
+    case 'file':
+      return FAIL;
+  }
+}
+
+/** The bind parameter for a coerced value (JSON columns travel as JSON text). */
+export function toParam(field: Pick<FieldDef, 'type'>, value: unknown): SqlParam {
+  if (value === null || value === undefined) return null;
+  if (field.type === 'json' || field.type === 'file') return JSON.stringify(value);
+  if (typeof value === 'object' && !(value instanceof Date)) return JSON.stringify(value);
+  return value as SqlParam;
+}
+
+/** A response value from a database value. */
+export function encodeOutput(type: FieldType, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return type === 'date' ? value.toISOString().slice(0, 10) : value.toISOString();
+  return value;
+}

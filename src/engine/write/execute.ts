@@ -1,0 +1,149 @@
+import type { Queryable } from '../../db/database.js';
+import { quoteIdent } from '../../db/quote.js';
+import type { EntityMeta, FieldMeta } from '../../metadata/registry.js';
+import type { Record_ } from '../context.js';
+import { deleteRows } from '../cascade.js';
+import { Params } from '../params.js';
+import { liveSql, whereSql } from '../query.js';
+import { toParam } from '../values.js';
+import type { NestedPlan, RowPlan } from './plan.js';
+
+/**
+ * Phase 3 of a write: the SQL, inside the transaction, once the whole tree
+ * has been validated. Parent first, then each relation's deletes, updates and
+ * inserts (inserts batched when no grandchildren need the new keys).
+ */
+
+function columnsToWrite(row: RowPlan, now: string, op: 'insert' | 'update'): Array<[FieldMeta, unknown]> {
+  const out: Array<[FieldMeta, unknown]> = [];
+  for (const f of row.entity.fieldList) {
+    if (f.auto === 'update' || (f.auto === 'create' && op === 'insert')) out.push([f, now]);
+    else if (f.name in row.values) out.push([f, row.values[f.name]]);
+    else if (op === 'insert' && f.default !== undefined && !(f.name === row.entity.pk.name && row.entity.def.primary_key.generated)) {
+      out.push([f, f.default]);
+    }
+  }
+  return out;
+}
+
+async function insertOne(tx: Queryable, row: RowPlan, now: string): Promise<Record_> {
+  const e = row.entity;
+  const params = new Params();
+  const cols = columnsToWrite(row, now, 'insert');
+  const sql = cols.length
+    ? `INSERT INTO ${e.table} (${cols.map(([f]) => f.col).join(', ')}) VALUES (${cols.map(([f, v]) => params.add(toParam(f, v), f.cast)).join(', ')})`
+    : `INSERT INTO ${e.table} DEFAULT VALUES`;
+  const rows = await tx.query<Record_>(`${sql} RETURNING ${e.selectList}`, params.list);
+  return rows[0]!;
+}
+
+/** Many rows, one statement: rows are grouped by the columns they write. */
+async function insertMany(tx: Queryable, rows: RowPlan[], now: string): Promise<void> {
+  const groups = new Map<string, Array<Array<[FieldMeta, unknown]>>>();
+  for (const row of rows) {
+    const cols = columnsToWrite(row, now, 'insert');
+    const sig = cols.map(([f]) => f.name).join(',');
+    let g = groups.get(sig);
+    if (!g) groups.set(sig, (g = []));
+    g.push(cols);
+  }
+  const e = rows[0]!.entity;
+  for (const group of groups.values()) {
+    const params = new Params();
+    const fields = group[0]!.map(([f]) => f);
+    if (fields.length === 0) {
+      for (let i = 0; i < group.length; i++) await tx.query(`INSERT INTO ${e.table} DEFAULT VALUES`);
+      continue;
+    }
+    const values = group.map((cols) => `(${cols.map(([f, v]) => params.add(toParam(f, v), f.cast)).join(', ')})`);
+    await tx.query(`INSERT INTO ${e.table} (${fields.map((f) => f.col).join(', ')}) VALUES ${values.join(', ')}`, params.list);
+  }
+}
+
+async function updateOne(tx: Queryable, row: RowPlan, now: string, scope?: { fk: FieldMeta; parent: unknown }): Promise<Record_ | undefined> {
+  const e = row.entity;
+  const cols = columnsToWrite(row, now, 'update');
+  if (cols.length === 0) return row.current;
+  const params = new Params();
+  const sets = cols.map(([f, v]) => `${f.col} = ${params.add(toParam(f, v), f.cast)}`).join(', ');
+  const where = whereSql([
+    `${e.pk.col} = ${params.add(row.current![e.pk.name] as string, e.pk.cast)}`,
+    scope ? `${scope.fk.col} = ${params.add(scope.parent as string, scope.fk.cast)}` : undefined,
+  ]);
+  const rows = await tx.query<Record_>(`UPDATE ${e.table} SET ${sets}${where} RETURNING ${e.selectList}`, params.list);
+  return rows[0];
+}
+
+/** Writes one row and its subtree; returns the row as stored. */
+export async function executeRow(tx: Queryable, row: RowPlan, now: string): Promise<Record_> {
+  const stored = row.op === 'insert' ? await insertOne(tx, row, now) : ((await updateOne(tx, row, now)) ?? row.current!);
+  const pk = stored[row.entity.pk.name];
+  for (const n of row.nested) await executeNested(tx, n, pk, now);
+  return stored;
+}
+
+async function executeNested(tx: Queryable, n: NestedPlan, parentPk: unknown, now: string): Promise<void> {
+  const def = n.relation.def;
+  if (def.type === 'many_to_many') return executeLinks(tx, n, parentPk);
+  const target = n.relation.target;
+  const fk = target.fields.get(def.target_key!)!;
+
+  const deletes = [...n.removed, ...n.rows.filter((r) => r.op === 'delete').map((r) => r.current!)];
+  if (deletes.length) await deleteRows(tx, target, deletes.map((r) => r[target.pk.name]), now);
+
+  for (const row of n.rows) {
+    if (row.op !== 'update') continue;
+    await updateOne(tx, row, now, { fk, parent: parentPk });
+    for (const g of row.nested) await executeNested(tx, g, row.current![target.pk.name], now);
+  }
+
+  const inserts = n.rows.filter((r) => r.op === 'insert');
+  for (const row of inserts) row.values[fk.name] = parentPk;
+  const simple = inserts.filter((r) => r.nested.length === 0);
+  if (simple.length) await insertMany(tx, simple, now);
+  for (const row of inserts) if (row.nested.length) await executeRow(tx, row, now);
+}
+
+async function executeLinks(tx: Queryable, n: NestedPlan, parentPk: unknown): Promise<void> {
+  const def = n.relation.def;
+  const join = quoteIdent(def.join_table!);
+  const a = quoteIdent(def.source_join_key!);
+  const b = quoteIdent(def.target_join_key!);
+  const srcCast = n.relation.source.pk.cast;
+  const tgtCast = n.relation.target.pk.cast;
+  if (n.mode === 'replace') {
+    await tx.query(`DELETE FROM ${join} WHERE ${a} = $1::${srcCast}`, [parentPk as string]);
+  }
+  const remove = n.mode === 'diff' ? n.links.filter((l) => l.remove).map((l) => l.id) : [];
+  const add = n.links.filter((l) => n.mode !== 'diff' || !l.remove).map((l) => l.id);
+  if (remove.length) {
+    await tx.query(`DELETE FROM ${join} WHERE ${a} = $1::${srcCast} AND ${b} = ANY($2::${tgtCast}[])`, [
+      parentPk as string,
+      remove as string[],
+    ]);
+  }
+  if (add.length) {
+    await tx.query(
+      `INSERT INTO ${join} (${a}, ${b}) SELECT $1::${srcCast}, x FROM unnest($2::${tgtCast}[]) AS x ON CONFLICT DO NOTHING`,
+      [parentPk as string, add as string[]],
+    );
+  }
+}
+
+/** Current live children of a parent under a one_to_one / one_to_many relation, locked. */
+export async function loadChildren(tx: Queryable, n: NestedPlan, parentPk: unknown): Promise<Record_[]> {
+  const target = n.relation.target;
+  const fk = target.fields.get(n.relation.def.target_key!)!;
+  const params = new Params();
+  const where = whereSql([`${fk.col} = ${params.add(parentPk as string, fk.cast)}`, liveSql(target)]);
+  return tx.query<Record_>(`SELECT ${target.selectList} FROM ${target.table}${where} FOR UPDATE`, params.list);
+}
+
+/** Which of these PKs exist (live) in the entity at all. */
+export async function existingPks(tx: Queryable, entity: EntityMeta, pks: unknown[]): Promise<Set<string>> {
+  if (pks.length === 0) return new Set();
+  const params = new Params();
+  const where = whereSql([`${entity.pk.col} = ANY(${params.add(pks as string[], `${entity.pk.cast}[]`)})`, liveSql(entity)]);
+  const rows = await tx.query<Record_>(`SELECT ${entity.pk.col} FROM ${entity.table}${where}`, params.list);
+  return new Set(rows.map((r) => String(r[entity.pk.name])));
+}

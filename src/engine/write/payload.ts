@@ -1,0 +1,228 @@
+import { RocketError, type ErrorDetail } from '../../errors.js';
+import type { EntityMeta, FieldMeta, Registry } from '../../metadata/registry.js';
+import { WRITE_MODES, type WriteMode } from '../../metadata/types.js';
+import type { Record_ } from '../context.js';
+import { UUID_RE, coerceInput } from '../values.js';
+import { at, type NestedPlan, type RowPlan } from './plan.js';
+
+/**
+ * Phase 1 of a write: split every object of the payload tree into field values
+ * and nested relation writes, and check types, enums and (for inserts) required
+ * fields. No database access: everything here is decided by the registry.
+ */
+
+const isObject = (v: unknown): v is Record_ => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Fields a client can never set: generated PK, auto timestamps, the soft-delete marker. */
+function writable(entity: EntityMeta, f: FieldMeta): boolean {
+  if (f.auto) return false;
+  if (f.name === entity.pk.name && entity.def.primary_key.generated) return false;
+  if (f.name === 'deleted_at' && entity.softDelete) return false;
+  return true;
+}
+
+interface Collect {
+  unknown: ErrorDetail[];
+  invalid: ErrorDetail[];
+}
+
+function checkValue(entity: EntityMeta, f: FieldMeta, value: unknown, path: string, row: RowPlan, c: Collect): void {
+  const where = at(path, f.name);
+  if (value === null) {
+    row.values[f.name] = null;
+    return;
+  }
+  if (f.type === 'file') {
+    const id = typeof value === 'string' ? value : isObject(value) ? value.id : undefined;
+    if (typeof id !== 'string' || !UUID_RE.test(id)) {
+      c.invalid.push({ field: where, rule: 'type', message: `${f.name} must be file` });
+      return;
+    }
+    row.files.push({ field: f.name, id: id.toLowerCase() });
+    row.values[f.name] = { id: id.toLowerCase() };
+    return;
+  }
+  const coerced = coerceInput(f, value);
+  if (!coerced.ok) {
+    c.invalid.push({ field: where, rule: 'type', message: `${f.name} must be ${f.type}` });
+    return;
+  }
+  if (f.enum && !f.enum.includes(String(coerced.value))) {
+    c.invalid.push({ field: where, rule: 'enum', message: `${f.name} must be one of: ${f.enum.join(', ')}` });
+    return;
+  }
+  row.values[f.name] = coerced.value;
+}
+
+const blank = (v: unknown) => v === undefined || v === null || v === '';
+
+/** The record an insert will write: sent values plus defaults. */
+function insertRecord(entity: EntityMeta, values: Record_): Record_ {
+  const record: Record_ = {};
+  for (const f of entity.fieldList) {
+    if (f.name in values) record[f.name] = values[f.name];
+    else record[f.name] = f.default ?? null;
+  }
+  return record;
+}
+
+/** Required-field check of an insert row (`injected` = FK set by the parent). */
+export function checkRequired(row: RowPlan, injected: string | undefined, details: ErrorDetail[]): void {
+  const entity = row.entity;
+  const slug = entity.def.slug;
+  const pk = entity.def.primary_key;
+  for (const f of entity.fieldList) {
+    const clientPk = f.name === pk.field && !pk.generated;
+    if (!clientPk && (!f.required || f.nullable || f.auto)) continue;
+    if (f.name === pk.field && pk.generated) continue;
+    if (f.name === injected || f.default !== undefined) continue;
+    if (slug?.source && slug.field === f.name) continue;
+    if (blank(row.values[f.name])) {
+      details.push({ field: at(row.path, f.name), rule: 'required', message: `${f.name} is required` });
+    }
+  }
+}
+
+/** Required fields may not be cleared by an update. */
+export function checkNotCleared(row: RowPlan, details: ErrorDetail[]): void {
+  for (const [name, value] of Object.entries(row.values)) {
+    const f = row.entity.fields.get(name)!;
+    if (f.required && !f.nullable && (value === null || value === '')) {
+      details.push({ field: at(row.path, name), rule: 'required', message: `${name} is required` });
+    }
+  }
+}
+
+function parseNested(
+  registry: Registry,
+  parent: EntityMeta,
+  key: string,
+  value: unknown,
+  path: string,
+  c: Collect,
+): NestedPlan | undefined {
+  const use = registry.resolve(parent, key);
+  if (!use || !use.forward) return undefined;
+  const where = at(path, key);
+  const relation = use.relation;
+  if (!isObject(value) || !Array.isArray(value.data)) {
+    c.invalid.push({ field: where, rule: 'type', message: `${key} must be an object {"data": [...]}` });
+    return { key, relation, mode: 'diff', rows: [], links: [], removed: [] };
+  }
+  const requested = value._write_mode;
+  const mode: WriteMode = (WRITE_MODES as readonly unknown[]).includes(requested)
+    ? (requested as WriteMode)
+    : relation.def.write_mode;
+  for (const k of Object.keys(value)) {
+    if (k !== 'data' && k !== '_write_mode') c.unknown.push({ field: at(where, k), rule: 'unknown', message: `Unknown field or relation: ${k}` });
+  }
+  const plan: NestedPlan = { key, relation, mode, rows: [], links: [], removed: [] };
+  const target = relation.target;
+  value.data.forEach((item, i) => {
+    const rowPath = `${where}[${i}]`;
+    if (!isObject(item)) {
+      c.invalid.push({ field: rowPath, rule: 'type', message: `${rowPath} must be an object` });
+      return;
+    }
+    const del = item._delete;
+    if (del !== undefined && del !== true && del !== false) {
+      c.invalid.push({ field: at(rowPath, '_delete'), rule: 'type', message: '_delete must be true' });
+      return;
+    }
+    if (relation.def.type === 'many_to_many') {
+      const id = item[target.pk.name] ?? item.id;
+      if (id === undefined || id === null) return; // rows without an id are skipped (spec)
+      const coerced = coerceInput(target.pk, id);
+      if (!coerced.ok) {
+        c.invalid.push({ field: at(rowPath, target.pk.name), rule: 'type', message: `${target.pk.name} must be ${target.pk.type}` });
+        return;
+      }
+      plan.links.push({ id: coerced.value, remove: del === true, path: rowPath });
+      return;
+    }
+    const child = parseRow(registry, target, item, rowPath, 'nested', c);
+    if (del === true) {
+      if (child.sentPk === undefined) {
+        c.invalid.push({ field: at(rowPath, '_delete'), rule: 'invalid', message: `_delete needs the ${target.pk.name} of an existing row` });
+      }
+      child.op = 'delete';
+    }
+    plan.rows.push(child);
+  });
+  return plan;
+}
+
+/**
+ * Parses one object of the payload. `kind` is 'insert' / 'update' for the top
+ * row; nested rows get their op once current children are known.
+ */
+export function parseRow(
+  registry: Registry,
+  entity: EntityMeta,
+  input: Record_,
+  path: string,
+  kind: 'insert' | 'update' | 'nested',
+  c: Collect,
+): RowPlan {
+  const row: RowPlan = {
+    entity,
+    path,
+    op: kind === 'update' ? 'update' : 'insert',
+    values: {},
+    record: {},
+    nested: [],
+    files: [],
+  };
+  for (const [key, value] of Object.entries(input)) {
+    if (kind === 'nested' && key === '_delete') continue;
+    const f = entity.fields.get(key);
+    if (f) {
+      if (f.name === entity.pk.name && kind === 'nested' && value !== null && value !== undefined) {
+        const coerced = coerceInput(f, value);
+        if (coerced.ok) row.sentPk = coerced.value;
+        else c.invalid.push({ field: at(path, f.name), rule: 'type', message: `${f.name} must be ${f.type}` });
+        if (!entity.def.primary_key.generated && coerced.ok) row.values[f.name] = coerced.value;
+        continue;
+      }
+      if (!writable(entity, f)) continue;
+      if (f.name === entity.pk.name && kind === 'update') continue; // a PK never changes
+      checkValue(entity, f, value, path, row, c);
+      continue;
+    }
+    if (key === 'deleted_at' && entity.softDelete) continue;
+    const nested = parseNested(registry, entity, key, value, path, c);
+    if (nested) {
+      row.nested.push(nested);
+      continue;
+    }
+    c.unknown.push({ field: at(path, key), rule: 'unknown', message: `Unknown field or relation: ${key}` });
+  }
+  if (row.op === 'insert') row.record = insertRecord(entity, row.values);
+  return row;
+}
+
+/**
+ * Parses and field-validates a whole payload tree. Unknown keys anywhere → one
+ * 422 listing only them; otherwise type/enum/required problems → one 422.
+ */
+export function parsePayload(registry: Registry, entity: EntityMeta, body: Record_, kind: 'insert' | 'update'): RowPlan {
+  const c: Collect = { unknown: [], invalid: [] };
+  const row = parseRow(registry, entity, body, '', kind, c);
+  if (c.unknown.length) throw new RocketError('VALIDATION_FAILED', 'Validation failed', c.unknown);
+  if (kind === 'insert') {
+    checkRequired(row, undefined, c.invalid);
+  } else {
+    checkNotCleared(row, c.invalid);
+  }
+  for (const n of row.nested) checkNestedInserts(n, c.invalid);
+  if (c.invalid.length) throw new RocketError('VALIDATION_FAILED', 'Validation failed', c.invalid);
+  return row;
+}
+
+/** Rows without a PK are inserts whatever the mode: check their required fields now. */
+function checkNestedInserts(n: NestedPlan, details: ErrorDetail[]): void {
+  for (const child of n.rows) {
+    if (child.sentPk === undefined && child.op !== 'delete') checkRequired(child, n.relation.def.target_key, details);
+    for (const g of child.nested) checkNestedInserts(g, details);
+  }
+}

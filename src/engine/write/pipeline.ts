@@ -1,0 +1,195 @@
+import { RocketError, invalidPayload, notFound, type ErrorDetail } from '../../errors.js';
+import type { EntityMeta } from '../../metadata/registry.js';
+import type { PermissionAction } from '../../auth/permissions.js';
+import { entityOf, type OpContext, type Record_ } from '../context.js';
+import { findRecord, recordNotFound, recordOf } from '../read.js';
+import { existingPks, executeRow, loadChildren } from './execute.js';
+import { checkNotCleared, checkRequired, parsePayload } from './payload.js';
+import { at, walk, type NestedPlan, type RowPlan } from './plan.js';
+import { slugify, uniqueSlug } from './slug.js';
+import { rowStages, type StageContext } from './stages.js';
+import type { Queryable } from '../../db/database.js';
+
+/**
+ * The write pipeline (DESIGN.md principle 4): parse → permission → field
+ * validation → (in the transaction) current rows → per-row stages (rules,
+ * computed fields, state machines) → slugs and files → SQL → commit.
+ */
+
+/** Permission check of a nested row; a denial names the row's path. */
+function permit(ctx: OpContext, entity: EntityMeta, path: string, action: PermissionAction, current?: Record_): void {
+  try {
+    ctx.app.permissions.check(ctx.caller, entity.name, action, current);
+  } catch (err) {
+    if (err instanceof RocketError) {
+      throw new RocketError(err.code, `${err.message} (${path})`, [{ field: path, rule: 'permission', message: err.message }]);
+    }
+    throw err;
+  }
+}
+
+/** Classifies nested rows against the parent's current children (spec: rest-api.md §Nested writes). */
+async function planNested(sc: StageContext, n: NestedPlan, parentPk: unknown, parentIsNew: boolean): Promise<void> {
+  if (n.relation.def.type === 'many_to_many') {
+    const target = n.relation.target;
+    const ids = n.links.filter((l) => !l.remove || n.mode !== 'diff').map((l) => l.id);
+    const found = await existingPks(sc.tx, target, ids);
+    for (const l of n.links) {
+      if ((!l.remove || n.mode !== 'diff') && !found.has(String(l.id))) {
+        sc.details.push({ field: at(l.path, target.pk.name), rule: 'exists', message: `${target.name} ${String(l.id)} not found` });
+      }
+    }
+    return;
+  }
+  const target = n.relation.target;
+  const pkName = target.pk.name;
+  const current = parentIsNew ? [] : await loadChildren(sc.tx, n, parentPk);
+  const byPk = new Map(current.map((r) => [String(r[pkName]), r]));
+  const mentioned = new Set<string>();
+  const clientPk = !target.def.primary_key.generated;
+  const unknownPks: RowPlan[] = [];
+
+  for (const row of n.rows) {
+    if (row.sentPk === undefined) continue; // insert (or invalid _delete, already reported)
+    const key = String(row.sentPk);
+    mentioned.add(key);
+    const cur = byPk.get(key);
+    if (n.mode === 'append') {
+      row.op = cur || !clientPk ? 'ignore' : 'insert';
+      if (row.op === 'insert') unknownPks.push(row);
+      continue;
+    }
+    if (!cur) {
+      // Not a child of this parent: never touched. A client-chosen key that exists nowhere is a new row.
+      if (row.op === 'delete' || !clientPk) row.op = 'ignore';
+      else unknownPks.push(row);
+      continue;
+    }
+    row.current = cur;
+    if (row.op !== 'delete') {
+      row.op = 'update';
+      row.record = { ...recordOf(target, cur), ...row.values };
+    }
+  }
+  if (unknownPks.length) {
+    const exists = await existingPks(sc.tx, target, unknownPks.map((r) => r.sentPk));
+    for (const row of unknownPks) {
+      row.op = exists.has(String(row.sentPk)) ? 'ignore' : 'insert';
+      if (row.op === 'insert') checkRequired(row, n.relation.def.target_key, sc.details);
+    }
+  }
+  if (n.mode === 'replace') n.removed = current.filter((r) => !mentioned.has(String(r[pkName])));
+  for (const row of n.rows) if (row.op === 'update') checkNotCleared(row, sc.details);
+  n.rows = n.rows.filter((r) => r.op !== 'ignore');
+}
+
+/** Runs everything that must happen before write SQL, for every row of the tree. */
+async function prepareTree(sc: StageContext, top: RowPlan): Promise<void> {
+  const queue: RowPlan[] = [top];
+  while (queue.length) {
+    const row = queue.shift()!;
+    const pk = row.op === 'insert' ? undefined : row.current?.[row.entity.pk.name];
+    for (const n of row.nested) {
+      await planNested(sc, n, pk, row.op === 'insert');
+      queue.push(...n.rows);
+    }
+  }
+  if (sc.details.length) throw new RocketError('VALIDATION_FAILED', 'Validation failed', sc.details);
+
+  for (const row of walk(top)) {
+    if (row !== top) permit(sc, row.entity, row.path, row.op === 'insert' ? 'create' : row.op === 'update' ? 'update' : 'delete', row.current);
+    for (const n of row.nested) {
+      for (const removed of n.removed) permit(sc, n.relation.target, at(row.path, n.key), 'delete', removed);
+    }
+  }
+
+  for (const stage of rowStages()) {
+    for (const row of walk(top)) if (row.op === 'insert' || row.op === 'update') await stage.run(sc, row);
+    if (sc.details.length) throw new RocketError('VALIDATION_FAILED', 'Validation failed', sc.details);
+  }
+  for (const row of walk(top)) {
+    if (row.op === 'insert' || row.op === 'update') await applySlug(sc, row);
+  }
+  await resolveFiles(sc, top);
+}
+
+async function applySlug(sc: StageContext, row: RowPlan): Promise<void> {
+  const slug = row.entity.def.slug;
+  if (!slug?.source) return;
+  const sent = row.values[slug.field];
+  if (row.op === 'insert') {
+    const source = row.values[slug.source];
+    if ((sent === undefined || sent === null || sent === '') && source !== undefined && source !== null && source !== '') {
+      const base = slugify(String(source));
+      if (base) row.values[slug.field] = row.record[slug.field] = await uniqueSlug(sc.tx, row.entity, base);
+    }
+    return;
+  }
+  if (!slug.regenerate_on_update || sent !== undefined || !(slug.source in row.values)) return;
+  const source = row.values[slug.source];
+  if (source === null || source === undefined || String(source) === String(row.current?.[slug.source] ?? '')) return;
+  const base = slugify(String(source));
+  if (base) {
+    row.values[slug.field] = row.record[slug.field] = await uniqueSlug(sc.tx, row.entity, base, row.current![row.entity.pk.name]);
+  }
+}
+
+/** `file` fields: a file id (or object with one) becomes the stored file's metadata. */
+async function resolveFiles(sc: StageContext, top: RowPlan): Promise<void> {
+  const wanted = [...walk(top)].flatMap((r) => r.files.map((f) => ({ row: r, ...f })));
+  if (wanted.length === 0) return;
+  const rows = await sc.tx.query<{ id: string; filename: string; size: number; mime_type: string }>(
+    'SELECT id, filename, size, mime_type FROM _files WHERE id = ANY($1::uuid[])',
+    [[...new Set(wanted.map((w) => w.id))]],
+  );
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  for (const w of wanted) {
+    const file = byId.get(w.id);
+    if (!file) throw notFound(`File ${w.id} not found`);
+    w.row.values[w.field] = w.row.record[w.field] = { id: file.id, filename: file.filename, size: Number(file.size), mime_type: file.mime_type };
+  }
+}
+
+function jsonObject(body: unknown): Record_ {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidPayload('Invalid JSON body');
+  return body as Record_;
+}
+
+function nowIso(): string {
+  return new Date().toISOString();
+}
+
+async function inTransaction<T>(ctx: OpContext, fn: (sc: StageContext) => Promise<T>): Promise<T> {
+  const now = nowIso();
+  return ctx.app.db.transaction((tx: Queryable) => fn({ ...ctx, tx, now, details: [] as ErrorDetail[] }));
+}
+
+/** POST /:entity */
+export async function createRecord(ctx: OpContext, entityName: string, body: unknown): Promise<Record_> {
+  const entity = entityOf(ctx.app, entityName);
+  ctx.app.permissions.check(ctx.caller, entity.name, 'create');
+  const row = parsePayload(ctx.app.registry, entity, jsonObject(body), 'insert');
+  const stored = await inTransaction(ctx, async (sc) => {
+    await prepareTree(sc, row);
+    return executeRow(sc.tx, row, sc.now);
+  });
+  return recordOf(entity, stored);
+}
+
+/** PUT /:entity/:id — partial update; `id` may be a slug. */
+export async function updateRecord(ctx: OpContext, entityName: string, id: string, body: unknown): Promise<Record_> {
+  const entity = entityOf(ctx.app, entityName);
+  const stored = await inTransaction(ctx, async (sc) => {
+    const current = await findRecord(sc.tx, entity, id, { forUpdate: true });
+    if (!current) throw recordNotFound(entity, id);
+    ctx.app.permissions.check(ctx.caller, entity.name, 'update', current);
+    const row = parsePayload(ctx.app.registry, entity, jsonObject(body), 'update');
+    row.current = current;
+    row.record = { ...recordOf(entity, current), ...row.values };
+    await prepareTree(sc, row);
+    return executeRow(sc.tx, row, sc.now);
+  });
+  return recordOf(entity, stored);
+}
+
+export type { EntityMeta };

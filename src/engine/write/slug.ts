@@ -1,0 +1,31 @@
+import type { Queryable } from '../../db/database.js';
+import type { EntityMeta } from '../../metadata/registry.js';
+import { Params } from '../params.js';
+import { liveSql, whereSql } from '../query.js';
+
+/** Slugify (spec: metadata.md §4): "Héllo, World!" → "hello-world". */
+export function slugify(text: string): string {
+  return text
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-|-$/g, '');
+}
+
+/** First free slug of base, base-2 … base-100, else base-101; one query. */
+export async function uniqueSlug(tx: Queryable, entity: EntityMeta, base: string, selfPk?: unknown): Promise<string> {
+  const field = entity.fields.get(entity.def.slug!.field)!;
+  const params = new Params();
+  const where = whereSql([
+    `(${field.col} = ${params.add(base, 'text')} OR ${field.col} LIKE ${params.add(`${base}-%`, 'text')})`,
+    liveSql(entity),
+    selfPk === undefined ? undefined : `${entity.pk.col} <> ${params.add(selfPk as string, entity.pk.cast)}`,
+  ]);
+  const rows = await tx.query<Record<string, string>>(`SELECT ${field.col} FROM ${entity.table}${where}`, params.list);
+  const taken = new Set(rows.map((r) => r[field.name]));
+  if (!taken.has(base)) return base;
+  for (let n = 2; n <= 100; n++) if (!taken.has(`${base}-${n}`)) return `${base}-${n}`;
+  return `${base}-101`;
+}

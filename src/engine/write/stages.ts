@@ -1,0 +1,32 @@
+import type { Queryable } from '../../db/database.js';
+import type { ErrorDetail } from '../../errors.js';
+import type { OpContext } from '../context.js';
+import type { RowPlan } from './plan.js';
+
+/** What a pipeline stage sees: the operation, its transaction, the clock of the write. */
+export interface StageContext extends OpContext {
+  tx: Queryable;
+  now: string;
+  /** Problems found so far in this tree; a stage adds to them and the pipeline throws one 422. */
+  details: ErrorDetail[];
+}
+
+/**
+ * A step of the write pipeline run for every row of the tree (top-level and
+ * nested) after field validation and before any write SQL. Stages are
+ * registered in order; a stage with nothing to do for an entity returns at once.
+ */
+export interface RowStage {
+  readonly name: string;
+  run(ctx: StageContext, row: RowPlan): Promise<void> | void;
+}
+
+const stages: RowStage[] = [];
+
+export function registerStage(stage: RowStage): void {
+  stages.push(stage);
+}
+
+export function rowStages(): readonly RowStage[] {
+  return stages;
+}

@@ -1,0 +1,167 @@
+import type { AppRuntime } from '../platform/app-runtime.js';
+import { conflict, notFound, validationFailed } from '../errors.js';
+import { parseEntityDefinition } from './entity-definition.js';
+import { migrateEntity, migrateRelation } from './migrate.js';
+import { parseRelationDefinition } from './relation-definition.js';
+import type { EntityDef, RelationDef } from './types.js';
+
+/** Entity and relation admin operations (spec: metadata.md §6–7). No HTTP here. */
+
+export interface EntityRow {
+  name: string;
+  table_name: string;
+  definition: EntityDef;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface RelationRow {
+  name: string;
+  source: string;
+  target: string;
+  definition: RelationDef;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export async function listEntities(app: AppRuntime): Promise<EntityRow[]> {
+  return app.db.query<EntityRow>('SELECT name, table_name, definition, created_at, updated_at FROM _entities ORDER BY name');
+}
+
+export async function getEntity(app: AppRuntime, name: string): Promise<EntityRow> {
+  const rows = await app.db.query<EntityRow>(
+    'SELECT name, table_name, definition, created_at, updated_at FROM _entities WHERE name = $1',
+    [name],
+  );
+  if (!rows[0]) throw notFound(`Entity not found: ${name}`);
+  return rows[0];
+}
+
+/** Relations that a new version of an entity would break. */
+function checkRelationsStillValid(app: AppRuntime, def: EntityDef): void {
+  for (const rel of app.registry.relations.values()) {
+    if (rel.def.target === def.name && rel.def.target_key && !def.fields.some((f) => f.name === rel.def.target_key)) {
+      throw validationFailed(`field ${rel.def.target_key} is used by relation ${rel.name} and cannot be removed`);
+    }
+    if (rel.def.source === def.name && rel.def.source_key !== def.primary_key.field) {
+      throw validationFailed(`primary key of ${def.name} is used by relation ${rel.name} and cannot change`);
+    }
+  }
+}
+
+export async function createEntity(app: AppRuntime, body: unknown): Promise<EntityDef> {
+  const def = parseEntityDefinition(body);
+  await app.db.transaction(async (tx) => {
+    const clash = await tx.query<{ name: string; table_name: string }>(
+      'SELECT name, table_name FROM _entities WHERE name = $1 OR table_name = $2',
+      [def.name, def.table],
+    );
+    if (clash.some((r) => r.name === def.name)) throw conflict(`Entity already exists: ${def.name}`);
+    if (clash[0]) throw conflict(`Table ${def.table} is already used by entity ${clash[0].name}`);
+    await tx.query('INSERT INTO _entities (name, table_name, definition) VALUES ($1, $2, $3::jsonb)', [
+      def.name,
+      def.table,
+      JSON.stringify(def),
+    ]);
+    await migrateEntity(tx, def);
+  });
+  await app.reload();
+  return def;
+}
+
+export async function updateEntity(app: AppRuntime, name: string, body: unknown): Promise<EntityDef> {
+  await getEntity(app, name);
+  const def = parseEntityDefinition(body, name);
+  checkRelationsStillValid(app, def);
+  await app.db.transaction(async (tx) => {
+    const clash = await tx.query<{ name: string }>('SELECT name FROM _entities WHERE table_name = $1 AND name <> $2', [
+      def.table,
+      name,
+    ]);
+    if (clash[0]) throw conflict(`Table ${def.table} is already used by entity ${clash[0].name}`);
+    await tx.query('UPDATE _entities SET table_name = $2, definition = $3::jsonb, updated_at = NOW() WHERE name = $1', [
+      name,
+      def.table,
+      JSON.stringify(def),
+    ]);
+    await migrateEntity(tx, def);
+    // Relations keep their DDL (FK indexes, one_to_one uniqueness) on a new table too.
+    for (const rel of app.registry.relations.values()) {
+      if (rel.def.source !== name && rel.def.target !== name) continue;
+      const source = rel.def.source === name ? def : rel.source.def;
+      const target = rel.def.target === name ? def : rel.target.def;
+      await migrateRelation(tx, rel.def, source, target);
+    }
+  });
+  await app.reload();
+  return def;
+}
+
+export async function deleteEntity(app: AppRuntime, name: string): Promise<{ name: string; deleted: true }> {
+  await app.db.transaction(async (tx) => {
+    const rows = await tx.query('DELETE FROM _entities WHERE name = $1 RETURNING name', [name]);
+    if (rows.length === 0) throw notFound(`Entity not found: ${name}`);
+  });
+  await app.reload();
+  return { name, deleted: true };
+}
+
+export async function listRelations(app: AppRuntime): Promise<RelationRow[]> {
+  return app.db.query<RelationRow>(
+    'SELECT name, source, target, definition, created_at, updated_at FROM _relations ORDER BY name',
+  );
+}
+
+export async function getRelation(app: AppRuntime, name: string): Promise<RelationRow> {
+  const rows = await app.db.query<RelationRow>(
+    'SELECT name, source, target, definition, created_at, updated_at FROM _relations WHERE name = $1',
+    [name],
+  );
+  if (!rows[0]) throw notFound(`Relation not found: ${name}`);
+  return rows[0];
+}
+
+async function saveRelation(app: AppRuntime, def: RelationDef, mode: 'create' | 'update'): Promise<void> {
+  const source = app.registry.entities.get(def.source)!.def;
+  const target = app.registry.entities.get(def.target)!.def;
+  await app.db.transaction(async (tx) => {
+    if (mode === 'create') {
+      const exists = await tx.query('SELECT 1 FROM _relations WHERE name = $1', [def.name]);
+      if (exists.length > 0) throw conflict(`Relation already exists: ${def.name}`);
+      await tx.query('INSERT INTO _relations (name, source, target, definition) VALUES ($1, $2, $3, $4::jsonb)', [
+        def.name,
+        def.source,
+        def.target,
+        JSON.stringify(def),
+      ]);
+    } else {
+      await tx.query(
+        'UPDATE _relations SET source = $2, target = $3, definition = $4::jsonb, updated_at = NOW() WHERE name = $1',
+        [def.name, def.source, def.target, JSON.stringify(def)],
+      );
+    }
+    // Join tables are made on create only (spec); FK indexes and one_to_one uniqueness always hold.
+    if (mode === 'create' || def.type !== 'many_to_many') await migrateRelation(tx, def, source, target);
+  });
+  await app.reload();
+}
+
+export async function createRelation(app: AppRuntime, body: unknown): Promise<RelationDef> {
+  const def = parseRelationDefinition(body, app.registry.entityDefs());
+  await saveRelation(app, def, 'create');
+  return def;
+}
+
+export async function updateRelation(app: AppRuntime, name: string, body: unknown): Promise<RelationDef> {
+  await getRelation(app, name);
+  const def = parseRelationDefinition(body, app.registry.entityDefs(), name);
+  await saveRelation(app, def, 'update');
+  return def;
+}
+
+export async function deleteRelation(app: AppRuntime, name: string): Promise<{ name: string; deleted: true }> {
+  const rows = await app.db.query('DELETE FROM _relations WHERE name = $1 RETURNING name', [name]);
+  if (rows.length === 0) throw notFound(`Relation not found: ${name}`);
+  await app.reload();
+  return { name, deleted: true };
+}

@@ -1,0 +1,202 @@
+import { coerceInput } from '../engine/values.js';
+import { Problems, isObject } from './problems.js';
+import {
+  FIELD_TYPES,
+  IDENTIFIER_RE,
+  PK_TYPES,
+  RESERVED_ENTITY_NAMES,
+  SYSTEM_COLUMNS,
+  SYSTEM_TABLES,
+  type EntityDef,
+  type FieldDef,
+  type FieldType,
+  type JsonScalar,
+  type PkType,
+} from './types.js';
+
+const PK_TYPE_OF_FIELD: Partial<Record<FieldType, PkType>> = {
+  uuid: 'uuid',
+  int: 'int',
+  integer: 'int',
+  bigint: 'bigint',
+  string: 'string',
+  text: 'string',
+};
+
+function identifier(p: Problems, path: string, value: unknown, what: string): value is string {
+  if (typeof value !== 'string' || !IDENTIFIER_RE.test(value)) {
+    p.add(path, `${what} must match ^[A-Za-z_][A-Za-z0-9_]{0,62}$`);
+    return false;
+  }
+  return true;
+}
+
+function bool(p: Problems, path: string, value: unknown): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value !== 'boolean') {
+    p.add(path, `${path} must be a boolean`);
+    return false;
+  }
+  return value;
+}
+
+function field(p: Problems, raw: unknown, i: number): FieldDef | undefined {
+  const at = `fields[${i}]`;
+  if (!isObject(raw)) {
+    p.add(at, `${at} must be an object`);
+    return undefined;
+  }
+  if (!identifier(p, `${at}.name`, raw.name, `${at}.name`)) return undefined;
+  const name = raw.name;
+  if (SYSTEM_COLUMNS.has(name.toLowerCase())) p.add(`${at}.name`, `field name "${name}" is a PostgreSQL system column`);
+  if (typeof raw.type !== 'string' || !(FIELD_TYPES as readonly string[]).includes(raw.type)) {
+    p.add(`${at}.type`, `${at}.type: unknown field type ${JSON.stringify(raw.type)} (one of ${FIELD_TYPES.join(', ')})`);
+    return undefined;
+  }
+  const def: FieldDef = { name, type: raw.type as FieldType };
+  if (bool(p, `${at}.required`, raw.required)) def.required = true;
+  if (bool(p, `${at}.unique`, raw.unique)) def.unique = true;
+  if (bool(p, `${at}.nullable`, raw.nullable)) def.nullable = true;
+
+  if (raw.precision !== undefined && raw.precision !== null) {
+    if (typeof raw.precision !== 'number' || !Number.isInteger(raw.precision) || raw.precision < 0 || raw.precision > 18) {
+      p.add(`${at}.precision`, `${at}.precision must be an integer from 0 to 18`);
+    } else if (raw.precision > 0) {
+      def.precision = raw.precision;
+    }
+  }
+  if (raw.auto !== undefined && raw.auto !== null && raw.auto !== '') {
+    if (raw.auto !== 'create' && raw.auto !== 'update') p.add(`${at}.auto`, `${at}.auto must be "create" or "update"`);
+    else if (def.type !== 'timestamp' && def.type !== 'date') p.add(`${at}.auto`, `${at}.auto needs a timestamp or date field`);
+    else def.auto = raw.auto;
+  }
+  if (raw.enum !== undefined && raw.enum !== null) {
+    if (!Array.isArray(raw.enum) || raw.enum.some((v) => typeof v !== 'string' && typeof v !== 'number')) {
+      p.add(`${at}.enum`, `${at}.enum must be an array of strings`);
+    } else if (raw.enum.length > 0) {
+      def.enum = raw.enum.map(String);
+    }
+  }
+  if (raw.default !== undefined && raw.default !== null) {
+    const d = raw.default;
+    if (typeof d === 'object') {
+      p.add(`${at}.default`, `${at}.default must be a JSON scalar`);
+    } else if (def.type === 'file') {
+      p.add(`${at}.default`, `${at}.default is not supported for file fields`);
+    } else if (def.type === 'json') {
+      def.default = d as JsonScalar;
+    } else if (!coerceInput(def, d).ok) {
+      p.add(`${at}.default`, `${at}.default ${JSON.stringify(d)} is not a valid ${def.type} value`);
+    } else if (def.enum && !def.enum.includes(String(d))) {
+      p.add(`${at}.default`, `${at}.default ${JSON.stringify(d)} is not one of the enum values`);
+    } else {
+      def.default = d as JsonScalar;
+    }
+  }
+  return def;
+}
+
+/**
+ * Validates and normalises an entity definition (spec: metadata.md §2). Throws
+ * 422 naming every problem's path; unknown keys are dropped.
+ */
+export function parseEntityDefinition(input: unknown, nameOverride?: string): EntityDef {
+  const p = new Problems();
+  if (!isObject(input)) {
+    p.add('', 'entity definition must be a JSON object');
+    p.throwIfAny();
+  }
+  const raw = input as Record<string, unknown>;
+  const name = nameOverride ?? raw.name;
+  if (name === undefined || name === null || name === '') p.add('name', 'entity name is required');
+  else if (identifier(p, 'name', name, 'entity name') && RESERVED_ENTITY_NAMES.has(name)) {
+    p.add('name', `entity name "${name}" is reserved`);
+  }
+  const table = raw.table;
+  if (table === undefined || table === null || table === '') p.add('table', 'table name is required');
+  else if (identifier(p, 'table', table, 'table name') && (SYSTEM_TABLES.has(table.toLowerCase()) || table.toLowerCase().startsWith('pg_'))) {
+    p.add('table', `table name "${table}" is reserved for system tables`);
+  }
+
+  const fields: FieldDef[] = [];
+  if (!Array.isArray(raw.fields) || raw.fields.length === 0) {
+    p.add('fields', 'entity must have at least one field');
+  } else {
+    const seen = new Set<string>();
+    raw.fields.forEach((f, i) => {
+      const def = field(p, f, i);
+      if (!def) return;
+      if (seen.has(def.name.toLowerCase())) p.add(`fields[${i}].name`, `duplicate field name "${def.name}"`);
+      seen.add(def.name.toLowerCase());
+      fields.push(def);
+    });
+  }
+  const byName = new Map(fields.map((f) => [f.name, f]));
+
+  const softDelete = bool(p, 'soft_delete', raw.soft_delete);
+  const deletedAt = byName.get('deleted_at');
+  if (softDelete && deletedAt && deletedAt.type !== 'timestamp') {
+    p.add('fields', 'deleted_at must be a timestamp field on a soft-delete entity');
+  }
+
+  let primaryKey: EntityDef['primary_key'] | undefined;
+  const pk = raw.primary_key;
+  const pkField = isObject(pk) ? pk.field : undefined;
+  if (pkField === undefined || pkField === null || pkField === '') {
+    p.add('primary_key.field', 'primary key field is required');
+  } else if (typeof pkField !== 'string' || !byName.has(pkField)) {
+    if (Array.isArray(raw.fields)) p.add('primary_key.field', `primary key field ${String(pkField)} not found in fields`);
+  } else {
+    const f = byName.get(pkField)!;
+    const derived = PK_TYPE_OF_FIELD[f.type];
+    const pkObj = pk as Record<string, unknown>;
+    if (!derived) {
+      p.add('primary_key.field', `primary key field ${pkField} must be of type uuid, int, integer, bigint, string or text`);
+    } else {
+      let type: PkType = derived;
+      if (pkObj.type !== undefined && pkObj.type !== null && pkObj.type !== '') {
+        const given = pkObj.type === 'integer' ? 'int' : pkObj.type;
+        if (typeof given !== 'string' || !(PK_TYPES as readonly string[]).includes(given)) {
+          p.add('primary_key.type', 'primary_key.type must be uuid, int, bigint or string');
+        } else if (given !== derived) {
+          p.add('primary_key.type', `primary_key.type ${given} does not match field ${pkField} of type ${f.type}`);
+        } else {
+          type = given as PkType;
+        }
+      }
+      const generated = bool(p, 'primary_key.generated', pkObj.generated);
+      if (generated && type === 'string') p.add('primary_key.generated', 'a string primary key cannot be generated');
+      primaryKey = { field: pkField, type, generated };
+    }
+  }
+
+  let slug: EntityDef['slug'];
+  if (raw.slug !== undefined && raw.slug !== null) {
+    if (!isObject(raw.slug) || typeof raw.slug.field !== 'string') {
+      p.add('slug', 'slug must be an object with a field');
+    } else {
+      const sf = byName.get(raw.slug.field);
+      if (!sf) p.add('slug.field', `slug field "${raw.slug.field}" not found in fields`);
+      else if (sf.type !== 'string' && sf.type !== 'text') p.add('slug.field', `slug field "${sf.name}" must be of type string or text`);
+      else if (!sf.unique) p.add('slug.field', `slug field "${sf.name}" must have unique: true`);
+      slug = { field: raw.slug.field };
+      const source = raw.slug.source;
+      if (source !== undefined && source !== null && source !== '') {
+        if (typeof source !== 'string' || !byName.has(source)) p.add('slug.source', `slug source field "${String(source)}" not found in fields`);
+        else slug.source = source;
+      }
+      if (bool(p, 'slug.regenerate_on_update', raw.slug.regenerate_on_update)) slug.regenerate_on_update = true;
+    }
+  }
+
+  p.throwIfAny();
+  const def: EntityDef = {
+    name: name as string,
+    table: table as string,
+    primary_key: primaryKey!,
+    soft_delete: softDelete,
+    fields,
+  };
+  if (slug) def.slug = slug;
+  return def;
+}

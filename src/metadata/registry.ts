@@ -1,0 +1,142 @@
+import type { Queryable } from '../db/database.js';
+import { quoteIdent } from '../db/quote.js';
+import { sqlType } from '../engine/values.js';
+import { parseEntityDefinition } from './entity-definition.js';
+import { parseRelationDefinition } from './relation-definition.js';
+import type { EntityDef, FieldDef, RelationDef } from './types.js';
+
+export interface FieldMeta extends FieldDef {
+  /** Quoted column name. */
+  readonly col: string;
+  /** Cast for bound parameters. */
+  readonly cast: string;
+}
+
+export interface RelationMeta {
+  readonly def: RelationDef;
+  readonly name: string;
+  readonly source: EntityMeta;
+  readonly target: EntityMeta;
+}
+
+/** A relation seen from one entity: forward when the entity is the source. */
+export interface RelationUse {
+  readonly relation: RelationMeta;
+  readonly forward: boolean;
+}
+
+export interface EntityMeta {
+  readonly def: EntityDef;
+  readonly name: string;
+  /** Quoted table name. */
+  readonly table: string;
+  readonly pk: FieldMeta;
+  readonly fields: ReadonlyMap<string, FieldMeta>;
+  readonly fieldList: readonly FieldMeta[];
+  readonly softDelete: boolean;
+  /** Quoted column list of a record as the API returns it (declared fields, plus deleted_at when soft-deleting). */
+  readonly selectList: string;
+  /** Quoted column list of an included row (declared fields only). */
+  readonly includeList: string;
+  /** Relations where this entity is the source (nested writes, cascades). */
+  readonly outgoing: RelationMeta[];
+  /** Include / nested-write name → relation, resolved once per snapshot. */
+  readonly uses: Map<string, RelationUse>;
+}
+
+/** An immutable snapshot of one app's metadata; rebuilt and swapped on every change. */
+export class Registry {
+  constructor(
+    readonly entities: ReadonlyMap<string, EntityMeta>,
+    readonly relations: ReadonlyMap<string, RelationMeta>,
+  ) {}
+
+  static empty(): Registry {
+    return new Registry(new Map(), new Map());
+  }
+
+  entityDefs(): Map<string, EntityDef> {
+    return new Map([...this.entities].map(([k, v]) => [k, v.def]));
+  }
+
+  /**
+   * Include / nested-write name resolution (spec: rest-api.md §Includes):
+   * relation name; else the other entity's name; else `<entity>_<name>`.
+   */
+  resolve(entity: EntityMeta, name: string): RelationUse | undefined {
+    return entity.uses.get(name);
+  }
+}
+
+function compileEntity(def: EntityDef): EntityMeta {
+  const fieldList: FieldMeta[] = def.fields.map((f) => ({ ...f, col: quoteIdent(f.name), cast: sqlType(f) }));
+  const fields = new Map(fieldList.map((f) => [f.name, f]));
+  const declared = fieldList.map((f) => f.col);
+  const withDeleted = def.soft_delete && !fields.has('deleted_at') ? [...declared, '"deleted_at"'] : declared;
+  return {
+    def,
+    name: def.name,
+    table: quoteIdent(def.table),
+    pk: fields.get(def.primary_key.field)!,
+    fields,
+    fieldList,
+    softDelete: def.soft_delete,
+    selectList: withDeleted.join(', '),
+    includeList: declared.join(', '),
+    outgoing: [],
+    uses: new Map(),
+  };
+}
+
+function resolveUses(entity: EntityMeta, relations: readonly RelationMeta[]): void {
+  const touching = relations
+    .filter((r) => r.def.source === entity.name || r.def.target === entity.name)
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const use = (r: RelationMeta): RelationUse => ({ relation: r, forward: r.def.source === entity.name });
+  const set = (name: string, u: RelationUse) => {
+    if (!entity.uses.has(name)) entity.uses.set(name, u);
+  };
+  for (const r of touching) set(r.name, use(r));
+  for (const r of touching) {
+    const other = r.def.source === entity.name ? r.def.target : r.def.source;
+    set(other, use(r));
+  }
+  for (const r of relations) {
+    const prefix = `${entity.name}_`;
+    if (r.name.startsWith(prefix) && (r.def.source === entity.name || r.def.target === entity.name)) {
+      set(r.name.slice(prefix.length), use(r));
+    }
+  }
+}
+
+/** Reads the app's metadata tables and compiles a snapshot. Rows that no longer parse are skipped. */
+export async function loadRegistry(db: Queryable): Promise<Registry> {
+  const entityRows = await db.query<{ name: string; definition: unknown }>('SELECT name, definition FROM _entities ORDER BY name');
+  const entities = new Map<string, EntityMeta>();
+  for (const row of entityRows) {
+    try {
+      const def = parseEntityDefinition(typeof row.definition === 'string' ? JSON.parse(row.definition) : row.definition, row.name);
+      entities.set(def.name, compileEntity(def));
+    } catch {
+      /* unparseable rows are skipped (spec: metadata.md §9) */
+    }
+  }
+  const defs = new Map([...entities].map(([k, v]) => [k, v.def]));
+  const relationRows = await db.query<{ name: string; definition: unknown }>('SELECT name, definition FROM _relations ORDER BY name');
+  const relations = new Map<string, RelationMeta>();
+  for (const row of relationRows) {
+    try {
+      const def = parseRelationDefinition(typeof row.definition === 'string' ? JSON.parse(row.definition) : row.definition, defs, row.name);
+      const source = entities.get(def.source)!;
+      const target = entities.get(def.target)!;
+      const meta: RelationMeta = { def, name: def.name, source, target };
+      relations.set(def.name, meta);
+      source.outgoing.push(meta);
+    } catch {
+      /* skipped, as above */
+    }
+  }
+  const all = [...relations.values()];
+  for (const e of entities.values()) resolveUses(e, all);
+  return new Registry(entities, relations);
+}

@@ -1,0 +1,118 @@
+import { Problems, isObject } from './problems.js';
+import {
+  IDENTIFIER_RE,
+  ON_DELETE,
+  RELATION_TYPES,
+  SYSTEM_TABLES,
+  WRITE_MODES,
+  type EntityDef,
+  type OnDelete,
+  type RelationDef,
+  type RelationType,
+  type WriteMode,
+} from './types.js';
+
+const oneOf = <T extends string>(values: readonly T[], v: unknown): v is T =>
+  typeof v === 'string' && (values as readonly string[]).includes(v);
+
+const present = (v: unknown) => v !== undefined && v !== null && v !== '';
+
+/**
+ * Validates and normalises a relation against the app's entities
+ * (spec: metadata.md §3, §7). Throws 422 naming every problem.
+ */
+export function parseRelationDefinition(
+  input: unknown,
+  entities: ReadonlyMap<string, EntityDef>,
+  nameOverride?: string,
+): RelationDef {
+  const p = new Problems();
+  if (!isObject(input)) {
+    p.add('', 'relation definition must be a JSON object');
+    p.throwIfAny();
+  }
+  const raw = input as Record<string, unknown>;
+  const name = nameOverride ?? raw.name;
+  if (!present(name)) p.add('name', 'relation name is required');
+  else if (typeof name !== 'string' || !IDENTIFIER_RE.test(name)) p.add('name', 'relation name must match ^[A-Za-z_][A-Za-z0-9_]{0,62}$');
+
+  let source: EntityDef | undefined;
+  let target: EntityDef | undefined;
+  if (!present(raw.source) || !present(raw.target)) {
+    p.add('source', 'source and target are required');
+  } else {
+    source = typeof raw.source === 'string' ? entities.get(raw.source) : undefined;
+    target = typeof raw.target === 'string' ? entities.get(raw.target) : undefined;
+    if (!source) p.add('source', `source entity not found: ${String(raw.source)}`);
+    if (!target) p.add('target', `target entity not found: ${String(raw.target)}`);
+  }
+  const type = raw.type;
+  if (!oneOf(RELATION_TYPES, type)) p.add('type', `invalid relation type: ${String(type ?? '')}`);
+
+  const sourceKey = present(raw.source_key) ? raw.source_key : source?.primary_key.field;
+  if (source && sourceKey !== source.primary_key.field) {
+    p.add('source_key', `source_key must be the primary key of ${source.name} (${source.primary_key.field})`);
+  }
+
+  const def: Partial<RelationDef> = {};
+  if (type === 'one_to_one' || type === 'one_to_many') {
+    if (!present(raw.target_key)) p.add('target_key', `target_key is required for ${type} relations`);
+    else if (typeof raw.target_key !== 'string' || !IDENTIFIER_RE.test(raw.target_key)) p.add('target_key', 'target_key must be an identifier');
+    else if (target && !target.fields.some((f) => f.name === raw.target_key)) {
+      p.add('target_key', `target_key ${raw.target_key} not found in fields of ${target.name}`);
+    } else {
+      def.target_key = raw.target_key;
+    }
+  }
+  if (type === 'many_to_many') {
+    if (!present(raw.join_table)) p.add('join_table', 'join_table is required for many_to_many relations');
+    for (const key of ['join_table', 'source_join_key', 'target_join_key'] as const) {
+      if (!present(raw[key])) {
+        if (key !== 'join_table') p.add(key, `${key} is required for many_to_many relations`);
+      } else if (typeof raw[key] !== 'string' || !IDENTIFIER_RE.test(raw[key] as string)) {
+        p.add(key, `${key} must match ^[A-Za-z_][A-Za-z0-9_]{0,62}$`);
+      } else {
+        def[key] = raw[key] as string;
+      }
+    }
+    if (def.source_join_key && def.source_join_key === def.target_join_key) {
+      p.add('target_join_key', 'source_join_key and target_join_key must differ');
+    }
+    if (typeof raw.join_table === 'string' && (SYSTEM_TABLES.has(raw.join_table.toLowerCase()) || [...entities.values()].some((e) => e.table === raw.join_table))) {
+      p.add('join_table', `join_table ${raw.join_table} collides with an entity or system table`);
+    }
+  }
+
+  const onDelete = raw.on_delete ?? '';
+  if (!oneOf(ON_DELETE, onDelete)) p.add('on_delete', 'on_delete must be one of cascade, set_null, restrict, detach');
+  const writeMode = present(raw.write_mode) ? raw.write_mode : 'diff';
+  if (!oneOf(WRITE_MODES, writeMode)) p.add('write_mode', 'write_mode must be one of diff, replace, append');
+  const ownership = present(raw.ownership) ? raw.ownership : 'none';
+  if (!oneOf(['source', 'target', 'none'] as const, ownership)) p.add('ownership', 'ownership must be source, target or none');
+  const fetch = present(raw.fetch) ? raw.fetch : 'lazy';
+  if (!oneOf(['lazy', 'eager'] as const, fetch)) p.add('fetch', 'fetch must be lazy or eager');
+  if (onDelete === 'set_null' && (type === 'one_to_one' || type === 'one_to_many') && target && def.target_key) {
+    const fk = target.fields.find((f) => f.name === def.target_key);
+    if (fk?.required && !fk.nullable) p.add('on_delete', `on_delete set_null needs ${target.name}.${fk.name} to be nullable`);
+  }
+  p.throwIfAny();
+
+  const out: RelationDef = {
+    name: name as string,
+    type: type as RelationType,
+    source: source!.name,
+    target: target!.name,
+    source_key: sourceKey as string,
+    ownership: ownership as RelationDef['ownership'],
+    on_delete: onDelete as OnDelete,
+    fetch: fetch as RelationDef['fetch'],
+    write_mode: writeMode as WriteMode,
+  };
+  if (def.target_key) out.target_key = def.target_key;
+  if (type === 'many_to_many') {
+    out.join_table = def.join_table!;
+    out.source_join_key = def.source_join_key!;
+    out.target_join_key = def.target_join_key!;
+  }
+  return out;
+}

@@ -1,0 +1,101 @@
+/** Metadata shapes as stored in `_entities.definition` / `_relations.definition` (normalised). */
+
+export const FIELD_TYPES = [
+  'string',
+  'text',
+  'int',
+  'integer',
+  'bigint',
+  'float',
+  'decimal',
+  'boolean',
+  'uuid',
+  'timestamp',
+  'date',
+  'json',
+  'file',
+] as const;
+export type FieldType = (typeof FIELD_TYPES)[number];
+
+export const PK_TYPES = ['uuid', 'int', 'bigint', 'string'] as const;
+export type PkType = (typeof PK_TYPES)[number];
+
+export type JsonScalar = string | number | boolean | null;
+
+export interface FieldDef {
+  name: string;
+  type: FieldType;
+  required?: boolean;
+  unique?: boolean;
+  default?: JsonScalar;
+  nullable?: boolean;
+  enum?: string[];
+  precision?: number;
+  auto?: 'create' | 'update';
+}
+
+export interface SlugDef {
+  field: string;
+  source?: string;
+  regenerate_on_update?: boolean;
+}
+
+export interface EntityDef {
+  name: string;
+  table: string;
+  primary_key: { field: string; type: PkType; generated: boolean };
+  soft_delete: boolean;
+  slug?: SlugDef;
+  fields: FieldDef[];
+}
+
+export const RELATION_TYPES = ['one_to_one', 'one_to_many', 'many_to_many'] as const;
+export type RelationType = (typeof RELATION_TYPES)[number];
+export const ON_DELETE = ['cascade', 'set_null', 'restrict', 'detach', ''] as const;
+export type OnDelete = (typeof ON_DELETE)[number];
+export const WRITE_MODES = ['diff', 'replace', 'append'] as const;
+export type WriteMode = (typeof WRITE_MODES)[number];
+
+export interface RelationDef {
+  name: string;
+  type: RelationType;
+  source: string;
+  target: string;
+  source_key: string;
+  target_key?: string;
+  join_table?: string;
+  source_join_key?: string;
+  target_join_key?: string;
+  ownership: 'source' | 'target' | 'none';
+  on_delete: OnDelete;
+  fetch: 'lazy' | 'eager';
+  write_mode: WriteMode;
+}
+
+/** Names an entity may not take: they are route prefixes inside an app. */
+export const RESERVED_ENTITY_NAMES = new Set(['auth', '_admin', '_ui', '_workflows', '_files', '_events']);
+
+/** Tables Rocket owns in every app database. */
+export const SYSTEM_TABLES = new Set([
+  '_entities',
+  '_relations',
+  '_rules',
+  '_state_machines',
+  '_workflows',
+  '_workflow_instances',
+  '_users',
+  '_refresh_tokens',
+  '_permissions',
+  '_webhooks',
+  '_webhook_logs',
+  '_files',
+  '_ui_configs',
+  '_invites',
+  '_events',
+  '_rocket_migrations',
+]);
+
+/** PostgreSQL's hidden system columns: a field with one of these names cannot be created. */
+export const SYSTEM_COLUMNS = new Set(['oid', 'tableoid', 'xmin', 'xmax', 'cmin', 'cmax', 'ctid']);
+
+export const IDENTIFIER_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
