@@ -3,6 +3,7 @@ import type { Database } from '../db/database.js';
 import { migrate } from '../db/migrations.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
 import { hashPassword } from '../auth/passwords.js';
+import { PermissionSet, loadPermissionSet } from '../auth/permissions.js';
 import { SessionService } from '../auth/sessions.js';
 import { TokenVerifier, secretKey } from '../auth/tokens.js';
 import { UserStatusCache } from '../auth/user-status.js';
@@ -26,6 +27,8 @@ export class AppRuntime {
   readonly verifier: TokenVerifier;
   readonly sessions: SessionService;
   readonly users: UserStatusCache;
+  /** The current permission policies; replaced on every reload, never mutated. */
+  permissions: PermissionSet = PermissionSet.empty();
 
   constructor(
     readonly row: AppRow,
@@ -37,6 +40,9 @@ export class AppRuntime {
     this.verifier = new TokenVerifier(this.key);
     this.users = new UserStatusCache(db);
     this.sessions = new SessionService(db, '_users', '_refresh_tokens', this.key, throttle, `app:${row.name}`);
+    this.onReload(async () => {
+      this.permissions = await loadPermissionSet(this.db);
+    });
   }
 
   /** Creates/extends the system tables and seeds the admin when there are no users. */

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import { acceptInvite } from '../../auth/invites.js';
 import { bodyObject } from '../body.js';
 import { appOf, hooks, type Services } from '../context.js';
+import type { RouteMessages } from '../errors.js';
 
 /** /api/:app/auth/*: the app's own users log in here (no token needed). */
 export async function appAuthRoutes(app: FastifyInstance, services: Services): Promise<void> {
@@ -14,5 +16,10 @@ export async function appAuthRoutes(app: FastifyInstance, services: Services): P
   app.post('/api/:app/auth/logout', { onRequest: h.app }, async (req) => {
     await appOf(req).sessions.logout(bodyObject(req));
     return { message: 'Logged out' };
+  });
+  const invalidJson: RouteMessages = { invalidBody: 'Invalid JSON body' };
+  app.post('/api/:app/auth/accept-invite', { onRequest: h.app, config: invalidJson }, async (req, reply) => {
+    const accepted = await acceptInvite(appOf(req), bodyObject(req, 'Invalid JSON body'));
+    return reply.status(201).send({ data: accepted });
   });
 }
