@@ -8,6 +8,7 @@ import { SessionService } from '../auth/sessions.js';
 import { TokenVerifier, secretKey } from '../auth/tokens.js';
 import { UserStatusCache } from '../auth/user-status.js';
 import { APP_MIGRATIONS } from '../metadata/system-tables.js';
+import { Registry, loadRegistry } from '../metadata/registry.js';
 
 export interface AppRow {
   name: string;
@@ -29,6 +30,8 @@ export class AppRuntime {
   readonly users: UserStatusCache;
   /** The current permission policies; replaced on every reload, never mutated. */
   permissions: PermissionSet = PermissionSet.empty();
+  /** The current metadata snapshot; replaced, never mutated. */
+  registry: Registry = Registry.empty();
 
   constructor(
     readonly row: AppRow,
@@ -42,6 +45,9 @@ export class AppRuntime {
     this.sessions = new SessionService(db, '_users', '_refresh_tokens', this.key, throttle, `app:${row.name}`);
     this.onReload(async () => {
       this.permissions = await loadPermissionSet(this.db);
+    });
+    this.onReload(async () => {
+      this.registry = await loadRegistry(this.db);
     });
   }
 
