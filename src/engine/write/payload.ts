@@ -77,7 +77,8 @@ export function checkRequired(row: RowPlan, injected: string | undefined, detail
     if (f.name === pk.field && pk.generated) continue;
     if (f.name === injected || f.default !== undefined) continue;
     if (slug?.source && slug.field === f.name) continue;
-    if (blank(row.values[f.name])) {
+    const where = at(row.path, f.name);
+    if (blank(row.values[f.name]) && !details.some((d) => d.field === where)) {
       details.push({ field: at(row.path, f.name), rule: 'required', message: `${f.name} is required` });
     }
   }
