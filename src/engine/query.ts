@@ -7,7 +7,7 @@ import { coerceFilter } from './values.js';
 /** List query as the engine takes it: plain values, already split from any URL syntax. */
 export interface ListQuery {
   /** `filter[<field>]` / `filter[<field>.<op>]` keys without the `filter[...]` wrapper, with their raw values. */
-  filters: Array<{ key: string; value: string }>;
+  filters: Array<{ key: string; value: string | string[] }>;
   sort?: string;
   page?: string;
   perPage?: string;
@@ -78,17 +78,18 @@ export function filterSql(entity: EntityMeta, filters: ListQuery['filters'], par
       throw invalidPayload(`Invalid filter value for ${field.name}: ${field.type} fields cannot be filtered`);
     }
     const col = alias + field.col;
+    if (Array.isArray(value) && op !== 'in' && op !== 'not_in') throw invalidPayload(`Invalid filter value for ${field.name}: a list needs in or not_in`);
     if (op === 'in' || op === 'not_in') {
-      const items = value.split(',').map((v) => filterValue(field, v.trim()));
+      const items = (Array.isArray(value) ? value : value.split(',')).map((v) => filterValue(field, v.trim()));
       const p = params.add(items as string[], `${field.cast}[]`);
       out.push(op === 'in' ? `${col} = ANY(${p})` : `${col} <> ALL(${p})`);
     } else if (op === 'like') {
       if (field.type !== 'string' && field.type !== 'text') {
         throw invalidPayload(`Invalid filter value for ${field.name}: like needs a string field`);
       }
-      out.push(`${col} LIKE ${params.add(filterValue(field, value) as string, 'text')}`);
+      out.push(`${col} LIKE ${params.add(filterValue(field, value as string) as string, 'text')}`);
     } else {
-      out.push(`${col} ${SQL_OP[op as keyof typeof SQL_OP]} ${params.add(filterValue(field, value) as string, field.cast)}`);
+      out.push(`${col} ${SQL_OP[op as keyof typeof SQL_OP]} ${params.add(filterValue(field, value as string) as string, field.cast)}`);
     }
   }
   return out;

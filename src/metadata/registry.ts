@@ -4,6 +4,8 @@ import { sqlType } from '../engine/values.js';
 import { parseEntityDefinition } from './entity-definition.js';
 import { parseRelationDefinition } from './relation-definition.js';
 import type { EntityDef, FieldDef, RelationDef } from './types.js';
+import { NO_RULES, compileRule, groupRules, type CompiledRule, type EntityRules } from '../engine/rules.js';
+import type { RuleDefinition, RuleHook, RuleType } from './rule-definition.js';
 
 export interface FieldMeta extends FieldDef {
   /** Quoted column name. */
@@ -42,6 +44,8 @@ export interface EntityMeta {
   readonly outgoing: RelationMeta[];
   /** Include / nested-write name → relation, resolved once per snapshot. */
   readonly uses: Map<string, RelationUse>;
+  /** Active rules, compiled. */
+  rules: EntityRules;
 }
 
 /** An immutable snapshot of one app's metadata; rebuilt and swapped on every change. */
@@ -85,6 +89,7 @@ function compileEntity(def: EntityDef): EntityMeta {
     includeList: declared.join(', '),
     outgoing: [],
     uses: new Map(),
+    rules: NO_RULES,
   };
 }
 
@@ -106,6 +111,14 @@ function resolveUses(entity: EntityMeta, relations: readonly RelationMeta[]): vo
     if (r.name.startsWith(prefix) && (r.def.source === entity.name || r.def.target === entity.name)) {
       set(r.name.slice(prefix.length), use(r));
     }
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
   }
 }
 
@@ -138,5 +151,18 @@ export async function loadRegistry(db: Queryable): Promise<Registry> {
   }
   const all = [...relations.values()];
   for (const e of entities.values()) resolveUses(e, all);
+
+  const ruleRows = await db.query<{ id: string; entity: string; hook: RuleHook; type: RuleType; priority: number; definition: unknown }>(
+    'SELECT id, entity, hook, type, priority, definition FROM _rules WHERE active ORDER BY priority, created_at',
+  );
+  const rulesByEntity = new Map<string, CompiledRule[]>();
+  for (const row of ruleRows) {
+    const definition = typeof row.definition === 'string' ? safeJson(row.definition) : row.definition;
+    if (!entities.has(row.entity) || definition === null || typeof definition !== 'object') continue;
+    const list = rulesByEntity.get(row.entity) ?? [];
+    list.push(compileRule({ ...row, definition: definition as RuleDefinition }));
+    rulesByEntity.set(row.entity, list);
+  }
+  for (const [name, list] of rulesByEntity) entities.get(name)!.rules = groupRules(list);
   return new Registry(entities, relations);
 }

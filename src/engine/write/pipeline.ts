@@ -5,9 +5,11 @@ import { entityOf, type OpContext, type Record_ } from '../context.js';
 import { findRecord, recordNotFound, recordOf } from '../read.js';
 import { existingPks, executeRow, loadChildren } from './execute.js';
 import { checkNotCleared, checkRequired, parsePayload } from './payload.js';
-import { at, walk, type NestedPlan, type RowPlan } from './plan.js';
+import { at, prefixDetails, walk, type NestedPlan, type RowPlan } from './plan.js';
+import { runRules } from '../rules.js';
 import { slugify, uniqueSlug } from './slug.js';
-import { rowStages, type StageContext } from './stages.js';
+import type { StageContext } from './stages.js';
+import { ROW_STAGES } from './row-stages.js';
 import type { Queryable } from '../../db/database.js';
 
 /**
@@ -103,7 +105,21 @@ async function prepareTree(sc: StageContext, top: RowPlan): Promise<void> {
     }
   }
 
-  for (const stage of rowStages()) {
+  // before_delete rules of every row the tree removes
+  for (const row of walk(top)) {
+    const removals = [
+      ...(row.op === 'delete' ? [{ entity: row.entity, current: row.current!, path: row.path }] : []),
+      ...row.nested.flatMap((n) => n.removed.map((current, i) => ({ entity: n.relation.target, current, path: `${at(row.path, n.key)}(removed ${i})` }))),
+    ];
+    for (const r of removals) {
+      const found: ErrorDetail[] = [];
+      const record = recordOf(r.entity, r.current);
+      await runRules(sc.tx, sc.caller, new Date(sc.now), { entity: r.entity, record, old: record, pk: r.current[r.entity.pk.name], action: 'delete' }, found);
+      sc.details.push(...prefixDetails(r.path, found));
+    }
+  }
+
+  for (const stage of ROW_STAGES) {
     for (const row of walk(top)) if (row.op === 'insert' || row.op === 'update') await stage.run(sc, row);
     if (sc.details.length) throw new RocketError('VALIDATION_FAILED', 'Validation failed', sc.details);
   }

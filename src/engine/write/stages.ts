@@ -21,12 +21,3 @@ export interface RowStage {
   run(ctx: StageContext, row: RowPlan): Promise<void> | void;
 }
 
-const stages: RowStage[] = [];
-
-export function registerStage(stage: RowStage): void {
-  stages.push(stage);
-}
-
-export function rowStages(): readonly RowStage[] {
-  return stages;
-}

@@ -4,6 +4,7 @@ import { adminPermissionsRoutes } from './admin-permissions.js';
 import { adminUsersRoutes } from './admin-users.js';
 import { adminMetadataRoutes } from './admin-metadata.js';
 import { recordRoutes } from './records.js';
+import { adminRulesRoutes } from './admin-rules.js';
 
 /**
  * Route modules beyond platform and app auth, in registration order. The
@@ -14,5 +15,6 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   adminInvitesRoutes,
   adminPermissionsRoutes,
   adminMetadataRoutes,
+  adminRulesRoutes,
   recordRoutes,
 ];

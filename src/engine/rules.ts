@@ -1,0 +1,214 @@
+import type { Caller } from '../auth/caller.js';
+import type { Queryable } from '../db/database.js';
+import type { ErrorDetail } from '../errors.js';
+import { ExprRuntimeError, formatCompileError, ExprCompileError, safeRegex, truthy, type CompiledExpr } from '../expr/index.js';
+import type { EntityMeta } from '../metadata/registry.js';
+import { compileRuleExpression, type RuleDefinition, type RuleHook, type RuleType } from '../metadata/rule-definition.js';
+import type { Record_ } from './context.js';
+import { loadRelated } from './related.js';
+import { coerceInput } from './values.js';
+
+/** A stored rule, compiled once per registry snapshot. */
+export interface CompiledRule {
+  id: string;
+  hook: RuleHook;
+  type: RuleType;
+  priority: number;
+  def: RuleDefinition;
+  expr?: CompiledExpr;
+  compileError?: string;
+  pattern?: RegExp | null;
+}
+
+/** An entity's active rules by hook and type, each list in priority order. */
+export interface EntityRules {
+  field: CompiledRule[];
+  expression: CompiledRule[];
+  computed: CompiledRule[];
+  deleteField: CompiledRule[];
+  deleteExpression: CompiledRule[];
+  /** Relations any rule of a hook wants loaded. */
+  writeLoads: NonNullable<RuleDefinition['related_load']>;
+  deleteLoads: NonNullable<RuleDefinition['related_load']>;
+}
+
+export const NO_RULES: EntityRules = Object.freeze({
+  field: [],
+  expression: [],
+  computed: [],
+  deleteField: [],
+  deleteExpression: [],
+  writeLoads: [],
+  deleteLoads: [],
+}) as EntityRules;
+
+export function compileRule(row: { id: string; hook: RuleHook; type: RuleType; priority: number; definition: RuleDefinition }): CompiledRule {
+  const rule: CompiledRule = { id: row.id, hook: row.hook, type: row.type, priority: row.priority, def: row.definition };
+  if (row.type !== 'field') {
+    try {
+      rule.expr = compileRuleExpression(row.definition.expression, 'definition.expression');
+    } catch (err) {
+      rule.compileError = err instanceof ExprCompileError ? formatCompileError(err) : (err as Error).message;
+    }
+  } else if (row.definition.operator === 'pattern' && typeof row.definition.value === 'string') {
+    try {
+      rule.pattern = safeRegex(row.definition.value);
+    } catch {
+      rule.pattern = null; // an invalid pattern fails (spec)
+    }
+  }
+  return rule;
+}
+
+export function groupRules(rules: CompiledRule[]): EntityRules {
+  const by = (hook: RuleHook, type: RuleType) =>
+    rules.filter((r) => r.hook === hook && r.type === type).sort((a, b) => a.priority - b.priority);
+  const loads = (hook: RuleHook) => {
+    const seen = new Map<string, NonNullable<RuleDefinition['related_load']>[number]>();
+    for (const r of rules) if (r.hook === hook) for (const l of r.def.related_load ?? []) if (!seen.has(l.relation)) seen.set(l.relation, l);
+    return [...seen.values()];
+  };
+  return {
+    field: by('before_write', 'field'),
+    expression: by('before_write', 'expression'),
+    computed: by('before_write', 'computed'),
+    deleteField: by('before_delete', 'field'),
+    deleteExpression: by('before_delete', 'expression'),
+    writeLoads: loads('before_write'),
+    deleteLoads: loads('before_delete'),
+  };
+}
+
+/** Field rule check (spec: rules.md §Field rules); undefined = passes. */
+function fieldRuleFails(rule: CompiledRule, record: Record_): boolean {
+  const { field, operator, value: threshold } = rule.def;
+  const value = record[field!];
+  if (value === undefined || value === null) return false;
+  const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
+  switch (operator) {
+    case 'min':
+      return num(value) !== undefined && num(threshold) !== undefined && num(value)! < num(threshold)!;
+    case 'max':
+      return num(value) !== undefined && num(threshold) !== undefined && num(value)! > num(threshold)!;
+    case 'min_length':
+      return typeof value === 'string' && num(threshold) !== undefined && [...value].length < num(threshold)!;
+    case 'max_length':
+      return typeof value === 'string' && num(threshold) !== undefined && [...value].length > num(threshold)!;
+    case 'pattern':
+      if (typeof value !== 'string' || typeof threshold !== 'string') return false;
+      return !rule.pattern || !rule.pattern.test(value);
+    default:
+      return false;
+  }
+}
+
+export type RuleEnv = {
+  record: Record_;
+  old: Record_ | null;
+  action: 'create' | 'update' | 'delete';
+  user: { id: string; email: string | null; roles: string[] };
+  entity: string;
+  related: Record_;
+  now: Date;
+};
+
+export function userOf(caller: Caller): RuleEnv['user'] {
+  return { id: caller.id, email: caller.email, roles: caller.roles };
+}
+
+/**
+ * Runs field then expression rules; returns false when a stop_on_fail rule
+ * ended evaluation. Details are appended in spec form.
+ */
+function validate(fieldRules: CompiledRule[], exprRules: CompiledRule[], env: RuleEnv, details: ErrorDetail[]): boolean {
+  for (const rule of fieldRules) {
+    if (!fieldRuleFails(rule, env.record)) continue;
+    details.push({
+      field: rule.def.field,
+      rule: rule.def.operator,
+      message: rule.def.message ?? `field ${rule.def.field} failed ${rule.def.operator} validation`,
+    });
+    if (rule.def.stop_on_fail) return false;
+  }
+  for (const rule of exprRules) {
+    let message: string | undefined;
+    if (!rule.expr) message = `compile error: ${rule.compileError}`;
+    else {
+      try {
+        if (truthy(rule.expr.evaluate(env))) message = rule.def.message ?? 'Expression rule violated';
+      } catch (err) {
+        message = `rule evaluation error: ${err instanceof ExprRuntimeError ? err.message : String(err)}`;
+      }
+    }
+    if (message === undefined) continue;
+    details.push({ rule: 'expression', message });
+    if (rule.def.stop_on_fail) return false;
+  }
+  return true;
+}
+
+export interface RuleTarget {
+  entity: EntityMeta;
+  record: Record_;
+  old: Record_ | null;
+  pk: unknown;
+  action: 'create' | 'update' | 'delete';
+  /** Writable values of the row; computed results land here too. */
+  values?: Record_;
+}
+
+/**
+ * before_write / before_delete rules of one row. Violations go to `details`
+ * (unprefixed); computed values are written into record and values.
+ */
+export async function runRules(
+  db: Queryable,
+  caller: Caller,
+  now: Date,
+  target: RuleTarget,
+  details: ErrorDetail[],
+): Promise<void> {
+  const rules = target.entity.rules;
+  const deleting = target.action === 'delete';
+  const fieldRules = deleting ? rules.deleteField : rules.field;
+  const exprRules = deleting ? rules.deleteExpression : rules.expression;
+  const computed = deleting ? [] : rules.computed;
+  if (fieldRules.length + exprRules.length + computed.length === 0) return;
+
+  const related: Record_ = {};
+  const loads = deleting ? rules.deleteLoads : rules.writeLoads;
+  if (loads.length) await loadRelated(db, target.entity, target.action === 'create' ? undefined : target.pk, loads, related);
+  const env: RuleEnv = {
+    record: target.record,
+    old: target.old,
+    action: target.action,
+    user: userOf(caller),
+    entity: target.entity.name,
+    related,
+    now,
+  };
+  const before = details.length;
+  if (!validate(fieldRules, exprRules, env, details) || details.length > before) return;
+
+  for (const rule of computed) {
+    const field = rule.def.field!;
+    let value: unknown;
+    try {
+      if (!rule.expr) throw new Error(`compile error: ${rule.compileError}`);
+      value = rule.expr.evaluate(env);
+    } catch (err) {
+      details.push({ field, rule: 'computed', message: (err as Error).message });
+      continue;
+    }
+    if (value instanceof Date) value = value.toISOString();
+    target.record[field] = value;
+    const meta = target.entity.fields.get(field);
+    if (!meta || !target.values) continue; // not an entity field: dropped at write time
+    const coerced = meta.type === 'file' ? { ok: false as const } : coerceInput(meta, value);
+    if (!coerced.ok) {
+      details.push({ field, rule: 'type', message: `${field} must be ${meta.type}` });
+      continue;
+    }
+    target.values[field] = coerced.value;
+  }
+}

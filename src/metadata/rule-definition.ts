@@ -1,0 +1,114 @@
+import { ExprCompileError, RULE_VARIABLES, compileExpr, formatCompileError } from '../expr/index.js';
+import { invalid } from '../errors.js';
+import { FILTER_OPERATORS } from '../engine/query.js';
+import type { EntityMeta, Registry } from './registry.js';
+import { isObject } from './problems.js';
+
+export const RULE_HOOKS = ['before_write', 'before_delete'] as const;
+export const RULE_TYPES = ['field', 'expression', 'computed'] as const;
+export type RuleHook = (typeof RULE_HOOKS)[number];
+export type RuleType = (typeof RULE_TYPES)[number];
+
+export interface RelatedLoad {
+  relation: string;
+  filter?: Record<string, unknown>;
+}
+
+export interface RuleDefinition {
+  field?: string;
+  operator?: string;
+  value?: unknown;
+  expression?: string;
+  message?: string;
+  stop_on_fail?: boolean;
+  related_load?: RelatedLoad[];
+}
+
+export interface RuleInput {
+  entity: string;
+  hook: RuleHook;
+  type: RuleType;
+  definition: RuleDefinition;
+  priority: number;
+  active: boolean;
+}
+
+const empty = (v: unknown) =>
+  v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0) || (isObject(v) && Object.keys(v).length === 0);
+
+/** Compiles an expression for rules and guards; a failure is the spec's 422 with its position. */
+export function compileRuleExpression(source: unknown, what = 'expression') {
+  if (typeof source !== 'string' || source.trim() === '') throw invalid(`${what} is required`);
+  try {
+    return compileExpr(source, RULE_VARIABLES);
+  } catch (err) {
+    if (err instanceof ExprCompileError) throw invalid(formatCompileError(err));
+    throw err;
+  }
+}
+
+function relatedLoad(registry: Registry, entity: EntityMeta, raw: unknown): RelatedLoad[] {
+  if (!Array.isArray(raw)) throw invalid('related_load must be an array of {relation, filter}');
+  return raw.map((item, i) => {
+    if (!isObject(item) || typeof item.relation !== 'string') throw invalid(`related_load[${i}].relation is required`);
+    const use = registry.resolve(entity, item.relation);
+    if (!use || !use.forward) throw invalid(`related_load[${i}].relation: no relation ${item.relation} from ${entity.name}`);
+    const out: RelatedLoad = { relation: item.relation };
+    if (item.filter !== undefined && item.filter !== null) {
+      if (!isObject(item.filter)) throw invalid(`related_load[${i}].filter must be an object`);
+      for (const key of Object.keys(item.filter)) {
+        const [field, op = 'eq'] = key.split('.');
+        if (!use.relation.target.fields.has(field!)) throw invalid(`related_load[${i}].filter: unknown field ${field}`);
+        if (!(FILTER_OPERATORS as readonly string[]).includes(op)) throw invalid(`related_load[${i}].filter: unknown operator ${op}`);
+      }
+      if (Object.keys(item.filter).length) out.filter = item.filter;
+    }
+    return out;
+  });
+}
+
+/**
+ * Validates a rule (spec: rules.md): messages of the admin API, expressions
+ * compiled now so a bad one is never stored. Empty definition keys are dropped.
+ */
+export function parseRule(body: Record<string, unknown>, registry: Registry): RuleInput {
+  const entityName = body.entity;
+  if (empty(entityName)) throw invalid('entity is required');
+  const entity = typeof entityName === 'string' ? registry.entities.get(entityName) : undefined;
+  if (!entity) throw invalid(`entity not found: ${String(entityName)}`);
+  const hook = body.hook ?? 'before_write';
+  if (!(RULE_HOOKS as readonly unknown[]).includes(hook)) {
+    throw invalid(`invalid hook: ${String(hook)} (must be before_write or before_delete)`);
+  }
+  const type = body.type;
+  if (!(RULE_TYPES as readonly unknown[]).includes(type)) {
+    throw invalid(`invalid rule type: ${String(type ?? '')} (must be field, expression, or computed)`);
+  }
+  const raw = body.definition ?? {};
+  if (!isObject(raw)) throw invalid('definition must be an object');
+  const definition: RuleDefinition = {};
+  for (const key of ['field', 'operator', 'expression', 'message'] as const) {
+    if (!empty(raw[key])) {
+      if (typeof raw[key] !== 'string') throw invalid(`definition.${key} must be a string`);
+      definition[key] = raw[key] as string;
+    }
+  }
+  if (!empty(raw.value)) definition.value = raw.value;
+  if (raw.stop_on_fail !== undefined && raw.stop_on_fail !== null && typeof raw.stop_on_fail !== 'boolean') {
+    throw invalid('definition.stop_on_fail must be a boolean');
+  }
+  if (raw.stop_on_fail === true) definition.stop_on_fail = true;
+  if (!empty(raw.related_load)) definition.related_load = relatedLoad(registry, entity, raw.related_load);
+
+  if (type === 'field' && !definition.field) throw invalid('definition.field is required for field rules');
+  if (type === 'computed' && !definition.field) throw invalid('definition.field is required for computed rules');
+  if (type === 'expression' || type === 'computed') compileRuleExpression(definition.expression, 'definition.expression');
+
+  const priority = body.priority ?? 0;
+  if (typeof priority !== 'number' || !Number.isInteger(priority) || Math.abs(priority) > 2147483647) {
+    throw invalid('priority must be an integer');
+  }
+  const active = body.active ?? true;
+  if (typeof active !== 'boolean') throw invalid('active must be a boolean');
+  return { entity: entity.name, hook: hook as RuleHook, type: type as RuleType, definition, priority, active };
+}

@@ -1,0 +1,56 @@
+import { invalidPayload, notFound } from '../errors.js';
+import type { AppRuntime } from '../platform/app-runtime.js';
+import { UUID_RE } from '../engine/values.js';
+import { isObject } from './problems.js';
+import { parseRule, type RuleInput } from './rule-definition.js';
+
+/** Rules admin operations (spec: rules.md §Admin API). */
+
+export type RuleObject = RuleInput & { id: string };
+export type RuleRow = RuleObject & { created_at: Date; updated_at: Date };
+
+const COLUMNS = 'id, entity, hook, type, definition, priority, active, created_at, updated_at';
+
+function body(input: unknown): Record<string, unknown> {
+  if (!isObject(input)) throw invalidPayload();
+  return input;
+}
+
+export async function listRules(app: AppRuntime): Promise<RuleRow[]> {
+  return app.db.query<RuleRow>(`SELECT ${COLUMNS} FROM _rules ORDER BY entity, priority, created_at`);
+}
+
+export async function getRule(app: AppRuntime, id: string): Promise<RuleRow> {
+  const rows = UUID_RE.test(id) ? await app.db.query<RuleRow>(`SELECT ${COLUMNS} FROM _rules WHERE id = $1`, [id]) : [];
+  if (!rows[0]) throw notFound(`Rule not found: ${id}`);
+  return rows[0];
+}
+
+export async function createRule(app: AppRuntime, input: unknown): Promise<RuleObject> {
+  const rule = parseRule(body(input), app.registry);
+  const rows = await app.db.query<{ id: string }>(
+    'INSERT INTO _rules (entity, hook, type, definition, priority, active) VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING id',
+    [rule.entity, rule.hook, rule.type, JSON.stringify(rule.definition), rule.priority, rule.active],
+  );
+  await app.reload();
+  return { id: rows[0]!.id, ...rule };
+}
+
+export async function updateRule(app: AppRuntime, id: string, input: unknown): Promise<RuleObject> {
+  await getRule(app, id);
+  const rule = parseRule(body(input), app.registry);
+  await app.db.query(
+    `UPDATE _rules SET entity = $2, hook = $3, type = $4, definition = $5::jsonb, priority = $6, active = $7, updated_at = NOW()
+      WHERE id = $1`,
+    [id, rule.entity, rule.hook, rule.type, JSON.stringify(rule.definition), rule.priority, rule.active],
+  );
+  await app.reload();
+  return { id, ...rule };
+}
+
+export async function deleteRule(app: AppRuntime, id: string): Promise<{ id: string; deleted: true }> {
+  await getRule(app, id);
+  await app.db.query('DELETE FROM _rules WHERE id = $1', [id]);
+  await app.reload();
+  return { id, deleted: true };
+}
