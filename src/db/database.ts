@@ -25,11 +25,18 @@ const TYPES = {
   numeric: { to: 1700, from: [1700], serialize: (v: unknown) => String(v), parse: (v: string) => Number(v) },
   int8: { to: 20, from: [20], serialize: (v: unknown) => String(v), parse: (v: string) => Number(v) },
   date: { to: 1082, from: [1082], serialize: (v: unknown) => String(v), parse: (v: string) => v },
+  // JSON parameters travel as JSON text (callers stringify); re-stringifying would store a JSON string.
+  json: {
+    to: 3802,
+    from: [114, 3802],
+    serialize: (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v)),
+    parse: (v: string) => JSON.parse(v) as unknown,
+  },
 };
 
 /** One connection pool to one PostgreSQL database. */
 export class Database implements Queryable {
-  private readonly sql: postgres.Sql<{ numeric: number; int8: number; date: string }>;
+  private readonly sql: postgres.Sql<{ numeric: number; int8: number; date: string; json: unknown }>;
   /** Statements sent through this pool; lets tests prove a request's query count. */
   statements = 0;
 
