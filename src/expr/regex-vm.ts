@@ -1,0 +1,253 @@
+/**
+ * Linear-time matcher: the parsed regex is compiled to a small instruction program and run as a
+ * Pike VM (all threads advance together, one pass over the input), so no pattern can backtrack
+ * catastrophically. Time is O(input length × program size).
+ */
+import { CharSet, isWordUnit } from './regex-charset.js';
+import type { AssertKind, ParsedRegex, RNode } from './regex-parse.js';
+import { RegexSyntaxError } from './regex-parse.js';
+
+export const MAX_PROGRAM_SIZE = 20_000;
+
+type Inst =
+  | { op: 'char'; set: CharSet; next: number }
+  | { op: 'split'; x: number; y: number }
+  | { op: 'save'; slot: number; next: number }
+  | { op: 'assert'; kind: AssertKind; next: number }
+  | { op: 'match' };
+
+export interface Program {
+  readonly insts: readonly Inst[];
+  /** Capture slots: 2 × (groups + 1). */
+  readonly slots: number;
+}
+
+class Builder {
+  readonly insts: Inst[] = [];
+
+  add(inst: Inst): number {
+    if (this.insts.length >= MAX_PROGRAM_SIZE) throw new RegexSyntaxError('pattern too complex');
+    this.insts.push(inst);
+    return this.insts.length - 1;
+  }
+
+  /** Emits `node` followed by the code at `next`; returns the entry point. */
+  emit(node: RNode, next: number): number {
+    switch (node.t) {
+      case 'set':
+        return this.add({ op: 'char', set: node.set, next });
+      case 'assert':
+        return this.add({ op: 'assert', kind: node.kind, next });
+      case 'cat': {
+        let pc = next;
+        for (let k = node.items.length - 1; k >= 0; k--) pc = this.emit(node.items[k], pc);
+        return pc;
+      }
+      case 'alt': {
+        let pc = this.emit(node.alts[node.alts.length - 1], next);
+        for (let k = node.alts.length - 2; k >= 0; k--) {
+          const first = this.emit(node.alts[k], next);
+          pc = this.add({ op: 'split', x: first, y: pc });
+        }
+        return pc;
+      }
+      case 'group': {
+        const close = this.add({ op: 'save', slot: node.index * 2 + 1, next });
+        const body = this.emit(node.body, close);
+        return this.add({ op: 'save', slot: node.index * 2, next: body });
+      }
+      case 'rep':
+        return this.emitRepeat(node.body, node.min, node.max, node.greedy, next);
+    }
+  }
+
+  private split(preferred: number, other: number, greedy: boolean): Inst {
+    return greedy ? { op: 'split', x: preferred, y: other } : { op: 'split', x: other, y: preferred };
+  }
+
+  private emitRepeat(body: RNode, min: number, max: number, greedy: boolean, next: number): number {
+    let pc = next;
+    if (max === Infinity) {
+      // loop: split(body → loop, next)
+      const loop = this.add({ op: 'match' }); // placeholder, patched below
+      const entry = this.emit(body, loop);
+      this.insts[loop] = this.split(entry, next, greedy);
+      pc = loop;
+    } else {
+      // (body (body (...)?)?)? for the optional copies
+      for (let k = 0; k < max - min; k++) {
+        const entry = this.emit(body, pc);
+        pc = this.add(this.split(entry, next, greedy));
+      }
+    }
+    for (let k = 0; k < min; k++) pc = this.emit(body, pc);
+    return pc;
+  }
+}
+
+export function compileRegex(parsed: ParsedRegex): Program {
+  const b = new Builder();
+  const match = b.add({ op: 'match' });
+  const close = b.add({ op: 'save', slot: 1, next: match });
+  const body = b.emit(parsed.root, close);
+  const start = b.add({ op: 'save', slot: 0, next: body });
+  // Put the entry point at 0.
+  const insts = b.insts;
+  const remap = (pc: number): number => (pc === start ? 0 : pc === 0 ? start : pc);
+  const moved = insts.map((inst): Inst => {
+    switch (inst.op) {
+      case 'char':
+      case 'save':
+      case 'assert':
+        return { ...inst, next: remap(inst.next) };
+      case 'split':
+        return { op: 'split', x: remap(inst.x), y: remap(inst.y) };
+      case 'match':
+        return inst;
+    }
+  });
+  [moved[0], moved[start]] = [moved[start], moved[0]];
+  return { insts: moved, slots: (parsed.groups + 1) * 2 };
+}
+
+function assertionHolds(kind: AssertKind, s: string, pos: number): boolean {
+  switch (kind) {
+    case 'bol':
+      return pos === 0;
+    case 'eol':
+      return pos === s.length;
+    case 'wordb':
+    case 'nwordb': {
+      const before = pos > 0 && isWordUnit(s.charCodeAt(pos - 1));
+      const after = pos < s.length && isWordUnit(s.charCodeAt(pos));
+      return (before !== after) === (kind === 'wordb');
+    }
+  }
+}
+
+/** Whether the program matches anywhere in `s` (unanchored search). */
+export function vmTest(prog: Program, s: string): boolean {
+  const insts = prog.insts;
+  const n = insts.length;
+  const mark = new Uint32Array(n);
+  let gen = 0;
+  let clist = new Int32Array(n);
+  let nlist = new Int32Array(n);
+  let ccount = 0;
+  let ncount = 0;
+  const stack = new Int32Array(n * 2 + 2);
+  let matched = false;
+
+  // Adds the thread at `pc` and its ε-closure at position `pos` to nlist.
+  const add = (pc0: number, pos: number): void => {
+    let sp = 0;
+    stack[sp++] = pc0;
+    while (sp > 0) {
+      const pc = stack[--sp];
+      if (mark[pc] === gen) continue;
+      mark[pc] = gen;
+      const inst = insts[pc];
+      switch (inst.op) {
+        case 'char':
+          nlist[ncount++] = pc;
+          break;
+        case 'split':
+          stack[sp++] = inst.y;
+          stack[sp++] = inst.x;
+          break;
+        case 'save':
+          stack[sp++] = inst.next;
+          break;
+        case 'assert':
+          if (assertionHolds(inst.kind, s, pos)) stack[sp++] = inst.next;
+          break;
+        case 'match':
+          matched = true;
+          break;
+      }
+    }
+  };
+
+  gen++;
+  add(0, 0);
+  for (let pos = 0; ; pos++) {
+    if (matched) return true;
+    [clist, nlist] = [nlist, clist];
+    ccount = ncount;
+    ncount = 0;
+    if (pos >= s.length) return false;
+    const ch = s.charCodeAt(pos);
+    gen++;
+    for (let k = 0; k < ccount; k++) {
+      const inst = insts[clist[k]];
+      if (inst.op === 'char' && inst.set.has(ch)) add(inst.next, pos + 1);
+    }
+    add(0, pos + 1);
+  }
+}
+
+interface Thread {
+  readonly pc: number;
+  readonly caps: readonly number[];
+}
+
+/** Leftmost-first match with capture positions (-1 = unset), or null. */
+export function vmExec(prog: Program, s: string): number[] | null {
+  const insts = prog.insts;
+  const n = insts.length;
+  const mark = new Uint32Array(n);
+  let gen = 0;
+  let clist: Thread[] = [];
+  let nlist: Thread[] = [];
+  let best: readonly number[] | null = null;
+
+  // Depth-first in priority order, so that earlier threads in nlist have higher priority.
+  const add = (pc0: number, caps0: readonly number[], pos: number): void => {
+    const stack: Thread[] = [{ pc: pc0, caps: caps0 }];
+    while (stack.length > 0) {
+      const t = stack.pop() as Thread;
+      if (mark[t.pc] === gen) continue;
+      mark[t.pc] = gen;
+      const inst = insts[t.pc];
+      switch (inst.op) {
+        case 'char':
+        case 'match':
+          nlist.push(t);
+          break;
+        case 'split':
+          stack.push({ pc: inst.y, caps: t.caps }, { pc: inst.x, caps: t.caps });
+          break;
+        case 'save': {
+          const caps = t.caps.slice();
+          caps[inst.slot] = pos;
+          stack.push({ pc: inst.next, caps });
+          break;
+        }
+        case 'assert':
+          if (assertionHolds(inst.kind, s, pos)) stack.push({ pc: inst.next, caps: t.caps });
+          break;
+      }
+    }
+  };
+
+  const empty: number[] = new Array<number>(prog.slots).fill(-1);
+  gen++;
+  add(0, empty, 0);
+  for (let pos = 0; ; pos++) {
+    [clist, nlist] = [nlist, []];
+    gen++;
+    const ch = pos < s.length ? s.charCodeAt(pos) : -1;
+    for (const t of clist) {
+      const inst = insts[t.pc];
+      if (inst.op === 'match') {
+        best = t.caps;
+        break; // lower-priority threads are cut off
+      }
+      if (inst.op === 'char' && ch >= 0 && inst.set.has(ch)) add(inst.next, t.caps, pos + 1);
+    }
+    if (pos >= s.length) break;
+    if (best === null) add(0, empty, pos + 1);
+    if (nlist.length === 0 && best !== null) break;
+  }
+  return best === null ? null : [...best];
+}
