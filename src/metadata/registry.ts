@@ -6,6 +6,8 @@ import { parseRelationDefinition } from './relation-definition.js';
 import type { EntityDef, FieldDef, RelationDef } from './types.js';
 import { NO_RULES, compileRule, groupRules, type CompiledRule, type EntityRules } from '../engine/rules.js';
 import type { RuleDefinition, RuleHook, RuleType } from './rule-definition.js';
+import { compileMachine, type CompiledMachine } from '../engine/state-machine.js';
+import type { StateMachineInput } from './state-machine-definition.js';
 
 export interface FieldMeta extends FieldDef {
   /** Quoted column name. */
@@ -46,6 +48,8 @@ export interface EntityMeta {
   readonly uses: Map<string, RelationUse>;
   /** Active rules, compiled. */
   rules: EntityRules;
+  /** Active state machines, compiled. */
+  machines: CompiledMachine[];
 }
 
 /** An immutable snapshot of one app's metadata; rebuilt and swapped on every change. */
@@ -90,6 +94,7 @@ function compileEntity(def: EntityDef): EntityMeta {
     outgoing: [],
     uses: new Map(),
     rules: NO_RULES,
+    machines: [],
   };
 }
 
@@ -164,5 +169,19 @@ export async function loadRegistry(db: Queryable): Promise<Registry> {
     rulesByEntity.set(row.entity, list);
   }
   for (const [name, list] of rulesByEntity) entities.get(name)!.rules = groupRules(list);
+
+  const machineRows = await db.query<{ id: string; entity: string; field: string; definition: unknown }>(
+    'SELECT id, entity, field, definition FROM _state_machines WHERE active ORDER BY created_at',
+  );
+  for (const row of machineRows) {
+    const entity = entities.get(row.entity);
+    const definition = typeof row.definition === 'string' ? safeJson(row.definition) : row.definition;
+    if (!entity || definition === null || typeof definition !== 'object') continue;
+    try {
+      entity.machines.push(compileMachine(row.id, { field: row.field, definition: definition as StateMachineInput['definition'] }));
+    } catch {
+      /* a machine whose guard no longer compiles is skipped */
+    }
+  }
   return new Registry(entities, relations);
 }

@@ -73,4 +73,19 @@ export const APP_MIGRATIONS: readonly Migration[] = [
       for (const sql of statements) await tx.query(sql);
     },
   },
+  {
+    version: 2,
+    name: 'outbox for post-commit effects',
+    async up(tx) {
+      await tx.query(`CREATE TABLE IF NOT EXISTS _outbox (
+        id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+        kind TEXT NOT NULL,
+        payload JSONB NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+        claimed_at TIMESTAMPTZ NULL,
+        processed_at TIMESTAMPTZ NULL,
+        error TEXT NULL)`);
+      await tx.query('CREATE INDEX IF NOT EXISTS idx_outbox_pending ON _outbox(kind, created_at) WHERE processed_at IS NULL');
+    },
+  },
 ];

@@ -93,6 +93,7 @@ export const SYSTEM_TABLES = new Set([
   '_invites',
   '_events',
   '_rocket_migrations',
+  '_outbox',
 ]);
 
 /** PostgreSQL's hidden system columns: a field with one of these names cannot be created. */

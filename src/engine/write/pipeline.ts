@@ -10,6 +10,8 @@ import { runRules } from '../rules.js';
 import { slugify, uniqueSlug } from './slug.js';
 import type { StageContext } from './stages.js';
 import { ROW_STAGES } from './row-stages.js';
+import { SYSTEM_ACTOR } from '../../auth/caller.js';
+import { dispatchEffects, recordEffects, type StoredEffect } from '../outbox.js';
 import type { Queryable } from '../../db/database.js';
 
 /**
@@ -175,9 +177,42 @@ function nowIso(): string {
   return new Date().toISOString();
 }
 
+/** Creates a record inside a running write (state-machine `create_record`), as the system actor. */
+async function createWithin(sc: StageContext, entityName: string, body: Record_, prefix: string): Promise<Record_> {
+  const inner: StageContext = { ...sc, caller: SYSTEM_ACTOR, details: [] };
+  try {
+    const entity = entityOf(sc.app, entityName);
+    const row = parsePayload(sc.app.registry, entity, body, 'insert');
+    await prepareTree(inner, row);
+    return await executeRow(sc.tx, row, sc.now);
+  } catch (err) {
+    if (err instanceof RocketError) {
+      const details = err.details.map((d) => ({ ...d, field: at(prefix, d.field ?? d.rule ?? '') }));
+      throw new RocketError(err.code, err.message, details, err.status);
+    }
+    throw err;
+  }
+}
+
+/** Runs a write in one transaction; post-commit effects are dispatched after COMMIT, off the connection. */
 async function inTransaction<T>(ctx: OpContext, fn: (sc: StageContext) => Promise<T>): Promise<T> {
   const now = nowIso();
-  return ctx.app.db.transaction((tx: Queryable) => fn({ ...ctx, tx, now, details: [] as ErrorDetail[] }));
+  let effects: StoredEffect[] = [];
+  const result = await ctx.app.db.transaction(async (tx: Queryable) => {
+    const sc: StageContext = {
+      ...ctx,
+      tx,
+      now,
+      details: [] as ErrorDetail[],
+      outbox: [],
+      createRecord: (entity, body, prefix) => createWithin(sc, entity, body, prefix),
+    };
+    const out = await fn(sc);
+    effects = await recordEffects(tx, sc.outbox);
+    return out;
+  });
+  if (effects.length) await dispatchEffects(ctx.app.db, effects);
+  return result;
 }
 
 /** POST /:entity */

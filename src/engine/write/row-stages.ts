@@ -1,4 +1,5 @@
 import { runRules } from '../rules.js';
+import { runStateMachines } from '../state-machine.js';
 import { recordOf } from '../read.js';
 import { prefixDetails, type RowPlan } from './plan.js';
 import type { RowStage, StageContext } from './stages.js';
@@ -20,5 +21,8 @@ const rulesStage: RowStage = {
   },
 };
 
+/** Initial states, transitions, roles, guards and actions (spec: state-machines.md). */
+const stateMachineStage: RowStage = { name: 'state machines', run: runStateMachines };
+
 /** Pipeline stages run for every inserted or updated row, in this order, before write SQL. */
-export const ROW_STAGES: readonly RowStage[] = [rulesStage];
+export const ROW_STAGES: readonly RowStage[] = [rulesStage, stateMachineStage];

@@ -5,6 +5,7 @@ import { adminUsersRoutes } from './admin-users.js';
 import { adminMetadataRoutes } from './admin-metadata.js';
 import { recordRoutes } from './records.js';
 import { adminRulesRoutes } from './admin-rules.js';
+import { adminStateMachineRoutes } from './admin-state-machines.js';
 
 /**
  * Route modules beyond platform and app auth, in registration order. The
@@ -16,5 +17,6 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   adminPermissionsRoutes,
   adminMetadataRoutes,
   adminRulesRoutes,
+  adminStateMachineRoutes,
   recordRoutes,
 ];

@@ -1,0 +1,141 @@
+import { RocketError, forbidden, type ErrorDetail } from '../errors.js';
+import { ExprRuntimeError, truthy, type CompiledExpr } from '../expr/index.js';
+import type { EntityMeta } from '../metadata/registry.js';
+import { compileRuleExpression } from '../metadata/rule-definition.js';
+import type { StateMachineInput, TransitionAction } from '../metadata/state-machine-definition.js';
+import type { Record_ } from './context.js';
+import { recordOf } from './read.js';
+import { userOf, type RuleEnv } from './rules.js';
+import { coerceInput } from './values.js';
+import { at, prefixDetails, type RowPlan } from './write/plan.js';
+import type { StageContext } from './write/stages.js';
+
+export interface CompiledTransition {
+  from: ReadonlySet<string>;
+  to: string;
+  roles: string[];
+  guard?: CompiledExpr;
+  actions: TransitionAction[];
+}
+
+export interface CompiledMachine {
+  id: string;
+  field: string;
+  initial?: string;
+  transitions: CompiledTransition[];
+}
+
+export function compileMachine(id: string, input: Pick<StateMachineInput, 'field' | 'definition'>): CompiledMachine {
+  return {
+    id,
+    field: input.field,
+    initial: input.definition.initial,
+    transitions: input.definition.transitions.map((t) => ({
+      from: new Set(Array.isArray(t.from) ? t.from : [t.from]),
+      to: t.to,
+      roles: (t.roles ?? []).map((r) => r.toLowerCase()),
+      guard: t.guard ? compileRuleExpression(t.guard) : undefined,
+      actions: t.actions ?? [],
+    })),
+  };
+}
+
+const state = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+
+/** "now" for set_field: UTC, second precision (spec). */
+function nowSeconds(now: string): string {
+  return now.replace(/\.\d+Z$/, 'Z');
+}
+
+/** A create_record data value: `record.x` / `old.x` paths, "now", or a literal. */
+function resolveData(value: unknown, record: Record_, old: Record_ | null, now: string): unknown {
+  if (value === 'now') return nowSeconds(now);
+  if (typeof value !== 'string') return value;
+  const from = value.startsWith('record.') ? record : value.startsWith('old.') ? old : undefined;
+  if (from === undefined) return value;
+  let cur: unknown = from;
+  for (const key of value.split('.').slice(1)) {
+    cur = cur !== null && typeof cur === 'object' && Object.hasOwn(cur, key) ? (cur as Record_)[key] : null;
+  }
+  return cur instanceof Date ? cur.toISOString() : (cur ?? null);
+}
+
+/**
+ * State machines of the row's entity (spec: state-machines.md): initial state
+ * on create; on update a change must follow a transition allowed for the
+ * caller's roles and its guard; then the transition's actions run.
+ */
+export async function runStateMachines(sc: StageContext, row: RowPlan): Promise<void> {
+  const machines = row.entity.machines;
+  if (machines.length === 0) return;
+  const details: ErrorDetail[] = [];
+  for (const m of machines) {
+    if (!(m.field in row.values)) continue;
+    const next = state(row.values[m.field]);
+    if (row.op === 'insert') {
+      if (m.initial && next !== m.initial) {
+        details.push({ field: m.field, rule: 'state_machine', message: `Initial state must be '${m.initial}', got '${next}'` });
+      }
+      continue;
+    }
+    const prev = state(row.current?.[m.field]);
+    if (next === prev) continue;
+    const t = m.transitions.find((x: CompiledTransition) => x.to === next && x.from.has(prev));
+    if (!t) {
+      details.push({ field: m.field, rule: 'state_machine', message: `Invalid transition from '${prev}' to '${next}'` });
+      continue;
+    }
+    if (t.roles.length && !sc.caller.isAdmin && !sc.caller.roles.some((r) => t.roles.includes(r.toLowerCase()))) {
+      const message = `Transition from '${prev}' to '${next}' not allowed for your roles`;
+      throw row.path ? new RocketError('FORBIDDEN', `${message} (${row.path})`, [{ field: at(row.path, m.field), rule: 'state_machine', message }]) : forbidden(message);
+    }
+    const old = row.current ? recordOf(row.entity, row.current) : null;
+    if (t.guard) {
+      const env: RuleEnv = { record: row.record, old, action: 'update', user: userOf(sc.caller), entity: row.entity.name, related: {}, now: new Date(sc.now) };
+      try {
+        if (!truthy(t.guard.evaluate(env))) {
+          details.push({ field: m.field, rule: 'state_machine', message: `Transition from '${prev}' to '${next}' blocked by guard` });
+          continue;
+        }
+      } catch (err) {
+        const msg = err instanceof ExprRuntimeError ? err.message : String(err);
+        details.push({ field: m.field, rule: 'state_machine', message: `Guard evaluation error: ${msg}` });
+        continue;
+      }
+    }
+    await runActions(sc, row, t.actions, old, details);
+  }
+  sc.details.push(...prefixDetails(row.path, details));
+}
+
+async function runActions(sc: StageContext, row: RowPlan, actions: TransitionAction[], old: Record_ | null, details: ErrorDetail[]): Promise<void> {
+  for (const [n, action] of actions.entries()) {
+    switch (action.type) {
+      case 'set_field': {
+        const value = action.value === 'now' ? nowSeconds(sc.now) : (action.value ?? null);
+        const f = row.entity.fields.get(action.field!);
+        row.record[action.field!] = value;
+        if (!f || f.auto || f.name === row.entity.pk.name) break; // ignored by the write (spec)
+        const coerced = f.type === 'file' ? { ok: false as const } : coerceInput(f, value);
+        if (!coerced.ok) details.push({ field: f.name, rule: 'type', message: `${f.name} must be ${f.type}` });
+        else row.values[f.name] = coerced.value;
+        break;
+      }
+      case 'create_record': {
+        const data: Record_ = {};
+        for (const [k, v] of Object.entries(action.data ?? {})) data[k] = resolveData(v, row.record, old, sc.now);
+        await sc.createRecord(action.entity!, data, at(row.path, `actions[${n}]`));
+        break;
+      }
+      case 'webhook':
+        sc.outbox.push({ kind: 'webhook', payload: { url: action.url!, method: action.method ?? 'POST', body: { ...row.values } } });
+        break;
+      case 'send_event':
+        sc.outbox.push({
+          kind: 'event',
+          payload: { event: action.event!, entity: row.entity.name, record_id: row.current?.[row.entity.pk.name] ?? null, record: row.record, old },
+        });
+        break;
+    }
+  }
+}

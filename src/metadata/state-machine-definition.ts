@@ -1,0 +1,132 @@
+import { invalid } from '../errors.js';
+import { compileRuleExpression } from './rule-definition.js';
+import { isObject } from './problems.js';
+import type { Registry } from './registry.js';
+
+export const ACTION_TYPES = ['set_field', 'webhook', 'create_record', 'send_event'] as const;
+export type ActionType = (typeof ACTION_TYPES)[number];
+
+export interface TransitionAction {
+  type: ActionType;
+  field?: string;
+  value?: unknown;
+  url?: string;
+  method?: string;
+  event?: string;
+  entity?: string;
+  data?: Record<string, unknown>;
+}
+
+export interface Transition {
+  from: string | string[];
+  to: string;
+  roles?: string[];
+  guard?: string;
+  actions?: TransitionAction[];
+}
+
+export interface StateMachineInput {
+  entity: string;
+  field: string;
+  definition: { initial?: string; transitions: Transition[] };
+  active: boolean;
+}
+
+const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+const blank = (v: unknown) => v === undefined || v === null || v === '';
+
+function stringList(v: unknown, what: string): string[] {
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) throw invalid(`${what} must be an array of strings`);
+  return v as string[];
+}
+
+function parseAction(raw: unknown, at: string, registry: Registry): TransitionAction {
+  if (!isObject(raw)) throw invalid(`${at} must be an object`);
+  const type = raw.type;
+  if (!(ACTION_TYPES as readonly unknown[]).includes(type)) {
+    throw invalid(`${at}.type must be one of ${ACTION_TYPES.join(', ')}`);
+  }
+  const action: TransitionAction = { type: type as ActionType };
+  switch (type) {
+    case 'set_field':
+      if (typeof raw.field !== 'string' || raw.field === '') throw invalid(`${at}.field is required for set_field`);
+      action.field = raw.field;
+      if (raw.value !== undefined) action.value = raw.value;
+      break;
+    case 'webhook': {
+      if (typeof raw.url !== 'string' || !/^https?:\/\/\S+$/i.test(raw.url)) throw invalid(`${at}.url must be an http(s) URL`);
+      action.url = raw.url;
+      if (!blank(raw.method)) {
+        const method = String(raw.method).toUpperCase();
+        if (!HTTP_METHODS.includes(method)) throw invalid(`${at}.method must be one of ${HTTP_METHODS.join(', ')}`);
+        action.method = method;
+      }
+      break;
+    }
+    case 'send_event':
+      if (typeof raw.event !== 'string' || raw.event === '') throw invalid(`${at}.event is required for send_event`);
+      action.event = raw.event;
+      break;
+    case 'create_record': {
+      if (typeof raw.entity !== 'string' || !registry.entities.has(raw.entity)) {
+        throw invalid(`${at}.entity: entity not found: ${String(raw.entity ?? '')}`);
+      }
+      if (raw.data !== undefined && !isObject(raw.data)) throw invalid(`${at}.data must be an object`);
+      action.entity = raw.entity;
+      action.data = (raw.data as Record<string, unknown> | undefined) ?? {};
+      break;
+    }
+  }
+  return action;
+}
+
+/** Validates a state machine (spec: state-machines.md); guards compile now so a bad one is never stored. */
+export function parseStateMachine(body: Record<string, unknown>, registry: Registry): StateMachineInput {
+  if (blank(body.entity)) throw invalid('entity is required');
+  const entity = typeof body.entity === 'string' ? registry.entities.get(body.entity) : undefined;
+  if (!entity) throw invalid(`entity not found: ${String(body.entity)}`);
+  if (blank(body.field)) throw invalid('field is required');
+  const field = typeof body.field === 'string' ? entity.fields.get(body.field) : undefined;
+  if (!field) throw invalid(`field not found: ${String(body.field)} is not a field of ${entity.name}`);
+  const def = body.definition;
+  if (!isObject(def)) throw invalid('at least one transition is required');
+  if (!Array.isArray(def.transitions) || def.transitions.length === 0) throw invalid('at least one transition is required');
+
+  const states = new Set<string>();
+  const transitions: Transition[] = def.transitions.map((raw, i) => {
+    const at = `transitions[${i}]`;
+    if (!isObject(raw)) throw invalid(`${at} must be an object`);
+    const fromList = typeof raw.from === 'string' && raw.from !== '' ? [raw.from] : stringList(raw.from, `${at}.from`);
+    if (fromList.length === 0) throw invalid(`${at}.from must name at least one state`);
+    if (typeof raw.to !== 'string' || raw.to === '') throw invalid(`${at}.to is required`);
+    const t: Transition = { from: fromList.length === 1 ? fromList[0]! : fromList, to: raw.to };
+    for (const s of [...fromList, raw.to]) states.add(s);
+    if (!blank(raw.roles)) {
+      const roles = stringList(raw.roles, `${at}.roles`);
+      if (roles.length) t.roles = roles;
+    }
+    if (!blank(raw.guard)) {
+      compileRuleExpression(raw.guard, `${at}.guard`);
+      t.guard = raw.guard as string;
+    }
+    if (!blank(raw.actions)) {
+      if (!Array.isArray(raw.actions)) throw invalid(`${at}.actions must be an array`);
+      t.actions = raw.actions.map((a, j) => parseAction(a, `${at}.actions[${j}]`, registry));
+    }
+    return t;
+  });
+
+  const definition: StateMachineInput['definition'] = { transitions };
+  if (!blank(def.initial)) {
+    if (typeof def.initial !== 'string') throw invalid('initial must be a string');
+    if (!states.has(def.initial)) throw invalid(`initial state ${def.initial} is not a state of any transition`);
+    definition.initial = def.initial;
+  }
+  if (field.enum) {
+    const outside = [...states].filter((s) => !field.enum!.includes(s));
+    if (outside.length) throw invalid(`states not allowed by ${field.name}'s enum: ${outside.join(', ')}`);
+  }
+  const active = body.active ?? true;
+  if (typeof active !== 'boolean') throw invalid('active must be a boolean');
+  return { entity: entity.name, field: field.name, definition, active };
+}
