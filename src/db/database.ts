@@ -19,12 +19,28 @@ export interface ConnectionOptions {
   max: number;
 }
 
+/** '2024-03-01 10:34:56.789+00' → '2024-03-01T10:34:56.789+00:00'; no offset (timestamp without time zone) → UTC. */
+function pgTimestampToIso(text: string): string {
+  const iso = text.replace(' ', 'T');
+  const offset = /([+-]\d{2})(?::?(\d{2}))?(?::?\d{2})?$/.exec(iso.slice(19));
+  if (!offset) return `${iso}Z`;
+  return `${iso.slice(0, 19 + offset.index)}${offset[1]}:${offset[2] ?? '00'}`;
+}
+
 // Decimal and bigint columns come back as JSON numbers (spec: value encoding);
 // dates stay 'YYYY-MM-DD' strings so no timezone can shift them.
 const TYPES = {
   numeric: { to: 1700, from: [1700], serialize: (v: unknown) => String(v), parse: (v: string) => Number(v) },
   int8: { to: 20, from: [20], serialize: (v: unknown) => String(v), parse: (v: string) => Number(v) },
   date: { to: 1082, from: [1082], serialize: (v: unknown) => String(v), parse: (v: string) => v },
+  // Timestamps travel as text both ways: PostgreSQL parses what the client sent (offset-less = UTC, the
+  // session zone), and its ISO output is read with the ISO parser (the legacy one maps years 1–99 to 19xx/20xx).
+  timestamptz: {
+    to: 1184,
+    from: [1114, 1184],
+    serialize: (v: unknown) => (v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : new Date(v as number).toISOString()),
+    parse: (v: string) => new Date(pgTimestampToIso(v)),
+  },
   // JSON parameters travel as JSON text (callers stringify); re-stringifying would store a JSON string.
   json: {
     to: 3802,
@@ -36,7 +52,7 @@ const TYPES = {
 
 /** One connection pool to one PostgreSQL database. */
 export class Database implements Queryable {
-  private readonly sql: postgres.Sql<{ numeric: number; int8: number; date: string; json: unknown }>;
+  private readonly sql: postgres.Sql<{ numeric: number; int8: number; date: string; timestamptz: Date; json: unknown }>;
   /** Statements sent through this pool; lets tests prove a request's query count. */
   statements = 0;
 
@@ -85,6 +101,16 @@ export class Database implements Queryable {
     } catch (err) {
       throw mapPgError(err);
     }
+  }
+
+  /** Subscribes to a NOTIFY channel on a dedicated connection (reconnects on its own). */
+  async listen(channel: string, onMessage: (payload: string) => void): Promise<void> {
+    await this.sql.listen(channel, onMessage);
+  }
+
+  async notify(channel: string, payload: string): Promise<void> {
+    this.statements++;
+    await this.sql.notify(channel, payload);
   }
 
   async close(): Promise<void> {
