@@ -112,6 +112,15 @@ function hasNul(value: unknown): boolean {
   return false;
 }
 
+/** A timestamp as PostgreSQL reads it (no offset = UTC, the session zone), in the form Date.parse reads exactly. */
+function isoInstant(text: string): string {
+  if (text.length === 10) return `${text}T00:00:00Z`;
+  const iso = `${text.slice(0, 10)}T${text.slice(11)}`.replace(/z$/, 'Z');
+  const offset = /([+-]\d{2}):?(\d{2})?$/.exec(iso);
+  if (offset) return `${iso.slice(0, offset.index)}${offset[1]}:${offset[2] ?? '00'}`;
+  return iso.endsWith('Z') ? iso : `${iso}Z`;
+}
+
 function decimalFits(text: string, precision: number | undefined): boolean {
   if (!precision || precision <= 0) return true;
   const plain = text.replace(/^[+-]/, '');
@@ -164,10 +173,14 @@ export function coerceInput(field: Pick<FieldDef, 'type' | 'precision'>, value: 
       return typeof value === 'string' && UUID_RE.test(value) ? ok(value.toLowerCase()) : FAIL;
     case 'timestamp': {
       if (typeof value !== 'string' || !TIMESTAMP_RE.test(value.trim())) return FAIL;
-      const m = DATE_RE.exec(value.trim())!;
+      const text = value.trim();
+      const m = DATE_RE.exec(text)!;
       if (!validDateParts(Number(m[1]), Number(m[2]), Number(m[3]))) return FAIL;
-      const t = Date.parse(value.trim().replace(' ', 'T'));
-      return Number.isNaN(t) ? FAIL : ok(value.trim());
+      const t = Date.parse(isoInstant(text));
+      // The instant itself (after its offset) must have a four-digit year, or it cannot be returned as RFC 3339.
+      if (Number.isNaN(t)) return FAIL;
+      const year = new Date(t).getUTCFullYear();
+      return year >= 1 && year <= 9999 ? ok(text) : FAIL;
     }
     case 'date': {
       if (typeof value !== 'string') return FAIL;
