@@ -14,7 +14,11 @@ export interface UserStatus {
 export class UserStatusCache {
   private readonly entries = new Map<string, Promise<UserStatus>>();
 
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    /** Tells other server instances that a user changed. */
+    private readonly announce: (userId: string) => void = () => undefined,
+  ) {}
 
   get(userId: string): Promise<UserStatus> {
     let entry = this.entries.get(userId);
@@ -27,7 +31,14 @@ export class UserStatusCache {
     return entry;
   }
 
+  /** A user changed here: forget it, and make every other instance forget it too. */
   invalidate(userId?: string): void {
+    this.forget(userId);
+    if (userId !== undefined) this.announce(userId);
+  }
+
+  /** Drops the cached status (all when no id), without telling anyone. */
+  forget(userId?: string): void {
     if (userId === undefined) this.entries.clear();
     else this.entries.delete(userId);
   }

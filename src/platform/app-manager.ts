@@ -122,7 +122,7 @@ export class AppManager {
       inserted = true;
       runtime = new AppRuntime(rows[0]!, this.server.connect(dbName, this.poolSize), this.throttle);
       await runtime.bootstrap(this.log, admin);
-      await runtime.reload();
+      await runtime.open(this.log);
       this.live.set(name, runtime);
       return { name, display_name: displayName, db_name: dbName, db_driver: 'postgres', status: 'active' };
     } catch (err) {
@@ -159,7 +159,7 @@ export class AppManager {
     const runtime = new AppRuntime(row, this.server.connect(row.db_name, this.poolSize), this.throttle);
     try {
       await runtime.bootstrap(this.log);
-      await runtime.reload();
+      await runtime.open(this.log);
     } catch (err) {
       await runtime.close().catch(() => undefined);
       throw err;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import { migrate } from '../db/migrations.js';
@@ -9,6 +10,9 @@ import { TokenVerifier, secretKey } from '../auth/tokens.js';
 import { UserStatusCache } from '../auth/user-status.js';
 import { APP_MIGRATIONS } from '../metadata/system-tables.js';
 import { Registry, loadRegistry } from '../metadata/registry.js';
+
+/** NOTIFY channel carrying "<instance>:metadata" and "<instance>:user:<id>" in every app database. */
+const CHANGE_CHANNEL = 'rocket_changes';
 
 export interface AppRow {
   name: string;
@@ -41,14 +45,8 @@ export class AppRuntime {
     this.name = row.name;
     this.key = secretKey(row.jwt_secret);
     this.verifier = new TokenVerifier(this.key);
-    this.users = new UserStatusCache(db);
+    this.users = new UserStatusCache(db, (id) => this.announce(`user:${id}`));
     this.sessions = new SessionService(db, '_users', '_refresh_tokens', this.key, throttle, `app:${row.name}`);
-    this.onReload(async () => {
-      this.permissions = await loadPermissionSet(this.db);
-    });
-    this.onReload(async () => {
-      this.registry = await loadRegistry(this.db);
-    });
   }
 
   /** Creates/extends the system tables and seeds the admin when there are no users. */
@@ -66,16 +64,39 @@ export class AppRuntime {
     );
   }
 
-  /** Listeners run after every metadata change (admin mutation, import) to rebuild in-memory state. */
-  private readonly reloaders: Array<() => Promise<void>> = [];
+  private generation = 0;
+  /** Identifies this runtime's own notifications, which it ignores. */
+  private readonly origin = randomUUID();
 
-  onReload(fn: () => Promise<void>): void {
-    this.reloaders.push(fn);
+  /** Builds fresh snapshots (registry, permissions) and swaps them in; a slower, older load never wins. */
+  private async refresh(): Promise<void> {
+    const ticket = ++this.generation;
+    const registry = await loadRegistry(this.db);
+    const permissions = await loadPermissionSet(this.db);
+    if (ticket !== this.generation) return;
+    this.registry = registry;
+    this.permissions = permissions;
   }
 
-  /** Rebuilds every in-memory snapshot of this app's metadata; call after each metadata mutation. */
+  /** Loads the snapshots and follows changes made by other server instances (LISTEN/NOTIFY). */
+  async open(log: Logger): Promise<void> {
+    await this.refresh();
+    await this.db.listen(CHANGE_CHANNEL, (payload) => {
+      const [origin, what] = [payload.slice(0, this.origin.length), payload.slice(this.origin.length + 1)];
+      if (origin === this.origin) return;
+      if (what.startsWith('user:')) this.users.forget(what.slice(5));
+      else this.refresh().catch((err: unknown) => log.error({ err, app: this.name }, 'metadata reload failed'));
+    });
+  }
+
+  /** Call after every metadata mutation: rebuilds this instance's snapshots and tells the others. */
   async reload(): Promise<void> {
-    for (const fn of this.reloaders) await fn();
+    await this.refresh();
+    this.announce('metadata');
+  }
+
+  private announce(what: string): void {
+    this.db.notify(CHANGE_CHANNEL, `${this.origin}:${what}`).catch(() => undefined);
   }
 
   async close(): Promise<void> {

@@ -28,9 +28,13 @@ export interface TestServer {
  * management database on the test PostgreSQL. Apps created through it are
  * dropped on close.
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const managementDb = `rocketmgmt_${uniqueName('')}`;
-  const dataDir = await mkdtemp(join(tmpdir(), 'rocket-test-data-'));
+export async function startTestServer(
+  env: Record<string, string> = {},
+  /** Start a second instance over the same management database and data directory. */
+  share?: { managementDb: string; dataDir: string },
+): Promise<TestServer & { managementDb: string; dataDir: string }> {
+  const managementDb = share?.managementDb ?? `rocketmgmt_${uniqueName('')}`;
+  const dataDir = share?.dataDir ?? (await mkdtemp(join(tmpdir(), 'rocket-test-data-')));
   const config = loadConfig({
     DATABASE_URL: `${inject('pgUrl')}${managementDb}`,
     ROCKET_DATA_DIR: dataDir,
@@ -50,6 +54,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const apps: string[] = [];
 
   return {
+    managementDb,
+    dataDir,
     rocket,
     config,
     client,
@@ -66,7 +72,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
         await client.delete(`/api/_platform/apps/${name}`, { token: platformToken }).catch(() => undefined);
       }
       await rocket.close();
-      await rocket.dbServer.dropDatabase(managementDb);
+      if (!share) await rocket.dbServer.dropDatabase(managementDb);
     },
   };
 }

@@ -1,0 +1,178 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Client } from '../support/client.js';
+import { startTestServer, uniqueName } from '../support/server.js';
+
+const uuid = { field: 'id', type: 'uuid', generated: true };
+
+describe('restart and isolation', () => {
+  it('a restart over the same database and data directory keeps apps, users and tokens', async () => {
+    const first = await startTestServer();
+    const app = await first.createApp();
+    const users = await first.client.post(`/api/${app.name}/_admin/users`, {
+      token: app.token,
+      body: { email: 'keep@x.io', password: 'pw-123456', roles: ['admin'] },
+    });
+    expect(users.status).toBe(201);
+    await first.rocket.close();
+
+    const second = await startTestServer({}, { managementDb: first.managementDb, dataDir: first.dataDir });
+    try {
+      const apps = await second.client.get('/api/_platform/apps', { token: first.platformToken });
+      expect(apps.status).toBe(200); // same platform secret from the data directory
+      expect(apps.body.data.map((a: { name: string }) => a.name)).toContain(app.name);
+      const token = await second.client.login(`/api/${app.name}/auth/login`, 'keep@x.io', 'pw-123456');
+      expect((await second.client.get(`/api/${app.name}/_admin/entities`, { token })).status).toBe(200);
+      expect((await second.client.get(`/api/${app.name}/_admin/entities`, { token: app.token })).status).toBe(200);
+    } finally {
+      await second.client.delete(`/api/_platform/apps/${app.name}`, { token: second.platformToken });
+      await second.rocket.close();
+      await second.rocket.dbServer.dropDatabase(first.managementDb);
+    }
+  });
+
+  it('two apps have separate databases and refuse each other\'s tokens', async () => {
+    const s = await startTestServer();
+    try {
+      const a = await s.createApp();
+      const b = await s.createApp();
+      const entity = { name: 'thing', table: 'things', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }] };
+      expect((await s.client.post(`/api/${a.name}/_admin/entities`, { token: a.token, body: entity })).status).toBe(201);
+      const inA = await (await s.rocket.services.apps.get(a.name))!.db.query(`SELECT to_regclass('public.things') AS t`);
+      const inB = await (await s.rocket.services.apps.get(b.name))!.db.query(`SELECT to_regclass('public.things') AS t`);
+      expect(inA[0]!.t).toBe('things');
+      expect(inB[0]!.t).toBeNull();
+      expect((await s.client.get(`/api/${b.name}/thing`, { token: b.token })).status).toBe(404);
+      const cross = await s.client.get(`/api/${b.name}/_admin/entities`, { token: a.token });
+      expect(cross.status).toBe(401);
+      expect(cross.body.error).toEqual({ code: 'UNAUTHORIZED', message: 'Invalid or expired token' });
+      // platform admins are admins in every app
+      expect((await s.client.get(`/api/${b.name}/_admin/entities`, { token: s.platformToken })).status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('unknown apps answer 404 APP_NOT_FOUND before authentication', async () => {
+    const s = await startTestServer();
+    try {
+      const res = await s.client.get('/api/ghost/anything');
+      expect(res.status).toBe(404);
+      expect(res.body.error).toEqual({ code: 'APP_NOT_FOUND', message: 'App not found: ghost' });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('several instances on one database', () => {
+  it('metadata changes and user revocations made on one instance apply on the other at once', async () => {
+    const a = await startTestServer();
+    const b = await startTestServer({}, { managementDb: a.managementDb, dataDir: a.dataDir });
+    try {
+      const app = await a.createApp();
+      const entity = { name: 'note', table: 'notes', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'body', type: 'string' }] };
+      // b loads the app on first use, before the entity exists
+      expect((await b.client.get(`/api/${app.name}/_admin/entities`, { token: app.token })).body.data).toEqual([]);
+      expect((await a.client.post(`/api/${app.name}/_admin/entities`, { token: app.token, body: entity })).status).toBe(201);
+      let res;
+      for (let i = 0; i < 50; i++) {
+        res = await b.client.post(`/api/${app.name}/note`, { token: app.token, body: { body: 'hi' } });
+        if (res.status === 201) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(res!.status).toBe(201);
+
+      const user = await a.client.post(`/api/${app.name}/_admin/users`, { token: app.token, body: { email: 'u@x.io', password: 'pw-123456', roles: ['admin'] } });
+      const token = await b.client.login(`/api/${app.name}/auth/login`, 'u@x.io', 'pw-123456');
+      expect((await b.client.get(`/api/${app.name}/note`, { token })).status).toBe(200);
+      await a.client.put(`/api/${app.name}/_admin/users/${user.body.data.id}`, { token: app.token, body: { email: 'u@x.io', active: false } });
+      let status = 200;
+      for (let i = 0; i < 50 && status === 200; i++) {
+        status = (await b.client.get(`/api/${app.name}/note`, { token })).status;
+        if (status === 200) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(status).toBe(401);
+    } finally {
+      await b.rocket.close();
+      await a.close();
+    }
+  });
+});
+
+function waitFor(url: string, ms: number): Promise<number> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = async () => {
+      try {
+        const res = await fetch(url);
+        if (res.ok) return resolve(Date.now() - started);
+      } catch {
+        /* not up yet */
+      }
+      if (Date.now() - started > ms) return reject(new Error(`not up after ${ms} ms`));
+      setTimeout(tick, 200);
+    };
+    void tick();
+  });
+}
+
+function startProcess(env: Record<string, string>): ChildProcess {
+  const clean = { ...process.env };
+  delete clean.DATABASE_URL;
+  return spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...clean, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+}
+
+const exited = (p: ChildProcess) => new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (code) => r(code))));
+
+describe('the server process with the embedded database', () => {
+  it('starts with no DATABASE_URL, survives kill -9, restarts on the same data and stops cleanly', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'rocket-embedded-'));
+    await chmod(dataDir, 0o755);
+    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const pgPort = String(40000 + Math.floor(Math.random() * 20000));
+    const env = { ROCKET_DATA_DIR: dataDir, PORT: port, HOST: '127.0.0.1', ROCKET_EMBEDDED_PG_PORT: pgPort };
+    const base = `http://127.0.0.1:${port}`;
+    const client = new Client(base);
+
+    let proc = startProcess(env);
+    expect(await waitFor(`${base}/health`, 60_000)).toBeLessThan(60_000);
+    const token = await client.login('/api/_platform/auth/login', 'platform@localhost', 'changeme');
+    const name = uniqueName('emb');
+    expect((await client.post('/api/_platform/apps', { token, body: { name } })).status).toBe(201);
+
+    proc.kill('SIGKILL');
+    await exited(proc);
+    proc = startProcess(env);
+    await waitFor(`${base}/health`, 60_000);
+    const again = await client.login('/api/_platform/auth/login', 'platform@localhost', 'changeme');
+    const apps = await client.get('/api/_platform/apps', { token: again });
+    expect(apps.body.data.map((a: { name: string }) => a.name)).toContain(name);
+    expect((await client.get('/api/_platform/apps', { token })).status).toBe(200); // same secret
+
+    proc.kill('SIGTERM');
+    expect(await exited(proc)).toBe(0);
+    // the embedded PostgreSQL went down with it: a new start must initialise nothing and come up again
+    proc = startProcess(env);
+    await waitFor(`${base}/health`, 60_000);
+    proc.kill('SIGINT');
+    expect(await exited(proc)).toBe(0);
+  }, 180_000);
+
+  it('refuses to start with an invalid setting and names it', async () => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, PORT: 'eighty' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    proc.stderr!.on('data', (c) => (stderr += c));
+    expect(await exited(proc)).toBe(2);
+    expect(stderr).toContain('PORT');
+  });
+});
