@@ -1,0 +1,519 @@
+/**
+ * Rocket against the hand-written ceiling (bench/README.md).
+ *
+ *   npm run bench                 full run: 10,000 customers, 20,000 orders, c=16 and c=64, profile
+ *   npm run bench:smoke           CI smoke: small seed, 2 s per run, no thresholds, no profile
+ *   npm run bench -- --help       options
+ *
+ * Builds Rocket (tsc → bench/.build/rocket) and the ceiling, starts each in its
+ * own process, creates and seeds the benchmark app, drives both with
+ * autocannon from this process, prints the table and the Rocket/ceiling
+ * ratios, and drops everything it created. Exit 1 when a run had non-2xx
+ * responses, errors or timeouts, or a server crashed.
+ */
+import autocannon from 'autocannon';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type postgres from 'postgres';
+import { formatSummary, summarise } from './profile.js';
+import { ENTITIES, RELATIONS, resetWrites, seed } from './schema.js';
+import { SCENARIOS, type Fixture, type Scenario } from './scenarios.js';
+import {
+  ServerProcess,
+  connect,
+  embeddedTarget,
+  freePort,
+  removeDir,
+  sampleRss,
+  tempDir,
+  urlTarget,
+  withDatabase,
+  type PgTarget,
+} from './servers.js';
+
+const BENCH = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(BENCH, '..');
+const BUILD = join(BENCH, '.build');
+const RESULTS = join(BENCH, 'results');
+
+const HELP = `usage: node --import tsx bench/run.ts [options]
+  --smoke               small seed, short runs, no profile (what CI runs)
+  --duration <s>        measured seconds per run (default 10; smoke 2)
+  --warmup <s>          unmeasured seconds before each run (default 2; smoke 1)
+  --rounds <n>          runs per server and scenario, alternating which server goes first;
+                        the median run is reported (default 3; smoke 1)
+  --concurrency <list>  connections, comma-separated (default 16,64)
+  --scenarios <list>    subset of S1..S6 (default all)
+  --customers <n>       seeded customers (default 10000; smoke 1000)
+  --orders <n>          seeded orders, 3 items each (default 20000; smoke 2000)
+  --pool <n>            pool size of both servers (default ROCKET_APP_POOL_SIZE or 10)
+  --profile <S1..S6|auto|none>  CPU-profile one scenario at the first concurrency (default auto:
+                        the lowest Rocket/ceiling ratio; smoke none)
+  --no-build            reuse bench/.build from an earlier run
+Uses DATABASE_URL's server when set, else Rocket's embedded PostgreSQL (own data dir and port).`;
+
+interface Options {
+  smoke: boolean;
+  duration: number;
+  warmup: number;
+  rounds: number;
+  concurrency: number[];
+  scenarios: Scenario[];
+  customers: number;
+  orders: number;
+  pool: number;
+  profile: string;
+  build: boolean;
+}
+
+function options(): Options {
+  const { values } = parseArgs({
+    options: {
+      smoke: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      rounds: { type: 'string' },
+      concurrency: { type: 'string' },
+      scenarios: { type: 'string' },
+      customers: { type: 'string' },
+      orders: { type: 'string' },
+      pool: { type: 'string' },
+      profile: { type: 'string' },
+      'no-build': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  const smoke = values.smoke!;
+  const num = (v: string | undefined, dflt: number, name: string) => {
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
+    return n;
+  };
+  const ids = (values.scenarios ?? SCENARIOS.map((s) => s.id).join(',')).split(',').map((s) => s.trim().toUpperCase());
+  const scenarios = ids.map((id) => {
+    const s = SCENARIOS.find((x) => x.id === id);
+    if (!s) throw new Error(`unknown scenario ${id} (S1..S6)`);
+    return s;
+  });
+  const profile = (values.profile ?? (smoke ? 'none' : 'auto')).toUpperCase();
+  if (!['AUTO', 'NONE', ...SCENARIOS.map((s) => s.id)].includes(profile)) throw new Error('--profile must be S1..S6, auto or none');
+  return {
+    smoke,
+    duration: num(values.duration, smoke ? 2 : 10, 'duration'),
+    warmup: num(values.warmup, smoke ? 1 : 2, 'warmup'),
+    rounds: Math.round(num(values.rounds, smoke ? 1 : 3, 'rounds')),
+    concurrency: (values.concurrency ?? '16,64').split(',').map((c) => Math.round(num(c, 16, 'concurrency'))),
+    scenarios,
+    customers: Math.round(num(values.customers, smoke ? 1000 : 10_000, 'customers')),
+    orders: Math.round(num(values.orders, smoke ? 2000 : 20_000, 'orders')),
+    pool: Math.round(num(values.pool, Number(process.env.ROCKET_APP_POOL_SIZE ?? 10), 'pool')),
+    profile: profile.toLowerCase() === 'auto' || profile.toLowerCase() === 'none' ? profile.toLowerCase() : profile,
+    build: !values['no-build'],
+  };
+}
+
+function log(msg: string): void {
+  console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+}
+
+/** Rocket as `npm start` runs it (tsc output), and the ceiling, both as plain JS. */
+function build(): void {
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  log('building Rocket (tsc → bench/.build/rocket) and the ceiling');
+  try {
+    execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.json'), '--outDir', join(BUILD, 'rocket')], { stdio: 'inherit' });
+  } catch {
+    // tsc still emits on type errors (work in progress elsewhere in src/): run what was emitted.
+    if (!existsSync(join(BUILD, 'rocket', 'main.js'))) throw new Error('Rocket build failed');
+    log('warning: tsc reported errors in src/; benchmarking the emitted JavaScript anyway');
+  }
+  execFileSync(process.execPath, [tsc, '-p', join(BENCH, 'tsconfig.json')], { stdio: 'inherit' });
+}
+
+interface ApiResponse {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+async function api(base: string, method: string, path: string, token?: string, body?: unknown): Promise<ApiResponse> {
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body: parsed };
+}
+
+async function must(res: Promise<ApiResponse>, status: number, what: string): Promise<ApiResponse> {
+  const r = await res;
+  if (r.status !== status) throw new Error(`${what}: expected ${status}, got ${r.status} ${JSON.stringify(r.body)}`);
+  return r;
+}
+
+/** The key structure of a JSON value (types of leaves, first element of arrays). */
+function shape(v: unknown): unknown {
+  if (Array.isArray(v)) return v.length ? [shape(v[0])] : [];
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, shape(x)]));
+  return v === null ? 'null' : typeof v;
+}
+
+interface RunResult {
+  scenario: string;
+  server: 'rocket' | 'ceiling';
+  connections: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  rssMb: number;
+  /** 1-minute load average when the run started (other work on the machine skews a run). */
+  load: number;
+  valid: boolean;
+  /** Median of the rounds (the run reported), else one of the other rounds. */
+  rounds?: number[];
+}
+
+function load(url: string, request: autocannon.Request, connections: number, seconds: number): Promise<autocannon.Result> {
+  return new Promise((resolvePromise, reject) => {
+    autocannon({ url, connections, duration: seconds, timeout: 10, requests: [request] }, (err, result) =>
+      err ? reject(err) : resolvePromise(result),
+    );
+  });
+}
+
+interface Bench {
+  opts: Options;
+  rocket: ServerProcess;
+  ceiling: ServerProcess;
+  fixture: Fixture;
+  login(): Promise<string>;
+  appSql: postgres.Sql;
+  seededBefore: Date;
+}
+
+/** Warm-up run, then the measured run with RSS sampling; tables reset after writes. */
+async function measure(b: Bench, s: Scenario, server: ServerProcess, connections: number, seconds = b.opts.duration) {
+  const fixture = server === b.rocket ? { ...b.fixture, token: await b.login() } : b.fixture;
+  const request = s.request(fixture);
+  await load(server.url, request, connections, b.opts.warmup);
+  const stopRss = sampleRss(server);
+  const load1 = loadavg()[0]!;
+  const startedAt = Date.now();
+  const r = await load(server.url, request, connections, seconds);
+  const endedAt = Date.now();
+  const rssMb = stopRss();
+  if (s.writes) await resetWrites(b.appSql, b.seededBefore);
+  if (!server.alive) throw new Error(`${server.name} crashed during ${s.id}; see ${server.logFile}`);
+  const result: RunResult = {
+    scenario: s.id,
+    server: server === b.rocket ? 'rocket' : 'ceiling',
+    connections,
+    rps: r.requests.total / r.duration,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    requests: r.requests.total,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    rssMb,
+    load: load1,
+    valid: r.non2xx === 0 && r.errors === 0 && r.timeouts === 0 && r.requests.total > 0,
+  };
+  return { result, startedAt, endedAt };
+}
+
+/** One request per scenario to each server: both must answer the expected status with the same JSON shape. */
+async function preflight(b: Bench): Promise<string[]> {
+  const problems: string[] = [];
+  const token = await b.login();
+  for (const s of b.opts.scenarios) {
+    const shapes: string[] = [];
+    for (const server of [b.rocket, b.ceiling]) {
+      const req = s.request({ ...b.fixture, token });
+      const setup = req.setupRequest as ((r: autocannon.Request, ctx: object) => autocannon.Request) | undefined;
+      const built = setup ? setup(req, {}) : req;
+      const res = await api(server.url, built.method!, built.path!, token, built.body ? JSON.parse(String(built.body)) : undefined);
+      if (res.status !== s.status) problems.push(`${s.id} ${server.name}: status ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+      shapes.push(JSON.stringify(shape(res.body)));
+    }
+    if (shapes[0] !== shapes[1]) problems.push(`${s.id}: response shapes differ\n  rocket:  ${shapes[0]}\n  ceiling: ${shapes[1]}`);
+  }
+  await resetWrites(b.appSql, b.seededBefore);
+  return problems;
+}
+
+const f0 = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '–');
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
+
+function table(opts: Options, results: RunResult[]): string {
+  const out: string[] = [];
+  for (const c of opts.concurrency) {
+    out.push(
+      '',
+      `**c=${c}**`,
+      '',
+      '| scenario | Rocket req/s | p50 ms | p99 ms | RSS MB | ceiling req/s | p50 ms | p99 ms | RSS MB | Rocket/ceiling |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const s of opts.scenarios) {
+      const r = results.find((x) => x.scenario === s.id && x.server === 'rocket' && x.connections === c);
+      const k = results.find((x) => x.scenario === s.id && x.server === 'ceiling' && x.connections === c);
+      if (!r || !k) continue;
+      const ratio = r.rps / k.rps;
+      const flag = (x: RunResult) => (x.valid ? '' : ` ⚠ invalid (non-2xx ${x.non2xx}, errors ${x.errors}, timeouts ${x.timeouts})`);
+      out.push(
+        `| ${s.id} ${s.title} | ${f0(r.rps)}${flag(r)} | ${f1(r.p50)} | ${f1(r.p99)} | ${f0(r.rssMb)} | ` +
+          `${f0(k.rps)}${flag(k)} | ${f1(k.p50)} | ${f1(k.p99)} | ${f0(k.rssMb)} | ` +
+          `**${ratio.toFixed(2)}**${!opts.smoke && c === 16 && ratio < 0.8 ? ' (< 0.8)' : ''} |`,
+      );
+    }
+  }
+  return out.join('\n');
+}
+
+async function main(): Promise<number> {
+  const opts = options();
+  const began = Date.now();
+  await mkdir(RESULTS, { recursive: true });
+  if (opts.build) build();
+
+  const cleanups: Array<() => Promise<unknown>> = [];
+  let exitCode = 0;
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    log('interrupted: cleaning up');
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const databaseUrl = process.env.DATABASE_URL || undefined;
+  const tag = Math.random().toString(36).slice(2, 8);
+  try {
+    const dataDir = await tempDir('rocket-bench-');
+    cleanups.push(() => removeDir(dataDir));
+    const mgmtDb = `rocket_bench_mgmt_${tag}`;
+    const rocketPort = await freePort();
+    const pgPort = await freePort();
+    const rocketEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: String(rocketPort),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ROCKET_DATA_DIR: dataDir,
+      ROCKET_CONFIG: '',
+      ROCKET_APP_POOL_SIZE: String(opts.pool),
+      ROCKET_EMBEDDED_PG_PORT: String(pgPort),
+    };
+    delete rocketEnv.DATABASE_URL;
+    if (databaseUrl) rocketEnv.DATABASE_URL = withDatabase(databaseUrl, mgmtDb);
+    const rocketScript = join(BUILD, 'rocket', 'main.js');
+    const startRocket = (nodeArgs: string[] = []) =>
+      ServerProcess.start({ name: 'rocket', script: rocketScript, env: rocketEnv, port: rocketPort, logFile: join(RESULTS, 'rocket.log'), nodeArgs });
+
+    log(`starting Rocket on :${rocketPort} (${databaseUrl ? `DATABASE_URL, management db ${mgmtDb}` : `embedded PostgreSQL on :${pgPort}`})`);
+    let rocket = await startRocket();
+    cleanups.push(() => rocket.stop());
+    const pg: PgTarget = databaseUrl ? urlTarget(databaseUrl) : await embeddedTarget(dataDir, pgPort);
+    if (databaseUrl) {
+      // Runs after Rocket has stopped (cleanups run last-in first-out).
+      cleanups.splice(cleanups.length - 1, 0, async () => {
+        const admin = connect(pg, 'postgres', 1);
+        await admin.unsafe(`DROP DATABASE IF EXISTS "${mgmtDb}" WITH (FORCE)`).finally(() => admin.end());
+      });
+    }
+
+    const platform = await must(
+      api(rocket.url, 'POST', '/api/_platform/auth/login', undefined, { email: 'platform@localhost', password: 'changeme' }),
+      200,
+      'platform login',
+    );
+    const platformToken: string = platform.body.data.access_token;
+    const app = `bench_${tag}`;
+    await must(api(rocket.url, 'POST', '/api/_platform/apps', platformToken, { name: app }), 201, 'create app');
+    cleanups.push(async () => {
+      const r = await api(rocket.url, 'DELETE', `/api/_platform/apps/${app}`, platformToken).catch(() => undefined);
+      if (r?.status === 200) return;
+      const admin = connect(pg, 'postgres', 1);
+      await admin.unsafe(`DROP DATABASE IF EXISTS "rocket_${app}" WITH (FORCE)`).finally(() => admin.end());
+    });
+    const login = async () =>
+      (await must(api(rocket.url, 'POST', `/api/${app}/auth/login`, undefined, { email: 'admin@localhost', password: 'changeme' }), 200, 'app login'))
+        .body.data.access_token as string;
+    const adminToken = await login();
+    for (const e of ENTITIES) await must(api(rocket.url, 'POST', `/api/${app}/_admin/entities`, adminToken, e), 201, `entity ${e.name}`);
+    for (const r of RELATIONS) await must(api(rocket.url, 'POST', `/api/${app}/_admin/relations`, adminToken, r), 201, `relation ${r.name}`);
+
+    const appSql = connect(pg, `rocket_${app}`);
+    cleanups.push(() => appSql.end({ timeout: 5 }));
+    const seededBefore = new Date();
+    log(`seeding ${opts.customers} customers, ${opts.orders} orders, ${opts.orders * 3} items`);
+    const seedStart = Date.now();
+    await seed(appSql, { customers: opts.customers, orders: opts.orders }, seededBefore);
+    log(`seeded in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
+    const sample = async (table: string) =>
+      (await appSql.unsafe(`SELECT id FROM ${table} ORDER BY random() LIMIT 2000`)).map((r) => r.id as string);
+    const fixture: Fixture = {
+      app,
+      token: adminToken,
+      customerIds: await sample('customers'),
+      orderIds: await sample('orders'),
+      minTotal: 500,
+    };
+    const [{ version }] = (await appSql.unsafe('SELECT version()')) as unknown as [{ version: string }];
+
+    const ceilingPort = await freePort();
+    const ceilingEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: String(ceilingPort),
+      PGHOST: pg.host,
+      PGPORT: String(pg.port),
+      PGUSER: pg.user,
+      PGPASSWORD: pg.password ?? '',
+      PGDATABASE: `rocket_${app}`,
+      POOL_SIZE: String(opts.pool),
+    };
+    const startCeiling = (nodeArgs: string[] = []) =>
+      ServerProcess.start({
+        name: 'ceiling',
+        script: join(BUILD, 'bench', 'ceiling.js'),
+        env: ceilingEnv,
+        port: ceilingPort,
+        logFile: join(RESULTS, 'ceiling.log'),
+        nodeArgs,
+      });
+    let ceiling = await startCeiling();
+    cleanups.push(() => ceiling.stop());
+
+    const b: Bench = { opts, rocket, ceiling, fixture, login, appSql, seededBefore };
+    const problems = await preflight(b);
+    if (problems.length) {
+      console.error(`preflight failed:\n${problems.join('\n')}`);
+      return 1;
+    }
+
+    const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${version.split(',')[0]} (${databaseUrl ? 'DATABASE_URL' : 'embedded'})`;
+    log(machine);
+    const results: RunResult[] = [];
+    for (const c of opts.concurrency) {
+      for (const s of opts.scenarios) {
+        const runs: RunResult[] = [];
+        for (let round = 0; round < opts.rounds; round++) {
+          for (const server of round % 2 === 0 ? [rocket, ceiling] : [ceiling, rocket]) {
+            if (interrupted) throw new Error('interrupted');
+            const { result } = await measure(b, s, server, c);
+            runs.push(result);
+            log(
+              `${s.id} c=${c} ${server.name.padEnd(7)} ${f0(result.rps).padStart(6)} req/s  p50 ${f1(result.p50)} ms  p99 ${f1(result.p99)} ms  ` +
+                `RSS ${f0(result.rssMb)} MB  load ${result.load.toFixed(1)}` +
+                (result.valid ? '' : `  INVALID: non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}`),
+            );
+          }
+        }
+        for (const server of ['rocket', 'ceiling'] as const) {
+          const mine = runs.filter((r) => r.server === server);
+          const median = [...mine].sort((x, y) => x.rps - y.rps)[Math.floor((mine.length - 1) / 2)]!;
+          const invalid = mine.find((r) => !r.valid);
+          results.push({
+            ...median,
+            rssMb: Math.max(...mine.map((r) => r.rssMb)),
+            valid: !invalid,
+            non2xx: invalid?.non2xx ?? 0,
+            errors: invalid?.errors ?? 0,
+            timeouts: invalid?.timeouts ?? 0,
+            rounds: mine.map((r) => Math.round(r.rps)),
+          });
+          if (invalid) exitCode = 1;
+        }
+      }
+    }
+    const report = [
+      `Rocket vs ceiling — ${new Date().toISOString().slice(0, 10)} — ${machine}`,
+      `seed ${opts.customers} customers / ${opts.orders} orders / ${opts.orders * 3} items; ${opts.duration} s per run after ${opts.warmup} s warm-up; ` +
+        `median of ${opts.rounds} round(s); pool ${opts.pool}; RSS = peak`,
+      table(opts, results),
+    ].join('\n');
+    console.log(`\n${report}\n`);
+
+    let profileText = '';
+    const first = opts.concurrency[0]!;
+    const ratios = opts.scenarios.map((s) => {
+      const r = results.find((x) => x.scenario === s.id && x.server === 'rocket' && x.connections === first)!;
+      const k = results.find((x) => x.scenario === s.id && x.server === 'ceiling' && x.connections === first)!;
+      return { s, ratio: r.rps / k.rps };
+    });
+    const target =
+      opts.profile === 'none'
+        ? undefined
+        : opts.profile === 'auto'
+          ? ratios.sort((a, b2) => a.ratio - b2.ratio)[0]?.s
+          : SCENARIOS.find((s) => s.id === opts.profile);
+    if (target && !interrupted) {
+      log(`profiling ${target.id} at c=${first} (node --cpu-prof), Rocket then ceiling`);
+      const profDir = join(RESULTS, `profile-${stamp}`);
+      await mkdir(profDir, { recursive: true });
+      for (const which of ['rocket', 'ceiling'] as const) {
+        const args = ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${which}-${target.id}.cpuprofile`];
+        let server: ServerProcess;
+        const spawnedAt = Date.now(); // ≈ when the profile's clock starts
+        if (which === 'rocket') {
+          await rocket.stop();
+          rocket = b.rocket = server = await startRocket(args);
+        } else {
+          await ceiling.stop();
+          ceiling = b.ceiling = server = await startCeiling(args);
+        }
+        const { result, startedAt, endedAt } = await measure(b, target, server, first);
+        await server.stop();
+        if (which === 'rocket') {
+          // Back up without the profiler so the app can be dropped through the API.
+          rocket = b.rocket = await startRocket();
+        }
+        const summary = await summarise(join(profDir, `${which}-${target.id}.cpuprofile`), ROOT, {
+          fromMs: startedAt - spawnedAt,
+          toMs: endedAt - spawnedAt,
+        });
+        profileText += `${formatSummary(`${which}, ${target.id} at c=${first} (${f0(result.rps)} req/s under the profiler)`, summary, result.requests)}\n`;
+      }
+      if (ceiling.alive === false) ceiling = b.ceiling = await startCeiling();
+      console.log(profileText);
+      console.log(`profiles: ${profDir} (open in Chrome DevTools → Performance, or speedscope)`);
+    }
+
+    const elapsed = ((Date.now() - began) / 1000).toFixed(0);
+    await writeFile(join(RESULTS, `run-${stamp}.md`), `${report}\n\n${profileText}`);
+    await writeFile(join(RESULTS, `run-${stamp}.json`), JSON.stringify({ opts: { ...opts, scenarios: opts.scenarios.map((s) => s.id) }, machine, results }, null, 2));
+    log(`done in ${elapsed} s; results in bench/results/run-${stamp}.md`);
+    if (exitCode !== 0) console.error('INVALID: at least one run had non-2xx responses, errors or timeouts');
+    return exitCode;
+  } catch (err) {
+    console.error(`bench failed: ${(err as Error).stack ?? String(err)}`);
+    return 1;
+  } finally {
+    for (const fn of cleanups.reverse()) {
+      await fn().catch((err: unknown) => console.error(`cleanup: ${(err as Error).message}`));
+    }
+  }
+}
+
+process.exitCode = await main();

@@ -1,0 +1,155 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+
+/** Where PostgreSQL is: DATABASE_URL's server, or the one Rocket embeds (known once Rocket is up). */
+export interface PgTarget {
+  host: string;
+  port: number;
+  user: string;
+  password: string | undefined;
+}
+
+export function connect(pg: PgTarget, database: string, max = 2): postgres.Sql {
+  return postgres({ ...pg, database, max, onnotice: () => undefined, connection: { application_name: 'rocket-bench' } });
+}
+
+/** A free TCP port on loopback (asked of the OS, then released). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  await chmod(dir, 0o755); // embedded PostgreSQL runs as the postgres user when we are root
+  return dir;
+}
+
+/** A server process under test: spawned node, its log file, its RSS. */
+export class ServerProcess {
+  private exited: Promise<number | null>;
+  private dead = false;
+
+  private constructor(
+    readonly name: string,
+    readonly url: string,
+    readonly child: ChildProcess,
+    readonly logFile: string,
+  ) {
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    void this.exited.then(() => (this.dead = true));
+  }
+
+  static async start(opts: {
+    name: string;
+    script: string;
+    env: NodeJS.ProcessEnv;
+    port: number;
+    logFile: string;
+    nodeArgs?: string[];
+    readyTimeoutMs?: number;
+  }): Promise<ServerProcess> {
+    const log = createWriteStream(opts.logFile, { flags: 'a' });
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.script], {
+      env: opts.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+    const server = new ServerProcess(opts.name, `http://127.0.0.1:${opts.port}`, child, opts.logFile);
+    const deadline = Date.now() + (opts.readyTimeoutMs ?? 120_000);
+    while (Date.now() < deadline) {
+      if (server.dead) throw new Error(`${opts.name} exited during start-up; see ${opts.logFile}:\n${tail(opts.logFile)}`);
+      try {
+        const res = await fetch(`${server.url}/health`);
+        if (res.ok) return server;
+      } catch {
+        /* not listening yet */
+      }
+      await sleep(200);
+    }
+    await server.stop();
+    throw new Error(`${opts.name} did not answer /health in time; see ${opts.logFile}`);
+  }
+
+  get alive(): boolean {
+    return !this.dead;
+  }
+
+  /** Resident set size in MB (Linux /proc), or NaN elsewhere. */
+  rssMb(): number {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.child.pid}/status`, 'utf8'));
+      return m ? Number(m[1]) / 1024 : NaN;
+    } catch {
+      return NaN;
+    }
+  }
+
+  /** SIGINT (graceful: Rocket closes its pools and embedded database), SIGKILL after a grace period. */
+  async stop(graceMs = 30_000): Promise<void> {
+    if (this.dead) return;
+    this.child.kill('SIGINT');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+function tail(file: string, lines = 20): string {
+  if (!existsSync(file)) return '';
+  return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Samples a process's RSS while a run lasts; returns the peak. */
+export function sampleRss(server: ServerProcess, everyMs = 200): () => number {
+  let peak = server.rssMb();
+  const timer = setInterval(() => {
+    const v = server.rssMb();
+    if (v > peak || Number.isNaN(peak)) peak = v;
+  }, everyMs);
+  return () => {
+    clearInterval(timer);
+    return peak;
+  };
+}
+
+/** The embedded server's credentials, as Rocket left them in its data directory. */
+export async function embeddedTarget(dataDir: string, port: number): Promise<PgTarget> {
+  const password = (await readFile(join(dataDir, 'pg-password'), 'utf8')).trim();
+  return { host: '127.0.0.1', port, user: 'postgres', password };
+}
+
+export function urlTarget(databaseUrl: string): PgTarget {
+  const url = new URL(databaseUrl);
+  return {
+    host: decodeURIComponent(url.hostname) || '127.0.0.1',
+    port: Number(url.port || 5432),
+    user: decodeURIComponent(url.username) || 'postgres',
+    password: url.password ? decodeURIComponent(url.password) : undefined,
+  };
+}
+
+/** `DATABASE_URL` with another database name. */
+export function withDatabase(databaseUrl: string, database: string): string {
+  const url = new URL(databaseUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
