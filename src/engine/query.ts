@@ -81,7 +81,11 @@ export function filterSql(entity: EntityMeta, filters: ListQuery['filters'], par
     if (Array.isArray(value) && op !== 'in' && op !== 'not_in') throw invalidPayload(`Invalid filter value for ${field.name}: a list needs in or not_in`);
     if (op === 'in' || op === 'not_in') {
       const items = (Array.isArray(value) ? value : value.split(',')).map((v) => filterValue(field, v.trim()));
-      const p = params.add(items as string[], `${field.cast}[]`);
+      // postgres.js types an array of JS booleans as a single bool: send booleans as text and cast the array.
+      const p =
+        field.type === 'boolean'
+          ? `${params.add(items.map(String), 'text[]')}::bool[]`
+          : params.add(items as string[], `${field.cast}[]`);
       out.push(op === 'in' ? `${col} = ANY(${p})` : `${col} <> ALL(${p})`);
     } else if (op === 'like') {
       if (field.type !== 'string' && field.type !== 'text') {
