@@ -1,11 +1,14 @@
 import type { Caller } from '../auth/caller.js';
 import type { PermissionSet } from '../auth/permissions.js';
 import type { Database } from '../db/database.js';
+import type { Logger } from 'pino';
 import { RocketError } from '../errors.js';
 import type { EntityMeta, Registry } from '../metadata/registry.js';
 
 /** What an engine operation needs of an app: no HTTP, just data. */
 export interface EngineApp {
+  readonly name: string;
+  readonly log: Logger;
   readonly db: Database;
   readonly registry: Registry;
   readonly permissions: PermissionSet;
@@ -14,6 +17,10 @@ export interface EngineApp {
 export interface OpContext {
   app: EngineApp;
   caller: Caller;
+  /** Set on writes made by workflows: they do not start workflows themselves. */
+  origin?: 'request' | 'workflow';
+  /** How many workflow/event hops led to this write (bounded to stop loops). */
+  depth?: number;
 }
 
 export type Record_ = Record<string, unknown>;

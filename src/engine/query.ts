@@ -33,6 +33,8 @@ export function listQueryFromParams(query: Record<string, unknown>): ListQuery {
   const one = (v: unknown): string | undefined => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
   for (const [rawKey, rawValue] of Object.entries(query)) {
     const m = /^filter\[(.*)\]$/.exec(rawKey);
+    // A malformed filter key (e.g. an '=' inside the brackets split it) must not silently widen the result.
+    if (!m && rawKey.startsWith('filter[')) throw invalidPayload(`Invalid filter parameter: ${rawKey}`);
     if (m) {
       for (const v of Array.isArray(rawValue) ? rawValue : [rawValue]) out.filters.push({ key: m[1]!, value: String(v) });
       continue;

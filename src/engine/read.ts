@@ -28,7 +28,8 @@ export async function listRecords(ctx: OpContext, entityName: string, query: Lis
   const includes = parseIncludes(entity, query.include, ctx);
   const { page, perPage } = pageOf(query.page, query.perPage);
   const limit = params.add(perPage, 'int4');
-  const offset = params.add((page - 1) * perPage, 'int8');
+  // Any offset past 2^53 is past every row; clamping keeps huge page numbers a valid int8 (→ empty page).
+  const offset = params.add(Math.min((page - 1) * perPage, Number.MAX_SAFE_INTEGER), 'int8');
   // Count and page in one round trip; the lateral page may be empty while the count is not.
   const rows = await ctx.app.db.query<Record_>(
     `SELECT c."${TOTAL}", p.* FROM (SELECT count(*) AS "${TOTAL}" FROM ${entity.table}${where}) c ` +

@@ -120,7 +120,7 @@ export class AppManager {
         [name, displayName, dbName, randomBytes(32).toString('hex')],
       );
       inserted = true;
-      runtime = new AppRuntime(rows[0]!, this.server.connect(dbName, this.poolSize), this.throttle);
+      runtime = new AppRuntime(rows[0]!, this.server.connect(dbName, this.poolSize), this.throttle, this.log);
       await runtime.bootstrap(this.log, admin);
       await runtime.open(this.log);
       this.live.set(name, runtime);
@@ -156,7 +156,7 @@ export class AppManager {
   private async open(row: AppRow): Promise<AppRuntime> {
     const existing = this.live.get(row.name);
     if (existing) return existing;
-    const runtime = new AppRuntime(row, this.server.connect(row.db_name, this.poolSize), this.throttle);
+    const runtime = new AppRuntime(row, this.server.connect(row.db_name, this.poolSize), this.throttle, this.log);
     try {
       await runtime.bootstrap(this.log);
       await runtime.open(this.log);

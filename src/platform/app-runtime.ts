@@ -37,12 +37,16 @@ export class AppRuntime {
   /** The current metadata snapshot; replaced, never mutated. */
   registry: Registry = Registry.empty();
 
+  readonly log: Logger;
+
   constructor(
     readonly row: AppRow,
     readonly db: Database,
     throttle: LoginThrottle,
+    log: Logger,
   ) {
     this.name = row.name;
+    this.log = log.child({ app: row.name });
     this.key = secretKey(row.jwt_secret);
     this.verifier = new TokenVerifier(this.key);
     this.users = new UserStatusCache(db, (id) => this.announce(`user:${id}`));

@@ -8,6 +8,25 @@ import { liveSql, whereSql } from '../query.js';
 import { toParam } from '../values.js';
 import type { NestedPlan, RowPlan } from './plan.js';
 
+/** One row written by a request, as observers (webhooks, workflows) need it. */
+export interface WriteEvent {
+  entity: EntityMeta;
+  action: 'create' | 'update' | 'delete';
+  /** The row as stored (for deletes: as it was). */
+  record: Record_;
+  /** The row before the write (update/delete), else null. */
+  old: Record_ | null;
+  /** Values the request wrote (after rules, computed fields and state-machine actions). */
+  values: Record_;
+}
+
+/** Where execution runs and what it reports. */
+export interface Exec {
+  tx: Queryable;
+  now: string;
+  writes: WriteEvent[];
+}
+
 /**
  * Phase 3 of a write: the SQL, inside the transaction, once the whole tree
  * has been validated. Parent first, then each relation's deletes, updates and
@@ -26,7 +45,7 @@ function columnsToWrite(row: RowPlan, now: string, op: 'insert' | 'update'): Arr
   return out;
 }
 
-async function insertOne(tx: Queryable, row: RowPlan, now: string): Promise<Record_> {
+async function insertOne({ tx, now, writes }: Exec, row: RowPlan): Promise<Record_> {
   const e = row.entity;
   const params = new Params();
   const cols = columnsToWrite(row, now, 'insert');
@@ -34,33 +53,39 @@ async function insertOne(tx: Queryable, row: RowPlan, now: string): Promise<Reco
     ? `INSERT INTO ${e.table} (${cols.map(([f]) => f.col).join(', ')}) VALUES (${cols.map(([f, v]) => params.add(toParam(f, v), f.cast)).join(', ')})`
     : `INSERT INTO ${e.table} DEFAULT VALUES`;
   const rows = await tx.query<Record_>(`${sql} RETURNING ${e.selectList}`, params.list);
+  writes.push({ entity: e, action: 'create', record: rows[0]!, old: null, values: row.values });
   return rows[0]!;
 }
 
 /** Many rows, one statement: rows are grouped by the columns they write. */
-async function insertMany(tx: Queryable, rows: RowPlan[], now: string): Promise<void> {
-  const groups = new Map<string, Array<Array<[FieldMeta, unknown]>>>();
+async function insertMany(exec: Exec, rows: RowPlan[]): Promise<void> {
+  const groups = new Map<string, Array<{ row: RowPlan; cols: Array<[FieldMeta, unknown]> }>>();
   for (const row of rows) {
-    const cols = columnsToWrite(row, now, 'insert');
+    const cols = columnsToWrite(row, exec.now, 'insert');
     const sig = cols.map(([f]) => f.name).join(',');
     let g = groups.get(sig);
     if (!g) groups.set(sig, (g = []));
-    g.push(cols);
+    g.push({ row, cols });
   }
   const e = rows[0]!.entity;
   for (const group of groups.values()) {
-    const params = new Params();
-    const fields = group[0]!.map(([f]) => f);
+    const fields = group[0]!.cols.map(([f]) => f);
     if (fields.length === 0) {
-      for (let i = 0; i < group.length; i++) await tx.query(`INSERT INTO ${e.table} DEFAULT VALUES`);
+      for (const { row } of group) await insertOne(exec, row);
       continue;
     }
-    const values = group.map((cols) => `(${cols.map(([f, v]) => params.add(toParam(f, v), f.cast)).join(', ')})`);
-    await tx.query(`INSERT INTO ${e.table} (${fields.map((f) => f.col).join(', ')}) VALUES ${values.join(', ')}`, params.list);
+    const params = new Params();
+    const values = group.map(({ cols }) => `(${cols.map(([f, v]) => params.add(toParam(f, v), f.cast)).join(', ')})`);
+    const stored = await exec.tx.query<Record_>(
+      `INSERT INTO ${e.table} (${fields.map((f) => f.col).join(', ')}) VALUES ${values.join(', ')} RETURNING ${e.selectList}`,
+      params.list,
+    );
+    // RETURNING of a multi-row VALUES insert comes back in VALUES order.
+    stored.forEach((record, i) => exec.writes.push({ entity: e, action: 'create', record, old: null, values: group[i]!.row.values }));
   }
 }
 
-async function updateOne(tx: Queryable, row: RowPlan, now: string, scope?: { fk: FieldMeta; parent: unknown }): Promise<Record_ | undefined> {
+async function updateOne({ tx, now, writes }: Exec, row: RowPlan, scope?: { fk: FieldMeta; parent: unknown }): Promise<Record_ | undefined> {
   const e = row.entity;
   const cols = columnsToWrite(row, now, 'update');
   if (cols.length === 0) return row.current;
@@ -71,37 +96,42 @@ async function updateOne(tx: Queryable, row: RowPlan, now: string, scope?: { fk:
     scope ? `${scope.fk.col} = ${params.add(scope.parent as string, scope.fk.cast)}` : undefined,
   ]);
   const rows = await tx.query<Record_>(`UPDATE ${e.table} SET ${sets}${where} RETURNING ${e.selectList}`, params.list);
+  if (rows[0]) writes.push({ entity: e, action: 'update', record: rows[0], old: row.current!, values: row.values });
   return rows[0];
 }
 
 /** Writes one row and its subtree; returns the row as stored. */
-export async function executeRow(tx: Queryable, row: RowPlan, now: string): Promise<Record_> {
-  const stored = row.op === 'insert' ? await insertOne(tx, row, now) : ((await updateOne(tx, row, now)) ?? row.current!);
+export async function executeRow(exec: Exec, row: RowPlan): Promise<Record_> {
+  const stored = row.op === 'insert' ? await insertOne(exec, row) : ((await updateOne(exec, row)) ?? row.current!);
   const pk = stored[row.entity.pk.name];
-  for (const n of row.nested) await executeNested(tx, n, pk, now);
+  for (const n of row.nested) await executeNested(exec, n, pk);
   return stored;
 }
 
-async function executeNested(tx: Queryable, n: NestedPlan, parentPk: unknown, now: string): Promise<void> {
+async function executeNested(exec: Exec, n: NestedPlan, parentPk: unknown): Promise<void> {
+  const { tx, now } = exec;
   const def = n.relation.def;
   if (def.type === 'many_to_many') return executeLinks(tx, n, parentPk);
   const target = n.relation.target;
   const fk = target.fields.get(def.target_key!)!;
 
   const deletes = [...n.removed, ...n.rows.filter((r) => r.op === 'delete').map((r) => r.current!)];
-  if (deletes.length) await deleteRows(tx, target, deletes.map((r) => r[target.pk.name]), now);
+  if (deletes.length) {
+    await deleteRows(tx, target, deletes.map((r) => r[target.pk.name]), now);
+    for (const record of deletes) exec.writes.push({ entity: target, action: 'delete', record, old: record, values: {} });
+  }
 
   for (const row of n.rows) {
     if (row.op !== 'update') continue;
-    await updateOne(tx, row, now, { fk, parent: parentPk });
-    for (const g of row.nested) await executeNested(tx, g, row.current![target.pk.name], now);
+    await updateOne(exec, row, { fk, parent: parentPk });
+    for (const g of row.nested) await executeNested(exec, g, row.current![target.pk.name]);
   }
 
   const inserts = n.rows.filter((r) => r.op === 'insert');
   for (const row of inserts) row.values[fk.name] = parentPk;
   const simple = inserts.filter((r) => r.nested.length === 0);
-  if (simple.length) await insertMany(tx, simple, now);
-  for (const row of inserts) if (row.nested.length) await executeRow(tx, row, now);
+  if (simple.length) await insertMany(exec, simple);
+  for (const row of inserts) if (row.nested.length) await executeRow(exec, row);
 }
 
 async function executeLinks(tx: Queryable, n: NestedPlan, parentPk: unknown): Promise<void> {

@@ -33,13 +33,15 @@ function checkValue(entity: EntityMeta, f: FieldMeta, value: unknown, path: stri
     return;
   }
   if (f.type === 'file') {
-    const id = typeof value === 'string' ? value : isObject(value) ? value.id : undefined;
-    if (typeof id !== 'string' || !UUID_RE.test(id)) {
+    // A file id is resolved to its metadata after rules and state machines; an object is stored as given.
+    if (typeof value === 'string' && UUID_RE.test(value)) {
+      row.files.push({ field: f.name, id: value.toLowerCase() });
+      row.values[f.name] = value;
+    } else if (isObject(value)) {
+      row.values[f.name] = value;
+    } else {
       c.invalid.push({ field: where, rule: 'type', message: `${f.name} must be file` });
-      return;
     }
-    row.files.push({ field: f.name, id: id.toLowerCase() });
-    row.values[f.name] = { id: id.toLowerCase() };
     return;
   }
   const coerced = coerceInput(f, value);

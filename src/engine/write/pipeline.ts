@@ -3,7 +3,9 @@ import type { EntityMeta } from '../../metadata/registry.js';
 import type { PermissionAction } from '../../auth/permissions.js';
 import { entityOf, type OpContext, type Record_ } from '../context.js';
 import { findRecord, recordNotFound, recordOf } from '../read.js';
-import { existingPks, executeRow, loadChildren } from './execute.js';
+import { existingPks, executeRow, loadChildren, type WriteEvent } from './execute.js';
+import { WRITE_OBSERVERS } from './observers.js';
+import { deleteRows } from '../cascade.js';
 import { checkNotCleared, checkRequired, parsePayload } from './payload.js';
 import { at, prefixDetails, walk, type NestedPlan, type RowPlan } from './plan.js';
 import { runRules } from '../rules.js';
@@ -184,7 +186,7 @@ async function createWithin(sc: StageContext, entityName: string, body: Record_,
     const entity = entityOf(sc.app, entityName);
     const row = parsePayload(sc.app.registry, entity, body, 'insert');
     await prepareTree(inner, row);
-    return await executeRow(sc.tx, row, sc.now);
+    return await executeRow(sc, row);
   } catch (err) {
     if (err instanceof RocketError) {
       const details = err.details.map((d) => ({ ...d, field: at(prefix, d.field ?? d.rule ?? '') }));
@@ -198,20 +200,31 @@ async function createWithin(sc: StageContext, entityName: string, body: Record_,
 async function inTransaction<T>(ctx: OpContext, fn: (sc: StageContext) => Promise<T>): Promise<T> {
   const now = nowIso();
   let effects: StoredEffect[] = [];
+  const writes: WriteEvent[] = [];
   const result = await ctx.app.db.transaction(async (tx: Queryable) => {
     const sc: StageContext = {
       ...ctx,
       tx,
       now,
+      writes,
       details: [] as ErrorDetail[],
       outbox: [],
       createRecord: (entity, body, prefix) => createWithin(sc, entity, body, prefix),
     };
     const out = await fn(sc);
+    for (const o of WRITE_OBSERVERS) if (o.beforeCommit) await o.beforeCommit(sc, writes);
     effects = await recordEffects(tx, sc.outbox);
     return out;
   });
   if (effects.length) await dispatchEffects(ctx.app.db, effects);
+  for (const o of WRITE_OBSERVERS) {
+    if (!o.afterCommit) continue;
+    try {
+      await o.afterCommit(ctx, writes);
+    } catch (err) {
+      ctx.app.log.error({ err, app: ctx.app.name, observer: o.name }, 'post-commit work failed');
+    }
+  }
   return result;
 }
 
@@ -222,7 +235,7 @@ export async function createRecord(ctx: OpContext, entityName: string, body: unk
   const row = parsePayload(ctx.app.registry, entity, jsonObject(body), 'insert');
   const stored = await inTransaction(ctx, async (sc) => {
     await prepareTree(sc, row);
-    return executeRow(sc.tx, row, sc.now);
+    return executeRow(sc, row);
   });
   return recordOf(entity, stored);
 }
@@ -238,9 +251,23 @@ export async function updateRecord(ctx: OpContext, entityName: string, id: strin
     row.current = current;
     row.record = { ...recordOf(entity, current), ...row.values };
     await prepareTree(sc, row);
-    return executeRow(sc.tx, row, sc.now);
+    return executeRow(sc, row);
   });
   return recordOf(entity, stored);
 }
 
-export type { EntityMeta };
+/** DELETE /:entity/:id — permission against the current row, before_delete rules, cascades, the row; one transaction. */
+export async function deleteRecord(ctx: OpContext, entityName: string, id: string): Promise<{ id: string }> {
+  const entity = entityOf(ctx.app, entityName);
+  await inTransaction(ctx, async (sc) => {
+    const current = await findRecord(sc.tx, entity, id, { forUpdate: true });
+    if (!current) throw recordNotFound(entity, id);
+    ctx.app.permissions.check(ctx.caller, entity.name, 'delete', current);
+    const record = recordOf(entity, current);
+    await runRules(sc.tx, ctx.caller, new Date(sc.now), { entity, record, old: record, pk: current[entity.pk.name], action: 'delete' }, sc.details);
+    if (sc.details.length) throw new RocketError('VALIDATION_FAILED', 'Validation failed', sc.details);
+    await deleteRows(sc.tx, entity, [current[entity.pk.name]], sc.now);
+    sc.writes.push({ entity, action: 'delete', record: current, old: current, values: {} });
+  });
+  return { id };
+}

@@ -3,7 +3,7 @@ import { RocketError } from '../../errors.js';
 import { listQueryFromParams } from '../../engine/query.js';
 import { getRecord, listRecords } from '../../engine/read.js';
 import { createRecord, updateRecord } from '../../engine/write/pipeline.js';
-import { deleteRecord } from '../../engine/delete.js';
+import { deleteRecord } from '../../engine/write/pipeline.js';
 import { attachIncludes, parseIncludes } from '../../engine/includes.js';
 import { entityOf, type OpContext, type Record_ } from '../../engine/context.js';
 import { RESERVED_ENTITY_NAMES } from '../../metadata/types.js';
