@@ -47,13 +47,16 @@ export function listQueryFromParams(query: Record<string, unknown>): ListQuery {
   return out;
 }
 
+/** A positive decimal integer ('1e1', '0x10', ' 5' and '2.0' are not), else undefined. */
+function positiveInt(text: string | undefined): number | undefined {
+  if (text === undefined || !/^\d+$/.test(text)) return undefined;
+  const n = Number(text);
+  return n >= 1 ? n : undefined;
+}
+
 export function pageOf(page: string | undefined, perPage: string | undefined): { page: number; perPage: number } {
-  const p = Number(page);
-  const pp = Number(perPage);
-  return {
-    page: Number.isInteger(p) && p >= 1 ? p : 1,
-    perPage: Number.isInteger(pp) && pp >= 1 ? Math.min(pp, 100) : 25,
-  };
+  const pp = positiveInt(perPage);
+  return { page: positiveInt(page) ?? 1, perPage: pp === undefined ? 25 : Math.min(pp, 100) };
 }
 
 function filterValue(field: FieldMeta, raw: string): unknown {
