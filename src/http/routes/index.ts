@@ -4,6 +4,7 @@ import { adminPermissionsRoutes } from './admin-permissions.js';
 import { adminUsersRoutes } from './admin-users.js';
 import { adminMetadataRoutes } from './admin-metadata.js';
 import { recordRoutes } from './records.js';
+import { adminTransferRoutes } from './admin-transfer.js';
 import { adminRulesRoutes } from './admin-rules.js';
 import { adminStateMachineRoutes } from './admin-state-machines.js';
 
@@ -18,5 +19,6 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   adminMetadataRoutes,
   adminRulesRoutes,
   adminStateMachineRoutes,
+  adminTransferRoutes,
   recordRoutes,
 ];

@@ -1,0 +1,12 @@
+import type { FastifyInstance } from 'fastify';
+import { exportSchema, importSchema } from '../../metadata/transfer.js';
+import { appOf, hooks, type Services } from '../context.js';
+
+/** /api/:app/_admin/export and /_admin/import */
+export async function adminTransferRoutes(app: FastifyInstance, services: Services): Promise<void> {
+  const admin = { onRequest: hooks(services).admin };
+  app.get('/api/:app/_admin/export', admin, async (req) => ({ data: await exportSchema(appOf(req)) }));
+  app.post('/api/:app/_admin/import', { ...admin, bodyLimit: 16 * 1024 * 1024 }, async (req) => ({
+    data: await importSchema(appOf(req), req.body),
+  }));
+}

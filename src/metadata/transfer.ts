@@ -1,0 +1,245 @@
+import { createPermission, listPermissions, parsePermissionInput } from '../auth/permission-admin.js';
+import type { SqlParam } from '../db/database.js';
+import { quoteIdent } from '../db/quote.js';
+import { RocketError, invalid, invalidPayload } from '../errors.js';
+import { toParam } from '../engine/values.js';
+import type { AppRuntime } from '../platform/app-runtime.js';
+import { createEntity, createRelation } from './admin.js';
+import { isObject } from './problems.js';
+import { createRule, listRules } from './rules-admin.js';
+import { createStateMachine, listStateMachines } from './state-machines-admin.js';
+import { TRANSFER_SECTIONS, type TransferSection } from './transfer-sections.js';
+
+/** Schema export / import (spec: export-import.md). */
+
+type Json = Record<string, unknown>;
+
+export interface ExportDocument {
+  version: 1;
+  exported_at: string;
+  entities: unknown[];
+  relations: unknown[];
+  rules: unknown[];
+  state_machines: unknown[];
+  workflows: unknown[];
+  permissions: unknown[];
+  webhooks: unknown[];
+  ui_configs: unknown[];
+}
+
+export async function exportSchema(app: AppRuntime): Promise<ExportDocument> {
+  const entities = await app.db.query<{ definition: unknown }>('SELECT definition FROM _entities ORDER BY name');
+  const relations = await app.db.query<{ definition: unknown }>('SELECT definition FROM _relations ORDER BY name');
+  const rules = (await listRules(app)).map(({ entity, hook, type, definition, priority, active }) => ({ entity, hook, type, definition, priority, active }));
+  const machines = (await listStateMachines(app)).map(({ entity, field, definition, active }) => ({ entity, field, definition, active }));
+  const permissions = (await listPermissions(app.db)).map(({ entity, action, roles, conditions }) => ({ entity, action, roles, conditions }));
+  const doc: ExportDocument = {
+    version: 1,
+    exported_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    entities: entities.map((r) => r.definition),
+    relations: relations.map((r) => r.definition),
+    rules,
+    state_machines: machines,
+    workflows: [],
+    permissions,
+    webhooks: [],
+    ui_configs: [],
+  };
+  for (const section of TRANSFER_SECTIONS) doc[section.key] = await section.exportItems(app);
+  return doc;
+}
+
+/** Stable JSON for de-duplication: object keys sorted at every level. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (isObject(value)) {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+const reason = (err: unknown) => (err instanceof RocketError ? err.message : (err as Error).message);
+
+export interface ImportResult {
+  message: string;
+  summary: Record<string, number>;
+  errors?: string[];
+}
+
+function items(doc: Json, key: string): unknown[] {
+  const v = doc[key];
+  return Array.isArray(v) ? v : [];
+}
+
+/**
+ * Best-effort import: every item validated as by its admin API; existing
+ * items are skipped; problems are listed in `errors` and the answer is 200.
+ */
+export async function importSchema(app: AppRuntime, body: unknown): Promise<ImportResult> {
+  if (!isObject(body)) throw invalidPayload();
+  const doc = isObject(body.data) && body.version === undefined ? body.data : body;
+  if (doc.version !== 1) throw invalid(`Unsupported export version: ${String(doc.version ?? '')}`);
+
+  const errors: string[] = [];
+  const summary: Record<string, number> = {
+    entities: 0, relations: 0, rules: 0, state_machines: 0, workflows: 0, permissions: 0, webhooks: 0, ui_configs: 0,
+  };
+  const label = (v: unknown) => (isObject(v) && typeof v.name === 'string' ? v.name : '?');
+
+  // 1. entities
+  const importedEntities: string[] = [];
+  for (const item of items(doc, 'entities')) {
+    if (!isObject(item) || !item.name || !item.table) continue;
+    if (app.registry.entities.has(String(item.name))) continue;
+    try {
+      const def = await createEntity(app, item);
+      importedEntities.push(def.name);
+      summary.entities!++;
+    } catch (err) {
+      errors.push(`Entity ${label(item)}: ${reason(err)}`);
+    }
+  }
+  // 2. relations
+  const joinTables = new Map<string, { a: string; b: string }>();
+  for (const item of items(doc, 'relations')) {
+    if (!isObject(item) || !item.name) continue;
+    if (item.type === 'many_to_many' && typeof item.join_table === 'string' && typeof item.source_join_key === 'string' && typeof item.target_join_key === 'string') {
+      joinTables.set(item.join_table, { a: item.source_join_key, b: item.target_join_key });
+    }
+    if (app.registry.relations.has(String(item.name))) continue;
+    try {
+      await createRelation(app, item);
+      summary.relations!++;
+    } catch (err) {
+      errors.push(`Relation ${label(item)}: ${reason(err)}`);
+    }
+  }
+  // 3. rules — same entity, hook, type and definition means the same rule
+  const ruleKeys = new Set((await listRules(app)).map((r) => canonical([r.entity, r.hook, r.type, r.definition])));
+  for (const item of items(doc, 'rules')) {
+    if (!isObject(item)) continue;
+    const key = canonical([item.entity, item.hook ?? 'before_write', item.type, item.definition ?? {}]);
+    if (ruleKeys.has(key)) continue;
+    try {
+      const created = await createRule(app, item);
+      ruleKeys.add(key);
+      ruleKeys.add(canonical([created.entity, created.hook, created.type, created.definition]));
+      summary.rules!++;
+    } catch (err) {
+      errors.push(`Rule (${String(item.entity)}/${String(item.hook ?? 'before_write')}): ${reason(err)}`);
+    }
+  }
+  // 4. state machines — one per entity and field
+  const machineKeys = new Set((await listStateMachines(app)).map((m) => `${m.entity}\u0000${m.field}`));
+  for (const item of items(doc, 'state_machines')) {
+    if (!isObject(item)) continue;
+    const key = `${String(item.entity)}\u0000${String(item.field)}`;
+    if (machineKeys.has(key)) continue;
+    try {
+      await createStateMachine(app, item);
+      machineKeys.add(key);
+      summary.state_machines!++;
+    } catch (err) {
+      errors.push(`State machine (${String(item.entity)}/${String(item.field)}): ${reason(err)}`);
+    }
+  }
+  // 5. workflows, 7. webhooks, 8. UI configs come from their features (sections), in spec order around 6.
+  const sections = new Map<string, TransferSection>(TRANSFER_SECTIONS.map((s) => [s.key, s]));
+  const runSection = async (key: 'workflows' | 'webhooks' | 'ui_configs') => {
+    const section = sections.get(key);
+    const list = items(doc, key);
+    if (!section) {
+      if (list.length) errors.push(`${key}: not supported by this server; ${list.length} item(s) skipped`);
+      return;
+    }
+    const seen = new Set<string>();
+    for (const item of list) {
+      try {
+        if (await section.importItem(app, item, seen)) summary[key]!++;
+      } catch (err) {
+        errors.push(`${section.errorLabel(item)}: ${reason(err)}`);
+      }
+    }
+  };
+  await runSection('workflows');
+  // 6. permissions — identical policies are skipped
+  const policyKeys = new Set((await listPermissions(app.db)).map((p) => canonical([p.entity, p.action, [...p.roles].sort(), p.conditions])));
+  for (const item of items(doc, 'permissions')) {
+    if (!isObject(item)) continue;
+    try {
+      const input = parsePermissionInput(item);
+      const key = canonical([input.entity, input.action, [...input.roles].sort(), input.conditions]);
+      if (policyKeys.has(key)) continue;
+      await createPermission(app, item);
+      policyKeys.add(key);
+      summary.permissions!++;
+    } catch (err) {
+      errors.push(`Permission (${String(item.entity)}/${String(item.action)}): ${reason(err)}`);
+    }
+  }
+  await runSection('webhooks');
+  await runSection('ui_configs');
+
+  // 9. sample data
+  if (isObject(doc.sample_data) && Object.keys(doc.sample_data).length > 0) {
+    summary.records = await importSampleData(app, doc.sample_data, importedEntitiesOf(doc), joinTables, errors);
+  }
+  await app.reload();
+  const result: ImportResult = { message: 'Import completed', summary };
+  if (errors.length) result.errors = errors;
+  return result;
+}
+
+function importedEntitiesOf(doc: Json): string[] {
+  return items(doc, 'entities').flatMap((e) => (isObject(e) && typeof e.name === 'string' ? [e.name] : []));
+}
+
+/**
+ * Seed rows go straight into the tables: declared fields only, no validation,
+ * rules or engine defaults; conflicts are skipped silently.
+ */
+async function importSampleData(
+  app: AppRuntime,
+  data: Json,
+  entityOrder: string[],
+  joinTables: Map<string, { a: string; b: string }>,
+  errors: string[],
+): Promise<number> {
+  let inserted = 0;
+  for (const name of entityOrder) {
+    const rows = data[name];
+    const entity = app.registry.entities.get(name);
+    if (!Array.isArray(rows) || !entity) continue;
+    for (const row of rows) {
+      if (!isObject(row)) continue;
+      const fields = entity.fieldList.filter((f) => f.name in row);
+      if (fields.length === 0) continue;
+      const params: SqlParam[] = fields.map((f) => toParam(f, row[f.name]));
+      const sql =
+        `INSERT INTO ${entity.table} (${fields.map((f) => f.col).join(', ')}) ` +
+        `VALUES (${fields.map((f, i) => `$${i + 1}::${f.cast}`).join(', ')}) ON CONFLICT DO NOTHING RETURNING 1`;
+      try {
+        inserted += (await app.db.query(sql, params)).length;
+      } catch (err) {
+        errors.push(`Record ${name}: ${reason(err)}`);
+      }
+    }
+  }
+  for (const [table, keys] of joinTables) {
+    const rows = data[table];
+    if (!Array.isArray(rows)) continue;
+    for (const row of rows) {
+      if (!isObject(row) || row[keys.a] === undefined || row[keys.b] === undefined) continue;
+      try {
+        const res = await app.db.query(
+          `INSERT INTO ${quoteIdent(table)} (${quoteIdent(keys.a)}, ${quoteIdent(keys.b)}) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1`,
+          [String(row[keys.a]), String(row[keys.b])],
+        );
+        inserted += res.length;
+      } catch (err) {
+        errors.push(`Record ${table}: ${reason(err)}`);
+      }
+    }
+  }
+  return inserted;
+}
