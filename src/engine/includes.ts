@@ -1,6 +1,7 @@
 import { quoteIdent } from '../db/quote.js';
 import { RocketError } from '../errors.js';
-import type { EntityMeta, RelationUse } from '../metadata/registry.js';
+import type { EntityMeta, FieldMeta, RelationUse } from '../metadata/registry.js';
+import { coerceInput } from './values.js';
 import type { OpContext, Record_ } from './context.js';
 import { Params } from './params.js';
 import { liveSql, scopeSql, whereSql } from './query.js';
@@ -31,6 +32,13 @@ function pick(entity: EntityMeta, row: Record_): Record_ {
   const out: Record_ = {};
   for (const f of entity.fieldList) out[f.name] = row[f.name];
   return out;
+}
+
+/** A key value in the canonical text form of `field`'s type, or undefined when it is no value of that type. */
+function keyAs(field: FieldMeta, value: unknown): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  const c = coerceInput(field, value);
+  return c.ok && c.value !== null ? String(c.value) : undefined;
 }
 
 function distinct(values: unknown[]): unknown[] {
@@ -82,7 +90,9 @@ export async function attachIncludes(
 
     const fk = rel.target.fields.get(def.target_key!)!;
     if (use.forward) {
-      const keys = distinct(rows.map((r) => r[entity.pk.name]));
+      // Keys are matched in the FK's type; a parent key that is no value of it has no children.
+      const ownerKey = (row: Record_) => keyAs(fk, row[entity.pk.name]);
+      const keys = distinct(rows.map(ownerKey));
       const ids = params.add(keys as string[], `${fk.cast}[]`);
       const found = await ctx.app.db.query<Record_>(
         `SELECT ${other.fieldList.map((f) => `t.${f.col}`).join(', ')} FROM ${other.table} t` +
@@ -97,11 +107,14 @@ export async function attachIncludes(
         list.push(r);
       }
       for (const row of rows) {
-        const children = byOwner.get(String(row[entity.pk.name])) ?? [];
+        const owner = ownerKey(row);
+        const children = (owner === undefined ? undefined : byOwner.get(owner)) ?? [];
         row[key] = def.type === 'one_to_one' ? (children[0] ?? null) : children;
       }
     } else {
-      const keys = distinct(rows.map((r) => r[fk.name]));
+      // A stored FK that is no value of the parent's PK type (e.g. a text FK holding 'abc') matches nothing.
+      const refOf = (row: Record_) => keyAs(other.pk, row[fk.name]);
+      const keys = distinct(rows.map(refOf));
       const ids = params.add(keys as string[], `${other.pk.cast}[]`);
       const found = await ctx.app.db.query<Record_>(
         `SELECT ${other.fieldList.map((f) => `t.${f.col}`).join(', ')} FROM ${other.table} t` +
@@ -110,8 +123,8 @@ export async function attachIncludes(
       );
       const byId = new Map(found.map((r) => [String(r[other.pk.name]), r]));
       for (const row of rows) {
-        const ref = row[fk.name];
-        row[key] = ref === null || ref === undefined ? null : (byId.get(String(ref)) ?? null);
+        const ref = refOf(row);
+        row[key] = ref === undefined ? null : (byId.get(ref) ?? null);
       }
     }
   }
