@@ -5,6 +5,7 @@ import type { EntityMeta } from '../metadata/registry.js';
 import type { Record_ } from './context.js';
 import { Params } from './params.js';
 import { liveSql, whereSql } from './query.js';
+import { coerceInput } from './values.js';
 
 /**
  * Deletes rows of an entity and applies on_delete of every relation where it
@@ -48,8 +49,14 @@ async function applyCascades(tx: Queryable, entity: EntityMeta, ids: unknown[], 
       continue;
     }
     const fk = target.fields.get(def.target_key!)!;
+    // Children are matched in the FK's type; a parent key that is no value of it (a text PK 'abc' under a uuid FK) has none.
+    const keys = ids.flatMap((id) => {
+      const c = coerceInput(fk, id);
+      return c.ok && c.value !== null ? [c.value] : [];
+    });
+    if (keys.length === 0) continue;
     const p = new Params();
-    const match = `${fk.col} = ANY(${p.add(ids as string[], `${fk.cast}[]`)})`;
+    const match = `${fk.col} = ANY(${p.add(keys as string[], `${fk.cast}[]`)})`;
     switch (def.on_delete) {
       case 'restrict': {
         const rows = await tx.query<{ n: number }>(
