@@ -17,6 +17,8 @@ interface ColumnInfo {
   is_nullable: 'YES' | 'NO';
   numeric_scale: number | null;
   numeric_precision: number | null;
+  column_default: string | null;
+  is_identity: 'YES' | 'NO';
 }
 
 /** PostgreSQL truncates names past 63 bytes; long names get a hash so they stay distinct. */
@@ -25,6 +27,50 @@ export function indexName(prefix: string, table: string, column: string): string
   if (Buffer.byteLength(name) <= 63) return name;
   const hash = createHash('sha1').update(name).digest('hex').slice(0, 10);
   return `${name.slice(0, 63 - 11)}_${hash}`;
+}
+
+/**
+ * Index names live in one namespace per schema, shared with tables: `idx_<table>_<field>` of table
+ * "order_item"/field "code" is also that of table "order"/field "item_code". The plain name is used
+ * unless something else already holds it; then a name salted with the table is used instead.
+ */
+function indexCandidates(prefix: string, table: string, column: string): string[] {
+  const plain = indexName(prefix, table, column);
+  const hash = createHash('sha1').update(`${table}\u0000${column}`).digest('hex').slice(0, 8);
+  return [plain, `${plain.slice(0, 63 - 9)}_${hash}`];
+}
+
+/** The index name this table uses (or should use) for (prefix, column), and whether that index exists. */
+async function indexSlot(tx: Queryable, prefix: string, table: string, column: string): Promise<{ name: string; exists: boolean; unique: boolean }> {
+  const names = indexCandidates(prefix, table, column);
+  const rows = await tx.query<{ name: string; owner: string | null; unique: boolean | null }>(
+    `SELECT c.relname AS name, t.relname AS owner, i.indisunique AS unique
+       FROM pg_class c LEFT JOIN pg_index i ON i.indexrelid = c.oid LEFT JOIN pg_class t ON t.oid = i.indrelid
+      WHERE c.relname = ANY($1::text[]) AND c.relnamespace = current_schema()::regnamespace`,
+    [names],
+  );
+  for (const name of names) {
+    const row = rows.find((r) => r.name === name);
+    if (!row) return { name, exists: false, unique: false };
+    if (row.owner === table) return { name, exists: true, unique: Boolean(row.unique) };
+  }
+  throw new Error(`no free index name for ${table}.${column}`);
+}
+
+/** CREATE [UNIQUE] INDEX for (prefix, column) on a table unless this table already has it. */
+async function ensureIndex(
+  tx: Queryable,
+  prefix: string,
+  table: string,
+  column: string,
+  sql: (name: string) => string,
+  onFail?: { path: string; what: string },
+): Promise<void> {
+  const slot = await indexSlot(tx, prefix, table, column);
+  if (slot.exists) return;
+  const text = sql(quoteIdent(slot.name));
+  if (onFail) await step(tx, text, onFail.path, onFail.what);
+  else await tx.query(text);
 }
 
 const DATA_TYPE: Record<string, string> = {
@@ -73,7 +119,7 @@ async function step(tx: Queryable, sql: string, path: string, what: string): Pro
 
 async function columnsOf(tx: Queryable, table: string): Promise<Map<string, ColumnInfo>> {
   const rows = await tx.query<ColumnInfo>(
-    `SELECT column_name, data_type, is_nullable, numeric_scale, numeric_precision
+    `SELECT column_name, data_type, is_nullable, numeric_scale, numeric_precision, column_default, is_identity
        FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1`,
     [table],
   );
@@ -138,7 +184,10 @@ export async function migrateEntity(tx: Queryable, def: EntityDef): Promise<void
           `existing values of ${f.name} do not fit precision ${f.precision ?? 0}`,
         );
       }
-      if (f.name === pkName) continue;
+      if (f.name === pkName) {
+        if (def.primary_key.generated) await ensureGenerated(tx, def, current);
+        continue;
+      }
       if (isNotNull(f) && current.is_nullable === 'YES') {
         const nulls = await tx.query(`SELECT 1 FROM ${table} WHERE ${col} IS NULL LIMIT 1`);
         if (nulls.length > 0) {
@@ -160,33 +209,40 @@ export async function migrateEntity(tx: Queryable, def: EntityDef): Promise<void
 
   for (const [i, f] of def.fields.entries()) {
     if (f.name === pkName) continue;
-    const idx = quoteIdent(indexName('idx', def.table, f.name));
     if (f.unique) {
-      await step(
-        tx,
-        `CREATE UNIQUE INDEX IF NOT EXISTS ${idx} ON ${table} (${quoteIdent(f.name)})`,
-        `fields[${i}].unique`,
-        `cannot make ${f.name} unique: rows hold duplicate values`,
-      );
+      await ensureIndex(tx, 'idx', def.table, f.name, (idx) => `CREATE UNIQUE INDEX ${idx} ON ${table} (${quoteIdent(f.name)})`, {
+        path: `fields[${i}].unique`,
+        what: `cannot make ${f.name} unique: rows hold duplicate values`,
+      });
     } else if (existing.has(f.name)) {
-      await dropUniqueIndex(tx, indexName('idx', def.table, f.name));
+      await dropUniqueIndex(tx, def.table, f.name);
     }
   }
   if (def.soft_delete) {
-    await tx.query(
-      `CREATE INDEX IF NOT EXISTS ${quoteIdent(indexName('idx', def.table, 'deleted_at'))} ON ${table} ("deleted_at") WHERE "deleted_at" IS NULL`,
-    );
+    await ensureIndex(tx, 'idx', def.table, 'deleted_at', (idx) => `CREATE INDEX ${idx} ON ${table} ("deleted_at") WHERE "deleted_at" IS NULL`);
   }
 }
 
-/** Drops a unique index Rocket made for a field that is no longer unique (the data stays). */
-async function dropUniqueIndex(tx: Queryable, name: string): Promise<void> {
-  const rows = await tx.query<{ unique: boolean }>(
-    `SELECT i.indisunique AS unique FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
-      WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`,
-    [name],
+/** A generated PK on an existing table gets its generation (uuid default / identity continuing after the rows). */
+async function ensureGenerated(tx: Queryable, def: EntityDef, current: ColumnInfo): Promise<void> {
+  const table = quoteIdent(def.table);
+  const col = quoteIdent(def.primary_key.field);
+  if (def.primary_key.type === 'uuid') {
+    if (!current.column_default) await tx.query(`ALTER TABLE ${table} ALTER COLUMN ${col} SET DEFAULT gen_random_uuid()`);
+    return;
+  }
+  if (current.is_identity === 'YES' || current.column_default) return; // identity, or a serial-style default
+  await tx.query(`ALTER TABLE ${table} ALTER COLUMN ${col} ADD GENERATED BY DEFAULT AS IDENTITY`);
+  await tx.query(
+    `SELECT setval(pg_get_serial_sequence($1, $2), GREATEST((SELECT max(${col}) FROM ${table}), 0) + 1, false)`,
+    [table, def.primary_key.field],
   );
-  if (rows[0]?.unique) await tx.query(`DROP INDEX ${quoteIdent(name)}`);
+}
+
+/** Drops the unique index Rocket made for a field of this table that is no longer unique (the data stays). */
+async function dropUniqueIndex(tx: Queryable, table: string, column: string): Promise<void> {
+  const slot = await indexSlot(tx, 'idx', table, column);
+  if (slot.exists && slot.unique) await tx.query(`DROP INDEX ${quoteIdent(slot.name)}`);
 }
 
 export async function migrateRelation(
@@ -204,19 +260,17 @@ export async function migrateRelation(
     await tx.query(
       `CREATE TABLE IF NOT EXISTS ${join} (${a} ${columnType(srcKey)} NOT NULL, ${b} ${columnType(tgtKey)} NOT NULL, PRIMARY KEY (${a}, ${b}))`,
     );
-    await tx.query(`CREATE INDEX IF NOT EXISTS ${quoteIdent(indexName('idx', rel.join_table!, rel.target_join_key!))} ON ${join} (${b})`);
+    await ensureIndex(tx, 'idx', rel.join_table!, rel.target_join_key!, (idx) => `CREATE INDEX ${idx} ON ${join} (${b})`);
     return;
   }
   const table = quoteIdent(target.table);
   const fk = quoteIdent(rel.target_key!);
-  await tx.query(`CREATE INDEX IF NOT EXISTS ${quoteIdent(indexName('fk', target.table, rel.target_key!))} ON ${table} (${fk})`);
+  await ensureIndex(tx, 'fk', target.table, rel.target_key!, (idx) => `CREATE INDEX ${idx} ON ${table} (${fk})`);
   if (rel.type === 'one_to_one') {
     const where = target.soft_delete ? ' WHERE "deleted_at" IS NULL' : '';
-    await step(
-      tx,
-      `CREATE UNIQUE INDEX IF NOT EXISTS ${quoteIdent(indexName('uq', target.table, rel.target_key!))} ON ${table} (${fk})${where}`,
-      'target_key',
-      `cannot make ${rel.name} one_to_one: several ${target.name} rows share a ${rel.target_key}`,
-    );
+    await ensureIndex(tx, 'uq', target.table, rel.target_key!, (idx) => `CREATE UNIQUE INDEX ${idx} ON ${table} (${fk})${where}`, {
+      path: 'target_key',
+      what: `cannot make ${rel.name} one_to_one: several ${target.name} rows share a ${rel.target_key}`,
+    });
   }
 }
