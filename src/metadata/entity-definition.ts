@@ -83,8 +83,6 @@ function field(p: Problems, raw: unknown, i: number): FieldDef | undefined {
       p.add(`${at}.default`, `${at}.default must be a JSON scalar`);
     } else if (def.type === 'file') {
       p.add(`${at}.default`, `${at}.default is not supported for file fields`);
-    } else if (def.type === 'json') {
-      def.default = d as JsonScalar;
     } else if (!coerceInput(def, d).ok) {
       p.add(`${at}.default`, `${at}.default ${JSON.stringify(d)} is not a valid ${def.type} value`);
     } else if (def.enum && !def.enum.includes(String(d))) {
