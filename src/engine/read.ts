@@ -78,6 +78,8 @@ export async function findRecord(
   id: string,
   opts: { scope?: (params: Params) => string | undefined; forUpdate?: boolean } = {},
 ): Promise<Record_ | undefined> {
+  // No stored key or slug can hold a NUL (PostgreSQL text cannot); binding one would fail as a bad value.
+  if (id.includes('\u0000')) return undefined;
   const slug = entity.def.slug;
   const attempts: Array<'slug' | 'pk'> = [];
   const pkLike = looksLikePk(entity, id);
