@@ -103,11 +103,14 @@ function validDateParts(y: number, m: number, d: number): boolean {
   return d <= lastDay.getUTCDate();
 }
 
+// A NUL, or a lone UTF-16 surrogate (JSON allows "\ud800"; UTF-8 cannot hold it): text PostgreSQL cannot store as sent.
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function hasNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
+  if (typeof value === 'string') return UNSTORABLE.test(value);
   if (Array.isArray(value)) return value.some(hasNul);
   if (value !== null && typeof value === 'object') {
-    return Object.entries(value).some(([k, v]) => k.includes('\u0000') || hasNul(v));
+    return Object.entries(value).some(([k, v]) => UNSTORABLE.test(k) || hasNul(v));
   }
   return false;
 }
@@ -138,7 +141,7 @@ export function coerceInput(field: Pick<FieldDef, 'type' | 'precision'>, value: 
   switch (field.type) {
     case 'string':
     case 'text':
-      if (typeof value === 'string') return value.includes('\u0000') ? FAIL : ok(value);
+      if (typeof value === 'string') return hasNul(value) ? FAIL : ok(value);
       if (typeof value === 'number' && Number.isFinite(value)) return ok(String(value));
       if (typeof value === 'boolean') return ok(String(value));
       return FAIL;
