@@ -289,6 +289,20 @@ describe('type errors → 422 {field, rule:"type"}', () => {
     await invalid('thing', 'things', { [field]: value }, [{ field, rule: 'type', message: `${field} must be ${type}` }]);
   });
 
+  it('lone UTF-16 surrogates (valid JSON escapes, not storable text) are type errors', async () => {
+    for (const [field, raw, type] of [['s', '"x\\ud800y"', 'string'], ['t', '"\\udc00"', 'text'], ['j', '{"\\ud83d":1}', 'json'], ['j', '["ok", "\\ud83d"]', 'json']]) {
+      const before = await count('things');
+      const res = await h.raw('POST', '/thing', `{"${field}":${raw}}`, { 'content-type': 'application/json' });
+      expect(res.status, raw).toBe(422);
+      expect(res.body.error.details).toEqual([{ field, rule: 'type', message: `${field} must be ${type}` }]);
+      expect(await count('things')).toBe(before);
+    }
+    // A proper surrogate pair is fine.
+    const ok = await h.raw('POST', '/thing', '{"s":"\\ud83d\\ude00","j":{"k":"\\ud83d\\ude00"}}', { 'content-type': 'application/json' });
+    expect(ok.status).toBe(201);
+    expect(ok.body.data).toMatchObject({ s: '😀', j: { k: '😀' } });
+  });
+
   it('collects every type error into one 422', async () => {
     const res = await h.post('/thing', { i: 'x', bo: 'y', s: 'ok' });
     expect(res.status).toBe(422);
@@ -440,6 +454,11 @@ describe('primary keys', () => {
       expect((await h.put(`/thing/${id}`, { s: 'x' })).status).toBe(404);
       expect((await h.del(`/thing/${id}`)).status).toBe(404);
     }
+    // A NUL can be no key or slug: 404, not a database error.
+    expect((await h.get('/article/a%00b')).status).toBe(404);
+    expect((await h.get('/country/a%00b')).status).toBe(404);
+    expect((await h.put('/article/a%00b', { body: 'x' })).status).toBe(404);
+    expect((await h.del('/article/a%00b')).status).toBe(404);
     const missing = await h.get(`/thing/${MISSING_UUID}`);
     expect(missing.status).toBe(404);
     expect(missing.body.error).toEqual({ code: 'NOT_FOUND', message: `thing with id ${MISSING_UUID} not found` });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { columnsOf, indexesOf, startEngine, tableExists, UUID_PK, type EngineHarness } from '../support/engine.js';
+import { columnsOf, indexesOf, startEngine, tableExists, UUID_PK, UUID_V4, type EngineHarness } from '../support/engine.js';
 
 /** Entity admin API and auto-migration (spec: metadata.md §2, §5, §6). */
 
@@ -298,6 +298,8 @@ describe('create: 422 validation (nothing stored, nothing migrated)', () => {
       ['timestamp', 'yesterday'],
       ['string', { a: 1 }],
       ['string', 'a\u0000b'],
+      ['json', 'a\u0000b'],
+      ['text', '\ud800'],
     ];
     for (const [type, dflt] of cases) {
       const res = await h.post(ents(), { ...minimal('dflt'), fields: [{ name: 'id', type: 'uuid' }, { name: 'a', type: 'string' }, { name: 'v', type, default: dflt }] });
@@ -534,6 +536,53 @@ describe('update (PUT)', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('INVALID_PAYLOAD');
     expect(await storedDefinition('gadget')).toEqual(before);
+  });
+});
+
+describe('index names', () => {
+  it('tables whose idx_<table>_<field> names coincide each get their own unique index', async () => {
+    await h.entity({ name: 'ord', table: 'order', primary_key: UUID_PK, fields: [{ name: 'id', type: 'uuid' }, { name: 'item_code', type: 'string', unique: true }] });
+    await h.entity({ name: 'ord_item', table: 'order_item', primary_key: UUID_PK, fields: [{ name: 'id', type: 'uuid' }, { name: 'code', type: 'string', unique: true }] });
+    for (const [entity, field] of [['ord', 'item_code'], ['ord_item', 'code']]) {
+      await h.create(entity!, { [field!]: 'same' });
+      const dup = await h.post(`/${entity}`, { [field!]: 'same' });
+      expect(dup.status, entity).toBe(409);
+    }
+    // Dropping uniqueness on one table leaves the other table's index alone.
+    const res = await h.put(ents('/ord'), { table: 'order', primary_key: UUID_PK, fields: [{ name: 'id', type: 'uuid' }, { name: 'item_code', type: 'string' }] });
+    expect(res.status).toBe(200);
+    expect((await h.post('/ord', { item_code: 'same' })).status).toBe(201);
+    expect((await h.post('/ord_item', { code: 'same' })).status).toBe(409);
+    expect((await indexesOf(h, 'order_item')).filter((i) => i.unique && !i.primary).map((i) => i.columns)).toEqual([['code']]);
+    expect((await indexesOf(h, 'order')).filter((i) => i.unique && !i.primary)).toEqual([]);
+  });
+
+  it('a unique field whose index name is taken by a system index is still unique', async () => {
+    // _invites has an index named idx_invites_token.
+    await h.entity({ name: 'invite', table: 'invites', primary_key: UUID_PK, fields: [{ name: 'id', type: 'uuid' }, { name: 'token', type: 'string', unique: true }] });
+    await h.create('invite', { token: 't' });
+    expect((await h.post('/invite', { token: 't' })).status).toBe(409);
+  });
+});
+
+describe('primary key generation switched on by PUT', () => {
+  it('int PK: an identity continuing after the existing rows', async () => {
+    const def = (generated: boolean) => ({ table: 'tickets', primary_key: { field: 'n', type: 'int', generated }, fields: [{ name: 'n', type: 'int' }, { name: 'v', type: 'string' }] });
+    await h.entity({ name: 'ticket', ...def(false) });
+    await h.create('ticket', { n: 41, v: 'a' });
+    expect((await h.put(ents('/ticket'), def(true))).status).toBe(200);
+    expect((await columnsOf(h, 'tickets')).get('n')!.is_identity).toBe('YES');
+    expect(await h.create('ticket', { v: 'b' })).toEqual({ n: 42, v: 'b' });
+    expect((await h.put(ents('/ticket'), def(true))).status).toBe(200); // idempotent
+    expect(await h.create('ticket', { v: 'c' })).toEqual({ n: 43, v: 'c' });
+  });
+
+  it('uuid PK: a gen_random_uuid() default', async () => {
+    const def = (generated: boolean) => ({ table: 'badges', primary_key: { field: 'id', type: 'uuid', generated }, fields: [{ name: 'id', type: 'uuid' }, { name: 'v', type: 'string' }] });
+    await h.entity({ name: 'badge', ...def(false) });
+    expect((await h.put(ents('/badge'), def(true))).status).toBe(200);
+    const rec = await h.create('badge', { v: 'x' });
+    expect(rec.id).toMatch(UUID_V4);
   });
 });
 
