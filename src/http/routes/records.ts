@@ -4,7 +4,7 @@ import { listQueryFromParams } from '../../engine/query.js';
 import { getRecord, listRecords } from '../../engine/read.js';
 import { createRecord, updateRecord } from '../../engine/write/pipeline.js';
 import { deleteRecord } from '../../engine/write/pipeline.js';
-import { attachIncludes, parseIncludes } from '../../engine/includes.js';
+import { attachIncludes, parseIncludes, type Include } from '../../engine/includes.js';
 import { entityOf, type OpContext, type Record_ } from '../../engine/context.js';
 import { RESERVED_ENTITY_NAMES } from '../../metadata/types.js';
 import { appOf, callerOf, hooks, type Services } from '../context.js';
@@ -22,11 +22,18 @@ function ctxOf(req: FastifyRequest<{ Params: { entity: string } }>): OpContext {
   return { app: appOf(req), caller: callerOf(req) };
 }
 
-/** `include=` on a write response: the written relations, read back after commit. */
-async function withIncludes(ctx: OpContext, entity: string, record: Record_, include: unknown): Promise<Record_> {
-  if (typeof include !== 'string' || include === '') return record;
-  const meta = entityOf(ctx.app, entity);
-  await attachIncludes(ctx, meta, [record], parseIncludes(meta, include, ctx));
+/**
+ * `include=` on a write response: the written relations, read back after commit. The names are
+ * resolved before the write, so an unknown one is refused (400) without anything being written.
+ */
+function writeIncludes(ctx: OpContext, entity: string, include: unknown): Include[] {
+  if (typeof include !== 'string' || include === '') return [];
+  return parseIncludes(entityOf(ctx.app, entity), include, ctx);
+}
+
+async function withIncludes(ctx: OpContext, entity: string, record: Record_, includes: Include[]): Promise<Record_> {
+  if (includes.length === 0) return record;
+  await attachIncludes(ctx, entityOf(ctx.app, entity), [record], includes);
   return record;
 }
 
@@ -43,13 +50,15 @@ export async function recordRoutes(app: FastifyInstance, services: Services): Pr
   }));
   app.post<EntityParams>('/api/:app/:entity', withBody, async (req, reply) => {
     const ctx = ctxOf(req);
+    const includes = writeIncludes(ctx, req.params.entity, req.query.include);
     const record = await createRecord(ctx, req.params.entity, req.body);
-    return reply.status(201).send({ data: await withIncludes(ctx, req.params.entity, record, req.query.include) });
+    return reply.status(201).send({ data: await withIncludes(ctx, req.params.entity, record, includes) });
   });
   app.put<RecordParams>('/api/:app/:entity/:id', withBody, async (req) => {
     const ctx = ctxOf(req);
+    const includes = writeIncludes(ctx, req.params.entity, req.query.include);
     const record = await updateRecord(ctx, req.params.entity, req.params.id, req.body);
-    return { data: await withIncludes(ctx, req.params.entity, record, req.query.include) };
+    return { data: await withIncludes(ctx, req.params.entity, record, includes) };
   });
   app.delete<RecordParams>('/api/:app/:entity/:id', user, async (req) => ({
     data: await deleteRecord(ctxOf(req), req.params.entity, req.params.id),
