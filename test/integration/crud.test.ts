@@ -635,6 +635,18 @@ describe('request errors', () => {
     expect(await h.q('SELECT title FROM tasks WHERE id = $1', [rec.id])).toEqual([{ title: 'body' }]);
   });
 
+  it('an unknown include on a write is refused before anything is written', async () => {
+    const before = await count('tasks');
+    const post = await h.post('/task?include=bogus', { title: 'not written' });
+    expect(post.status).toBe(400);
+    expect(post.body.error).toEqual({ code: 'UNKNOWN_FIELD', message: 'Unknown include: bogus' });
+    expect(await count('tasks')).toBe(before);
+    const rec = await h.create('task', { title: 'kept' });
+    const put = await h.put(`/task/${rec.id}?include=bogus`, { title: 'changed' });
+    expect(put.status).toBe(400);
+    expect(await h.q('SELECT title FROM tasks WHERE id = $1', [rec.id])).toEqual([{ title: 'kept' }]);
+  });
+
   it('unknown entity → 404 UNKNOWN_ENTITY; no token → 401', async () => {
     for (const [method, path] of [['GET', '/nope'], ['GET', `/nope/${MISSING_UUID}`], ['POST', '/nope'], ['PUT', `/nope/${MISSING_UUID}`], ['DELETE', `/nope/${MISSING_UUID}`]] as const) {
       const res = await h.s.client.request(method, `${h.base}${path}`, { token: h.app.token, body: method === 'POST' || method === 'PUT' ? {} : undefined });

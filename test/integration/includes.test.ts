@@ -221,6 +221,18 @@ describe('keys whose types differ between the two sides', () => {
   });
 });
 
+describe('include= on write responses', () => {
+  it('POST and PUT return the requested relations as read after commit', async () => {
+    const c = await h.create('customer', { name: 'Wes' });
+    const post = await h.post('/order?include=customer,tags', { customer_id: c.id, number: 77 });
+    expect(post.status).toBe(201);
+    expect(post.body.data).toMatchObject({ number: 77, customer: { id: c.id, name: 'Wes' }, tags: [] });
+    const put = await h.put(`/order/${post.body.data.id}?include=customer`, { customer_id: null });
+    expect(put.status).toBe(200);
+    expect(put.body.data).toMatchObject({ customer_id: null, customer: null });
+  });
+});
+
 describe('name resolution', () => {
   it('relation name; else the other entity name; else <entity>_<name>', async () => {
     const c = await h.create('customer', { name: 'Di' });
