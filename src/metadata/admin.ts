@@ -1,7 +1,7 @@
 import type { AppRuntime } from '../platform/app-runtime.js';
 import { conflict, notFound, validationFailed } from '../errors.js';
 import { parseEntityDefinition } from './entity-definition.js';
-import { migrateEntity, migrateRelation } from './migrate.js';
+import { checkJoinTable, migrateEntity, migrateRelation } from './migrate.js';
 import { parseRelationDefinition } from './relation-definition.js';
 import type { EntityDef, RelationDef } from './types.js';
 
@@ -142,6 +142,7 @@ async function saveRelation(app: AppRuntime, def: RelationDef, mode: 'create' | 
     }
     // Join tables are made on create only (spec); FK indexes and one_to_one uniqueness always hold.
     if (mode === 'create' || def.type !== 'many_to_many') await migrateRelation(tx, def, source, target);
+    else await checkJoinTable(tx, def);
   });
   await app.reload();
 }

@@ -245,6 +245,26 @@ async function dropUniqueIndex(tx: Queryable, table: string, column: string): Pr
   if (slot.exists && slot.unique) await tx.query(`DROP INDEX ${quoteIdent(slot.name)}`);
 }
 
+/**
+ * A many_to_many relation needs its join table with both key columns. Updates never create or alter
+ * join tables, and an existing table is reused as it is, so a missing piece is a 422 here rather
+ * than a failing query on the first include.
+ */
+export async function checkJoinTable(tx: Queryable, rel: RelationDef): Promise<void> {
+  const cols = await columnsOf(tx, rel.join_table!);
+  if (cols.size === 0) {
+    throw validationFailed(`join_table ${rel.join_table} does not exist`, [
+      { field: 'join_table', rule: 'definition', message: `join_table ${rel.join_table} does not exist` },
+    ]);
+  }
+  for (const key of ['source_join_key', 'target_join_key'] as const) {
+    if (!cols.has(rel[key]!)) {
+      const message = `join_table ${rel.join_table} has no column ${rel[key]}`;
+      throw validationFailed(message, [{ field: key, rule: 'definition', message }]);
+    }
+  }
+}
+
 export async function migrateRelation(
   tx: Queryable,
   rel: RelationDef,
@@ -260,6 +280,7 @@ export async function migrateRelation(
     await tx.query(
       `CREATE TABLE IF NOT EXISTS ${join} (${a} ${columnType(srcKey)} NOT NULL, ${b} ${columnType(tgtKey)} NOT NULL, PRIMARY KEY (${a}, ${b}))`,
     );
+    await checkJoinTable(tx, rel);
     await ensureIndex(tx, 'idx', rel.join_table!, rel.target_join_key!, (idx) => `CREATE INDEX ${idx} ON ${join} (${b})`);
     return;
   }
