@@ -192,6 +192,15 @@ describe('create, list, get', () => {
     expect([...(await columnsOf(h, 'premade_links')).keys()]).toEqual(['post_id', 'label_code', 'note']);
   });
 
+  it('an existing table without the key columns is refused (422, nothing stored or altered)', async () => {
+    await h.q('CREATE TABLE odd_links (a int, b int)');
+    const res = await h.post(rels(), m2m({ name: 'odd', join_table: 'odd_links' }));
+    expect(res.status).toBe(422);
+    expect(res.body.error.message).toBe('join_table odd_links has no column post_id');
+    expect(await h.q("SELECT 1 FROM _relations WHERE name = 'odd'")).toEqual([]);
+    expect([...(await columnsOf(h, 'odd_links')).keys()]).toEqual(['a', 'b']);
+  });
+
   it('lists rows ordered by name and gets one; unknown → 404', async () => {
     const list = await h.get(rels());
     expect(list.status).toBe(200);
@@ -292,11 +301,18 @@ describe('update and delete', () => {
     expect((await h.get(rels('/orders'))).body.data.definition).toEqual(before);
   });
 
-  it('PUT never creates or alters join tables', async () => {
+  it('PUT never creates or alters join tables: a missing one is refused (422), an existing one is used', async () => {
     const res = await h.put(rels('/labels'), m2m({ join_table: 'post_labels_v2' }));
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(422);
+    expect(res.body.error.message).toBe('join_table post_labels_v2 does not exist');
     expect(await tableExists(h, 'post_labels_v2')).toBe(false);
-    expect(await tableExists(h, 'post_labels')).toBe(true);
+    expect((await h.get(rels('/labels'))).body.data.definition.join_table).toBe('post_labels');
+    const keys = await h.put(rels('/labels'), m2m({ join_table: 'premade_links', target_join_key: 'note' }));
+    expect(keys.status).toBe(200);
+    const missingKey = await h.put(rels('/labels'), m2m({ join_table: 'premade_links', source_join_key: 'pid' }));
+    expect(missingKey.status).toBe(422);
+    expect(missingKey.body.error.message).toBe('join_table premade_links has no column pid');
+    expect([...(await columnsOf(h, 'premade_links')).keys()]).toEqual(['post_id', 'label_code', 'note']);
     expect((await h.put(rels('/labels'), m2m())).status).toBe(200);
   });
 
