@@ -9,6 +9,7 @@ import { platformSecret } from './platform/secrets.js';
 import { buildHttp } from './http/server.js';
 import { ROUTE_MODULES } from './http/routes/index.js';
 import type { Services } from './http/context.js';
+import { startWorkflowJobs } from './workflows/jobs.js';
 
 export interface Rocket {
   http: FastifyInstance;
@@ -35,6 +36,7 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
     const address = await http.listen({ port: config.port, host: config.host });
     const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
     log.info({ url }, 'Rocket is serving');
+    const workflowJobs = startWorkflowJobs(() => apps.runtimes(), log);
     let closing: Promise<void> | undefined;
     return {
       http,
@@ -44,6 +46,7 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
       close() {
         closing ??= (async () => {
           await http.close(); // stops accepting, waits for in-flight requests
+          await workflowJobs.stop();
           await apps.closeAll();
           await mgmt.close();
           await dbServer.stop();

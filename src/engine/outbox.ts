@@ -5,7 +5,8 @@ import type { OutboxEntry } from './write/stages.js';
  * Post-commit effects (DESIGN.md principle 5): recorded as `_outbox` rows in
  * the write's transaction, dispatched right after COMMIT. State-machine
  * `webhook` actions are delivered here (fire-and-forget, 30 s timeout, no
- * retry, per spec); `event` rows stay pending for the workflow engine.
+ * retry, per spec); `event` rows go to the registered event sink (the
+ * workflow engine), which claims and processes them.
  */
 
 export interface StoredEffect {
@@ -22,9 +23,23 @@ export async function recordEffects(tx: Queryable, entries: readonly OutboxEntry
   );
 }
 
-/** Claims and sends webhook effects; a crash before this leaves them pending for the next dispatch. */
+/** Receives a write's `event` effects after COMMIT; awaited, so its work lands before the response. */
+export type EventSink = (db: Database, events: readonly StoredEffect[]) => Promise<void>;
+let eventSink: EventSink | undefined;
+
+/** Registers the event consumer (workflows); without one, event rows stay pending. */
+export function setEventSink(sink: EventSink | undefined): void {
+  eventSink = sink;
+}
+
+/** Claims and sends webhook effects, then hands events to the sink; a crash before this leaves them pending. */
 export async function dispatchEffects(db: Database, effects: readonly StoredEffect[]): Promise<void> {
-  const webhooks = effects.filter((e) => e.kind === 'webhook');
+  await sendWebhooks(db, effects.filter((e) => e.kind === 'webhook'));
+  const events = effects.filter((e) => e.kind === 'event');
+  if (events.length && eventSink) await eventSink(db, events).catch(() => undefined);
+}
+
+async function sendWebhooks(db: Database, webhooks: readonly StoredEffect[]): Promise<void> {
   if (webhooks.length === 0) return;
   const claimed = await db.query<StoredEffect>(
     `UPDATE _outbox SET claimed_at = NOW() WHERE id = ANY($1::uuid[]) AND claimed_at IS NULL RETURNING id, kind, payload`,

@@ -88,4 +88,17 @@ export const APP_MIGRATIONS: readonly Migration[] = [
       await tx.query('CREATE INDEX IF NOT EXISTS idx_outbox_pending ON _outbox(kind, created_at) WHERE processed_at IS NULL');
     },
   },
+  {
+    version: 3,
+    name: 'workflow instance trigger, depth, error; deadline and pending indexes',
+    async up(tx) {
+      await tx.query(`ALTER TABLE _workflow_instances
+        ADD COLUMN IF NOT EXISTS trigger JSONB NOT NULL DEFAULT '{}',
+        ADD COLUMN IF NOT EXISTS depth INT NOT NULL DEFAULT 1,
+        ADD COLUMN IF NOT EXISTS error TEXT NULL`);
+      await tx.query(`CREATE INDEX IF NOT EXISTS idx_workflow_instances_deadline ON _workflow_instances(current_step_deadline)
+        WHERE status = 'running' AND current_step_deadline IS NOT NULL`);
+      await tx.query(`CREATE INDEX IF NOT EXISTS idx_workflow_instances_running ON _workflow_instances(created_at) WHERE status = 'running'`);
+    },
+  },
 ];

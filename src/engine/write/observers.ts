@@ -1,6 +1,7 @@
 import type { OpContext } from '../context.js';
 import type { WriteEvent } from './execute.js';
 import type { StageContext } from './stages.js';
+import { workflowObserver } from '../../workflows/observer.js';
 
 /**
  * Something that reacts to the rows a request wrote: synchronous webhooks
@@ -17,4 +18,4 @@ export interface WriteObserver {
 }
 
 /** Observers in the order they run. Features add themselves here. */
-export const WRITE_OBSERVERS: WriteObserver[] = [];
+export const WRITE_OBSERVERS: WriteObserver[] = [workflowObserver];

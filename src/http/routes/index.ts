@@ -7,6 +7,8 @@ import { recordRoutes } from './records.js';
 import { adminTransferRoutes } from './admin-transfer.js';
 import { adminRulesRoutes } from './admin-rules.js';
 import { adminStateMachineRoutes } from './admin-state-machines.js';
+import { adminWorkflowRoutes } from './admin-workflows.js';
+import { workflowRuntimeRoutes } from './workflows-runtime.js';
 
 /**
  * Route modules beyond platform and app auth, in registration order. The
@@ -20,5 +22,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   adminRulesRoutes,
   adminStateMachineRoutes,
   adminTransferRoutes,
+  adminWorkflowRoutes,
+  workflowRuntimeRoutes,
   recordRoutes,
 ];

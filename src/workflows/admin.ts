@@ -1,0 +1,79 @@
+import { RocketError, conflict, invalidPayload, notFound } from '../errors.js';
+import { UUID_RE } from '../engine/values.js';
+import { isObject } from '../metadata/problems.js';
+import type { AppRuntime } from '../platform/app-runtime.js';
+import { parseWorkflow, type WorkflowInput } from './definition.js';
+
+/** Workflow admin operations (spec: workflows.md §Admin API). */
+
+export type WorkflowObject = WorkflowInput & { id: string };
+export type WorkflowRow = WorkflowObject & { created_at: Date; updated_at: Date };
+
+const COLUMNS = 'id, name, trigger, context, steps, active, created_at, updated_at';
+
+function body(input: unknown): Record<string, unknown> {
+  if (!isObject(input)) throw invalidPayload();
+  return input;
+}
+
+/** 409 for a duplicate name, whether found first or raced into the unique index. */
+async function uniquely<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof RocketError && err.code === 'CONFLICT') throw conflict(`Workflow already exists: ${name}`);
+    throw err;
+  }
+}
+
+async function nameTaken(app: AppRuntime, name: string, except?: string): Promise<boolean> {
+  const rows = await app.db.query('SELECT 1 FROM _workflows WHERE name = $1 AND id IS DISTINCT FROM $2::uuid', [name, except ?? null]);
+  return rows.length > 0;
+}
+
+export async function listWorkflows(app: AppRuntime): Promise<WorkflowRow[]> {
+  return app.db.query<WorkflowRow>(`SELECT ${COLUMNS} FROM _workflows ORDER BY name`);
+}
+
+export async function getWorkflow(app: AppRuntime, id: string): Promise<WorkflowRow> {
+  const rows = UUID_RE.test(id) ? await app.db.query<WorkflowRow>(`SELECT ${COLUMNS} FROM _workflows WHERE id = $1`, [id]) : [];
+  if (!rows[0]) throw notFound(`Workflow not found: ${id}`);
+  return rows[0];
+}
+
+export async function createWorkflow(app: AppRuntime, input: unknown): Promise<WorkflowObject> {
+  const wf = parseWorkflow(body(input));
+  if (await nameTaken(app, wf.name)) throw conflict(`Workflow already exists: ${wf.name}`);
+  const rows = await uniquely(wf.name, () =>
+    app.db.query<{ id: string }>(
+      'INSERT INTO _workflows (name, trigger, context, steps, active) VALUES ($1, $2::jsonb, $3::jsonb, $4::jsonb, $5) RETURNING id',
+      [wf.name, JSON.stringify(wf.trigger), JSON.stringify(wf.context), JSON.stringify(wf.steps), wf.active],
+    ),
+  );
+  await app.reload();
+  return { id: rows[0]!.id, ...wf };
+}
+
+export async function updateWorkflow(app: AppRuntime, id: string, input: unknown): Promise<WorkflowObject> {
+  await getWorkflow(app, id);
+  const wf = parseWorkflow(body(input));
+  if (await nameTaken(app, wf.name, id)) throw conflict(`Workflow already exists: ${wf.name}`);
+  const rows = await uniquely(wf.name, () =>
+    app.db.query(
+      `UPDATE _workflows SET name = $2, trigger = $3::jsonb, context = $4::jsonb, steps = $5::jsonb, active = $6, updated_at = NOW()
+        WHERE id = $1 RETURNING id`,
+      [id, wf.name, JSON.stringify(wf.trigger), JSON.stringify(wf.context), JSON.stringify(wf.steps), wf.active],
+    ),
+  );
+  if (!rows[0]) throw notFound(`Workflow not found: ${id}`);
+  await app.reload();
+  return { id, ...wf };
+}
+
+/** Deletes the workflow; its instances go with it (ON DELETE CASCADE). */
+export async function deleteWorkflow(app: AppRuntime, id: string): Promise<{ id: string; deleted: true }> {
+  const rows = UUID_RE.test(id) ? await app.db.query('DELETE FROM _workflows WHERE id = $1 RETURNING id', [id]) : [];
+  if (!rows[0]) throw notFound(`Workflow not found: ${id}`);
+  await app.reload();
+  return { id, deleted: true };
+}

@@ -1,0 +1,98 @@
+import type { Queryable } from '../db/database.js';
+import type { OpContext } from '../engine/context.js';
+import { UUID_RE } from '../engine/values.js';
+import { notFound } from '../errors.js';
+
+/** Workflow instances as stored in `_workflow_instances` and as the API returns them (spec: workflows.md §Instance shape). */
+
+export type InstanceStatus = 'running' | 'completed' | 'failed' | 'cancelled';
+
+export interface HistoryEntry {
+  step: string;
+  /** completed | on_true | on_false | approved | rejected | timed_out | skipped */
+  status: string;
+  by?: string;
+  at: string;
+  [key: string]: unknown;
+}
+
+/** What started an instance: the written record or the event (`trigger` of conditions and send_event). */
+export interface TriggerData {
+  entity: string | null;
+  record_id: unknown;
+  record: Record<string, unknown> | null;
+  old: Record<string, unknown> | null;
+  action: string;
+  event?: string;
+  data?: unknown;
+}
+
+export interface InstanceRow {
+  id: string;
+  workflow_id: string;
+  workflow_name: string;
+  status: InstanceStatus;
+  current_step: string | null;
+  current_step_deadline: Date | null;
+  context: Record<string, unknown>;
+  history: HistoryEntry[];
+  trigger: TriggerData;
+  /** 1 for an instance started by a client's write; +1 per workflow hop. */
+  depth: number;
+  error: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface WorkflowInstance {
+  id: string;
+  workflow_id: string;
+  workflow_name: string;
+  status: InstanceStatus;
+  current_step: string;
+  current_step_deadline?: Date;
+  context: Record<string, unknown>;
+  history: HistoryEntry[];
+  /** Why a failed instance failed (not in the legacy shape; present only on failed instances). */
+  error?: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** Extra context the workflow engine passes to the writes it makes: the instance behind them. */
+export interface WorkflowOpContext extends OpContext {
+  workflowInstance?: string;
+}
+
+export const INSTANCE_COLUMNS =
+  'id, workflow_id, workflow_name, status, current_step, current_step_deadline, context, history, trigger, depth, error, created_at, updated_at';
+
+export function instanceView(row: InstanceRow): WorkflowInstance {
+  return {
+    id: row.id,
+    workflow_id: row.workflow_id,
+    workflow_name: row.workflow_name,
+    status: row.status,
+    current_step: row.current_step ?? '',
+    ...(row.current_step_deadline ? { current_step_deadline: row.current_step_deadline } : {}),
+    context: row.context ?? {},
+    history: Array.isArray(row.history) ? row.history : [],
+    ...(row.status === 'failed' && row.error ? { error: row.error } : {}),
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+export async function findInstance(db: Queryable, id: string): Promise<InstanceRow | undefined> {
+  if (!UUID_RE.test(id)) return undefined;
+  const rows = await db.query<InstanceRow>(`SELECT ${INSTANCE_COLUMNS} FROM _workflow_instances WHERE id = $1`, [id]);
+  return rows[0];
+}
+
+export async function loadInstance(db: Queryable, id: string): Promise<InstanceRow> {
+  const row = await findInstance(db, id);
+  if (!row) throw notFound(`Workflow instance not found: ${id}`);
+  return row;
+}
+
+export const json = (v: unknown): string => JSON.stringify(v ?? null);

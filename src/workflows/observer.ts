@@ -1,0 +1,94 @@
+import type { Database } from '../db/database.js';
+import type { EngineApp, OpContext } from '../engine/context.js';
+import { setEventSink } from '../engine/outbox.js';
+import { recordOf } from '../engine/read.js';
+import type { WriteEvent } from '../engine/write/execute.js';
+import type { WriteObserver } from '../engine/write/observers.js';
+import type { StageContext } from '../engine/write/stages.js';
+import { dispatchEvents } from './events.js';
+import type { TriggerData, WorkflowOpContext } from './instances.js';
+import { toJson } from './paths.js';
+import { startWorkflows } from './runtime.js';
+import { workflowsOf, type CompiledWorkflow } from './store.js';
+
+/**
+ * The write pipeline's hooks into workflows (spec: workflows.md §Triggers):
+ * - before COMMIT, event rows of state-machine `send_event` actions are
+ *   stamped with the chain depth (and instance) of the write, so the bound on
+ *   workflow chains survives the outbox;
+ * - after COMMIT, event rows start event workflows (through the outbox's
+ *   event sink) and changed fields start state_change workflows.
+ * Writes with origin 'workflow' (set_field actions) start no state_change workflows.
+ * Only this module is imported by the observer registry; nothing here runs at import
+ * time except registering the event sink.
+ */
+
+/** The app of each pool, learned from the writes that run on it: the event sink is only given the pool. */
+const appOfDb = new WeakMap<Database, EngineApp>();
+
+setEventSink(async (db, events) => {
+  const app = appOfDb.get(db);
+  if (!app) return; // unknown pool: the rows stay pending for the sweep job
+  try {
+    await dispatchEvents(app, events);
+  } catch (err) {
+    app.log.error({ err, app: app.name }, 'event dispatch failed');
+  }
+});
+
+/** A value's string form for change detection: null → "", timestamps as RFC 3339, objects as JSON. */
+function stringOf(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (v instanceof Date) return v.toISOString();
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+/** Active state_change workflows this written row starts, in name order. */
+function matching(candidates: readonly CompiledWorkflow[], w: WriteEvent): CompiledWorkflow[] {
+  return candidates.filter((wf) => {
+    if (wf.trigger.type !== 'state_change') return false;
+    const field = wf.trigger.field;
+    if (!Object.hasOwn(w.values, field)) return false;
+    const value = w.values[field];
+    if (value === null || value === undefined) return false;
+    const next = stringOf(value);
+    const before = w.action === 'create' ? '' : stringOf(w.old?.[field]);
+    return next !== before && next === String(wf.trigger.to);
+  });
+}
+
+export const workflowObserver: WriteObserver = {
+  name: 'workflows',
+
+  async beforeCommit(sc: StageContext) {
+    appOfDb.set(sc.app.db, sc.app);
+    if (sc.outbox.length === 0) return;
+    const source = (sc as StageContext & WorkflowOpContext).workflowInstance;
+    for (const entry of sc.outbox) {
+      if (entry.kind === 'event') Object.assign(entry.payload, { depth: sc.depth ?? 0, ...(source ? { source_instance: source } : {}) });
+    }
+  },
+
+  async afterCommit(ctx: OpContext, writes: readonly WriteEvent[]) {
+    if (ctx.origin === 'workflow') return;
+    const set = await workflowsOf(ctx.app);
+    if (set.byEntity.size === 0) return;
+    const origin = { depth: ctx.depth ?? 0, source: (ctx as WorkflowOpContext).workflowInstance };
+    for (const w of writes) {
+      if (w.action === 'delete') continue;
+      const candidates = set.byEntity.get(w.entity.name);
+      if (!candidates) continue;
+      const started = matching(candidates, w);
+      if (started.length === 0) continue;
+      const trigger: TriggerData = {
+        entity: w.entity.name,
+        record_id: toJson(w.record[w.entity.pk.name] ?? null),
+        record: toJson(recordOf(w.entity, w.record)),
+        old: w.old ? toJson(recordOf(w.entity, w.old)) : null,
+        action: w.action,
+      };
+      await startWorkflows(ctx.app, started, trigger, origin);
+    }
+  },
+};
