@@ -43,6 +43,10 @@ function checkRelationsStillValid(app: AppRuntime, def: EntityDef): void {
     if (rel.def.target === def.name && rel.def.target_key && !def.fields.some((f) => f.name === rel.def.target_key)) {
       throw validationFailed(`field ${rel.def.target_key} is used by relation ${rel.name} and cannot be removed`);
     }
+    const fk = rel.def.target === def.name && rel.def.on_delete === 'set_null' ? def.fields.find((f) => f.name === rel.def.target_key) : undefined;
+    if (fk && ((fk.required && !fk.nullable) || fk.name === def.primary_key.field)) {
+      throw validationFailed(`field ${fk.name} must stay nullable: relation ${rel.name} sets it to null on delete`);
+    }
     if (rel.def.source === def.name && rel.def.source_key !== def.primary_key.field) {
       throw validationFailed(`primary key of ${def.name} is used by relation ${rel.name} and cannot change`);
     }

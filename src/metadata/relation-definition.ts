@@ -93,7 +93,9 @@ export function parseRelationDefinition(
   if (!oneOf(['lazy', 'eager'] as const, fetch)) p.add('fetch', 'fetch must be lazy or eager');
   if (onDelete === 'set_null' && (type === 'one_to_one' || type === 'one_to_many') && target && def.target_key) {
     const fk = target.fields.find((f) => f.name === def.target_key);
-    if (fk?.required && !fk.nullable) p.add('on_delete', `on_delete set_null needs ${target.name}.${fk.name} to be nullable`);
+    if ((fk?.required && !fk.nullable) || fk?.name === target.primary_key.field) {
+      p.add('on_delete', `on_delete set_null needs ${target.name}.${def.target_key} to be nullable`);
+    }
   }
   p.throwIfAny();
 
