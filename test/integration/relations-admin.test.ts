@@ -120,6 +120,29 @@ describe('validation (422, nothing stored)', () => {
     expect((await columnsOf(h, 'orders')).size).toBe(3);
   });
 
+  it('set_null needs a nullable key, and the key stays nullable', async () => {
+    await h.entity({
+      name: 'strict_child',
+      table: 'strict_children',
+      primary_key: UUID_PK,
+      fields: [{ name: 'id', type: 'uuid' }, { name: 'customer_id', type: 'uuid', required: true }, { name: 'loose_id', type: 'uuid', required: true, nullable: true }],
+    });
+    const base = { type: 'one_to_many', source: 'customer', target: 'strict_child', on_delete: 'set_null' };
+    await refused({ ...base, name: 'strict1', target_key: 'customer_id' }, 'on_delete set_null needs strict_child.customer_id to be nullable', 'on_delete');
+    await refused({ ...base, name: 'strict2', target_key: 'id' }, 'on_delete set_null needs strict_child.id to be nullable', 'on_delete');
+    const ok = await h.post(rels(), { ...base, name: 'strict3', target_key: 'loose_id' });
+    expect(ok.status).toBe(201);
+    const tighten = await h.put('/_admin/entities/strict_child', {
+      table: 'strict_children',
+      primary_key: UUID_PK,
+      fields: [{ name: 'id', type: 'uuid' }, { name: 'customer_id', type: 'uuid', required: true }, { name: 'loose_id', type: 'uuid', required: true }],
+    });
+    expect(tighten.status).toBe(422);
+    expect(tighten.body.error.message).toBe('field loose_id must stay nullable: relation strict3 sets it to null on delete');
+    expect((await h.del(rels('/strict3'))).status).toBe(200);
+    expect((await h.del('/_admin/entities/strict_child')).status).toBe(200);
+  });
+
   it('answers 400 for a body that is not a JSON object', async () => {
     for (const raw of ['{', '[]', '"x"']) {
       const res = await h.raw('POST', rels(), raw, { 'content-type': 'application/json' });
