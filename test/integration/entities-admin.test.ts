@@ -610,6 +610,23 @@ describe('delete', () => {
     expect(again.body.error).toEqual({ code: 'NOT_FOUND', message: 'Entity not found: doomed' });
   });
 
+  it('rules and state machines go with the entity; permissions and webhooks stay', async () => {
+    await h.entity({ name: 'tmp', table: 'tmps', primary_key: UUID_PK, fields: [{ name: 'id', type: 'uuid' }, { name: 'status', type: 'string' }] });
+    await h.q(`INSERT INTO _rules (entity, type, definition) VALUES ('tmp', 'field', '{}')`);
+    await h.q(`INSERT INTO _state_machines (entity, field, definition) VALUES ('tmp', 'status', '{}')`);
+    await h.q(`INSERT INTO _permissions (entity, action, roles) VALUES ('tmp', 'read', '{x}')`);
+    await h.q(`INSERT INTO _webhooks (entity, url) VALUES ('tmp', 'http://127.0.0.1:9/hook')`);
+    expect((await h.del(ents('/tmp'))).status).toBe(200);
+    const left = await h.q<{ t: string; n: number }>(
+      `SELECT '_rules' AS t, count(*)::int AS n FROM _rules WHERE entity = 'tmp'
+       UNION ALL SELECT '_state_machines', count(*)::int FROM _state_machines WHERE entity = 'tmp'
+       UNION ALL SELECT '_permissions', count(*)::int FROM _permissions WHERE entity = 'tmp'
+       UNION ALL SELECT '_webhooks', count(*)::int FROM _webhooks WHERE entity = 'tmp'`,
+    );
+    expect(Object.fromEntries(left.map((r) => [r.t, r.n]))).toEqual({ _rules: 0, _state_machines: 0, _permissions: 1, _webhooks: 1 });
+    expect(await tableExists(h, 'tmps')).toBe(true);
+  });
+
   it('re-creating a deleted entity on the kept table serves the old rows', async () => {
     const res = await h.post(ents(), { name: 'doomed', table: 'doomed_rows', primary_key: UUID_PK, fields: [{ name: 'id', type: 'uuid' }, { name: 'v', type: 'string' }] });
     expect(res.status).toBe(201);
