@@ -81,6 +81,12 @@ export async function runStateMachines(sc: StageContext, row: RowPlan): Promise<
     const prev = state(row.current?.[m.field]);
     if (next === prev) continue;
     const t = m.transitions.find((x: CompiledTransition) => x.to === next && x.from.has(prev));
+    // Workflow writes may move a record to any state (spec: workflows.md set_field); a matching
+    // transition still runs its actions, without role or guard checks.
+    if (sc.origin === 'workflow') {
+      if (t) await runActions(sc, row, t.actions, row.current ? recordOf(row.entity, row.current) : null, details);
+      continue;
+    }
     if (!t) {
       details.push({ field: m.field, rule: 'state_machine', message: `Invalid transition from '${prev}' to '${next}'` });
       continue;
