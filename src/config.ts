@@ -24,6 +24,10 @@ export interface Config {
   bodyLimit: number;
   loginMaxFailures: number;
   loginLockSeconds: number;
+  /** Root directory of uploaded files (`<root>/<app>/<file id>/<filename>`), absolute. */
+  storagePath: string;
+  /** Largest accepted upload in bytes. */
+  maxFileSize: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -52,6 +56,8 @@ const schema = z.object({
   ROCKET_BODY_LIMIT: int(1024, 1024 * 1024 * 1024).default(1024 * 1024),
   ROCKET_LOGIN_MAX_FAILURES: int(1, 1000).default(5),
   ROCKET_LOGIN_LOCK_SECONDS: int(1, 86400).default(300),
+  ROCKET_STORAGE_PATH: z.string().min(1).default('./uploads'),
+  ROCKET_MAX_FILE_SIZE: int(1, Number.MAX_SAFE_INTEGER).default(10 * 1024 * 1024),
 });
 
 /** rocket.yaml keys, mapped to the environment names above. */
@@ -71,6 +77,8 @@ const YAML_KEYS: Record<string, keyof z.input<typeof schema>> = {
   body_limit: 'ROCKET_BODY_LIMIT',
   login_max_failures: 'ROCKET_LOGIN_MAX_FAILURES',
   login_lock_seconds: 'ROCKET_LOGIN_LOCK_SECONDS',
+  storage_path: 'ROCKET_STORAGE_PATH',
+  max_file_size: 'ROCKET_MAX_FILE_SIZE',
 };
 
 export class ConfigError extends Error {}
@@ -119,5 +127,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimit: c.ROCKET_BODY_LIMIT,
     loginMaxFailures: c.ROCKET_LOGIN_MAX_FAILURES,
     loginLockSeconds: c.ROCKET_LOGIN_LOCK_SECONDS,
+    storagePath: resolve(c.ROCKET_STORAGE_PATH),
+    maxFileSize: c.ROCKET_MAX_FILE_SIZE,
   };
 }

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateApp, authenticatePlatform } from '../auth/authenticate.js';
 import type { Caller } from '../auth/caller.js';
 import { RocketError, forbidden } from '../errors.js';
+import type { FileService } from '../files/files.js';
 import type { AppManager } from '../platform/app-manager.js';
 import type { AppRuntime } from '../platform/app-runtime.js';
 import type { Platform } from '../platform/platform.js';
@@ -16,6 +17,7 @@ declare module 'fastify' {
 export interface Services {
   platform: Platform;
   apps: AppManager;
+  files: FileService;
 }
 
 type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;

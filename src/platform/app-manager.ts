@@ -40,6 +40,7 @@ function view(row: AppRow): AppView {
 export class AppManager {
   private readonly live = new Map<string, AppRuntime>();
   private readonly opening = new Map<string, Promise<AppRuntime | undefined>>();
+  private readonly deleteHooks: Array<(name: string) => Promise<void>> = [];
 
   constructor(
     private readonly server: DatabaseServer,
@@ -145,6 +146,14 @@ export class AppManager {
     await runtime?.close().catch(() => undefined);
     await this.mgmt.query('DELETE FROM _apps WHERE name = $1', [name]);
     await this.server.dropDatabase(row.db_name);
+    for (const hook of this.deleteHooks) {
+      await hook(name).catch((err: unknown) => this.log.error({ err, app: name }, 'app deletion clean-up failed'));
+    }
+  }
+
+  /** Runs after an app is deleted (its row and database are gone), e.g. to remove its upload directory. */
+  onDelete(hook: (name: string) => Promise<void>): void {
+    this.deleteHooks.push(hook);
   }
 
   async closeAll(): Promise<void> {

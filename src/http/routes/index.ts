@@ -7,6 +7,8 @@ import { recordRoutes } from './records.js';
 import { adminTransferRoutes } from './admin-transfer.js';
 import { adminRulesRoutes } from './admin-rules.js';
 import { adminStateMachineRoutes } from './admin-state-machines.js';
+import { filesRoutes } from './files.js';
+import { uiConfigRoutes } from './ui-configs.js';
 import { adminWorkflowRoutes } from './admin-workflows.js';
 import { workflowRuntimeRoutes } from './workflows-runtime.js';
 
@@ -24,5 +26,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   adminTransferRoutes,
   adminWorkflowRoutes,
   workflowRuntimeRoutes,
+  uiConfigRoutes,
+  filesRoutes,
   recordRoutes,
 ];

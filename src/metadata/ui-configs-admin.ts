@@ -1,0 +1,117 @@
+import { RocketError, conflict, invalid, invalidPayload, notFound } from '../errors.js';
+import { UUID_RE } from '../engine/values.js';
+import type { AppRuntime } from '../platform/app-runtime.js';
+import { isObject } from './problems.js';
+
+/** UI configs: free-form per-entity UI JSON (spec: metadata.md §8). */
+
+export interface UIConfigRow {
+  id: string;
+  entity: string;
+  scope: string;
+  config: unknown;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface UIConfigInput {
+  entity: string;
+  scope: string;
+  config: unknown;
+}
+
+const COLUMNS = 'id, entity, scope, config, created_at, updated_at';
+const DEFAULT_SCOPE = 'default';
+
+const blank = (v: unknown) => v === undefined || v === null || v === '';
+
+/** PostgreSQL text and jsonb cannot hold U+0000. */
+function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(hasNul);
+  if (isObject(value)) return Object.entries(value).some(([k, v]) => k.includes('\u0000') || hasNul(v));
+  return false;
+}
+
+/** Create/Update body `{entity, scope?, config?}`; only a create checks that the entity exists. */
+function parse(app: AppRuntime, input: unknown, creating: boolean): UIConfigInput {
+  if (!isObject(input)) throw invalidPayload();
+  const { entity, scope, config } = input;
+  if (blank(entity)) throw invalid('entity is required');
+  if (typeof entity !== 'string') throw invalid('entity must be a string');
+  if (entity.includes('\u0000')) throw invalid('entity must not contain NUL characters');
+  if (creating && !entity.startsWith('_') && !app.registry.entities.has(entity)) throw invalid(`entity not found: ${entity}`);
+  if (!blank(scope) && typeof scope !== 'string') throw invalid('scope must be a string');
+  if (typeof scope === 'string' && scope.includes('\u0000')) throw invalid('scope must not contain NUL characters');
+  if (hasNul(config)) throw invalid('config must not contain NUL characters');
+  return {
+    entity,
+    scope: blank(scope) ? DEFAULT_SCOPE : (scope as string),
+    config: config === undefined || config === null ? {} : config,
+  };
+}
+
+const duplicate = (entity: string, scope: string) => conflict(`UI config already exists: ${entity} (scope ${scope})`);
+
+/** Runs a write whose unique (entity, scope) violation is the spec's 409. */
+async function unique<T>(input: UIConfigInput, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (err instanceof RocketError && err.code === 'CONFLICT') throw duplicate(input.entity, input.scope);
+    throw err;
+  }
+}
+
+export async function listUIConfigs(app: AppRuntime): Promise<UIConfigRow[]> {
+  return app.db.query<UIConfigRow>(`SELECT ${COLUMNS} FROM _ui_configs ORDER BY entity, scope`);
+}
+
+export async function getUIConfig(app: AppRuntime, id: string): Promise<UIConfigRow> {
+  const rows = UUID_RE.test(id) ? await app.db.query<UIConfigRow>(`SELECT ${COLUMNS} FROM _ui_configs WHERE id = $1`, [id]) : [];
+  if (!rows[0]) throw notFound(`UI config not found: ${id}`);
+  return rows[0];
+}
+
+export async function createUIConfig(app: AppRuntime, body: unknown): Promise<UIConfigRow> {
+  const input = parse(app, body, true);
+  const rows = await unique(input, () =>
+    app.db.query<UIConfigRow>(
+      `INSERT INTO _ui_configs (entity, scope, config) VALUES ($1, $2, $3::jsonb) RETURNING ${COLUMNS}`,
+      [input.entity, input.scope, JSON.stringify(input.config)],
+    ),
+  );
+  return rows[0]!;
+}
+
+/** PUT replaces the row's entity, scope and config (absent scope/config take their defaults again). */
+export async function updateUIConfig(app: AppRuntime, id: string, body: unknown): Promise<UIConfigRow> {
+  await getUIConfig(app, id);
+  const input = parse(app, body, false);
+  const rows = await unique(input, () =>
+    app.db.query<UIConfigRow>(
+      `UPDATE _ui_configs SET entity = $2, scope = $3, config = $4::jsonb, updated_at = NOW() WHERE id = $1 RETURNING ${COLUMNS}`,
+      [id, input.entity, input.scope, JSON.stringify(input.config)],
+    ),
+  );
+  if (!rows[0]) throw notFound(`UI config not found: ${id}`);
+  return rows[0];
+}
+
+export async function deleteUIConfig(app: AppRuntime, id: string): Promise<{ id: string; deleted: true }> {
+  const rows = UUID_RE.test(id) ? await app.db.query<{ id: string }>('DELETE FROM _ui_configs WHERE id = $1 RETURNING id', [id]) : [];
+  if (!rows[0]) throw notFound(`UI config not found: ${id}`);
+  return { id: rows[0].id, deleted: true };
+}
+
+/** `GET /_ui/configs`: every default-scope row, by entity. */
+export async function defaultUIConfigs(app: AppRuntime): Promise<UIConfigRow[]> {
+  return app.db.query<UIConfigRow>(`SELECT ${COLUMNS} FROM _ui_configs WHERE scope = $1 ORDER BY entity`, [DEFAULT_SCOPE]);
+}
+
+/** `GET /_ui/config/:entity`: the default-scope row, or null. */
+export async function defaultUIConfig(app: AppRuntime, entity: string): Promise<UIConfigRow | null> {
+  if (entity.includes('\u0000')) return null;
+  const rows = await app.db.query<UIConfigRow>(`SELECT ${COLUMNS} FROM _ui_configs WHERE entity = $1 AND scope = $2`, [entity, DEFAULT_SCOPE]);
+  return rows[0] ?? null;
+}

@@ -1,0 +1,19 @@
+import type { TransferSection } from '../metadata/transfer-sections.js';
+import { isObject } from '../metadata/problems.js';
+import { createWorkflow, listWorkflows } from './admin.js';
+
+/** Workflows in schema export/import: by name, existing names skipped. */
+export const workflowsTransfer: TransferSection = {
+  key: 'workflows',
+  async exportItems(app) {
+    return (await listWorkflows(app)).map(({ name, trigger, context, steps, active }) => ({ name, trigger, context, steps, active }));
+  },
+  async importItem(app, item, seen) {
+    if (!isObject(item) || typeof item.name !== 'string' || item.name === '') return false;
+    if (seen.has(item.name) || (await listWorkflows(app)).some((w) => w.name === item.name)) return false;
+    await createWorkflow(app, item);
+    seen.add(item.name);
+    return true;
+  },
+  errorLabel: (item) => `Workflow ${isObject(item) && typeof item.name === 'string' ? item.name : '?'}`,
+};
