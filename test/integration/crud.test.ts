@@ -332,6 +332,16 @@ describe('required, enum, defaults, auto timestamps', () => {
     expect(rec).toMatchObject({ title: 'x', note: 'n/a', optional: null });
   });
 
+  it('a default covers an absent required field only: null is still refused', async () => {
+    await invalid('task', 'tasks', { title: 'x', note: null }, [{ field: 'note', rule: 'required', message: 'note is required' }]);
+  });
+
+  // Known bug (src/engine/write/payload.ts checkRequired skips fields with a default entirely): "" is stored on
+  // create although the same value is refused on update. Turn back into it() once fixed.
+  it.fails('a default covers an absent required field only: "" is still refused', async () => {
+    await invalid('task', 'tasks', { title: 'x', note: '' }, [{ field: 'note', rule: 'required', message: 'note is required' }]);
+  });
+
   it('enum: the value must be a member, on create and update', async () => {
     await invalid('task', 'tasks', { title: 'x', status: 'bad' }, [{ field: 'status', rule: 'enum', message: 'status must be one of: open, done' }]);
     const rec = await h.create('task', { title: 'x', status: 'done' });
@@ -359,6 +369,19 @@ describe('required, enum, defaults, auto timestamps', () => {
     expect(Date.parse(rec.created_at)).toBeGreaterThanOrEqual(start - 5000);
     expect(rec.updated_at).toBe(rec.created_at);
     expect(await count('tasks', `id = '${MISSING_UUID}'`)).toBe(0);
+  });
+
+  it('client values for auto fields and deleted_at are ignored on update too', async () => {
+    const rec = await h.create('task', { title: 'auto-upd' });
+    const res = await h.put(`/task/${rec.id}`, { created_at: '2000-01-01T00:00:00Z', updated_at: '2000-01-01T00:00:00Z' });
+    expect(res.status).toBe(200);
+    expect(res.body.data.created_at).toBe(rec.created_at);
+    expect(Date.parse(res.body.data.updated_at)).toBeGreaterThanOrEqual(Date.parse(rec.updated_at));
+    const n = await h.create('note', { text: 'x' });
+    const upd = await h.put(`/note/${n.id}`, { deleted_at: '2020-01-01T00:00:00Z', text: 'y' });
+    expect(upd.status).toBe(200);
+    expect(upd.body.data).toEqual({ id: n.id, text: 'y', deleted_at: null });
+    expect((await h.get(`/note/${n.id}`)).status).toBe(200);
   });
 });
 
