@@ -84,6 +84,30 @@ describe('create', () => {
     expect((await storedDefinition('invoice'))).toEqual({ definition: expected, table_name: 'invoices' });
   });
 
+  it('keeps falsy defaults (false, 0, "") in the echo: they are values, not unset flags', async () => {
+    const res = await h.post(ents(), {
+      name: 'falsy',
+      table: 'falsies',
+      primary_key: UUID_PK,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'flag', type: 'boolean', default: false },
+        { name: 'zero', type: 'int', default: 0, required: false },
+        { name: 'empty', type: 'string', default: '', required: true },
+        { name: 'none', type: 'string', default: null, auto: '', enum: null, precision: null },
+      ],
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.body.data.fields).toEqual([
+      { name: 'id', type: 'uuid' },
+      { name: 'flag', type: 'boolean', default: false },
+      { name: 'zero', type: 'int', default: 0 },
+      { name: 'empty', type: 'string', required: true, default: '' },
+      { name: 'none', type: 'string' },
+    ]);
+    expect(await h.create('falsy', {})).toMatchObject({ flag: false, zero: 0, empty: '', none: null });
+  });
+
   it('fills primary_key type/generated and soft_delete when left out', async () => {
     const res = await h.post(ents(), { name: 'plain', table: 'plains', primary_key: { field: 'code' }, fields: [{ name: 'code', type: 'string' }] });
     expect(res.status).toBe(201);
@@ -465,6 +489,16 @@ describe('update (PUT)', () => {
     expect(cols.get('n')!.data_type).toBe('integer');
     const list = await h.get('/gadget');
     expect(list.body.data).toEqual([expect.objectContaining({ label: 'abc', n: 1 })]);
+  });
+
+  it('allows a widening change (int → bigint) and keeps the data', async () => {
+    await h.entity({ name: 'widen', table: 'widens', primary_key: UUID_PK, fields: [{ name: 'id', type: 'uuid' }, { name: 'n', type: 'int' }] });
+    await h.create('widen', { n: 2147483647 });
+    const res = await h.put(ents('/widen'), { table: 'widens', primary_key: UUID_PK, fields: [{ name: 'id', type: 'uuid' }, { name: 'n', type: 'bigint' }] });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect((await columnsOf(h, 'widens')).get('n')!.data_type).toBe('bigint');
+    expect((await h.create('widen', { n: 2147483648 })).n).toBe(2147483648);
+    expect((await h.get('/widen?sort=n')).body.data.map((r: { n: number }) => r.n)).toEqual([2147483647, 2147483648]);
   });
 
   it('refuses making a field required while rows hold NULL; allows it once they do not', async () => {
