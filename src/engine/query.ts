@@ -12,6 +12,8 @@ export interface ListQuery {
   page?: string;
   perPage?: string;
   include?: string;
+  /** Query keys that start like a filter but are not `filter[...]`; refused at query parsing. */
+  malformed?: string[];
 }
 
 export const FILTER_OPERATORS = ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in', 'not_in', 'like'] as const;
@@ -34,7 +36,7 @@ export function listQueryFromParams(query: Record<string, unknown>): ListQuery {
   for (const [rawKey, rawValue] of Object.entries(query)) {
     const m = /^filter\[(.*)\]$/.exec(rawKey);
     // A malformed filter key (e.g. an '=' inside the brackets split it) must not silently widen the result.
-    if (!m && rawKey.startsWith('filter[')) throw invalidPayload(`Invalid filter parameter: ${rawKey}`);
+    if (!m && rawKey.startsWith('filter[')) (out.malformed ??= []).push(rawKey);
     if (m) {
       for (const v of Array.isArray(rawValue) ? rawValue : [rawValue]) out.filters.push({ key: m[1]!, value: String(v) });
       continue;

@@ -1,4 +1,4 @@
-import { notFound } from '../errors.js';
+import { invalidPayload, notFound } from '../errors.js';
 import type { EntityMeta } from '../metadata/registry.js';
 import { entityOf, type OpContext, type Record_ } from './context.js';
 import { attachIncludes, parseIncludes } from './includes.js';
@@ -18,6 +18,7 @@ const TOTAL = 'rocket.total';
 export async function listRecords(ctx: OpContext, entityName: string, query: ListQuery): Promise<ListResult> {
   const entity = entityOf(ctx.app, entityName);
   const scope = ctx.app.permissions.readScope(ctx.caller, entity.name);
+  if (query.malformed?.length) throw invalidPayload(`Invalid filter parameter: ${query.malformed[0]}`);
   const params = new Params();
   const where = whereSql([
     liveSql(entity),
