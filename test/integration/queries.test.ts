@@ -322,6 +322,26 @@ describe('injection attempts are answered 400 or treated as plain values', () =>
     else expect(['UNKNOWN_FIELD', 'INVALID_PAYLOAD']).toContain(res.body.error.code);
   });
 
+  it('a malformed filter key is a query-parsing error: after the entity and the read permission', async () => {
+    const unknown = await h.get('/nope?filter[name=apple');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe('UNKNOWN_ENTITY');
+    const bad = await h.get('/item?filter[name=apple');
+    expect(bad.body.error).toEqual({ code: 'INVALID_PAYLOAD', message: 'Invalid filter parameter: filter[name' });
+    // A non-admin with no read policy is refused before the query is looked at.
+    const email = `reader${Date.now()}@example.com`;
+    const created = await h.post('/_admin/users', { email, password: 'pw-123456', roles: ['reader'] });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const token = await h.s.client.login(`${h.base}/auth/login`, email, 'pw-123456');
+    const denied = await h.s.client.get(`${h.base}/item?filter[name=apple`, { token });
+    expect(denied.status).toBe(403);
+    const deniedSort = await h.s.client.get(`${h.base}/item?sort=nope`, { token });
+    expect(deniedSort.status).toBe(403);
+    // Filters mean nothing to a single-record GET.
+    const [row] = await h.q<{ id: string }>("SELECT id FROM items WHERE name = 'apple' AND deleted_at IS NULL");
+    expect((await h.get(`/item/${row!.id}?filter[name=x`)).status).toBe(200);
+  });
+
   it('data is intact afterwards', async () => {
     const rows = await h.q<{ n: number }>('SELECT count(*)::int AS n FROM items');
     expect(rows[0]!.n).toBe(ROWS.length + 2);
