@@ -37,7 +37,7 @@ function checkValue(entity: EntityMeta, f: FieldMeta, value: unknown, path: stri
     if (typeof value === 'string' && UUID_RE.test(value)) {
       row.files.push({ field: f.name, id: value.toLowerCase() });
       row.values[f.name] = value;
-    } else if (isObject(value)) {
+    } else if (isObject(value) && coerceInput({ type: 'json' }, value).ok) {
       row.values[f.name] = value;
     } else {
       c.invalid.push({ field: where, rule: 'type', message: `${f.name} must be file` });

@@ -154,7 +154,7 @@ async function applySlug(sc: StageContext, row: RowPlan): Promise<void> {
   }
 }
 
-/** `file` fields: a file id (or object with one) becomes the stored file's metadata. */
+/** `file` fields sent as a file id get the stored file's metadata (objects were kept as given). */
 async function resolveFiles(sc: StageContext, top: RowPlan): Promise<void> {
   const wanted = [...walk(top)].flatMap((r) => r.files.map((f) => ({ row: r, ...f })));
   if (wanted.length === 0) return;
@@ -196,6 +196,18 @@ async function createWithin(sc: StageContext, entityName: string, body: Record_,
   }
 }
 
+/** After a failed transaction (rolled back, connection released): observers record what must survive it. */
+async function afterRollback(ctx: OpContext, writes: readonly WriteEvent[], err: unknown): Promise<void> {
+  for (const o of WRITE_OBSERVERS) {
+    if (!o.afterRollback) continue;
+    try {
+      await o.afterRollback(ctx, writes, err);
+    } catch (e) {
+      ctx.app.log.error({ err: e, app: ctx.app.name, observer: o.name }, 'post-rollback work failed');
+    }
+  }
+}
+
 /** Runs a write in one transaction; post-commit effects are dispatched after COMMIT, off the connection. */
 async function inTransaction<T>(ctx: OpContext, fn: (sc: StageContext) => Promise<T>): Promise<T> {
   const now = nowIso();
@@ -215,6 +227,9 @@ async function inTransaction<T>(ctx: OpContext, fn: (sc: StageContext) => Promis
     for (const o of WRITE_OBSERVERS) if (o.beforeCommit) await o.beforeCommit(sc, writes);
     effects = await recordEffects(tx, sc.outbox);
     return out;
+  }).catch(async (err: unknown) => {
+    await afterRollback(ctx, writes, err);
+    throw err;
   });
   if (effects.length) await dispatchEffects(ctx.app.db, effects);
   for (const o of WRITE_OBSERVERS) {
