@@ -28,11 +28,31 @@ export interface Config {
   storagePath: string;
   /** Largest accepted upload in bytes. */
   maxFileSize: number;
+  /** Environment variables webhook header templates may read: exact names or `PREFIX_*` patterns. */
+  webhookEnvAllowlist: string[];
+  /** Webhooks never call loopback, private, link-local or cloud-metadata addresses. */
+  webhookDenyPrivateNetworks: boolean;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const ENV_PATTERN = /^(\*|[A-Za-z_][A-Za-z0-9_]*\*?)$/;
+
+const envAllowlist = z
+  .string()
+  .default('')
+  .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s !== ''))
+  .refine((list) => list.every((s) => ENV_PATTERN.test(s)), 'must be a comma-separated list of variable names or PREFIX_* patterns');
+
+const bool = (fallback: boolean) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((v) => v.trim().toLowerCase())
+    .refine((v) => ['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'].includes(v), 'must be true or false')
+    .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
 
 const schema = z.object({
   PORT: int(0, 65535).default(8080),
@@ -58,6 +78,8 @@ const schema = z.object({
   ROCKET_LOGIN_LOCK_SECONDS: int(1, 86400).default(300),
   ROCKET_STORAGE_PATH: z.string().min(1).default('./uploads'),
   ROCKET_MAX_FILE_SIZE: int(1, Number.MAX_SAFE_INTEGER).default(10 * 1024 * 1024),
+  ROCKET_WEBHOOK_ENV_ALLOWLIST: envAllowlist,
+  ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS: bool(false),
 });
 
 /** rocket.yaml keys, mapped to the environment names above. */
@@ -79,6 +101,8 @@ const YAML_KEYS: Record<string, keyof z.input<typeof schema>> = {
   login_lock_seconds: 'ROCKET_LOGIN_LOCK_SECONDS',
   storage_path: 'ROCKET_STORAGE_PATH',
   max_file_size: 'ROCKET_MAX_FILE_SIZE',
+  webhook_env_allowlist: 'ROCKET_WEBHOOK_ENV_ALLOWLIST',
+  webhook_deny_private_networks: 'ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS',
 };
 
 export class ConfigError extends Error {}
@@ -129,5 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     loginLockSeconds: c.ROCKET_LOGIN_LOCK_SECONDS,
     storagePath: resolve(c.ROCKET_STORAGE_PATH),
     maxFileSize: c.ROCKET_MAX_FILE_SIZE,
+    webhookEnvAllowlist: c.ROCKET_WEBHOOK_ENV_ALLOWLIST,
+    webhookDenyPrivateNetworks: c.ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS,
   };
 }

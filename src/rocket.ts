@@ -10,6 +10,7 @@ import { Platform } from './platform/platform.js';
 import { platformSecret } from './platform/secrets.js';
 import { buildHttp } from './http/server.js';
 import { ROUTE_MODULES } from './http/routes/index.js';
+import { startWebhookJob } from './webhooks/job.js';
 import type { Services } from './http/context.js';
 import { startWorkflowJobs } from './workflows/jobs.js';
 
@@ -31,7 +32,10 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
     const throttle = new LoginThrottle(config.loginMaxFailures, config.loginLockSeconds * 1000);
     const platform = new Platform(mgmt, await platformSecret(config.dataDir, config.platformJwtSecret), throttle);
     await platform.bootstrap(config, log);
-    const apps = new AppManager(dbServer, mgmt, config.appPoolSize, throttle, log);
+    const apps = new AppManager(dbServer, mgmt, config.appPoolSize, throttle, log, {
+      envAllowlist: config.webhookEnvAllowlist,
+      denyPrivateNetworks: config.webhookDenyPrivateNetworks,
+    });
     const files = new FileService(new LocalDiskStorage(config.storagePath), config.maxFileSize);
     apps.onDelete((name) => files.removeApp(name));
     await apps.loadAll();
@@ -41,6 +45,7 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
     const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
     log.info({ url }, 'Rocket is serving');
     const workflowJobs = startWorkflowJobs(() => apps.runtimes(), log);
+    const webhookJob = startWebhookJob(apps, log);
     let closing: Promise<void> | undefined;
     return {
       http,
@@ -51,6 +56,7 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
         closing ??= (async () => {
           await http.close(); // stops accepting, waits for in-flight requests
           await workflowJobs.stop();
+          await webhookJob.stop();
           await apps.closeAll();
           await mgmt.close();
           await dbServer.stop();

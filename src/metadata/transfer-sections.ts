@@ -1,4 +1,5 @@
 import type { AppRuntime } from '../platform/app-runtime.js';
+import { webhooksTransfer } from '../webhooks/transfer.js';
 
 /**
  * Export/import of a metadata kind owned by another feature (workflows,
@@ -14,4 +15,4 @@ export interface TransferSection {
   errorLabel(item: unknown): string;
 }
 
-export const TRANSFER_SECTIONS: TransferSection[] = [];
+export const TRANSFER_SECTIONS: TransferSection[] = [webhooksTransfer];

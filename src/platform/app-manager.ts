@@ -5,6 +5,7 @@ import type { DatabaseServer } from '../db/server.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
 import { RocketError, conflict, invalid, notFound } from '../errors.js';
 import { AppRuntime, type AppRow } from './app-runtime.js';
+import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from '../webhooks/settings.js';
 
 export interface AppView {
   name: string;
@@ -48,6 +49,7 @@ export class AppManager {
     private readonly poolSize: number,
     private readonly throttle: LoginThrottle,
     private readonly log: Logger,
+    private readonly webhookSettings: WebhookSettings = DEFAULT_WEBHOOK_SETTINGS,
   ) {}
 
   async loadAll(): Promise<void> {
@@ -121,7 +123,7 @@ export class AppManager {
         [name, displayName, dbName, randomBytes(32).toString('hex')],
       );
       inserted = true;
-      runtime = new AppRuntime(rows[0]!, this.server.connect(dbName, this.poolSize), this.throttle, this.log);
+      runtime = new AppRuntime(rows[0]!, this.server.connect(dbName, this.poolSize), this.throttle, this.log, this.webhookSettings);
       await runtime.bootstrap(this.log, admin);
       await runtime.open(this.log);
       this.live.set(name, runtime);
@@ -165,7 +167,7 @@ export class AppManager {
   private async open(row: AppRow): Promise<AppRuntime> {
     const existing = this.live.get(row.name);
     if (existing) return existing;
-    const runtime = new AppRuntime(row, this.server.connect(row.db_name, this.poolSize), this.throttle, this.log);
+    const runtime = new AppRuntime(row, this.server.connect(row.db_name, this.poolSize), this.throttle, this.log, this.webhookSettings);
     try {
       await runtime.bootstrap(this.log);
       await runtime.open(this.log);

@@ -10,6 +10,7 @@ import { TokenVerifier, secretKey } from '../auth/tokens.js';
 import { UserStatusCache } from '../auth/user-status.js';
 import { APP_MIGRATIONS } from '../metadata/system-tables.js';
 import { Registry, loadRegistry } from '../metadata/registry.js';
+import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from '../webhooks/settings.js';
 
 /** NOTIFY channel carrying "<instance>:metadata" and "<instance>:user:<id>" in every app database. */
 const CHANGE_CHANNEL = 'rocket_changes';
@@ -44,6 +45,8 @@ export class AppRuntime {
     readonly db: Database,
     throttle: LoginThrottle,
     log: Logger,
+    /** Server settings of webhook delivery (env allow-list, private-network blocking). */
+    readonly webhookSettings: WebhookSettings = DEFAULT_WEBHOOK_SETTINGS,
   ) {
     this.name = row.name;
     this.log = log.child({ app: row.name });

@@ -2,6 +2,7 @@ import type { OpContext } from '../context.js';
 import type { WriteEvent } from './execute.js';
 import type { StageContext } from './stages.js';
 import { workflowObserver } from '../../workflows/observer.js';
+import { webhookObserver } from '../../webhooks/observer.js';
 
 /**
  * Something that reacts to the rows a request wrote: synchronous webhooks
@@ -15,7 +16,9 @@ export interface WriteObserver {
   beforeCommit?(sc: StageContext, writes: readonly WriteEvent[]): Promise<void>;
   /** After COMMIT, with the connection released; awaited before the response, never fails the request. */
   afterCommit?(ctx: OpContext, writes: readonly WriteEvent[]): Promise<void>;
+  /** After the transaction failed and rolled back, with the connection released; awaited before the error is thrown on. */
+  afterRollback?(ctx: OpContext, writes: readonly WriteEvent[], error: unknown): Promise<void>;
 }
 
 /** Observers in the order they run. Features add themselves here. */
-export const WRITE_OBSERVERS: WriteObserver[] = [workflowObserver];
+export const WRITE_OBSERVERS: WriteObserver[] = [workflowObserver, webhookObserver];

@@ -7,6 +7,7 @@ import { recordRoutes } from './records.js';
 import { adminTransferRoutes } from './admin-transfer.js';
 import { adminRulesRoutes } from './admin-rules.js';
 import { adminStateMachineRoutes } from './admin-state-machines.js';
+import { adminWebhookRoutes } from './admin-webhooks.js';
 import { filesRoutes } from './files.js';
 import { uiConfigRoutes } from './ui-configs.js';
 import { adminWorkflowRoutes } from './admin-workflows.js';
@@ -23,6 +24,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   adminMetadataRoutes,
   adminRulesRoutes,
   adminStateMachineRoutes,
+  adminWebhookRoutes,
   adminTransferRoutes,
   adminWorkflowRoutes,
   workflowRuntimeRoutes,

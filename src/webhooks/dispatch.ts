@@ -1,0 +1,148 @@
+import type { Logger } from 'pino';
+import type { Database } from '../db/database.js';
+import type { Backoff } from './definition.js';
+import { deliver } from './delivery.js';
+import { recordAttempt, type WebhookLog } from './logs.js';
+import { resolveHeaders, settingsOf } from './settings.js';
+
+/**
+ * Sending stored log rows: the async deliveries right after commit, and the
+ * retry job's. A row is claimed before it is sent (DESIGN.md principle 6): a
+ * single statement locks it (`FOR UPDATE SKIP LOCKED`) and pushes its
+ * `next_retry_at` a lease ahead, so no other instance or pass takes it while
+ * the call runs; if this process dies mid-call, the row is due again when the
+ * lease ends. No connection is held during the HTTP call.
+ */
+
+export interface DispatchApp {
+  readonly name: string;
+  readonly db: Database;
+  readonly log: Logger;
+}
+
+/** Longer than the 30 s call timeout plus the outcome's UPDATE. */
+const LEASE_SECONDS = 90;
+/** Pending rows older than this are orphans of a crash (or of a lost post-commit dispatch). */
+export const STALE_PENDING_SECONDS = 10;
+/** Rows per pass and kind. */
+export const PASS_LIMIT = 50;
+
+type Claimed = Pick<WebhookLog, 'id' | 'url' | 'method' | 'request_headers' | 'request_body' | 'attempt' | 'max_attempts'> & {
+  backoff: Backoff;
+};
+
+function claimSql(selection: string): string {
+  return `WITH c AS (${selection} FOR UPDATE SKIP LOCKED)
+    UPDATE _webhook_logs l SET next_retry_at = NOW() + make_interval(secs => ${LEASE_SECONDS})
+      FROM c WHERE l.id = c.id
+    RETURNING l.id, l.url, l.method, COALESCE(l.request_headers, '{}'::jsonb) AS request_headers,
+      COALESCE(l.request_body, '{}'::jsonb) AS request_body, l.attempt, l.max_attempts,
+      COALESCE((SELECT w.retry->>'backoff' FROM _webhooks w WHERE w.id = l.webhook_id), 'exponential') AS backoff`;
+}
+
+/** Claims these pending rows (those another instance has not taken already). */
+async function claimPending(db: Database, ids: readonly string[]): Promise<Claimed[]> {
+  return db.query<Claimed>(
+    claimSql(`SELECT id FROM _webhook_logs WHERE id = ANY($1::uuid[]) AND status = 'pending'
+      AND (next_retry_at IS NULL OR next_retry_at <= NOW())`),
+    [ids],
+  );
+}
+
+/** Claims up to PASS_LIMIT retrying rows that are due, oldest due first. */
+async function claimDue(db: Database): Promise<Claimed[]> {
+  return db.query<Claimed>(
+    claimSql(`SELECT id FROM _webhook_logs WHERE status = 'retrying' AND next_retry_at <= NOW()
+      ORDER BY next_retry_at, created_at LIMIT ${PASS_LIMIT}`),
+  );
+}
+
+/** Claims up to PASS_LIMIT pending rows left behind (committed, never sent), oldest first. */
+async function claimStale(db: Database): Promise<Claimed[]> {
+  return db.query<Claimed>(
+    claimSql(`SELECT id FROM _webhook_logs WHERE status = 'pending'
+      AND created_at < NOW() - make_interval(secs => ${STALE_PENDING_SECONDS})
+      AND (next_retry_at IS NULL OR next_retry_at <= NOW())
+      ORDER BY created_at LIMIT ${PASS_LIMIT}`),
+  );
+}
+
+// ---- in-flight work per app, so shutdown can wait for it (or cancel it) ----------------------------
+
+interface Tracker {
+  readonly running: Set<Promise<void>>;
+  readonly abort: AbortController;
+}
+const trackers = new WeakMap<Database, Tracker>();
+
+function trackerOf(db: Database): Tracker {
+  let t = trackers.get(db);
+  if (!t) trackers.set(db, (t = { running: new Set(), abort: new AbortController() }));
+  return t;
+}
+
+function track(app: DispatchApp, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  const t = trackerOf(app.db);
+  const p: Promise<void> = work(t.abort.signal)
+    .catch((err: unknown) => app.log.error({ err, app: app.name }, 'webhook delivery failed'))
+    .finally(() => t.running.delete(p));
+  t.running.add(p);
+  return p;
+}
+
+/** Waits up to `graceMs` for the app's deliveries, then cancels the rest (their rows stay claimed and are retried later). */
+export async function drainDeliveries(db: Database, graceMs: number): Promise<void> {
+  const t = trackers.get(db);
+  if (!t || t.running.size === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+  await Promise.race([Promise.allSettled([...t.running]), grace]);
+  clearTimeout(timer);
+  t.abort.abort();
+  await Promise.allSettled([...t.running]);
+}
+
+// ---- sending -------------------------------------------------------------------------------------
+
+async function send(app: DispatchApp, log: Claimed, signal: AbortSignal): Promise<void> {
+  const settings = settingsOf(app);
+  const result = await deliver(
+    {
+      url: log.url,
+      method: log.method,
+      headers: resolveHeaders(log.request_headers, settings.envAllowlist),
+      body: JSON.stringify(log.request_body),
+    },
+    { denyPrivateNetworks: settings.denyPrivateNetworks, signal },
+  );
+  if (result.cancelled) return;
+  await recordAttempt(app.db, log, log.backoff === 'linear' ? 'linear' : 'exponential', result);
+}
+
+/** After commit: sends the pending rows of a write in the background (the response does not wait). */
+export function dispatchPending(app: DispatchApp, ids: readonly string[]): void {
+  if (ids.length === 0) return;
+  void track(app, async (signal) => {
+    const claimed = await claimPending(app.db, ids);
+    await Promise.all(claimed.map((log) => send(app, log, signal)));
+  });
+}
+
+export interface PassResult {
+  /** Retrying rows that were due and sent again. */
+  retried: number;
+  /** Pending rows left behind by a crash, sent now. */
+  recovered: number;
+}
+
+/**
+ * One pass of the retry job for one app (spec: webhooks.md §Automatic retries):
+ * due `retrying` rows and stale `pending` rows, each sent once; resolves when
+ * their outcomes are stored.
+ */
+export async function runWebhookPass(app: DispatchApp): Promise<PassResult> {
+  const due = await claimDue(app.db);
+  const stale = await claimStale(app.db);
+  await Promise.all([...due, ...stale].map((log) => track(app, (signal) => send(app, log, signal))));
+  return { retried: due.length, recovered: stale.length };
+}
