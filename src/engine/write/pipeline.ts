@@ -154,7 +154,7 @@ async function applySlug(sc: StageContext, row: RowPlan): Promise<void> {
   }
 }
 
-/** `file` fields: a file id (or object with one) becomes the stored file's metadata. */
+/** `file` fields sent as a file id get the stored file's metadata (objects were kept as given). */
 async function resolveFiles(sc: StageContext, top: RowPlan): Promise<void> {
   const wanted = [...walk(top)].flatMap((r) => r.files.map((f) => ({ row: r, ...f })));
   if (wanted.length === 0) return;
