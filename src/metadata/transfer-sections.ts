@@ -1,4 +1,5 @@
 import type { AppRuntime } from '../platform/app-runtime.js';
+import { workflowsTransfer } from '../workflows/transfer.js';
 import { webhooksTransfer } from '../webhooks/transfer.js';
 
 /**
@@ -15,4 +16,4 @@ export interface TransferSection {
   errorLabel(item: unknown): string;
 }
 
-export const TRANSFER_SECTIONS: TransferSection[] = [webhooksTransfer];
+export const TRANSFER_SECTIONS: TransferSection[] = [workflowsTransfer, webhooksTransfer];
