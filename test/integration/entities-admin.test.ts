@@ -409,6 +409,16 @@ describe('list and get', () => {
   it('requires an admin', async () => {
     const anon = await h.s.client.get(`${h.base}/_admin/entities`);
     expect(anon.status).toBe(401);
+    const email = `viewer${Date.now()}@example.com`;
+    expect((await h.post('/_admin/users', { email, password: 'pw-123456', roles: ['viewer'] })).status).toBe(201);
+    const token = await h.s.client.login(`${h.base}/auth/login`, email, 'pw-123456');
+    for (const [method, path] of [['GET', '/_admin/entities'], ['POST', '/_admin/entities'], ['PUT', '/_admin/entities/invoice'], ['DELETE', '/_admin/entities/invoice'], ['POST', '/_admin/relations']] as const) {
+      const res = await h.s.client.request(method, `${h.base}${path}`, { token, body: method === 'POST' || method === 'PUT' ? minimal('sneaky') : undefined });
+      expect(res.status, `${method} ${path}`).toBe(403);
+      expect(res.body.error.code).toBe('FORBIDDEN');
+    }
+    expect(await storedDefinition('sneaky')).toBeUndefined();
+    expect(await storedDefinition('invoice')).toBeDefined();
   });
 });
 
