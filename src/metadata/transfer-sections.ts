@@ -1,6 +1,7 @@
 import type { AppRuntime } from '../platform/app-runtime.js';
 import { workflowsTransfer } from '../workflows/transfer.js';
 import { webhooksTransfer } from '../webhooks/transfer.js';
+import { uiConfigsTransfer } from './ui-configs-admin.js';
 
 /**
  * Export/import of a metadata kind owned by another feature (workflows,
@@ -16,4 +17,4 @@ export interface TransferSection {
   errorLabel(item: unknown): string;
 }
 
-export const TRANSFER_SECTIONS: TransferSection[] = [workflowsTransfer, webhooksTransfer];
+export const TRANSFER_SECTIONS: TransferSection[] = [workflowsTransfer, webhooksTransfer, uiConfigsTransfer];

@@ -2,6 +2,7 @@ import { RocketError, conflict, invalid, invalidPayload, notFound } from '../err
 import { UUID_RE } from '../engine/values.js';
 import type { AppRuntime } from '../platform/app-runtime.js';
 import { isObject } from './problems.js';
+import type { TransferSection } from './transfer-sections.js';
 
 /** UI configs: free-form per-entity UI JSON (spec: metadata.md §8). */
 
@@ -115,3 +116,26 @@ export async function defaultUIConfig(app: AppRuntime, entity: string): Promise<
   const rows = await app.db.query<UIConfigRow>(`SELECT ${COLUMNS} FROM _ui_configs WHERE entity = $1 AND scope = $2`, [entity, DEFAULT_SCOPE]);
   return rows[0] ?? null;
 }
+
+/** Import: insert or replace the config of (entity, scope). */
+export async function upsertUIConfig(app: AppRuntime, body: unknown): Promise<void> {
+  const input = parse(app, body, true);
+  await app.db.query(
+    `INSERT INTO _ui_configs (entity, scope, config) VALUES ($1, $2, $3::jsonb)
+     ON CONFLICT (entity, scope) DO UPDATE SET config = EXCLUDED.config, updated_at = NOW()`,
+    [input.entity, input.scope, JSON.stringify(input.config)],
+  );
+}
+
+/** UI configs in schema export/import: upserted, never skipped. */
+export const uiConfigsTransfer: TransferSection = {
+  key: 'ui_configs',
+  async exportItems(app) {
+    return (await listUIConfigs(app)).map(({ entity, scope, config }) => ({ entity, scope, config }));
+  },
+  async importItem(app, item) {
+    await upsertUIConfig(app, item);
+    return true;
+  },
+  errorLabel: (item) => `UI config ${isObject(item) && typeof item.entity === 'string' ? item.entity : '?'}`,
+};

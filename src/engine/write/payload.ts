@@ -77,7 +77,8 @@ export function checkRequired(row: RowPlan, injected: string | undefined, detail
     const clientPk = f.name === pk.field && !pk.generated;
     if (!clientPk && (!f.required || f.nullable || f.auto)) continue;
     if (f.name === pk.field && pk.generated) continue;
-    if (f.name === injected || f.default !== undefined) continue;
+    if (f.name === injected) continue;
+    if (f.default !== undefined && !(f.name in row.values)) continue; // an absent field takes its default
     if (slug?.source && slug.field === f.name) continue;
     const where = at(row.path, f.name);
     if (blank(row.values[f.name]) && !details.some((d) => d.field === where)) {

@@ -1,7 +1,7 @@
 import type { Queryable } from '../../db/database.js';
 import type { EntityMeta } from '../../metadata/registry.js';
 import { Params } from '../params.js';
-import { liveSql, whereSql } from '../query.js';
+import { whereSql } from '../query.js';
 
 /** Slugify (spec: metadata.md §4): "Héllo, World!" → "hello-world". */
 export function slugify(text: string): string {
@@ -18,9 +18,9 @@ export function slugify(text: string): string {
 export async function uniqueSlug(tx: Queryable, entity: EntityMeta, base: string, selfPk?: unknown): Promise<string> {
   const field = entity.fields.get(entity.def.slug!.field)!;
   const params = new Params();
+  // Soft-deleted rows still hold their slug in the unique index, so they count as taken.
   const where = whereSql([
     `(${field.col} = ${params.add(base, 'text')} OR ${field.col} LIKE ${params.add(`${base}-%`, 'text')})`,
-    liveSql(entity),
     selfPk === undefined ? undefined : `${entity.pk.col} <> ${params.add(selfPk as string, entity.pk.cast)}`,
   ]);
   const rows = await tx.query<Record<string, string>>(`SELECT ${field.col} FROM ${entity.table}${where}`, params.list);
