@@ -1,39 +1,38 @@
 import type { FastifyInstance } from 'fastify';
 import * as meta from '../../metadata/admin.js';
-import { bodyObject } from '../body.js';
-import { appOf, hooks, type Services } from '../context.js';
+import * as rules from '../../metadata/rules-admin.js';
+import * as machines from '../../metadata/state-machines-admin.js';
+import type { Services } from '../context.js';
+import { adminResourceRoutes } from './admin-resource.js';
 
-type Named = { Params: { name: string } };
-
-/** /api/:app/_admin/entities and /_admin/relations. */
+/** /api/:app/_admin/entities, /relations, /rules and /state-machines. */
 export async function adminMetadataRoutes(app: FastifyInstance, services: Services): Promise<void> {
-  const admin = { onRequest: hooks(services).admin };
-
-  app.get('/api/:app/_admin/entities', admin, async (req) => ({ data: await meta.listEntities(appOf(req)) }));
-  app.get<Named>('/api/:app/_admin/entities/:name', admin, async (req) => ({
-    data: await meta.getEntity(appOf(req), req.params.name),
-  }));
-  app.post('/api/:app/_admin/entities', admin, async (req, reply) =>
-    reply.status(201).send({ data: await meta.createEntity(appOf(req), bodyObject(req)) }),
-  );
-  app.put<Named>('/api/:app/_admin/entities/:name', admin, async (req) => ({
-    data: await meta.updateEntity(appOf(req), req.params.name, bodyObject(req)),
-  }));
-  app.delete<Named>('/api/:app/_admin/entities/:name', admin, async (req) => ({
-    data: await meta.deleteEntity(appOf(req), req.params.name),
-  }));
-
-  app.get('/api/:app/_admin/relations', admin, async (req) => ({ data: await meta.listRelations(appOf(req)) }));
-  app.get<Named>('/api/:app/_admin/relations/:name', admin, async (req) => ({
-    data: await meta.getRelation(appOf(req), req.params.name),
-  }));
-  app.post('/api/:app/_admin/relations', admin, async (req, reply) =>
-    reply.status(201).send({ data: await meta.createRelation(appOf(req), bodyObject(req)) }),
-  );
-  app.put<Named>('/api/:app/_admin/relations/:name', admin, async (req) => ({
-    data: await meta.updateRelation(appOf(req), req.params.name, bodyObject(req)),
-  }));
-  app.delete<Named>('/api/:app/_admin/relations/:name', admin, async (req) => ({
-    data: await meta.deleteRelation(appOf(req), req.params.name),
-  }));
+  adminResourceRoutes(app, services, 'entities', {
+    list: meta.listEntities,
+    get: meta.getEntity,
+    create: meta.createEntity,
+    update: meta.updateEntity,
+    remove: meta.deleteEntity,
+  });
+  adminResourceRoutes(app, services, 'relations', {
+    list: meta.listRelations,
+    get: meta.getRelation,
+    create: meta.createRelation,
+    update: meta.updateRelation,
+    remove: meta.deleteRelation,
+  });
+  adminResourceRoutes(app, services, 'rules', {
+    list: rules.listRules,
+    get: rules.getRule,
+    create: rules.createRule,
+    update: rules.updateRule,
+    remove: rules.deleteRule,
+  });
+  adminResourceRoutes(app, services, 'state-machines', {
+    list: machines.listStateMachines,
+    get: machines.getStateMachine,
+    create: machines.createStateMachine,
+    update: machines.updateStateMachine,
+    remove: machines.deleteStateMachine,
+  });
 }

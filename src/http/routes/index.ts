@@ -5,8 +5,6 @@ import { adminUsersRoutes } from './admin-users.js';
 import { adminMetadataRoutes } from './admin-metadata.js';
 import { recordRoutes } from './records.js';
 import { adminTransferRoutes } from './admin-transfer.js';
-import { adminRulesRoutes } from './admin-rules.js';
-import { adminStateMachineRoutes } from './admin-state-machines.js';
 import { adminWebhookRoutes } from './admin-webhooks.js';
 import { filesRoutes } from './files.js';
 import { uiConfigRoutes } from './ui-configs.js';
@@ -22,8 +20,6 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   adminInvitesRoutes,
   adminPermissionsRoutes,
   adminMetadataRoutes,
-  adminRulesRoutes,
-  adminStateMachineRoutes,
   adminWebhookRoutes,
   adminTransferRoutes,
   adminWorkflowRoutes,
