@@ -97,6 +97,12 @@ export class PermissionSet {
     throw denied(action, entity);
   }
 
+  /** True when the action is granted whatever the stored row holds (admin, or a matching policy without conditions). Never throws. */
+  allowsAnyRow(caller: Caller, entity: string, action: PermissionAction): boolean {
+    if (caller.isAdmin) return true;
+    return this.matchingOrEmpty(caller, entity, action).some(({ policy }) => policy.conditions.length === 0);
+  }
+
   /** For reads: throws the same 403 when no policy exists/matches; else the scope. Admin → {kind:'all'}. */
   readScope(caller: Caller, entity: string): ReadScope {
     if (caller.isAdmin) return ALL;

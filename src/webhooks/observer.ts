@@ -140,4 +140,12 @@ async function afterRollback(ctx: OpContext, writes: readonly WriteEvent[]): Pro
   await insertLogs(ctx.app.db, state.sync);
 }
 
-export const webhookObserver: WriteObserver = { name: 'webhooks', beforeCommit, afterCommit, afterRollback };
+export const webhookObserver: WriteObserver = {
+  name: 'webhooks',
+  async involves(app, entity) {
+    return (await catalogFor(app.registry, app.db)).has(entity.name);
+  },
+  beforeCommit,
+  afterCommit,
+  afterRollback,
+};

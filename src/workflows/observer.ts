@@ -61,6 +61,10 @@ function matching(candidates: readonly CompiledWorkflow[], w: WriteEvent): Compi
 export const workflowObserver: WriteObserver = {
   name: 'workflows',
 
+  async involves(app, entity) {
+    return (await workflowsOf(app)).byEntity.has(entity.name);
+  },
+
   async beforeCommit(sc: StageContext) {
     appOfDb.set(sc.app.db, sc.app);
     if (sc.outbox.length === 0) return;

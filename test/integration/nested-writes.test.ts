@@ -98,6 +98,22 @@ describe('create with nested rows', () => {
     expect(three).toBeLessThanOrEqual(5); // BEGIN, parent INSERT, one child INSERT, COMMIT (+ nothing per item)
   });
 
+  it('a plain create or update (no nested rows, rules, machines or observers) is one statement', async () => {
+    const before = runtime.db.statements;
+    const created = await post('tag', { label: 'solo' });
+    expect(created.status).toBe(201);
+    expect(runtime.db.statements - before).toBe(1);
+    const mid = runtime.db.statements;
+    const updated = await put('tag', created.body.data.id, { label: 'solo2' });
+    expect(updated.status).toBe(200);
+    expect(updated.body.data.label).toBe('solo2');
+    expect(runtime.db.statements - mid).toBe(1);
+    const missing = await put('tag', '00000000-0000-4000-8000-000000000000', { label: 'x' });
+    expect(missing.status).toBe(404);
+    const missingBad = await put('tag', '00000000-0000-4000-8000-000000000000', { nope: 1 });
+    expect(missingBad.status).toBe(404);
+  });
+
   it('a failing grandchild rolls the whole tree back and names its path', async () => {
     const number = num();
     const res = await post('invoice', {

@@ -100,6 +100,20 @@ async function updateOne({ tx, now, writes }: Exec, row: RowPlan, scope?: { fk: 
   return rows[0];
 }
 
+/**
+ * UPDATE of a live row by primary key, without reading it first; undefined when
+ * no live row has that key. With nothing to set it only reads the row.
+ */
+export async function updateByKey({ tx, now }: Exec, row: RowPlan, pk: string): Promise<Record_ | undefined> {
+  const e = row.entity;
+  const cols = columnsToWrite(row, now, 'update');
+  const params = new Params();
+  const where = whereSql([`${e.pk.col} = ${params.add(pk, e.pk.cast)}`, liveSql(e)]);
+  if (cols.length === 0) return (await tx.query<Record_>(`SELECT ${e.selectList} FROM ${e.table}${where}`, params.list))[0];
+  const sets = cols.map(([f, v]) => `${f.col} = ${params.add(toParam(f, v), f.cast)}`).join(', ');
+  return (await tx.query<Record_>(`UPDATE ${e.table} SET ${sets}${where} RETURNING ${e.selectList}`, params.list))[0];
+}
+
 /** Writes one row and its subtree; returns the row as stored. */
 export async function executeRow(exec: Exec, row: RowPlan): Promise<Record_> {
   const stored = row.op === 'insert' ? await insertOne(exec, row) : ((await updateOne(exec, row)) ?? row.current!);

@@ -1,4 +1,5 @@
-import type { OpContext } from '../context.js';
+import type { EngineApp, OpContext } from '../context.js';
+import type { EntityMeta } from '../../metadata/registry.js';
 import type { WriteEvent } from './execute.js';
 import type { StageContext } from './stages.js';
 import { workflowObserver } from '../../workflows/observer.js';
@@ -12,6 +13,8 @@ import { webhookObserver } from '../../webhooks/observer.js';
  */
 export interface WriteObserver {
   readonly name: string;
+  /** Whether writes of this entity concern the observer at all; absent means always. Lets plain writes skip the transaction. */
+  involves?(app: EngineApp, entity: EntityMeta): Promise<boolean>;
   /** After all SQL of the write, before COMMIT; throwing aborts the write. */
   beforeCommit?(sc: StageContext, writes: readonly WriteEvent[]): Promise<void>;
   /** After COMMIT, with the connection released; awaited before the response, never fails the request. */
