@@ -101,6 +101,46 @@ async function updateOne({ tx, now, writes }: Exec, row: RowPlan, scope?: { fk: 
 }
 
 /**
+ * A new row and its direct children in one statement: data-modifying CTEs
+ * run atomically without an explicit transaction, and the children take the
+ * parent's generated key inside the statement. Children rows are grouped by
+ * the columns they write; the parent row comes back.
+ */
+export async function insertTree({ tx, now }: Exec, row: RowPlan): Promise<Record_> {
+  const e = row.entity;
+  const params = new Params();
+  const parentCols = columnsToWrite(row, now, 'insert');
+  const parentSql = parentCols.length
+    ? `INSERT INTO ${e.table} (${parentCols.map(([f]) => f.col).join(', ')}) VALUES (${parentCols.map(([f, v]) => params.add(toParam(f, v), f.cast)).join(', ')})`
+    : `INSERT INTO ${e.table} DEFAULT VALUES`;
+  const ctes = [`p AS (${parentSql} RETURNING ${e.selectList})`];
+  for (const n of row.nested) {
+    const target = n.relation.target;
+    const fk = target.fields.get(n.relation.def.target_key!)!;
+    const groups = new Map<string, Array<Array<[FieldMeta, unknown]>>>();
+    for (const child of n.rows) {
+      const cols = columnsToWrite(child, now, 'insert').filter(([f]) => f.name !== fk.name);
+      const sig = cols.map(([f]) => f.name).join(',');
+      let g = groups.get(sig);
+      if (!g) groups.set(sig, (g = []));
+      g.push(cols);
+    }
+    for (const group of groups.values()) {
+      const fields = group[0]!.map(([f]) => f);
+      const fkValue = `p.${e.pk.col}::${fk.cast}`;
+      const source = fields.length
+        ? `SELECT ${[fkValue, ...fields.map((_, i) => `v.c${i}`)].join(', ')} FROM p, (VALUES ${group
+            .map((cols) => `(${cols.map(([f, v]) => params.add(toParam(f, v), f.cast)).join(', ')})`)
+            .join(', ')}) AS v(${fields.map((_, i) => `c${i}`).join(', ')})`
+        : group.map(() => `SELECT ${fkValue} FROM p`).join(' UNION ALL ');
+      ctes.push(`c${ctes.length} AS (INSERT INTO ${target.table} (${[fk.col, ...fields.map((f) => f.col)].join(', ')}) ${source} RETURNING 1)`);
+    }
+  }
+  const rows = await tx.query<Record_>(`WITH ${ctes.join(', ')} SELECT * FROM p`, params.list);
+  return rows[0]!;
+}
+
+/**
  * UPDATE of a live row by primary key, without reading it first; undefined when
  * no live row has that key. With nothing to set it only reads the row.
  */

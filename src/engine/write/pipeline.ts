@@ -3,7 +3,7 @@ import type { EntityMeta } from '../../metadata/registry.js';
 import type { PermissionAction } from '../../auth/permissions.js';
 import { entityOf, type OpContext, type Record_ } from '../context.js';
 import { findRecord, looksLikePk, recordNotFound, recordOf } from '../read.js';
-import { existingPks, executeRow, loadChildren, updateByKey, type WriteEvent } from './execute.js';
+import { existingPks, executeRow, insertTree, loadChildren, updateByKey, type WriteEvent } from './execute.js';
 import { WRITE_OBSERVERS } from './observers.js';
 import { deleteRows } from '../cascade.js';
 import { checkNotCleared, checkRequired, parsePayload } from './payload.js';
@@ -251,6 +251,9 @@ export async function createRecord(ctx: OpContext, entityName: string, body: unk
   if (await isPlainWrite(ctx, row)) {
     return recordOf(entity, await executeRow({ tx: ctx.app.db, now: nowIso(), writes: [] }, row));
   }
+  if (await isPlainInsertTree(ctx, row)) {
+    return recordOf(entity, await insertTree({ tx: ctx.app.db, now: nowIso(), writes: [] }, row));
+  }
   const stored = await inTransaction(ctx, async (sc) => {
     await prepareTree(sc, row);
     return executeRow(sc, row);
@@ -259,15 +262,34 @@ export async function createRecord(ctx: OpContext, entityName: string, body: unk
 }
 
 /**
- * A single row whose entity has no rules, state machines, slug generation,
- * file fields or observers (webhooks, workflows) involved: its write is one
- * statement, run without an explicit transaction (no BEGIN/COMMIT round trips).
+ * An entity whose writes need nothing but their SQL: no rules, state machines,
+ * slug generation, or observers (webhooks, workflows) involved.
  */
-async function isPlainWrite(ctx: OpContext, row: RowPlan): Promise<boolean> {
-  const e = row.entity;
-  if (row.nested.length > 0 || row.files.length > 0 || e.machines.length > 0 || e.def.slug?.source) return false;
+async function isPlainEntity(ctx: OpContext, e: EntityMeta): Promise<boolean> {
+  if (e.machines.length > 0 || e.def.slug?.source) return false;
   if (e.rules.field.length + e.rules.expression.length + e.rules.computed.length > 0) return false;
   for (const o of WRITE_OBSERVERS) if (!o.involves || (await o.involves(ctx.app, e))) return false;
+  return true;
+}
+
+/** A single plain row without file fields to resolve: one statement, no explicit transaction (no BEGIN/COMMIT round trips). */
+async function isPlainWrite(ctx: OpContext, row: RowPlan): Promise<boolean> {
+  return row.nested.length === 0 && row.files.length === 0 && isPlainEntity(ctx, row.entity);
+}
+
+/**
+ * A new plain parent with new plain children only (one level, one_to_one /
+ * one_to_many), the caller allowed to create them: one statement (see insertTree).
+ */
+async function isPlainInsertTree(ctx: OpContext, row: RowPlan): Promise<boolean> {
+  if (row.nested.length === 0 || row.files.length > 0 || !(await isPlainEntity(ctx, row.entity))) return false;
+  for (const n of row.nested) {
+    if (n.relation.def.type === 'many_to_many' || !(await isPlainEntity(ctx, n.relation.target))) return false;
+    for (const child of n.rows) {
+      if (child.sentPk !== undefined || child.op !== 'insert' || child.nested.length > 0 || child.files.length > 0) return false;
+    }
+  }
+  for (const n of row.nested) for (const child of n.rows) permit(ctx, child.entity, child.path, 'create');
   return true;
 }
 
