@@ -50,9 +50,11 @@ const TYPES = {
   },
 };
 
+type TypeMap = { numeric: number; int8: number; date: string; timestamptz: Date; json: unknown };
+
 /** One connection pool to one PostgreSQL database. */
 export class Database implements Queryable {
-  private readonly sql: postgres.Sql<{ numeric: number; int8: number; date: string; timestamptz: Date; json: unknown }>;
+  private readonly sql: postgres.Sql<TypeMap>;
   /** Statements sent through this pool; lets tests prove a request's query count. */
   statements = 0;
 
@@ -81,25 +83,50 @@ export class Database implements Queryable {
     }
   }
 
-  /** Runs fn in one transaction on one connection; any throw rolls back. */
+  /**
+   * Runs fn in one transaction on one connection; any throw rolls back.
+   * BEGIN costs no round trip of its own: it is queued with the transaction's
+   * first statement, so postgres.js sends both in one write (it pipelines on a
+   * reserved connection); a transaction that runs no statement sends nothing.
+   */
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    this.statements += 2;
+    let conn: postgres.ReservedSql<TypeMap>;
     try {
-      return (await this.sql.begin(async (tsql) => {
-        const tx: Queryable = {
-          query: async <R = Row>(text: string, params: readonly SqlParam[] = []) => {
-            this.statements++;
-            try {
-              return (await tsql.unsafe(text, params as never[], { prepare: true })) as unknown as R[];
-            } catch (err) {
-              throw mapPgError(err);
-            }
-          },
-        };
-        return fn(tx);
-      })) as T;
+      conn = await this.sql.reserve();
     } catch (err) {
       throw mapPgError(err);
+    }
+    let begun: Promise<unknown> | undefined;
+    const tx: Queryable = {
+      query: async <R = Row>(text: string, params: readonly SqlParam[] = []) => {
+        if (!begun) {
+          this.statements++;
+          begun = conn.unsafe('BEGIN');
+        }
+        this.statements++;
+        try {
+          const [, rows] = await Promise.all([begun, conn.unsafe(text, params as never[], { prepare: true })]);
+          return rows as unknown as R[];
+        } catch (err) {
+          throw mapPgError(err);
+        }
+      },
+    };
+    try {
+      const result = await fn(tx);
+      if (begun) {
+        this.statements++;
+        await conn.unsafe('COMMIT');
+      }
+      return result;
+    } catch (err) {
+      if (begun) {
+        this.statements++;
+        await conn.unsafe('ROLLBACK').catch(() => undefined);
+      }
+      throw mapPgError(err);
+    } finally {
+      conn.release();
     }
   }
 
