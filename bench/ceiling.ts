@@ -11,6 +11,7 @@
 import Fastify, { type FastifyReply } from 'fastify';
 import postgres from 'postgres';
 import { CUSTOMER_STATUSES, ORDER_STATUSES } from './schema.js';
+import { CEILING_APPLICATION } from './servers.js';
 
 const env = process.env;
 const sql = postgres({
@@ -23,7 +24,7 @@ const sql = postgres({
   idle_timeout: 60,
   connect_timeout: 10,
   onnotice: () => undefined,
-  connection: { TimeZone: 'UTC', application_name: 'rocket-bench-ceiling' },
+  connection: { TimeZone: 'UTC', application_name: CEILING_APPLICATION },
   // Same value encoding as Rocket: decimals and bigints as JSON numbers.
   types: {
     numeric: { to: 1700, from: [1700], serialize: (v: unknown) => String(v), parse: (v: string) => Number(v) },

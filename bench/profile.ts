@@ -26,6 +26,7 @@ export interface ProfileSummary {
 export function areaOf(url: string, fn: string): string {
   if (fn === '(garbage collector)') return 'GC';
   if (fn === '(program)') return 'V8/native (program)';
+  if (url === '' && /^(writeBuffer|writev|writeUtf8String|writeLatin1String|writeAsciiString)$/.test(fn)) return 'socket writes (syscalls)';
   if (url === '') return 'native';
   if (url.startsWith('node:')) return 'node core (net, streams, timers)';
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
@@ -37,11 +38,10 @@ export function areaOf(url: string, fn: string): string {
     }
     return `npm: ${pkg}`;
   }
-  if (/\/bench\/\.build\/rocket\/|\/src\//.test(url)) {
-    const file = /\/(?:rocket|src)\/(.*)$/.exec(url)?.[1] ?? url;
-    return `rocket: ${file.split('/').slice(0, -1).join('/') || '.'}`;
-  }
-  if (/\/bench\//.test(url)) return 'ceiling (bench code)';
+  if (/\/bench\/\.build\/bench\//.test(url) || /\/bench\/[^/.][^/]*\.ts$/.test(url)) return 'ceiling (bench code)';
+  // Rocket: bench/.build/<build>/… (tsc output) or src/… (tsx).
+  const rocket = /\/bench\/\.build\/[^/]+\/(.*)$/.exec(url) ?? /\/src\/(.*)$/.exec(url);
+  if (rocket) return `rocket: ${rocket[1]!.split('/').slice(0, -1).join('/') || '.'}`;
   return 'other';
 }
 

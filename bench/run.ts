@@ -24,8 +24,10 @@ import { formatSummary, summarise } from './profile.js';
 import { ENTITIES, RELATIONS, resetWrites, seed } from './schema.js';
 import { SCENARIOS, type Fixture, type Scenario } from './scenarios.js';
 import {
+  CEILING_APPLICATION,
   ServerProcess,
   connect,
+  cpuMeter,
   embeddedTarget,
   freePort,
   removeDir,
@@ -55,6 +57,8 @@ const HELP = `usage: node --import tsx bench/run.ts [options]
   --profile <S1..S6|auto|none>  CPU-profile one scenario at the first concurrency (default auto:
                         the lowest Rocket/ceiling ratio; smoke none)
   --no-build            reuse bench/.build from an earlier run
+  --rocket <main.js>    benchmark this Rocket build instead of building src/ (A/B of a change)
+  --rocket-node-args <a> extra node flags for Rocket, space-separated (e.g. "--max-semi-space-size=32")
 Uses DATABASE_URL's server when set, else Rocket's embedded PostgreSQL (own data dir and port).`;
 
 interface Options {
@@ -69,6 +73,8 @@ interface Options {
   pool: number;
   profile: string;
   build: boolean;
+  rocketScript: string;
+  rocketNodeArgs: string[];
 }
 
 function options(): Options {
@@ -85,6 +91,8 @@ function options(): Options {
       pool: { type: 'string' },
       profile: { type: 'string' },
       'no-build': { type: 'boolean', default: false },
+      rocket: { type: 'string' },
+      'rocket-node-args': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -119,6 +127,8 @@ function options(): Options {
     pool: Math.round(num(values.pool, Number(process.env.ROCKET_APP_POOL_SIZE ?? 10), 'pool')),
     profile: profile.toLowerCase() === 'auto' || profile.toLowerCase() === 'none' ? profile.toLowerCase() : profile,
     build: !values['no-build'],
+    rocketScript: resolve(values.rocket ?? join(BUILD, 'rocket', 'main.js')),
+    rocketNodeArgs: (values['rocket-node-args'] ?? '').split(' ').filter((a) => a !== ''),
   };
 }
 
@@ -127,15 +137,17 @@ function log(msg: string): void {
 }
 
 /** Rocket as `npm start` runs it (tsc output), and the ceiling, both as plain JS. */
-function build(): void {
+function build(rocket: boolean): void {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  log('building Rocket (tsc → bench/.build/rocket) and the ceiling');
-  try {
-    execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.json'), '--outDir', join(BUILD, 'rocket')], { stdio: 'inherit' });
-  } catch {
-    // tsc still emits on type errors (work in progress elsewhere in src/): run what was emitted.
-    if (!existsSync(join(BUILD, 'rocket', 'main.js'))) throw new Error('Rocket build failed');
-    log('warning: tsc reported errors in src/; benchmarking the emitted JavaScript anyway');
+  log(rocket ? 'building Rocket (tsc → bench/.build/rocket) and the ceiling' : 'building the ceiling');
+  if (rocket) {
+    try {
+      execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.json'), '--outDir', join(BUILD, 'rocket')], { stdio: 'inherit' });
+    } catch {
+      // tsc still emits on type errors (work in progress elsewhere in src/): run what was emitted.
+      if (!existsSync(join(BUILD, 'rocket', 'main.js'))) throw new Error('Rocket build failed');
+      log('warning: tsc reported errors in src/; benchmarking the emitted JavaScript anyway');
+    }
   }
   execFileSync(process.execPath, [tsc, '-p', join(BENCH, 'tsconfig.json')], { stdio: 'inherit' });
 }
@@ -185,11 +197,57 @@ interface RunResult {
   errors: number;
   timeouts: number;
   rssMb: number;
+  /** CPU time per request of the server process and of the PostgreSQL backends serving it, in µs. */
+  serverCpuUs: number;
+  pgCpuUs: number;
   /** 1-minute load average when the run started (other work on the machine skews a run). */
   load: number;
   valid: boolean;
-  /** Median of the rounds (the run reported), else one of the other rounds. */
-  rounds?: number[];
+}
+
+/** Rocket and the ceiling on one scenario and concurrency, over all rounds. */
+interface Comparison {
+  scenario: string;
+  connections: number;
+  /** The median round of each server (by req/s), with the peak RSS of all rounds and the first invalid round's counts. */
+  rocket: RunResult;
+  ceiling: RunResult;
+  /** Median over rounds of Rocket/ceiling req/s within the round (the two runs of a round are adjacent in time). */
+  ratio: number;
+  /** Median over rounds of ceiling/Rocket CPU (server + PostgreSQL) per request: the req/s ratio a saturated machine would show. */
+  cpuRatio: number;
+  rounds: Array<{ rocket: number; ceiling: number }>;
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function compare(scenario: string, connections: number, rounds: Array<Record<'rocket' | 'ceiling', RunResult>>): Comparison {
+  const summary = (server: 'rocket' | 'ceiling'): RunResult => {
+    const mine = rounds.map((r) => r[server]);
+    const mid = [...mine].sort((x, y) => x.rps - y.rps)[Math.floor((mine.length - 1) / 2)]!;
+    const invalid = mine.find((r) => !r.valid);
+    return {
+      ...mid,
+      rssMb: Math.max(...mine.map((r) => r.rssMb)),
+      valid: !invalid,
+      non2xx: invalid?.non2xx ?? 0,
+      errors: invalid?.errors ?? 0,
+      timeouts: invalid?.timeouts ?? 0,
+    };
+  };
+  return {
+    scenario,
+    connections,
+    rocket: summary('rocket'),
+    ceiling: summary('ceiling'),
+    ratio: median(rounds.map((r) => r.rocket.rps / r.ceiling.rps)),
+    cpuRatio: median(rounds.map((r) => (r.ceiling.serverCpuUs + r.ceiling.pgCpuUs) / (r.rocket.serverCpuUs + r.rocket.pgCpuUs))),
+    rounds: rounds.map((r) => ({ rocket: Math.round(r.rocket.rps), ceiling: Math.round(r.ceiling.rps) })),
+  };
 }
 
 function load(url: string, request: autocannon.Request, connections: number, seconds: number): Promise<autocannon.Result> {
@@ -216,11 +274,13 @@ async function measure(b: Bench, s: Scenario, server: ServerProcess, connections
   const request = s.request(fixture);
   await load(server.url, request, connections, b.opts.warmup);
   const stopRss = sampleRss(server);
+  const stopCpu = await cpuMeter(server, b.appSql, `rocket_${b.fixture.app}`, server === b.rocket ? 'rocket' : CEILING_APPLICATION);
   const load1 = loadavg()[0]!;
   const startedAt = Date.now();
   const r = await load(server.url, request, connections, seconds);
   const endedAt = Date.now();
   const rssMb = stopRss();
+  const cpu = await stopCpu();
   if (s.writes) await resetWrites(b.appSql, b.seededBefore);
   if (!server.alive) throw new Error(`${server.name} crashed during ${s.id}; see ${server.logFile}`);
   const result: RunResult = {
@@ -235,6 +295,8 @@ async function measure(b: Bench, s: Scenario, server: ServerProcess, connections
     errors: r.errors,
     timeouts: r.timeouts,
     rssMb,
+    serverCpuUs: (cpu.serverMs * 1000) / r.requests.total,
+    pgCpuUs: (cpu.pgMs * 1000) / r.requests.total,
     load: load1,
     valid: r.non2xx === 0 && r.errors === 0 && r.timeouts === 0 && r.requests.total > 0,
   };
@@ -264,29 +326,38 @@ async function preflight(b: Bench): Promise<string[]> {
 const f0 = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '–');
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
 
-function table(opts: Options, results: RunResult[]): string {
+function table(opts: Options, comparisons: Comparison[]): string {
   const out: string[] = [];
+  const flag = (x: RunResult) => (x.valid ? '' : ` ⚠ invalid (non-2xx ${x.non2xx}, errors ${x.errors}, timeouts ${x.timeouts})`);
   for (const c of opts.concurrency) {
     out.push(
       '',
       `**c=${c}**`,
       '',
-      '| scenario | Rocket req/s | p50 ms | p99 ms | RSS MB | ceiling req/s | p50 ms | p99 ms | RSS MB | Rocket/ceiling |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| scenario | Rocket req/s | p50 ms | p99 ms | RSS MB | CPU µs/req node + pg | ceiling req/s | p50 ms | p99 ms | RSS MB | CPU µs/req node + pg | Rocket/ceiling req/s | by CPU |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     );
     for (const s of opts.scenarios) {
-      const r = results.find((x) => x.scenario === s.id && x.server === 'rocket' && x.connections === c);
-      const k = results.find((x) => x.scenario === s.id && x.server === 'ceiling' && x.connections === c);
-      if (!r || !k) continue;
-      const ratio = r.rps / k.rps;
-      const flag = (x: RunResult) => (x.valid ? '' : ` ⚠ invalid (non-2xx ${x.non2xx}, errors ${x.errors}, timeouts ${x.timeouts})`);
+      const cmp = comparisons.find((x) => x.scenario === s.id && x.connections === c);
+      if (!cmp) continue;
+      const { rocket: r, ceiling: k, ratio } = cmp;
+      const cpu = (x: RunResult) => `${f0(x.serverCpuUs)} + ${f0(x.pgCpuUs)}`;
       out.push(
-        `| ${s.id} ${s.title} | ${f0(r.rps)}${flag(r)} | ${f1(r.p50)} | ${f1(r.p99)} | ${f0(r.rssMb)} | ` +
-          `${f0(k.rps)}${flag(k)} | ${f1(k.p50)} | ${f1(k.p99)} | ${f0(k.rssMb)} | ` +
-          `**${ratio.toFixed(2)}**${!opts.smoke && c === 16 && ratio < 0.8 ? ' (< 0.8)' : ''} |`,
+        `| ${s.id} ${s.title} | ${f0(r.rps)}${flag(r)} | ${f1(r.p50)} | ${f1(r.p99)} | ${f0(r.rssMb)} | ${cpu(r)} | ` +
+          `${f0(k.rps)}${flag(k)} | ${f1(k.p50)} | ${f1(k.p99)} | ${f0(k.rssMb)} | ${cpu(k)} | ` +
+          `**${ratio.toFixed(2)}**${!opts.smoke && c === 16 && ratio < 0.8 ? ' (< 0.8)' : ''} | ${cmp.cpuRatio.toFixed(2)} |`,
       );
     }
   }
+  out.push(
+    '',
+    (opts.rounds > 1
+        ? 'req/s, p50, p99, CPU: the median round of each server; ratios: medians of the per-round ratios (rounds alternate which server runs first). '
+        : '') +
+      'CPU µs/req: user + system time of the server process and of the PostgreSQL backends of its pool, per request; ' +
+      '"by CPU" = ceiling CPU / Rocket CPU per request, the req/s ratio of a saturated machine, little moved by other load. ' +
+      'non-2xx: 0 in every run unless flagged.',
+  );
   return out.join('\n');
 }
 
@@ -294,7 +365,8 @@ async function main(): Promise<number> {
   const opts = options();
   const began = Date.now();
   await mkdir(RESULTS, { recursive: true });
-  if (opts.build) build();
+  for (const name of ['rocket.log', 'ceiling.log']) await writeFile(join(RESULTS, name), '');
+  if (opts.build) build(opts.rocketScript === join(BUILD, 'rocket', 'main.js'));
 
   const cleanups: Array<() => Promise<unknown>> = [];
   let exitCode = 0;
@@ -327,9 +399,15 @@ async function main(): Promise<number> {
     };
     delete rocketEnv.DATABASE_URL;
     if (databaseUrl) rocketEnv.DATABASE_URL = withDatabase(databaseUrl, mgmtDb);
-    const rocketScript = join(BUILD, 'rocket', 'main.js');
     const startRocket = (nodeArgs: string[] = []) =>
-      ServerProcess.start({ name: 'rocket', script: rocketScript, env: rocketEnv, port: rocketPort, logFile: join(RESULTS, 'rocket.log'), nodeArgs });
+      ServerProcess.start({
+        name: 'rocket',
+        script: opts.rocketScript,
+        env: rocketEnv,
+        port: rocketPort,
+        logFile: join(RESULTS, 'rocket.log'),
+        nodeArgs: [...opts.rocketNodeArgs, ...nodeArgs],
+      });
 
     log(`starting Rocket on :${rocketPort} (${databaseUrl ? `DATABASE_URL, management db ${mgmtDb}` : `embedded PostgreSQL on :${pgPort}`})`);
     let rocket = await startRocket();
@@ -414,54 +492,40 @@ async function main(): Promise<number> {
 
     const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${version.split(',')[0]} (${databaseUrl ? 'DATABASE_URL' : 'embedded'})`;
     log(machine);
-    const results: RunResult[] = [];
+    const comparisons: Comparison[] = [];
     for (const c of opts.concurrency) {
       for (const s of opts.scenarios) {
-        const runs: RunResult[] = [];
+        const rounds: Array<Record<'rocket' | 'ceiling', RunResult>> = [];
         for (let round = 0; round < opts.rounds; round++) {
+          const pair: Partial<Record<'rocket' | 'ceiling', RunResult>> = {};
           for (const server of round % 2 === 0 ? [rocket, ceiling] : [ceiling, rocket]) {
             if (interrupted) throw new Error('interrupted');
             const { result } = await measure(b, s, server, c);
-            runs.push(result);
+            pair[result.server] = result;
             log(
               `${s.id} c=${c} ${server.name.padEnd(7)} ${f0(result.rps).padStart(6)} req/s  p50 ${f1(result.p50)} ms  p99 ${f1(result.p99)} ms  ` +
-                `RSS ${f0(result.rssMb)} MB  load ${result.load.toFixed(1)}` +
+                `RSS ${f0(result.rssMb)} MB  CPU/req ${f0(result.serverCpuUs)} + ${f0(result.pgCpuUs)} µs  load ${result.load.toFixed(1)}` +
                 (result.valid ? '' : `  INVALID: non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}`),
             );
           }
+          rounds.push(pair as Record<'rocket' | 'ceiling', RunResult>);
         }
-        for (const server of ['rocket', 'ceiling'] as const) {
-          const mine = runs.filter((r) => r.server === server);
-          const median = [...mine].sort((x, y) => x.rps - y.rps)[Math.floor((mine.length - 1) / 2)]!;
-          const invalid = mine.find((r) => !r.valid);
-          results.push({
-            ...median,
-            rssMb: Math.max(...mine.map((r) => r.rssMb)),
-            valid: !invalid,
-            non2xx: invalid?.non2xx ?? 0,
-            errors: invalid?.errors ?? 0,
-            timeouts: invalid?.timeouts ?? 0,
-            rounds: mine.map((r) => Math.round(r.rps)),
-          });
-          if (invalid) exitCode = 1;
-        }
+        const cmp = compare(s.id, c, rounds);
+        comparisons.push(cmp);
+        if (!cmp.rocket.valid || !cmp.ceiling.valid) exitCode = 1;
       }
     }
     const report = [
       `Rocket vs ceiling — ${new Date().toISOString().slice(0, 10)} — ${machine}`,
       `seed ${opts.customers} customers / ${opts.orders} orders / ${opts.orders * 3} items; ${opts.duration} s per run after ${opts.warmup} s warm-up; ` +
         `median of ${opts.rounds} round(s); pool ${opts.pool}; RSS = peak`,
-      table(opts, results),
+      table(opts, comparisons),
     ].join('\n');
     console.log(`\n${report}\n`);
 
     let profileText = '';
     const first = opts.concurrency[0]!;
-    const ratios = opts.scenarios.map((s) => {
-      const r = results.find((x) => x.scenario === s.id && x.server === 'rocket' && x.connections === first)!;
-      const k = results.find((x) => x.scenario === s.id && x.server === 'ceiling' && x.connections === first)!;
-      return { s, ratio: r.rps / k.rps };
-    });
+    const ratios = opts.scenarios.map((s) => ({ s, ratio: comparisons.find((x) => x.scenario === s.id && x.connections === first)!.ratio }));
     const target =
       opts.profile === 'none'
         ? undefined
@@ -502,7 +566,7 @@ async function main(): Promise<number> {
 
     const elapsed = ((Date.now() - began) / 1000).toFixed(0);
     await writeFile(join(RESULTS, `run-${stamp}.md`), `${report}\n\n${profileText}`);
-    await writeFile(join(RESULTS, `run-${stamp}.json`), JSON.stringify({ opts: { ...opts, scenarios: opts.scenarios.map((s) => s.id) }, machine, results }, null, 2));
+    await writeFile(join(RESULTS, `run-${stamp}.json`), JSON.stringify({ opts: { ...opts, scenarios: opts.scenarios.map((s) => s.id) }, machine, comparisons }, null, 2));
     log(`done in ${elapsed} s; results in bench/results/run-${stamp}.md`);
     if (exitCode !== 0) console.error('INVALID: at least one run had non-2xx responses, errors or timeouts');
     return exitCode;

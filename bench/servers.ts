@@ -6,6 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 
+/** application_name of the ceiling's connections (Rocket's are 'rocket'). */
+export const CEILING_APPLICATION = 'rocket-bench-ceiling';
+
 /** Where PostgreSQL is: DATABASE_URL's server, or the one Rocket embeds (known once Rocket is up). */
 export interface PgTarget {
   host: string;
@@ -152,4 +155,42 @@ export function withDatabase(databaseUrl: string, database: string): string {
 
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
+}
+
+/** CPU time (user + system) a process has used so far, in ms; NaN when /proc cannot tell. */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state): utime and stime are fields 14 and 15, in clock ticks (USER_HZ = 100 on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * CPU used by a server process and by the PostgreSQL backends serving its pool
+ * (found by database and application_name), between start() and the returned stop().
+ */
+export async function cpuMeter(
+  server: ServerProcess,
+  sql: postgres.Sql,
+  database: string,
+  application: string,
+): Promise<() => Promise<{ serverMs: number; pgMs: number }>> {
+  const backends = async () =>
+    new Map(
+      (await sql.unsafe('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [database, application])).map(
+        (r) => [r.pid as number, cpuMs(r.pid as number)] as const,
+      ),
+    );
+  const server0 = cpuMs(server.child.pid!);
+  const pg0 = await backends();
+  return async () => {
+    const serverMs = cpuMs(server.child.pid!) - server0;
+    let pgMs = 0;
+    for (const [pid, now] of await backends()) pgMs += now - (pg0.get(pid) ?? 0);
+    return { serverMs, pgMs };
+  };
 }
