@@ -27,6 +27,42 @@ function pgTimestampToIso(text: string): string {
   return `${iso.slice(0, 19 + offset.index)}${offset[1]}:${offset[2] ?? '00'}`;
 }
 
+const digit = (s: string, i: number) => s.charCodeAt(i) - 48;
+
+/**
+ * A timestamp as PostgreSQL writes it. The common case — 'YYYY-MM-DD HH:MM:SS[.ffffff]+00'
+ * (sessions run in UTC) with a year from 100 on — is read digit by digit, a few
+ * times faster than building an ISO string for Date to parse (lists read many
+ * timestamps); anything else (offsets, no zone, BC, infinity, years 1–99) takes the ISO path.
+ */
+function parseTimestamp(text: string): Date {
+  const n = text.length;
+  if (n >= 22 && text.charCodeAt(4) === 45 && text.charCodeAt(10) === 32 && text.endsWith('+00')) {
+    const year = digit(text, 0) * 1000 + digit(text, 1) * 100 + digit(text, 2) * 10 + digit(text, 3);
+    if (year >= 100) {
+      // Milliseconds: the first three fractional digits (Date truncates the rest, as its parser does).
+      let ms = 0;
+      if (n > 22 && text.charCodeAt(19) === 46) {
+        ms = digit(text, 20) * 100;
+        if (n > 24) ms += digit(text, 21) * 10;
+        if (n > 25) ms += digit(text, 22);
+      }
+      return new Date(
+        Date.UTC(
+          year,
+          digit(text, 5) * 10 + digit(text, 6) - 1,
+          digit(text, 8) * 10 + digit(text, 9),
+          digit(text, 11) * 10 + digit(text, 12),
+          digit(text, 14) * 10 + digit(text, 15),
+          digit(text, 17) * 10 + digit(text, 18),
+          ms,
+        ),
+      );
+    }
+  }
+  return new Date(pgTimestampToIso(text));
+}
+
 // Decimal and bigint columns come back as JSON numbers (spec: value encoding);
 // dates stay 'YYYY-MM-DD' strings so no timezone can shift them.
 const TYPES = {
@@ -39,7 +75,7 @@ const TYPES = {
     to: 1184,
     from: [1114, 1184],
     serialize: (v: unknown) => (v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : new Date(v as number).toISOString()),
-    parse: (v: string) => new Date(pgTimestampToIso(v)),
+    parse: parseTimestamp,
   },
   // JSON parameters travel as JSON text (callers stringify); re-stringifying would store a JSON string.
   json: {
