@@ -265,7 +265,22 @@ export async function createRecord(ctx: OpContext, entityName: string, body: unk
  * An entity whose writes need nothing but their SQL: no rules, state machines,
  * slug generation, or observers (webhooks, workflows) involved.
  */
-async function isPlainEntity(ctx: OpContext, e: EntityMeta): Promise<boolean> {
+function isPlainEntity(ctx: OpContext, e: EntityMeta): Promise<boolean> {
+  // Decided once per metadata snapshot: the snapshot holds everything the answer depends on.
+  let known = plainness.get(ctx.app.registry);
+  if (!known) plainness.set(ctx.app.registry, (known = new Map()));
+  let answer = known.get(e.name);
+  if (!answer) {
+    answer = decidePlain(ctx, e);
+    known.set(e.name, answer);
+    answer.catch(() => known!.delete(e.name));
+  }
+  return answer;
+}
+
+const plainness = new WeakMap<object, Map<string, Promise<boolean>>>();
+
+async function decidePlain(ctx: OpContext, e: EntityMeta): Promise<boolean> {
   if (e.machines.length > 0 || e.def.slug?.source) return false;
   if (e.rules.field.length + e.rules.expression.length + e.rules.computed.length > 0) return false;
   for (const o of WRITE_OBSERVERS) if (!o.involves || (await o.involves(ctx.app, e))) return false;
