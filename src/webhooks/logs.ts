@@ -29,23 +29,8 @@ export interface WebhookLog {
   updated_at: Date;
 }
 
-/** A new log row, as the observer builds it. */
-export interface NewLog {
-  webhook_id: string;
-  entity: string;
-  hook: Hook;
-  url: string;
-  method: string;
-  request_headers: Record<string, string>;
-  request_body: unknown;
-  response_status: number | null;
-  response_body: string;
-  status: LogStatus;
-  attempt: number;
-  max_attempts: number;
-  error: string;
-  idempotency_key: string;
-}
+/** A new log row, as the observer builds it: a stored row before the database fills in its own columns. */
+export type NewLog = Omit<WebhookLog, 'id' | 'next_retry_at' | 'created_at' | 'updated_at'>;
 
 export const LOG_COLUMNS = `id, webhook_id, entity, hook, url, method, COALESCE(request_headers, '{}'::jsonb) AS request_headers,
   COALESCE(request_body, '{}'::jsonb) AS request_body, response_status, COALESCE(response_body, '') AS response_body, status,
