@@ -40,6 +40,8 @@ const STATUS: Record<ErrorCode, number> = {
 
 export class RocketError extends Error {
   readonly status: number;
+  /** Seconds after which a refused request may be tried again (429). */
+  retryAfter?: number;
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -49,6 +51,12 @@ export class RocketError extends Error {
     super(message);
     this.status = status ?? STATUS[code];
   }
+}
+
+export function tooManyRequests(message: string, retryAfter: number): RocketError {
+  const err = new RocketError('TOO_MANY_REQUESTS', message);
+  err.retryAfter = retryAfter;
+  return err;
 }
 
 export const invalidPayload = (message = 'Invalid request body') => new RocketError('INVALID_PAYLOAD', message);

@@ -1,4 +1,4 @@
-import { RocketError } from '../errors.js';
+import { tooManyRequests } from '../errors.js';
 
 interface Entry {
   /** Failed attempts in the current window. */
@@ -40,10 +40,10 @@ export class LoginThrottle {
     let entry = this.current(key, now);
     if (entry && entry.lockedUntil > now) {
       const retry = Math.ceil((entry.lockedUntil - now) / 1000);
-      throw new RocketError('TOO_MANY_REQUESTS', `Too many failed login attempts; try again in ${retry} seconds`);
+      throw tooManyRequests(`Too many failed login attempts; try again in ${retry} seconds`, retry);
     }
     if (entry && entry.failures + entry.inFlight.length >= this.maxFailures) {
-      throw new RocketError('TOO_MANY_REQUESTS', 'Too many login attempts in progress; try again in 1 seconds');
+      throw tooManyRequests('Too many login attempts in progress; try again in 1 second', 1);
     }
     if (!entry) {
       entry = { failures: 0, first: now, lockedUntil: 0, inFlight: [] };

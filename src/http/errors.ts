@@ -47,6 +47,6 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
   if (rocket.status >= 500) {
     request.log.error({ err, reqId: request.id }, 'request failed');
   }
-  if (rocket.code === 'TOO_MANY_REQUESTS') reply.header('Retry-After', '60');
+  if (rocket.retryAfter !== undefined) reply.header('Retry-After', String(rocket.retryAfter));
   return reply.status(rocket.status).send(envelope(rocket));
 }

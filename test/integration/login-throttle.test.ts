@@ -36,7 +36,8 @@ function expectLocked(res: { status: number; body: { error: { code: string; mess
   expect(res.status).toBe(429);
   expect(res.body.error.code).toBe('TOO_MANY_REQUESTS');
   expect(res.body.error.message).toMatch(/^Too many (failed )?login attempts/);
-  expect(res.headers.get('retry-after')).not.toBeNull();
+  const retry = Number(res.headers.get('retry-after'));
+  expect(Number.isInteger(retry) && retry >= 1 && retry <= LOCK_MS / 1000).toBe(true);
 }
 
 describe('app login', () => {
