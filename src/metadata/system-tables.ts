@@ -101,4 +101,14 @@ export const APP_MIGRATIONS: readonly Migration[] = [
       await tx.query(`CREATE INDEX IF NOT EXISTS idx_workflow_instances_running ON _workflow_instances(created_at) WHERE status = 'running'`);
     },
   },
+  {
+    version: 4,
+    name: 'webhook log indexes',
+    async up(tx) {
+      // The logs API lists by webhook and newest first; deleting a webhook cascades to its logs.
+      await tx.query('CREATE INDEX IF NOT EXISTS idx_webhook_logs_webhook ON _webhook_logs(webhook_id)');
+      await tx.query('CREATE INDEX IF NOT EXISTS idx_webhook_logs_created ON _webhook_logs(created_at DESC)');
+      await tx.query(`CREATE INDEX IF NOT EXISTS idx_webhook_logs_pending ON _webhook_logs(created_at) WHERE status = 'pending'`);
+    },
+  },
 ];
