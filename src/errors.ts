@@ -60,6 +60,12 @@ export function tooManyRequests(message: string, retryAfter: number): RocketErro
 }
 
 export const invalidPayload = (message = 'Invalid request body') => new RocketError('INVALID_PAYLOAD', message);
+/** A parsed request body that must be a JSON object; anything else is 400 INVALID_PAYLOAD. */
+export function objectPayload(body: unknown, message = 'Invalid request body'): Record<string, unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidPayload(message);
+  return body as Record<string, unknown>;
+}
+
 export const unauthorized = (message: string) => new RocketError('UNAUTHORIZED', message);
 export const forbidden = (message: string) => new RocketError('FORBIDDEN', message);
 export const notFound = (message: string) => new RocketError('NOT_FOUND', message);

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../db/database.js';
 import { RocketError, conflict, invalid, invalidPayload, notFound } from '../errors.js';
 import { hashPassword } from './passwords.js';
+import { UUID_RE } from '../engine/values.js';
 import type { TokenPair } from './sessions.js';
 import {
   DUPLICATE_USER,
-  UUID_RE,
   isEmail,
   normalizeEmail,
   optionalRoles,

@@ -9,7 +9,8 @@ import {
   type PermissionAction,
   type PermissionCondition,
 } from './permissions.js';
-import { UUID_RE, optionalRoles } from './users.js';
+import { optionalRoles } from './users.js';
+import { UUID_RE } from '../engine/values.js';
 
 /** Admin API of permission policies (spec: auth.md §Permissions, Admin API). */
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Database } from '../db/database.js';
 import { quoteIdent } from '../db/quote.js';
 import { unauthorized } from '../errors.js';
+import { UUID_RE } from '../engine/values.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { verifyPassword } from './passwords.js';
 import { REFRESH_TOKEN_SECONDS, signAccessToken } from './tokens.js';
@@ -18,7 +19,6 @@ interface UserRow {
   active: boolean | null;
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Login, refresh (rotating) and logout over a users table and a refresh-token

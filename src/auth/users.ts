@@ -1,6 +1,7 @@
 import type { Database } from '../db/database.js';
 import { RocketError, conflict, invalid, invalidPayload, notFound } from '../errors.js';
 import { hashPassword } from './passwords.js';
+import { UUID_RE } from '../engine/values.js';
 
 /**
  * The app's users (spec: auth.md §User admin API). Plain data in, plain data
@@ -22,7 +23,6 @@ export interface UsersContext {
   readonly users: { invalidate(userId?: string): void };
 }
 
-export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EMAIL_RE = /^[^\s@]+@[^\s@]+$/;
 export const DUPLICATE_USER = 'A user with this email already exists';
 

@@ -1,6 +1,5 @@
 import { RocketError, forbidden, type ErrorDetail } from '../errors.js';
 import { ExprRuntimeError, truthy, type CompiledExpr } from '../expr/index.js';
-import type { EntityMeta } from '../metadata/registry.js';
 import { compileRuleExpression } from '../metadata/rule-definition.js';
 import type { StateMachineInput, TransitionAction } from '../metadata/state-machine-definition.js';
 import type { Record_ } from './context.js';

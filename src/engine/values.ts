@@ -106,7 +106,8 @@ function validDateParts(y: number, m: number, d: number): boolean {
 // A NUL, or a lone UTF-16 surrogate (JSON allows "\ud800"; UTF-8 cannot hold it): text PostgreSQL cannot store as sent.
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
-function hasNul(value: unknown): boolean {
+/** PostgreSQL text and jsonb cannot hold U+0000 anywhere in a value. */
+export function hasNul(value: unknown): boolean {
   if (typeof value === 'string') return UNSTORABLE.test(value);
   if (Array.isArray(value)) return value.some(hasNul);
   if (value !== null && typeof value === 'object') {

@@ -1,6 +1,5 @@
 import type { AppRuntime } from '../platform/app-runtime.js';
-import { conflict, invalidPayload, notFound, validationFailed } from '../errors.js';
-import { isObject } from './problems.js';
+import { conflict, objectPayload, notFound, validationFailed } from '../errors.js';
 import { parseEntityDefinition } from './entity-definition.js';
 import { checkJoinTable, migrateEntity, migrateRelation } from './migrate.js';
 import { parseRelationDefinition } from './relation-definition.js';
@@ -23,12 +22,6 @@ export interface RelationRow {
   definition: RelationDef;
   created_at: Date;
   updated_at: Date;
-}
-
-/** A definition body must be a JSON object (else 400, like unparseable JSON). */
-function objectBody(body: unknown): Record<string, unknown> {
-  if (!isObject(body)) throw invalidPayload();
-  return body;
 }
 
 export async function listEntities(app: AppRuntime): Promise<EntityRow[]> {
@@ -61,7 +54,7 @@ function checkRelationsStillValid(app: AppRuntime, def: EntityDef): void {
 }
 
 export async function createEntity(app: AppRuntime, body: unknown): Promise<EntityDef> {
-  const def = parseEntityDefinition(objectBody(body));
+  const def = parseEntityDefinition(objectPayload(body));
   await app.db.transaction(async (tx) => {
     const clash = await tx.query<{ name: string; table_name: string }>(
       'SELECT name, table_name FROM _entities WHERE name = $1 OR table_name = $2',
@@ -82,7 +75,7 @@ export async function createEntity(app: AppRuntime, body: unknown): Promise<Enti
 
 export async function updateEntity(app: AppRuntime, name: string, body: unknown): Promise<EntityDef> {
   await getEntity(app, name);
-  const def = parseEntityDefinition(objectBody(body), name);
+  const def = parseEntityDefinition(objectPayload(body), name);
   checkRelationsStillValid(app, def);
   await app.db.transaction(async (tx) => {
     const clash = await tx.query<{ name: string }>('SELECT name FROM _entities WHERE table_name = $1 AND name <> $2', [
@@ -159,14 +152,14 @@ async function saveRelation(app: AppRuntime, def: RelationDef, mode: 'create' | 
 }
 
 export async function createRelation(app: AppRuntime, body: unknown): Promise<RelationDef> {
-  const def = parseRelationDefinition(objectBody(body), app.registry.entityDefs());
+  const def = parseRelationDefinition(objectPayload(body), app.registry.entityDefs());
   await saveRelation(app, def, 'create');
   return def;
 }
 
 export async function updateRelation(app: AppRuntime, name: string, body: unknown): Promise<RelationDef> {
   await getRelation(app, name);
-  const def = parseRelationDefinition(objectBody(body), app.registry.entityDefs(), name);
+  const def = parseRelationDefinition(objectPayload(body), app.registry.entityDefs(), name);
   await saveRelation(app, def, 'update');
   return def;
 }

@@ -1,7 +1,6 @@
-import { invalidPayload, notFound } from '../errors.js';
+import { objectPayload, notFound } from '../errors.js';
 import type { AppRuntime } from '../platform/app-runtime.js';
 import { UUID_RE } from '../engine/values.js';
-import { isObject } from './problems.js';
 import { parseRule, type RuleInput } from './rule-definition.js';
 
 /** Rules admin operations (spec: rules.md §Admin API). */
@@ -10,11 +9,6 @@ export type RuleObject = RuleInput & { id: string };
 export type RuleRow = RuleObject & { created_at: Date; updated_at: Date };
 
 const COLUMNS = 'id, entity, hook, type, definition, priority, active, created_at, updated_at';
-
-function body(input: unknown): Record<string, unknown> {
-  if (!isObject(input)) throw invalidPayload();
-  return input;
-}
 
 export async function listRules(app: AppRuntime): Promise<RuleRow[]> {
   return app.db.query<RuleRow>(`SELECT ${COLUMNS} FROM _rules ORDER BY entity, priority, created_at`);
@@ -27,7 +21,7 @@ export async function getRule(app: AppRuntime, id: string): Promise<RuleRow> {
 }
 
 export async function createRule(app: AppRuntime, input: unknown): Promise<RuleObject> {
-  const rule = parseRule(body(input), app.registry);
+  const rule = parseRule(objectPayload(input), app.registry);
   const rows = await app.db.query<{ id: string }>(
     'INSERT INTO _rules (entity, hook, type, definition, priority, active) VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING id',
     [rule.entity, rule.hook, rule.type, JSON.stringify(rule.definition), rule.priority, rule.active],
@@ -38,7 +32,7 @@ export async function createRule(app: AppRuntime, input: unknown): Promise<RuleO
 
 export async function updateRule(app: AppRuntime, id: string, input: unknown): Promise<RuleObject> {
   await getRule(app, id);
-  const rule = parseRule(body(input), app.registry);
+  const rule = parseRule(objectPayload(input), app.registry);
   await app.db.query(
     `UPDATE _rules SET entity = $2, hook = $3, type = $4, definition = $5::jsonb, priority = $6, active = $7, updated_at = NOW()
       WHERE id = $1`,

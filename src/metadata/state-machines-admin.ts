@@ -1,7 +1,6 @@
-import { invalidPayload, notFound } from '../errors.js';
+import { objectPayload, notFound } from '../errors.js';
 import type { AppRuntime } from '../platform/app-runtime.js';
 import { UUID_RE } from '../engine/values.js';
-import { isObject } from './problems.js';
 import { parseStateMachine, type StateMachineInput } from './state-machine-definition.js';
 
 /** State machine admin operations (spec: state-machines.md §Admin API). */
@@ -10,11 +9,6 @@ export type StateMachineObject = StateMachineInput & { id: string };
 export type StateMachineRow = StateMachineObject & { created_at: Date; updated_at: Date };
 
 const COLUMNS = 'id, entity, field, definition, active, created_at, updated_at';
-
-function body(input: unknown): Record<string, unknown> {
-  if (!isObject(input)) throw invalidPayload();
-  return input;
-}
 
 export async function listStateMachines(app: AppRuntime): Promise<StateMachineRow[]> {
   return app.db.query<StateMachineRow>(`SELECT ${COLUMNS} FROM _state_machines ORDER BY entity, created_at`);
@@ -27,7 +21,7 @@ export async function getStateMachine(app: AppRuntime, id: string): Promise<Stat
 }
 
 export async function createStateMachine(app: AppRuntime, input: unknown): Promise<StateMachineObject> {
-  const sm = parseStateMachine(body(input), app.registry);
+  const sm = parseStateMachine(objectPayload(input), app.registry);
   const rows = await app.db.query<{ id: string }>(
     'INSERT INTO _state_machines (entity, field, definition, active) VALUES ($1, $2, $3::jsonb, $4) RETURNING id',
     [sm.entity, sm.field, JSON.stringify(sm.definition), sm.active],
@@ -38,7 +32,7 @@ export async function createStateMachine(app: AppRuntime, input: unknown): Promi
 
 export async function updateStateMachine(app: AppRuntime, id: string, input: unknown): Promise<StateMachineObject> {
   await getStateMachine(app, id);
-  const sm = parseStateMachine(body(input), app.registry);
+  const sm = parseStateMachine(objectPayload(input), app.registry);
   await app.db.query(
     'UPDATE _state_machines SET entity = $2, field = $3, definition = $4::jsonb, active = $5, updated_at = NOW() WHERE id = $1',
     [id, sm.entity, sm.field, JSON.stringify(sm.definition), sm.active],

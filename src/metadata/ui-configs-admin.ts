@@ -1,5 +1,5 @@
 import { RocketError, conflict, invalid, invalidPayload, notFound } from '../errors.js';
-import { UUID_RE } from '../engine/values.js';
+import { UUID_RE, hasNul } from '../engine/values.js';
 import type { AppRuntime } from '../platform/app-runtime.js';
 import { isObject } from './problems.js';
 import type { TransferSection } from './transfer-sections.js';
@@ -25,14 +25,6 @@ const COLUMNS = 'id, entity, scope, config, created_at, updated_at';
 const DEFAULT_SCOPE = 'default';
 
 const blank = (v: unknown) => v === undefined || v === null || v === '';
-
-/** PostgreSQL text and jsonb cannot hold U+0000. */
-function hasNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (Array.isArray(value)) return value.some(hasNul);
-  if (isObject(value)) return Object.entries(value).some(([k, v]) => k.includes('\u0000') || hasNul(v));
-  return false;
-}
 
 /** Create/Update body `{entity, scope?, config?}`; only a create checks that the entity exists. */
 function parse(app: AppRuntime, input: unknown, creating: boolean): UIConfigInput {

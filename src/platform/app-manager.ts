@@ -32,11 +32,6 @@ export function dbNameFor(app: string): string {
   return `rocket_${app.replace(/-/g, '_')}`;
 }
 
-function view(row: AppRow): AppView {
-  const { jwt_secret: _secret, ...rest } = row;
-  return rest;
-}
-
 /** The apps of this server: their rows in the management database and their live runtimes. */
 export class AppManager {
   private readonly live = new Map<string, AppRuntime>();

@@ -1,6 +1,5 @@
-import { invalidPayload, notFound } from '../errors.js';
+import { objectPayload, notFound } from '../errors.js';
 import { UUID_RE } from '../engine/values.js';
-import { isObject } from '../metadata/problems.js';
 import type { AppRuntime } from '../platform/app-runtime.js';
 import { parseWebhook, type WebhookInput } from './definition.js';
 
@@ -14,11 +13,6 @@ export const WEBHOOK_COLUMNS = `id, entity, hook, url, method, COALESCE(headers,
   COALESCE(retry, '{"max_attempts":3,"backoff":"exponential"}'::jsonb) AS retry, active, created_at, updated_at`;
 
 type Admin = Pick<AppRuntime, 'db' | 'reload'>;
-
-function body(input: unknown): Record<string, unknown> {
-  if (!isObject(input)) throw invalidPayload();
-  return input;
-}
 
 const params = (w: WebhookInput) =>
   [w.entity, w.hook, w.url, w.method, JSON.stringify(w.headers), w.condition, w.async, JSON.stringify(w.retry), w.active] as const;
@@ -34,7 +28,7 @@ export async function getWebhook(app: Admin, id: string): Promise<WebhookRow> {
 }
 
 export async function createWebhook(app: Admin, input: unknown): Promise<WebhookRow> {
-  const w = parseWebhook(body(input));
+  const w = parseWebhook(objectPayload(input));
   const rows = await app.db.query<WebhookRow>(
     `INSERT INTO _webhooks (entity, hook, url, method, headers, condition, async, retry, active)
      VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::jsonb, $9) RETURNING ${WEBHOOK_COLUMNS}`,
@@ -46,7 +40,7 @@ export async function createWebhook(app: Admin, input: unknown): Promise<Webhook
 
 export async function updateWebhook(app: Admin, id: string, input: unknown): Promise<WebhookRow> {
   await getWebhook(app, id);
-  const w = parseWebhook(body(input));
+  const w = parseWebhook(objectPayload(input));
   await app.db.query(
     `UPDATE _webhooks SET entity = $2, hook = $3, url = $4, method = $5, headers = $6::jsonb, condition = $7, async = $8,
        retry = $9::jsonb, active = $10, updated_at = NOW() WHERE id = $1`,

@@ -1,6 +1,5 @@
-import { RocketError, conflict, invalidPayload, notFound } from '../errors.js';
+import { RocketError, conflict, objectPayload, notFound } from '../errors.js';
 import { UUID_RE } from '../engine/values.js';
-import { isObject } from '../metadata/problems.js';
 import type { AppRuntime } from '../platform/app-runtime.js';
 import { parseWorkflow, type WorkflowInput } from './definition.js';
 
@@ -10,11 +9,6 @@ export type WorkflowObject = WorkflowInput & { id: string };
 export type WorkflowRow = WorkflowObject & { created_at: Date; updated_at: Date };
 
 const COLUMNS = 'id, name, trigger, context, steps, active, created_at, updated_at';
-
-function body(input: unknown): Record<string, unknown> {
-  if (!isObject(input)) throw invalidPayload();
-  return input;
-}
 
 /** 409 for a duplicate name, whether found first or raced into the unique index. */
 async function uniquely<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -42,7 +36,7 @@ export async function getWorkflow(app: AppRuntime, id: string): Promise<Workflow
 }
 
 export async function createWorkflow(app: AppRuntime, input: unknown): Promise<WorkflowObject> {
-  const wf = parseWorkflow(body(input));
+  const wf = parseWorkflow(objectPayload(input));
   if (await nameTaken(app, wf.name)) throw conflict(`Workflow already exists: ${wf.name}`);
   const rows = await uniquely(wf.name, () =>
     app.db.query<{ id: string }>(
@@ -56,7 +50,7 @@ export async function createWorkflow(app: AppRuntime, input: unknown): Promise<W
 
 export async function updateWorkflow(app: AppRuntime, id: string, input: unknown): Promise<WorkflowObject> {
   await getWorkflow(app, id);
-  const wf = parseWorkflow(body(input));
+  const wf = parseWorkflow(objectPayload(input));
   if (await nameTaken(app, wf.name, id)) throw conflict(`Workflow already exists: ${wf.name}`);
   const rows = await uniquely(wf.name, () =>
     app.db.query(

@@ -2,6 +2,7 @@ import { RocketError, type ErrorDetail } from '../../errors.js';
 import type { EntityMeta, FieldMeta, Registry } from '../../metadata/registry.js';
 import { WRITE_MODES, type WriteMode } from '../../metadata/types.js';
 import type { Record_ } from '../context.js';
+import { isObject } from '../../metadata/problems.js';
 import { UUID_RE, coerceInput } from '../values.js';
 import { at, type NestedPlan, type RowPlan } from './plan.js';
 
@@ -11,7 +12,6 @@ import { at, type NestedPlan, type RowPlan } from './plan.js';
  * fields. No database access: everything here is decided by the registry.
  */
 
-const isObject = (v: unknown): v is Record_ => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Fields a client can never set: generated PK, auto timestamps, the soft-delete marker. */
 function writable(entity: EntityMeta, f: FieldMeta): boolean {

@@ -1,4 +1,4 @@
-import { RocketError, invalidPayload, notFound, type ErrorDetail } from '../../errors.js';
+import { RocketError, objectPayload, notFound, type ErrorDetail } from '../../errors.js';
 import type { EntityMeta } from '../../metadata/registry.js';
 import type { PermissionAction } from '../../auth/permissions.js';
 import { entityOf, type OpContext, type Record_ } from '../context.js';
@@ -171,8 +171,7 @@ async function resolveFiles(sc: StageContext, top: RowPlan): Promise<void> {
 }
 
 function jsonObject(body: unknown): Record_ {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidPayload('Invalid JSON body');
-  return body as Record_;
+  return objectPayload(body, 'Invalid JSON body');
 }
 
 function nowIso(): string {

@@ -1,4 +1,3 @@
-import type { Queryable } from '../../db/database.js';
 import type { ErrorDetail } from '../../errors.js';
 import type { OpContext, Record_ } from '../context.js';
 import type { RowPlan } from './plan.js';
@@ -6,8 +5,6 @@ import type { Exec } from './execute.js';
 
 /** What a pipeline stage sees: the operation, its transaction, the clock of the write, what was written. */
 export interface StageContext extends OpContext, Exec {
-  tx: Queryable;
-  now: string;
   /** Problems found so far in this tree; a stage adds to them and the pipeline throws one 422. */
   details: ErrorDetail[];
   /** Post-commit effects recorded by this write; stored in the same transaction. */
