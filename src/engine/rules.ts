@@ -3,7 +3,7 @@ import type { Queryable } from '../db/database.js';
 import type { ErrorDetail } from '../errors.js';
 import { ExprRuntimeError, formatCompileError, ExprCompileError, safeRegex, truthy, type CompiledExpr } from '../expr/index.js';
 import type { EntityMeta } from '../metadata/registry.js';
-import { compileRuleExpression, type RuleDefinition, type RuleHook, type RuleType } from '../metadata/rule-definition.js';
+import { compileRuleExpression, numericThreshold, type RuleDefinition, type RuleHook, type RuleType } from '../metadata/rule-definition.js';
 import type { Record_ } from './context.js';
 import { loadRelated } from './related.js';
 import { coerceInput } from './values.js';
@@ -44,6 +44,11 @@ export const NO_RULES: EntityRules = Object.freeze({
 
 export function compileRule(row: { id: string; hook: RuleHook; type: RuleType; priority: number; definition: RuleDefinition }): CompiledRule {
   const rule: CompiledRule = { id: row.id, hook: row.hook, type: row.type, priority: row.priority, def: row.definition };
+  // Rules stored before thresholds were checked may hold "2" for 2; they are read as numbers.
+  if (row.type === 'field' && row.definition.operator !== 'pattern' && typeof row.definition.value === 'string') {
+    const n = numericThreshold(row.definition.value);
+    if (n !== undefined) rule.def = { ...row.definition, value: n };
+  }
   if (row.type !== 'field') {
     try {
       rule.expr = compileRuleExpression(row.definition.expression, 'definition.expression');

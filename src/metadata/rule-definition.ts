@@ -1,4 +1,4 @@
-import { ExprCompileError, RULE_VARIABLES, compileExpr, formatCompileError } from '../expr/index.js';
+import { ExprCompileError, RULE_VARIABLES, compileExpr, formatCompileError, safeRegex } from '../expr/index.js';
 import { invalid } from '../errors.js';
 import { FILTER_OPERATORS } from '../engine/query.js';
 import type { EntityMeta, Registry } from './registry.js';
@@ -6,6 +6,7 @@ import { isObject } from './problems.js';
 
 export const RULE_HOOKS = ['before_write', 'before_delete'] as const;
 export const RULE_TYPES = ['field', 'expression', 'computed'] as const;
+export const FIELD_RULE_OPERATORS = ['min', 'max', 'min_length', 'max_length', 'pattern'] as const;
 export type RuleHook = (typeof RULE_HOOKS)[number];
 export type RuleType = (typeof RULE_TYPES)[number];
 
@@ -45,6 +46,44 @@ export function compileRuleExpression(source: unknown, what = 'expression') {
     if (err instanceof ExprCompileError) throw invalid(formatCompileError(err));
     throw err;
   }
+}
+
+/**
+ * A numeric threshold as stored: form-based clients send `"2"`, which must
+ * compare as 2 (a string threshold would make the rule never fire).
+ */
+export function numericThreshold(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value === 'string' && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(value)) {
+    const n = Number(value);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  return undefined;
+}
+
+/** Field-rule keys checked when written, so a stored rule never silently does nothing. */
+function checkFieldRule(entity: EntityMeta, def: RuleDefinition): void {
+  if (!entity.fields.has(def.field!)) throw invalid(`definition.field: unknown field ${def.field} of entity ${entity.name}`);
+  const op = def.operator;
+  if (!(FIELD_RULE_OPERATORS as readonly unknown[]).includes(op)) {
+    throw invalid(`definition.operator must be one of ${FIELD_RULE_OPERATORS.join(', ')}`);
+  }
+  if (def.value === undefined) throw invalid(`definition.value is required for ${op}`);
+  if (op === 'pattern') {
+    if (typeof def.value !== 'string') throw invalid('definition.value must be a regular expression string for pattern');
+    try {
+      safeRegex(def.value);
+    } catch (err) {
+      throw invalid(`definition.value: ${(err as Error).message}`);
+    }
+    return;
+  }
+  const n = numericThreshold(def.value);
+  if (n === undefined) throw invalid(`definition.value must be a number for ${op}`);
+  if ((op === 'min_length' || op === 'max_length') && (!Number.isInteger(n) || n < 0)) {
+    throw invalid(`definition.value must be a non-negative integer for ${op}`);
+  }
+  def.value = n;
 }
 
 function relatedLoad(registry: Registry, entity: EntityMeta, raw: unknown): RelatedLoad[] {
@@ -101,6 +140,7 @@ export function parseRule(body: Record<string, unknown>, registry: Registry): Ru
   if (!empty(raw.related_load)) definition.related_load = relatedLoad(registry, entity, raw.related_load);
 
   if (type === 'field' && !definition.field) throw invalid('definition.field is required for field rules');
+  if (type === 'field') checkFieldRule(entity, definition);
   if (type === 'computed' && !definition.field) throw invalid('definition.field is required for computed rules');
   if (type === 'expression' || type === 'computed') compileRuleExpression(definition.expression, 'definition.expression');
 

@@ -40,6 +40,14 @@ function stringList(v: unknown, what: string): string[] {
   return v as string[];
 }
 
+/** `from` is a state name or an array of them; the message says so (clients send `""` from empty forms). */
+function fromStates(v: unknown, what: string): string[] {
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) {
+    throw invalid(`${what} must be a state name or an array of state names`);
+  }
+  return v as string[];
+}
+
 function parseAction(raw: unknown, at: string, registry: Registry): TransitionAction {
   if (!isObject(raw)) throw invalid(`${at} must be an object`);
   const type = raw.type;
@@ -96,7 +104,7 @@ export function parseStateMachine(body: Record<string, unknown>, registry: Regis
   const transitions: Transition[] = def.transitions.map((raw, i) => {
     const at = `transitions[${i}]`;
     if (!isObject(raw)) throw invalid(`${at} must be an object`);
-    const fromList = typeof raw.from === 'string' && raw.from !== '' ? [raw.from] : stringList(raw.from, `${at}.from`);
+    const fromList = typeof raw.from === 'string' && raw.from !== '' ? [raw.from] : fromStates(raw.from, `${at}.from`);
     if (fromList.length === 0) throw invalid(`${at}.from must name at least one state`);
     if (typeof raw.to !== 'string' || raw.to === '') throw invalid(`${at}.to is required`);
     const t: Transition = { from: fromList.length === 1 ? fromList[0]! : fromList, to: raw.to };

@@ -26,6 +26,19 @@ interface Collect {
   invalid: ErrorDetail[];
 }
 
+/** A string holding a JSON object with a file `id`, parsed; undefined for anything else. */
+function storedFileString(value: string): Record_ | undefined {
+  if (!value.trimStart().startsWith('{')) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(parsed) || typeof parsed.id !== 'string' || parsed.id === '' || !coerceInput({ type: 'json' }, parsed).ok) return undefined;
+  return parsed;
+}
+
 function checkValue(entity: EntityMeta, f: FieldMeta, value: unknown, path: string, row: RowPlan, c: Collect): void {
   const where = at(path, f.name);
   if (value === null) {
@@ -40,7 +53,10 @@ function checkValue(entity: EntityMeta, f: FieldMeta, value: unknown, path: stri
     } else if (isObject(value) && coerceInput({ type: 'json' }, value).ok) {
       row.values[f.name] = value;
     } else {
-      c.invalid.push({ field: where, rule: 'type', message: `${f.name} must be file` });
+      // Legacy clients send the stored value back JSON-encoded; it is that object.
+      const stored = typeof value === 'string' ? storedFileString(value) : undefined;
+      if (stored) row.values[f.name] = stored;
+      else c.invalid.push({ field: where, rule: 'type', message: `${f.name} must be file` });
     }
     return;
   }

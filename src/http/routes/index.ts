@@ -5,6 +5,7 @@ import { adminUsersRoutes } from './admin-users.js';
 import { adminMetadataRoutes } from './admin-metadata.js';
 import { recordRoutes } from './records.js';
 import { adminTransferRoutes } from './admin-transfer.js';
+import { adminAiRoutes } from './admin-ai.js';
 import { adminWebhookRoutes } from './admin-webhooks.js';
 import { filesRoutes } from './files.js';
 import { uiConfigRoutes } from './ui-configs.js';
@@ -22,6 +23,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   adminMetadataRoutes,
   adminWebhookRoutes,
   adminTransferRoutes,
+  adminAiRoutes,
   adminWorkflowRoutes,
   workflowRuntimeRoutes,
   uiConfigRoutes,
