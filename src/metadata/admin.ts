@@ -1,7 +1,9 @@
 import type { AppRuntime } from '../platform/app-runtime.js';
 import { conflict, objectPayload, notFound, validationFailed } from '../errors.js';
 import { parseEntityDefinition } from './entity-definition.js';
+import { applyIndexesInTransaction, buildIndexesConcurrently, dropIndexesConcurrently, planIndexes } from './index-migration.js';
 import { checkJoinTable, migrateEntity, migrateRelation } from './migrate.js';
+import type { Queryable } from '../db/database.js';
 import { parseRelationDefinition } from './relation-definition.js';
 import type { EntityDef, RelationDef } from './types.js';
 
@@ -53,9 +55,33 @@ function checkRelationsStillValid(app: AppRuntime, def: EntityDef): void {
   }
 }
 
+/**
+ * Stores a definition and migrates its table in one transaction; declared indexes on existing
+ * columns are built CONCURRENTLY before it and dropped again if it fails, indexes no longer
+ * declared are dropped after it (see index-migration.ts for why).
+ */
+async function saveEntity(app: AppRuntime, def: EntityDef, write: (tx: Queryable) => Promise<void>): Promise<void> {
+  const plan = await planIndexes(app.db, def);
+  const built = await buildIndexesConcurrently(app.db, plan);
+  try {
+    await app.db.transaction(async (tx) => {
+      await write(tx);
+      await applyIndexesInTransaction(tx, plan);
+    });
+  } catch (err) {
+    await dropIndexesConcurrently(app.db, built);
+    throw err;
+  }
+  await dropIndexesConcurrently(app.db, plan.obsolete);
+}
+
 export async function createEntity(app: AppRuntime, body: unknown): Promise<EntityDef> {
   const def = parseEntityDefinition(objectPayload(body));
-  await app.db.transaction(async (tx) => {
+  // Answered from the snapshot before any index is built on a table this call will not get (the transaction checks again).
+  if (app.registry.entities.has(def.name)) throw conflict(`Entity already exists: ${def.name}`);
+  const holder = [...app.registry.entities.values()].find((e) => e.def.table === def.table);
+  if (holder) throw conflict(`Table ${def.table} is already used by entity ${holder.name}`);
+  await saveEntity(app, def, async (tx) => {
     const clash = await tx.query<{ name: string; table_name: string }>(
       'SELECT name, table_name FROM _entities WHERE name = $1 OR table_name = $2',
       [def.name, def.table],
@@ -77,7 +103,9 @@ export async function updateEntity(app: AppRuntime, name: string, body: unknown)
   await getEntity(app, name);
   const def = parseEntityDefinition(objectPayload(body), name);
   checkRelationsStillValid(app, def);
-  await app.db.transaction(async (tx) => {
+  const holder = [...app.registry.entities.values()].find((e) => e.def.table === def.table && e.name !== name);
+  if (holder) throw conflict(`Table ${def.table} is already used by entity ${holder.name}`);
+  await saveEntity(app, def, async (tx) => {
     const clash = await tx.query<{ name: string }>('SELECT name FROM _entities WHERE table_name = $1 AND name <> $2', [
       def.table,
       name,

@@ -1,4 +1,5 @@
 import { coerceInput } from '../engine/values.js';
+import { RESERVED_INDEX_PREFIXES, declaredIndexes } from './indexes.js';
 import { Problems, isObject } from './problems.js';
 import {
   FIELD_TYPES,
@@ -10,6 +11,7 @@ import {
   type EntityDef,
   type FieldDef,
   type FieldType,
+  type IndexDef,
   type JsonScalar,
   type PkType,
 } from './types.js';
@@ -57,6 +59,10 @@ function field(p: Problems, raw: unknown, i: number): FieldDef | undefined {
   if (bool(p, `${at}.required`, raw.required)) def.required = true;
   if (bool(p, `${at}.unique`, raw.unique)) def.unique = true;
   if (bool(p, `${at}.nullable`, raw.nullable)) def.nullable = true;
+  if (bool(p, `${at}.index`, raw.index)) {
+    if (UNINDEXABLE.has(def.type)) p.add(`${at}.index`, `${at}.index: ${def.type} fields cannot be indexed`);
+    else def.index = true;
+  }
 
   if (raw.precision !== undefined && raw.precision !== null) {
     if (typeof raw.precision !== 'number' || !Number.isInteger(raw.precision) || raw.precision < 0 || raw.precision > 18) {
@@ -92,6 +98,73 @@ function field(p: Problems, raw: unknown, i: number): FieldDef | undefined {
     }
   }
   return def;
+}
+
+/** JSON values are not filtered or sorted on, and a large one would not fit a btree entry. */
+const UNINDEXABLE = new Set<FieldType>(['json', 'file']);
+
+/** PostgreSQL's INDEX_MAX_KEYS. */
+const MAX_INDEX_COLUMNS = 32;
+
+/** The `indexes` key: known, indexable fields, none twice in one index, no field list or name twice. */
+function indexes(p: Problems, raw: unknown, fields: ReadonlyMap<string, FieldDef>): IndexDef[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    p.add('indexes', 'indexes must be an array');
+    return [];
+  }
+  const out: IndexDef[] = [];
+  const lists = new Map<string, string>();
+  for (const f of fields.values()) if (f.index) lists.set(JSON.stringify([f.name]), `field ${f.name} (index: true)`);
+  raw.forEach((item, i) => {
+    const at = `indexes[${i}]`;
+    if (!isObject(item)) {
+      p.add(at, `${at} must be an object`);
+      return;
+    }
+    const list = item.fields;
+    if (!Array.isArray(list) || list.length === 0) {
+      p.add(`${at}.fields`, `${at}.fields must be a non-empty array of field names`);
+      return;
+    }
+    if (list.length > MAX_INDEX_COLUMNS) p.add(`${at}.fields`, `${at}.fields: at most ${MAX_INDEX_COLUMNS} fields`);
+    let ok = true;
+    const seen = new Set<string>();
+    list.forEach((name, j) => {
+      const path = `${at}.fields[${j}]`;
+      const f = typeof name === 'string' ? fields.get(name) : undefined;
+      if (!f) {
+        p.add(path, `${path}: unknown field ${JSON.stringify(name)}`);
+        ok = false;
+      } else if (UNINDEXABLE.has(f.type)) {
+        p.add(path, `${path}: ${f.type} field ${f.name} cannot be indexed`);
+        ok = false;
+      } else if (seen.has(f.name)) {
+        p.add(path, `${path}: field ${f.name} appears twice in one index`);
+        ok = false;
+      }
+      if (typeof name === 'string') seen.add(name);
+    });
+    const def: IndexDef = { fields: list as string[] };
+    if (bool(p, `${at}.unique`, item.unique)) def.unique = true;
+    if (item.name !== undefined && item.name !== null && item.name !== '') {
+      if (identifier(p, `${at}.name`, item.name, `${at}.name`)) {
+        const lower = item.name.toLowerCase();
+        if (RESERVED_INDEX_PREFIXES.some((prefix) => lower.startsWith(prefix))) {
+          p.add(`${at}.name`, `${at}.name: index names starting with ${RESERVED_INDEX_PREFIXES.join(', ')} are reserved`);
+        } else {
+          def.name = item.name;
+        }
+      }
+    }
+    if (!ok) return;
+    const key = JSON.stringify(list);
+    const earlier = lists.get(key);
+    if (earlier) p.add(`${at}.fields`, `${at}.fields: the same field list is already indexed by ${earlier}`);
+    else lists.set(key, at);
+    out.push(def);
+  });
+  return out;
 }
 
 /**
@@ -187,6 +260,8 @@ export function parseEntityDefinition(input: unknown, nameOverride?: string): En
     }
   }
 
+  const indexList = indexes(p, raw.indexes, byName);
+
   p.throwIfAny();
   const def: EntityDef = {
     name: name as string,
@@ -196,5 +271,14 @@ export function parseEntityDefinition(input: unknown, nameOverride?: string): En
     fields,
   };
   if (slug) def.slug = slug;
+  if (indexList.length > 0) def.indexes = indexList;
+  // Derived names can meet declared ones (or each other, past 63 bytes): PostgreSQL has one namespace.
+  const names = new Map<string, string>();
+  for (const ix of declaredIndexes(def)) {
+    const other = names.get(ix.name);
+    if (other !== undefined && other !== ix.path) p.add(`${ix.path}.name`, `${ix.path}: index name ${ix.name} is already used by ${other}`);
+    names.set(ix.name, ix.path);
+  }
+  p.throwIfAny();
   return def;
 }

@@ -32,6 +32,15 @@ export interface FieldDef {
   enum?: string[];
   precision?: number;
   auto?: 'create' | 'update';
+  /** A single-column index; on string/text fields also a `text_pattern_ops` one for prefix `like`. */
+  index?: boolean;
+}
+
+/** A declared secondary index (entity key `indexes`); `name` absent → generated from table and fields. */
+export interface IndexDef {
+  fields: string[];
+  unique?: boolean;
+  name?: string;
 }
 
 export interface SlugDef {
@@ -47,6 +56,7 @@ export interface EntityDef {
   soft_delete: boolean;
   slug?: SlugDef;
   fields: FieldDef[];
+  indexes?: IndexDef[];
 }
 
 export const RELATION_TYPES = ['one_to_one', 'one_to_many', 'many_to_many'] as const;
