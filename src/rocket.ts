@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
 import { DatabaseServer } from './db/server.js';
-import { LoginThrottle } from './auth/login-throttle.js';
+import { LoginPolicy, LoginThrottle } from './auth/login-throttle.js';
 import { AppManager } from './platform/app-manager.js';
 import { FileService } from './files/files.js';
 import { LocalDiskStorage } from './files/local-disk.js';
@@ -29,7 +29,7 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
   try {
     await dbServer.createDatabase(dbServer.managementDb);
     const mgmt = dbServer.connect(dbServer.managementDb, config.poolSize);
-    const throttle = new LoginThrottle(config.loginMaxFailures, config.loginLockSeconds * 1000);
+    const throttle = new LoginThrottle(mgmt, new LoginPolicy(config.loginMaxFailures, config.loginLockSeconds * 1000));
     const platform = new Platform(mgmt, await platformSecret(config.dataDir, config.platformJwtSecret), throttle);
     await platform.bootstrap(config, log);
     const apps = new AppManager(dbServer, mgmt, config.appPoolSize, throttle, log, {

@@ -1,6 +1,8 @@
+import type { Database } from '../db/database.js';
 import { tooManyRequests } from '../errors.js';
 
-interface Entry {
+/** What is remembered about one account's login attempts. */
+export interface ThrottleEntry {
   /** Failed attempts in the current window. */
   failures: number;
   /** Start of the current window (first failure), ms. */
@@ -13,31 +15,24 @@ interface Entry {
 
 /** An attempt that never reports back (e.g. the database failed mid-login) stops counting after this. */
 const IN_FLIGHT_TTL_MS = 30_000;
-const MAX_ENTRIES = 100_000;
 
 /**
- * Brute-force protection for login endpoints: after `maxFailures` failed
- * logins for one account (per scope) within the lock window, further attempts
- * are refused with 429 until the window has passed. A success clears the count.
- *
- * Attempts still being verified count against the limit too: password
- * verification is slow, so without this a burst of parallel guesses would all
- * pass check() before the first failure is recorded. Under memory pressure
- * only stale entries, then the oldest, are dropped, so flooding the table with
- * junk emails cannot wipe the locks of the account under attack.
+ * The lock rules, on one entry at a time: after `maxFailures` failed logins
+ * within the lock window the account is refused with 429 until the window has
+ * passed; a success clears the count. Attempts still being verified count
+ * against the limit too: password verification is slow, so without this a
+ * burst of parallel guesses would all pass check() before the first failure
+ * is recorded.
  */
-export class LoginThrottle {
-  private readonly entries = new Map<string, Entry>();
-
+export class LoginPolicy {
   constructor(
-    private readonly maxFailures: number,
-    private readonly lockMs: number,
+    readonly maxFailures: number,
+    readonly lockMs: number,
   ) {}
 
-  /** Throws 429 when the account is locked; otherwise reserves one attempt (end it with fail or succeed). */
-  check(key: string): void {
-    const now = Date.now();
-    let entry = this.current(key, now);
+  /** Throws 429 when locked; otherwise returns the entry with one attempt reserved. */
+  check(stored: ThrottleEntry | undefined, now: number): ThrottleEntry {
+    const entry = stored ? this.refresh(stored, now) : undefined;
     if (entry && entry.lockedUntil > now) {
       const retry = Math.ceil((entry.lockedUntil - now) / 1000);
       throw tooManyRequests(`Too many failed login attempts; try again in ${retry} seconds`, retry);
@@ -45,75 +40,117 @@ export class LoginThrottle {
     if (entry && entry.failures + entry.inFlight.length >= this.maxFailures) {
       throw tooManyRequests('Too many login attempts in progress; try again in 1 second', 1);
     }
-    if (!entry) {
-      entry = { failures: 0, first: now, lockedUntil: 0, inFlight: [] };
-      this.insert(key, entry, now);
-    }
-    entry.inFlight.push(now);
+    const base = entry ?? { failures: 0, first: now, lockedUntil: 0, inFlight: [] };
+    return { ...base, inFlight: [...base.inFlight, now] };
   }
 
-  fail(key: string): void {
+  fail(stored: ThrottleEntry | undefined, now: number): ThrottleEntry {
+    const entry = stored ? this.refresh(stored, now) : { failures: 0, first: now, lockedUntil: 0, inFlight: [] };
+    const failures = entry.failures + 1;
+    return {
+      failures,
+      first: entry.failures === 0 ? now : entry.first,
+      lockedUntil: failures >= this.maxFailures ? Math.max(entry.lockedUntil, now + this.lockMs) : entry.lockedUntil,
+      inFlight: entry.inFlight.slice(1),
+    };
+  }
+
+  /** The entry after a success; undefined when nothing is left to remember. */
+  succeed(stored: ThrottleEntry | undefined): ThrottleEntry | undefined {
+    if (!stored || stored.inFlight.length <= 1) return undefined;
+    return { failures: 0, first: stored.first, lockedUntil: 0, inFlight: stored.inFlight.slice(1) };
+  }
+
+  /** Expired windows and stale reservations dropped. */
+  refresh(entry: ThrottleEntry, now: number): ThrottleEntry {
+    const inFlight = entry.inFlight.filter((t) => now - t <= IN_FLIGHT_TTL_MS);
+    if (entry.lockedUntil > now) return { ...entry, inFlight };
+    if (entry.lockedUntil > 0 || now - entry.first > this.lockMs) return { failures: 0, first: now, lockedUntil: 0, inFlight };
+    return { ...entry, inFlight };
+  }
+
+  /** Nothing to remember: no failures in the window, no lock, no attempt in flight. */
+  empty(entry: ThrottleEntry, now: number): boolean {
+    const e = this.refresh(entry, now);
+    return e.failures === 0 && e.lockedUntil === 0 && e.inFlight.length === 0;
+  }
+}
+
+interface ThrottleRow {
+  failures: number;
+  first_ms: number;
+  locked_until_ms: number;
+  in_flight: number[];
+}
+
+/**
+ * Login brute-force protection shared by every server instance: the entries
+ * live in the management database (`_login_throttle`), one row per account and
+ * scope, changed under a row lock so attempts on different instances count
+ * together. Rows with nothing left to remember are deleted on success and by
+ * an occasional sweep.
+ */
+export class LoginThrottle {
+  private lastSweep = 0;
+
+  constructor(
+    private readonly db: Database,
+    readonly policy: LoginPolicy,
+  ) {}
+
+  /** Throws 429 when the account is locked; otherwise reserves one attempt (end it with fail or succeed). */
+  async check(key: string): Promise<void> {
+    await this.update(key, (entry, now) => this.policy.check(entry, now));
+  }
+
+  async fail(key: string): Promise<void> {
+    await this.update(key, (entry, now) => this.policy.fail(entry, now));
+    await this.sweep();
+  }
+
+  async succeed(key: string): Promise<void> {
+    await this.update(key, (entry) => this.policy.succeed(entry));
+  }
+
+  private async update(key: string, change: (entry: ThrottleEntry | undefined, now: number) => ThrottleEntry | undefined): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      // The row exists before it is locked, so two first attempts at once queue on it too.
+      await tx.query(
+        `INSERT INTO _login_throttle (key, failures, first_ms, locked_until_ms, in_flight) VALUES ($1, 0, 0, 0, '[]')
+         ON CONFLICT (key) DO NOTHING`,
+        [key],
+      );
+      const rows = await tx.query<ThrottleRow>(
+        'SELECT failures, first_ms, locked_until_ms, in_flight FROM _login_throttle WHERE key = $1 FOR UPDATE',
+        [key],
+      );
+      const row = rows[0]!;
+      const now = Date.now();
+      const before = { failures: row.failures, first: row.first_ms, lockedUntil: row.locked_until_ms, inFlight: row.in_flight };
+      // A refusal (429) throws here and rolls back: a refused attempt changes nothing.
+      const after = change(before, now);
+      if (!after) {
+        await tx.query('DELETE FROM _login_throttle WHERE key = $1', [key]);
+        return;
+      }
+      await tx.query(
+        'UPDATE _login_throttle SET failures = $2, first_ms = $3, locked_until_ms = $4, in_flight = $5::jsonb WHERE key = $1',
+        [key, after.failures, after.first, after.lockedUntil, JSON.stringify(after.inFlight)],
+      );
+    });
+  }
+
+  /** Drops rows whose window and lock are over, at most once per lock window per instance. */
+  private async sweep(): Promise<void> {
     const now = Date.now();
-    let entry = this.current(key, now);
-    if (!entry) {
-      entry = { failures: 0, first: now, lockedUntil: 0, inFlight: [] };
-      this.insert(key, entry, now);
-    }
-    entry.inFlight.shift();
-    if (entry.failures === 0) entry.first = now;
-    entry.failures++;
-    if (entry.failures >= this.maxFailures) entry.lockedUntil = Math.max(entry.lockedUntil, now + this.lockMs);
-  }
-
-  succeed(key: string): void {
-    const entry = this.entries.get(key);
-    if (!entry) return;
-    entry.inFlight.shift();
-    entry.failures = 0;
-    entry.lockedUntil = 0;
-    if (entry.inFlight.length === 0) this.entries.delete(key);
-  }
-
-  /** The live entry for key: expired windows and stale reservations are dropped first. */
-  private current(key: string, now: number): Entry | undefined {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    this.refresh(entry, now);
-    if (entry.failures === 0 && entry.inFlight.length === 0) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return entry;
-  }
-
-  private refresh(entry: Entry, now: number): void {
-    while (entry.inFlight.length > 0 && now - entry.inFlight[0]! > IN_FLIGHT_TTL_MS) entry.inFlight.shift();
-    if (entry.lockedUntil > now) return;
-    if (entry.lockedUntil > 0 || now - entry.first > this.lockMs) {
-      entry.failures = 0;
-      entry.lockedUntil = 0;
-    }
-  }
-
-  private insert(key: string, entry: Entry, now: number): void {
-    if (this.entries.size >= MAX_ENTRIES) this.evict(now);
-    this.entries.set(key, entry);
-  }
-
-  /** Frees a tenth of the table: entries with nothing to remember first, then the oldest unlocked, then the oldest. */
-  private evict(now: number): void {
-    const target = Math.floor(MAX_ENTRIES * 0.9);
-    for (const [key, entry] of this.entries) {
-      this.refresh(entry, now);
-      if (entry.failures === 0 && entry.inFlight.length === 0) this.entries.delete(key);
-    }
-    for (const [key, entry] of this.entries) {
-      if (this.entries.size <= target) return;
-      if (entry.lockedUntil <= now) this.entries.delete(key);
-    }
-    for (const key of this.entries.keys()) {
-      if (this.entries.size <= target) return;
-      this.entries.delete(key);
-    }
+    if (now - this.lastSweep < this.policy.lockMs) return;
+    this.lastSweep = now;
+    await this.db
+      .query(
+        `DELETE FROM _login_throttle WHERE locked_until_ms <= $1 AND first_ms < $2
+           AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(in_flight) t WHERE t::text::float8 > $3)`,
+        [now, now - this.policy.lockMs, now - IN_FLIGHT_TTL_MS],
+      )
+      .catch(() => undefined);
   }
 }

@@ -44,18 +44,18 @@ export class SessionService {
     const email = typeof body.email === 'string' ? body.email.trim().toLowerCase() : '';
     const password = typeof body.password === 'string' ? body.password : '';
     if (!email || !password) throw unauthorized('Email and password are required');
-    const throttleKey = `${this.throttleScope}\u0000${email}`;
-    this.throttle.check(throttleKey);
+    const throttleKey = `${this.throttleScope}\n${email}`;
+    await this.throttle.check(throttleKey);
     const rows = await this.db.query<UserRow>(
       `SELECT id, password_hash, roles, active FROM ${this.users} WHERE email = $1`,
       [email],
     );
     const user = rows[0];
     if (!(await verifyPassword(user?.password_hash, password)) || !user) {
-      this.throttle.fail(throttleKey);
+      await this.throttle.fail(throttleKey);
       throw unauthorized('Invalid email or password');
     }
-    this.throttle.succeed(throttleKey);
+    await this.throttle.succeed(throttleKey);
     if (user.active === false) throw unauthorized('Account is disabled');
     return this.issue(user.id, user.roles ?? []);
   }

@@ -13,11 +13,13 @@ export interface Migration {
  * instances migrate one at a time.
  */
 export async function migrate(db: Database, scope: string, steps: readonly Migration[]): Promise<void> {
-  await db.query(`CREATE TABLE IF NOT EXISTS _rocket_migrations (
-    scope TEXT NOT NULL, version INT NOT NULL, name TEXT NOT NULL,
-    applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW(), PRIMARY KEY (scope, version))`);
   await db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`rocket-migrate:${scope}`]);
+    // Under the lock from the first statement on: concurrent CREATE TABLE IF NOT EXISTS can
+    // still collide on the catalog (23505), so even the bookkeeping table is made one at a time.
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['rocket-migrate']);
+    await tx.query(`CREATE TABLE IF NOT EXISTS _rocket_migrations (
+      scope TEXT NOT NULL, version INT NOT NULL, name TEXT NOT NULL,
+      applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW(), PRIMARY KEY (scope, version))`);
     const rows = await tx.query<{ v: number | null }>(
       'SELECT MAX(version) AS v FROM _rocket_migrations WHERE scope = $1',
       [scope],

@@ -2,8 +2,14 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { Database, type ConnectionOptions } from './database.js';
 import { startEmbedded } from './embedded.js';
+import { RocketError } from '../errors.js';
 import { isPgError } from './pg-errors.js';
 import { quoteIdent } from './quote.js';
+
+/** CREATE DATABASE's unique violation on pg_database (Database.query hands 23505 on as CONFLICT). */
+function isUniqueViolation(err: unknown): boolean {
+  return isPgError(err, '23505') || (err instanceof RocketError && err.code === 'CONFLICT');
+}
 
 /**
  * The PostgreSQL server Rocket runs on: the one in DATABASE_URL or an embedded
@@ -43,17 +49,27 @@ export class DatabaseServer {
     return new Database({ ...this.base, database, max });
   }
 
-  /** Creates the database; returns false when it already exists. */
+  /**
+   * Creates the database; returns false when it already exists. Safe to race:
+   * a concurrent CREATE DATABASE of the same name fails with 42P04 or, when
+   * both pass the catalog check at once, with a unique violation on
+   * pg_database (23505); the loser then waits until the winner's database is
+   * visible (or the winner gave up, and it tries again).
+   */
   async createDatabase(name: string): Promise<boolean> {
-    const admin = this.connect('postgres', 1);
-    try {
-      await admin.query(`CREATE DATABASE ${quoteIdent(name)} ENCODING 'UTF8' TEMPLATE template0`);
-      return true;
-    } catch (err) {
-      if (isPgError(err, '42P04')) return false;
-      throw err;
-    } finally {
-      await admin.close();
+    for (let attempt = 0; ; attempt++) {
+      const admin = this.connect('postgres', 1);
+      try {
+        await admin.query(`CREATE DATABASE ${quoteIdent(name)} ENCODING 'UTF8' TEMPLATE template0`);
+        return true;
+      } catch (err) {
+        if (isPgError(err, '42P04')) return false;
+        if (!isUniqueViolation(err) || attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 50));
+        if (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]).then((r) => r.length > 0)) return false;
+      } finally {
+        await admin.close();
+      }
     }
   }
 

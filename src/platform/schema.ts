@@ -36,4 +36,17 @@ export const PLATFORM_MIGRATIONS: readonly Migration[] = [
       );
     },
   },
+  {
+    version: 2,
+    name: 'login throttle shared by instances',
+    async up(tx) {
+      // One row per account (scope + email) with failed or in-flight logins; ms since the epoch.
+      await tx.query(`CREATE TABLE IF NOT EXISTS _login_throttle (
+        key TEXT PRIMARY KEY,
+        failures INT NOT NULL,
+        first_ms DOUBLE PRECISION NOT NULL,
+        locked_until_ms DOUBLE PRECISION NOT NULL,
+        in_flight JSONB NOT NULL)`);
+    },
+  },
 ];
