@@ -43,7 +43,7 @@ describe('instances started at the same moment on a fresh management database', 
       await d.close();
       await c.rocket.dbServer.dropDatabase(share.managementDb).catch(() => undefined);
     }
-  });
+  }, 120_000);
 });
 
 describe('login brute-force protection across instances', () => {
