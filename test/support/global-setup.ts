@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import type { TestProject } from 'vitest/node';
 import { startEmbedded, type EmbeddedServer } from '../../src/db/embedded.js';
+import { prepareChromium } from './browser.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -17,6 +18,7 @@ declare module 'vitest' {
  * management database on it (see server.ts).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  await prepareChromium(); // unpack once here, not in several test workers at the same time
   if (process.env.DATABASE_URL) {
     const url = new URL(process.env.DATABASE_URL);
     url.pathname = '/';

@@ -1,0 +1,111 @@
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import sparticuz from '@sparticuz/chromium';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+/**
+ * Headless Chromium for end-to-end tests. The browser binary ships inside the
+ * `@sparticuz/chromium` npm package (installed by `npm ci` from the lock file), so a fresh
+ * machine needs no browser download at run time; it is unpacked once into the temp folder.
+ */
+
+/** Screenshots and other test output; gitignored. */
+export const ARTIFACTS_DIR = resolve(import.meta.dirname, '../../test-artifacts');
+
+export const VIEWPORTS = {
+  desktop: { width: 1280, height: 800 },
+  phone: { width: 390, height: 844 },
+} as const;
+
+// Without the background-networking flags Chromium keeps trying to reach Google's services,
+// which this machine's closed network refuses many times a second.
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
+
+/** Unpacks the browser into the temp folder unless it is there already; returns its path. */
+export function prepareChromium(): Promise<string> {
+  return sparticuz.executablePath();
+}
+
+/** Launches Chromium; playwright gives it a fresh user-data-dir. */
+export async function launchBrowser(): Promise<Browser> {
+  const executablePath = await prepareChromium();
+  return chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+}
+
+export interface WatchedPage {
+  context: BrowserContext;
+  page: Page;
+  /** Console messages of type error and uncaught page errors, in order. */
+  consoleErrors: string[];
+  /** Every request the page tried to send to an origin other than `origin` (they are aborted). */
+  foreignRequests: string[];
+  /** Screenshots the page at 1280×800 and 390×844 into test-artifacts/screenshots/<name>-{desktop,phone}.png. */
+  screenshot(name: string): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * A new browser context and page watched for console errors and requests leaving `origin`.
+ * Requests to other origins are recorded and aborted, so a test never touches the network.
+ */
+export async function openWatchedPage(browser: Browser, origin: string): Promise<WatchedPage> {
+  const allowed = new URL(origin).origin;
+  const context = await browser.newContext({ viewport: VIEWPORTS.desktop, acceptDownloads: true });
+  const consoleErrors: string[] = [];
+  const foreignRequests: string[] = [];
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (isLocal(url, allowed)) return route.continue();
+    foreignRequests.push(url);
+    return route.abort('blockedbyclient');
+  });
+  const page = await context.newPage();
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') consoleErrors.push(`${msg.text()} @ ${msg.location().url}`);
+  });
+  page.on('pageerror', (err) => consoleErrors.push(`pageerror: ${err.message}`));
+
+  return {
+    context,
+    page,
+    consoleErrors,
+    foreignRequests,
+    async screenshot(name) {
+      const dir = join(ARTIFACTS_DIR, 'screenshots');
+      await mkdir(dir, { recursive: true });
+      const before = page.viewportSize() ?? VIEWPORTS.desktop;
+      const paths: string[] = [];
+      for (const [label, size] of Object.entries(VIEWPORTS)) {
+        await page.setViewportSize(size);
+        // let layout settle after the resize (media queries, resize observers)
+        await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+        const path = join(dir, `${name}-${label}.png`);
+        await page.screenshot({ path, fullPage: false });
+        paths.push(path);
+      }
+      await page.setViewportSize(before);
+      return paths;
+    },
+    async close() {
+      await context.close();
+    },
+  };
+}
+
+function isLocal(url: string, origin: string): boolean {
+  if (url.startsWith('data:') || url.startsWith('blob:') || url.startsWith('about:')) return true;
+  try {
+    return new URL(url).origin === origin;
+  } catch {
+    return false;
+  }
+}
