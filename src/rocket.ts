@@ -10,16 +10,44 @@ import { Platform } from './platform/platform.js';
 import { platformSecret } from './platform/secrets.js';
 import { buildHttp } from './http/server.js';
 import { ROUTE_MODULES } from './http/routes/index.js';
-import { startWebhookJob } from './webhooks/job.js';
 import type { Services } from './http/context.js';
-import { startWorkflowJobs } from './workflows/jobs.js';
+import { JobRunner, type Job } from './jobs/runner.js';
+import type { AppExtensions, AppRuntime } from './platform/app-runtime.js';
+import { uiConfigsTransfer } from './metadata/ui-configs-admin.js';
+import { webhookRetryJob } from './webhooks/job.js';
+import { webhookObserver } from './webhooks/observer.js';
+import { webhookSettings } from './webhooks/settings.js';
+import { webhooksTransfer } from './webhooks/transfer.js';
+import { eventSweepJob, workflowDeadlineJob } from './workflows/jobs.js';
+import { workflowEventSink, workflowObserver } from './workflows/observer.js';
+import { workflowsTransfer } from './workflows/transfer.js';
 
 export interface Rocket {
   http: FastifyInstance;
   services: Services;
   dbServer: DatabaseServer;
+  /** The background jobs of every app (`jobs.runNow(name)` runs a pass at once). */
+  jobs: JobRunner<AppRuntime>;
   url: string;
   close(): Promise<void>;
+}
+
+/**
+ * Where features plug in: every app runtime gets these write observers (run
+ * in this order), event sink and export/import sections, and the job runner
+ * runs these jobs over every live app. A new feature adds its pieces here;
+ * the core (db, types, metadata, engine) never imports a feature.
+ */
+function plugIns(config: Config): { extensions: AppExtensions; jobs: Array<Job<AppRuntime>> } {
+  const webhooks = webhookSettings(config);
+  return {
+    extensions: {
+      observers: [workflowObserver, webhookObserver(webhooks)],
+      eventSink: workflowEventSink,
+      transferSections: [workflowsTransfer, webhooksTransfer, uiConfigsTransfer],
+    },
+    jobs: [workflowDeadlineJob, eventSweepJob, webhookRetryJob(webhooks)],
+  };
 }
 
 /** start: config → database (embedded or URL) → platform → apps → http. */
@@ -32,10 +60,8 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
     const throttle = new LoginThrottle(mgmt, new LoginPolicy(config.loginMaxFailures, config.loginLockSeconds * 1000));
     const platform = new Platform(mgmt, await platformSecret(config.dataDir, config.platformJwtSecret), throttle);
     await platform.bootstrap(config, log);
-    const apps = new AppManager(dbServer, mgmt, config.appPoolSize, throttle, log, {
-      envAllowlist: config.webhookEnvAllowlist,
-      denyPrivateNetworks: config.webhookDenyPrivateNetworks,
-    });
+    const { extensions, jobs: jobList } = plugIns(config);
+    const apps = new AppManager(dbServer, mgmt, config.appPoolSize, throttle, log, extensions);
     const files = new FileService(new LocalDiskStorage(config.storagePath), config.maxFileSize);
     apps.onDelete((name) => files.removeApp(name));
     await apps.loadAll();
@@ -44,19 +70,20 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
     const address = await http.listen({ port: config.port, host: config.host });
     const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
     log.info({ url }, 'Rocket is serving');
-    const workflowJobs = startWorkflowJobs(() => apps.runtimes(), log);
-    const webhookJob = startWebhookJob(apps, log);
+    const jobs = new JobRunner<AppRuntime>(() => apps.runtimes(), log);
+    for (const job of jobList) jobs.add(job);
+    jobs.start();
     let closing: Promise<void> | undefined;
     return {
       http,
       services,
       dbServer,
+      jobs,
       url,
       close() {
         closing ??= (async () => {
           await http.close(); // stops accepting, waits for in-flight requests
-          await workflowJobs.stop();
-          await webhookJob.stop();
+          await jobs.stop();
           await apps.closeAll();
           await mgmt.close();
           await dbServer.stop();

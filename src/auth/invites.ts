@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../db/database.js';
 import { RocketError, conflict, invalid, invalidPayload, notFound } from '../errors.js';
 import { hashPassword } from './passwords.js';
-import { UUID_RE } from '../engine/values.js';
+import { UUID_RE } from '../types/ids.js';
 import type { TokenPair } from './sessions.js';
 import {
   DUPLICATE_USER,

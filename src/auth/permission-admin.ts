@@ -10,7 +10,7 @@ import {
   type PermissionCondition,
 } from './permissions.js';
 import { optionalRoles } from './users.js';
-import { UUID_RE } from '../engine/values.js';
+import { UUID_RE } from '../types/ids.js';
 
 /** Admin API of permission policies (spec: auth.md §Permissions, Admin API). */
 

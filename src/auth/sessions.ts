@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Database } from '../db/database.js';
 import { quoteIdent } from '../db/quote.js';
 import { unauthorized } from '../errors.js';
-import { UUID_RE } from '../engine/values.js';
+import { UUID_RE } from '../types/ids.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { verifyPassword } from './passwords.js';
 import { REFRESH_TOKEN_SECONDS, signAccessToken } from './tokens.js';

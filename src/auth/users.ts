@@ -1,7 +1,7 @@
 import type { Database } from '../db/database.js';
 import { RocketError, conflict, invalid, invalidPayload, notFound } from '../errors.js';
 import { hashPassword } from './passwords.js';
-import { UUID_RE } from '../engine/values.js';
+import { UUID_RE } from '../types/ids.js';
 
 /**
  * The app's users (spec: auth.md §User admin API). Plain data in, plain data

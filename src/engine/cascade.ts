@@ -5,7 +5,7 @@ import type { EntityMeta } from '../metadata/registry.js';
 import type { Record_ } from './context.js';
 import { Params } from './params.js';
 import { liveSql, whereSql } from './query.js';
-import { coerceInput } from './values.js';
+import { coerceInput } from '../types/coerce.js';
 
 /**
  * Deletes rows of an entity and applies on_delete of every relation where it

@@ -4,6 +4,7 @@ import type { Database } from '../db/database.js';
 import type { Logger } from 'pino';
 import { RocketError } from '../errors.js';
 import type { EntityMeta, Registry } from '../metadata/registry.js';
+import type { EngineExtensions } from './extensions.js';
 
 /** What an engine operation needs of an app: no HTTP, just data. */
 export interface EngineApp {
@@ -12,6 +13,8 @@ export interface EngineApp {
   readonly db: Database;
   readonly registry: Registry;
   readonly permissions: PermissionSet;
+  /** Observers and sinks of the features, handed in when the app runtime was built. */
+  readonly extensions: EngineExtensions;
 }
 
 export interface OpContext {

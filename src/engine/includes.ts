@@ -1,7 +1,7 @@
 import { quoteIdent } from '../db/quote.js';
 import { RocketError } from '../errors.js';
 import type { EntityMeta, FieldMeta, RelationUse } from '../metadata/registry.js';
-import { coerceInput } from './values.js';
+import { coerceInput } from '../types/coerce.js';
 import type { OpContext, Record_ } from './context.js';
 import { Params } from './params.js';
 import { liveSql, scopeSql, whereSql } from './query.js';

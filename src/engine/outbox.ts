@@ -1,11 +1,12 @@
 import type { Database, Queryable } from '../db/database.js';
+import type { EngineApp } from './context.js';
 import type { OutboxEntry } from './write/stages.js';
 
 /**
  * Post-commit effects (DESIGN.md principle 5): recorded as `_outbox` rows in
  * the write's transaction, dispatched right after COMMIT. State-machine
  * `webhook` actions are delivered here (fire-and-forget, 30 s timeout, no
- * retry, per spec); `event` rows go to the registered event sink (the
+ * retry, per spec); `event` rows go to the app's event sink (the
  * workflow engine), which claims and processes them.
  */
 
@@ -24,19 +25,14 @@ export async function recordEffects(tx: Queryable, entries: readonly OutboxEntry
 }
 
 /** Receives a write's `event` effects after COMMIT; awaited, so its work lands before the response. */
-export type EventSink = (db: Database, events: readonly StoredEffect[]) => Promise<void>;
-let eventSink: EventSink | undefined;
+export type EventSink = (app: EngineApp, events: readonly StoredEffect[]) => Promise<void>;
 
-/** Registers the event consumer (workflows); without one, event rows stay pending. */
-export function setEventSink(sink: EventSink | undefined): void {
-  eventSink = sink;
-}
-
-/** Claims and sends webhook effects, then hands events to the sink; a crash before this leaves them pending. */
-export async function dispatchEffects(db: Database, effects: readonly StoredEffect[]): Promise<void> {
-  await sendWebhooks(db, effects.filter((e) => e.kind === 'webhook'));
+/** Claims and sends webhook effects, then hands events to the app's sink; a crash before this leaves them pending. */
+export async function dispatchEffects(app: EngineApp, effects: readonly StoredEffect[]): Promise<void> {
+  await sendWebhooks(app.db, effects.filter((e) => e.kind === 'webhook'));
   const events = effects.filter((e) => e.kind === 'event');
-  if (events.length && eventSink) await eventSink(db, events).catch(() => undefined);
+  const sink = app.extensions.eventSink;
+  if (events.length && sink) await sink(app, events).catch(() => undefined);
 }
 
 async function sendWebhooks(db: Database, webhooks: readonly StoredEffect[]): Promise<void> {

@@ -2,7 +2,8 @@ import type { PermissionCondition, ReadScope } from '../auth/permissions.js';
 import { RocketError, invalidPayload } from '../errors.js';
 import type { EntityMeta, FieldMeta } from '../metadata/registry.js';
 import type { Params } from './params.js';
-import { coerceFilter } from './values.js';
+import { coerceFilter } from '../types/coerce.js';
+import { FILTER_OPERATORS, type FilterOp } from '../types/filter-operators.js';
 
 /** List query as the engine takes it: plain values, already split from any URL syntax. */
 export interface ListQuery {
@@ -15,9 +16,6 @@ export interface ListQuery {
   /** Query keys that start like a filter but are not `filter[...]`; refused at query parsing. */
   malformed?: string[];
 }
-
-export const FILTER_OPERATORS = ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in', 'not_in', 'like'] as const;
-type FilterOp = (typeof FILTER_OPERATORS)[number];
 
 const SQL_OP: Record<Exclude<FilterOp, 'in' | 'not_in'>, string> = {
   eq: '=',

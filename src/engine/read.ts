@@ -4,7 +4,7 @@ import { entityOf, type OpContext, type Record_ } from './context.js';
 import { attachIncludes, parseIncludes } from './includes.js';
 import { Params } from './params.js';
 import { filterSql, liveSql, orderSql, pageOf, scopeSql, whereSql, type ListQuery } from './query.js';
-import { UUID_RE } from './values.js';
+import { UUID_RE } from '../types/ids.js';
 import type { Queryable } from '../db/database.js';
 
 export interface ListResult {

@@ -1,54 +1,20 @@
 import { RocketError, forbidden, type ErrorDetail } from '../errors.js';
 import { ExprRuntimeError, truthy, type CompiledExpr } from '../expr/index.js';
-import { compileRuleExpression } from '../metadata/rule-definition.js';
-import type { StateMachineInput, TransitionAction } from '../metadata/state-machine-definition.js';
+import type { CompiledMachine, CompiledTransition } from '../metadata/compiled-machine.js';
+import type { TransitionAction } from '../metadata/state-machine-definition.js';
 import type { Record_ } from './context.js';
 import { recordOf } from './read.js';
 import { userOf, type RuleEnv } from './rules.js';
-import { coerceInput } from './values.js';
+import { coerceInput } from '../types/coerce.js';
 import { at, prefixDetails, type RowPlan } from './write/plan.js';
 import type { StageContext } from './write/stages.js';
-
-export interface CompiledTransition {
-  from: ReadonlySet<string>;
-  to: string;
-  roles: string[];
-  guard?: CompiledExpr;
-  actions: TransitionAction[];
-}
-
-export interface CompiledMachine {
-  id: string;
-  field: string;
-  initial?: string;
-  transitions: CompiledTransition[];
-}
-
-export function compileMachine(id: string, input: Pick<StateMachineInput, 'field' | 'definition'>): CompiledMachine {
-  return {
-    id,
-    field: input.field,
-    initial: input.definition.initial,
-    transitions: input.definition.transitions.map((t) => ({
-      from: new Set(Array.isArray(t.from) ? t.from : [t.from]),
-      to: t.to,
-      roles: (t.roles ?? []).map((r) => r.toLowerCase()),
-      guard: t.guard ? compileRuleExpression(t.guard) : undefined,
-      actions: t.actions ?? [],
-    })),
-  };
-}
+import { isoSeconds } from '../types/time.js';
 
 const state = (v: unknown) => (v === null || v === undefined ? '' : String(v));
 
-/** "now" for set_field: UTC, second precision (spec). */
-function nowSeconds(now: string): string {
-  return now.replace(/\.\d+Z$/, 'Z');
-}
-
 /** A create_record data value: `record.x` / `old.x` paths, "now", or a literal. */
 function resolveData(value: unknown, record: Record_, old: Record_ | null, now: string): unknown {
-  if (value === 'now') return nowSeconds(now);
+  if (value === 'now') return isoSeconds(now);
   if (typeof value !== 'string') return value;
   const from = value.startsWith('record.') ? record : value.startsWith('old.') ? old : undefined;
   if (from === undefined) return value;
@@ -117,7 +83,7 @@ async function runActions(sc: StageContext, row: RowPlan, actions: TransitionAct
   for (const [n, action] of actions.entries()) {
     switch (action.type) {
       case 'set_field': {
-        const value = action.value === 'now' ? nowSeconds(sc.now) : (action.value ?? null);
+        const value = action.value === 'now' ? isoSeconds(sc.now) : (action.value ?? null);
         const f = row.entity.fields.get(action.field!);
         row.record[action.field!] = value;
         if (!f || f.auto || f.name === row.entity.pk.name) break; // ignored by the write (spec)

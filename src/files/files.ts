@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Caller } from '../auth/caller.js';
 import { RocketError, notFound } from '../errors.js';
-import { UUID_RE } from '../engine/values.js';
-import type { AppRuntime } from '../platform/app-runtime.js';
+import { UUID_RE } from '../types/ids.js';
+import type { AdminApp } from '../metadata/admin-app.js';
 import { normalizeMimeType, sanitizeFilename } from './filename.js';
 import type { FileKey, FileStorage } from './storage.js';
 
@@ -65,7 +65,7 @@ export class FileService {
    * past it are counted (for the message) but never written, and the partial
    * file is removed before 413 FILE_TOO_LARGE is thrown.
    */
-  async stage(app: AppRuntime, file: IncomingFile): Promise<StagedFile> {
+  async stage(app: AdminApp, file: IncomingFile): Promise<StagedFile> {
     const limit = this.maxFileSize;
     const key: FileKey = { app: app.name, id: randomUUID(), filename: sanitizeFilename(file.filename) };
     let size = 0;
@@ -89,7 +89,7 @@ export class FileService {
   }
 
   /** Records a staged upload in `_files`; if that fails, the stored bytes are removed. */
-  async commit(app: AppRuntime, caller: Caller, staged: StagedFile): Promise<Upload> {
+  async commit(app: AdminApp, caller: Caller, staged: StagedFile): Promise<Upload> {
     const { id, filename } = staged.key;
     try {
       await app.db.query(
@@ -103,14 +103,14 @@ export class FileService {
     return { id, filename, size: staged.size, mime_type: staged.mimeType, url: `/api/${app.name}/_files/${id}` };
   }
 
-  async find(app: AppRuntime, id: string): Promise<FileRow> {
+  async find(app: AdminApp, id: string): Promise<FileRow> {
     const rows = UUID_RE.test(id) ? await app.db.query<FileRow>(`SELECT ${ROW_COLUMNS} FROM _files WHERE id = $1`, [id]) : [];
     if (!rows[0]) throw fileNotFound(id);
     return rows[0];
   }
 
   /** The row and its bytes; a row whose bytes are gone is a missing file too. */
-  async open(app: AppRuntime, id: string): Promise<ServedFile> {
+  async open(app: AdminApp, id: string): Promise<ServedFile> {
     const row = await this.find(app, id);
     const bytes = await this.storage.open({ app: app.name, id: row.id, filename: row.filename });
     if (!bytes) throw fileNotFound(id);
@@ -118,7 +118,7 @@ export class FileService {
   }
 
   /** Removes the row, then the bytes and the per-file directory (missing bytes are ignored). */
-  async delete(app: AppRuntime, id: string): Promise<{ deleted: true }> {
+  async delete(app: AdminApp, id: string): Promise<{ deleted: true }> {
     const rows = UUID_RE.test(id)
       ? await app.db.query<{ id: string; filename: string }>('DELETE FROM _files WHERE id = $1 RETURNING id, filename', [id])
       : [];
@@ -129,7 +129,7 @@ export class FileService {
   }
 
   /** Newest first. */
-  async list(app: AppRuntime): Promise<FileRow[]> {
+  async list(app: AdminApp): Promise<FileRow[]> {
     return app.db.query<FileRow>(`SELECT ${ROW_COLUMNS} FROM _files ORDER BY created_at DESC, id DESC`);
   }
 

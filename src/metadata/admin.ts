@@ -1,4 +1,4 @@
-import type { AppRuntime } from '../platform/app-runtime.js';
+import type { AdminApp } from './admin-app.js';
 import { conflict, objectPayload, notFound, validationFailed } from '../errors.js';
 import { parseEntityDefinition } from './entity-definition.js';
 import { applyIndexesInTransaction, buildIndexesConcurrently, dropIndexesConcurrently, planIndexes } from './index-migration.js';
@@ -26,11 +26,11 @@ export interface RelationRow {
   updated_at: Date;
 }
 
-export async function listEntities(app: AppRuntime): Promise<EntityRow[]> {
+export async function listEntities(app: AdminApp): Promise<EntityRow[]> {
   return app.db.query<EntityRow>('SELECT name, table_name, definition, created_at, updated_at FROM _entities ORDER BY name');
 }
 
-export async function getEntity(app: AppRuntime, name: string): Promise<EntityRow> {
+export async function getEntity(app: AdminApp, name: string): Promise<EntityRow> {
   const rows = await app.db.query<EntityRow>(
     'SELECT name, table_name, definition, created_at, updated_at FROM _entities WHERE name = $1',
     [name],
@@ -40,7 +40,7 @@ export async function getEntity(app: AppRuntime, name: string): Promise<EntityRo
 }
 
 /** Relations that a new version of an entity would break. */
-function checkRelationsStillValid(app: AppRuntime, def: EntityDef): void {
+function checkRelationsStillValid(app: AdminApp, def: EntityDef): void {
   for (const rel of app.registry.relations.values()) {
     if (rel.def.target === def.name && rel.def.target_key && !def.fields.some((f) => f.name === rel.def.target_key)) {
       throw validationFailed(`field ${rel.def.target_key} is used by relation ${rel.name} and cannot be removed`);
@@ -60,7 +60,7 @@ function checkRelationsStillValid(app: AppRuntime, def: EntityDef): void {
  * columns are built CONCURRENTLY before it and dropped again if it fails, indexes no longer
  * declared are dropped after it (see index-migration.ts for why).
  */
-async function saveEntity(app: AppRuntime, def: EntityDef, write: (tx: Queryable) => Promise<void>): Promise<void> {
+async function saveEntity(app: AdminApp, def: EntityDef, write: (tx: Queryable) => Promise<void>): Promise<void> {
   const plan = await planIndexes(app.db, def);
   const built = await buildIndexesConcurrently(app.db, plan);
   try {
@@ -75,7 +75,7 @@ async function saveEntity(app: AppRuntime, def: EntityDef, write: (tx: Queryable
   await dropIndexesConcurrently(app.db, plan.obsolete);
 }
 
-export async function createEntity(app: AppRuntime, body: unknown): Promise<EntityDef> {
+export async function createEntity(app: AdminApp, body: unknown): Promise<EntityDef> {
   const def = parseEntityDefinition(objectPayload(body));
   // Answered from the snapshot before any index is built on a table this call will not get (the transaction checks again).
   if (app.registry.entities.has(def.name)) throw conflict(`Entity already exists: ${def.name}`);
@@ -99,7 +99,7 @@ export async function createEntity(app: AppRuntime, body: unknown): Promise<Enti
   return def;
 }
 
-export async function updateEntity(app: AppRuntime, name: string, body: unknown): Promise<EntityDef> {
+export async function updateEntity(app: AdminApp, name: string, body: unknown): Promise<EntityDef> {
   await getEntity(app, name);
   const def = parseEntityDefinition(objectPayload(body), name);
   checkRelationsStillValid(app, def);
@@ -129,7 +129,7 @@ export async function updateEntity(app: AppRuntime, name: string, body: unknown)
   return def;
 }
 
-export async function deleteEntity(app: AppRuntime, name: string): Promise<{ name: string; deleted: true }> {
+export async function deleteEntity(app: AdminApp, name: string): Promise<{ name: string; deleted: true }> {
   await app.db.transaction(async (tx) => {
     const rows = await tx.query('DELETE FROM _entities WHERE name = $1 RETURNING name', [name]);
     if (rows.length === 0) throw notFound(`Entity not found: ${name}`);
@@ -138,13 +138,13 @@ export async function deleteEntity(app: AppRuntime, name: string): Promise<{ nam
   return { name, deleted: true };
 }
 
-export async function listRelations(app: AppRuntime): Promise<RelationRow[]> {
+export async function listRelations(app: AdminApp): Promise<RelationRow[]> {
   return app.db.query<RelationRow>(
     'SELECT name, source, target, definition, created_at, updated_at FROM _relations ORDER BY name',
   );
 }
 
-export async function getRelation(app: AppRuntime, name: string): Promise<RelationRow> {
+export async function getRelation(app: AdminApp, name: string): Promise<RelationRow> {
   const rows = await app.db.query<RelationRow>(
     'SELECT name, source, target, definition, created_at, updated_at FROM _relations WHERE name = $1',
     [name],
@@ -153,7 +153,7 @@ export async function getRelation(app: AppRuntime, name: string): Promise<Relati
   return rows[0];
 }
 
-async function saveRelation(app: AppRuntime, def: RelationDef, mode: 'create' | 'update'): Promise<void> {
+async function saveRelation(app: AdminApp, def: RelationDef, mode: 'create' | 'update'): Promise<void> {
   const source = app.registry.entities.get(def.source)!.def;
   const target = app.registry.entities.get(def.target)!.def;
   await app.db.transaction(async (tx) => {
@@ -179,20 +179,20 @@ async function saveRelation(app: AppRuntime, def: RelationDef, mode: 'create' | 
   await app.reload();
 }
 
-export async function createRelation(app: AppRuntime, body: unknown): Promise<RelationDef> {
+export async function createRelation(app: AdminApp, body: unknown): Promise<RelationDef> {
   const def = parseRelationDefinition(objectPayload(body), app.registry.entityDefs());
   await saveRelation(app, def, 'create');
   return def;
 }
 
-export async function updateRelation(app: AppRuntime, name: string, body: unknown): Promise<RelationDef> {
+export async function updateRelation(app: AdminApp, name: string, body: unknown): Promise<RelationDef> {
   await getRelation(app, name);
   const def = parseRelationDefinition(objectPayload(body), app.registry.entityDefs(), name);
   await saveRelation(app, def, 'update');
   return def;
 }
 
-export async function deleteRelation(app: AppRuntime, name: string): Promise<{ name: string; deleted: true }> {
+export async function deleteRelation(app: AdminApp, name: string): Promise<{ name: string; deleted: true }> {
   const rows = await app.db.query('DELETE FROM _relations WHERE name = $1 RETURNING name', [name]);
   if (rows.length === 0) throw notFound(`Relation not found: ${name}`);
   await app.reload();

@@ -1,8 +1,8 @@
-import { coerceInput } from '../engine/values.js';
+import { coerceInput } from '../types/coerce.js';
+import { FIELD_TYPES, type FieldType } from '../types/field-types.js';
 import { RESERVED_INDEX_PREFIXES, declaredIndexes } from './indexes.js';
 import { Problems, isObject } from './problems.js';
 import {
-  FIELD_TYPES,
   IDENTIFIER_RE,
   PK_TYPES,
   RESERVED_ENTITY_NAMES,
@@ -10,7 +10,6 @@ import {
   SYSTEM_TABLES,
   type EntityDef,
   type FieldDef,
-  type FieldType,
   type IndexDef,
   type JsonScalar,
   type PkType,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Queryable } from '../db/database.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { RocketError, validationFailed } from '../errors.js';
-import { columnType, sqlType } from '../engine/values.js';
+import { columnType, sqlType } from '../types/sql-types.js';
 import type { EntityDef, FieldDef, RelationDef } from './types.js';
 
 /**

@@ -1,12 +1,12 @@
 import type { Queryable } from '../db/database.js';
 import { quoteIdent } from '../db/quote.js';
-import { sqlType } from '../engine/values.js';
+import { sqlType } from '../types/sql-types.js';
 import { parseEntityDefinition } from './entity-definition.js';
 import { parseRelationDefinition } from './relation-definition.js';
 import type { EntityDef, FieldDef, RelationDef } from './types.js';
-import { NO_RULES, compileRule, groupRules, type CompiledRule, type EntityRules } from '../engine/rules.js';
+import { NO_RULES, compileRule, groupRules, type CompiledRule, type EntityRules } from './compiled-rules.js';
 import type { RuleDefinition, RuleHook, RuleType } from './rule-definition.js';
-import { compileMachine, type CompiledMachine } from '../engine/state-machine.js';
+import { compileMachine, type CompiledMachine } from './compiled-machine.js';
 import type { StateMachineInput } from './state-machine-definition.js';
 
 export interface FieldMeta extends FieldDef {

@@ -1,6 +1,6 @@
 import { ExprCompileError, RULE_VARIABLES, compileExpr, formatCompileError, safeRegex } from '../expr/index.js';
 import { invalid } from '../errors.js';
-import { FILTER_OPERATORS } from '../engine/query.js';
+import { FILTER_OPERATORS } from '../types/filter-operators.js';
 import type { EntityMeta, Registry } from './registry.js';
 import { isObject } from './problems.js';
 

@@ -1,6 +1,6 @@
 import { objectPayload, notFound } from '../errors.js';
-import type { AppRuntime } from '../platform/app-runtime.js';
-import { UUID_RE } from '../engine/values.js';
+import type { AdminApp } from './admin-app.js';
+import { UUID_RE } from '../types/ids.js';
 import { parseRule, type RuleInput } from './rule-definition.js';
 
 /** Rules admin operations (spec: rules.md §Admin API). */
@@ -10,17 +10,17 @@ export type RuleRow = RuleObject & { created_at: Date; updated_at: Date };
 
 const COLUMNS = 'id, entity, hook, type, definition, priority, active, created_at, updated_at';
 
-export async function listRules(app: AppRuntime): Promise<RuleRow[]> {
+export async function listRules(app: AdminApp): Promise<RuleRow[]> {
   return app.db.query<RuleRow>(`SELECT ${COLUMNS} FROM _rules ORDER BY entity, priority, created_at`);
 }
 
-export async function getRule(app: AppRuntime, id: string): Promise<RuleRow> {
+export async function getRule(app: AdminApp, id: string): Promise<RuleRow> {
   const rows = UUID_RE.test(id) ? await app.db.query<RuleRow>(`SELECT ${COLUMNS} FROM _rules WHERE id = $1`, [id]) : [];
   if (!rows[0]) throw notFound(`Rule not found: ${id}`);
   return rows[0];
 }
 
-export async function createRule(app: AppRuntime, input: unknown): Promise<RuleObject> {
+export async function createRule(app: AdminApp, input: unknown): Promise<RuleObject> {
   const rule = parseRule(objectPayload(input), app.registry);
   const rows = await app.db.query<{ id: string }>(
     'INSERT INTO _rules (entity, hook, type, definition, priority, active) VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING id',
@@ -30,7 +30,7 @@ export async function createRule(app: AppRuntime, input: unknown): Promise<RuleO
   return { id: rows[0]!.id, ...rule };
 }
 
-export async function updateRule(app: AppRuntime, id: string, input: unknown): Promise<RuleObject> {
+export async function updateRule(app: AdminApp, id: string, input: unknown): Promise<RuleObject> {
   await getRule(app, id);
   const rule = parseRule(objectPayload(input), app.registry);
   await app.db.query(
@@ -42,7 +42,7 @@ export async function updateRule(app: AppRuntime, id: string, input: unknown): P
   return { id, ...rule };
 }
 
-export async function deleteRule(app: AppRuntime, id: string): Promise<{ id: string; deleted: true }> {
+export async function deleteRule(app: AdminApp, id: string): Promise<{ id: string; deleted: true }> {
   await getRule(app, id);
   await app.db.query('DELETE FROM _rules WHERE id = $1', [id]);
   await app.reload();

@@ -1,6 +1,6 @@
 import { objectPayload, notFound } from '../errors.js';
-import type { AppRuntime } from '../platform/app-runtime.js';
-import { UUID_RE } from '../engine/values.js';
+import type { AdminApp } from './admin-app.js';
+import { UUID_RE } from '../types/ids.js';
 import { parseStateMachine, type StateMachineInput } from './state-machine-definition.js';
 
 /** State machine admin operations (spec: state-machines.md §Admin API). */
@@ -10,17 +10,17 @@ export type StateMachineRow = StateMachineObject & { created_at: Date; updated_a
 
 const COLUMNS = 'id, entity, field, definition, active, created_at, updated_at';
 
-export async function listStateMachines(app: AppRuntime): Promise<StateMachineRow[]> {
+export async function listStateMachines(app: AdminApp): Promise<StateMachineRow[]> {
   return app.db.query<StateMachineRow>(`SELECT ${COLUMNS} FROM _state_machines ORDER BY entity, created_at`);
 }
 
-export async function getStateMachine(app: AppRuntime, id: string): Promise<StateMachineRow> {
+export async function getStateMachine(app: AdminApp, id: string): Promise<StateMachineRow> {
   const rows = UUID_RE.test(id) ? await app.db.query<StateMachineRow>(`SELECT ${COLUMNS} FROM _state_machines WHERE id = $1`, [id]) : [];
   if (!rows[0]) throw notFound(`State machine not found: ${id}`);
   return rows[0];
 }
 
-export async function createStateMachine(app: AppRuntime, input: unknown): Promise<StateMachineObject> {
+export async function createStateMachine(app: AdminApp, input: unknown): Promise<StateMachineObject> {
   const sm = parseStateMachine(objectPayload(input), app.registry);
   const rows = await app.db.query<{ id: string }>(
     'INSERT INTO _state_machines (entity, field, definition, active) VALUES ($1, $2, $3::jsonb, $4) RETURNING id',
@@ -30,7 +30,7 @@ export async function createStateMachine(app: AppRuntime, input: unknown): Promi
   return { id: rows[0]!.id, ...sm };
 }
 
-export async function updateStateMachine(app: AppRuntime, id: string, input: unknown): Promise<StateMachineObject> {
+export async function updateStateMachine(app: AdminApp, id: string, input: unknown): Promise<StateMachineObject> {
   await getStateMachine(app, id);
   const sm = parseStateMachine(objectPayload(input), app.registry);
   await app.db.query(
@@ -41,7 +41,7 @@ export async function updateStateMachine(app: AppRuntime, id: string, input: unk
   return { id, ...sm };
 }
 
-export async function deleteStateMachine(app: AppRuntime, id: string): Promise<{ id: string; deleted: true }> {
+export async function deleteStateMachine(app: AdminApp, id: string): Promise<{ id: string; deleted: true }> {
   await getStateMachine(app, id);
   await app.db.query('DELETE FROM _state_machines WHERE id = $1', [id]);
   await app.reload();

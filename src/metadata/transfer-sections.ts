@@ -1,20 +1,17 @@
-import type { AppRuntime } from '../platform/app-runtime.js';
-import { workflowsTransfer } from '../workflows/transfer.js';
-import { webhooksTransfer } from '../webhooks/transfer.js';
-import { uiConfigsTransfer } from './ui-configs-admin.js';
+import type { AdminApp } from './admin-app.js';
 
 /**
- * Export/import of a metadata kind owned by another feature (workflows,
- * webhooks, UI configs). Each feature lists its section here.
+ * Export/import of a metadata kind owned by a feature (workflows, webhooks,
+ * UI configs). The composition root (rocket.ts) lists the sections; an app
+ * runtime carries them in `extensions.transferSections`.
  */
 export interface TransferSection {
-  key: 'workflows' | 'webhooks' | 'ui_configs';
+  /** The key of the export document holding the items, e.g. 'workflows'. */
+  key: string;
   /** Items as exported: no ids, no timestamps, spec order. */
-  exportItems(app: AppRuntime): Promise<unknown[]>;
+  exportItems(app: AdminApp): Promise<unknown[]>;
   /** Imports one item; false = skipped as a duplicate (of stored items or of `seen` ones). Throws on invalid items. */
-  importItem(app: AppRuntime, item: unknown, seen: Set<string>): Promise<boolean>;
+  importItem(app: AdminApp, item: unknown, seen: Set<string>): Promise<boolean>;
   /** How an item is named in `errors`, e.g. "Workflow po_approval". */
   errorLabel(item: unknown): string;
 }
-
-export const TRANSFER_SECTIONS: TransferSection[] = [workflowsTransfer, webhooksTransfer, uiConfigsTransfer];

@@ -2,13 +2,14 @@ import { createPermission, listPermissions, parsePermissionInput } from '../auth
 import type { SqlParam } from '../db/database.js';
 import { quoteIdent } from '../db/quote.js';
 import { RocketError, invalid, invalidPayload } from '../errors.js';
-import { toParam } from '../engine/values.js';
-import type { AppRuntime } from '../platform/app-runtime.js';
+import { toParam } from '../types/coerce.js';
+import type { AdminApp } from './admin-app.js';
 import { createEntity, createRelation } from './admin.js';
 import { isObject } from './problems.js';
 import { createRule, listRules } from './rules-admin.js';
 import { createStateMachine, listStateMachines } from './state-machines-admin.js';
-import { TRANSFER_SECTIONS, type TransferSection } from './transfer-sections.js';
+import type { TransferSection } from './transfer-sections.js';
+import { isoSeconds } from '../types/time.js';
 
 /** Schema export / import (spec: export-import.md). */
 
@@ -25,9 +26,16 @@ export interface ExportDocument {
   permissions: unknown[];
   webhooks: unknown[];
   ui_configs: unknown[];
+  /** Sections of other features, by their key. */
+  [section: string]: unknown;
 }
 
-export async function exportSchema(app: AppRuntime): Promise<ExportDocument> {
+/** Sections whose items the spec imports before permissions (step 5); the others follow permissions, in the order given. */
+const BEFORE_PERMISSIONS = new Set(['workflows']);
+/** Sections the spec knows: without a feature to import them, their items are reported as skipped. */
+const SPEC_SECTIONS = ['workflows', 'webhooks', 'ui_configs'];
+
+export async function exportSchema(app: AdminApp, sections: readonly TransferSection[]): Promise<ExportDocument> {
   const entities = await app.db.query<{ definition: unknown }>('SELECT definition FROM _entities ORDER BY name');
   const relations = await app.db.query<{ definition: unknown }>('SELECT definition FROM _relations ORDER BY name');
   const rules = (await listRules(app)).map(({ entity, hook, type, definition, priority, active }) => ({ entity, hook, type, definition, priority, active }));
@@ -35,7 +43,7 @@ export async function exportSchema(app: AppRuntime): Promise<ExportDocument> {
   const permissions = (await listPermissions(app.db)).map(({ entity, action, roles, conditions }) => ({ entity, action, roles, conditions }));
   const doc: ExportDocument = {
     version: 1,
-    exported_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    exported_at: isoSeconds(),
     entities: entities.map((r) => r.definition),
     relations: relations.map((r) => r.definition),
     rules,
@@ -45,7 +53,7 @@ export async function exportSchema(app: AppRuntime): Promise<ExportDocument> {
     webhooks: [],
     ui_configs: [],
   };
-  for (const section of TRANSFER_SECTIONS) doc[section.key] = await section.exportItems(app);
+  for (const section of sections) doc[section.key] = await section.exportItems(app);
   return doc;
 }
 
@@ -75,7 +83,7 @@ function items(doc: Json, key: string): unknown[] {
  * Best-effort import: every item validated as by its admin API; existing
  * items are skipped; problems are listed in `errors` and the answer is 200.
  */
-export async function importSchema(app: AppRuntime, body: unknown): Promise<ImportResult> {
+export async function importSchema(app: AdminApp, sections: readonly TransferSection[], body: unknown): Promise<ImportResult> {
   if (!isObject(body)) throw invalidPayload();
   const doc = isObject(body.data) && body.version === undefined ? body.data : body;
   if (doc.version !== 1) throw invalid(`Unsupported export version: ${String(doc.version ?? '')}`);
@@ -144,24 +152,22 @@ export async function importSchema(app: AppRuntime, body: unknown): Promise<Impo
     }
   }
   // 5. workflows, 7. webhooks, 8. UI configs come from their features (sections), in spec order around 6.
-  const sections = new Map<string, TransferSection>(TRANSFER_SECTIONS.map((s) => [s.key, s]));
-  const runSection = async (key: 'workflows' | 'webhooks' | 'ui_configs') => {
-    const section = sections.get(key);
-    const list = items(doc, key);
-    if (!section) {
-      if (list.length) errors.push(`${key}: not supported by this server; ${list.length} item(s) skipped`);
-      return;
-    }
+  const runSection = async (section: TransferSection) => {
     const seen = new Set<string>();
-    for (const item of list) {
+    summary[section.key] ??= 0;
+    for (const item of items(doc, section.key)) {
       try {
-        if (await section.importItem(app, item, seen)) summary[key]!++;
+        if (await section.importItem(app, item, seen)) summary[section.key]!++;
       } catch (err) {
         errors.push(`${section.errorLabel(item)}: ${reason(err)}`);
       }
     }
   };
-  await runSection('workflows');
+  for (const key of SPEC_SECTIONS) {
+    const list = items(doc, key);
+    if (list.length && !sections.some((s) => s.key === key)) errors.push(`${key}: not supported by this server; ${list.length} item(s) skipped`);
+  }
+  for (const section of sections) if (BEFORE_PERMISSIONS.has(section.key)) await runSection(section);
   // 6. permissions — identical policies are skipped
   const policyKeys = new Set((await listPermissions(app.db)).map((p) => canonical([p.entity, p.action, [...p.roles].sort(), p.conditions])));
   for (const item of items(doc, 'permissions')) {
@@ -177,8 +183,7 @@ export async function importSchema(app: AppRuntime, body: unknown): Promise<Impo
       errors.push(`Permission (${String(item.entity)}/${String(item.action)}): ${reason(err)}`);
     }
   }
-  await runSection('webhooks');
-  await runSection('ui_configs');
+  for (const section of sections) if (!BEFORE_PERMISSIONS.has(section.key)) await runSection(section);
 
   // 9. sample data
   if (isObject(doc.sample_data) && Object.keys(doc.sample_data).length > 0) {
@@ -199,7 +204,7 @@ function importedEntitiesOf(doc: Json): string[] {
  * rules or engine defaults; conflicts are skipped silently.
  */
 async function importSampleData(
-  app: AppRuntime,
+  app: AdminApp,
   data: Json,
   entityOrder: string[],
   joinTables: Map<string, { a: string; b: string }>,

@@ -1,21 +1,7 @@
+import type { FieldType } from '../types/field-types.js';
+
 /** Metadata shapes as stored in `_entities.definition` / `_relations.definition` (normalised). */
 
-export const FIELD_TYPES = [
-  'string',
-  'text',
-  'int',
-  'integer',
-  'bigint',
-  'float',
-  'decimal',
-  'boolean',
-  'uuid',
-  'timestamp',
-  'date',
-  'json',
-  'file',
-] as const;
-export type FieldType = (typeof FIELD_TYPES)[number];
 
 export const PK_TYPES = ['uuid', 'int', 'bigint', 'string'] as const;
 export type PkType = (typeof PK_TYPES)[number];

@@ -1,6 +1,7 @@
 import { RocketError, conflict, invalid, invalidPayload, notFound } from '../errors.js';
-import { UUID_RE, hasNul } from '../engine/values.js';
-import type { AppRuntime } from '../platform/app-runtime.js';
+import { UUID_RE } from '../types/ids.js';
+import { hasNul } from '../types/text.js';
+import type { AdminApp } from './admin-app.js';
 import { isObject } from './problems.js';
 import type { TransferSection } from './transfer-sections.js';
 
@@ -27,7 +28,7 @@ const DEFAULT_SCOPE = 'default';
 const blank = (v: unknown) => v === undefined || v === null || v === '';
 
 /** Create/Update body `{entity, scope?, config?}`; only a create checks that the entity exists. */
-function parse(app: AppRuntime, input: unknown, creating: boolean): UIConfigInput {
+function parse(app: AdminApp, input: unknown, creating: boolean): UIConfigInput {
   if (!isObject(input)) throw invalidPayload();
   const { entity, scope, config } = input;
   if (blank(entity)) throw invalid('entity is required');
@@ -56,17 +57,17 @@ async function unique<T>(input: UIConfigInput, write: () => Promise<T>): Promise
   }
 }
 
-export async function listUIConfigs(app: AppRuntime): Promise<UIConfigRow[]> {
+export async function listUIConfigs(app: AdminApp): Promise<UIConfigRow[]> {
   return app.db.query<UIConfigRow>(`SELECT ${COLUMNS} FROM _ui_configs ORDER BY entity, scope`);
 }
 
-export async function getUIConfig(app: AppRuntime, id: string): Promise<UIConfigRow> {
+export async function getUIConfig(app: AdminApp, id: string): Promise<UIConfigRow> {
   const rows = UUID_RE.test(id) ? await app.db.query<UIConfigRow>(`SELECT ${COLUMNS} FROM _ui_configs WHERE id = $1`, [id]) : [];
   if (!rows[0]) throw notFound(`UI config not found: ${id}`);
   return rows[0];
 }
 
-export async function createUIConfig(app: AppRuntime, body: unknown): Promise<UIConfigRow> {
+export async function createUIConfig(app: AdminApp, body: unknown): Promise<UIConfigRow> {
   const input = parse(app, body, true);
   const rows = await unique(input, () =>
     app.db.query<UIConfigRow>(
@@ -78,7 +79,7 @@ export async function createUIConfig(app: AppRuntime, body: unknown): Promise<UI
 }
 
 /** PUT replaces the row's entity, scope and config (absent scope/config take their defaults again). */
-export async function updateUIConfig(app: AppRuntime, id: string, body: unknown): Promise<UIConfigRow> {
+export async function updateUIConfig(app: AdminApp, id: string, body: unknown): Promise<UIConfigRow> {
   await getUIConfig(app, id);
   const input = parse(app, body, false);
   const rows = await unique(input, () =>
@@ -91,26 +92,26 @@ export async function updateUIConfig(app: AppRuntime, id: string, body: unknown)
   return rows[0];
 }
 
-export async function deleteUIConfig(app: AppRuntime, id: string): Promise<{ id: string; deleted: true }> {
+export async function deleteUIConfig(app: AdminApp, id: string): Promise<{ id: string; deleted: true }> {
   const rows = UUID_RE.test(id) ? await app.db.query<{ id: string }>('DELETE FROM _ui_configs WHERE id = $1 RETURNING id', [id]) : [];
   if (!rows[0]) throw notFound(`UI config not found: ${id}`);
   return { id: rows[0].id, deleted: true };
 }
 
 /** `GET /_ui/configs`: every default-scope row, by entity. */
-export async function defaultUIConfigs(app: AppRuntime): Promise<UIConfigRow[]> {
+export async function defaultUIConfigs(app: AdminApp): Promise<UIConfigRow[]> {
   return app.db.query<UIConfigRow>(`SELECT ${COLUMNS} FROM _ui_configs WHERE scope = $1 ORDER BY entity`, [DEFAULT_SCOPE]);
 }
 
 /** `GET /_ui/config/:entity`: the default-scope row, or null. */
-export async function defaultUIConfig(app: AppRuntime, entity: string): Promise<UIConfigRow | null> {
+export async function defaultUIConfig(app: AdminApp, entity: string): Promise<UIConfigRow | null> {
   if (entity.includes('\u0000')) return null;
   const rows = await app.db.query<UIConfigRow>(`SELECT ${COLUMNS} FROM _ui_configs WHERE entity = $1 AND scope = $2`, [entity, DEFAULT_SCOPE]);
   return rows[0] ?? null;
 }
 
 /** Import: insert or replace the config of (entity, scope). */
-export async function upsertUIConfig(app: AppRuntime, body: unknown): Promise<void> {
+export async function upsertUIConfig(app: AdminApp, body: unknown): Promise<void> {
   const input = parse(app, body, true);
   await app.db.query(
     `INSERT INTO _ui_configs (entity, scope, config) VALUES ($1, $2, $3::jsonb)

@@ -4,8 +4,7 @@ import type { Database } from '../db/database.js';
 import type { DatabaseServer } from '../db/server.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
 import { RocketError, conflict, invalid, notFound } from '../errors.js';
-import { AppRuntime, type AppRow } from './app-runtime.js';
-import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from '../webhooks/settings.js';
+import { AppRuntime, type AppExtensions, type AppRow } from './app-runtime.js';
 
 export interface AppView {
   name: string;
@@ -44,7 +43,8 @@ export class AppManager {
     private readonly poolSize: number,
     private readonly throttle: LoginThrottle,
     private readonly log: Logger,
-    private readonly webhookSettings: WebhookSettings = DEFAULT_WEBHOOK_SETTINGS,
+    /** Features' observers, sinks and sections, handed to every runtime this manager builds. */
+    private readonly extensions: AppExtensions,
   ) {}
 
   async loadAll(): Promise<void> {
@@ -118,7 +118,7 @@ export class AppManager {
         [name, displayName, dbName, randomBytes(32).toString('hex')],
       );
       inserted = true;
-      runtime = new AppRuntime(rows[0]!, this.server.connect(dbName, this.poolSize), this.throttle, this.log, this.webhookSettings);
+      runtime = new AppRuntime(rows[0]!, this.server.connect(dbName, this.poolSize), this.throttle, this.log, this.extensions);
       await runtime.bootstrap(this.log, admin);
       await runtime.open(this.log);
       this.live.set(name, runtime);
@@ -162,7 +162,7 @@ export class AppManager {
   private async open(row: AppRow): Promise<AppRuntime> {
     const existing = this.live.get(row.name);
     if (existing) return existing;
-    const runtime = new AppRuntime(row, this.server.connect(row.db_name, this.poolSize), this.throttle, this.log, this.webhookSettings);
+    const runtime = new AppRuntime(row, this.server.connect(row.db_name, this.poolSize), this.throttle, this.log, this.extensions);
     try {
       await runtime.bootstrap(this.log);
       await runtime.open(this.log);

@@ -10,10 +10,17 @@ import { TokenVerifier, secretKey } from '../auth/tokens.js';
 import { UserStatusCache } from '../auth/user-status.js';
 import { APP_MIGRATIONS } from '../metadata/system-tables.js';
 import { Registry, loadRegistry } from '../metadata/registry.js';
-import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from '../webhooks/settings.js';
+import type { EngineExtensions } from '../engine/extensions.js';
+import type { TransferSection } from '../metadata/transfer-sections.js';
 
 /** NOTIFY channel carrying "<instance>:metadata" and "<instance>:user:<id>" in every app database. */
 const CHANGE_CHANNEL = 'rocket_changes';
+
+/** What the composition root (rocket.ts) plugs into every app runtime: the engine's observers and sinks, and export sections. */
+export interface AppExtensions extends EngineExtensions {
+  /** Export/import sections owned by features, in the order they are imported (spec: export-import.md). */
+  readonly transferSections: readonly TransferSection[];
+}
 
 export interface AppRow {
   name: string;
@@ -45,8 +52,7 @@ export class AppRuntime {
     readonly db: Database,
     throttle: LoginThrottle,
     log: Logger,
-    /** Server settings of webhook delivery (env allow-list, private-network blocking). */
-    readonly webhookSettings: WebhookSettings = DEFAULT_WEBHOOK_SETTINGS,
+    readonly extensions: AppExtensions,
   ) {
     this.name = row.name;
     this.log = log.child({ app: row.name });

@@ -1,6 +1,6 @@
 import { objectPayload, notFound } from '../errors.js';
-import { UUID_RE } from '../engine/values.js';
-import type { AppRuntime } from '../platform/app-runtime.js';
+import { UUID_RE } from '../types/ids.js';
+import type { AdminApp } from '../metadata/admin-app.js';
 import { parseWebhook, type WebhookInput } from './definition.js';
 
 /** Webhook admin operations (spec: webhooks.md §Admin API). */
@@ -12,7 +12,7 @@ export const WEBHOOK_COLUMNS = `id, entity, hook, url, method, COALESCE(headers,
   COALESCE(condition, '') AS condition, async,
   COALESCE(retry, '{"max_attempts":3,"backoff":"exponential"}'::jsonb) AS retry, active, created_at, updated_at`;
 
-type Admin = Pick<AppRuntime, 'db' | 'reload'>;
+type Admin = Pick<AdminApp, 'db' | 'reload'>;
 
 const params = (w: WebhookInput) =>
   [w.entity, w.hook, w.url, w.method, JSON.stringify(w.headers), w.condition, w.async, JSON.stringify(w.retry), w.active] as const;

@@ -3,7 +3,8 @@ import type { Database } from '../db/database.js';
 import type { Backoff } from './definition.js';
 import { deliver } from './delivery.js';
 import { recordAttempt, type WebhookLog } from './logs.js';
-import { resolveHeaders, settingsOf } from './settings.js';
+import { DEFAULT_WEBHOOK_SETTINGS, resolveHeaders, type WebhookSettings } from './settings.js';
+import { claim, type ClaimSpec } from '../jobs/claim.js';
 
 /**
  * Sending stored log rows: the async deliveries right after commit, and the
@@ -31,40 +32,39 @@ type Claimed = Pick<WebhookLog, 'id' | 'url' | 'method' | 'request_headers' | 'r
   backoff: Backoff;
 };
 
-function claimSql(selection: string): string {
-  return `WITH c AS (${selection} FOR UPDATE SKIP LOCKED)
-    UPDATE _webhook_logs l SET next_retry_at = NOW() + make_interval(secs => ${LEASE_SECONDS})
-      FROM c WHERE l.id = c.id
-    RETURNING l.id, l.url, l.method, COALESCE(l.request_headers, '{}'::jsonb) AS request_headers,
-      COALESCE(l.request_body, '{}'::jsonb) AS request_body, l.attempt, l.max_attempts,
-      COALESCE((SELECT w.retry->>'backoff' FROM _webhooks w WHERE w.id = l.webhook_id), 'exponential') AS backoff`;
+/** Claims log rows with a lease, returning what sending them needs. */
+function claimLogs(db: Database, rows: Pick<ClaimSpec, 'where' | 'orderBy' | 'limit' | 'params'>): Promise<Claimed[]> {
+  return claim<Claimed>(db, {
+    ...rows,
+    table: '_webhook_logs',
+    set: `next_retry_at = NOW() + make_interval(secs => ${LEASE_SECONDS})`,
+    returning: `t.id, t.url, t.method, COALESCE(t.request_headers, '{}'::jsonb) AS request_headers,
+      COALESCE(t.request_body, '{}'::jsonb) AS request_body, t.attempt, t.max_attempts,
+      COALESCE((SELECT w.retry->>'backoff' FROM _webhooks w WHERE w.id = t.webhook_id), 'exponential') AS backoff`,
+  });
 }
 
 /** Claims these pending rows (those another instance has not taken already). */
-async function claimPending(db: Database, ids: readonly string[]): Promise<Claimed[]> {
-  return db.query<Claimed>(
-    claimSql(`SELECT id FROM _webhook_logs WHERE id = ANY($1::uuid[]) AND status = 'pending'
-      AND (next_retry_at IS NULL OR next_retry_at <= NOW())`),
-    [ids],
-  );
+function claimPending(db: Database, ids: readonly string[]): Promise<Claimed[]> {
+  return claimLogs(db, {
+    where: `id = ANY($1::uuid[]) AND status = 'pending' AND (next_retry_at IS NULL OR next_retry_at <= NOW())`,
+    params: [ids],
+  });
 }
 
 /** Claims up to PASS_LIMIT retrying rows that are due, oldest due first. */
-async function claimDue(db: Database): Promise<Claimed[]> {
-  return db.query<Claimed>(
-    claimSql(`SELECT id FROM _webhook_logs WHERE status = 'retrying' AND next_retry_at <= NOW()
-      ORDER BY next_retry_at, created_at LIMIT ${PASS_LIMIT}`),
-  );
+function claimDue(db: Database): Promise<Claimed[]> {
+  return claimLogs(db, { where: `status = 'retrying' AND next_retry_at <= NOW()`, orderBy: 'next_retry_at, created_at', limit: PASS_LIMIT });
 }
 
 /** Claims up to PASS_LIMIT pending rows left behind (committed, never sent), oldest first. */
-async function claimStale(db: Database): Promise<Claimed[]> {
-  return db.query<Claimed>(
-    claimSql(`SELECT id FROM _webhook_logs WHERE status = 'pending'
-      AND created_at < NOW() - make_interval(secs => ${STALE_PENDING_SECONDS})
-      AND (next_retry_at IS NULL OR next_retry_at <= NOW())
-      ORDER BY created_at LIMIT ${PASS_LIMIT}`),
-  );
+function claimStale(db: Database): Promise<Claimed[]> {
+  return claimLogs(db, {
+    where: `status = 'pending' AND created_at < NOW() - make_interval(secs => ${STALE_PENDING_SECONDS})
+      AND (next_retry_at IS NULL OR next_retry_at <= NOW())`,
+    orderBy: 'created_at',
+    limit: PASS_LIMIT,
+  });
 }
 
 // ---- in-flight work per app, so shutdown can wait for it (or cancel it) ----------------------------
@@ -104,8 +104,7 @@ export async function drainDeliveries(db: Database, graceMs: number): Promise<vo
 
 // ---- sending -------------------------------------------------------------------------------------
 
-async function send(app: DispatchApp, log: Claimed, signal: AbortSignal): Promise<void> {
-  const settings = settingsOf(app);
+async function send(app: DispatchApp, settings: WebhookSettings, log: Claimed, signal: AbortSignal): Promise<void> {
   const result = await deliver(
     {
       url: log.url,
@@ -120,11 +119,11 @@ async function send(app: DispatchApp, log: Claimed, signal: AbortSignal): Promis
 }
 
 /** After commit: sends the pending rows of a write in the background (the response does not wait). */
-export function dispatchPending(app: DispatchApp, ids: readonly string[]): void {
+export function dispatchPending(app: DispatchApp, settings: WebhookSettings, ids: readonly string[]): void {
   if (ids.length === 0) return;
   void track(app, async (signal) => {
     const claimed = await claimPending(app.db, ids);
-    await Promise.all(claimed.map((log) => send(app, log, signal)));
+    await Promise.all(claimed.map((log) => send(app, settings, log, signal)));
   });
 }
 
@@ -140,9 +139,9 @@ export interface PassResult {
  * due `retrying` rows and stale `pending` rows, each sent once; resolves when
  * their outcomes are stored.
  */
-export async function runWebhookPass(app: DispatchApp): Promise<PassResult> {
+export async function runWebhookPass(app: DispatchApp, settings: WebhookSettings = DEFAULT_WEBHOOK_SETTINGS): Promise<PassResult> {
   const due = await claimDue(app.db);
   const stale = await claimStale(app.db);
-  await Promise.all([...due, ...stale].map((log) => track(app, (signal) => send(app, log, signal))));
+  await Promise.all([...due, ...stale].map((log) => track(app, (signal) => send(app, settings, log, signal))));
   return { retried: due.length, recovered: stale.length };
 }

@@ -1,6 +1,6 @@
 import type { Database, Queryable } from '../db/database.js';
 import { invalid, invalidPayload, notFound } from '../errors.js';
-import { UUID_RE } from '../engine/values.js';
+import { UUID_RE } from '../types/ids.js';
 import type { Backoff, Hook } from './definition.js';
 import type { DeliveryResult } from './delivery.js';
 

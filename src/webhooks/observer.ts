@@ -10,7 +10,7 @@ import { deliver } from './delivery.js';
 import { dispatchPending } from './dispatch.js';
 import { insertLogs, type NewLog } from './logs.js';
 import { buildEvent, type WebhookEvent } from './payload.js';
-import { resolveHeaders, settingsOf } from './settings.js';
+import { resolveHeaders, type WebhookSettings } from './settings.js';
 
 /**
  * Webhooks on writes (spec: webhooks.md §When webhooks fire):
@@ -68,13 +68,12 @@ function logOf(w: ActiveWebhook, event: WebhookEvent, fields: Pick<NewLog, 'stat
 
 const webhookFailed = (id: string, reason: string) => new RocketError('WEBHOOK_FAILED', `Webhook ${id} failed: ${reason}`);
 
-async function beforeCommit(sc: StageContext, writes: readonly WriteEvent[]): Promise<void> {
+async function beforeCommit(settings: WebhookSettings, sc: StageContext, writes: readonly WriteEvent[]): Promise<void> {
   if (writes.length === 0) return;
   const catalog = await catalogFor(sc.app.registry, sc.tx);
   if (catalog.size === 0) return;
   const state: TxState = { sync: [], pending: [] };
   const outbox: NewLog[] = [];
-  const settings = settingsOf(sc.app);
 
   for (const write of writes) {
     const hooks = catalog.get(write.entity.name);
@@ -125,11 +124,11 @@ async function beforeCommit(sc: StageContext, writes: readonly WriteEvent[]): Pr
   if (state.sync.length || state.pending.length) states.set(writes, state);
 }
 
-async function afterCommit(ctx: OpContext, writes: readonly WriteEvent[]): Promise<void> {
+async function afterCommit(settings: WebhookSettings, ctx: OpContext, writes: readonly WriteEvent[]): Promise<void> {
   const state = states.get(writes);
   if (!state) return;
   states.delete(writes);
-  dispatchPending(ctx.app, state.pending);
+  dispatchPending(ctx.app, settings, state.pending);
 }
 
 /** The transaction rolled back (a veto, or any later failure): its synchronous calls still leave their log rows. */
@@ -140,12 +139,15 @@ async function afterRollback(ctx: OpContext, writes: readonly WriteEvent[]): Pro
   await insertLogs(ctx.app.db, state.sync);
 }
 
-export const webhookObserver: WriteObserver = {
-  name: 'webhooks',
-  async involves(app, entity) {
-    return (await catalogFor(app.registry, app.db)).has(entity.name);
-  },
-  beforeCommit,
-  afterCommit,
-  afterRollback,
-};
+/** The webhooks' write observer, calling out with the server's webhook settings. */
+export function webhookObserver(settings: WebhookSettings): WriteObserver {
+  return {
+    name: 'webhooks',
+    async involves(app, entity) {
+      return (await catalogFor(app.registry, app.db)).has(entity.name);
+    },
+    beforeCommit: (sc, writes) => beforeCommit(settings, sc, writes),
+    afterCommit: (ctx, writes) => afterCommit(settings, ctx, writes),
+    afterRollback,
+  };
+}

@@ -4,6 +4,7 @@ import type { Record_ } from '../engine/context.js';
 import { recordOf } from '../engine/read.js';
 import type { WriteEvent } from '../engine/write/execute.js';
 import type { Hook } from './definition.js';
+import { isoSeconds } from '../types/time.js';
 
 /** The request body of a webhook call (spec: webhooks.md §Payload) and its condition variables. */
 
@@ -45,7 +46,6 @@ function diff(record: Record_, old: Record_ | null): Record<string, { old: unkno
 }
 
 /** "2025-01-15T10:30:00Z": the write's clock, to the second. */
-const timestampOf = (now: string) => new Date(now).toISOString().replace(/\.\d+Z$/, 'Z');
 
 /**
  * One payload per written row and hook, shared by every webhook of that
@@ -61,7 +61,7 @@ export function buildEvent(w: WriteEvent, hook: Hook, caller: Caller | undefined
   if (old && Object.keys(old).length) payload.old = old;
   if (changes && Object.keys(changes).length) payload.changes = changes;
   if (user) payload.user = { id: user.id, roles: [...user.roles] };
-  payload.timestamp = timestampOf(now);
+  payload.timestamp = isoSeconds(now);
   payload.idempotency_key = `wh_${randomUUID()}`;
 
   // In conditions, `changes` of a create lists the fields the write sent (spec: expressions.md).

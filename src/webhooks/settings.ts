@@ -1,3 +1,5 @@
+import type { Config } from '../config.js';
+
 /** Server settings of the webhooks feature (config: webhook_env_allowlist, webhook_deny_private_networks). */
 export interface WebhookSettings {
   /** Environment variable names a `{{env.NAME}}` header template may read: exact names or `PREFIX_*` patterns. */
@@ -8,10 +10,9 @@ export interface WebhookSettings {
 
 export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = Object.freeze({ envAllowlist: [], denyPrivateNetworks: false });
 
-/** The settings an app runs with; an engine app without any (unit harnesses) gets the defaults. */
-export function settingsOf(app: object): WebhookSettings {
-  const s = (app as { webhookSettings?: WebhookSettings }).webhookSettings;
-  return s ?? DEFAULT_WEBHOOK_SETTINGS;
+/** The webhook settings of a server configuration. */
+export function webhookSettings(config: Pick<Config, 'webhookEnvAllowlist' | 'webhookDenyPrivateNetworks'>): WebhookSettings {
+  return Object.freeze({ envAllowlist: config.webhookEnvAllowlist, denyPrivateNetworks: config.webhookDenyPrivateNetworks });
 }
 
 /** Whether the allow-list lets a template read the variable `name`. */

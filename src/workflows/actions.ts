@@ -7,6 +7,7 @@ import { isObject } from '../metadata/problems.js';
 import { dispatchEvents } from './events.js';
 import type { TriggerData, WorkflowOpContext } from './instances.js';
 import { resolvePath, toJson } from './paths.js';
+import { isoSeconds } from '../types/time.js';
 
 /**
  * Actions of `action` steps (spec: workflows.md §Actions). A throw is an
@@ -25,14 +26,9 @@ export interface ActionRun {
 
 export class ActionError extends Error {}
 
-/** "now" as set_field writes it: UTC, second precision (as state-machine actions do). */
-function nowSeconds(): string {
-  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-}
-
 /** Dot-path strings under `context.` resolve against the instance context; "now" is the time; the rest is literal. */
 function dataValue(value: unknown, run: ActionRun): unknown {
-  if (value === 'now') return nowSeconds();
+  if (value === 'now') return isoSeconds();
   if (typeof value === 'string' && value.startsWith('context.')) return resolvePath({ context: run.context }, value);
   return value;
 }
@@ -55,7 +51,7 @@ async function setField(app: EngineApp, run: ActionRun, a: Record<string, unknow
   if (typeof a.field !== 'string' || !entity.fields.has(a.field)) throw new ActionError(`field not found: ${entity.name}.${String(a.field ?? '')}`);
   const id = resolvePath({ context: run.context }, a.record_id);
   if (id === null || id === '' || typeof id === 'object') throw new ActionError(`record_id ${JSON.stringify(a.record_id ?? null)} resolved to no value`);
-  const value = a.value === 'now' ? nowSeconds() : (a.value ?? null);
+  const value = a.value === 'now' ? isoSeconds() : (a.value ?? null);
   try {
     await updateRecord(opContext(app, run, 'workflow'), entity.name, String(id), { [a.field]: value });
   } catch (err) {

@@ -1,6 +1,6 @@
 import { RocketError, conflict, objectPayload, notFound } from '../errors.js';
-import { UUID_RE } from '../engine/values.js';
-import type { AppRuntime } from '../platform/app-runtime.js';
+import { UUID_RE } from '../types/ids.js';
+import type { AdminApp } from '../metadata/admin-app.js';
 import { parseWorkflow, type WorkflowInput } from './definition.js';
 
 /** Workflow admin operations (spec: workflows.md §Admin API). */
@@ -20,22 +20,22 @@ async function uniquely<T>(name: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function nameTaken(app: AppRuntime, name: string, except?: string): Promise<boolean> {
+async function nameTaken(app: AdminApp, name: string, except?: string): Promise<boolean> {
   const rows = await app.db.query('SELECT 1 FROM _workflows WHERE name = $1 AND id IS DISTINCT FROM $2::uuid', [name, except ?? null]);
   return rows.length > 0;
 }
 
-export async function listWorkflows(app: AppRuntime): Promise<WorkflowRow[]> {
+export async function listWorkflows(app: AdminApp): Promise<WorkflowRow[]> {
   return app.db.query<WorkflowRow>(`SELECT ${COLUMNS} FROM _workflows ORDER BY name`);
 }
 
-export async function getWorkflow(app: AppRuntime, id: string): Promise<WorkflowRow> {
+export async function getWorkflow(app: AdminApp, id: string): Promise<WorkflowRow> {
   const rows = UUID_RE.test(id) ? await app.db.query<WorkflowRow>(`SELECT ${COLUMNS} FROM _workflows WHERE id = $1`, [id]) : [];
   if (!rows[0]) throw notFound(`Workflow not found: ${id}`);
   return rows[0];
 }
 
-export async function createWorkflow(app: AppRuntime, input: unknown): Promise<WorkflowObject> {
+export async function createWorkflow(app: AdminApp, input: unknown): Promise<WorkflowObject> {
   const wf = parseWorkflow(objectPayload(input));
   if (await nameTaken(app, wf.name)) throw conflict(`Workflow already exists: ${wf.name}`);
   const rows = await uniquely(wf.name, () =>
@@ -48,7 +48,7 @@ export async function createWorkflow(app: AppRuntime, input: unknown): Promise<W
   return { id: rows[0]!.id, ...wf };
 }
 
-export async function updateWorkflow(app: AppRuntime, id: string, input: unknown): Promise<WorkflowObject> {
+export async function updateWorkflow(app: AdminApp, id: string, input: unknown): Promise<WorkflowObject> {
   await getWorkflow(app, id);
   const wf = parseWorkflow(objectPayload(input));
   if (await nameTaken(app, wf.name, id)) throw conflict(`Workflow already exists: ${wf.name}`);
@@ -65,7 +65,7 @@ export async function updateWorkflow(app: AppRuntime, id: string, input: unknown
 }
 
 /** Deletes the workflow; its instances go with it (ON DELETE CASCADE). */
-export async function deleteWorkflow(app: AppRuntime, id: string): Promise<{ id: string; deleted: true }> {
+export async function deleteWorkflow(app: AdminApp, id: string): Promise<{ id: string; deleted: true }> {
   const rows = UUID_RE.test(id) ? await app.db.query('DELETE FROM _workflows WHERE id = $1 RETURNING id', [id]) : [];
   if (!rows[0]) throw notFound(`Workflow not found: ${id}`);
   await app.reload();

@@ -5,6 +5,7 @@ import type { TriggerData } from './instances.js';
 import { toJson } from './paths.js';
 import { startWorkflows } from './runtime.js';
 import { workflowsOf } from './store.js';
+import { claim } from '../jobs/claim.js';
 
 /**
  * Named events (spec: workflows.md §Triggers, state-machines.md §send_event):
@@ -90,17 +91,16 @@ export async function dispatchEvents(app: EngineApp, effects: readonly StoredEff
  */
 export async function sweepEvents(app: EngineApp, opts: { graceSeconds?: number; staleSeconds?: number; limit?: number } = {}): Promise<number> {
   const { graceSeconds = 30, staleSeconds = 900, limit = 100 } = opts;
-  const rows = await app.db.query<StoredEffect & { created_at: Date }>(
-    `UPDATE _outbox o SET claimed_at = NOW()
-       FROM (SELECT id FROM _outbox
-              WHERE kind = 'event' AND processed_at IS NULL
-                AND created_at <= NOW() - make_interval(secs => $1)
-                AND (claimed_at IS NULL OR claimed_at <= NOW() - make_interval(secs => $2))
-              ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED) d
-      WHERE o.id = d.id
-      RETURNING o.id, o.kind, o.payload, o.created_at`,
-    [graceSeconds, staleSeconds, limit],
-  );
+  const rows = await claim<StoredEffect & { created_at: Date }>(app.db, {
+    table: '_outbox',
+    where: `kind = 'event' AND processed_at IS NULL AND created_at <= NOW() - make_interval(secs => $1)
+      AND (claimed_at IS NULL OR claimed_at <= NOW() - make_interval(secs => $2))`,
+    orderBy: 'created_at',
+    limit,
+    set: 'claimed_at = NOW()',
+    returning: 't.id, t.kind, t.payload, t.created_at',
+    params: [graceSeconds, staleSeconds],
+  });
   rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
   await processClaimed(app, rows);
   return rows.length;

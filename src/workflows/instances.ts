@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/database.js';
 import type { OpContext } from '../engine/context.js';
-import { UUID_RE } from '../engine/values.js';
+import { UUID_RE } from '../types/ids.js';
 import { notFound } from '../errors.js';
 
 /** Workflow instances as stored in `_workflow_instances` and as the API returns them (spec: workflows.md §Instance shape). */

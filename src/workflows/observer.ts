@@ -1,6 +1,5 @@
-import type { Database } from '../db/database.js';
 import type { EngineApp, OpContext } from '../engine/context.js';
-import { setEventSink } from '../engine/outbox.js';
+import type { EventSink } from '../engine/outbox.js';
 import { recordOf } from '../engine/read.js';
 import type { WriteEvent } from '../engine/write/execute.js';
 import type { WriteObserver } from '../engine/write/observers.js';
@@ -19,22 +18,17 @@ import { workflowsOf, type CompiledWorkflow } from './store.js';
  * - after COMMIT, event rows start event workflows (through the outbox's
  *   event sink) and changed fields start state_change workflows.
  * Writes with origin 'workflow' (set_field actions) start no state_change workflows.
- * Only this module is imported by the observer registry; nothing here runs at import
- * time except registering the event sink.
+ * The composition root plugs `workflowObserver` and `workflowEventSink` into every app.
  */
 
-/** The app of each pool, learned from the writes that run on it: the event sink is only given the pool. */
-const appOfDb = new WeakMap<Database, EngineApp>();
-
-setEventSink(async (db, events) => {
-  const app = appOfDb.get(db);
-  if (!app) return; // unknown pool: the rows stay pending for the sweep job
+/** Starts the event workflows of a committed write's `event` outbox rows. */
+export const workflowEventSink: EventSink = async (app: EngineApp, events) => {
   try {
     await dispatchEvents(app, events);
   } catch (err) {
     app.log.error({ err, app: app.name }, 'event dispatch failed');
   }
-});
+};
 
 /** A value's string form for change detection: null → "", timestamps as RFC 3339, objects as JSON. */
 function stringOf(v: unknown): string {
@@ -66,7 +60,6 @@ export const workflowObserver: WriteObserver = {
   },
 
   async beforeCommit(sc: StageContext) {
-    appOfDb.set(sc.app.db, sc.app);
     if (sc.outbox.length === 0) return;
     const source = (sc as StageContext & WorkflowOpContext).workflowInstance;
     for (const entry of sc.outbox) {

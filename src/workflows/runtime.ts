@@ -21,6 +21,8 @@ import {
 } from './instances.js';
 import { resolvePath, toJson } from './paths.js';
 import { workflowsOf, type CompiledWorkflow } from './store.js';
+import { nowIso } from '../types/time.js';
+import { claim as claimRows } from '../jobs/claim.js';
 
 /**
  * The workflow runtime (spec: workflows.md §Execution): instances start on a
@@ -57,7 +59,6 @@ export interface StartOrigin {
   source?: string;
 }
 
-const nowIso = () => new Date().toISOString();
 
 /** Runs being advanced right now in this process, so a skipped start can be noted in its source's history. */
 const advancing = new Map<string, Run>();
@@ -351,15 +352,14 @@ export async function deleteInstance(app: EngineApp, id: string): Promise<{ dele
  * the same conditional claim approvals use, and advanced. Returns how many timed out.
  */
 export async function processDeadlines(app: EngineApp, limit = 100): Promise<number> {
-  const due = await app.db.query<InstanceRow>(
-    `UPDATE _workflow_instances i SET current_step_deadline = NOW() + interval '10 minutes'
-      FROM (SELECT id FROM _workflow_instances
-             WHERE status = 'running' AND current_step_deadline IS NOT NULL AND current_step_deadline <= NOW()
-             ORDER BY current_step_deadline LIMIT $1 FOR UPDATE SKIP LOCKED) d
-     WHERE i.id = d.id
-     RETURNING ${INSTANCE_COLUMNS.split(', ').map((c) => `i.${c}`).join(', ')}`,
-    [limit],
-  );
+  const due = await claimRows<InstanceRow>(app.db, {
+    table: '_workflow_instances',
+    where: `status = 'running' AND current_step_deadline IS NOT NULL AND current_step_deadline <= NOW()`,
+    orderBy: 'current_step_deadline',
+    limit,
+    set: `current_step_deadline = NOW() + interval '10 minutes'`,
+    returning: INSTANCE_COLUMNS.split(', ').map((c) => `t.${c}`).join(', '),
+  });
   if (due.length === 0) return 0;
   const set = await workflowsOf(app);
   let timedOut = 0;

@@ -5,7 +5,7 @@ import type { Record_ } from '../context.js';
 import { deleteRows } from '../cascade.js';
 import { Params } from '../params.js';
 import { liveSql, whereSql } from '../query.js';
-import { toParam } from '../values.js';
+import { toParam } from '../../types/coerce.js';
 import type { NestedPlan, RowPlan } from './plan.js';
 
 /** One row written by a request, as observers (webhooks, workflows) need it. */

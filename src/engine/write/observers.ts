@@ -2,14 +2,14 @@ import type { EngineApp, OpContext } from '../context.js';
 import type { EntityMeta } from '../../metadata/registry.js';
 import type { WriteEvent } from './execute.js';
 import type { StageContext } from './stages.js';
-import { workflowObserver } from '../../workflows/observer.js';
-import { webhookObserver } from '../../webhooks/observer.js';
 
 /**
  * Something that reacts to the rows a request wrote: synchronous webhooks
  * (inside the transaction, may veto), outbox rows, and post-commit work such
  * as async webhook delivery and workflow starts. Observers see every write,
- * top-level or nested, create, update or delete.
+ * top-level or nested, create, update or delete. Features do not register
+ * themselves: the composition root (rocket.ts) lists them in the app's
+ * `EngineExtensions`, and they run in that order.
  */
 export interface WriteObserver {
   readonly name: string;
@@ -22,6 +22,3 @@ export interface WriteObserver {
   /** After the transaction failed and rolled back, with the connection released; awaited before the error is thrown on. */
   afterRollback?(ctx: OpContext, writes: readonly WriteEvent[], error: unknown): Promise<void>;
 }
-
-/** Observers in the order they run. Features add themselves here. */
-export const WRITE_OBSERVERS: WriteObserver[] = [workflowObserver, webhookObserver];

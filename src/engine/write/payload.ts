@@ -3,7 +3,8 @@ import type { EntityMeta, FieldMeta, Registry } from '../../metadata/registry.js
 import { WRITE_MODES, type WriteMode } from '../../metadata/types.js';
 import type { Record_ } from '../context.js';
 import { isObject } from '../../metadata/problems.js';
-import { UUID_RE, coerceInput } from '../values.js';
+import { coerceInput } from '../../types/coerce.js';
+import { UUID_RE } from '../../types/ids.js';
 import { at, type NestedPlan, type RowPlan } from './plan.js';
 
 /**

@@ -4,7 +4,6 @@ import type { PermissionAction } from '../../auth/permissions.js';
 import { entityOf, type OpContext, type Record_ } from '../context.js';
 import { findRecord, looksLikePk, recordNotFound, recordOf } from '../read.js';
 import { existingPks, executeRow, insertTree, loadChildren, updateByKey, type WriteEvent } from './execute.js';
-import { WRITE_OBSERVERS } from './observers.js';
 import { deleteRows } from '../cascade.js';
 import { checkNotCleared, checkRequired, parsePayload } from './payload.js';
 import { at, prefixDetails, walk, type NestedPlan, type RowPlan } from './plan.js';
@@ -15,6 +14,7 @@ import { ROW_STAGES } from './row-stages.js';
 import { SYSTEM_ACTOR } from '../../auth/caller.js';
 import { dispatchEffects, recordEffects, type StoredEffect } from '../outbox.js';
 import type { Queryable } from '../../db/database.js';
+import { nowIso } from '../../types/time.js';
 
 /**
  * The write pipeline (DESIGN.md principle 4): parse → permission → field
@@ -174,10 +174,6 @@ function jsonObject(body: unknown): Record_ {
   return objectPayload(body, 'Invalid JSON body');
 }
 
-function nowIso(): string {
-  return new Date().toISOString();
-}
-
 /** Creates a record inside a running write (state-machine `create_record`), as the system actor. */
 async function createWithin(sc: StageContext, entityName: string, body: Record_, prefix: string): Promise<Record_> {
   const inner: StageContext = { ...sc, caller: SYSTEM_ACTOR, details: [] };
@@ -197,7 +193,7 @@ async function createWithin(sc: StageContext, entityName: string, body: Record_,
 
 /** After a failed transaction (rolled back, connection released): observers record what must survive it. */
 async function afterRollback(ctx: OpContext, writes: readonly WriteEvent[], err: unknown): Promise<void> {
-  for (const o of WRITE_OBSERVERS) {
+  for (const o of ctx.app.extensions.observers) {
     if (!o.afterRollback) continue;
     try {
       await o.afterRollback(ctx, writes, err);
@@ -223,15 +219,15 @@ async function inTransaction<T>(ctx: OpContext, fn: (sc: StageContext) => Promis
       createRecord: (entity, body, prefix) => createWithin(sc, entity, body, prefix),
     };
     const out = await fn(sc);
-    for (const o of WRITE_OBSERVERS) if (o.beforeCommit) await o.beforeCommit(sc, writes);
+    for (const o of ctx.app.extensions.observers) if (o.beforeCommit) await o.beforeCommit(sc, writes);
     effects = await recordEffects(tx, sc.outbox);
     return out;
   }).catch(async (err: unknown) => {
     await afterRollback(ctx, writes, err);
     throw err;
   });
-  if (effects.length) await dispatchEffects(ctx.app.db, effects);
-  for (const o of WRITE_OBSERVERS) {
+  if (effects.length) await dispatchEffects(ctx.app, effects);
+  for (const o of ctx.app.extensions.observers) {
     if (!o.afterCommit) continue;
     try {
       await o.afterCommit(ctx, writes);
@@ -282,7 +278,7 @@ const plainness = new WeakMap<object, Map<string, Promise<boolean>>>();
 async function decidePlain(ctx: OpContext, e: EntityMeta): Promise<boolean> {
   if (e.machines.length > 0 || e.def.slug?.source) return false;
   if (e.rules.field.length + e.rules.expression.length + e.rules.computed.length > 0) return false;
-  for (const o of WRITE_OBSERVERS) if (!o.involves || (await o.involves(ctx.app, e))) return false;
+  for (const o of ctx.app.extensions.observers) if (!o.involves || (await o.involves(ctx.app, e))) return false;
   return true;
 }
 

@@ -5,8 +5,12 @@ import { appOf, hooks, type Services } from '../context.js';
 /** /api/:app/_admin/export and /_admin/import */
 export async function adminTransferRoutes(app: FastifyInstance, services: Services): Promise<void> {
   const admin = { onRequest: hooks(services).admin };
-  app.get('/api/:app/_admin/export', admin, async (req) => ({ data: await exportSchema(appOf(req)) }));
-  app.post('/api/:app/_admin/import', { ...admin, bodyLimit: 16 * 1024 * 1024 }, async (req) => ({
-    data: await importSchema(appOf(req), req.body),
-  }));
+  app.get('/api/:app/_admin/export', admin, async (req) => {
+    const rt = appOf(req);
+    return { data: await exportSchema(rt, rt.extensions.transferSections) };
+  });
+  app.post('/api/:app/_admin/import', { ...admin, bodyLimit: 16 * 1024 * 1024 }, async (req) => {
+    const rt = appOf(req);
+    return { data: await importSchema(rt, rt.extensions.transferSections, req.body) };
+  });
 }

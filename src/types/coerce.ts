@@ -1,12 +1,13 @@
 import type { SqlParam } from '../db/database.js';
-import type { FieldDef, FieldType } from '../metadata/types.js';
+import type { FieldType, TypedField } from './field-types.js';
+import { UUID_RE } from './ids.js';
+import { hasNul } from './text.js';
 
 /**
  * Value encoding per field type (spec: rest-api.md §Value encoding): what a
  * request may send, what is bound as a parameter, and what a response holds.
  */
 
-export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const INT_RE = /^[+-]?\d+$/;
 const NUMERIC_RE = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})/;
@@ -17,64 +18,6 @@ const INT4_MAX = 2147483647;
 const INT4_MIN = -2147483648;
 const INT8_MAX = 9223372036854775807n;
 const INT8_MIN = -9223372036854775808n;
-
-/** SQL type used to cast a bound parameter for a field type. */
-export function sqlType(field: Pick<FieldDef, 'type' | 'precision'>): string {
-  switch (field.type) {
-    case 'string':
-    case 'text':
-      return 'text';
-    case 'int':
-    case 'integer':
-      return 'int4';
-    case 'bigint':
-      return 'int8';
-    case 'float':
-      return 'float8';
-    case 'decimal':
-      return 'numeric';
-    case 'boolean':
-      return 'bool';
-    case 'uuid':
-      return 'uuid';
-    case 'timestamp':
-      return 'timestamptz';
-    case 'date':
-      return 'date';
-    case 'json':
-    case 'file':
-      return 'jsonb';
-  }
-}
-
-/** Column type for DDL. */
-export function columnType(field: Pick<FieldDef, 'type' | 'precision'>): string {
-  switch (field.type) {
-    case 'string':
-    case 'text':
-      return 'TEXT';
-    case 'int':
-    case 'integer':
-      return 'INTEGER';
-    case 'bigint':
-      return 'BIGINT';
-    case 'float':
-      return 'DOUBLE PRECISION';
-    case 'decimal':
-      return field.precision && field.precision > 0 ? `NUMERIC(18,${field.precision})` : 'NUMERIC';
-    case 'boolean':
-      return 'BOOLEAN';
-    case 'uuid':
-      return 'UUID';
-    case 'timestamp':
-      return 'TIMESTAMPTZ';
-    case 'date':
-      return 'DATE';
-    case 'json':
-    case 'file':
-      return 'JSONB';
-  }
-}
 
 export const TYPE_NAMES: Record<FieldType, string> = {
   string: 'a string',
@@ -103,19 +46,6 @@ function validDateParts(y: number, m: number, d: number): boolean {
   return d <= lastDay.getUTCDate();
 }
 
-// A NUL, or a lone UTF-16 surrogate (JSON allows "\ud800"; UTF-8 cannot hold it): text PostgreSQL cannot store as sent.
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/** PostgreSQL text and jsonb cannot hold U+0000 anywhere in a value. */
-export function hasNul(value: unknown): boolean {
-  if (typeof value === 'string') return UNSTORABLE.test(value);
-  if (Array.isArray(value)) return value.some(hasNul);
-  if (value !== null && typeof value === 'object') {
-    return Object.entries(value).some(([k, v]) => UNSTORABLE.test(k) || hasNul(v));
-  }
-  return false;
-}
-
 /** A timestamp as PostgreSQL reads it (no offset = UTC, the session zone), in the form Date.parse reads exactly. */
 function isoInstant(text: string): string {
   if (text.length === 10) return `${text}T00:00:00Z`;
@@ -137,7 +67,7 @@ function decimalFits(text: string, precision: number | undefined): boolean {
  * Coerces a JSON value from a request into the parameter to bind (not null-checked:
  * `null` passes through). Failure means a `type` violation.
  */
-export function coerceInput(field: Pick<FieldDef, 'type' | 'precision'>, value: unknown): Coerced {
+export function coerceInput(field: TypedField, value: unknown): Coerced {
   if (value === null) return ok(null);
   switch (field.type) {
     case 'string':
@@ -202,7 +132,7 @@ export function coerceInput(field: Pick<FieldDef, 'type' | 'precision'>, value: 
 }
 
 /** Coerces one filter value from a query string (spec: rest-api.md §List value coercion). */
-export function coerceFilter(field: Pick<FieldDef, 'type' | 'precision'>, raw: string): Coerced {
+export function coerceFilter(field: TypedField, raw: string): Coerced {
   switch (field.type) {
     case 'int':
     case 'integer':
@@ -233,7 +163,7 @@ export function coerceFilter(field: Pick<FieldDef, 'type' | 'precision'>, raw: s
 }
 
 /** The bind parameter for a coerced value (JSON columns travel as JSON text). */
-export function toParam(field: Pick<FieldDef, 'type'>, value: unknown): SqlParam {
+export function toParam(field: Pick<TypedField, 'type'>, value: unknown): SqlParam {
   if (value === null || value === undefined) return null;
   if (field.type === 'json' || field.type === 'file') return JSON.stringify(value);
   if (typeof value === 'object' && !(value instanceof Date)) return JSON.stringify(value);

@@ -1,0 +1,17 @@
+import type { EventSink } from './outbox.js';
+import type { WriteObserver } from './write/observers.js';
+
+/**
+ * What features plug into the engine of an app. The composition root
+ * (rocket.ts) builds it once and hands it to every app runtime; the engine
+ * itself imports no feature.
+ */
+export interface EngineExtensions {
+  /** Write observers, in the order they run. */
+  readonly observers: readonly WriteObserver[];
+  /** Consumer of the `event` rows a write put in the outbox (workflows); without one they stay pending. */
+  readonly eventSink?: EventSink;
+}
+
+/** An engine with no features plugged in. */
+export const NO_EXTENSIONS: EngineExtensions = Object.freeze({ observers: Object.freeze([]) });

@@ -1,0 +1,12 @@
+// A NUL, or a lone UTF-16 surrogate (JSON allows "\ud800"; UTF-8 cannot hold it): text PostgreSQL cannot store as sent.
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** PostgreSQL text and jsonb cannot hold U+0000 anywhere in a value. */
+export function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return UNSTORABLE.test(value);
+  if (Array.isArray(value)) return value.some(hasNul);
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).some(([k, v]) => UNSTORABLE.test(k) || hasNul(v));
+  }
+  return false;
+}

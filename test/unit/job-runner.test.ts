@@ -1,0 +1,92 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/database.js';
+import { JobRunner, type Job, type JobApp } from '../../src/jobs/runner.js';
+
+const log = pino({ level: 'silent' });
+const app = (name: string): JobApp => ({ name, log, db: {} as Database });
+const HOUR = 3_600_000;
+
+/** A job that records its passes; a pass can be held open until released. */
+function recorder(name: string, opts: { hold?: boolean; fail?: string; nextDue?: () => Date | null } = {}) {
+  const passes: string[] = [];
+  const open: Array<() => void> = [];
+  let stopped = 0;
+  const job: Job = {
+    name,
+    intervalMs: HOUR,
+    async run(a) {
+      passes.push(a.name);
+      if (opts.fail === a.name) throw new Error('boom');
+      if (opts.hold) await new Promise<void>((resolve) => open.push(resolve));
+    },
+    nextDue: opts.nextDue ? async () => opts.nextDue!() : undefined,
+    async stop() {
+      stopped++;
+      for (const release of open.splice(0)) release();
+    },
+  };
+  return { job, passes, open, stopped: () => stopped };
+}
+
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 5));
+}
+
+describe('JobRunner', () => {
+  it('runNow runs one pass over every app; a failing app does not stop the others', async () => {
+    const r = recorder('a', { fail: 'x' });
+    const runner = new JobRunner(() => [app('x'), app('y')], log).add(r.job);
+    runner.start();
+    await runner.runNow('a');
+    expect(r.passes.sort()).toEqual(['x', 'y']);
+    await runner.runNow();
+    expect(r.passes).toHaveLength(4);
+    await runner.stop();
+  });
+
+  it('passes of one job never overlap: runNow waits for the running pass', async () => {
+    const r = recorder('held', { hold: true });
+    const runner = new JobRunner(() => [app('x')], log).add(r.job);
+    runner.start();
+    const first = runner.runNow('held');
+    const second = runner.runNow('held');
+    await until(() => r.open.length === 1);
+    expect(r.passes).toEqual(['x']); // the second pass has not started
+    r.open.shift()!();
+    await first;
+    await until(() => r.open.length === 1);
+    expect(r.passes).toEqual(['x', 'x']);
+    r.open.shift()!();
+    await second;
+    await runner.stop();
+  });
+
+  it('wakeAt arms a pass before the interval; nextDue arms the following one', async () => {
+    let due: Date | null = null;
+    const r = recorder('soon', { nextDue: () => due });
+    const runner = new JobRunner(() => [app('x')], log).add(r.job);
+    runner.start();
+    due = new Date(Date.now() + 20);
+    runner.wakeAt('soon', new Date(Date.now() + 10));
+    await until(() => r.passes.length === 1);
+    due = null;
+    await until(() => r.passes.length === 2); // armed by nextDue after the first pass
+    await runner.stop();
+    expect(() => runner.wakeAt('missing', new Date())).toThrow(/unknown job/);
+  });
+
+  it('stop lets jobs cancel what runs, waits for the pass, and arms nothing more', async () => {
+    const r = recorder('long', { hold: true });
+    const runner = new JobRunner(() => [app('x')], log).add(r.job);
+    runner.start();
+    const pass = runner.runNow('long');
+    await until(() => r.open.length === 1);
+    await runner.stop(); // the job's stop releases the held pass
+    await pass;
+    expect(r.stopped()).toBe(1);
+    await runner.runNow('long');
+    expect(r.passes).toEqual(['x']);
+    expect(() => runner.add(r.job)).toThrow(/already added/);
+  });
+});
