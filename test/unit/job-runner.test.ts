@@ -69,9 +69,9 @@ describe('JobRunner', () => {
     runner.start();
     due = new Date(Date.now() + 20);
     runner.wakeAt('soon', new Date(Date.now() + 10));
-    await until(() => r.passes.length === 1);
+    await until(() => r.passes.length >= 1);
     due = null;
-    await until(() => r.passes.length === 2); // armed by nextDue after the first pass
+    await until(() => r.passes.length >= 2); // armed by nextDue after the first pass (a slow poll may see both at once)
     await runner.stop();
     expect(() => runner.wakeAt('missing', new Date())).toThrow(/unknown job/);
   });
