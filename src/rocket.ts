@@ -18,6 +18,7 @@ import { webhookRetryJob } from './webhooks/job.js';
 import { webhookObserver } from './webhooks/observer.js';
 import { webhookSettings } from './webhooks/settings.js';
 import { webhooksTransfer } from './webhooks/transfer.js';
+import { historyObserver } from './history/observer.js';
 import { eventSweepJob, workflowDeadlineJob } from './workflows/jobs.js';
 import { workflowEventSink, workflowObserver } from './workflows/observer.js';
 import { workflowsTransfer } from './workflows/transfer.js';
@@ -42,7 +43,7 @@ function plugIns(config: Config): { extensions: AppExtensions; jobs: Array<Job<A
   const webhooks = webhookSettings(config);
   return {
     extensions: {
-      observers: [workflowObserver, webhookObserver(webhooks)],
+      observers: [workflowObserver, webhookObserver(webhooks), historyObserver],
       eventSink: workflowEventSink,
       transferSections: [workflowsTransfer, webhooksTransfer, uiConfigsTransfer],
     },

@@ -39,7 +39,7 @@ export async function authenticateApp(
   }
   const plat = await platform.verify(token);
   if (plat && plat.roles.includes('platform_admin')) {
-    return makeCaller(plat.sub, [...plat.roles, 'admin'], null);
+    return { ...makeCaller(plat.sub, [...plat.roles, 'admin'], null), platform: true };
   }
   throw unauthorized(INVALID);
 }

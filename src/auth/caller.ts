@@ -5,6 +5,8 @@ export interface Caller {
   email: string | null;
   /** Role `admin` (exact): bypasses permission policies. */
   isAdmin: boolean;
+  /** A platform admin's token used on an app. */
+  platform?: true;
 }
 
 /** The engine's own writes (workflows, state-machine actions): no permission or transition checks. */

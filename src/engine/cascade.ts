@@ -7,20 +7,41 @@ import { Params } from './params.js';
 import { liveSql, whereSql } from './query.js';
 import { coerceInput } from '../types/coerce.js';
 
+/** A row a cascade changed (its children deleted, or their keys set to null), with the row as it was. */
+export interface CascadedRow {
+  entity: EntityMeta;
+  action: 'update' | 'delete';
+  /** The row after the change (for deletes: as it was). */
+  record: Record_;
+  old: Record_;
+  /** What the cascade wrote (`set_null`: the key). */
+  values: Record_;
+}
+
+const key = (entity: EntityMeta, id: unknown) => `${entity.name}\u0000${String(id)}`;
+
 /**
  * Deletes rows of an entity and applies on_delete of every relation where it
  * is the source, recursively (customer → orders → items), inside the caller's
  * transaction. A `restrict` anywhere throws 409 and the transaction rolls back.
+ * The rows the cascades changed go to `changed` (the deleted rows themselves are the caller's to report).
  */
-export async function deleteRows(tx: Queryable, entity: EntityMeta, ids: unknown[], now: string, seen = new Set<string>()): Promise<void> {
+export async function deleteRows(
+  tx: Queryable,
+  entity: EntityMeta,
+  ids: unknown[],
+  now: string,
+  changed: CascadedRow[] = [],
+  seen = new Set<string>(),
+): Promise<void> {
   const fresh = ids.filter((id) => {
-    const key = `${entity.name}\u0000${String(id)}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
+    const k = key(entity, id);
+    if (seen.has(k)) return false;
+    seen.add(k);
     return true;
   });
   if (fresh.length === 0) return;
-  await applyCascades(tx, entity, fresh, now, seen);
+  await applyCascades(tx, entity, fresh, now, changed, seen);
   const params = new Params();
   const idList = params.add(fresh as string[], `${entity.pk.cast}[]`);
   if (entity.softDelete) {
@@ -31,7 +52,7 @@ export async function deleteRows(tx: Queryable, entity: EntityMeta, ids: unknown
   }
 }
 
-async function applyCascades(tx: Queryable, entity: EntityMeta, ids: unknown[], now: string, seen: Set<string>): Promise<void> {
+async function applyCascades(tx: Queryable, entity: EntityMeta, ids: unknown[], now: string, changed: CascadedRow[], seen: Set<string>): Promise<void> {
   for (const rel of entity.outgoing) {
     const def = rel.def;
     const target = rel.target;
@@ -66,15 +87,26 @@ async function applyCascades(tx: Queryable, entity: EntityMeta, ids: unknown[], 
         if (rows[0]!.n > 0) throw conflict(`Cannot delete: ${rows[0]!.n} related ${target.name} records exist`);
         break;
       }
-      case 'set_null':
-        await tx.query(`UPDATE ${target.table} SET ${fk.col} = NULL WHERE ${match}`, p.list);
-        break;
-      case 'cascade': {
-        const children = await tx.query<Record_>(
-          `SELECT ${target.pk.col} FROM ${target.table}${whereSql([match, liveSql(target)])}`,
+      case 'set_null': {
+        // The rows as they were come back from the locked read the UPDATE joins.
+        const before = await tx.query<Record_>(
+          `UPDATE ${target.table} SET ${fk.col} = NULL FROM (SELECT ${target.selectList} FROM ${target.table} WHERE ${match} FOR UPDATE) b ` +
+            `WHERE ${target.table}.${target.pk.col} = b.${target.pk.col} RETURNING b.*`,
           p.list,
         );
-        if (children.length) await deleteRows(tx, target, children.map((c) => c[target.pk.name]), now, seen);
+        for (const old of before) {
+          changed.push({ entity: target, action: 'update', record: { ...old, [fk.name]: null }, old, values: { [fk.name]: null } });
+        }
+        break;
+      }
+      case 'cascade': {
+        const children = await tx.query<Record_>(
+          `SELECT ${target.selectList} FROM ${target.table}${whereSql([match, liveSql(target)])}`,
+          p.list,
+        );
+        const fresh = children.filter((c) => !seen.has(key(target, c[target.pk.name])));
+        for (const record of fresh) changed.push({ entity: target, action: 'delete', record, old: record, values: {} });
+        if (fresh.length) await deleteRows(tx, target, fresh.map((c) => c[target.pk.name]), now, changed, seen);
         break;
       }
       default:

@@ -24,6 +24,18 @@ export interface OpContext {
   origin?: 'request' | 'workflow';
   /** How many workflow/event hops led to this write (bounded to stop loops). */
   depth?: number;
+  /**
+   * Set on writes made on someone's behalf (workflow actions, as the system
+   * actor): the user whose request caused them, or null when background work
+   * did (a deadline).
+   */
+  actingFor?: ActingFor | null;
+}
+
+/** The user a system write was made for. */
+export interface ActingFor {
+  id: string;
+  email: string | null;
 }
 
 export type Record_ = Record<string, unknown>;

@@ -260,6 +260,7 @@ export function parseEntityDefinition(input: unknown, nameOverride?: string): En
   }
 
   const indexList = indexes(p, raw.indexes, byName);
+  const history = bool(p, 'history', raw.history);
 
   p.throwIfAny();
   const def: EntityDef = {
@@ -279,5 +280,6 @@ export function parseEntityDefinition(input: unknown, nameOverride?: string): En
     names.set(ix.name, ix.path);
   }
   p.throwIfAny();
+  if (history) def.history = true;
   return def;
 }

@@ -111,4 +111,26 @@ export const APP_MIGRATIONS: readonly Migration[] = [
       await tx.query(`CREATE INDEX IF NOT EXISTS idx_webhook_logs_pending ON _webhook_logs(created_at) WHERE status = 'pending'`);
     },
   },
+  {
+    version: 5,
+    name: 'record history and audit log',
+    async up(tx) {
+      // Entries are only ever inserted (in the writes' own transactions) and pruned by age; `id` orders
+      // entries of one instant (a write and its cascades share one clock).
+      await tx.query(`CREATE TABLE IF NOT EXISTS _history (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        entity TEXT NOT NULL,
+        record_id TEXT NULL,
+        action TEXT NOT NULL,
+        changes JSONB NOT NULL,
+        actor_kind TEXT NOT NULL,
+        actor_id TEXT NULL,
+        actor_email TEXT NULL,
+        at TIMESTAMPTZ NOT NULL)`);
+      // One record's history; the whole log by time (also retention); one actor's entries.
+      await tx.query('CREATE INDEX IF NOT EXISTS idx_history_record ON _history(entity, record_id, at DESC, id DESC)');
+      await tx.query('CREATE INDEX IF NOT EXISTS idx_history_at ON _history(at DESC, id DESC)');
+      await tx.query('CREATE INDEX IF NOT EXISTS idx_history_actor ON _history(actor_id, at DESC, id DESC)');
+    },
+  },
 ];

@@ -43,6 +43,8 @@ export interface EntityDef {
   slug?: SlugDef;
   fields: FieldDef[];
   indexes?: IndexDef[];
+  /** Record history of the rows (history.md); stored only when true. */
+  history?: true;
 }
 
 export const RELATION_TYPES = ['one_to_one', 'one_to_many', 'many_to_many'] as const;
@@ -90,6 +92,7 @@ export const SYSTEM_TABLES = new Set([
   '_events',
   '_rocket_migrations',
   '_outbox',
+  '_history',
 ]);
 
 /** PostgreSQL's hidden system columns: a field with one of these names cannot be created. */

@@ -76,6 +76,7 @@ async function beforeCommit(settings: WebhookSettings, sc: StageContext, writes:
   const outbox: NewLog[] = [];
 
   for (const write of writes) {
+    if (write.cause === 'cascade') continue; // cascades fire no webhooks (their rows are not the request's writes)
     const hooks = catalog.get(write.entity.name);
     if (!hooks) continue;
     for (const hook of HOOKS_OF[write.action]) {

@@ -1,5 +1,5 @@
 import { SYSTEM_ACTOR } from '../auth/caller.js';
-import type { EngineApp } from '../engine/context.js';
+import type { ActingFor, EngineApp } from '../engine/context.js';
 import type { StoredEffect } from '../engine/outbox.js';
 import { createRecord, updateRecord } from '../engine/write/pipeline.js';
 import { RocketError } from '../errors.js';
@@ -22,6 +22,8 @@ export interface ActionRun {
   context: Record<string, unknown>;
   trigger: TriggerData;
   depth: number;
+  /** Whose request advances the instance (null: background work): the writes are made on their behalf. */
+  actingFor: ActingFor | null;
 }
 
 export class ActionError extends Error {}
@@ -42,7 +44,7 @@ function describe(err: unknown): string {
 }
 
 function opContext(app: EngineApp, run: ActionRun, origin?: 'workflow'): WorkflowOpContext {
-  return { app, caller: SYSTEM_ACTOR, ...(origin ? { origin } : {}), depth: run.depth, workflowInstance: run.id };
+  return { app, caller: SYSTEM_ACTOR, ...(origin ? { origin } : {}), depth: run.depth, workflowInstance: run.id, actingFor: run.actingFor };
 }
 
 async function setField(app: EngineApp, run: ActionRun, a: Record<string, unknown>): Promise<void> {
@@ -106,6 +108,7 @@ async function sendEvent(app: EngineApp, run: ActionRun, a: Record<string, unkno
     data,
     depth: run.depth,
     source_instance: run.id,
+    by: run.actingFor,
   };
   const rows = await app.db.query<StoredEffect>(
     `INSERT INTO _outbox (kind, payload) VALUES ('event', $1::jsonb) RETURNING id, kind, payload`,

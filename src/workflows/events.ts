@@ -1,4 +1,4 @@
-import type { EngineApp, Record_ } from '../engine/context.js';
+import type { ActingFor, EngineApp, Record_ } from '../engine/context.js';
 import type { StoredEffect } from '../engine/outbox.js';
 import { findRecord, recordOf } from '../engine/read.js';
 import type { TriggerData } from './instances.js';
@@ -27,6 +27,14 @@ interface EventPayload {
   depth?: unknown;
   /** The workflow instance behind the emitting write, if any. */
   source_instance?: unknown;
+  /** The user behind the emitting write (null: background work). */
+  by?: unknown;
+}
+
+function actingFor(by: unknown): ActingFor | null {
+  if (by === null || typeof by !== 'object') return null;
+  const { id, email } = by as { id?: unknown; email?: unknown };
+  return typeof id === 'string' ? { id, email: typeof email === 'string' ? email : null } : null;
 }
 
 /** The record as it is now (re-read after the emitting commit), else as the event carried it. */
@@ -54,7 +62,8 @@ async function startForEvent(app: EngineApp, p: EventPayload): Promise<void> {
     ...(p.data !== undefined ? { data: p.data } : {}),
   };
   const depth = typeof p.depth === 'number' && Number.isInteger(p.depth) && p.depth >= 0 ? p.depth : 0;
-  await startWorkflows(app, workflows, trigger, { depth, source: typeof p.source_instance === 'string' ? p.source_instance : undefined });
+  const source = typeof p.source_instance === 'string' ? p.source_instance : undefined;
+  await startWorkflows(app, workflows, trigger, { depth, source, by: actingFor(p.by) });
 }
 
 async function processClaimed(app: EngineApp, rows: readonly StoredEffect[]): Promise<void> {

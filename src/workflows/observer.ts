@@ -1,4 +1,4 @@
-import type { EngineApp, OpContext } from '../engine/context.js';
+import type { ActingFor, EngineApp, OpContext } from '../engine/context.js';
 import type { EventSink } from '../engine/outbox.js';
 import { recordOf } from '../engine/read.js';
 import type { WriteEvent } from '../engine/write/execute.js';
@@ -52,6 +52,11 @@ function matching(candidates: readonly CompiledWorkflow[], w: WriteEvent): Compi
   });
 }
 
+/** The user a write was made by or for: the instances it starts act for them. */
+function actingFor(ctx: OpContext): ActingFor | null {
+  return ctx.actingFor !== undefined ? ctx.actingFor : { id: ctx.caller.id, email: ctx.caller.email };
+}
+
 export const workflowObserver: WriteObserver = {
   name: 'workflows',
 
@@ -63,7 +68,7 @@ export const workflowObserver: WriteObserver = {
     if (sc.outbox.length === 0) return;
     const source = (sc as StageContext & WorkflowOpContext).workflowInstance;
     for (const entry of sc.outbox) {
-      if (entry.kind === 'event') Object.assign(entry.payload, { depth: sc.depth ?? 0, ...(source ? { source_instance: source } : {}) });
+      if (entry.kind === 'event') Object.assign(entry.payload, { depth: sc.depth ?? 0, ...(source ? { source_instance: source } : {}), by: actingFor(sc) });
     }
   },
 
@@ -71,7 +76,7 @@ export const workflowObserver: WriteObserver = {
     if (ctx.origin === 'workflow') return;
     const set = await workflowsOf(ctx.app);
     if (set.byEntity.size === 0) return;
-    const origin = { depth: ctx.depth ?? 0, source: (ctx as WorkflowOpContext).workflowInstance };
+    const origin = { depth: ctx.depth ?? 0, source: (ctx as WorkflowOpContext).workflowInstance, by: actingFor(ctx) };
     for (const w of writes) {
       if (w.action === 'delete') continue;
       const candidates = set.byEntity.get(w.entity.name);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Caller } from '../auth/caller.js';
-import type { EngineApp } from '../engine/context.js';
+import type { ActingFor, EngineApp } from '../engine/context.js';
 import { RocketError, conflict, forbidden, invalid, notFound } from '../errors.js';
 import { ExprRuntimeError, truthy } from '../expr/index.js';
 import { isObject } from '../metadata/problems.js';
@@ -51,12 +51,15 @@ interface Run {
   trigger: TriggerData;
   depth: number;
   error: string | null;
+  /** The user whose request is advancing the instance (null: background work); its writes are made for them. */
+  actingFor: ActingFor | null;
 }
 
-/** Who caused a start: the chain depth of the write or event, and the instance behind it (if any). */
+/** Who caused a start: the chain depth of the write or event, the instance behind it (if any), and the user behind it. */
 export interface StartOrigin {
   depth: number;
   source?: string;
+  by: ActingFor | null;
 }
 
 
@@ -222,6 +225,7 @@ export async function startWorkflows(app: EngineApp, workflows: readonly Compile
         trigger,
         depth: origin.depth + 1,
         error: null,
+        actingFor: origin.by,
       };
       await advance(app, run);
     } catch (err) {
@@ -230,7 +234,7 @@ export async function startWorkflows(app: EngineApp, workflows: readonly Compile
   }
 }
 
-function runOf(wf: CompiledWorkflow, row: InstanceRow): Run {
+function runOf(wf: CompiledWorkflow, row: InstanceRow, actingFor: ActingFor | null): Run {
   return {
     id: row.id,
     wf,
@@ -244,6 +248,7 @@ function runOf(wf: CompiledWorkflow, row: InstanceRow): Run {
     trigger: row.trigger ?? { entity: null, record_id: null, record: null, old: null, action: '' },
     depth: row.depth ?? 1,
     error: row.error,
+    actingFor,
   };
 }
 
@@ -309,7 +314,7 @@ export async function decide(app: EngineApp, caller: Caller, id: string, decisio
     const entry: HistoryEntry = { step: step.id, status: decision, by: caller.id, at: nowIso() };
     const claimed = await claim(app, row, step, entry, decision === 'approved' ? step.on_approve : step.on_reject, 'completed');
     if (!claimed) continue; // moved by someone else: look again
-    await advance(app, runOf(wf, claimed));
+    await advance(app, runOf(wf, claimed, { id: caller.id, email: caller.email }));
     const reloaded = await findInstance(app.db, id);
     if (!reloaded) throw notFound(`Workflow instance not found: ${id}`);
     return instanceView(reloaded);
@@ -375,7 +380,7 @@ export async function processDeadlines(app: EngineApp, limit = 100): Promise<num
       const claimed = await claim(app, row, step, { step: step.id, status: 'timed_out', at: nowIso() }, step.on_timeout, 'failed');
       if (!claimed) continue;
       timedOut++;
-      await advance(app, runOf(wf, claimed));
+      await advance(app, runOf(wf, claimed, null));
     } catch (err) {
       app.log.error({ err, app: app.name, instance: row.id }, 'workflow timeout failed');
     }

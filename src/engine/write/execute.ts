@@ -2,11 +2,12 @@ import type { Queryable } from '../../db/database.js';
 import { quoteIdent } from '../../db/quote.js';
 import type { EntityMeta, FieldMeta } from '../../metadata/registry.js';
 import type { Record_ } from '../context.js';
-import { deleteRows } from '../cascade.js';
+import { deleteRows, type CascadedRow } from '../cascade.js';
 import { Params } from '../params.js';
 import { liveSql, whereSql } from '../query.js';
 import { toParam } from '../../types/coerce.js';
 import type { NestedPlan, RowPlan } from './plan.js';
+import { captureCtes, needsBefore, type Inline } from './inline.js';
 
 /** One row written by a request, as observers (webhooks, workflows) need it. */
 export interface WriteEvent {
@@ -18,14 +19,22 @@ export interface WriteEvent {
   old: Record_ | null;
   /** Values the request wrote (after rules, computed fields and state-machine actions). */
   values: Record_;
+  /** Rows written on the request's behalf rather than by it: by a cascade, or by an action (state-machine `create_record`). */
+  cause?: WriteCause;
 }
+
+export type WriteCause = 'cascade' | 'action';
 
 /** Where execution runs and what it reports. */
 export interface Exec {
   tx: Queryable;
   now: string;
   writes: WriteEvent[];
+  /** Set while writing rows on the request's behalf (their events carry it). */
+  cause?: WriteCause;
 }
+
+const causeOf = (exec: Exec): { cause?: WriteCause } => (exec.cause ? { cause: exec.cause } : {});
 
 /**
  * Phase 3 of a write: the SQL, inside the transaction, once the whole tree
@@ -45,15 +54,21 @@ function columnsToWrite(row: RowPlan, now: string, op: 'insert' | 'update'): Arr
   return out;
 }
 
-async function insertOne({ tx, now, writes }: Exec, row: RowPlan): Promise<Record_> {
+async function insertOne(exec: Exec, row: RowPlan, inline?: Inline): Promise<Record_> {
+  const { tx, now, writes } = exec;
   const e = row.entity;
   const params = new Params();
   const cols = columnsToWrite(row, now, 'insert');
   const sql = cols.length
     ? `INSERT INTO ${e.table} (${cols.map(([f]) => f.col).join(', ')}) VALUES (${cols.map(([f, v]) => params.add(toParam(f, v), f.cast)).join(', ')})`
     : `INSERT INTO ${e.table} DEFAULT VALUES`;
-  const rows = await tx.query<Record_>(`${sql} RETURNING ${e.selectList}`, params.list);
-  writes.push({ entity: e, action: 'create', record: rows[0]!, old: null, values: row.values });
+  let text = `${sql} RETURNING ${e.selectList}`;
+  if (inline?.captures.length) {
+    const ctes = captureCtes(inline, { entity: e, action: 'create', now, rows: 'w', params }, 0);
+    text = `WITH w AS (${text}), ${ctes.join(', ')} SELECT * FROM w`;
+  }
+  const rows = await tx.query<Record_>(text, params.list);
+  writes.push({ entity: e, action: 'create', record: rows[0]!, old: null, values: row.values, ...causeOf(exec) });
   return rows[0]!;
 }
 
@@ -81,11 +96,12 @@ async function insertMany(exec: Exec, rows: RowPlan[]): Promise<void> {
       params.list,
     );
     // RETURNING of a multi-row VALUES insert comes back in VALUES order.
-    stored.forEach((record, i) => exec.writes.push({ entity: e, action: 'create', record, old: null, values: group[i]!.row.values }));
+    stored.forEach((record, i) => exec.writes.push({ entity: e, action: 'create', record, old: null, values: group[i]!.row.values, ...causeOf(exec) }));
   }
 }
 
-async function updateOne({ tx, now, writes }: Exec, row: RowPlan, scope?: { fk: FieldMeta; parent: unknown }): Promise<Record_ | undefined> {
+async function updateOne(exec: Exec, row: RowPlan, scope?: { fk: FieldMeta; parent: unknown }): Promise<Record_ | undefined> {
+  const { tx, now, writes } = exec;
   const e = row.entity;
   const cols = columnsToWrite(row, now, 'update');
   if (cols.length === 0) return row.current;
@@ -96,7 +112,7 @@ async function updateOne({ tx, now, writes }: Exec, row: RowPlan, scope?: { fk: 
     scope ? `${scope.fk.col} = ${params.add(scope.parent as string, scope.fk.cast)}` : undefined,
   ]);
   const rows = await tx.query<Record_>(`UPDATE ${e.table} SET ${sets}${where} RETURNING ${e.selectList}`, params.list);
-  if (rows[0]) writes.push({ entity: e, action: 'update', record: rows[0], old: row.current!, values: row.values });
+  if (rows[0]) writes.push({ entity: e, action: 'update', record: rows[0], old: row.current!, values: row.values, ...causeOf(exec) });
   return rows[0];
 }
 
@@ -106,14 +122,20 @@ async function updateOne({ tx, now, writes }: Exec, row: RowPlan, scope?: { fk: 
  * parent's generated key inside the statement. Children rows are grouped by
  * the columns they write; the parent row comes back.
  */
-export async function insertTree({ tx, now }: Exec, row: RowPlan): Promise<Record_> {
+export async function insertTree({ tx, now }: Exec, row: RowPlan, inline?: (entity: EntityMeta) => Inline | undefined): Promise<Record_> {
   const e = row.entity;
   const params = new Params();
+  const captures: string[] = [];
+  const capture = (entity: EntityMeta, rows: string) => {
+    const i = inline?.(entity);
+    if (i?.captures.length) captures.push(...captureCtes(i, { entity, action: 'create', now, rows, params }, captures.length));
+  };
   const parentCols = columnsToWrite(row, now, 'insert');
   const parentSql = parentCols.length
     ? `INSERT INTO ${e.table} (${parentCols.map(([f]) => f.col).join(', ')}) VALUES (${parentCols.map(([f, v]) => params.add(toParam(f, v), f.cast)).join(', ')})`
     : `INSERT INTO ${e.table} DEFAULT VALUES`;
   const ctes = [`p AS (${parentSql} RETURNING ${e.selectList})`];
+  capture(e, 'p');
   for (const n of row.nested) {
     const target = n.relation.target;
     const fk = target.fields.get(n.relation.def.target_key!)!;
@@ -133,10 +155,15 @@ export async function insertTree({ tx, now }: Exec, row: RowPlan): Promise<Recor
             .map((cols) => `(${cols.map(([f, v]) => params.add(toParam(f, v), f.cast)).join(', ')})`)
             .join(', ')}) AS v(${fields.map((_, i) => `c${i}`).join(', ')})`
         : group.map(() => `SELECT ${fkValue} FROM p`).join(' UNION ALL ');
-      ctes.push(`c${ctes.length} AS (INSERT INTO ${target.table} (${[fk.col, ...fields.map((f) => f.col)].join(', ')}) ${source} RETURNING 1)`);
+      const name = `c${ctes.length}`;
+      const before = captures.length;
+      capture(target, name);
+      // Captured children hand their rows on; the others return nothing anyone reads.
+      const returning = captures.length > before ? target.selectList : '1';
+      ctes.push(`${name} AS (INSERT INTO ${target.table} (${[fk.col, ...fields.map((f) => f.col)].join(', ')}) ${source} RETURNING ${returning})`);
     }
   }
-  const rows = await tx.query<Record_>(`WITH ${ctes.join(', ')} SELECT * FROM p`, params.list);
+  const rows = await tx.query<Record_>(`WITH ${[...ctes, ...captures].join(', ')} SELECT * FROM p`, params.list);
   return rows[0]!;
 }
 
@@ -144,19 +171,40 @@ export async function insertTree({ tx, now }: Exec, row: RowPlan): Promise<Recor
  * UPDATE of a live row by primary key, without reading it first; undefined when
  * no live row has that key. With nothing to set it only reads the row.
  */
-export async function updateByKey({ tx, now }: Exec, row: RowPlan, pk: string): Promise<Record_ | undefined> {
+export async function updateByKey({ tx, now }: Exec, row: RowPlan, pk: string, inline?: Inline): Promise<Record_ | undefined> {
   const e = row.entity;
   const cols = columnsToWrite(row, now, 'update');
   const params = new Params();
   const where = whereSql([`${e.pk.col} = ${params.add(pk, e.pk.cast)}`, liveSql(e)]);
   if (cols.length === 0) return (await tx.query<Record_>(`SELECT ${e.selectList} FROM ${e.table}${where}`, params.list))[0];
   const sets = cols.map(([f, v]) => `${f.col} = ${params.add(toParam(f, v), f.cast)}`).join(', ');
-  return (await tx.query<Record_>(`UPDATE ${e.table} SET ${sets}${where} RETURNING ${e.selectList}`, params.list))[0];
+  if (!inline?.captures.length) {
+    return (await tx.query<Record_>(`UPDATE ${e.table} SET ${sets}${where} RETURNING ${e.selectList}`, params.list))[0];
+  }
+  let update = `UPDATE ${e.table} SET ${sets}${where} RETURNING ${e.selectList}`;
+  let before: string | undefined;
+  const head: string[] = [];
+  if (needsBefore(inline)) {
+    // The row as it was, locked first: the UPDATE then writes exactly the version read here.
+    before = 'b';
+    head.push(`b AS (SELECT ${e.selectList} FROM ${e.table}${where} FOR UPDATE)`);
+    const returning = selectColumns(e).map((c) => `${e.table}.${c}`).join(', ');
+    update = `UPDATE ${e.table} SET ${sets} FROM b WHERE ${e.table}.${e.pk.col} = b.${e.pk.col} RETURNING ${returning}`;
+  }
+  const ctes = captureCtes(inline, { entity: e, action: 'update', now, rows: 'w', before, params }, 0);
+  const text = `WITH ${[...head, `w AS (${update})`, ...ctes].join(', ')} SELECT * FROM w`;
+  return (await tx.query<Record_>(text, params.list))[0];
+}
+
+/** The quoted columns of `selectList`, one by one. */
+function selectColumns(e: EntityMeta): string[] {
+  const cols = e.fieldList.map((f) => f.col);
+  return e.softDelete && !e.fields.has('deleted_at') ? [...cols, '"deleted_at"'] : cols;
 }
 
 /** Writes one row and its subtree; returns the row as stored. */
-export async function executeRow(exec: Exec, row: RowPlan): Promise<Record_> {
-  const stored = row.op === 'insert' ? await insertOne(exec, row) : ((await updateOne(exec, row)) ?? row.current!);
+export async function executeRow(exec: Exec, row: RowPlan, inline?: Inline): Promise<Record_> {
+  const stored = row.op === 'insert' ? await insertOne(exec, row, inline) : ((await updateOne(exec, row)) ?? row.current!);
   const pk = stored[row.entity.pk.name];
   for (const n of row.nested) await executeNested(exec, n, pk);
   return stored;
@@ -171,8 +219,7 @@ async function executeNested(exec: Exec, n: NestedPlan, parentPk: unknown): Prom
 
   const deletes = [...n.removed, ...n.rows.filter((r) => r.op === 'delete').map((r) => r.current!)];
   if (deletes.length) {
-    await deleteRows(tx, target, deletes.map((r) => r[target.pk.name]), now);
-    for (const record of deletes) exec.writes.push({ entity: target, action: 'delete', record, old: record, values: {} });
+    await deleteWithCascades(exec, target, deletes);
   }
 
   for (const row of n.rows) {
@@ -186,6 +233,14 @@ async function executeNested(exec: Exec, n: NestedPlan, parentPk: unknown): Prom
   const simple = inserts.filter((r) => r.nested.length === 0);
   if (simple.length) await insertMany(exec, simple);
   for (const row of inserts) if (row.nested.length) await executeRow(exec, row);
+}
+
+/** Deletes stored rows with their cascades; every row deleted or changed becomes an event. */
+export async function deleteWithCascades(exec: Exec, entity: EntityMeta, rows: readonly Record_[]): Promise<void> {
+  const cascaded: CascadedRow[] = [];
+  await deleteRows(exec.tx, entity, rows.map((r) => r[entity.pk.name]), exec.now, cascaded);
+  for (const record of rows) exec.writes.push({ entity, action: 'delete', record, old: record, values: {}, ...causeOf(exec) });
+  for (const c of cascaded) exec.writes.push({ ...c, cause: 'cascade' });
 }
 
 async function executeLinks(tx: Queryable, n: NestedPlan, parentPk: unknown): Promise<void> {

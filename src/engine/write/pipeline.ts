@@ -3,13 +3,13 @@ import type { EntityMeta } from '../../metadata/registry.js';
 import type { PermissionAction } from '../../auth/permissions.js';
 import { entityOf, type OpContext, type Record_ } from '../context.js';
 import { findRecord, looksLikePk, recordNotFound, recordOf } from '../read.js';
-import { existingPks, executeRow, insertTree, loadChildren, updateByKey, type WriteEvent } from './execute.js';
-import { deleteRows } from '../cascade.js';
+import { deleteWithCascades, existingPks, executeRow, insertTree, loadChildren, updateByKey, type WriteEvent } from './execute.js';
 import { checkNotCleared, checkRequired, parsePayload } from './payload.js';
 import { at, prefixDetails, walk, type NestedPlan, type RowPlan } from './plan.js';
 import { runRules } from '../rules.js';
 import { slugify, uniqueSlug } from './slug.js';
 import type { StageContext } from './stages.js';
+import type { Inline, InlineCapture } from './inline.js';
 import { ROW_STAGES } from './row-stages.js';
 import { SYSTEM_ACTOR } from '../../auth/caller.js';
 import { dispatchEffects, recordEffects, type StoredEffect } from '../outbox.js';
@@ -181,7 +181,7 @@ async function createWithin(sc: StageContext, entityName: string, body: Record_,
     const entity = entityOf(sc.app, entityName);
     const row = parsePayload(sc.app.registry, entity, body, 'insert');
     await prepareTree(inner, row);
-    return await executeRow(sc, row);
+    return await executeRow({ ...sc, cause: 'action' }, row);
   } catch (err) {
     if (err instanceof RocketError) {
       const details = err.details.map((d) => ({ ...d, field: at(prefix, d.field ?? d.rule ?? '') }));
@@ -243,12 +243,10 @@ export async function createRecord(ctx: OpContext, entityName: string, body: unk
   const entity = entityOf(ctx.app, entityName);
   ctx.app.permissions.check(ctx.caller, entity.name, 'create');
   const row = parsePayload(ctx.app.registry, entity, jsonObject(body), 'insert');
-  if (await isPlainWrite(ctx, row)) {
-    return recordOf(entity, await executeRow({ tx: ctx.app.db, now: nowIso(), writes: [] }, row));
-  }
-  if (await isPlainInsertTree(ctx, row)) {
-    return recordOf(entity, await insertTree({ tx: ctx.app.db, now: nowIso(), writes: [] }, row));
-  }
+  const single = await plainWrite(ctx, row);
+  if (single) return recordOf(entity, await executeRow({ tx: ctx.app.db, now: nowIso(), writes: [] }, row, single));
+  const tree = await plainInsertTree(ctx, row);
+  if (tree) return recordOf(entity, await insertTree({ tx: ctx.app.db, now: nowIso(), writes: [] }, row, (e) => tree.get(e)));
   const stored = await inTransaction(ctx, async (sc) => {
     await prepareTree(sc, row);
     return executeRow(sc, row);
@@ -258,9 +256,11 @@ export async function createRecord(ctx: OpContext, entityName: string, body: unk
 
 /**
  * An entity whose writes need nothing but their SQL: no rules, state machines,
- * slug generation, or observers (webhooks, workflows) involved.
+ * slug generation, or observers (webhooks, workflows) involved. The answer is
+ * the captures observers add to its one-statement writes (usually none), or
+ * undefined when the entity is not plain.
  */
-function isPlainEntity(ctx: OpContext, e: EntityMeta): Promise<boolean> {
+function plainCaptures(ctx: OpContext, e: EntityMeta): Promise<readonly InlineCapture[] | undefined> {
   // Decided once per metadata snapshot: the snapshot holds everything the answer depends on.
   let known = plainness.get(ctx.app.registry);
   if (!known) plainness.set(ctx.app.registry, (known = new Map()));
@@ -273,34 +273,55 @@ function isPlainEntity(ctx: OpContext, e: EntityMeta): Promise<boolean> {
   return answer;
 }
 
-const plainness = new WeakMap<object, Map<string, Promise<boolean>>>();
+const plainness = new WeakMap<object, Map<string, Promise<readonly InlineCapture[] | undefined>>>();
 
-async function decidePlain(ctx: OpContext, e: EntityMeta): Promise<boolean> {
-  if (e.machines.length > 0 || e.def.slug?.source) return false;
-  if (e.rules.field.length + e.rules.expression.length + e.rules.computed.length > 0) return false;
-  for (const o of ctx.app.extensions.observers) if (!o.involves || (await o.involves(ctx.app, e))) return false;
-  return true;
+const NO_CAPTURES: readonly InlineCapture[] = [];
+
+async function decidePlain(ctx: OpContext, e: EntityMeta): Promise<readonly InlineCapture[] | undefined> {
+  if (e.machines.length > 0 || e.def.slug?.source) return undefined;
+  if (e.rules.field.length + e.rules.expression.length + e.rules.computed.length > 0) return undefined;
+  for (const o of ctx.app.extensions.observers) if (!o.involves || (await o.involves(ctx.app, e))) return undefined;
+  const captures: InlineCapture[] = [];
+  for (const o of ctx.app.extensions.observers) {
+    const c = await o.inline?.(ctx.app, e);
+    if (c) captures.push(c);
+  }
+  return captures.length ? captures : NO_CAPTURES;
+}
+
+/** The fast path of one plain entity's write (undefined: the general path must run). */
+async function plainInline(ctx: OpContext, e: EntityMeta): Promise<Inline | undefined> {
+  const captures = await plainCaptures(ctx, e);
+  return captures && { ctx, captures };
 }
 
 /** A single plain row without file fields to resolve: one statement, no explicit transaction (no BEGIN/COMMIT round trips). */
-async function isPlainWrite(ctx: OpContext, row: RowPlan): Promise<boolean> {
-  return row.nested.length === 0 && row.files.length === 0 && isPlainEntity(ctx, row.entity);
+async function plainWrite(ctx: OpContext, row: RowPlan): Promise<Inline | undefined> {
+  return row.nested.length === 0 && row.files.length === 0 ? plainInline(ctx, row.entity) : undefined;
 }
 
 /**
  * A new plain parent with new plain children only (one level, one_to_one /
  * one_to_many), the caller allowed to create them: one statement (see insertTree).
+ * The answer gives each entity's fast path.
  */
-async function isPlainInsertTree(ctx: OpContext, row: RowPlan): Promise<boolean> {
-  if (row.nested.length === 0 || row.files.length > 0 || !(await isPlainEntity(ctx, row.entity))) return false;
+async function plainInsertTree(ctx: OpContext, row: RowPlan): Promise<Map<EntityMeta, Inline> | undefined> {
+  if (row.nested.length === 0 || row.files.length > 0) return undefined;
+  const plans = new Map<EntityMeta, Inline>();
+  const parent = await plainInline(ctx, row.entity);
+  if (!parent) return undefined;
+  plans.set(row.entity, parent);
   for (const n of row.nested) {
-    if (n.relation.def.type === 'many_to_many' || !(await isPlainEntity(ctx, n.relation.target))) return false;
-    for (const child of n.rows) {
-      if (child.sentPk !== undefined || child.op !== 'insert' || child.nested.length > 0 || child.files.length > 0) return false;
+    if (n.relation.def.type === 'many_to_many') return undefined;
+    const child = await plainInline(ctx, n.relation.target);
+    if (!child) return undefined;
+    plans.set(n.relation.target, child);
+    for (const c of n.rows) {
+      if (c.sentPk !== undefined || c.op !== 'insert' || c.nested.length > 0 || c.files.length > 0) return undefined;
     }
   }
   for (const n of row.nested) for (const child of n.rows) permit(ctx, child.entity, child.path, 'create');
-  return true;
+  return plans;
 }
 
 /**
@@ -318,8 +339,9 @@ async function plainUpdate(ctx: OpContext, entity: EntityMeta, id: string, body:
     if (!(await findRecord(ctx.app.db, entity, id))) throw recordNotFound(entity, id);
     throw err;
   }
-  if (!(await isPlainWrite(ctx, row))) return undefined;
-  const stored = await updateByKey({ tx: ctx.app.db, now: nowIso(), writes: [] }, row, id);
+  const inline = await plainWrite(ctx, row);
+  if (!inline) return undefined;
+  const stored = await updateByKey({ tx: ctx.app.db, now: nowIso(), writes: [] }, row, id, inline);
   if (!stored) throw recordNotFound(entity, id);
   return recordOf(entity, stored);
 }
@@ -352,8 +374,7 @@ export async function deleteRecord(ctx: OpContext, entityName: string, id: strin
     const record = recordOf(entity, current);
     await runRules(sc.tx, ctx.caller, new Date(sc.now), { entity, record, old: record, pk: current[entity.pk.name], action: 'delete' }, sc.details);
     if (sc.details.length) throw new RocketError('VALIDATION_FAILED', 'Validation failed', sc.details);
-    await deleteRows(sc.tx, entity, [current[entity.pk.name]], sc.now);
-    sc.writes.push({ entity, action: 'delete', record: current, old: current, values: {} });
+    await deleteWithCascades(sc, entity, [current]);
   });
   return { id };
 }

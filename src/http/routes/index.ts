@@ -11,6 +11,7 @@ import { filesRoutes } from './files.js';
 import { uiConfigRoutes } from './ui-configs.js';
 import { adminWorkflowRoutes } from './admin-workflows.js';
 import { workflowRuntimeRoutes } from './workflows-runtime.js';
+import { historyRoutes } from './history.js';
 
 /**
  * Route modules beyond platform and app auth, in registration order. The
@@ -28,5 +29,6 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   workflowRuntimeRoutes,
   uiConfigRoutes,
   filesRoutes,
+  historyRoutes,
   recordRoutes,
 ];

@@ -1,0 +1,70 @@
+import type { InlineCapture, InlineWrite } from '../engine/write/inline.js';
+import type { EntityMeta, FieldMeta } from '../metadata/registry.js';
+import { IDENTIFIER_RE } from '../metadata/types.js';
+import { actorOf } from './entries.js';
+
+/**
+ * History of a one-statement write: the entry is computed by PostgreSQL from
+ * the rows the write returned, as a CTE of the write's own statement, so a
+ * plain write stays one round trip. Values are encoded as API responses
+ * encode them (see entries.ts, the general path's twin of this file).
+ */
+
+/** A field name as a SQL string literal: names are identifiers (checked at definition time, and here). */
+function nameLiteral(name: string): string {
+  if (!IDENTIFIER_RE.test(name)) throw new Error(`not an identifier: ${name}`);
+  return `'${name}'`;
+}
+
+/** A column of relation `rel` as its JSON response value: timestamps as `toISOString()` writes them, the rest as to_jsonb does. */
+function valueSql(f: FieldMeta, rel: string): string {
+  const col = `${rel}.${f.col}`;
+  if (f.type === 'timestamp') return `to_jsonb(to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`;
+  return `to_jsonb(${col})`;
+}
+
+const tracked = (e: EntityMeta) => e.fieldList.filter((f) => !f.auto);
+
+/** `{"f": {"from": null, "to": …}, …}` of a created row (jsonb_build_object takes at most 100 arguments: chunks of 40 fields). */
+function createChanges(e: EntityMeta, rel: string): string {
+  const pairs = tracked(e).map((f) => `${nameLiteral(f.name)}, jsonb_build_object('from', NULL::jsonb, 'to', ${valueSql(f, rel)})`);
+  const chunks: string[] = [];
+  for (let i = 0; i < pairs.length; i += 40) chunks.push(`jsonb_build_object(${pairs.slice(i, i + 40).join(', ')})`);
+  return chunks.join(' || ');
+}
+
+/** Only the fields whose stored value changed between `before` and `after`. */
+function updateChanges(e: EntityMeta, before: string, after: string): string {
+  const parts = tracked(e).map(
+    (f) =>
+      `CASE WHEN ${before}.${f.col} IS DISTINCT FROM ${after}.${f.col} THEN jsonb_build_object(${nameLiteral(f.name)}, ` +
+      `jsonb_build_object('from', ${valueSql(f, before)}, 'to', ${valueSql(f, after)})) ELSE '{}'::jsonb END`,
+  );
+  return parts.length ? parts.join(' || ') : `'{}'::jsonb`;
+}
+
+function historySql(w: InlineWrite): string {
+  const e = w.entity;
+  const p = w.params;
+  const actor = actorOf(w.ctx);
+  const fixed = [
+    p.add(e.name, 'text'),
+    `${w.action === 'create' ? `'create'` : `'update'`}`,
+    p.add(actor.kind, 'text'),
+    p.add(actor.id, 'text'),
+    p.add(actor.email, 'text'),
+    p.add(w.now, 'timestamptz'),
+  ];
+  const head = 'INSERT INTO _history (entity, action, actor_kind, actor_id, actor_email, at, record_id, changes)';
+  if (w.action === 'create') {
+    return `${head} SELECT ${fixed.join(', ')}, ${w.rows}.${e.pk.col}::text, ${createChanges(e, w.rows)} FROM ${w.rows}`;
+  }
+  if (!w.before) throw new Error('history of an update needs the rows as they were');
+  const changes = updateChanges(e, w.before, w.rows);
+  return (
+    `${head} SELECT ${fixed.join(', ')}, x.id, x.changes FROM (SELECT ${w.rows}.${e.pk.col}::text AS id, ${changes} AS changes ` +
+    `FROM ${w.rows} JOIN ${w.before} ON ${w.before}.${e.pk.col} = ${w.rows}.${e.pk.col}) x WHERE x.changes <> '{}'::jsonb`
+  );
+}
+
+export const historyCapture: InlineCapture = { needsBefore: true, sql: historySql };
