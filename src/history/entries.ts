@@ -31,7 +31,7 @@ export interface NewEntry {
  * the system, with the causing user, for rows written on its behalf (cascades,
  * state-machine `create_record`, workflow actions; no user for background work).
  */
-export function actorOf(ctx: OpContext, cause?: WriteCause): Actor {
+export function actorOf(ctx: Pick<OpContext, 'caller' | 'actingFor'>, cause?: WriteCause): Actor {
   if (ctx.actingFor !== undefined) return { kind: 'system', id: ctx.actingFor?.id ?? null, email: ctx.actingFor?.email ?? null };
   const c = ctx.caller;
   if (c.id === SYSTEM_ACTOR.id) return { kind: 'system', id: null, email: null };

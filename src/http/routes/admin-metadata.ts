@@ -5,6 +5,9 @@ import * as machines from '../../metadata/state-machines-admin.js';
 import type { Services } from '../context.js';
 import { adminResourceRoutes } from './admin-resource.js';
 
+/** Entities and relations are logged as their definitions (a GET answers the stored row around it). */
+const definitionView = (x: unknown) => (x !== null && typeof x === 'object' && 'definition' in x && 'created_at' in x ? x.definition : x);
+
 /** /api/:app/_admin/entities, /relations, /rules and /state-machines. */
 export async function adminMetadataRoutes(app: FastifyInstance, services: Services): Promise<void> {
   adminResourceRoutes(app, services, 'entities', {
@@ -13,26 +16,26 @@ export async function adminMetadataRoutes(app: FastifyInstance, services: Servic
     create: meta.createEntity,
     update: meta.updateEntity,
     remove: meta.deleteEntity,
-  });
+  }, { collection: '_entities', view: definitionView });
   adminResourceRoutes(app, services, 'relations', {
     list: meta.listRelations,
     get: meta.getRelation,
     create: meta.createRelation,
     update: meta.updateRelation,
     remove: meta.deleteRelation,
-  });
+  }, { collection: '_relations', view: definitionView });
   adminResourceRoutes(app, services, 'rules', {
     list: rules.listRules,
     get: rules.getRule,
     create: rules.createRule,
     update: rules.updateRule,
     remove: rules.deleteRule,
-  });
+  }, { collection: '_rules' });
   adminResourceRoutes(app, services, 'state-machines', {
     list: machines.listStateMachines,
     get: machines.getStateMachine,
     create: machines.createStateMachine,
     update: machines.updateStateMachine,
     remove: machines.deleteStateMachine,
-  });
+  }, { collection: '_state_machines' });
 }

@@ -21,5 +21,5 @@ export async function adminPermissionsRoutes(app: FastifyInstance, services: Ser
       return updatePermission(rt, id, bodyOf(body));
     },
     remove: (rt, id) => deletePermission(rt, id),
-  });
+  }, { collection: '_permissions' });
 }

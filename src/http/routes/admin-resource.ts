@@ -1,28 +1,103 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { auditFor } from '../../history/audit.js';
+import type { AdminChange, Audit } from '../../metadata/audit.js';
 import type { AppRuntime } from '../../platform/app-runtime.js';
-import { appOf, hooks, type Services } from '../context.js';
+import { appOf, callerOf, hooks, type Services } from '../context.js';
 
-/** The five operations of an admin metadata collection, as engine functions. */
+/**
+ * The five operations of an admin metadata collection, as engine functions.
+ * Mutations get the request's audit function: operations with a transaction
+ * of their own record the change in it; for the others it is recorded right
+ * after the operation.
+ */
 export interface AdminResource {
   list(app: AppRuntime): Promise<unknown>;
   get(app: AppRuntime, key: string): Promise<unknown>;
-  create(app: AppRuntime, body: unknown): Promise<unknown>;
-  update(app: AppRuntime, key: string, body: unknown): Promise<unknown>;
-  remove(app: AppRuntime, key: string): Promise<unknown>;
+  create(app: AppRuntime, body: unknown, audit: Audit): Promise<unknown>;
+  update(app: AppRuntime, key: string, body: unknown, audit: Audit): Promise<unknown>;
+  remove(app: AppRuntime, key: string, audit: Audit): Promise<unknown>;
+}
+
+/** How a collection's changes appear in the audit log (spec: history.md). */
+export interface AuditedAs {
+  /** `_entities`, `_relations`, … */
+  collection: string;
+  /** The item as logged, from a GET answer or a create/update answer (default: without its timestamps). */
+  view?(item: unknown): unknown;
+  /** The item's name or id (default: `name`, else `id`). */
+  key?(item: unknown): string | null;
 }
 
 type ByKey = { Params: { key: string } };
+type Item = Record<string, unknown>;
+
+const isItem = (v: unknown): v is Item => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** An item without its timestamps: the log keeps what the admin wrote. */
+export function withoutTimestamps(item: unknown): unknown {
+  if (!isItem(item)) return item;
+  const { created_at: _c, updated_at: _u, ...rest } = item;
+  return rest;
+}
+
+function defaultKey(item: unknown): string | null {
+  if (!isItem(item)) return null;
+  const k = item.name ?? item.id;
+  return typeof k === 'string' || typeof k === 'number' ? String(k) : null;
+}
+
+/**
+ * Runs one admin mutation and makes sure its change is in the audit log: in
+ * the operation's transaction when it records it there, else right after it.
+ */
+export async function audited(
+  req: FastifyRequest,
+  as: AuditedAs,
+  action: AdminChange['action'],
+  before: unknown,
+  key: string | null,
+  op: (audit: Audit) => Promise<unknown>,
+): Promise<unknown> {
+  const record = auditFor(callerOf(req));
+  let recorded = false;
+  const audit: Audit = async (tx, change) => {
+    recorded = true;
+    await record(tx, change);
+  };
+  const result = await op(audit);
+  if (!recorded) {
+    const view = as.view ?? withoutTimestamps;
+    const after = action === 'delete' ? null : view(result);
+    await record(appOf(req).db, {
+      collection: as.collection,
+      key: key ?? (as.key ?? defaultKey)(after),
+      action,
+      before: before === null ? null : view(before),
+      after,
+    });
+  }
+  return result;
+}
 
 /**
  * Registers GET/POST `/api/:app/_admin/<name>` and GET/PUT/DELETE `…/<name>/:key`
  * (admin only); every admin collection of the spec has this shape.
  */
-export function adminResourceRoutes(app: FastifyInstance, services: Services, name: string, r: AdminResource): void {
+export function adminResourceRoutes(app: FastifyInstance, services: Services, name: string, r: AdminResource, as: AuditedAs): void {
   const admin = { onRequest: hooks(services).admin };
   const base = `/api/:app/_admin/${name}`;
   app.get(base, admin, async (req) => ({ data: await r.list(appOf(req)) }));
   app.get<ByKey>(`${base}/:key`, admin, async (req) => ({ data: await r.get(appOf(req), req.params.key) }));
-  app.post(base, admin, async (req, reply) => reply.status(201).send({ data: await r.create(appOf(req), req.body) }));
-  app.put<ByKey>(`${base}/:key`, admin, async (req) => ({ data: await r.update(appOf(req), req.params.key, req.body) }));
-  app.delete<ByKey>(`${base}/:key`, admin, async (req) => ({ data: await r.remove(appOf(req), req.params.key) }));
+  app.post(base, admin, async (req, reply) => {
+    const data = await audited(req, as, 'create', null, null, (audit) => r.create(appOf(req), req.body, audit));
+    return reply.status(201).send({ data });
+  });
+  app.put<ByKey>(`${base}/:key`, admin, async (req) => {
+    const before = await r.get(appOf(req), req.params.key); // 404 before the body is looked at
+    return { data: await audited(req, as, 'update', before, req.params.key, (audit) => r.update(appOf(req), req.params.key, req.body, audit)) };
+  });
+  app.delete<ByKey>(`${base}/:key`, admin, async (req) => {
+    const before = await r.get(appOf(req), req.params.key);
+    return { data: await audited(req, as, 'delete', before, req.params.key, (audit) => r.remove(appOf(req), req.params.key, audit)) };
+  });
 }

@@ -15,5 +15,5 @@ export async function adminUsersRoutes(app: FastifyInstance, services: Services)
       return updateUser(rt, id, bodyOf(body));
     },
     remove: (rt, id) => deleteUser(rt, id),
-  });
+  }, { collection: '_users' });
 }

@@ -15,7 +15,7 @@ export async function adminWebhookRoutes(app: FastifyInstance, services: Service
     create: webhooks.createWebhook,
     update: webhooks.updateWebhook,
     remove: webhooks.deleteWebhook,
-  });
+  }, { collection: '_webhooks' });
 
   app.get<{ Querystring: Record<string, unknown> }>('/api/:app/_admin/webhook-logs', admin, async (req) => ({
     data: await logs.listLogs(appOf(req).db, req.query),

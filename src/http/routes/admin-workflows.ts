@@ -11,5 +11,5 @@ export async function adminWorkflowRoutes(app: FastifyInstance, services: Servic
     create: workflows.createWorkflow,
     update: workflows.updateWorkflow,
     remove: workflows.deleteWorkflow,
-  });
+  }, { collection: '_workflows' });
 }

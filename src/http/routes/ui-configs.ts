@@ -15,7 +15,7 @@ export async function uiConfigRoutes(app: FastifyInstance, services: Services): 
     create: ui.createUIConfig,
     update: ui.updateUIConfig,
     remove: ui.deleteUIConfig,
-  });
+  }, { collection: '_ui_configs' });
 
   app.get('/api/:app/_ui/configs', user, async (req) => ({ data: await ui.defaultUIConfigs(appOf(req)) }));
   app.get<ByEntity>('/api/:app/_ui/config/:entity', user, async (req) => ({

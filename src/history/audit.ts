@@ -1,0 +1,50 @@
+import type { Caller } from '../auth/caller.js';
+import type { Queryable } from '../db/database.js';
+import type { AdminChange, Audit } from '../metadata/audit.js';
+import { actorOf, insertEntries } from './entries.js';
+
+/**
+ * The audit log of metadata (spec: history.md): every admin change of an
+ * entity, relation, rule, state machine, workflow, webhook, permission, user,
+ * invite or UI config, and every import, as an entry of the history log with
+ * `changes = {"definition": {from, to}}` (`{"summary": …}` for an import).
+ */
+
+/** Keys never written to the log, at any depth: secrets (user password hashes, invite tokens). */
+const SECRET_KEYS = new Set(['password', 'password_hash', 'token']);
+
+function redact(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redact);
+  if (value instanceof Date) return value.toISOString();
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (!SECRET_KEYS.has(k)) out[k] = redact(v);
+    return out;
+  }
+  return value ?? null;
+}
+
+/** Stores one admin change in `tx`, by the caller. */
+export async function recordChange(tx: Queryable, caller: Caller, change: AdminChange): Promise<void> {
+  const isImport = change.collection === '_import';
+  const from = redact(change.before);
+  const to = redact(change.after);
+  await insertEntries(
+    tx,
+    [
+      {
+        entity: change.collection,
+        record_id: change.key,
+        action: change.action,
+        changes: isImport ? { summary: { from: null, to } } : { definition: { from, to } },
+        actor: actorOf({ caller }),
+      },
+    ],
+    new Date().toISOString(),
+  );
+}
+
+/** The audit function of one admin request. */
+export function auditFor(caller: Caller): Audit {
+  return (tx, change) => recordChange(tx, caller, change);
+}
