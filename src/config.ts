@@ -32,6 +32,8 @@ export interface Config {
   webhookEnvAllowlist: string[];
   /** Webhooks never call loopback, private, link-local or cloud-metadata addresses. */
   webhookDenyPrivateNetworks: boolean;
+  /** Server processes `rocket start` runs (node:cluster); `auto` = one per CPU. */
+  workers: string;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -80,6 +82,7 @@ const schema = z.object({
   ROCKET_MAX_FILE_SIZE: int(1, Number.MAX_SAFE_INTEGER).default(10 * 1024 * 1024),
   ROCKET_WEBHOOK_ENV_ALLOWLIST: envAllowlist,
   ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS: bool(false),
+  ROCKET_WORKERS: z.string().regex(/^(auto|[1-9][0-9]{0,2})$/, 'must be a number of processes or "auto"').default('1'),
 });
 
 /** rocket.yaml keys, mapped to the environment names above. */
@@ -103,6 +106,7 @@ const YAML_KEYS: Record<string, keyof z.input<typeof schema>> = {
   max_file_size: 'ROCKET_MAX_FILE_SIZE',
   webhook_env_allowlist: 'ROCKET_WEBHOOK_ENV_ALLOWLIST',
   webhook_deny_private_networks: 'ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS',
+  workers: 'ROCKET_WORKERS',
 };
 
 export class ConfigError extends Error {}
@@ -155,5 +159,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxFileSize: c.ROCKET_MAX_FILE_SIZE,
     webhookEnvAllowlist: c.ROCKET_WEBHOOK_ENV_ALLOWLIST,
     webhookDenyPrivateNetworks: c.ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS,
+    workers: c.ROCKET_WORKERS,
   };
 }

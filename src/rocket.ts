@@ -51,10 +51,21 @@ function plugIns(config: Config): { extensions: AppExtensions; jobs: Array<Job<A
   };
 }
 
-/** start: config → database (embedded or URL) → platform → apps → http. */
-export async function startRocket(config: Config, logger?: Logger): Promise<Rocket> {
-  const log = logger ?? pino({ level: config.logLevel });
-  const dbServer = await DatabaseServer.start(config, log);
+/** The server's parts without HTTP or jobs: what the `rocket` command works with straight on the database. */
+export interface RocketCore {
+  services: Services;
+  dbServer: DatabaseServer;
+  /** The background jobs the server runs over every live app (the command line runs none). */
+  jobs: Array<Job<AppRuntime>>;
+  close(): Promise<void>;
+}
+
+/**
+ * config → database (embedded or URL) → platform → apps. `attach` uses the embedded PostgreSQL a
+ * running server already owns instead of starting one (command-line tools).
+ */
+export async function openCore(config: Config, log: Logger, opts: { attach?: boolean } = {}): Promise<RocketCore> {
+  const dbServer = await DatabaseServer.start(config, log, opts);
   try {
     await dbServer.createDatabase(dbServer.managementDb);
     const mgmt = dbServer.connect(dbServer.managementDb, config.poolSize);
@@ -65,14 +76,36 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
     const apps = new AppManager(dbServer, mgmt, config.appPoolSize, throttle, log, extensions);
     const files = new FileService(new LocalDiskStorage(config.storagePath), config.maxFileSize);
     apps.onDelete((name) => files.removeApp(name));
+    return {
+      services: { platform, apps, files },
+      dbServer,
+      jobs: jobList,
+      async close() {
+        await apps.closeAll();
+        await mgmt.close();
+        await dbServer.stop();
+      },
+    };
+  } catch (err) {
+    await dbServer.stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** start: config → core → apps loaded → http → jobs. */
+export async function startRocket(config: Config, logger?: Logger): Promise<Rocket> {
+  const log = logger ?? pino({ level: config.logLevel });
+  const core = await openCore(config, log);
+  const { services, dbServer } = core;
+  const { apps } = services;
+  try {
     await apps.loadAll();
-    const services: Services = { platform, apps, files };
     const http = await buildHttp(config, log, services, ROUTE_MODULES);
     const address = await http.listen({ port: config.port, host: config.host });
     const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
     log.info({ url }, 'Rocket is serving');
     const jobs = new JobRunner<AppRuntime>(() => apps.runtimes(), log);
-    for (const job of jobList) jobs.add(job);
+    for (const job of core.jobs) jobs.add(job);
     jobs.start();
     let closing: Promise<void> | undefined;
     return {
@@ -85,15 +118,13 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
         closing ??= (async () => {
           await http.close(); // stops accepting, waits for in-flight requests
           await jobs.stop();
-          await apps.closeAll();
-          await mgmt.close();
-          await dbServer.stop();
+          await core.close();
         })();
         return closing;
       },
     };
   } catch (err) {
-    await dbServer.stop().catch(() => undefined);
+    await core.close().catch(() => undefined);
     throw err;
   }
 }

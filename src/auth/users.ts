@@ -172,3 +172,24 @@ export async function deleteUser(app: UsersContext, id: string): Promise<{ id: s
   if (!rows[0]) throw notFound(`User not found: ${id}`);
   return { id: rows[0].id, deleted: true };
 }
+
+/**
+ * Sets a user's password by email (operator recovery, e.g. `rocket users reset-password`): their
+ * sessions end and their access tokens are refused from the next request on.
+ */
+export async function resetPassword(app: UsersContext, emailInput: string, password: string): Promise<UserView> {
+  const email = requireEmail(emailInput);
+  if (password === '') throw invalid('password is required');
+  const hash = await hashPassword(password);
+  const rows = await app.db.transaction(async (tx) => {
+    const updated = await tx.query<{ id: string }>(
+      'UPDATE _users SET password_hash = $2, updated_at = NOW() WHERE email = $1 RETURNING id',
+      [email, hash],
+    );
+    if (updated[0]) await tx.query('DELETE FROM _refresh_tokens WHERE user_id = $1', [updated[0].id]);
+    return updated;
+  });
+  if (!rows[0]) throw notFound(`User not found: ${email}`);
+  app.users.invalidate(rows[0].id);
+  return getUser(app.db, rows[0].id);
+}

@@ -42,6 +42,22 @@ async function stopOrphan(pgData: string, log: Logger): Promise<void> {
   }
 }
 
+/**
+ * The embedded PostgreSQL a running server already started on dataDir, if any: command-line tools
+ * connect to it instead of starting (or, worse, taking over) the cluster under the server's feet.
+ */
+export async function runningEmbedded(dataDir: string): Promise<Omit<EmbeddedServer, 'stop'> | undefined> {
+  const pidFile = join(dataDir, 'pg', 'postmaster.pid');
+  const passwordFile = join(dataDir, 'pg-password');
+  if (!existsSync(pidFile) || !existsSync(passwordFile)) return undefined;
+  // postmaster.pid: line 1 the pid, line 4 the port (PostgreSQL's documented layout).
+  const lines = (await readFile(pidFile, 'utf8')).split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid) || !Number.isInteger(port)) return undefined;
+  return { host: '127.0.0.1', port, user: 'postgres', password: (await readFile(passwordFile, 'utf8')).trim() };
+}
+
 /** Starts (initialising on first use) a PostgreSQL cluster under dataDir/pg on loopback. */
 export async function startEmbedded(dataDir: string, port: number, log: Logger): Promise<EmbeddedServer> {
   await mkdir(dataDir, { recursive: true });

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { Database, type ConnectionOptions } from './database.js';
-import { startEmbedded } from './embedded.js';
+import { runningEmbedded, startEmbedded } from './embedded.js';
 import { RocketError } from '../errors.js';
 import { isPgError } from './pg-errors.js';
 import { quoteIdent } from './quote.js';
@@ -22,7 +22,11 @@ export class DatabaseServer {
     private readonly stopEmbedded: (() => Promise<void>) | undefined,
   ) {}
 
-  static async start(config: Config, log: Logger): Promise<DatabaseServer> {
+  /**
+   * `attach`: a tool that must not own the embedded cluster (the CLI) uses the one a running
+   * server started, and starts it only when no server runs.
+   */
+  static async start(config: Config, log: Logger, opts: { attach?: boolean } = {}): Promise<DatabaseServer> {
     if (config.databaseUrl) {
       const url = new URL(config.databaseUrl);
       const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || config.managementDb;
@@ -37,12 +41,24 @@ export class DatabaseServer {
         undefined,
       );
     }
+    const running = opts.attach ? await runningEmbedded(config.dataDir) : undefined;
+    if (running) {
+      const { host, port, user, password } = running;
+      return new DatabaseServer({ host, port, user, password }, config.managementDb, undefined);
+    }
     const embedded = await startEmbedded(config.dataDir, config.embeddedPgPort, log);
     return new DatabaseServer(
       { host: embedded.host, port: embedded.port, user: embedded.user, password: embedded.password },
       config.managementDb,
       () => embedded.stop(),
     );
+  }
+
+  /** A connection URL for one of this server's databases (handed to worker processes). */
+  url(database: string): string {
+    const { host, port, user, password } = this.base;
+    const auth = password === undefined ? encodeURIComponent(user) : `${encodeURIComponent(user)}:${encodeURIComponent(password)}`;
+    return `postgres://${auth}@${host}:${port}/${encodeURIComponent(database)}`;
   }
 
   connect(database: string, max: number): Database {

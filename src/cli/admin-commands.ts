@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createUser, resetPassword } from '../auth/users.js';
+import { exportSchema, importSchema } from '../metadata/transfer.js';
+import { CliError, readStdin, table, type Output } from './output.js';
+import { appRuntime, withCore } from './session.js';
+
+/** `rocket apps …`, `export`, `import`, `users …`: the platform and app admin operations, run on the database. */
+
+export async function appsList(out: Output): Promise<void> {
+  const apps = await withCore((core) => core.services.apps.list());
+  out.result(apps, table(apps, ['name', 'display_name', 'db_name', 'status', 'created_at']));
+}
+
+export interface AppsCreateOptions {
+  displayName?: string;
+  adminEmail?: string;
+  adminPassword?: string;
+}
+
+export async function appsCreate(out: Output, name: string, opts: AppsCreateOptions): Promise<void> {
+  const created = await withCore((core) =>
+    out.progress(`creating app ${name}`, () =>
+      core.services.apps.create({
+        name,
+        display_name: opts.displayName,
+        admin_email: opts.adminEmail,
+        admin_password: opts.adminPassword,
+      }),
+    ),
+  );
+  out.result(created, `created app ${created.name} (database ${created.db_name})`);
+}
+
+export async function appsDelete(out: Output, name: string, opts: { yes?: boolean }): Promise<void> {
+  if (!opts.yes) throw new CliError(`deleting app ${name} drops its database: confirm with --yes`);
+  await withCore((core) => out.progress(`deleting app ${name}`, () => core.services.apps.delete(name)));
+  out.result({ name, deleted: true }, `deleted app ${name}`);
+}
+
+export async function exportApp(out: Output, app: string, opts: { output?: string }): Promise<void> {
+  const doc = await withCore(async (core) => {
+    const runtime = await appRuntime(core, app);
+    return out.progress(`exporting ${app}`, () => exportSchema(runtime, runtime.extensions.transferSections));
+  });
+  const text = `${JSON.stringify(doc, null, 2)}\n`;
+  if (opts.output === undefined || opts.output === '-') {
+    process.stdout.write(text);
+    return;
+  }
+  await writeFile(opts.output, text);
+  out.result({ app, file: opts.output }, `exported ${app} to ${opts.output}`);
+}
+
+export async function importApp(out: Output, app: string, file: string): Promise<void> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new CliError(`${file}: ${(err as Error).message}`);
+  }
+  const result = await withCore(async (core) => {
+    const runtime = await appRuntime(core, app);
+    return out.progress(`importing ${file} into ${app}`, () => importSchema(runtime, runtime.extensions.transferSections, doc));
+  });
+  const counts = Object.entries(result.summary).map(([k, v]) => `${k}: ${v}`).join(', ');
+  const errors = result.errors?.length ? `\n${result.errors.map((e) => `  ! ${e}`).join('\n')}` : '';
+  out.result(result, `${result.message} (${counts})${errors}`);
+}
+
+export interface UsersCreateOptions {
+  roles?: string;
+  passwordStdin?: boolean;
+}
+
+export async function usersCreate(out: Output, app: string, email: string, opts: UsersCreateOptions): Promise<void> {
+  const generated = opts.passwordStdin ? undefined : randomBytes(12).toString('base64url');
+  const password = generated ?? (await readStdin());
+  const roles = opts.roles === undefined ? [] : opts.roles.split(',').map((r) => r.trim()).filter((r) => r !== '');
+  const user = await withCore(async (core) => createUser(await appRuntime(core, app), { email, password, roles }));
+  const shown = generated === undefined ? user : { ...user, password: generated };
+  out.result(shown, `created user ${user.email} (${user.id})${generated ? `\npassword: ${generated}` : ''}`);
+}
+
+export async function usersResetPassword(out: Output, app: string, email: string, opts: { passwordStdin?: boolean }): Promise<void> {
+  if (!opts.passwordStdin) throw new CliError('reset-password reads the new password from stdin: add --password-stdin');
+  const password = await readStdin();
+  const user = await withCore(async (core) => resetPassword(await appRuntime(core, app), email, password));
+  out.result(user, `password of ${user.email} reset; their sessions have ended`);
+}

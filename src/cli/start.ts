@@ -1,0 +1,109 @@
+import cluster, { type Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { DatabaseServer } from '../db/server.js';
+import { platformSecret } from '../platform/secrets.js';
+import { openCore, startRocket } from '../rocket.js';
+import { CliError } from './output.js';
+
+/** Runs the server in this process until SIGINT/SIGTERM, then stops after in-flight requests. */
+export async function serve(config: Config, log: Logger): Promise<void> {
+  let rocket: Awaited<ReturnType<typeof startRocket>>;
+  try {
+    rocket = await startRocket(config, log);
+  } catch (err) {
+    log.error({ err }, 'failed to start');
+    throw new CliError(`failed to start: ${(err as Error).message ?? String(err)}`);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 30_000);
+    force.unref();
+    rocket.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/** `--workers` / ROCKET_WORKERS: a count, or `auto` for one per CPU. */
+export function workerCount(value: string | undefined): number {
+  if (value === undefined || value === '') return 1;
+  if (value === 'auto') return availableParallelism();
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new CliError(`--workers must be a number from 1 to 256 or "auto", not "${value}"`, 2);
+  return n;
+}
+
+/** A worker that dies this often is not replaced forever: the primary gives up. */
+const RESTART_WINDOW_MS = 60_000;
+const MAX_RESTARTS_IN_WINDOW = 10;
+
+/**
+ * The cluster primary: it owns what must exist once — the embedded PostgreSQL, the generated
+ * platform secret, the management database's first start — and then forks workers that share the
+ * port (node:cluster). A worker that dies is replaced; SIGINT/SIGTERM stop every worker gracefully.
+ */
+export async function servePrimary(config: Config, log: Logger, workers: number): Promise<void> {
+  const secret = await platformSecret(config.dataDir, config.platformJwtSecret);
+  let databaseUrl = config.databaseUrl;
+  let embedded: DatabaseServer | undefined;
+  if (!databaseUrl) {
+    embedded = await DatabaseServer.start(config, log);
+    databaseUrl = embedded.url(embedded.managementDb);
+  }
+  // Management database, migrations and seed once, before any worker races for them.
+  const core = await openCore({ ...config, databaseUrl }, log);
+  await core.close();
+
+  const env = { DATABASE_URL: databaseUrl, PLATFORM_JWT_SECRET: secret, ROCKET_WORKERS: '1' };
+  let stopping = false;
+  const restarts: number[] = [];
+  const fork = (): Worker => cluster.fork(env);
+
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    const now = Date.now();
+    restarts.push(now);
+    while (restarts.length > 0 && restarts[0]! < now - RESTART_WINDOW_MS) restarts.shift();
+    if (restarts.length > MAX_RESTARTS_IN_WINDOW) {
+      log.fatal({ restarts: restarts.length }, 'workers keep dying; giving up');
+      void shutdown('workers failing', 1);
+      return;
+    }
+    log.warn({ pid: worker.process.pid, code, signal }, 'worker died; starting a new one');
+    fork();
+  });
+
+  const shutdown = async (reason: string, exitCode = 0) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ reason }, 'stopping workers');
+    const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
+    await Promise.all(
+      alive.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            w.once('exit', () => resolve());
+            w.process.kill('SIGTERM');
+          }),
+      ),
+    );
+    await embedded?.stop();
+    process.exit(exitCode);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  log.info({ workers }, 'starting workers');
+  for (let i = 0; i < workers; i++) fork();
+}

@@ -1,0 +1,251 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, mkdtemp } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { Client } from '../support/client.js';
+import { startTestServer, uniqueName, type TestServer } from '../support/server.js';
+
+/** The `rocket` command, run as a real process straight on the test database. */
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let server: TestServer & { managementDb: string; dataDir: string };
+let env: Record<string, string>;
+
+function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ...env, LOG_LEVEL: 'warn', ...extra };
+}
+
+function rocket(args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    env: cliEnv(opts.env),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (c) => (stdout += c));
+  proc.stderr.on('data', (c) => (stderr += c));
+  proc.stdin.end(opts.stdin ?? '');
+  return new Promise((resolve) => proc.once('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  env = {
+    DATABASE_URL: `${inject('pgUrl')}${server.managementDb}`,
+    ROCKET_DATA_DIR: server.dataDir,
+    ROCKET_STORAGE_PATH: server.config.storagePath,
+    PLATFORM_JWT_SECRET: 'x'.repeat(40),
+  };
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('rocket apps, export and import', () => {
+  it('creates an app, imports an example, exports it, and the export imports into another app unchanged', async () => {
+    const name = uniqueName('cli');
+    const created = await rocket(['--json', 'apps', 'create', name, '--admin-email', 'boss@example.com', '--admin-password', 's3cret-pw']);
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({ name, db_name: `rocket_${name}`, status: 'active' });
+
+    // The server sees the app and its admin at once.
+    const { client, platformToken } = server;
+    expect((await client.get(`/api/_platform/apps/${name}`, { token: platformToken })).status).toBe(200);
+    const token = await client.login(`/api/${name}/auth/login`, 'boss@example.com', 's3cret-pw');
+
+    const imported = await rocket(['--json', 'import', name, 'test/fixtures/examples/helpdesk-ticketing.json']);
+    expect(imported.code, imported.stderr).toBe(0);
+    const summary = JSON.parse(imported.stdout);
+    expect(summary.summary.entities).toBeGreaterThan(0);
+    expect(summary.errors ?? []).toEqual([]);
+
+    const entities = await client.get(`/api/${name}/_admin/entities`, { token });
+    expect(entities.body.data.length).toBe(summary.summary.entities);
+    const first = entities.body.data[0].name as string;
+    expect((await client.get(`/api/${name}/${first}`, { token })).status).toBe(200);
+
+    const file = join(await mkdtemp(join(tmpdir(), 'rocket-cli-')), 'export.json');
+    const exported = await rocket(['export', name, '-o', file]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const doc = JSON.parse(await readFile(file, 'utf8'));
+    const overHttp = (await client.get(`/api/${name}/_admin/export`, { token })).body.data;
+    for (const key of ['entities', 'relations', 'rules', 'state_machines', 'workflows', 'permissions', 'webhooks']) {
+      expect(doc[key], key).toEqual(overHttp[key]);
+    }
+
+    const copy = await server.createApp();
+    const again = await rocket(['import', copy.name, file]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('entities: ');
+    const copyDoc = JSON.parse((await rocket(['export', copy.name])).stdout);
+    for (const key of ['entities', 'relations', 'rules', 'state_machines', 'workflows', 'webhooks']) {
+      expect(copyDoc[key], key).toEqual(doc[key]);
+    }
+
+    const list = await rocket(['--json', 'apps', 'list']);
+    expect(JSON.parse(list.stdout).map((a: { name: string }) => a.name)).toEqual(expect.arrayContaining([name, copy.name]));
+
+    const refused = await rocket(['apps', 'delete', name]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('--yes');
+    expect((await client.get(`/api/_platform/apps/${name}`, { token: platformToken })).status).toBe(200);
+    const deleted = await rocket(['apps', 'delete', name, '--yes']);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect((await client.get(`/api/_platform/apps/${name}`, { token: platformToken })).status).toBe(404);
+    expect(await server.rocket.dbServer.databaseExists(`rocket_${name}`)).toBe(false);
+  }, 120_000);
+
+  it('answers bad input with one line and a non-zero exit code, changing nothing', async () => {
+    const [unknownApp, badName, missingFile, unknownCommand, badWorkers, badSetting, json] = await Promise.all([
+      rocket(['export', 'no_such_app']),
+      rocket(['apps', 'create', 'Bad Name']),
+      rocket(['import', 'whatever', '/nonexistent/file.json']),
+      rocket(['frobnicate']),
+      rocket(['start', '--workers', 'zero']),
+      rocket(['apps', 'list'], { env: { PORT: 'eighty' } }),
+      rocket(['--json', 'export', 'no_such_app']),
+    ]);
+    expect(unknownApp.code).toBe(1);
+    expect(unknownApp.stderr.trim()).toBe('rocket: app not found: no_such_app');
+    expect(badName.code).toBe(1);
+    expect(badName.stderr).toMatch(/^rocket: App name must be/);
+    expect(missingFile.code).toBe(1);
+    expect(missingFile.stderr).toContain('/nonexistent/file.json');
+    expect(unknownCommand.code).not.toBe(0);
+    expect(unknownCommand.stderr).toContain("unknown command 'frobnicate'");
+    expect(badWorkers.code).toBe(2);
+    expect(badWorkers.stderr).toContain('--workers');
+    expect(badSetting.code).toBe(2);
+    expect(badSetting.stderr).toContain('PORT');
+    expect(JSON.parse(json.stdout)).toEqual({ error: 'app not found: no_such_app' });
+    const apps = await server.client.get('/api/_platform/apps', { token: server.platformToken });
+    expect(apps.body.data.map((a: { name: string }) => a.name)).not.toContain('Bad Name');
+  }, 120_000);
+});
+
+describe('rocket users', () => {
+  it('creates users and resets a password so the user can log in with it', async () => {
+    const app = await server.createApp();
+    const created = await rocket(['--json', 'users', 'create', app.name, 'Editor@Example.com', '--roles', 'editor,viewer']);
+    expect(created.code, created.stderr).toBe(0);
+    const user = JSON.parse(created.stdout);
+    expect(user).toMatchObject({ email: 'editor@example.com', roles: ['editor', 'viewer'], active: true });
+    expect(user.password).toMatch(/^\S{12,}$/);
+    await server.client.login(`/api/${app.name}/auth/login`, 'editor@example.com', user.password);
+
+    const piped = await rocket(['users', 'create', app.name, 'piped@example.com', '--password-stdin'], { stdin: 'from-stdin-pw\n' });
+    expect(piped.code, piped.stderr).toBe(0);
+    await server.client.login(`/api/${app.name}/auth/login`, 'piped@example.com', 'from-stdin-pw');
+
+    const duplicate = await rocket(['users', 'create', app.name, 'piped@example.com']);
+    expect(duplicate.code).toBe(1);
+    expect(duplicate.stderr).toContain('already exists');
+
+    const noStdin = await rocket(['users', 'reset-password', app.name, 'admin@localhost']);
+    expect(noStdin.code).toBe(1);
+    expect(noStdin.stderr).toContain('--password-stdin');
+    const unknown = await rocket(['users', 'reset-password', app.name, 'nobody@example.com', '--password-stdin'], { stdin: 'x' });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('User not found');
+
+    const reset = await rocket(['users', 'reset-password', app.name, 'admin@localhost', '--password-stdin'], { stdin: 'brand-new-pw\n' });
+    expect(reset.code, reset.stderr).toBe(0);
+    const login = await server.client.post(`/api/${app.name}/auth/login`, { body: { email: 'admin@localhost', password: 'brand-new-pw' } });
+    expect(login.status).toBe(200);
+    const old = await server.client.post(`/api/${app.name}/auth/login`, { body: { email: 'admin@localhost', password: 'changeme' } });
+    expect(old.status).toBe(401);
+  }, 120_000);
+});
+
+describe('rocket doctor', () => {
+  it('reports a healthy installation and exits 0', async () => {
+    const ok = await rocket(['--json', 'doctor']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const report = JSON.parse(ok.stdout);
+    expect(report.ok).toBe(true);
+    expect(report.checks.find((c: { check: string }) => c.check === 'database')).toMatchObject({ status: 'ok' });
+  }, 60_000);
+
+  it('names an unreachable DATABASE_URL and exits 1', async () => {
+    const bad = await rocket(['doctor'], { env: { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/rocket' } });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/FAIL\s+database: cannot reach PostgreSQL at 127\.0\.0\.1:1 \(connection refused\): check DATABASE_URL/);
+    const json = await rocket(['--json', 'doctor'], { env: { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/rocket' } });
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false });
+
+    const invalid = await rocket(['doctor'], { env: { DATABASE_URL: 'mysql://nope' } });
+    expect(invalid.code).toBe(1);
+    expect(invalid.stdout).toContain('DATABASE_URL');
+  }, 60_000);
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function childPids(pid: number): Promise<number[]> {
+  const ps = spawn('pgrep', ['-P', String(pid)]);
+  let out = '';
+  ps.stdout.on('data', (c) => (out += c));
+  await new Promise((r) => ps.once('exit', r));
+  return out.split('\n').filter((l) => l.trim() !== '').map(Number);
+}
+
+async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() - started > ms) throw new Error(`${what}: not after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('rocket start --workers', () => {
+  it('serves from two worker processes and replaces a worker that is killed', async () => {
+    const port = await freePort();
+    const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--workers', '2'], {
+      env: cliEnv({ PORT: String(port), HOST: '127.0.0.1' }),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    try {
+      const client = new Client(`http://127.0.0.1:${port}`);
+      const healthy = async () => ((await client.get('/health')).status === 200 ? true : undefined);
+      await until('health', 90_000, healthy);
+      const workers = await until('two workers', 60_000, async () => {
+        const pids = await childPids(proc.pid!);
+        return pids.length === 2 ? pids : undefined;
+      });
+
+      process.kill(workers[0]!, 'SIGKILL');
+      const replaced = await until('a replacement worker', 60_000, async () => {
+        const pids = await childPids(proc.pid!);
+        return pids.length === 2 && !pids.includes(workers[0]!) ? pids : undefined;
+      });
+      expect(replaced).toContain(workers[1]);
+      await until('health after the replacement', 60_000, healthy);
+      const token = await client.login('/api/_platform/auth/login', server.config.platformEmail, server.config.platformPassword);
+      for (let i = 0; i < 6; i++) expect((await client.get('/api/_platform/apps', { token })).status).toBe(200);
+    } finally {
+      proc.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  }, 240_000);
+});
