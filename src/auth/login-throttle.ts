@@ -112,6 +112,11 @@ export class LoginThrottle {
     await this.update(key, (entry) => this.policy.succeed(entry));
   }
 
+  /** Forgets an account's failures and lock (an operator reset its password). */
+  async clear(key: string): Promise<void> {
+    await this.db.query('DELETE FROM _login_throttle WHERE key = $1', [key]);
+  }
+
   private async update(key: string, change: (entry: ThrottleEntry | undefined, now: number) => ThrottleEntry | undefined): Promise<void> {
     await this.db.transaction(async (tx) => {
       // The row exists before it is locked, so two first attempts at once queue on it too.

@@ -40,6 +40,11 @@ export class SessionService {
     this.tokens = quoteIdent(tokensTable);
   }
 
+  /** Lifts a login lock on the account (e.g. after an operator reset its password). */
+  async unlock(email: string): Promise<void> {
+    await this.throttle.clear(`${this.throttleScope}\n${email.trim().toLowerCase()}`);
+  }
+
   async login(body: { email?: unknown; password?: unknown }): Promise<TokenPair> {
     const email = typeof body.email === 'string' ? body.email.trim().toLowerCase() : '';
     const password = typeof body.password === 'string' ? body.password : '';

@@ -85,6 +85,11 @@ export async function usersCreate(out: Output, app: string, email: string, opts:
 export async function usersResetPassword(out: Output, app: string, email: string, opts: { passwordStdin?: boolean }): Promise<void> {
   if (!opts.passwordStdin) throw new CliError('reset-password reads the new password from stdin: add --password-stdin');
   const password = await readStdin();
-  const user = await withCore(async (core) => resetPassword(await appRuntime(core, app), email, password));
+  const user = await withCore(async (core) => {
+    const runtime = await appRuntime(core, app);
+    const updated = await resetPassword(runtime, email, password);
+    await runtime.sessions.unlock(updated.email);
+    return updated;
+  });
   out.result(user, `password of ${user.email} reset; their sessions have ended`);
 }

@@ -102,7 +102,7 @@ describe('rocket apps, export and import', () => {
     expect(deleted.code, deleted.stderr).toBe(0);
     expect((await client.get(`/api/_platform/apps/${name}`, { token: platformToken })).status).toBe(404);
     expect(await server.rocket.dbServer.databaseExists(`rocket_${name}`)).toBe(false);
-  }, 120_000);
+  }, 300_000);
 
   it('answers bad input with one line and a non-zero exit code, changing nothing', async () => {
     const [unknownApp, badName, missingFile, unknownCommand, badWorkers, badSetting, json] = await Promise.all([
@@ -129,11 +129,11 @@ describe('rocket apps, export and import', () => {
     expect(JSON.parse(json.stdout)).toEqual({ error: 'app not found: no_such_app' });
     const apps = await server.client.get('/api/_platform/apps', { token: server.platformToken });
     expect(apps.body.data.map((a: { name: string }) => a.name)).not.toContain('Bad Name');
-  }, 120_000);
+  }, 300_000);
 });
 
 describe('rocket users', () => {
-  it('creates users and resets a password so the user can log in with it', async () => {
+  it('creates users and resets a locked-out admin so they can log in again', async () => {
     const app = await server.createApp();
     const created = await rocket(['--json', 'users', 'create', app.name, 'Editor@Example.com', '--roles', 'editor,viewer']);
     expect(created.code, created.stderr).toBe(0);
@@ -150,6 +150,13 @@ describe('rocket users', () => {
     expect(duplicate.code).toBe(1);
     expect(duplicate.stderr).toContain('already exists');
 
+    // Lock the admin out with wrong passwords.
+    for (let i = 0; i < server.config.loginMaxFailures; i++) {
+      await server.client.post(`/api/${app.name}/auth/login`, { body: { email: 'admin@localhost', password: 'wrong' } });
+    }
+    const locked = await server.client.post(`/api/${app.name}/auth/login`, { body: { email: 'admin@localhost', password: 'changeme' } });
+    expect(locked.status).toBe(429);
+
     const noStdin = await rocket(['users', 'reset-password', app.name, 'admin@localhost']);
     expect(noStdin.code).toBe(1);
     expect(noStdin.stderr).toContain('--password-stdin');
@@ -163,7 +170,7 @@ describe('rocket users', () => {
     expect(login.status).toBe(200);
     const old = await server.client.post(`/api/${app.name}/auth/login`, { body: { email: 'admin@localhost', password: 'changeme' } });
     expect(old.status).toBe(401);
-  }, 120_000);
+  }, 300_000);
 });
 
 describe('rocket doctor', () => {
