@@ -44,8 +44,14 @@ export async function launchBrowser(): Promise<Browser> {
 export interface WatchedPage {
   context: BrowserContext;
   page: Page;
-  /** Console messages of type error and uncaught page errors, in order. */
+  /**
+   * Console messages of type error and uncaught page errors, in order. Chromium's own line for an
+   * API answer with a 4xx status ("Failed to load resource …") is not here but in `httpErrors`:
+   * the console shows such answers to the user on purpose.
+   */
   consoleErrors: string[];
+  /** Same-origin responses with status >= 400, as "<status> <method> <path>". */
+  httpErrors: string[];
   /** Every request the page tried to send to an origin other than `origin` (they are aborted). */
   foreignRequests: string[];
   /** Screenshots the page at 1280×800 and 390×844 into test-artifacts/screenshots/<name>-{desktop,phone}.png. */
@@ -61,6 +67,7 @@ export async function openWatchedPage(browser: Browser, origin: string): Promise
   const allowed = new URL(origin).origin;
   const context = await browser.newContext({ viewport: VIEWPORTS.desktop, acceptDownloads: true });
   const consoleErrors: string[] = [];
+  const httpErrors: string[] = [];
   const foreignRequests: string[] = [];
   await context.route('**/*', (route) => {
     const url = route.request().url();
@@ -70,7 +77,14 @@ export async function openWatchedPage(browser: Browser, origin: string): Promise
   });
   const page = await context.newPage();
   page.on('console', (msg) => {
-    if (msg.type() === 'error') consoleErrors.push(`${msg.text()} @ ${msg.location().url}`);
+    if (msg.type() !== 'error') return;
+    if (/^Failed to load resource: the server responded with a status of 4\d\d/.test(msg.text())) return;
+    consoleErrors.push(`${msg.text()} @ ${msg.location().url}`);
+  });
+  page.on('response', (res) => {
+    if (res.status() < 400 || !isLocal(res.url(), allowed)) return;
+    const u = new URL(res.url());
+    httpErrors.push(`${res.status()} ${res.request().method()} ${u.pathname}`);
   });
   page.on('pageerror', (err) => consoleErrors.push(`pageerror: ${err.message}`));
 
@@ -78,6 +92,7 @@ export async function openWatchedPage(browser: Browser, origin: string): Promise
     context,
     page,
     consoleErrors,
+    httpErrors,
     foreignRequests,
     async screenshot(name) {
       const dir = join(ARTIFACTS_DIR, 'screenshots');

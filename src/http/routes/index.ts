@@ -12,6 +12,7 @@ import { uiConfigRoutes } from './ui-configs.js';
 import { adminWorkflowRoutes } from './admin-workflows.js';
 import { workflowRuntimeRoutes } from './workflows-runtime.js';
 import { historyRoutes } from './history.js';
+import { consoleRoutes } from './console.js';
 
 /**
  * Route modules beyond platform and app auth, in registration order. The
@@ -30,5 +31,6 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   uiConfigRoutes,
   filesRoutes,
   historyRoutes,
+  consoleRoutes,
   recordRoutes,
 ];

@@ -1,0 +1,122 @@
+import { useState } from 'preact/hooks';
+import { api, appBase, request } from '../api';
+import { useModel } from '../model';
+import { ErrorBox, Field, PageHead, useAction } from '../ui';
+
+interface ImportResult {
+  message: string;
+  summary: Record<string, unknown>;
+  errors?: { section?: string; item?: string; message: string; [k: string]: unknown }[];
+}
+
+/** The app's API reference link, schema export and import. */
+export function ApiPage() {
+  const m = useModel();
+  const base = appBase(m.app);
+  const [file, setFile] = useState<File | null>(null);
+  const [result, setResult] = useState<ImportResult | null>(null);
+
+  const exporter = useAction(async () => {
+    const doc = await api.get<unknown>(`${base}/_admin/export`);
+    const blob = new Blob([JSON.stringify(doc, null, 2)], { type: 'application/json' });
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = `${m.app}-export.json`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+    return true;
+  });
+  const importer = useAction(async () => {
+    if (!file) return;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(await file.text());
+    } catch (e) {
+      throw new Error(`${file.name} is not JSON: ${(e as Error).message}`);
+    }
+    const r = await request<{ data: ImportResult }>('POST', `${base}/_admin/import`, { body: doc });
+    setResult(r.data);
+    m.reload();
+    return true;
+  });
+
+  return (
+    <>
+      <PageHead title="API" sub={`REST routes of this app live under /api/${m.app}/`} />
+      <section class="card" aria-labelledby="ref-h">
+        <h2 id="ref-h">Reference</h2>
+        <p>
+          The interactive reference is generated from the app's live metadata:{' '}
+          <a href={`${base}/_docs`} target="_blank" rel="noreferrer">
+            open /api/{m.app}/_docs
+          </a>
+          . The OpenAPI document itself is at <code>/api/{m.app}/_openapi</code>.
+        </p>
+      </section>
+      <section class="card" aria-labelledby="export-h">
+        <h2 id="export-h">Export</h2>
+        <p class="muted">Entities, relations, rules, state machines, workflows, permissions, webhooks and UI configs as one JSON document.</p>
+        <button type="button" onClick={() => void exporter.run()} disabled={exporter.busy}>
+          {exporter.slow ? 'Exporting…' : 'Download export'}
+        </button>
+        <ErrorBox error={exporter.error} />
+      </section>
+      <section class="card" aria-labelledby="import-h">
+        <h2 id="import-h">Import</h2>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            setResult(null);
+            void importer.run();
+          }}
+        >
+          <Field label="Export document (JSON)" hint="Existing items are skipped; problems are listed per item.">
+            {(a) => <input {...a} type="file" accept="application/json,.json" onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)} />}
+          </Field>
+          <button type="submit" class="primary" disabled={!file || importer.busy}>
+            {importer.slow ? 'Importing…' : 'Import'}
+          </button>
+        </form>
+        <ErrorBox error={importer.error} />
+        {result && (
+          <div class="import-result" role="status">
+            <p>
+              <strong>{result.message}</strong>
+            </p>
+            <table class="table compact" aria-label="Import summary">
+              <tbody>
+                {Object.entries(result.summary).map(([k, v]) => (
+                  <tr key={k}>
+                    <th scope="row">{k}</th>
+                    <td>{typeof v === 'object' ? JSON.stringify(v) : String(v)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            {result.errors && result.errors.length > 0 && (
+              <>
+                <h3>Problems ({result.errors.length})</h3>
+                <ul class="problems">
+                  {result.errors.map((e, i) => (
+                    <li key={i}>
+                      {Object.entries(e)
+                        .filter(([k]) => k !== 'message')
+                        .map(([k, v]) => (
+                          <code key={k}>
+                            {k}: {typeof v === 'object' ? JSON.stringify(v) : String(v)}
+                          </code>
+                        ))}{' '}
+                      {e.message}
+                    </li>
+                  ))}
+                </ul>
+              </>
+            )}
+          </div>
+        )}
+      </section>
+    </>
+  );
+}

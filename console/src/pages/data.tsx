@@ -1,0 +1,300 @@
+import { useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { api, appBase, qs, type ListMeta } from '../api';
+import { defaultColumns, formatCell, OPERATOR_LABELS, operatorsFor } from '../fields';
+import { useLiveChanges } from '../live';
+import { entityOf, labelOf, useModel, type EntityDef } from '../model';
+import { navigate } from '../router';
+import { Empty, ErrorBox, Field, Link, PageHead, Spinner, useAsync } from '../ui';
+
+type Row = Record<string, unknown>;
+
+export function DataIndex() {
+  const m = useModel();
+  const readable = m.entities.filter((e) => m.can(e.name, 'read'));
+  return (
+    <>
+      <PageHead title="Data" sub="Pick an entity to browse and edit its records." />
+      {readable.length === 0 ? (
+        <Empty>{m.admin ? 'No entities yet: design one on the Schema page.' : 'Your account may not read any entity of this app.'}</Empty>
+      ) : (
+        <ul class="cards" aria-label="Entities">
+          {readable.map((e) => (
+            <li key={e.name} class="card">
+              <h2>
+                <Link to={`/a/${encodeURIComponent(m.app)}/data/${e.name}`}>{e.name}</Link>
+              </h2>
+              <p class="muted">{e.fields.length} fields</p>
+            </li>
+          ))}
+        </ul>
+      )}
+    </>
+  );
+}
+
+interface Filter {
+  field: string;
+  op: string;
+  value: string;
+}
+
+function storedColumns(app: string, entity: string): string[] | null {
+  try {
+    const v = localStorage.getItem(`rocket.console.columns.${app}.${entity}`);
+    return v ? (JSON.parse(v) as string[]) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function DataPage(props: { entity: string }) {
+  const m = useModel();
+  const e = entityOf(m, props.entity);
+  if (!e || !m.can(e.name, 'read')) return <Empty>No entity named {props.entity} that you may read.</Empty>;
+  return <Browser key={e.name} e={e} />;
+}
+
+function Browser(props: { e: EntityDef }) {
+  const { e } = props;
+  const m = useModel();
+  const [page, setPage] = useState(1);
+  const [perPage, setPerPage] = useState(25);
+  const [sort, setSort] = useState<string>('');
+  const [filters, setFilters] = useState<Filter[]>([]);
+  const [draft, setDraft] = useState<Filter[]>([]);
+  const [columns, setColumns] = useState<string[]>(() => (storedColumns(m.app, e.name) ?? defaultColumns(m, e)).filter((c) => e.fields.some((f) => f.name === c)));
+  const renderStart = useRef(0);
+
+  const query = useMemo(() => {
+    const p: Record<string, string | number> = { page, per_page: perPage };
+    if (sort) p.sort = sort;
+    for (const f of filters) p[`filter[${f.field}.${f.op}]`] = f.value;
+    return qs(p);
+  }, [page, perPage, sort, filters]);
+
+  const list = useAsync(async () => {
+    const r = await api.list<Row>(`${appBase(m.app)}/${e.name}${query}`);
+    renderStart.current = performance.now();
+    return r;
+  }, [query]);
+
+  // How long the rows took from arrival to laid out; read by the browser tests (Performance API).
+  useLayoutEffect(() => {
+    if (!list.data || !renderStart.current) return;
+    const start = renderStart.current;
+    renderStart.current = 0;
+    requestAnimationFrame(() => {
+      performance.measure('console:rows-rendered', { start, end: performance.now(), detail: { rows: list.data?.data.length } });
+    });
+  }, [list.data]);
+
+  useLiveChanges(m.app, e.name, (change) => {
+    const data = list.data;
+    if (!data) return;
+    const pk = e.primary_key.field;
+    if (change.action === 'create') return list.reload();
+    const at = data.data.findIndex((r) => String(r[pk]) === String(change.id));
+    if (at < 0) return;
+    const rows = [...data.data];
+    if (change.action === 'delete') rows.splice(at, 1);
+    else rows[at] = change.record;
+    list.setData({ ...data, data: rows });
+  });
+
+  const meta: ListMeta | undefined = list.data?.meta;
+  const total = meta?.total ?? 0;
+  const pages = Math.max(1, Math.ceil(total / perPage));
+  const fieldsByName = new Map(e.fields.map((f) => [f.name, f]));
+  const filterable = e.fields.filter((f) => operatorsFor(f).length > 0);
+  const base = `/a/${encodeURIComponent(m.app)}/data/${e.name}`;
+
+  const toggleSort = (col: string) => {
+    setSort(sort === col ? `-${col}` : sort === `-${col}` ? '' : col);
+    setPage(1);
+  };
+  const saveColumns = (cols: string[]) => {
+    setColumns(cols);
+    localStorage.setItem(`rocket.console.columns.${m.app}.${e.name}`, JSON.stringify(cols));
+  };
+
+  return (
+    <>
+      <PageHead title={e.name} sub={`${total} record${total === 1 ? '' : 's'}`}>
+        {m.can(e.name, 'create') && (
+          <button type="button" class="primary" onClick={() => navigate(`${base}/new`)}>
+            New {e.name}
+          </button>
+        )}
+      </PageHead>
+      <section class="card toolbar" aria-label="Filters and columns">
+        <form
+          class="filters"
+          aria-label="Filters"
+          onSubmit={(ev) => {
+            ev.preventDefault();
+            setFilters(draft.filter((f) => f.field && f.op));
+            setPage(1);
+          }}
+        >
+          {draft.map((f, i) => {
+            const fd = fieldsByName.get(f.field);
+            const ops = fd ? operatorsFor(fd) : [];
+            const set = (patch: Partial<Filter>) => setDraft(draft.map((x, j) => (j === i ? { ...x, ...patch } : x)));
+            return (
+              <div class="filter-row" key={i}>
+                <Field label={`Filter ${i + 1} field`}>
+                  {(a) => (
+                    <select {...a} value={f.field} onChange={(ev) => set({ field: ev.currentTarget.value, op: operatorsFor(fieldsByName.get(ev.currentTarget.value)!)[0]!, value: '' })}>
+                      {filterable.map((x) => (
+                        <option key={x.name} value={x.name}>
+                          {labelOf(m, e.name, x.name)}
+                        </option>
+                      ))}
+                    </select>
+                  )}
+                </Field>
+                <Field label={`Filter ${i + 1} operator`}>
+                  {(a) => (
+                    <select {...a} value={f.op} onChange={(ev) => set({ op: ev.currentTarget.value })}>
+                      {ops.map((o) => (
+                        <option key={o} value={o}>
+                          {OPERATOR_LABELS[o] ?? o}
+                        </option>
+                      ))}
+                    </select>
+                  )}
+                </Field>
+                <Field label={`Filter ${i + 1} value`}>
+                  {(a) =>
+                    fd?.type === 'boolean' ? (
+                      <select {...a} value={f.value} onChange={(ev) => set({ value: ev.currentTarget.value })}>
+                        <option value="">—</option>
+                        <option value="true">true</option>
+                        <option value="false">false</option>
+                      </select>
+                    ) : fd?.enum && (f.op === 'eq' || f.op === 'neq') ? (
+                      <select {...a} value={f.value} onChange={(ev) => set({ value: ev.currentTarget.value })}>
+                        <option value="">—</option>
+                        {fd.enum.map((v) => (
+                          <option key={v}>{v}</option>
+                        ))}
+                      </select>
+                    ) : fd?.type === 'date' ? (
+                      <input {...a} type="date" value={f.value} onInput={(ev) => set({ value: ev.currentTarget.value })} />
+                    ) : (
+                      <input {...a} value={f.value} onInput={(ev) => set({ value: ev.currentTarget.value })} />
+                    )
+                  }
+                </Field>
+                <button type="button" class="ghost" aria-label={`Remove filter ${i + 1}`} onClick={() => setDraft(draft.filter((_, j) => j !== i))}>
+                  ✕
+                </button>
+              </div>
+            );
+          })}
+          <div class="filter-actions">
+            <button
+              type="button"
+              disabled={filterable.length === 0}
+              onClick={() => {
+                const f = filterable[0]!;
+                setDraft([...draft, { field: f.name, op: operatorsFor(f)[0]!, value: '' }]);
+              }}
+            >
+              Add filter
+            </button>
+            {(draft.length > 0 || filters.length > 0) && (
+              <button type="submit" class="primary">
+                Apply filters
+              </button>
+            )}
+          </div>
+        </form>
+        <details class="columns-picker">
+          <summary>Columns ({columns.length})</summary>
+          <fieldset>
+            <legend class="sr-only">Columns shown</legend>
+            {e.fields.map((f) => (
+              <label key={f.name} class="check">
+                <input
+                  type="checkbox"
+                  checked={columns.includes(f.name)}
+                  onChange={(ev) =>
+                    saveColumns(ev.currentTarget.checked ? e.fields.map((x) => x.name).filter((n) => n === f.name || columns.includes(n)) : columns.filter((c) => c !== f.name))
+                  }
+                />{' '}
+                {labelOf(m, e.name, f.name)}
+              </label>
+            ))}
+          </fieldset>
+        </details>
+      </section>
+      <ErrorBox error={list.error} />
+      {list.loading && !list.data && <Spinner />}
+      {list.data && (
+        <div class="table-wrap">
+          <table class="table data-table" aria-label={`${e.name} records`} aria-busy={list.loading}>
+            <thead>
+              <tr>
+                {columns.map((c) => (
+                  <th key={c} scope="col" aria-sort={sort === c ? 'ascending' : sort === `-${c}` ? 'descending' : 'none'}>
+                    <button type="button" class="sort" onClick={() => toggleSort(c)}>
+                      {labelOf(m, e.name, c)}
+                      <span aria-hidden="true">{sort === c ? ' ▲' : sort === `-${c}` ? ' ▼' : ''}</span>
+                    </button>
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {list.data.data.map((r) => {
+                const id = String(r[e.primary_key.field]);
+                return (
+                  <tr key={id} class="clickable" onClick={() => navigate(`${base}/${encodeURIComponent(id)}`)}>
+                    {columns.map((c, ci) => (
+                      <td key={c}>
+                        {ci === 0 ? (
+                          <Link to={`${base}/${encodeURIComponent(id)}`}>{formatCell(fieldsByName.get(c), r[c]) || '—'}</Link>
+                        ) : (
+                          formatCell(fieldsByName.get(c), r[c])
+                        )}
+                      </td>
+                    ))}
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+          {list.data.data.length === 0 && <Empty>No records match.</Empty>}
+        </div>
+      )}
+      <nav class="pager" aria-label="Pages">
+        <button type="button" disabled={page <= 1} onClick={() => setPage(page - 1)}>
+          Previous
+        </button>
+        <span>
+          Page {page} of {pages}
+        </span>
+        <button type="button" disabled={page >= pages} onClick={() => setPage(page + 1)}>
+          Next
+        </button>
+        <Field label="Rows per page" class="inline">
+          {(a) => (
+            <select
+              {...a}
+              value={String(perPage)}
+              onChange={(ev) => {
+                setPerPage(Number(ev.currentTarget.value));
+                setPage(1);
+              }}
+            >
+              {[10, 25, 50, 100].map((n) => (
+                <option key={n}>{n}</option>
+              ))}
+            </select>
+          )}
+        </Field>
+      </nav>
+    </>
+  );
+}

@@ -1,0 +1,71 @@
+import { useState } from 'preact/hooks';
+import { api, appBase, qs } from '../api';
+import { useModel } from '../model';
+import { Empty, ErrorBox, Spinner, useAsync } from '../ui';
+
+export interface HistoryEntry {
+  id: string;
+  entity: string;
+  record_id: string | null;
+  action: string;
+  changes: Record<string, { from: unknown; to: unknown }>;
+  actor: { kind: string; id: string | null; email: string | null };
+  at: string;
+}
+
+/** One record's history (spec/history.md), newest first. */
+export function HistoryTab(props: { entity: string; id: string }) {
+  const m = useModel();
+  const [page, setPage] = useState(1);
+  const h = useAsync(() => api.list<HistoryEntry>(`${appBase(m.app)}/${props.entity}/${encodeURIComponent(props.id)}/_history${qs({ page, per_page: 20 })}`), [props.id, page]);
+  if (h.error) return <ErrorBox error={h.error} />;
+  if (!h.data) return <Spinner />;
+  if (h.data.data.length === 0) return <Empty>No history recorded yet.</Empty>;
+  const total = h.data.meta.total ?? 0;
+  return (
+    <section class="card" aria-label="History">
+      <HistoryList entries={h.data.data} />
+      {total > 20 && (
+        <nav class="pager" aria-label="History pages">
+          <button type="button" disabled={page <= 1} onClick={() => setPage(page - 1)}>
+            Newer
+          </button>
+          <button type="button" disabled={page * 20 >= total} onClick={() => setPage(page + 1)}>
+            Older
+          </button>
+        </nav>
+      )}
+    </section>
+  );
+}
+
+export function HistoryList(props: { entries: HistoryEntry[]; showEntity?: boolean }) {
+  const show = (v: unknown) => (v === null || v === undefined ? '∅' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  return (
+    <ol class="timeline">
+      {props.entries.map((e) => (
+        <li key={e.id}>
+          <div class="timeline-head">
+            <span class={`badge ${e.action}`}>{e.action}</span> {props.showEntity && <code>{e.entity}</code>}{' '}
+            {props.showEntity && e.record_id && <code class="muted">{e.record_id}</code>}{' '}
+            <span class="muted">
+              {new Date(e.at).toLocaleString()} · {e.actor.email ?? e.actor.kind}
+            </span>
+          </div>
+          <table class="table compact">
+            <tbody>
+              {Object.entries(e.changes).map(([k, c]) => (
+                <tr key={k}>
+                  <th scope="row">{k}</th>
+                  <td class="from">{show(c.from)}</td>
+                  <td aria-hidden="true">→</td>
+                  <td class="to">{show(c.to)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </li>
+      ))}
+    </ol>
+  );
+}

@@ -1,0 +1,310 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, appBase, qs, upload } from '../api';
+import { displayField, toLocalInput } from '../fields';
+import { entityOf, useModel, type EntityDef, type FieldDef, type StateMachine } from '../model';
+import { Field } from '../ui';
+
+type Value = unknown;
+
+/** The states a state-machine field may take next: the current one plus allowed transitions. */
+export function allowedStates(sm: StateMachine, current: unknown, isNew: boolean): string[] {
+  if (isNew) return sm.definition.initial ? [sm.definition.initial] : [];
+  const cur = current === null || current === undefined ? '' : String(current);
+  const next = sm.definition.transitions.filter((t) => (Array.isArray(t.from) ? t.from : [t.from]).includes(cur)).map((t) => t.to);
+  return [...new Set([cur, ...next].filter((s) => s !== ''))];
+}
+
+/** One input per field type (spec/console.md): the label and the API's error for it come with it. */
+export function FieldInput(props: {
+  entity: EntityDef;
+  field: FieldDef;
+  label: string;
+  value: Value;
+  original?: Value;
+  isNew: boolean;
+  error?: string;
+  onChange: (v: Value) => void;
+}) {
+  const { field: f, value, onChange } = props;
+  const m = useModel();
+  const machine = m.machines.find((s) => s.entity === props.entity.name && s.field === f.name);
+  const fk = m.relations.find((r) => r.target === props.entity.name && r.target_key === f.name && r.type !== 'many_to_many');
+  const required = Boolean(f.required && !f.nullable && f.default === undefined);
+  const label = props.label + (required ? ' *' : '');
+
+  if (machine && (!props.isNew || machine.definition.initial)) {
+    const states = allowedStates(machine, props.original, props.isNew);
+    return (
+      <Field label={label} error={props.error} hint="Only transitions allowed from the current state are offered">
+        {(a) => (
+          <select {...a} name={f.name} value={value === null || value === undefined ? '' : String(value)} onChange={(e) => onChange(e.currentTarget.value || null)}>
+            {props.isNew && <option value="">—</option>}
+            {states.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+    );
+  }
+  if (fk) return <FkPicker label={label} target={fk.source} value={value} error={props.error} name={f.name} onChange={onChange} />;
+  if (f.enum?.length) {
+    return (
+      <Field label={label} error={props.error}>
+        {(a) => (
+          <select {...a} name={f.name} value={value === null || value === undefined ? '' : String(value)} onChange={(e) => onChange(e.currentTarget.value === '' ? null : e.currentTarget.value)}>
+            <option value="">—</option>
+            {f.enum!.map((v) => (
+              <option key={v}>{v}</option>
+            ))}
+          </select>
+        )}
+      </Field>
+    );
+  }
+  switch (f.type) {
+    case 'boolean':
+      return (
+        <Field label={label} error={props.error}>
+          {(a) => <input {...a} class="checkbox" name={f.name} type="checkbox" checked={value === true} onChange={(e) => onChange(e.currentTarget.checked)} />}
+        </Field>
+      );
+    case 'text':
+      return (
+        <Field label={label} error={props.error}>
+          {(a) => <textarea {...a} name={f.name} rows={4} value={value === null || value === undefined ? '' : String(value)} onInput={(e) => onChange(e.currentTarget.value)} />}
+        </Field>
+      );
+    case 'int':
+    case 'integer':
+    case 'bigint':
+    case 'float':
+    case 'decimal':
+      return (
+        <Field label={label} error={props.error}>
+          {(a) => (
+            <input
+              {...a}
+              name={f.name}
+              type="number"
+              step={f.type === 'float' ? 'any' : f.type === 'decimal' ? (f.precision ? String(10 ** -f.precision) : 'any') : '1'}
+              value={value === null || value === undefined ? '' : String(value)}
+              onInput={(e) => onChange(e.currentTarget.value === '' ? null : Number(e.currentTarget.value))}
+            />
+          )}
+        </Field>
+      );
+    case 'date':
+      return (
+        <Field label={label} error={props.error}>
+          {(a) => <input {...a} name={f.name} type="date" value={typeof value === 'string' ? value.slice(0, 10) : ''} onInput={(e) => onChange(e.currentTarget.value || null)} />}
+        </Field>
+      );
+    case 'timestamp':
+      return (
+        <Field label={label} error={props.error} hint="Your local time">
+          {(a) => (
+            <input
+              {...a}
+              name={f.name}
+              type="datetime-local"
+              step="1"
+              value={toLocalInput(value)}
+              onInput={(e) => onChange(e.currentTarget.value ? new Date(e.currentTarget.value).toISOString() : null)}
+            />
+          )}
+        </Field>
+      );
+    case 'json':
+      return <JsonInput label={label} value={value} error={props.error} name={f.name} onChange={onChange} />;
+    case 'file':
+      return <FileInput label={label} value={value} error={props.error} name={f.name} onChange={onChange} />;
+    default:
+      return (
+        <Field label={label} error={props.error}>
+          {(a) => <input {...a} name={f.name} value={value === null || value === undefined ? '' : String(value)} onInput={(e) => onChange(e.currentTarget.value)} />}
+        </Field>
+      );
+  }
+}
+
+/** JSON editor: text that must parse; the parse error shows at the input until it does. */
+function JsonInput(props: { label: string; name: string; value: Value; error?: string; onChange: (v: Value) => void }) {
+  const [text, setText] = useState(() => (props.value === undefined || props.value === null ? '' : JSON.stringify(props.value, null, 2)));
+  const [parseError, setParseError] = useState('');
+  return (
+    <Field label={props.label} error={parseError || props.error} hint="JSON value">
+      {(a) => (
+        <textarea
+          {...a}
+          name={props.name}
+          class="code"
+          rows={5}
+          spellcheck={false}
+          value={text}
+          onInput={(e) => {
+            const t = e.currentTarget.value;
+            setText(t);
+            if (t.trim() === '') {
+              setParseError('');
+              props.onChange(null);
+              return;
+            }
+            try {
+              props.onChange(JSON.parse(t));
+              setParseError('');
+            } catch (err) {
+              setParseError(`Not valid JSON: ${(err as Error).message}`);
+            }
+          }}
+        />
+      )}
+    </Field>
+  );
+}
+
+/** Uploads through /_files/upload with a progress bar; the field then holds the file's id. */
+function FileInput(props: { label: string; name: string; value: Value; error?: string; onChange: (v: Value) => void }) {
+  const m = useModel();
+  const [progress, setProgress] = useState<number | null>(null);
+  const [err, setErr] = useState('');
+  const current = props.value as { id?: string; filename?: string } | string | null | undefined;
+  const currentId = typeof current === 'string' ? current : current?.id;
+  const currentName = typeof current === 'object' && current ? current.filename : undefined;
+  return (
+    <Field label={props.label} error={err || props.error}>
+      {(a) => (
+        <div class="file-input">
+          {currentId && (
+            <p>
+              Current:{' '}
+              <a href={`${appBase(m.app)}/_files/${currentId}`} target="_blank" rel="noreferrer">
+                {currentName ?? currentId}
+              </a>{' '}
+              <button type="button" class="ghost" onClick={() => props.onChange(null)}>
+                Clear
+              </button>
+            </p>
+          )}
+          <input
+            {...a}
+            name={props.name}
+            type="file"
+            onChange={async (e) => {
+              const file = e.currentTarget.files?.[0];
+              if (!file) return;
+              setErr('');
+              setProgress(0);
+              try {
+                const up = await upload(m.app, file, setProgress);
+                props.onChange({ id: up.id, filename: up.filename, size: up.size, mime_type: up.mime_type });
+              } catch (x) {
+                setErr((x as Error).message);
+              } finally {
+                setProgress(null);
+              }
+            }}
+          />
+          {progress !== null && <progress max={1} value={progress} aria-label={`Uploading ${props.label}`} />}
+        </div>
+      )}
+    </Field>
+  );
+}
+
+/** Foreign-key picker: searches the target entity by its display field and stores the key. */
+export function FkPicker(props: { label: string; name: string; target: string; value: Value; error?: string; onChange: (v: Value) => void; excludeIds?: string[] }) {
+  const m = useModel();
+  const target = entityOf(m, props.target);
+  const [q, setQ] = useState('');
+  const [open, setOpen] = useState(false);
+  const [options, setOptions] = useState<Record<string, unknown>[]>([]);
+  const [chosen, setChosen] = useState<string>('');
+  const pk = target?.primary_key.field ?? 'id';
+  const shown = target ? displayField(target) : 'id';
+  const stringSearch = target?.fields.find((f) => f.name === shown)?.type === 'string' || target?.fields.find((f) => f.name === shown)?.type === 'text';
+
+  useEffect(() => {
+    if (!target || props.value === null || props.value === undefined || props.value === '') return setChosen('');
+    api
+      .get<Record<string, unknown>>(`${appBase(m.app)}/${target.name}/${encodeURIComponent(String(props.value))}`)
+      .then((r) => setChosen(String(r[shown] ?? r[pk])))
+      .catch(() => setChosen(String(props.value)));
+  }, [props.value, target?.name]);
+
+  useEffect(() => {
+    if (!open || !target) return;
+    const t = setTimeout(() => {
+      const params: Record<string, string | number> = { per_page: 10 };
+      if (q && stringSearch) params[`filter[${shown}.like]`] = `%${q}%`;
+      else if (q) params[`filter[${pk}]`] = q;
+      api
+        .list<Record<string, unknown>>(`${appBase(m.app)}/${target.name}${qs(params)}`)
+        .then((r) => setOptions(r.data))
+        .catch(() => setOptions([]));
+    }, 200);
+    return () => clearTimeout(t);
+  }, [q, open, target?.name]);
+
+  if (!target) {
+    return (
+      <Field label={props.label} error={props.error}>
+        {(a) => <input {...a} name={props.name} value={props.value === null || props.value === undefined ? '' : String(props.value)} onInput={(e) => props.onChange(e.currentTarget.value || null)} />}
+      </Field>
+    );
+  }
+  const listId = `${props.name}-options`;
+  return (
+    <Field label={props.label} error={props.error} hint={chosen ? `Selected: ${chosen}` : `Search ${target.name} by ${shown}`}>
+      {(a) => (
+        <div class="picker">
+          <input
+            {...a}
+            name={props.name}
+            role="combobox"
+            aria-expanded={open}
+            aria-controls={listId}
+            aria-autocomplete="list"
+            placeholder={chosen || `Search ${target.name}…`}
+            value={q}
+            onFocus={() => setOpen(true)}
+            onBlur={() => setTimeout(() => setOpen(false), 200)}
+            onInput={(e) => {
+              setQ(e.currentTarget.value);
+              setOpen(true);
+            }}
+          />
+          {props.value !== null && props.value !== undefined && props.value !== '' && (
+            <button type="button" class="ghost" aria-label={`Clear ${props.label}`} onClick={() => props.onChange(null)}>
+              ✕
+            </button>
+          )}
+          {open && (
+            <ul class="options" id={listId} role="listbox" aria-label={`${target.name} matches`}>
+              {options.filter((o) => !props.excludeIds?.includes(String(o[pk]))).map((o) => (
+                <li
+                  key={String(o[pk])}
+                  role="option"
+                  aria-selected={String(o[pk]) === String(props.value)}
+                  onMouseDown={(e) => {
+                    e.preventDefault();
+                    props.onChange(o[pk]);
+                    setChosen(String(o[shown] ?? o[pk]));
+                    setQ('');
+                    setOpen(false);
+                  }}
+                >
+                  {String(o[shown] ?? o[pk])}
+                  {shown !== pk && <small class="muted"> {String(o[pk]).slice(0, 8)}</small>}
+                </li>
+              ))}
+              {options.length === 0 && <li class="muted">No matches</li>}
+            </ul>
+          )}
+        </div>
+      )}
+    </Field>
+  );
+}

@@ -1,0 +1,311 @@
+import { useState } from 'preact/hooks';
+import { api, appBase, qs } from '../api';
+import { displayField, editableFields, formatCell } from '../fields';
+import { childRelations, entityOf, labelOf, useModel, type AppModel, type EntityDef, type RelationDef } from '../model';
+import { navigate } from '../router';
+import { ConfirmDialog, Empty, ErrorBox, Link, PageHead, Spinner, errorsByField, toast, useAction, useAsync, type FieldErrors } from '../ui';
+import { FieldInput, FkPicker } from './inputs';
+import { HistoryTab } from './history-tab';
+
+type Row = Record<string, unknown>;
+
+export function RecordPage(props: { entity: string; id: string }) {
+  const m = useModel();
+  const e = entityOf(m, props.entity);
+  const isNew = props.id === 'new';
+  const rels = e ? childRelations(m, e.name) : [];
+  const loaded = useAsync(async () => {
+    if (!e || isNew) return {} as Row;
+    const include = rels.map((r) => r.name).join(',');
+    return api.get<Row>(`${appBase(m.app)}/${e.name}/${encodeURIComponent(props.id)}${qs({ include })}`);
+  }, [props.entity, props.id]);
+  if (!e || !m.can(e.name, isNew ? 'create' : 'read')) return <Empty>Not available.</Empty>;
+  if (loaded.error) return <ErrorBox error={loaded.error} />;
+  if (!loaded.data) return <Spinner />;
+  return <RecordForm key={props.id} e={e} id={props.id} initial={loaded.data} rels={rels} />;
+}
+
+interface ChildRow {
+  key: number;
+  values: Row;
+  /** Present for rows that exist on the server. */
+  pk?: unknown;
+  removed?: boolean;
+}
+
+let rowKey = 0;
+
+function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: RelationDef[] }) {
+  const { e, initial, rels } = props;
+  const m = useModel();
+  const isNew = props.id === 'new';
+  const fields = editableFields(e).filter((f) => !(m.ui[e.name]?.hidden ?? []).includes(f.name));
+  const [values, setValues] = useState<Row>(() => {
+    const v: Row = {};
+    for (const f of fields) v[f.name] = isNew ? (f.default ?? (f.type === 'boolean' ? false : null)) : initial[f.name];
+    return v;
+  });
+  const [children, setChildren] = useState<Record<string, ChildRow[]>>(() => {
+    const out: Record<string, ChildRow[]> = {};
+    for (const r of rels) {
+      const target = entityOf(m, r.target);
+      const pk = target?.primary_key.field ?? 'id';
+      const list = (Array.isArray(initial[r.name]) ? initial[r.name] : initial[r.name] ? [initial[r.name]] : []) as Row[];
+      out[r.name] = list.map((row) => ({ key: ++rowKey, values: { ...row }, pk: row[pk] }));
+    }
+    return out;
+  });
+  const [deleting, setDeleting] = useState(false);
+  const [tab, setTab] = useState<'form' | 'history'>('form');
+  const canWrite = m.can(e.name, isNew ? 'create' : 'update');
+  const base = `/a/${encodeURIComponent(m.app)}/data/${e.name}`;
+
+  const save = useAction(async () => {
+    const body: Row = {};
+    for (const f of fields) {
+      const v = values[f.name];
+      if (isNew) {
+        if (v !== null && v !== '' && v !== undefined) body[f.name] = v;
+      } else if (JSON.stringify(v) !== JSON.stringify(initial[f.name])) body[f.name] = v;
+    }
+    for (const r of rels) {
+      const rows = nestedRows(m, r, children[r.name] ?? [], initial).out;
+      if (rows.length) body[r.name] = { data: rows };
+    }
+    const url = `${appBase(m.app)}/${e.name}`;
+    const saved = isNew ? await api.post<Row>(url, body) : await api.put<Row>(`${url}/${encodeURIComponent(props.id)}`, body);
+    toast(`${e.name} saved`);
+    const id = String(saved[e.primary_key.field]);
+    navigate(isNew ? base : `${base}/${encodeURIComponent(id)}`, true);
+    return true;
+  });
+  const { byField } = errorsByField(save.error);
+  const title = isNew ? `New ${e.name}` : `${e.name}: ${String(initial[displayField(e)] ?? props.id)}`;
+
+  return (
+    <form
+      aria-label={`${e.name} record`}
+      onSubmit={(ev) => {
+        ev.preventDefault();
+        void save.run();
+      }}
+    >
+      <PageHead title={title} sub={<Link to={base}>← {e.name} list</Link>}>
+        {!isNew && m.can(e.name, 'delete') && (
+          <button type="button" class="danger ghost" onClick={() => setDeleting(true)}>
+            Delete
+          </button>
+        )}
+        {canWrite && (
+          <button type="submit" class="primary" disabled={save.busy}>
+            {save.slow ? 'Saving…' : 'Save'}
+          </button>
+        )}
+      </PageHead>
+      {!isNew && e.history && (
+        <div class="tabs" role="tablist">
+          <button type="button" role="tab" aria-selected={tab === 'form'} onClick={() => setTab('form')}>
+            Record
+          </button>
+          <button type="button" role="tab" aria-selected={tab === 'history'} onClick={() => setTab('history')}>
+            History
+          </button>
+        </div>
+      )}
+      {tab === 'history' ? (
+        <HistoryTab entity={e.name} id={props.id} />
+      ) : (
+        <>
+          <ErrorBox error={save.error} />
+          <section class="card form-grid" aria-label="Fields">
+            {fields.map((f) => (
+              <FieldInput
+                key={f.name}
+                entity={e}
+                field={f}
+                label={labelOf(m, e.name, f.name)}
+                value={values[f.name]}
+                original={initial[f.name]}
+                isNew={isNew}
+                error={byField[f.name]}
+                onChange={(v) => setValues({ ...values, [f.name]: v })}
+              />
+            ))}
+            {!isNew && (
+              <dl class="readonly">
+                {e.fields
+                  .filter((f) => !fields.includes(f))
+                  .map((f) => (
+                    <div key={f.name}>
+                      <dt>{labelOf(m, e.name, f.name)}</dt>
+                      <dd>{formatCell(f, initial[f.name]) || '—'}</dd>
+                    </div>
+                  ))}
+              </dl>
+            )}
+          </section>
+          {rels.map((r) => (
+            <ChildrenEditor
+              key={r.name}
+              rel={r}
+              rows={children[r.name] ?? []}
+              index={nestedRows(m, r, children[r.name] ?? [], initial).index}
+              errors={byField}
+              onChange={(rows) => setChildren({ ...children, [r.name]: rows })}
+              readOnly={!canWrite}
+            />
+          ))}
+        </>
+      )}
+      {deleting && (
+        <ConfirmDialog
+          title={`Delete this ${e.name}?`}
+          message={e.soft_delete ? 'The record is hidden (soft delete); related records follow their relation’s on-delete rule.' : 'The record is deleted; related records follow their relation’s on-delete rule.'}
+          confirmLabel="Delete"
+          onClose={() => setDeleting(false)}
+          onConfirm={async () => {
+            await api.del(`${appBase(m.app)}/${e.name}/${encodeURIComponent(props.id)}`);
+            toast(`${e.name} deleted`);
+            navigate(base, true);
+            return true;
+          }}
+        />
+      )}
+    </form>
+  );
+}
+
+/** The nested-write rows of one relation: inserts, changed rows, and `_delete` for removed ones. */
+function nestedRows(m: AppModel, r: RelationDef, rows: ChildRow[], initial: Row): { out: Row[]; index: Map<number, number> } {
+  const index = new Map<number, number>(); // child row key → its position in `data` (error paths)
+  const target = entityOf(m, r.target);
+  const pk = target?.primary_key.field ?? 'id';
+  const before = new Map(((Array.isArray(initial[r.name]) ? initial[r.name] : initial[r.name] ? [initial[r.name]] : []) as Row[]).map((x) => [String(x[pk]), x]));
+  const out: Row[] = [];
+  for (const row of rows) {
+    if (r.type === 'many_to_many') {
+      if (row.removed && row.pk !== undefined && before.has(String(row.pk))) out.push({ [pk]: row.pk, _delete: true });
+      else if (!row.removed && row.pk !== undefined && !before.has(String(row.pk))) out.push({ [pk]: row.pk });
+      continue;
+    }
+    if (row.removed) {
+      if (row.pk !== undefined) out.push({ [pk]: row.pk, _delete: true });
+      continue;
+    }
+    index.set(row.key, out.length);
+    const editable = target ? editableFields(target).filter((f) => f.name !== r.target_key) : [];
+    const vals: Row = {};
+    const old = row.pk !== undefined ? before.get(String(row.pk)) : undefined;
+    for (const f of editable) {
+      const v = row.values[f.name];
+      if (old) {
+        if (JSON.stringify(v) !== JSON.stringify(old[f.name])) vals[f.name] = v;
+      } else if (v !== null && v !== undefined && v !== '') vals[f.name] = v;
+    }
+    if (old) {
+      if (Object.keys(vals).length) out.push({ [pk]: row.pk, ...vals });
+      else index.delete(row.key);
+    } else out.push(vals);
+  }
+  return { out, index };
+}
+
+/** one_to_many / one_to_one children as editable rows; many_to_many as links picked from the target. */
+function ChildrenEditor(props: { rel: RelationDef; rows: ChildRow[]; index: Map<number, number>; errors: FieldErrors; readOnly: boolean; onChange: (rows: ChildRow[]) => void }) {
+  const { rel, rows } = props;
+  const m = useModel();
+  const target = entityOf(m, rel.target);
+  if (!target) return null;
+  const pk = target.primary_key.field;
+  const fields = editableFields(target).filter((f) => f.name !== rel.target_key);
+  const live = rows.filter((r) => !r.removed);
+  const set = (key: number, patch: Partial<ChildRow>) => props.onChange(rows.map((r) => (r.key === key ? { ...r, ...patch } : r)));
+  const title = `${rel.name} (${target.name})`;
+
+  if (rel.type === 'many_to_many') {
+    return (
+      <section class="card" aria-label={title}>
+        <h2>{title}</h2>
+        {live.length === 0 && <p class="muted">No linked {target.name} records.</p>}
+        <ul class="chips">
+          {live.map((r) => (
+            <li key={r.key} class="chip">
+              {String(r.values[displayField(target)] ?? r.pk)}
+              {!props.readOnly && (
+                <button type="button" class="ghost" aria-label={`Unlink ${String(r.values[displayField(target)] ?? r.pk)}`} onClick={() => set(r.key, { removed: true })}>
+                  ✕
+                </button>
+              )}
+            </li>
+          ))}
+        </ul>
+        {!props.readOnly && (
+          <FkPicker
+            label={`Link a ${target.name}`}
+            name={`${rel.name}-link`}
+            target={target.name}
+            value={null}
+            excludeIds={live.map((r) => String(r.pk))}
+            onChange={(id) => {
+              if (id === null || id === undefined) return;
+              const again = rows.find((r) => String(r.pk) === String(id));
+              if (again) return set(again.key, { removed: false });
+              void api.get<Row>(`${appBase(m.app)}/${target.name}/${encodeURIComponent(String(id))}`).then((row) => props.onChange([...rows, { key: ++rowKey, values: row, pk: id }]));
+            }}
+          />
+        )}
+      </section>
+    );
+  }
+
+  return (
+    <section class="card" aria-label={title}>
+      <div class="section-head">
+        <h2>{title}</h2>
+        {!props.readOnly && (rel.type !== 'one_to_one' || live.length === 0) && (
+          <button type="button" onClick={() => props.onChange([...rows, { key: ++rowKey, values: {} }])}>
+            Add {target.name}
+          </button>
+        )}
+      </div>
+      {live.length === 0 && <p class="muted">No {target.name} records yet.</p>}
+      {rows.map((row) => {
+        if (row.removed) return null;
+        const idx = props.index.get(row.key);
+        const at = idx === undefined ? null : `${rel.name}[${idx}]`;
+        return (
+          <fieldset key={row.key} class="child-row" aria-label={`${target.name} ${live.indexOf(row) + 1}`}>
+            <legend>
+              {target.name} {live.indexOf(row) + 1}
+              {row.pk !== undefined && <small class="muted"> · {String(row.pk).slice(0, 8)}</small>}
+            </legend>
+            <div class="form-grid">
+              {fields.map((f) => (
+                <FieldInput
+                  key={f.name}
+                  entity={target}
+                  field={f}
+                  label={`${labelOf(m, target.name, f.name)}`}
+                  value={row.values[f.name]}
+                  original={row.pk !== undefined ? row.values[f.name] : undefined}
+                  isNew={row.pk === undefined}
+                  error={at ? props.errors[`${at}.${f.name}`] : undefined}
+                  onChange={(v) => set(row.key, { values: { ...row.values, [f.name]: v } })}
+                />
+              ))}
+            </div>
+            {!props.readOnly && (
+              <button type="button" class="ghost danger" aria-label={`Remove ${target.name} ${live.indexOf(row) + 1}`} onClick={() => set(row.key, { removed: true })}>
+                Remove
+              </button>
+            )}
+          </fieldset>
+        );
+      })}
+      {props.errors[rel.name] && <p class="error-text">{props.errors[rel.name]}</p>}
+      <p class="muted small">
+        Saved together with the parent as one nested write ({pk} identifies existing rows).
+      </p>
+    </section>
+  );
+}

@@ -1,0 +1,119 @@
+import { useMemo, useState } from 'preact/hooks';
+import { loadModel, ModelContext, type Action, type AppModel } from '../model';
+import { match } from '../router';
+import { getSession, logout } from '../session';
+import { ErrorBox, Link, NotFound, Spinner, useAsync } from '../ui';
+import { ApiPage } from './api-page';
+import { DataIndex, DataPage } from './data';
+import { RecordPage } from './record';
+import { EntityDesigner, RelationEditor, SchemaPage } from './schema';
+
+/** The frame around every page of one app: navigation, the signed-in user, the app's metadata. */
+export function AppShell(props: { app: string; path: string; admin: boolean }) {
+  const { app, path, admin } = props;
+  const base = `/a/${encodeURIComponent(app)}`;
+  const loaded = useAsync(() => loadModel(app, admin), [app, admin]);
+  const [menuOpen, setMenuOpen] = useState(false);
+  const session = getSession();
+
+  const model: AppModel | null = useMemo(() => {
+    if (!loaded.data) return null;
+    const perms = loaded.data.perms;
+    return {
+      app,
+      admin,
+      entities: loaded.data.entities,
+      relations: loaded.data.relations,
+      machines: loaded.data.machines,
+      ui: loaded.data.ui,
+      can: (entity: string, action: Action) => admin || Boolean(perms?.[entity]?.has(action)),
+      reload: loaded.reload,
+    };
+  }, [loaded.data, app, admin, loaded.reload]);
+
+  const section = path.split('/')[3] ?? '';
+  const nav: { to: string; label: string; key: string }[] = [
+    ...(admin ? [{ to: `${base}/schema`, label: 'Schema', key: 'schema' }] : []),
+    { to: `${base}/data`, label: 'Data', key: 'data' },
+    ...(admin ? [{ to: `${base}/api`, label: 'API', key: 'api' }] : []),
+  ];
+
+  return (
+    <div class="layout">
+      <header class="topbar">
+        <button type="button" class="ghost menu-btn" aria-label="Menu" aria-expanded={menuOpen} onClick={() => setMenuOpen(!menuOpen)}>
+          ☰
+        </button>
+        <span class="brand">
+          <span class="logo" aria-hidden="true">▲</span> Rocket
+        </span>
+        <span class="crumb">
+          {session?.kind === 'platform' && (
+            <>
+              <Link to="/apps">Apps</Link> /{' '}
+            </>
+          )}
+          <strong>{app}</strong>
+        </span>
+        <span class="spacer" />
+        <span class="muted user" title={session?.roles.join(', ')}>
+          {session?.email}
+        </span>
+        <button type="button" class="ghost" onClick={() => void logout()}>
+          Sign out
+        </button>
+      </header>
+      <nav class={`sidebar ${menuOpen ? 'open' : ''}`} aria-label="App sections" onClick={() => setMenuOpen(false)}>
+        <ul>
+          {nav.map((n) => (
+            <li key={n.key}>
+              <Link to={n.to} aria-current={section === n.key ? 'page' : undefined}>
+                {n.label}
+              </Link>
+            </li>
+          ))}
+        </ul>
+        {model && section === 'data' && model.entities.length > 0 && (
+          <>
+            <h2 class="nav-head">Entities</h2>
+            <ul>
+              {model.entities
+                .filter((e) => model.can(e.name, 'read'))
+                .map((e) => (
+                  <li key={e.name}>
+                    <Link to={`${base}/data/${e.name}`} aria-current={path.split('/')[4] === e.name ? 'page' : undefined}>
+                      {e.name}
+                    </Link>
+                  </li>
+                ))}
+            </ul>
+          </>
+        )}
+      </nav>
+      <main class="content">
+        <ErrorBox error={loaded.error} />
+        {!model && loaded.loading && <Spinner label="Loading the app…" />}
+        {model && (
+          <ModelContext.Provider value={model}>
+            <Page path={path} base={base} admin={admin} />
+          </ModelContext.Provider>
+        )}
+      </main>
+    </div>
+  );
+}
+
+function Page(props: { path: string; base: string; admin: boolean }) {
+  const rest = props.path.slice(props.base.length) || '/';
+  let m: Record<string, string> | null;
+  if (props.admin) {
+    if (rest === '/' || rest === '/schema') return <SchemaPage />;
+    if ((m = match('/schema/entities/:name', rest))) return <EntityDesigner name={m.name!} />;
+    if ((m = match('/schema/relations/:name', rest))) return <RelationEditor name={m.name!} />;
+    if (rest === '/api') return <ApiPage />;
+  }
+  if (rest === '/data' || rest === '/') return <DataIndex />;
+  if ((m = match('/data/:entity', rest))) return <DataPage entity={m.entity!} />;
+  if ((m = match('/data/:entity/:id', rest))) return <RecordPage entity={m.entity!} id={m.id!} />;
+  return <NotFound />;
+}

@@ -1,0 +1,275 @@
+import type { ComponentChildren } from 'preact';
+import { useCallback, useEffect, useId, useRef, useState } from 'preact/hooks';
+import { ApiError, type Detail } from './api';
+import { href, navigate } from './router';
+
+/** Internal link that routes without reloading. */
+export function Link(props: { to: string; class?: string; children: ComponentChildren; 'aria-current'?: 'page' }) {
+  return (
+    <a
+      href={href(props.to)}
+      class={props.class}
+      aria-current={props['aria-current']}
+      onClick={(e) => {
+        if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey) return;
+        e.preventDefault();
+        navigate(props.to);
+      }}
+    >
+      {props.children}
+    </a>
+  );
+}
+
+/** Errors keyed by the field path the API names (`fields[2].default`, `items[0].qty`, `total`). */
+export type FieldErrors = Record<string, string>;
+
+export function errorsByField(err: unknown): { byField: FieldErrors; general: Detail[] } {
+  const byField: FieldErrors = {};
+  const general: Detail[] = [];
+  if (err instanceof ApiError) {
+    for (const d of err.details) {
+      if (d.field) byField[d.field] = byField[d.field] ? `${byField[d.field]}; ${d.message}` : d.message;
+      else general.push(d);
+    }
+  }
+  return { byField, general };
+}
+
+/** A labelled control with its error underneath. The control receives the id and aria attributes. */
+export function Field(props: {
+  label: string;
+  error?: string;
+  hint?: string;
+  class?: string;
+  children: (a: { id: string; 'aria-invalid'?: boolean; 'aria-describedby'?: string }) => ComponentChildren;
+}) {
+  const id = useId();
+  const errId = `${id}-err`;
+  return (
+    <div class={`field ${props.error ? 'has-error' : ''} ${props.class ?? ''}`}>
+      <label for={id}>{props.label}</label>
+      {props.children({ id, 'aria-invalid': props.error ? true : undefined, 'aria-describedby': props.error ? errId : undefined })}
+      {props.hint && !props.error && <small class="hint">{props.hint}</small>}
+      {props.error && (
+        <small class="error-text" id={errId} role="alert" data-error-for={props.label}>
+          {props.error}
+        </small>
+      )}
+    </div>
+  );
+}
+
+export function Check(props: { label: string; checked: boolean; onChange: (v: boolean) => void; disabled?: boolean; error?: string }) {
+  const id = useId();
+  return (
+    <div class={`check ${props.error ? 'has-error' : ''}`}>
+      <input id={id} type="checkbox" checked={props.checked} disabled={props.disabled} onChange={(e) => props.onChange(e.currentTarget.checked)} />
+      <label for={id}>{props.label}</label>
+      {props.error && <small class="error-text" role="alert">{props.error}</small>}
+    </div>
+  );
+}
+
+/** A failed request shown as the envelope's message plus any details not shown elsewhere. */
+export function ErrorBox(props: { error: unknown; details?: Detail[] }) {
+  if (!props.error) return null;
+  const message = props.error instanceof Error ? props.error.message : String(props.error);
+  const details = props.details ?? (props.error instanceof ApiError ? props.error.details : []);
+  return (
+    <div class="alert" role="alert">
+      <strong>{message}</strong>
+      {details.length > 0 && (
+        <ul>
+          {details.map((d, i) => (
+            <li key={i}>
+              {d.field ? <code>{d.field}</code> : null} {d.message}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+export function Spinner(props: { label?: string }) {
+  return (
+    <div class="spinner" role="status" aria-live="polite">
+      <span class="spin" aria-hidden="true" /> {props.label ?? 'Loading…'}
+    </div>
+  );
+}
+
+/** Loads data on mount and whenever `deps` change; `reload` fetches again. */
+export function useAsync<T>(fn: () => Promise<T>, deps: unknown[]): {
+  data: T | undefined;
+  error: unknown;
+  loading: boolean;
+  reload: () => void;
+  setData: (d: T) => void;
+} {
+  const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean }>({ loading: true });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ ...s, loading: true }));
+    fn().then(
+      (data) => live && setState({ data, loading: false }),
+      (error) => live && setState({ error, loading: false }),
+    );
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [...deps, tick]);
+  const reload = useCallback(() => setTick((t) => t + 1), []);
+  const setData = useCallback((data: T) => setState({ data, loading: false }), []);
+  return { data: state.data, error: state.error, loading: state.loading, reload, setData };
+}
+
+/** Runs an action with a busy flag (progress shows after 300 ms) and its error kept for display. */
+export function useAction<A extends unknown[], R>(fn: (...a: A) => Promise<R>) {
+  const [busy, setBusy] = useState(false);
+  const [slow, setSlow] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const run = async (...a: A): Promise<R | undefined> => {
+    setBusy(true);
+    setError(null);
+    const t = setTimeout(() => setSlow(true), 300);
+    try {
+      return await fn(...a);
+    } catch (e) {
+      setError(e);
+      return undefined;
+    } finally {
+      clearTimeout(t);
+      setBusy(false);
+      setSlow(false);
+    }
+  };
+  return { run, busy, slow, error, setError };
+}
+
+/** A modal dialog (native <dialog>, so focus and Escape behave). */
+export function Modal(props: { title: string; onClose: () => void; children: ComponentChildren; wide?: boolean }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+  }, []);
+  return (
+    <dialog ref={ref} class={props.wide ? 'wide' : ''} aria-label={props.title} onClose={props.onClose} onCancel={props.onClose}>
+      <header class="dialog-head">
+        <h2>{props.title}</h2>
+        <button type="button" class="ghost" aria-label="Close" onClick={props.onClose}>
+          ✕
+        </button>
+      </header>
+      {props.children}
+    </dialog>
+  );
+}
+
+/** Asks before a destructive action; with `typeToConfirm` the user must type that text first. */
+export function ConfirmDialog(props: {
+  title: string;
+  message: ComponentChildren;
+  confirmLabel: string;
+  typeToConfirm?: string;
+  onConfirm: () => Promise<unknown>;
+  onClose: () => void;
+}) {
+  const [typed, setTyped] = useState('');
+  const action = useAction(props.onConfirm);
+  const ok = !props.typeToConfirm || typed === props.typeToConfirm;
+  return (
+    <Modal title={props.title} onClose={props.onClose}>
+      <form
+        onSubmit={async (e) => {
+          e.preventDefault();
+          if (!ok) return;
+          const r = await action.run();
+          if (r !== undefined) props.onClose();
+        }}
+      >
+        <div class="dialog-body">
+          <p>{props.message}</p>
+          {props.typeToConfirm && (
+            <Field label={`Type "${props.typeToConfirm}" to confirm`}>
+              {(a) => <input {...a} value={typed} onInput={(e) => setTyped(e.currentTarget.value)} autoComplete="off" />}
+            </Field>
+          )}
+          <ErrorBox error={action.error} />
+        </div>
+        <footer class="dialog-foot">
+          <button type="button" class="ghost" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="danger" disabled={!ok || action.busy}>
+            {action.slow ? 'Working…' : props.confirmLabel}
+          </button>
+        </footer>
+      </form>
+    </Modal>
+  );
+}
+
+type Toast = { id: number; text: string; kind: 'ok' | 'error' };
+let toastId = 0;
+const toastListeners = new Set<(t: Toast[]) => void>();
+let toasts: Toast[] = [];
+
+export function toast(text: string, kind: Toast['kind'] = 'ok'): void {
+  const t = { id: ++toastId, text, kind };
+  toasts = [...toasts, t];
+  for (const fn of toastListeners) fn(toasts);
+  setTimeout(() => {
+    toasts = toasts.filter((x) => x.id !== t.id);
+    for (const fn of toastListeners) fn(toasts);
+  }, 4000);
+}
+
+export function Toasts() {
+  const [list, setList] = useState<Toast[]>(toasts);
+  useEffect(() => {
+    toastListeners.add(setList);
+    return () => void toastListeners.delete(setList);
+  }, []);
+  return (
+    <div class="toasts" aria-live="polite">
+      {list.map((t) => (
+        <div key={t.id} class={`toast ${t.kind}`} role={t.kind === 'error' ? 'alert' : 'status'}>
+          {t.text}
+        </div>
+      ))}
+    </div>
+  );
+}
+
+export function PageHead(props: { title: string; children?: ComponentChildren; sub?: ComponentChildren }) {
+  useEffect(() => {
+    document.title = `${props.title} · Rocket`;
+  }, [props.title]);
+  return (
+    <div class="page-head">
+      <div>
+        <h1>{props.title}</h1>
+        {props.sub && <p class="muted">{props.sub}</p>}
+      </div>
+      {props.children && <div class="actions">{props.children}</div>}
+    </div>
+  );
+}
+
+export function Empty(props: { children: ComponentChildren }) {
+  return <div class="empty">{props.children}</div>;
+}
+
+export function NotFound() {
+  return (
+    <main class="center-page">
+      <h1>Page not found</h1>
+      <a href="/admin/">Back to the start</a>
+    </main>
+  );
+}

@@ -1,0 +1,319 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONSOLE_DIR } from '../../src/http/routes/console.js';
+import { ARTIFACTS_DIR, launchBrowser, openWatchedPage, type WatchedPage } from '../support/browser.js';
+import { startTestServer, uniqueName, type TestServer } from '../support/server.js';
+
+/** issue 16 "Must hold": the whole path from platform login to a deleted record, in a real browser. */
+describe('admin console, part 1', () => {
+  let server: TestServer;
+  let browser: Browser;
+  let w: WatchedPage;
+  let page: Page;
+  const app = uniqueName('con');
+  const url = (p: string) => `${server.rocket.url}/admin${p}`;
+
+  beforeAll(async () => {
+    [server, browser] = await Promise.all([startTestServer(), launchBrowser()]);
+    w = await openWatchedPage(browser, server.rocket.url);
+    page = w.page;
+    page.setDefaultTimeout(15_000);
+  });
+  afterAll(async () => {
+    await w?.close();
+    await browser?.close();
+    await server?.client.delete(`/api/_platform/apps/${app}`, { token: server.platformToken }).catch(() => undefined);
+    await server?.close();
+  });
+
+  it('initial JavaScript stays under 250 KB gzip', async () => {
+    const html = await readFile(join(CONSOLE_DIR, 'index.html'), 'utf8');
+    const scripts = [...html.matchAll(/(?:src|href)="\/admin\/(assets\/[^"]+\.js)"/g)].map((m) => m[1]!);
+    expect(scripts.length).toBeGreaterThan(0);
+    let gz = 0;
+    for (const s of scripts) gz += gzipSync(await readFile(join(CONSOLE_DIR, s))).length;
+    await record('initial_js_gzip_bytes', gz);
+    expect(gz).toBeLessThanOrEqual(250 * 1024);
+  });
+
+  it('platform login → create an app → open it', async () => {
+    await page.goto(url('/'));
+    await page.waitForURL(/\/admin\/login$/);
+    await expect.poll(() => page.getByRole('button', { name: 'Sign in' }).isVisible()).toBe(true);
+    await w.screenshot('01-login');
+    await page.getByLabel('Email').fill(server.config.platformEmail);
+    await page.getByLabel('Password').fill('wrong password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Invalid email or password' }).waitFor();
+    await page.getByLabel('Password').fill(server.config.platformPassword);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/admin\/apps$/);
+    await page.getByRole('heading', { name: 'Apps' }).waitFor();
+
+    await page.getByRole('button', { name: 'New app' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New app' });
+    await dialog.getByLabel('Name', { exact: true }).fill(app);
+    await dialog.getByLabel('Display name').fill('Console shop');
+    await dialog.getByLabel('Admin email').fill('owner@example.com');
+    await dialog.getByLabel('Admin password').fill('s3cret-pass');
+    await w.screenshot('02-apps-create');
+    await dialog.getByRole('button', { name: 'Create app' }).click();
+    await page.getByRole('link', { name: 'Console shop' }).waitFor();
+    await w.screenshot('03-apps');
+    const res = await server.client.get(`/api/_platform/apps/${app}`, { token: server.platformToken });
+    expect(res.status).toBe(200);
+    expect(res.body.data.display_name).toBe('Console shop');
+
+    await page.getByRole('link', { name: 'Console shop' }).click();
+    await page.waitForURL(new RegExp(`/admin/a/${app}/schema$`));
+    await page.getByText('No entities yet.').waitFor();
+  });
+
+  it('designs two entities and a one_to_many relation; 422 details show at their inputs', async () => {
+    await page.getByRole('button', { name: 'New entity' }).click();
+    await page.getByLabel('Entity name').fill('customer');
+    await page.getByRole('button', { name: 'Add field' }).click();
+    await page.getByLabel('Field 2 name', { exact: true }).fill('name');
+    await page.getByRole('group', { name: 'Field 2', exact: true }).getByLabel('Required').check();
+    await page.getByRole('button', { name: 'Add field' }).click();
+    await page.getByLabel('Field 3 name', { exact: true }).fill('since');
+    await page.getByLabel('Field 3 type', { exact: true }).selectOption('date');
+    await page.getByRole('button', { name: 'Save entity' }).click();
+    await page.waitForURL(/\/schema\/entities\/customer$/);
+
+    await page.getByRole('link', { name: '← Schema' }).click();
+    await page.getByRole('button', { name: 'New entity' }).click();
+    await page.getByLabel('Entity name').fill('order');
+    await page.getByLabel('Table').fill('orders');
+    const fields: [string, string][] = [
+      ['number', 'string'],
+      ['total', 'decimal'],
+      ['customer_id', 'uuid'],
+      ['placed_at', 'timestamp'],
+    ];
+    for (const [i, [name, type]] of fields.entries()) {
+      await page.getByRole('button', { name: 'Add field' }).click();
+      await page.getByLabel(`Field ${i + 2} name`, { exact: true }).fill(name);
+      await page.getByLabel(`Field ${i + 2} type`, { exact: true }).selectOption(type);
+    }
+    await page.getByRole('group', { name: 'Field 2', exact: true }).getByLabel('Required').check();
+    // a bad precision and a default of the wrong type: the API's 422 names both paths
+    await page.getByLabel('Field 3 precision', { exact: true }).fill('30');
+    await page.getByLabel('Field 5 default', { exact: true }).fill('not a time');
+    await page.getByRole('button', { name: 'Save entity' }).click();
+    const precision = page.getByRole('group', { name: 'Field 3', exact: true }).getByRole('alert');
+    await precision.waitFor();
+    expect(await precision.textContent()).toContain('precision');
+    const dflt = page.getByRole('group', { name: 'Field 5', exact: true }).getByRole('alert');
+    expect(await dflt.textContent()).toContain('default');
+    await w.screenshot('04-entity-designer-errors');
+    await page.getByLabel('Field 3 precision', { exact: true }).fill('2');
+    await page.getByLabel('Field 5 default', { exact: true }).fill('');
+    await page.getByLabel('Field 5 auto', { exact: true }).selectOption('create');
+    await page.getByRole('button', { name: 'Save entity' }).click();
+    await page.waitForURL(/\/schema\/entities\/order$/);
+    await w.screenshot('05-entity-designer');
+
+    await page.getByRole('link', { name: '← Schema' }).click();
+    await page.getByRole('button', { name: 'New relation' }).click();
+    await page.getByLabel('Relation name').fill('orders');
+    await page.getByLabel('Type', { exact: true }).selectOption('one_to_many');
+    await page.getByLabel('Source entity').selectOption('customer');
+    await page.getByLabel('Target entity').selectOption('order');
+    await page.getByLabel('Target key (foreign key on the target)').selectOption('customer_id');
+    await page.getByLabel('On delete').selectOption('cascade');
+    await w.screenshot('06-relation-editor');
+    await page.getByRole('button', { name: 'Save relation' }).click();
+    await page.waitForURL(new RegExp(`/admin/a/${app}/schema$`));
+    await page.getByRole('img', { name: /Entity-relationship diagram of 2 entities and 1 relations/ }).waitFor();
+    await w.screenshot('07-schema');
+
+    const rel = await server.client.get(`/api/${app}/_admin/relations/orders`, { token: server.platformToken });
+    expect(rel.body.data.definition).toMatchObject({ type: 'one_to_many', source: 'customer', target: 'order', target_key: 'customer_id', on_delete: 'cascade' });
+    const order = await server.client.get(`/api/${app}/_admin/entities/order`, { token: server.platformToken });
+    expect(order.body.data.definition.fields).toEqual([
+      { name: 'id', type: 'uuid' },
+      { name: 'number', type: 'string', required: true },
+      { name: 'total', type: 'decimal', precision: 2 },
+      { name: 'customer_id', type: 'uuid' },
+      { name: 'placed_at', type: 'timestamp', auto: 'create' },
+    ]);
+  });
+
+  it('creates a parent with two children in one nested write, lists, sorts and filters', async () => {
+    await page.goto(url(`/a/${app}/data/customer`));
+    await page.getByRole('button', { name: 'New customer' }).click();
+    await page.getByLabel('name *').fill('Acme');
+    await page.getByLabel('since').fill('2024-05-01');
+    const orders = page.getByRole('region', { name: 'orders (order)' });
+    await orders.getByRole('button', { name: 'Add order' }).click();
+    await orders.getByRole('button', { name: 'Add order' }).click();
+    for (const [i, [n, t]] of [
+      ['A-1', '10.5'],
+      ['A-2', '20'],
+    ].entries()) {
+      const row = orders.getByRole('group', { name: `order ${i + 1}` });
+      await row.getByLabel('number *').fill(n!);
+      await row.getByLabel('total').fill(t!);
+    }
+    await w.screenshot('08-record-new-with-children');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.waitForURL(new RegExp(`/data/customer$`));
+    await page.getByRole('table', { name: 'customer records' }).getByText('Acme').waitFor();
+
+    const list = await server.client.get(`/api/${app}/customer?include=orders`, { token: server.platformToken });
+    expect(list.body.data).toHaveLength(1);
+    expect(list.body.data[0].orders.map((o: { number: string; total: number }) => [o.number, o.total]).sort()).toEqual([
+      ['A-1', 10.5],
+      ['A-2', 20],
+    ]);
+
+    for (const name of ['Zenith', 'Beta']) {
+      await server.client.post(`/api/${app}/customer`, { token: server.platformToken, body: { name } });
+    }
+    await page.reload();
+    const table = page.getByRole('table', { name: 'customer records' });
+    await table.getByText('Zenith').waitFor();
+    const nameCol = async () => (await table.locator('tbody tr').allTextContents()).map((t) => ['Acme', 'Beta', 'Zenith'].find((n) => t.includes(n)));
+    await table.getByRole('button', { name: 'name' }).click();
+    await expect.poll(nameCol).toEqual(['Acme', 'Beta', 'Zenith']);
+    await table.getByRole('button', { name: 'name' }).click();
+    await expect.poll(nameCol).toEqual(['Zenith', 'Beta', 'Acme']);
+    expect(await table.getByRole('columnheader', { name: 'name' }).getAttribute('aria-sort')).toBe('descending');
+
+    await page.getByRole('button', { name: 'Add filter' }).click();
+    await page.getByLabel('Filter 1 field').selectOption('name');
+    await page.getByLabel('Filter 1 operator').selectOption('like');
+    await page.getByLabel('Filter 1 value').fill('%e%');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await expect.poll(nameCol).toEqual(['Zenith', 'Beta', 'Acme']);
+    await page.getByLabel('Filter 1 value').fill('A%');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await expect.poll(nameCol).toEqual(['Acme']);
+    await w.screenshot('09-data-list-filtered');
+  });
+
+  it('shows a rule violation at its field, then deletes with confirmation', async () => {
+    const rule = await server.client.post(`/api/${app}/_admin/rules`, {
+      token: server.platformToken,
+      body: { entity: 'order', hook: 'before_write', type: 'field', definition: { field: 'total', operator: 'min', value: 0, message: 'Total must be non-negative' } },
+    });
+    expect(rule.status).toBe(201);
+    await page.goto(url(`/a/${app}/data/order`));
+    await page.getByRole('row', { name: /A-1/ }).click();
+    await page.waitForURL(/\/data\/order\/[0-9a-f-]{36}$/);
+    await page.getByLabel('total').fill('-5');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    const err = page.locator('.field.has-error', { has: page.getByLabel('total') }).getByRole('alert');
+    await err.waitFor();
+    expect(await err.textContent()).toBe('Total must be non-negative');
+    expect(w.httpErrors.some((e) => e.startsWith('422 PUT'))).toBe(true);
+    await w.screenshot('10-record-rule-error');
+
+    await page.getByRole('button', { name: 'Delete' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Delete this order?' });
+    await w.screenshot('11-delete-confirm');
+    await confirm.getByRole('button', { name: 'Delete' }).click();
+    await page.waitForURL(/\/data\/order$/);
+    await page.getByRole('table', { name: 'order records' }).getByText('A-2').waitFor();
+    expect(await page.getByRole('table', { name: 'order records' }).getByText('A-1').count()).toBe(0);
+    const left = await server.client.get(`/api/${app}/order`, { token: server.platformToken });
+    expect(left.body.data.map((o: { number: string }) => o.number)).toEqual(['A-2']);
+  });
+
+  it('renders a page of 100 rows (Performance API figure, reported)', async () => {
+    const rows = Array.from({ length: 100 }, (_, i) => ({ number: `N-${String(i).padStart(3, '0')}`, total: i }));
+    for (const r of rows) await server.client.post(`/api/${app}/order`, { token: server.platformToken, body: r });
+    await page.goto(url(`/a/${app}/data/order`));
+    await page.getByLabel('Rows per page').selectOption('100');
+    await expect.poll(() => page.locator('table[aria-label="order records"] tbody tr').count()).toBe(100);
+    const ms = await page.evaluate(
+      () =>
+        new Promise<number>((resolve) => {
+          const find = () => performance.getEntriesByName('console:rows-rendered').filter((e) => (e as PerformanceMeasure).detail?.rows === 100);
+          const poll = () => {
+            const e = find();
+            if (e.length) resolve(e[e.length - 1]!.duration);
+            else setTimeout(poll, 50);
+          };
+          poll();
+        }),
+    );
+    await record('render_100_rows_ms', Math.round(ms * 10) / 10);
+    await w.screenshot('12-data-100-rows');
+  });
+
+  it('API page: reference link, export download, import with summary', async () => {
+    await page.goto(url(`/a/${app}/api`));
+    expect(await page.getByRole('link', { name: `open /api/${app}/_docs` }).getAttribute('href')).toBe(`/api/${app}/_docs`);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download export' }).click()]);
+    const doc = JSON.parse(await readFile((await download.path())!, 'utf8'));
+    expect(doc.version).toBe(1);
+    expect(doc.entities.map((e: { name: string }) => e.name)).toEqual(['customer', 'order']);
+    const file = join(ARTIFACTS_DIR, 'import-doc.json');
+    await mkdir(ARTIFACTS_DIR, { recursive: true });
+    await writeFile(
+      file,
+      JSON.stringify({ version: 1, entities: [{ name: 'note', table: 'notes', primary_key: { field: 'id', type: 'uuid', generated: true }, fields: [{ name: 'id', type: 'uuid' }, { name: 'body', type: 'text' }] }], rules: [{ entity: 'nowhere', hook: 'before_write', type: 'field', definition: {} }] }),
+    );
+    await page.getByLabel('Export document (JSON)').setInputFiles(file);
+    await page.getByRole('button', { name: 'Import' }).click();
+    await page.getByRole('table', { name: 'Import summary' }).waitFor();
+    await page.getByText(/Problems \(1\)/).waitFor();
+    await w.screenshot('13-api-page');
+    const notes = await server.client.get(`/api/${app}/_admin/entities/note`, { token: server.platformToken });
+    expect(notes.status).toBe(200);
+  });
+
+  it('a session that cannot be refreshed returns to login and then to the same page', async () => {
+    await page.goto(url(`/a/${app}/data/customer`));
+    await page.getByRole('table', { name: 'customer records' }).waitFor();
+    // spoil both tokens: the next request's refresh fails and the session ends
+    await page.evaluate(() => {
+      const k = 'rocket.console.session';
+      const s = JSON.parse(sessionStorage.getItem(k)!);
+      sessionStorage.setItem(k, JSON.stringify({ ...s, access: 'x.e30.x', refresh: '00000000-0000-4000-8000-000000000000' }));
+    });
+    await page.reload();
+    await page.waitForURL(/\/admin\/login$/);
+    await page.getByText('Your session ended').waitFor();
+    await page.getByLabel('Email').fill(server.config.platformEmail);
+    await page.getByLabel('Password').fill(server.config.platformPassword);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(new RegExp(`/admin/a/${app}/data/customer$`));
+    await page.getByRole('table', { name: 'customer records' }).waitFor();
+    await w.screenshot('14-data-list');
+  });
+
+  it('logout calls the API and the refresh token stops working', async () => {
+    const refresh = await page.evaluate(() => JSON.parse(sessionStorage.getItem('rocket.console.session')!).refresh as string);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/\/admin\/login$/);
+    expect(await page.evaluate(() => sessionStorage.getItem('rocket.console.session'))).toBeNull();
+    await expect
+      .poll(async () => (await server.client.post('/api/_platform/auth/refresh', { body: { refresh_token: refresh } })).status)
+      .toBe(401);
+  });
+
+  it('no console errors and no request to another origin on any page', () => {
+    expect(w.consoleErrors).toEqual([]);
+    expect(w.foreignRequests).toEqual([]);
+  });
+});
+
+async function record(key: string, value: number): Promise<void> {
+  const file = join(ARTIFACTS_DIR, 'console-metrics.json');
+  await mkdir(ARTIFACTS_DIR, { recursive: true });
+  let cur: Record<string, number> = {};
+  try {
+    cur = JSON.parse(await readFile(file, 'utf8'));
+  } catch {
+    /* first figure */
+  }
+  cur[key] = value;
+  await writeFile(file, JSON.stringify(cur, null, 2));
+  console.log(`[console metric] ${key} = ${value}`);
+}

@@ -1,0 +1,22 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { build } from 'vite';
+
+const ROOT = resolve(import.meta.dirname, '../../console');
+const OUT = resolve(import.meta.dirname, '../../dist/console/index.html');
+
+function newest(dir: string): number {
+  let t = 0;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const s = statSync(p);
+    t = Math.max(t, s.isDirectory() ? newest(p) : s.mtimeMs);
+  }
+  return t;
+}
+
+/** Browser tests exercise the built console: build it once per run when its sources changed. */
+export default async function setup(): Promise<void> {
+  if (existsSync(OUT) && statSync(OUT).mtimeMs >= newest(ROOT)) return;
+  await build({ configFile: join(ROOT, 'vite.config.ts') });
+}
