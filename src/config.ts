@@ -34,6 +34,8 @@ export interface Config {
   webhookDenyPrivateNetworks: boolean;
   /** Server processes `rocket start` runs (node:cluster); `auto` = one per CPU. */
   workers: string;
+  /** `count=estimated` returns the planner's estimate from this many matching rows on. */
+  countEstimateThreshold: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -83,6 +85,7 @@ const schema = z.object({
   ROCKET_WEBHOOK_ENV_ALLOWLIST: envAllowlist,
   ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS: bool(false),
   ROCKET_WORKERS: z.string().regex(/^(auto|[1-9][0-9]{0,2})$/, 'must be a number of processes or "auto"').default('1'),
+  ROCKET_COUNT_ESTIMATE_THRESHOLD: int(0, Number.MAX_SAFE_INTEGER).default(10_000),
 });
 
 /** rocket.yaml keys, mapped to the environment names above. */
@@ -107,6 +110,7 @@ const YAML_KEYS: Record<string, keyof z.input<typeof schema>> = {
   webhook_env_allowlist: 'ROCKET_WEBHOOK_ENV_ALLOWLIST',
   webhook_deny_private_networks: 'ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS',
   workers: 'ROCKET_WORKERS',
+  count_estimate_threshold: 'ROCKET_COUNT_ESTIMATE_THRESHOLD',
 };
 
 export class ConfigError extends Error {}
@@ -160,5 +164,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookEnvAllowlist: c.ROCKET_WEBHOOK_ENV_ALLOWLIST,
     webhookDenyPrivateNetworks: c.ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS,
     workers: c.ROCKET_WORKERS,
+    countEstimateThreshold: c.ROCKET_COUNT_ESTIMATE_THRESHOLD,
   };
 }

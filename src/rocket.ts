@@ -73,7 +73,7 @@ export async function openCore(config: Config, log: Logger, opts: { attach?: boo
     const platform = new Platform(mgmt, await platformSecret(config.dataDir, config.platformJwtSecret), throttle);
     await platform.bootstrap(config, log);
     const { extensions, jobs: jobList } = plugIns(config);
-    const apps = new AppManager(dbServer, mgmt, config.appPoolSize, throttle, log, extensions);
+    const apps = new AppManager(dbServer, mgmt, config.appPoolSize, throttle, log, extensions, config.countEstimateThreshold);
     const files = new FileService(new LocalDiskStorage(config.storagePath), config.maxFileSize);
     apps.onDelete((name) => files.removeApp(name));
     return {

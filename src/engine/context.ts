@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { RocketError } from '../errors.js';
 import type { EntityMeta, Registry } from '../metadata/registry.js';
 import type { EngineExtensions } from './extensions.js';
+import type { ListSettings } from './list-settings.js';
 
 /** What an engine operation needs of an app: no HTTP, just data. */
 export interface EngineApp {
@@ -15,6 +16,8 @@ export interface EngineApp {
   readonly permissions: PermissionSet;
   /** Observers and sinks of the features, handed in when the app runtime was built. */
   readonly extensions: EngineExtensions;
+  /** Count threshold and cursor key of list reads; defaults when absent. */
+  readonly listSettings?: ListSettings;
 }
 
 export interface OpContext {

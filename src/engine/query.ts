@@ -13,6 +13,10 @@ export interface ListQuery {
   page?: string;
   perPage?: string;
   include?: string;
+  /** `count=`: exact | estimated | none (checked at query parsing). */
+  count?: string;
+  /** `cursor=`: an opaque `meta.next_cursor` of an earlier page. */
+  cursor?: string;
   /** Query keys that start like a filter but are not `filter[...]`; refused at query parsing. */
   malformed?: string[];
 }
@@ -43,6 +47,8 @@ export function listQueryFromParams(query: Record<string, unknown>): ListQuery {
     else if (rawKey === 'page') out.page = one(rawValue);
     else if (rawKey === 'per_page') out.perPage = one(rawValue);
     else if (rawKey === 'include') out.include = one(rawValue);
+    else if (rawKey === 'count') out.count = one(rawValue);
+    else if (rawKey === 'cursor') out.cursor = one(rawValue);
   }
   return out;
 }
@@ -65,17 +71,18 @@ function filterValue(field: FieldMeta, raw: string): unknown {
   return c.value;
 }
 
+/** `<field>` or `<field>.<op>` of a filter key (a declared field name containing a dot wins). */
+export function filterTarget(entity: EntityMeta, key: string): { name: string; op: string } {
+  const dot = key.lastIndexOf('.');
+  if (dot >= 0 && !entity.fields.has(key)) return { name: key.slice(0, dot), op: key.slice(dot + 1) };
+  return { name: key, op: 'eq' };
+}
+
 /** SQL conditions of the user's filters (ANDed), checked against the registry before any SQL exists. */
 export function filterSql(entity: EntityMeta, filters: ListQuery['filters'], params: Params, alias = ''): string[] {
   const out: string[] = [];
   for (const { key, value } of filters) {
-    const dot = key.lastIndexOf('.');
-    let name = key;
-    let op: string = 'eq';
-    if (dot >= 0 && !entity.fields.has(key)) {
-      name = key.slice(0, dot);
-      op = key.slice(dot + 1);
-    }
+    const { name, op } = filterTarget(entity, key);
     const field = entity.fields.get(name);
     if (!field) throw new RocketError('UNKNOWN_FIELD', `Unknown filter field: ${name}`);
     if (!(FILTER_OPERATORS as readonly string[]).includes(op)) throw invalidPayload(`Unknown filter operator: ${op}`);
@@ -104,20 +111,35 @@ export function filterSql(entity: EntityMeta, filters: ListQuery['filters'], par
   return out;
 }
 
-/** ORDER BY from `sort=a,-b`; unknown or empty names → 400. */
-export function orderSql(entity: EntityMeta, sort: string | undefined, alias = ''): string {
-  if (sort === undefined || sort === '') return '';
-  const parts = sort.split(',').map((raw) => {
-    const item = raw.trim();
-    const desc = item.startsWith('-');
-    const name = desc ? item.slice(1).trim() : item;
-    const field = entity.fields.get(name);
-    if (!field) throw new RocketError('UNKNOWN_FIELD', `Unknown sort field: ${name}`);
-    return `${alias}${field.col} ${desc ? 'DESC' : 'ASC'}`;
-  });
-  // The primary key breaks ties so pages never overlap or skip rows.
-  if (!sort.split(',').some((s) => s.trim().replace(/^-/, '') === entity.pk.name)) parts.push(`${alias}${entity.pk.col} ASC`);
-  return ` ORDER BY ${parts.join(', ')}`;
+export interface SortKey {
+  field: FieldMeta;
+  desc: boolean;
+}
+
+/**
+ * The keys of `sort=a,-b` (unknown or empty names → 400), ending in the primary key so the order
+ * is total: pages never overlap or skip rows and a cursor can continue after any row. The key runs
+ * in the direction of the last sort key, so a single-direction sort is one index order
+ * (`(a, pk) > (…)` can use an index on `a`); without a sort, the primary key alone.
+ */
+export function sortKeys(entity: EntityMeta, sort: string | undefined): SortKey[] {
+  const keys: SortKey[] = [];
+  if (sort !== undefined && sort !== '') {
+    for (const raw of sort.split(',')) {
+      const item = raw.trim();
+      const desc = item.startsWith('-');
+      const name = desc ? item.slice(1).trim() : item;
+      const field = entity.fields.get(name);
+      if (!field) throw new RocketError('UNKNOWN_FIELD', `Unknown sort field: ${name}`);
+      keys.push({ field, desc });
+    }
+  }
+  if (!keys.some((k) => k.field === entity.pk)) keys.push({ field: entity.pk, desc: keys.at(-1)?.desc ?? false });
+  return keys;
+}
+
+export function orderSql(keys: readonly SortKey[], alias = ''): string {
+  return ` ORDER BY ${keys.map((k) => `${alias}${k.field.col} ${k.desc ? 'DESC' : 'ASC'}`).join(', ')}`;
 }
 
 function conditionSql(entity: EntityMeta, c: PermissionCondition, params: Params, alias: string): string {

@@ -3,48 +3,120 @@ import type { EntityMeta } from '../metadata/registry.js';
 import { entityOf, type OpContext, type Record_ } from './context.js';
 import { attachIncludes, parseIncludes } from './includes.js';
 import { Params } from './params.js';
-import { filterSql, liveSql, orderSql, pageOf, scopeSql, whereSql, type ListQuery } from './query.js';
+import { cursorBinding, decodeCursor, encodeCursor, keyTextSelect, keyValues, keysetSql } from './cursor.js';
+import { filterSql, liveSql, orderSql, pageOf, scopeSql, sortKeys, whereSql, type ListQuery } from './query.js';
+import { DEFAULT_LIST_SETTINGS } from './list-settings.js';
 import { UUID_RE } from '../types/ids.js';
-import type { Queryable } from '../db/database.js';
+import type { Queryable, SqlParam } from '../db/database.js';
+
+export interface ListMeta {
+  page: number;
+  per_page: number;
+  /** Absent with `count=none`. */
+  total?: number;
+  /** With `count=estimated`, when `total` is the planner's estimate. */
+  total_estimated?: true;
+  /** Continues after this page's last row; null on the last page. */
+  next_cursor: string | null;
+}
 
 export interface ListResult {
   data: Record_[];
-  meta: { page: number; per_page: number; total: number };
+  meta: ListMeta;
 }
 
 const TOTAL = 'rocket.total';
+const COUNT_STRATEGIES = ['exact', 'estimated', 'none'] as const;
+type CountStrategy = (typeof COUNT_STRATEGIES)[number];
 
-/** GET /:entity — entity → read permission → query parsing → read filters → one query (page + total) → includes. */
+function countStrategy(text: string | undefined): CountStrategy {
+  if (text === undefined) return 'exact';
+  if (!(COUNT_STRATEGIES as readonly string[]).includes(text)) {
+    throw invalidPayload(`Invalid count: ${JSON.stringify(text)} (exact, estimated or none)`);
+  }
+  return text as CountStrategy;
+}
+
+/** The planner's row estimate for a WHERE clause (one EXPLAIN, no rows read). */
+async function estimateRows(db: Queryable, entity: EntityMeta, where: string, params: readonly SqlParam[]): Promise<number> {
+  const rows = await db.query<{ 'QUERY PLAN': Array<{ Plan?: { 'Plan Rows'?: number } }> }>(
+    `EXPLAIN (FORMAT JSON) SELECT 1 FROM ${entity.table}${where}`,
+    params,
+  );
+  return Math.round(rows[0]?.['QUERY PLAN']?.[0]?.Plan?.['Plan Rows'] ?? 0);
+}
+
+/**
+ * GET /:entity — entity → read permission → query parsing → read filters → page (+ count, per the
+ * `count` strategy) → includes. Pages are in a total order (sort keys + primary key); one row past
+ * the page tells whether a next cursor exists.
+ */
 export async function listRecords(ctx: OpContext, entityName: string, query: ListQuery): Promise<ListResult> {
   const entity = entityOf(ctx.app, entityName);
   const scope = ctx.app.permissions.readScope(ctx.caller, entity.name);
   if (query.malformed?.length) throw invalidPayload(`Invalid filter parameter: ${query.malformed[0]}`);
+  const settings = ctx.app.listSettings ?? DEFAULT_LIST_SETTINGS;
+  const count = countStrategy(query.count);
   const params = new Params();
-  const where = whereSql([
-    liveSql(entity),
-    ...filterSql(entity, query.filters, params),
-    scopeSql(entity, scope, params),
-  ]);
-  const order = orderSql(entity, query.sort);
+  const conditions = [liveSql(entity), ...filterSql(entity, query.filters, params), scopeSql(entity, scope, params)];
+  const where = whereSql(conditions);
+  const keys = sortKeys(entity, query.sort);
   const includes = parseIncludes(entity, query.include, ctx);
   const { page, perPage } = pageOf(query.page, query.perPage);
-  const limit = params.add(perPage, 'int4');
-  // Any offset past 2^53 is past every row; clamping keeps huge page numbers a valid int8 (→ empty page).
-  const offset = params.add(Math.min((page - 1) * perPage, Number.MAX_SAFE_INTEGER), 'int8');
-  // Count and page in one round trip; the lateral page may be empty while the count is not.
-  const rows = await ctx.app.db.query<Record_>(
-    `SELECT c."${TOTAL}", p.* FROM (SELECT count(*) AS "${TOTAL}" FROM ${entity.table}${where}) c ` +
-      `LEFT JOIN LATERAL (SELECT ${entity.selectList} FROM ${entity.table}${where}${order} LIMIT ${limit} OFFSET ${offset}) p ON true`,
-    params.list,
-  );
-  const total = Number(rows[0]?.[TOTAL] ?? 0);
-  const data: Record_[] = [];
-  for (const row of rows) {
-    if (row[entity.pk.name] === null || row[entity.pk.name] === undefined) continue;
-    data.push(recordOf(entity, row));
+  const binding = cursorBinding(entity, keys, query.filters);
+  const countParams = params.list.length;
+  let pageWhere = where;
+  let offset = Math.min((page - 1) * perPage, Number.MAX_SAFE_INTEGER);
+  if (query.cursor !== undefined) {
+    const after = decodeCursor(settings.cursorKey, binding, query.cursor, keys.length);
+    pageWhere = whereSql([...conditions, keysetSql(entity, keys, after, params)]);
+    offset = 0;
   }
+  const limit = params.add(perPage + 1, 'int4');
+  // Any offset past 2^53 is past every row; clamping keeps huge page numbers a valid int8 (→ empty page).
+  const off = params.add(offset, 'int8');
+  const pageSql = `SELECT ${entity.selectList}${keyTextSelect(keys)} FROM ${entity.table}${pageWhere}${orderSql(keys)} LIMIT ${limit} OFFSET ${off}`;
+
+  let rows: Record_[];
+  let total: number | undefined;
+  let estimated = false;
+  if (count === 'exact') {
+    // Count and page in one round trip; the lateral page may be empty while the count is not.
+    rows = await ctx.app.db.query<Record_>(
+      `SELECT c."${TOTAL}", p.* FROM (SELECT count(*) AS "${TOTAL}" FROM ${entity.table}${where}) c LEFT JOIN LATERAL (${pageSql}) p ON true`,
+      params.list,
+    );
+    total = Number(rows[0]?.[TOTAL] ?? 0);
+    rows = rows.filter((r) => r[entity.pk.name] !== null && r[entity.pk.name] !== undefined);
+  } else if (count === 'none') {
+    rows = await ctx.app.db.query<Record_>(pageSql, params.list);
+  } else {
+    const countOnly = params.list.slice(0, countParams);
+    const [estimate, pageRows] = await Promise.all([
+      estimateRows(ctx.app.db, entity, where, countOnly),
+      ctx.app.db.query<Record_>(pageSql, params.list),
+    ]);
+    rows = pageRows;
+    if (estimate >= settings.countEstimateThreshold) {
+      total = estimate;
+      estimated = true;
+    } else {
+      const counted = await ctx.app.db.query<{ n: number }>(`SELECT count(*) AS n FROM ${entity.table}${where}`, countOnly);
+      total = Number(counted[0]?.n ?? 0);
+    }
+  }
+  const more = rows.length > perPage;
+  const data: Record_[] = [];
+  for (let i = 0; i < rows.length && i < perPage; i++) data.push(recordOf(entity, rows[i]!));
   await attachIncludes(ctx, entity, data, includes);
-  return { data, meta: { page, per_page: perPage, total } };
+  const meta: ListMeta = {
+    page,
+    per_page: perPage,
+    ...(total !== undefined && { total }),
+    ...(estimated && { total_estimated: true as const }),
+    next_cursor: more ? encodeCursor(settings.cursorKey, binding, keyValues(keys, rows[perPage - 1]!)) : null,
+  };
+  return { data, meta };
 }
 
 /** A record as the API returns it: declared fields (+ deleted_at for soft-delete entities). */

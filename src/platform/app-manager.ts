@@ -5,6 +5,7 @@ import type { DatabaseServer } from '../db/server.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
 import { RocketError, conflict, invalid, notFound } from '../errors.js';
 import { AppRuntime, type AppExtensions, type AppRow } from './app-runtime.js';
+import { DEFAULT_COUNT_ESTIMATE_THRESHOLD } from '../engine/list-settings.js';
 
 export interface AppView {
   name: string;
@@ -45,6 +46,7 @@ export class AppManager {
     private readonly log: Logger,
     /** Features' observers, sinks and sections, handed to every runtime this manager builds. */
     private readonly extensions: AppExtensions,
+    private readonly countEstimateThreshold: number = DEFAULT_COUNT_ESTIMATE_THRESHOLD,
   ) {}
 
   async loadAll(): Promise<void> {
@@ -118,7 +120,7 @@ export class AppManager {
         [name, displayName, dbName, randomBytes(32).toString('hex')],
       );
       inserted = true;
-      runtime = new AppRuntime(rows[0]!, this.server.connect(dbName, this.poolSize), this.throttle, this.log, this.extensions);
+      runtime = new AppRuntime(rows[0]!, this.server.connect(dbName, this.poolSize), this.throttle, this.log, this.extensions, this.countEstimateThreshold);
       await runtime.bootstrap(this.log, admin);
       await runtime.open(this.log);
       this.live.set(name, runtime);
@@ -162,7 +164,7 @@ export class AppManager {
   private async open(row: AppRow): Promise<AppRuntime> {
     const existing = this.live.get(row.name);
     if (existing) return existing;
-    const runtime = new AppRuntime(row, this.server.connect(row.db_name, this.poolSize), this.throttle, this.log, this.extensions);
+    const runtime = new AppRuntime(row, this.server.connect(row.db_name, this.poolSize), this.throttle, this.log, this.extensions, this.countEstimateThreshold);
     try {
       await runtime.bootstrap(this.log);
       await runtime.open(this.log);

@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
+import { DEFAULT_COUNT_ESTIMATE_THRESHOLD, type ListSettings } from '../engine/list-settings.js';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import { migrate } from '../db/migrations.js';
@@ -46,6 +47,7 @@ export class AppRuntime {
   registry: Registry = Registry.empty();
 
   readonly log: Logger;
+  readonly listSettings: ListSettings;
 
   constructor(
     readonly row: AppRow,
@@ -53,11 +55,14 @@ export class AppRuntime {
     throttle: LoginThrottle,
     log: Logger,
     readonly extensions: AppExtensions,
+    countEstimateThreshold: number = DEFAULT_COUNT_ESTIMATE_THRESHOLD,
   ) {
     this.name = row.name;
     this.log = log.child({ app: row.name });
     this.key = secretKey(row.jwt_secret);
     this.verifier = new TokenVerifier(this.key);
+    // A key of its own for list cursors: a cursor MAC can never pass for a token signature.
+    this.listSettings = { countEstimateThreshold, cursorKey: createHmac('sha256', this.key).update('rocket list cursor').digest() };
     this.users = new UserStatusCache(db, (id) => this.announce(`user:${id}`));
     this.sessions = new SessionService(db, '_users', '_refresh_tokens', this.key, throttle, `app:${row.name}`);
   }

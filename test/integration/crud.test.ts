@@ -162,7 +162,7 @@ describe('value encoding round trip', () => {
     expect(got.status).toBe(200);
     expect(got.body).toEqual({ data: rec });
     const list = await h.get(`/thing?filter[id]=${rec.id}`);
-    expect(list.body).toEqual({ data: [rec], meta: { page: 1, per_page: 25, total: 1 } });
+    expect(list.body).toEqual({ data: [rec], meta: { page: 1, per_page: 25, total: 1, next_cursor: null } });
 
     const [row] = await h.q(
       `SELECT d::text AS d, b::text AS b, jsonb_typeof(j) AS jt, j->'b'->>'c' AS jc, dt::text AS dt, u::text AS u, ts = '2024-03-01T10:34:56.789Z'::timestamptz AS ts_ok
@@ -611,7 +611,7 @@ describe('delete', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ data: { id: rec.id } });
     expect((await h.get(`/note/${rec.id}`)).status).toBe(404);
-    expect((await h.get(`/note?filter[id]=${rec.id}`)).body).toEqual({ data: [], meta: { page: 1, per_page: 25, total: 0 } });
+    expect((await h.get(`/note?filter[id]=${rec.id}`)).body).toEqual({ data: [], meta: { page: 1, per_page: 25, total: 0, next_cursor: null } });
     expect((await h.put(`/note/${rec.id}`, { text: 'x' })).status).toBe(404);
     const again = await h.del(`/note/${rec.id}`);
     expect(again.status).toBe(404);

@@ -562,7 +562,7 @@ describe('update (PUT)', () => {
     expect(await h.q('SELECT v FROM moving_old')).toEqual([{ v: 'old row' }]);
     expect(await tableExists(h, 'moving_new')).toBe(true);
     const list = await h.get('/moving');
-    expect(list.body).toEqual({ data: [], meta: { page: 1, per_page: 25, total: 0 } });
+    expect(list.body).toEqual({ data: [], meta: { page: 1, per_page: 25, total: 0, next_cursor: null } });
   });
 
   it('PUT answers 404 for an unknown entity, 422 for an invalid definition, 409 for a taken table, 400 for a bad body', async () => {

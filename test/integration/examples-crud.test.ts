@@ -171,7 +171,7 @@ describe.each(FILES)('%s', (file) => {
     // List
     const list = await s.client.get(api(`/${e.name}?filter[${pk}]=${id}`), opts());
     expect(list.status).toBe(200);
-    expect(list.body).toEqual({ data: [rec], meta: { page: 1, per_page: 25, total: 1 } });
+    expect(list.body).toEqual({ data: [rec], meta: { page: 1, per_page: 25, total: 1, next_cursor: null } });
     const all = await s.client.get(api(`/${e.name}?sort=-${pk}`), opts());
     expect(all.body.data.map((r: Record<string, unknown>) => r[pk])).toContain(id);
 

@@ -147,7 +147,7 @@ describe('filter operators', () => {
   it('meta.total counts the filtered rows beyond the page', async () => {
     const res = await h.get('/item?filter[grp]=x&per_page=1&sort=name');
     expect(res.status).toBe(200);
-    expect(res.body.meta).toEqual({ page: 1, per_page: 1, total: 3 });
+    expect(res.body.meta).toEqual({ page: 1, per_page: 1, total: 3, next_cursor: expect.any(String) });
     expect(res.body.data).toHaveLength(1);
   });
 });
@@ -253,30 +253,30 @@ describe('pagination', () => {
   const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 
   it('defaults to page 1 of 25', async () => {
-    expect(await ns('')).toEqual({ n: range(1, 25), meta: { page: 1, per_page: 25, total: 30 } });
-    expect(await ns('page=2')).toEqual({ n: range(26, 30), meta: { page: 2, per_page: 25, total: 30 } });
-    expect(await ns('page=3&per_page=10')).toEqual({ n: range(21, 30), meta: { page: 3, per_page: 10, total: 30 } });
-    expect(await ns('page=4&per_page=7')).toEqual({ n: range(22, 28), meta: { page: 4, per_page: 7, total: 30 } });
+    expect(await ns('')).toEqual({ n: range(1, 25), meta: { page: 1, per_page: 25, total: 30, next_cursor: expect.any(String) } });
+    expect(await ns('page=2')).toEqual({ n: range(26, 30), meta: { page: 2, per_page: 25, total: 30, next_cursor: null } });
+    expect(await ns('page=3&per_page=10')).toEqual({ n: range(21, 30), meta: { page: 3, per_page: 10, total: 30, next_cursor: null } });
+    expect(await ns('page=4&per_page=7')).toEqual({ n: range(22, 28), meta: { page: 4, per_page: 7, total: 30, next_cursor: expect.any(String) } });
   });
 
   it('a page beyond the range → data [] with the real total', async () => {
-    expect(await ns('page=3')).toEqual({ n: [], meta: { page: 3, per_page: 25, total: 30 } });
-    expect(await ns('page=99999&per_page=100')).toEqual({ n: [], meta: { page: 99999, per_page: 100, total: 30 } });
-    expect(await ns('page=99999999999999999999&per_page=100')).toEqual({ n: [], meta: { page: 1e20, per_page: 100, total: 30 } });
+    expect(await ns('page=3')).toEqual({ n: [], meta: { page: 3, per_page: 25, total: 30, next_cursor: null } });
+    expect(await ns('page=99999&per_page=100')).toEqual({ n: [], meta: { page: 99999, per_page: 100, total: 30, next_cursor: null } });
+    expect(await ns('page=99999999999999999999&per_page=100')).toEqual({ n: [], meta: { page: 1e20, per_page: 100, total: 30, next_cursor: null } });
     const filtered = await h.get('/num?filter[n.gt]=28&page=2&per_page=5');
-    expect(filtered.body).toEqual({ data: [], meta: { page: 2, per_page: 5, total: 2 } });
+    expect(filtered.body).toEqual({ data: [], meta: { page: 2, per_page: 5, total: 2, next_cursor: null } });
     const none = await h.get('/num?filter[n.gt]=100');
-    expect(none.body).toEqual({ data: [], meta: { page: 1, per_page: 25, total: 0 } });
+    expect(none.body).toEqual({ data: [], meta: { page: 1, per_page: 25, total: 0, next_cursor: null } });
   });
 
   it('per_page is clamped to 100; invalid values fall back to the defaults', async () => {
-    expect((await ns('per_page=500')).meta).toEqual({ page: 1, per_page: 100, total: 30 });
+    expect((await ns('per_page=500')).meta).toEqual({ page: 1, per_page: 100, total: 30, next_cursor: null });
     expect((await ns('per_page=101')).n).toHaveLength(30);
     for (const v of ['0', '-1', 'abc', '2.5', '', '1e1', '0x10', '10.0']) {
-      expect((await ns(`per_page=${v}`)).meta, v).toEqual({ page: 1, per_page: 25, total: 30 });
+      expect((await ns(`per_page=${v}`)).meta, v).toEqual({ page: 1, per_page: 25, total: 30, next_cursor: expect.any(String) });
     }
     for (const v of ['0', '-5', 'abc', '1.5', '', '1e1', '0x2', ' 2']) {
-      expect((await ns(`page=${v}`)).meta, v).toEqual({ page: 1, per_page: 25, total: 30 });
+      expect((await ns(`page=${v}`)).meta, v).toEqual({ page: 1, per_page: 25, total: 30, next_cursor: expect.any(String) });
     }
     expect((await ns('per_page=1')).n).toEqual([1]);
   });

@@ -29,8 +29,8 @@ export interface EngineHarness {
   close(): Promise<void>;
 }
 
-export async function startEngine(): Promise<EngineHarness> {
-  const s = await startTestServer();
+export async function startEngine(env: Record<string, string> = {}): Promise<EngineHarness> {
+  const s = await startTestServer(env);
   const app = await s.createApp();
   const base = `/api/${app.name}`;
   const opts = (body?: unknown) => ({ token: app.token, body });
