@@ -22,7 +22,9 @@ import { parseArgs } from 'node:util';
 import type postgres from 'postgres';
 import { formatSummary, summarise } from './profile.js';
 import { ENTITIES, RELATIONS, resetWrites, seed } from './schema.js';
-import { SCENARIOS, type Fixture, type Scenario } from './scenarios.js';
+import { CEILING_VARIANTS, SCENARIOS, type Fixture, type Scenario } from './scenarios.js';
+import { TICKET, TICKET_INDEXED, largeCases, seedTickets, time, type Timing } from './large.js';
+import { pgbench, pgbenchPath } from './pgbench.js';
 import {
   CEILING_APPLICATION,
   ServerProcess,
@@ -59,6 +61,13 @@ const HELP = `usage: node --import tsx bench/run.ts [options]
   --no-build            reuse bench/.build from an earlier run
   --rocket <main.js>    benchmark this Rocket build instead of building src/ (A/B of a change)
   --rocket-node-args <a> extra node flags for Rocket, space-separated (e.g. "--max-semi-space-size=32")
+  --ceiling-trials      instead of Rocket vs ceiling: every SQL variant of the ceiling per scenario
+                        (rounds alternate the variants' order); prints the fastest of each
+  --pgbench             also run S3's INSERT and S5's UPDATE with pgbench -M prepared (the database's
+                        own limit) and report Rocket's fraction of it (default on in full runs)
+  --large               large-table mode only: one entity with 1,000,000 rows (--large-rows); list latency
+                        before/after declared indexes, count=estimated and a keyset cursor
+  --large-rows <n>      rows of the large-table mode (default 1000000)
 Uses DATABASE_URL's server when set, else Rocket's embedded PostgreSQL (own data dir and port).`;
 
 interface Options {
@@ -75,6 +84,9 @@ interface Options {
   build: boolean;
   rocketScript: string;
   rocketNodeArgs: string[];
+  ceilingTrials: boolean;
+  pgbench: boolean;
+  large: number;
 }
 
 function options(): Options {
@@ -93,6 +105,10 @@ function options(): Options {
       'no-build': { type: 'boolean', default: false },
       rocket: { type: 'string' },
       'rocket-node-args': { type: 'string' },
+      'ceiling-trials': { type: 'boolean', default: false },
+      pgbench: { type: 'boolean' },
+      large: { type: 'boolean', default: false },
+      'large-rows': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -129,6 +145,9 @@ function options(): Options {
     build: !values['no-build'],
     rocketScript: resolve(values.rocket ?? join(BUILD, 'rocket', 'main.js')),
     rocketNodeArgs: (values['rocket-node-args'] ?? '').split(' ').filter((a) => a !== ''),
+    ceilingTrials: values['ceiling-trials']!,
+    pgbench: values.pgbench ?? !smoke,
+    large: values.large ? Math.round(num(values['large-rows'], 1_000_000, 'large-rows')) : 0,
   };
 }
 
@@ -269,9 +288,10 @@ interface Bench {
 }
 
 /** Warm-up run, then the measured run with RSS sampling; tables reset after writes. */
-async function measure(b: Bench, s: Scenario, server: ServerProcess, connections: number, seconds = b.opts.duration) {
+async function measure(b: Bench, s: Scenario, server: ServerProcess, connections: number, seconds = b.opts.duration, variant?: string) {
   const fixture = server === b.rocket ? { ...b.fixture, token: await b.login() } : b.fixture;
-  const request = s.request(fixture);
+  const base = s.request(fixture);
+  const request = variant ? { ...base, headers: { ...base.headers, 'x-ceiling-variant': variant } } : base;
   await load(server.url, request, connections, b.opts.warmup);
   const stopRss = sampleRss(server);
   const stopCpu = await cpuMeter(server, b.appSql, `rocket_${b.fixture.app}`, server === b.rocket ? 'rocket' : CEILING_APPLICATION);
@@ -361,6 +381,91 @@ function table(opts: Options, comparisons: Comparison[]): string {
   return out.join('\n');
 }
 
+/**
+ * Every SQL variant of the ceiling per scenario and concurrency, rounds rotating the variants'
+ * order; the fastest median is the ceiling's SQL (DEFAULT_VARIANT in ceiling.ts).
+ */
+async function ceilingTrials(b: Bench, machine: string): Promise<string> {
+  const out = [`Ceiling SQL trials — ${new Date().toISOString().slice(0, 10)} — ${machine}`,
+    `${b.opts.duration} s per run after ${b.opts.warmup} s warm-up, median of ${b.opts.rounds} round(s)`, '',
+    '| scenario | c | variant: median req/s (CPU µs/req node + pg) | fastest |', '|---|---:|---|---|'];
+  for (const c of b.opts.concurrency) {
+    for (const s of b.opts.scenarios) {
+      const variants = CEILING_VARIANTS[s.id as keyof typeof CEILING_VARIANTS];
+      const runs = new Map<string, RunResult[]>(variants.map((v) => [v, []]));
+      for (let round = 0; round < b.opts.rounds; round++) {
+        const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
+        for (const v of order) {
+          const { result } = await measure(b, s, b.ceiling, c, b.opts.duration, v);
+          if (!result.valid) throw new Error(`${s.id} variant ${v}: non-2xx ${result.non2xx}, errors ${result.errors}`);
+          runs.get(v)!.push(result);
+          log(`${s.id} c=${c} ceiling[${v}] ${f0(result.rps)} req/s  CPU/req ${f0(result.serverCpuUs)} + ${f0(result.pgCpuUs)} µs  load ${result.load.toFixed(1)}`);
+        }
+      }
+      const med = variants.map((v) => {
+        const list = [...runs.get(v)!].sort((x, y) => x.rps - y.rps);
+        return { v, mid: list[Math.floor((list.length - 1) / 2)]! };
+      });
+      const best = [...med].sort((x, y) => y.mid.rps - x.mid.rps)[0]!;
+      out.push(`| ${s.id} | ${c} | ${med.map(({ v, mid }) => `${v}: ${f0(mid.rps)} (${f0(mid.serverCpuUs)} + ${f0(mid.pgCpuUs)})`).join('; ')} | **${best.v}** |`);
+    }
+  }
+  const text = out.join('\n');
+  console.log(`\n${text}\n`);
+  return text;
+}
+
+/** Large-table mode: see large.ts. */
+async function runLarge(opts: Options, url: string, app: string, token: string, appSql: postgres.Sql, stamp: string): Promise<void> {
+  const rows = opts.large;
+  await must(api(url, 'POST', `/api/${app}/_admin/entities`, token, TICKET), 201, 'entity ticket');
+  log(`seeding ${rows} tickets`);
+  let t0 = Date.now();
+  await seedTickets(appSql, rows);
+  log(`seeded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const cases = largeCases(rows);
+  const n = opts.smoke ? 3 : 20;
+  const get = async (query: string) => {
+    const r = await api(url, 'GET', `/api/${app}/ticket?${query}`, token);
+    if (r.status !== 200) throw new Error(`GET ticket?${query}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+    return r.body;
+  };
+  const before = new Map<string, Timing>();
+  for (const c of cases) {
+    before.set(c.id, await time(async () => void (await get(c.before)), n, 1));
+    log(`${c.id} before: median ${f1(before.get(c.id)!.median)} ms`);
+  }
+  t0 = Date.now();
+  await must(api(url, 'PUT', `/api/${app}/_admin/entities/ticket`, token, TICKET_INDEXED), 200, 'declare indexes');
+  const buildSeconds = (Date.now() - t0) / 1000;
+  log(`indexes declared (built CONCURRENTLY) in ${buildSeconds.toFixed(1)} s`);
+  const deep = cases.find((c) => c.id === 'L4')!;
+  const cursor = (await get(deep.before)).meta.next_cursor as string;
+  const after = new Map<string, Timing>();
+  for (const c of cases) {
+    const q = c.after.replace('{cursor}', encodeURIComponent(cursor));
+    after.set(c.id, await time(async () => void (await get(q)), n, 3));
+    log(`${c.id} after: median ${f1(after.get(c.id)!.median)} ms`);
+  }
+  const lines = [
+    `Large table — ${new Date().toISOString().slice(0, 10)} — ${rows} rows in one entity; ${n} sequential requests per cell (latency ms, whole HTTP request)`,
+    '',
+    `Declaring the indexes (PUT /_admin/entities/ticket: subject and created_at index: true, (status, created_at)) took ${buildSeconds.toFixed(1)} s (CREATE INDEX CONCURRENTLY).`,
+    '',
+    '| case | before: request | median | p95 | after: request | median | p95 |',
+    '|---|---|---:|---:|---|---:|---:|',
+    ...cases.map((c) => {
+      const b0 = before.get(c.id)!;
+      const a0 = after.get(c.id)!;
+      return `| ${c.id} ${c.title} | \`${decodeURIComponent(c.before)}\` | ${f1(b0.median)} | ${f1(b0.p95)} | \`${decodeURIComponent(c.after).replace('{cursor}', '…')}\` | **${f1(a0.median)}** | ${f1(a0.p95)} |`;
+    }),
+  ];
+  const text = lines.join('\n');
+  console.log(`\n${text}\n`);
+  await writeFile(join(RESULTS, `large-${stamp}.md`), text);
+  log(`results in bench/results/large-${stamp}.md`);
+}
+
 async function main(): Promise<number> {
   const opts = options();
   const began = Date.now();
@@ -439,6 +544,12 @@ async function main(): Promise<number> {
       (await must(api(rocket.url, 'POST', `/api/${app}/auth/login`, undefined, { email: 'admin@localhost', password: 'changeme' }), 200, 'app login'))
         .body.data.access_token as string;
     const adminToken = await login();
+    if (opts.large) {
+      const appSql = connect(pg, `rocket_${app}`);
+      cleanups.push(() => appSql.end({ timeout: 5 }));
+      await runLarge(opts, rocket.url, app, adminToken, appSql, stamp);
+      return 0;
+    }
     for (const e of ENTITIES) await must(api(rocket.url, 'POST', `/api/${app}/_admin/entities`, adminToken, e), 201, `entity ${e.name}`);
     for (const r of RELATIONS) await must(api(rocket.url, 'POST', `/api/${app}/_admin/relations`, adminToken, r), 201, `relation ${r.name}`);
 
@@ -492,6 +603,12 @@ async function main(): Promise<number> {
 
     const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${version.split(',')[0]} (${databaseUrl ? 'DATABASE_URL' : 'embedded'})`;
     log(machine);
+    if (opts.ceilingTrials) {
+      const text = await ceilingTrials(b, machine);
+      await writeFile(join(RESULTS, `trials-${stamp}.md`), text);
+      log(`results in bench/results/trials-${stamp}.md`);
+      return 0;
+    }
     const comparisons: Comparison[] = [];
     for (const c of opts.concurrency) {
       for (const s of opts.scenarios) {
@@ -515,11 +632,33 @@ async function main(): Promise<number> {
         if (!cmp.rocket.valid || !cmp.ceiling.valid) exitCode = 1;
       }
     }
+    let pgbenchText = '';
+    const bin = pgbenchPath();
+    const writes = opts.scenarios.filter((s) => s.id === 'S3' || s.id === 'S5');
+    if (opts.pgbench && writes.length && !interrupted) {
+      if (!bin) {
+        pgbenchText = '\npgbench: not found; no database limit measured.';
+      } else {
+        const lines = ['', '**Rocket against the database\'s own limit** (`pgbench -M prepared`, same statement, no HTTP):', '',
+          '| scenario | c | pgbench tps | Rocket req/s | Rocket / pgbench | ceiling / pgbench |', '|---|---:|---:|---:|---:|---:|'];
+        for (const c of opts.concurrency) {
+          for (const s of writes) {
+            const tps = await pgbench(bin, pg, `rocket_${app}`, s.id as 'S3' | 'S5', c, opts.duration, opts.customers, RESULTS);
+            await resetWrites(appSql, seededBefore);
+            const cmp = comparisons.find((x) => x.scenario === s.id && x.connections === c)!;
+            log(`pgbench ${s.id} c=${c}: ${f0(tps)} tps`);
+            lines.push(`| ${s.id} | ${c} | ${f0(tps)} | ${f0(cmp.rocket.rps)} | **${(cmp.rocket.rps / tps).toFixed(2)}** | ${(cmp.ceiling.rps / tps).toFixed(2)} |`);
+          }
+        }
+        pgbenchText = lines.join('\n');
+      }
+    }
     const report = [
       `Rocket vs ceiling — ${new Date().toISOString().slice(0, 10)} — ${machine}`,
       `seed ${opts.customers} customers / ${opts.orders} orders / ${opts.orders * 3} items; ${opts.duration} s per run after ${opts.warmup} s warm-up; ` +
         `median of ${opts.rounds} round(s); pool ${opts.pool}; RSS = peak`,
       table(opts, comparisons),
+      pgbenchText,
     ].join('\n');
     console.log(`\n${report}\n`);
 

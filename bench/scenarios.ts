@@ -111,3 +111,19 @@ export const SCENARIOS: readonly Scenario[] = [
     }),
   },
 ];
+
+/**
+ * The SQL alternatives a hand-writer would try for each scenario. `bench/run.ts --ceiling-trials`
+ * measures every variant (sent as the `x-ceiling-variant` header) and the fastest becomes the
+ * ceiling's default (DEFAULT_VARIANT in ceiling.ts): the ceiling is the fastest of them, not one fixed shape. Flags, comma-separated:
+ * `two` (page and count as two statements sent in parallel; else one statement), `notie` (no
+ * tiebreaker after the sort field), `unprepared` (unnamed statements).
+ */
+export const CEILING_VARIANTS = {
+  S1: ['one', 'two', 'one,notie', 'two,notie', 'one,unprepared', 'two,unprepared'],
+  S2: ['prepared', 'unprepared'],
+  S3: ['prepared', 'unprepared'],
+  S4: ['prepared', 'unprepared'],
+  S5: ['prepared', 'unprepared'],
+  S6: ['one', 'two', 'one,unprepared', 'two,unprepared'],
+} as const satisfies Record<string, readonly string[]>;
