@@ -7,6 +7,7 @@ import { NotFound, Toasts } from './ui';
 import { LoginPage } from './pages/login';
 import { AppsPage } from './pages/apps';
 import { AppShell } from './pages/shell';
+import { AcceptInvitePage } from './pages/accept';
 
 function useSession(): Session | null {
   const [s, set] = useState(getSession());
@@ -19,12 +20,14 @@ function Root() {
   const { path } = useLocation();
 
   useEffect(() => {
+    if (path === '/accept') return;
     if (!session && path !== '/login') navigate('/login', true);
     else if (session && (path === '/' || path === '/login')) {
       navigate(session.kind === 'platform' ? '/apps' : `/a/${encodeURIComponent(session.app ?? '')}/data`, true);
     }
   }, [session, path]);
 
+  if (path === '/accept') return <AcceptInvitePage />;
   if (!session || path === '/login') return <LoginPage />;
   if (path === '/apps') return session.kind === 'platform' ? <AppsPage /> : <Forbidden />;
   const m = match('/a/:app', path.split('/').slice(0, 3).join('/'));

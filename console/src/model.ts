@@ -137,7 +137,7 @@ async function adminModel(app: string) {
 }
 
 interface OpenApiDoc {
-  paths?: Record<string, Record<string, unknown>>;
+  paths?: Record<string, Record<string, { operationId?: string } | undefined>>;
   components?: { schemas?: Record<string, JsonSchema> };
 }
 interface JsonSchema {
@@ -150,17 +150,21 @@ interface JsonSchema {
   items?: JsonSchema;
   $ref?: string;
   anyOf?: JsonSchema[];
-  oneOf?: JsonSchema[];
+  allOf?: JsonSchema[];
+  default?: string | number | boolean | null;
 }
 
-/** A non-admin caller cannot read the admin API: what they may use comes from their own OpenAPI document. */
+/**
+ * A non-admin caller cannot read the admin API: what they may use comes from their own OpenAPI
+ * document (spec/openapi.md, "Per caller"): the entity routes it lists and the record schemas.
+ */
 async function callerModel(app: string) {
   const base = appBase(app);
-  const res = await request<OpenApiDoc>('GET', `${base}/_openapi`);
+  // Without the document (a server that does not publish one) the caller still has the inbox.
+  const doc = await request<OpenApiDoc>('GET', `${base}/_openapi`).catch(() => ({}) as OpenApiDoc);
   const perms: Record<string, Set<Action>> = {};
-  const entities: EntityDef[] = [];
-  const schemas = res.components?.schemas ?? {};
-  for (const [path, ops] of Object.entries(res.paths ?? {})) {
+  const schemaName: Record<string, string> = {};
+  for (const [path, ops] of Object.entries(doc.paths ?? {})) {
     const m = /^\/([A-Za-z_][A-Za-z0-9_]*)(\/\{id\})?$/.exec(path);
     if (!m || m[1]!.startsWith('_') || m[1] === 'auth') continue;
     const name = m[1]!;
@@ -169,11 +173,14 @@ async function callerModel(app: string) {
     if (!m[2] && ops.post) set.add('create');
     if (m[2] && ops.put) set.add('update');
     if (m[2] && ops.delete) set.add('delete');
+    const opId = m[2] ? ops.get?.operationId : undefined;
+    if (opId?.startsWith('get')) schemaName[name] = opId.slice(3); // getLeaveRequest → LeaveRequest
   }
-  for (const name of Object.keys(perms)) {
-    const schema = findSchema(schemas, name);
-    entities.push(schemaToEntity(name, schema));
-  }
+  const schemas = doc.components?.schemas ?? {};
+  const entities = Object.keys(perms).map((name) => {
+    const n = schemaName[name] ?? pascal(name);
+    return schemaToEntity(name, schemas[n], schemas[`${n}Create`]);
+  });
   const ui = await api.get<UiConfig[]>(`${base}/_ui/configs`).catch(() => [] as UiConfig[]);
   return {
     entities: entities.sort((a, b) => a.name.localeCompare(b.name)),
@@ -184,34 +191,46 @@ async function callerModel(app: string) {
   };
 }
 
-function findSchema(schemas: Record<string, JsonSchema>, entity: string): JsonSchema | undefined {
-  const pascal = entity
+function pascal(name: string): string {
+  return name
     .split('_')
     .filter(Boolean)
     .map((p) => p[0]!.toUpperCase() + p.slice(1))
     .join('');
-  return schemas[pascal] ?? schemas[entity] ?? Object.entries(schemas).find(([k]) => k.toLowerCase() === pascal.toLowerCase())?.[1];
 }
 
-function schemaToEntity(name: string, schema: JsonSchema | undefined): EntityDef {
+/** The field list of an entity read back from its record schema (relation properties left out). */
+function schemaToEntity(name: string, record: JsonSchema | undefined, create: JsonSchema | undefined): EntityDef {
   const fields: FieldDef[] = [];
-  for (const [fname, p] of Object.entries(schema?.properties ?? {})) {
-    const s = p.anyOf?.find((x) => x.type !== 'null') ?? p.oneOf?.find((x) => x.type !== 'null') ?? p;
-    if (s.$ref || s.type === 'array') continue; // relation properties
-    const types = Array.isArray(s.type) ? s.type : [s.type];
+  let pk: { field: string; generated: boolean } | undefined;
+  for (const [fname, p] of Object.entries(record?.properties ?? {})) {
+    if (fname === 'deleted_at' && p.readOnly) continue;
+    const inner = p.allOf?.[0] ?? p;
+    const s = inner.anyOf?.find((x) => x.type !== 'null') ?? inner;
+    const isFile = s.$ref?.endsWith('/FileRef') ?? false;
+    if ((s.$ref && !isFile) || s.type === 'array' || s.anyOf || (s.type === 'object' && !isFile)) continue; // included relations
+    const types = Array.isArray(s.type) ? s.type : s.type ? [s.type] : [];
     let type: FieldType = 'json';
-    if (types.includes('integer')) type = 'bigint';
+    if (isFile) type = 'file';
+    else if (types.includes('integer')) type = 'bigint';
     else if (types.includes('number')) type = 'float';
     else if (types.includes('boolean')) type = 'boolean';
     else if (types.includes('string')) type = s.format === 'uuid' ? 'uuid' : s.format === 'date-time' ? 'timestamp' : s.format === 'date' ? 'date' : 'string';
     const f: FieldDef = { name: fname, type };
-    if (s.enum) f.enum = s.enum.filter((x): x is string => typeof x === 'string');
-    if (p.readOnly && type === 'timestamp') f.auto = 'update';
-    if (schema?.required?.includes(fname)) f.required = true;
+    const en = s.enum?.filter((x): x is string => typeof x === 'string');
+    if (en?.length) f.enum = en;
+    if (create?.required?.includes(fname)) f.required = true;
+    const dflt = create?.properties?.[fname]?.default;
+    if (dflt !== undefined) f.default = dflt;
+    if (p.readOnly) {
+      // read-only: the generated key (the first such uuid/integer field named like a key) or an auto field
+      if (!pk && (fname === 'id' || type === 'uuid' || type === 'bigint')) pk = { field: fname, generated: true };
+      else f.auto = 'update';
+    }
     fields.push(f);
   }
-  const pk = fields.find((f) => f.name === 'id') ?? fields[0];
-  return { name, table: name, primary_key: { field: pk?.name ?? 'id', generated: true }, fields };
+  pk ??= { field: fields.find((f) => f.name === 'id')?.name ?? fields[0]?.name ?? 'id', generated: false };
+  return { name, table: name, primary_key: pk, fields };
 }
 
 export async function loadModel(app: string, admin: boolean) {

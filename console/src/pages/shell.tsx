@@ -3,7 +3,11 @@ import { loadModel, ModelContext, type Action, type AppModel } from '../model';
 import { match } from '../router';
 import { getSession, logout } from '../session';
 import { ErrorBox, Link, NotFound, Spinner, useAsync } from '../ui';
+import { AccessPage } from './access';
+import { ActivityPage } from './activity';
 import { ApiPage } from './api-page';
+import { InboxPage } from './inbox';
+import { LogicPage } from './logic';
 import { DataIndex, DataPage } from './data';
 import { RecordPage } from './record';
 import { EntityDesigner, RelationEditor, SchemaPage } from './schema';
@@ -35,7 +39,19 @@ export function AppShell(props: { app: string; path: string; admin: boolean }) {
   const nav: { to: string; label: string; key: string }[] = [
     ...(admin ? [{ to: `${base}/schema`, label: 'Schema', key: 'schema' }] : []),
     { to: `${base}/data`, label: 'Data', key: 'data' },
-    ...(admin ? [{ to: `${base}/api`, label: 'API', key: 'api' }] : []),
+    ...(admin
+      ? [
+          { to: `${base}/logic`, label: 'Logic', key: 'logic' },
+          { to: `${base}/access`, label: 'Access', key: 'access' },
+        ]
+      : []),
+    { to: `${base}/inbox`, label: 'Inbox', key: 'inbox' },
+    ...(admin
+      ? [
+          { to: `${base}/activity`, label: 'Activity', key: 'activity' },
+          { to: `${base}/api`, label: 'API', key: 'api' },
+        ]
+      : []),
   ];
 
   return (
@@ -111,7 +127,11 @@ function Page(props: { path: string; base: string; admin: boolean }) {
     if ((m = match('/schema/entities/:name', rest))) return <EntityDesigner name={m.name!} />;
     if ((m = match('/schema/relations/:name', rest))) return <RelationEditor name={m.name!} />;
     if (rest === '/api') return <ApiPage />;
+    if (rest === '/logic') return <LogicPage />;
+    if (rest === '/access') return <AccessPage />;
+    if (rest === '/activity') return <ActivityPage />;
   }
+  if (rest === '/inbox') return <InboxPage />;
   if (rest === '/data' || rest === '/') return <DataIndex />;
   if ((m = match('/data/:entity', rest))) return <DataPage entity={m.entity!} />;
   if ((m = match('/data/:entity/:id', rest))) return <RecordPage entity={m.entity!} id={m.id!} />;

@@ -1,0 +1,466 @@
+import { useState } from 'preact/hooks';
+import { api, appBase } from '../api';
+import { type Action, useModel } from '../model';
+import { Check, ConfirmDialog, Empty, ErrorBox, Field, Modal, PageHead, Spinner, errorsByField, toast, useAction, useAsync } from '../ui';
+
+interface User {
+  id: string;
+  email: string;
+  roles: string[];
+  active: boolean;
+}
+interface Invite {
+  id: string;
+  email: string;
+  roles: string[];
+  token: string;
+  expires_at: string;
+  accepted_at: string | null;
+}
+interface Condition {
+  field: string;
+  operator: string;
+  value: unknown;
+}
+interface Permission {
+  id: string;
+  entity: string;
+  action: Action;
+  roles: string[];
+  conditions?: Condition[];
+}
+
+const ACTIONS: Action[] = ['read', 'create', 'update', 'delete'];
+const COND_OPS = ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in', 'not_in'];
+const splitList = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+/** Users, invites and the permission grid of one app (spec/console.md page 5). */
+export function AccessPage() {
+  const [tab, setTab] = useState<'users' | 'invites' | 'permissions'>('users');
+  return (
+    <>
+      <PageHead title="Access" sub="Who can sign in to this app, and what each role may do." />
+      <div class="tabs" role="tablist" aria-label="Access sections">
+        {(['users', 'invites', 'permissions'] as const).map((t) => (
+          <button key={t} type="button" role="tab" aria-selected={tab === t} onClick={() => setTab(t)}>
+            {t[0]!.toUpperCase() + t.slice(1)}
+          </button>
+        ))}
+      </div>
+      {tab === 'users' && <Users />}
+      {tab === 'invites' && <Invites />}
+      {tab === 'permissions' && <Permissions />}
+    </>
+  );
+}
+
+function Users() {
+  const m = useModel();
+  const base = `${appBase(m.app)}/_admin/users`;
+  const users = useAsync(() => api.get<User[]>(base), []);
+  const [editing, setEditing] = useState<User | 'new' | null>(null);
+  const [deleting, setDeleting] = useState<User | null>(null);
+  return (
+    <section class="card" aria-label="Users">
+      <div class="section-head">
+        <h2>Users</h2>
+        <button type="button" class="primary" onClick={() => setEditing('new')}>
+          New user
+        </button>
+      </div>
+      <ErrorBox error={users.error} />
+      {!users.data ? (
+        <Spinner />
+      ) : (
+        <table class="table" aria-label="Users">
+          <thead>
+            <tr>
+              <th scope="col">Email</th>
+              <th scope="col">Roles</th>
+              <th scope="col">Active</th>
+              <th scope="col">
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {users.data.map((u) => (
+              <tr key={u.id}>
+                <td>{u.email}</td>
+                <td>{u.roles.join(', ') || <span class="muted">none</span>}</td>
+                <td>{u.active ? 'Yes' : 'No'}</td>
+                <td class="row-actions">
+                  <button type="button" aria-label={`Edit ${u.email}`} onClick={() => setEditing(u)}>
+                    Edit
+                  </button>
+                  <button type="button" class="ghost danger" aria-label={`Delete ${u.email}`} onClick={() => setDeleting(u)}>
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {editing && (
+        <UserForm
+          user={editing === 'new' ? null : editing}
+          onClose={() => setEditing(null)}
+          onSaved={() => {
+            setEditing(null);
+            users.reload();
+          }}
+        />
+      )}
+      {deleting && (
+        <ConfirmDialog
+          title={`Delete ${deleting.email}?`}
+          message="The account and its sessions are removed."
+          confirmLabel="Delete user"
+          onClose={() => setDeleting(null)}
+          onConfirm={async () => {
+            await api.del(`${base}/${deleting.id}`);
+            users.reload();
+            return true;
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+function UserForm(props: { user: User | null; onClose: () => void; onSaved: () => void }) {
+  const m = useModel();
+  const u = props.user;
+  const [email, setEmail] = useState(u?.email ?? '');
+  const [password, setPassword] = useState('');
+  const [roles, setRoles] = useState(u?.roles.join(', ') ?? '');
+  const [active, setActive] = useState(u?.active ?? true);
+  const save = useAction(async () => {
+    const body: Record<string, unknown> = { email, roles: splitList(roles), active };
+    if (password) body.password = password;
+    const base = `${appBase(m.app)}/_admin/users`;
+    if (u) await api.put(`${base}/${u.id}`, body);
+    else await api.post(base, body);
+    toast(`User ${email} saved`);
+    props.onSaved();
+    return true;
+  });
+  const { byField } = errorsByField(save.error);
+  return (
+    <Modal title={u ? `Edit ${u.email}` : 'New user'} onClose={props.onClose}>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void save.run();
+        }}
+      >
+        <div class="dialog-body">
+          <Field label="Email" error={byField.email}>
+            {(a) => <input {...a} type="email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />}
+          </Field>
+          <Field label={u ? 'New password' : 'Password'} hint={u ? 'Leave empty to keep the current one' : undefined} error={byField.password}>
+            {(a) => <input {...a} type="password" autoComplete="new-password" required={!u} value={password} onInput={(e) => setPassword(e.currentTarget.value)} />}
+          </Field>
+          <Field label="Roles" hint="comma separated, e.g. admin, clerk" error={byField.roles}>
+            {(a) => <input {...a} value={roles} onInput={(e) => setRoles(e.currentTarget.value)} />}
+          </Field>
+          <Check label="Active" checked={active} onChange={setActive} />
+          <ErrorBox error={save.error} />
+        </div>
+        <footer class="dialog-foot">
+          <button type="button" class="ghost" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="primary" disabled={save.busy}>
+            Save user
+          </button>
+        </footer>
+      </form>
+    </Modal>
+  );
+}
+
+export function acceptLink(app: string, token: string): string {
+  return `${location.origin}/admin/accept?app=${encodeURIComponent(app)}&token=${encodeURIComponent(token)}`;
+}
+
+function Invites() {
+  const m = useModel();
+  const base = `${appBase(m.app)}/_admin/invites`;
+  const invites = useAsync(() => api.get<Invite[]>(base), []);
+  const [emails, setEmails] = useState('');
+  const [roles, setRoles] = useState('');
+  const [bulkResult, setBulkResult] = useState<{ summary: { total: number; created: number; skipped: number }; skipped: { email: string; reason: string }[] } | null>(null);
+  const invite = useAction(async () => {
+    const list = splitList(emails.replace(/\s+/g, ','));
+    setBulkResult(null);
+    if (list.length === 1) {
+      await api.post(base, { email: list[0], roles: splitList(roles) });
+      toast(`Invited ${list[0]}`);
+    } else {
+      const r = await api.post<{ summary: { total: number; created: number; skipped: number }; skipped: { email: string; reason: string }[] }>(`${base}/bulk`, { emails: list, roles: splitList(roles) });
+      setBulkResult(r);
+    }
+    setEmails('');
+    invites.reload();
+    return true;
+  });
+  return (
+    <section class="card" aria-label="Invites">
+      <h2>Invites</h2>
+      <form
+        class="form-grid"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void invite.run();
+        }}
+      >
+        <Field label="Emails" hint="One address, or several separated by commas or new lines (bulk)">
+          {(a) => <textarea {...a} rows={2} required value={emails} onInput={(e) => setEmails(e.currentTarget.value)} />}
+        </Field>
+        <Field label="Invite roles" hint="comma separated">
+          {(a) => <input {...a} value={roles} onInput={(e) => setRoles(e.currentTarget.value)} />}
+        </Field>
+        <div>
+          <button type="submit" class="primary" disabled={invite.busy}>
+            Send invite
+          </button>
+        </div>
+      </form>
+      <ErrorBox error={invite.error} />
+      {bulkResult && (
+        <p role="status">
+          {bulkResult.summary.created} invited, {bulkResult.summary.skipped} skipped of {bulkResult.summary.total}.
+          {bulkResult.skipped.map((s) => (
+            <span key={s.email}>
+              {' '}
+              {s.email}: {s.reason}.
+            </span>
+          ))}
+        </p>
+      )}
+      {!invites.data ? (
+        <Spinner />
+      ) : invites.data.length === 0 ? (
+        <Empty>No invites.</Empty>
+      ) : (
+        <table class="table" aria-label="Invites">
+          <thead>
+            <tr>
+              <th scope="col">Email</th>
+              <th scope="col">Roles</th>
+              <th scope="col">Status</th>
+              <th scope="col">
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {invites.data.map((i) => {
+              const status = i.accepted_at ? 'accepted' : new Date(i.expires_at) < new Date() ? 'expired' : 'pending';
+              return (
+                <tr key={i.id}>
+                  <td>{i.email}</td>
+                  <td>{i.roles.join(', ')}</td>
+                  <td>{status}</td>
+                  <td class="row-actions">
+                    {status === 'pending' && (
+                      <button
+                        type="button"
+                        aria-label={`Copy accept link for ${i.email}`}
+                        onClick={() =>
+                          navigator.clipboard.writeText(acceptLink(m.app, i.token)).then(
+                            () => toast('Accept link copied'),
+                            () => toast(acceptLink(m.app, i.token)),
+                          )
+                        }
+                      >
+                        Copy link
+                      </button>
+                    )}
+                    <button
+                      type="button"
+                      class="ghost danger"
+                      aria-label={`Revoke invite for ${i.email}`}
+                      onClick={async () => {
+                        await api.del(`${base}/${i.id}`).catch((e: Error) => toast(e.message, 'error'));
+                        invites.reload();
+                      }}
+                    >
+                      Revoke
+                    </button>
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function Permissions() {
+  const m = useModel();
+  const base = `${appBase(m.app)}/_admin/permissions`;
+  const perms = useAsync(() => api.get<Permission[]>(base), []);
+  const [editing, setEditing] = useState<Permission | { entity: string; action: Action } | null>(null);
+  if (perms.error) return <ErrorBox error={perms.error} />;
+  if (!perms.data) return <Spinner />;
+  const cell = (entity: string, action: Action) => perms.data!.filter((p) => p.entity === entity && p.action === action);
+  return (
+    <section class="card" aria-label="Permissions">
+      <h2>Permissions</h2>
+      <p class="muted">Admins may do everything. Everyone else needs a policy: roles that may do an action, optionally only on rows matching conditions.</p>
+      <div class="table-wrap">
+        <table class="table perm-grid" aria-label="Permission grid">
+          <thead>
+            <tr>
+              <th scope="col">Entity</th>
+              {ACTIONS.map((a) => (
+                <th key={a} scope="col">
+                  {a}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {m.entities.map((e) => (
+              <tr key={e.name}>
+                <th scope="row">{e.name}</th>
+                {ACTIONS.map((a) => (
+                  <td key={a}>
+                    {cell(e.name, a).map((p) => (
+                      <button key={p.id} type="button" class="policy" aria-label={`Edit ${a} policy on ${e.name} for ${p.roles.join(', ')}`} onClick={() => setEditing(p)}>
+                        {p.roles.join(', ') || 'no roles'}
+                        {p.conditions?.length ? <small> · {p.conditions.map((c) => `${c.field} ${c.operator} ${JSON.stringify(c.value)}`).join(' and ')}</small> : null}
+                      </button>
+                    ))}
+                    <button type="button" class="ghost add" aria-label={`Add ${a} policy on ${e.name}`} onClick={() => setEditing({ entity: e.name, action: a })}>
+                      +
+                    </button>
+                  </td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {editing && (
+        <PolicyForm
+          policy={editing}
+          onClose={() => setEditing(null)}
+          onSaved={() => {
+            setEditing(null);
+            perms.reload();
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+function PolicyForm(props: { policy: Permission | { entity: string; action: Action }; onClose: () => void; onSaved: () => void }) {
+  const m = useModel();
+  const p = props.policy;
+  const existing = 'id' in p ? p : null;
+  const entity = m.entities.find((e) => e.name === p.entity);
+  const [roles, setRoles] = useState(existing?.roles.join(', ') ?? '');
+  const [conds, setConds] = useState<{ field: string; operator: string; value: string }[]>(
+    (existing?.conditions ?? []).map((c) => ({ field: c.field, operator: c.operator, value: Array.isArray(c.value) ? c.value.join(', ') : String(c.value) })),
+  );
+  const base = `${appBase(m.app)}/_admin/permissions`;
+  const save = useAction(async () => {
+    const body = {
+      entity: p.entity,
+      action: p.action,
+      roles: splitList(roles),
+      conditions: conds.map((c) => ({
+        field: c.field,
+        operator: c.operator,
+        value: c.operator === 'in' || c.operator === 'not_in' ? (c.value.trim() === '$user.roles' ? '$user.roles' : splitList(c.value)) : /^(gt|gte|lt|lte)$/.test(c.operator) && c.value.trim() !== '' && !Number.isNaN(Number(c.value)) ? Number(c.value) : c.value,
+      })),
+    };
+    if (existing) await api.put(`${base}/${existing.id}`, body);
+    else await api.post(base, body);
+    toast('Policy saved');
+    props.onSaved();
+    return true;
+  });
+  const del = useAction(async () => {
+    if (!existing) return;
+    await api.del(`${base}/${existing.id}`);
+    props.onSaved();
+    return true;
+  });
+  const { byField } = errorsByField(save.error);
+  return (
+    <Modal title={`${p.action} on ${p.entity}`} onClose={props.onClose} wide>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void save.run();
+        }}
+      >
+        <div class="dialog-body">
+          <Field label="Roles" hint="comma separated" error={byField.roles}>
+            {(a) => <input {...a} value={roles} onInput={(e) => setRoles(e.currentTarget.value)} />}
+          </Field>
+          <fieldset class="conditions">
+            <legend>Row conditions (all must hold)</legend>
+            {conds.map((c, i) => (
+              <div class="filter-row" key={i}>
+                <Field label={`Condition ${i + 1} field`} error={byField[`conditions[${i}].field`]}>
+                  {(a) => (
+                    <select {...a} value={c.field} onChange={(e) => setConds(conds.map((x, j) => (j === i ? { ...x, field: e.currentTarget.value } : x)))}>
+                      {(entity?.fields ?? []).map((f) => (
+                        <option key={f.name}>{f.name}</option>
+                      ))}
+                    </select>
+                  )}
+                </Field>
+                <Field label={`Condition ${i + 1} operator`} error={byField[`conditions[${i}].operator`]}>
+                  {(a) => (
+                    <select {...a} value={c.operator} onChange={(e) => setConds(conds.map((x, j) => (j === i ? { ...x, operator: e.currentTarget.value } : x)))}>
+                      {COND_OPS.map((o) => (
+                        <option key={o}>{o}</option>
+                      ))}
+                    </select>
+                  )}
+                </Field>
+                <Field label={`Condition ${i + 1} value`} hint="$user.id, $user.email, $user.roles allowed" error={byField[`conditions[${i}].value`]}>
+                  {(a) => <input {...a} value={c.value} onInput={(e) => setConds(conds.map((x, j) => (j === i ? { ...x, value: e.currentTarget.value } : x)))} />}
+                </Field>
+                <button type="button" class="ghost" aria-label={`Remove condition ${i + 1}`} onClick={() => setConds(conds.filter((_, j) => j !== i))}>
+                  ✕
+                </button>
+              </div>
+            ))}
+            <button type="button" onClick={() => setConds([...conds, { field: entity?.fields[0]?.name ?? '', operator: 'eq', value: '' }])}>
+              Add condition
+            </button>
+          </fieldset>
+          <ErrorBox error={save.error ?? del.error} />
+        </div>
+        <footer class="dialog-foot">
+          {existing && (
+            <button type="button" class="danger ghost" onClick={() => void del.run()}>
+              Delete policy
+            </button>
+          )}
+          <button type="button" class="ghost" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="primary" disabled={save.busy}>
+            Save policy
+          </button>
+        </footer>
+      </form>
+    </Modal>
+  );
+}

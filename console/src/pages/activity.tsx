@@ -1,0 +1,89 @@
+import { useState } from 'preact/hooks';
+import { api, appBase, qs } from '../api';
+import { useModel } from '../model';
+import { Empty, ErrorBox, Field, PageHead, Spinner, useAsync } from '../ui';
+import { HistoryList, type HistoryEntry } from './history-tab';
+import { DeliveryLog } from './logic';
+
+/** The app's audit log (spec/history.md) with its filters, and webhook deliveries (page 7). */
+export function ActivityPage() {
+  const m = useModel();
+  const [entity, setEntity] = useState('');
+  const [action, setAction] = useState('');
+  const [recordId, setRecordId] = useState('');
+  const [since, setSince] = useState('');
+  const [until, setUntil] = useState('');
+  const [page, setPage] = useState(1);
+  const iso = (v: string) => (v ? new Date(v).toISOString() : undefined);
+  const log = useAsync(
+    () => api.list<HistoryEntry>(`${appBase(m.app)}/_admin/history${qs({ entity, action, record_id: recordId, since: iso(since), until: iso(until), page, per_page: 25 })}`),
+    [entity, action, recordId, since, until, page],
+  );
+  const total = log.data?.meta.total ?? 0;
+  return (
+    <>
+      <PageHead title="Activity" sub="Every change to records and metadata, newest first." />
+      <section class="card" aria-label="Audit log">
+        <h2>Audit log</h2>
+        <div class="form-grid">
+          <Field label="Entity" hint="e.g. order, or _entities for metadata">
+            {(a) => (
+              <input
+                {...a}
+                list="activity-entities"
+                value={entity}
+                onChange={(e) => {
+                  setEntity(e.currentTarget.value);
+                  setPage(1);
+                }}
+              />
+            )}
+          </Field>
+          <datalist id="activity-entities">
+            {[...m.entities.map((e) => e.name), '_entities', '_relations', '_rules', '_state_machines', '_workflows', '_webhooks', '_permissions', '_users', '_invites', '_import'].map((n) => (
+              <option key={n} value={n} />
+            ))}
+          </datalist>
+          <Field label="Action">
+            {(a) => (
+              <select
+                {...a}
+                value={action}
+                onChange={(e) => {
+                  setAction(e.currentTarget.value);
+                  setPage(1);
+                }}
+              >
+                <option value="">any</option>
+                <option>create</option>
+                <option>update</option>
+                <option>delete</option>
+              </select>
+            )}
+          </Field>
+          <Field label="Record id">{(a) => <input {...a} value={recordId} onChange={(e) => setRecordId(e.currentTarget.value)} />}</Field>
+          <Field label="Since">{(a) => <input {...a} type="datetime-local" value={since} onChange={(e) => setSince(e.currentTarget.value)} />}</Field>
+          <Field label="Until">{(a) => <input {...a} type="datetime-local" value={until} onChange={(e) => setUntil(e.currentTarget.value)} />}</Field>
+        </div>
+        <ErrorBox error={log.error} />
+        {!log.data && !log.error && <Spinner />}
+        {log.data && log.data.data.length === 0 && <Empty>No entries match.</Empty>}
+        {log.data && log.data.data.length > 0 && <HistoryList entries={log.data.data} showEntity />}
+        {total > 25 && (
+          <nav class="pager" aria-label="Audit log pages">
+            <button type="button" disabled={page <= 1} onClick={() => setPage(page - 1)}>
+              Newer
+            </button>
+            <span>
+              Page {page} of {Math.ceil(total / 25)}
+            </span>
+            <button type="button" disabled={page * 25 >= total} onClick={() => setPage(page + 1)}>
+              Older
+            </button>
+          </nav>
+        )}
+      </section>
+      <DeliveryLog webhooks={[]} />
+    </>
+  );
+}

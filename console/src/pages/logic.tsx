@@ -1,0 +1,967 @@
+import { useState } from 'preact/hooks';
+import { api, appBase, qs } from '../api';
+import { entityOf, useModel, type StateMachine } from '../model';
+import { Check, ConfirmDialog, Empty, ErrorBox, Field, Modal, PageHead, Spinner, errorsByField, toast, useAction, useAsync } from '../ui';
+import { FlowDiagram, type FlowEdge, type FlowNode } from './flow-diagram';
+
+const split = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+/** Business logic of the app (spec/console.md page 4). */
+export function LogicPage() {
+  const [tab, setTab] = useState<'rules' | 'machines' | 'workflows' | 'webhooks'>('rules');
+  const labels = { rules: 'Rules', machines: 'State machines', workflows: 'Workflows', webhooks: 'Webhooks' } as const;
+  return (
+    <>
+      <PageHead title="Logic" sub="Validation rules, state machines, workflows and webhooks." />
+      <div class="tabs" role="tablist" aria-label="Logic sections">
+        {(Object.keys(labels) as (keyof typeof labels)[]).map((t) => (
+          <button key={t} type="button" role="tab" aria-selected={tab === t} onClick={() => setTab(t)}>
+            {labels[t]}
+          </button>
+        ))}
+      </div>
+      {tab === 'rules' && <Rules />}
+      {tab === 'machines' && <Machines />}
+      {tab === 'workflows' && <Workflows />}
+      {tab === 'webhooks' && <Webhooks />}
+    </>
+  );
+}
+
+/* ---------- rules ---------- */
+
+interface Rule {
+  id: string;
+  entity: string;
+  hook: string;
+  type: 'field' | 'expression' | 'computed';
+  definition: { field?: string; operator?: string; value?: unknown; expression?: string; message?: string; stop_on_fail?: boolean; related_load?: unknown };
+  priority: number;
+  active: boolean;
+}
+
+function Rules() {
+  const m = useModel();
+  const base = `${appBase(m.app)}/_admin/rules`;
+  const rules = useAsync(() => api.get<Rule[]>(base), []);
+  const [editing, setEditing] = useState<Rule | 'new' | null>(null);
+  return (
+    <section class="card" aria-label="Rules">
+      <div class="section-head">
+        <h2>Rules</h2>
+        <button type="button" class="primary" disabled={m.entities.length === 0} onClick={() => setEditing('new')}>
+          New rule
+        </button>
+      </div>
+      <ErrorBox error={rules.error} />
+      {!rules.data ? (
+        <Spinner />
+      ) : rules.data.length === 0 ? (
+        <Empty>No rules yet.</Empty>
+      ) : (
+        <table class="table" aria-label="Rules">
+          <thead>
+            <tr>
+              <th scope="col">Entity</th>
+              <th scope="col">Type</th>
+              <th scope="col">Rule</th>
+              <th scope="col">Active</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rules.data.map((r) => (
+              <tr key={r.id} class="clickable" onClick={() => setEditing(r)}>
+                <td>{r.entity}</td>
+                <td>
+                  {r.type} <small class="muted">{r.hook}</small>
+                </td>
+                <td>
+                  <button type="button" class="sort" onClick={() => setEditing(r)}>
+                    {r.type === 'field' ? `${r.definition.field} ${r.definition.operator} ${JSON.stringify(r.definition.value)}` : r.type === 'computed' ? `${r.definition.field} = ${r.definition.expression}` : r.definition.expression}
+                  </button>
+                </td>
+                <td>{r.active ? 'Yes' : 'No'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {editing && (
+        <RuleForm
+          rule={editing === 'new' ? null : editing}
+          onClose={() => setEditing(null)}
+          onSaved={() => {
+            setEditing(null);
+            rules.reload();
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+function RuleForm(props: { rule: Rule | null; onClose: () => void; onSaved: () => void }) {
+  const m = useModel();
+  const r = props.rule;
+  const [entity, setEntity] = useState(r?.entity ?? m.entities[0]?.name ?? '');
+  const [hook, setHook] = useState(r?.hook ?? 'before_write');
+  const [type, setType] = useState<Rule['type']>(r?.type ?? 'field');
+  const [field, setField] = useState(r?.definition.field ?? '');
+  const [operator, setOperator] = useState(r?.definition.operator ?? 'min');
+  const [value, setValue] = useState(r?.definition.value === undefined ? '' : String(r.definition.value));
+  const [expression, setExpression] = useState(r?.definition.expression ?? '');
+  const [message, setMessage] = useState(r?.definition.message ?? '');
+  const [priority, setPriority] = useState(String(r?.priority ?? 0));
+  const [active, setActive] = useState(r?.active ?? true);
+  const [stop, setStop] = useState(Boolean(r?.definition.stop_on_fail));
+  const [related, setRelated] = useState(r?.definition.related_load ? JSON.stringify(r.definition.related_load) : '');
+  const base = `${appBase(m.app)}/_admin/rules`;
+  const fields = entityOf(m, entity)?.fields ?? [];
+  const save = useAction(async () => {
+    const definition: Record<string, unknown> = {};
+    if (type !== 'expression') definition.field = field;
+    if (type === 'field') {
+      definition.operator = operator;
+      definition.value = operator === 'pattern' ? value : Number(value);
+    } else definition.expression = expression;
+    if (message) definition.message = message;
+    if (stop) definition.stop_on_fail = true;
+    if (related.trim()) {
+      try {
+        definition.related_load = JSON.parse(related);
+      } catch {
+        throw new Error('related_load must be JSON, e.g. [{"relation": "items"}]');
+      }
+    }
+    const body = { entity, hook, type, definition, priority: Number(priority) || 0, active };
+    if (r) await api.put(`${base}/${r.id}`, body);
+    else await api.post(base, body);
+    toast('Rule saved');
+    props.onSaved();
+    return true;
+  });
+  const del = useAction(async () => {
+    if (r) await api.del(`${base}/${r.id}`);
+    props.onSaved();
+    return true;
+  });
+  const { byField } = errorsByField(save.error);
+  // the API names the definition key in its message when it has no detail path
+  const msg = save.error instanceof Error ? save.error.message : '';
+  const exprError = byField['definition.expression'] ?? (/expression/i.test(msg) ? msg : undefined);
+  return (
+    <Modal title={r ? 'Edit rule' : 'New rule'} onClose={props.onClose} wide>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void save.run();
+        }}
+      >
+        <div class="dialog-body form-grid">
+          <Field label="Entity" error={byField.entity}>
+            {(a) => (
+              <select {...a} value={entity} onChange={(e) => setEntity(e.currentTarget.value)}>
+                {m.entities.map((e) => (
+                  <option key={e.name}>{e.name}</option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <Field label="Hook" error={byField.hook}>
+            {(a) => (
+              <select {...a} value={hook} onChange={(e) => setHook(e.currentTarget.value)}>
+                <option value="before_write">before write</option>
+                <option value="before_delete">before delete</option>
+              </select>
+            )}
+          </Field>
+          <Field label="Rule type" error={byField.type}>
+            {(a) => (
+              <select {...a} value={type} onChange={(e) => setType(e.currentTarget.value as Rule['type'])}>
+                <option value="field">field (min, max, length, pattern)</option>
+                <option value="expression">expression (must be true)</option>
+                <option value="computed">computed (sets a field)</option>
+              </select>
+            )}
+          </Field>
+          {type !== 'expression' && (
+            <Field label={type === 'computed' ? 'Field to set' : 'Field'} error={byField['definition.field']}>
+              {(a) => (
+                <select {...a} value={field} onChange={(e) => setField(e.currentTarget.value)}>
+                  <option value="">—</option>
+                  {fields.map((f) => (
+                    <option key={f.name}>{f.name}</option>
+                  ))}
+                </select>
+              )}
+            </Field>
+          )}
+          {type === 'field' && (
+            <>
+              <Field label="Operator" error={byField['definition.operator']}>
+                {(a) => (
+                  <select {...a} value={operator} onChange={(e) => setOperator(e.currentTarget.value)}>
+                    {['min', 'max', 'min_length', 'max_length', 'pattern'].map((o) => (
+                      <option key={o}>{o}</option>
+                    ))}
+                  </select>
+                )}
+              </Field>
+              <Field label="Threshold" error={byField['definition.value']}>
+                {(a) => <input {...a} value={value} onInput={(e) => setValue(e.currentTarget.value)} />}
+              </Field>
+            </>
+          )}
+          {type !== 'field' && (
+            <Field label="Expression" class="wide" error={exprError} hint="e.g. record.total >= 0 && record.status != 'void'">
+              {(a) => <textarea {...a} class="code" rows={3} value={expression} onInput={(e) => setExpression(e.currentTarget.value)} />}
+            </Field>
+          )}
+          <Field label="Error message" error={byField['definition.message']}>
+            {(a) => <input {...a} value={message} onInput={(e) => setMessage(e.currentTarget.value)} />}
+          </Field>
+          <Field label="Priority" error={byField.priority}>
+            {(a) => <input {...a} type="number" value={priority} onInput={(e) => setPriority(e.currentTarget.value)} />}
+          </Field>
+          <Field label="Related load (JSON)" hint='[{"relation": "items"}]' error={byField['definition.related_load']}>
+            {(a) => <input {...a} class="code" value={related} onInput={(e) => setRelated(e.currentTarget.value)} />}
+          </Field>
+          <div class="checks">
+            <Check label="Active" checked={active} onChange={setActive} />
+            <Check label="Stop on fail" checked={stop} onChange={setStop} />
+          </div>
+        </div>
+        <div class="dialog-body">
+          <ErrorBox error={save.error ?? del.error} />
+        </div>
+        <footer class="dialog-foot">
+          {r && (
+            <button type="button" class="danger ghost" onClick={() => void del.run()}>
+              Delete rule
+            </button>
+          )}
+          <button type="button" class="ghost" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="primary" disabled={save.busy}>
+            Save rule
+          </button>
+        </footer>
+      </form>
+    </Modal>
+  );
+}
+
+/* ---------- state machines ---------- */
+
+interface TransitionDraft {
+  from: string;
+  to: string;
+  roles: string;
+  guard: string;
+}
+
+export function machineDiagram(sm: { initial?: string; transitions: { from: string | string[]; to: string; roles?: string[]; guard?: string }[] }) {
+  const states: string[] = [];
+  const add = (s: string) => s && !states.includes(s) && states.push(s);
+  if (sm.initial) add(sm.initial);
+  for (const t of sm.transitions) {
+    for (const f of Array.isArray(t.from) ? t.from : [t.from]) add(f);
+    add(t.to);
+  }
+  const nodes: FlowNode[] = states.map((s) => ({ id: s, label: s, kind: s === sm.initial ? 'start' : 'normal' }));
+  const edges: FlowEdge[] = sm.transitions.flatMap((t) =>
+    (Array.isArray(t.from) ? t.from : [t.from]).map((f) => ({
+      from: f,
+      to: t.to,
+      label: [t.roles?.length ? `roles: ${t.roles.join(', ')}` : '', t.guard ? `if ${t.guard}` : ''].filter(Boolean).join(' · ') || undefined,
+    })),
+  );
+  return { nodes, edges };
+}
+
+function Machines() {
+  const m = useModel();
+  const base = `${appBase(m.app)}/_admin/state-machines`;
+  const list = useAsync(() => api.get<StateMachine[]>(base), []);
+  const [editing, setEditing] = useState<StateMachine | 'new' | null>(null);
+  if (editing) {
+    return (
+      <MachineForm
+        sm={editing === 'new' ? null : editing}
+        onClose={() => setEditing(null)}
+        onSaved={() => {
+          setEditing(null);
+          list.reload();
+          m.reload();
+        }}
+      />
+    );
+  }
+  return (
+    <section class="card" aria-label="State machines">
+      <div class="section-head">
+        <h2>State machines</h2>
+        <button type="button" class="primary" disabled={m.entities.length === 0} onClick={() => setEditing('new')}>
+          New state machine
+        </button>
+      </div>
+      <ErrorBox error={list.error} />
+      {!list.data ? (
+        <Spinner />
+      ) : list.data.length === 0 ? (
+        <Empty>No state machines yet.</Empty>
+      ) : (
+        list.data.map((sm) => {
+          const d = machineDiagram(sm.definition);
+          return (
+            <div key={sm.id} class="machine">
+              <div class="section-head">
+                <h3>
+                  {sm.entity}.{sm.field} {!sm.active && <span class="badge">inactive</span>}
+                </h3>
+                <button type="button" aria-label={`Edit state machine ${sm.entity}.${sm.field}`} onClick={() => setEditing(sm)}>
+                  Edit
+                </button>
+              </div>
+              <FlowDiagram nodes={d.nodes} edges={d.edges} title={`States of ${sm.entity}.${sm.field}`} />
+            </div>
+          );
+        })
+      )}
+    </section>
+  );
+}
+
+function MachineForm(props: { sm: StateMachine | null; onClose: () => void; onSaved: () => void }) {
+  const m = useModel();
+  const sm = props.sm;
+  const [entity, setEntity] = useState(sm?.entity ?? m.entities[0]?.name ?? '');
+  const [field, setField] = useState(sm?.field ?? '');
+  const [initial, setInitial] = useState(sm?.definition.initial ?? '');
+  const [active, setActive] = useState(sm?.active ?? true);
+  const [rows, setRows] = useState<TransitionDraft[]>(
+    (sm?.definition.transitions ?? [{ from: '', to: '' }]).map((t) => ({
+      from: Array.isArray(t.from) ? t.from.join(', ') : t.from,
+      to: t.to,
+      roles: (t.roles ?? []).join(', '),
+      guard: t.guard ?? '',
+    })),
+  );
+  const [deleting, setDeleting] = useState(false);
+  const base = `${appBase(m.app)}/_admin/state-machines`;
+  const definition = {
+    ...(initial ? { initial } : {}),
+    transitions: rows
+      .filter((r) => r.from || r.to)
+      .map((r) => {
+        const from = split(r.from);
+        return {
+          from: from.length === 1 ? from[0]! : from,
+          to: r.to.trim(),
+          ...(split(r.roles).length ? { roles: split(r.roles) } : {}),
+          ...(r.guard.trim() ? { guard: r.guard.trim() } : {}),
+        };
+      }),
+  };
+  const save = useAction(async () => {
+    const body = { entity, field, active, definition };
+    if (sm) await api.put(`${base}/${sm.id}`, body);
+    else await api.post(base, body);
+    toast('State machine saved');
+    props.onSaved();
+    return true;
+  });
+  const { byField } = errorsByField(save.error);
+  const msg = save.error instanceof Error ? save.error.message : '';
+  const d = machineDiagram(definition);
+  const set = (i: number, patch: Partial<TransitionDraft>) => setRows(rows.map((r, j) => (j === i ? { ...r, ...patch } : r)));
+  return (
+    <form
+      class="card"
+      aria-label="State machine editor"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void save.run();
+      }}
+    >
+      <div class="section-head">
+        <h2>{sm ? `State machine ${sm.entity}.${sm.field}` : 'New state machine'}</h2>
+        <div class="row-actions">
+          {sm && (
+            <button type="button" class="danger ghost" onClick={() => setDeleting(true)}>
+              Delete
+            </button>
+          )}
+          <button type="button" class="ghost" onClick={props.onClose}>
+            Back
+          </button>
+          <button type="submit" class="primary" disabled={save.busy}>
+            Save state machine
+          </button>
+        </div>
+      </div>
+      <ErrorBox error={save.error} />
+      <div class="split">
+        <div>
+          <div class="form-grid">
+            <Field label="Entity" error={byField.entity ?? (/entity/.test(msg) ? msg : undefined)}>
+              {(a) => (
+                <select {...a} value={entity} onChange={(e) => setEntity(e.currentTarget.value)}>
+                  {m.entities.map((e) => (
+                    <option key={e.name}>{e.name}</option>
+                  ))}
+                </select>
+              )}
+            </Field>
+            <Field label="State field" error={byField.field ?? (/^field/.test(msg) ? msg : undefined)}>
+              {(a) => (
+                <select {...a} value={field} onChange={(e) => setField(e.currentTarget.value)}>
+                  <option value="">—</option>
+                  {(entityOf(m, entity)?.fields ?? []).map((f) => (
+                    <option key={f.name}>{f.name}</option>
+                  ))}
+                </select>
+              )}
+            </Field>
+            <Field label="Initial state" hint="A create that sends the field must use it">
+              {(a) => <input {...a} value={initial} onInput={(e) => setInitial(e.currentTarget.value)} />}
+            </Field>
+            <Check label="Active" checked={active} onChange={setActive} />
+          </div>
+          <h3>Transitions</h3>
+          {/transition/.test(msg) && <p class="error-text">{msg}</p>}
+          {rows.map((r, i) => (
+            <fieldset key={i} class="transition" aria-label={`Transition ${i + 1}`}>
+              <Field label="From" hint="one or more states, comma separated">
+                {(a) => <input {...a} aria-label={`Transition ${i + 1} from`} value={r.from} onInput={(e) => set(i, { from: e.currentTarget.value })} />}
+              </Field>
+              <Field label="To">{(a) => <input {...a} aria-label={`Transition ${i + 1} to`} value={r.to} onInput={(e) => set(i, { to: e.currentTarget.value })} />}</Field>
+              <Field label="Roles" hint="empty: anyone">
+                {(a) => <input {...a} aria-label={`Transition ${i + 1} roles`} value={r.roles} onInput={(e) => set(i, { roles: e.currentTarget.value })} />}
+              </Field>
+              <Field label="Guard" error={byField[`definition.transitions[${i}].guard`] ?? (/expression|guard/.test(msg) && r.guard ? msg : undefined)}>
+                {(a) => <input {...a} aria-label={`Transition ${i + 1} guard`} class="code" value={r.guard} onInput={(e) => set(i, { guard: e.currentTarget.value })} />}
+              </Field>
+              <button type="button" class="ghost danger" aria-label={`Remove transition ${i + 1}`} onClick={() => setRows(rows.filter((_, j) => j !== i))}>
+                ✕
+              </button>
+            </fieldset>
+          ))}
+          <button type="button" onClick={() => setRows([...rows, { from: '', to: '', roles: '', guard: '' }])}>
+            Add transition
+          </button>
+        </div>
+        <div>
+          <h3>Diagram</h3>
+          {d.nodes.length ? <FlowDiagram nodes={d.nodes} edges={d.edges} title="State diagram" /> : <p class="muted">Add transitions to see the states.</p>}
+        </div>
+      </div>
+      {deleting && sm && (
+        <ConfirmDialog
+          title="Delete this state machine?"
+          message={`${sm.entity}.${sm.field} will accept any value again.`}
+          confirmLabel="Delete"
+          onClose={() => setDeleting(false)}
+          onConfirm={async () => {
+            await api.del(`${base}/${sm.id}`);
+            props.onSaved();
+            return true;
+          }}
+        />
+      )}
+    </form>
+  );
+}
+
+/* ---------- workflows ---------- */
+
+interface Workflow {
+  id: string;
+  name: string;
+  trigger: Record<string, unknown>;
+  context?: Record<string, string>;
+  steps: Step[];
+  active: boolean;
+}
+interface Step {
+  id: string;
+  type: string;
+  timeout?: string;
+  assignee?: { type?: string; role?: string; user_id?: string };
+  [k: string]: unknown;
+}
+
+const GOTO_KEYS = ['then', 'on_true', 'on_false', 'on_approve', 'on_reject', 'on_timeout'];
+
+export function workflowDiagram(steps: Step[]) {
+  const nodes: FlowNode[] = steps.map((s) => ({
+    id: s.id,
+    label: s.id,
+    sub: s.type === 'approval' ? `approval${s.timeout ? ` · ${s.timeout}` : ''}${s.assignee?.role ? ` · ${s.assignee.role}` : ''}` : s.type,
+  }));
+  nodes.push({ id: '__end', label: 'end', kind: 'end' });
+  const edges: FlowEdge[] = [];
+  steps.forEach((s) => {
+    let any = false;
+    for (const k of GOTO_KEYS) {
+      const v = s[k];
+      if (v === undefined) continue;
+      any = true;
+      const target = typeof v === 'string' ? v : (v as { goto?: string }).goto ?? 'end';
+      edges.push({ from: s.id, to: target === 'end' ? '__end' : target, label: k === 'then' ? undefined : k.replace('on_', '') });
+    }
+    if (!any) edges.push({ from: s.id, to: '__end' }); // an absent goto means end
+  });
+  return { nodes, edges };
+}
+
+function Workflows() {
+  const m = useModel();
+  const base = `${appBase(m.app)}/_admin/workflows`;
+  const list = useAsync(() => api.get<Workflow[]>(base), []);
+  const [editing, setEditing] = useState<Workflow | 'new' | null>(null);
+  if (editing) {
+    return (
+      <WorkflowForm
+        wf={editing === 'new' ? null : editing}
+        onClose={() => setEditing(null)}
+        onSaved={() => {
+          setEditing(null);
+          list.reload();
+        }}
+      />
+    );
+  }
+  return (
+    <section class="card" aria-label="Workflows">
+      <div class="section-head">
+        <h2>Workflows</h2>
+        <button type="button" class="primary" onClick={() => setEditing('new')}>
+          New workflow
+        </button>
+      </div>
+      <ErrorBox error={list.error} />
+      {!list.data ? (
+        <Spinner />
+      ) : list.data.length === 0 ? (
+        <Empty>No workflows yet.</Empty>
+      ) : (
+        list.data.map((w) => {
+          const d = workflowDiagram(w.steps);
+          return (
+            <div key={w.id}>
+              <div class="section-head">
+                <h3>
+                  {w.name} {!w.active && <span class="badge">inactive</span>}
+                </h3>
+                <button type="button" aria-label={`Edit workflow ${w.name}`} onClick={() => setEditing(w)}>
+                  Edit
+                </button>
+              </div>
+              <FlowDiagram nodes={d.nodes} edges={d.edges} title={`Steps of workflow ${w.name}`} />
+            </div>
+          );
+        })
+      )}
+    </section>
+  );
+}
+
+function WorkflowForm(props: { wf: Workflow | null; onClose: () => void; onSaved: () => void }) {
+  const m = useModel();
+  const w = props.wf;
+  const [name, setName] = useState(w?.name ?? '');
+  const [active, setActive] = useState(w?.active ?? true);
+  const [trigger, setTrigger] = useState(JSON.stringify(w?.trigger ?? { type: 'state_change', entity: m.entities[0]?.name ?? '', field: 'status', to: '' }, null, 2));
+  const [context, setContext] = useState(JSON.stringify(w?.context ?? { record_id: 'trigger.record_id' }, null, 2));
+  const [steps, setSteps] = useState(JSON.stringify(w?.steps ?? [{ id: 'approve', type: 'approval', assignee: { type: 'role', role: 'manager' }, timeout: '72h', on_approve: 'end', on_reject: 'end' }], null, 2));
+  const parsed = (() => {
+    try {
+      return JSON.parse(steps) as Step[];
+    } catch {
+      return null;
+    }
+  })();
+  const base = `${appBase(m.app)}/_admin/workflows`;
+  const save = useAction(async () => {
+    const parse = (label: string, text: string) => {
+      try {
+        return JSON.parse(text);
+      } catch (e) {
+        throw new Error(`${label} is not valid JSON: ${(e as Error).message}`);
+      }
+    };
+    const body = { name, active, trigger: parse('Trigger', trigger), context: parse('Context', context), steps: parse('Steps', steps) };
+    if (w) await api.put(`${base}/${w.id}`, body);
+    else await api.post(base, body);
+    toast('Workflow saved');
+    props.onSaved();
+    return true;
+  });
+  const msg = save.error instanceof Error ? save.error.message : '';
+  const d = parsed && Array.isArray(parsed) ? workflowDiagram(parsed.filter((s) => s && typeof s.id === 'string')) : null;
+  return (
+    <form
+      class="card"
+      aria-label="Workflow editor"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void save.run();
+      }}
+    >
+      <div class="section-head">
+        <h2>{w ? `Workflow ${w.name}` : 'New workflow'}</h2>
+        <div class="row-actions">
+          <button type="button" class="ghost" onClick={props.onClose}>
+            Back
+          </button>
+          <button type="submit" class="primary" disabled={save.busy}>
+            Save workflow
+          </button>
+        </div>
+      </div>
+      <ErrorBox error={save.error} />
+      <div class="split">
+        <div class="form-grid one">
+          <Field label="Workflow name" error={/name/.test(msg) ? msg : undefined}>
+            {(a) => <input {...a} value={name} disabled={Boolean(w)} onInput={(e) => setName(e.currentTarget.value)} />}
+          </Field>
+          <Check label="Active" checked={active} onChange={setActive} />
+          <Field label="Trigger (JSON)" error={/trigger/i.test(msg) ? msg : undefined} hint='{"type":"state_change","entity","field","to"} or {"type":"event","event"}'>
+            {(a) => <textarea {...a} class="code" rows={5} value={trigger} onInput={(e) => setTrigger(e.currentTarget.value)} />}
+          </Field>
+          <Field label="Context (JSON)" error={/context/i.test(msg) ? msg : undefined}>
+            {(a) => <textarea {...a} class="code" rows={3} value={context} onInput={(e) => setContext(e.currentTarget.value)} />}
+          </Field>
+          <Field label="Steps (JSON)" error={/step|goto|expression/i.test(msg) ? msg : parsed ? undefined : 'Not valid JSON yet'}>
+            {(a) => <textarea {...a} class="code" rows={14} value={steps} onInput={(e) => setSteps(e.currentTarget.value)} />}
+          </Field>
+        </div>
+        <div>
+          <h3>Diagram</h3>
+          {d ? <FlowDiagram nodes={d.nodes} edges={d.edges} title="Workflow diagram" /> : <p class="muted">The steps are not valid JSON.</p>}
+        </div>
+      </div>
+    </form>
+  );
+}
+
+/* ---------- webhooks ---------- */
+
+interface Webhook {
+  id: string;
+  entity: string;
+  hook: string;
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  condition: string;
+  async: boolean;
+  retry: { max_attempts: number; backoff: string };
+  active: boolean;
+}
+interface WebhookLog {
+  id: string;
+  webhook_id: string;
+  entity: string;
+  hook: string;
+  url: string;
+  method: string;
+  request_body: unknown;
+  response_status: number | null;
+  response_body: string;
+  status: string;
+  attempt: number;
+  max_attempts: number;
+  error: string;
+  created_at: string;
+}
+
+function Webhooks() {
+  const m = useModel();
+  const base = `${appBase(m.app)}/_admin/webhooks`;
+  const hooks = useAsync(() => api.get<Webhook[]>(base), []);
+  const [editing, setEditing] = useState<Webhook | 'new' | null>(null);
+  return (
+    <>
+      <section class="card" aria-label="Webhooks">
+        <div class="section-head">
+          <h2>Webhooks</h2>
+          <button type="button" class="primary" onClick={() => setEditing('new')}>
+            New webhook
+          </button>
+        </div>
+        <ErrorBox error={hooks.error} />
+        {!hooks.data ? (
+          <Spinner />
+        ) : hooks.data.length === 0 ? (
+          <Empty>No webhooks yet.</Empty>
+        ) : (
+          <table class="table" aria-label="Webhooks">
+            <thead>
+              <tr>
+                <th scope="col">Entity</th>
+                <th scope="col">Hook</th>
+                <th scope="col">URL</th>
+                <th scope="col">Active</th>
+              </tr>
+            </thead>
+            <tbody>
+              {hooks.data.map((h) => (
+                <tr key={h.id}>
+                  <td>{h.entity}</td>
+                  <td>{h.hook}</td>
+                  <td>
+                    <button type="button" class="sort" aria-label={`Edit webhook ${h.url}`} onClick={() => setEditing(h)}>
+                      {h.method} {h.url}
+                    </button>
+                  </td>
+                  <td>{h.active ? 'Yes' : 'No'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        {editing && (
+          <WebhookForm
+            hook={editing === 'new' ? null : editing}
+            onClose={() => setEditing(null)}
+            onSaved={() => {
+              setEditing(null);
+              hooks.reload();
+            }}
+          />
+        )}
+      </section>
+      <DeliveryLog webhooks={hooks.data ?? []} />
+    </>
+  );
+}
+
+function WebhookForm(props: { hook: Webhook | null; onClose: () => void; onSaved: () => void }) {
+  const m = useModel();
+  const h = props.hook;
+  const [entity, setEntity] = useState(h?.entity ?? m.entities[0]?.name ?? '');
+  const [hook, setHook] = useState(h?.hook ?? 'after_write');
+  const [url, setUrl] = useState(h?.url ?? '');
+  const [method, setMethod] = useState(h?.method ?? 'POST');
+  const [headers, setHeaders] = useState(JSON.stringify(h?.headers ?? {}, null, 2));
+  const [condition, setCondition] = useState(h?.condition ?? '');
+  const [maxAttempts, setMaxAttempts] = useState(String(h?.retry.max_attempts ?? 3));
+  const [backoff, setBackoff] = useState(h?.retry.backoff ?? 'exponential');
+  const [active, setActive] = useState(h?.active ?? true);
+  const base = `${appBase(m.app)}/_admin/webhooks`;
+  const save = useAction(async () => {
+    let hdrs: unknown;
+    try {
+      hdrs = JSON.parse(headers || '{}');
+    } catch {
+      throw new Error('Headers must be a JSON object');
+    }
+    const body = { entity, hook, url, method, headers: hdrs, condition, async: hook.startsWith('after_'), retry: { max_attempts: Number(maxAttempts), backoff }, active };
+    if (h) await api.put(`${base}/${h.id}`, body);
+    else await api.post(base, body);
+    toast('Webhook saved');
+    props.onSaved();
+    return true;
+  });
+  const del = useAction(async () => {
+    if (h) await api.del(`${base}/${h.id}`);
+    props.onSaved();
+    return true;
+  });
+  const { byField } = errorsByField(save.error);
+  const msg = save.error instanceof Error ? save.error.message : '';
+  return (
+    <Modal title={h ? 'Edit webhook' : 'New webhook'} onClose={props.onClose} wide>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void save.run();
+        }}
+      >
+        <div class="dialog-body form-grid">
+          <Field label="Entity" error={byField.entity}>
+            {(a) => (
+              <select {...a} value={entity} onChange={(e) => setEntity(e.currentTarget.value)}>
+                {m.entities.map((e) => (
+                  <option key={e.name}>{e.name}</option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <Field label="Event" error={byField.hook} hint="before_* calls are synchronous and can veto the write">
+            {(a) => (
+              <select {...a} value={hook} onChange={(e) => setHook(e.currentTarget.value)}>
+                {['after_write', 'after_delete', 'before_write', 'before_delete'].map((x) => (
+                  <option key={x}>{x}</option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <Field label="URL" error={byField.url ?? (/url/i.test(msg) ? msg : undefined)}>
+            {(a) => <input {...a} type="url" required value={url} onInput={(e) => setUrl(e.currentTarget.value)} />}
+          </Field>
+          <Field label="Method" error={byField.method}>
+            {(a) => (
+              <select {...a} value={method} onChange={(e) => setMethod(e.currentTarget.value)}>
+                {['POST', 'PUT', 'PATCH', 'GET', 'DELETE'].map((x) => (
+                  <option key={x}>{x}</option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <Field label="Condition" hint="expression; empty = always" error={byField.condition ?? (/condition|expression/i.test(msg) ? msg : undefined)}>
+            {(a) => <input {...a} class="code" value={condition} onInput={(e) => setCondition(e.currentTarget.value)} />}
+          </Field>
+          <Field label="Headers (JSON)" hint='{"X-Token": "{{env.HOOK_TOKEN}}"}' error={byField.headers}>
+            {(a) => <textarea {...a} class="code" rows={3} value={headers} onInput={(e) => setHeaders(e.currentTarget.value)} />}
+          </Field>
+          <Field label="Max attempts" error={byField['retry.max_attempts'] ?? (/retry|attempt/i.test(msg) ? msg : undefined)}>
+            {(a) => <input {...a} type="number" value={maxAttempts} onInput={(e) => setMaxAttempts(e.currentTarget.value)} />}
+          </Field>
+          <Field label="Backoff" error={byField['retry.backoff']}>
+            {(a) => (
+              <select {...a} value={backoff} onChange={(e) => setBackoff(e.currentTarget.value)}>
+                <option>exponential</option>
+                <option>linear</option>
+              </select>
+            )}
+          </Field>
+          <Check label="Active" checked={active} onChange={setActive} />
+        </div>
+        <div class="dialog-body">
+          <ErrorBox error={save.error ?? del.error} />
+        </div>
+        <footer class="dialog-foot">
+          {h && (
+            <button type="button" class="danger ghost" onClick={() => void del.run()}>
+              Delete webhook
+            </button>
+          )}
+          <button type="button" class="ghost" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="primary" disabled={save.busy}>
+            Save webhook
+          </button>
+        </footer>
+      </form>
+    </Modal>
+  );
+}
+
+export function DeliveryLog(props: { webhooks: Webhook[] }) {
+  const m = useModel();
+  const [status, setStatus] = useState('');
+  const [webhook, setWebhook] = useState('');
+  const logs = useAsync(() => api.get<WebhookLog[]>(`${appBase(m.app)}/_admin/webhook-logs${qs({ status, webhook_id: webhook })}`), [status, webhook]);
+  const [open, setOpen] = useState<WebhookLog | null>(null);
+  const retry = useAction(async (id: string) => {
+    await api.post(`${appBase(m.app)}/_admin/webhook-logs/${id}/retry`);
+    toast('Retry scheduled: the delivery job sends it within about 30 s');
+    logs.reload();
+    return true;
+  });
+  const shown = (logs.data ?? []).filter((l) => (!status || l.status === status) && (!webhook || l.webhook_id === webhook));
+  return (
+    <section class="card" aria-label="Delivery log">
+      <div class="section-head">
+        <h2>Delivery log</h2>
+        <button type="button" onClick={logs.reload}>
+          Refresh
+        </button>
+      </div>
+      <div class="form-grid">
+        <Field label="Status">
+          {(a) => (
+            <select {...a} value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
+              <option value="">any</option>
+              {['pending', 'delivered', 'retrying', 'failed'].map((s) => (
+                <option key={s}>{s}</option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Webhook">
+          {(a) => (
+            <select {...a} value={webhook} onChange={(e) => setWebhook(e.currentTarget.value)}>
+              <option value="">any</option>
+              {props.webhooks.map((h) => (
+                <option key={h.id} value={h.id}>
+                  {h.entity} {h.hook} {h.url}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+      </div>
+      <ErrorBox error={logs.error ?? retry.error} />
+      {!logs.data ? (
+        <Spinner />
+      ) : shown.length === 0 ? (
+        <Empty>No deliveries.</Empty>
+      ) : (
+        <div class="table-wrap">
+          <table class="table" aria-label="Deliveries">
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Webhook</th>
+                <th scope="col">Status</th>
+                <th scope="col">Attempt</th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((l) => (
+                <tr key={l.id}>
+                  <td>{new Date(l.created_at).toLocaleString()}</td>
+                  <td>
+                    {l.entity} {l.hook} <small class="muted">{l.url}</small>
+                  </td>
+                  <td>
+                    <span class={`badge ${l.status === 'delivered' ? 'ok' : l.status === 'failed' ? 'delete' : ''}`}>{l.status}</span> {l.response_status ? `HTTP ${l.response_status}` : ''}
+                  </td>
+                  <td>
+                    {l.attempt}/{l.max_attempts}
+                  </td>
+                  <td class="row-actions">
+                    <button type="button" onClick={() => setOpen(l)}>
+                      Payload
+                    </button>
+                    {(l.status === 'failed' || l.status === 'retrying') && (
+                      <button type="button" disabled={retry.busy} onClick={() => void retry.run(l.id)}>
+                        Retry
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {open && (
+        <Modal title="Delivery" onClose={() => setOpen(null)} wide>
+          <div class="dialog-body">
+            <p>
+              {open.method} {open.url} → {open.status} {open.response_status ? `(HTTP ${open.response_status})` : ''} {open.error}
+            </p>
+            <h3>Request body</h3>
+            <pre class="code">{JSON.stringify(open.request_body, null, 2)}</pre>
+            <h3>Response body</h3>
+            <pre class="code">{open.response_body || '—'}</pre>
+          </div>
+        </Modal>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,261 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, openWatchedPage, type WatchedPage } from '../support/browser.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+/** issue 17: logic editors with diagrams, access, inbox, webhooks and activity, in a real browser. */
+describe('admin console, part 2', () => {
+  let server: TestServer;
+  let browser: Browser;
+  let w: WatchedPage;
+  let page: Page;
+  let app: string;
+  let token: string;
+  let receiver: Server;
+  const received: string[] = [];
+  let failNext = false;
+  const url = (p: string) => `${server.rocket.url}/admin${p}`;
+  let ticketId: string;
+
+  beforeAll(async () => {
+    receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        received.push(body);
+        const status = failNext ? 500 : 200;
+        failNext = false;
+        res.writeHead(status, { 'content-type': 'application/json' }).end(status === 200 ? '{"ok":true}' : '{"ok":false}');
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    [server, browser] = await Promise.all([startTestServer(), launchBrowser()]);
+    ({ name: app, token } = await server.createApp());
+    const entity = await server.client.post(`/api/${app}/_admin/entities`, {
+      token,
+      body: {
+        name: 'ticket',
+        table: 'tickets',
+        history: true,
+        primary_key: { field: 'id', type: 'uuid', generated: true },
+        fields: [
+          { name: 'id', type: 'uuid' },
+          { name: 'title', type: 'string', required: true },
+          { name: 'status', type: 'string' },
+          { name: 'approved', type: 'boolean', default: false },
+        ],
+      },
+    });
+    expect(entity.status).toBe(201);
+    w = await openWatchedPage(browser, server.rocket.url);
+    page = w.page;
+    page.setDefaultTimeout(20_000);
+    await page.goto(url('/login'));
+    await page.getByLabel('Email').fill(server.config.platformEmail);
+    await page.getByLabel('Password').fill(server.config.platformPassword);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/admin\/apps$/);
+  });
+  afterAll(async () => {
+    await w?.close();
+    await browser?.close();
+    await server?.close();
+    receiver?.close();
+  });
+
+  it('state machine editor with its diagram; the record form offers only allowed transitions', async () => {
+    await page.goto(url(`/a/${app}/logic`));
+    await page.getByRole('tab', { name: 'State machines' }).click();
+    await page.getByRole('button', { name: 'New state machine' }).click();
+    const form = page.getByRole('form', { name: 'State machine editor' });
+    await form.getByLabel('Entity').selectOption('ticket');
+    await form.getByLabel('State field').selectOption('status');
+    await form.getByLabel('Initial state').fill('open');
+    await form.getByLabel('Transition 1 from').fill('open');
+    await form.getByLabel('Transition 1 to').fill('in_progress');
+    await form.getByRole('button', { name: 'Add transition' }).click();
+    await form.getByLabel('Transition 2 from').fill('in_progress');
+    await form.getByLabel('Transition 2 to').fill('done');
+    await form.getByLabel('Transition 2 guard').fill('record.title != ');
+    await form.getByRole('button', { name: 'Save state machine' }).click();
+    // the guard does not compile: the API's message shows at the guard input
+    await form.locator('.field.has-error', { has: page.getByLabel('Transition 2 guard') }).getByRole('alert').waitFor();
+    await form.getByLabel('Transition 2 guard').fill("record.title != ''");
+    await form.getByRole('img', { name: 'State diagram' }).waitFor();
+    await w.screenshot('30-state-machine-editor');
+    await form.getByRole('button', { name: 'Save state machine' }).click();
+    await page.getByRole('img', { name: 'States of ticket.status' }).waitFor();
+    await w.screenshot('31-logic-state-machines');
+
+    const created = await server.client.post(`/api/${app}/ticket`, { token, body: { title: 'Printer jam', status: 'open' } });
+    expect(created.status).toBe(201);
+    ticketId = created.body.data.id;
+    await page.goto(url(`/a/${app}/data/ticket/${ticketId}`));
+    const status = page.getByLabel('status');
+    await expect.poll(() => status.locator('option').allTextContents()).toEqual(['open', 'in_progress']);
+    await status.selectOption('in_progress');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect.poll(async () => (await server.client.get(`/api/${app}/ticket/${ticketId}`, { token })).body.data.status).toBe('in_progress');
+    await page.goto(url(`/a/${app}/data/ticket/${ticketId}`));
+    await expect.poll(() => page.getByLabel('status').locator('option').allTextContents()).toEqual(['in_progress', 'done']);
+  });
+
+  it('workflow editor with its diagram; an approval from a second user in their inbox changes the record', async () => {
+    await page.goto(url(`/a/${app}/logic`));
+    await page.getByRole('tab', { name: 'Workflows' }).click();
+    await page.getByRole('button', { name: 'New workflow' }).click();
+    const form = page.getByRole('form', { name: 'Workflow editor' });
+    await form.getByLabel('Workflow name').fill('review');
+    await form.getByLabel('Trigger (JSON)').fill(JSON.stringify({ type: 'state_change', entity: 'ticket', field: 'status', to: 'done' }));
+    await form.getByLabel('Context (JSON)').fill(JSON.stringify({ record_id: 'trigger.record_id' }));
+    await form.getByLabel('Steps (JSON)').fill(
+      JSON.stringify([
+        { id: 'mgr', type: 'approval', assignee: { type: 'role', role: 'manager' }, timeout: '72h', on_approve: { goto: 'mark' }, on_reject: 'end' },
+        { id: 'mark', type: 'action', actions: [{ type: 'set_field', entity: 'ticket', record_id: 'context.record_id', field: 'approved', value: true }], then: 'end' },
+      ]),
+    );
+    await form.getByRole('img', { name: 'Workflow diagram' }).waitFor();
+    await w.screenshot('32-workflow-editor');
+    await form.getByRole('button', { name: 'Save workflow' }).click();
+    await page.getByRole('img', { name: 'Steps of workflow review' }).waitFor();
+
+    // the second user, made on the Access page
+    await page.goto(url(`/a/${app}/access`));
+    await page.getByRole('button', { name: 'New user' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New user' });
+    await dialog.getByLabel('Email').fill('mgr@example.com');
+    await dialog.getByLabel('Password').fill('manager-pass-1');
+    await dialog.getByLabel('Roles').fill('manager');
+    await dialog.getByRole('button', { name: 'Save user' }).click();
+    await page.getByRole('table', { name: 'Users' }).getByText('mgr@example.com').waitFor();
+    await w.screenshot('33-access-users');
+    await page.getByRole('tab', { name: 'Permissions' }).click();
+    await page.getByRole('button', { name: 'Add read policy on ticket' }).click();
+    const policy = page.getByRole('dialog', { name: 'read on ticket' });
+    await policy.getByLabel('Roles').fill('manager');
+    await policy.getByRole('button', { name: 'Add condition' }).click();
+    await policy.getByLabel('Condition 1 field').selectOption('status');
+    await policy.getByLabel('Condition 1 operator').selectOption('neq');
+    await policy.getByLabel('Condition 1 value').fill('void');
+    await w.screenshot('34-access-policy');
+    await policy.getByRole('button', { name: 'Save policy' }).click();
+    await page.getByRole('button', { name: /Edit read policy on ticket for manager/ }).waitFor();
+    const perms = await server.client.get(`/api/${app}/_admin/permissions`, { token });
+    expect(perms.body.data).toMatchObject([{ entity: 'ticket', action: 'read', roles: ['manager'], conditions: [{ field: 'status', operator: 'neq', value: 'void' }] }]);
+
+    // trigger the workflow from the data browser
+    await page.goto(url(`/a/${app}/data/ticket/${ticketId}`));
+    await page.getByLabel('status').selectOption('done');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.waitForURL(new RegExp(`/data/ticket/${ticketId}$`));
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/\/admin\/login$/);
+
+    await page.getByText('App user').click();
+    await page.getByLabel('App name').fill(app);
+    await page.getByLabel('Email').fill('mgr@example.com');
+    await page.getByLabel('Password').fill('manager-pass-1');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(new RegExp(`/admin/a/${app}/data$`));
+    expect(await page.getByRole('navigation', { name: 'App sections' }).getByRole('link', { name: 'Schema' }).count()).toBe(0);
+    await page.getByRole('navigation', { name: 'App sections' }).getByRole('link', { name: 'Inbox' }).click();
+    const item = page.getByRole('article', { name: 'review at mgr' });
+    await item.waitFor();
+    await item.getByRole('button', { name: 'Step history' }).click();
+    await w.screenshot('35-inbox');
+    await item.getByRole('button', { name: 'Approve' }).click();
+    await page.getByText('Nothing waits for you.').waitFor();
+    await expect.poll(async () => (await server.client.get(`/api/${app}/ticket/${ticketId}`, { token })).body.data.approved).toBe(true);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/\/admin\/login$/);
+    await page.getByText('Platform admin').click();
+    await page.getByLabel('Email').fill(server.config.platformEmail);
+    await page.getByLabel('Password').fill(server.config.platformPassword);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/admin\/apps$/);
+  });
+
+  it('webhook to a local receiver: the delivery shows in the log and can be retried', { timeout: 120_000 }, async () => {
+    const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    await page.goto(url(`/a/${app}/logic`));
+    await page.getByRole('tab', { name: 'Webhooks' }).click();
+    await page.getByRole('button', { name: 'New webhook' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New webhook' });
+    await dialog.getByLabel('Entity').selectOption('ticket');
+    await dialog.getByLabel('Event').selectOption('after_write');
+    await dialog.getByLabel('URL').fill(hookUrl);
+    await dialog.getByLabel('Max attempts').fill('1');
+    await dialog.getByRole('button', { name: 'Save webhook' }).click();
+    await page.getByRole('table', { name: 'Webhooks' }).getByText(hookUrl).waitFor();
+
+    const before = received.length;
+    failNext = true; // the first delivery fails; with one attempt allowed it is then 'failed'
+    await server.client.post(`/api/${app}/ticket`, { token, body: { title: 'Hooked', status: 'open' } });
+    await expect.poll(() => received.length, { timeout: 20_000 }).toBeGreaterThan(before);
+    const deliveries = page.getByRole('table', { name: 'Deliveries' });
+    await expect
+      .poll(async () => {
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        return deliveries.getByText('failed').count().catch(() => 0);
+      })
+      .toBeGreaterThan(0);
+    await deliveries.getByRole('button', { name: 'Payload' }).first().click();
+    await page.getByRole('dialog', { name: 'Delivery' }).getByText('"Hooked"').waitFor();
+    await w.screenshot('36-webhook-delivery');
+    await page.getByRole('dialog', { name: 'Delivery' }).getByRole('button', { name: 'Close' }).click();
+    const n = received.length;
+    await deliveries.getByRole('button', { name: 'Retry' }).first().click();
+    await deliveries.getByText('retrying').waitFor();
+    // the retry job sends it within about 30 s
+    await expect.poll(() => received.length, { timeout: 60_000 }).toBeGreaterThan(n);
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole('button', { name: 'Refresh' }).click();
+          return deliveries.getByText('delivered').count().catch(() => 0);
+        },
+        { timeout: 20_000 },
+      )
+      .toBeGreaterThan(0);
+    await w.screenshot('37-logic-webhooks');
+  });
+
+  it('rules editor shows the compile error of an expression at its input', async () => {
+    await page.goto(url(`/a/${app}/logic`));
+    await page.getByRole('button', { name: 'New rule' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New rule' });
+    await dialog.getByLabel('Rule type').selectOption('expression');
+    await dialog.getByLabel('Expression').fill('record.title ==');
+    await dialog.getByRole('button', { name: 'Save rule' }).click();
+    await dialog.locator('.field.has-error', { has: page.getByLabel('Expression') }).getByRole('alert').waitFor();
+    await dialog.getByLabel('Expression').fill("record.title != 'x'");
+    await dialog.getByLabel('Error message').fill('Title must not be x');
+    await dialog.getByRole('button', { name: 'Save rule' }).click();
+    await page.getByRole('table', { name: 'Rules' }).getByText("record.title != 'x'").waitFor();
+    await w.screenshot('38-logic-rules');
+  });
+
+  it('the activity page lists the audit entries of all of this', async () => {
+    await page.goto(url(`/a/${app}/activity`));
+    const log = page.getByRole('region', { name: 'Audit log' });
+    await log.getByText('_state_machines').first().waitFor();
+    await log.getByText('_workflows').first().waitFor();
+    await log.getByText('_webhooks').first().waitFor();
+    await log.getByText('_permissions').first().waitFor();
+    await log.getByLabel('Entity').fill('ticket');
+    await log.getByLabel('Entity').press('Tab');
+    await log.getByText(ticketId).first().waitFor();
+    await w.screenshot('39-activity');
+    await page.goto(url(`/a/${app}/data/ticket/${ticketId}`));
+    await page.getByRole('tab', { name: 'History' }).click();
+    await page.getByRole('region', { name: 'History' }).getByText('approved').first().waitFor();
+    await w.screenshot('40-record-history');
+  });
+
+  it('no console errors and no request to another origin', () => {
+    expect(w.consoleErrors).toEqual([]);
+    expect(w.foreignRequests).toEqual([]);
+  });
+});
