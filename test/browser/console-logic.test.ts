@@ -6,7 +6,7 @@ import { launchBrowser, openWatchedPage, type WatchedPage } from '../support/bro
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /** issue 17: logic editors with diagrams, access, inbox, webhooks and activity, in a real browser. */
-describe('admin console, part 2', () => {
+describe('admin console, part 2', { timeout: 180_000 }, () => {
   let server: TestServer;
   let browser: Browser;
   let w: WatchedPage;

@@ -8,7 +8,7 @@ import { ARTIFACTS_DIR, launchBrowser, openWatchedPage, type WatchedPage } from 
 import { startTestServer, uniqueName, type TestServer } from '../support/server.js';
 
 /** issue 16 "Must hold": the whole path from platform login to a deleted record, in a real browser. */
-describe('admin console, part 1', () => {
+describe('admin console, part 1', { timeout: 180_000 }, () => {
   let server: TestServer;
   let browser: Browser;
   let w: WatchedPage;
