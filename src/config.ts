@@ -36,6 +36,17 @@ export interface Config {
   workers: string;
   /** `count=estimated` returns the planner's estimate from this many matching rows on. */
   countEstimateThreshold: number;
+  // --- operations (operations.md) ---
+  /** Seconds an unused pool connection stays open; an app's runtime is unloaded after this without requests. */
+  poolIdleSeconds: number;
+  /** How long a request waits for PostgreSQL to accept a connection before 503 (ms). */
+  dbWaitMs: number;
+  /** Longest wait for in-flight requests on shutdown (ms). */
+  shutdownTimeoutMs: number;
+  /** Serve GET /metrics. */
+  metrics: boolean;
+  /** Bearer token /metrics requires, when set. */
+  metricsToken: string | undefined;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -86,6 +97,11 @@ const schema = z.object({
   ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS: bool(false),
   ROCKET_WORKERS: z.string().regex(/^(auto|[1-9][0-9]{0,2})$/, 'must be a number of processes or "auto"').default('1'),
   ROCKET_COUNT_ESTIMATE_THRESHOLD: int(0, Number.MAX_SAFE_INTEGER).default(10_000),
+  ROCKET_POOL_IDLE_SECONDS: int(1, 86400).default(30),
+  ROCKET_DB_WAIT_MS: int(0, 600_000).default(2000),
+  ROCKET_SHUTDOWN_TIMEOUT_MS: int(0, 3_600_000).default(10_000),
+  ROCKET_METRICS: bool(false),
+  ROCKET_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 /** rocket.yaml keys, mapped to the environment names above. */
@@ -111,6 +127,11 @@ const YAML_KEYS: Record<string, keyof z.input<typeof schema>> = {
   webhook_deny_private_networks: 'ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS',
   workers: 'ROCKET_WORKERS',
   count_estimate_threshold: 'ROCKET_COUNT_ESTIMATE_THRESHOLD',
+  pool_idle_seconds: 'ROCKET_POOL_IDLE_SECONDS',
+  db_wait_ms: 'ROCKET_DB_WAIT_MS',
+  shutdown_timeout_ms: 'ROCKET_SHUTDOWN_TIMEOUT_MS',
+  metrics: 'ROCKET_METRICS',
+  metrics_token: 'ROCKET_METRICS_TOKEN',
 };
 
 export class ConfigError extends Error {}
@@ -165,5 +186,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookDenyPrivateNetworks: c.ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS,
     workers: c.ROCKET_WORKERS,
     countEstimateThreshold: c.ROCKET_COUNT_ESTIMATE_THRESHOLD,
+    poolIdleSeconds: c.ROCKET_POOL_IDLE_SECONDS,
+    dbWaitMs: c.ROCKET_DB_WAIT_MS,
+    shutdownTimeoutMs: c.ROCKET_SHUTDOWN_TIMEOUT_MS,
+    metrics: c.ROCKET_METRICS,
+    metricsToken: c.ROCKET_METRICS_TOKEN,
   };
 }

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'TOO_MANY_REQUESTS'
   | 'VALIDATION_FAILED'
   | 'WEBHOOK_FAILED'
+  | 'SERVICE_UNAVAILABLE'
   | 'INTERNAL_ERROR';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -35,12 +36,13 @@ const STATUS: Record<ErrorCode, number> = {
   TOO_MANY_REQUESTS: 429,
   VALIDATION_FAILED: 422,
   WEBHOOK_FAILED: 502,
+  SERVICE_UNAVAILABLE: 503,
   INTERNAL_ERROR: 500,
 };
 
 export class RocketError extends Error {
   readonly status: number;
-  /** Seconds after which a refused request may be tried again (429). */
+  /** Seconds after which a refused request may be tried again (429, 503). */
   retryAfter?: number;
   constructor(
     readonly code: ErrorCode,
@@ -55,6 +57,13 @@ export class RocketError extends Error {
 
 export function tooManyRequests(message: string, retryAfter: number): RocketError {
   const err = new RocketError('TOO_MANY_REQUESTS', message);
+  err.retryAfter = retryAfter;
+  return err;
+}
+
+/** No database connection could be had in time, or the instance is shutting down: try again shortly. */
+export function serviceUnavailable(message: string, retryAfter: number): RocketError {
+  const err = new RocketError('SERVICE_UNAVAILABLE', message);
   err.retryAfter = retryAfter;
   return err;
 }

@@ -22,6 +22,9 @@ import { historyObserver } from './history/observer.js';
 import { eventSweepJob, workflowDeadlineJob } from './workflows/jobs.js';
 import { workflowEventSink, workflowObserver } from './workflows/observer.js';
 import { workflowsTransfer } from './workflows/transfer.js';
+import type { Database } from './db/database.js';
+import { Lifecycle } from './ops/lifecycle.js';
+import { Metrics } from './ops/metrics.js';
 
 export interface Rocket {
   http: FastifyInstance;
@@ -30,6 +33,10 @@ export interface Rocket {
   /** The background jobs of every app (`jobs.runNow(name)` runs a pass at once). */
   jobs: JobRunner<AppRuntime>;
   url: string;
+  /** Shutdown state and hooks (e.g. realtime ends its streams in one). */
+  lifecycle: Lifecycle;
+  /** Present when ROCKET_METRICS is on; features report through it (e.g. `realtimeSubscribers`). */
+  metrics: Metrics | undefined;
   close(): Promise<void>;
 }
 
@@ -39,8 +46,8 @@ export interface Rocket {
  * runs these jobs over every live app. A new feature adds its pieces here;
  * the core (db, types, metadata, engine) never imports a feature.
  */
-function plugIns(config: Config): { extensions: AppExtensions; jobs: Array<Job<AppRuntime>> } {
-  const webhooks = webhookSettings(config);
+function plugIns(config: Config, metrics: Metrics | undefined): { extensions: AppExtensions; jobs: Array<Job<AppRuntime>> } {
+  const webhooks = { ...webhookSettings(config), onDelivery: metrics && ((outcome: string) => metrics.delivery(outcome)) };
   return {
     extensions: {
       observers: [workflowObserver, webhookObserver(webhooks), historyObserver],
@@ -57,6 +64,8 @@ export interface RocketCore {
   dbServer: DatabaseServer;
   /** The background jobs the server runs over every live app (the command line runs none). */
   jobs: Array<Job<AppRuntime>>;
+  /** Present when ROCKET_METRICS is on. */
+  metrics: Metrics | undefined;
   close(): Promise<void>;
 }
 
@@ -72,14 +81,19 @@ export async function openCore(config: Config, log: Logger, opts: { attach?: boo
     const throttle = new LoginThrottle(mgmt, new LoginPolicy(config.loginMaxFailures, config.loginLockSeconds * 1000));
     const platform = new Platform(mgmt, await platformSecret(config.dataDir, config.platformJwtSecret), throttle);
     await platform.bootstrap(config, log);
-    const { extensions, jobs: jobList } = plugIns(config);
-    const apps = new AppManager(dbServer, mgmt, config.appPoolSize, throttle, log, extensions, config.countEstimateThreshold);
+    const pools = (): Database[] => [mgmt, ...apps.runtimes().map((r) => r.db)];
+    const metrics: Metrics | undefined = config.metrics
+      ? new Metrics(() => pools().map((db) => ({ database: db.options.database, ...db.usage() })))
+      : undefined;
+    const { extensions, jobs: jobList } = plugIns(config, metrics);
+    const apps: AppManager = new AppManager(dbServer, mgmt, config.appPoolSize, throttle, log, extensions, config.countEstimateThreshold);
     const files = new FileService(new LocalDiskStorage(config.storagePath), config.maxFileSize);
     apps.onDelete((name) => files.removeApp(name));
     return {
       services: { platform, apps, files },
       dbServer,
       jobs: jobList,
+      metrics,
       async close() {
         await apps.closeAll();
         await mgmt.close();
@@ -100,11 +114,20 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
   const { apps } = services;
   try {
     await apps.loadAll();
-    const http = await buildHttp(config, log, services, ROUTE_MODULES);
+    const lifecycle = new Lifecycle();
+    const { metrics } = core;
+    const http = await buildHttp(config, log, services, ROUTE_MODULES, {
+      lifecycle,
+      metrics,
+      metricsToken: config.metricsToken,
+      ping: async () => {
+        await services.platform.db.query('SELECT 1');
+      },
+    });
     const address = await http.listen({ port: config.port, host: config.host });
     const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
     log.info({ url }, 'Rocket is serving');
-    const jobs = new JobRunner<AppRuntime>(() => apps.runtimes(), log);
+    const jobs = new JobRunner<AppRuntime>(() => apps.runtimes(), log, metrics && ((job, ok) => metrics.job(job, ok)));
     for (const job of core.jobs) jobs.add(job);
     jobs.start();
     let closing: Promise<void> | undefined;
@@ -114,9 +137,13 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
       dbServer,
       jobs,
       url,
+      lifecycle,
+      metrics,
       close() {
         closing ??= (async () => {
-          await http.close(); // stops accepting, waits for in-flight requests
+          // /ready answers 503 and new requests are refused from here on; realtime streams end.
+          await lifecycle.beginShutdown();
+          await closeHttp(http, config.shutdownTimeoutMs);
           await jobs.stop();
           await core.close();
         })();
@@ -126,5 +153,25 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
   } catch (err) {
     await core.close().catch(() => undefined);
     throw err;
+  }
+}
+
+/** Stops accepting connections and waits for in-flight requests, at most `timeoutMs`; then cuts what is left. */
+async function closeHttp(http: FastifyInstance, timeoutMs: number): Promise<void> {
+  const closed = http.close();
+  // close() ends the connections idle at that moment; keep-alive connections whose last request
+  // finishes later go idle afterwards and are ended here, so the server does not wait for them.
+  const reaper = setInterval(() => http.server.closeIdleConnections(), 100);
+  closed.finally(() => clearInterval(reaper)).catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const late = await Promise.race([
+    closed.then(() => false),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
+  ]);
+  clearTimeout(timer);
+  if (late) {
+    http.log.warn({ timeoutMs }, 'shutdown timeout: closing the connections of unfinished requests');
+    http.server.closeAllConnections();
+    await closed;
   }
 }

@@ -1,4 +1,5 @@
 import postgres from 'postgres';
+import { serviceUnavailable } from '../errors.js';
 import { mapPgError } from './pg-errors.js';
 
 /** A value that may be bound as a query parameter. */
@@ -17,7 +18,22 @@ export interface ConnectionOptions {
   password: string | undefined;
   database: string;
   max: number;
+  /** Seconds an unused pool connection stays open. */
+  idleTimeout?: number;
+  /** How long a query waits for PostgreSQL to accept a connection before 503 (ms). */
+  connectWaitMs?: number;
 }
+
+/** SQLSTATEs and socket errors meaning "no connection now", not "this query failed". */
+const REFUSED = new Set(['53300', '53400', '57P03', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN']);
+
+function refusedConnection(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && REFUSED.has(code);
+}
+
+/** Seconds a client is told to wait after a 503 for lack of connections. */
+const RETRY_AFTER_SECONDS = 2;
 
 /** '2024-03-01 10:34:56.789+00' → '2024-03-01T10:34:56.789+00:00'; no offset (timestamp without time zone) → UTC. */
 function pgTimestampToIso(text: string): string {
@@ -93,6 +109,8 @@ export class Database implements Queryable {
   private readonly sql: postgres.Sql<TypeMap>;
   /** Statements sent through this pool; lets tests prove a request's query count. */
   statements = 0;
+  /** Queries and transactions started and not finished (in use, or queued for a connection). */
+  private busy = 0;
 
   constructor(readonly options: ConnectionOptions) {
     this.sql = postgres({
@@ -102,7 +120,7 @@ export class Database implements Queryable {
       password: options.password,
       database: options.database,
       max: options.max,
-      idle_timeout: 60,
+      idle_timeout: options.idleTimeout ?? 60,
       connect_timeout: 10,
       onnotice: () => undefined,
       connection: { TimeZone: 'UTC', application_name: 'rocket' },
@@ -112,10 +130,40 @@ export class Database implements Queryable {
 
   async query<T = Row>(text: string, params: readonly SqlParam[] = []): Promise<T[]> {
     this.statements++;
+    this.busy++;
     try {
-      return (await this.sql.unsafe(text, params as never[], { prepare: true })) as unknown as T[];
+      return await this.whenConnected(
+        async () => (await this.sql.unsafe(text, params as never[], { prepare: true })) as unknown as T[],
+      );
     } catch (err) {
       throw mapPgError(err);
+    } finally {
+      this.busy--;
+    }
+  }
+
+  /** In use and waiting, as far as this process can tell (postgres.js keeps no count of its own). */
+  usage(): { inUse: number; waiting: number } {
+    return { inUse: Math.min(this.busy, this.options.max), waiting: Math.max(0, this.busy - this.options.max) };
+  }
+
+  /**
+   * Runs fn; while PostgreSQL refuses connections (too many clients, starting
+   * up, unreachable) it is tried again for a short while — the statement never
+   * reached the server, so trying again is safe — then the request gets 503.
+   */
+  private async whenConnected<T>(fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + (this.options.connectWaitMs ?? 2000);
+    for (let delay = 25; ; delay = Math.min(delay * 2, 250)) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!refusedConnection(err)) throw err;
+        if (Date.now() + delay > deadline) {
+          throw serviceUnavailable('The database has no free connection; try again shortly', RETRY_AFTER_SECONDS);
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
     }
   }
 
@@ -127,9 +175,11 @@ export class Database implements Queryable {
    */
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     let conn: postgres.ReservedSql<TypeMap>;
+    this.busy++;
     try {
-      conn = await this.sql.reserve();
+      conn = await this.whenConnected(() => this.sql.reserve());
     } catch (err) {
+      this.busy--;
       throw mapPgError(err);
     }
     let begun: Promise<unknown> | undefined;
@@ -163,6 +213,7 @@ export class Database implements Queryable {
       throw mapPgError(err);
     } finally {
       conn.release();
+      this.busy--;
     }
   }
 

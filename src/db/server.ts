@@ -36,6 +36,8 @@ export class DatabaseServer {
           port: Number(url.port || 5432),
           user: decodeURIComponent(url.username) || 'postgres',
           password: url.password ? decodeURIComponent(url.password) : undefined,
+          idleTimeout: config.poolIdleSeconds,
+          connectWaitMs: config.dbWaitMs,
         },
         database,
         undefined,
@@ -48,7 +50,14 @@ export class DatabaseServer {
     }
     const embedded = await startEmbedded(config.dataDir, config.embeddedPgPort, log);
     return new DatabaseServer(
-      { host: embedded.host, port: embedded.port, user: embedded.user, password: embedded.password },
+      {
+        host: embedded.host,
+        port: embedded.port,
+        user: embedded.user,
+        password: embedded.password,
+        idleTimeout: config.poolIdleSeconds,
+        connectWaitMs: config.dbWaitMs,
+      },
       config.managementDb,
       () => embedded.stop(),
     );

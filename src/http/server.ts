@@ -7,6 +7,7 @@ import { envelope, sendError } from './errors.js';
 import type { Services } from './context.js';
 import { appAuthRoutes } from './routes/app-auth.js';
 import { platformRoutes } from './routes/platform.js';
+import { type OperationsOptions, operationsRoutes } from '../ops/http.js';
 
 export type RouteModule = (app: FastifyInstance, services: Services) => Promise<void>;
 
@@ -16,6 +17,7 @@ export async function buildHttp(
   log: Logger,
   services: Services,
   extraRoutes: readonly RouteModule[] = [],
+  ops?: OperationsOptions,
 ): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -23,7 +25,8 @@ export async function buildHttp(
     logController: new LogController({
       disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
     }),
-    return503OnClosing: true,
+    // Requests during shutdown get the error envelope and Retry-After (ops/http.ts), not Fastify's own 503.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
   });
@@ -46,6 +49,7 @@ export async function buildHttp(
     reply.status(404).send(envelope(new RocketError('NOT_FOUND', `Route not found: ${request.method} ${request.url.split('?')[0]}`))),
   );
 
+  if (ops) operationsRoutes(app, ops);
   app.get('/health', async () => ({ status: 'ok' }));
   await platformRoutes(app, services);
   await appAuthRoutes(app, services);

@@ -47,6 +47,8 @@ export class JobRunner<A extends JobApp = JobApp> {
   constructor(
     private readonly apps: () => readonly A[],
     private readonly log: Logger,
+    /** Told of every pass: the job's name and whether it ran without a failure (the metrics' hook). */
+    private readonly onPass?: (job: string, ok: boolean) => void,
   ) {}
 
   /** Adds a job (before `start`). */
@@ -118,6 +120,7 @@ export class JobRunner<A extends JobApp = JobApp> {
     if (this.stopped) return;
     const { job } = s;
     let next = Date.now() + job.intervalMs;
+    let ok = true;
     await Promise.all(
       this.apps().map(async (app) => {
         try {
@@ -125,10 +128,12 @@ export class JobRunner<A extends JobApp = JobApp> {
           const due = await job.nextDue?.(app);
           if (due) next = Math.min(next, due.getTime());
         } catch (err) {
+          ok = false;
           app.log.error({ err, app: app.name, job: job.name }, 'job pass failed');
         }
       }),
     );
+    this.onPass?.(job.name, ok);
     this.arm(s, Math.max(next, Date.now()));
   }
 }

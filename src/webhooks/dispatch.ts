@@ -114,8 +114,13 @@ async function send(app: DispatchApp, settings: WebhookSettings, log: Claimed, s
     },
     { denyPrivateNetworks: settings.denyPrivateNetworks, signal },
   );
-  if (result.cancelled) return;
-  await recordAttempt(app.db, log, log.backoff === 'linear' ? 'linear' : 'exponential', result);
+  if (result.cancelled) {
+    // Shutdown: hand the row back at once instead of leaving it leased for another instance to wait out.
+    await app.db.query('UPDATE _webhook_logs SET next_retry_at = NOW() WHERE id = $1', [log.id]);
+    return;
+  }
+  const status = await recordAttempt(app.db, log, log.backoff === 'linear' ? 'linear' : 'exponential', result);
+  settings.onDelivery?.(status);
 }
 
 /** After commit: sends the pending rows of a write in the background (the response does not wait). */

@@ -80,7 +80,7 @@ export async function recordAttempt(
   log: Pick<WebhookLog, 'id' | 'attempt' | 'max_attempts'>,
   backoff: Backoff,
   result: DeliveryResult,
-): Promise<void> {
+): Promise<LogStatus> {
   const attempt = log.attempt + 1;
   const next = nextState(attempt, log.max_attempts, backoff, result);
   await db.query(
@@ -89,6 +89,7 @@ export async function recordAttempt(
      WHERE id = $1`,
     [log.id, attempt, next.status, result.status, result.body, result.error, next.retryInSeconds],
   );
+  return next.status;
 }
 
 // ---- logs API -------------------------------------------------------------------------------------

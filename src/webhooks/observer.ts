@@ -115,6 +115,7 @@ async function beforeCommit(settings: WebhookSettings, sc: StageContext, writes:
             error: result.error,
           }),
         );
+        settings.onDelivery?.(result.ok ? 'delivered' : 'failed');
         if (!result.ok) throw webhookFailed(w.row.id, result.error);
       }
     }

@@ -6,6 +6,8 @@ export interface WebhookSettings {
   readonly envAllowlist: readonly string[];
   /** Refuse to call loopback, private, link-local and cloud-metadata addresses. */
   readonly denyPrivateNetworks: boolean;
+  /** Told the stored status of every call made (delivered, retrying, failed): the metrics' hook. */
+  readonly onDelivery?: (outcome: string) => void;
 }
 
 export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = Object.freeze({ envAllowlist: [], denyPrivateNetworks: false });

@@ -1,0 +1,75 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { RocketError, serviceUnavailable, unauthorized } from '../errors.js';
+import { envelope, sendError } from '../http/errors.js';
+import type { Lifecycle } from './lifecycle.js';
+import { type Metrics, routeFamily } from './metrics.js';
+
+/** What a client is told to wait before trying again while this instance shuts down (another one will answer). */
+const SHUTDOWN_RETRY_AFTER_SECONDS = 5;
+/** /ready waits this long for the management database. */
+const READY_TIMEOUT_MS = 2000;
+
+/** Compares in constant time (digests have one length whatever was sent). */
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+export interface OperationsOptions {
+  lifecycle: Lifecycle;
+  /** Answers when the management database does (a trivial query). */
+  ping: () => Promise<void>;
+  /** Present when ROCKET_METRICS is on. */
+  metrics?: Metrics;
+  /** Bearer token /metrics requires, when set. */
+  metricsToken?: string;
+}
+
+/**
+ * Probes and metrics (operations.md §Health and metrics, §Shutdown): `/ready`,
+ * `/metrics`, the per-request counters, and the refusal of requests that
+ * arrive while the instance shuts down. Registered before any other route.
+ */
+export function operationsRoutes(app: FastifyInstance, opts: OperationsOptions): void {
+  const { lifecycle, metrics } = opts;
+
+  app.addHook('onRequest', async (request, reply) => {
+    // The liveness probe still says "alive" while the instance drains.
+    if (!lifecycle.closing || request.routeOptions.url === '/health') return;
+    reply.header('connection', 'close');
+    return sendError(serviceUnavailable('This server is shutting down; try again', SHUTDOWN_RETRY_AFTER_SECONDS), request, reply);
+  });
+
+  if (metrics) {
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.request(routeFamily(request.routeOptions.url), reply.statusCode, reply.elapsedTime / 1000);
+    });
+  }
+
+  app.get('/ready', async (_request, reply) => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('timeout')), READY_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([opts.ping(), timeout]);
+    } catch {
+      reply.header('Retry-After', '1');
+      return reply.status(503).send(envelope(new RocketError('SERVICE_UNAVAILABLE', 'The management database does not answer')));
+    } finally {
+      clearTimeout(timer);
+    }
+    return { status: 'ready' };
+  });
+
+  if (metrics) {
+    app.get('/metrics', async (request, reply) => {
+      if (opts.metricsToken !== undefined && !sameSecret(request.headers.authorization ?? '', `Bearer ${opts.metricsToken}`)) {
+        throw unauthorized('A valid metrics token is required');
+      }
+      reply.type(metrics.contentType);
+      return metrics.text();
+    });
+  }
+}
