@@ -7,6 +7,7 @@ import { AppManager } from './platform/app-manager.js';
 import { FileService } from './files/files.js';
 import { LocalDiskStorage } from './files/local-disk.js';
 import { Platform } from './platform/platform.js';
+import { ChangeBus } from './platform/change-bus.js';
 import { platformSecret } from './platform/secrets.js';
 import { buildHttp } from './http/server.js';
 import { ROUTE_MODULES } from './http/routes/index.js';
@@ -81,12 +82,14 @@ export async function openCore(config: Config, log: Logger, opts: { attach?: boo
     const throttle = new LoginThrottle(mgmt, new LoginPolicy(config.loginMaxFailures, config.loginLockSeconds * 1000));
     const platform = new Platform(mgmt, await platformSecret(config.dataDir, config.platformJwtSecret), throttle);
     await platform.bootstrap(config, log);
+    const bus = new ChangeBus(mgmt, log);
+    await bus.start();
     const pools = (): Database[] => [mgmt, ...apps.runtimes().map((r) => r.db)];
     const metrics: Metrics | undefined = config.metrics
       ? new Metrics(() => pools().map((db) => ({ database: db.options.database, ...db.usage() })))
       : undefined;
     const { extensions, jobs: jobList } = plugIns(config, metrics);
-    const apps: AppManager = new AppManager(dbServer, mgmt, config.appPoolSize, throttle, log, extensions, config.countEstimateThreshold);
+    const apps: AppManager = new AppManager(dbServer, mgmt, bus, config.appPoolSize, throttle, log, extensions, config.countEstimateThreshold);
     const files = new FileService(new LocalDiskStorage(config.storagePath), config.maxFileSize);
     apps.onDelete((name) => files.removeApp(name));
     return {

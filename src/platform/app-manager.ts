@@ -4,6 +4,7 @@ import type { Database } from '../db/database.js';
 import type { DatabaseServer } from '../db/server.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
 import { RocketError, conflict, invalid, notFound } from '../errors.js';
+import type { ChangeBus } from './change-bus.js';
 import { AppRuntime, type AppExtensions, type AppRow } from './app-runtime.js';
 import { DEFAULT_COUNT_ESTIMATE_THRESHOLD } from '../engine/list-settings.js';
 
@@ -41,6 +42,8 @@ export class AppManager {
   constructor(
     private readonly server: DatabaseServer,
     private readonly mgmt: Database,
+    /** Change notices of every app, over one listening connection of this instance. */
+    private readonly bus: ChangeBus,
     private readonly poolSize: number,
     private readonly throttle: LoginThrottle,
     private readonly log: Logger,
@@ -120,7 +123,7 @@ export class AppManager {
         [name, displayName, dbName, randomBytes(32).toString('hex')],
       );
       inserted = true;
-      runtime = new AppRuntime(rows[0]!, this.server.connect(dbName, this.poolSize), this.throttle, this.log, this.extensions, this.countEstimateThreshold);
+      runtime = new AppRuntime(rows[0]!, this.server.connect(dbName, this.poolSize), this.bus, this.throttle, this.log, this.extensions, this.countEstimateThreshold);
       await runtime.bootstrap(this.log, admin);
       await runtime.open(this.log);
       this.live.set(name, runtime);
@@ -164,7 +167,7 @@ export class AppManager {
   private async open(row: AppRow): Promise<AppRuntime> {
     const existing = this.live.get(row.name);
     if (existing) return existing;
-    const runtime = new AppRuntime(row, this.server.connect(row.db_name, this.poolSize), this.throttle, this.log, this.extensions, this.countEstimateThreshold);
+    const runtime = new AppRuntime(row, this.server.connect(row.db_name, this.poolSize), this.bus, this.throttle, this.log, this.extensions, this.countEstimateThreshold);
     try {
       await runtime.bootstrap(this.log);
       await runtime.open(this.log);

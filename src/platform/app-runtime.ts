@@ -13,9 +13,8 @@ import { APP_MIGRATIONS } from '../metadata/system-tables.js';
 import { Registry, loadRegistry } from '../metadata/registry.js';
 import type { EngineExtensions } from '../engine/extensions.js';
 import type { TransferSection } from '../metadata/transfer-sections.js';
+import type { ChangeBus } from './change-bus.js';
 
-/** NOTIFY channel carrying "<instance>:metadata" and "<instance>:user:<id>" in every app database. */
-const CHANGE_CHANNEL = 'rocket_changes';
 
 /** What the composition root (rocket.ts) plugs into every app runtime: the engine's observers and sinks, and export sections. */
 export interface AppExtensions extends EngineExtensions {
@@ -52,6 +51,7 @@ export class AppRuntime {
   constructor(
     readonly row: AppRow,
     readonly db: Database,
+    private readonly bus: ChangeBus,
     throttle: LoginThrottle,
     log: Logger,
     readonly extensions: AppExtensions,
@@ -96,15 +96,17 @@ export class AppRuntime {
     this.permissions = permissions;
   }
 
-  /** Loads the snapshots and follows changes made by other server instances (LISTEN/NOTIFY). */
+  private unsubscribe: (() => void) | undefined;
+
+  /** Loads the snapshots and follows changes made by other server instances (the change bus). */
   async open(log: Logger): Promise<void> {
-    await this.refresh();
-    await this.db.listen(CHANGE_CHANNEL, (payload) => {
-      const [origin, what] = [payload.slice(0, this.origin.length), payload.slice(this.origin.length + 1)];
+    // Subscribed first: a change announced while the snapshots load makes them load again.
+    this.unsubscribe = this.bus.subscribe(this.name, (origin, what) => {
       if (origin === this.origin) return;
       if (what.startsWith('user:')) this.users.forget(what.slice(5));
       else this.refresh().catch((err: unknown) => log.error({ err, app: this.name }, 'metadata reload failed'));
     });
+    await this.refresh();
   }
 
   /** Call after every metadata mutation: rebuilds this instance's snapshots and tells the others. */
@@ -114,10 +116,11 @@ export class AppRuntime {
   }
 
   private announce(what: string): void {
-    this.db.notify(CHANGE_CHANNEL, `${this.origin}:${what}`).catch(() => undefined);
+    this.bus.announce(this.name, this.origin, what);
   }
 
   async close(): Promise<void> {
+    this.unsubscribe?.();
     await this.db.close();
   }
 }

@@ -1,0 +1,50 @@
+import type { Logger } from 'pino';
+import type { Database } from '../db/database.js';
+
+/** NOTIFY channel of the management database: `{"app","origin","what"}` for every app's changes. */
+const CHANNEL = 'rocket_changes';
+
+type Listener = (origin: string, what: string) => void;
+
+/**
+ * Change notices between server instances ("metadata changed", "user X
+ * changed") for every app over one listening connection per instance: NOTIFY
+ * reaches only the listeners of its own database, so all apps announce on the
+ * management database with their name in the payload, wherever their own
+ * database lives.
+ */
+export class ChangeBus {
+  private readonly listeners = new Map<string, Listener>();
+
+  constructor(
+    private readonly mgmt: Database,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.mgmt.listen(CHANNEL, (payload) => {
+      let notice: { app?: unknown; origin?: unknown; what?: unknown };
+      try {
+        notice = JSON.parse(payload) as typeof notice;
+      } catch {
+        return;
+      }
+      if (typeof notice.app !== 'string' || typeof notice.origin !== 'string' || typeof notice.what !== 'string') return;
+      this.listeners.get(notice.app)?.(notice.origin, notice.what);
+    });
+  }
+
+  /** The live runtime of `app` follows its notices; returns the unsubscribe. */
+  subscribe(app: string, listener: Listener): () => void {
+    this.listeners.set(app, listener);
+    return () => {
+      if (this.listeners.get(app) === listener) this.listeners.delete(app);
+    };
+  }
+
+  announce(app: string, origin: string, what: string): void {
+    this.mgmt.notify(CHANNEL, JSON.stringify({ app, origin, what })).catch((err: unknown) => {
+      this.log.warn({ err, app }, 'change notice not sent');
+    });
+  }
+}
