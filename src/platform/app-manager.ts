@@ -132,7 +132,8 @@ export class AppManager {
       await runtime?.close().catch(() => undefined);
       if (inserted) await this.mgmt.query('DELETE FROM _apps WHERE name = $1', [name]).catch(() => undefined);
       await this.server.dropDatabase(dbName).catch(() => undefined);
-      if (err instanceof RocketError && err.status < 500) throw err;
+      // 503 (PostgreSQL refused connections) stays a 503 with Retry-After, never a 500.
+      if (err instanceof RocketError && (err.status < 500 || err.code === 'SERVICE_UNAVAILABLE')) throw err;
       if (err instanceof RocketError && err.code === 'CONFLICT') throw conflict(`App already exists: ${name}`);
       this.log.error({ err, app: name }, 'app creation failed');
       throw new RocketError('INTERNAL_ERROR', `Failed to create app: ${(err as Error).message}`);
