@@ -1,5 +1,6 @@
 import postgres from 'postgres';
 import { serviceUnavailable } from '../errors.js';
+import { type BigInteger, int8Value } from './int8.js';
 import { mapPgError } from './pg-errors.js';
 
 /** A value that may be bound as a query parameter. */
@@ -79,11 +80,11 @@ function parseTimestamp(text: string): Date {
   return new Date(pgTimestampToIso(text));
 }
 
-// Decimal and bigint columns come back as JSON numbers (spec: value encoding);
+// Decimal and bigint columns come back as JSON numbers (spec: value encoding), bigints beyond 2^53 exactly;
 // dates stay 'YYYY-MM-DD' strings so no timezone can shift them.
 const TYPES = {
   numeric: { to: 1700, from: [1700], serialize: (v: unknown) => String(v), parse: (v: string) => Number(v) },
-  int8: { to: 20, from: [20], serialize: (v: unknown) => String(v), parse: (v: string) => Number(v) },
+  int8: { to: 20, from: [20], serialize: (v: unknown) => String(v), parse: int8Value },
   date: { to: 1082, from: [1082], serialize: (v: unknown) => String(v), parse: (v: string) => v },
   // Timestamps travel as text both ways: PostgreSQL parses what the client sent (offset-less = UTC, the
   // session zone), and its ISO output is read with the ISO parser (the legacy one maps years 1–99 to 19xx/20xx).
@@ -102,7 +103,7 @@ const TYPES = {
   },
 };
 
-type TypeMap = { numeric: number; int8: number; date: string; timestamptz: Date; json: unknown };
+type TypeMap = { numeric: number; int8: number | BigInteger; date: string; timestamptz: Date; json: unknown };
 
 /** One connection pool to one PostgreSQL database. */
 export class Database implements Queryable {

@@ -27,10 +27,21 @@ export function parseIncludes(entity: EntityMeta, include: string | undefined, c
   return uses;
 }
 
-/** Copies a row's declared fields (drops the owner column an include query adds). */
+/** The record shape of every response (rest-api.md §Record shape): declared fields, plus deleted_at when soft-deleting. */
+const withDeletedAt = (entity: EntityMeta) => entity.softDelete && !entity.fields.has('deleted_at');
+
+/** Columns of an included record, from table alias `t`. */
+function columns(entity: EntityMeta): string {
+  const cols = entity.fieldList.map((f) => `t.${f.col}`);
+  if (withDeletedAt(entity)) cols.push('t."deleted_at"');
+  return cols.join(', ');
+}
+
+/** Copies a row's record fields (drops the owner column an include query adds). */
 function pick(entity: EntityMeta, row: Record_): Record_ {
   const out: Record_ = {};
   for (const f of entity.fieldList) out[f.name] = row[f.name];
+  if (withDeletedAt(entity)) out.deleted_at = row.deleted_at ?? null;
   return out;
 }
 
@@ -71,20 +82,20 @@ export async function attachIncludes(
       const ownKey = use.forward ? rel.source.pk : rel.target.pk;
       const keys = distinct(rows.map((r) => r[ownKey.name]));
       const ids = params.add(keys as string[], `${ownKey.cast}[]`);
-      const cols = other.fieldList.map((f) => `t.${f.col}`).join(', ');
+      const cols = columns(other);
       const found = await ctx.app.db.query<Record_>(
         `SELECT j.${mine} AS ${OWNER}, ${cols} FROM ${join} j JOIN ${other.table} t ON t.${other.pk.col} = j.${theirs}` +
           whereSql([`j.${mine} = ANY(${ids})`, live, scope]),
         params.list,
       );
-      const byOwner = new Map<unknown, Record_[]>();
+      const byOwner = new Map<string, Record_[]>();
       for (const r of found) {
-        const owner = r['rocket.owner'];
+        const owner = String(r['rocket.owner']);
         let list = byOwner.get(owner);
         if (!list) byOwner.set(owner, (list = []));
         list.push(pick(other, r));
       }
-      for (const row of rows) row[key] = byOwner.get(row[ownKey.name]) ?? [];
+      for (const row of rows) row[key] = byOwner.get(String(row[ownKey.name])) ?? [];
       continue;
     }
 
@@ -95,7 +106,7 @@ export async function attachIncludes(
       const keys = distinct(rows.map(ownerKey));
       const ids = params.add(keys as string[], `${fk.cast}[]`);
       const found = await ctx.app.db.query<Record_>(
-        `SELECT ${other.fieldList.map((f) => `t.${f.col}`).join(', ')} FROM ${other.table} t` +
+        `SELECT ${columns(other)} FROM ${other.table} t` +
           whereSql([`t.${fk.col} = ANY(${ids})`, live, scope]),
         params.list,
       );
@@ -117,7 +128,7 @@ export async function attachIncludes(
       const keys = distinct(rows.map(refOf));
       const ids = params.add(keys as string[], `${other.pk.cast}[]`);
       const found = await ctx.app.db.query<Record_>(
-        `SELECT ${other.fieldList.map((f) => `t.${f.col}`).join(', ')} FROM ${other.table} t` +
+        `SELECT ${columns(other)} FROM ${other.table} t` +
           whereSql([`t.${other.pk.col} = ANY(${ids})`, live, scope]),
         params.list,
       );

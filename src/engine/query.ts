@@ -103,7 +103,12 @@ export function filterSql(entity: EntityMeta, filters: ListQuery['filters'], par
       if (field.type !== 'string' && field.type !== 'text') {
         throw invalidPayload(`Invalid filter value for ${field.name}: like needs a string field`);
       }
-      out.push(`${col} LIKE ${params.add(filterValue(field, value as string) as string, 'text')}`);
+      const pattern = filterValue(field, value as string) as string;
+      // Backslash escapes the next character (`\%` is a literal %); a trailing lone one escapes nothing.
+      if (/(^|[^\\])(\\\\)*\\$/.test(pattern)) {
+        throw invalidPayload(`Invalid filter value for ${field.name}: a like pattern cannot end with an unescaped backslash (write \\\\ for a literal one)`);
+      }
+      out.push(`${col} LIKE ${params.add(pattern, 'text')}`);
     } else {
       out.push(`${col} ${SQL_OP[op as keyof typeof SQL_OP]} ${params.add(filterValue(field, value as string) as string, field.cast)}`);
     }

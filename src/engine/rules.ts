@@ -3,7 +3,7 @@ import type { Queryable } from '../db/database.js';
 import type { ErrorDetail } from '../errors.js';
 import { ExprRuntimeError, truthy } from '../expr/index.js';
 import type { EntityMeta } from '../metadata/registry.js';
-import type { CompiledRule } from '../metadata/compiled-rules.js';
+import { loadKey, type CompiledRule } from '../metadata/compiled-rules.js';
 import type { Record_ } from './context.js';
 import { loadRelated } from './related.js';
 import { coerceInput } from '../types/coerce.js';
@@ -45,11 +45,14 @@ export function userOf(caller: Caller): RuleEnv['user'] {
   return { id: caller.id, email: caller.email, roles: caller.roles };
 }
 
+/** The environment a rule sees: `related` holds exactly the loads the rule declared, with its filters. */
+type RelatedOf = (rule: CompiledRule, env: RuleEnv) => RuleEnv;
+
 /**
  * Runs field then expression rules; returns false when a stop_on_fail rule
  * ended evaluation. Details are appended in spec form.
  */
-function validate(fieldRules: CompiledRule[], exprRules: CompiledRule[], env: RuleEnv, details: ErrorDetail[]): boolean {
+function validate(fieldRules: CompiledRule[], exprRules: CompiledRule[], env: RuleEnv, relatedOf: RelatedOf, details: ErrorDetail[]): boolean {
   for (const rule of fieldRules) {
     if (!fieldRuleFails(rule, env.record)) continue;
     details.push({
@@ -64,7 +67,7 @@ function validate(fieldRules: CompiledRule[], exprRules: CompiledRule[], env: Ru
     if (!rule.expr) message = `compile error: ${rule.compileError}`;
     else {
       try {
-        if (truthy(rule.expr.evaluate(env))) message = rule.def.message ?? 'Expression rule violated';
+        if (truthy(rule.expr.evaluate(relatedOf(rule, env)))) message = rule.def.message ?? 'Expression rule violated';
       } catch (err) {
         message = `rule evaluation error: ${err instanceof ExprRuntimeError ? err.message : String(err)}`;
       }
@@ -104,27 +107,37 @@ export async function runRules(
   const computed = deleting ? [] : rules.computed;
   if (fieldRules.length + exprRules.length + computed.length === 0) return;
 
-  const related: Record_ = {};
+  const loaded = new Map<string, unknown>();
   const loads = deleting ? rules.deleteLoads : rules.writeLoads;
-  if (loads.length) await loadRelated(db, target.entity, target.action === 'create' ? undefined : target.pk, loads, related);
+  for (const load of loads) {
+    const one: Record_ = {};
+    await loadRelated(db, target.entity, target.action === 'create' ? undefined : target.pk, [load], one);
+    loaded.set(loadKey(load), one[load.relation]);
+  }
   const env: RuleEnv = {
     record: target.record,
     old: target.old,
     action: target.action,
     user: userOf(caller),
     entity: target.entity.name,
-    related,
+    related: {},
     now,
   };
+  const relatedOf: RelatedOf = (rule, base) => {
+    if (!rule.def.related_load?.length) return base;
+    const related: Record_ = {};
+    for (const l of rule.def.related_load) related[l.relation] = loaded.get(loadKey(l));
+    return { ...base, related };
+  };
   const before = details.length;
-  if (!validate(fieldRules, exprRules, env, details) || details.length > before) return;
+  if (!validate(fieldRules, exprRules, env, relatedOf, details) || details.length > before) return;
 
   for (const rule of computed) {
     const field = rule.def.field!;
     let value: unknown;
     try {
       if (!rule.expr) throw new Error(`compile error: ${rule.compileError}`);
-      value = rule.expr.evaluate(env);
+      value = rule.expr.evaluate(relatedOf(rule, env));
     } catch (err) {
       details.push({ field, rule: 'computed', message: (err as Error).message });
       continue;

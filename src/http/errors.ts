@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
 import { RocketError, type ErrorDetail } from '../errors.js';
 
 interface Envelope {
@@ -27,7 +28,17 @@ export function toRocketError(err: unknown, request: FastifyRequest): RocketErro
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new RocketError('PAYLOAD_TOO_LARGE', 'Request body too large');
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': {
+      const type = request.headers['content-type'];
+      return new RocketError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `Unsupported Content-Type ${type ? `'${type.slice(0, 100)}'` : '(none)'}: request bodies must be application/json`,
+      );
+    }
+    case 'FST_ERR_BAD_URL':
+      return new RocketError('INVALID_PAYLOAD', 'Malformed URL: invalid percent-encoding in the path');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new RocketError('INVALID_PAYLOAD', 'URL path segment too long', [], 414);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
@@ -49,4 +60,19 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
   }
   if (rocket.retryAfter !== undefined) reply.header('Retry-After', String(rocket.retryAfter));
   return reply.status(rocket.status).send(envelope(rocket));
+}
+
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request timeout'],
+  HPE_HEADER_OVERFLOW: [431, 'Request headers too large'],
+};
+
+/**
+ * Answer to a request Node's HTTP parser refused before Fastify saw it (unknown
+ * method, malformed request line, header overflow, timeout): the envelope too.
+ */
+export function clientErrorResponse(err: NodeJS.ErrnoException): string {
+  const [status, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Malformed HTTP request'];
+  const body = JSON.stringify(envelope(new RocketError('INVALID_PAYLOAD', message, [], status)));
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }

@@ -1,9 +1,10 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import secureJson from 'secure-json-parse';
 import type { Config } from '../config.js';
 import { RocketError } from '../errors.js';
-import { envelope, sendError } from './errors.js';
+import { clientErrorResponse, envelope, sendError } from './errors.js';
+import { exactJson } from './exact-json.js';
+import { parseJsonBody } from './json-body.js';
 import type { Services } from './context.js';
 import { appAuthRoutes } from './routes/app-auth.js';
 import { platformRoutes } from './routes/platform.js';
@@ -27,23 +28,30 @@ export async function buildHttp(
     }),
     // Requests during shutdown get the error envelope and Retry-After (ops/http.ts), not Fastify's own 503.
     return503OnClosing: false,
+    frameworkErrors: (err, request, reply) => sendError(err, request, reply),
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      if (socket.writable) socket.write(clientErrorResponse(err));
+      socket.destroy(err);
+    },
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
   });
 
-  // JSON bodies, parsed safely (no __proto__ / constructor.prototype keys); an empty body is
-  // no body, so a DELETE sent with a JSON content type still works.
-  app.removeContentTypeParser('application/json');
+  // JSON is the only body type (uploads parse multipart in their own scope); others are 415.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') return done(null, undefined);
     try {
-      done(null, secureJson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' }));
-    } catch {
-      done(new RocketError('INVALID_PAYLOAD', 'Invalid request body'), undefined);
+      done(null, parseJsonBody(typeof body === 'string' ? body : body.toString('utf8')));
+    } catch (err) {
+      done(err as Error, undefined);
     }
   });
 
+  app.addHook('preSerialization', async (request, reply, payload) => {
+    if (request.rocketApp?.registry.hasBigint) reply.serializer(exactJson);
+    return payload;
+  });
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send(envelope(new RocketError('NOT_FOUND', `Route not found: ${request.method} ${request.url.split('?')[0]}`))),

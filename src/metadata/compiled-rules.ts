@@ -58,12 +58,16 @@ export function compileRule(row: { id: string; hook: RuleHook; type: RuleType; p
   return rule;
 }
 
+/** Identity of one related_load: its relation and its filter. */
+export const loadKey = (l: NonNullable<RuleDefinition['related_load']>[number]) => `${l.relation}\u0000${JSON.stringify(l.filter ?? {})}`;
+
 export function groupRules(rules: CompiledRule[]): EntityRules {
   const by = (hook: RuleHook, type: RuleType) =>
     rules.filter((r) => r.hook === hook && r.type === type).sort((a, b) => a.priority - b.priority);
+  // One query per distinct (relation, filter): two rules may load one relation with different filters.
   const loads = (hook: RuleHook) => {
     const seen = new Map<string, NonNullable<RuleDefinition['related_load']>[number]>();
-    for (const r of rules) if (r.hook === hook) for (const l of r.def.related_load ?? []) if (!seen.has(l.relation)) seen.set(l.relation, l);
+    for (const r of rules) if (r.hook === hook) for (const l of r.def.related_load ?? []) if (!seen.has(loadKey(l))) seen.set(loadKey(l), l);
     return [...seen.values()];
   };
   return {

@@ -54,10 +54,14 @@ export interface EntityMeta {
 
 /** An immutable snapshot of one app's metadata; rebuilt and swapped on every change. */
 export class Registry {
+  /** Some field is a bigint, so records may hold values beyond 2^53 (responses then keep their exact digits). */
+  readonly hasBigint: boolean;
   constructor(
     readonly entities: ReadonlyMap<string, EntityMeta>,
     readonly relations: ReadonlyMap<string, RelationMeta>,
-  ) {}
+  ) {
+    this.hasBigint = [...entities.values()].some((e) => e.fieldList.some((f) => f.type === 'bigint'));
+  }
 
   static empty(): Registry {
     return new Registry(new Map(), new Map());

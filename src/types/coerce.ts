@@ -1,4 +1,5 @@
 import type { SqlParam } from '../db/database.js';
+import { BigInteger, int8Value } from '../db/int8.js';
 import type { FieldType, TypedField } from './field-types.js';
 import { UUID_RE } from './ids.js';
 import { hasNul } from './text.js';
@@ -82,10 +83,12 @@ export function coerceInput(field: TypedField, value: unknown): Coerced {
       return Number.isInteger(n) && n >= INT4_MIN && n <= INT4_MAX ? ok(n) : FAIL;
     }
     case 'bigint': {
+      // A JSON number beyond 2^53 was already rounded by the parser: only digit strings carry such values.
       if (typeof value === 'number') return Number.isSafeInteger(value) ? ok(value) : FAIL;
+      if (value instanceof BigInteger) return ok(value);
       if (typeof value === 'string' && INT_RE.test(value.trim())) {
         const b = BigInt(value.trim());
-        return b >= INT8_MIN && b <= INT8_MAX ? ok(b.toString()) : FAIL;
+        return b >= INT8_MIN && b <= INT8_MAX ? ok(int8Value(b.toString())) : FAIL;
       }
       return FAIL;
     }
@@ -165,6 +168,7 @@ export function coerceFilter(field: TypedField, raw: string): Coerced {
 /** The bind parameter for a coerced value (JSON columns travel as JSON text). */
 export function toParam(field: Pick<TypedField, 'type'>, value: unknown): SqlParam {
   if (value === null || value === undefined) return null;
+  if (value instanceof BigInteger) return value.digits;
   if (field.type === 'json' || field.type === 'file') return JSON.stringify(value);
   if (typeof value === 'object' && !(value instanceof Date)) return JSON.stringify(value);
   return value as SqlParam;

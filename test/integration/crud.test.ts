@@ -650,8 +650,8 @@ describe('request errors', () => {
       expect(put.body.error).toEqual({ code: 'INVALID_PAYLOAD', message: 'Invalid JSON body' });
     }
     const form = await h.raw('POST', '/task', 'title=x', { 'content-type': 'application/x-www-form-urlencoded' });
-    expect(form.status).toBe(400);
-    expect(form.body.error.code).toBe('INVALID_PAYLOAD');
+    expect(form.status).toBe(415);
+    expect(form.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
     expect(await h.q('SELECT title FROM tasks WHERE id = $1', [rec.id])).toEqual([{ title: 'body' }]);
   });
 

@@ -67,8 +67,8 @@ describe('platform auth', () => {
       raw: 'email=a',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
-    expect(wrongType.status).toBe(400);
-    expect(wrongType.body.error.code).toBe('INVALID_PAYLOAD');
+    expect(wrongType.status).toBe(415);
+    expect(wrongType.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
     const empty = await s.client.post('/api/_platform/auth/login', { headers: json });
     expect(empty.status).toBe(400);
   });

@@ -1,0 +1,44 @@
+import secureJson from 'secure-json-parse';
+import { RocketError } from '../errors.js';
+
+/**
+ * Deepest array/object nesting a JSON body may have. Far above what records,
+ * `json` fields or metadata need; far below what would exhaust the stack of
+ * the code that walks a parsed body.
+ */
+export const MAX_JSON_DEPTH = 256;
+
+/** Whether JSON text nests arrays/objects deeper than `max` (strings skipped; the text need not be valid). */
+export function jsonTooDeep(text: string, max = MAX_JSON_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) {
+      if (++depth > max) return true;
+    } else if (c === 93 || c === 125) depth--;
+  }
+  return false;
+}
+
+/**
+ * A JSON request body: parsed safely (no __proto__ / constructor.prototype
+ * keys), nesting limited; an empty body is no body, so a DELETE sent with a
+ * JSON content type still works.
+ */
+export function parseJsonBody(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  // Nesting needs at least one character per level: short bodies cannot be too deep.
+  if (text.length > MAX_JSON_DEPTH && jsonTooDeep(text)) {
+    throw new RocketError('INVALID_PAYLOAD', `Invalid request body: JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  try {
+    return secureJson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' });
+  } catch {
+    throw new RocketError('INVALID_PAYLOAD', 'Invalid request body');
+  }
+}

@@ -1,0 +1,283 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppRuntime } from '../../src/platform/app-runtime.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+// Issue 12: correctness defects, each over HTTP against a real server and PostgreSQL.
+
+let s: TestServer;
+let app: { name: string; token: string };
+let runtime: AppRuntime;
+const uuid = { field: 'id', type: 'uuid', generated: true };
+
+const admin = (method: 'post' | 'put' | 'get' | 'delete', path: string, body?: unknown) =>
+  s.client[method](`/api/${app.name}/_admin/${path}`, { token: app.token, body });
+const rec = (method: 'post' | 'put' | 'get' | 'delete', path: string, body?: unknown) =>
+  s.client[method](`/api/${app.name}/${path}`, { token: app.token, body });
+
+/** The raw response text: JSON.parse in the test would round big integers itself. */
+async function rawText(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${s.rocket.url}/api/${app.name}/${path}`, {
+    method,
+    headers: { authorization: `Bearer ${app.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+beforeAll(async () => {
+  s = await startTestServer();
+  app = await s.createApp();
+  runtime = (await s.rocket.services.apps.get(app.name))!;
+  const entities = [
+    { name: 'acct', table: 'accts', primary_key: { field: 'id', type: 'bigint', generated: false }, fields: [
+      { name: 'id', type: 'bigint' }, { name: 'big', type: 'bigint' }, { name: 'label', type: 'string' }] },
+    { name: 'entry', table: 'entries', primary_key: uuid, fields: [
+      { name: 'id', type: 'uuid' }, { name: 'acct_id', type: 'bigint' }, { name: 'amount', type: 'bigint' }, { name: 'kind', type: 'string' }] },
+  ];
+  for (const e of entities) expect((await admin('post', 'entities', e)).status).toBe(201);
+  expect((await admin('post', 'relations', { name: 'entries', type: 'one_to_many', source: 'acct', target: 'entry', target_key: 'acct_id' })).status).toBe(201);
+});
+afterAll(async () => {
+  await s?.close();
+});
+
+describe('bigint values beyond 2^53', () => {
+  const ID = '9007199254740993';
+  const MAX = '9223372036854775807';
+  const MIN = '-9223372036854775808';
+
+  it('are stored and returned exactly: create, read, update, keys', async () => {
+    const created = await rawText('POST', 'acct', { id: ID, big: MAX, label: 'a' });
+    expect(created.status).toBe(201);
+    expect(created.text).toContain(`"id":${ID}`);
+    expect(created.text).toContain(`"big":${MAX}`);
+    const [row] = await runtime.db.query<{ id: string; big: string }>('SELECT id::text AS id, big::text AS big FROM accts');
+    expect(row).toEqual({ id: ID, big: MAX });
+
+    const got = await rawText('GET', `acct/${ID}`);
+    expect(got.status).toBe(200);
+    expect(got.text).toContain(`"id":${ID}`);
+    expect(got.text).toContain(`"big":${MAX}`);
+    // The neighbour that a rounded key would hit does not exist.
+    expect((await rawText('GET', 'acct/9007199254740992')).status).toBe(404);
+
+    const updated = await rawText('PUT', `acct/${ID}`, { big: MIN });
+    expect(updated.status).toBe(200);
+    expect(updated.text).toContain(`"big":${MIN}`);
+    const list = await rawText('GET', 'acct');
+    expect(list.text).toContain(`"id":${ID}`);
+    expect(list.text).toContain(`"big":${MIN}`);
+    // Small values stay plain numbers.
+    const small = await rec('post', 'acct', { id: 5, big: '42' });
+    expect(small.status).toBe(201);
+    expect(small.body.data).toMatchObject({ id: 5, big: 42 });
+  });
+
+  it('filter exactly', async () => {
+    const eq = await rawText('GET', `acct?filter[id]=${ID}`);
+    expect(eq.text).toContain(`"id":${ID}`);
+    expect(JSON.parse(eq.text).data).toHaveLength(1);
+    expect(JSON.parse((await rawText('GET', 'acct?filter[id]=9007199254740992')).text).data).toHaveLength(0);
+    expect(JSON.parse((await rawText('GET', 'acct?filter[id.gt]=9007199254740992')).text).data).toHaveLength(1);
+    expect(JSON.parse((await rawText('GET', `acct?filter[id.gt]=${ID}`)).text).data).toHaveLength(0);
+    expect(JSON.parse((await rawText('GET', `acct?filter[id.in]=9007199254740992,${ID}`)).text).data).toHaveLength(1);
+    expect(JSON.parse((await rawText('GET', `acct?filter[big.lte]=${MIN}`)).text).data).toHaveLength(1);
+    const out = await rec('get', 'acct?filter[big]=9223372036854775808');
+    expect(out.status).toBe(400);
+    expect(out.body.error.code).toBe('INVALID_PAYLOAD');
+  });
+
+  it('nested writes and includes carry exact foreign keys', async () => {
+    const parent = '9007199254740995';
+    const amount = '-9007199254740997';
+    const created = await rawText('POST', 'acct?include=entries', { id: parent, entries: { data: [{ amount, kind: 'paid' }] } });
+    expect(created.status).toBe(201);
+    expect(created.text).toContain(`"acct_id":${parent}`);
+    expect(created.text).toContain(`"amount":${amount}`);
+    const rows = await runtime.db.query<{ acct_id: string; amount: string }>('SELECT acct_id::text AS acct_id, amount::text AS amount FROM entries');
+    expect(rows).toEqual([{ acct_id: parent, amount }]);
+    const withChildren = await rawText('GET', `acct/${parent}?include=entries`);
+    expect(withChildren.text).toMatch(new RegExp(`"entries":\\[\\{[^\\]]*"acct_id":${parent}`));
+    const entry = JSON.parse(withChildren.text).data.entries[0].id as string;
+    const withParent = await rawText('GET', `entry/${entry}?include=acct`);
+    expect(withParent.text).toMatch(new RegExp(`"acct":\\{"id":${parent}`));
+    // A second child through an update of the parent.
+    const upd = await rawText('PUT', `acct/${parent}`, { entries: { data: [{ amount: MAX, kind: 'open' }] } });
+    expect(upd.status).toBe(200);
+    const all = await runtime.db.query<{ amount: string }>('SELECT amount::text AS amount FROM entries WHERE acct_id = $1::int8 ORDER BY amount', [parent]);
+    expect(all.map((r) => r.amount)).toEqual([amount, MAX]);
+  });
+
+  it('out-of-range and rounded values are type errors', async () => {
+    for (const big of ['9223372036854775808', '-9223372036854775809', 9007199254740993, '12a']) {
+      const res = await rec('post', 'acct', { id: 77, big });
+      expect(res.status, String(big)).toBe(422);
+      expect(res.body.error.details[0]).toMatchObject({ field: 'big', rule: 'type' });
+    }
+  });
+});
+
+describe('like filters', () => {
+  it('refuse a pattern ending in a lone backslash with 400; escaped backslashes and wildcards work', async () => {
+    expect((await rec('post', 'entry', { kind: 'a\\b' })).status).toBe(201);
+    expect((await rec('post', 'entry', { kind: '50%' })).status).toBe(201);
+    for (const bad of ['abc\\', '\\', 'a\\\\\\']) {
+      const res = await rec('get', `entry?filter[kind.like]=${encodeURIComponent(bad)}`);
+      expect(res.status, bad).toBe(400);
+      expect(res.body.error.code).toBe('INVALID_PAYLOAD');
+      expect(res.body.error.message).toContain('backslash');
+    }
+    const literal = await rec('get', `entry?filter[kind.like]=${encodeURIComponent('a\\\\%')}`);
+    expect(literal.status).toBe(200);
+    expect(literal.body.data.map((r: any) => r.kind)).toEqual(['a\\b']);
+    const percent = await rec('get', `entry?filter[kind.like]=${encodeURIComponent('%\\%')}`);
+    expect(percent.body.data.map((r: any) => r.kind)).toEqual(['50%']);
+  });
+});
+
+describe('JSON nesting', () => {
+  it('refuses a deeply nested body with 400 INVALID_PAYLOAD and keeps reasonable nesting in json fields', async () => {
+    expect((await admin('post', 'entities', { name: 'blob', table: 'blobs', primary_key: uuid, fields: [
+      { name: 'id', type: 'uuid' }, { name: 'data', type: 'json' }] })).status).toBe(201);
+    for (const raw of ['['.repeat(100000) + ']'.repeat(100000), `{"data":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`, '['.repeat(300)]) {
+      const res = await s.client.post(`/api/${app.name}/blob`, { token: app.token, raw });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('INVALID_PAYLOAD');
+    }
+    let nested: unknown = 'leaf';
+    for (let i = 0; i < 100; i++) nested = { a: [nested] };
+    const ok = await rec('post', 'blob', { data: nested });
+    expect(ok.status).toBe(201);
+    expect(ok.body.data.data).toEqual(nested);
+    // Brackets inside strings are not nesting.
+    const text = await rec('post', 'blob', { data: { s: '['.repeat(5000) } });
+    expect(text.status).toBe(201);
+  });
+});
+
+describe('framework errors use the envelope', () => {
+  it('malformed percent-encoding in a path is 400 INVALID_PAYLOAD', async () => {
+    for (const path of [`/api/${app.name}/%zz`, `/api/${app.name}/%ED%A0%BD`, `/api/${app.name}/acct/%E0%A4%A`]) {
+      const res = await s.client.get(path, { token: app.token });
+      expect(res.status, path).toBe(400);
+      expect(res.body).toEqual({ error: { code: 'INVALID_PAYLOAD', message: expect.stringContaining('percent-encoding') } });
+    }
+  });
+
+  it('an over-long path segment is 414 with the envelope', async () => {
+    const res = await s.client.get(`/api/${app.name}/acct/${'1'.repeat(600)}`, { token: app.token });
+    expect(res.status).toBe(414);
+    expect(res.body).toEqual({ error: { code: 'INVALID_PAYLOAD', message: 'URL path segment too long' } });
+  });
+
+  it('unsupported methods are 404 with the envelope', async () => {
+    for (const method of ['PATCH', 'OPTIONS']) {
+      const res = await s.client.request(method, `/api/${app.name}/acct`, { token: app.token });
+      expect(res.status, method).toBe(404);
+      expect(res.body.error.code).toBe('NOT_FOUND');
+    }
+  });
+
+  it('a request the HTTP parser refuses gets the envelope too', async () => {
+    const { connect } = await import('node:net');
+    const url = new URL(s.rocket.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname, () => socket.write('BREW /health HTTP/1.1\r\nHost: x\r\n\r\n'));
+      let data = '';
+      socket.on('data', (d) => (data += d.toString()));
+      socket.on('close', () => resolve(data));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'INVALID_PAYLOAD', message: 'Malformed HTTP request' } });
+  });
+});
+
+describe('request bodies that are not JSON', () => {
+  it('are 415 UNSUPPORTED_MEDIA_TYPE naming application/json, and nothing is written', async () => {
+    const before = (await runtime.db.query('SELECT 1 FROM entries')).length;
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ 'content-type': 'text/plain' }, '{"kind":"x"}'],
+      [{ 'content-type': 'application/x-www-form-urlencoded' }, 'kind=x'],
+      [{ 'content-type': 'multipart/form-data; boundary=b' }, '--b\r\nContent-Disposition: form-data; name="kind"\r\n\r\nx\r\n--b--\r\n'],
+    ];
+    for (const [headers, raw] of cases) {
+      const res = await s.client.post(`/api/${app.name}/entry`, { token: app.token, headers, raw });
+      expect(res.status, headers['content-type']).toBe(415);
+      expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+      expect(res.body.error.message).toContain('application/json');
+    }
+    // No Content-Type at all.
+    const none = await fetch(`${s.rocket.url}/api/${app.name}/entry`, {
+      method: 'POST', headers: { authorization: `Bearer ${app.token}` }, body: new Uint8Array(Buffer.from('{"kind":"x"}')),
+    });
+    expect(none.status).toBe(415);
+    expect(((await none.json()) as any).error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect((await runtime.db.query('SELECT 1 FROM entries')).length).toBe(before);
+    // JSON with a charset still works; uploads still take multipart.
+    const json = await s.client.post(`/api/${app.name}/entry`, { token: app.token, headers: { 'content-type': 'application/json; charset=utf-8' }, raw: '{"kind":"y"}' });
+    expect(json.status).toBe(201);
+    const form = new FormData();
+    form.append('file', new Blob(['x']), 'x.txt');
+    const up = await fetch(`${s.rocket.url}/api/${app.name}/_files/upload`, { method: 'POST', headers: { authorization: `Bearer ${app.token}` }, body: form });
+    expect(up.status).toBe(201);
+  });
+});
+
+describe('related_load filters', () => {
+  it('apply every list-filter operator, each rule with its own filter', async () => {
+    const parent = 4242;
+    expect((await rec('post', 'acct', { id: parent, entries: { data: [
+      { kind: 'paid', amount: 10 }, { kind: 'open', amount: 20 }, { kind: 'void', amount: 30 }] } })).status).toBe(201);
+    // A rule that loads the relation unfiltered must not widen the filtered ones.
+    const all = await admin('post', 'rules', { entity: 'acct', hook: 'before_delete', type: 'expression', definition: {
+      expression: 'len(related.entries) > 100', related_load: [{ relation: 'entries' }] } });
+    expect(all.status).toBe(201);
+    const cases: Array<[Record<string, unknown>, number]> = [
+      [{ 'kind.in': ['paid'] }, 1],
+      [{ kind: 'paid' }, 1],
+      [{ 'kind.eq': 'open' }, 1],
+      [{ 'kind.neq': 'paid' }, 2],
+      [{ 'kind.not_in': ['paid', 'void'] }, 1],
+      [{ 'amount.gt': 10 }, 2],
+      [{ 'amount.gte': 20, 'amount.lt': 30 }, 1],
+      [{ 'amount.lte': 20 }, 2],
+      [{ 'kind.like': '%ai%' }, 1],
+      [{ 'kind.in': ['paid', 'open'], 'amount.gt': 15 }, 1],
+    ];
+    for (const [filter, expected] of cases) {
+      const r = await admin('post', 'rules', { entity: 'acct', hook: 'before_delete', type: 'expression', definition: {
+        expression: `len(related.entries) == ${expected}`, message: 'counted', related_load: [{ relation: 'entries', filter }] } });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      // The rule is violated (truthy) exactly when the filtered count is as expected: the delete is refused.
+      const del = await rec('delete', `acct/${parent}`);
+      expect(del.status, JSON.stringify(filter)).toBe(422);
+      expect(del.body.error.details).toEqual([{ rule: 'expression', message: 'counted' }]);
+      expect((await admin('delete', `rules/${r.body.data.id}`)).status).toBe(200);
+    }
+    expect((await admin('delete', `rules/${all.body.data.id}`)).status).toBe(200);
+  });
+});
+
+describe('one record shape', () => {
+  it('records included either way carry deleted_at like top-level ones', async () => {
+    for (const e of [
+      { name: 'team', table: 'teams', primary_key: uuid, soft_delete: true, fields: [{ name: 'id', type: 'uuid' }, { name: 'name', type: 'string' }] },
+      { name: 'player', table: 'players', primary_key: uuid, soft_delete: true, fields: [
+        { name: 'id', type: 'uuid' }, { name: 'team_id', type: 'uuid' }, { name: 'name', type: 'string' }] },
+    ]) expect((await admin('post', 'entities', e)).status).toBe(201);
+    expect((await admin('post', 'relations', { name: 'players', type: 'one_to_many', source: 'team', target: 'player', target_key: 'team_id' })).status).toBe(201);
+    const team = await rec('post', 'team', { name: 'red', players: { data: [{ name: 'ann' }] } });
+    expect(team.status).toBe(201);
+    const player = (await rec('get', 'player')).body.data[0];
+    const topTeam = (await rec('get', `team/${team.body.data.id}`)).body.data;
+    expect(Object.keys(player).sort()).toEqual(['deleted_at', 'id', 'name', 'team_id']);
+
+    const down = await rec('get', `team/${team.body.data.id}?include=players`);
+    expect(down.body.data.players).toEqual([player]);
+    const up = await rec('get', `player/${player.id}?include=team`);
+    expect(up.body.data.team).toEqual(topTeam);
+    const list = await rec('get', 'team?include=players');
+    expect(list.body.data[0].players[0]).toEqual(player);
+  });
+});
