@@ -2,7 +2,7 @@ import { BlockList, isIP } from 'node:net';
 
 /**
  * Addresses a webhook must not reach when `webhook_deny_private_networks` is
- * on: loopback, private, link-local (incl. the 169.254.169.254 cloud metadata
+ * on (the always-forbidden ones below included): loopback, private, link-local (incl. the 169.254.169.254 cloud metadata
  * service), carrier-grade NAT (Alibaba's metadata 100.100.100.200), unspecified,
  * multicast and reserved ranges. IPv6 forms that embed an IPv4 address
  * (mapped, NAT64, 6to4) are judged by that address.
@@ -63,13 +63,46 @@ function embeddedV4(g: number[]): string | undefined {
   return undefined;
 }
 
+/**
+ * Addresses no webhook may reach whatever the settings: unspecified ("this
+ * host"), link-local (where cloud metadata services answer, 169.254.169.254)
+ * and the other known metadata endpoints. A tenant's webhook must never read
+ * the platform's cloud credentials.
+ */
+const forbidden = new BlockList();
+forbidden.addSubnet('0.0.0.0', 8, 'ipv4');
+forbidden.addSubnet('169.254.0.0', 16, 'ipv4');
+forbidden.addAddress('100.100.100.200', 'ipv4'); // Alibaba Cloud metadata
+forbidden.addAddress('::', 'ipv6');
+forbidden.addSubnet('fe80::', 10, 'ipv6');
+forbidden.addAddress('fd00:ec2::254', 'ipv6'); // AWS metadata over IPv6
+
+export type AddressClass = 'forbidden' | 'private' | 'public';
+
+/** forbidden: never reachable; private: reachable unless private networks are denied; public. */
+export function classifyAddress(address: string): AddressClass {
+  const bare = address.split('%')[0]!;
+  const family = isIP(bare);
+  let v4: string | undefined;
+  if (family === 4) v4 = bare;
+  else if (family === 6) {
+    const g = groups(address);
+    if (!g) return 'forbidden';
+    v4 = embeddedV4(g);
+  } else return 'forbidden'; // not an address at all: refuse rather than guess
+  if (v4) return forbidden.check(v4, 'ipv4') ? 'forbidden' : blocked.check(v4, 'ipv4') ? 'private' : 'public';
+  return forbidden.check(bare, 'ipv6') ? 'forbidden' : blocked.check(bare, 'ipv6') ? 'private' : 'public';
+}
+
+/** Blocked when private networks are denied (every non-public address). */
 export function isBlockedAddress(address: string): boolean {
-  const family = isIP(address.split('%')[0]!);
-  if (family === 4) return blocked.check(address, 'ipv4');
-  if (family !== 6) return true; // not an address at all: refuse rather than guess
-  const g = groups(address);
-  if (!g) return true;
-  const v4 = embeddedV4(g);
-  if (v4) return blocked.check(v4, 'ipv4');
-  return blocked.check(address.split('%')[0]!, 'ipv6');
+  return classifyAddress(address) !== 'public';
+}
+
+/** Why a webhook may not connect to `address` under the settings, or undefined when it may. */
+export function addressRefusal(address: string, denyPrivateNetworks: boolean): string | undefined {
+  const kind = classifyAddress(address);
+  if (kind === 'forbidden') return 'a link-local, unspecified or cloud metadata address, never reachable by webhooks';
+  if (kind === 'private' && denyPrivateNetworks) return 'a loopback or private address, refused because ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS is on';
+  return undefined;
 }

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import { addressRefusal } from './address.js';
 import { invalid } from '../errors.js';
 import { ExprCompileError, WEBHOOK_VARIABLES, compileExpr, formatCompileError } from '../expr/index.js';
 
@@ -44,7 +46,7 @@ const absent = (v: unknown): boolean => v === undefined || v === null;
  * replaces the whole definition, with the same defaults). Throws 422 with the
  * first problem.
  */
-export function parseWebhook(body: Record<string, unknown>): WebhookInput {
+export function parseWebhook(body: Record<string, unknown>, denyPrivateNetworks = false): WebhookInput {
   // PostgreSQL text cannot hold NUL: refuse it here rather than fail in SQL.
   for (const key of ['entity', 'url', 'condition'] as const) {
     if (typeof body[key] === 'string' && (body[key] as string).includes('\0')) throw invalid(`${key} must not contain NUL characters`);
@@ -67,6 +69,10 @@ export function parseWebhook(body: Record<string, unknown>): WebhookInput {
     throw invalid('url is not a valid URL');
   }
   if (parsed.hostname === '') throw invalid('url is not a valid URL');
+  // A literal address is judged now; a name is judged on every delivery, on the addresses it resolves to.
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  const refusal = isIP(host) ? addressRefusal(host, denyPrivateNetworks) : undefined;
+  if (refusal) throw invalid(`url: ${host} is ${refusal}`);
 
   const methodIn = absent(body.method) ? 'POST' : body.method;
   const method = typeof methodIn === 'string' ? methodIn.toUpperCase() : '';

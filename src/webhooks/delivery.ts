@@ -2,7 +2,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import { isBlockedAddress } from './address.js';
+import { addressRefusal } from './address.js';
 
 /** One HTTP call of a webhook (spec: webhooks.md §Delivery). */
 
@@ -40,22 +40,26 @@ export interface DeliveryOptions {
   timeoutMs?: number;
 }
 
-class BlockedAddressError extends Error {
-  constructor() {
-    super(BLOCKED);
-  }
-}
+class BlockedAddressError extends Error {}
 
-/** DNS lookup that refuses names resolving to a blocked address; the connection uses exactly the checked address. */
-const guardedLookup = ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-  dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
-    if (err) return callback(err);
-    if (addresses.length === 0) return callback(new Error(`getaddrinfo ENOTFOUND ${hostname}`));
-    if (addresses.some((a) => isBlockedAddress(a.address))) return callback(new BlockedAddressError());
-    if (options.all) return callback(null, addresses);
-    return callback(null, addresses[0]!.address, addresses[0]!.family);
-  });
-}) as unknown as LookupFunction;
+/**
+ * DNS lookup that refuses names resolving to a refused address; the connection
+ * uses exactly the checked addresses, so a second resolution cannot swap them.
+ */
+const guardedLookup = (denyPrivateNetworks: boolean) =>
+  ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+    dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
+      if (err) return callback(err);
+      if (addresses.length === 0) return callback(new Error(`getaddrinfo ENOTFOUND ${hostname}`));
+      for (const a of addresses) {
+        const why = addressRefusal(a.address, denyPrivateNetworks);
+        if (why) return callback(new BlockedAddressError(`${BLOCKED}: ${hostname} resolves to ${a.address}, ${why}`));
+      }
+      if (options.all) return callback(null, addresses);
+      return callback(null, addresses[0]!.address, addresses[0]!.family);
+    });
+  }) as unknown as LookupFunction;
+const GUARDED = { deny: guardedLookup(true), allow: guardedLookup(false) };
 
 function errorText(err: unknown): string {
   if (err instanceof AggregateError && !err.message) {
@@ -99,9 +103,8 @@ export function deliver(req: DeliveryRequest, opts: DeliveryOptions): Promise<De
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return Promise.resolve(failure(`unsupported protocol ${url.protocol}`));
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (opts.denyPrivateNetworks && isIP(host) && isBlockedAddress(host)) {
-    return Promise.resolve(failure(BLOCKED, { blocked: true }));
-  }
+  const literal = isIP(host) ? addressRefusal(host, opts.denyPrivateNetworks) : undefined;
+  if (literal) return Promise.resolve(failure(`${BLOCKED}: ${host} is ${literal}`, { blocked: true }));
 
   const timeoutMs = opts.timeoutMs ?? DELIVERY_TIMEOUT_MS;
   const timeout = AbortSignal.timeout(timeoutMs);
@@ -123,9 +126,7 @@ export function deliver(req: DeliveryRequest, opts: DeliveryOptions): Promise<De
         const body = Buffer.concat(chunks).toString('utf8').replace(/\0/g, '');
         return resolve({ ok, status, body, error: ok ? '' : `HTTP ${status}`, blocked: false, cancelled: false });
       }
-      if (err instanceof BlockedAddressError || (err instanceof Error && err.message === BLOCKED)) {
-        return resolve(failure(BLOCKED, { blocked: true }));
-      }
+      if (err instanceof BlockedAddressError) return resolve(failure(err.message, { blocked: true }));
       if (timeout.aborted) return resolve(failure(`timeout after ${timeoutMs / 1000} s`));
       resolve(failure(errorText(err)));
     };
@@ -140,7 +141,7 @@ export function deliver(req: DeliveryRequest, opts: DeliveryOptions): Promise<De
           headers: requestHeaders(req.headers, req.body),
           signal,
           agent: false,
-          lookup: opts.denyPrivateNetworks ? guardedLookup : undefined,
+          lookup: opts.denyPrivateNetworks ? GUARDED.deny : GUARDED.allow,
         },
         (res) => {
           status = res.statusCode ?? 0;

@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 export interface WebhookSettings {
   /** Environment variable names a `{{env.NAME}}` header template may read: exact names or `PREFIX_*` patterns. */
   readonly envAllowlist: readonly string[];
-  /** Refuse to call loopback, private, link-local and cloud-metadata addresses. */
+  /** Refuse to call loopback and private addresses too (link-local, unspecified and cloud-metadata ones are always refused). */
   readonly denyPrivateNetworks: boolean;
   /** Told the stored status of every call made (delivered, retrying, failed): the metrics' hook. */
   readonly onDelivery?: (outcome: string) => void;

@@ -714,22 +714,54 @@ describe('private network blocking', () => {
     await locked?.close();
   });
 
-  it('refuses loopback targets: async logs fail with "blocked address", sync writes answer 502', async () => {
+  it('refuses loopback targets: literal ones at definition (422), names on delivery (failed log, sync 502)', async () => {
     const call = (method: 'get' | 'post', path: string, body?: unknown) => locked.client[method](`/api/${lapp.name}/${path}`, { token: lapp.token, body });
     expect((await call('post', '_admin/entities', { name: 'thing', table: 'things', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'n', type: 'string' }] })).status).toBe(201);
     const t = target();
-    const byIp = (await call('post', '_admin/webhooks', { entity: 'thing', url: t.url })).body.data;
+    const byIp = await call('post', '_admin/webhooks', { entity: 'thing', url: t.url });
+    expect(byIp.status).toBe(422);
+    expect(byIp.body.error.message).toBe('url: 127.0.0.1 is a loopback or private address, refused because ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS is on');
     const byName = (await call('post', '_admin/webhooks', { entity: 'thing', url: t.url.replace('127.0.0.1', 'localhost') })).body.data;
     expect((await call('post', 'thing', { n: 'a' })).status).toBe(201);
-    for (const hook of [byIp, byName]) {
-      const log = await waitFor(async () => (await call('get', `_admin/webhook-logs?webhook_id=${hook.id}&status=failed`)).body.data[0], 'blocked log');
-      expect(log).toMatchObject({ error: 'blocked address', response_status: 0, attempt: 1, next_retry_at: null });
-    }
-    const sync = (await call('post', '_admin/webhooks', { entity: 'thing', hook: 'before_write', async: false, url: 'http://169.254.169.254/latest/meta-data' })).body.data;
+    const log = await waitFor(async () => (await call('get', `_admin/webhook-logs?webhook_id=${byName.id}&status=failed`)).body.data[0], 'blocked log');
+    expect(log).toMatchObject({ response_status: 0, attempt: 1, next_retry_at: null });
+    expect(log.error).toMatch(/^blocked address: localhost resolves to (127\.0\.0\.1|::1), a loopback or private address, refused because ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS is on$/);
+    const sync = (await call('post', '_admin/webhooks', { entity: 'thing', hook: 'before_write', async: false, url: t.url.replace('127.0.0.1', 'localhost') })).body.data;
     const res = await call('post', 'thing', { n: 'b' });
     expect(res.status).toBe(502);
-    expect(res.body.error.message).toBe(`Webhook ${sync.id} failed: blocked address`);
+    expect(res.body.error.message).toMatch(new RegExp(`^Webhook ${sync.id} failed: blocked address: localhost resolves to`));
     expect(hitsOf(t.path)).toHaveLength(0);
+  });
+});
+
+describe('link-local, unspecified and cloud metadata addresses (always refused)', () => {
+  it('are 422 at definition time when literal, also with private networks allowed', async () => {
+    const entity = await newEntity();
+    for (const host of ['169.254.169.254', '0.0.0.0', '[::ffff:169.254.169.254]', '[fe80::1]', '100.100.100.200', '[::]', '[fd00:ec2::254]']) {
+      const res = await admin('post', 'webhooks', { entity, url: `http://${host}/latest/meta-data` });
+      expect(res.status, host).toBe(422);
+      expect(res.body.error.message).toMatch(/^url: .* is a link-local, unspecified or cloud metadata address, never reachable by webhooks$/);
+      const put = await admin('post', 'import', { version: 1, webhooks: [{ entity, url: `http://${host}/x` }] });
+      expect(put.body.data.errors?.[0], host).toMatch(/cloud metadata address/);
+    }
+    // Loopback and private addresses stay allowed unless the setting denies them.
+    expect((await admin('post', 'webhooks', { entity, url: 'http://10.0.0.8/hook', active: false })).status).toBe(201);
+  });
+
+  it('are refused on delivery for rows stored before the check (failed log naming the address)', async () => {
+    const entity = await newEntity();
+    const [row] = await runtime.db.query<{ id: string }>(
+      `INSERT INTO _webhooks (entity, hook, url, method, headers, condition, async, retry, active)
+       VALUES ($1, 'after_write', 'http://169.254.169.254/latest/meta-data', 'POST', '{}', '', true, '{"max_attempts":3,"backoff":"exponential"}', true) RETURNING id`,
+      [entity],
+    );
+    await runtime.reload();
+    expect((await rec('post', entity, { note: 'x' })).status).toBe(201);
+    const log = await waitFor(async () => (await admin('get', `webhook-logs?webhook_id=${row!.id}&status=failed`)).body.data[0], 'blocked log');
+    expect(log).toMatchObject({
+      error: 'blocked address: 169.254.169.254 is a link-local, unspecified or cloud metadata address, never reachable by webhooks',
+      response_status: 0, next_retry_at: null,
+    });
   });
 });
 
