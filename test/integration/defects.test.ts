@@ -281,3 +281,62 @@ describe('one record shape', () => {
     expect(list.body.data[0].players[0]).toEqual(player);
   });
 });
+
+describe('while the server is closing', () => {
+  it('a request arriving on an open connection gets 503 SERVICE_UNAVAILABLE with the envelope', async () => {
+    const { createServer } = await import('node:http');
+    const { connect } = await import('node:net');
+    let release!: () => void;
+    let arrived!: () => void;
+    const hookArrived = new Promise<void>((r) => (arrived = r));
+    const receiver = createServer((_req, res) => {
+      arrived();
+      release = () => res.end('{}');
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const port = (receiver.address() as { port: number }).port;
+    const own = await startTestServer();
+    try {
+      const a = await own.createApp();
+      const call = (method: 'post', path: string, body: unknown) => own.client[method](`/api/${a.name}/${path}`, { token: a.token, body });
+      expect((await call('post', '_admin/entities', { name: 'thing', table: 'things', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }] })).status).toBe(201);
+      expect((await call('post', '_admin/webhooks', { entity: 'thing', hook: 'before_write', async: false, url: `http://127.0.0.1:${port}/slow` })).status).toBe(201);
+
+      const url = new URL(own.rocket.url);
+      const socket = connect(Number(url.port), url.hostname);
+      let data = '';
+      socket.on('data', (d) => (data += d.toString()));
+      const ended = new Promise<void>((r) => socket.on('close', () => r()));
+      const request = (path: string, body: string) =>
+        `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      socket.write(request(`/api/${a.name}/thing`, '{}'));
+      await hookArrived; // the first request is in flight, held by its webhook
+      const closing = own.rocket.close();
+      // Once the listener is gone the server is closing; the open connection still delivers a second request.
+      for (;;) {
+        const refused = await new Promise<boolean>((r) => {
+          const probe = connect(Number(url.port), url.hostname);
+          probe.on('connect', () => (probe.destroy(), r(false)));
+          probe.on('error', () => r(true));
+        });
+        if (refused) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      socket.write(request(`/api/${a.name}/thing`, '{}'));
+      await new Promise((r) => setTimeout(r, 200));
+      release();
+      await ended;
+      await closing;
+      const answers = data.split(/(?=HTTP\/1\.1 )/);
+      expect(answers[0]).toMatch(/^HTTP\/1\.1 201 /);
+      expect(answers[1]).toMatch(/^HTTP\/1\.1 503 /);
+      expect(answers[1]).toMatch(/\r\nretry-after: 1\r\n/i);
+      expect(JSON.parse(answers[1]!.slice(answers[1]!.indexOf('\r\n\r\n') + 4))).toEqual({
+        error: { code: 'SERVICE_UNAVAILABLE', message: 'Server is shutting down' },
+      });
+    } finally {
+      receiver.close();
+      await own.close().catch(() => undefined);
+    }
+  });
+});
