@@ -18,6 +18,8 @@ export interface Config {
   platformEmail: string;
   platformPassword: string;
   logLevel: string;
+  /** `pretty` lines, `json` lines, or `auto`: pretty on a terminal, JSON otherwise. */
+  logFormat: 'auto' | 'pretty' | 'json';
   poolSize: number;
   appPoolSize: number;
   embeddedPgPort: number;
@@ -49,6 +51,8 @@ export interface Config {
   metricsToken: string | undefined;
 }
 
+export const DEFAULT_PLATFORM_PASSWORD = 'changeme';
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -71,7 +75,7 @@ const bool = (fallback: boolean) =>
 
 const schema = z.object({
   PORT: int(0, 65535).default(8080),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
@@ -83,8 +87,9 @@ const schema = z.object({
     .default('rocket'),
   PLATFORM_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   ROCKET_PLATFORM_EMAIL: z.string().regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address').default('platform@localhost'),
-  ROCKET_PLATFORM_PASSWORD: z.string().min(1).default('changeme'),
+  ROCKET_PLATFORM_PASSWORD: z.string().min(1).default(DEFAULT_PLATFORM_PASSWORD),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  LOG_FORMAT: z.enum(['auto', 'pretty', 'json']).default('auto'),
   ROCKET_POOL_SIZE: int(1, 1000).default(10),
   ROCKET_APP_POOL_SIZE: int(1, 1000).default(10),
   ROCKET_EMBEDDED_PG_PORT: int(1, 65535).default(54329),
@@ -115,6 +120,7 @@ const YAML_KEYS: Record<string, keyof z.input<typeof schema>> = {
   platform_email: 'ROCKET_PLATFORM_EMAIL',
   platform_password: 'ROCKET_PLATFORM_PASSWORD',
   log_level: 'LOG_LEVEL',
+  log_format: 'LOG_FORMAT',
   pool_size: 'ROCKET_POOL_SIZE',
   app_pool_size: 'ROCKET_APP_POOL_SIZE',
   embedded_pg_port: 'ROCKET_EMBEDDED_PG_PORT',
@@ -135,6 +141,21 @@ const YAML_KEYS: Record<string, keyof z.input<typeof schema>> = {
 };
 
 export class ConfigError extends Error {}
+
+const isLoopback = (host: string) => /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/i.test(host.trim());
+
+/**
+ * A server reachable from other machines must not keep the default platform
+ * admin password: anyone who can reach it could administer every app.
+ */
+export function checkListenSafety(config: Pick<Config, 'host' | 'platformPassword'>): void {
+  if (isLoopback(config.host) || config.platformPassword !== DEFAULT_PLATFORM_PASSWORD) return;
+  throw new ConfigError(
+    `refusing to listen on HOST=${config.host} while the platform admin password is the default one. ` +
+      'Set ROCKET_PLATFORM_PASSWORD (or platform_password in rocket.yaml) to a password of your own, ' +
+      'or listen on loopback only (HOST=127.0.0.1, the default).',
+  );
+}
 
 function readYaml(path: string): Record<string, string> {
   const doc: unknown = parseYaml(readFileSync(path, 'utf8'));
@@ -174,6 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     platformEmail: c.ROCKET_PLATFORM_EMAIL.trim().toLowerCase(),
     platformPassword: c.ROCKET_PLATFORM_PASSWORD,
     logLevel: c.LOG_LEVEL,
+    logFormat: c.LOG_FORMAT,
     poolSize: c.ROCKET_POOL_SIZE,
     appPoolSize: c.ROCKET_APP_POOL_SIZE,
     embeddedPgPort: c.ROCKET_EMBEDDED_PG_PORT,

@@ -5,7 +5,8 @@ import { doctor } from './doctor.js';
 import { CliError, output, type Output } from './output.js';
 import { cliConfig } from './session.js';
 import { serve, servePrimary, workerCount } from './start.js';
-import pino from 'pino';
+import { ConfigError, checkListenSafety } from '../config.js';
+import { createLogger } from '../logger.js';
 
 /** The `rocket` command (spec: operations.md §Command line). */
 export function program(): Command {
@@ -22,7 +23,13 @@ export function program(): Command {
     .option('-w, --workers <n>', 'server processes sharing the port; "auto" = one per CPU (default: ROCKET_WORKERS or 1)')
     .action(async (opts: { workers?: string }) => {
       const config = cliConfig();
-      const log = pino({ level: config.logLevel });
+      try {
+        checkListenSafety(config);
+      } catch (err) {
+        if (err instanceof ConfigError) throw new CliError(err.message, 2);
+        throw err;
+      }
+      const log = createLogger(config);
       const workers = workerCount(opts.workers ?? config.workers);
       if (workers === 1 || cluster.isWorker) await serve(config, log);
       else await servePrimary(config, log, workers);

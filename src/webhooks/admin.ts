@@ -2,7 +2,6 @@ import { objectPayload, notFound } from '../errors.js';
 import { UUID_RE } from '../types/ids.js';
 import type { AdminApp } from '../metadata/admin-app.js';
 import { parseWebhook, type WebhookInput } from './definition.js';
-import { settingsOf } from './settings.js';
 
 /** Webhook admin operations (spec: webhooks.md §Admin API). */
 
@@ -29,7 +28,7 @@ export async function getWebhook(app: Admin, id: string): Promise<WebhookRow> {
 }
 
 export async function createWebhook(app: Admin, input: unknown): Promise<WebhookRow> {
-  const w = parseWebhook(objectPayload(input), settingsOf(app).denyPrivateNetworks);
+  const w = parseWebhook(objectPayload(input));
   const rows = await app.db.query<WebhookRow>(
     `INSERT INTO _webhooks (entity, hook, url, method, headers, condition, async, retry, active)
      VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::jsonb, $9) RETURNING ${WEBHOOK_COLUMNS}`,
@@ -41,7 +40,7 @@ export async function createWebhook(app: Admin, input: unknown): Promise<Webhook
 
 export async function updateWebhook(app: Admin, id: string, input: unknown): Promise<WebhookRow> {
   await getWebhook(app, id);
-  const w = parseWebhook(objectPayload(input), settingsOf(app).denyPrivateNetworks);
+  const w = parseWebhook(objectPayload(input));
   await app.db.query(
     `UPDATE _webhooks SET entity = $2, hook = $3, url = $4, method = $5, headers = $6::jsonb, condition = $7, async = $8,
        retry = $9::jsonb, active = $10, updated_at = NOW() WHERE id = $1`,

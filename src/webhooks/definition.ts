@@ -46,7 +46,7 @@ const absent = (v: unknown): boolean => v === undefined || v === null;
  * replaces the whole definition, with the same defaults). Throws 422 with the
  * first problem.
  */
-export function parseWebhook(body: Record<string, unknown>, denyPrivateNetworks = false): WebhookInput {
+export function parseWebhook(body: Record<string, unknown>): WebhookInput {
   // PostgreSQL text cannot hold NUL: refuse it here rather than fail in SQL.
   for (const key of ['entity', 'url', 'condition'] as const) {
     if (typeof body[key] === 'string' && (body[key] as string).includes('\0')) throw invalid(`${key} must not contain NUL characters`);
@@ -69,9 +69,10 @@ export function parseWebhook(body: Record<string, unknown>, denyPrivateNetworks 
     throw invalid('url is not a valid URL');
   }
   if (parsed.hostname === '') throw invalid('url is not a valid URL');
-  // A literal address is judged now; a name is judged on every delivery, on the addresses it resolves to.
+  // A literal address that no setting allows is refused now; names (and private addresses, which the
+  // server setting may deny) are judged on every delivery, on the addresses actually connected to.
   const host = parsed.hostname.replace(/^\[|\]$/g, '');
-  const refusal = isIP(host) ? addressRefusal(host, denyPrivateNetworks) : undefined;
+  const refusal = isIP(host) ? addressRefusal(host, false) : undefined;
   if (refusal) throw invalid(`url: ${host} is ${refusal}`);
 
   const methodIn = absent(body.method) ? 'POST' : body.method;
