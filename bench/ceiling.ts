@@ -40,7 +40,7 @@ const sql = prepared;
 
 /** The winners of the trials recorded in bench/RESULTS.md. */
 const DEFAULT_VARIANT: Record<keyof typeof CEILING_VARIANTS, string> = {
-  S1: 'two',
+  S1: 'one',
   S2: 'prepared',
   S3: 'prepared',
   S4: 'prepared',

@@ -64,7 +64,8 @@ const HELP = `usage: node --import tsx bench/run.ts [options]
   --ceiling-trials      instead of Rocket vs ceiling: every SQL variant of the ceiling per scenario
                         (rounds alternate the variants' order); prints the fastest of each
   --pgbench             also run S3's INSERT and S5's UPDATE with pgbench -M prepared (the database's
-                        own limit) and report Rocket's fraction of it (default on in full runs)
+                        own limit) and report Rocket's fraction of it (default on in full runs;
+                        --no-pgbench turns it off)
   --large               large-table mode only: one entity with 1,000,000 rows (--large-rows); list latency
                         before/after declared indexes, count=estimated and a keyset cursor
   --large-rows <n>      rows of the large-table mode (default 1000000)
@@ -107,6 +108,7 @@ function options(): Options {
       'rocket-node-args': { type: 'string' },
       'ceiling-trials': { type: 'boolean', default: false },
       pgbench: { type: 'boolean' },
+      'no-pgbench': { type: 'boolean', default: false },
       large: { type: 'boolean', default: false },
       'large-rows': { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -146,7 +148,7 @@ function options(): Options {
     rocketScript: resolve(values.rocket ?? join(BUILD, 'rocket', 'main.js')),
     rocketNodeArgs: (values['rocket-node-args'] ?? '').split(' ').filter((a) => a !== ''),
     ceilingTrials: values['ceiling-trials']!,
-    pgbench: values.pgbench ?? !smoke,
+    pgbench: values['no-pgbench'] ? false : (values.pgbench ?? !smoke),
     large: values.large ? Math.round(num(values['large-rows'], 1_000_000, 'large-rows')) : 0,
   };
 }
