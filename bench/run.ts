@@ -69,6 +69,7 @@ const HELP = `usage: node --import tsx bench/run.ts [options]
   --large               large-table mode only: one entity with 1,000,000 rows (--large-rows); list latency
                         before/after declared indexes, count=estimated and a keyset cursor
   --large-rows <n>      rows of the large-table mode (default 1000000)
+  --history             record history on Rocket's entities (customer, order, item); the ceiling is unchanged
 Uses DATABASE_URL's server when set, else Rocket's embedded PostgreSQL (own data dir and port).`;
 
 interface Options {
@@ -88,6 +89,7 @@ interface Options {
   ceilingTrials: boolean;
   pgbench: boolean;
   large: number;
+  history: boolean;
 }
 
 function options(): Options {
@@ -111,6 +113,7 @@ function options(): Options {
       'no-pgbench': { type: 'boolean', default: false },
       large: { type: 'boolean', default: false },
       'large-rows': { type: 'string' },
+      history: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -150,6 +153,7 @@ function options(): Options {
     ceilingTrials: values['ceiling-trials']!,
     pgbench: values['no-pgbench'] ? false : (values.pgbench ?? !smoke),
     large: values.large ? Math.round(num(values['large-rows'], 1_000_000, 'large-rows')) : 0,
+    history: values.history!,
   };
 }
 
@@ -553,6 +557,10 @@ async function main(): Promise<number> {
       return 0;
     }
     for (const e of ENTITIES) await must(api(rocket.url, 'POST', `/api/${app}/_admin/entities`, adminToken, e), 201, `entity ${e.name}`);
+    for (const e of ENTITIES) {
+      const def = opts.history ? { ...e, history: true } : e;
+      await must(api(rocket.url, 'POST', `/api/${app}/_admin/entities`, adminToken, def), 201, `entity ${e.name}`);
+    }
     for (const r of RELATIONS) await must(api(rocket.url, 'POST', `/api/${app}/_admin/relations`, adminToken, r), 201, `relation ${r.name}`);
 
     const appSql = connect(pg, `rocket_${app}`);

@@ -49,6 +49,8 @@ export interface Config {
   metrics: boolean;
   /** Bearer token /metrics requires, when set. */
   metricsToken: string | undefined;
+  /** History entries older than this many days are pruned; undefined keeps them forever. */
+  historyRetentionDays: number | undefined;
 }
 
 export const DEFAULT_PLATFORM_PASSWORD = 'changeme';
@@ -107,6 +109,7 @@ const schema = z.object({
   ROCKET_SHUTDOWN_TIMEOUT_MS: int(0, 3_600_000).default(10_000),
   ROCKET_METRICS: bool(false),
   ROCKET_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  ROCKET_HISTORY_RETENTION_DAYS: int(1, 365_000).optional(),
 });
 
 /** rocket.yaml keys, mapped to the environment names above. */
@@ -138,6 +141,7 @@ const YAML_KEYS: Record<string, keyof z.input<typeof schema>> = {
   shutdown_timeout_ms: 'ROCKET_SHUTDOWN_TIMEOUT_MS',
   metrics: 'ROCKET_METRICS',
   metrics_token: 'ROCKET_METRICS_TOKEN',
+  history_retention_days: 'ROCKET_HISTORY_RETENTION_DAYS',
 };
 
 export class ConfigError extends Error {}
@@ -213,5 +217,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: c.ROCKET_SHUTDOWN_TIMEOUT_MS,
     metrics: c.ROCKET_METRICS,
     metricsToken: c.ROCKET_METRICS_TOKEN,
+    historyRetentionDays: c.ROCKET_HISTORY_RETENTION_DAYS,
   };
 }

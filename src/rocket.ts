@@ -20,6 +20,7 @@ import { webhookObserver } from './webhooks/observer.js';
 import { webhookSettings } from './webhooks/settings.js';
 import { webhooksTransfer } from './webhooks/transfer.js';
 import { historyObserver } from './history/observer.js';
+import { historyRetentionJob } from './history/retention.js';
 import { eventSweepJob, workflowDeadlineJob } from './workflows/jobs.js';
 import { workflowEventSink, workflowObserver } from './workflows/observer.js';
 import { workflowsTransfer } from './workflows/transfer.js';
@@ -55,7 +56,12 @@ function plugIns(config: Config, metrics: Metrics | undefined): { extensions: Ap
       eventSink: workflowEventSink,
       transferSections: [workflowsTransfer, webhooksTransfer, uiConfigsTransfer],
     },
-    jobs: [workflowDeadlineJob, eventSweepJob, webhookRetryJob(webhooks)],
+    jobs: [
+      workflowDeadlineJob,
+      eventSweepJob,
+      webhookRetryJob(webhooks),
+      ...(config.historyRetentionDays !== undefined ? [historyRetentionJob(config.historyRetentionDays)] : []),
+    ],
   };
 }
 

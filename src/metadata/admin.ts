@@ -6,6 +6,7 @@ import { checkJoinTable, migrateEntity, migrateRelation } from './migrate.js';
 import type { Queryable } from '../db/database.js';
 import { parseRelationDefinition } from './relation-definition.js';
 import type { EntityDef, RelationDef } from './types.js';
+import { NO_AUDIT, type Audit } from './audit.js';
 
 /** Entity and relation admin operations (spec: metadata.md §6–7). No HTTP here. */
 
@@ -75,7 +76,7 @@ async function saveEntity(app: AdminApp, def: EntityDef, write: (tx: Queryable) 
   await dropIndexesConcurrently(app.db, plan.obsolete);
 }
 
-export async function createEntity(app: AdminApp, body: unknown): Promise<EntityDef> {
+export async function createEntity(app: AdminApp, body: unknown, audit: Audit = NO_AUDIT): Promise<EntityDef> {
   const def = parseEntityDefinition(objectPayload(body));
   // Answered from the snapshot before any index is built on a table this call will not get (the transaction checks again).
   if (app.registry.entities.has(def.name)) throw conflict(`Entity already exists: ${def.name}`);
@@ -94,13 +95,14 @@ export async function createEntity(app: AdminApp, body: unknown): Promise<Entity
       JSON.stringify(def),
     ]);
     await migrateEntity(tx, def);
+    await audit(tx, { collection: '_entities', key: def.name, action: 'create', before: null, after: def });
   });
   await app.reload();
   return def;
 }
 
-export async function updateEntity(app: AdminApp, name: string, body: unknown): Promise<EntityDef> {
-  await getEntity(app, name);
+export async function updateEntity(app: AdminApp, name: string, body: unknown, audit: Audit = NO_AUDIT): Promise<EntityDef> {
+  const before = await getEntity(app, name);
   const def = parseEntityDefinition(objectPayload(body), name);
   checkRelationsStillValid(app, def);
   const holder = [...app.registry.entities.values()].find((e) => e.def.table === def.table && e.name !== name);
@@ -124,15 +126,17 @@ export async function updateEntity(app: AdminApp, name: string, body: unknown): 
       const target = rel.def.target === name ? def : rel.target.def;
       await migrateRelation(tx, rel.def, source, target);
     }
+    await audit(tx, { collection: '_entities', key: name, action: 'update', before: before.definition, after: def });
   });
   await app.reload();
   return def;
 }
 
-export async function deleteEntity(app: AdminApp, name: string): Promise<{ name: string; deleted: true }> {
+export async function deleteEntity(app: AdminApp, name: string, audit: Audit = NO_AUDIT): Promise<{ name: string; deleted: true }> {
   await app.db.transaction(async (tx) => {
-    const rows = await tx.query('DELETE FROM _entities WHERE name = $1 RETURNING name', [name]);
+    const rows = await tx.query<{ definition: EntityDef }>('DELETE FROM _entities WHERE name = $1 RETURNING definition', [name]);
     if (rows.length === 0) throw notFound(`Entity not found: ${name}`);
+    await audit(tx, { collection: '_entities', key: name, action: 'delete', before: rows[0]!.definition, after: null });
   });
   await app.reload();
   return { name, deleted: true };
@@ -153,7 +157,8 @@ export async function getRelation(app: AdminApp, name: string): Promise<Relation
   return rows[0];
 }
 
-async function saveRelation(app: AdminApp, def: RelationDef, mode: 'create' | 'update'): Promise<void> {
+async function saveRelation(app: AdminApp, def: RelationDef, before: RelationDef | null, audit: Audit): Promise<void> {
+  const mode = before ? 'update' : 'create';
   const source = app.registry.entities.get(def.source)!.def;
   const target = app.registry.entities.get(def.target)!.def;
   await app.db.transaction(async (tx) => {
@@ -175,26 +180,30 @@ async function saveRelation(app: AdminApp, def: RelationDef, mode: 'create' | 'u
     // Join tables are made on create only (spec); FK indexes and one_to_one uniqueness always hold.
     if (mode === 'create' || def.type !== 'many_to_many') await migrateRelation(tx, def, source, target);
     else await checkJoinTable(tx, def);
+    await audit(tx, { collection: '_relations', key: def.name, action: mode, before, after: def });
   });
   await app.reload();
 }
 
-export async function createRelation(app: AdminApp, body: unknown): Promise<RelationDef> {
+export async function createRelation(app: AdminApp, body: unknown, audit: Audit = NO_AUDIT): Promise<RelationDef> {
   const def = parseRelationDefinition(objectPayload(body), app.registry.entityDefs());
-  await saveRelation(app, def, 'create');
+  await saveRelation(app, def, null, audit);
   return def;
 }
 
-export async function updateRelation(app: AdminApp, name: string, body: unknown): Promise<RelationDef> {
-  await getRelation(app, name);
+export async function updateRelation(app: AdminApp, name: string, body: unknown, audit: Audit = NO_AUDIT): Promise<RelationDef> {
+  const before = await getRelation(app, name);
   const def = parseRelationDefinition(objectPayload(body), app.registry.entityDefs(), name);
-  await saveRelation(app, def, 'update');
+  await saveRelation(app, def, before.definition, audit);
   return def;
 }
 
-export async function deleteRelation(app: AdminApp, name: string): Promise<{ name: string; deleted: true }> {
-  const rows = await app.db.query('DELETE FROM _relations WHERE name = $1 RETURNING name', [name]);
-  if (rows.length === 0) throw notFound(`Relation not found: ${name}`);
+export async function deleteRelation(app: AdminApp, name: string, audit: Audit = NO_AUDIT): Promise<{ name: string; deleted: true }> {
+  await app.db.transaction(async (tx) => {
+    const rows = await tx.query<{ definition: RelationDef }>('DELETE FROM _relations WHERE name = $1 RETURNING definition', [name]);
+    if (rows.length === 0) throw notFound(`Relation not found: ${name}`);
+    await audit(tx, { collection: '_relations', key: name, action: 'delete', before: rows[0]!.definition, after: null });
+  });
   await app.reload();
   return { name, deleted: true };
 }

@@ -24,7 +24,7 @@ export interface AuditedAs {
   collection: string;
   /** The item as logged, from a GET answer or a create/update answer (default: without its timestamps). */
   view?(item: unknown): unknown;
-  /** The item's name or id (default: `name`, else `id`). */
+  /** The item's name or id (default: `id`, else `name`; the key its admin routes take). */
   key?(item: unknown): string | null;
 }
 
@@ -42,7 +42,7 @@ export function withoutTimestamps(item: unknown): unknown {
 
 function defaultKey(item: unknown): string | null {
   if (!isItem(item)) return null;
-  const k = item.name ?? item.id;
+  const k = item.id ?? item.name;
   return typeof k === 'string' || typeof k === 'number' ? String(k) : null;
 }
 

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { acceptInvite } from '../../auth/invites.js';
 import { bodyObject } from '../body.js';
+import { makeCaller } from '../../auth/caller.js';
+import { recordChange } from '../../history/audit.js';
 import { appOf, hooks, type Services } from '../context.js';
 import type { RouteMessages } from '../errors.js';
 
@@ -19,7 +21,11 @@ export async function appAuthRoutes(app: FastifyInstance, services: Services): P
   });
   const invalidJson: RouteMessages = { invalidBody: 'Invalid JSON body' };
   app.post('/api/:app/auth/accept-invite', { onRequest: h.app, config: invalidJson }, async (req, reply) => {
-    const accepted = await acceptInvite(appOf(req), bodyObject(req, 'Invalid JSON body'));
+    const rt = appOf(req);
+    const accepted = await acceptInvite(rt, bodyObject(req, 'Invalid JSON body'));
+    const { user } = accepted;
+    // The invitee creates their own user.
+    await recordChange(rt.db, makeCaller(user.id, user.roles, user.email), { collection: '_users', key: user.id, action: 'create', before: null, after: user });
     return reply.status(201).send({ data: accepted });
   });
 }

@@ -1,0 +1,139 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import type { AppRuntime } from '../../src/platform/app-runtime.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+let s: TestServer;
+let app: { name: string; token: string };
+let runtime: AppRuntime;
+let adminId: string;
+
+const uuid = { field: 'id', type: 'uuid', generated: true };
+const base = () => `/api/${app.name}`;
+const call = (method: 'get' | 'post' | 'put' | 'delete', path: string, body?: unknown, token = app.token) =>
+  s.client[method](`${base()}${path}`, { token, body });
+const q = (sql: string, params: unknown[] = []) => runtime.db.query<any>(sql, params as never[]);
+
+/** The audit entries of one item, newest first. */
+async function auditOf(entity: string, recordId?: string) {
+  const res = await call('get', `/_admin/history?entity=${entity}${recordId ? `&record_id=${recordId}` : ''}`);
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body.data as any[];
+}
+
+beforeAll(async () => {
+  s = await startTestServer({ ROCKET_HISTORY_RETENTION_DAYS: '30' });
+  app = await s.createApp();
+  runtime = (await s.rocket.services.apps.get(app.name))!;
+  adminId = (await q(`SELECT id::text FROM _users WHERE email = 'admin@localhost'`))[0].id;
+});
+afterAll(async () => {
+  await s?.close();
+});
+
+describe('metadata audit', () => {
+  it('records entity create, update and delete with the definitions; a refused change records nothing', async () => {
+    const def = { name: 'asset', table: 'assets', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'label', type: 'string' }] };
+    const created = await call('post', '/_admin/entities', def);
+    expect(created.status).toBe(201);
+    const changed = { ...def, history: true, fields: [...def.fields, { name: 'serial', type: 'string' }] };
+    expect((await call('put', '/_admin/entities/asset', changed)).status).toBe(200);
+    expect((await call('post', '/_admin/entities', def)).status).toBe(409);
+    expect((await call('delete', '/_admin/entities/asset')).status).toBe(200);
+    const entries = await auditOf('_entities', 'asset');
+    expect(entries.map((e) => e.action)).toEqual(['delete', 'update', 'create']);
+    const [del, upd, cre] = entries;
+    expect(cre).toMatchObject({ entity: '_entities', record_id: 'asset', actor: { kind: 'user', id: adminId, email: 'admin@localhost' } });
+    expect(cre.changes).toEqual({ definition: { from: null, to: created.body.data } });
+    expect(upd.changes.definition.from).toEqual(created.body.data);
+    expect(upd.changes.definition.to).toMatchObject({ name: 'asset', history: true });
+    expect(del.changes.definition).toEqual({ from: upd.changes.definition.to, to: null });
+  });
+
+  it('records relations, rules, state machines, permissions, webhooks, workflows and UI configs by name or id', async () => {
+    for (const name of ['owner', 'pet']) {
+      expect((await call('post', '/_admin/entities', { name, table: `${name}s`, primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'owner_id', type: 'uuid' }, { name: 'state', type: 'string' }] })).status).toBe(201);
+    }
+    const rel = await call('post', '/_admin/relations', { name: 'pets', type: 'one_to_many', source: 'owner', target: 'pet', target_key: 'owner_id' });
+    expect(rel.status).toBe(201);
+    expect((await auditOf('_relations', 'pets'))[0].changes.definition).toEqual({ from: null, to: rel.body.data });
+    expect((await call('delete', '/_admin/relations/pets')).status).toBe(200);
+    expect((await auditOf('_relations', 'pets')).map((e) => e.action)).toEqual(['delete', 'create']);
+
+    const items: Array<[string, string, unknown]> = [
+      ['_rules', '/_admin/rules', { entity: 'pet', type: 'field', definition: { field: 'state', operator: 'min_length', value: 1, message: 'state needed' } }],
+      ['_state_machines', '/_admin/state-machines', { entity: 'pet', field: 'state', definition: { initial: 'new', transitions: [{ from: 'new', to: 'old' }] } }],
+      ['_permissions', '/_admin/permissions', { entity: 'pet', action: 'read', roles: ['vet'] }],
+      ['_webhooks', '/_admin/webhooks', { entity: 'pet', hook: 'after_write', url: 'https://example.com/hook' }],
+      ['_workflows', '/_admin/workflows', { name: 'wf', trigger: { type: 'event', event: 'pet_seen' }, steps: [{ id: 'a', type: 'action', actions: [] }] }],
+      ['_ui_configs', '/_admin/ui-configs', { entity: 'pet', scope: 'default', config: { list: { columns: ['state'] } } }],
+    ];
+    for (const [collection, path, body] of items) {
+      const res = await call('post', path, body);
+      expect(res.status, `${path} ${JSON.stringify(res.body)}`).toBe(201);
+      const id = String(res.body.data.id);
+      const [entry] = await auditOf(collection, id);
+      expect(entry, collection).toMatchObject({ action: 'create', record_id: id, changes: { definition: { from: null } } });
+      expect(entry.changes.definition.to, collection).toMatchObject({ id: res.body.data.id });
+      expect((await call('delete', `${path}/${id}`)).status).toBe(200);
+      const [removed] = await auditOf(collection, id);
+      expect(removed.action).toBe('delete');
+      expect(removed.changes.definition.to).toBeNull();
+      expect(removed.changes.definition.from).toMatchObject({ id: res.body.data.id });
+    }
+  });
+
+  it('records users, invites and imports without any password hash or invite token', async () => {
+    const created = await call('post', '/_admin/users', { email: 'new@example.com', password: 'a-long-secret-1', roles: ['staff'] });
+    expect(created.status).toBe(201);
+    const id = created.body.data.id as string;
+    expect((await call('put', `/_admin/users/${id}`, { email: 'new@example.com', password: 'another-secret-2', roles: ['staff', 'lead'] })).status).toBe(200);
+    const entries = await auditOf('_users', id);
+    expect(entries.map((e) => e.action)).toEqual(['update', 'create']);
+    expect(entries[1].changes.definition.to).toMatchObject({ id, email: 'new@example.com', roles: ['staff'], active: true });
+    expect(entries[0].changes.definition.to.roles).toEqual(['staff', 'lead']);
+
+    const invite = await call('post', '/_admin/invites', { email: 'invitee@example.com', roles: ['staff'] });
+    expect(invite.status).toBe(201);
+    const [inv] = await auditOf('_invites', invite.body.data.id);
+    expect(inv.changes.definition.to).toMatchObject({ email: 'invitee@example.com' });
+    expect(inv.changes.definition.to).not.toHaveProperty('token');
+    const accepted = await s.client.post(`${base()}/auth/accept-invite`, { body: { token: invite.body.data.token, password: 'invitee-secret-3' } });
+    expect(accepted.status).toBe(201);
+    const [joined] = await auditOf('_users', accepted.body.data.user.id);
+    expect(joined).toMatchObject({ action: 'create', actor: { kind: 'user', id: accepted.body.data.user.id, email: 'invitee@example.com' } });
+
+    const imported = await call('post', '/_admin/import', { version: 1, entities: [{ name: 'imported', table: 'importeds', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }] }] });
+    expect(imported.status).toBe(200);
+    const [imp] = await auditOf('_import');
+    expect(imp).toMatchObject({ record_id: null, action: 'create', changes: { summary: { from: null, to: imported.body.data.summary } } });
+
+    // no hash, no token, no password anywhere in the log
+    const secrets = await q(`SELECT password_hash AS s FROM _users UNION ALL SELECT token FROM _invites`);
+    expect(secrets.length).toBeGreaterThanOrEqual(4);
+    const log = await q(`SELECT string_agg(changes::text, ' ') AS text FROM _history`);
+    for (const { s: secret } of secrets) expect(log[0].text).not.toContain(secret);
+    expect(log[0].text).not.toMatch(/password|\$2[aby]\$|\$argon2/);
+  });
+});
+
+describe('retention', () => {
+  it('the retention job deletes entries older than ROCKET_HISTORY_RETENTION_DAYS and keeps the rest', async () => {
+    const before = await q('SELECT count(*)::int AS n FROM _history');
+    await q(`INSERT INTO _history (entity, record_id, action, changes, actor_kind, at)
+             VALUES ('old', '1', 'create', '{}', 'system', NOW() - interval '31 days'), ('old', '2', 'create', '{}', 'system', NOW() - interval '40 days'),
+                    ('recent', '3', 'create', '{}', 'system', NOW() - interval '29 days')`);
+    await s.rocket.jobs.runNow('history-retention');
+    expect(await q(`SELECT entity FROM _history WHERE entity IN ('old', 'recent')`)).toEqual([{ entity: 'recent' }]);
+    expect((await q('SELECT count(*)::int AS n FROM _history'))[0].n).toBe(before[0].n + 1);
+  });
+
+  it('refuses a bad ROCKET_HISTORY_RETENTION_DAYS value and names it', () => {
+    for (const bad of ['0', 'ten', '1.5']) {
+      expect(() => loadConfig({ ROCKET_HISTORY_RETENTION_DAYS: bad, ROCKET_CONFIG: '' })).toThrow(ConfigError);
+      expect(() => loadConfig({ ROCKET_HISTORY_RETENTION_DAYS: bad })).toThrow(/ROCKET_HISTORY_RETENTION_DAYS/);
+    }
+    expect(loadConfig({ ROCKET_HISTORY_RETENTION_DAYS: '7' }).historyRetentionDays).toBe(7);
+    expect(loadConfig({}).historyRetentionDays).toBeUndefined();
+  });
+});
