@@ -1,7 +1,8 @@
 import type { Caller } from '../auth/caller.js';
 import type { Queryable } from '../db/database.js';
 import type { AdminChange, Audit } from '../metadata/audit.js';
-import { actorOf, insertEntries } from './entries.js';
+import type { SampleRowHook } from '../metadata/transfer.js';
+import { actorOf, changesOf, insertEntries } from './entries.js';
 
 /**
  * The audit log of metadata (spec: history.md): every admin change of an
@@ -47,4 +48,23 @@ export async function recordChange(tx: Queryable, caller: Caller, change: AdminC
 /** The audit function of one admin request. */
 export function auditFor(caller: Caller): Audit {
   return (tx, change) => recordChange(tx, caller, change);
+}
+
+/** Sample-data rows of an import, recorded as creates (by the importing admin) for entities with history. */
+export function sampleRowHistory(caller: Caller): SampleRowHook {
+  const actor = actorOf({ caller });
+  return {
+    wants: (entity) => entity.def.history === true,
+    async inserted(tx, entity, row) {
+      const pk = row[entity.pk.name];
+      const entry = {
+        entity: entity.name,
+        record_id: pk === null || pk === undefined ? null : String(pk),
+        action: 'create' as const,
+        changes: changesOf(entity, 'create', null, row),
+        actor,
+      };
+      await insertEntries(tx, [entry], new Date().toISOString());
+    },
+  };
 }

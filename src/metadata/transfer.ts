@@ -1,5 +1,6 @@
 import { createPermission, listPermissions, parsePermissionInput } from '../auth/permission-admin.js';
-import type { SqlParam } from '../db/database.js';
+import type { Queryable, SqlParam } from '../db/database.js';
+import type { EntityMeta } from './registry.js';
 import { quoteIdent } from '../db/quote.js';
 import { RocketError, invalid, invalidPayload } from '../errors.js';
 import { toParam } from '../types/coerce.js';
@@ -83,7 +84,21 @@ function items(doc: Json, key: string): unknown[] {
  * Best-effort import: every item validated as by its admin API; existing
  * items are skipped; problems are listed in `errors` and the answer is 200.
  */
-export async function importSchema(app: AdminApp, sections: readonly TransferSection[], body: unknown): Promise<ImportResult> {
+/**
+ * Told about each sample-data row an import inserted, in the insert's own transaction (history
+ * records it as a create); `wants` says for which entities, so the others stay one statement.
+ */
+export interface SampleRowHook {
+  wants(entity: EntityMeta): boolean;
+  inserted(tx: Queryable, entity: EntityMeta, row: Record<string, unknown>): Promise<void>;
+}
+
+export async function importSchema(
+  app: AdminApp,
+  sections: readonly TransferSection[],
+  body: unknown,
+  sampleRows?: SampleRowHook,
+): Promise<ImportResult> {
   if (!isObject(body)) throw invalidPayload();
   const doc = isObject(body.data) && body.version === undefined ? body.data : body;
   if (doc.version !== 1) throw invalid(`Unsupported export version: ${String(doc.version ?? '')}`);
@@ -187,7 +202,7 @@ export async function importSchema(app: AdminApp, sections: readonly TransferSec
 
   // 9. sample data
   if (isObject(doc.sample_data) && Object.keys(doc.sample_data).length > 0) {
-    summary.records = await importSampleData(app, doc.sample_data, importedEntitiesOf(doc), joinTables, errors);
+    summary.records = await importSampleData(app, doc.sample_data, importedEntitiesOf(doc), joinTables, errors, sampleRows);
   }
   await app.reload();
   const result: ImportResult = { message: 'Import completed', summary };
@@ -209,6 +224,7 @@ async function importSampleData(
   entityOrder: string[],
   joinTables: Map<string, { a: string; b: string }>,
   errors: string[],
+  hook: SampleRowHook | undefined,
 ): Promise<number> {
   let inserted = 0;
   for (const name of entityOrder) {
@@ -222,9 +238,17 @@ async function importSampleData(
       const params: SqlParam[] = fields.map((f) => toParam(f, row[f.name]));
       const sql =
         `INSERT INTO ${entity.table} (${fields.map((f) => f.col).join(', ')}) ` +
-        `VALUES (${fields.map((f, i) => `$${i + 1}::${f.cast}`).join(', ')}) ON CONFLICT DO NOTHING RETURNING 1`;
+        `VALUES (${fields.map((f, i) => `$${i + 1}::${f.cast}`).join(', ')}) ON CONFLICT DO NOTHING RETURNING ${entity.selectList}`;
       try {
-        inserted += (await app.db.query(sql, params)).length;
+        if (hook?.wants(entity)) {
+          inserted += await app.db.transaction(async (tx) => {
+            const stored = await tx.query<Record<string, unknown>>(sql, params);
+            for (const r of stored) await hook.inserted(tx, entity, r);
+            return stored.length;
+          });
+        } else {
+          inserted += (await app.db.query(sql, params)).length;
+        }
       } catch (err) {
         errors.push(`Record ${name}: ${reason(err)}`);
       }

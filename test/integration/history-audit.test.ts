@@ -117,6 +117,35 @@ describe('metadata audit', () => {
   });
 });
 
+describe('import sample data', () => {
+  it('records sample rows of entities with history as creates by the importing admin', async () => {
+    const doc = {
+      version: 1,
+      entities: [
+        { name: 'crate', table: 'crates', primary_key: uuid, history: true, fields: [{ name: 'id', type: 'uuid' }, { name: 'label', type: 'string' }] },
+        { name: 'box', table: 'boxes', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'label', type: 'string' }] },
+      ],
+      sample_data: {
+        crate: [{ id: '11111111-1111-4111-8111-111111111111', label: 'one' }],
+        box: [{ id: '22222222-2222-4222-8222-222222222222', label: 'two' }],
+      },
+    };
+    const res = await call('post', '/_admin/import', doc);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.data.summary.records).toBe(2);
+    const [entry] = await auditOf('crate', '11111111-1111-4111-8111-111111111111');
+    expect(entry).toMatchObject({
+      action: 'create',
+      actor: { kind: 'user', id: adminId },
+      changes: { id: { from: null, to: '11111111-1111-4111-8111-111111111111' }, label: { from: null, to: 'one' } },
+    });
+    expect(await q(`SELECT 1 FROM _history WHERE entity = 'box'`)).toEqual([]);
+    // the entity carries the key through export
+    const exported = await call('get', '/_admin/export');
+    expect(exported.body.data.entities.find((e: any) => e.name === 'crate').history).toBe(true);
+  });
+});
+
 describe('retention', () => {
   it('the retention job deletes entries older than ROCKET_HISTORY_RETENTION_DAYS and keeps the rest', async () => {
     const before = await q('SELECT count(*)::int AS n FROM _history');

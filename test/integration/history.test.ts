@@ -111,6 +111,18 @@ describe('what is recorded', () => {
     });
   });
 
+  it('a platform admin token writes as actor platform', async () => {
+    const res = await s.client.post(`${base()}/order`, { token: s.platformToken, body: { number: 'PL-1' } });
+    expect(res.status).toBe(201);
+    const [entry] = await historyOf('order', res.body.data.id);
+    expect(entry.actor.kind).toBe('platform');
+    expect(typeof entry.actor.id).toBe('string');
+    const general = await s.client.post(`${base()}/order`, { token: s.platformToken, body: { number: 'PL-2', lines: { data: [{ name: 'l' }] } } });
+    expect(general.status).toBe(201);
+    const lines = await q(`SELECT actor_kind FROM _history WHERE entity = 'line' AND changes->'order_id'->>'to' = $1`, [general.body.data.id]);
+    expect(lines).toEqual([{ actor_kind: 'platform' }]);
+  });
+
   it('an update lists only the changed fields; an update that changes nothing records nothing', async () => {
     const order = await created('/order', { number: 'A-2', total: 10, status: 'draft' });
     const res = await put(`/order/${order.id}`, { status: 'approved', total: 12.5, number: 'A-2', due: '2025-02-01T00:00:00.000Z' });

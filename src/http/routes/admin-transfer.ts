@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { exportSchema, importSchema } from '../../metadata/transfer.js';
-import { recordChange } from '../../history/audit.js';
+import { recordChange, sampleRowHistory } from '../../history/audit.js';
 import { appOf, callerOf, hooks, type Services } from '../context.js';
 
 /** /api/:app/_admin/export and /_admin/import */
@@ -12,7 +12,7 @@ export async function adminTransferRoutes(app: FastifyInstance, services: Servic
   });
   app.post('/api/:app/_admin/import', { ...admin, bodyLimit: 16 * 1024 * 1024 }, async (req) => {
     const rt = appOf(req);
-    const result = await importSchema(rt, rt.extensions.transferSections, req.body);
+    const result = await importSchema(rt, rt.extensions.transferSections, req.body, sampleRowHistory(callerOf(req)));
     // An import is many operations, not one transaction: its summary is logged once it is done.
     await recordChange(rt.db, callerOf(req), { collection: '_import', key: null, action: 'create', before: null, after: result.summary });
     return { data: result };
