@@ -556,7 +556,6 @@ async function main(): Promise<number> {
       await runLarge(opts, rocket.url, app, adminToken, appSql, stamp);
       return 0;
     }
-    for (const e of ENTITIES) await must(api(rocket.url, 'POST', `/api/${app}/_admin/entities`, adminToken, e), 201, `entity ${e.name}`);
     for (const e of ENTITIES) {
       const def = opts.history ? { ...e, history: true } : e;
       await must(api(rocket.url, 'POST', `/api/${app}/_admin/entities`, adminToken, def), 201, `entity ${e.name}`);
