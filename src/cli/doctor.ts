@@ -26,6 +26,8 @@ function urlTarget(url: string): ConnectionOptions {
     password: u.password ? decodeURIComponent(u.password) : undefined,
     database: 'postgres',
     max: 1,
+    // Diagnose the first refusal itself instead of waiting and reporting 503.
+    connectWaitMs: 0,
   };
 }
 
@@ -42,7 +44,7 @@ async function databaseCheck(config: Config): Promise<Check> {
         message: `embedded PostgreSQL (no DATABASE_URL): not running now; \`rocket start\` starts it from ${join(config.dataDir, 'pg')}`,
       };
     }
-    target = { ...running, database: 'postgres', max: 1 };
+    target = { ...running, database: 'postgres', max: 1, connectWaitMs: 0 };
   }
   const where = `${target.host}:${target.port}`;
   const source = config.databaseUrl ? 'check DATABASE_URL' : `check the embedded cluster in ${config.dataDir}`;

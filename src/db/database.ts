@@ -159,7 +159,8 @@ export class Database implements Queryable {
       try {
         return await fn();
       } catch (err) {
-        if (!refusedConnection(err)) throw err;
+        // A caller that waits for nothing (diagnostics) wants the driver's own reason.
+        if (!refusedConnection(err) || this.options.connectWaitMs === 0) throw err;
         if (Date.now() + delay > deadline) {
           throw serviceUnavailable('The database has no free connection; try again shortly', RETRY_AFTER_SECONDS);
         }
