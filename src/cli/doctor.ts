@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { Database, type ConnectionOptions } from '../db/database.js';
 import { runningEmbedded } from '../db/embedded.js';
+import { serverOfUrl } from '../db/server.js';
 import type { Output } from './output.js';
 
 /** `rocket doctor`: what is wrong with this installation, and what to do about it. */
@@ -18,17 +19,8 @@ export interface Check {
 const MIN_SERVER_VERSION = 140000;
 
 function urlTarget(url: string): ConnectionOptions {
-  const u = new URL(url);
-  return {
-    host: decodeURIComponent(u.hostname) || '127.0.0.1',
-    port: Number(u.port || 5432),
-    user: decodeURIComponent(u.username) || 'postgres',
-    password: u.password ? decodeURIComponent(u.password) : undefined,
-    database: 'postgres',
-    max: 1,
-    // Diagnose the first refusal itself instead of waiting and reporting 503.
-    connectWaitMs: 0,
-  };
+  // Diagnose the first refusal itself instead of waiting and reporting 503.
+  return { ...serverOfUrl(url), database: 'postgres', max: 1, connectWaitMs: 0 };
 }
 
 async function databaseCheck(config: Config): Promise<Check> {

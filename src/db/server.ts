@@ -11,6 +11,18 @@ function isUniqueViolation(err: unknown): boolean {
   return isPgError(err, '23505') || (err instanceof RocketError && err.code === 'CONFLICT');
 }
 
+/** Host, port, user, password and database ('' when the URL names none) of a postgres:// URL. */
+export function serverOfUrl(text: string): { host: string; port: number; user: string; password: string | undefined; database: string } {
+  const url = new URL(text);
+  return {
+    host: decodeURIComponent(url.hostname) || '127.0.0.1',
+    port: Number(url.port || 5432),
+    user: decodeURIComponent(url.username) || 'postgres',
+    password: url.password ? decodeURIComponent(url.password) : undefined,
+    database: decodeURIComponent(url.pathname.replace(/^\//, '')),
+  };
+}
+
 /**
  * The PostgreSQL server Rocket runs on: the one in DATABASE_URL or an embedded
  * one. Same driver and SQL either way; it hands out pools per database.
@@ -28,18 +40,14 @@ export class DatabaseServer {
    */
   static async start(config: Config, log: Logger, opts: { attach?: boolean } = {}): Promise<DatabaseServer> {
     if (config.databaseUrl) {
-      const url = new URL(config.databaseUrl);
-      const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || config.managementDb;
+      const { database, ...server } = serverOfUrl(config.databaseUrl);
       return new DatabaseServer(
         {
-          host: decodeURIComponent(url.hostname) || '127.0.0.1',
-          port: Number(url.port || 5432),
-          user: decodeURIComponent(url.username) || 'postgres',
-          password: url.password ? decodeURIComponent(url.password) : undefined,
+          ...server,
           idleTimeout: config.poolIdleSeconds,
           connectWaitMs: config.dbWaitMs,
         },
-        database,
+        database || config.managementDb,
         undefined,
       );
     }
