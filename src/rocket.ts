@@ -18,6 +18,7 @@ import { uiConfigsTransfer } from './metadata/ui-configs-admin.js';
 import { webhookRetryJob } from './webhooks/job.js';
 import { webhookObserver } from './webhooks/observer.js';
 import { webhookSettings } from './webhooks/settings.js';
+import { callOutWith } from './outbound/delivery.js';
 import { webhooksTransfer } from './webhooks/transfer.js';
 import { historyObserver } from './history/observer.js';
 import { historyRetentionJob } from './history/retention.js';
@@ -54,6 +55,7 @@ function plugIns(config: Config, metrics: Metrics | undefined): { extensions: Ap
     extensions: {
       observers: [workflowObserver, webhookObserver(webhooks), historyObserver],
       eventSink: workflowEventSink,
+      callOut: callOutWith(webhooks.denyPrivateNetworks),
       transferSections: [workflowsTransfer, webhooksTransfer, uiConfigsTransfer],
     },
     jobs: [

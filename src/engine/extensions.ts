@@ -1,3 +1,4 @@
+import type { CallOut } from '../outbound/delivery.js';
 import type { EventSink } from './outbox.js';
 import type { WriteObserver } from './write/observers.js';
 
@@ -11,6 +12,8 @@ export interface EngineExtensions {
   readonly observers: readonly WriteObserver[];
   /** Consumer of the `event` rows a write put in the outbox (workflows); without one they stay pending. */
   readonly eventSink?: EventSink;
+  /** Outgoing HTTP calls of `webhook` actions (state machines, workflows), under the server's address policy. */
+  readonly callOut?: CallOut;
 }
 
 /** An engine with no features plugged in. */

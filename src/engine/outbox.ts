@@ -1,4 +1,5 @@
 import type { Database, Queryable } from '../db/database.js';
+import { type CallOut, DEFAULT_CALL_OUT } from '../outbound/delivery.js';
 import type { EngineApp } from './context.js';
 import type { OutboxEntry } from './write/stages.js';
 
@@ -29,13 +30,13 @@ export type EventSink = (app: EngineApp, events: readonly StoredEffect[]) => Pro
 
 /** Claims and sends webhook effects, then hands events to the app's sink; a crash before this leaves them pending. */
 export async function dispatchEffects(app: EngineApp, effects: readonly StoredEffect[]): Promise<void> {
-  await sendWebhooks(app.db, effects.filter((e) => e.kind === 'webhook'));
+  await sendWebhooks(app.db, app.extensions.callOut ?? DEFAULT_CALL_OUT, effects.filter((e) => e.kind === 'webhook'));
   const events = effects.filter((e) => e.kind === 'event');
   const sink = app.extensions.eventSink;
   if (events.length && sink) await sink(app, events).catch(() => undefined);
 }
 
-async function sendWebhooks(db: Database, webhooks: readonly StoredEffect[]): Promise<void> {
+async function sendWebhooks(db: Database, callOut: CallOut, webhooks: readonly StoredEffect[]): Promise<void> {
   if (webhooks.length === 0) return;
   const claimed = await db.query<StoredEffect>(
     `UPDATE _outbox SET claimed_at = NOW() WHERE id = ANY($1::uuid[]) AND claimed_at IS NULL RETURNING id, kind, payload`,
@@ -43,16 +44,9 @@ async function sendWebhooks(db: Database, webhooks: readonly StoredEffect[]): Pr
   );
   for (const effect of claimed) {
     const { url, method, body } = effect.payload as { url: string; method: string; body: unknown };
-    void fetch(url, {
-      method,
-      headers: { 'content-type': 'application/json' },
-      body: method === 'GET' ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-    })
-      .then(
-        (res) => db.query('UPDATE _outbox SET processed_at = NOW(), error = $2 WHERE id = $1', [effect.id, res.ok ? null : `HTTP ${res.status}`]),
-        (err: unknown) => db.query('UPDATE _outbox SET processed_at = NOW(), error = $2 WHERE id = $1', [effect.id, String(err)]),
-      )
+    // Not awaited: the write's answer does not wait for the receiver (fire-and-forget per spec).
+    void callOut({ url, method, headers: {}, body: method === 'GET' ? '' : JSON.stringify(body) })
+      .then((res) => db.query('UPDATE _outbox SET processed_at = NOW(), error = $2 WHERE id = $1', [effect.id, res.ok ? null : res.error]))
       .catch(() => undefined);
   }
 }

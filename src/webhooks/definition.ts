@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { addressRefusal } from './address.js';
+import { addressRefusal } from '../outbound/address.js';
 import { invalid } from '../errors.js';
 import { ExprCompileError, WEBHOOK_VARIABLES, compileExpr, formatCompileError } from '../expr/index.js';
 

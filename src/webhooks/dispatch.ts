@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import type { Backoff } from './definition.js';
-import { deliver } from './delivery.js';
+import { deliver } from '../outbound/delivery.js';
 import { recordAttempt, type WebhookLog } from './logs.js';
 import { DEFAULT_WEBHOOK_SETTINGS, resolveHeaders, type WebhookSettings } from './settings.js';
 import { claim, type ClaimSpec } from '../jobs/claim.js';

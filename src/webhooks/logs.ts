@@ -2,7 +2,7 @@ import type { Database, Queryable } from '../db/database.js';
 import { invalid, invalidPayload, notFound } from '../errors.js';
 import { UUID_RE } from '../types/ids.js';
 import type { Backoff, Hook } from './definition.js';
-import type { DeliveryResult } from './delivery.js';
+import type { DeliveryResult } from '../outbound/delivery.js';
 
 /** `_webhook_logs`: delivery rows, their state changes, and the logs API (spec: webhooks.md §Delivery log). */
 

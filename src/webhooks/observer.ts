@@ -6,7 +6,7 @@ import type { WriteObserver } from '../engine/write/observers.js';
 import type { StageContext } from '../engine/write/stages.js';
 import { catalogFor, type ActiveWebhook } from './catalog.js';
 import type { Hook } from './definition.js';
-import { deliver } from './delivery.js';
+import { deliver } from '../outbound/delivery.js';
 import { dispatchPending } from './dispatch.js';
 import { insertLogs, type NewLog } from './logs.js';
 import { buildEvent, type WebhookEvent } from './payload.js';

@@ -8,6 +8,7 @@ import { dispatchEvents } from './events.js';
 import type { TriggerData, WorkflowOpContext } from './instances.js';
 import { resolvePath, toJson } from './paths.js';
 import { isoSeconds } from '../types/time.js';
+import { DEFAULT_CALL_OUT } from '../outbound/delivery.js';
 
 /**
  * Actions of `action` steps (spec: workflows.md §Actions). A throw is an
@@ -61,21 +62,13 @@ async function setField(app: EngineApp, run: ActionRun, a: Record<string, unknow
   }
 }
 
-async function webhook(run: ActionRun, a: Record<string, unknown>): Promise<void> {
+async function webhook(app: EngineApp, run: ActionRun, a: Record<string, unknown>): Promise<void> {
   if (typeof a.url !== 'string' || !/^https?:\/\//i.test(a.url)) throw new ActionError(`invalid webhook url: ${String(a.url ?? '')}`);
   const method = typeof a.method === 'string' && a.method !== '' ? a.method.toUpperCase() : 'POST';
-  let res: Response;
-  try {
-    res = await fetch(a.url, {
-      method,
-      headers: { 'content-type': 'application/json' },
-      body: method === 'GET' || method === 'HEAD' ? undefined : JSON.stringify(run.context),
-      signal: AbortSignal.timeout(30_000),
-    });
-    await res.body?.cancel().catch(() => undefined);
-  } catch (err) {
-    throw new ActionError(`webhook ${method} ${a.url} failed: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`);
-  }
+  const callOut = app.extensions.callOut ?? DEFAULT_CALL_OUT;
+  const body = method === 'GET' || method === 'HEAD' ? '' : JSON.stringify(run.context);
+  const res = await callOut({ url: a.url, method, headers: {}, body });
+  if (res.status === 0) throw new ActionError(`webhook ${method} ${a.url} failed: ${res.error}`);
   if (!res.ok) throw new ActionError(`webhook ${method} ${a.url} answered ${res.status}`);
 }
 
@@ -123,7 +116,7 @@ export async function runAction(app: EngineApp, run: ActionRun, action: Record<s
     case 'set_field':
       return setField(app, run, action);
     case 'webhook':
-      return webhook(run, action);
+      return webhook(app, run, action);
     case 'create_record':
       return createRecordAction(app, run, action);
     case 'send_event':

@@ -204,6 +204,22 @@ describe('enforcement', () => {
     expect(events.some((e) => e.payload.event === 'invoice_archived' && e.payload.record_id === id)).toBe(true);
   });
 
+  it('a webhook action to a cloud-metadata address is refused before connecting and the refusal recorded', async () => {
+    const probe = { name: 'probe', table: 'probes', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'state', type: 'string' }] };
+    expect((await admin('post', 'entities', probe)).status).toBe(201);
+    const machine = await admin('post', 'state-machines', { entity: 'probe', field: 'state', definition: { initial: 'a', transitions: [
+      { from: 'a', to: 'b', actions: [{ type: 'webhook', url: 'http://169.254.169.254/latest/meta-data/' }] }] } });
+    expect(machine.status, JSON.stringify(machine.body)).toBe(201);
+    const created = await rec('post', 'probe', { state: 'a' });
+    expect((await rec('put', `probe/${created.body.data.id}`, { state: 'b' })).status).toBe(200);
+    let row: any;
+    for (let i = 0; i < 100 && !row?.processed_at; i++) {
+      [row] = await runtime.db.query<any>(`SELECT processed_at, error FROM _outbox WHERE kind = 'webhook' AND payload->>'url' LIKE 'http://169.254%'`);
+      if (!row?.processed_at) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(row.error).toMatch(/^blocked address: 169\.254\.169\.254 is a link-local/);
+  });
+
   it('applies the state machine of a nested child entity', async () => {
     const bad = await rec('post', 'invoice', { name: 'n', tasks: { data: [{ state: 'todo' }, { state: 'done' }] } });
     expect(bad.status).toBe(422);

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppRuntime } from '../../src/platform/app-runtime.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { isBlockedAddress } from '../../src/webhooks/address.js';
+import { isBlockedAddress } from '../../src/outbound/address.js';
 import { runWebhookPass } from '../../src/webhooks/dispatch.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 

@@ -522,6 +522,19 @@ describe('failures', () => {
     expect((await rec('get', `ticket/${res.body.data.id}`)).body.data.status).toBeNull();
   });
 
+  it('a webhook action to a link-local or unspecified address fails the instance without connecting', async () => {
+    for (const [name, url] of [['meta_hook', 'http://169.254.169.254/latest/meta-data/'], ['zero_hook', 'http://0.0.0.0:9/x']] as const) {
+      await workflow({ name, trigger: { type: 'state_change', entity: 'ticket', field: 'title', to: 'ssrf' }, steps: [
+        { id: 'call', type: 'action', actions: [{ type: 'webhook', url }] }] });
+    }
+    expect((await rec('post', 'ticket', { title: 'ssrf' })).status).toBe(201);
+    for (const name of ['meta_hook', 'zero_hook']) {
+      const [inst] = await instancesOf(name);
+      expect(inst, name).toMatchObject({ status: 'failed', current_step: 'call' });
+      expect(inst.error, name).toMatch(/failed: blocked address: (169\.254\.169\.254|0\.0\.0\.0) is a link-local, unspecified or cloud metadata address/);
+    }
+  });
+
   it('fails on a bad set_field, a condition runtime error, and a cycle of more than 1000 steps', async () => {
     const trigger = (to: string) => ({ type: 'state_change', entity: 'ticket', field: 'title', to });
     await workflow({ name: 'bad_field', trigger: trigger('bad-field'), context: { id: 'record.id' }, steps: [

@@ -4,7 +4,7 @@ import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { addressRefusal } from './address.js';
 
-/** One HTTP call of a webhook (spec: webhooks.md §Delivery). */
+/** One outgoing HTTP call (webhooks, state-machine and workflow `webhook` actions), guarded against server-side request forgery. */
 
 export const DELIVERY_TIMEOUT_MS = 30_000;
 /** Response bytes kept in the log. */
@@ -166,3 +166,13 @@ export function deliver(req: DeliveryRequest, opts: DeliveryOptions): Promise<De
     request.end(req.body);
   });
 }
+
+/** Makes outgoing calls under the server's address policy; the composition root hands one to the engine. */
+export type CallOut = (req: DeliveryRequest, opts?: Pick<DeliveryOptions, 'signal' | 'timeoutMs'>) => Promise<DeliveryResult>;
+
+export function callOutWith(denyPrivateNetworks: boolean): CallOut {
+  return (req, opts) => deliver(req, { denyPrivateNetworks, ...opts });
+}
+
+/** Without a configured policy: private networks allowed, the always-forbidden addresses still refused. */
+export const DEFAULT_CALL_OUT: CallOut = callOutWith(false);
