@@ -49,13 +49,14 @@ export interface Rocket {
  * runs these jobs over every live app. A new feature adds its pieces here;
  * the core (db, types, metadata, engine) never imports a feature.
  */
-function plugIns(config: Config, metrics: Metrics | undefined): { extensions: AppExtensions; jobs: Array<Job<AppRuntime>> } {
+function plugIns(config: Config, metrics: Metrics | undefined, runner: JobRunner<AppRuntime>): { extensions: AppExtensions; jobs: Array<Job<AppRuntime>> } {
   const webhooks = { ...webhookSettings(config), onDelivery: metrics && ((outcome: string) => metrics.delivery(outcome)) };
   return {
     extensions: {
       observers: [workflowObserver, webhookObserver(webhooks), historyObserver],
       eventSink: workflowEventSink,
       callOut: callOutWith(webhooks.denyPrivateNetworks),
+      wakeJob: (job, at) => runner.wakeAt(job, at),
       transferSections: [workflowsTransfer, webhooksTransfer, uiConfigsTransfer],
     },
     jobs: [
@@ -71,8 +72,8 @@ function plugIns(config: Config, metrics: Metrics | undefined): { extensions: Ap
 export interface RocketCore {
   services: Services;
   dbServer: DatabaseServer;
-  /** The background jobs the server runs over every live app (the command line runs none). */
-  jobs: Array<Job<AppRuntime>>;
+  /** The background jobs of every live app; started by the server, never by the command line. */
+  jobs: JobRunner<AppRuntime>;
   /** Present when ROCKET_METRICS is on. */
   metrics: Metrics | undefined;
   close(): Promise<void>;
@@ -96,14 +97,16 @@ export async function openCore(config: Config, log: Logger, opts: { attach?: boo
     const metrics: Metrics | undefined = config.metrics
       ? new Metrics(() => pools().map((db) => ({ database: db.options.database, ...db.usage() })))
       : undefined;
-    const { extensions, jobs: jobList } = plugIns(config, metrics);
+    const runner = new JobRunner<AppRuntime>(() => apps.runtimes(), log, metrics && ((job, ok) => metrics.job(job, ok)));
+    const { extensions, jobs: jobList } = plugIns(config, metrics, runner);
+    for (const job of jobList) runner.add(job);
     const apps: AppManager = new AppManager(dbServer, mgmt, bus, config.appPoolSize, throttle, log, extensions, config.countEstimateThreshold);
     const files = new FileService(new LocalDiskStorage(config.storagePath), config.maxFileSize);
     apps.onDelete((name) => files.removeApp(name));
     return {
       services: { platform, apps, files },
       dbServer,
-      jobs: jobList,
+      jobs: runner,
       metrics,
       async close() {
         await apps.closeAll();
@@ -138,8 +141,7 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
     const address = await http.listen({ port: config.port, host: config.host });
     const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
     log.info({ url }, 'Rocket is serving');
-    const jobs = new JobRunner<AppRuntime>(() => apps.runtimes(), log, metrics && ((job, ok) => metrics.job(job, ok)));
-    for (const job of core.jobs) jobs.add(job);
+    const { jobs } = core;
     jobs.start();
     let closing: Promise<void> | undefined;
     return {

@@ -14,6 +14,11 @@ export interface EngineExtensions {
   readonly eventSink?: EventSink;
   /** Outgoing HTTP calls of `webhook` actions (state machines, workflows), under the server's address policy. */
   readonly callOut?: CallOut;
+  /**
+   * Asks the server's job runner to run the named job's next pass no later than `at` (e.g. a workflow
+   * approval deadline stored by a write); absent where no jobs run (the command line).
+   */
+  readonly wakeJob?: (job: string, at: Date) => void;
 }
 
 /** An engine with no features plugged in. */

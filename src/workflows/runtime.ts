@@ -181,6 +181,12 @@ async function advance(app: EngineApp, run: Run): Promise<void> {
 }
 
 async function persist(app: EngineApp, run: Run): Promise<void> {
+  await store(app, run);
+  // The deadline fires on time from this instance's timer; the job's periodic pass is only the safety net.
+  if (run.status === 'running' && run.deadline) app.extensions.wakeJob?.(WORKFLOW_DEADLINE_JOB, run.deadline);
+}
+
+async function store(app: EngineApp, run: Run): Promise<void> {
   const state = [run.status, run.current, run.deadline, json(run.context), json(run.history), run.error] as const;
   if (run.isNew) {
     await app.db.query(
@@ -356,6 +362,17 @@ export async function deleteInstance(app: EngineApp, id: string): Promise<{ dele
  * so a crash only delays them), then each is moved past its approval step by
  * the same conditional claim approvals use, and advanced. Returns how many timed out.
  */
+/** The name of the job that times out approvals (spec: workflows.md §Timeouts). */
+export const WORKFLOW_DEADLINE_JOB = 'workflow-deadlines';
+
+/** The earliest deadline of a running instance's approval, or null: when the deadline job must run next. */
+export async function nextDeadline(app: EngineApp): Promise<Date | null> {
+  const [row] = await app.db.query<{ at: Date | null }>(
+    `SELECT min(current_step_deadline) AS at FROM _workflow_instances WHERE status = 'running' AND current_step_deadline IS NOT NULL`,
+  );
+  return row?.at ?? null;
+}
+
 export async function processDeadlines(app: EngineApp, limit = 100): Promise<number> {
   const due = await claimRows<InstanceRow>(app.db, {
     table: '_workflow_instances',

@@ -88,3 +88,50 @@ describe('login brute-force protection across instances', () => {
     expect(rows).toEqual([{ failures: MAX_FAILURES }]);
   });
 });
+
+describe('approval deadlines across instances', () => {
+  it('a 2 s approval timeout fires within 3 s of the trigger, exactly once, with both instances running', async () => {
+    const app = await a.createApp();
+    const admin = (path: string, body: unknown) => a.client.post(`/api/${app.name}/_admin/${path}`, { token: app.token, body });
+    const uuid = { field: 'id', type: 'uuid', generated: true };
+    expect((await admin('entities', { name: 'doc', table: 'docs', primary_key: uuid, fields: [
+      { name: 'id', type: 'uuid' }, { name: 'title', type: 'string' }, { name: 'outcome', type: 'string' }] })).status).toBe(201);
+    expect((await admin('entities', { name: 'note', table: 'notes', primary_key: uuid, fields: [
+      { name: 'id', type: 'uuid' }, { name: 'doc_id', type: 'uuid' }] })).status).toBe(201);
+    const wf = await admin('workflows', {
+      name: 'quick_review', trigger: { type: 'state_change', entity: 'doc', field: 'title', to: 'review' }, context: { id: 'record.id' },
+      steps: [
+        { id: 'wait', type: 'approval', assignee: { type: 'role', role: 'admin' }, timeout: '2s', on_timeout: { goto: 'late' } },
+        { id: 'late', type: 'action', actions: [
+          { type: 'set_field', entity: 'doc', record_id: 'context.id', field: 'outcome', value: 'late' },
+          { type: 'create_record', entity: 'note', data: { doc_id: 'context.id' } }] },
+      ],
+    });
+    expect(wf.status, JSON.stringify(wf.body)).toBe(201);
+    // Instance b serves the app too, so both job runners pass over it.
+    expect((await b.client.get(`/api/${app.name}/doc`, { token: app.token })).status).toBe(200);
+
+    const started = Date.now();
+    const doc = await a.client.post(`/api/${app.name}/doc`, { token: app.token, body: { title: 'review' } });
+    expect(doc.status).toBe(201);
+    const id = doc.body.data.id as string;
+    let outcome: unknown = null;
+    while (outcome !== 'late' && Date.now() - started < 3000) {
+      await new Promise((r) => setTimeout(r, 100));
+      outcome = (await b.client.get(`/api/${app.name}/doc/${id}`, { token: app.token })).body.data.outcome;
+    }
+    expect(outcome).toBe('late');
+    // Both instances had timers armed or passes due; the timeout still ran once.
+    await new Promise((r) => setTimeout(r, 1500));
+    await a.rocket.jobs.runNow('workflow-deadlines');
+    await b.rocket.jobs.runNow('workflow-deadlines');
+    const notes = await a.client.get(`/api/${app.name}/note?filter[doc_id]=${id}`, { token: app.token });
+    expect(notes.body.data).toHaveLength(1);
+    const runtime = (await a.rocket.services.apps.get(app.name))!;
+    const [inst] = await runtime.db.query<{ status: string; history: Array<{ step: string; status: string }> }>(
+      'SELECT status, history FROM _workflow_instances',
+    );
+    expect(inst!.status).toBe('completed');
+    expect(inst!.history.filter((h) => h.status === 'timed_out')).toHaveLength(1);
+  });
+});
