@@ -25,8 +25,13 @@ export interface DispatchApp {
 const LEASE_SECONDS = 90;
 /** Pending rows older than this are orphans of a crash (or of a lost post-commit dispatch). */
 export const STALE_PENDING_SECONDS = 10;
-/** Rows per pass and kind. */
-export const PASS_LIMIT = 50;
+/** Calls one instance has in flight per app while draining a backlog. */
+export const DRAIN_CONCURRENCY = 50;
+/**
+ * Stored in `error` while a call runs. A claim that finds it there knows the previous claim's call never
+ * recorded an outcome (the process died or stopped mid-call) and counts that attempt before trying again.
+ */
+export const INTERRUPTED = 'interrupted: the call was cut off before its outcome was recorded';
 
 type Claimed = Pick<WebhookLog, 'id' | 'url' | 'method' | 'request_headers' | 'request_body' | 'attempt' | 'max_attempts'> & {
   backoff: Backoff;
@@ -37,7 +42,8 @@ function claimLogs(db: Database, rows: Pick<ClaimSpec, 'where' | 'orderBy' | 'li
   return claim<Claimed>(db, {
     ...rows,
     table: '_webhook_logs',
-    set: `next_retry_at = NOW() + make_interval(secs => ${LEASE_SECONDS})`,
+    set: `next_retry_at = NOW() + make_interval(secs => ${LEASE_SECONDS}),
+      attempt = t.attempt + (t.error IS NOT DISTINCT FROM '${INTERRUPTED}')::int, error = '${INTERRUPTED}'`,
     returning: `t.id, t.url, t.method, COALESCE(t.request_headers, '{}'::jsonb) AS request_headers,
       COALESCE(t.request_body, '{}'::jsonb) AS request_body, t.attempt, t.max_attempts,
       COALESCE((SELECT w.retry->>'backoff' FROM _webhooks w WHERE w.id = t.webhook_id), 'exponential') AS backoff`,
@@ -52,18 +58,18 @@ function claimPending(db: Database, ids: readonly string[]): Promise<Claimed[]> 
   });
 }
 
-/** Claims up to PASS_LIMIT retrying rows that are due, oldest due first. */
-function claimDue(db: Database): Promise<Claimed[]> {
-  return claimLogs(db, { where: `status = 'retrying' AND next_retry_at <= NOW()`, orderBy: 'next_retry_at, created_at', limit: PASS_LIMIT });
+/** Claims up to `limit` retrying rows that are due, oldest due first. */
+function claimDue(db: Database, limit: number): Promise<Claimed[]> {
+  return claimLogs(db, { where: `status = 'retrying' AND next_retry_at <= NOW()`, orderBy: 'next_retry_at, created_at', limit });
 }
 
-/** Claims up to PASS_LIMIT pending rows left behind (committed, never sent), oldest first. */
-function claimStale(db: Database): Promise<Claimed[]> {
+/** Claims up to `limit` pending rows left behind (committed, never sent, or cut off mid-call), oldest first. */
+function claimStale(db: Database, limit: number): Promise<Claimed[]> {
   return claimLogs(db, {
     where: `status = 'pending' AND created_at < NOW() - make_interval(secs => ${STALE_PENDING_SECONDS})
       AND (next_retry_at IS NULL OR next_retry_at <= NOW())`,
     orderBy: 'created_at',
-    limit: PASS_LIMIT,
+    limit,
   });
 }
 
@@ -140,13 +146,31 @@ export interface PassResult {
 }
 
 /**
- * One pass of the retry job for one app (spec: webhooks.md §Automatic retries):
- * due `retrying` rows and stale `pending` rows, each sent once; resolves when
- * their outcomes are stored.
+ * One pass of the retry job for one app (spec: webhooks.md §Automatic retries,
+ * operations.md §Several instances): due `retrying` rows and stale `pending`
+ * rows, each sent once, until none is due — a backlog drains as fast as the
+ * receivers answer, with at most DRAIN_CONCURRENCY calls in flight; claims
+ * are topped up as calls finish rather than batch by batch, so one slow
+ * receiver does not hold back the rest. Resolves when the outcomes are stored.
  */
 export async function runWebhookPass(app: DispatchApp, settings: WebhookSettings = DEFAULT_WEBHOOK_SETTINGS): Promise<PassResult> {
-  const due = await claimDue(app.db);
-  const stale = await claimStale(app.db);
-  await Promise.all([...due, ...stale].map((log) => track(app, (signal) => send(app, settings, log, signal))));
-  return { retried: due.length, recovered: stale.length };
+  const result: PassResult = { retried: 0, recovered: 0 };
+  const inFlight = new Set<Promise<void>>();
+  const stopping = trackerOf(app.db).abort.signal;
+  while (!stopping.aborted) {
+    const room = DRAIN_CONCURRENCY - inFlight.size;
+    const due = await claimDue(app.db, room);
+    const stale = due.length < room ? await claimStale(app.db, room - due.length) : [];
+    if (due.length + stale.length === 0) break;
+    result.retried += due.length;
+    result.recovered += stale.length;
+    for (const log of [...due, ...stale]) {
+      const call: Promise<void> = track(app, (signal) => send(app, settings, log, signal)).finally(() => inFlight.delete(call));
+      inFlight.add(call);
+    }
+    // Claim again once half the window is free: rows stay unclaimed (takeable by other instances) until we can send them.
+    while (inFlight.size > DRAIN_CONCURRENCY / 2) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  return result;
 }

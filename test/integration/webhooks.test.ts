@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppRuntime } from '../../src/platform/app-runtime.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { isBlockedAddress } from '../../src/outbound/address.js';
-import { runWebhookPass } from '../../src/webhooks/dispatch.js';
+import { INTERRUPTED, runWebhookPass } from '../../src/webhooks/dispatch.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**
@@ -636,6 +636,42 @@ describe('retries', () => {
     expect(hitsOf(t.path)).toHaveLength(2);
     expect((await admin('get', `webhook-logs/${old!.id}`)).body.data).toMatchObject({ status: 'delivered', attempt: 2 });
   });
+
+  it('an attempt cut off mid-call (a crash) is counted once its lease ends, and the call is made again', async () => {
+    const entity = await newEntity();
+    const t = target(503);
+    const hook = await webhook({ entity, url: t.url });
+    await rec('post', entity, { status: 'x' });
+    const first = await logOf(hook.id, 'retrying');
+    // What a claim leaves while its call runs; the process then died and the 90 s lease ran out.
+    await runtime.db.query(`UPDATE _webhook_logs SET error = $2, next_retry_at = NOW() - interval '1 second' WHERE id = $1`, [first.id, INTERRUPTED]);
+    expect((await admin('get', `webhook-logs/${first.id}`)).body.data).toMatchObject({ attempt: 1, error: INTERRUPTED });
+    statusOf.set(t.path, 200);
+    await runWebhookPass(runtime);
+    expect((await admin('get', `webhook-logs/${first.id}`)).body.data).toMatchObject({ status: 'delivered', attempt: 3, error: '' });
+    expect(hitsOf(t.path)).toHaveLength(2);
+  });
+
+  it('one pass drains a backlog of 1,000 due deliveries, each key delivered once', async () => {
+    const entity = await newEntity();
+    const t = target(503);
+    const hook = await webhook({ entity, url: t.url });
+    for (let i = 0; i < 1000; i += 100) {
+      const res = await Promise.all(Array.from({ length: 100 }, (_, j) => rec('post', entity, { status: `r${i + j}` })));
+      expect(res.every((r) => r.status === 201)).toBe(true);
+    }
+    const count = async (status: string) =>
+      (await runtime.db.query<{ n: number }>('SELECT count(*)::int AS n FROM _webhook_logs WHERE webhook_id = $1 AND status = $2', [hook.id, status]))[0]!.n;
+    await waitFor(async () => (await count('retrying')) === 1000, '1,000 first attempts', 30_000);
+    statusOf.set(t.path, 200); // the receiver is back
+    await runtime.db.query(`UPDATE _webhook_logs SET next_retry_at = NOW() - interval '1 second' WHERE webhook_id = $1`, [hook.id]);
+    const result = await runWebhookPass(runtime);
+    expect(result.retried).toBe(1000);
+    expect(await count('delivered')).toBe(1000);
+    const delivered = hitsOf(t.path).slice(1000).map((h) => h.json.idempotency_key as string);
+    expect(delivered).toHaveLength(1000);
+    expect(new Set(delivered).size).toBe(1000);
+  }, 120_000);
 
   it('keeps at most 64 KiB of the response body', async () => {
     const entity = await newEntity();
