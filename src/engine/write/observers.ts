@@ -14,7 +14,7 @@ import type { InlineCapture } from './inline.js';
  */
 export interface WriteObserver {
   readonly name: string;
-  /** Whether writes of this entity concern the observer at all; absent means always. Lets plain writes skip the transaction. */
+  /** Whether writes of this entity concern the observer at all; absent means always. An involved entity takes no fast path (fast-path.ts). */
   involves?(app: EngineApp, entity: EntityMeta): Promise<boolean>;
   /**
    * For an entity the observer does not `involve`: its capture as part of a

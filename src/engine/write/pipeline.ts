@@ -1,4 +1,4 @@
-import { RocketError, objectPayload, notFound, type ErrorDetail } from '../../errors.js';
+import { RocketError, objectPayload, type ErrorDetail } from '../../errors.js';
 import type { EntityMeta } from '../../metadata/registry.js';
 import type { PermissionAction } from '../../auth/permissions.js';
 import { entityOf, type OpContext, type Record_ } from '../context.js';
@@ -7,9 +7,9 @@ import { deleteWithCascades, existingPks, executeRow, insertTree, loadChildren, 
 import { checkNotCleared, checkRequired, parsePayload } from './payload.js';
 import { at, prefixDetails, walk, type NestedPlan, type RowPlan } from './plan.js';
 import { runRules } from '../rules.js';
-import { slugify, uniqueSlug } from './slug.js';
-import type { StageContext } from './stages.js';
-import type { Inline, InlineCapture } from './inline.js';
+import type { Inline } from './inline.js';
+import { fastPathOf, rowIsPlain } from './fast-path.js';
+import { stageApplies, type StageContext } from './stages.js';
 import { ROW_STAGES } from './row-stages.js';
 import { SYSTEM_ACTOR } from '../../auth/caller.js';
 import { dispatchEffects, recordEffects, type StoredEffect } from '../outbox.js';
@@ -18,8 +18,8 @@ import { nowIso } from '../../types/time.js';
 
 /**
  * The write pipeline (DESIGN.md principle 4): parse → permission → field
- * validation → (in the transaction) current rows → per-row stages (rules,
- * computed fields, state machines) → slugs and files → SQL → commit.
+ * validation → (in the transaction) current rows → row stages (rules and
+ * computed fields, state machines, slugs, files) → SQL → observers → commit.
  */
 
 /** Permission check of a nested row; a denial names the row's path. */
@@ -124,49 +124,9 @@ async function prepareTree(sc: StageContext, top: RowPlan): Promise<void> {
   }
 
   for (const stage of ROW_STAGES) {
-    for (const row of walk(top)) if (row.op === 'insert' || row.op === 'update') await stage.run(sc, row);
+    const rows = [...walk(top)].filter((row) => stageApplies(stage, row));
+    if (rows.length) await stage.run(sc, rows);
     if (sc.details.length) throw new RocketError('VALIDATION_FAILED', 'Validation failed', sc.details);
-  }
-  for (const row of walk(top)) {
-    if (row.op === 'insert' || row.op === 'update') await applySlug(sc, row);
-  }
-  await resolveFiles(sc, top);
-}
-
-async function applySlug(sc: StageContext, row: RowPlan): Promise<void> {
-  const slug = row.entity.def.slug;
-  if (!slug?.source) return;
-  const sent = row.values[slug.field];
-  if (row.op === 'insert') {
-    const source = row.values[slug.source];
-    if ((sent === undefined || sent === null || sent === '') && source !== undefined && source !== null && source !== '') {
-      const base = slugify(String(source));
-      if (base) row.values[slug.field] = row.record[slug.field] = await uniqueSlug(sc.tx, row.entity, base);
-    }
-    return;
-  }
-  if (!slug.regenerate_on_update || sent !== undefined || !(slug.source in row.values)) return;
-  const source = row.values[slug.source];
-  if (source === null || source === undefined || String(source) === String(row.current?.[slug.source] ?? '')) return;
-  const base = slugify(String(source));
-  if (base) {
-    row.values[slug.field] = row.record[slug.field] = await uniqueSlug(sc.tx, row.entity, base, row.current![row.entity.pk.name]);
-  }
-}
-
-/** `file` fields sent as a file id get the stored file's metadata (objects were kept as given). */
-async function resolveFiles(sc: StageContext, top: RowPlan): Promise<void> {
-  const wanted = [...walk(top)].flatMap((r) => r.files.map((f) => ({ row: r, ...f })));
-  if (wanted.length === 0) return;
-  const rows = await sc.tx.query<{ id: string; filename: string; size: number; mime_type: string }>(
-    'SELECT id, filename, size, mime_type FROM _files WHERE id = ANY($1::uuid[])',
-    [[...new Set(wanted.map((w) => w.id))]],
-  );
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  for (const w of wanted) {
-    const file = byId.get(w.id);
-    if (!file) throw notFound(`File ${w.id} not found`);
-    w.row.values[w.field] = w.row.record[w.field] = { id: file.id, filename: file.filename, size: Number(file.size), mime_type: file.mime_type };
   }
 }
 
@@ -254,50 +214,15 @@ export async function createRecord(ctx: OpContext, entityName: string, body: unk
   return recordOf(entity, stored);
 }
 
-/**
- * An entity whose writes need nothing but their SQL: no rules, state machines,
- * slug generation, or observers (webhooks, workflows) involved. The answer is
- * the captures observers add to its one-statement writes (usually none), or
- * undefined when the entity is not plain.
- */
-function plainCaptures(ctx: OpContext, e: EntityMeta): Promise<readonly InlineCapture[] | undefined> {
-  // Decided once per metadata snapshot: the snapshot holds everything the answer depends on.
-  let known = plainness.get(ctx.app.registry);
-  if (!known) plainness.set(ctx.app.registry, (known = new Map()));
-  let answer = known.get(e.name);
-  if (!answer) {
-    answer = decidePlain(ctx, e);
-    known.set(e.name, answer);
-    answer.catch(() => known!.delete(e.name));
-  }
-  return answer;
+/** The fast path of one row's entity, when the row may take it (undefined: the general path must run). */
+async function plainInline(ctx: OpContext, row: RowPlan): Promise<Inline | undefined> {
+  const path = await fastPathOf(ctx.app, row.entity);
+  return path && rowIsPlain(path, row) ? { ctx, captures: path.captures } : undefined;
 }
 
-const plainness = new WeakMap<object, Map<string, Promise<readonly InlineCapture[] | undefined>>>();
-
-const NO_CAPTURES: readonly InlineCapture[] = [];
-
-async function decidePlain(ctx: OpContext, e: EntityMeta): Promise<readonly InlineCapture[] | undefined> {
-  if (e.machines.length > 0 || e.def.slug?.source) return undefined;
-  if (e.rules.field.length + e.rules.expression.length + e.rules.computed.length > 0) return undefined;
-  for (const o of ctx.app.extensions.observers) if (!o.involves || (await o.involves(ctx.app, e))) return undefined;
-  const captures: InlineCapture[] = [];
-  for (const o of ctx.app.extensions.observers) {
-    const c = await o.inline?.(ctx.app, e);
-    if (c) captures.push(c);
-  }
-  return captures.length ? captures : NO_CAPTURES;
-}
-
-/** The fast path of one plain entity's write (undefined: the general path must run). */
-async function plainInline(ctx: OpContext, e: EntityMeta): Promise<Inline | undefined> {
-  const captures = await plainCaptures(ctx, e);
-  return captures && { ctx, captures };
-}
-
-/** A single plain row without file fields to resolve: one statement, no explicit transaction (no BEGIN/COMMIT round trips). */
+/** A single plain row: one statement, no explicit transaction (no BEGIN/COMMIT round trips). */
 async function plainWrite(ctx: OpContext, row: RowPlan): Promise<Inline | undefined> {
-  return row.nested.length === 0 && row.files.length === 0 ? plainInline(ctx, row.entity) : undefined;
+  return row.nested.length === 0 ? plainInline(ctx, row) : undefined;
 }
 
 /**
@@ -306,19 +231,20 @@ async function plainWrite(ctx: OpContext, row: RowPlan): Promise<Inline | undefi
  * The answer gives each entity's fast path.
  */
 async function plainInsertTree(ctx: OpContext, row: RowPlan): Promise<Map<EntityMeta, Inline> | undefined> {
-  if (row.nested.length === 0 || row.files.length > 0) return undefined;
+  if (row.nested.length === 0) return undefined;
   const plans = new Map<EntityMeta, Inline>();
-  const parent = await plainInline(ctx, row.entity);
+  const parent = await plainInline(ctx, row);
   if (!parent) return undefined;
   plans.set(row.entity, parent);
   for (const n of row.nested) {
     if (n.relation.def.type === 'many_to_many') return undefined;
-    const child = await plainInline(ctx, n.relation.target);
+    if (n.rows.length === 0) continue;
+    const child = await fastPathOf(ctx.app, n.relation.target);
     if (!child) return undefined;
-    plans.set(n.relation.target, child);
     for (const c of n.rows) {
-      if (c.sentPk !== undefined || c.op !== 'insert' || c.nested.length > 0 || c.files.length > 0) return undefined;
+      if (c.sentPk !== undefined || c.op !== 'insert' || c.nested.length > 0 || !rowIsPlain(child, c)) return undefined;
     }
+    plans.set(n.relation.target, { ctx, captures: child.captures });
   }
   for (const n of row.nested) for (const child of n.rows) permit(ctx, child.entity, child.path, 'create');
   return plans;
@@ -330,6 +256,7 @@ async function plainInsertTree(ctx: OpContext, row: RowPlan): Promise<Map<Entity
  * Undefined when the general path must run.
  */
 async function plainUpdate(ctx: OpContext, entity: EntityMeta, id: string, body: unknown): Promise<Record_ | undefined> {
+  // With a slug field `id` may be a slug, which only the general path looks up.
   if (entity.def.slug || !looksLikePk(entity, id) || !ctx.app.permissions.allowsAnyRow(ctx.caller, entity.name, 'update')) return undefined;
   let row: RowPlan;
   try {

@@ -3,26 +3,41 @@ import { runStateMachines } from '../state-machine.js';
 import { recordOf } from '../read.js';
 import { prefixDetails, type RowPlan } from './plan.js';
 import type { RowStage, StageContext } from './stages.js';
+import { slugStage } from './slug.js';
+import { fileStage } from './files.js';
 
 /** Field, expression and computed rules of the row's entity (spec: rules.md). */
 const rulesStage: RowStage = {
   name: 'rules',
-  async run(sc: StageContext, row: RowPlan) {
-    const found: typeof sc.details = [];
-    await runRules(sc.tx, sc.caller, new Date(sc.now), {
-      entity: row.entity,
-      record: row.record,
-      old: row.current ? recordOf(row.entity, row.current) : null,
-      pk: row.current?.[row.entity.pk.name],
-      action: row.op === 'insert' ? 'create' : 'update',
-      values: row.values,
-    }, found);
-    sc.details.push(...prefixDetails(row.path, found));
+  involves: (entity) => entity.rules.field.length + entity.rules.expression.length + entity.rules.computed.length > 0,
+  async run(sc: StageContext, rows: readonly RowPlan[]) {
+    for (const row of rows) {
+      const found: typeof sc.details = [];
+      await runRules(sc.tx, sc.caller, new Date(sc.now), {
+        entity: row.entity,
+        record: row.record,
+        old: row.current ? recordOf(row.entity, row.current) : null,
+        pk: row.current?.[row.entity.pk.name],
+        action: row.op === 'insert' ? 'create' : 'update',
+        values: row.values,
+      }, found);
+      sc.details.push(...prefixDetails(row.path, found));
+    }
   },
 };
 
 /** Initial states, transitions, roles, guards and actions (spec: state-machines.md). */
-const stateMachineStage: RowStage = { name: 'state machines', run: runStateMachines };
+const stateMachineStage: RowStage = {
+  name: 'state machines',
+  involves: (entity) => entity.machines.length > 0,
+  async run(sc: StageContext, rows: readonly RowPlan[]) {
+    for (const row of rows) await runStateMachines(sc, row);
+  },
+};
 
-/** Pipeline stages run for every inserted or updated row, in this order, before write SQL. */
-export const ROW_STAGES: readonly RowStage[] = [rulesStage, stateMachineStage];
+/**
+ * Every stage of the write pipeline, in the order it runs before write SQL.
+ * Slugs follow state machines (an action may set the slug's source); file
+ * references are resolved last.
+ */
+export const ROW_STAGES: readonly RowStage[] = [rulesStage, stateMachineStage, slugStage, fileStage];
