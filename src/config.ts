@@ -51,6 +51,8 @@ export interface Config {
   metricsToken: string | undefined;
   /** History entries older than this many days are pruned; undefined keeps them forever. */
   historyRetentionDays: number | undefined;
+  /** PostgreSQL servers apps can be placed on, by name; `main` (when absent) is the management database's server. */
+  databases: Record<string, string>;
 }
 
 export const DEFAULT_PLATFORM_PASSWORD = 'changeme';
@@ -66,6 +68,25 @@ const envAllowlist = z
   .default('')
   .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s !== ''))
   .refine((list) => list.every((s) => ENV_PATTERN.test(s)), 'must be a comma-separated list of variable names or PREFIX_* patterns');
+
+/** Placement servers: a JSON object of server name → postgres:// URL (spec: operations.md §Placing apps). */
+const databaseServers = z
+  .string()
+  .default('{}')
+  .transform((v, ctx) => {
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of server name → postgres:// URL' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z.record(
+      z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'server names are lowercase letters, digits and underscores'),
+      z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL'),
+    ),
+  );
 
 const bool = (fallback: boolean) =>
   z
@@ -110,6 +131,7 @@ const schema = z.object({
   ROCKET_METRICS: bool(false),
   ROCKET_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   ROCKET_HISTORY_RETENTION_DAYS: int(1, 365_000).optional(),
+  ROCKET_DATABASES: databaseServers,
 });
 
 /** rocket.yaml keys, mapped to the environment names above. */
@@ -142,6 +164,7 @@ const YAML_KEYS: Record<string, keyof z.input<typeof schema>> = {
   metrics: 'ROCKET_METRICS',
   metrics_token: 'ROCKET_METRICS_TOKEN',
   history_retention_days: 'ROCKET_HISTORY_RETENTION_DAYS',
+  databases: 'ROCKET_DATABASES',
 };
 
 export class ConfigError extends Error {}
@@ -169,7 +192,8 @@ function readYaml(path: string): Record<string, string> {
   for (const [key, value] of Object.entries(doc)) {
     const envName = YAML_KEYS[key];
     if (!envName) throw new ConfigError(`${path}: unknown setting "${key}"`);
-    out[envName] = String(value);
+    // A mapping (databases) is passed on as the JSON its environment variable takes.
+    out[envName] = typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
   }
   return out;
 }
@@ -218,5 +242,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metrics: c.ROCKET_METRICS,
     metricsToken: c.ROCKET_METRICS_TOKEN,
     historyRetentionDays: c.ROCKET_HISTORY_RETENTION_DAYS,
+    databases: c.ROCKET_DATABASES,
   };
 }

@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { DatabaseServer } from './db/server.js';
 import { LoginPolicy, LoginThrottle } from './auth/login-throttle.js';
 import { AppManager } from './platform/app-manager.js';
+import { Placement } from './platform/placement.js';
 import { FileService } from './files/files.js';
 import { LocalDiskStorage } from './files/local-disk.js';
 import { Platform } from './platform/platform.js';
@@ -100,7 +101,7 @@ export async function openCore(config: Config, log: Logger, opts: { attach?: boo
     const runner = new JobRunner<AppRuntime>(() => apps.runtimes(), log, metrics && ((job, ok) => metrics.job(job, ok)));
     const { extensions, jobs: jobList } = plugIns(config, metrics, runner);
     for (const job of jobList) runner.add(job);
-    const apps: AppManager = new AppManager(dbServer, mgmt, bus, config.appPoolSize, throttle, log, extensions, config.countEstimateThreshold);
+    const apps: AppManager = new AppManager(placementOf(config, dbServer), mgmt, bus, config.appPoolSize, throttle, log, extensions, config.countEstimateThreshold);
     const files = new FileService(new LocalDiskStorage(config.storagePath), config.maxFileSize);
     apps.onDelete((name) => files.removeApp(name));
     return {
@@ -118,6 +119,13 @@ export async function openCore(config: Config, log: Logger, opts: { attach?: boo
     await dbServer.stop().catch(() => undefined);
     throw err;
   }
+}
+
+/** `main` is the management database's server unless ROCKET_DATABASES names another. */
+function placementOf(config: Config, dbServer: DatabaseServer): Placement {
+  const at = (url: string) => DatabaseServer.at(url, config);
+  const { main, ...others } = config.databases;
+  return new Placement(main ? at(main) : dbServer, new Map(Object.entries(others).map(([name, url]) => [name, at(url)])));
 }
 
 /** start: config → core → apps loaded → http → jobs. */

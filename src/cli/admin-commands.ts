@@ -16,6 +16,7 @@ export interface AppsCreateOptions {
   displayName?: string;
   adminEmail?: string;
   adminPassword?: string;
+  database?: string;
 }
 
 export async function appsCreate(out: Output, name: string, opts: AppsCreateOptions): Promise<void> {
@@ -26,6 +27,7 @@ export async function appsCreate(out: Output, name: string, opts: AppsCreateOpti
         display_name: opts.displayName,
         admin_email: opts.adminEmail,
         admin_password: opts.adminPassword,
+        database: opts.database,
       }),
     ),
   );

@@ -43,6 +43,7 @@ export function program(): Command {
     .option('--display-name <text>', 'display name')
     .option('--admin-email <email>', 'email of the seeded admin (default admin@localhost)')
     .option('--admin-password <password>', 'password of the seeded admin (default changeme)')
+    .option('--database <server>', 'placement server of ROCKET_DATABASES (default main)')
     .action((name: string, opts) => appsCreate(out(), name, opts));
   apps
     .command('delete <name>')

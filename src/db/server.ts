@@ -40,16 +40,8 @@ export class DatabaseServer {
    */
   static async start(config: Config, log: Logger, opts: { attach?: boolean } = {}): Promise<DatabaseServer> {
     if (config.databaseUrl) {
-      const { database, ...server } = serverOfUrl(config.databaseUrl);
-      return new DatabaseServer(
-        {
-          ...server,
-          idleTimeout: config.poolIdleSeconds,
-          connectWaitMs: config.dbWaitMs,
-        },
-        database || config.managementDb,
-        undefined,
-      );
+      const server = DatabaseServer.at(config.databaseUrl, config);
+      return new DatabaseServer(server.base, serverOfUrl(config.databaseUrl).database || config.managementDb, undefined);
     }
     const running = opts.attach ? await runningEmbedded(config.dataDir) : undefined;
     if (running) {
@@ -69,6 +61,12 @@ export class DatabaseServer {
       config.managementDb,
       () => embedded.stop(),
     );
+  }
+
+  /** The server a postgres:// URL names (its database part is ignored): where apps are placed besides `main`. */
+  static at(url: string, config: Pick<Config, 'poolIdleSeconds' | 'dbWaitMs' | 'managementDb'>): DatabaseServer {
+    const { database: _database, ...server } = serverOfUrl(url);
+    return new DatabaseServer({ ...server, idleTimeout: config.poolIdleSeconds, connectWaitMs: config.dbWaitMs }, config.managementDb, undefined);
   }
 
   /** A connection URL for one of this server's databases (handed to worker processes). */

@@ -1,18 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
-import type { DatabaseServer } from '../db/server.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
 import { RocketError, conflict, invalid, notFound } from '../errors.js';
 import type { ChangeBus } from './change-bus.js';
 import { AppRuntime, type AppExtensions, type AppRow } from './app-runtime.js';
 import { DEFAULT_COUNT_ESTIMATE_THRESHOLD } from '../engine/list-settings.js';
+import type { Placement } from './placement.js';
 
 export interface AppView {
   name: string;
   display_name: string;
   db_name: string;
   db_driver: string;
+  /** The placement server the app's database is on (`main` unless created elsewhere). */
+  database: string;
   status: string;
   created_at: Date;
   updated_at: Date;
@@ -22,12 +24,13 @@ export interface CreateAppInput {
   name?: unknown;
   display_name?: unknown;
   db_driver?: unknown;
+  database?: unknown;
   admin_email?: unknown;
   admin_password?: unknown;
 }
 
 const APP_NAME_RE = /^[a-z][a-z0-9_-]*$/;
-const APP_COLUMNS = 'name, display_name, db_name, db_driver, status, created_at, updated_at';
+const APP_COLUMNS = 'name, display_name, db_name, db_driver, database, status, created_at, updated_at';
 
 export function dbNameFor(app: string): string {
   return `rocket_${app.replace(/-/g, '_')}`;
@@ -40,7 +43,8 @@ export class AppManager {
   private readonly deleteHooks: Array<(name: string) => Promise<void>> = [];
 
   constructor(
-    private readonly server: DatabaseServer,
+    /** The PostgreSQL servers apps are placed on. */
+    private readonly placement: Placement,
     private readonly mgmt: Database,
     /** Change notices of every app, over one listening connection of this instance. */
     private readonly bus: ChangeBus,
@@ -92,7 +96,8 @@ export class AppManager {
     return rows[0];
   }
 
-  async create(input: CreateAppInput): Promise<Omit<AppView, 'created_at' | 'updated_at'>> {
+  /** Answers the legacy creation shape (no `database`; GET shows it). */
+  async create(input: CreateAppInput): Promise<Omit<AppView, 'created_at' | 'updated_at' | 'database'>> {
     const name = input.name;
     if (name === undefined || name === null || name === '') throw invalid('App name is required');
     if (typeof name !== 'string' || !APP_NAME_RE.test(name) || name.length > 56 || name === '_platform') {
@@ -106,24 +111,26 @@ export class AppManager {
     if (input.display_name !== undefined && input.display_name !== null && typeof input.display_name !== 'string') {
       throw invalid('display_name must be a string');
     }
+    const placedOn = this.placement.choose(input.database);
+    const server = this.placement.server(placedOn);
     const admin = adminSeed(input);
     const displayName = typeof input.display_name === 'string' && input.display_name !== '' ? input.display_name : name;
     const dbName = dbNameFor(name);
 
     const taken = await this.mgmt.query('SELECT 1 FROM _apps WHERE name = $1 OR db_name = $2', [name, dbName]);
     if (taken.length > 0) throw conflict(`App already exists: ${name}`);
-    if (!(await this.server.createDatabase(dbName))) throw conflict(`App already exists: ${name}`);
+    if (!(await server.createDatabase(dbName))) throw conflict(`App already exists: ${name}`);
 
     let inserted = false;
     let runtime: AppRuntime | undefined;
     try {
       const rows = await this.mgmt.query<AppRow>(
-        `INSERT INTO _apps (name, display_name, db_name, db_driver, jwt_secret, status)
-         VALUES ($1, $2, $3, 'postgres', $4, 'active') RETURNING *`,
-        [name, displayName, dbName, randomBytes(32).toString('hex')],
+        `INSERT INTO _apps (name, display_name, db_name, db_driver, database, jwt_secret, status)
+         VALUES ($1, $2, $3, 'postgres', $4, $5, 'active') RETURNING *`,
+        [name, displayName, dbName, placedOn, randomBytes(32).toString('hex')],
       );
       inserted = true;
-      runtime = new AppRuntime(rows[0]!, this.server.connect(dbName, this.poolSize), this.bus, this.throttle, this.log, this.extensions, this.countEstimateThreshold);
+      runtime = new AppRuntime(rows[0]!, server.connect(dbName, this.poolSize), this.bus, this.throttle, this.log, this.extensions, this.countEstimateThreshold);
       await runtime.bootstrap(this.log, admin);
       await runtime.open(this.log);
       this.live.set(name, runtime);
@@ -131,7 +138,7 @@ export class AppManager {
     } catch (err) {
       await runtime?.close().catch(() => undefined);
       if (inserted) await this.mgmt.query('DELETE FROM _apps WHERE name = $1', [name]).catch(() => undefined);
-      await this.server.dropDatabase(dbName).catch(() => undefined);
+      await server.dropDatabase(dbName).catch(() => undefined);
       // 503 (PostgreSQL refused connections) stays a 503 with Retry-After, never a 500.
       if (err instanceof RocketError && (err.status < 500 || err.code === 'SERVICE_UNAVAILABLE')) throw err;
       if (err instanceof RocketError && err.code === 'CONFLICT') throw conflict(`App already exists: ${name}`);
@@ -148,7 +155,7 @@ export class AppManager {
     this.live.delete(name);
     await runtime?.close().catch(() => undefined);
     await this.mgmt.query('DELETE FROM _apps WHERE name = $1', [name]);
-    await this.server.dropDatabase(row.db_name);
+    await this.placement.server(row.database).dropDatabase(row.db_name);
     for (const hook of this.deleteHooks) {
       await hook(name).catch((err: unknown) => this.log.error({ err, app: name }, 'app deletion clean-up failed'));
     }
@@ -168,7 +175,7 @@ export class AppManager {
   private async open(row: AppRow): Promise<AppRuntime> {
     const existing = this.live.get(row.name);
     if (existing) return existing;
-    const runtime = new AppRuntime(row, this.server.connect(row.db_name, this.poolSize), this.bus, this.throttle, this.log, this.extensions, this.countEstimateThreshold);
+    const runtime = new AppRuntime(row, this.placement.server(row.database).connect(row.db_name, this.poolSize), this.bus, this.throttle, this.log, this.extensions, this.countEstimateThreshold);
     try {
       await runtime.bootstrap(this.log);
       await runtime.open(this.log);

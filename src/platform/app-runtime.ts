@@ -27,6 +27,8 @@ export interface AppRow {
   display_name: string;
   db_name: string;
   db_driver: string;
+  /** The placement server of its database (`main` unless created elsewhere). */
+  database: string;
   status: string;
   jwt_secret: string;
   created_at: Date;

@@ -49,4 +49,12 @@ export const PLATFORM_MIGRATIONS: readonly Migration[] = [
         in_flight JSONB NOT NULL)`);
     },
   },
+  {
+    version: 3,
+    name: 'app placement',
+    async up(tx) {
+      // The placement server (ROCKET_DATABASES name) an app's database is on.
+      await tx.query(`ALTER TABLE _apps ADD COLUMN IF NOT EXISTS database TEXT NOT NULL DEFAULT 'main'`);
+    },
+  },
 ];
