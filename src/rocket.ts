@@ -57,7 +57,7 @@ function plugIns(config: Config, metrics: Metrics | undefined, runner: JobRunner
       observers: [workflowObserver, webhookObserver(webhooks), historyObserver],
       eventSink: workflowEventSink,
       callOut: callOutWith(webhooks.denyPrivateNetworks),
-      wakeJob: (job, at) => runner.wakeAt(job, at),
+      wakeJob: (job, at, app) => runner.wakeAt(job, at, app),
       transferSections: [workflowsTransfer, webhooksTransfer, uiConfigsTransfer],
     },
     jobs: [

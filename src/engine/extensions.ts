@@ -15,10 +15,10 @@ export interface EngineExtensions {
   /** Outgoing HTTP calls of `webhook` actions (state machines, workflows), under the server's address policy. */
   readonly callOut?: CallOut;
   /**
-   * Asks the server's job runner to run the named job's next pass no later than `at` (e.g. a workflow
+   * Asks the server's job runner to run the named job over the app no later than `at` (e.g. a workflow
    * approval deadline stored by a write); absent where no jobs run (the command line).
    */
-  readonly wakeJob?: (job: string, at: Date) => void;
+  readonly wakeJob?: (job: string, at: Date, app: string) => void;
 }
 
 /** An engine with no features plugged in. */

@@ -14,6 +14,25 @@ export interface JobApp {
   readonly name: string;
   readonly log: Logger;
   readonly db: Database;
+  /** When this instance last served a request of the app (ms since epoch): activity that may have made work due. */
+  readonly lastUsedAt?: number;
+}
+
+/**
+ * An app this instance has not served since a job's last pass over it, whose
+ * known next due item (`nextDue`) is still ahead, is skipped by that job, so
+ * idle apps' pools can idle out and hold no connection (spec: operations.md
+ * §Capacity). Every app still gets a pass at least this often: work another
+ * instance stored and then could not do (it crashed) is picked up by then.
+ */
+export const IDLE_APP_SWEEP_MS = 10 * 60_000;
+
+/** What the runner knows of one app for one job. */
+interface AppMark {
+  /** When the last pass over the app started. */
+  visited: number;
+  /** The app's next due item as `nextDue` last said (undefined: the job has no `nextDue`; Infinity: none). */
+  due: number | undefined;
 }
 
 export interface Job<A extends JobApp = JobApp> {
@@ -36,6 +55,7 @@ interface JobState<A extends JobApp> {
   dueAt?: number;
   /** The last queued pass; the next one starts after it. */
   tail: Promise<void>;
+  readonly marks: Map<string, AppMark>;
 }
 
 /** The job runner of one server: built and started by the composition root, stopped on shutdown. */
@@ -54,7 +74,7 @@ export class JobRunner<A extends JobApp = JobApp> {
   /** Adds a job (before `start`). */
   add(job: Job<A>): this {
     if (this.jobs.has(job.name)) throw new Error(`job already added: ${job.name}`);
-    const state: JobState<A> = { job, tail: Promise.resolve() };
+    const state: JobState<A> = { job, tail: Promise.resolve(), marks: new Map() };
     this.jobs.set(job.name, state);
     if (this.started) this.arm(state, Date.now() + job.intervalMs);
     return this;
@@ -66,15 +86,21 @@ export class JobRunner<A extends JobApp = JobApp> {
     for (const s of this.jobs.values()) this.arm(s, Date.now() + s.job.intervalMs);
   }
 
-  /** Runs a pass of the named job (or of every job) now, after the one in progress; resolves when it ends. */
+  /** Runs a pass of the named job (or of every job) over every app now, after the one in progress; resolves when it ends. */
   async runNow(name?: string): Promise<void> {
     const states = name === undefined ? [...this.jobs.values()] : [this.state(name)];
-    await Promise.all(states.map((s) => this.enqueue(s)));
+    await Promise.all(states.map((s) => this.enqueue(s, true)));
   }
 
-  /** Makes the named job's next pass start no later than `at` (e.g. when an item with a deadline was stored). */
-  wakeAt(name: string, at: Date): void {
-    this.arm(this.state(name), at.getTime());
+  /**
+   * Makes the named job's next pass start no later than `at` (e.g. when an item with a deadline was
+   * stored); with `app`, that app is due then too, idle or not.
+   */
+  wakeAt(name: string, at: Date, app?: string): void {
+    const s = this.state(name);
+    const mark = app === undefined ? undefined : s.marks.get(app);
+    if (mark) mark.due = Math.min(mark.due ?? Infinity, at.getTime());
+    this.arm(s, at.getTime());
   }
 
   /** Stops the timers, lets each job cancel what it has in flight, and waits for running passes. */
@@ -110,25 +136,49 @@ export class JobRunner<A extends JobApp = JobApp> {
     s.timer.unref();
   }
 
-  private enqueue(s: JobState<A>): Promise<void> {
-    const run = s.tail.then(() => this.pass(s));
+  private enqueue(s: JobState<A>, everyApp = false): Promise<void> {
+    const run = s.tail.then(() => this.pass(s, everyApp));
     s.tail = run.catch(() => undefined);
     return run;
   }
 
-  private async pass(s: JobState<A>): Promise<void> {
+  /** Whether a pass must visit the app: used since the last visit, known work due, or the sweep interval over. */
+  private wanted(s: JobState<A>, app: A, now: number): boolean {
+    const mark = s.marks.get(app.name);
+    if (!mark) return true;
+    if ((app.lastUsedAt ?? now) >= mark.visited) return true;
+    if (mark.due !== undefined && mark.due <= now) return true;
+    return now - mark.visited >= IDLE_APP_SWEEP_MS;
+  }
+
+  private async pass(s: JobState<A>, everyApp: boolean): Promise<void> {
     if (this.stopped) return;
     const { job } = s;
-    let next = Date.now() + job.intervalMs;
+    const now = Date.now();
+    let next = now + job.intervalMs;
     let ok = true;
+    const apps = this.apps();
+    const live = new Set(apps.map((a) => a.name));
+    for (const name of s.marks.keys()) if (!live.has(name)) s.marks.delete(name);
     await Promise.all(
-      this.apps().map(async (app) => {
+      apps.map(async (app) => {
+        const mark = s.marks.get(app.name);
+        if (!everyApp && !this.wanted(s, app, now)) {
+          if (mark?.due !== undefined && mark.due < next) next = mark.due;
+          return;
+        }
+        const visit: AppMark = { visited: now, due: undefined };
+        s.marks.set(app.name, visit);
         try {
           await job.run(app);
-          const due = await job.nextDue?.(app);
-          if (due) next = Math.min(next, due.getTime());
+          if (job.nextDue) {
+            const due = await job.nextDue(app);
+            visit.due = due ? due.getTime() : Infinity;
+            if (due) next = Math.min(next, due.getTime());
+          }
         } catch (err) {
           ok = false;
+          visit.due = now; // try again next pass
           app.log.error({ err, app: app.name, job: job.name }, 'job pass failed');
         }
       }),

@@ -70,7 +70,10 @@ export class AppManager {
   /** The live runtime of an active app, loading it on first use; undefined when unknown. */
   async get(name: string): Promise<AppRuntime | undefined> {
     const hit = this.live.get(name);
-    if (hit) return hit;
+    if (hit) {
+      hit.lastUsedAt = Date.now();
+      return hit;
+    }
     let pending = this.opening.get(name);
     if (!pending) {
       pending = (async () => {

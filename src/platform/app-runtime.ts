@@ -38,6 +38,8 @@ export interface AppRow {
 /** Everything one live app needs per request: its pool, keys and caches. */
 export class AppRuntime {
   readonly name: string;
+  /** When this instance last served a request of the app: jobs skip apps idle since their last pass. */
+  lastUsedAt = Date.now();
   readonly key: Uint8Array;
   readonly verifier: TokenVerifier;
   readonly sessions: SessionService;

@@ -174,3 +174,17 @@ export async function runWebhookPass(app: DispatchApp, settings: WebhookSettings
   await Promise.all(inFlight);
   return result;
 }
+
+/**
+ * When the app next has a row to send: the earliest due retry, or a pending row's moment to count as left
+ * behind; null when none waits. The job runner skips an idle app until then.
+ */
+export async function nextDelivery(db: Database): Promise<Date | null> {
+  const [row] = await db.query<{ at: Date | null }>(
+    `SELECT LEAST(
+       (SELECT min(next_retry_at) FROM _webhook_logs WHERE status = 'retrying'),
+       (SELECT min(GREATEST(created_at + make_interval(secs => ${STALE_PENDING_SECONDS}), COALESCE(next_retry_at, '-infinity')))
+          FROM _webhook_logs WHERE status = 'pending')) AS at`,
+  );
+  return row?.at ?? null;
+}

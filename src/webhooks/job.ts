@@ -1,5 +1,5 @@
 import type { Job } from '../jobs/runner.js';
-import { drainDeliveries, runWebhookPass, type DispatchApp } from './dispatch.js';
+import { drainDeliveries, nextDelivery, runWebhookPass, type DispatchApp } from './dispatch.js';
 import type { WebhookSettings } from './settings.js';
 
 /**
@@ -18,6 +18,7 @@ export function webhookRetryJob(settings: WebhookSettings, intervalMs: number = 
     name: 'webhook-retries',
     intervalMs,
     run: (app) => runWebhookPass(app, settings),
+    nextDue: (app) => nextDelivery(app.db),
     // lets in-flight deliveries finish (briefly) and cancels the rest; their rows are retried later
     async stop(apps) {
       await Promise.all(apps.map((app) => drainDeliveries(app.db, SHUTDOWN_GRACE_MS)));

@@ -183,7 +183,7 @@ async function advance(app: EngineApp, run: Run): Promise<void> {
 async function persist(app: EngineApp, run: Run): Promise<void> {
   await store(app, run);
   // The deadline fires on time from this instance's timer; the job's periodic pass is only the safety net.
-  if (run.status === 'running' && run.deadline) app.extensions.wakeJob?.(WORKFLOW_DEADLINE_JOB, run.deadline);
+  if (run.status === 'running' && run.deadline) app.extensions.wakeJob?.(WORKFLOW_DEADLINE_JOB, run.deadline, app.name);
 }
 
 async function store(app: EngineApp, run: Run): Promise<void> {

@@ -89,4 +89,39 @@ describe('JobRunner', () => {
     expect(r.passes).toEqual(['x']);
     expect(() => runner.add(r.job)).toThrow(/already added/);
   });
+
+  it('skips an app idle since its last visit until its known work is due; wakeAt with the app and runNow visit it', async () => {
+    const busy = { name: 'busy', log, db: {} as Database, lastUsedAt: Date.now() };
+    const idle = { name: 'idle', log, db: {} as Database, lastUsedAt: 0 };
+    const passes: string[] = [];
+    let idleDue: Date | null = null;
+    const job: Job = {
+      name: 'poll',
+      intervalMs: 20,
+      async run(a) {
+        passes.push(a.name);
+      },
+      nextDue: async (a) => (a.name === 'idle' ? idleDue : null),
+    };
+    const runner = new JobRunner(() => [busy, idle], log).add(job);
+    runner.start();
+    await until(() => passes.length >= 2); // the first pass visits every app
+    expect(passes.sort()).toEqual(['busy', 'idle']);
+    passes.length = 0;
+    for (let i = 0; i < 3; i++) {
+      busy.lastUsedAt = Date.now();
+      const seen = passes.filter((p) => p === 'busy').length;
+      await until(() => passes.filter((p) => p === 'busy').length > seen);
+    }
+    expect(passes.filter((p) => p === 'idle')).toEqual([]); // three passes, the idle app untouched
+
+    runner.wakeAt('poll', new Date(), 'idle');
+    await until(() => passes.includes('idle'));
+    passes.length = 0;
+    idleDue = new Date(Date.now() + 60); // known work a little later: visited once it is due
+    await runner.runNow('poll');
+    expect(passes.filter((p) => p === 'idle')).toEqual(['idle']);
+    await until(() => passes.filter((p) => p === 'idle').length >= 2);
+    await runner.stop();
+  });
 });
