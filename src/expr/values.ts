@@ -2,7 +2,6 @@
  * Value semantics: truthiness, equality, ordering, numeric strings, dates and safe data access.
  * Values are JSON values (null, boolean, number, string, array, plain object) plus Date.
  */
-import { BigInteger } from '../db/int8.js';
 import { ExprRuntimeError } from './errors.js';
 import { FORBIDDEN_NAMES, MAX_STRING_LENGTH, STEP_BUDGET } from './limits.js';
 
@@ -36,7 +35,8 @@ export function typeName(v: unknown): string {
 
 /**
  * Normalises a value read from the context data: undefined → null; functions, symbols and other
- * host objects are opaque and never exposed (→ null); bigint and exact int8 → number.
+ * host objects are opaque and never exposed (→ null); bigint and Number objects (the host's exact int8
+ * values are ones) → number.
  */
 export function norm(v: unknown): unknown {
   switch (typeof v) {
@@ -45,7 +45,7 @@ export function norm(v: unknown): unknown {
     case 'boolean':
       return v;
     case 'object':
-      return v instanceof BigInteger ? v.valueOf() : v;
+      return v instanceof Number ? v.valueOf() : v;
     case 'bigint':
       return Number(v);
     default:

@@ -4,7 +4,6 @@ import type { StoredEffect } from '../engine/outbox.js';
 import { createRecord, updateRecord } from '../engine/write/pipeline.js';
 import { RocketError } from '../errors.js';
 import { isObject } from '../metadata/problems.js';
-import { dispatchEvents } from './events.js';
 import type { TriggerData, WorkflowOpContext } from './instances.js';
 import { resolvePath, toJson } from './paths.js';
 import { isoSeconds } from '../types/time.js';
@@ -107,7 +106,8 @@ async function sendEvent(app: EngineApp, run: ActionRun, a: Record<string, unkno
     `INSERT INTO _outbox (kind, payload) VALUES ('event', $1::jsonb) RETURNING id, kind, payload`,
     [JSON.stringify(payload)],
   );
-  await dispatchEvents(app, rows);
+  // Through the app's event sink, as every committed event: the row is durable, and the sweep delivers it if this fails.
+  await app.extensions.eventSink?.(app, rows);
 }
 
 /** Runs one action; unknown types are skipped (spec). */

@@ -115,6 +115,22 @@ describe('bigint values beyond 2^53', () => {
       expect(res.body.error.details[0]).toMatchObject({ field: 'big', rule: 'type' });
     }
   });
+
+  it('reach expressions as numbers (stored and sent values alike)', async () => {
+    expect((await admin('post', 'entities', { name: 'ledger', table: 'ledgers', primary_key: uuid, fields: [
+      { name: 'id', type: 'uuid' }, { name: 'big', type: 'bigint' }] })).status).toBe(201);
+    const rule = await admin('post', 'rules', {
+      entity: 'ledger', type: 'expression', definition: { expression: 'record.big > 9007199254740000 && record.big > old.big', message: 'grew past the limit' },
+    });
+    expect(rule.status, JSON.stringify(rule.body)).toBe(201);
+    const created = await rec('post', 'ledger', { big: '9007199254740993' });
+    expect(created.status).toBe(201);
+    // The stored value comes back from PostgreSQL exact; the expression compares it as a number.
+    const grown = await rec('put', `ledger/${created.body.data.id}`, { big: '9007199254750993' });
+    expect(grown.status).toBe(422);
+    expect(grown.body.error.details[0]).toMatchObject({ rule: 'expression', message: 'grew past the limit' });
+    expect((await rec('put', `ledger/${created.body.data.id}`, { big: '9007199254730993' })).status).toBe(200);
+  });
 });
 
 describe('like filters', () => {
