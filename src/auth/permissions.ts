@@ -103,6 +103,11 @@ export class PermissionSet {
     return this.matchingOrEmpty(caller, entity, action).some(({ policy }) => policy.conditions.length === 0);
   }
 
+  /** Whether some policy for (entity, action) names one of the caller's roles, whatever its conditions. Admins: always. */
+  grants(caller: Caller, entity: string, action: PermissionAction): boolean {
+    return caller.isAdmin || this.matchingOrEmpty(caller, entity, action).length > 0;
+  }
+
   /** For reads: throws the same 403 when no policy exists/matches; else the scope. Admin → {kind:'all'}. */
   readScope(caller: Caller, entity: string): ReadScope {
     if (caller.isAdmin) return ALL;

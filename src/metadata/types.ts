@@ -70,8 +70,19 @@ export interface RelationDef {
   write_mode: WriteMode;
 }
 
-/** Names an entity may not take: they are route prefixes inside an app. */
-export const RESERVED_ENTITY_NAMES = new Set(['auth', '_admin', '_ui', '_workflows', '_files', '_events']);
+/** Names an entity may not take: they are route prefixes inside an app (`_history` is a route suffix). */
+export const RESERVED_ENTITY_NAMES = new Set([
+  'auth',
+  '_admin',
+  '_ui',
+  '_workflows',
+  '_files',
+  '_events',
+  '_openapi',
+  '_docs',
+  '_realtime',
+  '_history',
+]);
 
 /** Tables Rocket owns in every app database. */
 export const SYSTEM_TABLES = new Set([

@@ -13,6 +13,7 @@ import { adminWorkflowRoutes } from './admin-workflows.js';
 import { workflowRuntimeRoutes } from './workflows-runtime.js';
 import { historyRoutes } from './history.js';
 import { consoleRoutes } from './console.js';
+import { openapiRoutes } from './openapi.js';
 
 /**
  * Route modules beyond platform and app auth, in registration order. The
@@ -31,6 +32,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   uiConfigRoutes,
   filesRoutes,
   historyRoutes,
+  openapiRoutes,
   consoleRoutes,
   recordRoutes,
 ];

@@ -1,0 +1,136 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RocketError } from '../../errors.js';
+import { DocumentCache, audienceKey, digest, matchesEtag, metadataVersion, serve, type ServedDocument } from '../../openapi/cache.js';
+import { buildAppDocument, buildPlatformDocument } from '../../openapi/document.js';
+import { catalogFor } from '../../webhooks/catalog.js';
+import { appOf, callerOf, hooks, type Services } from '../context.js';
+import { envelope } from '../errors.js';
+
+/** The page's own script and styles (repo folder api-reference/; src/http/routes and dist/http/routes are both three levels down). */
+const PAGE_DIR = resolve(import.meta.dirname, '../../../api-reference');
+/** Swagger UI, installed as an npm package and served from here: the page loads nothing from another origin. */
+const SWAGGER_DIR = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+
+const ASSETS: Readonly<Record<string, { dir: string; type: string }>> = {
+  'swagger-ui.css': { dir: SWAGGER_DIR, type: 'text/css; charset=utf-8' },
+  'swagger-ui-bundle.js': { dir: SWAGGER_DIR, type: 'text/javascript; charset=utf-8' },
+  'rocket-docs.js': { dir: PAGE_DIR, type: 'text/javascript; charset=utf-8' },
+  'rocket-docs.css': { dir: PAGE_DIR, type: 'text/css; charset=utf-8' },
+};
+
+// Nothing but this origin: the browser itself then guarantees the page works offline.
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+function page(app: string, title: string, version: string): string {
+  const base = `/api/${encodeURIComponent(app)}/_docs`;
+  const asset = (name: string) => `${base}/${name}?v=${version}`;
+  const t = escapeHtml(title);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${t} · API reference</title>
+<link rel="stylesheet" href="${asset('swagger-ui.css')}">
+<link rel="stylesheet" href="${asset('rocket-docs.css')}">
+</head>
+<body data-app="${escapeHtml(app)}">
+<header class="rocket-docs-bar">
+<h1>${t} <span>API reference</span></h1>
+<form id="rocket-token-form">
+<label for="rocket-token">Access token</label>
+<input id="rocket-token" name="token" type="password" autocomplete="off" spellcheck="false" placeholder="paste an access token">
+<button type="submit">Use token</button>
+</form>
+<p id="rocket-status" role="status"></p>
+<a href="/admin/">Console</a>
+</header>
+<main id="swagger-ui"></main>
+<script src="${asset('swagger-ui-bundle.js')}"></script>
+<script src="${asset('rocket-docs.js')}"></script>
+</body>
+</html>
+`;
+}
+
+function send(request: FastifyRequest, reply: FastifyReply, doc: ServedDocument) {
+  reply.header('etag', doc.etag).header('cache-control', 'private, no-cache').header('vary', 'Authorization');
+  if (matchesEtag(request.headers['if-none-match'], doc.etag)) return reply.status(304).send();
+  return reply.type('application/json; charset=utf-8').send(doc.body);
+}
+
+/** GET /api/:app/_openapi, /api/:app/_docs (and its assets), /api/_platform/openapi (spec: openapi.md). */
+export async function openapiRoutes(app: FastifyInstance, services: Services): Promise<void> {
+  const h = hooks(services);
+  const cache = new DocumentCache();
+  const swaggerVersion = (JSON.parse(readFileSync(resolve(SWAGGER_DIR, 'package.json'), 'utf8')) as { version: string }).version;
+  const pageVersion = digest(swaggerVersion + readFileSync(resolve(PAGE_DIR, 'rocket-docs.js'), 'utf8') + readFileSync(resolve(PAGE_DIR, 'rocket-docs.css'), 'utf8'), 10);
+  const rocketVersion = (JSON.parse(readFileSync(resolve(PAGE_DIR, '../package.json'), 'utf8')) as { version: string }).version;
+  let platformDoc: ServedDocument | undefined;
+  const assetBytes = new Map<string, Buffer>();
+
+  app.get('/api/:app/_openapi', { onRequest: h.user }, async (req, reply) => {
+    const rt = appOf(req);
+    const caller = callerOf(req);
+    const { registry, permissions } = rt;
+    const catalog = await catalogFor(registry, rt.db);
+    const sync = new Set([...catalog].filter(([, byHook]) => [...byHook.values()].some((list) => list.some((w) => !w.row.async))).map(([entity]) => entity));
+    const doc = cache.served(
+      registry,
+      permissions,
+      audienceKey(caller),
+      () => metadataVersion(registry, permissions, sync),
+      (version) =>
+        buildAppDocument({
+          app: rt.name,
+          title: rt.row.display_name || rt.name,
+          version,
+          registry,
+          syncWebhooks: sync,
+          audience: { isAdmin: caller.isAdmin, may: (entity, action) => permissions.grants(caller, entity, action) },
+        }),
+    );
+    return send(req, reply, doc);
+  });
+
+  app.get('/api/:app/_docs', { onRequest: h.app }, async (req, reply) => {
+    const rt = appOf(req);
+    return reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-cache')
+      .header('content-security-policy', CSP)
+      .header('x-content-type-options', 'nosniff')
+      .header('referrer-policy', 'same-origin')
+      .send(page(rt.name, rt.row.display_name || rt.name, pageVersion));
+  });
+
+  app.get<{ Params: { app: string; asset: string } }>('/api/:app/_docs/:asset', { onRequest: h.app }, async (req, reply) => {
+    const asset = Object.prototype.hasOwnProperty.call(ASSETS, req.params.asset) ? ASSETS[req.params.asset] : undefined;
+    if (!asset) {
+      return reply.status(404).send(envelope(new RocketError('NOT_FOUND', `Route not found: GET ${req.url.split('?')[0]}`)));
+    }
+    return reply
+      .type(asset.type)
+      .header('cache-control', 'public, max-age=31536000, immutable')
+      .header('x-content-type-options', 'nosniff')
+      .send(assetBytes.get(req.params.asset) ?? load(req.params.asset, asset.dir));
+  });
+
+  function load(name: string, dir: string): Buffer {
+    const bytes = readFileSync(resolve(dir, name));
+    assetBytes.set(name, bytes);
+    return bytes;
+  }
+
+  app.get('/api/_platform/openapi', { onRequest: h.platformAdmin }, async (req, reply) => {
+    platformDoc ??= serve(buildPlatformDocument(rocketVersion));
+    return send(req, reply, platformDoc);
+  });
+}

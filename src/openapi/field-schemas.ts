@@ -1,0 +1,134 @@
+import type { EntityMeta, FieldMeta } from '../metadata/registry.js';
+import type { FieldType } from '../types/field-types.js';
+import type { FilterOp } from '../types/filter-operators.js';
+import { schemaRef, type Schema } from './types.js';
+
+/** JSON Schemas of field values (spec: rest-api.md §Value encoding; openapi.md §What it describes). */
+
+/** The non-null form of a value of this type, as responses carry it and requests send it. */
+function valueSchema(type: FieldType): Schema {
+  switch (type) {
+    case 'string':
+    case 'text':
+      return { type: 'string' };
+    case 'int':
+    case 'integer':
+      return { type: 'integer', format: 'int32' };
+    case 'bigint':
+      // Responses keep every digit of values beyond 2^53 (they stay JSON numbers).
+      return { type: 'integer', format: 'int64' };
+    case 'float':
+      return { type: 'number', format: 'double' };
+    case 'decimal':
+      return { type: 'number' };
+    case 'boolean':
+      return { type: 'boolean' };
+    case 'uuid':
+      return { type: 'string', format: 'uuid' };
+    case 'timestamp':
+      return { type: 'string', format: 'date-time' };
+    case 'date':
+      return { type: 'string', format: 'date' };
+    case 'json':
+      return {};
+    case 'file':
+      return schemaRef('FileRef');
+  }
+}
+
+/** Adds `null` to a schema: a type list for plain types, `anyOf` for references. */
+function orNull(schema: Schema): Schema {
+  if (Object.keys(schema).length === 0) return schema; // any JSON value, null included
+  if ('$ref' in schema) return { anyOf: [schema, { type: 'null' }] };
+  const out: Schema = { ...schema, type: [schema.type, 'null'] };
+  if (Array.isArray(schema.enum)) out.enum = [...(schema.enum as unknown[]), null];
+  return out;
+}
+
+function withEnum(f: FieldMeta, schema: Schema): Schema {
+  if (!f.enum || f.enum.length === 0) return schema;
+  // Enum members are strings; a non-string field compares their text form, so only strings get `enum`.
+  if (schema.type !== 'string') return { ...schema, description: `One of: ${f.enum.join(', ')}` };
+  return { ...schema, enum: [...f.enum] };
+}
+
+/** A field whose stored value is never null: the primary key and required non-nullable fields (auto timestamps are null in rows imported as sample data). */
+export function neverNull(entity: EntityMeta, f: FieldMeta): boolean {
+  return f === entity.pk || (f.required === true && !f.nullable);
+}
+
+/** Written by the engine, never by the client: a generated key and auto timestamps. */
+export function engineWritten(entity: EntityMeta, f: FieldMeta): boolean {
+  return (f === entity.pk && entity.def.primary_key.generated) || f.auto !== undefined;
+}
+
+function describe(entity: EntityMeta, f: FieldMeta): string | undefined {
+  const notes: string[] = [];
+  if (f === entity.pk) notes.push(entity.def.primary_key.generated ? 'Primary key, generated.' : 'Primary key.');
+  if (f.auto === 'create') notes.push('Set when the record is created.');
+  if (f.auto === 'update') notes.push('Set on every write.');
+  if (f.unique) notes.push('Unique.');
+  if (entity.def.slug?.field === f.name) {
+    notes.push(entity.def.slug.source ? `Slug, generated from ${entity.def.slug.source} when absent.` : 'Slug.');
+  }
+  return notes.length ? notes.join(' ') : undefined;
+}
+
+/** A field as records carry it. */
+export function recordFieldSchema(entity: EntityMeta, f: FieldMeta): Schema {
+  let schema = withEnum(f, valueSchema(f.type));
+  if (!neverNull(entity, f)) schema = orNull(schema);
+  if (engineWritten(entity, f)) schema = { ...schema, readOnly: true };
+  const description = describe(entity, f);
+  return description ? { ...schema, description } : schema;
+}
+
+/** A field as create / update bodies send it. */
+export function inputFieldSchema(entity: EntityMeta, f: FieldMeta): Schema {
+  let schema: Schema;
+  if (f.type === 'file') {
+    schema = {
+      anyOf: [
+        { type: 'string', format: 'uuid', description: 'Id of an uploaded file' },
+        { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
+      ],
+    };
+  } else {
+    schema = withEnum(f, valueSchema(f.type));
+  }
+  // A required field cannot be null or "" (a 422), so only optional ones take null.
+  if (!(f.required && !f.nullable)) schema = orNull(schema);
+  const notes: string[] = [];
+  const d = describe(entity, f);
+  if (d) notes.push(d);
+  // Said in words, not with `default`: code generators make defaulted properties mandatory.
+  if (f.default !== undefined) notes.push(`Default: ${JSON.stringify(f.default)}.`);
+  return notes.length ? { ...schema, description: notes.join(' ') } : schema;
+}
+
+const ORDERED: readonly FilterOp[] = ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in', 'not_in'];
+
+/** The list-filter operators a field accepts (json and file fields cannot be filtered). */
+export function filterOperators(type: FieldType): readonly FilterOp[] {
+  switch (type) {
+    case 'string':
+    case 'text':
+      return [...ORDERED, 'like'];
+    case 'boolean':
+      return ['eq', 'neq', 'in', 'not_in'];
+    case 'json':
+    case 'file':
+      return [];
+    default:
+      return ORDERED;
+  }
+}
+
+/** The query value of `filter[<field>.<op>]`. */
+export function filterValueSchema(f: FieldMeta, op: FilterOp): Schema {
+  if (op === 'in' || op === 'not_in') return { type: 'string', description: 'Comma-separated values' };
+  if (op === 'like') return { type: 'string', description: 'LIKE pattern: % and _ are wildcards, \\ escapes' };
+  const schema = valueSchema(f.type);
+  if (f.enum?.length && schema.type === 'string') return { ...schema, enum: [...f.enum] };
+  return schema;
+}
