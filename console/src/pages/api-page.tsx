@@ -48,11 +48,10 @@ export function ApiPage() {
       <section class="card" aria-labelledby="ref-h">
         <h2 id="ref-h">Reference</h2>
         <p>
-          The interactive reference is generated from the app's live metadata:{' '}
-          <a href={`${base}/_docs`} target="_blank" rel="noreferrer">
-            open /api/{m.app}/_docs
-          </a>
-          . The OpenAPI document itself is at <code>/api/{m.app}/_openapi</code>.
+          The interactive reference is generated from the app's live metadata and shows what your roles may use:{' '}
+          {/* Same tab on purpose: the page reuses this tab's session (sessionStorage is per tab). */}
+          <a href={`${base}/_docs`}>open /api/{m.app}/_docs</a>. The OpenAPI document itself is at{' '}
+          <code>/api/{m.app}/_openapi</code> (typed clients: <code>npx openapi-typescript</code>, see the README).
         </p>
       </section>
       <section class="card" aria-labelledby="export-h">

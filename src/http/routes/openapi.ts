@@ -50,7 +50,7 @@ function page(app: string, title: string, version: string): string {
 <button type="submit">Use token</button>
 </form>
 <p id="rocket-status" role="status"></p>
-<a href="/admin/">Console</a>
+<a href="/admin/a/${encodeURIComponent(app)}/api">Console</a>
 </header>
 <main id="swagger-ui"></main>
 <script src="${asset('swagger-ui-bundle.js')}"></script>
