@@ -28,10 +28,13 @@ export function audienceKey(caller: Caller): string {
   return `roles:${[...new Set(caller.roles.map((r) => r.toLowerCase()))].sort().join('\u0000')}`;
 }
 
-/** info.version: a content hash of everything the documents are made from. */
-export function metadataVersion(registry: Registry, permissions: PermissionSet, syncWebhooks: ReadonlySet<string>): string {
+/**
+ * info.version: a content hash of everything an app's documents are made from (`context` holds the
+ * rest: app name and title, the generator's own version).
+ */
+export function metadataVersion(registry: Registry, permissions: PermissionSet, syncWebhooks: ReadonlySet<string>, context = ''): string {
   const relations = [...registry.relations.values()].map((r) => r.def);
-  const text = JSON.stringify([[...registry.entityDefs().values()], relations, permissions.policies(), [...syncWebhooks].sort()]);
+  const text = JSON.stringify([context, [...registry.entityDefs().values()], relations, permissions.policies(), [...syncWebhooks].sort()]);
   return digest(text, 16);
 }
 
@@ -56,7 +59,9 @@ export class DocumentCache {
     if (!entry) byPermissions.set(permissions, (entry = { version: version(), docs: new Map() }));
     const hit = entry.docs.get(audience);
     if (hit) return hit;
-    const doc = serve(build(entry.version));
+    // The document is a function of the version (all its inputs) and the audience, so the pair names it
+    // (hashing the megabyte of JSON instead would cost more than building it).
+    const doc = { body: JSON.stringify(build(entry.version)), etag: `"${entry.version}.${digest(audience, 12)}"` };
     if (entry.docs.size >= MAX_AUDIENCES) entry.docs.delete(entry.docs.keys().next().value!);
     entry.docs.set(audience, doc);
     return doc;

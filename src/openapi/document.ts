@@ -5,6 +5,12 @@ import { appAdminPaths, appUserPaths, platformPaths } from './fixed-paths.js';
 import { baseNames } from './names.js';
 import { jsonResponse, schemaRef, type OpenApiDocument, type PathItem, type Response, type Schema } from './types.js';
 
+/**
+ * Part of every document's version and ETag: raise it with any change to what the generator writes,
+ * so a client's cached copy (If-None-Match) is not taken for current after an upgrade.
+ */
+export const GENERATOR_REVISION = 1;
+
 /** Who the document is for: what they may do decides what it shows (spec: openapi.md §Per caller). */
 export interface Audience {
   isAdmin: boolean;

@@ -195,12 +195,14 @@ function includeParam(entity: EntityMeta, allowed: EntityContext['allowed']): Pa
   };
 }
 
+/** `filter[<field>]` and `filter[<field>.<op>]` for every operator the field's type takes (the names say it all). */
 function filterParams(entity: EntityMeta): Parameter[] {
   const out: Parameter[] = [];
   for (const f of entity.fieldList) {
     for (const op of filterOperators(f.type)) {
-      if (op === 'eq') out.push({ name: `filter[${f.name}]`, in: 'query', description: `${f.name} equals`, schema: filterValueSchema(f, op) });
-      out.push({ name: `filter[${f.name}.${op}]`, in: 'query', description: `${f.name} ${op}`, schema: filterValueSchema(f, op) });
+      const schema = filterValueSchema(f, op);
+      if (op === 'eq') out.push({ name: `filter[${f.name}]`, in: 'query', schema });
+      out.push({ name: `filter[${f.name}.${op}]`, in: 'query', schema });
     }
   }
   return out;

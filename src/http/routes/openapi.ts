@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RocketError } from '../../errors.js';
 import { DocumentCache, audienceKey, digest, matchesEtag, metadataVersion, serve, type ServedDocument } from '../../openapi/cache.js';
-import { buildAppDocument, buildPlatformDocument } from '../../openapi/document.js';
+import { GENERATOR_REVISION, buildAppDocument, buildPlatformDocument } from '../../openapi/document.js';
 import { catalogFor } from '../../webhooks/catalog.js';
 import { appOf, callerOf, hooks, type Services } from '../context.js';
 import { envelope } from '../errors.js';
@@ -82,15 +82,16 @@ export async function openapiRoutes(app: FastifyInstance, services: Services): P
     const { registry, permissions } = rt;
     const catalog = await catalogFor(registry, rt.db);
     const sync = new Set([...catalog].filter(([, byHook]) => [...byHook.values()].some((list) => list.some((w) => !w.row.async))).map(([entity]) => entity));
+    const title = rt.row.display_name || rt.name;
     const doc = cache.served(
       registry,
       permissions,
       audienceKey(caller),
-      () => metadataVersion(registry, permissions, sync),
+      () => metadataVersion(registry, permissions, sync, `${rocketVersion}/${GENERATOR_REVISION}/${rt.name}/${title}`),
       (version) =>
         buildAppDocument({
           app: rt.name,
-          title: rt.row.display_name || rt.name,
+          title,
           version,
           registry,
           syncWebhooks: sync,
