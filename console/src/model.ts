@@ -152,6 +152,8 @@ interface JsonSchema {
   anyOf?: JsonSchema[];
   allOf?: JsonSchema[];
   default?: string | number | boolean | null;
+  /** The field's default in Create schemas (openapi.ts keeps `default` out: generators would make it mandatory). */
+  'x-rocket-default'?: string | number | boolean | null;
 }
 
 /**
@@ -220,7 +222,8 @@ function schemaToEntity(name: string, record: JsonSchema | undefined, create: Js
     const en = s.enum?.filter((x): x is string => typeof x === 'string');
     if (en?.length) f.enum = en;
     if (create?.required?.includes(fname)) f.required = true;
-    const dflt = create?.properties?.[fname]?.default;
+    const input = create?.properties?.[fname];
+    const dflt = input?.['x-rocket-default'] ?? input?.default;
     if (dflt !== undefined) f.default = dflt;
     if (p.readOnly) {
       // read-only: the generated key (the first such uuid/integer field named like a key) or an auto field

@@ -101,8 +101,11 @@ export function inputFieldSchema(entity: EntityMeta, f: FieldMeta): Schema {
   const notes: string[] = [];
   const d = describe(entity, f);
   if (d) notes.push(d);
-  // Said in words, not with `default`: code generators make defaulted properties mandatory.
-  if (f.default !== undefined) notes.push(`Default: ${JSON.stringify(f.default)}.`);
+  // Not as `default`: code generators (openapi-typescript) make defaulted properties mandatory.
+  if (f.default !== undefined) {
+    notes.push(`Default: ${JSON.stringify(f.default)}.`);
+    schema = { ...schema, 'x-rocket-default': f.default };
+  }
   return notes.length ? { ...schema, description: notes.join(' ') } : schema;
 }
 
