@@ -178,7 +178,8 @@ export const ERROR_RESPONSES: Readonly<Record<number, string>> = {
   502: 'WebhookFailed',
 };
 
-const READ_ERRORS = [400, 401, 403, 404] as const;
+// The error set openapi.md gives every entity operation (reads never answer 409 or 422 in practice).
+const READ_ERRORS = [400, 401, 403, 404, 409, 422] as const;
 
 function writable(actions: ReadonlySet<PermissionAction> | undefined): boolean {
   return actions !== undefined && (actions.has('create') || actions.has('update'));
