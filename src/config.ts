@@ -53,6 +53,15 @@ export interface Config {
   historyRetentionDays: number | undefined;
   /** PostgreSQL servers apps can be placed on, by name; `main` (when absent) is the management database's server. */
   databases: Record<string, string>;
+  // --- realtime (realtime.md) ---
+  /** The change feed keeps at least this many of an app's last events for Last-Event-ID resume… */
+  realtimeRetainEvents: number;
+  /** …or every event younger than this many seconds, whichever keeps more. */
+  realtimeRetainSeconds: number;
+  /** A stream with more events than this waiting for its reader gets `reset` and is closed. */
+  realtimeMaxQueue: number;
+  /** Seconds between `: ping` comments on an idle stream (at most 15). */
+  realtimePingSeconds: number;
 }
 
 export const DEFAULT_PLATFORM_PASSWORD = 'changeme';
@@ -132,6 +141,10 @@ const schema = z.object({
   ROCKET_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   ROCKET_HISTORY_RETENTION_DAYS: int(1, 365_000).optional(),
   ROCKET_DATABASES: databaseServers,
+  ROCKET_REALTIME_RETAIN_EVENTS: int(0, 1_000_000_000).default(10_000),
+  ROCKET_REALTIME_RETAIN_SECONDS: int(0, 31_536_000).default(300),
+  ROCKET_REALTIME_MAX_QUEUE: int(1, 1_000_000).default(1000),
+  ROCKET_REALTIME_PING_SECONDS: int(1, 15).default(10),
 });
 
 /** rocket.yaml keys, mapped to the environment names above. */
@@ -165,6 +178,10 @@ const YAML_KEYS: Record<string, keyof z.input<typeof schema>> = {
   metrics_token: 'ROCKET_METRICS_TOKEN',
   history_retention_days: 'ROCKET_HISTORY_RETENTION_DAYS',
   databases: 'ROCKET_DATABASES',
+  realtime_retain_events: 'ROCKET_REALTIME_RETAIN_EVENTS',
+  realtime_retain_seconds: 'ROCKET_REALTIME_RETAIN_SECONDS',
+  realtime_max_queue: 'ROCKET_REALTIME_MAX_QUEUE',
+  realtime_ping_seconds: 'ROCKET_REALTIME_PING_SECONDS',
 };
 
 export class ConfigError extends Error {}
@@ -243,5 +260,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsToken: c.ROCKET_METRICS_TOKEN,
     historyRetentionDays: c.ROCKET_HISTORY_RETENTION_DAYS,
     databases: c.ROCKET_DATABASES,
+    realtimeRetainEvents: c.ROCKET_REALTIME_RETAIN_EVENTS,
+    realtimeRetainSeconds: c.ROCKET_REALTIME_RETAIN_SECONDS,
+    realtimeMaxQueue: c.ROCKET_REALTIME_MAX_QUEUE,
+    realtimePingSeconds: c.ROCKET_REALTIME_PING_SECONDS,
   };
 }

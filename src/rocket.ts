@@ -29,6 +29,7 @@ import { workflowsTransfer } from './workflows/transfer.js';
 import type { Database } from './db/database.js';
 import { Lifecycle } from './ops/lifecycle.js';
 import { Metrics } from './ops/metrics.js';
+import { Realtime } from './realtime/realtime.js';
 
 export interface Rocket {
   http: FastifyInstance;
@@ -50,11 +51,16 @@ export interface Rocket {
  * runs these jobs over every live app. A new feature adds its pieces here;
  * the core (db, types, metadata, engine) never imports a feature.
  */
-function plugIns(config: Config, metrics: Metrics | undefined, runner: JobRunner<AppRuntime>): { extensions: AppExtensions; jobs: Array<Job<AppRuntime>> } {
+function plugIns(
+  config: Config,
+  metrics: Metrics | undefined,
+  runner: JobRunner<AppRuntime>,
+  realtime: Realtime,
+): { extensions: AppExtensions; jobs: Array<Job<AppRuntime>> } {
   const webhooks = { ...webhookSettings(config), onDelivery: metrics && ((outcome: string) => metrics.delivery(outcome)) };
   return {
     extensions: {
-      observers: [workflowObserver, webhookObserver(webhooks), historyObserver],
+      observers: [workflowObserver, webhookObserver(webhooks), historyObserver, realtime.observer],
       eventSink: workflowEventSink,
       callOut: callOutWith(webhooks.denyPrivateNetworks),
       wakeJob: (job, at, app) => runner.wakeAt(job, at, app),
@@ -65,6 +71,7 @@ function plugIns(config: Config, metrics: Metrics | undefined, runner: JobRunner
       eventSweepJob,
       webhookRetryJob(webhooks),
       ...(config.historyRetentionDays !== undefined ? [historyRetentionJob(config.historyRetentionDays)] : []),
+      ...realtime.jobs(),
     ],
   };
 }
@@ -98,14 +105,26 @@ export async function openCore(config: Config, log: Logger, opts: { attach?: boo
     const metrics: Metrics | undefined = config.metrics
       ? new Metrics(() => pools().map((db) => ({ database: db.options.database, ...db.usage() })))
       : undefined;
+    const realtime = new Realtime(
+      {
+        retention: { events: config.realtimeRetainEvents, seconds: config.realtimeRetainSeconds },
+        maxQueue: config.realtimeMaxQueue,
+        pingMs: config.realtimePingSeconds * 1000,
+        onStreams: metrics && ((open) => metrics.realtimeSubscribers.set(open)),
+      },
+      mgmt,
+      bus,
+      log,
+    );
     const runner = new JobRunner<AppRuntime>(() => apps.runtimes(), log, metrics && ((job, ok) => metrics.job(job, ok)));
-    const { extensions, jobs: jobList } = plugIns(config, metrics, runner);
+    const { extensions, jobs: jobList } = plugIns(config, metrics, runner, realtime);
     for (const job of jobList) runner.add(job);
     const apps: AppManager = new AppManager(placementOf(config, dbServer), mgmt, bus, config.appPoolSize, throttle, log, extensions, config.countEstimateThreshold);
     const files = new FileService(new LocalDiskStorage(config.storagePath), config.maxFileSize);
     apps.onDelete((name) => files.removeApp(name));
+    apps.onDelete(async (name) => realtime.closeApp(name));
     return {
-      services: { platform, apps, files },
+      services: { platform, apps, files, realtime },
       dbServer,
       jobs: runner,
       metrics,
@@ -137,6 +156,12 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
   try {
     await apps.loadAll();
     const lifecycle = new Lifecycle();
+    const { realtime } = services;
+    if (realtime) {
+      // Capture leases of other instances are known before the first request is served.
+      await realtime.start();
+      lifecycle.onShutdown(() => realtime.closeAll());
+    }
     const { metrics } = core;
     const http = await buildHttp(config, log, services, ROUTE_MODULES, {
       lifecycle,

@@ -1,7 +1,7 @@
 /**
  * An int8 value beyond ±2^53, kept as its exact digits: as a JS number,
  * 9007199254740993 would become 9007199254740992. API responses write it as a
- * bare JSON number (http/exact-json.ts); a plain JSON.stringify writes its
+ * bare JSON number (types/exact-json.ts); a plain JSON.stringify writes its
  * digits as a string, which is still exact. It is a Number object, so code
  * that knows nothing of int8 (the expression language) reads it as the
  * nearest number.

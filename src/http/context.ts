@@ -6,6 +6,7 @@ import type { FileService } from '../files/files.js';
 import type { AppManager } from '../platform/app-manager.js';
 import type { AppRuntime } from '../platform/app-runtime.js';
 import type { Platform } from '../platform/platform.js';
+import type { Realtime } from '../realtime/realtime.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,6 +19,8 @@ export interface Services {
   platform: Platform;
   apps: AppManager;
   files: FileService;
+  /** The realtime change feed (the command line builds it but never starts it). */
+  realtime?: Realtime;
 }
 
 type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { RocketError } from '../errors.js';
 import { clientErrorResponse, envelope, sendError } from './errors.js';
-import { exactJson } from './exact-json.js';
+import { exactJson } from '../types/exact-json.js';
 import { parseJsonBody } from './json-body.js';
 import type { Services } from './context.js';
 import { appAuthRoutes } from './routes/app-auth.js';

@@ -133,4 +133,46 @@ export const APP_MIGRATIONS: readonly Migration[] = [
       await tx.query('CREATE INDEX IF NOT EXISTS idx_history_actor ON _history(actor_id, at DESC, id DESC)');
     },
   },
+  {
+    version: 6,
+    name: 'realtime change feed',
+    async up(tx) {
+      // Changes captured in the writes' own transactions, in capture order; a sequencer moves the
+      // committed ones to the log (spec: realtime.md; see src/realtime/sequencer.ts).
+      await tx.query(`CREATE TABLE IF NOT EXISTS _realtime_pending (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        entity TEXT NOT NULL,
+        action TEXT NOT NULL,
+        record_id TEXT NULL,
+        row JSONB NOT NULL,
+        changed TEXT[] NULL,
+        at TIMESTAMPTZ NOT NULL,
+        by TEXT NULL)`);
+      // The event ids: assigned only by the sequencer, under its lock, so they follow commit order.
+      await tx.query('CREATE SEQUENCE IF NOT EXISTS _realtime_event_id');
+      await tx.query(`CREATE TABLE IF NOT EXISTS _realtime_log (
+        id BIGINT PRIMARY KEY,
+        entity TEXT NOT NULL,
+        action TEXT NOT NULL,
+        record_id TEXT NULL,
+        row JSONB NOT NULL,
+        changed TEXT[] NULL,
+        at TIMESTAMPTZ NOT NULL,
+        by TEXT NULL,
+        sequenced_at TIMESTAMPTZ NOT NULL)`);
+      // pruned_through: every event id up to it is gone (a Last-Event-ID below it gets a reset).
+      await tx.query(`CREATE TABLE IF NOT EXISTS _realtime_state (
+        one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
+        pruned_through BIGINT NOT NULL DEFAULT 0)`);
+      await tx.query('INSERT INTO _realtime_state (one) VALUES (true) ON CONFLICT DO NOTHING');
+      // Single-use subscription tickets, stored by their SHA-256 only.
+      await tx.query(`CREATE TABLE IF NOT EXISTS _realtime_tickets (
+        hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        roles TEXT[] NOT NULL,
+        email TEXT NULL,
+        platform BOOLEAN NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL)`);
+    },
+  },
 ];

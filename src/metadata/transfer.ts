@@ -93,6 +93,16 @@ export interface SampleRowHook {
   inserted(tx: Queryable, entity: EntityMeta, row: Record<string, unknown>): Promise<void>;
 }
 
+/** Several features told about the same rows, in list order (history, realtime). */
+export function allSampleRowHooks(hooks: readonly SampleRowHook[]): SampleRowHook {
+  return {
+    wants: (entity) => hooks.some((h) => h.wants(entity)),
+    async inserted(tx, entity, row) {
+      for (const h of hooks) if (h.wants(entity)) await h.inserted(tx, entity, row);
+    },
+  };
+}
+
 export async function importSchema(
   app: AdminApp,
   sections: readonly TransferSection[],

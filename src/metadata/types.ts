@@ -104,6 +104,10 @@ export const SYSTEM_TABLES = new Set([
   '_rocket_migrations',
   '_outbox',
   '_history',
+  '_realtime_pending',
+  '_realtime_log',
+  '_realtime_state',
+  '_realtime_tickets',
 ]);
 
 /** PostgreSQL's hidden system columns: a field with one of these names cannot be created. */

@@ -5,6 +5,8 @@ import type { Database } from '../db/database.js';
 const CHANNEL = 'rocket_changes';
 
 type Listener = (origin: string, what: string) => void;
+/** A feature's notices, for every app: those whose `what` starts with the topic's prefix. */
+type TopicListener = (app: string, origin: string, what: string) => void;
 
 /**
  * Change notices between server instances ("metadata changed", "user X
@@ -15,6 +17,7 @@ type Listener = (origin: string, what: string) => void;
  */
 export class ChangeBus {
   private readonly listeners = new Map<string, Listener>();
+  private readonly topics: Array<{ prefix: string; listener: TopicListener }> = [];
 
   constructor(
     private readonly mgmt: Database,
@@ -30,8 +33,24 @@ export class ChangeBus {
         return;
       }
       if (typeof notice.app !== 'string' || typeof notice.origin !== 'string' || typeof notice.what !== 'string') return;
-      this.listeners.get(notice.app)?.(notice.origin, notice.what);
+      const what = notice.what;
+      const topic = this.topics.find((t) => what.startsWith(t.prefix));
+      if (topic) topic.listener(notice.app, notice.origin, what);
+      else this.listeners.get(notice.app)?.(notice.origin, what);
     });
+  }
+
+  /**
+   * A feature's own notices (e.g. realtime's `realtime:` ones), of every app; they are not handed to
+   * the app runtimes. Returns the unsubscribe.
+   */
+  onTopic(prefix: string, listener: TopicListener): () => void {
+    const entry = { prefix, listener };
+    this.topics.push(entry);
+    return () => {
+      const i = this.topics.indexOf(entry);
+      if (i >= 0) this.topics.splice(i, 1);
+    };
   }
 
   /** The live runtime of `app` follows its notices; returns the unsubscribe. */

@@ -57,4 +57,19 @@ export const PLATFORM_MIGRATIONS: readonly Migration[] = [
       await tx.query(`ALTER TABLE _apps ADD COLUMN IF NOT EXISTS database TEXT NOT NULL DEFAULT 'main'`);
     },
   },
+  {
+    version: 4,
+    name: 'realtime capture leases',
+    async up(tx) {
+      // Apps with realtime subscribers on some instance: writes of these apps capture change events.
+      // An instance that starts reads the live leases before it serves (src/realtime/leases.ts).
+      await tx.query(`CREATE TABLE IF NOT EXISTS _realtime_leases (
+        app TEXT PRIMARY KEY,
+        until TIMESTAMPTZ NOT NULL)`);
+      // Running instances (heartbeat): a first stream waits until each has acknowledged its lease.
+      await tx.query(`CREATE TABLE IF NOT EXISTS _realtime_instances (
+        origin TEXT PRIMARY KEY,
+        seen TIMESTAMPTZ NOT NULL)`);
+    },
+  },
 ];

@@ -36,6 +36,14 @@ export interface InlineCapture {
   readonly needsBefore: boolean;
   /** A data-modifying statement (`INSERT … SELECT … FROM <rows>`) run as a CTE of the write's statement. */
   sql(w: InlineWrite): string;
+  /**
+   * Whether to capture this write at all (absent: always). Asked per write, so a capture that is
+   * only sometimes wanted (realtime events while someone subscribes) leaves the statement untouched
+   * the rest of the time.
+   */
+  active?(ctx: OpContext): boolean;
+  /** After the statement that carried the capture has committed (the fast paths run without an explicit transaction). */
+  committed?(ctx: OpContext): void;
 }
 
 /** Captures of one fast-path write: what they need and the observers' view of the statement. */
@@ -47,6 +55,18 @@ export interface Inline {
 /** `k<n> AS (<capture>)` CTEs of every capture, for one relation of written rows. */
 export function captureCtes(inline: Inline, w: Omit<InlineWrite, 'ctx'>, first: number): string[] {
   return inline.captures.map((c, i) => `k${first + i} AS (${c.sql({ ...w, ctx: inline.ctx })})`);
+}
+
+/** Tells every capture of a fast-path write that its statement committed. */
+export function inlineCommitted(inlines: Iterable<Inline>): void {
+  const told = new Set<InlineCapture>();
+  for (const i of inlines) {
+    for (const c of i.captures) {
+      if (!c.committed || told.has(c)) continue;
+      told.add(c);
+      c.committed(i.ctx);
+    }
+  }
 }
 
 export function needsBefore(inline: Inline | undefined): boolean {

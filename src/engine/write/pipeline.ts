@@ -7,7 +7,7 @@ import { deleteWithCascades, existingPks, executeRow, insertTree, loadChildren, 
 import { checkNotCleared, checkRequired, parsePayload } from './payload.js';
 import { at, prefixDetails, walk, type NestedPlan, type RowPlan } from './plan.js';
 import { runRules } from '../rules.js';
-import type { Inline } from './inline.js';
+import { inlineCommitted, type Inline } from './inline.js';
 import { fastPathOf, rowIsPlain } from './fast-path.js';
 import { stageApplies, type StageContext } from './stages.js';
 import { ROW_STAGES } from './row-stages.js';
@@ -204,9 +204,17 @@ export async function createRecord(ctx: OpContext, entityName: string, body: unk
   ctx.app.permissions.check(ctx.caller, entity.name, 'create');
   const row = parsePayload(ctx.app.registry, entity, jsonObject(body), 'insert');
   const single = await plainWrite(ctx, row);
-  if (single) return recordOf(entity, await executeRow({ tx: ctx.app.db, now: nowIso(), writes: [] }, row, single));
+  if (single) {
+    const stored = await executeRow({ tx: ctx.app.db, now: nowIso(), writes: [] }, row, single);
+    inlineCommitted([single]);
+    return recordOf(entity, stored);
+  }
   const tree = await plainInsertTree(ctx, row);
-  if (tree) return recordOf(entity, await insertTree({ tx: ctx.app.db, now: nowIso(), writes: [] }, row, (e) => tree.get(e)));
+  if (tree) {
+    const stored = await insertTree({ tx: ctx.app.db, now: nowIso(), writes: [] }, row, (e) => tree.get(e));
+    inlineCommitted(tree.values());
+    return recordOf(entity, stored);
+  }
   const stored = await inTransaction(ctx, async (sc) => {
     await prepareTree(sc, row);
     return executeRow(sc, row);
@@ -217,7 +225,10 @@ export async function createRecord(ctx: OpContext, entityName: string, body: unk
 /** The fast path of one row's entity, when the row may take it (undefined: the general path must run). */
 async function plainInline(ctx: OpContext, row: RowPlan): Promise<Inline | undefined> {
   const path = await fastPathOf(ctx.app, row.entity);
-  return path && rowIsPlain(path, row) ? { ctx, captures: path.captures } : undefined;
+  if (!path || !rowIsPlain(path, row)) return undefined;
+  // Captures wanted only sometimes (realtime: while subscribed) are left out of this statement when idle.
+  const captures = path.captures.some((c) => c.active) ? path.captures.filter((c) => !c.active || c.active(ctx)) : path.captures;
+  return { ctx, captures };
 }
 
 /** A single plain row: one statement, no explicit transaction (no BEGIN/COMMIT round trips). */
@@ -270,6 +281,7 @@ async function plainUpdate(ctx: OpContext, entity: EntityMeta, id: string, body:
   if (!inline) return undefined;
   const stored = await updateByKey({ tx: ctx.app.db, now: nowIso(), writes: [] }, row, id, inline);
   if (!stored) throw recordNotFound(entity, id);
+  inlineCommitted([inline]);
   return recordOf(entity, stored);
 }
 

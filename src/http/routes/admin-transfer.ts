@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { exportSchema, importSchema } from '../../metadata/transfer.js';
+import { allSampleRowHooks, exportSchema, importSchema } from '../../metadata/transfer.js';
 import { recordChange, sampleRowHistory } from '../../history/audit.js';
 import { appOf, callerOf, hooks, type Services } from '../context.js';
 
@@ -12,7 +12,10 @@ export async function adminTransferRoutes(app: FastifyInstance, services: Servic
   });
   app.post('/api/:app/_admin/import', { ...admin, bodyLimit: 16 * 1024 * 1024 }, async (req) => {
     const rt = appOf(req);
-    const result = await importSchema(rt, rt.extensions.transferSections, req.body, sampleRowHistory(callerOf(req)));
+    const caller = callerOf(req);
+    const hooks = [sampleRowHistory(caller), ...(services.realtime ? [services.realtime.sampleRows(rt.name, caller)] : [])];
+    const result = await importSchema(rt, rt.extensions.transferSections, req.body, allSampleRowHooks(hooks));
+    services.realtime?.kick(rt);
     // An import is many operations, not one transaction: its summary is logged once it is done.
     await recordChange(rt.db, callerOf(req), { collection: '_import', key: null, action: 'create', before: null, after: result.summary });
     return { data: result };

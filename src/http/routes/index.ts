@@ -14,6 +14,7 @@ import { workflowRuntimeRoutes } from './workflows-runtime.js';
 import { historyRoutes } from './history.js';
 import { consoleRoutes } from './console.js';
 import { openapiRoutes } from './openapi.js';
+import { realtimeRoutes } from './realtime.js';
 
 /**
  * Route modules beyond platform and app auth, in registration order. The
@@ -33,6 +34,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   filesRoutes,
   historyRoutes,
   openapiRoutes,
+  realtimeRoutes,
   consoleRoutes,
   recordRoutes,
 ];

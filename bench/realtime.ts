@@ -1,0 +1,232 @@
+/**
+ * Realtime benchmark (issue 14): S3 (create customer) throughput without and with 100 open
+ * subscribers on the benchmark's entities, the median delay from commit to event, and the server's
+ * RSS while a reader that does not read is cut off.
+ *
+ *   DATABASE_URL=postgres://… node --import tsx bench/realtime.ts [--seconds 10] [--connections 10] [--subscribers 100]
+ *
+ * Rocket runs in a child process (its RSS and CPU are its own); the load, the subscribers and the
+ * probes run here. Rounds alternate "without" and "with" so drift on a shared machine hits both.
+ */
+import http from 'node:http';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { ENTITIES, RELATIONS } from './schema.js';
+import { ServerProcess, connect, freePort, sampleRss, sleep, tempDir, urlTarget } from './servers.js';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '10' },
+    subscribers: { type: 'string', default: '100' },
+    rounds: { type: 'string', default: '2' },
+    probes: { type: 'string', default: '200' },
+  },
+});
+const SECONDS = Number(values.seconds);
+const CONNECTIONS = Number(values.connections);
+const SUBSCRIBERS = Number(values.subscribers);
+const ROUNDS = Number(values.rounds);
+const PROBES = Number(values.probes);
+
+const log = (msg: string) => process.stdout.write(`[realtime-bench] ${msg}\n`);
+
+async function api(base: string, method: string, path: string, token?: string, body?: unknown) {
+  const res = await fetch(base + path, {
+    method,
+    headers: { ...(token && { authorization: `Bearer ${token}` }), ...(body !== undefined && { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as any) : undefined };
+}
+
+/** An SSE subscriber that records when each event (by record id) arrived. */
+class Subscriber {
+  readonly arrivals = new Map<string, number>();
+  events = 0;
+  private buffer = '';
+  readonly ready: Promise<void>;
+  private req: http.ClientRequest | undefined;
+  res: http.IncomingMessage | undefined;
+
+  constructor(url: string, token: string, opts: { paused?: boolean } = {}) {
+    this.ready = new Promise((resolve, reject) => {
+      this.req = http.get(url, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (res) => {
+        this.res = res;
+        if (res.statusCode !== 200) return reject(new Error(`subscribe: ${res.statusCode}`));
+        res.setEncoding('utf8');
+        let readySeen = false;
+        res.on('data', (chunk: string) => {
+          const now = performance.now();
+          this.buffer += chunk;
+          let cut: number;
+          while ((cut = this.buffer.indexOf('\n\n')) >= 0) {
+            const block = this.buffer.slice(0, cut);
+            this.buffer = this.buffer.slice(cut + 2);
+            if (block.includes('event: ready') && !readySeen) {
+              readySeen = true;
+              resolve();
+              if (opts.paused) res.pause();
+              continue;
+            }
+            const data = block.split('\n').find((l) => l.startsWith('data: '));
+            if (!block.includes('event: change') || !data) continue;
+            this.events++;
+            const m = /"id":"([^"]+)"/.exec(data);
+            if (m) this.arrivals.set(m[1]!, now);
+          }
+        });
+      });
+      this.req.on('error', reject);
+    });
+  }
+
+  close(): void {
+    this.req?.destroy();
+  }
+}
+
+function load(url: string, token: string, app: string, tag: string): Promise<autocannon.Result> {
+  let n = 0;
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url,
+        connections: CONNECTIONS,
+        duration: SECONDS,
+        timeout: 10,
+        requests: [
+          {
+            method: 'POST',
+            path: `/api/${app}/customer`,
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            setupRequest: (req) => ({ ...req, body: JSON.stringify({ name: `New ${++n}`, email: `rt-${tag}-${n}@example.com`, status: 'lead' }) }),
+          },
+        ],
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+  });
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) throw new Error('set DATABASE_URL');
+  const tag = Math.random().toString(36).slice(2, 8);
+  const mgmtDb = `rtbench_mgmt_${tag}`;
+  const port = await freePort();
+  const dataDir = await tempDir('rocket-rtbench-');
+  const url = new URL(databaseUrl);
+  url.pathname = `/${mgmtDb}`;
+  const server = await ServerProcess.start({
+    name: 'rocket',
+    script: join('src', 'main.ts'),
+    nodeArgs: ['--import', 'tsx'],
+    env: { ...process.env, DATABASE_URL: url.toString(), PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ROCKET_DATA_DIR: dataDir, ROCKET_CONFIG: '' },
+    port,
+    logFile: join(dataDir, 'rocket.log'),
+  });
+  const base = server.url;
+  const app = `rtbench_${tag}`;
+  try {
+    const platform = await api(base, 'POST', '/api/_platform/auth/login', undefined, { email: 'platform@localhost', password: 'changeme' });
+    const platformToken = platform.body.data.access_token as string;
+    const made = await api(base, 'POST', '/api/_platform/apps', platformToken, { name: app });
+    if (made.status !== 201) throw new Error(`create app: ${made.status} ${JSON.stringify(made.body)}`);
+    const token = (await api(base, 'POST', `/api/${app}/auth/login`, undefined, { email: 'admin@localhost', password: 'changeme' })).body.data.access_token as string;
+    for (const e of ENTITIES) if ((await api(base, 'POST', `/api/${app}/_admin/entities`, token, e)).status !== 201) throw new Error(`entity ${e.name}`);
+    for (const r of RELATIONS) await api(base, 'POST', `/api/${app}/_admin/relations`, token, r);
+    const streamUrl = `${base}/api/${app}/_realtime?entities=customer,order,order_item`;
+
+    // warm-up (JIT, plans) without subscribers
+    await load(base, token, app, `${tag}w`);
+    const without: number[] = [];
+    const withSubs: number[] = [];
+    const delays: number[] = [];
+    let delivered = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      without.push((await load(base, token, app, `${tag}a${round}`)).requests.average);
+      log(`round ${round + 1}: S3 without subscribers ${without.at(-1)!.toFixed(0)} req/s`);
+      const subs = Array.from({ length: SUBSCRIBERS }, () => new Subscriber(streamUrl, token));
+      await Promise.all(subs.map((s) => s.ready));
+      // The capture lease ends 30 s after the last stream closed: "without" runs after the first
+      // are measured only once it has (see below), so they are truly without capture.
+      const running = load(base, token, app, `${tag}b${round}`);
+      // probes during the load: a create, its answer's arrival, then each subscriber's event
+      const probeDelays: number[] = [];
+      const probing = (async () => {
+        for (let i = 0; i < PROBES / ROUNDS; i++) {
+          const res = await api(base, 'POST', `/api/${app}/customer`, token, { name: `probe ${i}`, email: `probe-${tag}-${round}-${i}@example.com` });
+          const answered = performance.now();
+          const id = res.body.data.id as string;
+          const deadline = answered + 5000;
+          while (subs.some((s) => !s.arrivals.has(id)) && performance.now() < deadline) await sleep(2);
+          for (const s of subs) {
+            const t = s.arrivals.get(id);
+            if (t !== undefined) probeDelays.push(t - answered);
+          }
+          await sleep(20);
+        }
+      })();
+      const result = await running;
+      await probing;
+      withSubs.push(result.requests.average);
+      delays.push(...probeDelays);
+      delivered += subs.reduce((n, s) => n + s.events, 0);
+      log(`round ${round + 1}: S3 with ${SUBSCRIBERS} subscribers ${withSubs.at(-1)!.toFixed(0)} req/s; commit→event median ${median(probeDelays).toFixed(1)} ms`);
+      for (const s of subs) s.close();
+      if (round < ROUNDS - 1) {
+        log('waiting 32 s for the capture lease to lapse');
+        await sleep(32_000);
+      }
+    }
+    const ratio = median(withSubs) / median(without);
+    log(`S3 median without ${median(without).toFixed(0)} req/s, with ${SUBSCRIBERS} subscribers ${median(withSubs).toFixed(0)} req/s → ratio ${ratio.toFixed(2)}`);
+    log(`commit→event delay (answer received → event at a subscriber): median ${median(delays).toFixed(1)} ms, p99 ${[...delays].sort((a, b) => a - b)[Math.floor(delays.length * 0.99)]?.toFixed(1)} ms over ${delays.length} deliveries; ${delivered} events delivered in total`);
+
+    // A reader that never reads: RSS while its queue fills to ROCKET_REALTIME_MAX_QUEUE (1,000), and after the cut-off.
+    const slow = new Subscriber(`${base}/api/${app}/_realtime?entities=customer`, token, { paused: true });
+    await slow.ready;
+    const rssBefore = server.rssMb();
+    const peak = sampleRss(server, 20);
+    const pad = 'x'.repeat(2000);
+    let sent = 0;
+    let closed = false;
+    slow.res!.once('close', () => (closed = true));
+    const writers = Array.from({ length: 8 }, async () => {
+      while (!closed && sent < 5000) {
+        sent++;
+        await api(base, 'POST', `/api/${app}/customer`, token, { name: `slow ${sent} ${pad}`, email: `slow-${tag}-${sent}@example.com` });
+      }
+    });
+    await Promise.all(writers);
+    const rssPeak = peak();
+    await sleep(500);
+    log(`slow reader: server RSS ${rssBefore.toFixed(0)} MB before, peak ${rssPeak.toFixed(0)} MB while up to 1,000 events (~2.2 KB each) queued, ${server.rssMb().toFixed(0)} MB after; ${sent} writes`);
+    slow.res!.resume();
+    await sleep(1000);
+    log(`slow reader stream closed by the server: ${closed || slow.res!.destroyed}`);
+    slow.close();
+  } finally {
+    await server.stop();
+    const admin = connect(urlTarget(databaseUrl), 'postgres', 1);
+    await admin.unsafe(`DROP DATABASE IF EXISTS "rocket_${app}" WITH (FORCE)`).catch(() => undefined);
+    await admin.unsafe(`DROP DATABASE IF EXISTS "${mgmtDb}" WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

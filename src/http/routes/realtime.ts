@@ -1,0 +1,48 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { authenticateApp } from '../../auth/authenticate.js';
+import type { Caller } from '../../auth/caller.js';
+import { serviceUnavailable, unauthorized } from '../../errors.js';
+import { parseSubscription } from '../../realtime/subscription.js';
+import { issueTicket, redeemTicket } from '../../realtime/tickets.js';
+import { appOf, callerOf, hooks, type Services } from '../context.js';
+
+type StreamRequest = FastifyRequest<{ Params: { app: string }; Querystring: Record<string, unknown> }>;
+
+/** The caller of a stream: the usual bearer token, or else a single-use `?ticket=` (EventSource sends no headers). */
+async function streamCaller(req: StreamRequest, services: Services): Promise<Caller> {
+  const app = appOf(req);
+  if (req.headers.authorization !== undefined) {
+    return authenticateApp(req.headers.authorization, app.verifier, app.users, services.platform.verifier);
+  }
+  const ticket = req.query.ticket;
+  if (ticket === undefined) throw unauthorized('Missing auth token');
+  if (typeof ticket !== 'string') throw unauthorized('Invalid or expired ticket');
+  return redeemTicket(app.db, app.users, ticket);
+}
+
+/** POST /api/:app/_realtime/tickets and GET /api/:app/_realtime (spec: realtime.md). */
+export async function realtimeRoutes(app: FastifyInstance, services: Services): Promise<void> {
+  const h = hooks(services);
+  const realtime = services.realtime;
+
+  app.post('/api/:app/_realtime/tickets', { onRequest: h.user }, async (req, reply) => {
+    const rt = appOf(req);
+    return reply.status(201).send({ data: await issueTicket(rt.db, callerOf(req)) });
+  });
+
+  app.get<{ Params: { app: string }; Querystring: Record<string, unknown> }>('/api/:app/_realtime', { onRequest: h.app }, async (req, reply) => {
+    if (!realtime) throw serviceUnavailable('Realtime is not running on this instance', 2);
+    const rt = appOf(req);
+    const caller = await streamCaller(req, services);
+    const request = parseSubscription(rt, caller, req.query);
+    // Everything that can still fail with an ordinary answer happens before the stream opens.
+    await realtime.admit(rt.name);
+    // `last_event_id=` stands in for the header when a page reconnects with a new ticket (a new EventSource sends none).
+    const header = req.headers['last-event-id'] ?? req.query.last_event_id;
+    const lastEventId = Array.isArray(header) ? String(header[header.length - 1]) : header === undefined ? undefined : String(header);
+    reply.hijack();
+    req.raw.socket.setKeepAlive(true);
+    req.raw.socket.setNoDelay(true);
+    await realtime.stream(rt, caller, request, reply.raw, lastEventId);
+  });
+}

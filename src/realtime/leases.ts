@@ -1,0 +1,141 @@
+import type { Logger } from 'pino';
+import type { Database } from '../db/database.js';
+
+/** How long a lease keeps capture on without being renewed. */
+export const LEASE_MS = 30_000;
+/** Instances with streams of an app renew its lease this often; instances beat their heartbeat as often. */
+export const RENEW_MS = 10_000;
+/** An instance whose heartbeat is older than this is taken for gone (not waited for). */
+const INSTANCE_TTL_SECONDS = 30;
+/** Longest wait for the acknowledgements of a first stream (an instance that died without a goodbye). */
+const ACK_TIMEOUT_MS = 3000;
+
+/** The change notices realtime sends between instances (the platform's ChangeBus). */
+export interface Notices {
+  onTopic(prefix: string, listener: (app: string, origin: string, what: string) => void): () => void;
+  announce(app: string, origin: string, what: string): void;
+}
+
+/** Renewal of a lease. */
+export const LEASE_NOTICE = 'realtime:on';
+/** A lease that needs every instance's acknowledgement before the stream that took it says `ready`. */
+export const JOIN_NOTICE = 'realtime:join';
+/** "Writes of this app capture here now." */
+export const ACK_NOTICE = 'realtime:ack';
+
+/**
+ * Capture leases: writes of an app capture change events only while some
+ * instance has a stream of that app, so with no subscriber anywhere the write
+ * paths run exactly the statements they ran before. An instance holding
+ * streams of an app keeps a lease on it — a row in the management database
+ * (read by every instance as it starts, before it serves) and a notice on the
+ * change bus (heard by every running instance) — renewed every RENEW_MS and
+ * valid LEASE_MS.
+ *
+ * The first stream of an app on an instance where capture was off does not
+ * say `ready` until every running instance (heartbeats in the management
+ * database) has acknowledged the lease: an instance acknowledges only after it
+ * switched capture on, so every write that commits after `ready` is captured,
+ * whichever instance makes it. An instance that starts registers its heartbeat
+ * before it reads the leases, so it either is waited for or has read the lease.
+ */
+export class CaptureLeases {
+  /** App → until when (ms, this process's clock) writes capture. */
+  private readonly until = new Map<string, number>();
+  /** App → acknowledgements awaited by first streams: the instances not yet heard from. */
+  private readonly waiting = new Map<string, Array<{ missing: Set<string>; done: () => void }>>();
+
+  constructor(
+    private readonly mgmt: Database,
+    private readonly notices: Notices,
+    private readonly origin: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** Registers this instance, then reads the live leases: before the instance serves. */
+  async load(): Promise<void> {
+    await this.beat();
+    const rows = await this.mgmt.query<{ app: string; ms: number }>(
+      `SELECT app, (extract(epoch FROM until - now()) * 1000)::float8 AS ms FROM _realtime_leases WHERE until > now()`,
+    );
+    for (const r of rows) this.extend(r.app, Number(r.ms));
+  }
+
+  async beat(): Promise<void> {
+    await this.mgmt.query(
+      `INSERT INTO _realtime_instances (origin, seen) VALUES ($1, now()) ON CONFLICT (origin) DO UPDATE SET seen = now()`,
+      [this.origin],
+    );
+  }
+
+  /** Shutdown: nobody waits for this instance any more. */
+  async leave(): Promise<void> {
+    await this.mgmt.query('DELETE FROM _realtime_instances WHERE origin = $1', [this.origin]);
+  }
+
+  active(app: string): boolean {
+    return (this.until.get(app) ?? 0) > Date.now();
+  }
+
+  /** A realtime notice about `app` arrived (from any instance, this one included). */
+  heard(app: string, origin: string, what: string): void {
+    if (what === LEASE_NOTICE) this.extend(app, LEASE_MS);
+    else if (what === JOIN_NOTICE) {
+      this.extend(app, LEASE_MS);
+      this.notices.announce(app, this.origin, ACK_NOTICE);
+    } else if (what === ACK_NOTICE) {
+      const list = this.waiting.get(app);
+      if (!list) return;
+      for (const w of [...list]) {
+        w.missing.delete(origin);
+        if (w.missing.size === 0) w.done();
+      }
+    }
+  }
+
+  /** Takes or renews the lease of `app`; when capture was off here, resolves once every running instance captures. */
+  async take(app: string): Promise<void> {
+    const wasActive = this.active(app);
+    this.extend(app, LEASE_MS);
+    await this.mgmt.query(
+      `INSERT INTO _realtime_leases (app, until) VALUES ($1, now() + make_interval(secs => $2::int))
+       ON CONFLICT (app) DO UPDATE SET until = GREATEST(_realtime_leases.until, EXCLUDED.until)`,
+      [app, LEASE_MS / 1000],
+    );
+    if (wasActive) {
+      this.notices.announce(app, this.origin, LEASE_NOTICE);
+      return;
+    }
+    const rows = await this.mgmt.query<{ origin: string }>(
+      `SELECT origin FROM _realtime_instances WHERE seen > now() - make_interval(secs => $1::int)`,
+      [INSTANCE_TTL_SECONDS],
+    );
+    const missing = new Set([this.origin, ...rows.map((r) => r.origin)]);
+    let timer: NodeJS.Timeout | undefined;
+    const acknowledged = new Promise<void>((resolve) => {
+      const entry = {
+        missing,
+        done: () => {
+          const list = this.waiting.get(app) ?? [];
+          list.splice(list.indexOf(entry), 1);
+          if (list.length === 0) this.waiting.delete(app);
+          resolve();
+        },
+      };
+      const list = this.waiting.get(app) ?? [];
+      list.push(entry);
+      this.waiting.set(app, list);
+      timer = setTimeout(() => {
+        this.log.warn({ app, missing: [...missing] }, 'realtime: instances did not acknowledge a capture lease in time');
+        entry.done();
+      }, ACK_TIMEOUT_MS);
+    });
+    this.notices.announce(app, this.origin, JOIN_NOTICE);
+    await acknowledged;
+    clearTimeout(timer);
+  }
+
+  private extend(app: string, ms: number): void {
+    this.until.set(app, Math.max(this.until.get(app) ?? 0, Date.now() + ms));
+  }
+}

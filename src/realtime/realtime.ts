@@ -1,0 +1,312 @@
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Caller } from '../auth/caller.js';
+import { SYSTEM_ACTOR } from '../auth/caller.js';
+import type { Database } from '../db/database.js';
+import type { OpContext } from '../engine/context.js';
+import type { InlineCapture } from '../engine/write/inline.js';
+import type { WriteEvent } from '../engine/write/execute.js';
+import type { WriteObserver } from '../engine/write/observers.js';
+import type { Job, JobApp } from '../jobs/runner.js';
+import type { SampleRowHook } from '../metadata/transfer.js';
+import { nowIso } from '../types/time.js';
+import { byOf, captureSql, changeOf, insertChanges, type Change } from './capture.js';
+import { AppFeed, type RealtimeApp, type Subscriber } from './feed.js';
+import { CaptureLeases, RENEW_MS, type Notices } from './leases.js';
+import { pruneRealtime, type Retention } from './prune.js';
+import { hasPending, sequence } from './sequencer.js';
+import { EventStream } from './stream.js';
+import type { SubscriptionRequest } from './subscription.js';
+
+export interface RealtimeSettings {
+  retention: Retention;
+  maxQueue: number;
+  pingMs: number;
+  /** Told the number of open streams whenever it changes (the metrics gauge). */
+  onStreams?: (open: number) => void;
+}
+
+/** Revoked users and lost permissions are noticed this often (the spec allows 1 s). */
+const WATCH_MS = 400;
+/** Committed captures that no sequencer run took (their writer died right after COMMIT) are looked for this often. */
+const SWEEP_MS = 1000;
+/** A failed sequencer run is tried again after this long. */
+const RETRY_MS = 200;
+const PRUNE_INTERVAL_MS = 30_000;
+const SEQUENCED_NOTICE = 'realtime:seq';
+
+interface SequencerState {
+  db: Database;
+  running: boolean;
+  again: boolean;
+}
+
+/**
+ * The realtime change feed (spec: realtime.md), as plugged in at the
+ * composition root: a write observer with an inline capture (capture.ts),
+ * the sequencer that numbers committed captures (sequencer.ts), one feed per
+ * app with local streams (feed.ts), capture leases (leases.ts), and the
+ * pruning job (prune.ts).
+ */
+export class Realtime {
+  private readonly origin = randomUUID();
+  private readonly leases: CaptureLeases;
+  private readonly feeds = new Map<string, AppFeed>();
+  private readonly apps = new Map<string, RealtimeApp>();
+  private readonly sequencers = new Map<string, SequencerState>();
+  /** The `writes` arrays whose changes beforeCommit captured (afterCommit then wakes the sequencer). */
+  private readonly captured = new WeakSet<readonly WriteEvent[]>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private unlisten: (() => void) | undefined;
+  /** Every open stream of this instance, with its app (also those still replaying). */
+  private readonly streams = new Map<EventStream, string>();
+  private stopped = false;
+
+  constructor(
+    private readonly settings: RealtimeSettings,
+    mgmt: Database,
+    private readonly notices: Notices,
+    private readonly log: Logger,
+  ) {
+    this.leases = new CaptureLeases(mgmt, notices, this.origin, log);
+  }
+
+  /** Open streams on this instance. */
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  /** Whether writes of `app` capture change events now (some instance has a stream of it). */
+  capturing(app: string): boolean {
+    return this.leases.active(app);
+  }
+
+  // --- plugged into the engine -------------------------------------------------------------------
+
+  readonly capture: InlineCapture = {
+    needsBefore: true,
+    sql: captureSql,
+    active: (ctx) => this.capturing(ctx.app.name),
+    committed: (ctx) => this.kick(ctx.app),
+  };
+
+  readonly observer: WriteObserver = {
+    name: 'realtime',
+    // Never a reason to leave the fast path: the capture rides along in the statement, and only while subscribed.
+    involves: async () => false,
+    inline: async () => this.capture,
+    beforeCommit: async (sc, writes) => {
+      if (!this.capturing(sc.app.name)) return;
+      const changes: Change[] = [];
+      for (const w of writes) {
+        const c = changeOf(sc, w);
+        if (c) changes.push(c);
+      }
+      if (changes.length === 0) return;
+      await insertChanges(sc.tx, changes, sc.now);
+      this.captured.add(writes);
+    },
+    afterCommit: async (ctx: OpContext, writes) => {
+      if (this.captured.has(writes)) this.kick(ctx.app);
+    },
+  };
+
+  /** Sample-data rows of an import become `create` events (call `kick` once the import is done). */
+  sampleRows(app: string, caller: Caller): SampleRowHook {
+    const by = byOf({ caller });
+    return {
+      wants: () => this.capturing(app),
+      inserted: async (tx, entity, row) => {
+        const pk = row[entity.pk.name];
+        const id = pk === null || pk === undefined ? null : String(pk);
+        await insertChanges(tx, [{ entity: entity.name, action: 'create', record_id: id, row, changed: null, by }], nowIso());
+      },
+    };
+  }
+
+  /** The pruning job (also a safety net for captures no sequencer run took). */
+  jobs(): Array<Job<JobApp>> {
+    return [
+      {
+        name: 'realtime-prune',
+        intervalMs: PRUNE_INTERVAL_MS,
+        run: async (app) => {
+          const pruned = await pruneRealtime(app.db, this.settings.retention);
+          if (await hasPending(app.db)) this.kick(app);
+          return pruned;
+        },
+      },
+    ];
+  }
+
+  /**
+   * Numbers the committed captures of `app` (sequencer.ts), then tells every
+   * instance's feed. Runs of one instance are coalesced: a kick during a run
+   * makes one more run after it.
+   */
+  kick(app: { name: string; db: Database }): void {
+    let s = this.sequencers.get(app.name);
+    if (!s) this.sequencers.set(app.name, (s = { db: app.db, running: false, again: false }));
+    s.db = app.db;
+    if (s.running) {
+      s.again = true;
+      return;
+    }
+    s.running = true;
+    const state = s;
+    void (async () => {
+      try {
+        do {
+          state.again = false;
+          const last = await sequence(state.db);
+          if (last !== null) {
+            this.feeds.get(app.name)?.wake();
+            this.notices.announce(app.name, this.origin, SEQUENCED_NOTICE);
+          }
+        } while (state.again && !this.stopped);
+        state.running = false;
+      } catch (err) {
+        state.running = false;
+        this.log.error({ err, app: app.name }, 'realtime sequencer run failed; retrying');
+        if (!this.stopped) setTimeout(() => this.kick(app), RETRY_MS).unref();
+      }
+    })();
+  }
+
+  // --- streams ------------------------------------------------------------------------------------
+
+  /** Before a stream of `app` opens: capture is on on every instance once this resolves. */
+  async admit(app: string): Promise<void> {
+    await this.leases.take(app);
+  }
+
+  /** Runs a stream on a hijacked response: `ready`, then resume or `reset`, then live events. */
+  async stream(app: RealtimeApp, caller: Caller, request: SubscriptionRequest, res: ServerResponse, lastEventId: string | undefined): Promise<void> {
+    let feed = this.feeds.get(app.name);
+    if (!feed) this.feeds.set(app.name, (feed = new AppFeed(app, (sub, why) => this.revoke(app.name, sub, why))));
+    feed.follow(app);
+    this.apps.set(app.name, app);
+    const current = feed;
+    const sub: Subscriber = {
+      caller,
+      entities: new Set(request.entities),
+      filters: request.filters,
+      last: 0,
+      stream: new EventStream(res, {
+        maxQueue: this.settings.maxQueue,
+        pingMs: this.settings.pingMs,
+        onClose: () => {
+          current.subscribers.delete(sub);
+          this.streams.delete(sub.stream);
+          this.settings.onStreams?.(this.streams.size);
+        },
+      }),
+    };
+    this.streams.set(sub.stream, app.name);
+    this.settings.onStreams?.(this.streams.size);
+    sub.stream.start(request.entities);
+    try {
+      await feed.join(sub, lastEventId);
+    } catch (err) {
+      this.log.error({ err, app: app.name }, 'realtime stream could not start');
+      sub.stream.close();
+    }
+  }
+
+  private revoke(app: string, sub: Subscriber, why: string): void {
+    this.log.info({ app, user: sub.caller.id, why }, 'realtime stream closed');
+    sub.stream.close();
+  }
+
+  /** Closes streams whose user was disabled or deleted, or that lost read on a subscribed entity. */
+  private async watch(): Promise<void> {
+    for (const [name, feed] of this.feeds) {
+      const app = this.apps.get(name);
+      if (!app || feed.subscribers.size === 0) continue;
+      const status = new Map<string, Promise<boolean>>();
+      for (const sub of [...feed.subscribers]) {
+        for (const entity of sub.entities) {
+          try {
+            if (!app.registry.entities.has(entity)) throw new Error(`entity ${entity} is gone`);
+            app.permissions.readScope(sub.caller, entity);
+          } catch {
+            this.revoke(name, sub, `no read on ${entity}`);
+            break;
+          }
+        }
+        if (!sub.stream.open || sub.caller.platform || sub.caller.id === SYSTEM_ACTOR.id) continue;
+        let live = status.get(sub.caller.id);
+        if (!live) {
+          live = app.users.get(sub.caller.id).then((s) => s.exists && s.active);
+          status.set(sub.caller.id, live);
+        }
+        if (!(await live)) this.revoke(name, sub, 'user disabled or deleted');
+      }
+    }
+  }
+
+  /** Keeps this instance's heartbeat and the leases of apps with streams. */
+  private async renew(): Promise<void> {
+    await this.leases.beat();
+    for (const [name, feed] of this.feeds) if (feed.subscribers.size > 0) await this.leases.take(name);
+  }
+
+  private async sweep(): Promise<void> {
+    for (const [name, feed] of this.feeds) {
+      const app = this.apps.get(name);
+      if (!app || feed.subscribers.size === 0) continue;
+      try {
+        if (await hasPending(app.db)) this.kick(app);
+      } catch (err) {
+        this.log.debug({ err, app: name }, 'realtime sweep: app database not reachable');
+      }
+      // A notice may have been lost (e.g. the management database restarted): read anyway.
+      feed.wake();
+    }
+  }
+
+  // --- life -----------------------------------------------------------------------------------------
+
+  /** Reads the live leases and follows the other instances' notices; call before serving. */
+  async start(): Promise<void> {
+    this.unlisten = this.notices.onTopic('realtime:', (app, origin, what) => {
+      // This instance's own runs woke its feed already.
+      if (what === SEQUENCED_NOTICE) {
+        if (origin !== this.origin) this.feeds.get(app)?.wake();
+      } else this.leases.heard(app, origin, what);
+    });
+    await this.leases.load();
+    const every = (ms: number, fn: () => Promise<void>, what: string) => {
+      let busy = false;
+      const t = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        fn()
+          .catch((err: unknown) => this.log.warn({ err }, `realtime ${what} failed`))
+          .finally(() => (busy = false));
+      }, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(WATCH_MS, () => this.watch(), 'watch');
+    every(RENEW_MS, () => this.renew(), 'lease renewal');
+    every(SWEEP_MS, () => this.sweep(), 'sweep');
+  }
+
+  /** The app was deleted: its streams end. */
+  closeApp(name: string): void {
+    for (const [stream, app] of [...this.streams]) if (app === name) stream.close();
+    this.feeds.delete(name);
+    this.apps.delete(name);
+  }
+
+  /** Shutdown: every stream ends cleanly, timers stop, other instances stop waiting for this one. */
+  async closeAll(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.unlisten?.();
+    for (const stream of [...this.streams.keys()]) stream.close();
+    await this.leases.leave().catch((err: unknown) => this.log.warn({ err }, 'realtime: instance row not removed'));
+  }
+}

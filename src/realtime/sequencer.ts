@@ -1,0 +1,63 @@
+import type { Database } from '../db/database.js';
+
+/**
+ * Event ids. Captured changes sit in `_realtime_pending` (committed ones only
+ * are visible to anybody else); a sequencer run moves every committed one into
+ * `_realtime_log`, numbering them from `_realtime_event_id` in capture order,
+ * all in one autocommit statement holding the app's sequencer lock (a transaction
+ * advisory lock: one run at a time per app database, from any instance).
+ *
+ * Why nothing is lost and ids follow commit order:
+ * - a change becomes visible to a run only once its write committed; a rolled
+ *   back write never reaches the log;
+ * - runs are serialized by the lock and each takes its ids after acquiring it,
+ *   so every id of a run is greater than every id of the runs before it, and a
+ *   run's rows become visible all at once, at its commit. Readers therefore
+ *   only ever see a gap-free prefix of the log: reading `id > last seen` never
+ *   skips a row that appears later;
+ * - within a run rows are numbered in capture order; two writes of one record
+ *   are captured under that row's lock, i.e. in their commit order, and a write
+ *   acknowledged before another one started was captured before it.
+ */
+
+/** Key of the sequencer's advisory lock (advisory locks are per database, so one constant serves every app). */
+const SEQUENCER_LOCK = 0x52_54_53_51; // 'RTSQ'
+
+/**
+ * Moves the committed captures into the log; the highest id given, or null when there was nothing.
+ * One autocommit statement: the lock is taken by a gate evaluated before the DELETE reads a row
+ * and before any id is drawn, and held until the statement commits. Rows the statement's snapshot
+ * still shows but an earlier run already moved are skipped by the DELETE (they are gone once the
+ * lock is ours); rows committed after its snapshot are left for the next run, which their own
+ * writer's kick (or the sweep) starts.
+ */
+export async function sequence(db: Database): Promise<number | null> {
+  const rows = await db.query<{ last: string | null }>(
+    `WITH gate AS (SELECT pg_advisory_xact_lock(${SEQUENCER_LOCK}) IS NOT NULL AS ok),
+          moved AS (DELETE FROM _realtime_pending WHERE (SELECT ok FROM gate) RETURNING *),
+          logged AS (
+            INSERT INTO _realtime_log (id, entity, action, record_id, row, changed, at, by, sequenced_at)
+            SELECT nextval('_realtime_event_id'), m.entity, m.action, m.record_id, m.row, m.changed, m.at, m.by, clock_timestamp()
+              FROM (SELECT * FROM moved ORDER BY seq) m
+            RETURNING id)
+     SELECT max(id)::text AS last FROM logged`,
+  );
+  const last = rows[0]?.last;
+  return last === null || last === undefined ? null : Number(last);
+}
+
+/** Whether committed captures wait for a run (cheap: one index probe). */
+export async function hasPending(db: Database): Promise<boolean> {
+  const rows = await db.query('SELECT 1 FROM _realtime_pending LIMIT 1');
+  return rows.length > 0;
+}
+
+/** The highest id a reader can see now: every id up to it is in the log or was pruned. */
+export async function visibleLast(db: Database): Promise<{ last: number; prunedThrough: number }> {
+  const rows = await db.query<{ last: string; pruned: string }>(
+    `SELECT GREATEST(COALESCE((SELECT max(id) FROM _realtime_log), 0), s.pruned_through)::text AS last, s.pruned_through::text AS pruned
+       FROM _realtime_state s`,
+  );
+  const row = rows[0];
+  return { last: Number(row?.last ?? 0), prunedThrough: Number(row?.pruned ?? 0) };
+}

@@ -1,0 +1,520 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RFC3339 } from '../support/engine.js';
+import { SseReader, type SseEvent } from '../support/sse.js';
+import { startTestServer, uniqueName, type TestServer } from '../support/server.js';
+
+// Two instances of one platform on one database: writes go through A, streams are read from B (and A).
+let a: TestServer;
+let b: TestServer;
+let managementDb: string;
+let share: { managementDb: string; dataDir: string };
+let app: { name: string; token: string };
+let adminId: string;
+const users: Record<string, { id: string; token: string }> = {};
+
+const RETAIN_EVENTS = 20;
+const uuid = { field: 'id', type: 'uuid', generated: true };
+const base = () => `/api/${app.name}`;
+const post = (path: string, body: unknown, token = app.token) => a.client.post(`${base()}${path}`, { token, body });
+const put = (path: string, body: unknown, token = app.token) => a.client.put(`${base()}${path}`, { token, body });
+const del = (path: string, token = app.token) => a.client.delete(`${base()}${path}`, { token });
+const q = async (sql: string, params: unknown[] = []) => (await a.rocket.services.apps.get(app.name))!.db.query<any>(sql, params as never[]);
+
+async function created(path: string, body: unknown, token = app.token) {
+  const res = await post(path, body, token);
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body.data;
+}
+
+/**
+ * Opens a stream and waits for `ready`; fails the test on any other answer. With `settle`, a 403/404
+ * is tried again for a while: a metadata change made through the other instance reaches this one
+ * within a second.
+ */
+async function subscribe(
+  server: TestServer,
+  query: string,
+  opts: { token?: string; headers?: Record<string, string>; settle?: boolean } = {},
+): Promise<SseReader> {
+  const headers: Record<string, string> = { ...opts.headers };
+  const token = opts.token === undefined ? app.token : opts.token;
+  if (token) headers.authorization = `Bearer ${token}`;
+  let r = await SseReader.open(server.rocket.url, `${base()}/_realtime?${query}`, headers);
+  for (let i = 0; opts.settle && !(r instanceof SseReader) && (r.status === 403 || r.status === 404) && i < 30; i++) {
+    await new Promise((done) => setTimeout(done, 100));
+    r = await SseReader.open(server.rocket.url, `${base()}/_realtime?${query}`, headers);
+  }
+  if (!(r instanceof SseReader)) throw new Error(`stream refused: ${r.status} ${JSON.stringify(r.body)}`);
+  expect(r.headers['content-type']).toMatch(/^text\/event-stream/);
+  await r.waitFor(1, 'ready');
+  return r;
+}
+
+/** The answer of a stream request that must be refused before the stream opens. */
+async function refused(server: TestServer, path: string, headers: Record<string, string> = {}) {
+  const r = await SseReader.open(server.rocket.url, path, headers);
+  if (r instanceof SseReader) {
+    r.close();
+    throw new Error('stream opened');
+  }
+  return r;
+}
+
+const changes = (r: SseReader) => r.events.filter((e) => e.event === 'change');
+const summary = (events: SseEvent[]) => events.map((e) => `${e.data.entity}:${e.data.action}`);
+
+beforeAll(async () => {
+  managementDb = `rocketmgmt_${uniqueName('')}`;
+  share = { managementDb, dataDir: await mkdtemp(join(tmpdir(), 'rocket-test-data-')) };
+  const env = { ROCKET_REALTIME_RETAIN_EVENTS: String(RETAIN_EVENTS), ROCKET_REALTIME_RETAIN_SECONDS: '0', ROCKET_REALTIME_PING_SECONDS: '1' };
+  [a, b] = await Promise.all([startTestServer(env, share), startTestServer(env, share)]);
+  app = await a.createApp();
+  adminId = (await q(`SELECT id::text FROM _users WHERE email = 'admin@localhost'`))[0].id;
+  const entities = [
+    { name: 'note', table: 'notes', primary_key: uuid, fields: [
+      { name: 'id', type: 'uuid' }, { name: 'title', type: 'string' }, { name: 'owner', type: 'string' }, { name: 'status', type: 'string' },
+      { name: 'size', type: 'int' }, { name: 'body', type: 'text' }, { name: 'updated_at', type: 'timestamp', auto: 'update' }] },
+    { name: 'folder', table: 'folders', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'name', type: 'string' }] },
+    { name: 'page', table: 'pages', primary_key: uuid, soft_delete: true, fields: [
+      { name: 'id', type: 'uuid' }, { name: 'folder_id', type: 'uuid' }, { name: 'name', type: 'string' }] },
+    { name: 'guarded', table: 'guarded', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'amount', type: 'int' }] },
+    { name: 'secret', table: 'secrets', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'v', type: 'string' }] },
+  ];
+  for (const e of entities) await created('/_admin/entities', e);
+  await created('/_admin/relations', { name: 'pages', type: 'one_to_many', source: 'folder', target: 'page', target_key: 'folder_id', on_delete: 'cascade' });
+  await created('/_admin/rules', { entity: 'guarded', type: 'field', definition: { field: 'amount', operator: 'max', value: 10, message: 'too big' } });
+  for (const name of ['alice', 'bob']) {
+    const email = `${name}@example.com`;
+    const res = await post('/_admin/users', { email, password: 'secret-pass-1', roles: ['member'] });
+    expect(res.status).toBe(201);
+    users[name] = { id: res.body.data.id, token: await a.client.login(`${base()}/auth/login`, email, 'secret-pass-1') };
+  }
+  await created('/_admin/permissions', { entity: 'note', action: 'read', roles: ['member'], conditions: [{ field: 'owner', operator: 'eq', value: '$user.id' }] });
+  await created('/_admin/permissions', { entity: 'note', action: 'create', roles: ['member'] });
+  await created('/_admin/permissions', { entity: 'guarded', action: 'read', roles: ['member'] });
+}, 120_000);
+
+afterAll(async () => {
+  await a?.close();
+  await b?.close();
+  await a?.rocket.dbServer.dropDatabase(managementDb).catch(() => undefined);
+});
+
+describe('delivery across instances', () => {
+  it('a write through instance A reaches a subscriber on instance B: create, update, delete, in order', async () => {
+    const r = await subscribe(b, 'entities=note');
+    expect(r.events[0]).toEqual({ event: 'ready', data: { entities: ['note'] } });
+    const n = await created('/note', { title: 'first', owner: 'x', size: 1 });
+    expect((await put(`/note/${n.id}`, { title: 'second' })).status).toBe(200);
+    expect((await put(`/note/${n.id}`, {})).status).toBe(200);
+    expect((await del(`/note/${n.id}`)).status).toBe(200);
+    const got = await r.waitFor(4, 'change');
+    r.close();
+    expect(summary(got)).toEqual(['note:create', 'note:update', 'note:update', 'note:delete']);
+    const [c, u, u2, d] = got;
+    expect(c!.data).toMatchObject({ entity: 'note', action: 'create', id: n.id, record: n, by: adminId });
+    expect(c!.data).not.toHaveProperty('changed');
+    expect(c!.data.at).toMatch(RFC3339);
+    expect(u!.data.record).toMatchObject({ id: n.id, title: 'second', size: 1 });
+    expect(u!.data.changed.sort()).toEqual(['title', 'updated_at']);
+    expect(u2!.data.changed).toEqual(['updated_at']);
+    expect(d!.data.record).toMatchObject({ id: n.id, title: 'second' });
+    const ids = got.map((e) => Number(e.id));
+    for (const id of ids) expect(Number.isSafeInteger(id) && id > 0).toBe(true);
+    expect([...ids].sort((x, y) => x - y)).toEqual(ids);
+    expect(new Set(ids).size).toBe(4);
+    // the event's record is the GET answer
+    const again = await created('/note', { title: 'get me', owner: 'x' });
+    const r2 = await subscribe(a, 'entities=note');
+    expect((await put(`/note/${again.id}`, { size: 7 })).status).toBe(200);
+    await r2.until(() => changes(r2).some((e) => e.data.action === 'update'), 10_000);
+    r2.close();
+    const ev = changes(r2).find((e) => e.data.action === 'update');
+    const fetched = await a.client.get(`${base()}/note/${again.id}`, { token: app.token });
+    expect(ev!.data.record).toEqual(fetched.body.data);
+  });
+
+  it('a subscriber with a $user read condition receives only its own rows', async () => {
+    const alice = await subscribe(b, 'entities=note', { token: users.alice!.token, settle: true });
+    const bob = await subscribe(a, 'entities=note', { token: users.bob!.token });
+    await created('/note', { title: 'alice 1', owner: users.alice!.id }, users.alice!.token);
+    await created('/note', { title: 'bob 1', owner: users.bob!.id }, users.bob!.token);
+    await created('/note', { title: 'nobody' });
+    await created('/note', { title: 'alice 2', owner: users.alice!.id });
+    const marker = await created('/note', { title: 'bob 2', owner: users.bob!.id });
+    const aliceGot = await alice.waitFor(2, 'change');
+    await bob.until(() => changes(bob).some((e) => e.data.id === marker.id), 10_000);
+    alice.close();
+    bob.close();
+    expect(aliceGot.map((e) => e.data.record.title)).toEqual(['alice 1', 'alice 2']);
+    expect(changes(bob).map((e) => e.data.record.title)).toEqual(['bob 1', 'bob 2']);
+  });
+
+  it('filters: only matching rows are sent (list filter syntax)', async () => {
+    const r = await subscribe(b, 'entities=note&filter[status]=open&filter[size.gte]=5');
+    await created('/note', { title: 'closed', status: 'closed', size: 9 });
+    await created('/note', { title: 'small', status: 'open', size: 1 });
+    const hit = await created('/note', { title: 'match', status: 'open', size: 5 });
+    const got = await r.waitFor(1, 'change');
+    const marker = await created('/note', { title: 'match 2', status: 'open', size: 50 });
+    await r.until(() => changes(r).some((e) => e.data.id === marker.id), 10_000);
+    r.close();
+    expect(got[0]!.data.id).toBe(hit.id);
+    expect(changes(r).map((e) => e.data.record.title)).toEqual(['match', 'match 2']);
+  });
+
+  it('a write refused by a rule produces no event', async () => {
+    const r = await subscribe(b, 'entities=guarded');
+    expect((await post('/guarded', { amount: 50 })).status).toBe(422);
+    const ok = await created('/guarded', { amount: 5 });
+    expect((await put(`/guarded/${ok.id}`, { amount: 99 })).status).toBe(422);
+    const last = await created('/guarded', { amount: 6 });
+    await r.until(() => changes(r).some((e) => e.data.id === last.id), 10_000);
+    r.close();
+    expect(changes(r).map((e) => `${e.data.action}:${e.data.record.amount}`)).toEqual(['create:5', 'create:6']);
+    expect(await q('SELECT count(*)::int AS n FROM _realtime_pending')).toEqual([{ n: 0 }]);
+  });
+
+  it('nested children, cascades (soft-deleted children included) and import sample data all produce events', async () => {
+    const r = await subscribe(b, 'entities=folder,page');
+    const f = await created('/folder', { name: 'f', pages: { data: [{ name: 'p1' }, { name: 'p2' }] } });
+    expect((await put(`/folder/${f.id}`, { pages: { data: [{ name: 'p3' }] } })).status).toBe(200);
+    expect((await del(`/folder/${f.id}`)).status).toBe(200);
+    await r.waitFor(8, 'change');
+    const got = summary(changes(r));
+    // one write's rows may come in any order among themselves; writes come in commit order
+    expect(got.slice(0, 3).sort()).toEqual(['folder:create', 'page:create', 'page:create']);
+    expect(got[3]).toBe('page:create');
+    expect(changes(r)[3]!.data.record.name).toBe('p3');
+    expect(got.slice(4).sort()).toEqual(['folder:delete', 'page:delete', 'page:delete', 'page:delete']);
+    // soft-deleted children: the record as it was before the delete
+    expect(changes(r).slice(4).filter((e) => e.data.entity === 'page').every((e) => e.data.record.deleted_at === null)).toBe(true);
+    const imp = await a.client.post(`${base()}/_admin/import`, {
+      token: app.token,
+      body: {
+        version: 1,
+        entities: [{ name: 'folder', table: 'folders', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'name', type: 'string' }] }],
+        sample_data: { folder: [{ name: 'seeded 1' }, { name: 'seeded 2' }] },
+      },
+    });
+    expect(imp.status).toBe(200);
+    const before = changes(r).length;
+    await r.waitFor(before + 2, 'change');
+    r.close();
+    const seeded = changes(r).slice(before);
+    expect(seeded.map((e) => [e.data.action, e.data.record.name])).toEqual([['create', 'seeded 1'], ['create', 'seeded 2']]);
+    expect(seeded[0]!.data.by).toBe(adminId);
+  });
+
+  it('state-machine and workflow actions produce events (by the requesting user)', async () => {
+    await created('/_admin/entities', { name: 'doc', table: 'docs', primary_key: uuid, fields: [
+      { name: 'id', type: 'uuid' }, { name: 'state', type: 'string' }, { name: 'stamp', type: 'string' }] });
+    await created('/_admin/entities', { name: 'audit_note', table: 'audit_notes', primary_key: uuid, fields: [
+      { name: 'id', type: 'uuid' }, { name: 'doc_id', type: 'uuid' }] });
+    await created('/_admin/state-machines', { entity: 'doc', field: 'state', definition: { initial: 'draft', transitions: [
+      { from: 'draft', to: 'done', actions: [{ type: 'set_field', field: 'stamp', value: 'sealed' }, { type: 'create_record', entity: 'audit_note', data: { doc_id: 'record.id' } }] }] } });
+    await created('/_admin/entities', { name: 'ticket', table: 'tickets', primary_key: uuid, fields: [
+      { name: 'id', type: 'uuid' }, { name: 'status', type: 'string' }, { name: 'escalated', type: 'boolean' }] });
+    await created('/_admin/workflows', {
+      name: 'escalate', trigger: { type: 'state_change', entity: 'ticket', field: 'status', to: 'urgent' },
+      context: { record_id: 'trigger.record_id' },
+      steps: [{ id: 'mark', type: 'action', actions: [{ type: 'set_field', entity: 'ticket', record_id: 'context.record_id', field: 'escalated', value: true }] }],
+    });
+    const r = await subscribe(b, 'entities=doc,audit_note,ticket', { settle: true });
+    const d = await created('/doc', { state: 'draft' });
+    expect((await put(`/doc/${d.id}`, { state: 'done' })).status).toBe(200);
+    const t = await created('/ticket', { status: 'open' });
+    expect((await put(`/ticket/${t.id}`, { status: 'urgent' })).status).toBe(200);
+    const got = await r.waitFor(6, 'change');
+    r.close();
+    expect(summary(got)[0]).toBe('doc:create');
+    expect(summary(got).slice(1, 3).sort()).toEqual(['audit_note:create', 'doc:update']);
+    expect(summary(got).slice(3)).toEqual(['ticket:create', 'ticket:update', 'ticket:update']);
+    const docUpdate = got.find((e) => e.data.entity === 'doc' && e.data.action === 'update')!;
+    expect(docUpdate.data).toMatchObject({ record: { state: 'done', stamp: 'sealed' } });
+    expect(docUpdate.data.changed.sort()).toEqual(['stamp', 'state']);
+    expect(got.find((e) => e.data.entity === 'audit_note')!.data).toMatchObject({ record: { doc_id: d.id }, by: adminId });
+    expect(got[5]!.data).toMatchObject({ record: { id: t.id, escalated: true }, changed: ['escalated'], by: adminId });
+  });
+});
+
+describe('resume with Last-Event-ID', () => {
+  it('delivers exactly the missed events, on another instance, then live ones', async () => {
+    const first = await subscribe(a, 'entities=note');
+    const n = await created('/note', { title: 'r0', owner: 'x' });
+    const [seen] = await first.waitFor(1, 'change');
+    first.close();
+    await first.waitEnd();
+    const missed = [];
+    for (let i = 1; i <= 3; i++) missed.push(await created('/note', { title: `r${i}`, owner: 'x' }));
+    await created('/secret', { v: 'not subscribed' });
+    const again = await subscribe(b, 'entities=note', { headers: { 'last-event-id': seen!.id! } });
+    await again.waitFor(3, 'change');
+    const live = await created('/note', { title: 'r4', owner: n.owner });
+    await again.waitFor(4, 'change');
+    again.close();
+    expect(again.events.map((e) => e.event)).toEqual(['ready', 'change', 'change', 'change', 'change']);
+    expect(changes(again).map((e) => e.data.id)).toEqual([...missed.map((m) => m.id), live.id]);
+    const ids = changes(again).map((e) => Number(e.id));
+    expect(ids[0]).toBeGreaterThan(Number(seen!.id));
+    expect([...ids].sort((x, y) => x - y)).toEqual(ids);
+  });
+
+  it('resuming honours row-level security: only missed rows the subscriber may read', async () => {
+    const first = await subscribe(b, 'entities=note', { token: users.alice!.token });
+    await created('/note', { title: 'a0', owner: users.alice!.id });
+    const [seen] = await first.waitFor(1, 'change');
+    first.close();
+    await created('/note', { title: 'not alice', owner: users.bob!.id });
+    const mine = await created('/note', { title: 'a1', owner: users.alice!.id });
+    const again = await subscribe(a, 'entities=note', { token: users.alice!.token, headers: { 'last-event-id': seen!.id! } });
+    await again.waitFor(1, 'change');
+    const marker = await created('/note', { title: 'a2', owner: users.alice!.id });
+    await again.until(() => changes(again).some((e) => e.data.id === marker.id), 10_000);
+    again.close();
+    expect(changes(again).map((e) => e.data.id)).toEqual([mine.id, marker.id]);
+  });
+
+  it('an id outside the retained window, in the future, or not a number gives reset, then live events', async () => {
+    const first = await subscribe(a, 'entities=note');
+    await created('/note', { title: 'old', owner: 'x' });
+    const [old] = await first.waitFor(1, 'change');
+    first.close();
+    for (let i = 0; i < RETAIN_EVENTS + 5; i++) await created('/note', { title: `filler ${i}`, owner: 'x' });
+    // every write's event is numbered (a run follows each commit, asynchronously)
+    for (let i = 0; i < 100 && (await q('SELECT count(*)::int AS n FROM _realtime_pending'))[0].n > 0; i++) {
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    // retention: the last RETAIN_EVENTS events or younger than 0 s, whichever keeps more
+    await a.rocket.jobs.runNow('realtime-prune');
+    const [kept] = await q('SELECT min(id)::int AS lo, max(id)::int AS hi FROM _realtime_log');
+    expect(kept.lo).toBeGreaterThan(kept.hi - RETAIN_EVENTS);
+    expect(kept.lo).toBeGreaterThan(Number(old!.id));
+    expect((await q('SELECT pruned_through::int AS p FROM _realtime_state'))[0].p).toBe(kept.hi - RETAIN_EVENTS);
+    for (const id of [old!.id!, 'abc', '-3', '99999999999']) {
+      const r = await subscribe(b, 'entities=note', { headers: { 'last-event-id': id } });
+      await r.waitFor(1, 'reset');
+      const live = await created('/note', { title: `after reset ${id}`, owner: 'x' });
+      await r.until(() => changes(r).some((e) => e.data.id === live.id), 10_000);
+      r.close();
+      expect(r.events.map((e) => e.event)).toEqual(['ready', 'reset', 'change']);
+      expect(r.events[1]!.data).toEqual({});
+    }
+    // inside the window: no reset
+    const lastKept = (await q('SELECT max(id)::text AS id FROM _realtime_log'))[0].id;
+    const r = await subscribe(b, 'entities=note', { headers: { 'last-event-id': String(Number(lastKept) - 2) } });
+    await r.waitFor(2, 'change');
+    r.close();
+    expect(r.events.map((e) => e.event)).toEqual(['ready', 'change', 'change']);
+  });
+});
+
+describe('closing streams', () => {
+  it("a disabled user's streams close on both instances; a new subscription gets 401", async () => {
+    const email = `carol-${uniqueName()}@example.com`;
+    const u = await post('/_admin/users', { email, password: 'secret-pass-1', roles: ['member'] });
+    const token = await a.client.login(`${base()}/auth/login`, email, 'secret-pass-1');
+    const onB = await subscribe(b, 'entities=note', { token });
+    const onA = await subscribe(a, 'entities=note', { token });
+    expect((await put(`/_admin/users/${u.body.data.id}`, { email, active: false })).status).toBe(200);
+    await onB.waitEnd();
+    await onA.waitEnd();
+    const again = await refused(b, `${base()}/_realtime?entities=note`, { authorization: `Bearer ${token}` });
+    expect(again.status).toBe(401);
+    expect(again.body.error.code).toBe('UNAUTHORIZED');
+  });
+
+  it('a deleted user loses their streams too', async () => {
+    const email = `dave-${uniqueName()}@example.com`;
+    const u = await post('/_admin/users', { email, password: 'secret-pass-1', roles: ['member'] });
+    const token = await a.client.login(`${base()}/auth/login`, email, 'secret-pass-1');
+    const r = await subscribe(b, 'entities=note', { token });
+    expect((await del(`/_admin/users/${u.body.data.id}`)).status).toBe(200);
+    await r.waitEnd();
+  });
+
+  it('losing read on a subscribed entity closes the stream; a new one gets 403', async () => {
+    const p = await created('/_admin/permissions', { entity: 'secret', action: 'read', roles: ['member'] });
+    const r = await subscribe(b, 'entities=note,secret', { token: users.bob!.token, settle: true });
+    expect((await del(`/_admin/permissions/${p.id}`)).status).toBe(200);
+    await r.waitEnd();
+    const again = await refused(b, `${base()}/_realtime?entities=secret`, { authorization: `Bearer ${users.bob!.token}` });
+    expect(again.status).toBe(403);
+    expect(again.body.error.code).toBe('FORBIDDEN');
+  });
+
+  it('sends a ping comment while idle', async () => {
+    const r = await subscribe(b, 'entities=secret');
+    await r.until(() => r.comments.includes('ping'), 10_000);
+    r.close();
+  });
+});
+
+describe('a slow reader', () => {
+  it('is sent reset and cut off once more than ROCKET_REALTIME_MAX_QUEUE events wait; memory stays bounded', async () => {
+    const realtime = b.rocket.services.realtime!;
+    const r = await subscribe(b, 'entities=note');
+    r.pause();
+    const body = 'x'.repeat(20_000);
+    const baseline = process.memoryUsage().rss;
+    let peak = baseline;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+    try {
+      // Plain creates, 8 at a time, until the server cuts the reader off (the socket's buffers fill first).
+      let made = 0;
+      const writer = async () => {
+        while (realtime.streamCount > 0 && made < 4000) {
+          made++;
+          expect((await post('/note', { title: `bulk ${made}`, owner: 'x', body })).status).toBe(201);
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, writer));
+      for (let i = 0; i < 300 && realtime.streamCount > 0; i++) await new Promise((done) => setTimeout(done, 50));
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(realtime.streamCount).toBe(0);
+    const after = process.memoryUsage().rss;
+    console.log(`[realtime] slow reader: RSS baseline ${(baseline / 2 ** 20).toFixed(0)} MiB, peak ${(peak / 2 ** 20).toFixed(0)} MiB, after cut-off ${(after / 2 ** 20).toFixed(0)} MiB (1,000 queued events of ~20 KB)`);
+    // Reading again: what the socket still held, then reset, then the end.
+    r.res.resume();
+    await r.waitEnd(30_000);
+    const last = r.events[r.events.length - 1]!;
+    expect(last.event).toBe('reset');
+    expect(last.data).toEqual({});
+    expect(changes(r).length).toBeGreaterThan(0);
+    expect(changes(r).length).toBeLessThan(4000);
+  }, 120_000);
+});
+
+describe('tickets', () => {
+  const ticket = async (server: TestServer, token = app.token) => {
+    const res = await server.client.post(`${base()}/_realtime/tickets`, { token });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.body.data.expires_in).toBe(30);
+    expect(typeof res.body.data.ticket).toBe('string');
+    return res.body.data.ticket as string;
+  };
+
+  it('a ticket from A opens a stream on B once, as its user; reuse, unknown and expired → 401', async () => {
+    const t = await ticket(a, users.alice!.token);
+    const r = await subscribe(b, `entities=note&ticket=${encodeURIComponent(t)}`, { token: '' });
+    const resumed = await ticket(b, users.alice!.token);
+    await created('/note', { title: 'not for alice', owner: 'x' });
+    const mine = await created('/note', { title: 'for alice', owner: users.alice!.id });
+    const [ev] = await r.waitFor(1, 'change');
+    r.close();
+    expect(ev!.data.id).toBe(mine.id);
+    // a new ticket, resuming with last_event_id (a new EventSource cannot send the header)
+    const missed = await created('/note', { title: 'missed by alice', owner: users.alice!.id });
+    const r2 = await subscribe(a, `entities=note&ticket=${encodeURIComponent(resumed)}&last_event_id=${ev!.id}`, { token: '' });
+    const [ev2] = await r2.waitFor(1, 'change');
+    r2.close();
+    expect(ev2!.data.id).toBe(missed.id);
+    for (const server of [a, b]) {
+      const reuse = await refused(server, `${base()}/_realtime?entities=note&ticket=${encodeURIComponent(t)}`);
+      expect(reuse.status).toBe(401);
+      expect(reuse.body.error.code).toBe('UNAUTHORIZED');
+    }
+    const unknown = await refused(b, `${base()}/_realtime?entities=note&ticket=nope`);
+    expect(unknown.status).toBe(401);
+    const stale = await ticket(a);
+    await q(`UPDATE _realtime_tickets SET expires_at = now() - interval '1 second'`);
+    const expired = await refused(b, `${base()}/_realtime?entities=note&ticket=${encodeURIComponent(stale)}`);
+    expect(expired.status).toBe(401);
+    expect(expired.body.error.code).toBe('UNAUTHORIZED');
+    expect(await q('SELECT count(*)::int AS n FROM _realtime_tickets')).toEqual([{ n: 0 }]);
+  });
+
+  it('tickets are never stored in clear and need an authenticated caller', async () => {
+    const t = await ticket(b);
+    const stored = await q('SELECT hash FROM _realtime_tickets');
+    expect(stored.some((row: any) => row.hash === t)).toBe(false);
+    const anon = await a.client.post(`${base()}/_realtime/tickets`, {});
+    expect(anon.status).toBe(401);
+    expect(anon.body.error.code).toBe('UNAUTHORIZED');
+    await q('DELETE FROM _realtime_tickets');
+  });
+});
+
+describe('bad input is answered before the stream opens', () => {
+  const auth = () => ({ authorization: `Bearer ${app.token}` });
+  const cases: Array<[string, string, number, string]> = [
+    ['no entities', '', 400, 'INVALID_PAYLOAD'],
+    ['empty entities', 'entities=', 400, 'INVALID_PAYLOAD'],
+    ['blank entities', 'entities=%20', 400, 'INVALID_PAYLOAD'],
+    ['an empty name in the list', 'entities=note,', 400, 'INVALID_PAYLOAD'],
+    ['an unknown entity', 'entities=note,nothing', 404, 'UNKNOWN_ENTITY'],
+    ['a filter with several entities', 'entities=note,folder&filter[title]=x', 400, 'INVALID_PAYLOAD'],
+    ['an unknown filter field', 'entities=note&filter[nope]=x', 400, 'UNKNOWN_FIELD'],
+    ['an unknown filter operator', 'entities=note&filter[size.near]=1', 400, 'INVALID_PAYLOAD'],
+    ['a bad filter value', 'entities=note&filter[size]=abc', 400, 'INVALID_PAYLOAD'],
+    ['a malformed filter key', 'entities=note&filter[size=1', 400, 'INVALID_PAYLOAD'],
+  ];
+  for (const [what, query, status, code] of cases) {
+    it(`${what} → ${status} ${code}`, async () => {
+      const res = await refused(b, `${base()}/_realtime?${query}`, auth());
+      expect(res.status).toBe(status);
+      expect(res.body.error.code).toBe(code);
+      expect(typeof res.body.error.message).toBe('string');
+    });
+  }
+
+  it('no read permission → 403; no token, a bad token, unknown app → 401/401/404', async () => {
+    const noRead = await refused(b, `${base()}/_realtime?entities=folder`, { authorization: `Bearer ${users.bob!.token}` });
+    expect(noRead.status).toBe(403);
+    expect(noRead.body.error.code).toBe('FORBIDDEN');
+    const none = await refused(b, `${base()}/_realtime?entities=note`);
+    expect(none.status).toBe(401);
+    expect(none.body.error).toEqual({ code: 'UNAUTHORIZED', message: 'Missing auth token' });
+    const bad = await refused(b, `${base()}/_realtime?entities=note`, { authorization: 'Bearer nope' });
+    expect(bad.status).toBe(401);
+    const arrayTicket = await refused(b, `${base()}/_realtime?entities=note&ticket=a&ticket=b`);
+    expect(arrayTicket.status).toBe(401);
+    const noApp = await refused(b, `/api/${uniqueName('none')}/_realtime?entities=note`, auth());
+    expect(noApp.status).toBe(404);
+    expect(noApp.body.error.code).toBe('APP_NOT_FOUND');
+  });
+
+  it('an entity cannot be named _realtime', async () => {
+    const res = await post('/_admin/entities', { name: '_realtime', table: 'rt', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }] });
+    expect(res.status).toBe(422);
+  });
+});
+
+describe('shutdown', () => {
+  it('ends the streams of an instance that shuts down, which then leaves the instance list', async () => {
+    const c = await startTestServer({}, share);
+    const r = await subscribe(c, 'entities=note');
+    const origins = async () => (await a.rocket.services.platform.db.query<{ n: number }>('SELECT count(*)::int AS n FROM _realtime_instances'))[0]!.n;
+    expect(await origins()).toBe(3);
+    await c.rocket.close();
+    await r.waitEnd();
+    expect(r.events.map((e) => e.event)).toEqual(['ready']);
+    expect(await origins()).toBe(2);
+  });
+});
+
+describe('with no subscriber anywhere', () => {
+  it('writes capture nothing and the fast path stays one statement', async () => {
+    const other = await a.createApp();
+    const rt = (await a.rocket.services.apps.get(other.name))!;
+    const res = await a.client.post(`/api/${other.name}/_admin/entities`, {
+      token: other.token,
+      body: { name: 'thing', table: 'things', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'n', type: 'int' }] },
+    });
+    expect(res.status).toBe(201);
+    // the first write decides (once per metadata snapshot) which path the entity's writes take
+    expect((await a.client.post(`/api/${other.name}/thing`, { token: other.token, body: { n: 0 } })).status).toBe(201);
+    const before = rt.db.statements;
+    const made = await a.client.post(`/api/${other.name}/thing`, { token: other.token, body: { n: 1 } });
+    expect(made.status).toBe(201);
+    expect(rt.db.statements - before).toBe(1);
+    expect((await a.client.put(`/api/${other.name}/thing/${made.body.data.id}`, { token: other.token, body: { n: 2 } })).status).toBe(200);
+    expect(await rt.db.query('SELECT count(*)::int AS n FROM _realtime_pending')).toEqual([{ n: 0 }]);
+    expect(await rt.db.query('SELECT count(*)::int AS n FROM _realtime_log')).toEqual([{ n: 0 }]);
+  });
+});
