@@ -70,7 +70,9 @@ beforeAll(async () => {
   managementDb = `rocketmgmt_${uniqueName('')}`;
   share = { managementDb, dataDir: await mkdtemp(join(tmpdir(), 'rocket-test-data-')) };
   const env = { ROCKET_REALTIME_RETAIN_EVENTS: String(RETAIN_EVENTS), ROCKET_REALTIME_RETAIN_SECONDS: '0', ROCKET_REALTIME_PING_SECONDS: '1' };
-  [a, b] = await Promise.all([startTestServer(env, share), startTestServer(env, share)]);
+  // One after the other: two platform logins at the very same moment can trip the login throttle's row race.
+  a = await startTestServer(env, share);
+  b = await startTestServer(env, share);
   app = await a.createApp();
   adminId = (await q(`SELECT id::text FROM _users WHERE email = 'admin@localhost'`))[0].id;
   const entities = [
@@ -192,6 +194,7 @@ describe('delivery across instances', () => {
     expect(got.slice(4).sort()).toEqual(['folder:delete', 'page:delete', 'page:delete', 'page:delete']);
     // soft-deleted children: the record as it was before the delete
     expect(changes(r).slice(4).filter((e) => e.data.entity === 'page').every((e) => e.data.record.deleted_at === null)).toBe(true);
+    const before = changes(r).length;
     const imp = await a.client.post(`${base()}/_admin/import`, {
       token: app.token,
       body: {
@@ -201,7 +204,6 @@ describe('delivery across instances', () => {
       },
     });
     expect(imp.status).toBe(200);
-    const before = changes(r).length;
     await r.waitFor(before + 2, 'change');
     r.close();
     const seeded = changes(r).slice(before);
@@ -366,13 +368,13 @@ describe('a slow reader', () => {
       // Plain creates, 8 at a time, until the server cuts the reader off (the socket's buffers fill first).
       let made = 0;
       const writer = async () => {
-        while (realtime.streamCount > 0 && made < 4000) {
+        while (realtime.streamCount > 0 && made < 6000) {
           made++;
           expect((await post('/note', { title: `bulk ${made}`, owner: 'x', body })).status).toBe(201);
         }
       };
       await Promise.all(Array.from({ length: 8 }, writer));
-      for (let i = 0; i < 300 && realtime.streamCount > 0; i++) await new Promise((done) => setTimeout(done, 50));
+      for (let i = 0; i < 600 && realtime.streamCount > 0; i++) await new Promise((done) => setTimeout(done, 50));
     } finally {
       clearInterval(sampler);
     }
@@ -386,7 +388,7 @@ describe('a slow reader', () => {
     expect(last.event).toBe('reset');
     expect(last.data).toEqual({});
     expect(changes(r).length).toBeGreaterThan(0);
-    expect(changes(r).length).toBeLessThan(4000);
+    expect(changes(r).length).toBeLessThan(6000);
   }, 120_000);
 });
 
