@@ -111,7 +111,8 @@ describe('the fast path is derived from stages and observers', () => {
 
   it('any stage that involves an entity takes it off the fast path; a per-row stage leaves the decision to each row', async () => {
     const plain = runtime.registry.entities.get('plain')!;
-    expect(await decideFastPath(runtime, plain)).toEqual({ captures: [], rowStages: [] });
+    // Realtime offers its capture for every entity; it joins a statement only while the app has subscribers.
+    expect(await decideFastPath(runtime, plain)).toEqual({ captures: [h.s.rocket.services.realtime!.capture], rowStages: [] });
     const everything: RowStage = { name: 'new stage', involves: () => true, run: async () => undefined };
     expect(await decideFastPath(runtime, plain, [...ROW_STAGES, everything])).toBeUndefined();
     const someRows: RowStage = { ...everything, needs: () => false };

@@ -7,7 +7,7 @@ import { deleteWithCascades, existingPks, executeRow, insertTree, loadChildren, 
 import { checkNotCleared, checkRequired, parsePayload } from './payload.js';
 import { at, prefixDetails, walk, type NestedPlan, type RowPlan } from './plan.js';
 import { runRules } from '../rules.js';
-import { inlineCommitted, type Inline } from './inline.js';
+import { inlineCommitted, type Inline, type InlineCapture } from './inline.js';
 import { fastPathOf, rowIsPlain } from './fast-path.js';
 import { stageApplies, type StageContext } from './stages.js';
 import { ROW_STAGES } from './row-stages.js';
@@ -226,9 +226,12 @@ export async function createRecord(ctx: OpContext, entityName: string, body: unk
 async function plainInline(ctx: OpContext, row: RowPlan): Promise<Inline | undefined> {
   const path = await fastPathOf(ctx.app, row.entity);
   if (!path || !rowIsPlain(path, row)) return undefined;
-  // Captures wanted only sometimes (realtime: while subscribed) are left out of this statement when idle.
-  const captures = path.captures.some((c) => c.active) ? path.captures.filter((c) => !c.active || c.active(ctx)) : path.captures;
-  return { ctx, captures };
+  return { ctx, captures: activeCaptures(ctx, path.captures) };
+}
+
+/** Captures wanted only sometimes (realtime: while subscribed) are left out of a statement while idle. */
+function activeCaptures(ctx: OpContext, captures: readonly InlineCapture[]): readonly InlineCapture[] {
+  return captures.some((c) => c.active) ? captures.filter((c) => !c.active || c.active(ctx)) : captures;
 }
 
 /** A single plain row: one statement, no explicit transaction (no BEGIN/COMMIT round trips). */
@@ -255,7 +258,7 @@ async function plainInsertTree(ctx: OpContext, row: RowPlan): Promise<Map<Entity
     for (const c of n.rows) {
       if (c.sentPk !== undefined || c.op !== 'insert' || c.nested.length > 0 || !rowIsPlain(child, c)) return undefined;
     }
-    plans.set(n.relation.target, { ctx, captures: child.captures });
+    plans.set(n.relation.target, { ctx, captures: activeCaptures(ctx, child.captures) });
   }
   for (const n of row.nested) for (const child of n.rows) permit(ctx, child.entity, child.path, 'create');
   return plans;
