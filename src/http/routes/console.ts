@@ -3,13 +3,11 @@ import { resolve } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 import { RocketError } from '../../errors.js';
+import { PROJECT_ROOT } from '../../project-root.js';
 import { envelope } from '../errors.js';
 
-/**
- * Where `npm run build` puts the admin console (console/ built by Vite). src/http/routes and
- * dist/http/routes are both three levels below the project root, so this holds for tsx and node.
- */
-export const CONSOLE_DIR = resolve(import.meta.dirname, '../../../dist/console');
+/** Where `npm run build` puts the admin console (console/ built by Vite). */
+export const CONSOLE_DIR = resolve(PROJECT_ROOT, 'dist/console');
 
 // Same-origin only: the console loads nothing from elsewhere, and the browser enforces it.
 const CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'";

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PROJECT_ROOT } from '../../project-root.js';
 import { RocketError } from '../../errors.js';
 import { DocumentCache, audienceKey, digest, matchesEtag, metadataVersion, serve, type ServedDocument } from '../../openapi/cache.js';
 import { GENERATOR_REVISION, buildAppDocument, buildPlatformDocument } from '../../openapi/document.js';
@@ -10,7 +11,7 @@ import { appOf, callerOf, hooks, type Services } from '../context.js';
 import { envelope } from '../errors.js';
 
 /** The page's own script and styles (repo folder api-reference/; src/http/routes and dist/http/routes are both three levels down). */
-const PAGE_DIR = resolve(import.meta.dirname, '../../../api-reference');
+const PAGE_DIR = resolve(PROJECT_ROOT, 'api-reference');
 /** Swagger UI, installed as an npm package and served from here: the page loads nothing from another origin. */
 const SWAGGER_DIR = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
@@ -72,7 +73,7 @@ export async function openapiRoutes(app: FastifyInstance, services: Services): P
   const cache = new DocumentCache();
   const swaggerVersion = (JSON.parse(readFileSync(resolve(SWAGGER_DIR, 'package.json'), 'utf8')) as { version: string }).version;
   const pageVersion = digest(swaggerVersion + readFileSync(resolve(PAGE_DIR, 'rocket-docs.js'), 'utf8') + readFileSync(resolve(PAGE_DIR, 'rocket-docs.css'), 'utf8'), 10);
-  const rocketVersion = (JSON.parse(readFileSync(resolve(PAGE_DIR, '../package.json'), 'utf8')) as { version: string }).version;
+  const rocketVersion = (JSON.parse(readFileSync(resolve(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   let platformDoc: ServedDocument | undefined;
   const assetBytes = new Map<string, Buffer>();
 
