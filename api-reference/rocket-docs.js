@@ -3,8 +3,8 @@
 // session when this tab has one for the app (same origin, same tab: sessionStorage), else one the
 // user pastes. Tokens stay in this tab's sessionStorage and only ever go to this origin.
 /* global SwaggerUIBundle */
-(function () {
-  'use strict';
+(() => {
+  
   var app = document.body.getAttribute('data-app');
   var base = '/api/' + encodeURIComponent(app);
   var CONSOLE_KEY = 'rocket.console.session';
@@ -57,9 +57,9 @@
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ refresh_token: s.refresh }),
       })
-        .then(function (res) {
+        .then((res) => {
           if (!res.ok) return null;
-          return res.json().then(function (body) {
+          return res.json().then((body) => {
             var pair = body.data;
             var c = claims(pair.access_token);
             var next = Object.assign({}, s, {
@@ -72,10 +72,8 @@
             return next.access;
           });
         })
-        .catch(function () {
-          return null;
-        })
-        .then(function (token) {
+        .catch(() => null)
+        .then((token) => {
           refreshing = null;
           return token;
         });
@@ -96,9 +94,7 @@
   }
 
   function hasAuthorization(headers) {
-    return Object.keys(headers || {}).some(function (h) {
-      return h.toLowerCase() === 'authorization';
-    });
+    return Object.keys(headers || {}).some((h) => h.toLowerCase() === 'authorization');
   }
 
   function render(spec) {
@@ -112,9 +108,9 @@
       docExpansion: 'list',
       filter: true,
       // "Try it out" requests carry the token unless the user set one with Authorize.
-      requestInterceptor: function (req) {
+      requestInterceptor: (req) => {
         if (!sameOrigin(req.url) || hasAuthorization(req.headers)) return req;
-        return currentToken().then(function (token) {
+        return currentToken().then((token) => {
           if (token) req.headers.Authorization = 'Bearer ' + token;
           return req;
         });
@@ -123,25 +119,23 @@
   }
 
   function load(source) {
-    return currentToken().then(function (token) {
+    return currentToken().then((token) => {
       if (!token) {
         setStatus('Paste an access token of this app (from POST ' + base + '/auth/login, or sign in to the console first).', true);
         return;
       }
       setStatus('Loading…');
-      return fetch(base + '/_openapi', { headers: { Authorization: 'Bearer ' + token } }).then(function (res) {
+      return fetch(base + '/_openapi', { headers: { Authorization: 'Bearer ' + token } }).then((res) => {
         if (!res.ok) {
           return res
             .json()
-            .catch(function () {
-              return null;
-            })
-            .then(function (body) {
+            .catch(() => null)
+            .then((body) => {
               var msg = body && body.error ? body.error.message : 'HTTP ' + res.status;
               setStatus('The document could not be loaded: ' + msg + (res.status === 401 ? ' (paste a valid token)' : ''), true);
             });
         }
-        return res.json().then(function (spec) {
+        return res.json().then((spec) => {
           render(spec);
           setStatus('Showing what ' + source + ' may use.');
         });
@@ -149,7 +143,7 @@
     });
   }
 
-  form.addEventListener('submit', function (e) {
+  form.addEventListener('submit', (e) => {
     e.preventDefault();
     var value = input.value.trim().replace(/^bearer\s+/i, '');
     if (!value) return;

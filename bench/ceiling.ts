@@ -211,8 +211,11 @@ app.post<{ Body: Body }>('/api/:app/order', async (req, reply) => {
   const status = b.status ?? 'new';
   const items = (b.items as { data?: unknown } | undefined)?.data;
   if (
-    typeof b.customer_id !== 'string' || !UUID_RE.test(b.customer_id) || !isMoney(b.total) ||
-    !(ORDER_STATUSES as readonly unknown[]).includes(status) || !Array.isArray(items)
+    typeof b.customer_id !== 'string' ||
+    !UUID_RE.test(b.customer_id) ||
+    !isMoney(b.total) ||
+    !(ORDER_STATUSES as readonly unknown[]).includes(status) ||
+    !Array.isArray(items)
   ) {
     return fail(reply, 422, 'VALIDATION_FAILED', 'Validation failed');
   }

@@ -23,22 +23,44 @@ function metadata() {
   for (let i = 0; i < ENTITIES; i++) {
     const name = `entity_${String(i).padStart(2, '0')}`;
     const fields: Array<Record<string, unknown>> = [{ name: 'id', type: 'uuid', required: true }];
-    TYPES.forEach((type, k) => fields.push({ name: `f_${type}_${k}`, type, required: k % 3 === 0, ...(type === 'string' && { enum: ['a', 'b', 'c'] }) }));
+    TYPES.forEach((type, k) =>
+      fields.push({ name: `f_${type}_${k}`, type, required: k % 3 === 0, ...(type === 'string' && { enum: ['a', 'b', 'c'] }) }),
+    );
     if (i > 0) fields.push({ name: 'parent_id', type: 'uuid' });
     fields.push({ name: 'created_at', type: 'timestamp', auto: 'create' }, { name: 'updated_at', type: 'timestamp', auto: 'update' });
-    entities.push({ name, definition: { name, table: `t_${name}`, primary_key: { field: 'id', type: 'uuid', generated: true }, soft_delete: i % 2 === 0, fields } });
+    entities.push({
+      name,
+      definition: { name, table: `t_${name}`, primary_key: { field: 'id', type: 'uuid', generated: true }, soft_delete: i % 2 === 0, fields },
+    });
     if (i > 0) {
       const parent = `entity_${String(i - 1).padStart(2, '0')}`;
       relations.push({
         name: `${parent}_children`,
-        definition: { name: `${parent}_children`, type: 'one_to_many', source: parent, target: name, source_key: 'id', target_key: 'parent_id', on_delete: 'cascade' },
+        definition: {
+          name: `${parent}_children`,
+          type: 'one_to_many',
+          source: parent,
+          target: name,
+          source_key: 'id',
+          target_key: 'parent_id',
+          on_delete: 'cascade',
+        },
       });
     }
     if (i >= 2 && i % 5 === 0) {
       const other = `entity_${String(i - 2).padStart(2, '0')}`;
       relations.push({
         name: `${name}_links`,
-        definition: { name: `${name}_links`, type: 'many_to_many', source: name, target: other, source_key: 'id', join_table: `j_${name}`, source_join_key: 'a_id', target_join_key: 'b_id' },
+        definition: {
+          name: `${name}_links`,
+          type: 'many_to_many',
+          source: name,
+          target: other,
+          source_key: 'id',
+          join_table: `j_${name}`,
+          source_join_key: 'a_id',
+          target_join_key: 'b_id',
+        },
       });
     }
   }
@@ -57,9 +79,9 @@ const stub: Queryable = {
 const registry = await loadRegistry(stub);
 if (registry.entities.size !== ENTITIES) throw new Error(`compiled ${registry.entities.size} of ${ENTITIES} entities`);
 const permissions = PermissionSet.fromRows(
-  [...registry.entities.keys()].filter((_, i) => i % 2 === 0).flatMap((entity) =>
-    ['read', 'create'].map((action, k) => ({ id: `${entity}-${k}`, entity, action, roles: ['staff'], conditions: [] })),
-  ),
+  [...registry.entities.keys()]
+    .filter((_, i) => i % 2 === 0)
+    .flatMap((entity) => ['read', 'create'].map((action, k) => ({ id: `${entity}-${k}`, entity, action, roles: ['staff'], conditions: [] }))),
 );
 const sync = new Set<string>();
 const version = metadataVersion(registry, permissions, sync);
@@ -67,15 +89,20 @@ const version = metadataVersion(registry, permissions, sync);
 /** A cache miss as a request meets it: a fresh cache, so the document is built, serialised and tagged. */
 function generate(admin: boolean) {
   const caller = makeCaller('u', admin ? ['admin'] : ['staff'], null);
-  return new DocumentCache().served(registry, permissions, audienceKey(caller), () => version, () =>
-    buildAppDocument({
-      app: 'bench',
-      title: 'bench',
-      version,
-      registry,
-      syncWebhooks: sync,
-      audience: { isAdmin: caller.isAdmin, may: (e, a) => permissions.grants(caller, e, a) },
-    }),
+  return new DocumentCache().served(
+    registry,
+    permissions,
+    audienceKey(caller),
+    () => version,
+    () =>
+      buildAppDocument({
+        app: 'bench',
+        title: 'bench',
+        version,
+        registry,
+        syncWebhooks: sync,
+        audience: { isAdmin: caller.isAdmin, may: (e, a) => permissions.grants(caller, e, a) },
+      }),
   );
 }
 
@@ -100,5 +127,21 @@ measure('generate (admin): build + JSON + ETag', () => generate(true));
 measure('generate (non-admin, half the entities)', () => generate(false));
 const cache = new DocumentCache();
 const key = audienceKey(makeCaller('u', ['admin'], null));
-cache.served(registry, permissions, key, () => version, () => JSON.parse(adminDoc.body));
-measure('cached (what a request costs after the first)', () => cache.served(registry, permissions, key, () => version, () => { throw new Error('rebuilt'); }));
+cache.served(
+  registry,
+  permissions,
+  key,
+  () => version,
+  () => JSON.parse(adminDoc.body),
+);
+measure('cached (what a request costs after the first)', () =>
+  cache.served(
+    registry,
+    permissions,
+    key,
+    () => version,
+    () => {
+      throw new Error('rebuilt');
+    },
+  ),
+);

@@ -40,8 +40,26 @@ export async function pgbench(
 ): Promise<number> {
   const file = join(dir, `pgbench-${scenario}.sql`);
   await writeFile(file, SCRIPTS[scenario]!.replace('CUSTOMERS', String(customers)));
-  const args = ['-n', '-M', 'prepared', '-c', String(clients), '-j', '2', '-T', String(seconds), '-f', file,
-    '-h', pg.host, '-p', String(pg.port), '-U', pg.user, database];
+  const args = [
+    '-n',
+    '-M',
+    'prepared',
+    '-c',
+    String(clients),
+    '-j',
+    '2',
+    '-T',
+    String(seconds),
+    '-f',
+    file,
+    '-h',
+    pg.host,
+    '-p',
+    String(pg.port),
+    '-U',
+    pg.user,
+    database,
+  ];
   const out = await new Promise<string>((resolve, reject) => {
     execFile(bin, args, { env: { ...process.env, PGPASSWORD: pg.password ?? '' } }, (err, stdout, stderr) =>
       err ? reject(new Error(`pgbench failed: ${stderr || err.message}`)) : resolve(stdout),

@@ -33,7 +33,21 @@ export function areaOf(url: string, fn: string): string {
   if (m) {
     const pkg = m[1]!;
     if (pkg === 'postgres') return 'postgres.js driver';
-    if (['fastify', 'find-my-way', 'avvio', 'light-my-request', 'fast-querystring', 'fast-json-stringify', 'secure-json-parse', 'fast-decode-uri-component', 'toad-cache', 'fastq', 'process-warning'].includes(pkg)) {
+    if (
+      [
+        'fastify',
+        'find-my-way',
+        'avvio',
+        'light-my-request',
+        'fast-querystring',
+        'fast-json-stringify',
+        'secure-json-parse',
+        'fast-decode-uri-component',
+        'toad-cache',
+        'fastq',
+        'process-warning',
+      ].includes(pkg)
+    ) {
       return 'fastify (+ router, parsers)';
     }
     return `npm: ${pkg}`;

@@ -129,7 +129,15 @@ async function main(): Promise<void> {
     name: 'rocket',
     script: join('src', 'main.ts'),
     nodeArgs: ['--import', 'tsx'],
-    env: { ...process.env, DATABASE_URL: url.toString(), PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ROCKET_DATA_DIR: dataDir, ROCKET_CONFIG: '' },
+    env: {
+      ...process.env,
+      DATABASE_URL: url.toString(),
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ROCKET_DATA_DIR: dataDir,
+      ROCKET_CONFIG: '',
+    },
     port,
     logFile: join(dataDir, 'rocket.log'),
   });
@@ -140,8 +148,10 @@ async function main(): Promise<void> {
     const platformToken = platform.body.data.access_token as string;
     const made = await api(base, 'POST', '/api/_platform/apps', platformToken, { name: app });
     if (made.status !== 201) throw new Error(`create app: ${made.status} ${JSON.stringify(made.body)}`);
-    const token = (await api(base, 'POST', `/api/${app}/auth/login`, undefined, { email: 'admin@localhost', password: 'changeme' })).body.data.access_token as string;
-    for (const e of ENTITIES) if ((await api(base, 'POST', `/api/${app}/_admin/entities`, token, e)).status !== 201) throw new Error(`entity ${e.name}`);
+    const token = (await api(base, 'POST', `/api/${app}/auth/login`, undefined, { email: 'admin@localhost', password: 'changeme' })).body.data
+      .access_token as string;
+    for (const e of ENTITIES)
+      if ((await api(base, 'POST', `/api/${app}/_admin/entities`, token, e)).status !== 201) throw new Error(`entity ${e.name}`);
     for (const r of RELATIONS) await api(base, 'POST', `/api/${app}/_admin/relations`, token, r);
     const streamUrl = `${base}/api/${app}/_realtime?entities=customer,order,order_item`;
 
@@ -180,7 +190,9 @@ async function main(): Promise<void> {
       withSubs.push(result.requests.average);
       delays.push(...probeDelays);
       delivered += subs.reduce((n, s) => n + s.events, 0);
-      log(`round ${round + 1}: S3 with ${SUBSCRIBERS} subscribers ${withSubs.at(-1)!.toFixed(0)} req/s; commit→event median ${median(probeDelays).toFixed(1)} ms`);
+      log(
+        `round ${round + 1}: S3 with ${SUBSCRIBERS} subscribers ${withSubs.at(-1)!.toFixed(0)} req/s; commit→event median ${median(probeDelays).toFixed(1)} ms`,
+      );
       for (const s of subs) s.close();
       if (round < ROUNDS - 1) {
         log('waiting 32 s for the capture lease to lapse');
@@ -188,8 +200,12 @@ async function main(): Promise<void> {
       }
     }
     const ratio = median(withSubs) / median(without);
-    log(`S3 median without ${median(without).toFixed(0)} req/s, with ${SUBSCRIBERS} subscribers ${median(withSubs).toFixed(0)} req/s → ratio ${ratio.toFixed(2)}`);
-    log(`commit→event delay (answer received → event at a subscriber): median ${median(delays).toFixed(1)} ms, p99 ${[...delays].sort((a, b) => a - b)[Math.floor(delays.length * 0.99)]?.toFixed(1)} ms over ${delays.length} deliveries; ${delivered} events delivered in total`);
+    log(
+      `S3 median without ${median(without).toFixed(0)} req/s, with ${SUBSCRIBERS} subscribers ${median(withSubs).toFixed(0)} req/s → ratio ${ratio.toFixed(2)}`,
+    );
+    log(
+      `commit→event delay (answer received → event at a subscriber): median ${median(delays).toFixed(1)} ms, p99 ${[...delays].sort((a, b) => a - b)[Math.floor(delays.length * 0.99)]?.toFixed(1)} ms over ${delays.length} deliveries; ${delivered} events delivered in total`,
+    );
 
     // A reader that never reads: RSS while its queue fills to ROCKET_REALTIME_MAX_QUEUE (1,000), and after the cut-off.
     const slow = new Subscriber(`${base}/api/${app}/_realtime?entities=customer`, token, { paused: true });
@@ -209,7 +225,9 @@ async function main(): Promise<void> {
     await Promise.all(writers);
     const rssPeak = peak();
     await sleep(500);
-    log(`slow reader: server RSS ${rssBefore.toFixed(0)} MB before, peak ${rssPeak.toFixed(0)} MB while up to 1,000 events (~2.2 KB each) queued, ${server.rssMb().toFixed(0)} MB after; ${sent} writes`);
+    log(
+      `slow reader: server RSS ${rssBefore.toFixed(0)} MB before, peak ${rssPeak.toFixed(0)} MB while up to 1,000 events (~2.2 KB each) queued, ${server.rssMb().toFixed(0)} MB after; ${sent} writes`,
+    );
     slow.res!.resume();
     await sleep(1000);
     log(`slow reader stream closed by the server: ${closed || slow.res!.destroyed}`);

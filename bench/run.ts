@@ -378,8 +378,8 @@ function table(opts: Options, comparisons: Comparison[]): string {
   out.push(
     '',
     (opts.rounds > 1
-        ? 'req/s, p50, p99, CPU: the median round of each server; ratios: medians of the per-round ratios (rounds alternate which server runs first). '
-        : '') +
+      ? 'req/s, p50, p99, CPU: the median round of each server; ratios: medians of the per-round ratios (rounds alternate which server runs first). '
+      : '') +
       'CPU µs/req: user + system time of the server process and of the PostgreSQL backends of its pool, per request; ' +
       '"by CPU" = ceiling CPU / Rocket CPU per request, the req/s ratio of a saturated machine, little moved by other load. ' +
       'non-2xx: 0 in every run unless flagged.',
@@ -392,9 +392,13 @@ function table(opts: Options, comparisons: Comparison[]): string {
  * order; the fastest median is the ceiling's SQL (DEFAULT_VARIANT in ceiling.ts).
  */
 async function ceilingTrials(b: Bench, machine: string): Promise<string> {
-  const out = [`Ceiling SQL trials — ${new Date().toISOString().slice(0, 10)} — ${machine}`,
-    `${b.opts.duration} s per run after ${b.opts.warmup} s warm-up, median of ${b.opts.rounds} round(s)`, '',
-    '| scenario | c | variant: median req/s (CPU µs/req node + pg) | fastest |', '|---|---:|---|---|'];
+  const out = [
+    `Ceiling SQL trials — ${new Date().toISOString().slice(0, 10)} — ${machine}`,
+    `${b.opts.duration} s per run after ${b.opts.warmup} s warm-up, median of ${b.opts.rounds} round(s)`,
+    '',
+    '| scenario | c | variant: median req/s (CPU µs/req node + pg) | fastest |',
+    '|---|---:|---|---|',
+  ];
   for (const c of b.opts.concurrency) {
     for (const s of b.opts.scenarios) {
       const variants = CEILING_VARIANTS[s.id as keyof typeof CEILING_VARIANTS];
@@ -405,7 +409,9 @@ async function ceilingTrials(b: Bench, machine: string): Promise<string> {
           const { result } = await measure(b, s, b.ceiling, c, b.opts.duration, v);
           if (!result.valid) throw new Error(`${s.id} variant ${v}: non-2xx ${result.non2xx}, errors ${result.errors}`);
           runs.get(v)!.push(result);
-          log(`${s.id} c=${c} ceiling[${v}] ${f0(result.rps)} req/s  CPU/req ${f0(result.serverCpuUs)} + ${f0(result.pgCpuUs)} µs  load ${result.load.toFixed(1)}`);
+          log(
+            `${s.id} c=${c} ceiling[${v}] ${f0(result.rps)} req/s  CPU/req ${f0(result.serverCpuUs)} + ${f0(result.pgCpuUs)} µs  load ${result.load.toFixed(1)}`,
+          );
         }
       }
       const med = variants.map((v) => {
@@ -413,7 +419,9 @@ async function ceilingTrials(b: Bench, machine: string): Promise<string> {
         return { v, mid: list[Math.floor((list.length - 1) / 2)]! };
       });
       const best = [...med].sort((x, y) => y.mid.rps - x.mid.rps)[0]!;
-      out.push(`| ${s.id} | ${c} | ${med.map(({ v, mid }) => `${v}: ${f0(mid.rps)} (${f0(mid.serverCpuUs)} + ${f0(mid.pgCpuUs)})`).join('; ')} | **${best.v}** |`);
+      out.push(
+        `| ${s.id} | ${c} | ${med.map(({ v, mid }) => `${v}: ${f0(mid.rps)} (${f0(mid.serverCpuUs)} + ${f0(mid.pgCpuUs)})`).join('; ')} | **${best.v}** |`,
+      );
     }
   }
   const text = out.join('\n');
@@ -569,8 +577,7 @@ async function main(): Promise<number> {
     const seedStart = Date.now();
     await seed(appSql, { customers: opts.customers, orders: opts.orders }, seededBefore);
     log(`seeded in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
-    const sample = async (table: string) =>
-      (await appSql.unsafe(`SELECT id FROM ${table} ORDER BY random() LIMIT 2000`)).map((r) => r.id as string);
+    const sample = async (table: string) => (await appSql.unsafe(`SELECT id FROM ${table} ORDER BY random() LIMIT 2000`)).map((r) => r.id as string);
     const fixture: Fixture = {
       app,
       token: adminToken,
@@ -648,15 +655,22 @@ async function main(): Promise<number> {
       if (!bin) {
         pgbenchText = '\npgbench: not found; no database limit measured.';
       } else {
-        const lines = ['', '**Rocket against the database\'s own limit** (`pgbench -M prepared`, same statement, no HTTP):', '',
-          '| scenario | c | pgbench tps | Rocket req/s | Rocket / pgbench | ceiling / pgbench |', '|---|---:|---:|---:|---:|---:|'];
+        const lines = [
+          '',
+          "**Rocket against the database's own limit** (`pgbench -M prepared`, same statement, no HTTP):",
+          '',
+          '| scenario | c | pgbench tps | Rocket req/s | Rocket / pgbench | ceiling / pgbench |',
+          '|---|---:|---:|---:|---:|---:|',
+        ];
         for (const c of opts.concurrency) {
           for (const s of writes) {
             const tps = await pgbench(bin, pg, `rocket_${app}`, s.id as 'S3' | 'S5', c, opts.duration, opts.customers, RESULTS);
             await resetWrites(appSql, seededBefore);
             const cmp = comparisons.find((x) => x.scenario === s.id && x.connections === c)!;
             log(`pgbench ${s.id} c=${c}: ${f0(tps)} tps`);
-            lines.push(`| ${s.id} | ${c} | ${f0(tps)} | ${f0(cmp.rocket.rps)} | **${(cmp.rocket.rps / tps).toFixed(2)}** | ${(cmp.ceiling.rps / tps).toFixed(2)} |`);
+            lines.push(
+              `| ${s.id} | ${c} | ${f0(tps)} | ${f0(cmp.rocket.rps)} | **${(cmp.rocket.rps / tps).toFixed(2)}** | ${(cmp.ceiling.rps / tps).toFixed(2)} |`,
+            );
           }
         }
         pgbenchText = lines.join('\n');
@@ -714,7 +728,10 @@ async function main(): Promise<number> {
 
     const elapsed = ((Date.now() - began) / 1000).toFixed(0);
     await writeFile(join(RESULTS, `run-${stamp}.md`), `${report}\n\n${profileText}`);
-    await writeFile(join(RESULTS, `run-${stamp}.json`), JSON.stringify({ opts: { ...opts, scenarios: opts.scenarios.map((s) => s.id) }, machine, comparisons }, null, 2));
+    await writeFile(
+      join(RESULTS, `run-${stamp}.json`),
+      JSON.stringify({ opts: { ...opts, scenarios: opts.scenarios.map((s) => s.id) }, machine, comparisons }, null, 2),
+    );
     log(`done in ${elapsed} s; results in bench/results/run-${stamp}.md`);
     if (exitCode !== 0) console.error('INVALID: at least one run had non-2xx responses, errors or timeouts');
     return exitCode;

@@ -75,7 +75,12 @@ const ENV_PATTERN = /^(\*|[A-Za-z_][A-Za-z0-9_]*\*?)$/;
 const envAllowlist = z
   .string()
   .default('')
-  .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s !== ''))
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+  )
   .refine((list) => list.every((s) => ENV_PATTERN.test(s)), 'must be a comma-separated list of variable names or PREFIX_* patterns');
 
 /** Placement servers: a JSON object of server name → postgres:// URL (spec: operations.md §Placing apps). */
@@ -118,7 +123,10 @@ const schema = z.object({
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase PostgreSQL identifier')
     .default('rocket'),
   PLATFORM_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-  ROCKET_PLATFORM_EMAIL: z.string().regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address').default('platform@localhost'),
+  ROCKET_PLATFORM_EMAIL: z
+    .string()
+    .regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address')
+    .default('platform@localhost'),
   ROCKET_PLATFORM_PASSWORD: z.string().min(1).default(DEFAULT_PLATFORM_PASSWORD),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   LOG_FORMAT: z.enum(['auto', 'pretty', 'json']).default('auto'),
@@ -132,7 +140,10 @@ const schema = z.object({
   ROCKET_MAX_FILE_SIZE: int(1, Number.MAX_SAFE_INTEGER).default(10 * 1024 * 1024),
   ROCKET_WEBHOOK_ENV_ALLOWLIST: envAllowlist,
   ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS: bool(false),
-  ROCKET_WORKERS: z.string().regex(/^(auto|[1-9][0-9]{0,2})$/, 'must be a number of processes or "auto"').default('1'),
+  ROCKET_WORKERS: z
+    .string()
+    .regex(/^(auto|[1-9][0-9]{0,2})$/, 'must be a number of processes or "auto"')
+    .default('1'),
   ROCKET_COUNT_ESTIMATE_THRESHOLD: int(0, Number.MAX_SAFE_INTEGER).default(10_000),
   ROCKET_POOL_IDLE_SECONDS: int(1, 86400).default(30),
   ROCKET_DB_WAIT_MS: int(0, 600_000).default(2000),

@@ -81,7 +81,6 @@ export const unauthorized = (message: string) => new RocketError('UNAUTHORIZED',
 export const forbidden = (message: string) => new RocketError('FORBIDDEN', message);
 export const notFound = (message: string) => new RocketError('NOT_FOUND', message);
 export const conflict = (message: string) => new RocketError('CONFLICT', message);
-export const validationFailed = (message: string, details: ErrorDetail[] = []) =>
-  new RocketError('VALIDATION_FAILED', message, details);
+export const validationFailed = (message: string, details: ErrorDetail[] = []) => new RocketError('VALIDATION_FAILED', message, details);
 /** A single-message 422, the shape admin APIs use for metadata problems. */
 export const invalid = (message: string) => new RocketError('VALIDATION_FAILED', message);

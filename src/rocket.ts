@@ -119,7 +119,16 @@ export async function openCore(config: Config, log: Logger, opts: { attach?: boo
     const runner = new JobRunner<AppRuntime>(() => apps.runtimes(), log, metrics && ((job, ok) => metrics.job(job, ok)));
     const { extensions, jobs: jobList } = plugIns(config, metrics, runner, realtime);
     for (const job of jobList) runner.add(job);
-    const apps: AppManager = new AppManager(placementOf(config, dbServer), mgmt, bus, config.appPoolSize, throttle, log, extensions, config.countEstimateThreshold);
+    const apps: AppManager = new AppManager(
+      placementOf(config, dbServer),
+      mgmt,
+      bus,
+      config.appPoolSize,
+      throttle,
+      log,
+      extensions,
+      config.countEstimateThreshold,
+    );
     const files = new FileService(new LocalDiskStorage(config.storagePath), config.maxFileSize);
     apps.onDelete((name) => files.removeApp(name));
     apps.onDelete(async (name) => realtime.closeApp(name));

@@ -49,7 +49,6 @@ function Forbidden() {
   );
 }
 
-
 render(
   <>
     <Root />

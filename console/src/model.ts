@@ -76,7 +76,10 @@ export interface StateMachine {
 
 export interface UiConfig {
   entity: string;
-  config: { labels?: Record<string, string>; columns?: string[]; column_order?: string[]; hidden?: string[]; hidden_fields?: string[] } & Record<string, unknown>;
+  config: { labels?: Record<string, string>; columns?: string[]; column_order?: string[]; hidden?: string[]; hidden_fields?: string[] } & Record<
+    string,
+    unknown
+  >;
 }
 
 export type Action = 'read' | 'create' | 'update' | 'delete';
@@ -217,7 +220,8 @@ function schemaToEntity(name: string, record: JsonSchema | undefined, create: Js
     else if (types.includes('integer')) type = 'bigint';
     else if (types.includes('number')) type = 'float';
     else if (types.includes('boolean')) type = 'boolean';
-    else if (types.includes('string')) type = s.format === 'uuid' ? 'uuid' : s.format === 'date-time' ? 'timestamp' : s.format === 'date' ? 'date' : 'string';
+    else if (types.includes('string'))
+      type = s.format === 'uuid' ? 'uuid' : s.format === 'date-time' ? 'timestamp' : s.format === 'date' ? 'date' : 'string';
     const f: FieldDef = { name: fname, type };
     const en = s.enum?.filter((x): x is string => typeof x === 'string');
     if (en?.length) f.enum = en;

@@ -66,7 +66,11 @@ export function Check(props: { label: string; checked: boolean; onChange: (v: bo
     <div class={`check ${props.error ? 'has-error' : ''}`}>
       <input id={id} type="checkbox" checked={props.checked} disabled={props.disabled} onChange={(e) => props.onChange(e.currentTarget.checked)} />
       <label for={id}>{props.label}</label>
-      {props.error && <small class="error-text" role="alert">{props.error}</small>}
+      {props.error && (
+        <small class="error-text" role="alert">
+          {props.error}
+        </small>
+      )}
     </div>
   );
 }
@@ -101,7 +105,10 @@ export function Spinner(props: { label?: string }) {
 }
 
 /** Loads data on mount and whenever `deps` change; `reload` fetches again. */
-export function useAsync<T>(fn: () => Promise<T>, deps: unknown[]): {
+export function useAsync<T>(
+  fn: () => Promise<T>,
+  deps: unknown[],
+): {
   data: T | undefined;
   error: unknown;
   loading: boolean;

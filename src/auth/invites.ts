@@ -4,15 +4,7 @@ import { RocketError, conflict, invalid, invalidPayload, notFound } from '../err
 import { hashPassword } from './passwords.js';
 import { UUID_RE } from '../types/ids.js';
 import type { TokenPair } from './sessions.js';
-import {
-  DUPLICATE_USER,
-  isEmail,
-  normalizeEmail,
-  optionalRoles,
-  optionalString,
-  requireEmail,
-  type UsersContext,
-} from './users.js';
+import { DUPLICATE_USER, isEmail, normalizeEmail, optionalRoles, optionalString, requireEmail, type UsersContext } from './users.js';
 
 /** Invites (spec: auth.md §Invites): admins invite an email with roles; the invitee sets a password. */
 
@@ -54,11 +46,7 @@ export async function listInvites(db: Database): Promise<InviteView[]> {
   return db.query<InviteView>(`SELECT ${INVITE_COLUMNS} FROM _invites ORDER BY created_at DESC, id DESC`);
 }
 
-export async function createInvite(
-  db: Database,
-  invitedBy: string | null,
-  input: { email?: unknown; roles?: unknown },
-): Promise<CreatedInvite> {
+export async function createInvite(db: Database, invitedBy: string | null, input: { email?: unknown; roles?: unknown }): Promise<CreatedInvite> {
   const raw = optionalString(input.email);
   const roles = optionalRoles(input.roles) ?? [];
   const email = requireEmail(raw);
@@ -68,11 +56,7 @@ export async function createInvite(
 }
 
 /** Each email is processed on its own: one refusal does not stop the others. */
-export async function bulkInvite(
-  db: Database,
-  invitedBy: string | null,
-  input: { emails?: unknown; roles?: unknown },
-): Promise<BulkInviteResult> {
+export async function bulkInvite(db: Database, invitedBy: string | null, input: { emails?: unknown; roles?: unknown }): Promise<BulkInviteResult> {
   const { emails } = input;
   if (!Array.isArray(emails) || emails.length === 0) {
     throw invalid('emails is required and must be a non-empty array');
@@ -178,10 +162,7 @@ async function inviteOne(
     await tx.query(`SELECT pg_advisory_xact_lock(hashtext('rocket_invite:' || $1))`, [email]);
     const users = await tx.query('SELECT 1 FROM _users WHERE email = $1', [email]);
     if (users.length > 0) return { reason: DUPLICATE_USER };
-    const pending = await tx.query(
-      'SELECT 1 FROM _invites WHERE email = $1 AND accepted_at IS NULL AND expires_at > NOW() LIMIT 1',
-      [email],
-    );
+    const pending = await tx.query('SELECT 1 FROM _invites WHERE email = $1 AND accepted_at IS NULL AND expires_at > NOW() LIMIT 1', [email]);
     if (pending.length > 0) return { reason: PENDING_INVITE };
     const rows = await tx.query<CreatedInvite>(
       `INSERT INTO _invites (email, roles, token, expires_at, invited_by)

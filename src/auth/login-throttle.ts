@@ -138,10 +138,13 @@ export class LoginThrottle {
         await tx.query('DELETE FROM _login_throttle WHERE key = $1', [key]);
         return;
       }
-      await tx.query(
-        'UPDATE _login_throttle SET failures = $2, first_ms = $3, locked_until_ms = $4, in_flight = $5::jsonb WHERE key = $1',
-        [key, after.failures, after.first, after.lockedUntil, JSON.stringify(after.inFlight)],
-      );
+      await tx.query('UPDATE _login_throttle SET failures = $2, first_ms = $3, locked_until_ms = $4, in_flight = $5::jsonb WHERE key = $1', [
+        key,
+        after.failures,
+        after.first,
+        after.lockedUntil,
+        JSON.stringify(after.inFlight),
+      ]);
     });
   }
 

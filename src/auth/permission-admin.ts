@@ -50,16 +50,12 @@ const ROW_COLUMNS = `id, entity, action, COALESCE(roles, '{}') AS roles, COALESC
   created_at, updated_at`;
 
 export async function listPermissions(db: Database): Promise<PermissionRow[]> {
-  const rows = await db.query<PermissionRow>(
-    `SELECT ${ROW_COLUMNS} FROM _permissions ORDER BY entity, action, created_at, id`,
-  );
+  const rows = await db.query<PermissionRow>(`SELECT ${ROW_COLUMNS} FROM _permissions ORDER BY entity, action, created_at, id`);
   return rows.map(normalizeRow);
 }
 
 export async function getPermission(db: Database, id: string): Promise<PermissionRow> {
-  const rows = UUID_RE.test(id)
-    ? await db.query<PermissionRow>(`SELECT ${ROW_COLUMNS} FROM _permissions WHERE id = $1`, [id])
-    : [];
+  const rows = UUID_RE.test(id) ? await db.query<PermissionRow>(`SELECT ${ROW_COLUMNS} FROM _permissions WHERE id = $1`, [id]) : [];
   if (!rows[0]) throw notFound(`Permission not found: ${id}`);
   return normalizeRow(rows[0]);
 }
@@ -75,11 +71,7 @@ export async function createPermission(app: PermissionsContext, body: Record<str
 }
 
 /** Full replacement; 404 before any validation. */
-export async function updatePermission(
-  app: PermissionsContext,
-  id: string,
-  body: Record<string, unknown>,
-): Promise<PermissionEcho> {
+export async function updatePermission(app: PermissionsContext, id: string, body: Record<string, unknown>): Promise<PermissionEcho> {
   await getPermission(app.db, id);
   const input = parsePermissionInput(body);
   const rows = await app.db.query<{ id: string }>(
@@ -93,9 +85,7 @@ export async function updatePermission(
 }
 
 export async function deletePermission(app: PermissionsContext, id: string): Promise<{ id: string; deleted: true }> {
-  const rows = UUID_RE.test(id)
-    ? await app.db.query<{ id: string }>('DELETE FROM _permissions WHERE id = $1 RETURNING id', [id])
-    : [];
+  const rows = UUID_RE.test(id) ? await app.db.query<{ id: string }>('DELETE FROM _permissions WHERE id = $1 RETURNING id', [id]) : [];
   if (!rows[0]) throw notFound(`Permission not found: ${id}`);
   await app.reload();
   return { id: rows[0].id, deleted: true };

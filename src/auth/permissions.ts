@@ -137,9 +137,7 @@ export class PermissionSet {
 }
 
 export async function loadPermissionSet(db: Queryable): Promise<PermissionSet> {
-  const rows = await db.query(
-    'SELECT id, entity, action, roles, conditions FROM _permissions ORDER BY entity, action, created_at, id',
-  );
+  const rows = await db.query('SELECT id, entity, action, roles, conditions FROM _permissions ORDER BY entity, action, created_at, id');
   return PermissionSet.fromRows(rows);
 }
 
@@ -147,12 +145,8 @@ export async function loadPermissionSet(db: Queryable): Promise<PermissionSet> {
  * Whether one condition holds on a record (spec: auth.md §Evaluation), with `$user.*` values taken from
  * the caller. A missing (or null) field never holds, like SQL's NULL comparisons.
  */
-export function conditionHolds(
-  record: Readonly<Record<string, unknown>>,
-  condition: PermissionCondition,
-  caller: Caller,
-): boolean {
-  const actual = Object.prototype.hasOwnProperty.call(record, condition.field) ? record[condition.field] : undefined;
+export function conditionHolds(record: Readonly<Record<string, unknown>>, condition: PermissionCondition, caller: Caller): boolean {
+  const actual = Object.hasOwn(record, condition.field) ? record[condition.field] : undefined;
   if (actual === undefined || actual === null) return false;
   const expected = resolveValue(condition, caller);
   if (expected === UNRESOLVED) return false;

@@ -19,7 +19,6 @@ interface UserRow {
   active: boolean | null;
 }
 
-
 /**
  * Login, refresh (rotating) and logout over a users table and a refresh-token
  * table. Apps (`_users`) and the platform (`_platform_users`) share this code.
@@ -51,10 +50,7 @@ export class SessionService {
     if (!email || !password) throw unauthorized('Email and password are required');
     const throttleKey = `${this.throttleScope}\n${email}`;
     await this.throttle.check(throttleKey);
-    const rows = await this.db.query<UserRow>(
-      `SELECT id, password_hash, roles, active FROM ${this.users} WHERE email = $1`,
-      [email],
-    );
+    const rows = await this.db.query<UserRow>(`SELECT id, password_hash, roles, active FROM ${this.users} WHERE email = $1`, [email]);
     const user = rows[0];
     if (!(await verifyPassword(user?.password_hash, password)) || !user) {
       await this.throttle.fail(throttleKey);
@@ -77,10 +73,7 @@ export class SessionService {
     const row = rows[0];
     if (!row) throw unauthorized('Invalid refresh token');
     if (row.expired) throw unauthorized('Refresh token expired');
-    const users = await this.db.query<UserRow>(
-      `SELECT id, password_hash, roles, active FROM ${this.users} WHERE id = $1`,
-      [row.user_id],
-    );
+    const users = await this.db.query<UserRow>(`SELECT id, password_hash, roles, active FROM ${this.users} WHERE id = $1`, [row.user_id]);
     const user = users[0];
     if (!user) throw unauthorized('Invalid refresh token');
     if (user.active === false) throw unauthorized('Account is disabled');
@@ -97,10 +90,11 @@ export class SessionService {
   /** Issues an access + refresh pair for a user already authenticated. */
   async issue(userId: string, roles: readonly string[]): Promise<TokenPair> {
     const refresh = randomUUID();
-    await this.db.query(
-      `INSERT INTO ${this.tokens} (user_id, token, expires_at) VALUES ($1, $2, NOW() + make_interval(secs => $3))`,
-      [userId, refresh, REFRESH_TOKEN_SECONDS],
-    );
+    await this.db.query(`INSERT INTO ${this.tokens} (user_id, token, expires_at) VALUES ($1, $2, NOW() + make_interval(secs => $3))`, [
+      userId,
+      refresh,
+      REFRESH_TOKEN_SECONDS,
+    ]);
     return { access_token: await signAccessToken(this.key, userId, roles), refresh_token: refresh };
   }
 }

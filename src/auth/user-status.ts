@@ -44,10 +44,7 @@ export class UserStatusCache {
   }
 
   private async load(userId: string): Promise<UserStatus> {
-    const rows = await this.db.query<{ active: boolean | null; email: string }>(
-      'SELECT active, email FROM _users WHERE id = $1',
-      [userId],
-    );
+    const rows = await this.db.query<{ active: boolean | null; email: string }>('SELECT active, email FROM _users WHERE id = $1', [userId]);
     const row = rows[0];
     if (!row) return { exists: false, active: false, email: null };
     return { exists: true, active: row.active !== false, email: row.email };

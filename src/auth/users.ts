@@ -121,10 +121,12 @@ export async function createUser(app: UsersContext, input: CreateUserInput): Pro
   if (password === undefined) throw invalid('password is required');
   const hash = await hashPassword(password);
   const rows = await uniqueEmail(
-    app.db.query<UserView>(
-      `INSERT INTO _users (email, password_hash, roles, active) VALUES ($1, $2, $3::text[], $4) RETURNING ${USER_COLUMNS}`,
-      [email, hash, roles, active],
-    ),
+    app.db.query<UserView>(`INSERT INTO _users (email, password_hash, roles, active) VALUES ($1, $2, $3::text[], $4) RETURNING ${USER_COLUMNS}`, [
+      email,
+      hash,
+      roles,
+      active,
+    ]),
   );
   app.users.invalidate(rows[0]!.id);
   return rows[0]!;
@@ -182,10 +184,10 @@ export async function resetPassword(app: UsersContext, emailInput: string, passw
   if (password === '') throw invalid('password is required');
   const hash = await hashPassword(password);
   const rows = await app.db.transaction(async (tx) => {
-    const updated = await tx.query<{ id: string }>(
-      'UPDATE _users SET password_hash = $2, updated_at = NOW() WHERE email = $1 RETURNING id',
-      [email, hash],
-    );
+    const updated = await tx.query<{ id: string }>('UPDATE _users SET password_hash = $2, updated_at = NOW() WHERE email = $1 RETURNING id', [
+      email,
+      hash,
+    ]);
     if (updated[0]) await tx.query('DELETE FROM _refresh_tokens WHERE user_id = $1', [updated[0].id]);
     return updated;
   });

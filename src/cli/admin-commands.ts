@@ -65,7 +65,9 @@ export async function importApp(out: Output, app: string, file: string): Promise
     const runtime = await appRuntime(core, app);
     return out.progress(`importing ${file} into ${app}`, () => importSchema(runtime, runtime.extensions.transferSections, doc));
   });
-  const counts = Object.entries(result.summary).map(([k, v]) => `${k}: ${v}`).join(', ');
+  const counts = Object.entries(result.summary)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(', ');
   const errors = result.errors?.length ? `\n${result.errors.map((e) => `  ! ${e}`).join('\n')}` : '';
   out.result(result, `${result.message} (${counts})${errors}`);
 }
@@ -78,7 +80,13 @@ export interface UsersCreateOptions {
 export async function usersCreate(out: Output, app: string, email: string, opts: UsersCreateOptions): Promise<void> {
   const generated = opts.passwordStdin ? undefined : randomBytes(12).toString('base64url');
   const password = generated ?? (await readStdin());
-  const roles = opts.roles === undefined ? [] : opts.roles.split(',').map((r) => r.trim()).filter((r) => r !== '');
+  const roles =
+    opts.roles === undefined
+      ? []
+      : opts.roles
+          .split(',')
+          .map((r) => r.trim())
+          .filter((r) => r !== '');
   const user = await withCore(async (core) => createUser(await appRuntime(core, app), { email, password, roles }));
   const shown = generated === undefined ? user : { ...user, password: generated };
   out.result(shown, `created user ${user.email} (${user.id})${generated ? `\npassword: ${generated}` : ''}`);

@@ -86,13 +86,21 @@ function securityChecks(config: Config): Check[] {
   const checks: Check[] = [];
   checks.push(
     config.platformPassword === 'changeme'
-      ? { check: 'platform password', status: 'warn', message: 'the platform admin password is the default "changeme": set ROCKET_PLATFORM_PASSWORD before the first start' }
+      ? {
+          check: 'platform password',
+          status: 'warn',
+          message: 'the platform admin password is the default "changeme": set ROCKET_PLATFORM_PASSWORD before the first start',
+        }
       : { check: 'platform password', status: 'ok', message: 'set' },
   );
   checks.push(
     config.platformJwtSecret
       ? { check: 'platform secret', status: 'ok', message: 'PLATFORM_JWT_SECRET is set' }
-      : { check: 'platform secret', status: 'ok', message: `generated once in ${config.dataDir}; set PLATFORM_JWT_SECRET when running several instances` },
+      : {
+          check: 'platform secret',
+          status: 'ok',
+          message: `generated once in ${config.dataDir}; set PLATFORM_JWT_SECRET when running several instances`,
+        },
   );
   return checks;
 }

@@ -45,7 +45,9 @@ export async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) throw new CliError('--password-stdin: pipe the password on stdin');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  const text = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
   if (text === '') throw new CliError('--password-stdin: no password on stdin');
   return text;
 }
@@ -55,6 +57,10 @@ export function table<R extends object>(rows: readonly R[], columns: readonly (k
   if (rows.length === 0) return '(none)';
   const cell = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v ?? ''));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(columns.map((c) => c.toUpperCase())), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join('\n');
 }

@@ -36,7 +36,10 @@ export function program(): Command {
     });
 
   const apps = root.command('apps').description('manage apps straight on the database');
-  apps.command('list').description('list apps').action(() => appsList(out()));
+  apps
+    .command('list')
+    .description('list apps')
+    .action(() => appsList(out()));
   apps
     .command('create <name>')
     .description('create an app (its own database, system tables and admin user)')
@@ -47,7 +50,7 @@ export function program(): Command {
     .action((name: string, opts) => appsCreate(out(), name, opts));
   apps
     .command('delete <name>')
-    .description("delete an app and drop its database")
+    .description('delete an app and drop its database')
     .option('--yes', 'confirm the deletion')
     .action((name: string, opts: { yes?: boolean }) => appsDelete(out(), name, opts));
 

@@ -133,9 +133,7 @@ export class Database implements Queryable {
     this.statements++;
     this.busy++;
     try {
-      return await this.whenConnected(
-        async () => (await this.sql.unsafe(text, params as never[], { prepare: true })) as unknown as T[],
-      );
+      return await this.whenConnected(async () => (await this.sql.unsafe(text, params as never[], { prepare: true })) as unknown as T[]);
     } catch (err) {
       throw mapPgError(err);
     } finally {

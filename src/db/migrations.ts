@@ -20,19 +20,12 @@ export async function migrate(db: Database, scope: string, steps: readonly Migra
     await tx.query(`CREATE TABLE IF NOT EXISTS _rocket_migrations (
       scope TEXT NOT NULL, version INT NOT NULL, name TEXT NOT NULL,
       applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW(), PRIMARY KEY (scope, version))`);
-    const rows = await tx.query<{ v: number | null }>(
-      'SELECT MAX(version) AS v FROM _rocket_migrations WHERE scope = $1',
-      [scope],
-    );
+    const rows = await tx.query<{ v: number | null }>('SELECT MAX(version) AS v FROM _rocket_migrations WHERE scope = $1', [scope]);
     const current = rows[0]?.v ?? 0;
     for (const step of steps) {
       if (step.version <= current) continue;
       await step.up(tx);
-      await tx.query('INSERT INTO _rocket_migrations (scope, version, name) VALUES ($1, $2, $3)', [
-        scope,
-        step.version,
-        step.name,
-      ]);
+      await tx.query('INSERT INTO _rocket_migrations (scope, version, name) VALUES ($1, $2, $3)', [scope, step.version, step.name]);
     }
   });
 }

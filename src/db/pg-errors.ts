@@ -29,4 +29,3 @@ export function mapPgError(err: unknown): unknown {
 export function isPgError(err: unknown, code: string): boolean {
   return err instanceof postgres.PostgresError && err.code === code;
 }
-

@@ -52,7 +52,14 @@ export async function deleteRows(
   }
 }
 
-async function applyCascades(tx: Queryable, entity: EntityMeta, ids: unknown[], now: string, changed: CascadedRow[], seen: Set<string>): Promise<void> {
+async function applyCascades(
+  tx: Queryable,
+  entity: EntityMeta,
+  ids: unknown[],
+  now: string,
+  changed: CascadedRow[],
+  seen: Set<string>,
+): Promise<void> {
   for (const rel of entity.outgoing) {
     const def = rel.def;
     const target = rel.target;
@@ -80,10 +87,7 @@ async function applyCascades(tx: Queryable, entity: EntityMeta, ids: unknown[], 
     const match = `${fk.col} = ANY(${p.add(keys as string[], `${fk.cast}[]`)})`;
     switch (def.on_delete) {
       case 'restrict': {
-        const rows = await tx.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM ${target.table}${whereSql([match, liveSql(target)])}`,
-          p.list,
-        );
+        const rows = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${target.table}${whereSql([match, liveSql(target)])}`, p.list);
         if (rows[0]!.n > 0) throw conflict(`Cannot delete: ${rows[0]!.n} related ${target.name} records exist`);
         break;
       }
@@ -100,13 +104,18 @@ async function applyCascades(tx: Queryable, entity: EntityMeta, ids: unknown[], 
         break;
       }
       case 'cascade': {
-        const children = await tx.query<Record_>(
-          `SELECT ${target.selectList} FROM ${target.table}${whereSql([match, liveSql(target)])}`,
-          p.list,
-        );
+        const children = await tx.query<Record_>(`SELECT ${target.selectList} FROM ${target.table}${whereSql([match, liveSql(target)])}`, p.list);
         const fresh = children.filter((c) => !seen.has(key(target, c[target.pk.name])));
         for (const record of fresh) changed.push({ entity: target, action: 'delete', record, old: record, values: {} });
-        if (fresh.length) await deleteRows(tx, target, fresh.map((c) => c[target.pk.name]), now, changed, seen);
+        if (fresh.length)
+          await deleteRows(
+            tx,
+            target,
+            fresh.map((c) => c[target.pk.name]),
+            now,
+            changed,
+            seen,
+          );
         break;
       }
       default:

@@ -60,12 +60,7 @@ function distinct(values: unknown[]): unknown[] {
  * Attaches included relations to rows: one query per include, whatever the
  * number of rows. Rows the caller may not read are left out (no error).
  */
-export async function attachIncludes(
-  ctx: OpContext,
-  entity: EntityMeta,
-  rows: Record_[],
-  includes: readonly Include[],
-): Promise<void> {
+export async function attachIncludes(ctx: OpContext, entity: EntityMeta, rows: Record_[], includes: readonly Include[]): Promise<void> {
   for (const { name: key, use } of includes) {
     const rel = use.relation;
     const def = rel.def;
@@ -106,8 +101,7 @@ export async function attachIncludes(
       const keys = distinct(rows.map(ownerKey));
       const ids = params.add(keys as string[], `${fk.cast}[]`);
       const found = await ctx.app.db.query<Record_>(
-        `SELECT ${columns(other)} FROM ${other.table} t` +
-          whereSql([`t.${fk.col} = ANY(${ids})`, live, scope]),
+        `SELECT ${columns(other)} FROM ${other.table} t` + whereSql([`t.${fk.col} = ANY(${ids})`, live, scope]),
         params.list,
       );
       const byOwner = new Map<string, Record_[]>();
@@ -128,8 +122,7 @@ export async function attachIncludes(
       const keys = distinct(rows.map(refOf));
       const ids = params.add(keys as string[], `${other.pk.cast}[]`);
       const found = await ctx.app.db.query<Record_>(
-        `SELECT ${columns(other)} FROM ${other.table} t` +
-          whereSql([`t.${other.pk.col} = ANY(${ids})`, live, scope]),
+        `SELECT ${columns(other)} FROM ${other.table} t` + whereSql([`t.${other.pk.col} = ANY(${ids})`, live, scope]),
         params.list,
       );
       const byId = new Map(found.map((r) => [String(r[other.pk.name]), r]));

@@ -30,7 +30,11 @@ export type EventSink = (app: EngineApp, events: readonly StoredEffect[]) => Pro
 
 /** Claims and sends webhook effects, then hands events to the app's sink; a crash before this leaves them pending. */
 export async function dispatchEffects(app: EngineApp, effects: readonly StoredEffect[]): Promise<void> {
-  await sendWebhooks(app.db, app.extensions.callOut ?? DEFAULT_CALL_OUT, effects.filter((e) => e.kind === 'webhook'));
+  await sendWebhooks(
+    app.db,
+    app.extensions.callOut ?? DEFAULT_CALL_OUT,
+    effects.filter((e) => e.kind === 'webhook'),
+  );
   const events = effects.filter((e) => e.kind === 'event');
   const sink = app.extensions.eventSink;
   if (events.length && sink) await sink(app, events).catch(() => undefined);

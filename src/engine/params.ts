@@ -4,7 +4,8 @@ import { BigInteger } from '../db/int8.js';
 /** Exact int8 values travel as their digits. */
 function bindable(value: SqlParam | BigInteger): SqlParam {
   if (value instanceof BigInteger) return value.digits;
-  if (Array.isArray(value) && value.some((v) => v instanceof BigInteger)) return value.map((v) => (v instanceof BigInteger ? v.digits : v)) as SqlParam;
+  if (Array.isArray(value) && value.some((v) => v instanceof BigInteger))
+    return value.map((v) => (v instanceof BigInteger ? v.digits : v)) as SqlParam;
   return value as SqlParam;
 }
 

@@ -90,14 +90,12 @@ export function filterSql(entity: EntityMeta, filters: ListQuery['filters'], par
       throw invalidPayload(`Invalid filter value for ${field.name}: ${field.type} fields cannot be filtered`);
     }
     const col = alias + field.col;
-    if (Array.isArray(value) && op !== 'in' && op !== 'not_in') throw invalidPayload(`Invalid filter value for ${field.name}: a list needs in or not_in`);
+    if (Array.isArray(value) && op !== 'in' && op !== 'not_in')
+      throw invalidPayload(`Invalid filter value for ${field.name}: a list needs in or not_in`);
     if (op === 'in' || op === 'not_in') {
       const items = (Array.isArray(value) ? value : value.split(',')).map((v) => filterValue(field, v.trim()));
       // postgres.js types an array of JS booleans as a single bool: send booleans as text and cast the array.
-      const p =
-        field.type === 'boolean'
-          ? `${params.add(items.map(String), 'text[]')}::bool[]`
-          : params.add(items as string[], `${field.cast}[]`);
+      const p = field.type === 'boolean' ? `${params.add(items.map(String), 'text[]')}::bool[]` : params.add(items as string[], `${field.cast}[]`);
       out.push(op === 'in' ? `${col} = ANY(${p})` : `${col} <> ALL(${p})`);
     } else if (op === 'like') {
       if (field.type !== 'string' && field.type !== 'text') {
@@ -106,7 +104,9 @@ export function filterSql(entity: EntityMeta, filters: ListQuery['filters'], par
       const pattern = filterValue(field, value as string) as string;
       // Backslash escapes the next character (`\%` is a literal %); a trailing lone one escapes nothing.
       if (/(^|[^\\])(\\\\)*\\$/.test(pattern)) {
-        throw invalidPayload(`Invalid filter value for ${field.name}: a like pattern cannot end with an unescaped backslash (write \\\\ for a literal one)`);
+        throw invalidPayload(
+          `Invalid filter value for ${field.name}: a like pattern cannot end with an unescaped backslash (write \\\\ for a literal one)`,
+        );
       }
       out.push(`${col} LIKE ${params.add(pattern, 'text')}`);
     } else {
@@ -180,9 +180,7 @@ function conditionSql(entity: EntityMeta, c: PermissionCondition, params: Params
 export function scopeSql(entity: EntityMeta, scope: ReadScope, params: Params, alias = ''): string | undefined {
   if (scope.kind === 'all') return undefined;
   if (scope.groups.length === 0) return 'FALSE';
-  const groups = scope.groups.map((g) =>
-    g.length === 0 ? 'TRUE' : `(${g.map((c) => conditionSql(entity, c, params, alias)).join(' AND ')})`,
-  );
+  const groups = scope.groups.map((g) => (g.length === 0 ? 'TRUE' : `(${g.map((c) => conditionSql(entity, c, params, alias)).join(' AND ')})`));
   return `(${groups.join(' OR ')})`;
 }
 

@@ -11,13 +11,7 @@ import { filterSql, liveSql, whereSql } from './query.js';
  * record, with the rule's filters; one query per relation. A record that does
  * not exist yet (create) has none.
  */
-export async function loadRelated(
-  db: Queryable,
-  entity: EntityMeta,
-  pk: unknown,
-  loads: readonly RelatedLoad[],
-  into: Record_,
-): Promise<void> {
+export async function loadRelated(db: Queryable, entity: EntityMeta, pk: unknown, loads: readonly RelatedLoad[], into: Record_): Promise<void> {
   for (const load of loads) {
     const use = entity.uses.get(load.relation);
     if (!use || !use.forward) continue;

@@ -93,13 +93,7 @@ export interface RuleTarget {
  * before_write / before_delete rules of one row. Violations go to `details`
  * (unprefixed); computed values are written into record and values.
  */
-export async function runRules(
-  db: Queryable,
-  caller: Caller,
-  now: Date,
-  target: RuleTarget,
-  details: ErrorDetail[],
-): Promise<void> {
+export async function runRules(db: Queryable, caller: Caller, now: Date, target: RuleTarget, details: ErrorDetail[]): Promise<void> {
   const rules = target.entity.rules;
   const deleting = target.action === 'delete';
   const fieldRules = deleting ? rules.deleteField : rules.field;

@@ -58,11 +58,21 @@ export async function runStateMachines(sc: StageContext, row: RowPlan): Promise<
     }
     if (t.roles.length && !sc.caller.isAdmin && !sc.caller.roles.some((r) => t.roles.includes(r.toLowerCase()))) {
       const message = `Transition from '${prev}' to '${next}' not allowed for your roles`;
-      throw row.path ? new RocketError('FORBIDDEN', `${message} (${row.path})`, [{ field: at(row.path, m.field), rule: 'state_machine', message }]) : forbidden(message);
+      throw row.path
+        ? new RocketError('FORBIDDEN', `${message} (${row.path})`, [{ field: at(row.path, m.field), rule: 'state_machine', message }])
+        : forbidden(message);
     }
     const old = row.current ? recordOf(row.entity, row.current) : null;
     if (t.guard) {
-      const env: RuleEnv = { record: row.record, old, action: 'update', user: userOf(sc.caller), entity: row.entity.name, related: {}, now: new Date(sc.now) };
+      const env: RuleEnv = {
+        record: row.record,
+        old,
+        action: 'update',
+        user: userOf(sc.caller),
+        entity: row.entity.name,
+        related: {},
+        now: new Date(sc.now),
+      };
       try {
         if (!truthy(t.guard.evaluate(env))) {
           details.push({ field: m.field, rule: 'state_machine', message: `Transition from '${prev}' to '${next}' blocked by guard` });

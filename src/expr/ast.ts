@@ -1,10 +1,23 @@
 /** Abstract syntax tree of an expression. Every node carries its 0-based source position. */
 
 export type BinaryOp =
-  | '==' | '!='
-  | '<' | '<=' | '>' | '>='
-  | 'in' | 'not in' | 'contains' | 'startsWith' | 'endsWith' | 'matches'
-  | '+' | '-' | '*' | '/' | '%';
+  | '=='
+  | '!='
+  | '<'
+  | '<='
+  | '>'
+  | '>='
+  | 'in'
+  | 'not in'
+  | 'contains'
+  | 'startsWith'
+  | 'endsWith'
+  | 'matches'
+  | '+'
+  | '-'
+  | '*'
+  | '/'
+  | '%';
 
 export type LogicalOp = '&&' | '||' | '??';
 

@@ -16,8 +16,26 @@ export interface CheckOptions {
 }
 
 const RESERVED_PARAMS: ReadonlySet<string> = new Set([
-  'true', 'false', 'null', 'nil', 'undefined', 'new', 'not', 'and', 'or', 'in',
-  'this', 'function', 'return', 'var', 'let', 'const', 'import', 'typeof', 'void', 'delete',
+  'true',
+  'false',
+  'null',
+  'nil',
+  'undefined',
+  'new',
+  'not',
+  'and',
+  'or',
+  'in',
+  'this',
+  'function',
+  'return',
+  'var',
+  'let',
+  'const',
+  'import',
+  'typeof',
+  'void',
+  'delete',
 ]);
 
 function arity(name: string, count: number, min: number, max: number, pos: number): void {

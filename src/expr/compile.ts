@@ -90,8 +90,20 @@ function compileLambdaArg(node: Node, env: Env): LambdaArg {
     });
     const [s0, s1] = slots;
     if (s0 === undefined) return { fixed: (c) => body(c) };
-    if (s1 === undefined) return { fixed: (c, el) => { c.locals[s0] = el; return body(c); } };
-    return { fixed: (c, el, i) => { c.locals[s0] = el; c.locals[s1] = i; return body(c); } };
+    if (s1 === undefined)
+      return {
+        fixed: (c, el) => {
+          c.locals[s0] = el;
+          return body(c);
+        },
+      };
+    return {
+      fixed: (c, el, i) => {
+        c.locals[s0] = el;
+        c.locals[s1] = i;
+        return body(c);
+      },
+    };
   }
   if (node.type === 'literal' && typeof node.value === 'string') {
     try {
@@ -129,21 +141,41 @@ function compileNode(node: Node, env: Env): Eval {
   switch (node.type) {
     case 'literal': {
       const value = node.value;
-      return (c) => { step(c); return value; };
+      return (c) => {
+        step(c);
+        return value;
+      };
     }
     case 'variable': {
       const name = node.name;
       const slot = env.scope.get(name);
-      if (slot !== undefined) return (c) => { step(c); return c.locals[slot]; };
-      if (env.elementMode) return (c) => { step(c); return getNamed(c.elem, name); };
+      if (slot !== undefined)
+        return (c) => {
+          step(c);
+          return c.locals[slot];
+        };
+      if (env.elementMode)
+        return (c) => {
+          step(c);
+          return getNamed(c.elem, name);
+        };
       if (name === 'now') {
-        return (c) => { step(c); return nowOf(c); };
+        return (c) => {
+          step(c);
+          return nowOf(c);
+        };
       }
-      return (c) => { step(c); return readVariable(c, name); };
+      return (c) => {
+        step(c);
+        return readVariable(c, name);
+      };
     }
     case 'array': {
       const items = node.items.map((n) => compileNode(n, env));
-      return (c) => { step(c); return items.map((f) => f(c)); };
+      return (c) => {
+        step(c);
+        return items.map((f) => f(c));
+      };
     }
     case 'object': {
       const entries = node.entries.map((e) => [e.key, compileNode(e.value, env)] as const);
@@ -165,16 +197,26 @@ function compileNode(node: Node, env: Env): Eval {
           return getNamed(o, name);
         };
       }
-      return (c) => { step(c); return getNamed(object(c), name); };
+      return (c) => {
+        step(c);
+        return getNamed(object(c), name);
+      };
     }
     case 'index': {
       const object = compileNode(node.object, env);
       if (node.index.type === 'literal') {
         const key = node.index.value;
-        return (c) => { step(c); return getMember(object(c), key); };
+        return (c) => {
+          step(c);
+          return getMember(object(c), key);
+        };
       }
       const index = compileNode(node.index, env);
-      return (c) => { step(c); const o = object(c); return getMember(o, index(c)); };
+      return (c) => {
+        step(c);
+        const o = object(c);
+        return getMember(o, index(c));
+      };
     }
     case 'call': {
       const spec = FUNCTIONS.get(node.name);
@@ -220,25 +262,48 @@ function compileNode(node: Node, env: Env): Eval {
     }
     case 'unary': {
       const arg = compileNode(node.arg, env);
-      if (node.op === '!') return (c) => { step(c); return !truthy(arg(c)); };
-      return (c) => { step(c); return negate(arg(c)); };
+      if (node.op === '!')
+        return (c) => {
+          step(c);
+          return !truthy(arg(c));
+        };
+      return (c) => {
+        step(c);
+        return negate(arg(c));
+      };
     }
     case 'binary': {
       const left = compileNode(node.left, env);
       const right = compileNode(node.right, env);
       const impl = BINARY[node.op];
-      return (c) => { step(c); const a = left(c); return impl(c, a, right(c)); };
+      return (c) => {
+        step(c);
+        const a = left(c);
+        return impl(c, a, right(c));
+      };
     }
     case 'logical': {
       const left = compileNode(node.left, env);
       const right = compileNode(node.right, env);
       switch (node.op) {
         case '&&':
-          return (c) => { step(c); const a = left(c); return truthy(a) ? right(c) : a; };
+          return (c) => {
+            step(c);
+            const a = left(c);
+            return truthy(a) ? right(c) : a;
+          };
         case '||':
-          return (c) => { step(c); const a = left(c); return truthy(a) ? a : right(c); };
+          return (c) => {
+            step(c);
+            const a = left(c);
+            return truthy(a) ? a : right(c);
+          };
         case '??':
-          return (c) => { step(c); const a = left(c); return a === null || a === undefined ? right(c) : a; };
+          return (c) => {
+            step(c);
+            const a = left(c);
+            return a === null || a === undefined ? right(c) : a;
+          };
       }
       break;
     }
@@ -246,7 +311,10 @@ function compileNode(node: Node, env: Env): Eval {
       const test = compileNode(node.test, env);
       const then = compileNode(node.then, env);
       const otherwise = compileNode(node.otherwise, env);
-      return (c) => { step(c); return truthy(test(c)) ? then(c) : otherwise(c); };
+      return (c) => {
+        step(c);
+        return truthy(test(c)) ? then(c) : otherwise(c);
+      };
     }
     case 'arrow':
       break;

@@ -3,9 +3,7 @@ import { ExprRuntimeError } from './errors.js';
 import type { Ctx, Lambda } from './runtime.js';
 import { safeRegex } from './safe-regex.js';
 import { FORBIDDEN_NAMES, MAX_STRING_LENGTH } from './limits.js';
-import {
-  asNumber, checkLength, compare, equals, getNamed, isPlainObject, norm, parseIsoDate, spend, toDate, truthy, typeName,
-} from './values.js';
+import { asNumber, checkLength, compare, equals, getNamed, isPlainObject, norm, parseIsoDate, spend, toDate, truthy, typeName } from './values.js';
 
 export interface FunctionSpec {
   readonly min: number;
@@ -257,125 +255,175 @@ export const FUNCTIONS: ReadonlyMap<string, FunctionSpec> = new Map<string, Func
   ['abs', numberFn('abs', Math.abs)],
   ['floor', numberFn('floor', Math.floor)],
   ['ceil', numberFn('ceil', Math.ceil)],
-  ['round', {
-    min: 1,
-    max: 2,
-    call: (_c, [x, d]) => {
-      if (x === null || x === undefined) return null;
-      const digits = d === undefined || d === null ? 0 : expectNumber('round', d);
-      if (!Number.isInteger(digits) || digits < -15 || digits > 15) fail('round', 'digits must be an integer from -15 to 15');
-      return roundTo(expectNumber('round', x), digits);
+  [
+    'round',
+    {
+      min: 1,
+      max: 2,
+      call: (_c, [x, d]) => {
+        if (x === null || x === undefined) return null;
+        const digits = d === undefined || d === null ? 0 : expectNumber('round', d);
+        if (!Number.isInteger(digits) || digits < -15 || digits > 15) fail('round', 'digits must be an integer from -15 to 15');
+        return roundTo(expectNumber('round', x), digits);
+      },
     },
-  }],
+  ],
   ['min', { min: 1, max: Infinity, call: (c, args) => extreme('min', c, args) }],
   ['max', { min: 1, max: Infinity, call: (c, args) => extreme('max', c, args) }],
-  ['sum', {
-    min: 1,
-    max: 2,
-    lambdaArgs: LIST_FN,
-    call: (c, [list], [, f]) => {
-      let total = 0;
-      each(c, expectList('sum', list), f, (v) => {
-        if (v === null || v === undefined) return true;
-        total += expectNumber('sum', v);
-        return true;
-      });
-      return total;
+  [
+    'sum',
+    {
+      min: 1,
+      max: 2,
+      lambdaArgs: LIST_FN,
+      call: (c, [list], [, f]) => {
+        let total = 0;
+        each(c, expectList('sum', list), f, (v) => {
+          if (v === null || v === undefined) return true;
+          total += expectNumber('sum', v);
+          return true;
+        });
+        return total;
+      },
     },
-  }],
-  ['count', {
-    min: 1,
-    max: 2,
-    lambdaArgs: LIST_FN,
-    call: (c, [list], [, f]) => {
-      let n = 0;
-      each(c, expectList('count', list), f, (v) => {
-        if (truthy(v)) n++;
-        return true;
-      });
-      return n;
+  ],
+  [
+    'count',
+    {
+      min: 1,
+      max: 2,
+      lambdaArgs: LIST_FN,
+      call: (c, [list], [, f]) => {
+        let n = 0;
+        each(c, expectList('count', list), f, (v) => {
+          if (truthy(v)) n++;
+          return true;
+        });
+        return n;
+      },
     },
-  }],
-  ['any', {
-    min: 1,
-    max: 2,
-    lambdaArgs: LIST_FN,
-    call: (c, [list], [, f]) => {
-      let found = false;
-      each(c, expectList('any', list), f, (v) => !(found = truthy(v)));
-      return found;
+  ],
+  [
+    'any',
+    {
+      min: 1,
+      max: 2,
+      lambdaArgs: LIST_FN,
+      call: (c, [list], [, f]) => {
+        let found = false;
+        each(c, expectList('any', list), f, (v) => !(found = truthy(v)));
+        return found;
+      },
     },
-  }],
-  ['all', {
-    min: 1,
-    max: 2,
-    lambdaArgs: LIST_FN,
-    call: (c, [list], [, f]) => {
-      let ok = true;
-      each(c, expectList('all', list), f, (v) => (ok = truthy(v)));
-      return ok;
+  ],
+  [
+    'all',
+    {
+      min: 1,
+      max: 2,
+      lambdaArgs: LIST_FN,
+      call: (c, [list], [, f]) => {
+        let ok = true;
+        each(c, expectList('all', list), f, (v) => (ok = truthy(v)));
+        return ok;
+      },
     },
-  }],
-  ['none', {
-    min: 1,
-    max: 2,
-    lambdaArgs: LIST_FN,
-    call: (c, [list], [, f]) => {
-      let ok = true;
-      each(c, expectList('none', list), f, (v) => (ok = !truthy(v)));
-      return ok;
+  ],
+  [
+    'none',
+    {
+      min: 1,
+      max: 2,
+      lambdaArgs: LIST_FN,
+      call: (c, [list], [, f]) => {
+        let ok = true;
+        each(c, expectList('none', list), f, (v) => (ok = !truthy(v)));
+        return ok;
+      },
     },
-  }],
-  ['filter', {
-    min: 2,
-    max: 2,
-    lambdaArgs: LIST_FN,
-    call: (c, [list], [, f]) => {
-      const out: unknown[] = [];
-      each(c, expectList('filter', list), lambdaOf('filter', f), (v, el) => {
-        if (truthy(v)) out.push(el);
-        return true;
-      });
-      return out;
+  ],
+  [
+    'filter',
+    {
+      min: 2,
+      max: 2,
+      lambdaArgs: LIST_FN,
+      call: (c, [list], [, f]) => {
+        const out: unknown[] = [];
+        each(c, expectList('filter', list), lambdaOf('filter', f), (v, el) => {
+          if (truthy(v)) out.push(el);
+          return true;
+        });
+        return out;
+      },
     },
-  }],
-  ['map', {
-    min: 2,
-    max: 2,
-    lambdaArgs: LIST_FN,
-    call: (c, [list], [, f]) => {
-      const out: unknown[] = [];
-      each(c, expectList('map', list), lambdaOf('map', f), (v) => {
-        out.push(v);
-        return true;
-      });
-      return out;
+  ],
+  [
+    'map',
+    {
+      min: 2,
+      max: 2,
+      lambdaArgs: LIST_FN,
+      call: (c, [list], [, f]) => {
+        const out: unknown[] = [];
+        each(c, expectList('map', list), lambdaOf('map', f), (v) => {
+          out.push(v);
+          return true;
+        });
+        return out;
+      },
     },
-  }],
-  ['first', { min: 1, max: 1, call: (_c, [list]) => { const l = expectList('first', list); return l.length > 0 ? norm(l[0]) : null; } }],
-  ['last', { min: 1, max: 1, call: (_c, [list]) => { const l = expectList('last', list); return l.length > 0 ? norm(l[l.length - 1]) : null; } }],
-  ['keys', {
-    min: 1,
-    max: 1,
-    call: (c, [x]) => {
-      const o = objectOf('keys', x);
-      if (o === null) return [];
-      const ks = Object.keys(o);
-      spend(c, ks.length);
-      return ks;
+  ],
+  [
+    'first',
+    {
+      min: 1,
+      max: 1,
+      call: (_c, [list]) => {
+        const l = expectList('first', list);
+        return l.length > 0 ? norm(l[0]) : null;
+      },
     },
-  }],
-  ['values', {
-    min: 1,
-    max: 1,
-    call: (c, [x]) => {
-      const o = objectOf('values', x);
-      if (o === null) return [];
-      const ks = Object.keys(o);
-      spend(c, ks.length);
-      return ks.map((k) => getNamed(o, k));
+  ],
+  [
+    'last',
+    {
+      min: 1,
+      max: 1,
+      call: (_c, [list]) => {
+        const l = expectList('last', list);
+        return l.length > 0 ? norm(l[l.length - 1]) : null;
+      },
     },
-  }],
+  ],
+  [
+    'keys',
+    {
+      min: 1,
+      max: 1,
+      call: (c, [x]) => {
+        const o = objectOf('keys', x);
+        if (o === null) return [];
+        const ks = Object.keys(o);
+        spend(c, ks.length);
+        return ks;
+      },
+    },
+  ],
+  [
+    'values',
+    {
+      min: 1,
+      max: 1,
+      call: (c, [x]) => {
+        const o = objectOf('values', x);
+        if (o === null) return [];
+        const ks = Object.keys(o);
+        spend(c, ks.length);
+        return ks.map((k) => getNamed(o, k));
+      },
+    },
+  ],
   ['contains', { min: 2, max: 2, call: (c, [a, b]) => containsValue(c, 'contains', a, b) }],
   ['startsWith', { min: 2, max: 2, call: (_c, [s, t]) => startsOrEnds('startsWith', s, t) }],
   ['endsWith', { min: 2, max: 2, call: (_c, [s, t]) => startsOrEnds('endsWith', s, t) }],
@@ -383,16 +431,19 @@ export const FUNCTIONS: ReadonlyMap<string, FunctionSpec> = new Map<string, Func
   ['int', { min: 1, max: 1, call: (_c, [x]) => toInt(x) }],
   ['float', { min: 1, max: 1, call: (_c, [x]) => toFloat(x) }],
   ['string', { min: 1, max: 1, call: (c, [x]) => stringOf(c, x) }],
-  ['days', {
-    min: 2,
-    max: 2,
-    call: (_c, [a, b]) => {
-      const d1 = toDate(a, 'days');
-      const d2 = toDate(b, 'days');
-      if (d1 === null || d2 === null) return null;
-      return Math.trunc((d2.getTime() - d1.getTime()) / 86_400_000);
+  [
+    'days',
+    {
+      min: 2,
+      max: 2,
+      call: (_c, [a, b]) => {
+        const d1 = toDate(a, 'days');
+        const d2 = toDate(b, 'days');
+        if (d1 === null || d2 === null) return null;
+        return Math.trunc((d2.getTime() - d1.getTime()) / 86_400_000);
+      },
     },
-  }],
+  ],
 ]);
 
 // ---------------------------------------------------------------- methods
@@ -414,53 +465,71 @@ function arrayLambda(name: string, run: (c: Ctx, list: readonly unknown[], f: La
 }
 
 export const METHODS: ReadonlyMap<string, MethodSpec> = new Map<string, MethodSpec>([
-  ['includes', {
-    min: 1,
-    max: 1,
-    takesLambda: false,
-    string: (c, s, [t]) => containsValue(c, 'includes', s, t),
-    array: (c, a, [x]) => containsValue(c, 'includes', a, x),
-  }],
+  [
+    'includes',
+    {
+      min: 1,
+      max: 1,
+      takesLambda: false,
+      string: (c, s, [t]) => containsValue(c, 'includes', s, t),
+      array: (c, a, [x]) => containsValue(c, 'includes', a, x),
+    },
+  ],
   ['startsWith', { min: 1, max: 1, takesLambda: false, string: (_c, s, [t]) => startsOrEnds('startsWith', s, t) }],
   ['endsWith', { min: 1, max: 1, takesLambda: false, string: (_c, s, [t]) => startsOrEnds('endsWith', s, t) }],
   ['toLowerCase', { min: 0, max: 0, takesLambda: false, string: (_c, s) => checkLength(s.toLowerCase(), 'toLowerCase') }],
   ['toUpperCase', { min: 0, max: 0, takesLambda: false, string: (_c, s) => checkLength(s.toUpperCase(), 'toUpperCase') }],
   ['trim', { min: 0, max: 0, takesLambda: false, string: (_c, s) => s.trim() }],
-  ['some', arrayLambda('some', (c, list, f) => {
-    let found = false;
-    each(c, list, f, (v) => !(found = truthy(v)));
-    return found;
-  })],
-  ['every', arrayLambda('every', (c, list, f) => {
-    let ok = true;
-    each(c, list, f, (v) => (ok = truthy(v)));
-    return ok;
-  })],
-  ['filter', arrayLambda('filter', (c, list, f) => {
-    const out: unknown[] = [];
-    each(c, list, f, (v, el) => {
-      if (truthy(v)) out.push(el);
-      return true;
-    });
-    return out;
-  })],
-  ['map', arrayLambda('map', (c, list, f) => {
-    const out: unknown[] = [];
-    each(c, list, f, (v) => {
-      out.push(v);
-      return true;
-    });
-    return out;
-  })],
-  ['find', arrayLambda('find', (c, list, f) => {
-    let found: unknown = null;
-    each(c, list, f, (v, el) => {
-      if (!truthy(v)) return true;
-      found = el;
-      return false;
-    });
-    return found;
-  })],
+  [
+    'some',
+    arrayLambda('some', (c, list, f) => {
+      let found = false;
+      each(c, list, f, (v) => !(found = truthy(v)));
+      return found;
+    }),
+  ],
+  [
+    'every',
+    arrayLambda('every', (c, list, f) => {
+      let ok = true;
+      each(c, list, f, (v) => (ok = truthy(v)));
+      return ok;
+    }),
+  ],
+  [
+    'filter',
+    arrayLambda('filter', (c, list, f) => {
+      const out: unknown[] = [];
+      each(c, list, f, (v, el) => {
+        if (truthy(v)) out.push(el);
+        return true;
+      });
+      return out;
+    }),
+  ],
+  [
+    'map',
+    arrayLambda('map', (c, list, f) => {
+      const out: unknown[] = [];
+      each(c, list, f, (v) => {
+        out.push(v);
+        return true;
+      });
+      return out;
+    }),
+  ],
+  [
+    'find',
+    arrayLambda('find', (c, list, f) => {
+      let found: unknown = null;
+      each(c, list, f, (v, el) => {
+        if (!truthy(v)) return true;
+        found = el;
+        return false;
+      });
+      return found;
+    }),
+  ],
   ['getTime', { min: 0, max: 0, takesLambda: false, date: (_c, d) => d.getTime() }],
 ]);
 

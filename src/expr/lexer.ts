@@ -14,9 +14,36 @@ export interface Token {
 
 /** Operators, longest first so that the first prefix match wins. */
 const OPERATORS = [
-  '===', '!==', '...',
-  '?.', '??', '==', '!=', '<=', '>=', '&&', '||', '=>',
-  '(', ')', '[', ']', '{', '}', ',', '.', '?', ':', '<', '>', '+', '-', '*', '/', '%', '!',
+  '===',
+  '!==',
+  '...',
+  '?.',
+  '??',
+  '==',
+  '!=',
+  '<=',
+  '>=',
+  '&&',
+  '||',
+  '=>',
+  '(',
+  ')',
+  '[',
+  ']',
+  '{',
+  '}',
+  ',',
+  '.',
+  '?',
+  ':',
+  '<',
+  '>',
+  '+',
+  '-',
+  '*',
+  '/',
+  '%',
+  '!',
 ] as const;
 
 function isDigit(c: string): boolean {
@@ -32,7 +59,13 @@ function isIdentPart(c: string): boolean {
 }
 
 const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
-  n: '\n', t: '\t', r: '\r', b: '\b', f: '\f', v: '\v', '0': '\0',
+  n: '\n',
+  t: '\t',
+  r: '\r',
+  b: '\b',
+  f: '\f',
+  v: '\v',
+  '0': '\0',
 };
 
 function readHex(src: string, at: number, count: number, pos: number): number {

@@ -65,10 +65,22 @@ export type BinaryImpl = (c: Ctx, a: unknown, b: unknown) => unknown;
 export const BINARY: Readonly<Record<BinaryOp, BinaryImpl>> = {
   '==': (c, a, b) => equals(a, b, c),
   '!=': (c, a, b) => !equals(a, b, c),
-  '<': (_c, a, b) => { const d = compare(a, b); return d !== undefined && d < 0; },
-  '<=': (_c, a, b) => { const d = compare(a, b); return d !== undefined && d <= 0; },
-  '>': (_c, a, b) => { const d = compare(a, b); return d !== undefined && d > 0; },
-  '>=': (_c, a, b) => { const d = compare(a, b); return d !== undefined && d >= 0; },
+  '<': (_c, a, b) => {
+    const d = compare(a, b);
+    return d !== undefined && d < 0;
+  },
+  '<=': (_c, a, b) => {
+    const d = compare(a, b);
+    return d !== undefined && d <= 0;
+  },
+  '>': (_c, a, b) => {
+    const d = compare(a, b);
+    return d !== undefined && d > 0;
+  },
+  '>=': (_c, a, b) => {
+    const d = compare(a, b);
+    return d !== undefined && d >= 0;
+  },
   in: (c, a, b) => inValue(c, a, b),
   'not in': (c, a, b) => !inValue(c, a, b),
   contains: (c, a, b) => containsValue(c, 'contains', a, b),

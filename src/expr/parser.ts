@@ -12,7 +12,11 @@ import { MAX_NESTING_DEPTH, MAX_SOURCE_LENGTH } from './limits.js';
 const EQUALITY: Readonly<Record<string, BinaryOp>> = { '==': '==', '===': '==', '!=': '!=', '!==': '!=' };
 const RELATIONAL_OPS: Readonly<Record<string, BinaryOp>> = { '<': '<', '<=': '<=', '>': '>', '>=': '>=' };
 const RELATIONAL_WORDS: Readonly<Record<string, BinaryOp>> = {
-  in: 'in', contains: 'contains', startsWith: 'startsWith', endsWith: 'endsWith', matches: 'matches',
+  in: 'in',
+  contains: 'contains',
+  startsWith: 'startsWith',
+  endsWith: 'endsWith',
+  matches: 'matches',
 };
 const ADDITIVE: Readonly<Record<string, BinaryOp>> = { '+': '+', '-': '-' };
 const MULTIPLICATIVE: Readonly<Record<string, BinaryOp>> = { '*': '*', '/': '/', '%': '%' };

@@ -164,22 +164,35 @@ class RegexParser {
   /** Escapes valid both inside and outside classes; returns a set, or undefined if not one of these. */
   private commonEscape(e: string): CharSet | undefined {
     switch (e) {
-      case 'd': return DIGIT;
-      case 'D': return DIGIT.negate();
-      case 'w': return WORD;
-      case 'W': return WORD.negate();
-      case 's': return SPACE;
-      case 'S': return SPACE.negate();
-      case 't': return CharSet.char(9);
-      case 'n': return CharSet.char(10);
-      case 'v': return CharSet.char(11);
-      case 'f': return CharSet.char(12);
-      case 'r': return CharSet.char(13);
+      case 'd':
+        return DIGIT;
+      case 'D':
+        return DIGIT.negate();
+      case 'w':
+        return WORD;
+      case 'W':
+        return WORD.negate();
+      case 's':
+        return SPACE;
+      case 'S':
+        return SPACE.negate();
+      case 't':
+        return CharSet.char(9);
+      case 'n':
+        return CharSet.char(10);
+      case 'v':
+        return CharSet.char(11);
+      case 'f':
+        return CharSet.char(12);
+      case 'r':
+        return CharSet.char(13);
       case '0':
         if (/[0-9]/.test(this.p[this.i] ?? '')) this.fail('octal escapes are not supported');
         return CharSet.char(0);
-      case 'x': return CharSet.char(this.hex(2));
-      case 'u': return CharSet.char(this.hex(4));
+      case 'x':
+        return CharSet.char(this.hex(2));
+      case 'u':
+        return CharSet.char(this.hex(4));
     }
     if (/[1-9]/.test(e)) this.fail('back-references are not supported');
     if (e === 'k') this.fail('back-references are not supported');

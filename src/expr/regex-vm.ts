@@ -3,7 +3,7 @@
  * Pike VM (all threads advance together, one pass over the input), so no pattern can backtrack
  * catastrophically. Time is O(input length × program size).
  */
-import { CharSet, isWordUnit } from './regex-charset.js';
+import { type CharSet, isWordUnit } from './regex-charset.js';
 import type { AssertKind, ParsedRegex, RNode } from './regex-parse.js';
 import { RegexSyntaxError } from './regex-parse.js';
 

@@ -46,8 +46,7 @@ export interface ServedFile {
   size: number;
 }
 
-export const fileTooLarge = (size: number, limit: number) =>
-  new RocketError('FILE_TOO_LARGE', `File too large: ${size} bytes (max ${limit})`);
+export const fileTooLarge = (size: number, limit: number) => new RocketError('FILE_TOO_LARGE', `File too large: ${size} bytes (max ${limit})`);
 
 const fileNotFound = (id: string) => notFound(`File ${id} not found`);
 
@@ -92,10 +91,14 @@ export class FileService {
   async commit(app: AdminApp, caller: Caller, staged: StagedFile): Promise<Upload> {
     const { id, filename } = staged.key;
     try {
-      await app.db.query(
-        'INSERT INTO _files (id, filename, storage_path, mime_type, size, uploaded_by) VALUES ($1, $2, $3, $4, $5, $6)',
-        [id, filename, staged.path, staged.mimeType, staged.size, UUID_RE.test(caller.id) ? caller.id : null],
-      );
+      await app.db.query('INSERT INTO _files (id, filename, storage_path, mime_type, size, uploaded_by) VALUES ($1, $2, $3, $4, $5, $6)', [
+        id,
+        filename,
+        staged.path,
+        staged.mimeType,
+        staged.size,
+        UUID_RE.test(caller.id) ? caller.id : null,
+      ]);
     } catch (err) {
       await this.discard(staged).catch(() => undefined);
       throw err;

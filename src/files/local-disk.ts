@@ -4,9 +4,11 @@ import { join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FileKey, FileStorage, StoredBytes } from './storage.js';
 
-const ignore = (...codes: string[]) => (err: unknown) => {
-  if (!codes.includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
-};
+const ignore =
+  (...codes: string[]) =>
+  (err: unknown) => {
+    if (!codes.includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+  };
 
 /** One path segment that cannot climb or split: no separators, not `.`/`..`, not empty. */
 function segment(value: string, what: string): string {

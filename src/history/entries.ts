@@ -40,7 +40,8 @@ export function actorOf(ctx: Pick<OpContext, 'caller' | 'actingFor'>, cause?: Wr
 }
 
 /** A value as an API response holds it, compared by its JSON text. */
-const encoded = (e: EntityMeta, name: string, row: Record_ | null): unknown => (row ? (encodeOutput(e.fields.get(name)!.type, row[name]) ?? null) : null);
+const encoded = (e: EntityMeta, name: string, row: Record_ | null): unknown =>
+  row ? (encodeOutput(e.fields.get(name)!.type, row[name]) ?? null) : null;
 
 /**
  * The changes of one written row: creates and deletes list every declared

@@ -99,7 +99,8 @@ function filterValue(q: Query, key: string): string | undefined {
 function instant(q: Query, key: string): string | undefined {
   const v = filterValue(q, key);
   if (v === undefined) return undefined;
-  if (!RFC3339.test(v) || Number.isNaN(Date.parse(v.toUpperCase()))) throw invalidPayload(`Invalid ${key} filter: ${JSON.stringify(v)} is not an RFC 3339 timestamp`);
+  if (!RFC3339.test(v) || Number.isNaN(Date.parse(v.toUpperCase())))
+    throw invalidPayload(`Invalid ${key} filter: ${JSON.stringify(v)} is not an RFC 3339 timestamp`);
   return v;
 }
 

@@ -36,12 +36,7 @@ export function hooks(services: Services) {
 
   const authenticate: Hook = async (request) => {
     const app = request.rocketApp!;
-    request.caller = await authenticateApp(
-      request.headers.authorization,
-      app.verifier,
-      app.users,
-      services.platform.verifier,
-    );
+    request.caller = await authenticateApp(request.headers.authorization, app.verifier, app.users, services.platform.verifier);
   };
 
   const requireAdmin: Hook = async (request) => {

@@ -128,11 +128,14 @@ export class JobRunner<A extends JobApp = JobApp> {
     if (s.timer && s.dueAt !== undefined && s.dueAt <= at) return;
     clearTimeout(s.timer);
     s.dueAt = at;
-    s.timer = setTimeout(() => {
-      s.timer = undefined;
-      s.dueAt = undefined;
-      void this.enqueue(s);
-    }, Math.max(0, at - Date.now()));
+    s.timer = setTimeout(
+      () => {
+        s.timer = undefined;
+        s.dueAt = undefined;
+        void this.enqueue(s);
+      },
+      Math.max(0, at - Date.now()),
+    );
     s.timer.unref();
   }
 

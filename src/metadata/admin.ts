@@ -32,10 +32,7 @@ export async function listEntities(app: AdminApp): Promise<EntityRow[]> {
 }
 
 export async function getEntity(app: AdminApp, name: string): Promise<EntityRow> {
-  const rows = await app.db.query<EntityRow>(
-    'SELECT name, table_name, definition, created_at, updated_at FROM _entities WHERE name = $1',
-    [name],
-  );
+  const rows = await app.db.query<EntityRow>('SELECT name, table_name, definition, created_at, updated_at FROM _entities WHERE name = $1', [name]);
   if (!rows[0]) throw notFound(`Entity not found: ${name}`);
   return rows[0];
 }
@@ -83,17 +80,13 @@ export async function createEntity(app: AdminApp, body: unknown, audit: Audit = 
   const holder = [...app.registry.entities.values()].find((e) => e.def.table === def.table);
   if (holder) throw conflict(`Table ${def.table} is already used by entity ${holder.name}`);
   await saveEntity(app, def, async (tx) => {
-    const clash = await tx.query<{ name: string; table_name: string }>(
-      'SELECT name, table_name FROM _entities WHERE name = $1 OR table_name = $2',
-      [def.name, def.table],
-    );
-    if (clash.some((r) => r.name === def.name)) throw conflict(`Entity already exists: ${def.name}`);
-    if (clash[0]) throw conflict(`Table ${def.table} is already used by entity ${clash[0].name}`);
-    await tx.query('INSERT INTO _entities (name, table_name, definition) VALUES ($1, $2, $3::jsonb)', [
+    const clash = await tx.query<{ name: string; table_name: string }>('SELECT name, table_name FROM _entities WHERE name = $1 OR table_name = $2', [
       def.name,
       def.table,
-      JSON.stringify(def),
     ]);
+    if (clash.some((r) => r.name === def.name)) throw conflict(`Entity already exists: ${def.name}`);
+    if (clash[0]) throw conflict(`Table ${def.table} is already used by entity ${clash[0].name}`);
+    await tx.query('INSERT INTO _entities (name, table_name, definition) VALUES ($1, $2, $3::jsonb)', [def.name, def.table, JSON.stringify(def)]);
     await migrateEntity(tx, def);
     await audit(tx, { collection: '_entities', key: def.name, action: 'create', before: null, after: def });
   });
@@ -108,10 +101,7 @@ export async function updateEntity(app: AdminApp, name: string, body: unknown, a
   const holder = [...app.registry.entities.values()].find((e) => e.def.table === def.table && e.name !== name);
   if (holder) throw conflict(`Table ${def.table} is already used by entity ${holder.name}`);
   await saveEntity(app, def, async (tx) => {
-    const clash = await tx.query<{ name: string }>('SELECT name FROM _entities WHERE table_name = $1 AND name <> $2', [
-      def.table,
-      name,
-    ]);
+    const clash = await tx.query<{ name: string }>('SELECT name FROM _entities WHERE table_name = $1 AND name <> $2', [def.table, name]);
     if (clash[0]) throw conflict(`Table ${def.table} is already used by entity ${clash[0].name}`);
     await tx.query('UPDATE _entities SET table_name = $2, definition = $3::jsonb, updated_at = NOW() WHERE name = $1', [
       name,
@@ -143,16 +133,13 @@ export async function deleteEntity(app: AdminApp, name: string, audit: Audit = N
 }
 
 export async function listRelations(app: AdminApp): Promise<RelationRow[]> {
-  return app.db.query<RelationRow>(
-    'SELECT name, source, target, definition, created_at, updated_at FROM _relations ORDER BY name',
-  );
+  return app.db.query<RelationRow>('SELECT name, source, target, definition, created_at, updated_at FROM _relations ORDER BY name');
 }
 
 export async function getRelation(app: AdminApp, name: string): Promise<RelationRow> {
-  const rows = await app.db.query<RelationRow>(
-    'SELECT name, source, target, definition, created_at, updated_at FROM _relations WHERE name = $1',
-    [name],
-  );
+  const rows = await app.db.query<RelationRow>('SELECT name, source, target, definition, created_at, updated_at FROM _relations WHERE name = $1', [
+    name,
+  ]);
   if (!rows[0]) throw notFound(`Relation not found: ${name}`);
   return rows[0];
 }
@@ -172,10 +159,12 @@ async function saveRelation(app: AdminApp, def: RelationDef, before: RelationDef
         JSON.stringify(def),
       ]);
     } else {
-      await tx.query(
-        'UPDATE _relations SET source = $2, target = $3, definition = $4::jsonb, updated_at = NOW() WHERE name = $1',
-        [def.name, def.source, def.target, JSON.stringify(def)],
-      );
+      await tx.query('UPDATE _relations SET source = $2, target = $3, definition = $4::jsonb, updated_at = NOW() WHERE name = $1', [
+        def.name,
+        def.source,
+        def.target,
+        JSON.stringify(def),
+      ]);
     }
     // Join tables are made on create only (spec); FK indexes and one_to_one uniqueness always hold.
     if (mode === 'create' || def.type !== 'many_to_many') await migrateRelation(tx, def, source, target);

@@ -62,8 +62,7 @@ export function compileRule(row: { id: string; hook: RuleHook; type: RuleType; p
 export const loadKey = (l: NonNullable<RuleDefinition['related_load']>[number]) => `${l.relation}\u0000${JSON.stringify(l.filter ?? {})}`;
 
 export function groupRules(rules: CompiledRule[]): EntityRules {
-  const by = (hook: RuleHook, type: RuleType) =>
-    rules.filter((r) => r.hook === hook && r.type === type).sort((a, b) => a.priority - b.priority);
+  const by = (hook: RuleHook, type: RuleType) => rules.filter((r) => r.hook === hook && r.type === type).sort((a, b) => a.priority - b.priority);
   // One query per distinct (relation, filter): two rules may load one relation with different filters.
   const loads = (hook: RuleHook) => {
     const seen = new Map<string, NonNullable<RuleDefinition['related_load']>[number]>();

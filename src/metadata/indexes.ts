@@ -24,7 +24,10 @@ export const RESERVED_INDEX_PREFIXES = ['idx_', 'fk_', 'uq_'] as const;
 export function derivedIndexName(table: string, columns: readonly string[], suffix: string): string {
   const name = `${table}_${columns.join('_')}_${suffix}`;
   if (Buffer.byteLength(name) <= 63) return name;
-  const hash = createHash('sha1').update(`${table}\u0000${columns.join('\u0000')}\u0000${suffix}`).digest('hex').slice(0, 10);
+  const hash = createHash('sha1')
+    .update(`${table}\u0000${columns.join('\u0000')}\u0000${suffix}`)
+    .digest('hex')
+    .slice(0, 10);
   return `${name.slice(0, 63 - 11)}_${hash}`;
 }
 

@@ -103,9 +103,7 @@ function compileEntity(def: EntityDef): EntityMeta {
 }
 
 function resolveUses(entity: EntityMeta, relations: readonly RelationMeta[]): void {
-  const touching = relations
-    .filter((r) => r.def.source === entity.name || r.def.target === entity.name)
-    .sort((a, b) => a.name.localeCompare(b.name));
+  const touching = relations.filter((r) => r.def.source === entity.name || r.def.target === entity.name).sort((a, b) => a.name.localeCompare(b.name));
   const use = (r: RelationMeta): RelationUse => ({ relation: r, forward: r.def.source === entity.name });
   const set = (name: string, u: RelationUse) => {
     if (!entity.uses.has(name)) entity.uses.set(name, u);

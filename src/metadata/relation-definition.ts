@@ -12,8 +12,7 @@ import {
   type WriteMode,
 } from './types.js';
 
-const oneOf = <T extends string>(values: readonly T[], v: unknown): v is T =>
-  typeof v === 'string' && (values as readonly string[]).includes(v);
+const oneOf = <T extends string>(values: readonly T[], v: unknown): v is T => typeof v === 'string' && (values as readonly string[]).includes(v);
 
 const present = (v: unknown) => v !== undefined && v !== null && v !== '';
 
@@ -21,11 +20,7 @@ const present = (v: unknown) => v !== undefined && v !== null && v !== '';
  * Validates and normalises a relation against the app's entities
  * (spec: metadata.md §3, §7). Throws 422 naming every problem.
  */
-export function parseRelationDefinition(
-  input: unknown,
-  entities: ReadonlyMap<string, EntityDef>,
-  nameOverride?: string,
-): RelationDef {
+export function parseRelationDefinition(input: unknown, entities: ReadonlyMap<string, EntityDef>, nameOverride?: string): RelationDef {
   const p = new Problems();
   if (!isObject(input)) {
     p.add('', 'relation definition must be a JSON object');
@@ -78,7 +73,10 @@ export function parseRelationDefinition(
     if (def.source_join_key && def.source_join_key === def.target_join_key) {
       p.add('target_join_key', 'source_join_key and target_join_key must differ');
     }
-    if (typeof raw.join_table === 'string' && (SYSTEM_TABLES.has(raw.join_table.toLowerCase()) || [...entities.values()].some((e) => e.table === raw.join_table))) {
+    if (
+      typeof raw.join_table === 'string' &&
+      (SYSTEM_TABLES.has(raw.join_table.toLowerCase()) || [...entities.values()].some((e) => e.table === raw.join_table))
+    ) {
       p.add('join_table', `join_table ${raw.join_table} collides with an entity or system table`);
     }
   }

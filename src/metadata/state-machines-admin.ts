@@ -33,10 +33,13 @@ export async function createStateMachine(app: AdminApp, input: unknown): Promise
 export async function updateStateMachine(app: AdminApp, id: string, input: unknown): Promise<StateMachineObject> {
   await getStateMachine(app, id);
   const sm = parseStateMachine(objectPayload(input), app.registry);
-  await app.db.query(
-    'UPDATE _state_machines SET entity = $2, field = $3, definition = $4::jsonb, active = $5, updated_at = NOW() WHERE id = $1',
-    [id, sm.entity, sm.field, JSON.stringify(sm.definition), sm.active],
-  );
+  await app.db.query('UPDATE _state_machines SET entity = $2, field = $3, definition = $4::jsonb, active = $5, updated_at = NOW() WHERE id = $1', [
+    id,
+    sm.entity,
+    sm.field,
+    JSON.stringify(sm.definition),
+    sm.active,
+  ]);
   await app.reload();
   return { id, ...sm };
 }

@@ -39,7 +39,14 @@ const SPEC_SECTIONS = ['workflows', 'webhooks', 'ui_configs'];
 export async function exportSchema(app: AdminApp, sections: readonly TransferSection[]): Promise<ExportDocument> {
   const entities = await app.db.query<{ definition: unknown }>('SELECT definition FROM _entities ORDER BY name');
   const relations = await app.db.query<{ definition: unknown }>('SELECT definition FROM _relations ORDER BY name');
-  const rules = (await listRules(app)).map(({ entity, hook, type, definition, priority, active }) => ({ entity, hook, type, definition, priority, active }));
+  const rules = (await listRules(app)).map(({ entity, hook, type, definition, priority, active }) => ({
+    entity,
+    hook,
+    type,
+    definition,
+    priority,
+    active,
+  }));
   const machines = (await listStateMachines(app)).map(({ entity, field, definition, active }) => ({ entity, field, definition, active }));
   const permissions = (await listPermissions(app.db)).map(({ entity, action, roles, conditions }) => ({ entity, action, roles, conditions }));
   const doc: ExportDocument = {
@@ -62,7 +69,10 @@ export async function exportSchema(app: AdminApp, sections: readonly TransferSec
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (isObject(value)) {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value ?? null);
 }
@@ -115,7 +125,14 @@ export async function importSchema(
 
   const errors: string[] = [];
   const summary: Record<string, number> = {
-    entities: 0, relations: 0, rules: 0, state_machines: 0, workflows: 0, permissions: 0, webhooks: 0, ui_configs: 0,
+    entities: 0,
+    relations: 0,
+    rules: 0,
+    state_machines: 0,
+    workflows: 0,
+    permissions: 0,
+    webhooks: 0,
+    ui_configs: 0,
   };
   const label = (v: unknown) => (isObject(v) && typeof v.name === 'string' ? v.name : '?');
 
@@ -136,7 +153,12 @@ export async function importSchema(
   const joinTables = new Map<string, { a: string; b: string }>();
   for (const item of items(doc, 'relations')) {
     if (!isObject(item) || !item.name) continue;
-    if (item.type === 'many_to_many' && typeof item.join_table === 'string' && typeof item.source_join_key === 'string' && typeof item.target_join_key === 'string') {
+    if (
+      item.type === 'many_to_many' &&
+      typeof item.join_table === 'string' &&
+      typeof item.source_join_key === 'string' &&
+      typeof item.target_join_key === 'string'
+    ) {
       joinTables.set(item.join_table, { a: item.source_join_key, b: item.target_join_key });
     }
     if (app.registry.relations.has(String(item.name))) continue;

@@ -2,7 +2,6 @@ import type { FieldType } from '../types/field-types.js';
 
 /** Metadata shapes as stored in `_entities.definition` / `_relations.definition` (normalised). */
 
-
 export const PK_TYPES = ['uuid', 'int', 'bigint', 'string'] as const;
 export type PkType = (typeof PK_TYPES)[number];
 

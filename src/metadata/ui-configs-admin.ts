@@ -70,10 +70,11 @@ export async function getUIConfig(app: AdminApp, id: string): Promise<UIConfigRo
 export async function createUIConfig(app: AdminApp, body: unknown): Promise<UIConfigRow> {
   const input = parse(app, body, true);
   const rows = await unique(input, () =>
-    app.db.query<UIConfigRow>(
-      `INSERT INTO _ui_configs (entity, scope, config) VALUES ($1, $2, $3::jsonb) RETURNING ${COLUMNS}`,
-      [input.entity, input.scope, JSON.stringify(input.config)],
-    ),
+    app.db.query<UIConfigRow>(`INSERT INTO _ui_configs (entity, scope, config) VALUES ($1, $2, $3::jsonb) RETURNING ${COLUMNS}`, [
+      input.entity,
+      input.scope,
+      JSON.stringify(input.config),
+    ]),
   );
   return rows[0]!;
 }

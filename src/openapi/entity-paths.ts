@@ -1,12 +1,6 @@
 import type { PermissionAction } from '../auth/permissions.js';
 import type { EntityMeta, RelationMeta, RelationUse } from '../metadata/registry.js';
-import {
-  engineWritten,
-  filterOperators,
-  filterValueSchema,
-  inputFieldSchema,
-  recordFieldSchema,
-} from './field-schemas.js';
+import { engineWritten, filterOperators, filterValueSchema, inputFieldSchema, recordFieldSchema } from './field-schemas.js';
 import {
   dataOf,
   jsonBody,
@@ -44,10 +38,7 @@ export interface EntityContext {
  * inverse) from the target side. Names that are fields, and relations to entities outside the
  * caller's document, are left out.
  */
-export function relationProperties(
-  entity: EntityMeta,
-  allowed: ReadonlyMap<string, unknown>,
-): Array<{ name: string; use: RelationUse }> {
+export function relationProperties(entity: EntityMeta, allowed: ReadonlyMap<string, unknown>): Array<{ name: string; use: RelationUse }> {
   const candidates = new Map<RelationMeta, { use: RelationUse; names: string[] }>();
   for (const [name, use] of entity.uses) {
     const other = use.forward ? use.relation.target : use.relation.source;
@@ -347,7 +338,8 @@ export const LIST_PARAMETERS: Record<string, Parameter> = {
   count: {
     name: 'count',
     in: 'query',
-    description: 'exact (default): meta.total counts every match; estimated: the planner\'s estimate for large results (meta.total_estimated); none: no meta.total.',
+    description:
+      "exact (default): meta.total counts every match; estimated: the planner's estimate for large results (meta.total_estimated); none: no meta.total.",
     schema: { type: 'string', enum: ['exact', 'estimated', 'none'] },
   },
   cursor: {

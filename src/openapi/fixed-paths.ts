@@ -63,9 +63,14 @@ const idPath = { name: 'id', in: 'path' as const, required: true, schema: { type
 export function appUserPaths(): Record<string, PathItem> {
   const instance = jsonResponse('The workflow instance', dataOf(schemaRef('WorkflowInstance')));
   const decide = (verb: 'approve' | 'reject'): Operation =>
-    op(`workflows${verb === 'approve' ? 'Approve' : 'Reject'}`, 'workflows', `${verb === 'approve' ? 'Approve' : 'Reject'} the pending approval step (assignees only)`, {
-      responses: { '200': instance, ...errors(401, 403, 404, 422) },
-    });
+    op(
+      `workflows${verb === 'approve' ? 'Approve' : 'Reject'}`,
+      'workflows',
+      `${verb === 'approve' ? 'Approve' : 'Reject'} the pending approval step (assignees only)`,
+      {
+        responses: { '200': instance, ...errors(401, 403, 404, 422) },
+      },
+    );
   return {
     ...authPaths('auth', 'auth'),
     '/auth/accept-invite': {
@@ -88,7 +93,11 @@ export function appUserPaths(): Record<string, PathItem> {
                 user: {
                   type: 'object',
                   required: ['id', 'email', 'roles'],
-                  properties: { id: { type: 'string', format: 'uuid' }, email: { type: 'string' }, roles: { type: 'array', items: { type: 'string' } } },
+                  properties: {
+                    id: { type: 'string', format: 'uuid' },
+                    email: { type: 'string' },
+                    roles: { type: 'array', items: { type: 'string' } },
+                  },
                 },
               },
             }),
@@ -130,14 +139,20 @@ export function appUserPaths(): Record<string, PathItem> {
       parameters: [idPath],
       get: op('filesDownload', 'files', 'Download a file', {
         responses: {
-          '200': { description: 'The file bytes', content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } },
+          '200': {
+            description: 'The file bytes',
+            content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } },
+          },
           ...errors(401, 404),
         },
       }),
     },
     '/_workflows/pending': {
       get: op('workflowsPending', 'workflows', 'Instances waiting at an approval step the caller may decide', {
-        responses: { '200': jsonResponse('Pending instances, newest first', dataOf({ type: 'array', items: schemaRef('WorkflowInstance') })), ...errors(401) },
+        responses: {
+          '200': jsonResponse('Pending instances, newest first', dataOf({ type: 'array', items: schemaRef('WorkflowInstance') })),
+          ...errors(401),
+        },
       }),
     },
     '/_workflows/{id}': {
@@ -182,7 +197,11 @@ export function appUserPaths(): Record<string, PathItem> {
         responses: {
           '201': jsonResponse(
             'The ticket',
-            dataOf({ type: 'object', required: ['ticket', 'expires_in'], properties: { ticket: { type: 'string' }, expires_in: { type: 'integer' } } }),
+            dataOf({
+              type: 'object',
+              required: ['ticket', 'expires_in'],
+              properties: { ticket: { type: 'string' }, expires_in: { type: 'integer' } },
+            }),
           ),
           ...errors(401),
         },
@@ -213,16 +232,27 @@ function adminCollection(name: string, label: string, keyName: 'id' | 'name', sh
   const key = { name: keyName, in: 'path' as const, required: true, schema: { type: 'string' } };
   const one = jsonResponse(label, dataOf(shape));
   const body = jsonBody(OBJECT);
-  const deleted = jsonResponse('Deleted', dataOf({ type: 'object', required: ['deleted'], properties: { [keyName]: { type: 'string' }, deleted: { type: 'boolean' } } }));
+  const deleted = jsonResponse(
+    'Deleted',
+    dataOf({ type: 'object', required: ['deleted'], properties: { [keyName]: { type: 'string' }, deleted: { type: 'boolean' } } }),
+  );
   return {
     [`/_admin/${name}`]: {
-      get: op(`admin${stem}List`, 'admin', `List ${label}s`, { responses: { '200': jsonResponse(`${label}s`, dataOf({ type: 'array', items: shape })), ...errors(401, 403) } }),
-      post: op(`admin${stem}Create`, 'admin', `Create a ${label}`, { requestBody: body, responses: { '201': one, ...errors(400, 401, 403, 409, 422) } }),
+      get: op(`admin${stem}List`, 'admin', `List ${label}s`, {
+        responses: { '200': jsonResponse(`${label}s`, dataOf({ type: 'array', items: shape })), ...errors(401, 403) },
+      }),
+      post: op(`admin${stem}Create`, 'admin', `Create a ${label}`, {
+        requestBody: body,
+        responses: { '201': one, ...errors(400, 401, 403, 409, 422) },
+      }),
     },
     [`/_admin/${name}/{${keyName}}`]: {
       parameters: [key],
       get: op(`admin${stem}Get`, 'admin', `Get a ${label}`, { responses: { '200': one, ...errors(401, 403, 404) } }),
-      put: op(`admin${stem}Update`, 'admin', `Replace a ${label}`, { requestBody: body, responses: { '200': one, ...errors(400, 401, 403, 404, 409, 422) } }),
+      put: op(`admin${stem}Update`, 'admin', `Replace a ${label}`, {
+        requestBody: body,
+        responses: { '200': one, ...errors(400, 401, 403, 404, 409, 422) },
+      }),
       delete: op(`admin${stem}Delete`, 'admin', `Delete a ${label}`, { responses: { '200': deleted, ...errors(401, 403, 404, 409) } }),
     },
   };
@@ -250,7 +280,9 @@ export function appAdminPaths(): Record<string, PathItem> {
       }),
     },
     '/_admin/invites/bulk': {
-      post: simple('adminInvitesBulk', 'Invite many users', jsonResponse('What was created and skipped', dataOf(OBJECT)), { requestBody: jsonBody(OBJECT) }),
+      post: simple('adminInvitesBulk', 'Invite many users', jsonResponse('What was created and skipped', dataOf(OBJECT)), {
+        requestBody: jsonBody(OBJECT),
+      }),
     },
     '/_admin/invites/{id}': {
       parameters: [idPath],
@@ -303,7 +335,9 @@ export function platformPaths(): Record<string, PathItem> {
   return {
     ...authPaths('auth', 'platform'),
     '/apps': {
-      get: op('appsList', 'apps', 'List apps', { responses: { '200': jsonResponse('Apps', dataOf({ type: 'array', items: schemaRef('App') })), ...errors(401, 403) } }),
+      get: op('appsList', 'apps', 'List apps', {
+        responses: { '200': jsonResponse('Apps', dataOf({ type: 'array', items: schemaRef('App') })), ...errors(401, 403) },
+      }),
       post: op('appsCreate', 'apps', 'Create an app (its database, secret and admin user)', {
         requestBody: jsonBody({
           type: 'object',
@@ -322,10 +356,14 @@ export function platformPaths(): Record<string, PathItem> {
     '/apps/{name}': {
       parameters: [nameParam],
       get: op('appsGet', 'apps', 'One app', { responses: { '200': jsonResponse('The app', dataOf(schemaRef('App'))), ...errors(401, 403, 404) } }),
-      delete: op('appsDelete', 'apps', 'Delete an app and its database', { responses: { '200': jsonResponse('Deleted', MESSAGE), ...errors(401, 403, 404) } }),
+      delete: op('appsDelete', 'apps', 'Delete an app and its database', {
+        responses: { '200': jsonResponse('Deleted', MESSAGE), ...errors(401, 403, 404) },
+      }),
     },
     '/openapi': {
-      get: op('platformOpenapi', 'apps', 'This document', { responses: { '200': jsonResponse('OpenAPI 3.1 document', OBJECT), ...errors(401, 403) } }),
+      get: op('platformOpenapi', 'apps', 'This document', {
+        responses: { '200': jsonResponse('OpenAPI 3.1 document', OBJECT), ...errors(401, 403) },
+      }),
     },
   };
 }

@@ -7,7 +7,6 @@ export interface PoolUsage {
   waiting: number;
 }
 
-
 /**
  * The instance's Prometheus metrics (operations.md §Health and metrics), in a
  * registry of its own so several servers in one process (tests) stay apart.

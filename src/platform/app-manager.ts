@@ -108,7 +108,7 @@ export class AppManager {
     }
     const driver = input.db_driver ?? '';
     if (driver !== '' && driver !== 'postgres') {
-      if (driver === 'sqlite') throw invalid('db_driver must be \'postgres\' or \'sqlite\'; this server supports postgres only');
+      if (driver === 'sqlite') throw invalid("db_driver must be 'postgres' or 'sqlite'; this server supports postgres only");
       throw invalid("db_driver must be 'postgres' or 'sqlite'");
     }
     if (input.display_name !== undefined && input.display_name !== null && typeof input.display_name !== 'string') {
@@ -133,7 +133,15 @@ export class AppManager {
         [name, displayName, dbName, placedOn, randomBytes(32).toString('hex')],
       );
       inserted = true;
-      runtime = new AppRuntime(rows[0]!, server.connect(dbName, this.poolSize), this.bus, this.throttle, this.log, this.extensions, this.countEstimateThreshold);
+      runtime = new AppRuntime(
+        rows[0]!,
+        server.connect(dbName, this.poolSize),
+        this.bus,
+        this.throttle,
+        this.log,
+        this.extensions,
+        this.countEstimateThreshold,
+      );
       await runtime.bootstrap(this.log, admin);
       await runtime.open(this.log);
       this.live.set(name, runtime);
@@ -178,7 +186,15 @@ export class AppManager {
   private async open(row: AppRow): Promise<AppRuntime> {
     const existing = this.live.get(row.name);
     if (existing) return existing;
-    const runtime = new AppRuntime(row, this.placement.server(row.database).connect(row.db_name, this.poolSize), this.bus, this.throttle, this.log, this.extensions, this.countEstimateThreshold);
+    const runtime = new AppRuntime(
+      row,
+      this.placement.server(row.database).connect(row.db_name, this.poolSize),
+      this.bus,
+      this.throttle,
+      this.log,
+      this.extensions,
+      this.countEstimateThreshold,
+    );
     try {
       await runtime.bootstrap(this.log);
       await runtime.open(this.log);

@@ -15,7 +15,6 @@ import type { EngineExtensions } from '../engine/extensions.js';
 import type { TransferSection } from '../metadata/transfer-sections.js';
 import type { ChangeBus } from './change-bus.js';
 
-
 /** What the composition root (rocket.ts) plugs into every app runtime: the engine's observers and sinks, and export sections. */
 export interface AppExtensions extends EngineExtensions {
   /** Export/import sections owned by features, in the order they are imported (spec: export-import.md). */

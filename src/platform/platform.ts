@@ -29,9 +29,7 @@ export class Platform {
     const existing = await this.db.query('SELECT 1 FROM _platform_users LIMIT 1');
     if (existing.length > 0) return;
     if (config.platformPassword === 'changeme') {
-      log.warn(
-        '!!! platform admin seeded with the DEFAULT password "changeme" — set ROCKET_PLATFORM_PASSWORD before exposing this server !!!',
-      );
+      log.warn('!!! platform admin seeded with the DEFAULT password "changeme" — set ROCKET_PLATFORM_PASSWORD before exposing this server !!!');
     }
     await this.db.query(
       `INSERT INTO _platform_users (email, password_hash, roles) VALUES ($1, $2, '{platform_admin}')

@@ -31,9 +31,7 @@ export const PLATFORM_MIGRATIONS: readonly Migration[] = [
         expires_at TIMESTAMPTZ NOT NULL,
         created_at TIMESTAMPTZ DEFAULT NOW())`);
       await tx.query('CREATE INDEX IF NOT EXISTS idx_platform_refresh_tokens_token ON _platform_refresh_tokens(token)');
-      await tx.query(
-        'CREATE INDEX IF NOT EXISTS idx_platform_refresh_tokens_expires ON _platform_refresh_tokens(expires_at)',
-      );
+      await tx.query('CREATE INDEX IF NOT EXISTS idx_platform_refresh_tokens_expires ON _platform_refresh_tokens(expires_at)');
     },
   },
   {

@@ -62,10 +62,9 @@ export class CaptureLeases {
   }
 
   async beat(): Promise<void> {
-    await this.mgmt.query(
-      `INSERT INTO _realtime_instances (origin, seen) VALUES ($1, now()) ON CONFLICT (origin) DO UPDATE SET seen = now()`,
-      [this.origin],
-    );
+    await this.mgmt.query(`INSERT INTO _realtime_instances (origin, seen) VALUES ($1, now()) ON CONFLICT (origin) DO UPDATE SET seen = now()`, [
+      this.origin,
+    ]);
   }
 
   /** Shutdown: nobody waits for this instance any more. */

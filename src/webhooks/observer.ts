@@ -50,7 +50,11 @@ function evaluate(w: ActiveWebhook, event: WebhookEvent): Verdict {
   }
 }
 
-function logOf(w: ActiveWebhook, event: WebhookEvent, fields: Pick<NewLog, 'status' | 'attempt' | 'response_status' | 'response_body' | 'error'>): NewLog {
+function logOf(
+  w: ActiveWebhook,
+  event: WebhookEvent,
+  fields: Pick<NewLog, 'status' | 'attempt' | 'response_status' | 'response_body' | 'error'>,
+): NewLog {
   const { row } = w;
   return {
     webhook_id: row.id,
@@ -103,7 +107,12 @@ async function beforeCommit(settings: WebhookSettings, sc: StageContext, writes:
         }
         states.set(writes, state);
         const result = await deliver(
-          { url: w.row.url, method: w.row.method, headers: resolveHeaders(w.row.headers, settings.envAllowlist), body: JSON.stringify(event.payload) },
+          {
+            url: w.row.url,
+            method: w.row.method,
+            headers: resolveHeaders(w.row.headers, settings.envAllowlist),
+            body: JSON.stringify(event.payload),
+          },
           { denyPrivateNetworks: settings.denyPrivateNetworks },
         );
         state.sync.push(

@@ -52,7 +52,8 @@ async function setField(app: EngineApp, run: ActionRun, a: Record<string, unknow
   if (!entity) throw new ActionError(`entity not found: ${String(a.entity ?? '')}`);
   if (typeof a.field !== 'string' || !entity.fields.has(a.field)) throw new ActionError(`field not found: ${entity.name}.${String(a.field ?? '')}`);
   const id = resolvePath({ context: run.context }, a.record_id);
-  if (id === null || id === '' || typeof id === 'object') throw new ActionError(`record_id ${JSON.stringify(a.record_id ?? null)} resolved to no value`);
+  if (id === null || id === '' || typeof id === 'object')
+    throw new ActionError(`record_id ${JSON.stringify(a.record_id ?? null)} resolved to no value`);
   const value = a.value === 'now' ? isoSeconds() : (a.value ?? null);
   try {
     await updateRecord(opContext(app, run, 'workflow'), entity.name, String(id), { [a.field]: value });
@@ -102,10 +103,9 @@ async function sendEvent(app: EngineApp, run: ActionRun, a: Record<string, unkno
     source_instance: run.id,
     by: run.actingFor,
   };
-  const rows = await app.db.query<StoredEffect>(
-    `INSERT INTO _outbox (kind, payload) VALUES ('event', $1::jsonb) RETURNING id, kind, payload`,
-    [JSON.stringify(payload)],
-  );
+  const rows = await app.db.query<StoredEffect>(`INSERT INTO _outbox (kind, payload) VALUES ('event', $1::jsonb) RETURNING id, kind, payload`, [
+    JSON.stringify(payload),
+  ]);
   // Through the app's event sink, as every committed event: the row is durable, and the sweep delivers it if this fails.
   await app.extensions.eventSink?.(app, rows);
 }

@@ -124,7 +124,8 @@ function parseStep(raw: unknown, index: number): WorkflowStep {
   }
   if (type === 'approval') {
     if (raw.assignee !== undefined && raw.assignee !== null && !isObject(raw.assignee)) throw invalid(`step ${id}: assignee must be an object`);
-    if (raw.timeout !== undefined && raw.timeout !== null && typeof raw.timeout !== 'string') throw invalid(`step ${id}: timeout must be a duration string`);
+    if (raw.timeout !== undefined && raw.timeout !== null && typeof raw.timeout !== 'string')
+      throw invalid(`step ${id}: timeout must be a duration string`);
   }
   return step;
 }

@@ -3,7 +3,7 @@
  * `<number><unit>` with units ns, us (µs), ms, s, m, h — `72h`, `1h30m`, `1.5h`,
  * `90s`. No days, no sign. Returns milliseconds, or undefined when unparseable.
  */
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
 
 export function parseDuration(text: unknown): number | undefined {

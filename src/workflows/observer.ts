@@ -68,7 +68,8 @@ export const workflowObserver: WriteObserver = {
     if (sc.outbox.length === 0) return;
     const source = (sc as StageContext & WorkflowOpContext).workflowInstance;
     for (const entry of sc.outbox) {
-      if (entry.kind === 'event') Object.assign(entry.payload, { depth: sc.depth ?? 0, ...(source ? { source_instance: source } : {}), by: actingFor(sc) });
+      if (entry.kind === 'event')
+        Object.assign(entry.payload, { depth: sc.depth ?? 0, ...(source ? { source_instance: source } : {}), by: actingFor(sc) });
     }
   },
 

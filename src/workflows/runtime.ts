@@ -62,7 +62,6 @@ export interface StartOrigin {
   by: ActingFor | null;
 }
 
-
 /** Runs being advanced right now in this process, so a skipped start can be noted in its source's history. */
 const advancing = new Map<string, Run>();
 
@@ -192,7 +191,19 @@ async function store(app: EngineApp, run: Run): Promise<void> {
     await app.db.query(
       `INSERT INTO _workflow_instances (id, workflow_id, workflow_name, status, current_step, current_step_deadline, context, history, trigger, depth, error)
        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11)`,
-      [run.id, run.wf.id, run.wf.name, run.status, run.current, run.deadline, json(run.context), json(run.history), json(run.trigger), run.depth, run.error],
+      [
+        run.id,
+        run.wf.id,
+        run.wf.name,
+        run.status,
+        run.current,
+        run.deadline,
+        json(run.context),
+        json(run.history),
+        json(run.trigger),
+        run.depth,
+        run.error,
+      ],
     );
     run.isNew = false;
     return;
@@ -210,7 +221,12 @@ async function store(app: EngineApp, run: Run): Promise<void> {
  * Starts the given workflows (already in name order) for one trigger. Errors
  * are logged, never thrown: the triggering request must not fail.
  */
-export async function startWorkflows(app: EngineApp, workflows: readonly CompiledWorkflow[], trigger: TriggerData, origin: StartOrigin): Promise<void> {
+export async function startWorkflows(
+  app: EngineApp,
+  workflows: readonly CompiledWorkflow[],
+  trigger: TriggerData,
+  origin: StartOrigin,
+): Promise<void> {
   for (const wf of workflows) {
     try {
       if (origin.depth >= MAX_DEPTH) {
@@ -259,7 +275,11 @@ function runOf(wf: CompiledWorkflow, row: InstanceRow, actingFor: ActingFor | nu
 }
 
 /** Where a decision at `step` leads, as the column values of the claim. */
-function decided(step: WorkflowStep, target: Goto | undefined, onAbsent: 'completed' | 'failed'): { status: InstanceStatus; current: string; error: string | null } {
+function decided(
+  step: WorkflowStep,
+  target: Goto | undefined,
+  onAbsent: 'completed' | 'failed',
+): { status: InstanceStatus; current: string; error: string | null } {
   if (target === undefined) {
     return onAbsent === 'completed'
       ? { status: 'completed', current: '', error: null }
@@ -274,7 +294,14 @@ function decided(step: WorkflowStep, target: Goto | undefined, onAbsent: 'comple
  * so two deciders (or a decider and the deadline job, on any server) cannot
  * both resume it. Undefined when someone else moved it first.
  */
-async function claim(app: EngineApp, row: InstanceRow, step: WorkflowStep, entry: HistoryEntry, target: Goto | undefined, onAbsent: 'completed' | 'failed'): Promise<InstanceRow | undefined> {
+async function claim(
+  app: EngineApp,
+  row: InstanceRow,
+  step: WorkflowStep,
+  entry: HistoryEntry,
+  target: Goto | undefined,
+  onAbsent: 'completed' | 'failed',
+): Promise<InstanceRow | undefined> {
   const next = decided(step, target, onAbsent);
   const rows = await app.db.query<InstanceRow>(
     `UPDATE _workflow_instances SET history = history || $4::jsonb, current_step_deadline = NULL, status = $5, current_step = $6,
@@ -380,7 +407,9 @@ export async function processDeadlines(app: EngineApp, limit = 100): Promise<num
     orderBy: 'current_step_deadline',
     limit,
     set: `current_step_deadline = NOW() + interval '10 minutes'`,
-    returning: INSTANCE_COLUMNS.split(', ').map((c) => `t.${c}`).join(', '),
+    returning: INSTANCE_COLUMNS.split(', ')
+      .map((c) => `t.${c}`)
+      .join(', '),
   });
   if (due.length === 0) return 0;
   const set = await workflowsOf(app);
@@ -391,7 +420,10 @@ export async function processDeadlines(app: EngineApp, limit = 100): Promise<num
       const step = wf?.stepById.get(row.current_step ?? '');
       if (!wf || step?.type !== 'approval') {
         // Not an approval any more (definition changed): no deadline applies.
-        await app.db.query('UPDATE _workflow_instances SET current_step_deadline = NULL WHERE id = $1 AND jsonb_array_length(history) = $2', [row.id, row.history.length]);
+        await app.db.query('UPDATE _workflow_instances SET current_step_deadline = NULL WHERE id = $1 AND jsonb_array_length(history) = $2', [
+          row.id,
+          row.history.length,
+        ]);
         continue;
       }
       const claimed = await claim(app, row, step, { step: step.id, status: 'timed_out', at: nowIso() }, step.on_timeout, 'failed');

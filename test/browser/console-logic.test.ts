@@ -81,7 +81,10 @@ describe('admin console, part 2', { timeout: 180_000 }, () => {
     await form.getByLabel('Transition 2 guard').fill('record.title != ');
     await form.getByRole('button', { name: 'Save state machine' }).click();
     // the guard does not compile: the API's message shows at the guard input
-    await form.locator('.field.has-error', { has: page.getByLabel('Transition 2 guard') }).getByRole('alert').waitFor();
+    await form
+      .locator('.field.has-error', { has: page.getByLabel('Transition 2 guard') })
+      .getByRole('alert')
+      .waitFor();
     await form.getByLabel('Transition 2 guard').fill("record.title != ''");
     await form.getByRole('img', { name: 'State diagram' }).waitFor();
     await w.screenshot('30-state-machine-editor');
@@ -113,7 +116,12 @@ describe('admin console, part 2', { timeout: 180_000 }, () => {
     await form.getByLabel('Steps (JSON)').fill(
       JSON.stringify([
         { id: 'mgr', type: 'approval', assignee: { type: 'role', role: 'manager' }, timeout: '72h', on_approve: { goto: 'mark' }, on_reject: 'end' },
-        { id: 'mark', type: 'action', actions: [{ type: 'set_field', entity: 'ticket', record_id: 'context.record_id', field: 'approved', value: true }], then: 'end' },
+        {
+          id: 'mark',
+          type: 'action',
+          actions: [{ type: 'set_field', entity: 'ticket', record_id: 'context.record_id', field: 'approved', value: true }],
+          then: 'end',
+        },
       ]),
     );
     await form.getByRole('img', { name: 'Workflow diagram' }).waitFor();
@@ -143,7 +151,9 @@ describe('admin console, part 2', { timeout: 180_000 }, () => {
     await policy.getByRole('button', { name: 'Save policy' }).click();
     await page.getByRole('button', { name: /Edit read policy on ticket for manager/ }).waitFor();
     const perms = await server.client.get(`/api/${app}/_admin/permissions`, { token });
-    expect(perms.body.data).toMatchObject([{ entity: 'ticket', action: 'read', roles: ['manager'], conditions: [{ field: 'status', operator: 'neq', value: 'void' }] }]);
+    expect(perms.body.data).toMatchObject([
+      { entity: 'ticket', action: 'read', roles: ['manager'], conditions: [{ field: 'status', operator: 'neq', value: 'void' }] },
+    ]);
 
     // trigger the workflow from the data browser
     await page.goto(url(`/a/${app}/data/ticket/${ticketId}`));
@@ -198,7 +208,10 @@ describe('admin console, part 2', { timeout: 180_000 }, () => {
     await expect
       .poll(async () => {
         await page.getByRole('button', { name: 'Refresh' }).click();
-        return deliveries.getByText('failed').count().catch(() => 0);
+        return deliveries
+          .getByText('failed')
+          .count()
+          .catch(() => 0);
       })
       .toBeGreaterThan(0);
     await deliveries.getByRole('button', { name: 'Payload' }).first().click();
@@ -214,7 +227,10 @@ describe('admin console, part 2', { timeout: 180_000 }, () => {
       .poll(
         async () => {
           await page.getByRole('button', { name: 'Refresh' }).click();
-          return deliveries.getByText('delivered').count().catch(() => 0);
+          return deliveries
+            .getByText('delivered')
+            .count()
+            .catch(() => 0);
         },
         { timeout: 20_000 },
       )
@@ -229,7 +245,10 @@ describe('admin console, part 2', { timeout: 180_000 }, () => {
     await dialog.getByLabel('Rule type').selectOption('expression');
     await dialog.getByLabel('Expression').fill('record.title ==');
     await dialog.getByRole('button', { name: 'Save rule' }).click();
-    await dialog.locator('.field.has-error', { has: page.getByLabel('Expression') }).getByRole('alert').waitFor();
+    await dialog
+      .locator('.field.has-error', { has: page.getByLabel('Expression') })
+      .getByRole('alert')
+      .waitFor();
     await dialog.getByLabel('Expression').fill("record.title != 'x'");
     await dialog.getByLabel('Error message').fill('Title must not be x');
     await dialog.getByRole('button', { name: 'Save rule' }).click();

@@ -132,7 +132,13 @@ describe('admin console, part 1', { timeout: 180_000 }, () => {
     await w.screenshot('07-schema');
 
     const rel = await server.client.get(`/api/${app}/_admin/relations/orders`, { token: server.platformToken });
-    expect(rel.body.data.definition).toMatchObject({ type: 'one_to_many', source: 'customer', target: 'order', target_key: 'customer_id', on_delete: 'cascade' });
+    expect(rel.body.data.definition).toMatchObject({
+      type: 'one_to_many',
+      source: 'customer',
+      target: 'order',
+      target_key: 'customer_id',
+      on_delete: 'cascade',
+    });
     const order = await server.client.get(`/api/${app}/_admin/entities/order`, { token: server.platformToken });
     expect(order.body.data.definition.fields).toEqual([
       { name: 'id', type: 'uuid' },
@@ -161,7 +167,7 @@ describe('admin console, part 1', { timeout: 180_000 }, () => {
     }
     await w.screenshot('08-record-new-with-children');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
-    await page.waitForURL(new RegExp(`/data/customer$`));
+    await page.waitForURL(/\/data\/customer$/);
     await page.getByRole('table', { name: 'customer records' }).getByText('Acme').waitFor();
 
     const list = await server.client.get(`/api/${app}/customer?include=orders`, { token: server.platformToken });
@@ -199,7 +205,12 @@ describe('admin console, part 1', { timeout: 180_000 }, () => {
   it('shows a rule violation at its field, then deletes with confirmation', async () => {
     const rule = await server.client.post(`/api/${app}/_admin/rules`, {
       token: server.platformToken,
-      body: { entity: 'order', hook: 'before_write', type: 'field', definition: { field: 'total', operator: 'min', value: 0, message: 'Total must be non-negative' } },
+      body: {
+        entity: 'order',
+        hook: 'before_write',
+        type: 'field',
+        definition: { field: 'total', operator: 'min', value: 0, message: 'Total must be non-negative' },
+      },
     });
     expect(rule.status).toBe(201);
     await page.goto(url(`/a/${app}/data/order`));
@@ -257,7 +268,21 @@ describe('admin console, part 1', { timeout: 180_000 }, () => {
     await mkdir(ARTIFACTS_DIR, { recursive: true });
     await writeFile(
       file,
-      JSON.stringify({ version: 1, entities: [{ name: 'note', table: 'notes', primary_key: { field: 'id', type: 'uuid', generated: true }, fields: [{ name: 'id', type: 'uuid' }, { name: 'body', type: 'text' }] }], rules: [{ entity: 'nowhere', hook: 'before_write', type: 'field', definition: {} }] }),
+      JSON.stringify({
+        version: 1,
+        entities: [
+          {
+            name: 'note',
+            table: 'notes',
+            primary_key: { field: 'id', type: 'uuid', generated: true },
+            fields: [
+              { name: 'id', type: 'uuid' },
+              { name: 'body', type: 'text' },
+            ],
+          },
+        ],
+        rules: [{ entity: 'nowhere', hook: 'before_write', type: 'field', definition: {} }],
+      }),
     );
     await page.getByLabel('Export document (JSON)').setInputFiles(file);
     await page.getByRole('button', { name: 'Import' }).click();
@@ -293,9 +318,7 @@ describe('admin console, part 1', { timeout: 180_000 }, () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(/\/admin\/login$/);
     expect(await page.evaluate(() => sessionStorage.getItem('rocket.console.session'))).toBeNull();
-    await expect
-      .poll(async () => (await server.client.post('/api/_platform/auth/refresh', { body: { refresh_token: refresh } })).status)
-      .toBe(401);
+    await expect.poll(async () => (await server.client.post('/api/_platform/auth/refresh', { body: { refresh_token: refresh } })).status).toBe(401);
   });
 
   it('no console errors and no request to another origin on any page', () => {

@@ -54,7 +54,10 @@ describe('GET /api/:app/_docs in a browser', { timeout: 180_000 }, () => {
       await w.screenshot('30-api-docs');
 
       // "Try it out" sends the token to this origin only
-      await page.locator('.opblock-summary-path', { hasText: /^\/gadget$/ }).first().click();
+      await page
+        .locator('.opblock-summary-path', { hasText: /^\/gadget$/ })
+        .first()
+        .click();
       await page.getByRole('button', { name: 'Try it out' }).first().click();
       await page.getByRole('button', { name: 'Execute' }).first().click();
       await page.locator('.live-responses-table .response-col_status', { hasText: '200' }).first().waitFor();

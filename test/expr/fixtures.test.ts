@@ -2,9 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import {
-  compileExpr, RULE_VARIABLES, safeRegex, truthy, WEBHOOK_VARIABLES, WORKFLOW_VARIABLES,
-} from '../../src/expr/index.js';
+import { compileExpr, RULE_VARIABLES, safeRegex, truthy, WEBHOOK_VARIABLES, WORKFLOW_VARIABLES } from '../../src/expr/index.js';
 import { NOW } from './helpers.js';
 
 const EXAMPLES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'examples');
@@ -54,7 +52,13 @@ function expressionsOf(file: string, schema: Obj): Found[] {
     if (!isObj(r) || !isObj(r.definition)) return;
     const record = sample(r.entity);
     add(`rules[${i}].definition.expression`, r.definition.expression, RULE_VARIABLES, {
-      record, old: record, action: 'update', user, entity: r.entity, related: {}, now: NOW,
+      record,
+      old: record,
+      action: 'update',
+      user,
+      entity: r.entity,
+      related: {},
+      now: NOW,
     });
   });
   list(schema.state_machines).forEach((m, i) => {
@@ -63,7 +67,13 @@ function expressionsOf(file: string, schema: Obj): Found[] {
     list(m.definition.transitions).forEach((t, k) => {
       if (!isObj(t)) return;
       add(`state_machines[${i}].definition.transitions[${k}].guard`, t.guard, RULE_VARIABLES, {
-        record: { ...record, [String(m.field)]: t.to }, old: record, action: 'update', user, entity: m.entity, related: {}, now: NOW,
+        record: { ...record, [String(m.field)]: t.to },
+        old: record,
+        action: 'update',
+        user,
+        entity: m.entity,
+        related: {},
+        now: NOW,
       });
     });
   });
@@ -89,13 +99,22 @@ function expressionsOf(file: string, schema: Obj): Found[] {
     if (!isObj(h)) return;
     const record = sample(h.entity);
     add(`webhooks[${i}].condition`, h.condition, WEBHOOK_VARIABLES, {
-      record, old: null, changes: null, action: 'create', entity: h.entity, event: h.hook ?? 'after_write', user, now: NOW,
+      record,
+      old: null,
+      changes: null,
+      action: 'create',
+      entity: h.entity,
+      event: h.hook ?? 'after_write',
+      user,
+      now: NOW,
     });
   });
   return found;
 }
 
-const files = readdirSync(EXAMPLES).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(EXAMPLES)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 const schemas = files.map((f) => [f, JSON.parse(readFileSync(join(EXAMPLES, f), 'utf8')) as Obj] as const);
 const all = schemas.flatMap(([f, s]) => expressionsOf(f, s));
 
@@ -130,9 +149,12 @@ describe('expressions of the example schemas', () => {
 
   describe('field rule patterns of the examples', () => {
     const patterns = schemas.flatMap(([, s]) =>
-      list(s.rules).flatMap((r) => (isObj(r) && isObj(r.definition) && r.definition.operator === 'pattern' && typeof r.definition.value === 'string'
-        ? [{ field: String(r.definition.field), pattern: r.definition.value, entity: String(r.entity), samples: s.sample_data }]
-        : [])));
+      list(s.rules).flatMap((r) =>
+        isObj(r) && isObj(r.definition) && r.definition.operator === 'pattern' && typeof r.definition.value === 'string'
+          ? [{ field: String(r.definition.field), pattern: r.definition.value, entity: String(r.entity), samples: s.sample_data }]
+          : [],
+      ),
+    );
 
     it('there are some', () => {
       expect(patterns.length).toBeGreaterThanOrEqual(3);
@@ -152,42 +174,89 @@ describe('expressions of the example schemas', () => {
 
 describe('expressions listed in expressions.md', () => {
   const rule = (record: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-    record, old: null, action: 'create', user: { id: 'u', email: 'e', roles: [] }, entity: 'invoice', related: {}, now: NOW, ...extra,
+    record,
+    old: null,
+    action: 'create',
+    user: { id: 'u', email: 'e', roles: [] },
+    entity: 'invoice',
+    related: {},
+    now: NOW,
+    ...extra,
   });
   const cases: readonly [string, readonly string[], Record<string, unknown>, unknown][] = [
     ["record.status == 'paid' && record.payment_date == nil", RULE_VARIABLES, rule({ status: 'paid' }), true],
     ["record.status == 'paid' && record.payment_date == nil", RULE_VARIABLES, rule({ status: 'paid', payment_date: '2025-01-01' }), false],
-    ['record.end_date != nil && record.end_date <= record.start_date', RULE_VARIABLES, rule({ start_date: '2025-01-05', end_date: '2025-01-01' }), true],
+    [
+      'record.end_date != nil && record.end_date <= record.start_date',
+      RULE_VARIABLES,
+      rule({ start_date: '2025-01-05', end_date: '2025-01-01' }),
+      true,
+    ],
     ['record.end_date != nil && record.end_date <= record.start_date', RULE_VARIABLES, rule({ start_date: '2025-01-05' }), false],
     ['new Date(record.end_date) >= new Date(record.start_date)', RULE_VARIABLES, rule({ start_date: '2025-01-01', end_date: '2025-01-02' }), true],
     ["action == 'update' && old.status == 'void'", RULE_VARIABLES, rule({}, { action: 'update', old: { status: 'void' } }), true],
     ["action == 'update' && old.status == 'void'", RULE_VARIABLES, rule({}), false],
-    ["action == 'update' && old.status != record.status && !('admin' in user.roles)", RULE_VARIABLES,
-      rule({ status: 'paid' }, { action: 'update', old: { status: 'sent' }, user: { roles: ['clerk'] } }), true],
-    ["action == 'update' && old.status != record.status && !('admin' in user.roles)", RULE_VARIABLES,
-      rule({ status: 'paid' }, { action: 'update', old: { status: 'sent' }, user: { roles: ['admin'] } }), false],
+    [
+      "action == 'update' && old.status != record.status && !('admin' in user.roles)",
+      RULE_VARIABLES,
+      rule({ status: 'paid' }, { action: 'update', old: { status: 'sent' }, user: { roles: ['clerk'] } }),
+      true,
+    ],
+    [
+      "action == 'update' && old.status != record.status && !('admin' in user.roles)",
+      RULE_VARIABLES,
+      rule({ status: 'paid' }, { action: 'update', old: { status: 'sent' }, user: { roles: ['admin'] } }),
+      false,
+    ],
     ['record.subtotal * (1 + record.tax_rate)', RULE_VARIABLES, rule({ subtotal: 100, tax_rate: 0.1 }), 110.00000000000001],
     ['record.subtotal * (1 + record.tax_rate)', RULE_VARIABLES, rule({ subtotal: '100.00', tax_rate: '0.10' }), 110.00000000000001],
     ['record.quantity * record.unit_price', RULE_VARIABLES, rule({ quantity: 3, unit_price: 2.5 }), 7.5],
     ["record.first_name + ' ' + record.last_name", RULE_VARIABLES, rule({ first_name: 'John', last_name: 'Doe' }), 'John Doe'],
-    ['record.payment_date != nil && record.payment_amount >= record.total', RULE_VARIABLES,
-      rule({ payment_date: '2025-01-01', payment_amount: 100, total: '100.00' }), true],
+    [
+      'record.payment_date != nil && record.payment_amount >= record.total',
+      RULE_VARIABLES,
+      rule({ payment_date: '2025-01-01', payment_amount: 100, total: '100.00' }),
+      true,
+    ],
     ['context.amount > 10000', WORKFLOW_VARIABLES, { context: { amount: 5000 } }, false],
     ['context.amount > 10000', WORKFLOW_VARIABLES, { context: { amount: '15000.00' } }, true],
     ['context.days > 5', WORKFLOW_VARIABLES, { context: { days: 7 } }, true],
     ["context.department == 'engineering'", WORKFLOW_VARIABLES, { context: { department: 'engineering' } }, true],
     ['len(related.invoices) > 0', RULE_VARIABLES, rule({}, { related: { invoices: [{ id: 1 }] } }), true],
     ['len(related.invoices) > 0', RULE_VARIABLES, rule({}, { related: { invoices: [] } }), false],
-    ["sum(related.items, 'quantity * unit_price')", RULE_VARIABLES,
-      rule({}, { related: { items: [{ quantity: 2, unit_price: '1.50' }, { quantity: 1, unit_price: 4 }] } }), 7],
+    [
+      "sum(related.items, 'quantity * unit_price')",
+      RULE_VARIABLES,
+      rule(
+        {},
+        {
+          related: {
+            items: [
+              { quantity: 2, unit_price: '1.50' },
+              { quantity: 1, unit_price: 4 },
+            ],
+          },
+        },
+      ),
+      7,
+    ],
     ["record.status == 'paid' && (old == nil || old.status != 'paid')", WEBHOOK_VARIABLES, { record: { status: 'paid' }, old: null }, true],
-    ["record.status == 'paid' && (old == nil || old.status != 'paid')", WEBHOOK_VARIABLES, { record: { status: 'paid' }, old: { status: 'paid' } }, false],
+    [
+      "record.status == 'paid' && (old == nil || old.status != 'paid')",
+      WEBHOOK_VARIABLES,
+      { record: { status: 'paid' }, old: { status: 'paid' } },
+      false,
+    ],
     ["action === 'create'", WEBHOOK_VARIABLES, { action: 'create' }, true],
     ["record.status === 'published'", WEBHOOK_VARIABLES, { record: { status: 'published' } }, true],
     ['record.total > 0', RULE_VARIABLES, rule({ total: 100 }), true],
     ['record.total > 0', RULE_VARIABLES, rule({ total: 0 }), false],
-    ["action == 'update' && record.status == 'cancelled' && old.status == 'paid'", RULE_VARIABLES,
-      rule({ status: 'cancelled' }, { action: 'update', old: { status: 'paid' } }), true],
+    [
+      "action == 'update' && record.status == 'cancelled' && old.status == 'paid'",
+      RULE_VARIABLES,
+      rule({ status: 'cancelled' }, { action: 'update', old: { status: 'paid' } }),
+      true,
+    ],
   ];
   it.each(cases.map(([s, v, vars, e]) => ({ s, v, vars, e })))('$s', ({ s, v, vars, e }) => {
     expect(compileExpr(s, v).evaluate(vars)).toEqual(e);

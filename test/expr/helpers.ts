@@ -35,7 +35,13 @@ export function ruleVars(): Record<string, unknown> {
     action: 'update',
     user: { id: 'u1', email: 'a@example.com', roles: ['user', 'accountant'] },
     entity: 'invoice',
-    related: { invoices: [{ id: 1 }, { id: 2 }], items: [{ quantity: 2, unit_price: 3 }, { quantity: 4, unit_price: 0.5 }] },
+    related: {
+      invoices: [{ id: 1 }, { id: 2 }],
+      items: [
+        { quantity: 2, unit_price: 3 },
+        { quantity: 4, unit_price: 0.5 },
+      ],
+    },
     now: NOW,
   };
 }

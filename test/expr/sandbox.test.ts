@@ -29,13 +29,21 @@ function withRecord(extra: Record<string, unknown>): () => Record<string, unknow
 let getterCalls = 0;
 function varsWithGetter(): Record<string, unknown> {
   const v = ruleVars();
-  Object.defineProperty(v.record, 'secret', { enumerable: true, get: () => { getterCalls++; return 'leaked'; } });
+  Object.defineProperty(v.record, 'secret', {
+    enumerable: true,
+    get: () => {
+      getterCalls++;
+      return 'leaked';
+    },
+  });
   return v;
 }
 
 class Host {
   readonly x = 'host';
-  method(): string { return 'called'; }
+  method(): string {
+    return 'called';
+  }
 }
 
 const ATTEMPTS: readonly Attempt[] = [
@@ -49,14 +57,30 @@ const ATTEMPTS: readonly Attempt[] = [
   { name: 'prototype via optional brackets', source: "record?.['prototype']", outcome: { compile: 'forbidden member name prototype' } },
   { name: 'escaped constructor string', source: "record['\\u0063onstructor']", outcome: { compile: 'forbidden member name constructor' } },
   { name: 'constructor chain on array', source: 'user.roles.constructor', outcome: { compile: 'forbidden member name constructor' } },
-  { name: 'Function via constructor.constructor', source: "user.roles.constructor.constructor('return process')()", outcome: { compile: 'only whitelisted functions and methods can be called' } },
-  { name: 'Function via constructor.constructor without the call', source: "user.roles.constructor.constructor('return process')", outcome: { compile: 'forbidden member name constructor' } },
+  {
+    name: 'Function via constructor.constructor',
+    source: "user.roles.constructor.constructor('return process')()",
+    outcome: { compile: 'only whitelisted functions and methods can be called' },
+  },
+  {
+    name: 'Function via constructor.constructor without the call',
+    source: "user.roles.constructor.constructor('return process')",
+    outcome: { compile: 'forbidden member name constructor' },
+  },
   { name: 'constructor of a date', source: 'now.constructor', outcome: { compile: 'forbidden member name constructor' } },
   { name: 'constructor as object literal key', source: '{constructor: 1}', outcome: { compile: 'forbidden key constructor' } },
   { name: '__proto__ as object literal key', source: "{'__proto__': {polluted: true}}", outcome: { compile: 'forbidden key __proto__' } },
-  { name: 'constructor as arrow parameter', source: 'map(record.tags, constructor => constructor)', outcome: { compile: 'forbidden name constructor' } },
+  {
+    name: 'constructor as arrow parameter',
+    source: 'map(record.tags, constructor => constructor)',
+    outcome: { compile: 'forbidden name constructor' },
+  },
   { name: '__proto__ as variable', source: '__proto__', outcome: { compile: 'forbidden name __proto__' } },
-  { name: 'constructor inside arrow body', source: 'record.items.map(i => i.constructor)', outcome: { compile: 'forbidden member name constructor' } },
+  {
+    name: 'constructor inside arrow body',
+    source: 'record.items.map(i => i.constructor)',
+    outcome: { compile: 'forbidden member name constructor' },
+  },
   { name: 'constructor inside expression string', source: "map(record.items, 'constructor')", outcome: { compile: 'forbidden name constructor' } },
   // computed keys built at run time
   { name: "computed 'con'+'structor'", source: "record['con' + 'structor']", outcome: { value: null } },
@@ -65,10 +89,25 @@ const ATTEMPTS: readonly Attempt[] = [
   { name: 'computed constructor on string', source: "'abc'['constr' + 'uctor']", outcome: { value: null } },
   { name: 'computed constructor then call', source: "record['con' + 'structor'] ?? 1", outcome: { value: 1 } },
   { name: 'computed key from data', source: 'record[record.key]', vars: withRecord({ key: '__proto__' }), outcome: { value: null } },
-  { name: 'own data key named constructor is still hidden', source: "record['constr' + 'uctor']", vars: () => ({ ...ruleVars(), record: JSON.parse('{"constructor": "x"}') as unknown }), outcome: { value: null } },
+  {
+    name: 'own data key named constructor is still hidden',
+    source: "record['constr' + 'uctor']",
+    vars: () => ({ ...ruleVars(), record: JSON.parse('{"constructor": "x"}') as unknown }),
+    outcome: { value: null },
+  },
   { name: 'array as computed key', source: "record[['constructor']]", outcome: { value: null } },
-  { name: 'dynamic expression string naming constructor', source: 'map(record.items, record.f)', vars: withRecord({ f: 'constructor' }), outcome: { runtime: 'forbidden name constructor' } },
-  { name: 'dynamic expression string calling process', source: 'map(record.items, record.f)', vars: withRecord({ f: 'process.exit(1)' }), outcome: { runtime: 'unknown method exit' } },
+  {
+    name: 'dynamic expression string naming constructor',
+    source: 'map(record.items, record.f)',
+    vars: withRecord({ f: 'constructor' }),
+    outcome: { runtime: 'forbidden name constructor' },
+  },
+  {
+    name: 'dynamic expression string calling process',
+    source: 'map(record.items, record.f)',
+    vars: withRecord({ f: 'process.exit(1)' }),
+    outcome: { runtime: 'unknown method exit' },
+  },
   // globals and the host
   { name: 'this', source: 'this', outcome: { compile: 'unknown variable this' } },
   { name: 'this.constructor', source: 'this.constructor', outcome: { compile: 'forbidden member name constructor' } },
@@ -97,7 +136,12 @@ const ATTEMPTS: readonly Attempt[] = [
   { name: 'date mutation', source: 'now.setFullYear(2000)', outcome: { compile: 'unknown method setFullYear' } },
   { name: 'string repeat', source: "'a'.repeat(10000000)", outcome: { compile: 'unknown method repeat' } },
   { name: 'array push', source: "record.tags.push('x')", outcome: { compile: 'unknown method push' } },
-  { name: 'call a function value from data', source: 'record.fn()', vars: withRecord({ fn: () => 'called' }), outcome: { compile: 'unknown method fn' } },
+  {
+    name: 'call a function value from data',
+    source: 'record.fn()',
+    vars: withRecord({ fn: () => 'called' }),
+    outcome: { compile: 'unknown method fn' },
+  },
   // prototype members are not data
   { name: 'toString member', source: 'record.toString', outcome: { value: null } },
   { name: 'valueOf member', source: 'record.valueOf', outcome: { value: null } },
@@ -132,19 +176,79 @@ const ATTEMPTS: readonly Attempt[] = [
   { name: '65 nested arrays', source: `${'['.repeat(65)}${']'.repeat(65)}`, outcome: { compile: 'nested too deeply' } },
   { name: '65 negations', source: `${'!'.repeat(65)}true`, outcome: { compile: 'nested too deeply' } },
   { name: '65 nested calls', source: `${'abs('.repeat(65)}1${')'.repeat(65)}`, outcome: { compile: 'nested too deeply' } },
-  { name: 'string over 1 MB by +', source: 'record.big + record.big', vars: withRecord({ big: BIG }), outcome: { runtime: 'string result too large' } },
-  { name: 'string over 1 MB by doubling in map', source: 'map(record.tags, t => record.big + record.big + t)', vars: withRecord({ big: BIG }), outcome: { runtime: 'string result too large' } },
-  { name: 'string over 1 MB by string(map(...))', source: 'string(map(record.list, x => record.big))', vars: withRecord({ big: BIG, list: [1, 2, 3] }), outcome: { runtime: 'result too large' } },
-  { name: 'string over 1 MB by upper()', source: 'upper(record.ss)', vars: withRecord({ ss: 'ß'.repeat(600 * 1024) }), outcome: { runtime: 'string result too large' } },
-  { name: 'nested map over a large list', source: 'len(map(record.list, x => map(record.list, y => x)))', vars: withRecord({ list: Array.from({ length: 1000 }, (_, i) => i) }), outcome: { runtime: 'step budget exhausted' }, maxMs: 2000 },
-  { name: 'exponential structure via string()', source: 'string(map(record.list, x => map(record.list, y => record.list)))', vars: withRecord({ list: Array.from({ length: 300 }, (_, i) => i) }), outcome: { runtime: 'step budget exhausted' }, maxMs: 2000 },
-  { name: 'step budget with expression strings', source: "count(record.list, 'len(filter(list, \"true\"))')", vars: withRecord({ list: Array.from({ length: 400 }, () => ({ list: Array.from({ length: 400 }, (_, i) => i) })) }), outcome: { runtime: 'step budget exhausted' }, maxMs: 2000 },
+  {
+    name: 'string over 1 MB by +',
+    source: 'record.big + record.big',
+    vars: withRecord({ big: BIG }),
+    outcome: { runtime: 'string result too large' },
+  },
+  {
+    name: 'string over 1 MB by doubling in map',
+    source: 'map(record.tags, t => record.big + record.big + t)',
+    vars: withRecord({ big: BIG }),
+    outcome: { runtime: 'string result too large' },
+  },
+  {
+    name: 'string over 1 MB by string(map(...))',
+    source: 'string(map(record.list, x => record.big))',
+    vars: withRecord({ big: BIG, list: [1, 2, 3] }),
+    outcome: { runtime: 'result too large' },
+  },
+  {
+    name: 'string over 1 MB by upper()',
+    source: 'upper(record.ss)',
+    vars: withRecord({ ss: 'ß'.repeat(600 * 1024) }),
+    outcome: { runtime: 'string result too large' },
+  },
+  {
+    name: 'nested map over a large list',
+    source: 'len(map(record.list, x => map(record.list, y => x)))',
+    vars: withRecord({ list: Array.from({ length: 1000 }, (_, i) => i) }),
+    outcome: { runtime: 'step budget exhausted' },
+    maxMs: 2000,
+  },
+  {
+    name: 'exponential structure via string()',
+    source: 'string(map(record.list, x => map(record.list, y => record.list)))',
+    vars: withRecord({ list: Array.from({ length: 300 }, (_, i) => i) }),
+    outcome: { runtime: 'step budget exhausted' },
+    maxMs: 2000,
+  },
+  {
+    name: 'step budget with expression strings',
+    source: 'count(record.list, \'len(filter(list, "true"))\')',
+    vars: withRecord({ list: Array.from({ length: 400 }, () => ({ list: Array.from({ length: 400 }, (_, i) => i) })) }),
+    outcome: { runtime: 'step budget exhausted' },
+    maxMs: 2000,
+  },
   { name: 'catastrophic regex literal', source: "'aaaaaaaaaaaaaaaaaaaaaaaaaaaa!' matches '(a+)+$'", outcome: { value: false }, maxMs: 200 },
-  { name: 'catastrophic regex on long input', source: "record.s matches '(a|aa)+$'", vars: withRecord({ s: `${'a'.repeat(50_000)}!` }), outcome: { value: false }, maxMs: 2000 },
-  { name: 'polynomial regex on long input', source: "record.s matches '.*.*.*x'", vars: withRecord({ s: 'a'.repeat(20_000) }), outcome: { value: false }, maxMs: 2000 },
+  {
+    name: 'catastrophic regex on long input',
+    source: "record.s matches '(a|aa)+$'",
+    vars: withRecord({ s: `${'a'.repeat(50_000)}!` }),
+    outcome: { value: false },
+    maxMs: 2000,
+  },
+  {
+    name: 'polynomial regex on long input',
+    source: "record.s matches '.*.*.*x'",
+    vars: withRecord({ s: 'a'.repeat(20_000) }),
+    outcome: { value: false },
+    maxMs: 2000,
+  },
   { name: 'regex back-reference', source: "record.status matches '(a)\\\\1'", outcome: { compile: 'back-references are not supported' } },
-  { name: 'regex look-ahead from data', source: 'record.status matches record.p', vars: withRecord({ p: '(?=a)' }), outcome: { runtime: 'look-around is not supported' } },
-  { name: 'deep data equality overflows the stack', source: 'record.deep == record.deep2', vars: withRecord(deepPair()), outcome: { runtime: 'evaluation failed' } },
+  {
+    name: 'regex look-ahead from data',
+    source: 'record.status matches record.p',
+    vars: withRecord({ p: '(?=a)' }),
+    outcome: { runtime: 'look-around is not supported' },
+  },
+  {
+    name: 'deep data equality overflows the stack',
+    source: 'record.deep == record.deep2',
+    vars: withRecord(deepPair()),
+    outcome: { runtime: 'evaluation failed' },
+  },
   { name: 'deep data stringify overflows the stack', source: 'string(record.deep)', vars: withRecord(deepPair()), outcome: { runtime: '' } },
 ];
 
@@ -203,8 +307,12 @@ describe('sandbox escape attempts fail safely', () => {
     const vars = ruleVars();
     const before = JSON.stringify(vars);
     for (const src of [
-      "map(record.tags, t => t + '!')", 'filter(record.items, i => i.quantity > 1)', 'record.items.map(i => i.sku)',
-      "{a: record.meta, b: record.tags}", 'values(record.meta)', 'keys(record)',
+      "map(record.tags, t => t + '!')",
+      'filter(record.items, i => i.quantity > 1)',
+      'record.items.map(i => i.sku)',
+      '{a: record.meta, b: record.tags}',
+      'values(record.meta)',
+      'keys(record)',
     ]) {
       compileExpr(src, RULE_VARIABLES).evaluate(vars);
     }
@@ -234,7 +342,15 @@ describe('sandbox escape attempts fail safely', () => {
     const e = compileExpr('record.a.b', RULE_VARIABLES);
     expect(e.evaluate(null as unknown as Record<string, unknown>)).toBeNull();
     expect(e.evaluate({ record: Object.create(null) as unknown })).toBeNull();
-    const proxy = new Proxy({}, { getOwnPropertyDescriptor: () => { throw new TypeError('boom'); }, getPrototypeOf: () => Object.prototype });
+    const proxy = new Proxy(
+      {},
+      {
+        getOwnPropertyDescriptor: () => {
+          throw new TypeError('boom');
+        },
+        getPrototypeOf: () => Object.prototype,
+      },
+    );
     expect(() => e.evaluate({ record: proxy })).toThrow(ExprRuntimeError);
   });
 });

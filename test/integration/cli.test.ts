@@ -211,7 +211,10 @@ async function childPids(pid: number): Promise<number[]> {
   let out = '';
   ps.stdout.on('data', (c) => (out += c));
   await new Promise((r) => ps.once('exit', r));
-  return out.split('\n').filter((l) => l.trim() !== '').map(Number);
+  return out
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map(Number);
 }
 
 async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {

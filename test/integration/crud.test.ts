@@ -53,25 +53,37 @@ beforeAll(async () => {
     name: 'counter',
     table: 'counters',
     primary_key: { field: 'id', type: 'int', generated: true },
-    fields: [{ name: 'id', type: 'int' }, { name: 'label', type: 'string' }],
+    fields: [
+      { name: 'id', type: 'int' },
+      { name: 'label', type: 'string' },
+    ],
   });
   await h.entity({
     name: 'big',
     table: 'bigs',
     primary_key: { field: 'id', type: 'bigint', generated: true },
-    fields: [{ name: 'id', type: 'bigint' }, { name: 'label', type: 'string' }],
+    fields: [
+      { name: 'id', type: 'bigint' },
+      { name: 'label', type: 'string' },
+    ],
   });
   await h.entity({
     name: 'country',
     table: 'countries',
     primary_key: { field: 'code', type: 'string' },
-    fields: [{ name: 'code', type: 'string' }, { name: 'name', type: 'string', required: true }],
+    fields: [
+      { name: 'code', type: 'string' },
+      { name: 'name', type: 'string', required: true },
+    ],
   });
   await h.entity({
     name: 'token',
     table: 'tokens',
     primary_key: { field: 'id', type: 'uuid', generated: false },
-    fields: [{ name: 'id', type: 'uuid' }, { name: 'v', type: 'string' }],
+    fields: [
+      { name: 'id', type: 'uuid' },
+      { name: 'v', type: 'string' },
+    ],
   });
   await h.entity({
     name: 'article',
@@ -91,21 +103,29 @@ beforeAll(async () => {
     table: 'pages',
     primary_key: UUID_PK,
     slug: { field: 'slug', source: 'title', regenerate_on_update: true },
-    fields: [{ name: 'id', type: 'uuid' }, { name: 'title', type: 'string' }, { name: 'slug', type: 'string', unique: true }],
+    fields: [
+      { name: 'id', type: 'uuid' },
+      { name: 'title', type: 'string' },
+      { name: 'slug', type: 'string', unique: true },
+    ],
   });
   await h.entity({
     name: 'note',
     table: 'notes',
     primary_key: UUID_PK,
     soft_delete: true,
-    fields: [{ name: 'id', type: 'uuid' }, { name: 'text', type: 'string' }],
+    fields: [
+      { name: 'id', type: 'uuid' },
+      { name: 'text', type: 'string' },
+    ],
   });
 });
 afterAll(async () => {
   await h?.close();
 });
 
-const count = async (table: string, where = 'TRUE') => Number((await h.q<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE ${where}`))[0]!.n);
+const count = async (table: string, where = 'TRUE') =>
+  Number((await h.q<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE ${where}`))[0]!.n);
 
 /** POST expecting 422 with exactly these details, and no row written. */
 async function invalid(entity: string, table: string, body: unknown, details: unknown[]) {
@@ -169,7 +189,15 @@ describe('value encoding round trip', () => {
          FROM things WHERE id = $1`,
       [rec.id],
     );
-    expect(row).toEqual({ d: '12.34', b: '9007199254740991', jt: 'object', jc: 'true', dt: '2024-02-29', u: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', ts_ok: true });
+    expect(row).toEqual({
+      d: '12.34',
+      b: '9007199254740991',
+      jt: 'object',
+      jc: 'true',
+      dt: '2024-02-29',
+      u: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+      ts_ok: true,
+    });
   });
 
   it('json fields hold any JSON value and never come back as a JSON-encoded string', async () => {
@@ -290,7 +318,12 @@ describe('type errors → 422 {field, rule:"type"}', () => {
   });
 
   it('lone UTF-16 surrogates (valid JSON escapes, not storable text) are type errors', async () => {
-    for (const [field, raw, type] of [['s', '"x\\ud800y"', 'string'], ['t', '"\\udc00"', 'text'], ['j', '{"\\ud83d":1}', 'json'], ['j', '["ok", "\\ud83d"]', 'json']]) {
+    for (const [field, raw, type] of [
+      ['s', '"x\\ud800y"', 'string'],
+      ['t', '"\\udc00"', 'text'],
+      ['j', '{"\\ud83d":1}', 'json'],
+      ['j', '["ok", "\\ud83d"]', 'json'],
+    ]) {
       const before = await count('things');
       const res = await h.raw('POST', '/thing', `{"${field}":${raw}}`, { 'content-type': 'application/json' });
       expect(res.status, raw).toBe(422);
@@ -668,8 +701,17 @@ describe('request errors', () => {
   });
 
   it('unknown entity → 404 UNKNOWN_ENTITY; no token → 401', async () => {
-    for (const [method, path] of [['GET', '/nope'], ['GET', `/nope/${MISSING_UUID}`], ['POST', '/nope'], ['PUT', `/nope/${MISSING_UUID}`], ['DELETE', `/nope/${MISSING_UUID}`]] as const) {
-      const res = await h.s.client.request(method, `${h.base}${path}`, { token: h.app.token, body: method === 'POST' || method === 'PUT' ? {} : undefined });
+    for (const [method, path] of [
+      ['GET', '/nope'],
+      ['GET', `/nope/${MISSING_UUID}`],
+      ['POST', '/nope'],
+      ['PUT', `/nope/${MISSING_UUID}`],
+      ['DELETE', `/nope/${MISSING_UUID}`],
+    ] as const) {
+      const res = await h.s.client.request(method, `${h.base}${path}`, {
+        token: h.app.token,
+        body: method === 'POST' || method === 'PUT' ? {} : undefined,
+      });
       expect(res.status, `${method} ${path}`).toBe(404);
       expect(res.body.error).toEqual({ code: 'UNKNOWN_ENTITY', message: 'Unknown entity: nope' });
     }

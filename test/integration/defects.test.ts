@@ -29,13 +29,32 @@ beforeAll(async () => {
   app = await s.createApp();
   runtime = (await s.rocket.services.apps.get(app.name))!;
   const entities = [
-    { name: 'acct', table: 'accts', primary_key: { field: 'id', type: 'bigint', generated: false }, fields: [
-      { name: 'id', type: 'bigint' }, { name: 'big', type: 'bigint' }, { name: 'label', type: 'string' }] },
-    { name: 'entry', table: 'entries', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'acct_id', type: 'bigint' }, { name: 'amount', type: 'bigint' }, { name: 'kind', type: 'string' }] },
+    {
+      name: 'acct',
+      table: 'accts',
+      primary_key: { field: 'id', type: 'bigint', generated: false },
+      fields: [
+        { name: 'id', type: 'bigint' },
+        { name: 'big', type: 'bigint' },
+        { name: 'label', type: 'string' },
+      ],
+    },
+    {
+      name: 'entry',
+      table: 'entries',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'acct_id', type: 'bigint' },
+        { name: 'amount', type: 'bigint' },
+        { name: 'kind', type: 'string' },
+      ],
+    },
   ];
   for (const e of entities) expect((await admin('post', 'entities', e)).status).toBe(201);
-  expect((await admin('post', 'relations', { name: 'entries', type: 'one_to_many', source: 'acct', target: 'entry', target_key: 'acct_id' })).status).toBe(201);
+  expect(
+    (await admin('post', 'relations', { name: 'entries', type: 'one_to_many', source: 'acct', target: 'entry', target_key: 'acct_id' })).status,
+  ).toBe(201);
 });
 afterAll(async () => {
   await s?.close();
@@ -104,7 +123,9 @@ describe('bigint values beyond 2^53', () => {
     // A second child through an update of the parent.
     const upd = await rawText('PUT', `acct/${parent}`, { entries: { data: [{ amount: MAX, kind: 'open' }] } });
     expect(upd.status).toBe(200);
-    const all = await runtime.db.query<{ amount: string }>('SELECT amount::text AS amount FROM entries WHERE acct_id = $1::int8 ORDER BY amount', [parent]);
+    const all = await runtime.db.query<{ amount: string }>('SELECT amount::text AS amount FROM entries WHERE acct_id = $1::int8 ORDER BY amount', [
+      parent,
+    ]);
     expect(all.map((r) => r.amount)).toEqual([amount, MAX]);
   });
 
@@ -117,10 +138,23 @@ describe('bigint values beyond 2^53', () => {
   });
 
   it('reach expressions as numbers (stored and sent values alike)', async () => {
-    expect((await admin('post', 'entities', { name: 'ledger', table: 'ledgers', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'big', type: 'bigint' }] })).status).toBe(201);
+    expect(
+      (
+        await admin('post', 'entities', {
+          name: 'ledger',
+          table: 'ledgers',
+          primary_key: uuid,
+          fields: [
+            { name: 'id', type: 'uuid' },
+            { name: 'big', type: 'bigint' },
+          ],
+        })
+      ).status,
+    ).toBe(201);
     const rule = await admin('post', 'rules', {
-      entity: 'ledger', type: 'expression', definition: { expression: 'record.big > 9007199254740000 && record.big > old.big', message: 'grew past the limit' },
+      entity: 'ledger',
+      type: 'expression',
+      definition: { expression: 'record.big > 9007199254740000 && record.big > old.big', message: 'grew past the limit' },
     });
     expect(rule.status, JSON.stringify(rule.body)).toBe(201);
     const created = await rec('post', 'ledger', { big: '9007199254740993' });
@@ -153,8 +187,19 @@ describe('like filters', () => {
 
 describe('JSON nesting', () => {
   it('refuses a deeply nested body with 400 INVALID_PAYLOAD and keeps reasonable nesting in json fields', async () => {
-    expect((await admin('post', 'entities', { name: 'blob', table: 'blobs', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'data', type: 'json' }] })).status).toBe(201);
+    expect(
+      (
+        await admin('post', 'entities', {
+          name: 'blob',
+          table: 'blobs',
+          primary_key: uuid,
+          fields: [
+            { name: 'id', type: 'uuid' },
+            { name: 'data', type: 'json' },
+          ],
+        })
+      ).status,
+    ).toBe(201);
     for (const raw of ['['.repeat(100000) + ']'.repeat(100000), `{"data":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`, '['.repeat(300)]) {
       const res = await s.client.post(`/api/${app.name}/blob`, { token: app.token, raw });
       expect(res.status).toBe(400);
@@ -205,7 +250,9 @@ describe('framework errors use the envelope', () => {
       socket.on('error', reject);
     });
     expect(answer).toMatch(/^HTTP\/1\.1 400 /);
-    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'INVALID_PAYLOAD', message: 'Malformed HTTP request' } });
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: { code: 'INVALID_PAYLOAD', message: 'Malformed HTTP request' },
+    });
   });
 });
 
@@ -225,17 +272,27 @@ describe('request bodies that are not JSON', () => {
     }
     // No Content-Type at all.
     const none = await fetch(`${s.rocket.url}/api/${app.name}/entry`, {
-      method: 'POST', headers: { authorization: `Bearer ${app.token}` }, body: new Uint8Array(Buffer.from('{"kind":"x"}')),
+      method: 'POST',
+      headers: { authorization: `Bearer ${app.token}` },
+      body: new Uint8Array(Buffer.from('{"kind":"x"}')),
     });
     expect(none.status).toBe(415);
     expect(((await none.json()) as any).error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
     expect((await runtime.db.query('SELECT 1 FROM entries')).length).toBe(before);
     // JSON with a charset still works; uploads still take multipart.
-    const json = await s.client.post(`/api/${app.name}/entry`, { token: app.token, headers: { 'content-type': 'application/json; charset=utf-8' }, raw: '{"kind":"y"}' });
+    const json = await s.client.post(`/api/${app.name}/entry`, {
+      token: app.token,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      raw: '{"kind":"y"}',
+    });
     expect(json.status).toBe(201);
     const form = new FormData();
     form.append('file', new Blob(['x']), 'x.txt');
-    const up = await fetch(`${s.rocket.url}/api/${app.name}/_files/upload`, { method: 'POST', headers: { authorization: `Bearer ${app.token}` }, body: form });
+    const up = await fetch(`${s.rocket.url}/api/${app.name}/_files/upload`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${app.token}` },
+      body: form,
+    });
     expect(up.status).toBe(201);
   });
 });
@@ -243,11 +300,30 @@ describe('request bodies that are not JSON', () => {
 describe('related_load filters', () => {
   it('apply every list-filter operator, each rule with its own filter', async () => {
     const parent = 4242;
-    expect((await rec('post', 'acct', { id: parent, entries: { data: [
-      { kind: 'paid', amount: 10 }, { kind: 'open', amount: 20 }, { kind: 'void', amount: 30 }] } })).status).toBe(201);
+    expect(
+      (
+        await rec('post', 'acct', {
+          id: parent,
+          entries: {
+            data: [
+              { kind: 'paid', amount: 10 },
+              { kind: 'open', amount: 20 },
+              { kind: 'void', amount: 30 },
+            ],
+          },
+        })
+      ).status,
+    ).toBe(201);
     // A rule that loads the relation unfiltered must not widen the filtered ones.
-    const all = await admin('post', 'rules', { entity: 'acct', hook: 'before_delete', type: 'expression', definition: {
-      expression: 'len(related.entries) > 100', related_load: [{ relation: 'entries' }] } });
+    const all = await admin('post', 'rules', {
+      entity: 'acct',
+      hook: 'before_delete',
+      type: 'expression',
+      definition: {
+        expression: 'len(related.entries) > 100',
+        related_load: [{ relation: 'entries' }],
+      },
+    });
     expect(all.status).toBe(201);
     const cases: Array<[Record<string, unknown>, number]> = [
       [{ 'kind.in': ['paid'] }, 1],
@@ -262,8 +338,16 @@ describe('related_load filters', () => {
       [{ 'kind.in': ['paid', 'open'], 'amount.gt': 15 }, 1],
     ];
     for (const [filter, expected] of cases) {
-      const r = await admin('post', 'rules', { entity: 'acct', hook: 'before_delete', type: 'expression', definition: {
-        expression: `len(related.entries) == ${expected}`, message: 'counted', related_load: [{ relation: 'entries', filter }] } });
+      const r = await admin('post', 'rules', {
+        entity: 'acct',
+        hook: 'before_delete',
+        type: 'expression',
+        definition: {
+          expression: `len(related.entries) == ${expected}`,
+          message: 'counted',
+          related_load: [{ relation: 'entries', filter }],
+        },
+      });
       expect(r.status, JSON.stringify(r.body)).toBe(201);
       // The rule is violated (truthy) exactly when the filtered count is as expected: the delete is refused.
       const del = await rec('delete', `acct/${parent}`);
@@ -278,11 +362,32 @@ describe('related_load filters', () => {
 describe('one record shape', () => {
   it('records included either way carry deleted_at like top-level ones', async () => {
     for (const e of [
-      { name: 'team', table: 'teams', primary_key: uuid, soft_delete: true, fields: [{ name: 'id', type: 'uuid' }, { name: 'name', type: 'string' }] },
-      { name: 'player', table: 'players', primary_key: uuid, soft_delete: true, fields: [
-        { name: 'id', type: 'uuid' }, { name: 'team_id', type: 'uuid' }, { name: 'name', type: 'string' }] },
-    ]) expect((await admin('post', 'entities', e)).status).toBe(201);
-    expect((await admin('post', 'relations', { name: 'players', type: 'one_to_many', source: 'team', target: 'player', target_key: 'team_id' })).status).toBe(201);
+      {
+        name: 'team',
+        table: 'teams',
+        primary_key: uuid,
+        soft_delete: true,
+        fields: [
+          { name: 'id', type: 'uuid' },
+          { name: 'name', type: 'string' },
+        ],
+      },
+      {
+        name: 'player',
+        table: 'players',
+        primary_key: uuid,
+        soft_delete: true,
+        fields: [
+          { name: 'id', type: 'uuid' },
+          { name: 'team_id', type: 'uuid' },
+          { name: 'name', type: 'string' },
+        ],
+      },
+    ])
+      expect((await admin('post', 'entities', e)).status).toBe(201);
+    expect(
+      (await admin('post', 'relations', { name: 'players', type: 'one_to_many', source: 'team', target: 'player', target_key: 'team_id' })).status,
+    ).toBe(201);
     const team = await rec('post', 'team', { name: 'red', players: { data: [{ name: 'ann' }] } });
     expect(team.status).toBe(201);
     const player = (await rec('get', 'player')).body.data[0];

@@ -86,7 +86,16 @@ describe('cascade follows the tree', () => {
     const [earlier] = await h.q<{ deleted_at: Date }>("SELECT deleted_at FROM a_items WHERE name = 'x1a'");
     await new Promise((r) => setTimeout(r, 20));
     expect((await h.del(`/${e.a}/${x!.customer.id}`)).status).toBe(200);
-    expect(await state('a_items', true)).toEqual({ x1a: 'deleted', x1b: 'deleted', x2a: 'deleted', x2b: 'deleted', y1a: 'live', y1b: 'live', y2a: 'live', y2b: 'live' });
+    expect(await state('a_items', true)).toEqual({
+      x1a: 'deleted',
+      x1b: 'deleted',
+      x2a: 'deleted',
+      x2b: 'deleted',
+      y1a: 'live',
+      y1b: 'live',
+      y2a: 'live',
+      y2b: 'live',
+    });
     const stamps = await h.q<{ name: string; at: string }>(
       "SELECT name, deleted_at::text AS at FROM a_customers WHERE name = 'x' UNION ALL SELECT name, deleted_at::text FROM a_orders WHERE name LIKE 'x%' UNION ALL SELECT name, deleted_at::text FROM a_items WHERE name LIKE 'x%' AND name <> 'x1a'",
     );
@@ -114,7 +123,13 @@ describe('set_null, restrict, detach', () => {
   beforeAll(async () => {
     await h.entity({ name: 'owner', table: 'owners', primary_key: UUID_PK, soft_delete: true, fields: [id, named] });
     await h.entity({ name: 'pet', table: 'pets', primary_key: UUID_PK, soft_delete: true, fields: [id, named, { name: 'owner_id', type: 'uuid' }] });
-    await h.entity({ name: 'bill', table: 'bills', primary_key: UUID_PK, soft_delete: true, fields: [id, named, { name: 'owner_id', type: 'uuid' }] });
+    await h.entity({
+      name: 'bill',
+      table: 'bills',
+      primary_key: UUID_PK,
+      soft_delete: true,
+      fields: [id, named, { name: 'owner_id', type: 'uuid' }],
+    });
     await h.entity({ name: 'diary', table: 'diaries', primary_key: UUID_PK, fields: [id, named, { name: 'owner_id', type: 'uuid' }] });
     await h.relation({ name: 'pets', type: 'one_to_many', source: 'owner', target: 'pet', target_key: 'owner_id', on_delete: 'set_null' });
     await h.relation({ name: 'bills', type: 'one_to_many', source: 'owner', target: 'bill', target_key: 'owner_id', on_delete: 'restrict' });
@@ -189,7 +204,12 @@ describe('restrict deep in the chain aborts the whole delete', () => {
 describe('many_to_many', () => {
   beforeAll(async () => {
     await h.entity({ name: 'post', table: 'posts', primary_key: UUID_PK, soft_delete: true, fields: [id, named] });
-    await h.entity({ name: 'tag', table: 'tags', primary_key: { field: 'code', type: 'int', generated: true }, fields: [{ name: 'code', type: 'int' }, named] });
+    await h.entity({
+      name: 'tag',
+      table: 'tags',
+      primary_key: { field: 'code', type: 'int', generated: true },
+      fields: [{ name: 'code', type: 'int' }, named],
+    });
     for (const on_delete of ['detach', 'cascade', 'set_null', 'restrict', '']) {
       const n = on_delete || 'none';
       await h.relation({
@@ -205,9 +225,10 @@ describe('many_to_many', () => {
     }
   });
 
-  const links = async (table: string) => h.q<{ name: string; tag: string }>(
-    `SELECT p.name, t.name AS tag FROM ${table} j JOIN posts p ON p.id = j.post_id JOIN tags t ON t.code = j.tag_code ORDER BY 1, 2`,
-  );
+  const links = async (table: string) =>
+    h.q<{ name: string; tag: string }>(
+      `SELECT p.name, t.name AS tag FROM ${table} j JOIN posts p ON p.id = j.post_id JOIN tags t ON t.code = j.tag_code ORDER BY 1, 2`,
+    );
 
   it('detach, cascade and set_null remove the join rows of the deleted record only; targets stay; empty keeps them', async () => {
     const t = await h.create('tag', { name: 't' });
@@ -219,7 +240,11 @@ describe('many_to_many', () => {
     }
     expect((await h.del(`/post/${p1.id}`)).status).toBe(200);
     for (const n of ['detach', 'cascade', 'set_null']) expect(await links(`post_tags_${n}`), n).toEqual([{ name: 'p2', tag: 't' }]);
-    expect(await links('post_tags_none')).toEqual([{ name: 'p1', tag: 't' }, { name: 'p1', tag: 'u' }, { name: 'p2', tag: 't' }]);
+    expect(await links('post_tags_none')).toEqual([
+      { name: 'p1', tag: 't' },
+      { name: 'p1', tag: 'u' },
+      { name: 'p2', tag: 't' },
+    ]);
     expect(await h.q('SELECT name FROM tags ORDER BY name')).toEqual([{ name: 't' }, { name: 'u' }]);
   });
 

@@ -95,13 +95,16 @@ describe('create', () => {
   });
 
   it('indexes: composite, unique and named ones are created, echoed (unique only when true) and served', async () => {
-    const res = await h.post(ents(), product('ixc', {
-      indexes: [
-        { fields: ['status', 'created_at'] },
-        { fields: ['sku'], unique: true, name: 'ixc_by_sku' },
-        { fields: ['qty'], unique: false, junk: 1 },
-      ],
-    }));
+    const res = await h.post(
+      ents(),
+      product('ixc', {
+        indexes: [
+          { fields: ['status', 'created_at'] },
+          { fields: ['sku'], unique: true, name: 'ixc_by_sku' },
+          { fields: ['qty'], unique: false, junk: 1 },
+        ],
+      }),
+    );
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body.data.indexes).toEqual([
       { fields: ['status', 'created_at'] },
@@ -112,7 +115,13 @@ describe('create', () => {
     expect(await declared('ixcs')).toEqual([
       { name: 'ixc_by_sku', unique: true, valid: true, columns: ['sku'], opclasses: ['text_ops'] },
       { name: 'ixcs_qty_idx', unique: false, valid: true, columns: ['qty'], opclasses: ['int4_ops'] },
-      { name: 'ixcs_status_created_at_idx', unique: false, valid: true, columns: ['status', 'created_at'], opclasses: ['text_ops', 'timestamptz_ops'] },
+      {
+        name: 'ixcs_status_created_at_idx',
+        unique: false,
+        valid: true,
+        columns: ['status', 'created_at'],
+        opclasses: ['text_ops', 'timestamptz_ops'],
+      },
     ]);
     // A unique declared index is enforced like a unique field: 409.
     expect((await h.post('/ixc', { sku: 'A1' })).status).toBe(201);
@@ -123,7 +132,13 @@ describe('create', () => {
   });
 
   it('a prefix like on a string field with index: true can be served by its pattern index', async () => {
-    await h.entity({ ...product('ixd'), fields: [{ name: 'id', type: 'uuid' }, { name: 'title', type: 'string', index: true }] });
+    await h.entity({
+      ...product('ixd'),
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'title', type: 'string', index: true },
+      ],
+    });
     for (const title of ['alpha', 'alpine', 'beta']) await h.create('ixd', { title });
     const list = await h.get('/ixd?filter[title.like]=alp%25&sort=title');
     expect(list.status).toBe(200);
@@ -134,8 +149,14 @@ describe('create', () => {
   it('long derived names stay within 63 bytes and distinct', async () => {
     const long = 'f'.repeat(60);
     const res = await h.post(ents(), {
-      name: 'ixe', table: 'ixes', primary_key: UUID_PK,
-      fields: [{ name: 'id', type: 'uuid' }, { name: `${long}a`, type: 'int' }, { name: `${long}b`, type: 'int' }],
+      name: 'ixe',
+      table: 'ixes',
+      primary_key: UUID_PK,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: `${long}a`, type: 'int' },
+        { name: `${long}b`, type: 'int' },
+      ],
       indexes: [{ fields: [`${long}a`] }, { fields: [`${long}b`] }, { fields: [`${long}a`, `${long}b`] }],
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
@@ -237,7 +258,16 @@ describe('validation: bad inputs → 422 with the path, nothing stored', () => {
     ['a non-string field name', { indexes: [{ fields: [3] }] }, 'indexes[0].fields[0]'],
     ['a field twice in one index', { indexes: [{ fields: ['qty', 'qty'] }] }, 'indexes[0].fields[1]'],
     ['the same field list twice', { indexes: [{ fields: ['qty', 'sku'] }, { fields: ['qty', 'sku'], unique: true }] }, 'indexes[1].fields'],
-    ['the same name twice', { indexes: [{ fields: ['qty'], name: 'ix_same' }, { fields: ['sku'], name: 'ix_same' }] }, 'indexes[1].name'],
+    [
+      'the same name twice',
+      {
+        indexes: [
+          { fields: ['qty'], name: 'ix_same' },
+          { fields: ['sku'], name: 'ix_same' },
+        ],
+      },
+      'indexes[1].name',
+    ],
     ['a name that is not an identifier', { indexes: [{ fields: ['qty'], name: 'bad name' }] }, 'indexes[0].name'],
     ['a reserved name prefix', { indexes: [{ fields: ['qty'], name: 'idx_mine' }] }, 'indexes[0].name'],
     ['unique not a boolean', { indexes: [{ fields: ['qty'], unique: 'yes' }] }, 'indexes[0].unique'],
@@ -280,7 +310,9 @@ describe('validation: bad inputs → 422 with the path, nothing stored', () => {
 
 describe('export / import', () => {
   it('indexes travel with the entity definition and are created by the import', async () => {
-    await h.entity(product('ixl', { indexes: [{ fields: ['status', 'qty'], name: 'ixl_status_qty' }] }, [{ name: 'code', type: 'string', index: true }]));
+    await h.entity(
+      product('ixl', { indexes: [{ fields: ['status', 'qty'], name: 'ixl_status_qty' }] }, [{ name: 'code', type: 'string', index: true }]),
+    );
     const exp = await h.s.client.get(`/api/${h.app.name}/_admin/export`, { token: h.app.token });
     expect(exp.status).toBe(200);
     const entity = exp.body.data.entities.find((e: { name: string }) => e.name === 'ixl');
@@ -290,7 +322,17 @@ describe('export / import', () => {
     const other = await h.s.createApp();
     const imp = await h.s.client.post(`/api/${other.name}/_admin/import`, {
       token: other.token,
-      body: { ...exp.body.data, entities: [entity], relations: [], rules: [], state_machines: [], workflows: [], permissions: [], webhooks: [], ui_configs: [] },
+      body: {
+        ...exp.body.data,
+        entities: [entity],
+        relations: [],
+        rules: [],
+        state_machines: [],
+        workflows: [],
+        permissions: [],
+        webhooks: [],
+        ui_configs: [],
+      },
     });
     expect(imp.status).toBe(200);
     expect(imp.body.data.summary.entities).toBe(1);

@@ -36,7 +36,9 @@ interface Relation {
 }
 
 const DIR = join(import.meta.dirname, '../fixtures/examples');
-const FILES = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+const FILES = readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 let s: TestServer;
 beforeAll(async () => {
@@ -47,7 +49,13 @@ afterAll(async () => {
 });
 
 const slugify = (t: string) =>
-  t.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().replace(/[^a-z0-9]/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '');
+  t
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-|-$/g, '');
 
 let seq = 0;
 

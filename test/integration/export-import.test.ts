@@ -15,8 +15,7 @@ afterAll(async () => {
   await s?.close();
 });
 
-const imp = (app: { name: string; token: string }, body: unknown) =>
-  s.client.post(`/api/${app.name}/_admin/import`, { token: app.token, body });
+const imp = (app: { name: string; token: string }, body: unknown) => s.client.post(`/api/${app.name}/_admin/import`, { token: app.token, body });
 
 describe('import of the example schemas', () => {
   for (const file of examples) {
@@ -58,12 +57,14 @@ describe('import of the example schemas', () => {
     const customer = await s.client.post(`/api/${app.name}/customer`, { token: app.token, body: { name: 'Ann', email: 'ann@x.io' } });
     expect(customer.status).toBe(201);
     const short = await s.client.post(`/api/${app.name}/ticket`, {
-      token: app.token, body: { title: 'bad', description: 'd', customer_id: customer.body.data.id },
+      token: app.token,
+      body: { title: 'bad', description: 'd', customer_id: customer.body.data.id },
     });
     expect(short.status).toBe(422);
     expect(short.body.error.details[0]).toMatchObject({ field: 'title', rule: 'min_length' });
     const ok = await s.client.post(`/api/${app.name}/ticket`, {
-      token: app.token, body: { title: 'Printer on fire', description: 'd', customer_id: customer.body.data.id, status: 'open' },
+      token: app.token,
+      body: { title: 'Printer on fire', description: 'd', customer_id: customer.body.data.id, status: 'open' },
     });
     expect(ok.status).toBe(201);
     const skip = await s.client.put(`/api/${app.name}/ticket/${ok.body.data.id}`, { token: app.token, body: { status: 'closed' } });
@@ -92,10 +93,18 @@ describe('imported workflows', () => {
 
   it('UI configs are upserted on (entity, scope)', async () => {
     const app = await s.createApp();
-    const entity = { name: 'thing', table: 'things', primary_key: { field: 'id', type: 'uuid', generated: true }, fields: [{ name: 'id', type: 'uuid' }] };
+    const entity = {
+      name: 'thing',
+      table: 'things',
+      primary_key: { field: 'id', type: 'uuid', generated: true },
+      fields: [{ name: 'id', type: 'uuid' }],
+    };
     const first = await imp(app, { version: 1, entities: [entity], ui_configs: [{ entity: 'thing', config: { columns: ['a'] } }] });
     expect(first.body.data.summary.ui_configs).toBe(1);
-    const second = await imp(app, { version: 1, ui_configs: [{ entity: 'thing', scope: 'default', config: { columns: ['b'] } }, { entity: 'ghost' }] });
+    const second = await imp(app, {
+      version: 1,
+      ui_configs: [{ entity: 'thing', scope: 'default', config: { columns: ['b'] } }, { entity: 'ghost' }],
+    });
     expect(second.body.data.summary.ui_configs).toBe(1);
     expect(second.body.data.errors).toEqual(['UI config ghost: entity not found: ghost']);
     const got = await s.client.get(`/api/${app.name}/_ui/config/thing`, { token: app.token });
@@ -146,7 +155,15 @@ describe('export', () => {
     const res = await imp(app, {
       version: 1,
       entities: [
-        { name: 'good', table: 'goods', primary_key: { field: 'id', type: 'uuid', generated: true }, fields: [{ name: 'id', type: 'uuid' }, { name: 'n', type: 'int' }] },
+        {
+          name: 'good',
+          table: 'goods',
+          primary_key: { field: 'id', type: 'uuid', generated: true },
+          fields: [
+            { name: 'id', type: 'uuid' },
+            { name: 'n', type: 'int' },
+          ],
+        },
         { name: 'bad', table: 'bads', primary_key: { field: 'id', type: 'uuid', generated: true }, fields: [{ name: 'id', type: 'money' }] },
         { name: 'nameless' },
       ],

@@ -25,20 +25,63 @@ async function counted<T>(fn: () => Promise<T>): Promise<{ res: T; statements: n
 beforeAll(async () => {
   h = await startEngine();
   runtime = await h.runtime();
-  await h.entity({ name: 'plain', table: 'plains', primary_key: UUID_PK, fields: [{ name: 'id', type: 'uuid' }, { name: 'title', type: 'string' }] });
   await h.entity({
-    name: 'slugged', table: 'sluggeds', primary_key: UUID_PK, slug: { field: 'slug', source: 'title' },
-    fields: [{ name: 'id', type: 'uuid' }, { name: 'title', type: 'string' }, { name: 'slug', type: 'string', unique: true }],
+    name: 'plain',
+    table: 'plains',
+    primary_key: UUID_PK,
+    fields: [
+      { name: 'id', type: 'uuid' },
+      { name: 'title', type: 'string' },
+    ],
   });
   await h.entity({
-    name: 'filed', table: 'fileds', primary_key: UUID_PK,
-    fields: [{ name: 'id', type: 'uuid' }, { name: 'title', type: 'string' }, { name: 'doc', type: 'file' }],
+    name: 'slugged',
+    table: 'sluggeds',
+    primary_key: UUID_PK,
+    slug: { field: 'slug', source: 'title' },
+    fields: [
+      { name: 'id', type: 'uuid' },
+      { name: 'title', type: 'string' },
+      { name: 'slug', type: 'string', unique: true },
+    ],
   });
-  await h.entity({ name: 'hooked', table: 'hookeds', primary_key: UUID_PK, fields: [{ name: 'id', type: 'uuid' }, { name: 'title', type: 'string' }] });
-  await h.entity({ name: 'parent', table: 'parents', primary_key: UUID_PK, fields: [{ name: 'id', type: 'uuid' }, { name: 'title', type: 'string' }] });
   await h.entity({
-    name: 'part', table: 'parts', primary_key: UUID_PK,
-    fields: [{ name: 'id', type: 'uuid' }, { name: 'parent_id', type: 'uuid' }, { name: 'doc', type: 'file' }],
+    name: 'filed',
+    table: 'fileds',
+    primary_key: UUID_PK,
+    fields: [
+      { name: 'id', type: 'uuid' },
+      { name: 'title', type: 'string' },
+      { name: 'doc', type: 'file' },
+    ],
+  });
+  await h.entity({
+    name: 'hooked',
+    table: 'hookeds',
+    primary_key: UUID_PK,
+    fields: [
+      { name: 'id', type: 'uuid' },
+      { name: 'title', type: 'string' },
+    ],
+  });
+  await h.entity({
+    name: 'parent',
+    table: 'parents',
+    primary_key: UUID_PK,
+    fields: [
+      { name: 'id', type: 'uuid' },
+      { name: 'title', type: 'string' },
+    ],
+  });
+  await h.entity({
+    name: 'part',
+    table: 'parts',
+    primary_key: UUID_PK,
+    fields: [
+      { name: 'id', type: 'uuid' },
+      { name: 'parent_id', type: 'uuid' },
+      { name: 'doc', type: 'file' },
+    ],
   });
   await h.relation({ name: 'parts', type: 'one_to_many', source: 'parent', target: 'part', target_key: 'parent_id' });
   // The first write after a metadata change loads the webhook and workflow catalogs.
@@ -73,7 +116,11 @@ describe('the fast path is derived from stages and observers', () => {
 
     const form = new FormData();
     form.append('file', new Blob(['fast path'], { type: 'text/plain' }), 'note.txt');
-    const up = await fetch(`${h.s.rocket.url}${h.base}/_files/upload`, { method: 'POST', headers: { authorization: `Bearer ${h.app.token}` }, body: form });
+    const up = await fetch(`${h.s.rocket.url}${h.base}/_files/upload`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.app.token}` },
+      body: form,
+    });
     expect(up.status).toBe(201);
     const file = ((await up.json()) as { data: { id: string } }).data;
 
@@ -100,7 +147,8 @@ describe('the fast path is derived from stages and observers', () => {
   it('an entity an observer involves (a synchronous webhook) takes the general path and the observer runs', async () => {
     expect((await counted(() => h.post('/hooked', { title: 'before' }))).statements).toBe(1);
     const hook = await h.s.client.post(`${h.base}/_admin/webhooks`, {
-      token: h.app.token, body: { entity: 'hooked', hook: 'before_write', async: false, url: 'http://127.0.0.1:1/closed' },
+      token: h.app.token,
+      body: { entity: 'hooked', hook: 'before_write', async: false, url: 'http://127.0.0.1:1/closed' },
     });
     expect(hook.status).toBe(201);
     const res = await h.post('/hooked', { title: 'vetoed' });

@@ -279,7 +279,9 @@ describe('upload size limit (storage.max_file_size = 1000)', () => {
     expect(much.body).toEqual(tooLarge(300_000));
 
     // no Content-Length: the stream itself is cut off at the limit
-    const { body, contentType } = multipartBody([{ name: 'file', filenameParam: '"chunked.bin"', type: 'application/octet-stream', data: Buffer.alloc(5000, 2) }]);
+    const { body, contentType } = multipartBody([
+      { name: 'file', filenameParam: '"chunked.bin"', type: 'application/octet-stream', data: Buffer.alloc(5000, 2) },
+    ]);
     const chunked = await fetch(`${small.rocket.url}/api/${smallApp.name}/_files/upload`, {
       method: 'POST',
       headers: { authorization: `Bearer ${smallApp.token}`, 'content-type': contentType },
@@ -332,7 +334,10 @@ describe('serve, delete, list', () => {
     expect(res.headers.get('content-disposition')).toBe('inline; filename="page.html"');
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(res.headers.get('content-security-policy')).toContain('sandbox');
-    const head = await fetch(`${s.rocket.url}/api/${app.name}/_files/${up.body.data.id}`, { method: 'HEAD', headers: { authorization: `Bearer ${user.token}` } });
+    const head = await fetch(`${s.rocket.url}/api/${app.name}/_files/${up.body.data.id}`, {
+      method: 'HEAD',
+      headers: { authorization: `Bearer ${user.token}` },
+    });
     expect(head.status).toBe(200);
     expect(head.headers.get('content-length')).toBe('11');
     expect(await head.text()).toBe('');
@@ -416,7 +421,12 @@ describe('serve, delete, list', () => {
       expect(res.status, path).toBe(200);
       const list = res.body.data as any[];
       expect(list[0]).toEqual({
-        id: second.id, filename: 'second.txt', mime_type: 'text/csv', size: 2, uploaded_by: user.id, created_at: expect.any(String),
+        id: second.id,
+        filename: 'second.txt',
+        mime_type: 'text/csv',
+        size: 2,
+        uploaded_by: user.id,
+        created_at: expect.any(String),
       });
       expect(list[1]).toMatchObject({ id: first.id, filename: 'first.txt', size: 1, uploaded_by: adminId });
       expect(res.body.meta).toBeUndefined();
@@ -435,8 +445,14 @@ describe('file fields in records', () => {
     const res = await s.client.post(`/api/${app.name}/_admin/entities`, {
       token: app.token,
       body: {
-        name: 'product', table: 'products', primary_key: { field: 'id', type: 'uuid', generated: true },
-        fields: [{ name: 'id', type: 'uuid' }, { name: 'name', type: 'string', required: true }, { name: 'image', type: 'file' }],
+        name: 'product',
+        table: 'products',
+        primary_key: { field: 'id', type: 'uuid', generated: true },
+        fields: [
+          { name: 'id', type: 'uuid' },
+          { name: 'name', type: 'string', required: true },
+          { name: 'image', type: 'file' },
+        ],
       },
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);

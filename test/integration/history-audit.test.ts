@@ -33,7 +33,15 @@ afterAll(async () => {
 
 describe('metadata audit', () => {
   it('records entity create, update and delete with the definitions; a refused change records nothing', async () => {
-    const def = { name: 'asset', table: 'assets', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'label', type: 'string' }] };
+    const def = {
+      name: 'asset',
+      table: 'assets',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'label', type: 'string' },
+      ],
+    };
     const created = await call('post', '/_admin/entities', def);
     expect(created.status).toBe(201);
     const changed = { ...def, history: true, fields: [...def.fields, { name: 'serial', type: 'string' }] };
@@ -52,20 +60,51 @@ describe('metadata audit', () => {
 
   it('records relations, rules, state machines, permissions, webhooks, workflows and UI configs by name or id', async () => {
     for (const name of ['owner', 'pet']) {
-      expect((await call('post', '/_admin/entities', { name, table: `${name}s`, primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'owner_id', type: 'uuid' }, { name: 'state', type: 'string' }] })).status).toBe(201);
+      expect(
+        (
+          await call('post', '/_admin/entities', {
+            name,
+            table: `${name}s`,
+            primary_key: uuid,
+            fields: [
+              { name: 'id', type: 'uuid' },
+              { name: 'owner_id', type: 'uuid' },
+              { name: 'state', type: 'string' },
+            ],
+          })
+        ).status,
+      ).toBe(201);
     }
-    const rel = await call('post', '/_admin/relations', { name: 'pets', type: 'one_to_many', source: 'owner', target: 'pet', target_key: 'owner_id' });
+    const rel = await call('post', '/_admin/relations', {
+      name: 'pets',
+      type: 'one_to_many',
+      source: 'owner',
+      target: 'pet',
+      target_key: 'owner_id',
+    });
     expect(rel.status).toBe(201);
     expect((await auditOf('_relations', 'pets'))[0].changes.definition).toEqual({ from: null, to: rel.body.data });
     expect((await call('delete', '/_admin/relations/pets')).status).toBe(200);
     expect((await auditOf('_relations', 'pets')).map((e) => e.action)).toEqual(['delete', 'create']);
 
     const items: Array<[string, string, unknown]> = [
-      ['_rules', '/_admin/rules', { entity: 'pet', type: 'field', definition: { field: 'state', operator: 'min_length', value: 1, message: 'state needed' } }],
-      ['_state_machines', '/_admin/state-machines', { entity: 'pet', field: 'state', definition: { initial: 'new', transitions: [{ from: 'new', to: 'old' }] } }],
+      [
+        '_rules',
+        '/_admin/rules',
+        { entity: 'pet', type: 'field', definition: { field: 'state', operator: 'min_length', value: 1, message: 'state needed' } },
+      ],
+      [
+        '_state_machines',
+        '/_admin/state-machines',
+        { entity: 'pet', field: 'state', definition: { initial: 'new', transitions: [{ from: 'new', to: 'old' }] } },
+      ],
       ['_permissions', '/_admin/permissions', { entity: 'pet', action: 'read', roles: ['vet'] }],
       ['_webhooks', '/_admin/webhooks', { entity: 'pet', hook: 'after_write', url: 'https://example.com/hook' }],
-      ['_workflows', '/_admin/workflows', { name: 'wf', trigger: { type: 'event', event: 'pet_seen' }, steps: [{ id: 'a', type: 'action', actions: [] }] }],
+      [
+        '_workflows',
+        '/_admin/workflows',
+        { name: 'wf', trigger: { type: 'event', event: 'pet_seen' }, steps: [{ id: 'a', type: 'action', actions: [] }] },
+      ],
       ['_ui_configs', '/_admin/ui-configs', { entity: 'pet', scope: 'default', config: { list: { columns: ['state'] } } }],
     ];
     for (const [collection, path, body] of items) {
@@ -87,7 +126,9 @@ describe('metadata audit', () => {
     const created = await call('post', '/_admin/users', { email: 'new@example.com', password: 'a-long-secret-1', roles: ['staff'] });
     expect(created.status).toBe(201);
     const id = created.body.data.id as string;
-    expect((await call('put', `/_admin/users/${id}`, { email: 'new@example.com', password: 'another-secret-2', roles: ['staff', 'lead'] })).status).toBe(200);
+    expect(
+      (await call('put', `/_admin/users/${id}`, { email: 'new@example.com', password: 'another-secret-2', roles: ['staff', 'lead'] })).status,
+    ).toBe(200);
     const entries = await auditOf('_users', id);
     expect(entries.map((e) => e.action)).toEqual(['update', 'create']);
     expect(entries[1].changes.definition.to).toMatchObject({ id, email: 'new@example.com', roles: ['staff'], active: true });
@@ -103,7 +144,10 @@ describe('metadata audit', () => {
     const [joined] = await auditOf('_users', accepted.body.data.user.id);
     expect(joined).toMatchObject({ action: 'create', actor: { kind: 'user', id: accepted.body.data.user.id, email: 'invitee@example.com' } });
 
-    const imported = await call('post', '/_admin/import', { version: 1, entities: [{ name: 'imported', table: 'importeds', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }] }] });
+    const imported = await call('post', '/_admin/import', {
+      version: 1,
+      entities: [{ name: 'imported', table: 'importeds', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }] }],
+    });
     expect(imported.status).toBe(200);
     const [imp] = await auditOf('_import');
     expect(imp).toMatchObject({ record_id: null, action: 'create', changes: { summary: { from: null, to: imported.body.data.summary } } });
@@ -122,8 +166,25 @@ describe('import sample data', () => {
     const doc = {
       version: 1,
       entities: [
-        { name: 'crate', table: 'crates', primary_key: uuid, history: true, fields: [{ name: 'id', type: 'uuid' }, { name: 'label', type: 'string' }] },
-        { name: 'box', table: 'boxes', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'label', type: 'string' }] },
+        {
+          name: 'crate',
+          table: 'crates',
+          primary_key: uuid,
+          history: true,
+          fields: [
+            { name: 'id', type: 'uuid' },
+            { name: 'label', type: 'string' },
+          ],
+        },
+        {
+          name: 'box',
+          table: 'boxes',
+          primary_key: uuid,
+          fields: [
+            { name: 'id', type: 'uuid' },
+            { name: 'label', type: 'string' },
+          ],
+        },
       ],
       sample_data: {
         crate: [{ id: '11111111-1111-4111-8111-111111111111', label: 'one' }],

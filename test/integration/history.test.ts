@@ -41,21 +41,78 @@ beforeAll(async () => {
   runtime = (await s.rocket.services.apps.get(app.name))!;
   adminId = (await q(`SELECT id::text FROM _users WHERE email = 'admin@localhost'`))[0].id;
   const entities = [
-    { name: 'order', table: 'orders', primary_key: uuid, history: true, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'number', type: 'string', required: true }, { name: 'status', type: 'string', default: 'draft' },
-      { name: 'total', type: 'decimal', precision: 2 }, { name: 'due', type: 'timestamp' }, { name: 'day', type: 'date' },
-      { name: 'meta', type: 'json' }, { name: 'qty', type: 'bigint' }, { name: 'rate', type: 'float' }, { name: 'ok', type: 'boolean' },
-      { name: 'owner', type: 'string' },
-      { name: 'created_at', type: 'timestamp', auto: 'create' }, { name: 'updated_at', type: 'timestamp', auto: 'update' }] },
-    { name: 'line', table: 'lines', primary_key: uuid, history: true, soft_delete: true, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'order_id', type: 'uuid' }, { name: 'name', type: 'string' }, { name: 'qty', type: 'int' }] },
-    { name: 'comment', table: 'comments', primary_key: uuid, history: true, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'order_id', type: 'uuid' }, { name: 'body', type: 'string' }] },
-    { name: 'plain', table: 'plains', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'name', type: 'string' }] },
+    {
+      name: 'order',
+      table: 'orders',
+      primary_key: uuid,
+      history: true,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'number', type: 'string', required: true },
+        { name: 'status', type: 'string', default: 'draft' },
+        { name: 'total', type: 'decimal', precision: 2 },
+        { name: 'due', type: 'timestamp' },
+        { name: 'day', type: 'date' },
+        { name: 'meta', type: 'json' },
+        { name: 'qty', type: 'bigint' },
+        { name: 'rate', type: 'float' },
+        { name: 'ok', type: 'boolean' },
+        { name: 'owner', type: 'string' },
+        { name: 'created_at', type: 'timestamp', auto: 'create' },
+        { name: 'updated_at', type: 'timestamp', auto: 'update' },
+      ],
+    },
+    {
+      name: 'line',
+      table: 'lines',
+      primary_key: uuid,
+      history: true,
+      soft_delete: true,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'order_id', type: 'uuid' },
+        { name: 'name', type: 'string' },
+        { name: 'qty', type: 'int' },
+      ],
+    },
+    {
+      name: 'comment',
+      table: 'comments',
+      primary_key: uuid,
+      history: true,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'order_id', type: 'uuid' },
+        { name: 'body', type: 'string' },
+      ],
+    },
+    {
+      name: 'plain',
+      table: 'plains',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'name', type: 'string' },
+      ],
+    },
   ];
   for (const e of entities) await created('/_admin/entities', e);
-  await created('/_admin/relations', { name: 'lines', type: 'one_to_many', source: 'order', target: 'line', target_key: 'order_id', on_delete: 'cascade' });
-  await created('/_admin/relations', { name: 'comments', type: 'one_to_many', source: 'order', target: 'comment', target_key: 'order_id', on_delete: 'set_null' });
+  await created('/_admin/relations', {
+    name: 'lines',
+    type: 'one_to_many',
+    source: 'order',
+    target: 'line',
+    target_key: 'order_id',
+    on_delete: 'cascade',
+  });
+  await created('/_admin/relations', {
+    name: 'comments',
+    type: 'one_to_many',
+    source: 'order',
+    target: 'comment',
+    target_key: 'order_id',
+    on_delete: 'set_null',
+  });
 });
 afterAll(async () => {
   await s?.close();
@@ -67,14 +124,28 @@ describe('entity key history', () => {
     expect(on.body.data.definition.history).toBe(true);
     const off = await get('/_admin/entities/plain');
     expect(off.body.data.definition).not.toHaveProperty('history');
-    const bad = await post('/_admin/entities', { name: 'bad', table: 'bads', primary_key: uuid, history: 'yes', fields: [{ name: 'id', type: 'uuid' }] });
+    const bad = await post('/_admin/entities', {
+      name: 'bad',
+      table: 'bads',
+      primary_key: uuid,
+      history: 'yes',
+      fields: [{ name: 'id', type: 'uuid' }],
+    });
     expect(bad.status).toBe(422);
     expect(bad.body.error.code).toBe('VALIDATION_FAILED');
     expect(JSON.stringify(bad.body.error)).toContain('history');
   });
 
   it('is switched on and off by PUT; entries recorded while on are kept', async () => {
-    const def = { name: 'toggle', table: 'toggles', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'name', type: 'string' }] };
+    const def = {
+      name: 'toggle',
+      table: 'toggles',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'name', type: 'string' },
+      ],
+    };
     await created('/_admin/entities', def);
     const before = await created('/toggle', { name: 'a' });
     expect((await get(`/toggle/${before.id}/_history`)).status).toBe(404);
@@ -91,9 +162,23 @@ describe('entity key history', () => {
 
 describe('what is recorded', () => {
   it('a create lists every declared field but auto ones, encoded as the API answers, with the user actor', async () => {
-    const order = await created('/order', { number: 'A-1', total: 10, due: '2025-01-15T10:30:00Z', day: '2025-01-15', meta: { a: [1, 2] }, qty: 5, rate: 0.5, ok: true });
+    const order = await created('/order', {
+      number: 'A-1',
+      total: 10,
+      due: '2025-01-15T10:30:00Z',
+      day: '2025-01-15',
+      meta: { a: [1, 2] },
+      qty: 5,
+      rate: 0.5,
+      ok: true,
+    });
     const [entry] = await historyOf('order', order.id);
-    expect(entry).toMatchObject({ entity: 'order', record_id: order.id, action: 'create', actor: { kind: 'user', id: adminId, email: 'admin@localhost' } });
+    expect(entry).toMatchObject({
+      entity: 'order',
+      record_id: order.id,
+      action: 'create',
+      actor: { kind: 'user', id: adminId, email: 'admin@localhost' },
+    });
     expect(typeof entry.id).toBe('string');
     expect(entry.at).toMatch(RFC3339);
     expect(entry.changes).toEqual({
@@ -151,7 +236,16 @@ describe('what is recorded', () => {
   });
 
   it('the fast path and the general path record the same values', async () => {
-    const body = { number: 'A-4', total: 3.1, due: '2025-03-01T08:00:00.123+02:00', day: '2025-03-01', meta: { z: 1, a: 'b' }, qty: 7, rate: 1.25, ok: false };
+    const body = {
+      number: 'A-4',
+      total: 3.1,
+      due: '2025-03-01T08:00:00.123+02:00',
+      day: '2025-03-01',
+      meta: { z: 1, a: 'b' },
+      qty: 7,
+      rate: 1.25,
+      ok: false,
+    };
     const fast = await created('/order', body);
     // a nested child sends the parent down the general path
     const general = await created('/order', { ...body, lines: { data: [{ name: 'n', qty: 1 }] } });
@@ -163,10 +257,21 @@ describe('what is recorded', () => {
   });
 
   it('a nested create with children records one entry per row', async () => {
-    const order = await created('/order', { number: 'N-1', lines: { data: [{ name: 'a', qty: 1 }, { name: 'b', qty: 2 }] }, comments: { data: [{ body: 'hi' }] } });
+    const order = await created('/order', {
+      number: 'N-1',
+      lines: {
+        data: [
+          { name: 'a', qty: 1 },
+          { name: 'b', qty: 2 },
+        ],
+      },
+      comments: { data: [{ body: 'hi' }] },
+    });
     const lines = await q('SELECT id::text FROM lines WHERE order_id = $1 ORDER BY name', [order.id]);
     expect(lines).toHaveLength(2);
-    const rows = await q('SELECT entity, record_id, action FROM _history WHERE record_id = ANY($1::text[]) ORDER BY entity, record_id', [[order.id, ...lines.map((l: any) => l.id)]]);
+    const rows = await q('SELECT entity, record_id, action FROM _history WHERE record_id = ANY($1::text[]) ORDER BY entity, record_id', [
+      [order.id, ...lines.map((l: any) => l.id)],
+    ]);
     const sorted = [...lines].sort((a: any, b: any) => (a.id < b.id ? -1 : 1));
     expect(rows).toEqual([
       { entity: 'line', record_id: sorted[0].id, action: 'create' },
@@ -180,9 +285,13 @@ describe('what is recorded', () => {
 
   it('a nested create of a plain parent with children is one statement, children recorded', async () => {
     let id = '';
-    const n = await statementsOf(async () => (id = (await created('/order', { number: 'N-2', lines: { data: [{ name: 'a' }, { name: 'b', qty: 3 }] } })).id));
+    const n = await statementsOf(
+      async () => (id = (await created('/order', { number: 'N-2', lines: { data: [{ name: 'a' }, { name: 'b', qty: 3 }] } })).id),
+    );
     expect(n).toBe(1);
-    const lines = await q(`SELECT h.changes FROM _history h JOIN lines l ON h.record_id = l.id::text WHERE l.order_id = $1 AND h.entity = 'line'`, [id]);
+    const lines = await q(`SELECT h.changes FROM _history h JOIN lines l ON h.record_id = l.id::text WHERE l.order_id = $1 AND h.entity = 'line'`, [
+      id,
+    ]);
     expect(lines).toHaveLength(2);
     expect(lines.map((r: any) => r.changes.name.to).sort()).toEqual(['a', 'b']);
     expect(await historyOf('order', id)).toHaveLength(1);
@@ -198,9 +307,18 @@ describe('what is recorded', () => {
     expect(orderDel.changes.number).toEqual({ from: 'C-1', to: null });
     const [lineDel] = await historyOf('line', line.id);
     expect(lineDel).toMatchObject({ action: 'delete', actor: { kind: 'system', id: adminId, email: 'admin@localhost' } });
-    expect(lineDel.changes).toEqual({ id: { from: line.id, to: null }, order_id: { from: order.id, to: null }, name: { from: 'x', to: null }, qty: { from: 1, to: null } });
+    expect(lineDel.changes).toEqual({
+      id: { from: line.id, to: null },
+      order_id: { from: order.id, to: null },
+      name: { from: 'x', to: null },
+      qty: { from: 1, to: null },
+    });
     const [commentUpd] = await historyOf('comment', comment.id);
-    expect(commentUpd).toMatchObject({ action: 'update', changes: { order_id: { from: order.id, to: null } }, actor: { kind: 'system', id: adminId } });
+    expect(commentUpd).toMatchObject({
+      action: 'update',
+      changes: { order_id: { from: order.id, to: null } },
+      actor: { kind: 'system', id: adminId },
+    });
   });
 
   it('a rolled-back write leaves no entry', async () => {
@@ -238,7 +356,12 @@ describe('reading a record history', () => {
     const email = 'reader@example.com';
     const u = await post('/_admin/users', { email, password: 'secret-pass-1', roles: ['reader'] });
     expect(u.status).toBe(201);
-    await created('/_admin/permissions', { entity: 'order', action: 'read', roles: ['reader'], conditions: [{ field: 'owner', operator: 'eq', value: '$user.email' }] });
+    await created('/_admin/permissions', {
+      entity: 'order',
+      action: 'read',
+      roles: ['reader'],
+      conditions: [{ field: 'owner', operator: 'eq', value: '$user.email' }],
+    });
     const token = await s.client.login(`${base()}/auth/login`, email, 'secret-pass-1');
     const mine = await created('/order', { number: 'O-1', owner: email });
     const theirs = await created('/order', { number: 'O-2', owner: 'else@example.com' });
@@ -259,14 +382,30 @@ describe('reading a record history', () => {
   });
 });
 
-describe('writes on the request\'s behalf and rolled-back writes', () => {
+describe("writes on the request's behalf and rolled-back writes", () => {
   it('a workflow set_field is recorded with actor system and the requesting user', async () => {
-    await created('/_admin/entities', { name: 'ticket', table: 'tickets', primary_key: uuid, history: true, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'status', type: 'string' }, { name: 'escalated', type: 'boolean' }] });
+    await created('/_admin/entities', {
+      name: 'ticket',
+      table: 'tickets',
+      primary_key: uuid,
+      history: true,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'status', type: 'string' },
+        { name: 'escalated', type: 'boolean' },
+      ],
+    });
     await created('/_admin/workflows', {
-      name: 'escalate', trigger: { type: 'state_change', entity: 'ticket', field: 'status', to: 'urgent' },
+      name: 'escalate',
+      trigger: { type: 'state_change', entity: 'ticket', field: 'status', to: 'urgent' },
       context: { record_id: 'trigger.record_id' },
-      steps: [{ id: 'mark', type: 'action', actions: [{ type: 'set_field', entity: 'ticket', record_id: 'context.record_id', field: 'escalated', value: true }] }],
+      steps: [
+        {
+          id: 'mark',
+          type: 'action',
+          actions: [{ type: 'set_field', entity: 'ticket', record_id: 'context.record_id', field: 'escalated', value: true }],
+        },
+      ],
     });
     const t = await created('/ticket', { status: 'open' });
     expect((await put(`/ticket/${t.id}`, { status: 'urgent' })).status).toBe(200);
@@ -279,26 +418,74 @@ describe('writes on the request\'s behalf and rolled-back writes', () => {
     });
   });
 
-  it('a state machine create_record is recorded as system; its own set_field belongs to the user\'s entry', async () => {
-    await created('/_admin/entities', { name: 'doc', table: 'docs', primary_key: uuid, history: true, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'state', type: 'string' }, { name: 'stamp', type: 'string' }] });
-    await created('/_admin/entities', { name: 'audit_note', table: 'audit_notes', primary_key: uuid, history: true, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'doc_id', type: 'uuid' }] });
-    await created('/_admin/state-machines', { entity: 'doc', field: 'state', definition: { initial: 'draft', transitions: [
-      { from: 'draft', to: 'done', actions: [{ type: 'set_field', field: 'stamp', value: 'sealed' }, { type: 'create_record', entity: 'audit_note', data: { doc_id: 'record.id' } }] }] } });
+  it("a state machine create_record is recorded as system; its own set_field belongs to the user's entry", async () => {
+    await created('/_admin/entities', {
+      name: 'doc',
+      table: 'docs',
+      primary_key: uuid,
+      history: true,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'state', type: 'string' },
+        { name: 'stamp', type: 'string' },
+      ],
+    });
+    await created('/_admin/entities', {
+      name: 'audit_note',
+      table: 'audit_notes',
+      primary_key: uuid,
+      history: true,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'doc_id', type: 'uuid' },
+      ],
+    });
+    await created('/_admin/state-machines', {
+      entity: 'doc',
+      field: 'state',
+      definition: {
+        initial: 'draft',
+        transitions: [
+          {
+            from: 'draft',
+            to: 'done',
+            actions: [
+              { type: 'set_field', field: 'stamp', value: 'sealed' },
+              { type: 'create_record', entity: 'audit_note', data: { doc_id: 'record.id' } },
+            ],
+          },
+        ],
+      },
+    });
     const d = await created('/doc', { state: 'draft' });
     expect((await put(`/doc/${d.id}`, { state: 'done' })).status).toBe(200);
     const [upd] = await historyOf('doc', d.id);
-    expect(upd).toMatchObject({ changes: { state: { from: 'draft', to: 'done' }, stamp: { from: null, to: 'sealed' } }, actor: { kind: 'user', id: adminId } });
+    expect(upd).toMatchObject({
+      changes: { state: { from: 'draft', to: 'done' }, stamp: { from: null, to: 'sealed' } },
+      actor: { kind: 'user', id: adminId },
+    });
     const note = (await q('SELECT id::text FROM audit_notes WHERE doc_id = $1', [d.id]))[0];
     const [created_] = await historyOf('audit_note', note.id);
     expect(created_).toMatchObject({ action: 'create', actor: { kind: 'system', id: adminId, email: 'admin@localhost' } });
   });
 
   it('a rule violation and a vetoing synchronous webhook leave no entry', async () => {
-    await created('/_admin/entities', { name: 'guarded', table: 'guarded', primary_key: uuid, history: true, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'amount', type: 'int' }, { name: 'label', type: 'string' }] });
-    await created('/_admin/rules', { entity: 'guarded', type: 'field', definition: { field: 'amount', operator: 'max', value: 10, message: 'too big' } });
+    await created('/_admin/entities', {
+      name: 'guarded',
+      table: 'guarded',
+      primary_key: uuid,
+      history: true,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'amount', type: 'int' },
+        { name: 'label', type: 'string' },
+      ],
+    });
+    await created('/_admin/rules', {
+      entity: 'guarded',
+      type: 'field',
+      definition: { field: 'amount', operator: 'max', value: 10, message: 'too big' },
+    });
     const ok = await created('/guarded', { amount: 5, label: 'fine' });
     expect((await post('/guarded', { amount: 50, label: 'rule' })).status).toBe(422);
     expect((await put(`/guarded/${ok.id}`, { amount: 50 })).status).toBe(422);

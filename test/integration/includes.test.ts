@@ -17,16 +17,34 @@ beforeAll(async () => {
     soft_delete: true,
     fields: [id, { name: 'customer_id', type: 'uuid' }, { name: 'number', type: 'int' }],
   });
-  await h.entity({ name: 'profile', table: 'profiles', primary_key: UUID_PK, fields: [id, { name: 'customer_id', type: 'uuid' }, { name: 'bio', type: 'string' }] });
+  await h.entity({
+    name: 'profile',
+    table: 'profiles',
+    primary_key: UUID_PK,
+    fields: [id, { name: 'customer_id', type: 'uuid' }, { name: 'bio', type: 'string' }],
+  });
   await h.entity({
     name: 'tag',
     table: 'tags',
     primary_key: { field: 'code', type: 'int', generated: true },
     soft_delete: true,
-    fields: [{ name: 'code', type: 'int' }, { name: 'label', type: 'string' }],
+    fields: [
+      { name: 'code', type: 'int' },
+      { name: 'label', type: 'string' },
+    ],
   });
-  await h.entity({ name: 'note', table: 'notes', primary_key: UUID_PK, fields: [id, { name: 'customer_id', type: 'uuid' }, { name: 'body', type: 'string' }] });
-  await h.entity({ name: 'line', table: 'lines', primary_key: UUID_PK, fields: [id, { name: 'order_id', type: 'uuid' }, { name: 'sku', type: 'string' }] });
+  await h.entity({
+    name: 'note',
+    table: 'notes',
+    primary_key: UUID_PK,
+    fields: [id, { name: 'customer_id', type: 'uuid' }, { name: 'body', type: 'string' }],
+  });
+  await h.entity({
+    name: 'line',
+    table: 'lines',
+    primary_key: UUID_PK,
+    fields: [id, { name: 'order_id', type: 'uuid' }, { name: 'sku', type: 'string' }],
+  });
 
   await h.relation({ name: 'orders', type: 'one_to_many', source: 'customer', target: 'order', target_key: 'customer_id' });
   await h.relation({ name: 'profile', type: 'one_to_one', source: 'customer', target: 'profile', target_key: 'customer_id' });
@@ -91,7 +109,10 @@ describe('forward relations', () => {
     const res = await h.get(`/order?include=tags&filter[id.in]=${o1.id},${o2.id}`);
     expect(res.status).toBe(200);
     const rows = byId(res.body.data);
-    expect(sortBy(rows.get(o1.id).tags, 'code')).toEqual([{ code: t1.code, label: 'red', deleted_at: null }, { code: t2.code, label: 'blue', deleted_at: null }]);
+    expect(sortBy(rows.get(o1.id).tags, 'code')).toEqual([
+      { code: t1.code, label: 'red', deleted_at: null },
+      { code: t2.code, label: 'blue', deleted_at: null },
+    ]);
     expect(rows.get(o2.id).tags).toEqual([]);
     expect(rows.get(o1.id).deleted_at).toBeNull();
     // One record shape: included tags carry deleted_at like top-level ones.
@@ -184,13 +205,18 @@ describe('keys whose types differ between the two sides', () => {
   beforeAll(async () => {
     await h.entity({ name: 'club', table: 'clubs', primary_key: UUID_PK, fields: [id, { name: 'name', type: 'string' }] });
     await h.entity({ name: 'member', table: 'members', primary_key: UUID_PK, fields: [id, { name: 'club_ref', type: 'string' }] });
-    await h.entity({ name: 'team', table: 'teams', primary_key: { field: 'id', type: 'int', generated: true }, fields: [{ name: 'id', type: 'int' }] });
+    await h.entity({
+      name: 'team',
+      table: 'teams',
+      primary_key: { field: 'id', type: 'int', generated: true },
+      fields: [{ name: 'id', type: 'int' }],
+    });
     await h.entity({ name: 'player', table: 'players', primary_key: UUID_PK, fields: [id, { name: 'team_id', type: 'bigint' }] });
     await h.relation({ name: 'members', type: 'one_to_many', source: 'club', target: 'member', target_key: 'club_ref', on_delete: 'cascade' });
     await h.relation({ name: 'players', type: 'one_to_many', source: 'team', target: 'player', target_key: 'team_id', on_delete: 'set_null' });
   });
 
-  it('a stored key that is no value of the other side\'s PK type simply matches nothing', async () => {
+  it("a stored key that is no value of the other side's PK type simply matches nothing", async () => {
     const club = await h.create('club', { name: 'c' });
     const upper = await h.create('member', { club_ref: club.id.toUpperCase() });
     const exact = await h.create('member', { club_ref: club.id });

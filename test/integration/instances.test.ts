@@ -81,10 +81,9 @@ describe('login brute-force protection across instances', () => {
       expect(res.status).toBe(429);
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     }
-    const rows = await a.rocket.services.platform.db.query<{ failures: number }>(
-      'SELECT failures FROM _login_throttle WHERE key = $1',
-      [`platform\n${email}`],
-    );
+    const rows = await a.rocket.services.platform.db.query<{ failures: number }>('SELECT failures FROM _login_throttle WHERE key = $1', [
+      `platform\n${email}`,
+    ]);
     expect(rows).toEqual([{ failures: MAX_FAILURES }]);
   });
 });
@@ -94,17 +93,47 @@ describe('approval deadlines across instances', () => {
     const app = await a.createApp();
     const admin = (path: string, body: unknown) => a.client.post(`/api/${app.name}/_admin/${path}`, { token: app.token, body });
     const uuid = { field: 'id', type: 'uuid', generated: true };
-    expect((await admin('entities', { name: 'doc', table: 'docs', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'title', type: 'string' }, { name: 'outcome', type: 'string' }] })).status).toBe(201);
-    expect((await admin('entities', { name: 'note', table: 'notes', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'doc_id', type: 'uuid' }] })).status).toBe(201);
+    expect(
+      (
+        await admin('entities', {
+          name: 'doc',
+          table: 'docs',
+          primary_key: uuid,
+          fields: [
+            { name: 'id', type: 'uuid' },
+            { name: 'title', type: 'string' },
+            { name: 'outcome', type: 'string' },
+          ],
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await admin('entities', {
+          name: 'note',
+          table: 'notes',
+          primary_key: uuid,
+          fields: [
+            { name: 'id', type: 'uuid' },
+            { name: 'doc_id', type: 'uuid' },
+          ],
+        })
+      ).status,
+    ).toBe(201);
     const wf = await admin('workflows', {
-      name: 'quick_review', trigger: { type: 'state_change', entity: 'doc', field: 'title', to: 'review' }, context: { id: 'record.id' },
+      name: 'quick_review',
+      trigger: { type: 'state_change', entity: 'doc', field: 'title', to: 'review' },
+      context: { id: 'record.id' },
       steps: [
         { id: 'wait', type: 'approval', assignee: { type: 'role', role: 'admin' }, timeout: '2s', on_timeout: { goto: 'late' } },
-        { id: 'late', type: 'action', actions: [
-          { type: 'set_field', entity: 'doc', record_id: 'context.id', field: 'outcome', value: 'late' },
-          { type: 'create_record', entity: 'note', data: { doc_id: 'context.id' } }] },
+        {
+          id: 'late',
+          type: 'action',
+          actions: [
+            { type: 'set_field', entity: 'doc', record_id: 'context.id', field: 'outcome', value: 'late' },
+            { type: 'create_record', entity: 'note', data: { doc_id: 'context.id' } },
+          ],
+        },
       ],
     });
     expect(wf.status, JSON.stringify(wf.body)).toBe(201);

@@ -74,10 +74,9 @@ describe('create', () => {
   it('records a platform admin as the inviter', async () => {
     const res = await s.client.post(invites(), { token: s.platformToken, body: { email: email('plat') } });
     expect(res.status).toBe(201);
-    const [platformUser] = await s.rocket.services.platform.db.query<{ id: string }>(
-      'SELECT id FROM _platform_users WHERE email = $1',
-      [s.config.platformEmail],
-    );
+    const [platformUser] = await s.rocket.services.platform.db.query<{ id: string }>('SELECT id FROM _platform_users WHERE email = $1', [
+      s.config.platformEmail,
+    ]);
     expect(res.body.data.invited_by).toBe(platformUser!.id);
   });
 
@@ -99,9 +98,7 @@ describe('create', () => {
 
   it('concurrent invites for one email create exactly one', async () => {
     const addr = email('race');
-    const results = await Promise.all(
-      Array.from({ length: 6 }, () => s.client.post(invites(), { token: app.token, body: { email: addr } })),
-    );
+    const results = await Promise.all(Array.from({ length: 6 }, () => s.client.post(invites(), { token: app.token, body: { email: addr } })));
     expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
     expect(await sql('SELECT 1 FROM _invites WHERE email = $1', [addr])).toHaveLength(1);
   });
@@ -234,7 +231,7 @@ describe('bulk', () => {
 });
 
 describe('accept-invite (public)', () => {
-  it('creates an active user with the invite\'s email and roles, logs them in, marks the invite accepted', async () => {
+  it("creates an active user with the invite's email and roles, logs them in, marks the invite accepted", async () => {
     const inv = await invite({ email: email('joiner'), roles: ['admin', 'staff'] });
     const res = await accept({ token: inv.token, password: 'chosen-pw' });
     expect(res.status).toBe(201);
@@ -269,9 +266,7 @@ describe('accept-invite (public)', () => {
 
   it('concurrent accepts of one invite create exactly one user', async () => {
     const inv = await invite({ email: email('racer') });
-    const results = await Promise.all(
-      Array.from({ length: 5 }, (_, i) => accept({ token: inv.token, password: `pw-${i}` })),
-    );
+    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => accept({ token: inv.token, password: `pw-${i}` })));
     const statuses = results.map((r) => r.status).sort();
     expect(statuses.filter((x) => x === 201)).toHaveLength(1);
     for (const r of results.filter((x) => x.status !== 201)) {

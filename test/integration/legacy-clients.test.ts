@@ -19,11 +19,28 @@ beforeAll(async () => {
   app = await s.createApp();
   runtime = (await s.rocket.services.apps.get(app.name))!;
   const entities = [
-    { name: 'doc', table: 'docs', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'title', type: 'string' }, { name: 'attachment', type: 'file' }] },
-    { name: 'member', table: 'members', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'nick', type: 'string' }, { name: 'age', type: 'int' }, { name: 'code', type: 'string' },
-      { name: 'state', type: 'string' }] },
+    {
+      name: 'doc',
+      table: 'docs',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'title', type: 'string' },
+        { name: 'attachment', type: 'file' },
+      ],
+    },
+    {
+      name: 'member',
+      table: 'members',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'nick', type: 'string' },
+        { name: 'age', type: 'int' },
+        { name: 'code', type: 'string' },
+        { name: 'state', type: 'string' },
+      ],
+    },
   ];
   for (const e of entities) expect((await admin('post', 'entities', e)).status).toBe(201);
 });
@@ -36,7 +53,9 @@ describe('a stored file value sent back as a JSON string', () => {
     const form = new FormData();
     form.append('file', new Blob(['hello']), 'hello.txt');
     const up = await fetch(`${s.rocket.url}/api/${app.name}/_files/upload`, {
-      method: 'POST', headers: { authorization: `Bearer ${app.token}` }, body: form,
+      method: 'POST',
+      headers: { authorization: `Bearer ${app.token}` },
+      body: form,
     });
     expect(up.status).toBe(201);
     const fileId = ((await up.json()) as { data: { id: string } }).data.id;
@@ -103,8 +122,22 @@ describe('field rules are checked when written', () => {
     const res = await admin('post', 'import', {
       version: 1,
       rules: [
-        { entity: 'member', hook: 'before_write', type: 'field', definition: { field: 'age', operator: 'min', value: '18' }, priority: 0, active: true },
-        { entity: 'member', hook: 'before_write', type: 'field', definition: { field: 'age', operator: 'min', value: 'adult' }, priority: 1, active: true },
+        {
+          entity: 'member',
+          hook: 'before_write',
+          type: 'field',
+          definition: { field: 'age', operator: 'min', value: '18' },
+          priority: 0,
+          active: true,
+        },
+        {
+          entity: 'member',
+          hook: 'before_write',
+          type: 'field',
+          definition: { field: 'age', operator: 'min', value: 'adult' },
+          priority: 1,
+          active: true,
+        },
       ],
     });
     expect(res.status).toBe(200);
@@ -137,13 +170,17 @@ describe('state machine transitions', () => {
   it('say what "from" accepts when it is empty', async () => {
     for (const from of ['', 3, [], ['']]) {
       const res = await admin('post', 'state-machines', {
-        entity: 'member', field: 'state', definition: { initial: 'new', transitions: [{ from, to: 'done' }] },
+        entity: 'member',
+        field: 'state',
+        definition: { initial: 'new', transitions: [{ from, to: 'done' }] },
       });
       expect(res.status).toBe(422);
       expect(res.body.error.message).toMatch(/transitions\[0\]\.from (must be a state name or an array of state names|must name at least one state)/);
     }
     const one = await admin('post', 'state-machines', {
-      entity: 'member', field: 'state', definition: { initial: 'new', transitions: [{ from: 'new', to: 'done' }] },
+      entity: 'member',
+      field: 'state',
+      definition: { initial: 'new', transitions: [{ from: 'new', to: 'done' }] },
     });
     expect(one.status).toBe(201);
     expect((await admin('delete', `state-machines/${one.body.data.id}`)).status).toBe(200);

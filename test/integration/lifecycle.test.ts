@@ -34,7 +34,7 @@ describe('restart and isolation', () => {
     }
   });
 
-  it('two apps have separate databases and refuse each other\'s tokens', async () => {
+  it("two apps have separate databases and refuse each other's tokens", async () => {
     const s = await startTestServer();
     try {
       const a = await s.createApp();
@@ -74,7 +74,15 @@ describe('several instances on one database', () => {
     const b = await startTestServer({}, { managementDb: a.managementDb, dataDir: a.dataDir });
     try {
       const app = await a.createApp();
-      const entity = { name: 'note', table: 'notes', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'body', type: 'string' }] };
+      const entity = {
+        name: 'note',
+        table: 'notes',
+        primary_key: uuid,
+        fields: [
+          { name: 'id', type: 'uuid' },
+          { name: 'body', type: 'string' },
+        ],
+      };
       // b loads the app on first use, before the entity exists
       expect((await b.client.get(`/api/${app.name}/_admin/entities`, { token: app.token })).body.data).toEqual([]);
       expect((await a.client.post(`/api/${app.name}/_admin/entities`, { token: app.token, body: entity })).status).toBe(201);
@@ -86,7 +94,10 @@ describe('several instances on one database', () => {
       }
       expect(res!.status).toBe(201);
 
-      const user = await a.client.post(`/api/${app.name}/_admin/users`, { token: app.token, body: { email: 'u@x.io', password: 'pw-123456', roles: ['admin'] } });
+      const user = await a.client.post(`/api/${app.name}/_admin/users`, {
+        token: app.token,
+        body: { email: 'u@x.io', password: 'pw-123456', roles: ['admin'] },
+      });
       const token = await b.client.login(`/api/${app.name}/auth/login`, 'u@x.io', 'pw-123456');
       expect((await b.client.get(`/api/${app.name}/note`, { token })).status).toBe(200);
       await a.client.put(`/api/${app.name}/_admin/users/${user.body.data.id}`, { token: app.token, body: { email: 'u@x.io', active: false } });

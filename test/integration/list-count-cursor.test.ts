@@ -188,7 +188,16 @@ describe('cursor', () => {
       await refused(`sort=n&filter[grp]=g1&filter[n.gt]=0&cursor=${encodeURIComponent(cursor)}`);
     });
     it('made for another entity', async () => {
-      await h.entity({ name: 'other', table: 'others', primary_key: UUID_PK, fields: [{ name: 'id', type: 'uuid' }, { name: 'n', type: 'int' }, { name: 'grp', type: 'string' }] });
+      await h.entity({
+        name: 'other',
+        table: 'others',
+        primary_key: UUID_PK,
+        fields: [
+          { name: 'id', type: 'uuid' },
+          { name: 'n', type: 'int' },
+          { name: 'grp', type: 'string' },
+        ],
+      });
       const res = await h.get(`/other?sort=n&filter[grp]=g1&cursor=${encodeURIComponent(cursor)}`);
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('INVALID_PAYLOAD');

@@ -27,10 +27,8 @@ async function appUser(): Promise<string> {
   return email;
 }
 
-const appLogin = (email: string, password: string, name = app.name) =>
-  s.client.post(`/api/${name}/auth/login`, { body: { email, password } });
-const platformLogin = (email: string, password: string) =>
-  s.client.post('/api/_platform/auth/login', { body: { email, password } });
+const appLogin = (email: string, password: string, name = app.name) => s.client.post(`/api/${name}/auth/login`, { body: { email, password } });
+const platformLogin = (email: string, password: string) => s.client.post('/api/_platform/auth/login', { body: { email, password } });
 
 function expectLocked(res: { status: number; body: { error: { code: string; message: string } }; headers: Headers }): void {
   expect(res.status).toBe(429);
@@ -96,10 +94,10 @@ describe('app login', () => {
 describe('platform login', () => {
   it('locks the platform account, leaves other platform accounts alone, and unlocks after the window', async () => {
     const second = 'second-operator@localhost';
-    await s.rocket.services.platform.db.query(
-      `INSERT INTO _platform_users (email, password_hash, roles) VALUES ($1, $2, '{platform_admin}')`,
-      [second, await hashPassword('op-pw')],
-    );
+    await s.rocket.services.platform.db.query(`INSERT INTO _platform_users (email, password_hash, roles) VALUES ($1, $2, '{platform_admin}')`, [
+      second,
+      await hashPassword('op-pw'),
+    ]);
     for (let i = 0; i < MAX_FAILURES; i++) {
       const res = await platformLogin(s.config.platformEmail, 'wrong');
       expect(res.status).toBe(401);

@@ -14,26 +14,84 @@ beforeAll(async () => {
   runtime = (await s.rocket.services.apps.get(app.name))!;
   const admin = (path: string, body: unknown) => s.client.post(`/api/${app.name}/_admin/${path}`, { token: app.token, body });
   const entities = [
-    { name: 'invoice', table: 'invoices', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'number', type: 'string', required: true, unique: true }, { name: 'total', type: 'decimal', precision: 2 }] },
-    { name: 'item', table: 'items', primary_key: uuid, soft_delete: true, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'invoice_id', type: 'uuid', required: true }, { name: 'name', type: 'string', required: true },
-      { name: 'qty', type: 'int' }, { name: 'kind', type: 'string', enum: ['good', 'service'] }] },
-    { name: 'tax_line', table: 'tax_lines', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'item_id', type: 'uuid', required: true }, { name: 'rate', type: 'decimal', precision: 2, required: true },
-      { name: 'code', type: 'string', unique: true }] },
-    { name: 'tag', table: 'tags', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'label', type: 'string' }] },
-    { name: 'profile', table: 'profiles', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'invoice_id', type: 'uuid' }, { name: 'note', type: 'string' }] },
-    { name: 'note', table: 'notes', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'invoice_id', type: 'uuid' }, { name: 'body', type: 'string' }] },
+    {
+      name: 'invoice',
+      table: 'invoices',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'number', type: 'string', required: true, unique: true },
+        { name: 'total', type: 'decimal', precision: 2 },
+      ],
+    },
+    {
+      name: 'item',
+      table: 'items',
+      primary_key: uuid,
+      soft_delete: true,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'invoice_id', type: 'uuid', required: true },
+        { name: 'name', type: 'string', required: true },
+        { name: 'qty', type: 'int' },
+        { name: 'kind', type: 'string', enum: ['good', 'service'] },
+      ],
+    },
+    {
+      name: 'tax_line',
+      table: 'tax_lines',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'item_id', type: 'uuid', required: true },
+        { name: 'rate', type: 'decimal', precision: 2, required: true },
+        { name: 'code', type: 'string', unique: true },
+      ],
+    },
+    {
+      name: 'tag',
+      table: 'tags',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'label', type: 'string' },
+      ],
+    },
+    {
+      name: 'profile',
+      table: 'profiles',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'invoice_id', type: 'uuid' },
+        { name: 'note', type: 'string' },
+      ],
+    },
+    {
+      name: 'note',
+      table: 'notes',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'invoice_id', type: 'uuid' },
+        { name: 'body', type: 'string' },
+      ],
+    },
   ];
   for (const e of entities) expect((await admin('entities', e)).status).toBe(201);
   const relations = [
     { name: 'items', type: 'one_to_many', source: 'invoice', target: 'item', target_key: 'invoice_id', on_delete: 'cascade' },
     { name: 'tax_lines', type: 'one_to_many', source: 'item', target: 'tax_line', target_key: 'item_id', on_delete: 'cascade' },
-    { name: 'tags', type: 'many_to_many', source: 'invoice', target: 'tag', join_table: 'invoice_tags',
-      source_join_key: 'invoice_id', target_join_key: 'tag_id', on_delete: 'detach' },
+    {
+      name: 'tags',
+      type: 'many_to_many',
+      source: 'invoice',
+      target: 'tag',
+      join_table: 'invoice_tags',
+      source_join_key: 'invoice_id',
+      target_join_key: 'tag_id',
+      on_delete: 'detach',
+    },
     { name: 'profile', type: 'one_to_one', source: 'invoice', target: 'profile', target_key: 'invoice_id', on_delete: 'cascade' },
     { name: 'notes', type: 'one_to_many', source: 'invoice', target: 'note', target_key: 'invoice_id', write_mode: 'replace' },
   ];
@@ -45,8 +103,7 @@ afterAll(async () => {
 
 let seq = 0;
 const num = () => `INV-${++seq}-${Date.now()}`;
-const post = (entity: string, body: unknown, query = '') =>
-  s.client.post(`/api/${app.name}/${entity}${query}`, { token: app.token, body });
+const post = (entity: string, body: unknown, query = '') => s.client.post(`/api/${app.name}/${entity}${query}`, { token: app.token, body });
 const put = (entity: string, id: string, body: unknown, query = '') =>
   s.client.put(`/api/${app.name}/${entity}/${id}${query}`, { token: app.token, body });
 const q = (sql: string, params: unknown[] = []) => runtime.db.query<any>(sql, params as never[]);
@@ -62,11 +119,13 @@ describe('create with nested rows', () => {
     const res = await post('invoice', {
       number: num(),
       total: 10,
-      items: { data: [
-        { name: 'a', qty: 1, tax_lines: { data: [{ rate: 0.2 }, { rate: 0.05 }] } },
-        { name: 'b', qty: 2, invoice_id: '00000000-0000-4000-8000-000000000000' },
-        { name: 'c', tax_lines: { data: [{ rate: 0.1 }] } },
-      ] },
+      items: {
+        data: [
+          { name: 'a', qty: 1, tax_lines: { data: [{ rate: 0.2 }, { rate: 0.05 }] } },
+          { name: 'b', qty: 2, invoice_id: '00000000-0000-4000-8000-000000000000' },
+          { name: 'c', tax_lines: { data: [{ rate: 0.1 }] } },
+        ],
+      },
     });
     expect(res.status).toBe(201);
     expect(res.body.data).not.toHaveProperty('items');
@@ -74,7 +133,11 @@ describe('create with nested rows', () => {
     const items = await q('SELECT id, name, invoice_id FROM items WHERE invoice_id = $1 ORDER BY name', [id]);
     expect(items.map((i: any) => i.name)).toEqual(['a', 'b', 'c']);
     const lines = await q('SELECT t.rate, i.name FROM tax_lines t JOIN items i ON i.id = t.item_id WHERE i.invoice_id = $1 ORDER BY t.rate', [id]);
-    expect(lines).toEqual([{ rate: 0.05, name: 'a' }, { rate: 0.1, name: 'c' }, { rate: 0.2, name: 'a' }]);
+    expect(lines).toEqual([
+      { rate: 0.05, name: 'a' },
+      { rate: 0.1, name: 'c' },
+      { rate: 0.2, name: 'a' },
+    ]);
   });
 
   it('returns the written relations when asked with include=', async () => {
@@ -98,7 +161,8 @@ describe('create with nested rows', () => {
 
   it('with rules in play the tree runs in a transaction that batches child inserts', async () => {
     const rule = await s.client.post(`/api/${app.name}/_admin/rules`, {
-      token: app.token, body: { entity: 'item', type: 'field', definition: { field: 'name', operator: 'min_length', value: 1 } },
+      token: app.token,
+      body: { entity: 'item', type: 'field', definition: { field: 'name', operator: 'min_length', value: 1 } },
     });
     expect(rule.status).toBe(201);
     try {
@@ -169,11 +233,13 @@ describe('create with nested rows', () => {
     const number = num();
     const res = await post('invoice', { number, items: { data: [{ qty: 'many' }, { name: 'x', kind: 'gift' }] } });
     expect(res.status).toBe(422);
-    expect(res.body.error.details).toEqual(expect.arrayContaining([
-      { field: 'items[0].qty', rule: 'type', message: 'qty must be int' },
-      { field: 'items[0].name', rule: 'required', message: 'name is required' },
-      { field: 'items[1].kind', rule: 'enum', message: 'kind must be one of: good, service' },
-    ]));
+    expect(res.body.error.details).toEqual(
+      expect.arrayContaining([
+        { field: 'items[0].qty', rule: 'type', message: 'qty must be int' },
+        { field: 'items[0].name', rule: 'required', message: 'name is required' },
+        { field: 'items[1].kind', rule: 'enum', message: 'kind must be one of: good, service' },
+      ]),
+    );
     expect(res.body.error.details).toHaveLength(3);
     const unknown = await post('invoice', { number, items: { data: [{ name: 'x', colour: 'red', tax_lines: { data: [{ rate: 1, bogus: 1 }] } }] } });
     expect(unknown.status).toBe(422);
@@ -213,9 +279,12 @@ describe('update modes for one_to_many', () => {
   it('diff inserts, updates and deletes in one payload and leaves the rest alone', async () => {
     const inv = await invoiceWithItems(['a', 'b', 'c']);
     const [a, b, c] = inv.items.sort((x, y) => x.name.localeCompare(y.name));
-    const res = await put('invoice', inv.id, { items: { data: [
-      { id: a!.id, name: 'a2' }, { id: b!.id, _delete: true }, { name: 'd' },
-    ] } }, '?include=items');
+    const res = await put(
+      'invoice',
+      inv.id,
+      { items: { data: [{ id: a!.id, name: 'a2' }, { id: b!.id, _delete: true }, { name: 'd' }] } },
+      '?include=items',
+    );
     expect(res.status).toBe(200);
     expect(res.body.data.items.map((i: any) => i.name).sort()).toEqual(['a2', 'c', 'd']);
     const stored = await q('SELECT name, deleted_at FROM items WHERE id = $1', [b!.id]);
@@ -228,7 +297,10 @@ describe('update modes for one_to_many', () => {
     const [a, b] = inv.items.sort((x, y) => x.name.localeCompare(y.name));
     const res = await put('invoice', inv.id, { items: { _write_mode: 'replace', data: [{ id: a!.id, qty: 9 }, { name: 'n' }] } }, '?include=items');
     expect(res.status).toBe(200);
-    expect(res.body.data.items.map((i: any) => [i.name, i.qty]).sort()).toEqual([['a', 9], ['n', null]]);
+    expect(res.body.data.items.map((i: any) => [i.name, i.qty]).sort()).toEqual([
+      ['a', 9],
+      ['n', null],
+    ]);
     expect((await q('SELECT deleted_at FROM items WHERE id = $1', [b!.id]))[0].deleted_at).not.toBeNull();
 
     // notes: hard-delete entity, replace is the relation's default mode
@@ -242,15 +314,23 @@ describe('update modes for one_to_many', () => {
   it('replace deletes rows sent with _delete', async () => {
     const inv = await invoiceWithItems(['a', 'b']);
     const [a, b] = inv.items.sort((x, y) => x.name.localeCompare(y.name));
-    const res = await put('invoice', inv.id, { items: { _write_mode: 'replace', data: [{ id: a!.id }, { id: b!.id, _delete: true }] } }, '?include=items');
+    const res = await put(
+      'invoice',
+      inv.id,
+      { items: { _write_mode: 'replace', data: [{ id: a!.id }, { id: b!.id, _delete: true }] } },
+      '?include=items',
+    );
     expect(res.body.data.items.map((i: any) => i.name)).toEqual(['a']);
   });
 
   it('append inserts new rows and ignores rows with keys', async () => {
     const inv = await invoiceWithItems(['a']);
-    const res = await put('invoice', inv.id, { items: { _write_mode: 'append', data: [
-      { id: inv.items[0]!.id, name: 'changed' }, { id: inv.items[0]!.id, _delete: true }, { name: 'b' },
-    ] } }, '?include=items');
+    const res = await put(
+      'invoice',
+      inv.id,
+      { items: { _write_mode: 'append', data: [{ id: inv.items[0]!.id, name: 'changed' }, { id: inv.items[0]!.id, _delete: true }, { name: 'b' }] } },
+      '?include=items',
+    );
     expect(res.status).toBe(200);
     expect(res.body.data.items.map((i: any) => i.name).sort()).toEqual(['a', 'b']);
   });

@@ -15,7 +15,9 @@ import { startTestServer, type TestServer } from '../support/server.js';
  */
 
 const EXAMPLES = join(import.meta.dirname, '../fixtures/examples');
-const FILES = readdirSync(EXAMPLES).filter((f) => f.endsWith('.json')).sort();
+const FILES = readdirSync(EXAMPLES)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 const CLIENT_DIR = resolve(import.meta.dirname, '../openapi-client');
 const GENERATED = join(CLIENT_DIR, 'generated');
 
@@ -24,7 +26,10 @@ type Doc = {
   components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
   info: { version: string; title: string };
 };
-type Example = { entities: Array<{ name: string; fields: Array<{ name: string; type: string; required?: boolean; enum?: string[] }> }>; relations: Array<{ name: string; source: string; target: string; target_key?: string }> };
+type Example = {
+  entities: Array<{ name: string; fields: Array<{ name: string; type: string; required?: boolean; enum?: string[] }> }>;
+  relations: Array<{ name: string; source: string; target: string; target_key?: string }>;
+};
 
 // ajv-formats is CommonJS: its callable is the default export's default under NodeNext.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => void;
@@ -152,7 +157,9 @@ function validators(doc: Doc): (schema: string, value: unknown) => string[] {
 
 /** The component name of an entity's record schema, read from its get operation. */
 function schemaName(doc: Doc, entity: string): string {
-  const get = doc.paths[`/${entity}/{id}`]!.get as { responses: { '200': { content: { 'application/json': { schema: { properties: { data: { $ref: string } } } } } } } };
+  const get = doc.paths[`/${entity}/{id}`]!.get as {
+    responses: { '200': { content: { 'application/json': { schema: { properties: { data: { $ref: string } } } } } } };
+  };
   return get.responses['200'].content['application/json'].schema.properties.data.$ref.split('/').pop()!;
 }
 
@@ -161,7 +168,10 @@ function includeNames(doc: Doc, entity: string): string[] {
   const list = doc.paths[`/${entity}`]!.get as { parameters: Array<{ name?: string; description?: string }> };
   const p = list.parameters.find((x) => x.name === 'include');
   if (!p) return [];
-  return p.description!.replace(/^[^:]*: /, '').replace(/\.$/, '').split(', ');
+  return p
+    .description!.replace(/^[^:]*: /, '')
+    .replace(/\.$/, '')
+    .split(', ');
 }
 
 /** A create body from the example's fields: FKs point at an existing parent, files are uploaded. */
@@ -178,7 +188,11 @@ async function sampleBody(app: string, token: string, example: Example, entity: 
     else if (f.type === 'file') {
       const form = new FormData();
       form.append('file', new Blob(['hello'], { type: 'text/plain' }), 'hello.txt');
-      const up = await fetch(`${s.rocket.url}/api/${app}/_files/upload`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
+      const up = await fetch(`${s.rocket.url}/api/${app}/_files/upload`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+        body: form,
+      });
       body[f.name] = ((await up.json()) as { data: { id: string } }).data.id;
     } else if (f.type === 'uuid') body[f.name] = '00000000-0000-4000-8000-000000000001';
     else if (f.type === 'date') body[f.name] = '2025-01-02';

@@ -7,8 +7,22 @@ import { startTestServer, type TestServer } from '../support/server.js';
 type Doc = {
   info: { title: string; version: string };
   servers: Array<{ url: string }>;
-  paths: Record<string, Record<string, { operationId?: string; tags?: string[]; security?: unknown[]; parameters?: Array<{ name?: string; $ref?: string; schema?: Record<string, unknown> }> }>>;
-  components: { schemas: Record<string, { required?: string[]; properties?: Record<string, Record<string, unknown>> }>; securitySchemes: Record<string, unknown> };
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        operationId?: string;
+        tags?: string[];
+        security?: unknown[];
+        parameters?: Array<{ name?: string; $ref?: string; schema?: Record<string, unknown> }>;
+      }
+    >
+  >;
+  components: {
+    schemas: Record<string, { required?: string[]; properties?: Record<string, Record<string, unknown>> }>;
+    securitySchemes: Record<string, unknown>;
+  };
   tags: Array<{ name: string }>;
   security: unknown[];
 };
@@ -204,7 +218,15 @@ describe('the document', () => {
 
     const added = await s.client.post(url('/_admin/entities'), {
       token: app.token,
-      body: { name: 'tag', table: 'tags', primary_key: { field: 'id', type: 'int', generated: true }, fields: [{ name: 'id', type: 'int', required: true }, { name: 'label', type: 'string' }] },
+      body: {
+        name: 'tag',
+        table: 'tags',
+        primary_key: { field: 'id', type: 'int', generated: true },
+        fields: [
+          { name: 'id', type: 'int', required: true },
+          { name: 'label', type: 'string' },
+        ],
+      },
     });
     expect(added.status).toBe(201);
     const admin = (await doc(app.token)).body;

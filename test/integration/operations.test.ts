@@ -12,7 +12,15 @@ import { startTestServer, type TestServer } from '../support/server.js';
 
 const TOKEN = 'metrics-token-0123456789';
 const uuid = { field: 'id', type: 'uuid', generated: true };
-const note = { name: 'note', table: 'notes', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'body', type: 'string' }] };
+const note = {
+  name: 'note',
+  table: 'notes',
+  primary_key: uuid,
+  fields: [
+    { name: 'id', type: 'uuid' },
+    { name: 'body', type: 'string' },
+  ],
+};
 
 /** A receiver whose calls wait until released; `arrived` resolves at the n-th call. */
 function holdingReceiver() {
@@ -108,12 +116,21 @@ describe('readiness and metrics', () => {
     await Promise.all(Array.from({ length: 20 }, () => s.client.get(`/api/${app.name}/note`, { token: app.token })));
     await s.client.get(`/api/${app.name}/nothing-here`, { token: app.token });
     const afterLoad = await scrape();
-    expect(sample(afterLoad, 'rocket_http_requests_total', { family: 'records', status: '200' }) - sample(before, 'rocket_http_requests_total', { family: 'records', status: '200' })).toBe(20);
+    expect(
+      sample(afterLoad, 'rocket_http_requests_total', { family: 'records', status: '200' }) -
+        sample(before, 'rocket_http_requests_total', { family: 'records', status: '200' }),
+    ).toBe(20);
     expect(sample(afterLoad, 'rocket_http_requests_total', { family: 'records', status: '404' })).toBeGreaterThanOrEqual(1);
-    expect(sample(afterLoad, 'rocket_http_request_duration_seconds_count', { family: 'records' }) - sample(before, 'rocket_http_request_duration_seconds_count', { family: 'records' })).toBe(21);
+    expect(
+      sample(afterLoad, 'rocket_http_request_duration_seconds_count', { family: 'records' }) -
+        sample(before, 'rocket_http_request_duration_seconds_count', { family: 'records' }),
+    ).toBe(21);
 
     // a write held open by a synchronous webhook holds a pool connection of the app's database
-    const sync = await s.client.post(`/api/${app.name}/_admin/webhooks`, { token: app.token, body: { entity: 'note', hook: 'before_write', async: false, url: hookUrl } });
+    const sync = await s.client.post(`/api/${app.name}/_admin/webhooks`, {
+      token: app.token,
+      body: { entity: 'note', hook: 'before_write', async: false, url: hookUrl },
+    });
     expect(sync.status).toBe(201);
     const held = s.client.post(`/api/${app.name}/note`, { token: app.token, body: { body: 'held' } });
     await receiver.arrived(1);
@@ -129,8 +146,12 @@ describe('readiness and metrics', () => {
     // background job runs
     await s.rocket.jobs.runNow();
     const afterJobs = await scrape();
-    expect(sample(afterJobs, 'rocket_job_runs_total', { job: 'webhook-retries' })).toBeGreaterThan(sample(before, 'rocket_job_runs_total', { job: 'webhook-retries' }));
-    expect(sample(afterJobs, 'rocket_job_runs_total', { job: 'workflow-deadlines' })).toBeGreaterThan(sample(before, 'rocket_job_runs_total', { job: 'workflow-deadlines' }));
+    expect(sample(afterJobs, 'rocket_job_runs_total', { job: 'webhook-retries' })).toBeGreaterThan(
+      sample(before, 'rocket_job_runs_total', { job: 'webhook-retries' }),
+    );
+    expect(sample(afterJobs, 'rocket_job_runs_total', { job: 'workflow-deadlines' })).toBeGreaterThan(
+      sample(before, 'rocket_job_runs_total', { job: 'workflow-deadlines' }),
+    );
     expect(sample(afterJobs, 'rocket_job_failures_total')).toBe(0);
 
     // the realtime feature's gauge
@@ -179,7 +200,14 @@ describe('shutdown', () => {
     const s = await startTestServer();
     const app = await s.createApp();
     expect((await s.client.post(`/api/${app.name}/_admin/entities`, { token: app.token, body: note })).status).toBe(201);
-    expect((await s.client.post(`/api/${app.name}/_admin/webhooks`, { token: app.token, body: { entity: 'note', hook: 'before_write', async: false, url: hookUrl } })).status).toBe(201);
+    expect(
+      (
+        await s.client.post(`/api/${app.name}/_admin/webhooks`, {
+          token: app.token,
+          body: { entity: 'note', hook: 'before_write', async: false, url: hookUrl },
+        })
+      ).status,
+    ).toBe(201);
     let hookRan = false;
     s.rocket.lifecycle.onShutdown(() => {
       hookRan = true;
@@ -234,7 +262,14 @@ describe('shutdown', () => {
     const app = await s.createApp();
     try {
       expect((await s.client.post(`/api/${app.name}/_admin/entities`, { token: app.token, body: note })).status).toBe(201);
-      expect((await s.client.post(`/api/${app.name}/_admin/webhooks`, { token: app.token, body: { entity: 'note', hook: 'before_write', async: false, url: hookUrl } })).status).toBe(201);
+      expect(
+        (
+          await s.client.post(`/api/${app.name}/_admin/webhooks`, {
+            token: app.token,
+            body: { entity: 'note', hook: 'before_write', async: false, url: hookUrl },
+          })
+        ).status,
+      ).toBe(201);
       const stuck = rawConnection(s.rocket.url);
       stuck.send(rawRequest('POST', `/api/${app.name}/note`, app.token, { body: 'stuck' }));
       await receiver.arrived(1);

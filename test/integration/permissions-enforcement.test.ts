@@ -16,18 +16,52 @@ beforeAll(async () => {
   s = await startTestServer();
   app = await s.createApp();
   for (const e of [
-    { name: 'lead', table: 'leads', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'name', type: 'string' }, { name: 'department', type: 'string' },
-      { name: 'status', type: 'string' }, { name: 'owner_id', type: 'uuid' }, { name: 'score', type: 'int' }] },
-    { name: 'note', table: 'notes', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'lead_id', type: 'uuid' }, { name: 'body', type: 'string' }, { name: 'private', type: 'boolean' }] },
-    { name: 'secret', table: 'secrets', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'lead_id', type: 'uuid' }] },
-  ]) expect((await admin('post', 'entities', e)).status).toBe(201);
+    {
+      name: 'lead',
+      table: 'leads',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'name', type: 'string' },
+        { name: 'department', type: 'string' },
+        { name: 'status', type: 'string' },
+        { name: 'owner_id', type: 'uuid' },
+        { name: 'score', type: 'int' },
+      ],
+    },
+    {
+      name: 'note',
+      table: 'notes',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'lead_id', type: 'uuid' },
+        { name: 'body', type: 'string' },
+        { name: 'private', type: 'boolean' },
+      ],
+    },
+    {
+      name: 'secret',
+      table: 'secrets',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'lead_id', type: 'uuid' },
+      ],
+    },
+  ])
+    expect((await admin('post', 'entities', e)).status).toBe(201);
   for (const r of [
     { name: 'notes', type: 'one_to_many', source: 'lead', target: 'note', target_key: 'lead_id' },
     { name: 'secrets', type: 'one_to_many', source: 'lead', target: 'secret', target_key: 'lead_id' },
-  ]) expect((await admin('post', 'relations', r)).status).toBe(201);
-  for (const [name, roles] of [['sales', ['sales']], ['rep', ['Rep']], ['rep2', ['rep']], ['nobody', ['guest']]] as const) {
+  ])
+    expect((await admin('post', 'relations', r)).status).toBe(201);
+  for (const [name, roles] of [
+    ['sales', ['sales']],
+    ['rep', ['Rep']],
+    ['rep2', ['rep']],
+    ['nobody', ['guest']],
+  ] as const) {
     const created = await admin('post', 'users', { email: `${name}@x.io`, password: 'pw-123456', roles });
     const token = await s.client.login(`/api/${app.name}/auth/login`, `${name}@x.io`, 'pw-123456');
     users[name] = { token, id: created.body.data.id };
@@ -43,12 +77,27 @@ beforeAll(async () => {
   await policy({ entity: 'note', action: 'create', roles: ['sales'] });
 
   const rows = [
-    ['a', 'sales', 'draft'], ['b', 'sales', 'published'], ['c', 'sales', 'draft'], ['d', 'support', 'draft'], ['e', 'hr', 'draft'],
+    ['a', 'sales', 'draft'],
+    ['b', 'sales', 'published'],
+    ['c', 'sales', 'draft'],
+    ['d', 'support', 'draft'],
+    ['e', 'hr', 'draft'],
   ];
   for (const [name, department, status] of rows) {
-    const res = await as('admin', 'post', 'lead', { name, department, status, owner_id: name === 'd' ? users.rep!.id : null,
-      notes: { data: [{ body: 'open', private: false }, { body: 'hidden', private: true }, { body: 'shared', private: true }] },
-      secrets: { data: [{}] } });
+    const res = await as('admin', 'post', 'lead', {
+      name,
+      department,
+      status,
+      owner_id: name === 'd' ? users.rep!.id : null,
+      notes: {
+        data: [
+          { body: 'open', private: false },
+          { body: 'hidden', private: true },
+          { body: 'shared', private: true },
+        ],
+      },
+      secrets: { data: [{}] },
+    });
     expect(res.status).toBe(201);
   }
 });

@@ -14,8 +14,7 @@ let secondDir: string;
 let s: TestServer;
 let secondAdmin: Database;
 
-const databasesOn = async (db: Database, name: string) =>
-  (await db.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).length;
+const databasesOn = async (db: Database, name: string) => (await db.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).length;
 
 beforeAll(async () => {
   secondDir = await mkdtemp(join(tmpdir(), 'rocket-test-pg2-'));
@@ -37,7 +36,13 @@ describe('placement on several PostgreSQL servers', () => {
     const name = uniqueName('eu-');
     const created = await s.client.post('/api/_platform/apps', { token: s.platformToken, body: { name, database: 'eu2' } });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
-    expect(created.body.data).toEqual({ name, display_name: name, db_name: `rocket_${name.replace(/-/g, '_')}`, db_driver: 'postgres', status: 'active' });
+    expect(created.body.data).toEqual({
+      name,
+      display_name: name,
+      db_name: `rocket_${name.replace(/-/g, '_')}`,
+      db_driver: 'postgres',
+      status: 'active',
+    });
     const dbName = created.body.data.db_name as string;
     expect(await databasesOn(secondAdmin, dbName)).toBe(1);
     expect(await databasesOn(s.rocket.services.platform.db, dbName)).toBe(0);
@@ -49,9 +54,18 @@ describe('placement on several PostgreSQL servers', () => {
 
     // Schema, records and logins all on the second server.
     const token = await s.client.login(`/api/${name}/auth/login`, 'admin@localhost', 'changeme');
-    const entity = await s.client.post(`/api/${name}/_admin/entities`, { token, body: {
-      name: 'city', table: 'cities', primary_key: { field: 'id', type: 'uuid', generated: true },
-      fields: [{ name: 'id', type: 'uuid' }, { name: 'title', type: 'string', required: true }] } });
+    const entity = await s.client.post(`/api/${name}/_admin/entities`, {
+      token,
+      body: {
+        name: 'city',
+        table: 'cities',
+        primary_key: { field: 'id', type: 'uuid', generated: true },
+        fields: [
+          { name: 'id', type: 'uuid' },
+          { name: 'title', type: 'string', required: true },
+        ],
+      },
+    });
     expect(entity.status).toBe(201);
     expect((await s.client.post(`/api/${name}/city`, { token, body: { title: 'Lyon' } })).status).toBe(201);
     expect((await s.client.get(`/api/${name}/city`, { token })).body.data.map((c: { title: string }) => c.title)).toEqual(['Lyon']);

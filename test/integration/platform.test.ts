@@ -100,10 +100,9 @@ describe('platform auth', () => {
   it('expired refresh tokens are refused and deleted', async () => {
     const first = await login({ email: 'platform@localhost', password: 'changeme' });
     const token = first.body.data.refresh_token;
-    await s.rocket.services.platform.db.query(
-      `UPDATE _platform_refresh_tokens SET expires_at = NOW() - interval '1 minute' WHERE token = $1`,
-      [token],
-    );
+    await s.rocket.services.platform.db.query(`UPDATE _platform_refresh_tokens SET expires_at = NOW() - interval '1 minute' WHERE token = $1`, [
+      token,
+    ]);
     const res = await s.client.post('/api/_platform/auth/refresh', { body: { refresh_token: token } });
     expect(res.status).toBe(401);
     expect(res.body.error.message).toBe('Refresh token expired');
@@ -173,8 +172,7 @@ describe('apps API', () => {
       status: 'active',
     });
     const dbName = created.body.data.db_name;
-    const exists = () =>
-      s.rocket.services.platform.db.query('SELECT 1 FROM pg_database WHERE datname = $1', [dbName]);
+    const exists = () => s.rocket.services.platform.db.query('SELECT 1 FROM pg_database WHERE datname = $1', [dbName]);
     expect(await exists()).toHaveLength(1);
 
     const list = await s.client.get('/api/_platform/apps', { token: s.platformToken });
@@ -229,9 +227,7 @@ describe('apps API', () => {
     for (const name of ['Bad', '1abc', 'a b', 'a;drop', 'x'.repeat(57), 42, '_platform']) {
       const res = await create({ name });
       expect(res.status, String(name)).toBe(422);
-      expect(res.body.error.message).toBe(
-        'App name must be lowercase letters, numbers, hyphens, underscores (start with letter)',
-      );
+      expect(res.body.error.message).toBe('App name must be lowercase letters, numbers, hyphens, underscores (start with letter)');
     }
     const ok56 = uniqueName('a').padEnd(56, 'x');
     const long = await create({ name: ok56 });

@@ -14,7 +14,18 @@ const ROWS = [
   { name: 'banana', grp: 'y', qty: 10, price: 0.25, weight: 1.2, active: false, code: U2, born: '2021-06-15', at: '2024-02-01T12:00:00Z', big: 20 },
   { name: 'cherry', grp: 'x', qty: 15, price: 10, weight: 0.01, active: true, code: U3, born: '2019-12-31', at: '2023-12-31T23:59:59Z', big: 30 },
   { name: 'date', grp: 'y', qty: null, price: null, weight: null, active: null, code: null, born: null, at: null, big: null },
-  { name: 'Apple pie', grp: 'x', qty: 0, price: 0, weight: 2, active: false, code: null, born: '2022-02-02', at: '2024-06-01T00:00:00Z', big: 9007199254740991 },
+  {
+    name: 'Apple pie',
+    grp: 'x',
+    qty: 0,
+    price: 0,
+    weight: 2,
+    active: false,
+    code: null,
+    born: '2022-02-02',
+    at: '2024-06-01T00:00:00Z',
+    big: 9007199254740991,
+  },
   { name: null, grp: 'z', qty: 7, price: 3.33, weight: null, active: true, code: null, born: null, at: null, big: -5 },
 ];
 
@@ -46,7 +57,15 @@ beforeAll(async () => {
   const gone = await h.create('item', { name: 'apple', grp: 'x', qty: 5, active: true });
   expect((await h.del(`/item/${gone.id}`)).status).toBe(200);
 
-  await h.entity({ name: 'num', table: 'nums', primary_key: UUID_PK, fields: [{ name: 'id', type: 'uuid' }, { name: 'n', type: 'int' }] });
+  await h.entity({
+    name: 'num',
+    table: 'nums',
+    primary_key: UUID_PK,
+    fields: [
+      { name: 'id', type: 'uuid' },
+      { name: 'n', type: 'int' },
+    ],
+  });
   for (let n = 1; n <= 30; n++) await h.create('num', { n });
 });
 afterAll(async () => {
@@ -310,7 +329,7 @@ describe('injection attempts are answered 400 or treated as plain values', () =>
     ['include=x;drop', 400],
     ["filter[name]=' OR '1'='1", 200],
     ["filter[name]=apple' --", 200],
-    ['filter[name.like]=%25\' OR 1=1 --', 200],
+    ["filter[name.like]=%25' OR 1=1 --", 200],
     ["filter[name.in]=a','b", 200],
     ['filter[name]=$1', 200],
     ['filter[name]=\\', 200],

@@ -76,25 +76,85 @@ beforeAll(async () => {
   app = await a.createApp();
   adminId = (await q(`SELECT id::text FROM _users WHERE email = 'admin@localhost'`))[0].id;
   const entities = [
-    { name: 'note', table: 'notes', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'title', type: 'string' }, { name: 'owner', type: 'string' }, { name: 'status', type: 'string' },
-      { name: 'size', type: 'int' }, { name: 'body', type: 'text' }, { name: 'updated_at', type: 'timestamp', auto: 'update' }] },
-    { name: 'folder', table: 'folders', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'name', type: 'string' }] },
-    { name: 'page', table: 'pages', primary_key: uuid, soft_delete: true, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'folder_id', type: 'uuid' }, { name: 'name', type: 'string' }] },
-    { name: 'guarded', table: 'guarded', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'amount', type: 'int' }] },
-    { name: 'secret', table: 'secrets', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'v', type: 'string' }] },
+    {
+      name: 'note',
+      table: 'notes',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'title', type: 'string' },
+        { name: 'owner', type: 'string' },
+        { name: 'status', type: 'string' },
+        { name: 'size', type: 'int' },
+        { name: 'body', type: 'text' },
+        { name: 'updated_at', type: 'timestamp', auto: 'update' },
+      ],
+    },
+    {
+      name: 'folder',
+      table: 'folders',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'name', type: 'string' },
+      ],
+    },
+    {
+      name: 'page',
+      table: 'pages',
+      primary_key: uuid,
+      soft_delete: true,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'folder_id', type: 'uuid' },
+        { name: 'name', type: 'string' },
+      ],
+    },
+    {
+      name: 'guarded',
+      table: 'guarded',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'amount', type: 'int' },
+      ],
+    },
+    {
+      name: 'secret',
+      table: 'secrets',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'v', type: 'string' },
+      ],
+    },
   ];
   for (const e of entities) await created('/_admin/entities', e);
-  await created('/_admin/relations', { name: 'pages', type: 'one_to_many', source: 'folder', target: 'page', target_key: 'folder_id', on_delete: 'cascade' });
-  await created('/_admin/rules', { entity: 'guarded', type: 'field', definition: { field: 'amount', operator: 'max', value: 10, message: 'too big' } });
+  await created('/_admin/relations', {
+    name: 'pages',
+    type: 'one_to_many',
+    source: 'folder',
+    target: 'page',
+    target_key: 'folder_id',
+    on_delete: 'cascade',
+  });
+  await created('/_admin/rules', {
+    entity: 'guarded',
+    type: 'field',
+    definition: { field: 'amount', operator: 'max', value: 10, message: 'too big' },
+  });
   for (const name of ['alice', 'bob']) {
     const email = `${name}@example.com`;
     const res = await post('/_admin/users', { email, password: 'secret-pass-1', roles: ['member'] });
     expect(res.status).toBe(201);
     users[name] = { id: res.body.data.id, token: await a.client.login(`${base()}/auth/login`, email, 'secret-pass-1') };
   }
-  await created('/_admin/permissions', { entity: 'note', action: 'read', roles: ['member'], conditions: [{ field: 'owner', operator: 'eq', value: '$user.id' }] });
+  await created('/_admin/permissions', {
+    entity: 'note',
+    action: 'read',
+    roles: ['member'],
+    conditions: [{ field: 'owner', operator: 'eq', value: '$user.id' }],
+  });
   await created('/_admin/permissions', { entity: 'note', action: 'create', roles: ['member'] });
   await created('/_admin/permissions', { entity: 'guarded', action: 'read', roles: ['member'] });
 }, 120_000);
@@ -193,13 +253,28 @@ describe('delivery across instances', () => {
     expect(changes(r)[3]!.data.record.name).toBe('p3');
     expect(got.slice(4).sort()).toEqual(['folder:delete', 'page:delete', 'page:delete', 'page:delete']);
     // soft-deleted children: the record as it was before the delete
-    expect(changes(r).slice(4).filter((e) => e.data.entity === 'page').every((e) => e.data.record.deleted_at === null)).toBe(true);
+    expect(
+      changes(r)
+        .slice(4)
+        .filter((e) => e.data.entity === 'page')
+        .every((e) => e.data.record.deleted_at === null),
+    ).toBe(true);
     const before = changes(r).length;
     const imp = await a.client.post(`${base()}/_admin/import`, {
       token: app.token,
       body: {
         version: 1,
-        entities: [{ name: 'folder', table: 'folders', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'name', type: 'string' }] }],
+        entities: [
+          {
+            name: 'folder',
+            table: 'folders',
+            primary_key: uuid,
+            fields: [
+              { name: 'id', type: 'uuid' },
+              { name: 'name', type: 'string' },
+            ],
+          },
+        ],
         sample_data: { folder: [{ name: 'seeded 1' }, { name: 'seeded 2' }] },
       },
     });
@@ -207,23 +282,71 @@ describe('delivery across instances', () => {
     await r.waitFor(before + 2, 'change');
     r.close();
     const seeded = changes(r).slice(before);
-    expect(seeded.map((e) => [e.data.action, e.data.record.name])).toEqual([['create', 'seeded 1'], ['create', 'seeded 2']]);
+    expect(seeded.map((e) => [e.data.action, e.data.record.name])).toEqual([
+      ['create', 'seeded 1'],
+      ['create', 'seeded 2'],
+    ]);
     expect(seeded[0]!.data.by).toBe(adminId);
   });
 
   it('state-machine and workflow actions produce events (by the requesting user)', async () => {
-    await created('/_admin/entities', { name: 'doc', table: 'docs', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'state', type: 'string' }, { name: 'stamp', type: 'string' }] });
-    await created('/_admin/entities', { name: 'audit_note', table: 'audit_notes', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'doc_id', type: 'uuid' }] });
-    await created('/_admin/state-machines', { entity: 'doc', field: 'state', definition: { initial: 'draft', transitions: [
-      { from: 'draft', to: 'done', actions: [{ type: 'set_field', field: 'stamp', value: 'sealed' }, { type: 'create_record', entity: 'audit_note', data: { doc_id: 'record.id' } }] }] } });
-    await created('/_admin/entities', { name: 'ticket', table: 'tickets', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'status', type: 'string' }, { name: 'escalated', type: 'boolean' }] });
+    await created('/_admin/entities', {
+      name: 'doc',
+      table: 'docs',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'state', type: 'string' },
+        { name: 'stamp', type: 'string' },
+      ],
+    });
+    await created('/_admin/entities', {
+      name: 'audit_note',
+      table: 'audit_notes',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'doc_id', type: 'uuid' },
+      ],
+    });
+    await created('/_admin/state-machines', {
+      entity: 'doc',
+      field: 'state',
+      definition: {
+        initial: 'draft',
+        transitions: [
+          {
+            from: 'draft',
+            to: 'done',
+            actions: [
+              { type: 'set_field', field: 'stamp', value: 'sealed' },
+              { type: 'create_record', entity: 'audit_note', data: { doc_id: 'record.id' } },
+            ],
+          },
+        ],
+      },
+    });
+    await created('/_admin/entities', {
+      name: 'ticket',
+      table: 'tickets',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'status', type: 'string' },
+        { name: 'escalated', type: 'boolean' },
+      ],
+    });
     await created('/_admin/workflows', {
-      name: 'escalate', trigger: { type: 'state_change', entity: 'ticket', field: 'status', to: 'urgent' },
+      name: 'escalate',
+      trigger: { type: 'state_change', entity: 'ticket', field: 'status', to: 'urgent' },
       context: { record_id: 'trigger.record_id' },
-      steps: [{ id: 'mark', type: 'action', actions: [{ type: 'set_field', entity: 'ticket', record_id: 'context.record_id', field: 'escalated', value: true }] }],
+      steps: [
+        {
+          id: 'mark',
+          type: 'action',
+          actions: [{ type: 'set_field', entity: 'ticket', record_id: 'context.record_id', field: 'escalated', value: true }],
+        },
+      ],
     });
     const r = await subscribe(b, 'entities=doc,audit_note,ticket', { settle: true });
     const d = await created('/doc', { state: 'draft' });
@@ -380,7 +503,9 @@ describe('a slow reader', () => {
     }
     expect(realtime.streamCount).toBe(0);
     const after = process.memoryUsage().rss;
-    console.log(`[realtime] slow reader: RSS baseline ${(baseline / 2 ** 20).toFixed(0)} MiB, peak ${(peak / 2 ** 20).toFixed(0)} MiB, after cut-off ${(after / 2 ** 20).toFixed(0)} MiB (1,000 queued events of ~20 KB)`);
+    console.log(
+      `[realtime] slow reader: RSS baseline ${(baseline / 2 ** 20).toFixed(0)} MiB, peak ${(peak / 2 ** 20).toFixed(0)} MiB, after cut-off ${(after / 2 ** 20).toFixed(0)} MiB (1,000 queued events of ~20 KB)`,
+    );
     // Reading again: what the socket still held, then reset, then the end.
     r.res.resume();
     await r.waitEnd(30_000);
@@ -491,7 +616,8 @@ describe('shutdown', () => {
   it('ends the streams of an instance that shuts down, which then leaves the instance list', async () => {
     const c = await startTestServer({}, share);
     const r = await subscribe(c, 'entities=note');
-    const origins = async () => (await a.rocket.services.platform.db.query<{ n: number }>('SELECT count(*)::int AS n FROM _realtime_instances'))[0]!.n;
+    const origins = async () =>
+      (await a.rocket.services.platform.db.query<{ n: number }>('SELECT count(*)::int AS n FROM _realtime_instances'))[0]!.n;
     expect(await origins()).toBe(3);
     await c.rocket.close();
     await r.waitEnd();
@@ -506,7 +632,15 @@ describe('with no subscriber anywhere', () => {
     const rt = (await a.rocket.services.apps.get(other.name))!;
     const res = await a.client.post(`/api/${other.name}/_admin/entities`, {
       token: other.token,
-      body: { name: 'thing', table: 'things', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'n', type: 'int' }] },
+      body: {
+        name: 'thing',
+        table: 'things',
+        primary_key: uuid,
+        fields: [
+          { name: 'id', type: 'uuid' },
+          { name: 'n', type: 'int' },
+        ],
+      },
     });
     expect(res.status).toBe(201);
     // the first write decides (once per metadata snapshot) which path the entity's writes take

@@ -6,32 +6,62 @@ import { columnsOf, indexesOf, startEngine, tableExists, UUID_PK, type EngineHar
 let h: EngineHarness;
 beforeAll(async () => {
   h = await startEngine();
-  await h.entity({ name: 'customer', table: 'customers', primary_key: UUID_PK, fields: [{ name: 'id', type: 'uuid' }, { name: 'name', type: 'string' }] });
+  await h.entity({
+    name: 'customer',
+    table: 'customers',
+    primary_key: UUID_PK,
+    fields: [
+      { name: 'id', type: 'uuid' },
+      { name: 'name', type: 'string' },
+    ],
+  });
   await h.entity({
     name: 'order',
     table: 'orders',
     primary_key: UUID_PK,
-    fields: [{ name: 'id', type: 'uuid' }, { name: 'customer_id', type: 'uuid' }, { name: 'number', type: 'int' }],
+    fields: [
+      { name: 'id', type: 'uuid' },
+      { name: 'customer_id', type: 'uuid' },
+      { name: 'number', type: 'int' },
+    ],
   });
   await h.entity({
     name: 'profile',
     table: 'profiles',
     primary_key: UUID_PK,
     soft_delete: true,
-    fields: [{ name: 'id', type: 'uuid' }, { name: 'customer_id', type: 'uuid' }, { name: 'bio', type: 'string' }],
+    fields: [
+      { name: 'id', type: 'uuid' },
+      { name: 'customer_id', type: 'uuid' },
+      { name: 'bio', type: 'string' },
+    ],
   });
   await h.entity({
     name: 'passport',
     table: 'passports',
     primary_key: UUID_PK,
-    fields: [{ name: 'id', type: 'uuid' }, { name: 'customer_id', type: 'uuid' }],
+    fields: [
+      { name: 'id', type: 'uuid' },
+      { name: 'customer_id', type: 'uuid' },
+    ],
   });
-  await h.entity({ name: 'post', table: 'posts', primary_key: UUID_PK, fields: [{ name: 'id', type: 'uuid' }, { name: 'title', type: 'string' }] });
+  await h.entity({
+    name: 'post',
+    table: 'posts',
+    primary_key: UUID_PK,
+    fields: [
+      { name: 'id', type: 'uuid' },
+      { name: 'title', type: 'string' },
+    ],
+  });
   await h.entity({
     name: 'label',
     table: 'labels',
     primary_key: { field: 'code', type: 'int', generated: true },
-    fields: [{ name: 'code', type: 'int' }, { name: 'text', type: 'string' }],
+    fields: [
+      { name: 'code', type: 'int' },
+      { name: 'text', type: 'string' },
+    ],
   });
 });
 afterAll(async () => {
@@ -125,17 +155,29 @@ describe('validation (422, nothing stored)', () => {
       name: 'strict_child',
       table: 'strict_children',
       primary_key: UUID_PK,
-      fields: [{ name: 'id', type: 'uuid' }, { name: 'customer_id', type: 'uuid', required: true }, { name: 'loose_id', type: 'uuid', required: true, nullable: true }],
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'customer_id', type: 'uuid', required: true },
+        { name: 'loose_id', type: 'uuid', required: true, nullable: true },
+      ],
     });
     const base = { type: 'one_to_many', source: 'customer', target: 'strict_child', on_delete: 'set_null' };
-    await refused({ ...base, name: 'strict1', target_key: 'customer_id' }, 'on_delete set_null needs strict_child.customer_id to be nullable', 'on_delete');
+    await refused(
+      { ...base, name: 'strict1', target_key: 'customer_id' },
+      'on_delete set_null needs strict_child.customer_id to be nullable',
+      'on_delete',
+    );
     await refused({ ...base, name: 'strict2', target_key: 'id' }, 'on_delete set_null needs strict_child.id to be nullable', 'on_delete');
     const ok = await h.post(rels(), { ...base, name: 'strict3', target_key: 'loose_id' });
     expect(ok.status).toBe(201);
     const tighten = await h.put('/_admin/entities/strict_child', {
       table: 'strict_children',
       primary_key: UUID_PK,
-      fields: [{ name: 'id', type: 'uuid' }, { name: 'customer_id', type: 'uuid', required: true }, { name: 'loose_id', type: 'uuid', required: true }],
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'customer_id', type: 'uuid', required: true },
+        { name: 'loose_id', type: 'uuid', required: true },
+      ],
     });
     expect(tighten.status).toBe(422);
     expect(tighten.body.error.message).toBe('field loose_id must stay nullable: relation strict3 sets it to null on delete');
@@ -172,7 +214,9 @@ describe('create, list, get', () => {
     expect(fk).toHaveLength(1);
     expect(fk[0]!.unique).toBe(false);
     // No foreign key constraints are created.
-    expect(await h.q("SELECT 1 FROM information_schema.table_constraints WHERE constraint_type = 'FOREIGN KEY' AND table_name = 'orders'")).toEqual([]);
+    expect(await h.q("SELECT 1 FROM information_schema.table_constraints WHERE constraint_type = 'FOREIGN KEY' AND table_name = 'orders'")).toEqual(
+      [],
+    );
   });
 
   it('409 for a duplicate name', async () => {
@@ -205,7 +249,9 @@ describe('create, list, get', () => {
     expect(cols.get('label_code')).toMatchObject({ data_type: 'integer', is_nullable: 'NO' });
     const pk = (await indexesOf(h, 'post_labels')).find((i) => i.primary);
     expect(pk?.columns).toEqual(['post_id', 'label_code']);
-    expect(await h.q("SELECT 1 FROM information_schema.table_constraints WHERE constraint_type = 'FOREIGN KEY' AND table_name = 'post_labels'")).toEqual([]);
+    expect(
+      await h.q("SELECT 1 FROM information_schema.table_constraints WHERE constraint_type = 'FOREIGN KEY' AND table_name = 'post_labels'"),
+    ).toEqual([]);
   });
 
   it('reuses an existing join table as it is', async () => {
@@ -281,7 +327,15 @@ describe('one_to_one', () => {
   });
 
   it('refuses (422, nothing stored) when existing rows already share a key', async () => {
-    await h.entity({ name: 'visa', table: 'visas', primary_key: UUID_PK, fields: [{ name: 'id', type: 'uuid' }, { name: 'customer_id', type: 'uuid' }] });
+    await h.entity({
+      name: 'visa',
+      table: 'visas',
+      primary_key: UUID_PK,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'customer_id', type: 'uuid' },
+      ],
+    });
     const c = await h.create('customer', { name: 'Di' });
     await h.create('visa', { customer_id: c.id });
     await h.create('visa', { customer_id: c.id });
@@ -359,7 +413,10 @@ describe('update and delete', () => {
     const res = await h.put('/_admin/entities/order', {
       table: 'orders',
       primary_key: UUID_PK,
-      fields: [{ name: 'id', type: 'uuid' }, { name: 'number', type: 'int' }],
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'number', type: 'int' },
+      ],
     });
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe('VALIDATION_FAILED');

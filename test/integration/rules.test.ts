@@ -22,21 +22,59 @@ beforeAll(async () => {
   app = await s.createApp();
   runtime = (await s.rocket.services.apps.get(app.name))!;
   const entities = [
-    { name: 'invoice', table: 'invoices', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'status', type: 'string' }, { name: 'total', type: 'decimal', precision: 2 },
-      { name: 'subtotal', type: 'decimal', precision: 2 }, { name: 'tax_rate', type: 'float' }, { name: 'payment_date', type: 'date' },
-      { name: 'code', type: 'string' }] },
-    { name: 'person', table: 'people', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'first_name', type: 'string' }, { name: 'last_name', type: 'string' },
-      { name: 'full_name', type: 'string' }, { name: 'nick', type: 'string' }] },
-    { name: 'order', table: 'orders', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'amount', type: 'decimal', precision: 2 }, { name: 'lines', type: 'int' }] },
-    { name: 'line', table: 'lines', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'order_id', type: 'uuid', required: true }, { name: 'quantity', type: 'int' },
-      { name: 'unit_price', type: 'decimal', precision: 2 }, { name: 'status', type: 'string' }] },
+    {
+      name: 'invoice',
+      table: 'invoices',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'status', type: 'string' },
+        { name: 'total', type: 'decimal', precision: 2 },
+        { name: 'subtotal', type: 'decimal', precision: 2 },
+        { name: 'tax_rate', type: 'float' },
+        { name: 'payment_date', type: 'date' },
+        { name: 'code', type: 'string' },
+      ],
+    },
+    {
+      name: 'person',
+      table: 'people',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'first_name', type: 'string' },
+        { name: 'last_name', type: 'string' },
+        { name: 'full_name', type: 'string' },
+        { name: 'nick', type: 'string' },
+      ],
+    },
+    {
+      name: 'order',
+      table: 'orders',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'amount', type: 'decimal', precision: 2 },
+        { name: 'lines', type: 'int' },
+      ],
+    },
+    {
+      name: 'line',
+      table: 'lines',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'order_id', type: 'uuid', required: true },
+        { name: 'quantity', type: 'int' },
+        { name: 'unit_price', type: 'decimal', precision: 2 },
+        { name: 'status', type: 'string' },
+      ],
+    },
   ];
   for (const e of entities) expect((await admin('post', 'entities', e)).status).toBe(201);
-  expect((await admin('post', 'relations', { name: 'items', type: 'one_to_many', source: 'order', target: 'line', target_key: 'order_id' })).status).toBe(201);
+  expect(
+    (await admin('post', 'relations', { name: 'items', type: 'one_to_many', source: 'order', target: 'line', target_key: 'order_id' })).status,
+  ).toBe(201);
 });
 afterAll(async () => {
   await s?.close();
@@ -45,12 +83,19 @@ afterAll(async () => {
 describe('rules admin API', () => {
   it('creates, lists, gets, replaces and deletes a rule, echoing only non-empty definition keys', async () => {
     const created = await admin('post', 'rules', {
-      entity: 'person', type: 'field', definition: { field: 'nick', operator: 'max_length', value: 10, message: '', stop_on_fail: false },
+      entity: 'person',
+      type: 'field',
+      definition: { field: 'nick', operator: 'max_length', value: 10, message: '', stop_on_fail: false },
     });
     expect(created.status).toBe(201);
     expect(created.body.data).toEqual({
-      id: expect.stringMatching(/^[0-9a-f-]{36}$/), entity: 'person', hook: 'before_write', type: 'field',
-      definition: { field: 'nick', operator: 'max_length', value: 10 }, priority: 0, active: true,
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      entity: 'person',
+      hook: 'before_write',
+      type: 'field',
+      definition: { field: 'nick', operator: 'max_length', value: 10 },
+      priority: 0,
+      active: true,
     });
     const id = created.body.data.id;
     const got = await admin('get', `rules/${id}`);
@@ -58,7 +103,12 @@ describe('rules admin API', () => {
     expect(got.body.data.created_at).toBeTruthy();
     const list = await admin('get', 'rules');
     expect(list.body.data.some((r: any) => r.id === id)).toBe(true);
-    const upd = await admin('put', `rules/${id}`, { entity: 'person', type: 'field', definition: { field: 'nick', operator: 'max_length', value: 3 }, active: false });
+    const upd = await admin('put', `rules/${id}`, {
+      entity: 'person',
+      type: 'field',
+      definition: { field: 'nick', operator: 'max_length', value: 3 },
+      active: false,
+    });
     expect(upd.status).toBe(200);
     expect(upd.body.data).toMatchObject({ id, active: false });
     // inactive rules are ignored
@@ -86,7 +136,11 @@ describe('rules admin API', () => {
     const bad = await admin('post', 'rules', { entity: 'person', type: 'expression', definition: { expression: 'record.nick ==' } });
     expect(bad.status).toBe(422);
     expect(bad.body.error.message).toMatch(/^invalid expression: .* at \d+$/);
-    const unknownVar = await admin('post', 'rules', { entity: 'person', type: 'computed', definition: { field: 'nick', expression: 'process.exit()' } });
+    const unknownVar = await admin('post', 'rules', {
+      entity: 'person',
+      type: 'computed',
+      definition: { field: 'nick', expression: 'process.exit()' },
+    });
     expect(unknownVar.status).toBe(422);
     expect((await admin('post', 'rules', '[1]')).status).toBe(400);
     expect((await admin('get', 'rules')).body.data.length).toBe(before);
@@ -95,7 +149,11 @@ describe('rules admin API', () => {
 
 describe('before_write rules', () => {
   it('field rule min: -1 fails with field and rule, 0 and 100 and absent pass', async () => {
-    const id = await rule({ entity: 'invoice', type: 'field', definition: { field: 'total', operator: 'min', value: 0, message: 'Total must be non-negative' } });
+    const id = await rule({
+      entity: 'invoice',
+      type: 'field',
+      definition: { field: 'total', operator: 'min', value: 0, message: 'Total must be non-negative' },
+    });
     const bad = await rec('post', 'invoice', { total: -1 });
     expect(bad.status).toBe(422);
     expect(bad.body.error.details).toEqual([{ field: 'total', rule: 'min', message: 'Total must be non-negative' }]);
@@ -118,8 +176,17 @@ describe('before_write rules', () => {
   });
 
   it('expression rule: truthy means violated; update sees the merged record and old', async () => {
-    const a = await rule({ entity: 'invoice', type: 'expression', definition: { expression: "record.status == 'paid' && record.payment_date == nil", message: 'Paid invoices need a payment date' } });
-    const b = await rule({ entity: 'invoice', type: 'expression', priority: 1, definition: { expression: "action == 'update' && record.status == 'cancelled' && old.status == 'paid'" } });
+    const a = await rule({
+      entity: 'invoice',
+      type: 'expression',
+      definition: { expression: "record.status == 'paid' && record.payment_date == nil", message: 'Paid invoices need a payment date' },
+    });
+    const b = await rule({
+      entity: 'invoice',
+      type: 'expression',
+      priority: 1,
+      definition: { expression: "action == 'update' && record.status == 'cancelled' && old.status == 'paid'" },
+    });
     const bad = await rec('post', 'invoice', { status: 'paid' });
     expect(bad.status).toBe(422);
     expect(bad.body.error.details).toEqual([{ rule: 'expression', message: 'Paid invoices need a payment date' }]);
@@ -135,7 +202,12 @@ describe('before_write rules', () => {
   });
 
   it('stop_on_fail ends evaluation with the details so far', async () => {
-    const a = await rule({ entity: 'person', type: 'field', priority: 1, definition: { field: 'nick', operator: 'min_length', value: 5, stop_on_fail: true } });
+    const a = await rule({
+      entity: 'person',
+      type: 'field',
+      priority: 1,
+      definition: { field: 'nick', operator: 'min_length', value: 5, stop_on_fail: true },
+    });
     const b = await rule({ entity: 'person', type: 'field', priority: 2, definition: { field: 'nick', operator: 'pattern', value: '^z' } });
     const c = await rule({ entity: 'person', type: 'expression', definition: { expression: 'true' } });
     const res = await rec('post', 'person', { nick: 'ab' });
@@ -154,7 +226,11 @@ describe('before_write rules', () => {
   });
 
   it('computed fields fill the record, see earlier results, and are type-checked', async () => {
-    const a = await rule({ entity: 'invoice', type: 'computed', definition: { field: 'total', expression: 'record.subtotal * (1 + record.tax_rate)' } });
+    const a = await rule({
+      entity: 'invoice',
+      type: 'computed',
+      definition: { field: 'total', expression: 'record.subtotal * (1 + record.tax_rate)' },
+    });
     const res = await rec('post', 'invoice', { subtotal: 100, tax_rate: 0.1, total: 5 });
     expect(res.status).toBe(201);
     expect(res.body.data.total).toBeCloseTo(110, 2);
@@ -163,7 +239,12 @@ describe('before_write rules', () => {
     expect(upd.body.data.total).toBeCloseTo(220, 2);
     await admin('delete', `rules/${a}`);
 
-    const b = await rule({ entity: 'person', type: 'computed', priority: 1, definition: { field: 'full_name', expression: "record.first_name + ' ' + record.last_name" } });
+    const b = await rule({
+      entity: 'person',
+      type: 'computed',
+      priority: 1,
+      definition: { field: 'full_name', expression: "record.first_name + ' ' + record.last_name" },
+    });
     const c = await rule({ entity: 'person', type: 'computed', priority: 2, definition: { field: 'nick', expression: 'upper(record.full_name)' } });
     const p = await rec('post', 'person', { first_name: 'John', last_name: 'Doe' });
     expect(p.body.data).toMatchObject({ full_name: 'John Doe', nick: 'JOHN DOE' });
@@ -183,22 +264,35 @@ describe('before_write rules', () => {
   });
 
   it('computes from related children with related_load, one query per relation', async () => {
-    const id = await rule({ entity: 'order', type: 'computed', definition: {
-      field: 'amount', expression: "sum(related.items, 'quantity * unit_price')",
-      related_load: [{ relation: 'items', filter: { 'status.in': ['open', 'held'] } }],
-    } });
+    const id = await rule({
+      entity: 'order',
+      type: 'computed',
+      definition: {
+        field: 'amount',
+        expression: "sum(related.items, 'quantity * unit_price')",
+        related_load: [{ relation: 'items', filter: { 'status.in': ['open', 'held'] } }],
+      },
+    });
     const created = await rec('post', 'order', { lines: 0 });
     expect(created.status).toBe(201);
     expect(created.body.data.amount).toBe(0); // create: nothing related yet
     const orderId = created.body.data.id;
-    for (const [quantity, unit_price, status] of [[2, 5, 'open'], [1, 10, 'held'], [100, 1, 'void']] as const) {
+    for (const [quantity, unit_price, status] of [
+      [2, 5, 'open'],
+      [1, 10, 'held'],
+      [100, 1, 'void'],
+    ] as const) {
       expect((await rec('post', 'line', { order_id: orderId, quantity, unit_price, status })).status).toBe(201);
     }
     const upd = await rec('put', `order/${orderId}`, { lines: 3 });
     expect(upd.status).toBe(200);
     expect(upd.body.data.amount).toBe(20);
     await admin('delete', `rules/${id}`);
-    const badLoad = await admin('post', 'rules', { entity: 'order', type: 'expression', definition: { expression: 'true', related_load: [{ relation: 'nope' }] } });
+    const badLoad = await admin('post', 'rules', {
+      entity: 'order',
+      type: 'expression',
+      definition: { expression: 'true', related_load: [{ relation: 'nope' }] },
+    });
     expect(badLoad.status).toBe(422);
   });
 
@@ -217,9 +311,16 @@ describe('before_write rules', () => {
 
 describe('before_delete rules', () => {
   it('block a delete and leave the record in place', async () => {
-    const id = await rule({ entity: 'order', hook: 'before_delete', type: 'expression', definition: {
-      expression: 'len(related.items) > 0', message: 'Cannot delete an order with lines', related_load: [{ relation: 'items' }],
-    } });
+    const id = await rule({
+      entity: 'order',
+      hook: 'before_delete',
+      type: 'expression',
+      definition: {
+        expression: 'len(related.items) > 0',
+        message: 'Cannot delete an order with lines',
+        related_load: [{ relation: 'items' }],
+      },
+    });
     const order = await rec('post', 'order', { items: { data: [{ quantity: 1 }] } });
     const del = await rec('delete', `order/${order.body.data.id}`);
     expect(del.status).toBe(422);

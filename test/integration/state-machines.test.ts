@@ -33,30 +33,85 @@ beforeAll(async () => {
   app = await s.createApp();
   runtime = (await s.rocket.services.apps.get(app.name))!;
   const entities = [
-    { name: 'invoice', table: 'invoices', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'name', type: 'string' }, { name: 'status', type: 'string' },
-      { name: 'total', type: 'decimal', precision: 2 }, { name: 'sent_at', type: 'string' }, { name: 'note', type: 'string' }] },
-    { name: 'audit', table: 'audits', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'invoice_id', type: 'uuid' }, { name: 'message', type: 'string', required: true },
-      { name: 'at', type: 'timestamp' }, { name: 'old_status', type: 'string' }] },
-    { name: 'task', table: 'tasks', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'invoice_id', type: 'uuid' }, { name: 'state', type: 'string' }] },
+    {
+      name: 'invoice',
+      table: 'invoices',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'name', type: 'string' },
+        { name: 'status', type: 'string' },
+        { name: 'total', type: 'decimal', precision: 2 },
+        { name: 'sent_at', type: 'string' },
+        { name: 'note', type: 'string' },
+      ],
+    },
+    {
+      name: 'audit',
+      table: 'audits',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'invoice_id', type: 'uuid' },
+        { name: 'message', type: 'string', required: true },
+        { name: 'at', type: 'timestamp' },
+        { name: 'old_status', type: 'string' },
+      ],
+    },
+    {
+      name: 'task',
+      table: 'tasks',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'invoice_id', type: 'uuid' },
+        { name: 'state', type: 'string' },
+      ],
+    },
   ];
   for (const e of entities) expect((await admin('post', 'entities', e)).status).toBe(201);
-  expect((await admin('post', 'relations', { name: 'tasks', type: 'one_to_many', source: 'invoice', target: 'task', target_key: 'invoice_id' })).status).toBe(201);
+  expect(
+    (await admin('post', 'relations', { name: 'tasks', type: 'one_to_many', source: 'invoice', target: 'task', target_key: 'invoice_id' })).status,
+  ).toBe(201);
   const machine = await admin('post', 'state-machines', {
-    entity: 'invoice', field: 'status', definition: { initial: 'draft', transitions: [
-      { from: 'draft', to: 'sent', guard: 'record.total > 0', actions: [{ type: 'set_field', field: 'sent_at', value: 'now' }] },
-      { from: 'sent', to: 'paid', actions: [{ type: 'set_field', field: 'note', value: 'thanks' },
-        { type: 'create_record', entity: 'audit', data: { invoice_id: 'record.id', message: 'paid', at: 'now', old_status: 'old.status' } }] },
-      { from: ['draft', 'sent'], to: 'void', roles: ['Manager'] },
-      { from: 'paid', to: 'refunded', guard: 'len(5) > 0' },
-      { from: 'void', to: 'archived', actions: [{ type: 'webhook', url: hookUrl }, { type: 'send_event', event: 'invoice_archived' }] },
-      { from: 'paid', to: 'disputed', actions: [{ type: 'create_record', entity: 'audit', data: { invoice_id: 'record.id' } }] },
-    ] },
+    entity: 'invoice',
+    field: 'status',
+    definition: {
+      initial: 'draft',
+      transitions: [
+        { from: 'draft', to: 'sent', guard: 'record.total > 0', actions: [{ type: 'set_field', field: 'sent_at', value: 'now' }] },
+        {
+          from: 'sent',
+          to: 'paid',
+          actions: [
+            { type: 'set_field', field: 'note', value: 'thanks' },
+            { type: 'create_record', entity: 'audit', data: { invoice_id: 'record.id', message: 'paid', at: 'now', old_status: 'old.status' } },
+          ],
+        },
+        { from: ['draft', 'sent'], to: 'void', roles: ['Manager'] },
+        { from: 'paid', to: 'refunded', guard: 'len(5) > 0' },
+        {
+          from: 'void',
+          to: 'archived',
+          actions: [
+            { type: 'webhook', url: hookUrl },
+            { type: 'send_event', event: 'invoice_archived' },
+          ],
+        },
+        { from: 'paid', to: 'disputed', actions: [{ type: 'create_record', entity: 'audit', data: { invoice_id: 'record.id' } }] },
+      ],
+    },
   });
   expect(machine.status, JSON.stringify(machine.body)).toBe(201);
-  expect((await admin('post', 'state-machines', { entity: 'task', field: 'state', definition: { initial: 'todo', transitions: [{ from: 'todo', to: 'done' }] } })).status).toBe(201);
+  expect(
+    (
+      await admin('post', 'state-machines', {
+        entity: 'task',
+        field: 'state',
+        definition: { initial: 'todo', transitions: [{ from: 'todo', to: 'done' }] },
+      })
+    ).status,
+  ).toBe(201);
 });
 afterAll(async () => {
   await s?.close();
@@ -82,10 +137,23 @@ describe('state machine admin API', () => {
       [{ entity: 'invoice', definition: { transitions: [{ from: 'a', to: 'b' }] } }, 'field is required'],
       [{ entity: 'invoice', field: 'status', definition: { transitions: [] } }, 'at least one transition is required'],
       [{ entity: 'invoice', field: 'nope', definition: { transitions: [{ from: 'a', to: 'b' }] } }, /field not found/],
-      [{ entity: 'invoice', field: 'status', definition: { transitions: [{ from: 'a', to: 'b', guard: 'record.total >' }] } }, /^invalid expression: /],
+      [
+        { entity: 'invoice', field: 'status', definition: { transitions: [{ from: 'a', to: 'b', guard: 'record.total >' }] } },
+        /^invalid expression: /,
+      ],
       [{ entity: 'invoice', field: 'status', definition: { initial: 'zzz', transitions: [{ from: 'a', to: 'b' }] } }, /initial state/],
-      [{ entity: 'invoice', field: 'status', definition: { transitions: [{ from: 'a', to: 'b', actions: [{ type: 'explode' }] }] } }, /type must be one of/],
-      [{ entity: 'invoice', field: 'status', definition: { transitions: [{ from: 'a', to: 'b', actions: [{ type: 'create_record', entity: 'ghost' }] }] } }, /entity not found/],
+      [
+        { entity: 'invoice', field: 'status', definition: { transitions: [{ from: 'a', to: 'b', actions: [{ type: 'explode' }] }] } },
+        /type must be one of/,
+      ],
+      [
+        {
+          entity: 'invoice',
+          field: 'status',
+          definition: { transitions: [{ from: 'a', to: 'b', actions: [{ type: 'create_record', entity: 'ghost' }] }] },
+        },
+        /entity not found/,
+      ],
       [{ entity: 'invoice', field: 'status', definition: { transitions: [{ from: 5, to: 'b' }] } }, /from must be/],
     ];
     for (const [body, message] of cases) {
@@ -99,10 +167,19 @@ describe('state machine admin API', () => {
   });
 
   it('updates and deletes a machine, and an inactive machine is not enforced', async () => {
-    const created = await admin('post', 'state-machines', { entity: 'audit', field: 'message', definition: { initial: 'x', transitions: [{ from: 'x', to: 'y' }] } });
+    const created = await admin('post', 'state-machines', {
+      entity: 'audit',
+      field: 'message',
+      definition: { initial: 'x', transitions: [{ from: 'x', to: 'y' }] },
+    });
     const id = created.body.data.id;
     expect((await rec('post', 'audit', { message: 'nope' })).status).toBe(422);
-    const upd = await admin('put', `state-machines/${id}`, { entity: 'audit', field: 'message', active: false, definition: { initial: 'x', transitions: [{ from: 'x', to: 'y' }] } });
+    const upd = await admin('put', `state-machines/${id}`, {
+      entity: 'audit',
+      field: 'message',
+      active: false,
+      definition: { initial: 'x', transitions: [{ from: 'x', to: 'y' }] },
+    });
     expect(upd.body.data).toMatchObject({ id, active: false });
     expect((await rec('post', 'audit', { message: 'nope' })).status).toBe(201);
     expect((await admin('delete', `state-machines/${id}`)).body.data).toEqual({ id, deleted: true });
@@ -120,13 +197,17 @@ describe('enforcement', () => {
     const zero = await invoice({ status: 'draft', total: 0 });
     const blocked = await rec('put', `invoice/${zero}`, { status: 'sent', total: 0 });
     expect(blocked.status).toBe(422);
-    expect(blocked.body.error.details).toEqual([{ field: 'status', rule: 'state_machine', message: "Transition from 'draft' to 'sent' blocked by guard" }]);
+    expect(blocked.body.error.details).toEqual([
+      { field: 'status', rule: 'state_machine', message: "Transition from 'draft' to 'sent' blocked by guard" },
+    ]);
     const skip = await rec('put', `invoice/${zero}`, { status: 'paid' });
     expect(skip.status).toBe(422);
     expect(skip.body.error.details[0].message).toBe("Invalid transition from 'draft' to 'paid'");
     const wrongInitial = await rec('post', 'invoice', { status: 'sent', total: 5 });
     expect(wrongInitial.status).toBe(422);
-    expect(wrongInitial.body.error.details).toEqual([{ field: 'status', rule: 'state_machine', message: "Initial state must be 'draft', got 'sent'" }]);
+    expect(wrongInitial.body.error.details).toEqual([
+      { field: 'status', rule: 'state_machine', message: "Initial state must be 'draft', got 'sent'" },
+    ]);
     expect((await runtime.db.query('SELECT status FROM invoices WHERE id = $1', [zero]))[0]).toEqual({ status: 'draft' });
   });
 
@@ -205,16 +286,32 @@ describe('enforcement', () => {
   });
 
   it('a webhook action to a cloud-metadata address is refused before connecting and the refusal recorded', async () => {
-    const probe = { name: 'probe', table: 'probes', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'state', type: 'string' }] };
+    const probe = {
+      name: 'probe',
+      table: 'probes',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'state', type: 'string' },
+      ],
+    };
     expect((await admin('post', 'entities', probe)).status).toBe(201);
-    const machine = await admin('post', 'state-machines', { entity: 'probe', field: 'state', definition: { initial: 'a', transitions: [
-      { from: 'a', to: 'b', actions: [{ type: 'webhook', url: 'http://169.254.169.254/latest/meta-data/' }] }] } });
+    const machine = await admin('post', 'state-machines', {
+      entity: 'probe',
+      field: 'state',
+      definition: {
+        initial: 'a',
+        transitions: [{ from: 'a', to: 'b', actions: [{ type: 'webhook', url: 'http://169.254.169.254/latest/meta-data/' }] }],
+      },
+    });
     expect(machine.status, JSON.stringify(machine.body)).toBe(201);
     const created = await rec('post', 'probe', { state: 'a' });
     expect((await rec('put', `probe/${created.body.data.id}`, { state: 'b' })).status).toBe(200);
     let row: any;
     for (let i = 0; i < 100 && !row?.processed_at; i++) {
-      [row] = await runtime.db.query<any>(`SELECT processed_at, error FROM _outbox WHERE kind = 'webhook' AND payload->>'url' LIKE 'http://169.254%'`);
+      [row] = await runtime.db.query<any>(
+        `SELECT processed_at, error FROM _outbox WHERE kind = 'webhook' AND payload->>'url' LIKE 'http://169.254%'`,
+      );
       if (!row?.processed_at) await new Promise((r) => setTimeout(r, 20));
     }
     expect(row.error).toMatch(/^blocked address: 169\.254\.169\.254 is a link-local/);
@@ -224,12 +321,16 @@ describe('enforcement', () => {
     const bad = await rec('post', 'invoice', { name: 'n', tasks: { data: [{ state: 'todo' }, { state: 'done' }] } });
     expect(bad.status).toBe(422);
     expect(bad.body.error.details).toEqual([{ field: 'tasks[1].state', rule: 'state_machine', message: "Initial state must be 'todo', got 'done'" }]);
-    const ok = await rec('post', 'invoice', { name: 'n', tasks: { data: [{ state: 'todo' }] } }, );
+    const ok = await rec('post', 'invoice', { name: 'n', tasks: { data: [{ state: 'todo' }] } });
     expect(ok.status).toBe(201);
     const task = (await runtime.db.query<any>('SELECT id FROM tasks WHERE invoice_id = $1', [ok.body.data.id]))[0];
     const skip = await rec('put', `invoice/${ok.body.data.id}`, { tasks: { data: [{ id: task.id, state: 'archived' }] } });
     expect(skip.status).toBe(422);
-    expect(skip.body.error.details[0]).toEqual({ field: 'tasks[0].state', rule: 'state_machine', message: "Invalid transition from 'todo' to 'archived'" });
+    expect(skip.body.error.details[0]).toEqual({
+      field: 'tasks[0].state',
+      rule: 'state_machine',
+      message: "Invalid transition from 'todo' to 'archived'",
+    });
     expect((await rec('put', `invoice/${ok.body.data.id}`, { tasks: { data: [{ id: task.id, state: 'done' }] } })).status).toBe(200);
   });
 });

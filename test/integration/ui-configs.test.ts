@@ -158,7 +158,11 @@ describe('UI config admin API', () => {
     expect(list.status).toBe(200);
     expect(list.body.meta).toBeUndefined();
     expect(list.body.data.map((c: any) => `${c.entity}/${c.scope}`)).toEqual([
-      'customer/default', 'customer/mobile', 'invoice/default', 'order/default', 'order/mobile',
+      'customer/default',
+      'customer/mobile',
+      'invoice/default',
+      'order/default',
+      'order/mobile',
     ]);
     const denied = await s.client.get(`/api/${app.name}/_admin/ui-configs`, { token: userToken });
     expect(denied.status).toBe(403);
@@ -182,7 +186,14 @@ describe('UI config reads for any user', () => {
       ['customer', 'default', { c: 1 }],
       ['order', 'default', { o: 1 }],
     ]);
-    expect(res.body.data[0]).toEqual({ id: made[2].id, entity: 'customer', scope: 'default', config: { c: 1 }, created_at: timestamp, updated_at: timestamp });
+    expect(res.body.data[0]).toEqual({
+      id: made[2].id,
+      entity: 'customer',
+      scope: 'default',
+      config: { c: 1 },
+      created_at: timestamp,
+      updated_at: timestamp,
+    });
     expect((await ui('configs', app.token)).status).toBe(200);
     expect((await ui('configs', s.platformToken)).status).toBe(200);
     const anonymous = await s.client.get(`/api/${app.name}/_ui/configs`);

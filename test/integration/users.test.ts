@@ -41,8 +41,7 @@ function expectNoHash(body: unknown): void {
 }
 
 const users = (path = '') => `${base}/_admin/users${path}`;
-const login = (email: string, password: string, appName = app.name) =>
-  s.client.post(`/api/${appName}/auth/login`, { body: { email, password } });
+const login = (email: string, password: string, appName = app.name) => s.client.post(`/api/${appName}/auth/login`, { body: { email, password } });
 
 async function createUser(body: Record<string, unknown>) {
   const res = await s.client.post(users(), { token: app.token, body });
@@ -210,7 +209,7 @@ describe('update (PUT)', () => {
     expect((await login(u.email, 'pw')).status).toBe(401);
   });
 
-  it('409 on another user\'s email, 422 without email, 400 on wrong types; nothing changes', async () => {
+  it("409 on another user's email, 422 without email, 400 on wrong types; nothing changes", async () => {
     const other = await createUser({ email: email(), password: 'pw' });
     const u = await createUser({ email: email(), password: 'pw', roles: ['keep'] });
     const [before] = await sql('SELECT * FROM _users WHERE id = $1', [u.id]);

@@ -64,17 +64,36 @@ async function waitFor<T>(fn: () => Promise<T> | T, what = 'condition', ms = 800
 async function newEntity(): Promise<string> {
   const name = `e${++counter}`;
   const res = await admin('post', 'entities', {
-    name, table: `${name}s`, primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'status', type: 'string' }, { name: 'total', type: 'decimal', precision: 2 },
-      { name: 'note', type: 'string' }, { name: 'updated_at', type: 'timestamp', auto: 'update' }],
+    name,
+    table: `${name}s`,
+    primary_key: uuid,
+    fields: [
+      { name: 'id', type: 'uuid' },
+      { name: 'status', type: 'string' },
+      { name: 'total', type: 'decimal', precision: 2 },
+      { name: 'note', type: 'string' },
+      { name: 'updated_at', type: 'timestamp', auto: 'update' },
+    ],
   });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   const child = await admin('post', 'entities', {
-    name: `${name}_line`, table: `${name}_lines`, primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'parent_id', type: 'uuid' }, { name: 'qty', type: 'int' }],
+    name: `${name}_line`,
+    table: `${name}_lines`,
+    primary_key: uuid,
+    fields: [
+      { name: 'id', type: 'uuid' },
+      { name: 'parent_id', type: 'uuid' },
+      { name: 'qty', type: 'int' },
+    ],
   });
   expect(child.status, JSON.stringify(child.body)).toBe(201);
-  const rel = await admin('post', 'relations', { name: `${name}_lines`, type: 'one_to_many', source: name, target: `${name}_line`, target_key: 'parent_id' });
+  const rel = await admin('post', 'relations', {
+    name: `${name}_lines`,
+    type: 'one_to_many',
+    source: name,
+    target: `${name}_line`,
+    target_key: 'parent_id',
+  });
   expect(rel.status, JSON.stringify(rel.body)).toBe(201);
   return name;
 }
@@ -100,10 +119,13 @@ async function retryNow(logId: string): Promise<any> {
   const before = (await admin('get', `webhook-logs/${logId}`)).body.data;
   await runtime.db.query(`UPDATE _webhook_logs SET next_retry_at = NOW() - interval '1 second' WHERE id = $1`, [logId]);
   await runWebhookPass(runtime);
-  return waitFor(async () => {
-    const log = (await admin('get', `webhook-logs/${logId}`)).body.data;
-    return log.attempt > before.attempt ? log : undefined;
-  }, `attempt ${before.attempt + 1} of ${logId}`);
+  return waitFor(
+    async () => {
+      const log = (await admin('get', `webhook-logs/${logId}`)).body.data;
+      return log.attempt > before.attempt ? log : undefined;
+    },
+    `attempt ${before.attempt + 1} of ${logId}`,
+  );
 }
 
 const secondsFromNow = (iso: string) => (Date.parse(iso) - Date.now()) / 1000;
@@ -162,7 +184,7 @@ describe('webhook admin API', () => {
       [{ entity: 'order', url: 'hooks.example.com/x' }, 'url must start with http:// or https://'],
       [{ entity: 'order', url, method: 'OPTIONS' }, 'method must be POST, PUT, PATCH, GET, or DELETE'],
       [{ entity: 'order', url, method: 5 }, 'method must be POST, PUT, PATCH, GET, or DELETE'],
-      [{ entity: 'order', url, condition: "record.status ==" }, /^invalid expression: .+ at \d+$/],
+      [{ entity: 'order', url, condition: 'record.status ==' }, /^invalid expression: .+ at \d+$/],
       [{ entity: 'order', url, condition: 'related.x > 0' }, /^invalid expression: .+ at \d+$/],
       [{ entity: 'order', url, retry: { max_attempts: 0 } }, 'retry.max_attempts must be an integer >= 1'],
       [{ entity: 'order', url, retry: { max_attempts: 2.5 } }, 'retry.max_attempts must be an integer >= 1'],
@@ -195,35 +217,74 @@ describe('webhook admin API', () => {
   it('applies the defaults on POST and on PUT, and reads, lists and deletes', async () => {
     const created = await webhook({ entity: 'ghost_entity', url: 'https://hooks.example.com/a' });
     expect(created).toEqual({
-      id: expect.stringMatching(UUID), entity: 'ghost_entity', hook: 'after_write', url: 'https://hooks.example.com/a',
-      method: 'POST', headers: {}, condition: '', async: true, retry: { max_attempts: 3, backoff: 'exponential' }, active: true,
-      created_at: expect.any(String), updated_at: expect.any(String),
+      id: expect.stringMatching(UUID),
+      entity: 'ghost_entity',
+      hook: 'after_write',
+      url: 'https://hooks.example.com/a',
+      method: 'POST',
+      headers: {},
+      condition: '',
+      async: true,
+      retry: { max_attempts: 3, backoff: 'exponential' },
+      active: true,
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
     });
     expect((await admin('get', `webhooks/${created.id}`)).body.data).toEqual(created);
 
     const custom = await webhook({
-      entity: 'ghost_entity', hook: 'before_delete', async: false, url: 'http://hooks.example.com/b', method: 'put',
-      headers: { 'X-Key': '{{env.RKT_HOOK_KEY}}' }, condition: "record.status == 'x'", retry: { max_attempts: 5 }, active: false,
+      entity: 'ghost_entity',
+      hook: 'before_delete',
+      async: false,
+      url: 'http://hooks.example.com/b',
+      method: 'put',
+      headers: { 'X-Key': '{{env.RKT_HOOK_KEY}}' },
+      condition: "record.status == 'x'",
+      retry: { max_attempts: 5 },
+      active: false,
     });
-    expect(custom).toMatchObject({ hook: 'before_delete', async: false, method: 'PUT', headers: { 'X-Key': '{{env.RKT_HOOK_KEY}}' },
-      condition: "record.status == 'x'", retry: { max_attempts: 5, backoff: 'exponential' }, active: false });
+    expect(custom).toMatchObject({
+      hook: 'before_delete',
+      async: false,
+      method: 'PUT',
+      headers: { 'X-Key': '{{env.RKT_HOOK_KEY}}' },
+      condition: "record.status == 'x'",
+      retry: { max_attempts: 5, backoff: 'exponential' },
+      active: false,
+    });
 
     // PUT replaces the definition; absent keys take their defaults again
     await new Promise((r) => setTimeout(r, 5));
     const put = await admin('put', `webhooks/${custom.id}`, { entity: 'ghost_entity', url: 'https://hooks.example.com/c' });
     expect(put.status, JSON.stringify(put.body)).toBe(200);
     expect(put.body.data).toEqual({
-      id: custom.id, entity: 'ghost_entity', hook: 'after_write', url: 'https://hooks.example.com/c', method: 'POST', headers: {},
-      condition: '', async: true, retry: { max_attempts: 3, backoff: 'exponential' }, active: true,
-      created_at: custom.created_at, updated_at: expect.any(String),
+      id: custom.id,
+      entity: 'ghost_entity',
+      hook: 'after_write',
+      url: 'https://hooks.example.com/c',
+      method: 'POST',
+      headers: {},
+      condition: '',
+      async: true,
+      retry: { max_attempts: 3, backoff: 'exponential' },
+      active: true,
+      created_at: custom.created_at,
+      updated_at: expect.any(String),
     });
     expect(Date.parse(put.body.data.updated_at)).toBeGreaterThan(Date.parse(custom.updated_at));
-    const linear = await admin('put', `webhooks/${custom.id}`, { entity: 'ghost_entity', url: 'https://hooks.example.com/c', retry: { backoff: 'linear' } });
+    const linear = await admin('put', `webhooks/${custom.id}`, {
+      entity: 'ghost_entity',
+      url: 'https://hooks.example.com/c',
+      retry: { backoff: 'linear' },
+    });
     expect(linear.body.data.retry).toEqual({ max_attempts: 3, backoff: 'linear' });
 
     // PUT: 404 first, then 400, then 422
     const missing = '00000000-0000-4000-8000-000000000000';
-    expect((await admin('put', `webhooks/${missing}`, { url: 'nope' })).body.error).toEqual({ code: 'NOT_FOUND', message: `Webhook not found: ${missing}` });
+    expect((await admin('put', `webhooks/${missing}`, { url: 'nope' })).body.error).toEqual({
+      code: 'NOT_FOUND',
+      message: `Webhook not found: ${missing}`,
+    });
     expect((await admin('put', `webhooks/${custom.id}`, 'text')).status).toBe(400);
     const bad = await admin('put', `webhooks/${custom.id}`, { entity: 'ghost_entity', url: 'https://x.io', hook: 'before_write' });
     expect(bad.body.error.message).toBe('hook before_write requires async false');
@@ -277,12 +338,28 @@ describe('synchronous webhooks (before_write, before_delete)', () => {
 
     // the call saw the final values, generated id included
     const [hit] = hitsOf(t.path);
-    expect(hit!.json).toMatchObject({ event: 'before_write', entity, action: 'create', record: { id: expect.stringMatching(UUID), status: 'new', total: 5 } });
+    expect(hit!.json).toMatchObject({
+      event: 'before_write',
+      entity,
+      action: 'create',
+      record: { id: expect.stringMatching(UUID), status: 'new', total: 5 },
+    });
     const logs = await logsOf(hook.id);
     expect(logs).toHaveLength(1);
     expect(logs[0]).toMatchObject({
-      webhook_id: hook.id, entity, hook: 'before_write', url: t.url, method: 'POST', status: 'failed', attempt: 1, max_attempts: 3,
-      response_status: 500, response_body: 'boom', error: 'HTTP 500', next_retry_at: null, request_body: hit!.json,
+      webhook_id: hook.id,
+      entity,
+      hook: 'before_write',
+      url: t.url,
+      method: 'POST',
+      status: 'failed',
+      attempt: 1,
+      max_attempts: 3,
+      response_status: 500,
+      response_body: 'boom',
+      error: 'HTTP 500',
+      next_retry_at: null,
+      request_body: hit!.json,
       idempotency_key: hit!.json.idempotency_key,
     });
   });
@@ -323,8 +400,13 @@ describe('synchronous webhooks (before_write, before_delete)', () => {
     const del = hitsOf(d.path)[0]!;
     expect(del.method).toBe('DELETE');
     expect(del.json).toEqual({
-      event: 'before_delete', entity, action: 'delete', record: updated.body.data, user: { id: adminId, roles: ['admin'] },
-      timestamp: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/), idempotency_key: expect.stringMatching(/^wh_/),
+      event: 'before_delete',
+      entity,
+      action: 'delete',
+      record: updated.body.data,
+      user: { id: adminId, roles: ['admin'] },
+      timestamp: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/),
+      idempotency_key: expect.stringMatching(/^wh_/),
     });
     expect((await rec('get', `${entity}/${record.id}`)).status).toBe(404);
 
@@ -368,9 +450,17 @@ describe('asynchronous webhooks (after_write, after_delete)', () => {
     expect(hit.headers['content-type']).toBe('application/json');
     expect(hit.headers['x-static']).toBe('v1');
     expect(hit.json).toEqual({
-      event: 'after_write', entity, action: 'create', record,
-      changes: { id: { old: null, new: record.id }, status: { old: null, new: 'new' }, total: { old: null, new: 12.5 },
-        note: { old: null, new: null }, updated_at: { old: null, new: record.updated_at } },
+      event: 'after_write',
+      entity,
+      action: 'create',
+      record,
+      changes: {
+        id: { old: null, new: record.id },
+        status: { old: null, new: 'new' },
+        total: { old: null, new: 12.5 },
+        note: { old: null, new: null },
+        updated_at: { old: null, new: record.updated_at },
+      },
       user: { id: adminId, roles: ['admin'] },
       timestamp: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/),
       idempotency_key: expect.stringMatching(/^wh_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
@@ -379,10 +469,24 @@ describe('asynchronous webhooks (after_write, after_delete)', () => {
 
     const log = await logOf(hook.id, 'delivered');
     expect(log).toEqual({
-      id: expect.stringMatching(UUID), webhook_id: hook.id, entity, hook: 'after_write', url: t.url, method: 'POST',
-      request_headers: { 'X-Static': 'v1' }, request_body: hit.json, response_status: 200, response_body: 'ok', status: 'delivered',
-      attempt: 1, max_attempts: 3, next_retry_at: null, error: '', idempotency_key: hit.json.idempotency_key,
-      created_at: expect.any(String), updated_at: expect.any(String),
+      id: expect.stringMatching(UUID),
+      webhook_id: hook.id,
+      entity,
+      hook: 'after_write',
+      url: t.url,
+      method: 'POST',
+      request_headers: { 'X-Static': 'v1' },
+      request_body: hit.json,
+      response_status: 200,
+      response_body: 'ok',
+      status: 'delivered',
+      attempt: 1,
+      max_attempts: 3,
+      next_retry_at: null,
+      error: '',
+      idempotency_key: hit.json.idempotency_key,
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
     });
 
     // update: old and the changed fields only
@@ -415,8 +519,13 @@ describe('asynchronous webhooks (after_write, after_delete)', () => {
     expect((await rec('delete', `${entity}/${record.id}`)).status).toBe(200);
     const [ha, hb] = [await waitFor(() => hitsOf(a.path)[0]), await waitFor(() => hitsOf(b.path)[0])];
     expect(ha.json).toEqual({
-      event: 'after_delete', entity, action: 'delete', record, user: { id: adminId, roles: ['admin'] },
-      timestamp: expect.any(String), idempotency_key: expect.any(String),
+      event: 'after_delete',
+      entity,
+      action: 'delete',
+      record,
+      user: { id: adminId, roles: ['admin'] },
+      timestamp: expect.any(String),
+      idempotency_key: expect.any(String),
     });
     expect(hb.method).toBe('PATCH');
     expect(hb.json).toEqual(ha.json);
@@ -429,7 +538,9 @@ describe('asynchronous webhooks (after_write, after_delete)', () => {
     const res = await rec('post', entity, { status: 'new', [`${entity}_lines`]: { data: [{ qty: 1 }, { qty: 2 }] } });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     await waitFor(() => hitsOf(t.path).length === 2, 'two child deliveries');
-    const bodies = hitsOf(t.path).map((h) => h.json).sort((x, y) => x.record.qty - y.record.qty);
+    const bodies = hitsOf(t.path)
+      .map((h) => h.json)
+      .sort((x, y) => x.record.qty - y.record.qty);
     expect(bodies.map((b) => [b.entity, b.action, b.record.qty, b.record.parent_id])).toEqual([
       [`${entity}_line`, 'create', 1, res.body.data.id],
       [`${entity}_line`, 'create', 2, res.body.data.id],
@@ -450,7 +561,8 @@ describe('conditions', () => {
     const t = target();
     const paid = await webhook({ entity, url: t.url, condition: "record.status == 'paid' && (old == nil || old.status != 'paid')" });
     const vars = await webhook({
-      entity, url: t.url,
+      entity,
+      url: t.url,
       condition: `event == 'after_write' && entity == '${entity}' && action == 'create' && 'admin' in user.roles && changes.note.new == 'sent' && !('total' in changes) && now != nil`,
     });
     const broken = await webhook({ entity, url: t.url, condition: 'len(5) > 0' });
@@ -593,8 +705,17 @@ describe('retries', () => {
     const retried = await admin('post', `webhook-logs/${failed.id}/retry`);
     expect(retried.status).toBe(200);
     expect(retried.body.data).toEqual({
-      id: failed.id, webhook_id: bad.id, entity, hook: 'after_write', url: t.url, method: 'POST', status: 'retrying',
-      attempt: 1, max_attempts: 1, next_retry_at: expect.any(String), updated_at: expect.any(String),
+      id: failed.id,
+      webhook_id: bad.id,
+      entity,
+      hook: 'after_write',
+      url: t.url,
+      method: 'POST',
+      status: 'retrying',
+      attempt: 1,
+      max_attempts: 1,
+      next_retry_at: expect.any(String),
+      updated_at: expect.any(String),
     });
     expect(Math.abs(secondsFromNow(retried.body.data.next_retry_at))).toBeLessThan(5);
     statusOf.set(t.path, 200);
@@ -606,7 +727,10 @@ describe('retries', () => {
     expect(after).toMatchObject({ status: 'delivered', attempt: 2, max_attempts: 1 });
 
     const missing = '00000000-0000-4000-8000-000000000000';
-    expect((await admin('post', `webhook-logs/${missing}/retry`)).body.error).toEqual({ code: 'NOT_FOUND', message: `Webhook log not found: ${missing}` });
+    expect((await admin('post', `webhook-logs/${missing}/retry`)).body.error).toEqual({
+      code: 'NOT_FOUND',
+      message: `Webhook log not found: ${missing}`,
+    });
     expect((await admin('post', 'webhook-logs/zzz/retry')).status).toBe(404);
   });
 
@@ -661,14 +785,18 @@ describe('retries', () => {
       expect(res.every((r) => r.status === 201)).toBe(true);
     }
     const count = async (status: string) =>
-      (await runtime.db.query<{ n: number }>('SELECT count(*)::int AS n FROM _webhook_logs WHERE webhook_id = $1 AND status = $2', [hook.id, status]))[0]!.n;
+      (
+        await runtime.db.query<{ n: number }>('SELECT count(*)::int AS n FROM _webhook_logs WHERE webhook_id = $1 AND status = $2', [hook.id, status])
+      )[0]!.n;
     await waitFor(async () => (await count('retrying')) === 1000, '1,000 first attempts', 30_000);
     statusOf.set(t.path, 200); // the receiver is back
     await runtime.db.query(`UPDATE _webhook_logs SET next_retry_at = NOW() - interval '1 second' WHERE webhook_id = $1`, [hook.id]);
     const result = await runWebhookPass(runtime);
     expect(result.retried).toBe(1000);
     expect(await count('delivered')).toBe(1000);
-    const delivered = hitsOf(t.path).slice(1000).map((h) => h.json.idempotency_key as string);
+    const delivered = hitsOf(t.path)
+      .slice(1000)
+      .map((h) => h.json.idempotency_key as string);
     expect(delivered).toHaveLength(1000);
     expect(new Set(delivered).size).toBe(1000);
   }, 120_000);
@@ -698,7 +826,10 @@ describe('logs API', () => {
     expect(times).toEqual([...times].sort((x, y) => y - x));
     expect(byEntity[0].request_body.record.status).toBe('two');
     const failedB = (await admin('get', `webhook-logs?entity=${entity}&status=failed&webhook_id=${b.id}`)).body.data as any[];
-    expect(failedB.map((l) => [l.webhook_id, l.status])).toEqual([[b.id, 'failed'], [b.id, 'failed']]);
+    expect(failedB.map((l) => [l.webhook_id, l.status])).toEqual([
+      [b.id, 'failed'],
+      [b.id, 'failed'],
+    ]);
     expect((await admin('get', `webhook-logs?entity=${entity}&status=delivered&webhook_id=${b.id}`)).body.data).toEqual([]);
     expect((await admin('get', `webhook-logs?entity=${entity.slice(0, -1)}`)).body.data.filter((l: any) => l.entity === entity)).toEqual([]);
     expect((await admin('get', 'webhook-logs?webhook_id=not-a-uuid')).body.data).toEqual([]);
@@ -727,10 +858,25 @@ describe('export and import', () => {
     const doc = (await admin('get', 'export')).body.data ?? (await admin('get', 'export')).body;
     const item = doc.webhooks.find((w: any) => w.entity === entity);
     expect(item).toEqual({
-      entity, hook: 'before_delete', url: 'https://hooks.example.com/export', method: 'POST', headers: { A: '1' }, condition: '',
-      async: false, retry: { max_attempts: 3, backoff: 'exponential' }, active: true,
+      entity,
+      hook: 'before_delete',
+      url: 'https://hooks.example.com/export',
+      method: 'POST',
+      headers: { A: '1' },
+      condition: '',
+      async: false,
+      retry: { max_attempts: 3, backoff: 'exponential' },
+      active: true,
     });
-    const again = await admin('post', 'import', { version: 1, webhooks: [item, { entity, url: 'https://hooks.example.com/new' }, { entity, url: 'https://hooks.example.com/new' }, { entity, url: 'ftp://x' }] });
+    const again = await admin('post', 'import', {
+      version: 1,
+      webhooks: [
+        item,
+        { entity, url: 'https://hooks.example.com/new' },
+        { entity, url: 'https://hooks.example.com/new' },
+        { entity, url: 'ftp://x' },
+      ],
+    });
     expect(again.status, JSON.stringify(again.body)).toBe(200);
     expect(again.body.data.summary.webhooks).toBe(1);
     expect(again.body.data.errors).toEqual([`Webhook (${entity}/after_write): url must start with http:// or https://`]);
@@ -751,21 +897,46 @@ describe('private network blocking', () => {
   });
 
   it('refuses loopback targets on delivery (failed log naming the address, sync 502)', async () => {
-    const call = (method: 'get' | 'post', path: string, body?: unknown) => locked.client[method](`/api/${lapp.name}/${path}`, { token: lapp.token, body });
-    expect((await call('post', '_admin/entities', { name: 'thing', table: 'things', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }, { name: 'n', type: 'string' }] })).status).toBe(201);
+    const call = (method: 'get' | 'post', path: string, body?: unknown) =>
+      locked.client[method](`/api/${lapp.name}/${path}`, { token: lapp.token, body });
+    expect(
+      (
+        await call('post', '_admin/entities', {
+          name: 'thing',
+          table: 'things',
+          primary_key: uuid,
+          fields: [
+            { name: 'id', type: 'uuid' },
+            { name: 'n', type: 'string' },
+          ],
+        })
+      ).status,
+    ).toBe(201);
     const t = target();
     const byIp = (await call('post', '_admin/webhooks', { entity: 'thing', url: t.url })).body.data;
     const byName = (await call('post', '_admin/webhooks', { entity: 'thing', url: t.url.replace('127.0.0.1', 'localhost') })).body.data;
     expect((await call('post', 'thing', { n: 'a' })).status).toBe(201);
-    const ipLog = await waitFor(async () => (await call('get', `_admin/webhook-logs?webhook_id=${byIp.id}&status=failed`)).body.data[0], 'blocked log');
+    const ipLog = await waitFor(
+      async () => (await call('get', `_admin/webhook-logs?webhook_id=${byIp.id}&status=failed`)).body.data[0],
+      'blocked log',
+    );
     expect(ipLog).toMatchObject({
       error: 'blocked address: 127.0.0.1 is a loopback or private address, refused because ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS is on',
-      response_status: 0, attempt: 1, next_retry_at: null,
+      response_status: 0,
+      attempt: 1,
+      next_retry_at: null,
     });
-    const log = await waitFor(async () => (await call('get', `_admin/webhook-logs?webhook_id=${byName.id}&status=failed`)).body.data[0], 'blocked log');
+    const log = await waitFor(
+      async () => (await call('get', `_admin/webhook-logs?webhook_id=${byName.id}&status=failed`)).body.data[0],
+      'blocked log',
+    );
     expect(log).toMatchObject({ response_status: 0, attempt: 1, next_retry_at: null });
-    expect(log.error).toMatch(/^blocked address: localhost resolves to (127\.0\.0\.1|::1), a loopback or private address, refused because ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS is on$/);
-    const sync = (await call('post', '_admin/webhooks', { entity: 'thing', hook: 'before_write', async: false, url: t.url.replace('127.0.0.1', 'localhost') })).body.data;
+    expect(log.error).toMatch(
+      /^blocked address: localhost resolves to (127\.0\.0\.1|::1), a loopback or private address, refused because ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS is on$/,
+    );
+    const sync = (
+      await call('post', '_admin/webhooks', { entity: 'thing', hook: 'before_write', async: false, url: t.url.replace('127.0.0.1', 'localhost') })
+    ).body.data;
     const res = await call('post', 'thing', { n: 'b' });
     expect(res.status).toBe(502);
     expect(res.body.error.message).toMatch(new RegExp(`^Webhook ${sync.id} failed: blocked address: localhost resolves to`));
@@ -799,7 +970,8 @@ describe('link-local, unspecified and cloud metadata addresses (always refused)'
     const log = await waitFor(async () => (await admin('get', `webhook-logs?webhook_id=${row!.id}&status=failed`)).body.data[0], 'blocked log');
     expect(log).toMatchObject({
       error: 'blocked address: 169.254.169.254 is a link-local, unspecified or cloud metadata address, never reachable by webhooks',
-      response_status: 0, next_retry_at: null,
+      response_status: 0,
+      next_retry_at: null,
     });
   });
 });
@@ -808,16 +980,36 @@ describe('settings and address rules', () => {
   it('reads webhook_env_allowlist and webhook_deny_private_networks', () => {
     const base = { DATABASE_URL: 'postgres://x@127.0.0.1/db' };
     expect(loadConfig(base)).toMatchObject({ webhookEnvAllowlist: [], webhookDenyPrivateNetworks: false });
-    expect(loadConfig({ ...base, ROCKET_WEBHOOK_ENV_ALLOWLIST: ' A_KEY , HOOK_* ', ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS: 'TRUE' }))
-      .toMatchObject({ webhookEnvAllowlist: ['A_KEY', 'HOOK_*'], webhookDenyPrivateNetworks: true });
+    expect(loadConfig({ ...base, ROCKET_WEBHOOK_ENV_ALLOWLIST: ' A_KEY , HOOK_* ', ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS: 'TRUE' })).toMatchObject({
+      webhookEnvAllowlist: ['A_KEY', 'HOOK_*'],
+      webhookDenyPrivateNetworks: true,
+    });
     expect(() => loadConfig({ ...base, ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS: 'maybe' })).toThrow(ConfigError);
     expect(() => loadConfig({ ...base, ROCKET_WEBHOOK_ENV_ALLOWLIST: 'A-B' })).toThrow(/ROCKET_WEBHOOK_ENV_ALLOWLIST/);
   });
 
   it('blocks loopback, private, link-local, metadata and embedded-IPv4 forms; allows public addresses', () => {
-    for (const a of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.100.100.200',
-      '0.0.0.0', '224.0.0.1', '::1', '::', 'fe80::1%eth0', 'fd00:ec2::254', 'fc00::1', '::ffff:127.0.0.1', '::ffff:7f00:1',
-      '64:ff9b::a9fe:a9fe', '2002:a00:1::1', 'not-an-ip']) {
+    for (const a of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.100.100.200',
+      '0.0.0.0',
+      '224.0.0.1',
+      '::1',
+      '::',
+      'fe80::1%eth0',
+      'fd00:ec2::254',
+      'fc00::1',
+      '::ffff:127.0.0.1',
+      '::ffff:7f00:1',
+      '64:ff9b::a9fe:a9fe',
+      '2002:a00:1::1',
+      'not-an-ip',
+    ]) {
       expect(isBlockedAddress(a), a).toBe(true);
     }
     for (const a of ['93.184.216.34', '8.8.8.8', '172.32.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '2002:808:808::1']) {

@@ -20,8 +20,7 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})
 type Method = 'post' | 'put' | 'get' | 'delete';
 const admin = (method: Method, path: string, body?: unknown, token = app.token) =>
   s.client[method](`/api/${app.name}/_admin/${path}`, { token, body });
-const rec = (method: Method, path: string, body?: unknown, token = app.token) =>
-  s.client[method](`/api/${app.name}/${path}`, { token, body });
+const rec = (method: Method, path: string, body?: unknown, token = app.token) => s.client[method](`/api/${app.name}/${path}`, { token, body });
 const wfr = (method: Method, path: string, token = app.token) => s.client[method](`/api/${app.name}/_workflows/${path}`, { token });
 
 const workflow = async (def: Record<string, unknown>) => {
@@ -60,26 +59,81 @@ beforeAll(async () => {
   runtime = (await s.rocket.services.apps.get(app.name))!;
   adminId = (await runtime.db.query<{ id: string }>(`SELECT id FROM _users WHERE email = 'admin@localhost'`))[0]!.id;
   const entities = [
-    { name: 'purchase_order', table: 'purchase_orders', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'title', type: 'string' }, { name: 'status', type: 'string' },
-      { name: 'amount', type: 'decimal', precision: 2 }, { name: 'reviewed', type: 'boolean' }, { name: 'approved', type: 'boolean' },
-      { name: 'owner_id', type: 'string' }, { name: 'touched_at', type: 'timestamp', auto: 'update' }] },
-    { name: 'ticket', table: 'tickets', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'title', type: 'string' }, { name: 'priority', type: 'string' },
-      { name: 'status', type: 'string' }, { name: 'escalated', type: 'boolean' }, { name: 'count', type: 'int' }] },
-    { name: 'audit', table: 'audits', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'ref', type: 'string' }, { name: 'message', type: 'string', required: true }] },
-    { name: 'ping', table: 'pings', primary_key: uuid, fields: [
-      { name: 'id', type: 'uuid' }, { name: 'name', type: 'string' }, { name: 'state', type: 'string' }] },
+    {
+      name: 'purchase_order',
+      table: 'purchase_orders',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'title', type: 'string' },
+        { name: 'status', type: 'string' },
+        { name: 'amount', type: 'decimal', precision: 2 },
+        { name: 'reviewed', type: 'boolean' },
+        { name: 'approved', type: 'boolean' },
+        { name: 'owner_id', type: 'string' },
+        { name: 'touched_at', type: 'timestamp', auto: 'update' },
+      ],
+    },
+    {
+      name: 'ticket',
+      table: 'tickets',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'title', type: 'string' },
+        { name: 'priority', type: 'string' },
+        { name: 'status', type: 'string' },
+        { name: 'escalated', type: 'boolean' },
+        { name: 'count', type: 'int' },
+      ],
+    },
+    {
+      name: 'audit',
+      table: 'audits',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'ref', type: 'string' },
+        { name: 'message', type: 'string', required: true },
+      ],
+    },
+    {
+      name: 'ping',
+      table: 'pings',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'name', type: 'string' },
+        { name: 'state', type: 'string' },
+      ],
+    },
   ];
   for (const e of entities) expect((await admin('post', 'entities', e)).status).toBe(201);
   const machines = [
-    { entity: 'purchase_order', field: 'status', definition: { initial: 'draft', transitions: [
-      { from: 'draft', to: 'pending_approval' }, { from: 'pending_approval', to: 'approved' },
-      { from: 'pending_approval', to: 'rejected' }, { from: ['approved', 'rejected', 'pending_approval'], to: 'draft' }] } },
-    { entity: 'ping', field: 'state', definition: { initial: 'idle', transitions: [
-      { from: 'idle', to: 'active', actions: [{ type: 'send_event', event: 'pinged' }] },
-      { from: 'idle', to: 'looping', actions: [{ type: 'send_event', event: 'loop' }] }] } },
+    {
+      entity: 'purchase_order',
+      field: 'status',
+      definition: {
+        initial: 'draft',
+        transitions: [
+          { from: 'draft', to: 'pending_approval' },
+          { from: 'pending_approval', to: 'approved' },
+          { from: 'pending_approval', to: 'rejected' },
+          { from: ['approved', 'rejected', 'pending_approval'], to: 'draft' },
+        ],
+      },
+    },
+    {
+      entity: 'ping',
+      field: 'state',
+      definition: {
+        initial: 'idle',
+        transitions: [
+          { from: 'idle', to: 'active', actions: [{ type: 'send_event', event: 'pinged' }] },
+          { from: 'idle', to: 'looping', actions: [{ type: 'send_event', event: 'loop' }] },
+        ],
+      },
+    },
   ];
   for (const m of machines) {
     const res = await admin('post', 'state-machines', m);
@@ -95,7 +149,10 @@ describe('workflow admin API', () => {
   const valid = {
     name: 'crud_wf',
     trigger: { type: 'state_change', entity: 'nowhere', field: 'status', to: 'x' },
-    steps: [{ id: 'a', type: 'action', actions: [], then: 'b' }, { id: 'b', type: 'action', then: { goto: 'end' } }],
+    steps: [
+      { id: 'a', type: 'action', actions: [], then: 'b' },
+      { id: 'b', type: 'action', then: { goto: 'end' } },
+    ],
   };
 
   it('runs the pinned CRUD scenario and normalises goto values', async () => {
@@ -104,8 +161,15 @@ describe('workflow admin API', () => {
     const id = created.body.data.id;
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(created.body.data).toEqual({
-      id, name: 'crud_wf', trigger: valid.trigger, context: {}, active: true,
-      steps: [{ id: 'a', type: 'action', actions: [], then: { goto: 'b' } }, { id: 'b', type: 'action', then: 'end' }],
+      id,
+      name: 'crud_wf',
+      trigger: valid.trigger,
+      context: {},
+      active: true,
+      steps: [
+        { id: 'a', type: 'action', actions: [], then: { goto: 'b' } },
+        { id: 'b', type: 'action', then: 'end' },
+      ],
     });
     const list = await admin('get', 'workflows');
     expect(list.status).toBe(200);
@@ -143,7 +207,11 @@ describe('workflow admin API', () => {
     expect(dup.body.error.code).toBe('CONFLICT');
     expect((await admin('put', `workflows/${a.id}`, { ...valid, name: 'dup_b' })).status).toBe(409);
     expect((await admin('put', `workflows/${a.id}`, { ...valid, name: 'dup_a', active: false })).status).toBe(200);
-    const bad = await s.client.post(`/api/${app.name}/_admin/workflows`, { token: app.token, raw: '{nope', headers: { 'content-type': 'application/json' } });
+    const bad = await s.client.post(`/api/${app.name}/_admin/workflows`, {
+      token: app.token,
+      raw: '{nope',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(bad.status).toBe(400);
     expect((await admin('post', 'workflows', [1, 2])).status).toBe(400);
     const clerk = await user('wf-admin-clerk@x.io', ['clerk']);
@@ -167,7 +235,17 @@ describe('workflow admin API', () => {
       [{ name: 'v', trigger }, 'at least one step is required'],
       [{ name: 'v', trigger, steps: [] }, 'at least one step is required'],
       [{ name: 'v', trigger, steps: [{ type: 'action' }] }, 'step id is required'],
-      [{ name: 'v', trigger, steps: [{ id: 'a', type: 'action' }, { id: 'a', type: 'action' }] }, 'duplicate step id: a'],
+      [
+        {
+          name: 'v',
+          trigger,
+          steps: [
+            { id: 'a', type: 'action' },
+            { id: 'a', type: 'action' },
+          ],
+        },
+        'duplicate step id: a',
+      ],
       [{ name: 'v', trigger, steps: [{ id: 'a', type: 'loop' }] }, 'invalid step type: loop (must be action, condition, or approval)'],
       [{ name: 'v', trigger, steps: [{ id: 'a', type: 'action', then: 'zzz' }] }, 'goto target not found: zzz'],
       [{ name: 'v', trigger, steps: [{ id: 'a', type: 'approval', on_timeout: { goto: 'ghost' } }] }, 'goto target not found: ghost'],
@@ -185,7 +263,11 @@ describe('workflow admin API', () => {
     }
     expect((await admin('get', 'workflows')).body.data).toHaveLength(before);
     // Event triggers need no entity; a bare "end" and {"goto": "end"} both echo as "end".
-    const ev = await workflow({ name: 'v_event', trigger: { type: 'event', event: 'x' }, steps: [{ id: 'a', type: 'condition', expression: 'true', on_true: { goto: 'end' }, on_false: 'end' }] });
+    const ev = await workflow({
+      name: 'v_event',
+      trigger: { type: 'event', event: 'x' },
+      steps: [{ id: 'a', type: 'condition', expression: 'true', on_true: { goto: 'end' }, on_false: 'end' }],
+    });
     expect((ev as any).steps[0]).toMatchObject({ on_true: 'end', on_false: 'end' });
   });
 });
@@ -196,7 +278,13 @@ describe('state_change triggers and actions', () => {
       name: 'po_review',
       trigger: { type: 'state_change', entity: 'purchase_order', field: 'status', to: 'pending_approval' },
       context: { record_id: 'trigger.record_id' },
-      steps: [{ id: 'mark', type: 'action', actions: [{ type: 'set_field', entity: 'purchase_order', record_id: 'context.record_id', field: 'reviewed', value: true }] }],
+      steps: [
+        {
+          id: 'mark',
+          type: 'action',
+          actions: [{ type: 'set_field', entity: 'purchase_order', record_id: 'context.record_id', field: 'reviewed', value: true }],
+        },
+      ],
     });
     const po = await create('purchase_order', { title: 'p', status: 'draft', amount: 10 });
     const put = await rec('put', `purchase_order/${po.id}`, { status: 'pending_approval' });
@@ -212,9 +300,15 @@ describe('state_change triggers and actions', () => {
     const view = await wfr('get', inst.id);
     expect(view.status).toBe(200);
     expect(view.body.data).toEqual({
-      id: inst.id, workflow_id: inst.workflow_id, workflow_name: 'po_review', status: 'completed', current_step: '',
-      context: { record_id: po.id }, history: inst.history,
-      created_at: expect.stringMatching(RFC3339), updated_at: expect.stringMatching(RFC3339),
+      id: inst.id,
+      workflow_id: inst.workflow_id,
+      workflow_name: 'po_review',
+      status: 'completed',
+      current_step: '',
+      context: { record_id: po.id },
+      history: inst.history,
+      created_at: expect.stringMatching(RFC3339),
+      updated_at: expect.stringMatching(RFC3339),
     });
     // back to draft and again: a second instance; an unchanged value starts nothing
     await rec('put', `purchase_order/${po.id}`, { status: 'draft' });
@@ -223,7 +317,9 @@ describe('state_change triggers and actions', () => {
     await rec('put', `purchase_order/${po.id}`, { status: 'pending_approval', title: 'same status' });
     expect(await instancesOf('po_review')).toHaveLength(2);
     await admin('put', `workflows/${(await instancesOf('po_review'))[0].workflow_id}`, {
-      name: 'po_review', active: false, trigger: { type: 'state_change', entity: 'purchase_order', field: 'status', to: 'pending_approval' },
+      name: 'po_review',
+      active: false,
+      trigger: { type: 'state_change', entity: 'purchase_order', field: 'status', to: 'pending_approval' },
       steps: [{ id: 'mark', type: 'action' }],
     });
   });
@@ -233,9 +329,16 @@ describe('state_change triggers and actions', () => {
       name: 'critical_ticket_escalation',
       trigger: { type: 'state_change', entity: 'ticket', field: 'priority', to: 'critical' },
       context: { record_id: 'record.id', title: 'record.title', literal: 'ticket', missing: 'record.nope.deeper' },
-      steps: [{ id: 'escalate', type: 'action', actions: [
-        { type: 'set_field', entity: 'ticket', record_id: 'context.record_id', field: 'escalated', value: true },
-        { type: 'set_field', entity: 'ticket', record_id: 'context.record_id', field: 'status', value: 'assigned' }] }],
+      steps: [
+        {
+          id: 'escalate',
+          type: 'action',
+          actions: [
+            { type: 'set_field', entity: 'ticket', record_id: 'context.record_id', field: 'escalated', value: true },
+            { type: 'set_field', entity: 'ticket', record_id: 'context.record_id', field: 'status', value: 'assigned' },
+          ],
+        },
+      ],
     });
     await workflow({
       name: 'ticket_assigned',
@@ -261,9 +364,21 @@ describe('state_change triggers and actions', () => {
   });
 
   it('starts workflows in name order', async () => {
-    const steps = (n: string) => [{ id: 's', type: 'action', actions: [{ type: 'create_record', entity: 'audit', data: { ref: 'context.id', message: n } }] }];
-    await workflow({ name: 'order_b', trigger: { type: 'state_change', entity: 'ticket', field: 'title', to: 'ordered' }, context: { id: 'record.id' }, steps: steps('b') });
-    await workflow({ name: 'order_a', trigger: { type: 'state_change', entity: 'ticket', field: 'title', to: 'ordered' }, context: { id: 'record.id' }, steps: steps('a') });
+    const steps = (n: string) => [
+      { id: 's', type: 'action', actions: [{ type: 'create_record', entity: 'audit', data: { ref: 'context.id', message: n } }] },
+    ];
+    await workflow({
+      name: 'order_b',
+      trigger: { type: 'state_change', entity: 'ticket', field: 'title', to: 'ordered' },
+      context: { id: 'record.id' },
+      steps: steps('b'),
+    });
+    await workflow({
+      name: 'order_a',
+      trigger: { type: 'state_change', entity: 'ticket', field: 'title', to: 'ordered' },
+      context: { id: 'record.id' },
+      steps: steps('a'),
+    });
     const t = await create('ticket', { title: 'ordered' });
     const audits = await runtime.db.query<any>('SELECT message FROM audits WHERE ref = $1 ORDER BY ctid', [t.id]);
     expect(audits.map((a) => a.message)).toEqual(['a', 'b']);
@@ -277,7 +392,11 @@ describe('state_change triggers and actions', () => {
       steps: [
         { id: 'check', type: 'condition', expression: 'context.amount > 10000', on_true: { goto: 'needs_approval' }, on_false: { goto: 'auto' } },
         { id: 'needs_approval', type: 'approval', assignee: { type: 'role', role: 'manager' }, timeout: '72h', on_approve: 'auto' },
-        { id: 'auto', type: 'action', actions: [{ type: 'set_field', entity: 'purchase_order', record_id: 'context.record_id', field: 'approved', value: true }] },
+        {
+          id: 'auto',
+          type: 'action',
+          actions: [{ type: 'set_field', entity: 'purchase_order', record_id: 'context.record_id', field: 'approved', value: true }],
+        },
       ],
     });
     const small = await create('purchase_order', { title: 'conditional', status: 'draft', amount: 5000 });
@@ -296,17 +415,36 @@ describe('state_change triggers and actions', () => {
 describe('approvals', () => {
   let wfId: string;
   beforeAll(async () => {
-    wfId = (await workflow({
-      name: 'po_approval',
-      trigger: { type: 'state_change', entity: 'purchase_order', field: 'status', to: 'pending_approval' },
-      context: { record_id: 'trigger.record_id', amount: 'record.amount', owner: 'record.owner_id' },
-      steps: [
-        { id: 'mgr_approval', type: 'approval', assignee: { type: 'role', role: 'manager' }, timeout: '72h',
-          on_approve: { goto: 'do_approve' }, on_reject: { goto: 'do_reject' }, on_timeout: 'end' },
-        { id: 'do_approve', type: 'action', then: 'end', actions: [{ type: 'set_field', entity: 'purchase_order', record_id: 'context.record_id', field: 'status', value: 'approved' }] },
-        { id: 'do_reject', type: 'action', then: { goto: 'end' }, actions: [{ type: 'set_field', entity: 'purchase_order', record_id: 'context.record_id', field: 'status', value: 'rejected' }] },
-      ],
-    })).id;
+    wfId = (
+      await workflow({
+        name: 'po_approval',
+        trigger: { type: 'state_change', entity: 'purchase_order', field: 'status', to: 'pending_approval' },
+        context: { record_id: 'trigger.record_id', amount: 'record.amount', owner: 'record.owner_id' },
+        steps: [
+          {
+            id: 'mgr_approval',
+            type: 'approval',
+            assignee: { type: 'role', role: 'manager' },
+            timeout: '72h',
+            on_approve: { goto: 'do_approve' },
+            on_reject: { goto: 'do_reject' },
+            on_timeout: 'end',
+          },
+          {
+            id: 'do_approve',
+            type: 'action',
+            then: 'end',
+            actions: [{ type: 'set_field', entity: 'purchase_order', record_id: 'context.record_id', field: 'status', value: 'approved' }],
+          },
+          {
+            id: 'do_reject',
+            type: 'action',
+            then: { goto: 'end' },
+            actions: [{ type: 'set_field', entity: 'purchase_order', record_id: 'context.record_id', field: 'status', value: 'rejected' }],
+          },
+        ],
+      })
+    ).id;
   });
 
   const submit = async (extra: Record<string, unknown> = {}) => {
@@ -351,7 +489,10 @@ describe('approvals', () => {
     const rejected = await wfr('post', `${inst.id}/reject`);
     expect(rejected.status).toBe(200);
     expect(rejected.body.data.status).toBe('completed');
-    expect(rejected.body.data.history.map((h: any) => [h.step, h.status])).toEqual([['mgr_approval', 'rejected'], ['do_reject', 'completed']]);
+    expect(rejected.body.data.history.map((h: any) => [h.step, h.status])).toEqual([
+      ['mgr_approval', 'rejected'],
+      ['do_reject', 'completed'],
+    ]);
     expect((await rec('get', `purchase_order/${po.id}`)).body.data.status).toBe('rejected');
   });
 
@@ -370,10 +511,30 @@ describe('approvals', () => {
     expect(ok.body.data.history[0].by).toBe(manager.id);
 
     const steps = (assignee: unknown) => [{ id: 'decide', type: 'approval', assignee }];
-    await workflow({ name: 'fixed_assignee', trigger: { type: 'state_change', entity: 'purchase_order', field: 'title', to: 'fixed' }, context: { record_id: 'record.id' }, steps: steps({ type: 'fixed', user: clerk.id }) });
-    await workflow({ name: 'relation_assignee', trigger: { type: 'state_change', entity: 'purchase_order', field: 'title', to: 'relation' }, context: { record_id: 'record.id', owner: 'record.owner_id' }, steps: steps({ type: 'relation', path: 'context.owner' }) });
-    await workflow({ name: 'relation_assignee_short', trigger: { type: 'state_change', entity: 'purchase_order', field: 'title', to: 'relation' }, context: { owner: 'record.owner_id' }, steps: steps({ type: 'relation', path: 'owner' }) });
-    await workflow({ name: 'no_assignee', trigger: { type: 'state_change', entity: 'purchase_order', field: 'title', to: 'anyone' }, context: { record_id: 'record.id' }, steps: steps(undefined) });
+    await workflow({
+      name: 'fixed_assignee',
+      trigger: { type: 'state_change', entity: 'purchase_order', field: 'title', to: 'fixed' },
+      context: { record_id: 'record.id' },
+      steps: steps({ type: 'fixed', user: clerk.id }),
+    });
+    await workflow({
+      name: 'relation_assignee',
+      trigger: { type: 'state_change', entity: 'purchase_order', field: 'title', to: 'relation' },
+      context: { record_id: 'record.id', owner: 'record.owner_id' },
+      steps: steps({ type: 'relation', path: 'context.owner' }),
+    });
+    await workflow({
+      name: 'relation_assignee_short',
+      trigger: { type: 'state_change', entity: 'purchase_order', field: 'title', to: 'relation' },
+      context: { owner: 'record.owner_id' },
+      steps: steps({ type: 'relation', path: 'owner' }),
+    });
+    await workflow({
+      name: 'no_assignee',
+      trigger: { type: 'state_change', entity: 'purchase_order', field: 'title', to: 'anyone' },
+      context: { record_id: 'record.id' },
+      steps: steps(undefined),
+    });
 
     await create('purchase_order', { title: 'fixed', status: 'draft' });
     const [fixed] = await instancesOf('fixed_assignee');
@@ -387,7 +548,10 @@ describe('approvals', () => {
     const seen = (await wfr('get', 'pending', manager.token)).body.data.map((i: any) => i.id);
     expect(seen).toEqual(expect.arrayContaining([rel.id, short.id]));
     expect((await wfr('post', `${rel.id}/reject`, clerk.token)).status).toBe(403);
-    expect((await wfr('post', `${rel.id}/reject`, manager.token)).body.data).toMatchObject({ status: 'completed', history: [{ step: 'decide', status: 'rejected', by: manager.id }] });
+    expect((await wfr('post', `${rel.id}/reject`, manager.token)).body.data).toMatchObject({
+      status: 'completed',
+      history: [{ step: 'decide', status: 'rejected', by: manager.id }],
+    });
     expect((await wfr('post', `${short.id}/approve`, manager.token)).status).toBe(200);
 
     await create('purchase_order', { title: 'anyone', status: 'draft' });
@@ -409,8 +573,12 @@ describe('approvals', () => {
     expect((await wfr('get', 'nope')).status).toBe(404);
 
     const wf = await workflow({
-      name: 'mutable', trigger: { type: 'state_change', entity: 'purchase_order', field: 'title', to: 'mutable' },
-      steps: [{ id: 'wait', type: 'approval' }, { id: 'other', type: 'action' }],
+      name: 'mutable',
+      trigger: { type: 'state_change', entity: 'purchase_order', field: 'title', to: 'mutable' },
+      steps: [
+        { id: 'wait', type: 'approval' },
+        { id: 'other', type: 'action' },
+      ],
     });
     await create('purchase_order', { title: 'mutable' });
     const [inst] = await instancesOf('mutable');
@@ -437,7 +605,11 @@ describe('approvals', () => {
     expect((await wfr('get', inst.id)).status).toBe(404);
     expect((await wfr('delete', inst.id)).status).toBe(404);
 
-    const wf = await workflow({ name: 'doomed', trigger: { type: 'state_change', entity: 'purchase_order', field: 'title', to: 'doomed' }, steps: [{ id: 'w', type: 'approval' }] });
+    const wf = await workflow({
+      name: 'doomed',
+      trigger: { type: 'state_change', entity: 'purchase_order', field: 'title', to: 'doomed' },
+      steps: [{ id: 'w', type: 'approval' }],
+    });
     await create('purchase_order', { title: 'doomed' });
     expect(await instancesOf('doomed')).toHaveLength(1);
     expect((await admin('delete', `workflows/${wf.id}`)).status).toBe(200);
@@ -463,9 +635,15 @@ describe('timeouts', () => {
 
   it('the deadline job follows on_timeout once: a step, "end", or absent (failed)', async () => {
     const trigger = (to: string) => ({ type: 'state_change', entity: 'ticket', field: 'title', to });
-    await workflow({ name: 'to_step', trigger: trigger('timeout-step'), context: { id: 'record.id' }, steps: [
-      { id: 'wait', type: 'approval', timeout: '1h', on_timeout: { goto: 'late' } },
-      { id: 'late', type: 'action', actions: [{ type: 'set_field', entity: 'ticket', record_id: 'context.id', field: 'status', value: 'late' }] }] });
+    await workflow({
+      name: 'to_step',
+      trigger: trigger('timeout-step'),
+      context: { id: 'record.id' },
+      steps: [
+        { id: 'wait', type: 'approval', timeout: '1h', on_timeout: { goto: 'late' } },
+        { id: 'late', type: 'action', actions: [{ type: 'set_field', entity: 'ticket', record_id: 'context.id', field: 'status', value: 'late' }] },
+      ],
+    });
     await workflow({ name: 'to_end', trigger: trigger('timeout-end'), steps: [{ id: 'wait', type: 'approval', timeout: '30m', on_timeout: 'end' }] });
     await workflow({ name: 'to_absent', trigger: trigger('timeout-absent'), steps: [{ id: 'wait', type: 'approval', timeout: '1h30m' }] });
     await workflow({ name: 'no_deadline', trigger: trigger('no-deadline'), steps: [{ id: 'wait', type: 'approval', timeout: 'three days' }] });
@@ -474,7 +652,7 @@ describe('timeouts', () => {
     await create('ticket', { title: 'timeout-absent' });
     await create('ticket', { title: 'no-deadline' });
     expect((await instancesOf('no_deadline'))[0].current_step_deadline).toBeNull();
-    expect((await processDeadlines(runtime))).toBe(0); // nothing due yet
+    expect(await processDeadlines(runtime)).toBe(0); // nothing due yet
     const ids = [await due('to_step'), await due('to_end')];
 
     const [a, b] = await Promise.all([processDeadlines(runtime), processDeadlines(runtime)]);
@@ -502,17 +680,28 @@ describe('timeouts', () => {
 describe('failures', () => {
   it('an action error fails the instance (no history entry, step kept) while the request succeeds', async () => {
     await workflow({
-      name: 'hook_fails', trigger: { type: 'state_change', entity: 'ticket', field: 'title', to: 'hook-fail' },
+      name: 'hook_fails',
+      trigger: { type: 'state_change', entity: 'ticket', field: 'title', to: 'hook-fail' },
       context: { id: 'record.id' },
       steps: [
         { id: 'ok', type: 'action', actions: [{ type: 'webhook', url: `${hookBase}/ok` }], then: 'boom' },
-        { id: 'boom', type: 'action', actions: [{ type: 'webhook', url: `${hookBase}/fail`, method: 'PUT' }, { type: 'set_field', entity: 'ticket', record_id: 'context.id', field: 'status', value: 'never' }] },
+        {
+          id: 'boom',
+          type: 'action',
+          actions: [
+            { type: 'webhook', url: `${hookBase}/fail`, method: 'PUT' },
+            { type: 'set_field', entity: 'ticket', record_id: 'context.id', field: 'status', value: 'never' },
+          ],
+        },
       ],
     });
     received.length = 0;
     const res = await rec('post', 'ticket', { title: 'hook-fail' });
     expect(res.status).toBe(201);
-    expect(received.map((r) => [r.method, r.url])).toEqual([['POST', '/ok'], ['PUT', '/fail']]);
+    expect(received.map((r) => [r.method, r.url])).toEqual([
+      ['POST', '/ok'],
+      ['PUT', '/fail'],
+    ]);
     expect(JSON.parse(received[0]!.body)).toEqual({ id: res.body.data.id });
     const [inst] = await instancesOf('hook_fails');
     const view = (await wfr('get', inst.id)).body.data;
@@ -523,33 +712,69 @@ describe('failures', () => {
   });
 
   it('a webhook action to a link-local or unspecified address fails the instance without connecting', async () => {
-    for (const [name, url] of [['meta_hook', 'http://169.254.169.254/latest/meta-data/'], ['zero_hook', 'http://0.0.0.0:9/x']] as const) {
-      await workflow({ name, trigger: { type: 'state_change', entity: 'ticket', field: 'title', to: 'ssrf' }, steps: [
-        { id: 'call', type: 'action', actions: [{ type: 'webhook', url }] }] });
+    for (const [name, url] of [
+      ['meta_hook', 'http://169.254.169.254/latest/meta-data/'],
+      ['zero_hook', 'http://0.0.0.0:9/x'],
+    ] as const) {
+      await workflow({
+        name,
+        trigger: { type: 'state_change', entity: 'ticket', field: 'title', to: 'ssrf' },
+        steps: [{ id: 'call', type: 'action', actions: [{ type: 'webhook', url }] }],
+      });
     }
     expect((await rec('post', 'ticket', { title: 'ssrf' })).status).toBe(201);
     for (const name of ['meta_hook', 'zero_hook']) {
       const [inst] = await instancesOf(name);
       expect(inst, name).toMatchObject({ status: 'failed', current_step: 'call' });
-      expect(inst.error, name).toMatch(/failed: blocked address: (169\.254\.169\.254|0\.0\.0\.0) is a link-local, unspecified or cloud metadata address/);
+      expect(inst.error, name).toMatch(
+        /failed: blocked address: (169\.254\.169\.254|0\.0\.0\.0) is a link-local, unspecified or cloud metadata address/,
+      );
     }
   });
 
   it('fails on a bad set_field, a condition runtime error, and a cycle of more than 1000 steps', async () => {
     const trigger = (to: string) => ({ type: 'state_change', entity: 'ticket', field: 'title', to });
-    await workflow({ name: 'bad_field', trigger: trigger('bad-field'), context: { id: 'record.id' }, steps: [
-      { id: 's', type: 'action', actions: [{ type: 'set_field', entity: 'ticket', record_id: 'context.id', field: 'nope', value: 1 }] }] });
-    await workflow({ name: 'bad_type', trigger: trigger('bad-field'), context: { id: 'record.id' }, steps: [
-      { id: 's', type: 'action', actions: [{ type: 'set_field', entity: 'ticket', record_id: 'context.id', field: 'count', value: 'many' }] }] });
-    await workflow({ name: 'null_id', trigger: trigger('bad-field'), steps: [
-      { id: 's', type: 'action', actions: [{ type: 'explode' }, { type: 'set_field', entity: 'ticket', record_id: 'context.id', field: 'count', value: 1 }] }] });
+    await workflow({
+      name: 'bad_field',
+      trigger: trigger('bad-field'),
+      context: { id: 'record.id' },
+      steps: [{ id: 's', type: 'action', actions: [{ type: 'set_field', entity: 'ticket', record_id: 'context.id', field: 'nope', value: 1 }] }],
+    });
+    await workflow({
+      name: 'bad_type',
+      trigger: trigger('bad-field'),
+      context: { id: 'record.id' },
+      steps: [
+        { id: 's', type: 'action', actions: [{ type: 'set_field', entity: 'ticket', record_id: 'context.id', field: 'count', value: 'many' }] },
+      ],
+    });
+    await workflow({
+      name: 'null_id',
+      trigger: trigger('bad-field'),
+      steps: [
+        {
+          id: 's',
+          type: 'action',
+          actions: [{ type: 'explode' }, { type: 'set_field', entity: 'ticket', record_id: 'context.id', field: 'count', value: 1 }],
+        },
+      ],
+    });
     await workflow({ name: 'bad_condition', trigger: trigger('bad-field'), steps: [{ id: 'c', type: 'condition', expression: 'len(5) > 1' }] });
-    await workflow({ name: 'cycle', trigger: trigger('bad-field'), steps: [
-      { id: 'c1', type: 'condition', expression: 'true', on_true: 'c2' }, { id: 'c2', type: 'condition', expression: 'true', on_true: { goto: 'c1' } }] });
+    await workflow({
+      name: 'cycle',
+      trigger: trigger('bad-field'),
+      steps: [
+        { id: 'c1', type: 'condition', expression: 'true', on_true: 'c2' },
+        { id: 'c2', type: 'condition', expression: 'true', on_true: { goto: 'c1' } },
+      ],
+    });
     expect((await rec('post', 'ticket', { title: 'bad-field' })).status).toBe(201);
     for (const [name, step, error] of [
-      ['bad_field', 's', /field not found: ticket\.nope/], ['bad_type', 's', /count/], ['null_id', 's', /record_id/],
-      ['bad_condition', 'c', /condition error/], ['cycle', 'c1', /1000 steps/],
+      ['bad_field', 's', /field not found: ticket\.nope/],
+      ['bad_type', 's', /count/],
+      ['null_id', 's', /record_id/],
+      ['bad_condition', 'c', /condition error/],
+      ['cycle', 'c1', /1000 steps/],
     ] as const) {
       const [inst] = await instancesOf(name);
       expect(inst, name).toMatchObject({ status: 'failed', current_step: step });
@@ -559,7 +784,12 @@ describe('failures', () => {
   });
 
   it('inactive workflows never start', async () => {
-    await workflow({ name: 'sleeping', active: false, trigger: { type: 'state_change', entity: 'ticket', field: 'title', to: 'sleep' }, steps: [{ id: 's', type: 'action' }] });
+    await workflow({
+      name: 'sleeping',
+      active: false,
+      trigger: { type: 'state_change', entity: 'ticket', field: 'title', to: 'sleep' },
+      steps: [{ id: 's', type: 'action' }],
+    });
     await create('ticket', { title: 'sleep' });
     expect(await instancesOf('sleeping')).toHaveLength(0);
   });
@@ -568,11 +798,16 @@ describe('failures', () => {
 describe('events', () => {
   it('a state-machine send_event starts event workflows before the response; create_record stores the id', async () => {
     await workflow({
-      name: 'on_ping', trigger: { type: 'event', event: 'pinged' },
+      name: 'on_ping',
+      trigger: { type: 'event', event: 'pinged' },
       context: { record_id: 'trigger.record_id', name: 'record.name', state: 'trigger.record.state' },
       steps: [
         { id: 'is_active', type: 'condition', expression: "trigger.record.state == 'active' && trigger.entity == 'ping'", on_true: 'log' },
-        { id: 'log', type: 'action', actions: [{ type: 'create_record', entity: 'audit', as: 'audit_id', data: { ref: 'context.record_id', message: 'pinged' } }] },
+        {
+          id: 'log',
+          type: 'action',
+          actions: [{ type: 'create_record', entity: 'audit', as: 'audit_id', data: { ref: 'context.record_id', message: 'pinged' } }],
+        },
       ],
     });
     const p = await create('ping', { name: 'p1', state: 'idle' });
@@ -589,10 +824,9 @@ describe('events', () => {
 
   it('the sweep job picks up event rows a crash left pending, once', async () => {
     const p = await create('ping', { name: 'p2', state: 'idle' });
-    await runtime.db.query(
-      `INSERT INTO _outbox (kind, payload, created_at) VALUES ('event', $1::jsonb, NOW() - interval '5 minutes')`,
-      [JSON.stringify({ event: 'pinged', entity: 'ping', record_id: p.id, record: { ...p, state: 'active' }, old: null })],
-    );
+    await runtime.db.query(`INSERT INTO _outbox (kind, payload, created_at) VALUES ('event', $1::jsonb, NOW() - interval '5 minutes')`, [
+      JSON.stringify({ event: 'pinged', entity: 'ping', record_id: p.id, record: { ...p, state: 'active' }, old: null }),
+    ]);
     await runtime.db.query(`UPDATE pings SET state = 'active' WHERE id = $1`, [p.id]);
     const [a, b] = await Promise.all([sweepEvents(runtime), sweepEvents(runtime)]);
     expect(a + b).toBe(1);
@@ -604,7 +838,9 @@ describe('events', () => {
 
   it('bounds chains: an event that re-triggers itself stops at depth 8 and says so in the history', async () => {
     await workflow({
-      name: 'looper', trigger: { type: 'event', event: 'loop' }, context: { id: 'record_id' },
+      name: 'looper',
+      trigger: { type: 'event', event: 'loop' },
+      context: { id: 'record_id' },
       steps: [{ id: 'again', type: 'action', actions: [{ type: 'send_event', event: 'loop', data: { from: 'context.id' } }] }],
     });
     const p = await create('ping', { name: 'loop', state: 'idle' });
@@ -619,7 +855,9 @@ describe('events', () => {
       { step: 'again', status: 'skipped', workflow: 'looper', reason: expect.stringMatching(/depth/), at: expect.stringMatching(RFC3339) },
       { step: 'again', status: 'completed', at: expect.stringMatching(RFC3339) },
     ]);
-    const pending = await runtime.db.query<any>(`SELECT count(*)::int AS n FROM _outbox WHERE kind = 'event' AND processed_at IS NULL AND payload->>'event' = 'loop'`);
+    const pending = await runtime.db.query<any>(
+      `SELECT count(*)::int AS n FROM _outbox WHERE kind = 'event' AND processed_at IS NULL AND payload->>'event' = 'loop'`,
+    );
     expect(pending[0].n).toBe(0);
   });
 });

@@ -79,7 +79,15 @@ export const MISSING_UUID = '00000000-0000-4000-8000-000000000000';
 
 /** Column facts from information_schema, keyed by column name. */
 export async function columnsOf(h: EngineHarness, table: string) {
-  const rows = await h.q<{ column_name: string; data_type: string; is_nullable: string; column_default: string | null; numeric_precision: number | null; numeric_scale: number | null; is_identity: string }>(
+  const rows = await h.q<{
+    column_name: string;
+    data_type: string;
+    is_nullable: string;
+    column_default: string | null;
+    numeric_precision: number | null;
+    numeric_scale: number | null;
+    is_identity: string;
+  }>(
     `SELECT column_name, data_type, is_nullable, column_default, numeric_precision, numeric_scale, is_identity
        FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position`,
     [table],
@@ -88,10 +96,7 @@ export async function columnsOf(h: EngineHarness, table: string) {
 }
 
 export async function tableExists(h: EngineHarness, table: string): Promise<boolean> {
-  const rows = await h.q(
-    `SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1`,
-    [table],
-  );
+  const rows = await h.q(`SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1`, [table]);
   return rows.length > 0;
 }
 

@@ -29,10 +29,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await chmod(dir, 0o755); // PostgreSQL runs as the postgres user when we are root
   const port = 55000 + Math.floor(Math.random() * 5000);
   const embedded: EmbeddedServer = await startEmbedded(dir, port, pino({ level: 'warn' }));
-  project.provide(
-    'pgUrl',
-    `postgres://${embedded.user}:${encodeURIComponent(embedded.password)}@${embedded.host}:${embedded.port}/`,
-  );
+  project.provide('pgUrl', `postgres://${embedded.user}:${encodeURIComponent(embedded.password)}@${embedded.host}:${embedded.port}/`);
   return async () => {
     await embedded.stop();
     await rm(dir, { recursive: true, force: true });

@@ -12,12 +12,7 @@ const admin = makeCaller(BOB, ['admin'], null);
 const nobody = makeCaller(BOB, [], null);
 
 let seq = 0;
-function row(
-  entity: string,
-  action: string,
-  roles: string[] | null,
-  conditions: unknown = [],
-): Record<string, unknown> {
+function row(entity: string, action: string, roles: string[] | null, conditions: unknown = []): Record<string, unknown> {
   seq++;
   return { id: `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`, entity, action, roles, conditions };
 }
@@ -40,8 +35,7 @@ function expectForbidden(fn: () => unknown, message: string): void {
   expect(err.message).toBe(message);
 }
 
-const holds = (record: Record<string, unknown>, c: PermissionCondition, caller: Caller = alice) =>
-  conditionHolds(record, c, caller);
+const holds = (record: Record<string, unknown>, c: PermissionCondition, caller: Caller = alice) => conditionHolds(record, c, caller);
 
 describe('conditionHolds: operators', () => {
   it('eq / neq compare as strings', () => {
@@ -152,10 +146,15 @@ describe('PermissionSet.check', () => {
     row('invoice', 'update', ['accountant'], [{ field: 'status', operator: 'in', value: ['draft', 'sent'] }]),
     row('invoice', 'update', ['staff'], [{ field: 'owner_id', operator: 'eq', value: '$user.id' }]),
     row('invoice', 'delete', ['manager']),
-    row('invoice', 'delete', ['ACCOUNTANT'], [
-      { field: 'status', operator: 'eq', value: 'draft' },
-      { field: 'total', operator: 'lt', value: 1000 },
-    ]),
+    row(
+      'invoice',
+      'delete',
+      ['ACCOUNTANT'],
+      [
+        { field: 'status', operator: 'eq', value: 'draft' },
+        { field: 'total', operator: 'lt', value: 1000 },
+      ],
+    ),
     row('note', 'create', ['viewer'], [{ field: 'never', operator: 'eq', value: 'x' }]),
   ]);
 
@@ -193,24 +192,15 @@ describe('PermissionSet.check', () => {
     expect(() => set.check(alice, 'invoice', 'update', { status: 'sent', owner_id: BOB })).not.toThrow();
     // accountant policy fails, staff policy (owner) holds
     expect(() => set.check(alice, 'invoice', 'update', { status: 'paid', owner_id: ALICE })).not.toThrow();
-    expectForbidden(
-      () => set.check(alice, 'invoice', 'update', { status: 'paid', owner_id: BOB }),
-      'Permission denied for update on invoice',
-    );
+    expectForbidden(() => set.check(alice, 'invoice', 'update', { status: 'paid', owner_id: BOB }), 'Permission denied for update on invoice');
     // without a record, conditional policies cannot hold
     expectForbidden(() => set.check(alice, 'invoice', 'update'), 'Permission denied for update on invoice');
   });
 
   it('delete: all conditions of one policy must hold (AND); a policy without conditions allows', () => {
     expect(() => set.check(alice, 'invoice', 'delete', { status: 'draft', total: 999 })).not.toThrow();
-    expectForbidden(
-      () => set.check(alice, 'invoice', 'delete', { status: 'draft', total: 1000 }),
-      'Permission denied for delete on invoice',
-    );
-    expectForbidden(
-      () => set.check(alice, 'invoice', 'delete', { status: 'sent', total: 1 }),
-      'Permission denied for delete on invoice',
-    );
+    expectForbidden(() => set.check(alice, 'invoice', 'delete', { status: 'draft', total: 1000 }), 'Permission denied for delete on invoice');
+    expectForbidden(() => set.check(alice, 'invoice', 'delete', { status: 'sent', total: 1 }), 'Permission denied for delete on invoice');
     const manager = makeCaller(BOB, ['manager'], null);
     expect(() => set.check(manager, 'invoice', 'delete', { status: 'paid', total: 1e9 })).not.toThrow();
     expect(() => set.check(manager, 'invoice', 'delete')).not.toThrow();
@@ -247,10 +237,7 @@ describe('PermissionSet.readScope / includeScope', () => {
   });
 
   it('a matching policy without conditions makes every row visible', () => {
-    const set = PermissionSet.fromRows([
-      row('ticket', 'read', ['staff'], [owner]),
-      row('ticket', 'read', ['accountant']),
-    ]);
+    const set = PermissionSet.fromRows([row('ticket', 'read', ['staff'], [owner]), row('ticket', 'read', ['accountant'])]);
     expect(set.readScope(alice, 'ticket')).toEqual({ kind: 'all' });
     expect(set.includeScope(alice, 'ticket')).toEqual({ kind: 'all' });
   });
@@ -291,9 +278,7 @@ describe('PermissionSet.readScope / includeScope', () => {
   });
 
   it('a group needing a value the caller lacks ($user.email, no email) is dropped', () => {
-    const set = PermissionSet.fromRows([
-      row('doc', 'read', ['staff'], [{ field: 'author', operator: 'eq', value: '$user.email' }]),
-    ]);
+    const set = PermissionSet.fromRows([row('doc', 'read', ['staff'], [{ field: 'author', operator: 'eq', value: '$user.email' }])]);
     const noMail = makeCaller(ALICE, ['staff'], null);
     expect(set.readScope(noMail, 'doc')).toEqual({ kind: 'some', groups: [] });
   });

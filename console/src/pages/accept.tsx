@@ -11,10 +11,14 @@ export function AcceptInvitePage() {
   const token = params.get('token') ?? '';
   const [password, setPassword] = useState('');
   const accept = useAction(async () => {
-    const r = await request<{ data: { access_token: string; refresh_token: string; user: { email: string } } }>('POST', `/api/${encodeURIComponent(app)}/auth/accept-invite`, {
-      body: { token, password },
-      anonymous: true,
-    });
+    const r = await request<{ data: { access_token: string; refresh_token: string; user: { email: string } } }>(
+      'POST',
+      `/api/${encodeURIComponent(app)}/auth/accept-invite`,
+      {
+        body: { token, password },
+        anonymous: true,
+      },
+    );
     setSession(sessionFrom('app', app, r.data.user.email, r.data));
     navigate(`/a/${encodeURIComponent(app)}/data`, true);
     return true;
@@ -32,7 +36,9 @@ export function AcceptInvitePage() {
         <div class="brand">Join {app}</div>
         <p class="muted">You were invited to the app {app}. Choose a password to finish.</p>
         <Field label="Password">
-          {(a) => <input {...a} type="password" autoComplete="new-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />}
+          {(a) => (
+            <input {...a} type="password" autoComplete="new-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+          )}
         </Field>
         <ErrorBox error={accept.error} />
         <button type="submit" class="primary block" disabled={accept.busy || !token}>

@@ -164,7 +164,16 @@ function UserForm(props: { user: User | null; onClose: () => void; onSaved: () =
             {(a) => <input {...a} type="email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />}
           </Field>
           <Field label={u ? 'New password' : 'Password'} hint={u ? 'Leave empty to keep the current one' : undefined} error={byField.password}>
-            {(a) => <input {...a} type="password" autoComplete="new-password" required={!u} value={password} onInput={(e) => setPassword(e.currentTarget.value)} />}
+            {(a) => (
+              <input
+                {...a}
+                type="password"
+                autoComplete="new-password"
+                required={!u}
+                value={password}
+                onInput={(e) => setPassword(e.currentTarget.value)}
+              />
+            )}
           </Field>
           <Field label="Roles" hint="comma separated, e.g. admin, clerk" error={byField.roles}>
             {(a) => <input {...a} value={roles} onInput={(e) => setRoles(e.currentTarget.value)} />}
@@ -195,7 +204,10 @@ function Invites() {
   const invites = useAsync(() => api.get<Invite[]>(base), []);
   const [emails, setEmails] = useState('');
   const [roles, setRoles] = useState('');
-  const [bulkResult, setBulkResult] = useState<{ summary: { total: number; created: number; skipped: number }; skipped: { email: string; reason: string }[] } | null>(null);
+  const [bulkResult, setBulkResult] = useState<{
+    summary: { total: number; created: number; skipped: number };
+    skipped: { email: string; reason: string }[];
+  } | null>(null);
   const invite = useAction(async () => {
     const list = splitList(emails.replace(/\s+/g, ','));
     setBulkResult(null);
@@ -203,7 +215,10 @@ function Invites() {
       await api.post(base, { email: list[0], roles: splitList(roles) });
       toast(`Invited ${list[0]}`);
     } else {
-      const r = await api.post<{ summary: { total: number; created: number; skipped: number }; skipped: { email: string; reason: string }[] }>(`${base}/bulk`, { emails: list, roles: splitList(roles) });
+      const r = await api.post<{ summary: { total: number; created: number; skipped: number }; skipped: { email: string; reason: string }[] }>(
+        `${base}/bulk`,
+        { emails: list, roles: splitList(roles) },
+      );
       setBulkResult(r);
     }
     setEmails('');
@@ -316,7 +331,9 @@ function Permissions() {
   return (
     <section class="card" aria-label="Permissions">
       <h2>Permissions</h2>
-      <p class="muted">Admins may do everything. Everyone else needs a policy: roles that may do an action, optionally only on rows matching conditions.</p>
+      <p class="muted">
+        Admins may do everything. Everyone else needs a policy: roles that may do an action, optionally only on rows matching conditions.
+      </p>
       <div class="table-wrap">
         <table class="table perm-grid" aria-label="Permission grid">
           <thead>
@@ -336,12 +353,25 @@ function Permissions() {
                 {ACTIONS.map((a) => (
                   <td key={a}>
                     {cell(e.name, a).map((p) => (
-                      <button key={p.id} type="button" class="policy" aria-label={`Edit ${a} policy on ${e.name} for ${p.roles.join(', ')}`} onClick={() => setEditing(p)}>
+                      <button
+                        key={p.id}
+                        type="button"
+                        class="policy"
+                        aria-label={`Edit ${a} policy on ${e.name} for ${p.roles.join(', ')}`}
+                        onClick={() => setEditing(p)}
+                      >
                         {p.roles.join(', ') || 'no roles'}
-                        {p.conditions?.length ? <small> · {p.conditions.map((c) => `${c.field} ${c.operator} ${JSON.stringify(c.value)}`).join(' and ')}</small> : null}
+                        {p.conditions?.length ? (
+                          <small> · {p.conditions.map((c) => `${c.field} ${c.operator} ${JSON.stringify(c.value)}`).join(' and ')}</small>
+                        ) : null}
                       </button>
                     ))}
-                    <button type="button" class="ghost add" aria-label={`Add ${a} policy on ${e.name}`} onClick={() => setEditing({ entity: e.name, action: a })}>
+                    <button
+                      type="button"
+                      class="ghost add"
+                      aria-label={`Add ${a} policy on ${e.name}`}
+                      onClick={() => setEditing({ entity: e.name, action: a })}
+                    >
                       +
                     </button>
                   </td>
@@ -372,7 +402,11 @@ function PolicyForm(props: { policy: Permission | { entity: string; action: Acti
   const entity = m.entities.find((e) => e.name === p.entity);
   const [roles, setRoles] = useState(existing?.roles.join(', ') ?? '');
   const [conds, setConds] = useState<{ field: string; operator: string; value: string }[]>(
-    (existing?.conditions ?? []).map((c) => ({ field: c.field, operator: c.operator, value: Array.isArray(c.value) ? c.value.join(', ') : String(c.value) })),
+    (existing?.conditions ?? []).map((c) => ({
+      field: c.field,
+      operator: c.operator,
+      value: Array.isArray(c.value) ? c.value.join(', ') : String(c.value),
+    })),
   );
   const base = `${appBase(m.app)}/_admin/permissions`;
   const save = useAction(async () => {
@@ -383,7 +417,14 @@ function PolicyForm(props: { policy: Permission | { entity: string; action: Acti
       conditions: conds.map((c) => ({
         field: c.field,
         operator: c.operator,
-        value: c.operator === 'in' || c.operator === 'not_in' ? (c.value.trim() === '$user.roles' ? '$user.roles' : splitList(c.value)) : /^(gt|gte|lt|lte)$/.test(c.operator) && c.value.trim() !== '' && !Number.isNaN(Number(c.value)) ? Number(c.value) : c.value,
+        value:
+          c.operator === 'in' || c.operator === 'not_in'
+            ? c.value.trim() === '$user.roles'
+              ? '$user.roles'
+              : splitList(c.value)
+            : /^(gt|gte|lt|lte)$/.test(c.operator) && c.value.trim() !== '' && !Number.isNaN(Number(c.value))
+              ? Number(c.value)
+              : c.value,
       })),
     };
     if (existing) await api.put(`${base}/${existing.id}`, body);
@@ -417,7 +458,11 @@ function PolicyForm(props: { policy: Permission | { entity: string; action: Acti
               <div class="filter-row" key={i}>
                 <Field label={`Condition ${i + 1} field`} error={byField[`conditions[${i}].field`]}>
                   {(a) => (
-                    <select {...a} value={c.field} onChange={(e) => setConds(conds.map((x, j) => (j === i ? { ...x, field: e.currentTarget.value } : x)))}>
+                    <select
+                      {...a}
+                      value={c.field}
+                      onChange={(e) => setConds(conds.map((x, j) => (j === i ? { ...x, field: e.currentTarget.value } : x)))}
+                    >
                       {(entity?.fields ?? []).map((f) => (
                         <option key={f.name}>{f.name}</option>
                       ))}
@@ -426,7 +471,11 @@ function PolicyForm(props: { policy: Permission | { entity: string; action: Acti
                 </Field>
                 <Field label={`Condition ${i + 1} operator`} error={byField[`conditions[${i}].operator`]}>
                   {(a) => (
-                    <select {...a} value={c.operator} onChange={(e) => setConds(conds.map((x, j) => (j === i ? { ...x, operator: e.currentTarget.value } : x)))}>
+                    <select
+                      {...a}
+                      value={c.operator}
+                      onChange={(e) => setConds(conds.map((x, j) => (j === i ? { ...x, operator: e.currentTarget.value } : x)))}
+                    >
                       {COND_OPS.map((o) => (
                         <option key={o}>{o}</option>
                       ))}
@@ -434,9 +483,20 @@ function PolicyForm(props: { policy: Permission | { entity: string; action: Acti
                   )}
                 </Field>
                 <Field label={`Condition ${i + 1} value`} hint="$user.id, $user.email, $user.roles allowed" error={byField[`conditions[${i}].value`]}>
-                  {(a) => <input {...a} value={c.value} onInput={(e) => setConds(conds.map((x, j) => (j === i ? { ...x, value: e.currentTarget.value } : x)))} />}
+                  {(a) => (
+                    <input
+                      {...a}
+                      value={c.value}
+                      onInput={(e) => setConds(conds.map((x, j) => (j === i ? { ...x, value: e.currentTarget.value } : x)))}
+                    />
+                  )}
                 </Field>
-                <button type="button" class="ghost" aria-label={`Remove condition ${i + 1}`} onClick={() => setConds(conds.filter((_, j) => j !== i))}>
+                <button
+                  type="button"
+                  class="ghost"
+                  aria-label={`Remove condition ${i + 1}`}
+                  onClick={() => setConds(conds.filter((_, j) => j !== i))}
+                >
                   ✕
                 </button>
               </div>

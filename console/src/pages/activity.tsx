@@ -16,7 +16,10 @@ export function ActivityPage() {
   const [page, setPage] = useState(1);
   const iso = (v: string) => (v ? new Date(v).toISOString() : undefined);
   const log = useAsync(
-    () => api.list<HistoryEntry>(`${appBase(m.app)}/_admin/history${qs({ entity, action, record_id: recordId, since: iso(since), until: iso(until), page, per_page: 25 })}`),
+    () =>
+      api.list<HistoryEntry>(
+        `${appBase(m.app)}/_admin/history${qs({ entity, action, record_id: recordId, since: iso(since), until: iso(until), page, per_page: 25 })}`,
+      ),
     [entity, action, recordId, since, until, page],
   );
   const total = log.data?.meta.total ?? 0;
@@ -40,7 +43,19 @@ export function ActivityPage() {
             )}
           </Field>
           <datalist id="activity-entities">
-            {[...m.entities.map((e) => e.name), '_entities', '_relations', '_rules', '_state_machines', '_workflows', '_webhooks', '_permissions', '_users', '_invites', '_import'].map((n) => (
+            {[
+              ...m.entities.map((e) => e.name),
+              '_entities',
+              '_relations',
+              '_rules',
+              '_state_machines',
+              '_workflows',
+              '_webhooks',
+              '_permissions',
+              '_users',
+              '_invites',
+              '_import',
+            ].map((n) => (
               <option key={n} value={n} />
             ))}
           </datalist>

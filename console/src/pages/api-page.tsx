@@ -50,8 +50,8 @@ export function ApiPage() {
         <p>
           The interactive reference is generated from the app's live metadata and shows what your roles may use:{' '}
           {/* Same tab on purpose: the page reuses this tab's session (sessionStorage is per tab). */}
-          <a href={`${base}/_docs`}>open /api/{m.app}/_docs</a>. The OpenAPI document itself is at{' '}
-          <code>/api/{m.app}/_openapi</code> (typed clients: <code>npx openapi-typescript</code>, see the README).
+          <a href={`${base}/_docs`}>open /api/{m.app}/_docs</a>. The OpenAPI document itself is at <code>/api/{m.app}/_openapi</code> (typed clients:{' '}
+          <code>npx openapi-typescript</code>, see the README).
         </p>
       </section>
       <section class="card" aria-labelledby="export-h">

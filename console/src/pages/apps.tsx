@@ -21,7 +21,10 @@ export function AppsPage() {
     <div class="layout single">
       <header class="topbar">
         <span class="brand">
-          <span class="logo" aria-hidden="true">▲</span> Rocket
+          <span class="logo" aria-hidden="true">
+            ▲
+          </span>{' '}
+          Rocket
         </span>
         <span class="spacer" />
         <button type="button" class="ghost" onClick={() => void logout()}>
@@ -116,7 +119,17 @@ function CreateApp(props: { onClose: () => void; onCreated: (name: string) => vo
       >
         <div class="dialog-body">
           <Field label="Name" hint="Lowercase letters, digits, - and _; starts with a letter. Used in URLs." error={byField.name}>
-            {(a) => <input {...a} name="name" required pattern="[a-z][a-z0-9_\-]*" maxLength={56} value={name} onInput={(e) => setName(e.currentTarget.value)} />}
+            {(a) => (
+              <input
+                {...a}
+                name="name"
+                required
+                pattern="[a-z][a-z0-9_\-]*"
+                maxLength={56}
+                value={name}
+                onInput={(e) => setName(e.currentTarget.value)}
+              />
+            )}
           </Field>
           <Field label="Display name">
             {(a) => <input {...a} name="display_name" value={display} placeholder={name} onInput={(e) => setDisplay(e.currentTarget.value)} />}
@@ -125,7 +138,16 @@ function CreateApp(props: { onClose: () => void; onCreated: (name: string) => vo
             {(a) => <input {...a} name="admin_email" type="email" value={email} onInput={(e) => setEmail(e.currentTarget.value)} />}
           </Field>
           <Field label="Admin password" hint="Leave empty for the default (changeme).">
-            {(a) => <input {...a} name="admin_password" type="password" autoComplete="new-password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} />}
+            {(a) => (
+              <input
+                {...a}
+                name="admin_password"
+                type="password"
+                autoComplete="new-password"
+                value={password}
+                onInput={(e) => setPassword(e.currentTarget.value)}
+              />
+            )}
           </Field>
           <ErrorBox error={create.error} />
         </div>

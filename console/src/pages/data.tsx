@@ -62,7 +62,9 @@ function Browser(props: { e: EntityDef }) {
   const [sort, setSort] = useState<string>('');
   const [filters, setFilters] = useState<Filter[]>([]);
   const [draft, setDraft] = useState<Filter[]>([]);
-  const [columns, setColumns] = useState<string[]>(() => (storedColumns(m.app, e.name) ?? defaultColumns(m, e)).filter((c) => e.fields.some((f) => f.name === c)));
+  const [columns, setColumns] = useState<string[]>(() =>
+    (storedColumns(m.app, e.name) ?? defaultColumns(m, e)).filter((c) => e.fields.some((f) => f.name === c)),
+  );
   const renderStart = useRef(0);
 
   const query = useMemo(() => {
@@ -144,7 +146,13 @@ function Browser(props: { e: EntityDef }) {
               <div class="filter-row" key={i}>
                 <Field label={`Filter ${i + 1} field`}>
                   {(a) => (
-                    <select {...a} value={f.field} onChange={(ev) => set({ field: ev.currentTarget.value, op: operatorsFor(fieldsByName.get(ev.currentTarget.value)!)[0]!, value: '' })}>
+                    <select
+                      {...a}
+                      value={f.field}
+                      onChange={(ev) =>
+                        set({ field: ev.currentTarget.value, op: operatorsFor(fieldsByName.get(ev.currentTarget.value)!)[0]!, value: '' })
+                      }
+                    >
                       {filterable.map((x) => (
                         <option key={x.name} value={x.name}>
                           {labelOf(m, e.name, x.name)}
@@ -220,7 +228,11 @@ function Browser(props: { e: EntityDef }) {
                   type="checkbox"
                   checked={columns.includes(f.name)}
                   onChange={(ev) =>
-                    saveColumns(ev.currentTarget.checked ? e.fields.map((x) => x.name).filter((n) => n === f.name || columns.includes(n)) : columns.filter((c) => c !== f.name))
+                    saveColumns(
+                      ev.currentTarget.checked
+                        ? e.fields.map((x) => x.name).filter((n) => n === f.name || columns.includes(n))
+                        : columns.filter((c) => c !== f.name),
+                    )
                   }
                 />{' '}
                 {labelOf(m, e.name, f.name)}

@@ -36,7 +36,12 @@ export function ErDiagram(props: { entities: EntityDef[]; relations: RelationDef
 
   return (
     <figure class="diagram">
-      <svg viewBox={`0 0 ${width} ${height}`} width={width} role="img" aria-label={`Entity-relationship diagram of ${entities.length} entities and ${relations.length} relations`}>
+      <svg
+        viewBox={`0 0 ${width} ${height}`}
+        width={width}
+        role="img"
+        aria-label={`Entity-relationship diagram of ${entities.length} entities and ${relations.length} relations`}
+      >
         <defs>
           <marker id="er-many" viewBox="0 0 12 12" refX="11" refY="6" markerWidth="12" markerHeight="12" orient="auto-start-reverse">
             <path d="M0 6 L11 0 M0 6 L11 6 M0 6 L11 12" class="er-mark" fill="none" />
@@ -51,7 +56,9 @@ export function ErDiagram(props: { entities: EntityDef[]; relations: RelationDef
           if (!a || !b) return null;
           const [x1, y1, x2, y2] = connect(a, b);
           const self = r.source === r.target;
-          const d = self ? `M${a.x + W} ${a.y + 14} C${a.x + W + 50} ${a.y - 10}, ${a.x + W + 50} ${a.y + 60}, ${a.x + W} ${a.y + 40}` : `M${x1} ${y1} L${x2} ${y2}`;
+          const d = self
+            ? `M${a.x + W} ${a.y + 14} C${a.x + W + 50} ${a.y - 10}, ${a.x + W + 50} ${a.y + 60}, ${a.x + W} ${a.y + 40}`
+            : `M${x1} ${y1} L${x2} ${y2}`;
           return (
             <g key={r.name} class="er-rel">
               <path d={d} fill="none" marker-start="url(#er-one)" marker-end={r.type === 'one_to_one' ? 'url(#er-one)' : 'url(#er-many)'} />

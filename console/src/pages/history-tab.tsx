@@ -17,7 +17,10 @@ export interface HistoryEntry {
 export function HistoryTab(props: { entity: string; id: string }) {
   const m = useModel();
   const [page, setPage] = useState(1);
-  const h = useAsync(() => api.list<HistoryEntry>(`${appBase(m.app)}/${props.entity}/${encodeURIComponent(props.id)}/_history${qs({ page, per_page: 20 })}`), [props.id, page]);
+  const h = useAsync(
+    () => api.list<HistoryEntry>(`${appBase(m.app)}/${props.entity}/${encodeURIComponent(props.id)}/_history${qs({ page, per_page: 20 })}`),
+    [props.id, page],
+  );
   if (h.error) return <ErrorBox error={h.error} />;
   if (!h.data) return <Spinner />;
   if (h.data.data.length === 0) return <Empty>No history recorded yet.</Empty>;

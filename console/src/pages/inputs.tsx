@@ -37,7 +37,12 @@ export function FieldInput(props: {
     return (
       <Field label={label} error={props.error} hint="Only transitions allowed from the current state are offered">
         {(a) => (
-          <select {...a} name={f.name} value={value === null || value === undefined ? '' : String(value)} onChange={(e) => onChange(e.currentTarget.value || null)}>
+          <select
+            {...a}
+            name={f.name}
+            value={value === null || value === undefined ? '' : String(value)}
+            onChange={(e) => onChange(e.currentTarget.value || null)}
+          >
             {props.isNew && <option value="">—</option>}
             {states.map((s) => (
               <option key={s} value={s}>
@@ -54,7 +59,12 @@ export function FieldInput(props: {
     return (
       <Field label={label} error={props.error}>
         {(a) => (
-          <select {...a} name={f.name} value={value === null || value === undefined ? '' : String(value)} onChange={(e) => onChange(e.currentTarget.value === '' ? null : e.currentTarget.value)}>
+          <select
+            {...a}
+            name={f.name}
+            value={value === null || value === undefined ? '' : String(value)}
+            onChange={(e) => onChange(e.currentTarget.value === '' ? null : e.currentTarget.value)}
+          >
             <option value="">—</option>
             {f.enum!.map((v) => (
               <option key={v}>{v}</option>
@@ -68,13 +78,30 @@ export function FieldInput(props: {
     case 'boolean':
       return (
         <Field label={label} error={props.error}>
-          {(a) => <input {...a} class="checkbox" name={f.name} type="checkbox" checked={value === true} onChange={(e) => onChange(e.currentTarget.checked)} />}
+          {(a) => (
+            <input
+              {...a}
+              class="checkbox"
+              name={f.name}
+              type="checkbox"
+              checked={value === true}
+              onChange={(e) => onChange(e.currentTarget.checked)}
+            />
+          )}
         </Field>
       );
     case 'text':
       return (
         <Field label={label} error={props.error}>
-          {(a) => <textarea {...a} name={f.name} rows={4} value={value === null || value === undefined ? '' : String(value)} onInput={(e) => onChange(e.currentTarget.value)} />}
+          {(a) => (
+            <textarea
+              {...a}
+              name={f.name}
+              rows={4}
+              value={value === null || value === undefined ? '' : String(value)}
+              onInput={(e) => onChange(e.currentTarget.value)}
+            />
+          )}
         </Field>
       );
     case 'int':
@@ -99,7 +126,15 @@ export function FieldInput(props: {
     case 'date':
       return (
         <Field label={label} error={props.error}>
-          {(a) => <input {...a} name={f.name} type="date" value={typeof value === 'string' ? value.slice(0, 10) : ''} onInput={(e) => onChange(e.currentTarget.value || null)} />}
+          {(a) => (
+            <input
+              {...a}
+              name={f.name}
+              type="date"
+              value={typeof value === 'string' ? value.slice(0, 10) : ''}
+              onInput={(e) => onChange(e.currentTarget.value || null)}
+            />
+          )}
         </Field>
       );
     case 'timestamp':
@@ -124,7 +159,14 @@ export function FieldInput(props: {
     default:
       return (
         <Field label={label} error={props.error}>
-          {(a) => <input {...a} name={f.name} value={value === null || value === undefined ? '' : String(value)} onInput={(e) => onChange(e.currentTarget.value)} />}
+          {(a) => (
+            <input
+              {...a}
+              name={f.name}
+              value={value === null || value === undefined ? '' : String(value)}
+              onInput={(e) => onChange(e.currentTarget.value)}
+            />
+          )}
         </Field>
       );
   }
@@ -215,7 +257,15 @@ function FileInput(props: { label: string; name: string; value: Value; error?: s
 }
 
 /** Foreign-key picker: searches the target entity by its display field and stores the key. */
-export function FkPicker(props: { label: string; name: string; target: string; value: Value; error?: string; onChange: (v: Value) => void; excludeIds?: string[] }) {
+export function FkPicker(props: {
+  label: string;
+  name: string;
+  target: string;
+  value: Value;
+  error?: string;
+  onChange: (v: Value) => void;
+  excludeIds?: string[];
+}) {
   const m = useModel();
   const target = entityOf(m, props.target);
   const [q, setQ] = useState('');
@@ -224,7 +274,8 @@ export function FkPicker(props: { label: string; name: string; target: string; v
   const [chosen, setChosen] = useState<string>('');
   const pk = target?.primary_key.field ?? 'id';
   const shown = target ? displayField(target) : 'id';
-  const stringSearch = target?.fields.find((f) => f.name === shown)?.type === 'string' || target?.fields.find((f) => f.name === shown)?.type === 'text';
+  const stringSearch =
+    target?.fields.find((f) => f.name === shown)?.type === 'string' || target?.fields.find((f) => f.name === shown)?.type === 'text';
 
   useEffect(() => {
     if (!target || props.value === null || props.value === undefined || props.value === '') return setChosen('');
@@ -251,7 +302,14 @@ export function FkPicker(props: { label: string; name: string; target: string; v
   if (!target) {
     return (
       <Field label={props.label} error={props.error}>
-        {(a) => <input {...a} name={props.name} value={props.value === null || props.value === undefined ? '' : String(props.value)} onInput={(e) => props.onChange(e.currentTarget.value || null)} />}
+        {(a) => (
+          <input
+            {...a}
+            name={props.name}
+            value={props.value === null || props.value === undefined ? '' : String(props.value)}
+            onInput={(e) => props.onChange(e.currentTarget.value || null)}
+          />
+        )}
       </Field>
     );
   }
@@ -283,23 +341,25 @@ export function FkPicker(props: { label: string; name: string; target: string; v
           )}
           {open && (
             <ul class="options" id={listId} role="listbox" aria-label={`${target.name} matches`}>
-              {options.filter((o) => !props.excludeIds?.includes(String(o[pk]))).map((o) => (
-                <li
-                  key={String(o[pk])}
-                  role="option"
-                  aria-selected={String(o[pk]) === String(props.value)}
-                  onMouseDown={(e) => {
-                    e.preventDefault();
-                    props.onChange(o[pk]);
-                    setChosen(String(o[shown] ?? o[pk]));
-                    setQ('');
-                    setOpen(false);
-                  }}
-                >
-                  {String(o[shown] ?? o[pk])}
-                  {shown !== pk && <small class="muted"> {String(o[pk]).slice(0, 8)}</small>}
-                </li>
-              ))}
+              {options
+                .filter((o) => !props.excludeIds?.includes(String(o[pk])))
+                .map((o) => (
+                  <li
+                    key={String(o[pk])}
+                    role="option"
+                    aria-selected={String(o[pk]) === String(props.value)}
+                    onMouseDown={(e) => {
+                      e.preventDefault();
+                      props.onChange(o[pk]);
+                      setChosen(String(o[shown] ?? o[pk]));
+                      setQ('');
+                      setOpen(false);
+                    }}
+                  >
+                    {String(o[shown] ?? o[pk])}
+                    {shown !== pk && <small class="muted"> {String(o[pk]).slice(0, 8)}</small>}
+                  </li>
+                ))}
               {options.length === 0 && <li class="muted">No matches</li>}
             </ul>
           )}

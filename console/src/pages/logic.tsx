@@ -39,7 +39,15 @@ interface Rule {
   entity: string;
   hook: string;
   type: 'field' | 'expression' | 'computed';
-  definition: { field?: string; operator?: string; value?: unknown; expression?: string; message?: string; stop_on_fail?: boolean; related_load?: unknown };
+  definition: {
+    field?: string;
+    operator?: string;
+    value?: unknown;
+    expression?: string;
+    message?: string;
+    stop_on_fail?: boolean;
+    related_load?: unknown;
+  };
   priority: number;
   active: boolean;
 }
@@ -81,7 +89,11 @@ function Rules() {
                 </td>
                 <td>
                   <button type="button" class="sort" onClick={() => setEditing(r)}>
-                    {r.type === 'field' ? `${r.definition.field} ${r.definition.operator} ${JSON.stringify(r.definition.value)}` : r.type === 'computed' ? `${r.definition.field} = ${r.definition.expression}` : r.definition.expression}
+                    {r.type === 'field'
+                      ? `${r.definition.field} ${r.definition.operator} ${JSON.stringify(r.definition.value)}`
+                      : r.type === 'computed'
+                        ? `${r.definition.field} = ${r.definition.expression}`
+                        : r.definition.expression}
                   </button>
                 </td>
                 <td>{r.active ? 'Yes' : 'No'}</td>
@@ -438,16 +450,38 @@ function MachineForm(props: { sm: StateMachine | null; onClose: () => void; onSa
           {rows.map((r, i) => (
             <fieldset key={i} class="transition" aria-label={`Transition ${i + 1}`}>
               <Field label="From" hint="one or more states, comma separated">
-                {(a) => <input {...a} aria-label={`Transition ${i + 1} from`} value={r.from} onInput={(e) => set(i, { from: e.currentTarget.value })} />}
+                {(a) => (
+                  <input {...a} aria-label={`Transition ${i + 1} from`} value={r.from} onInput={(e) => set(i, { from: e.currentTarget.value })} />
+                )}
               </Field>
-              <Field label="To">{(a) => <input {...a} aria-label={`Transition ${i + 1} to`} value={r.to} onInput={(e) => set(i, { to: e.currentTarget.value })} />}</Field>
+              <Field label="To">
+                {(a) => <input {...a} aria-label={`Transition ${i + 1} to`} value={r.to} onInput={(e) => set(i, { to: e.currentTarget.value })} />}
+              </Field>
               <Field label="Roles" hint="empty: anyone">
-                {(a) => <input {...a} aria-label={`Transition ${i + 1} roles`} value={r.roles} onInput={(e) => set(i, { roles: e.currentTarget.value })} />}
+                {(a) => (
+                  <input {...a} aria-label={`Transition ${i + 1} roles`} value={r.roles} onInput={(e) => set(i, { roles: e.currentTarget.value })} />
+                )}
               </Field>
-              <Field label="Guard" error={byField[`definition.transitions[${i}].guard`] ?? (/expression|guard/.test(msg) && r.guard ? msg : undefined)}>
-                {(a) => <input {...a} aria-label={`Transition ${i + 1} guard`} class="code" value={r.guard} onInput={(e) => set(i, { guard: e.currentTarget.value })} />}
+              <Field
+                label="Guard"
+                error={byField[`definition.transitions[${i}].guard`] ?? (/expression|guard/.test(msg) && r.guard ? msg : undefined)}
+              >
+                {(a) => (
+                  <input
+                    {...a}
+                    aria-label={`Transition ${i + 1} guard`}
+                    class="code"
+                    value={r.guard}
+                    onInput={(e) => set(i, { guard: e.currentTarget.value })}
+                  />
+                )}
               </Field>
-              <button type="button" class="ghost danger" aria-label={`Remove transition ${i + 1}`} onClick={() => setRows(rows.filter((_, j) => j !== i))}>
+              <button
+                type="button"
+                class="ghost danger"
+                aria-label={`Remove transition ${i + 1}`}
+                onClick={() => setRows(rows.filter((_, j) => j !== i))}
+              >
                 ✕
               </button>
             </fieldset>
@@ -458,7 +492,11 @@ function MachineForm(props: { sm: StateMachine | null; onClose: () => void; onSa
         </div>
         <div>
           <h3>Diagram</h3>
-          {d.nodes.length ? <FlowDiagram nodes={d.nodes} edges={d.edges} title="State diagram" /> : <p class="muted">Add transitions to see the states.</p>}
+          {d.nodes.length ? (
+            <FlowDiagram nodes={d.nodes} edges={d.edges} title="State diagram" />
+          ) : (
+            <p class="muted">Add transitions to see the states.</p>
+          )}
         </div>
       </div>
       {deleting && sm && (
@@ -512,7 +550,7 @@ export function workflowDiagram(steps: Step[]) {
       const v = s[k];
       if (v === undefined) continue;
       any = true;
-      const target = typeof v === 'string' ? v : (v as { goto?: string }).goto ?? 'end';
+      const target = typeof v === 'string' ? v : ((v as { goto?: string }).goto ?? 'end');
       edges.push({ from: s.id, to: target === 'end' ? '__end' : target, label: k === 'then' ? undefined : k.replace('on_', '') });
     }
     if (!any) edges.push({ from: s.id, to: '__end' }); // an absent goto means end
@@ -577,9 +615,19 @@ function WorkflowForm(props: { wf: Workflow | null; onClose: () => void; onSaved
   const w = props.wf;
   const [name, setName] = useState(w?.name ?? '');
   const [active, setActive] = useState(w?.active ?? true);
-  const [trigger, setTrigger] = useState(JSON.stringify(w?.trigger ?? { type: 'state_change', entity: m.entities[0]?.name ?? '', field: 'status', to: '' }, null, 2));
+  const [trigger, setTrigger] = useState(
+    JSON.stringify(w?.trigger ?? { type: 'state_change', entity: m.entities[0]?.name ?? '', field: 'status', to: '' }, null, 2),
+  );
   const [context, setContext] = useState(JSON.stringify(w?.context ?? { record_id: 'trigger.record_id' }, null, 2));
-  const [steps, setSteps] = useState(JSON.stringify(w?.steps ?? [{ id: 'approve', type: 'approval', assignee: { type: 'role', role: 'manager' }, timeout: '72h', on_approve: 'end', on_reject: 'end' }], null, 2));
+  const [steps, setSteps] = useState(
+    JSON.stringify(
+      w?.steps ?? [
+        { id: 'approve', type: 'approval', assignee: { type: 'role', role: 'manager' }, timeout: '72h', on_approve: 'end', on_reject: 'end' },
+      ],
+      null,
+      2,
+    ),
+  );
   const parsed = (() => {
     try {
       return JSON.parse(steps) as Step[];
@@ -632,7 +680,11 @@ function WorkflowForm(props: { wf: Workflow | null; onClose: () => void; onSaved
             {(a) => <input {...a} value={name} disabled={Boolean(w)} onInput={(e) => setName(e.currentTarget.value)} />}
           </Field>
           <Check label="Active" checked={active} onChange={setActive} />
-          <Field label="Trigger (JSON)" error={/trigger/i.test(msg) ? msg : undefined} hint='{"type":"state_change","entity","field","to"} or {"type":"event","event"}'>
+          <Field
+            label="Trigger (JSON)"
+            error={/trigger/i.test(msg) ? msg : undefined}
+            hint='{"type":"state_change","entity","field","to"} or {"type":"event","event"}'
+          >
             {(a) => <textarea {...a} class="code" rows={5} value={trigger} onInput={(e) => setTrigger(e.currentTarget.value)} />}
           </Field>
           <Field label="Context (JSON)" error={/context/i.test(msg) ? msg : undefined}>
@@ -763,7 +815,17 @@ function WebhookForm(props: { hook: Webhook | null; onClose: () => void; onSaved
     } catch {
       throw new Error('Headers must be a JSON object');
     }
-    const body = { entity, hook, url, method, headers: hdrs, condition, async: hook.startsWith('after_'), retry: { max_attempts: Number(maxAttempts), backoff }, active };
+    const body = {
+      entity,
+      hook,
+      url,
+      method,
+      headers: hdrs,
+      condition,
+      async: hook.startsWith('after_'),
+      retry: { max_attempts: Number(maxAttempts), backoff },
+      active,
+    };
     if (h) await api.put(`${base}/${h.id}`, body);
     else await api.post(base, body);
     toast('Webhook saved');
@@ -816,7 +878,11 @@ function WebhookForm(props: { hook: Webhook | null; onClose: () => void; onSaved
               </select>
             )}
           </Field>
-          <Field label="Condition" hint="expression; empty = always" error={byField.condition ?? (/condition|expression/i.test(msg) ? msg : undefined)}>
+          <Field
+            label="Condition"
+            hint="expression; empty = always"
+            error={byField.condition ?? (/condition|expression/i.test(msg) ? msg : undefined)}
+          >
             {(a) => <input {...a} class="code" value={condition} onInput={(e) => setCondition(e.currentTarget.value)} />}
           </Field>
           <Field label="Headers (JSON)" hint='{"X-Token": "{{env.HOOK_TOKEN}}"}' error={byField.headers}>
@@ -860,7 +926,10 @@ export function DeliveryLog(props: { webhooks: Webhook[] }) {
   const m = useModel();
   const [status, setStatus] = useState('');
   const [webhook, setWebhook] = useState('');
-  const logs = useAsync(() => api.get<WebhookLog[]>(`${appBase(m.app)}/_admin/webhook-logs${qs({ status, webhook_id: webhook })}`), [status, webhook]);
+  const logs = useAsync(
+    () => api.get<WebhookLog[]>(`${appBase(m.app)}/_admin/webhook-logs${qs({ status, webhook_id: webhook })}`),
+    [status, webhook],
+  );
   const [open, setOpen] = useState<WebhookLog | null>(null);
   const retry = useAction(async (id: string) => {
     await api.post(`${appBase(m.app)}/_admin/webhook-logs/${id}/retry`);
@@ -928,7 +997,8 @@ export function DeliveryLog(props: { webhooks: Webhook[] }) {
                     {l.entity} {l.hook} <small class="muted">{l.url}</small>
                   </td>
                   <td>
-                    <span class={`badge ${l.status === 'delivered' ? 'ok' : l.status === 'failed' ? 'delete' : ''}`}>{l.status}</span> {l.response_status ? `HTTP ${l.response_status}` : ''}
+                    <span class={`badge ${l.status === 'delivered' ? 'ok' : l.status === 'failed' ? 'delete' : ''}`}>{l.status}</span>{' '}
+                    {l.response_status ? `HTTP ${l.response_status}` : ''}
                   </td>
                   <td>
                     {l.attempt}/{l.max_attempts}

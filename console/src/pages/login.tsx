@@ -56,11 +56,21 @@ export function LoginPage() {
           </Field>
         )}
         <Field label="Email">
-          {(a) => <input {...a} name="email" type="email" required autoComplete="username" value={email} onInput={(e) => setEmail(e.currentTarget.value)} />}
+          {(a) => (
+            <input {...a} name="email" type="email" required autoComplete="username" value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+          )}
         </Field>
         <Field label="Password">
           {(a) => (
-            <input {...a} name="password" type="password" required autoComplete="current-password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+            <input
+              {...a}
+              name="password"
+              type="password"
+              required
+              autoComplete="current-password"
+              value={password}
+              onInput={(e) => setPassword(e.currentTarget.value)}
+            />
           )}
         </Field>
         <ErrorBox error={login.error} />

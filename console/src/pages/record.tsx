@@ -160,7 +160,11 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
       {deleting && (
         <ConfirmDialog
           title={`Delete this ${e.name}?`}
-          message={e.soft_delete ? 'The record is hidden (soft delete); related records follow their relation’s on-delete rule.' : 'The record is deleted; related records follow their relation’s on-delete rule.'}
+          message={
+            e.soft_delete
+              ? 'The record is hidden (soft delete); related records follow their relation’s on-delete rule.'
+              : 'The record is deleted; related records follow their relation’s on-delete rule.'
+          }
           confirmLabel="Delete"
           onClose={() => setDeleting(false)}
           onConfirm={async () => {
@@ -180,7 +184,9 @@ function nestedRows(m: AppModel, r: RelationDef, rows: ChildRow[], initial: Row)
   const index = new Map<number, number>(); // child row key → its position in `data` (error paths)
   const target = entityOf(m, r.target);
   const pk = target?.primary_key.field ?? 'id';
-  const before = new Map(((Array.isArray(initial[r.name]) ? initial[r.name] : initial[r.name] ? [initial[r.name]] : []) as Row[]).map((x) => [String(x[pk]), x]));
+  const before = new Map(
+    ((Array.isArray(initial[r.name]) ? initial[r.name] : initial[r.name] ? [initial[r.name]] : []) as Row[]).map((x) => [String(x[pk]), x]),
+  );
   const out: Row[] = [];
   for (const row of rows) {
     if (r.type === 'many_to_many') {
@@ -211,7 +217,14 @@ function nestedRows(m: AppModel, r: RelationDef, rows: ChildRow[], initial: Row)
 }
 
 /** one_to_many / one_to_one children as editable rows; many_to_many as links picked from the target. */
-function ChildrenEditor(props: { rel: RelationDef; rows: ChildRow[]; index: Map<number, number>; errors: FieldErrors; readOnly: boolean; onChange: (rows: ChildRow[]) => void }) {
+function ChildrenEditor(props: {
+  rel: RelationDef;
+  rows: ChildRow[];
+  index: Map<number, number>;
+  errors: FieldErrors;
+  readOnly: boolean;
+  onChange: (rows: ChildRow[]) => void;
+}) {
   const { rel, rows } = props;
   const m = useModel();
   const target = entityOf(m, rel.target);
@@ -232,7 +245,12 @@ function ChildrenEditor(props: { rel: RelationDef; rows: ChildRow[]; index: Map<
             <li key={r.key} class="chip">
               {String(r.values[displayField(target)] ?? r.pk)}
               {!props.readOnly && (
-                <button type="button" class="ghost" aria-label={`Unlink ${String(r.values[displayField(target)] ?? r.pk)}`} onClick={() => set(r.key, { removed: true })}>
+                <button
+                  type="button"
+                  class="ghost"
+                  aria-label={`Unlink ${String(r.values[displayField(target)] ?? r.pk)}`}
+                  onClick={() => set(r.key, { removed: true })}
+                >
                   ✕
                 </button>
               )}
@@ -250,7 +268,9 @@ function ChildrenEditor(props: { rel: RelationDef; rows: ChildRow[]; index: Map<
               if (id === null || id === undefined) return;
               const again = rows.find((r) => String(r.pk) === String(id));
               if (again) return set(again.key, { removed: false });
-              void api.get<Row>(`${appBase(m.app)}/${target.name}/${encodeURIComponent(String(id))}`).then((row) => props.onChange([...rows, { key: ++rowKey, values: row, pk: id }]));
+              void api
+                .get<Row>(`${appBase(m.app)}/${target.name}/${encodeURIComponent(String(id))}`)
+                .then((row) => props.onChange([...rows, { key: ++rowKey, values: row, pk: id }]));
             }}
           />
         )}
@@ -295,7 +315,12 @@ function ChildrenEditor(props: { rel: RelationDef; rows: ChildRow[]; index: Map<
               ))}
             </div>
             {!props.readOnly && (
-              <button type="button" class="ghost danger" aria-label={`Remove ${target.name} ${live.indexOf(row) + 1}`} onClick={() => set(row.key, { removed: true })}>
+              <button
+                type="button"
+                class="ghost danger"
+                aria-label={`Remove ${target.name} ${live.indexOf(row) + 1}`}
+                onClick={() => set(row.key, { removed: true })}
+              >
                 Remove
               </button>
             )}
@@ -303,9 +328,7 @@ function ChildrenEditor(props: { rel: RelationDef; rows: ChildRow[]; index: Map<
         );
       })}
       {props.errors[rel.name] && <p class="error-text">{props.errors[rel.name]}</p>}
-      <p class="muted small">
-        Saved together with the parent as one nested write ({pk} identifies existing rows).
-      </p>
+      <p class="muted small">Saved together with the parent as one nested write ({pk} identifies existing rows).</p>
     </section>
   );
 }

@@ -129,7 +129,8 @@ function fromDraft(f: FieldDraft): FieldDef {
 }
 
 // Paths the designer shows next to an input; any other detail goes to the summary at the top.
-const KNOWN = /^(name|table|fields|indexes|slug(\.(field|source|regenerate_on_update))?|primary_key\.(field|type|generated)|fields\[\d+\]\.(name|type|required|unique|nullable|default|enum|precision|auto|index)|indexes\[\d+\](\.(fields|unique|name))?)$/;
+const KNOWN =
+  /^(name|table|fields|indexes|slug(\.(field|source|regenerate_on_update))?|primary_key\.(field|type|generated)|fields\[\d+\]\.(name|type|required|unique|nullable|default|enum|precision|auto|index)|indexes\[\d+\](\.(fields|unique|name))?)$/;
 
 export function EntityDesigner(props: { name: string }) {
   const m = useModel();
@@ -143,7 +144,9 @@ export function EntityDesigner(props: { name: string }) {
   const [slugOn, setSlugOn] = useState(Boolean(existing?.slug));
   const [slug, setSlug] = useState(existing?.slug ?? { field: '', source: '', regenerate_on_update: false });
   const [fields, setFields] = useState<FieldDraft[]>(() => (existing?.fields ?? [{ name: 'id', type: 'uuid' as FieldType }]).map(toDraft));
-  const [indexes, setIndexes] = useState(() => (existing?.indexes ?? []).map((i) => ({ fieldsText: i.fields.join(', '), unique: Boolean(i.unique), name: i.name ?? '' })));
+  const [indexes, setIndexes] = useState(() =>
+    (existing?.indexes ?? []).map((i) => ({ fieldsText: i.fields.join(', '), unique: Boolean(i.unique), name: i.name ?? '' })),
+  );
   const [deleting, setDeleting] = useState(false);
   const base = `${appBase(m.app)}/_admin/entities`;
 
@@ -178,7 +181,10 @@ export function EntityDesigner(props: { name: string }) {
     return true;
   });
   const { byField } = errorsByField(save.error);
-  const unplaced = save.error && 'details' in (save.error as object) ? (save.error as { details: { field?: string; message: string }[] }).details.filter((d) => !d.field || !KNOWN.test(d.field)) : [];
+  const unplaced =
+    save.error && 'details' in (save.error as object)
+      ? (save.error as { details: { field?: string; message: string }[] }).details.filter((d) => !d.field || !KNOWN.test(d.field))
+      : [];
 
   if (!isNew && !existing) return <Empty>No entity named {props.name}.</Empty>;
 
@@ -241,7 +247,12 @@ export function EntityDesigner(props: { name: string }) {
           )}
         </Field>
         <div class="checks">
-          <Check label="Generated key" checked={Boolean(pk.generated)} onChange={(v) => setPk({ ...pk, generated: v })} error={byField['primary_key.generated']} />
+          <Check
+            label="Generated key"
+            checked={Boolean(pk.generated)}
+            onChange={(v) => setPk({ ...pk, generated: v })}
+            error={byField['primary_key.generated']}
+          />
           <Check label="Soft delete" checked={softDelete} onChange={setSoftDelete} />
           <Check label="Record history" checked={historyOn} onChange={setHistoryOn} />
           <Check label="Slug" checked={slugOn} onChange={setSlugOn} error={byField.slug} />
@@ -268,7 +279,11 @@ export function EntityDesigner(props: { name: string }) {
                 </select>
               )}
             </Field>
-            <Check label="Regenerate slug on update" checked={Boolean(slug.regenerate_on_update)} onChange={(v) => setSlug({ ...slug, regenerate_on_update: v })} />
+            <Check
+              label="Regenerate slug on update"
+              checked={Boolean(slug.regenerate_on_update)}
+              onChange={(v) => setSlug({ ...slug, regenerate_on_update: v })}
+            />
           </>
         )}
       </section>
@@ -280,7 +295,11 @@ export function EntityDesigner(props: { name: string }) {
             Add field
           </button>
         </div>
-        {byField.fields && <p class="error-text" role="alert">{byField.fields}</p>}
+        {byField.fields && (
+          <p class="error-text" role="alert">
+            {byField.fields}
+          </p>
+        )}
         <div class="field-rows">
           {fields.map((f, i) => {
             const at = `fields[${i}]`;
@@ -289,11 +308,25 @@ export function EntityDesigner(props: { name: string }) {
               <fieldset key={f.key} class="field-row" aria-label={`Field ${i + 1}`}>
                 <legend class="sr-only">Field {i + 1}</legend>
                 <Field label="Name" error={byField[`${at}.name`]}>
-                  {(a) => <input {...a} aria-label={label('name')} name={`${at}.name`} value={f.name} onInput={(e) => update(i, { name: e.currentTarget.value })} />}
+                  {(a) => (
+                    <input
+                      {...a}
+                      aria-label={label('name')}
+                      name={`${at}.name`}
+                      value={f.name}
+                      onInput={(e) => update(i, { name: e.currentTarget.value })}
+                    />
+                  )}
                 </Field>
                 <Field label="Type" error={byField[`${at}.type`]}>
                   {(a) => (
-                    <select {...a} aria-label={label('type')} name={`${at}.type`} value={f.type} onChange={(e) => update(i, { type: e.currentTarget.value as FieldType })}>
+                    <select
+                      {...a}
+                      aria-label={label('type')}
+                      name={`${at}.type`}
+                      value={f.type}
+                      onChange={(e) => update(i, { type: e.currentTarget.value as FieldType })}
+                    >
                       {FIELD_TYPES.map((t) => (
                         <option key={t}>{t}</option>
                       ))}
@@ -301,10 +334,26 @@ export function EntityDesigner(props: { name: string }) {
                   )}
                 </Field>
                 <Field label="Default" error={byField[`${at}.default`]}>
-                  {(a) => <input {...a} aria-label={label('default')} name={`${at}.default`} value={f.defaultText} onInput={(e) => update(i, { defaultText: e.currentTarget.value })} />}
+                  {(a) => (
+                    <input
+                      {...a}
+                      aria-label={label('default')}
+                      name={`${at}.default`}
+                      value={f.defaultText}
+                      onInput={(e) => update(i, { defaultText: e.currentTarget.value })}
+                    />
+                  )}
                 </Field>
                 <Field label="Enum values" error={byField[`${at}.enum`]} hint="comma separated">
-                  {(a) => <input {...a} aria-label={label('enum values')} name={`${at}.enum`} value={f.enumText} onInput={(e) => update(i, { enumText: e.currentTarget.value })} />}
+                  {(a) => (
+                    <input
+                      {...a}
+                      aria-label={label('enum values')}
+                      name={`${at}.enum`}
+                      value={f.enumText}
+                      onInput={(e) => update(i, { enumText: e.currentTarget.value })}
+                    />
+                  )}
                 </Field>
                 {f.type === 'decimal' && (
                   <Field label="Precision" error={byField[`${at}.precision`]}>
@@ -336,12 +385,22 @@ export function EntityDesigner(props: { name: string }) {
                   </Field>
                 )}
                 <div class="checks">
-                  <Check label="Required" checked={Boolean(f.required)} onChange={(v) => update(i, { required: v })} error={byField[`${at}.required`]} />
+                  <Check
+                    label="Required"
+                    checked={Boolean(f.required)}
+                    onChange={(v) => update(i, { required: v })}
+                    error={byField[`${at}.required`]}
+                  />
                   <Check label="Unique" checked={Boolean(f.unique)} onChange={(v) => update(i, { unique: v })} error={byField[`${at}.unique`]} />
                   <Check label="Nullable" checked={Boolean(f.nullable)} onChange={(v) => update(i, { nullable: v })} />
                   <Check label="Index" checked={Boolean(f.index)} onChange={(v) => update(i, { index: v })} error={byField[`${at}.index`]} />
                 </div>
-                <button type="button" class="ghost danger" aria-label={`Remove field ${i + 1}`} onClick={() => setFields(fields.filter((_, j) => j !== i))}>
+                <button
+                  type="button"
+                  class="ghost danger"
+                  aria-label={`Remove field ${i + 1}`}
+                  onClick={() => setFields(fields.filter((_, j) => j !== i))}
+                >
                   Remove
                 </button>
               </fieldset>
@@ -362,13 +421,31 @@ export function EntityDesigner(props: { name: string }) {
         {indexes.map((ix, i) => (
           <div key={i} class="index-row">
             <Field label={`Index ${i + 1} fields`} hint="comma separated" error={byField[`indexes[${i}].fields`] ?? byField[`indexes[${i}]`]}>
-              {(a) => <input {...a} value={ix.fieldsText} onInput={(e) => setIndexes(indexes.map((x, j) => (j === i ? { ...x, fieldsText: e.currentTarget.value } : x)))} />}
+              {(a) => (
+                <input
+                  {...a}
+                  value={ix.fieldsText}
+                  onInput={(e) => setIndexes(indexes.map((x, j) => (j === i ? { ...x, fieldsText: e.currentTarget.value } : x)))}
+                />
+              )}
             </Field>
             <Field label={`Index ${i + 1} name`} error={byField[`indexes[${i}].name`]}>
-              {(a) => <input {...a} value={ix.name} placeholder="generated" onInput={(e) => setIndexes(indexes.map((x, j) => (j === i ? { ...x, name: e.currentTarget.value } : x)))} />}
+              {(a) => (
+                <input
+                  {...a}
+                  value={ix.name}
+                  placeholder="generated"
+                  onInput={(e) => setIndexes(indexes.map((x, j) => (j === i ? { ...x, name: e.currentTarget.value } : x)))}
+                />
+              )}
             </Field>
             <Check label="Unique" checked={ix.unique} onChange={(v) => setIndexes(indexes.map((x, j) => (j === i ? { ...x, unique: v } : x)))} />
-            <button type="button" class="ghost danger" aria-label={`Remove index ${i + 1}`} onClick={() => setIndexes(indexes.filter((_, j) => j !== i))}>
+            <button
+              type="button"
+              class="ghost danger"
+              aria-label={`Remove index ${i + 1}`}
+              onClick={() => setIndexes(indexes.filter((_, j) => j !== i))}
+            >
               Remove
             </button>
           </div>
@@ -400,7 +477,15 @@ export function RelationEditor(props: { name: string }) {
   const isNew = props.name === 'new';
   const existing = m.relations.find((r) => r.name === props.name);
   const [r, setR] = useState<RelationDef>(
-    existing ?? { name: '', type: 'one_to_many', source: m.entities[0]?.name ?? '', target: m.entities[1]?.name ?? m.entities[0]?.name ?? '', target_key: '', on_delete: 'cascade', write_mode: 'diff' },
+    existing ?? {
+      name: '',
+      type: 'one_to_many',
+      source: m.entities[0]?.name ?? '',
+      target: m.entities[1]?.name ?? m.entities[0]?.name ?? '',
+      target_key: '',
+      on_delete: 'cascade',
+      write_mode: 'diff',
+    },
   );
   const [deleting, setDeleting] = useState(false);
   const base = `${appBase(m.app)}/_admin/relations`;
@@ -455,7 +540,9 @@ export function RelationEditor(props: { name: string }) {
       <ErrorBox error={save.error} />
       <section class="card form-grid">
         <Field label="Relation name" error={byField.name} hint="Used as include name and nested-write key">
-          {(a) => <input {...a} name="relation-name" required value={r.name} disabled={!isNew} onInput={(e) => set({ name: e.currentTarget.value })} />}
+          {(a) => (
+            <input {...a} name="relation-name" required value={r.name} disabled={!isNew} onInput={(e) => set({ name: e.currentTarget.value })} />
+          )}
         </Field>
         <Field label="Type" error={byField.type}>
           {(a) => (
@@ -485,10 +572,24 @@ export function RelationEditor(props: { name: string }) {
               {(a) => <input {...a} name="join_table" value={r.join_table ?? ''} onInput={(e) => set({ join_table: e.currentTarget.value })} />}
             </Field>
             <Field label="Source join key" error={byField.source_join_key}>
-              {(a) => <input {...a} name="source_join_key" value={r.source_join_key ?? ''} onInput={(e) => set({ source_join_key: e.currentTarget.value })} />}
+              {(a) => (
+                <input
+                  {...a}
+                  name="source_join_key"
+                  value={r.source_join_key ?? ''}
+                  onInput={(e) => set({ source_join_key: e.currentTarget.value })}
+                />
+              )}
             </Field>
             <Field label="Target join key" error={byField.target_join_key}>
-              {(a) => <input {...a} name="target_join_key" value={r.target_join_key ?? ''} onInput={(e) => set({ target_join_key: e.currentTarget.value })} />}
+              {(a) => (
+                <input
+                  {...a}
+                  name="target_join_key"
+                  value={r.target_join_key ?? ''}
+                  onInput={(e) => set({ target_join_key: e.currentTarget.value })}
+                />
+              )}
             </Field>
           </>
         )}

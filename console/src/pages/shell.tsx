@@ -61,7 +61,10 @@ export function AppShell(props: { app: string; path: string; admin: boolean }) {
           ☰
         </button>
         <span class="brand">
-          <span class="logo" aria-hidden="true">▲</span> Rocket
+          <span class="logo" aria-hidden="true">
+            ▲
+          </span>{' '}
+          Rocket
         </span>
         <span class="crumb">
           {session?.kind === 'platform' && (

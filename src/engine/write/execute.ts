@@ -96,7 +96,9 @@ async function insertMany(exec: Exec, rows: RowPlan[]): Promise<void> {
       params.list,
     );
     // RETURNING of a multi-row VALUES insert comes back in VALUES order.
-    stored.forEach((record, i) => exec.writes.push({ entity: e, action: 'create', record, old: null, values: group[i]!.row.values, ...causeOf(exec) }));
+    stored.forEach((record, i) =>
+      exec.writes.push({ entity: e, action: 'create', record, old: null, values: group[i]!.row.values, ...causeOf(exec) }),
+    );
   }
 }
 
@@ -188,7 +190,9 @@ export async function updateByKey({ tx, now }: Exec, row: RowPlan, pk: string, i
     // The row as it was, locked first: the UPDATE then writes exactly the version read here.
     before = 'b';
     head.push(`b AS (SELECT ${e.selectList} FROM ${e.table}${where} FOR UPDATE)`);
-    const returning = selectColumns(e).map((c) => `${e.table}.${c}`).join(', ');
+    const returning = selectColumns(e)
+      .map((c) => `${e.table}.${c}`)
+      .join(', ');
     update = `UPDATE ${e.table} SET ${sets} FROM b WHERE ${e.table}.${e.pk.col} = b.${e.pk.col} RETURNING ${returning}`;
   }
   const ctes = captureCtes(inline, { entity: e, action: 'update', now, rows: 'w', before, params }, 0);
@@ -238,7 +242,13 @@ async function executeNested(exec: Exec, n: NestedPlan, parentPk: unknown): Prom
 /** Deletes stored rows with their cascades; every row deleted or changed becomes an event. */
 export async function deleteWithCascades(exec: Exec, entity: EntityMeta, rows: readonly Record_[]): Promise<void> {
   const cascaded: CascadedRow[] = [];
-  await deleteRows(exec.tx, entity, rows.map((r) => r[entity.pk.name]), exec.now, cascaded);
+  await deleteRows(
+    exec.tx,
+    entity,
+    rows.map((r) => r[entity.pk.name]),
+    exec.now,
+    cascaded,
+  );
   for (const record of rows) exec.writes.push({ entity, action: 'delete', record, old: record, values: {}, ...causeOf(exec) });
   for (const c of cascaded) exec.writes.push({ ...c, cause: 'cascade' });
 }
@@ -256,16 +266,13 @@ async function executeLinks(tx: Queryable, n: NestedPlan, parentPk: unknown): Pr
   const remove = n.mode === 'diff' ? n.links.filter((l) => l.remove).map((l) => l.id) : [];
   const add = n.links.filter((l) => n.mode !== 'diff' || !l.remove).map((l) => l.id);
   if (remove.length) {
-    await tx.query(`DELETE FROM ${join} WHERE ${a} = $1::${srcCast} AND ${b} = ANY($2::${tgtCast}[])`, [
-      parentPk as string,
-      remove as string[],
-    ]);
+    await tx.query(`DELETE FROM ${join} WHERE ${a} = $1::${srcCast} AND ${b} = ANY($2::${tgtCast}[])`, [parentPk as string, remove as string[]]);
   }
   if (add.length) {
-    await tx.query(
-      `INSERT INTO ${join} (${a}, ${b}) SELECT $1::${srcCast}, x FROM unnest($2::${tgtCast}[]) AS x ON CONFLICT DO NOTHING`,
-      [parentPk as string, add as string[]],
-    );
+    await tx.query(`INSERT INTO ${join} (${a}, ${b}) SELECT $1::${srcCast}, x FROM unnest($2::${tgtCast}[]) AS x ON CONFLICT DO NOTHING`, [
+      parentPk as string,
+      add as string[],
+    ]);
   }
 }
 

@@ -13,7 +13,6 @@ import { at, type NestedPlan, type RowPlan } from './plan.js';
  * fields. No database access: everything here is decided by the registry.
  */
 
-
 /** Fields a client can never set: generated PK, auto timestamps, the soft-delete marker. */
 function writable(entity: EntityMeta, f: FieldMeta): boolean {
   if (f.auto) return false;
@@ -114,14 +113,7 @@ export function checkNotCleared(row: RowPlan, details: ErrorDetail[]): void {
   }
 }
 
-function parseNested(
-  registry: Registry,
-  parent: EntityMeta,
-  key: string,
-  value: unknown,
-  path: string,
-  c: Collect,
-): NestedPlan | undefined {
+function parseNested(registry: Registry, parent: EntityMeta, key: string, value: unknown, path: string, c: Collect): NestedPlan | undefined {
   const use = registry.resolve(parent, key);
   if (!use || !use.forward) return undefined;
   const where = at(path, key);
@@ -131,9 +123,7 @@ function parseNested(
     return { key, relation, mode: 'diff', rows: [], links: [], removed: [] };
   }
   const requested = value._write_mode;
-  const mode: WriteMode = (WRITE_MODES as readonly unknown[]).includes(requested)
-    ? (requested as WriteMode)
-    : relation.def.write_mode;
+  const mode: WriteMode = (WRITE_MODES as readonly unknown[]).includes(requested) ? (requested as WriteMode) : relation.def.write_mode;
   for (const k of Object.keys(value)) {
     if (k !== 'data' && k !== '_write_mode') c.unknown.push({ field: at(where, k), rule: 'unknown', message: `Unknown field or relation: ${k}` });
   }

@@ -78,7 +78,11 @@ async function planNested(sc: StageContext, n: NestedPlan, parentPk: unknown, pa
     }
   }
   if (unknownPks.length) {
-    const exists = await existingPks(sc.tx, target, unknownPks.map((r) => r.sentPk));
+    const exists = await existingPks(
+      sc.tx,
+      target,
+      unknownPks.map((r) => r.sentPk),
+    );
     for (const row of unknownPks) {
       row.op = exists.has(String(row.sentPk)) ? 'ignore' : 'insert';
       if (row.op === 'insert') checkRequired(row, n.relation.def.target_key, sc.details);
@@ -113,12 +117,20 @@ async function prepareTree(sc: StageContext, top: RowPlan): Promise<void> {
   for (const row of walk(top)) {
     const removals = [
       ...(row.op === 'delete' ? [{ entity: row.entity, current: row.current!, path: row.path }] : []),
-      ...row.nested.flatMap((n) => n.removed.map((current, i) => ({ entity: n.relation.target, current, path: `${at(row.path, n.key)}(removed ${i})` }))),
+      ...row.nested.flatMap((n) =>
+        n.removed.map((current, i) => ({ entity: n.relation.target, current, path: `${at(row.path, n.key)}(removed ${i})` })),
+      ),
     ];
     for (const r of removals) {
       const found: ErrorDetail[] = [];
       const record = recordOf(r.entity, r.current);
-      await runRules(sc.tx, sc.caller, new Date(sc.now), { entity: r.entity, record, old: record, pk: r.current[r.entity.pk.name], action: 'delete' }, found);
+      await runRules(
+        sc.tx,
+        sc.caller,
+        new Date(sc.now),
+        { entity: r.entity, record, old: record, pk: r.current[r.entity.pk.name], action: 'delete' },
+        found,
+      );
       sc.details.push(...prefixDetails(r.path, found));
     }
   }
@@ -168,24 +180,26 @@ async function inTransaction<T>(ctx: OpContext, fn: (sc: StageContext) => Promis
   const now = nowIso();
   let effects: StoredEffect[] = [];
   const writes: WriteEvent[] = [];
-  const result = await ctx.app.db.transaction(async (tx: Queryable) => {
-    const sc: StageContext = {
-      ...ctx,
-      tx,
-      now,
-      writes,
-      details: [] as ErrorDetail[],
-      outbox: [],
-      createRecord: (entity, body, prefix) => createWithin(sc, entity, body, prefix),
-    };
-    const out = await fn(sc);
-    for (const o of ctx.app.extensions.observers) if (o.beforeCommit) await o.beforeCommit(sc, writes);
-    effects = await recordEffects(tx, sc.outbox);
-    return out;
-  }).catch(async (err: unknown) => {
-    await afterRollback(ctx, writes, err);
-    throw err;
-  });
+  const result = await ctx.app.db
+    .transaction(async (tx: Queryable) => {
+      const sc: StageContext = {
+        ...ctx,
+        tx,
+        now,
+        writes,
+        details: [] as ErrorDetail[],
+        outbox: [],
+        createRecord: (entity, body, prefix) => createWithin(sc, entity, body, prefix),
+      };
+      const out = await fn(sc);
+      for (const o of ctx.app.extensions.observers) if (o.beforeCommit) await o.beforeCommit(sc, writes);
+      effects = await recordEffects(tx, sc.outbox);
+      return out;
+    })
+    .catch(async (err: unknown) => {
+      await afterRollback(ctx, writes, err);
+      throw err;
+    });
   if (effects.length) await dispatchEffects(ctx.app, effects);
   for (const o of ctx.app.extensions.observers) {
     if (!o.afterCommit) continue;

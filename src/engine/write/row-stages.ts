@@ -13,14 +13,20 @@ const rulesStage: RowStage = {
   async run(sc: StageContext, rows: readonly RowPlan[]) {
     for (const row of rows) {
       const found: typeof sc.details = [];
-      await runRules(sc.tx, sc.caller, new Date(sc.now), {
-        entity: row.entity,
-        record: row.record,
-        old: row.current ? recordOf(row.entity, row.current) : null,
-        pk: row.current?.[row.entity.pk.name],
-        action: row.op === 'insert' ? 'create' : 'update',
-        values: row.values,
-      }, found);
+      await runRules(
+        sc.tx,
+        sc.caller,
+        new Date(sc.now),
+        {
+          entity: row.entity,
+          record: row.record,
+          old: row.current ? recordOf(row.entity, row.current) : null,
+          pk: row.current?.[row.entity.pk.name],
+          action: row.op === 'insert' ? 'create' : 'update',
+          values: row.values,
+        },
+        found,
+      );
       sc.details.push(...prefixDetails(row.path, found));
     }
   },

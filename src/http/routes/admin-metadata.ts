@@ -10,32 +10,56 @@ const definitionView = (x: unknown) => (x !== null && typeof x === 'object' && '
 
 /** /api/:app/_admin/entities, /relations, /rules and /state-machines. */
 export async function adminMetadataRoutes(app: FastifyInstance, services: Services): Promise<void> {
-  adminResourceRoutes(app, services, 'entities', {
-    list: meta.listEntities,
-    get: meta.getEntity,
-    create: meta.createEntity,
-    update: meta.updateEntity,
-    remove: meta.deleteEntity,
-  }, { collection: '_entities', view: definitionView });
-  adminResourceRoutes(app, services, 'relations', {
-    list: meta.listRelations,
-    get: meta.getRelation,
-    create: meta.createRelation,
-    update: meta.updateRelation,
-    remove: meta.deleteRelation,
-  }, { collection: '_relations', view: definitionView });
-  adminResourceRoutes(app, services, 'rules', {
-    list: rules.listRules,
-    get: rules.getRule,
-    create: rules.createRule,
-    update: rules.updateRule,
-    remove: rules.deleteRule,
-  }, { collection: '_rules' });
-  adminResourceRoutes(app, services, 'state-machines', {
-    list: machines.listStateMachines,
-    get: machines.getStateMachine,
-    create: machines.createStateMachine,
-    update: machines.updateStateMachine,
-    remove: machines.deleteStateMachine,
-  }, { collection: '_state_machines' });
+  adminResourceRoutes(
+    app,
+    services,
+    'entities',
+    {
+      list: meta.listEntities,
+      get: meta.getEntity,
+      create: meta.createEntity,
+      update: meta.updateEntity,
+      remove: meta.deleteEntity,
+    },
+    { collection: '_entities', view: definitionView },
+  );
+  adminResourceRoutes(
+    app,
+    services,
+    'relations',
+    {
+      list: meta.listRelations,
+      get: meta.getRelation,
+      create: meta.createRelation,
+      update: meta.updateRelation,
+      remove: meta.deleteRelation,
+    },
+    { collection: '_relations', view: definitionView },
+  );
+  adminResourceRoutes(
+    app,
+    services,
+    'rules',
+    {
+      list: rules.listRules,
+      get: rules.getRule,
+      create: rules.createRule,
+      update: rules.updateRule,
+      remove: rules.deleteRule,
+    },
+    { collection: '_rules' },
+  );
+  adminResourceRoutes(
+    app,
+    services,
+    'state-machines',
+    {
+      list: machines.listStateMachines,
+      get: machines.getStateMachine,
+      create: machines.createStateMachine,
+      update: machines.updateStateMachine,
+      remove: machines.deleteStateMachine,
+    },
+    { collection: '_state_machines' },
+  );
 }

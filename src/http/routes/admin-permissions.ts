@@ -1,25 +1,25 @@
 import type { FastifyInstance } from 'fastify';
-import {
-  createPermission,
-  deletePermission,
-  getPermission,
-  listPermissions,
-  updatePermission,
-} from '../../auth/permission-admin.js';
+import { createPermission, deletePermission, getPermission, listPermissions, updatePermission } from '../../auth/permission-admin.js';
 import { bodyOf } from '../body.js';
 import type { Services } from '../context.js';
 import { adminResourceRoutes } from './admin-resource.js';
 
 /** /api/:app/_admin/permissions: permission policies (admin only). */
 export async function adminPermissionsRoutes(app: FastifyInstance, services: Services): Promise<void> {
-  adminResourceRoutes(app, services, 'permissions', {
-    list: (rt) => listPermissions(rt.db),
-    get: (rt, id) => getPermission(rt.db, id),
-    create: (rt, body) => createPermission(rt, bodyOf(body)),
-    update: async (rt, id, body) => {
-      await getPermission(rt.db, id); // 404 before the body is looked at
-      return updatePermission(rt, id, bodyOf(body));
+  adminResourceRoutes(
+    app,
+    services,
+    'permissions',
+    {
+      list: (rt) => listPermissions(rt.db),
+      get: (rt, id) => getPermission(rt.db, id),
+      create: (rt, body) => createPermission(rt, bodyOf(body)),
+      update: async (rt, id, body) => {
+        await getPermission(rt.db, id); // 404 before the body is looked at
+        return updatePermission(rt, id, bodyOf(body));
+      },
+      remove: (rt, id) => deletePermission(rt, id),
     },
-    remove: (rt, id) => deletePermission(rt, id),
-  }, { collection: '_permissions' });
+    { collection: '_permissions' },
+  );
 }

@@ -6,14 +6,20 @@ import { adminResourceRoutes } from './admin-resource.js';
 
 /** /api/:app/_admin/users: the app's users (admin only). */
 export async function adminUsersRoutes(app: FastifyInstance, services: Services): Promise<void> {
-  adminResourceRoutes(app, services, 'users', {
-    list: (rt) => listUsers(rt.db),
-    get: (rt, id) => getUser(rt.db, id),
-    create: (rt, body) => createUser(rt, bodyOf(body)),
-    update: async (rt, id, body) => {
-      await getUser(rt.db, id); // 404 before the body is looked at
-      return updateUser(rt, id, bodyOf(body));
+  adminResourceRoutes(
+    app,
+    services,
+    'users',
+    {
+      list: (rt) => listUsers(rt.db),
+      get: (rt, id) => getUser(rt.db, id),
+      create: (rt, body) => createUser(rt, bodyOf(body)),
+      update: async (rt, id, body) => {
+        await getUser(rt.db, id); // 404 before the body is looked at
+        return updateUser(rt, id, bodyOf(body));
+      },
+      remove: (rt, id) => deleteUser(rt, id),
     },
-    remove: (rt, id) => deleteUser(rt, id),
-  }, { collection: '_users' });
+    { collection: '_users' },
+  );
 }

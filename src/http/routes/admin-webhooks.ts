@@ -9,13 +9,19 @@ type ById = { Params: { id: string } };
 /** /api/:app/_admin/webhooks and /api/:app/_admin/webhook-logs */
 export async function adminWebhookRoutes(app: FastifyInstance, services: Services): Promise<void> {
   const admin = { onRequest: hooks(services).admin };
-  adminResourceRoutes(app, services, 'webhooks', {
-    list: webhooks.listWebhooks,
-    get: webhooks.getWebhook,
-    create: webhooks.createWebhook,
-    update: webhooks.updateWebhook,
-    remove: webhooks.deleteWebhook,
-  }, { collection: '_webhooks' });
+  adminResourceRoutes(
+    app,
+    services,
+    'webhooks',
+    {
+      list: webhooks.listWebhooks,
+      get: webhooks.getWebhook,
+      create: webhooks.createWebhook,
+      update: webhooks.updateWebhook,
+      remove: webhooks.deleteWebhook,
+    },
+    { collection: '_webhooks' },
+  );
 
   app.get<{ Querystring: Record<string, unknown> }>('/api/:app/_admin/webhook-logs', admin, async (req) => ({
     data: await logs.listLogs(appOf(req).db, req.query),

@@ -5,11 +5,17 @@ import { adminResourceRoutes } from './admin-resource.js';
 
 /** /api/:app/_admin/workflows (spec: workflows.md §Admin API) */
 export async function adminWorkflowRoutes(app: FastifyInstance, services: Services): Promise<void> {
-  adminResourceRoutes(app, services, 'workflows', {
-    list: workflows.listWorkflows,
-    get: workflows.getWorkflow,
-    create: workflows.createWorkflow,
-    update: workflows.updateWorkflow,
-    remove: workflows.deleteWorkflow,
-  }, { collection: '_workflows' });
+  adminResourceRoutes(
+    app,
+    services,
+    'workflows',
+    {
+      list: workflows.listWorkflows,
+      get: workflows.getWorkflow,
+      create: workflows.createWorkflow,
+      update: workflows.updateWorkflow,
+      remove: workflows.deleteWorkflow,
+    },
+    { collection: '_workflows' },
+  );
 }

@@ -25,7 +25,13 @@ export async function appAuthRoutes(app: FastifyInstance, services: Services): P
     const accepted = await acceptInvite(rt, bodyObject(req, 'Invalid JSON body'));
     const { user } = accepted;
     // The invitee creates their own user.
-    await recordChange(rt.db, makeCaller(user.id, user.roles, user.email), { collection: '_users', key: user.id, action: 'create', before: null, after: user });
+    await recordChange(rt.db, makeCaller(user.id, user.roles, user.email), {
+      collection: '_users',
+      key: user.id,
+      action: 'create',
+      before: null,
+      after: user,
+    });
     return reply.status(201).send({ data: accepted });
   });
 }

@@ -94,14 +94,16 @@ export async function filesRoutes(app: FastifyInstance, services: Services): Pro
 
   app.get<ById>('/api/:app/_files/:id', { onRequest: h.user }, async (request, reply) => {
     const file = await files.open(appOf(request), request.params.id);
-    return reply
-      .header('Content-Type', servedMimeType(file.row.mime_type))
-      .header('Content-Length', file.size)
-      .header('Content-Disposition', contentDisposition(file.row.filename))
-      .header('X-Content-Type-Options', 'nosniff')
-      // Uploaded HTML/SVG is shown inline but never runs script in the API's origin.
-      .header('Content-Security-Policy', "default-src 'none'; sandbox")
-      .send(file.stream);
+    return (
+      reply
+        .header('Content-Type', servedMimeType(file.row.mime_type))
+        .header('Content-Length', file.size)
+        .header('Content-Disposition', contentDisposition(file.row.filename))
+        .header('X-Content-Type-Options', 'nosniff')
+        // Uploaded HTML/SVG is shown inline but never runs script in the API's origin.
+        .header('Content-Security-Policy', "default-src 'none'; sandbox")
+        .send(file.stream)
+    );
   });
 
   app.delete<ById>('/api/:app/_files/:id', { onRequest: h.admin }, async (request) => ({

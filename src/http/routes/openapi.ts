@@ -26,8 +26,7 @@ const ASSETS: Readonly<Record<string, { dir: string; type: string }>> = {
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 function page(app: string, title: string, version: string): string {
   const base = `/api/${encodeURIComponent(app)}/_docs`;
@@ -72,7 +71,10 @@ export async function openapiRoutes(app: FastifyInstance, services: Services): P
   const h = hooks(services);
   const cache = new DocumentCache();
   const swaggerVersion = (JSON.parse(readFileSync(resolve(SWAGGER_DIR, 'package.json'), 'utf8')) as { version: string }).version;
-  const pageVersion = digest(swaggerVersion + readFileSync(resolve(PAGE_DIR, 'rocket-docs.js'), 'utf8') + readFileSync(resolve(PAGE_DIR, 'rocket-docs.css'), 'utf8'), 10);
+  const pageVersion = digest(
+    swaggerVersion + readFileSync(resolve(PAGE_DIR, 'rocket-docs.js'), 'utf8') + readFileSync(resolve(PAGE_DIR, 'rocket-docs.css'), 'utf8'),
+    10,
+  );
   const rocketVersion = (JSON.parse(readFileSync(resolve(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   let platformDoc: ServedDocument | undefined;
   const assetBytes = new Map<string, Buffer>();
@@ -82,7 +84,9 @@ export async function openapiRoutes(app: FastifyInstance, services: Services): P
     const caller = callerOf(req);
     const { registry, permissions } = rt;
     const catalog = await catalogFor(registry, rt.db);
-    const sync = new Set([...catalog].filter(([, byHook]) => [...byHook.values()].some((list) => list.some((w) => !w.row.async))).map(([entity]) => entity));
+    const sync = new Set(
+      [...catalog].filter(([, byHook]) => [...byHook.values()].some((list) => list.some((w) => !w.row.async))).map(([entity]) => entity),
+    );
     const title = rt.row.display_name || rt.name;
     const doc = cache.served(
       registry,
@@ -114,7 +118,7 @@ export async function openapiRoutes(app: FastifyInstance, services: Services): P
   });
 
   app.get<{ Params: { app: string; asset: string } }>('/api/:app/_docs/:asset', { onRequest: h.app }, async (req, reply) => {
-    const asset = Object.prototype.hasOwnProperty.call(ASSETS, req.params.asset) ? ASSETS[req.params.asset] : undefined;
+    const asset = Object.hasOwn(ASSETS, req.params.asset) ? ASSETS[req.params.asset] : undefined;
     if (!asset) {
       return reply.status(404).send(envelope(new RocketError('NOT_FOUND', `Route not found: GET ${req.url.split('?')[0]}`)));
     }

@@ -42,9 +42,7 @@ export async function recordRoutes(app: FastifyInstance, services: Services): Pr
   const user = { onRequest: hooks(services).user };
   const withBody = { ...user, config: JSON_BODY };
 
-  app.get<EntityParams>('/api/:app/:entity', user, async (req) =>
-    listRecords(ctxOf(req), req.params.entity, listQueryFromParams(req.query)),
-  );
+  app.get<EntityParams>('/api/:app/:entity', user, async (req) => listRecords(ctxOf(req), req.params.entity, listQueryFromParams(req.query)));
   app.get<RecordParams>('/api/:app/:entity/:id', user, async (req) => ({
     data: await getRecord(ctxOf(req), req.params.entity, req.params.id, listQueryFromParams(req.query).include),
   }));

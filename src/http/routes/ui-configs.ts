@@ -9,13 +9,19 @@ type ByEntity = { Params: { entity: string } };
 export async function uiConfigRoutes(app: FastifyInstance, services: Services): Promise<void> {
   const h = hooks(services);
   const user = { onRequest: h.user };
-  adminResourceRoutes(app, services, 'ui-configs', {
-    list: ui.listUIConfigs,
-    get: ui.getUIConfig,
-    create: ui.createUIConfig,
-    update: ui.updateUIConfig,
-    remove: ui.deleteUIConfig,
-  }, { collection: '_ui_configs' });
+  adminResourceRoutes(
+    app,
+    services,
+    'ui-configs',
+    {
+      list: ui.listUIConfigs,
+      get: ui.getUIConfig,
+      create: ui.createUIConfig,
+      update: ui.updateUIConfig,
+      remove: ui.deleteUIConfig,
+    },
+    { collection: '_ui_configs' },
+  );
 
   app.get('/api/:app/_ui/configs', user, async (req) => ({ data: await ui.defaultUIConfigs(appOf(req)) }));
   app.get<ByEntity>('/api/:app/_ui/config/:entity', user, async (req) => ({
