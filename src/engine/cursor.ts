@@ -2,7 +2,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { invalidPayload } from '../errors.js';
 import type { EntityMeta, FieldMeta } from '../metadata/registry.js';
 import type { Params } from './params.js';
-import { filterTarget, type ListQuery, type SortKey } from './query.js';
+import type { ListFilter } from './list-query.js';
+import { filterTarget, type SortKey } from './query.js';
 
 /**
  * Keyset pagination (spec: rest-api.md `cursor`). A cursor holds the sort-key values of the last
@@ -17,7 +18,7 @@ import { filterTarget, type ListQuery, type SortKey } from './query.js';
 const MAC_CHARS = 22; // 128 bits of base64url
 
 /** What a cursor is bound to. */
-export function cursorBinding(entity: EntityMeta, keys: readonly SortKey[], filters: ListQuery['filters']): string {
+export function cursorBinding(entity: EntityMeta, keys: readonly SortKey[], filters: readonly ListFilter[]): string {
   const normal = filters
     .map(({ key, value }) => {
       const { name, op } = filterTarget(entity, key);

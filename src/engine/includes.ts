@@ -8,23 +8,18 @@ import { liveSql, scopeSql, whereSql } from './query.js';
 
 const OWNER = '"rocket.owner"';
 
-/** Resolves `include=a,b` names against the registry before any SQL exists. */
+/** An include name resolved against the registry before any SQL exists. */
 export interface Include {
   name: string;
   use: RelationUse;
 }
 
-export function parseIncludes(entity: EntityMeta, include: string | undefined, ctx: OpContext): Include[] {
-  if (include === undefined || include.trim() === '') return [];
-  const uses: Include[] = [];
-  for (const raw of include.split(',')) {
-    const name = raw.trim();
-    if (name === '') continue;
+export function resolveIncludes(entity: EntityMeta, names: readonly string[], ctx: OpContext): Include[] {
+  return names.map((name) => {
     const use = ctx.app.registry.resolve(entity, name);
     if (!use) throw new RocketError('UNKNOWN_FIELD', `Unknown include: ${name}`);
-    uses.push({ name, use });
-  }
-  return uses;
+    return { name, use };
+  });
 }
 
 /** The record shape of every response (rest-api.md §Record shape): declared fields, plus deleted_at when soft-deleting. */

@@ -4,22 +4,10 @@ import type { EntityMeta, FieldMeta } from '../metadata/registry.js';
 import type { Params } from './params.js';
 import { coerceFilter } from '../types/coerce.js';
 import { FILTER_OPERATORS, type FilterOp } from '../types/filter-operators.js';
+import type { ListFilter, SortItem } from './list-query.js';
 
-/** List query as the engine takes it: plain values, already split from any URL syntax. */
-export interface ListQuery {
-  /** `filter[<field>]` / `filter[<field>.<op>]` keys without the `filter[...]` wrapper, with their raw values. */
-  filters: Array<{ key: string; value: string | string[] }>;
-  sort?: string;
-  page?: string;
-  perPage?: string;
-  include?: string;
-  /** `count=`: exact | estimated | none (checked at query parsing). */
-  count?: string;
-  /** `cursor=`: an opaque `meta.next_cursor` of an earlier page. */
-  cursor?: string;
-  /** Query keys that start like a filter but are not `filter[...]`; refused at query parsing. */
-  malformed?: string[];
-}
+// The URL syntax moved to list-query.ts; these names stay importable from here for the realtime subscription.
+export { listQueryFromParams, pageOf, type ListQuery } from './list-query.js';
 
 const SQL_OP: Record<Exclude<FilterOp, 'in' | 'not_in'>, string> = {
   eq: '=',
@@ -30,40 +18,6 @@ const SQL_OP: Record<Exclude<FilterOp, 'in' | 'not_in'>, string> = {
   lte: '<=',
   like: 'LIKE',
 };
-
-/** Splits raw query-string pairs (`filter[a.b]=v`, `sort`, `page`, …) into a ListQuery. */
-export function listQueryFromParams(query: Record<string, unknown>): ListQuery {
-  const out: ListQuery = { filters: [] };
-  const one = (v: unknown): string | undefined => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
-  for (const [rawKey, rawValue] of Object.entries(query)) {
-    const m = /^filter\[(.*)\]$/.exec(rawKey);
-    // A malformed filter key (e.g. an '=' inside the brackets split it) must not silently widen the result.
-    if (!m && rawKey.startsWith('filter[')) (out.malformed ??= []).push(rawKey);
-    if (m) {
-      for (const v of Array.isArray(rawValue) ? rawValue : [rawValue]) out.filters.push({ key: m[1]!, value: String(v) });
-      continue;
-    }
-    if (rawKey === 'sort') out.sort = one(rawValue);
-    else if (rawKey === 'page') out.page = one(rawValue);
-    else if (rawKey === 'per_page') out.perPage = one(rawValue);
-    else if (rawKey === 'include') out.include = one(rawValue);
-    else if (rawKey === 'count') out.count = one(rawValue);
-    else if (rawKey === 'cursor') out.cursor = one(rawValue);
-  }
-  return out;
-}
-
-/** A positive decimal integer ('1e1', '0x10', ' 5' and '2.0' are not), else undefined. */
-function positiveInt(text: string | undefined): number | undefined {
-  if (text === undefined || !/^\d+$/.test(text)) return undefined;
-  const n = Number(text);
-  return n >= 1 ? n : undefined;
-}
-
-export function pageOf(page: string | undefined, perPage: string | undefined): { page: number; perPage: number } {
-  const pp = positiveInt(perPage);
-  return { page: positiveInt(page) ?? 1, perPage: pp === undefined ? 25 : Math.min(pp, 100) };
-}
 
 function filterValue(field: FieldMeta, raw: string): unknown {
   const c = coerceFilter(field, raw);
@@ -79,7 +33,7 @@ export function filterTarget(entity: EntityMeta, key: string): { name: string; o
 }
 
 /** SQL conditions of the user's filters (ANDed), checked against the registry before any SQL exists. */
-export function filterSql(entity: EntityMeta, filters: ListQuery['filters'], params: Params, alias = ''): string[] {
+export function filterSql(entity: EntityMeta, filters: readonly ListFilter[], params: Params, alias = ''): string[] {
   const out: string[] = [];
   for (const { key, value } of filters) {
     const { name, op } = filterTarget(entity, key);
@@ -122,22 +76,17 @@ export interface SortKey {
 }
 
 /**
- * The keys of `sort=a,-b` (unknown or empty names → 400), ending in the primary key so the order
+ * The keys of a sort (unknown or empty names → 400), ending in the primary key so the order
  * is total: pages never overlap or skip rows and a cursor can continue after any row. The key runs
  * in the direction of the last sort key, so a single-direction sort is one index order
  * (`(a, pk) > (…)` can use an index on `a`); without a sort, the primary key alone.
  */
-export function sortKeys(entity: EntityMeta, sort: string | undefined): SortKey[] {
+export function sortKeys(entity: EntityMeta, sort: readonly SortItem[]): SortKey[] {
   const keys: SortKey[] = [];
-  if (sort !== undefined && sort !== '') {
-    for (const raw of sort.split(',')) {
-      const item = raw.trim();
-      const desc = item.startsWith('-');
-      const name = desc ? item.slice(1).trim() : item;
-      const field = entity.fields.get(name);
-      if (!field) throw new RocketError('UNKNOWN_FIELD', `Unknown sort field: ${name}`);
-      keys.push({ field, desc });
-    }
+  for (const { name, desc } of sort) {
+    const field = entity.fields.get(name);
+    if (!field) throw new RocketError('UNKNOWN_FIELD', `Unknown sort field: ${name}`);
+    keys.push({ field, desc });
   }
   if (!keys.some((k) => k.field === entity.pk)) keys.push({ field: entity.pk, desc: keys.at(-1)?.desc ?? false });
   return keys;

@@ -1,10 +1,11 @@
 import { invalidPayload, notFound } from '../errors.js';
 import type { EntityMeta } from '../metadata/registry.js';
 import { entityOf, type OpContext, type Record_ } from './context.js';
-import { attachIncludes, parseIncludes } from './includes.js';
+import { attachIncludes, resolveIncludes } from './includes.js';
 import { Params } from './params.js';
 import { cursorBinding, decodeCursor, encodeCursor, keyTextSelect, keyValues, keysetSql } from './cursor.js';
-import { filterSql, liveSql, orderSql, pageOf, scopeSql, sortKeys, whereSql, type ListQuery } from './query.js';
+import { filterSql, liveSql, orderSql, scopeSql, sortKeys, whereSql } from './query.js';
+import type { CountStrategy, ListQuery } from './list-query.js';
 import { DEFAULT_LIST_SETTINGS } from './list-settings.js';
 import { UUID_RE } from '../types/ids.js';
 import type { Queryable, SqlParam } from '../db/database.js';
@@ -26,17 +27,6 @@ export interface ListResult {
 }
 
 const TOTAL = 'rocket.total';
-const COUNT_STRATEGIES = ['exact', 'estimated', 'none'] as const;
-type CountStrategy = (typeof COUNT_STRATEGIES)[number];
-
-function countStrategy(text: string | undefined): CountStrategy {
-  if (text === undefined) return 'exact';
-  if (!(COUNT_STRATEGIES as readonly string[]).includes(text)) {
-    throw invalidPayload(`Invalid count: ${JSON.stringify(text)} (exact, estimated or none)`);
-  }
-  return text as CountStrategy;
-}
-
 /** The planner's row estimate for a WHERE clause (one EXPLAIN, no rows read). */
 async function estimateRows(db: Queryable, entity: EntityMeta, where: string, params: readonly SqlParam[]): Promise<number> {
   const rows = await db.query<{ 'QUERY PLAN': Array<{ Plan?: { 'Plan Rows'?: number } }> }>(
@@ -47,7 +37,7 @@ async function estimateRows(db: Queryable, entity: EntityMeta, where: string, pa
 }
 
 /**
- * GET /:entity — entity → read permission → query parsing → read filters → page (+ count, per the
+ * GET /:entity — entity → read permission → the query's names checked against the registry → read filters → page (+ count, per the
  * `count` strategy) → includes. Pages are in a total order (sort keys + primary key); one row past
  * the page tells whether a next cursor exists.
  */
@@ -55,14 +45,15 @@ export async function listRecords(ctx: OpContext, entityName: string, query: Lis
   const entity = entityOf(ctx.app, entityName);
   const scope = ctx.app.permissions.readScope(ctx.caller, entity.name);
   if (query.malformed?.length) throw invalidPayload(`Invalid filter parameter: ${query.malformed[0]}`);
+  if (query.invalidCount !== undefined) throw invalidPayload(`Invalid count: ${JSON.stringify(query.invalidCount)} (exact, estimated or none)`);
   const settings = ctx.app.listSettings ?? DEFAULT_LIST_SETTINGS;
-  const count = countStrategy(query.count);
+  const count: CountStrategy = query.count;
   const params = new Params();
   const conditions = [liveSql(entity), ...filterSql(entity, query.filters, params), scopeSql(entity, scope, params)];
   const where = whereSql(conditions);
   const keys = sortKeys(entity, query.sort);
-  const includes = parseIncludes(entity, query.include, ctx);
-  const { page, perPage } = pageOf(query.page, query.perPage);
+  const includes = resolveIncludes(entity, query.include, ctx);
+  const { page, perPage } = query;
   const binding = cursorBinding(entity, keys, query.filters);
   const countParams = params.list.length;
   let pageWhere = where;
@@ -177,10 +168,10 @@ export function recordNotFound(entity: EntityMeta, id: string): Error {
 }
 
 /** GET /:entity/:id */
-export async function getRecord(ctx: OpContext, entityName: string, id: string, include?: string): Promise<Record_> {
+export async function getRecord(ctx: OpContext, entityName: string, id: string, include: readonly string[] = []): Promise<Record_> {
   const entity = entityOf(ctx.app, entityName);
   const scope = ctx.app.permissions.readScope(ctx.caller, entity.name);
-  const includes = parseIncludes(entity, include, ctx);
+  const includes = resolveIncludes(entity, include, ctx);
   const row = await findRecord(ctx.app.db, entity, id, { scope: (p) => scopeSql(entity, scope, p) });
   if (!row) throw recordNotFound(entity, id);
   const record = recordOf(entity, row);

@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RocketError } from '../../errors.js';
-import { listQueryFromParams } from '../../engine/query.js';
+import { listQueryFromParams, writeIncludeNames } from '../../engine/list-query.js';
 import { getRecord, listRecords } from '../../engine/read.js';
 import { createRecord, updateRecord } from '../../engine/write/pipeline.js';
 import { deleteRecord } from '../../engine/write/pipeline.js';
-import { attachIncludes, parseIncludes, type Include } from '../../engine/includes.js';
+import { attachIncludes, resolveIncludes, type Include } from '../../engine/includes.js';
 import { entityOf, type OpContext, type Record_ } from '../../engine/context.js';
 import { RESERVED_ENTITY_NAMES } from '../../metadata/types.js';
 import { appOf, callerOf, hooks, type Services } from '../context.js';
@@ -26,9 +26,9 @@ function ctxOf(req: FastifyRequest<{ Params: { entity: string } }>): OpContext {
  * `include=` on a write response: the written relations, read back after commit. The names are
  * resolved before the write, so an unknown one is refused (400) without anything being written.
  */
-function writeIncludes(ctx: OpContext, entity: string, include: unknown): Include[] {
-  if (typeof include !== 'string' || include === '') return [];
-  return parseIncludes(entityOf(ctx.app, entity), include, ctx);
+function writeIncludes(ctx: OpContext, entity: string, query: Record<string, unknown>): Include[] {
+  const names = writeIncludeNames(query);
+  return names.length === 0 ? [] : resolveIncludes(entityOf(ctx.app, entity), names, ctx);
 }
 
 async function withIncludes(ctx: OpContext, entity: string, record: Record_, includes: Include[]): Promise<Record_> {
@@ -48,13 +48,13 @@ export async function recordRoutes(app: FastifyInstance, services: Services): Pr
   }));
   app.post<EntityParams>('/api/:app/:entity', withBody, async (req, reply) => {
     const ctx = ctxOf(req);
-    const includes = writeIncludes(ctx, req.params.entity, req.query.include);
+    const includes = writeIncludes(ctx, req.params.entity, req.query);
     const record = await createRecord(ctx, req.params.entity, req.body);
     return reply.status(201).send({ data: await withIncludes(ctx, req.params.entity, record, includes) });
   });
   app.put<RecordParams>('/api/:app/:entity/:id', withBody, async (req) => {
     const ctx = ctxOf(req);
-    const includes = writeIncludes(ctx, req.params.entity, req.query.include);
+    const includes = writeIncludes(ctx, req.params.entity, req.query);
     const record = await updateRecord(ctx, req.params.entity, req.params.id, req.body);
     return { data: await withIncludes(ctx, req.params.entity, record, includes) };
   });
