@@ -90,17 +90,24 @@ function Browser(props: { e: EntityDef }) {
     });
   }, [list.data]);
 
-  useLiveChanges(m.app, e.name, (change) => {
+  const live = useLiveChanges(m.app, e.name, (ev) => {
     const data = list.data;
     if (!data) return;
-    const pk = e.primary_key.field;
+    if (ev.kind === 'refetch') return list.reload();
+    const { change } = ev;
+    // a new row's place depends on sort, filters and paging: the server decides
     if (change.action === 'create') return list.reload();
+    const pk = e.primary_key.field;
     const at = data.data.findIndex((r) => String(r[pk]) === String(change.id));
     if (at < 0) return;
     const rows = [...data.data];
     if (change.action === 'delete') rows.splice(at, 1);
     else rows[at] = change.record;
-    list.setData({ ...data, data: rows });
+    list.setData({
+      ...data,
+      data: rows,
+      meta: change.action === 'delete' && data.meta ? { ...data.meta, total: Math.max(0, (data.meta.total ?? 1) - 1) } : data.meta,
+    });
   });
 
   const meta: ListMeta | undefined = list.data?.meta;
@@ -121,7 +128,19 @@ function Browser(props: { e: EntityDef }) {
 
   return (
     <>
-      <PageHead title={e.name} sub={`${total} record${total === 1 ? '' : 's'}`}>
+      <PageHead
+        title={e.name}
+        sub={
+          <>
+            {`${total} record${total === 1 ? '' : 's'}`}{' '}
+            {live && (
+              <span class="badge ok" title="New and changed rows appear without reloading">
+                live
+              </span>
+            )}
+          </>
+        }
+      >
         {m.can(e.name, 'create') && (
           <button type="button" class="primary" onClick={() => navigate(`${base}/new`)}>
             New {e.name}

@@ -8,6 +8,7 @@ import { ActivityPage } from './activity';
 import { ApiPage } from './api-page';
 import { InboxPage } from './inbox';
 import { LogicPage } from './logic';
+import { ProfilePage } from './profile';
 import { DataIndex, DataPage } from './data';
 import { RecordPage } from './record';
 import { EntityDesigner, RelationEditor, SchemaPage } from './schema';
@@ -52,6 +53,7 @@ export function AppShell(props: { app: string; path: string; admin: boolean }) {
           { to: `${base}/api`, label: 'API', key: 'api' },
         ]
       : []),
+    { to: `${base}/profile`, label: 'Profile', key: 'profile' },
   ];
 
   return (
@@ -135,6 +137,7 @@ function Page(props: { path: string; base: string; admin: boolean }) {
     if (rest === '/activity') return <ActivityPage />;
   }
   if (rest === '/inbox') return <InboxPage />;
+  if (rest === '/profile') return <ProfilePage />;
   if (rest === '/data' || rest === '/') return <DataIndex />;
   if ((m = match('/data/:entity', rest))) return <DataPage entity={m.entity!} />;
   if ((m = match('/data/:entity/:id', rest))) return <RecordPage entity={m.entity!} id={m.id!} />;
