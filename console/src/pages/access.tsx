@@ -204,6 +204,7 @@ function Invites() {
   const invites = useAsync(() => api.get<Invite[]>(base), []);
   const [emails, setEmails] = useState('');
   const [roles, setRoles] = useState('');
+  const [revoking, setRevoking] = useState<Invite | null>(null);
   const [bulkResult, setBulkResult] = useState<{
     summary: { total: number; created: number; skipped: number };
     skipped: { email: string; reason: string }[];
@@ -298,15 +299,7 @@ function Invites() {
                         Copy link
                       </button>
                     )}
-                    <button
-                      type="button"
-                      class="ghost danger"
-                      aria-label={`Revoke invite for ${i.email}`}
-                      onClick={async () => {
-                        await api.del(`${base}/${i.id}`).catch((e: Error) => toast(e.message, 'error'));
-                        invites.reload();
-                      }}
-                    >
+                    <button type="button" class="ghost danger" aria-label={`Revoke invite for ${i.email}`} onClick={() => setRevoking(i)}>
                       Revoke
                     </button>
                   </td>
@@ -315,6 +308,19 @@ function Invites() {
             })}
           </tbody>
         </table>
+      )}
+      {revoking && (
+        <ConfirmDialog
+          title={`Revoke the invite for ${revoking.email}?`}
+          message="Its accept link stops working."
+          confirmLabel="Revoke"
+          onConfirm={async () => {
+            await api.del(`${base}/${revoking.id}`);
+            invites.reload();
+            return true;
+          }}
+          onClose={() => setRevoking(null)}
+        />
       )}
     </section>
   );
