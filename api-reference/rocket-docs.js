@@ -4,11 +4,10 @@
 // user pastes. Tokens stay in this tab's sessionStorage and only ever go to this origin.
 /* global SwaggerUIBundle */
 (() => {
-  
   var app = document.body.getAttribute('data-app');
-  var base = '/api/' + encodeURIComponent(app);
+  var base = `/api/${encodeURIComponent(app)}`;
   var CONSOLE_KEY = 'rocket.console.session';
-  var TOKEN_KEY = 'rocket.docs.token.' + app;
+  var TOKEN_KEY = `rocket.docs.token.${app}`;
   var statusEl = document.getElementById('rocket-status');
   var form = document.getElementById('rocket-token-form');
   var input = document.getElementById('rocket-token');
@@ -23,7 +22,7 @@
   function read(key) {
     try {
       return sessionStorage.getItem(key);
-    } catch (e) {
+    } catch {
       return null;
     }
   }
@@ -31,9 +30,9 @@
   /** The console's session of this tab, when it is for this app (or a platform session). */
   function consoleSession() {
     try {
-      var s = JSON.parse(read(CONSOLE_KEY) || 'null');
+      const s = JSON.parse(read(CONSOLE_KEY) || 'null');
       if (s && typeof s.access === 'string' && (s.kind === 'platform' || s.app === app)) return s;
-    } catch (e) {
+    } catch {
       /* not a session */
     }
     return null;
@@ -49,10 +48,10 @@
     var s = consoleSession();
     if (!s) return Promise.resolve(null);
     if (s.exp * 1000 > Date.now() + 10000) return Promise.resolve(s.access);
-    var auth = s.kind === 'platform' ? '/api/_platform/auth' : base + '/auth';
+    var auth = s.kind === 'platform' ? '/api/_platform/auth' : `${base}/auth`;
     refreshing =
       refreshing ||
-      fetch(auth + '/refresh', {
+      fetch(`${auth}/refresh`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ refresh_token: s.refresh }),
@@ -88,7 +87,7 @@
   function sameOrigin(url) {
     try {
       return new URL(url, location.href).origin === location.origin;
-    } catch (e) {
+    } catch {
       return false;
     }
   }
@@ -111,7 +110,7 @@
       requestInterceptor: (req) => {
         if (!sameOrigin(req.url) || hasAuthorization(req.headers)) return req;
         return currentToken().then((token) => {
-          if (token) req.headers.Authorization = 'Bearer ' + token;
+          if (token) req.headers.Authorization = `Bearer ${token}`;
           return req;
         });
       },
@@ -121,23 +120,23 @@
   function load(source) {
     return currentToken().then((token) => {
       if (!token) {
-        setStatus('Paste an access token of this app (from POST ' + base + '/auth/login, or sign in to the console first).', true);
+        setStatus(`Paste an access token of this app (from POST ${base}/auth/login, or sign in to the console first).`, true);
         return;
       }
       setStatus('Loading…');
-      return fetch(base + '/_openapi', { headers: { Authorization: 'Bearer ' + token } }).then((res) => {
+      return fetch(`${base}/_openapi`, { headers: { Authorization: `Bearer ${token}` } }).then((res) => {
         if (!res.ok) {
           return res
             .json()
             .catch(() => null)
             .then((body) => {
-              var msg = body && body.error ? body.error.message : 'HTTP ' + res.status;
-              setStatus('The document could not be loaded: ' + msg + (res.status === 401 ? ' (paste a valid token)' : ''), true);
+              var msg = body?.error ? body.error.message : `HTTP ${res.status}`;
+              setStatus(`The document could not be loaded: ${msg}${res.status === 401 ? ' (paste a valid token)' : ''}`, true);
             });
         }
         return res.json().then((spec) => {
           render(spec);
-          setStatus('Showing what ' + source + ' may use.');
+          setStatus(`Showing what ${source} may use.`);
         });
       });
     });
@@ -150,7 +149,7 @@
     pasted = value;
     try {
       sessionStorage.setItem(TOKEN_KEY, value);
-    } catch (err) {
+    } catch {
       /* storage unavailable: the token lives in memory only */
     }
     input.value = '';

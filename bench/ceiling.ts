@@ -89,9 +89,9 @@ async function withItems(orders: Row[], db: postgres.Sql = sql): Promise<Row[]> 
   const items = await db<Row[]>`SELECT ${ITEM} FROM order_items WHERE order_id = ANY(${orders.map((o) => o.id as string)}::uuid[])`;
   const byOrder = new Map<unknown, Row[]>();
   for (const item of items) {
-    let list = byOrder.get(item.order_id);
-    if (!list) byOrder.set(item.order_id, (list = []));
-    list.push(item);
+    const list = byOrder.get(item.order_id);
+    if (list) list.push(item);
+    else byOrder.set(item.order_id, [item]);
   }
   for (const o of orders) o.items = byOrder.get(o.id) ?? [];
   return orders;
@@ -154,7 +154,7 @@ app.get<{ Params: { entity: string }; Querystring: Query }>('/api/:app/:entity',
     const db = v.db;
     // Pages in key order, so the cursor can continue after the last row.
     const key = (r: Row) => [r.id];
-    let list;
+    let list: ReturnType<typeof listOf>;
     if (v.two) {
       const [rows, [c]] = await Promise.all([
         db<Row[]>`SELECT ${ORDER} FROM orders WHERE total >= ${min} ORDER BY id LIMIT ${limit} OFFSET ${offset}`,

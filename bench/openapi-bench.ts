@@ -23,9 +23,9 @@ function metadata() {
   for (let i = 0; i < ENTITIES; i++) {
     const name = `entity_${String(i).padStart(2, '0')}`;
     const fields: Array<Record<string, unknown>> = [{ name: 'id', type: 'uuid', required: true }];
-    TYPES.forEach((type, k) =>
-      fields.push({ name: `f_${type}_${k}`, type, required: k % 3 === 0, ...(type === 'string' && { enum: ['a', 'b', 'c'] }) }),
-    );
+    for (const [k, type] of TYPES.entries()) {
+      fields.push({ name: `f_${type}_${k}`, type, required: k % 3 === 0, ...(type === 'string' && { enum: ['a', 'b', 'c'] }) });
+    }
     if (i > 0) fields.push({ name: 'parent_id', type: 'uuid' });
     fields.push({ name: 'created_at', type: 'timestamp', auto: 'create' }, { name: 'updated_at', type: 'timestamp', auto: 'update' });
     entities.push({

@@ -61,8 +61,7 @@ class Subscriber {
         res.on('data', (chunk: string) => {
           const now = performance.now();
           this.buffer += chunk;
-          let cut: number;
-          while ((cut = this.buffer.indexOf('\n\n')) >= 0) {
+          for (let cut = this.buffer.indexOf('\n\n'); cut >= 0; cut = this.buffer.indexOf('\n\n')) {
             const block = this.buffer.slice(0, cut);
             this.buffer = this.buffer.slice(cut + 2);
             if (block.includes('event: ready') && !readySeen) {

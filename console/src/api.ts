@@ -71,7 +71,7 @@ export async function request<T = unknown>(method: string, path: string, opts: O
   }
   if (!res.ok) {
     const e = (json as { error?: { code?: string; message?: string; details?: Detail[] } } | undefined)?.error;
-    throw new ApiError(res.status, e?.code ?? 'HTTP_' + res.status, e?.message ?? `Request failed (${res.status})`, e?.details ?? []);
+    throw new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? `Request failed (${res.status})`, e?.details ?? []);
   }
   return json as T;
 }

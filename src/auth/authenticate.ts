@@ -38,7 +38,7 @@ export async function authenticateApp(
     return makeCaller(own.sub, own.roles, status.email);
   }
   const plat = await platform.verify(token);
-  if (plat && plat.roles.includes('platform_admin')) {
+  if (plat?.roles.includes('platform_admin')) {
     return { ...makeCaller(plat.sub, [...plat.roles, 'admin'], null), platform: true };
   }
   throw unauthorized(INVALID);

@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/database.js';
 import { forbidden } from '../errors.js';
 import type { Caller } from './caller.js';
+import { getOrInsert } from '../collections.js';
 
 /**
  * Permission policies (spec: auth.md §Permissions): a whitelist of
@@ -67,8 +68,7 @@ export class PermissionSet {
       const policy = parsePolicyRow(row);
       if (!policy) continue;
       const key = keyOf(policy.entity, policy.action);
-      let list = byKey.get(key);
-      if (!list) byKey.set(key, (list = []));
+      const list = getOrInsert(byKey, key, () => []);
       list.push({ policy, roles: new Set(policy.roles.map((r) => r.toLowerCase())) });
     }
     return new PermissionSet(byKey);

@@ -97,7 +97,7 @@ export async function startEmbedded(dataDir: string, port: number, log: Logger):
   if (!existsSync(join(pgData, 'PG_VERSION'))) {
     log.info({ pgData }, 'initialising embedded PostgreSQL');
     await pg.initialise();
-    await writeFile(passwordFile, password + '\n', { mode: 0o600 });
+    await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
   } else {
     await stopOrphan(pgData, log);
   }

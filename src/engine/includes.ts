@@ -96,7 +96,7 @@ export async function attachIncludes(ctx: OpContext, entity: EntityMeta, rows: R
       const keys = distinct(rows.map(ownerKey));
       const ids = params.add(keys as string[], `${fk.cast}[]`);
       const found = await ctx.app.db.query<Record_>(
-        `SELECT ${columns(other)} FROM ${other.table} t` + whereSql([`t.${fk.col} = ANY(${ids})`, live, scope]),
+        `SELECT ${columns(other)} FROM ${other.table} t${whereSql([`t.${fk.col} = ANY(${ids})`, live, scope])}`,
         params.list,
       );
       const byOwner = new Map<string, Record_[]>();
@@ -117,7 +117,7 @@ export async function attachIncludes(ctx: OpContext, entity: EntityMeta, rows: R
       const keys = distinct(rows.map(refOf));
       const ids = params.add(keys as string[], `${other.pk.cast}[]`);
       const found = await ctx.app.db.query<Record_>(
-        `SELECT ${columns(other)} FROM ${other.table} t` + whereSql([`t.${other.pk.col} = ANY(${ids})`, live, scope]),
+        `SELECT ${columns(other)} FROM ${other.table} t${whereSql([`t.${other.pk.col} = ANY(${ids})`, live, scope])}`,
         params.list,
       );
       const byId = new Map(found.map((r) => [String(r[other.pk.name]), r]));

@@ -14,7 +14,7 @@ import { filterSql, liveSql, whereSql } from './query.js';
 export async function loadRelated(db: Queryable, entity: EntityMeta, pk: unknown, loads: readonly RelatedLoad[], into: Record_): Promise<void> {
   for (const load of loads) {
     const use = entity.uses.get(load.relation);
-    if (!use || !use.forward) continue;
+    if (!use?.forward) continue;
     const rel = use.relation;
     const target = rel.target;
     const single = rel.def.type === 'one_to_one';

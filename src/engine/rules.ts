@@ -25,7 +25,7 @@ function fieldRuleFails(rule: CompiledRule, record: Record_): boolean {
       return typeof value === 'string' && num(threshold) !== undefined && [...value].length > num(threshold)!;
     case 'pattern':
       if (typeof value !== 'string' || typeof threshold !== 'string') return false;
-      return !rule.pattern || !rule.pattern.test(value);
+      return !rule.pattern?.test(value);
     default:
       return false;
   }

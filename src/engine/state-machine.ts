@@ -1,6 +1,6 @@
 import { RocketError, forbidden, type ErrorDetail } from '../errors.js';
-import { ExprRuntimeError, truthy, type CompiledExpr } from '../expr/index.js';
-import type { CompiledMachine, CompiledTransition } from '../metadata/compiled-machine.js';
+import { ExprRuntimeError, truthy } from '../expr/index.js';
+import type { CompiledTransition } from '../metadata/compiled-machine.js';
 import type { TransitionAction } from '../metadata/state-machine-definition.js';
 import type { Record_ } from './context.js';
 import { recordOf } from './read.js';

@@ -63,7 +63,8 @@ class Checker {
       case 'literal':
         return;
       case 'variable':
-        return this.variable(node.name, node.pos);
+        this.variable(node.name, node.pos);
+        return;
       case 'array':
         for (const item of node.items) this.check(item);
         return;
@@ -75,13 +76,15 @@ class Checker {
         return;
       case 'member':
         if (FORBIDDEN_NAMES.has(node.name)) throw new ExprCompileError(`forbidden member name ${node.name}`, node.namePos);
-        return this.check(node.object);
+        this.check(node.object);
+        return;
       case 'index':
         if (node.index.type === 'literal' && typeof node.index.value === 'string' && FORBIDDEN_NAMES.has(node.index.value)) {
           throw new ExprCompileError(`forbidden member name ${node.index.value}`, node.index.pos);
         }
         this.check(node.object);
-        return this.check(node.index);
+        this.check(node.index);
+        return;
       case 'call': {
         const spec = FUNCTIONS.get(node.name);
         if (spec === undefined) {
@@ -89,7 +92,7 @@ class Checker {
           throw new ExprCompileError(`unknown function ${node.name}`, node.pos);
         }
         arity(node.name, node.args.length, spec.min, spec.max, node.pos);
-        node.args.forEach((arg, k) => this.argument(arg, spec.lambdaArgs?.includes(k) === true));
+        for (const [k, arg] of node.args.entries()) this.argument(arg, spec.lambdaArgs?.includes(k) === true);
         if (node.name === 'matches' && node.args.length === 2) checkRegexLiteral(node.args[1]);
         return;
       }
@@ -99,11 +102,12 @@ class Checker {
         if (spec === undefined) throw new ExprCompileError(`unknown method ${node.name}`, node.pos);
         arity(node.name, node.args.length, spec.min, spec.max, node.pos);
         this.check(node.object);
-        node.args.forEach((arg, k) => this.argument(arg, spec.takesLambda && k === 0));
+        for (const [k, arg] of node.args.entries()) this.argument(arg, spec.takesLambda && k === 0);
         return;
       }
       case 'unary':
-        return this.check(node.arg);
+        this.check(node.arg);
+        return;
       case 'binary':
         this.check(node.left);
         this.check(node.right);
@@ -111,11 +115,13 @@ class Checker {
         return;
       case 'logical':
         this.check(node.left);
-        return this.check(node.right);
+        this.check(node.right);
+        return;
       case 'conditional':
         this.check(node.test);
         this.check(node.then);
-        return this.check(node.otherwise);
+        this.check(node.otherwise);
+        return;
       case 'arrow':
         throw new ExprCompileError('arrow functions are only allowed as the function argument of a list function', node.pos);
     }
@@ -129,7 +135,10 @@ class Checker {
   }
 
   private argument(arg: Node, lambdaAllowed: boolean): void {
-    if (arg.type !== 'arrow') return this.check(arg);
+    if (arg.type !== 'arrow') {
+      this.check(arg);
+      return;
+    }
     if (!lambdaAllowed) {
       throw new ExprCompileError('arrow functions are only allowed as the function argument of a list function', arg.pos);
     }

@@ -81,7 +81,7 @@ function compileLambdaArg(node: Node, env: Env): LambdaArg {
   if (node.type === 'arrow') {
     const slots = node.params.map(() => env.slots++);
     const saved = node.params.map((p) => env.scope.get(p.name));
-    node.params.forEach((p, k) => env.scope.set(p.name, slots[k]));
+    for (const [k, p] of node.params.entries()) env.scope.set(p.name, slots[k]);
     const body = compileNode(node.body, env);
     node.params.forEach((p, k) => {
       const prev = saved[k];

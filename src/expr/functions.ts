@@ -311,7 +311,10 @@ export const FUNCTIONS: ReadonlyMap<string, FunctionSpec> = new Map<string, Func
       lambdaArgs: LIST_FN,
       call: (c, [list], [, f]) => {
         let found = false;
-        each(c, expectList('any', list), f, (v) => !(found = truthy(v)));
+        each(c, expectList('any', list), f, (v) => {
+          found = truthy(v);
+          return !found;
+        });
         return found;
       },
     },
@@ -484,7 +487,10 @@ export const METHODS: ReadonlyMap<string, MethodSpec> = new Map<string, MethodSp
     'some',
     arrayLambda('some', (c, list, f) => {
       let found = false;
-      each(c, list, f, (v) => !(found = truthy(v)));
+      each(c, list, f, (v) => {
+        found = truthy(v);
+        return !found;
+      });
       return found;
     }),
   ],

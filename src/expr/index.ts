@@ -30,7 +30,7 @@ const NO_LOCALS: unknown[] = [];
 /** Compiles `source` for the given context variables. Throws ExprCompileError. */
 export function compileExpr(source: string, variables: readonly string[]): CompiledExpr {
   if (typeof source !== 'string') throw new ExprCompileError('expression must be a string', 0);
-  let unit;
+  let unit: ReturnType<typeof compileUnit>;
   try {
     unit = compileUnit(source, new Set(variables), false);
   } catch (e) {

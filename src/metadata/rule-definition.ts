@@ -91,7 +91,7 @@ function relatedLoad(registry: Registry, entity: EntityMeta, raw: unknown): Rela
   return raw.map((item, i) => {
     if (!isObject(item) || typeof item.relation !== 'string') throw invalid(`related_load[${i}].relation is required`);
     const use = registry.resolve(entity, item.relation);
-    if (!use || !use.forward) throw invalid(`related_load[${i}].relation: no relation ${item.relation} from ${entity.name}`);
+    if (!use?.forward) throw invalid(`related_load[${i}].relation: no relation ${item.relation} from ${entity.name}`);
     const out: RelatedLoad = { relation: item.relation };
     if (item.filter !== undefined && item.filter !== null) {
       if (!isObject(item.filter)) throw invalid(`related_load[${i}].filter must be an object`);

@@ -3,6 +3,7 @@ import type { Caller } from '../auth/caller.js';
 import type { PermissionSet } from '../auth/permissions.js';
 import type { Registry } from '../metadata/registry.js';
 import type { OpenApiDocument } from './types.js';
+import { getOrInsert } from '../collections.js';
 
 /** A document ready to send: its JSON text and the ETag naming exactly that text. */
 export interface ServedDocument {
@@ -53,10 +54,8 @@ export class DocumentCache {
     version: () => string,
     build: (version: string) => OpenApiDocument,
   ): ServedDocument {
-    let byPermissions = this.snapshots.get(registry);
-    if (!byPermissions) this.snapshots.set(registry, (byPermissions = new WeakMap()));
-    let entry = byPermissions.get(permissions);
-    if (!entry) byPermissions.set(permissions, (entry = { version: version(), docs: new Map() }));
+    const byPermissions = getOrInsert(this.snapshots, registry, () => new WeakMap());
+    const entry = getOrInsert(byPermissions, permissions, () => ({ version: version(), docs: new Map() }));
     const hit = entry.docs.get(audience);
     if (hit) return hit;
     // The document is a function of the version (all its inputs) and the audience, so the pair names it

@@ -21,7 +21,7 @@ export async function platformSecret(dataDir: string, fromEnv: string | undefine
   await mkdir(dataDir, { recursive: true });
   const secret = randomBytes(32).toString('hex');
   const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  await writeFile(aside, secret + '\n', { mode: 0o600 });
+  await writeFile(aside, `${secret}\n`, { mode: 0o600 });
   try {
     await link(aside, file);
     return secret;

@@ -38,7 +38,7 @@ export async function redeemTicket(db: Database, users: UserStatusCache, ticket:
     [hashOf(ticket)],
   );
   const row = rows[0];
-  if (!row || !row.live) throw unauthorized(INVALID);
+  if (!row?.live) throw unauthorized(INVALID);
   if (row.platform) return { ...makeCaller(row.user_id, row.roles, null), platform: true };
   const status = await users.get(row.user_id);
   if (!status.exists || !status.active) throw unauthorized(INVALID);

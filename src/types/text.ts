@@ -1,4 +1,5 @@
 // A NUL, or a lone UTF-16 surrogate (JSON allows "\ud800"; UTF-8 cannot hold it): text PostgreSQL cannot store as sent.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is the character being looked for
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** PostgreSQL text and jsonb cannot hold U+0000 anywhere in a value. */

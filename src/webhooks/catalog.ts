@@ -2,6 +2,7 @@ import type { Queryable } from '../db/database.js';
 import { ExprCompileError, WEBHOOK_VARIABLES, compileExpr, formatCompileError, type CompiledExpr } from '../expr/index.js';
 import { WEBHOOK_COLUMNS, type WebhookRow } from './admin.js';
 import type { Hook } from './definition.js';
+import { getOrInsert } from '../collections.js';
 
 /**
  * The active webhooks of an app, compiled once per metadata snapshot. Every
@@ -43,10 +44,8 @@ export async function catalogFor(version: object, db: Queryable): Promise<Catalo
   if (rows.length) {
     const byEntity = new Map<string, Map<Hook, ActiveWebhook[]>>();
     for (const row of rows) {
-      let hooks = byEntity.get(row.entity);
-      if (!hooks) byEntity.set(row.entity, (hooks = new Map()));
-      let list = hooks.get(row.hook);
-      if (!list) hooks.set(row.hook, (list = []));
+      const hooks = getOrInsert(byEntity, row.entity, () => new Map());
+      const list = getOrInsert(hooks, row.hook, () => []);
       list.push(compile(row));
     }
     catalog = byEntity;

@@ -5,6 +5,7 @@ import { deliver } from '../outbound/delivery.js';
 import { recordAttempt, type WebhookLog } from './logs.js';
 import { DEFAULT_WEBHOOK_SETTINGS, resolveHeaders, type WebhookSettings } from './settings.js';
 import { claim, type ClaimSpec } from '../jobs/claim.js';
+import { getOrInsert } from '../collections.js';
 
 /**
  * Sending stored log rows: the async deliveries right after commit, and the
@@ -82,9 +83,7 @@ interface Tracker {
 const trackers = new WeakMap<Database, Tracker>();
 
 function trackerOf(db: Database): Tracker {
-  let t = trackers.get(db);
-  if (!t) trackers.set(db, (t = { running: new Set(), abort: new AbortController() }));
-  return t;
+  return getOrInsert(trackers, db, () => ({ running: new Set(), abort: new AbortController() }));
 }
 
 function track(app: DispatchApp, work: (signal: AbortSignal) => Promise<void>): Promise<void> {

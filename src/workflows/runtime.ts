@@ -113,7 +113,7 @@ async function noteSkipped(app: EngineApp, source: string | undefined, workflow:
 
 async function runCondition(run: Run, step: WorkflowStep): Promise<boolean> {
   const compiled = run.wf.conditions.get(step.id);
-  if (!compiled || !compiled.ok) {
+  if (!compiled?.ok) {
     fail(run, `step ${step.id}: ${compiled && !compiled.ok ? compiled.error : 'condition step has no expression'}`);
     return false;
   }

@@ -156,6 +156,7 @@ const ATTEMPTS: readonly Attempt[] = [
   { name: 'getter is not invoked', source: 'record.secret', vars: varsWithGetter, outcome: { value: null } },
   { name: 'getter via computed key', source: "record['sec' + 'ret']", vars: varsWithGetter, outcome: { value: null } },
   // syntax that is not part of the language
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the expression source is meant to hold a template literal
   { name: 'template literal', source: '`${process.exit()}`', outcome: { compile: 'template literals are not supported' } },
   { name: 'assignment', source: "record.status = 'paid'", outcome: { compile: 'assignment is not allowed' } },
   { name: 'assignment to length', source: 'record.tags.length = 0', outcome: { compile: 'assignment is not allowed' } },

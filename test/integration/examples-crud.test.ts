@@ -79,7 +79,7 @@ function sample(f: Field, fileId: string, file: object): { sent: unknown; return
     case 'decimal':
       return { sent: `${n}.50`, returned: n + 0.5 };
     case 'boolean':
-      return { sent: f.default === true ? false : true, returned: f.default !== true };
+      return { sent: f.default !== true, returned: f.default !== true };
     case 'uuid': {
       const u = randomUUID().toUpperCase();
       return { sent: u, returned: u.toLowerCase() };

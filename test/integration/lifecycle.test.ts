@@ -86,7 +86,7 @@ describe('several instances on one database', () => {
       // b loads the app on first use, before the entity exists
       expect((await b.client.get(`/api/${app.name}/_admin/entities`, { token: app.token })).body.data).toEqual([]);
       expect((await a.client.post(`/api/${app.name}/_admin/entities`, { token: app.token, body: entity })).status).toBe(201);
-      let res;
+      let res: Awaited<ReturnType<typeof b.client.post>> | undefined;
       for (let i = 0; i < 50; i++) {
         res = await b.client.post(`/api/${app.name}/note`, { token: app.token, body: { body: 'hi' } });
         if (res.status === 201) break;

@@ -7,6 +7,7 @@ import addFormatsModule from 'ajv-formats';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { getOrInsert } from '../../src/collections.js';
 
 /**
  * issue 13 "Must hold" for the four example schemas: each app's document is valid OpenAPI 3.1,
@@ -149,8 +150,7 @@ function validators(doc: Doc): (schema: string, value: unknown) => string[] {
   ajv.addSchema({ $id: 'rocket:doc', ...structuredClone(doc) } as object);
   const compiled = new Map<string, ValidateFunction>();
   return (schema, value) => {
-    let v = compiled.get(schema);
-    if (!v) compiled.set(schema, (v = ajv.compile({ $ref: `rocket:doc#/components/schemas/${schema}` })));
+    const v = getOrInsert(compiled, schema, () => ajv.compile({ $ref: `rocket:doc#/components/schemas/${schema}` }));
     return v(value) ? [] : (v.errors ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
   };
 }

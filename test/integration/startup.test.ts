@@ -23,6 +23,7 @@ describe('log format', () => {
     const asked = captured(true);
     createLogger({ logLevel: 'info', logFormat: 'json' }, asked.stream).info('Rocket is serving');
     await new Promise((r) => setTimeout(r, 50));
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the ANSI colour escapes pino-pretty writes
     const plain = tty.text().replace(/\u001b\[[0-9;]*m/g, '');
     expect(plain).toMatch(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO: Rocket is serving\n/);
     expect(plain).toContain('url: "http://127.0.0.1:8080"');

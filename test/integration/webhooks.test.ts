@@ -505,7 +505,7 @@ describe('asynchronous webhooks (after_write, after_delete)', () => {
     expect((await rec('post', entity, { status: 'new' })).status).toBe(201);
     await waitFor(() => hitsOf(t.path).length === 1, 'the held call');
     expect((await logsOf(hook.id))[0].status).toBe('pending');
-    held.splice(0).forEach((release) => release());
+    for (const release of held.splice(0)) release();
     await logOf(hook.id, 'delivered');
   });
 
@@ -792,8 +792,10 @@ describe('retries', () => {
     statusOf.set(t.path, 200); // the receiver is back
     await runtime.db.query(`UPDATE _webhook_logs SET next_retry_at = NOW() - interval '1 second' WHERE webhook_id = $1`, [hook.id]);
     const result = await runWebhookPass(runtime);
-    expect(result.retried).toBe(1000);
-    expect(await count('delivered')).toBe(1000);
+    // The runner's own retry pass may wake during this one (its timer follows the earliest next_retry_at) and
+    // take part of the backlog: both claim with SKIP LOCKED, so together they send each row once.
+    expect(result.retried).toBeGreaterThan(0);
+    await waitFor(async () => (await count('delivered')) === 1000, 'all 1,000 delivered', 30_000);
     const delivered = hitsOf(t.path)
       .slice(1000)
       .map((h) => h.json.idempotency_key as string);

@@ -105,8 +105,7 @@ export class SseReader {
 
   private feed(chunk: string): void {
     this.buffer += chunk;
-    let cut: number;
-    while ((cut = this.buffer.indexOf('\n\n')) >= 0) {
+    for (let cut = this.buffer.indexOf('\n\n'); cut >= 0; cut = this.buffer.indexOf('\n\n')) {
       const block = this.buffer.slice(0, cut);
       this.buffer = this.buffer.slice(cut + 2);
       const ev: { id?: string; event?: string; data: string[] } = { data: [] };

@@ -70,5 +70,5 @@ export function inlineCommitted(inlines: Iterable<Inline>): void {
 }
 
 export function needsBefore(inline: Inline | undefined): boolean {
-  return inline !== undefined && inline.captures.some((c) => c.needsBefore);
+  return inline?.captures.some((c) => c.needsBefore) ?? false;
 }

@@ -115,7 +115,7 @@ export function checkNotCleared(row: RowPlan, details: ErrorDetail[]): void {
 
 function parseNested(registry: Registry, parent: EntityMeta, key: string, value: unknown, path: string, c: Collect): NestedPlan | undefined {
   const use = registry.resolve(parent, key);
-  if (!use || !use.forward) return undefined;
+  if (!use?.forward) return undefined;
   const where = at(path, key);
   const relation = use.relation;
   if (!isObject(value) || !Array.isArray(value.data)) {
