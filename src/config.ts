@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type { parse as ParseYaml } from 'yaml';
 import { z } from 'zod';
 
 /**
@@ -213,6 +214,8 @@ export function checkListenSafety(config: Pick<Config, 'host' | 'platformPasswor
 }
 
 function readYaml(path: string): Record<string, string> {
+  // Loaded only when a rocket.yaml exists: most deployments configure through the environment.
+  const parseYaml = (createRequire(import.meta.url)('yaml') as { parse: typeof ParseYaml }).parse;
   const doc: unknown = parseYaml(readFileSync(path, 'utf8'));
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${path}: must be a mapping of settings`);
