@@ -260,8 +260,8 @@ describe('admin console, part 1', { timeout: 180_000 }, () => {
     await w.screenshot('11-delete-confirm');
     await confirm.getByRole('button', { name: 'Delete' }).click();
     await page.waitForURL(/\/data\/order$/);
-    await page.getByRole('table', { name: 'order records' }).getByText('A-2').waitFor();
-    expect(await page.getByRole('table', { name: 'order records' }).getByText('A-1').count()).toBe(0);
+    await page.getByRole('table', { name: 'order records' }).getByText('A-2', { exact: true }).waitFor();
+    expect(await page.getByRole('table', { name: 'order records' }).getByText('A-1', { exact: true }).count()).toBe(0);
     const left = await server.client.get(`/api/${app}/order`, { token: server.platformToken });
     expect(left.body.data.map((o: { number: string }) => o.number)).toEqual(['A-2']);
   });

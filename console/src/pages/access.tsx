@@ -76,35 +76,37 @@ function Users() {
       {!users.data ? (
         <Spinner />
       ) : (
-        <table class="table" aria-label="Users">
-          <thead>
-            <tr>
-              <th scope="col">Email</th>
-              <th scope="col">Roles</th>
-              <th scope="col">Active</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {users.data.map((u) => (
-              <tr key={u.id}>
-                <td>{u.email}</td>
-                <td>{u.roles.join(', ') || <span class="muted">none</span>}</td>
-                <td>{u.active ? 'Yes' : 'No'}</td>
-                <td class="row-actions">
-                  <button type="button" aria-label={`Edit ${u.email}`} onClick={() => setEditing(u)}>
-                    Edit
-                  </button>
-                  <button type="button" class="ghost danger" aria-label={`Delete ${u.email}`} onClick={() => setDeleting(u)}>
-                    Delete
-                  </button>
-                </td>
+        <div class="scroll-x">
+          <table class="table" aria-label="Users">
+            <thead>
+              <tr>
+                <th scope="col">Email</th>
+                <th scope="col">Roles</th>
+                <th scope="col">Active</th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {users.data.map((u) => (
+                <tr key={u.id}>
+                  <td>{u.email}</td>
+                  <td>{u.roles.join(', ') || <span class="muted">none</span>}</td>
+                  <td>{u.active ? 'Yes' : 'No'}</td>
+                  <td class="row-actions">
+                    <button type="button" aria-label={`Edit ${u.email}`} onClick={() => setEditing(u)}>
+                      Edit
+                    </button>
+                    <button type="button" class="ghost danger" aria-label={`Delete ${u.email}`} onClick={() => setDeleting(u)}>
+                      Delete
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
       {editing && (
         <UserForm
@@ -265,49 +267,51 @@ function Invites() {
       ) : invites.data.length === 0 ? (
         <Empty>No invites.</Empty>
       ) : (
-        <table class="table" aria-label="Invites">
-          <thead>
-            <tr>
-              <th scope="col">Email</th>
-              <th scope="col">Roles</th>
-              <th scope="col">Status</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {invites.data.map((i) => {
-              const status = i.accepted_at ? 'accepted' : new Date(i.expires_at) < new Date() ? 'expired' : 'pending';
-              return (
-                <tr key={i.id}>
-                  <td>{i.email}</td>
-                  <td>{i.roles.join(', ')}</td>
-                  <td>{status}</td>
-                  <td class="row-actions">
-                    {status === 'pending' && (
-                      <button
-                        type="button"
-                        aria-label={`Copy accept link for ${i.email}`}
-                        onClick={() =>
-                          navigator.clipboard.writeText(acceptLink(m.app, i.token)).then(
-                            () => toast('Accept link copied'),
-                            () => toast(acceptLink(m.app, i.token)),
-                          )
-                        }
-                      >
-                        Copy link
+        <div class="scroll-x">
+          <table class="table" aria-label="Invites">
+            <thead>
+              <tr>
+                <th scope="col">Email</th>
+                <th scope="col">Roles</th>
+                <th scope="col">Status</th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {invites.data.map((i) => {
+                const status = i.accepted_at ? 'accepted' : new Date(i.expires_at) < new Date() ? 'expired' : 'pending';
+                return (
+                  <tr key={i.id}>
+                    <td>{i.email}</td>
+                    <td>{i.roles.join(', ')}</td>
+                    <td>{status}</td>
+                    <td class="row-actions">
+                      {status === 'pending' && (
+                        <button
+                          type="button"
+                          aria-label={`Copy accept link for ${i.email}`}
+                          onClick={() =>
+                            navigator.clipboard.writeText(acceptLink(m.app, i.token)).then(
+                              () => toast('Accept link copied'),
+                              () => toast(acceptLink(m.app, i.token)),
+                            )
+                          }
+                        >
+                          Copy link
+                        </button>
+                      )}
+                      <button type="button" class="ghost danger" aria-label={`Revoke invite for ${i.email}`} onClick={() => setRevoking(i)}>
+                        Revoke
                       </button>
-                    )}
-                    <button type="button" class="ghost danger" aria-label={`Revoke invite for ${i.email}`} onClick={() => setRevoking(i)}>
-                      Revoke
-                    </button>
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
       )}
       {revoking && (
         <ConfirmDialog

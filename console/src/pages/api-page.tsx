@@ -84,16 +84,18 @@ export function ApiPage() {
             <p>
               <strong>{result.message}</strong>
             </p>
-            <table class="table compact" aria-label="Import summary">
-              <tbody>
-                {Object.entries(result.summary).map(([k, v]) => (
-                  <tr key={k}>
-                    <th scope="row">{k}</th>
-                    <td>{typeof v === 'object' ? JSON.stringify(v) : String(v)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <div class="scroll-x">
+              <table class="table compact" aria-label="Import summary">
+                <tbody>
+                  {Object.entries(result.summary).map(([k, v]) => (
+                    <tr key={k}>
+                      <th scope="row">{k}</th>
+                      <td>{typeof v === 'object' ? JSON.stringify(v) : String(v)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
             {result.errors && result.errors.length > 0 && (
               <>
                 <h3>Problems ({result.errors.length})</h3>

@@ -55,18 +55,20 @@ export function HistoryList(props: { entries: HistoryEntry[]; showEntity?: boole
               {new Date(e.at).toLocaleString()} · {e.actor.email ?? e.actor.kind}
             </span>
           </div>
-          <table class="table compact">
-            <tbody>
-              {Object.entries(e.changes).map(([k, c]) => (
-                <tr key={k}>
-                  <th scope="row">{k}</th>
-                  <td class="from">{show(c.from)}</td>
-                  <td aria-hidden="true">→</td>
-                  <td class="to">{show(c.to)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <div class="scroll-x">
+            <table class="table compact">
+              <tbody>
+                {Object.entries(e.changes).map(([k, c]) => (
+                  <tr key={k}>
+                    <th scope="row">{k}</th>
+                    <td class="from">{show(c.from)}</td>
+                    <td aria-hidden="true">→</td>
+                    <td class="to">{show(c.to)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         </li>
       ))}
     </ol>

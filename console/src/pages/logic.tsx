@@ -71,36 +71,38 @@ function Rules() {
       ) : rules.data.length === 0 ? (
         <Empty>No rules yet.</Empty>
       ) : (
-        <table class="table" aria-label="Rules">
-          <thead>
-            <tr>
-              <th scope="col">Entity</th>
-              <th scope="col">Type</th>
-              <th scope="col">Rule</th>
-              <th scope="col">Active</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rules.data.map((r) => (
-              <tr key={r.id} class="clickable" onClick={() => setEditing(r)}>
-                <td>{r.entity}</td>
-                <td>
-                  {r.type} <small class="muted">{r.hook}</small>
-                </td>
-                <td>
-                  <button type="button" class="sort" onClick={() => setEditing(r)}>
-                    {r.type === 'field'
-                      ? `${r.definition.field} ${r.definition.operator} ${JSON.stringify(r.definition.value)}`
-                      : r.type === 'computed'
-                        ? `${r.definition.field} = ${r.definition.expression}`
-                        : r.definition.expression}
-                  </button>
-                </td>
-                <td>{r.active ? 'Yes' : 'No'}</td>
+        <div class="scroll-x">
+          <table class="table" aria-label="Rules">
+            <thead>
+              <tr>
+                <th scope="col">Entity</th>
+                <th scope="col">Type</th>
+                <th scope="col">Rule</th>
+                <th scope="col">Active</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {rules.data.map((r) => (
+                <tr key={r.id} class="clickable" onClick={() => setEditing(r)}>
+                  <td>{r.entity}</td>
+                  <td>
+                    {r.type} <small class="muted">{r.hook}</small>
+                  </td>
+                  <td>
+                    <button type="button" class="sort" onClick={() => setEditing(r)}>
+                      {r.type === 'field'
+                        ? `${r.definition.field} ${r.definition.operator} ${JSON.stringify(r.definition.value)}`
+                        : r.type === 'computed'
+                          ? `${r.definition.field} = ${r.definition.expression}`
+                          : r.definition.expression}
+                    </button>
+                  </td>
+                  <td>{r.active ? 'Yes' : 'No'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
       {editing && (
         <RuleForm
@@ -754,30 +756,32 @@ function Webhooks() {
         ) : hooks.data.length === 0 ? (
           <Empty>No webhooks yet.</Empty>
         ) : (
-          <table class="table" aria-label="Webhooks">
-            <thead>
-              <tr>
-                <th scope="col">Entity</th>
-                <th scope="col">Hook</th>
-                <th scope="col">URL</th>
-                <th scope="col">Active</th>
-              </tr>
-            </thead>
-            <tbody>
-              {hooks.data.map((h) => (
-                <tr key={h.id}>
-                  <td>{h.entity}</td>
-                  <td>{h.hook}</td>
-                  <td>
-                    <button type="button" class="sort" aria-label={`Edit webhook ${h.url}`} onClick={() => setEditing(h)}>
-                      {h.method} {h.url}
-                    </button>
-                  </td>
-                  <td>{h.active ? 'Yes' : 'No'}</td>
+          <div class="scroll-x">
+            <table class="table" aria-label="Webhooks">
+              <thead>
+                <tr>
+                  <th scope="col">Entity</th>
+                  <th scope="col">Hook</th>
+                  <th scope="col">URL</th>
+                  <th scope="col">Active</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {hooks.data.map((h) => (
+                  <tr key={h.id}>
+                    <td>{h.entity}</td>
+                    <td>{h.hook}</td>
+                    <td>
+                      <button type="button" class="sort" aria-label={`Edit webhook ${h.url}`} onClick={() => setEditing(h)}>
+                        {h.method} {h.url}
+                      </button>
+                    </td>
+                    <td>{h.active ? 'Yes' : 'No'}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         )}
         {editing && (
           <WebhookForm

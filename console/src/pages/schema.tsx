@@ -24,30 +24,32 @@ export function SchemaPage() {
           {m.entities.length === 0 ? (
             <Empty>No entities yet.</Empty>
           ) : (
-            <table class="table">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Table</th>
-                  <th scope="col">Fields</th>
-                  <th scope="col">Options</th>
-                </tr>
-              </thead>
-              <tbody>
-                {m.entities.map((e) => (
-                  <tr key={e.name}>
-                    <td>
-                      <Link to={`${base}/entities/${e.name}`}>{e.name}</Link>
-                    </td>
-                    <td>
-                      <code>{e.table}</code>
-                    </td>
-                    <td>{e.fields.length}</td>
-                    <td class="muted">{[e.soft_delete && 'soft delete', e.slug && 'slug', e.history && 'history'].filter(Boolean).join(', ')}</td>
+            <div class="scroll-x">
+              <table class="table">
+                <thead>
+                  <tr>
+                    <th scope="col">Name</th>
+                    <th scope="col">Table</th>
+                    <th scope="col">Fields</th>
+                    <th scope="col">Options</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {m.entities.map((e) => (
+                    <tr key={e.name}>
+                      <td>
+                        <Link to={`${base}/entities/${e.name}`}>{e.name}</Link>
+                      </td>
+                      <td>
+                        <code>{e.table}</code>
+                      </td>
+                      <td>{e.fields.length}</td>
+                      <td class="muted">{[e.soft_delete && 'soft delete', e.slug && 'slug', e.history && 'history'].filter(Boolean).join(', ')}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
           )}
         </section>
         <section class="card" aria-labelledby="relations-h">
@@ -55,28 +57,30 @@ export function SchemaPage() {
           {m.relations.length === 0 ? (
             <Empty>No relations yet.</Empty>
           ) : (
-            <table class="table">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">From → to</th>
-                </tr>
-              </thead>
-              <tbody>
-                {m.relations.map((r) => (
-                  <tr key={r.name}>
-                    <td>
-                      <Link to={`${base}/relations/${r.name}`}>{r.name}</Link>
-                    </td>
-                    <td>{r.type.replace(/_/g, ' ')}</td>
-                    <td>
-                      {r.source} → {r.target}
-                    </td>
+            <div class="scroll-x">
+              <table class="table">
+                <thead>
+                  <tr>
+                    <th scope="col">Name</th>
+                    <th scope="col">Type</th>
+                    <th scope="col">From → to</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {m.relations.map((r) => (
+                    <tr key={r.name}>
+                      <td>
+                        <Link to={`${base}/relations/${r.name}`}>{r.name}</Link>
+                      </td>
+                      <td>{r.type.replace(/_/g, ' ')}</td>
+                      <td>
+                        {r.source} → {r.target}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
           )}
         </section>
       </div>

@@ -66,7 +66,7 @@ export function AppShell(props: { app: string; path: string; admin: boolean }) {
           <span class="logo" aria-hidden="true">
             ▲
           </span>{' '}
-          Rocket
+          <span class="brand-name">Rocket</span>
         </span>
         <span class="crumb">
           {session?.kind === 'platform' && (
