@@ -266,6 +266,114 @@ describe('admin console, part 1', { timeout: 180_000 }, () => {
     expect(left.body.data.map((o: { number: string }) => o.number)).toEqual(['A-2']);
   });
 
+  it('record inputs: foreign-key search, enum select, JSON editor, file upload with progress, many_to_many links, UI config', async () => {
+    const t = server.platformToken;
+    const post = async (path: string, body: unknown) => {
+      const r = await server.client.post(`/api/${app}${path}`, { token: t, body });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      return r.body.data;
+    };
+    const pk = { field: 'id', type: 'uuid', generated: true };
+    await post('/_admin/entities', {
+      name: 'tag',
+      table: 'tags',
+      primary_key: pk,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'label', type: 'string', required: true },
+      ],
+    });
+    await post('/_admin/entities', {
+      name: 'product',
+      table: 'products',
+      primary_key: pk,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'name', type: 'string', required: true },
+        { name: 'kind', type: 'string', enum: ['tool', 'part'] },
+        { name: 'specs', type: 'json' },
+        { name: 'manual', type: 'file' },
+        { name: 'released', type: 'date' },
+        { name: 'secret', type: 'string' },
+      ],
+    });
+    await post('/_admin/relations', {
+      name: 'tags',
+      type: 'many_to_many',
+      source: 'product',
+      target: 'tag',
+      join_table: 'product_tags',
+      source_join_key: 'product_id',
+      target_join_key: 'tag_id',
+      on_delete: 'detach',
+    });
+    for (const label of ['red', 'blue']) await post('/tag', { label });
+    await post('/_admin/ui-configs', {
+      entity: 'product',
+      config: { labels: { name: 'Product name' }, columns: ['name', 'kind', 'released'], hidden: ['secret'] },
+    });
+
+    // foreign key: search the target entity, pick a record, its key is stored
+    await page.goto(url(`/a/${app}/data/order/new`));
+    await page.getByLabel('number *').fill('FK-1');
+    await page.getByRole('combobox', { name: 'customer_id' }).fill('cm');
+    await page.getByRole('listbox', { name: 'customer matches' }).getByRole('option', { name: /Acme/ }).click();
+    await page.getByText('Selected: Acme').waitFor();
+    await w.screenshot('10a-record-fk-picker');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.waitForURL(/\/data\/order$/);
+    const acme = (await server.client.get(`/api/${app}/customer?filter[name]=Acme`, { token: t })).body.data[0];
+    const fk = (await server.client.get(`/api/${app}/order?filter[number]=FK-1`, { token: t })).body.data[0];
+    expect(fk.customer_id).toBe(acme.id);
+
+    await page.goto(url(`/a/${app}/data/product`));
+    const table = page.getByRole('table', { name: 'product records' });
+    await table.waitFor();
+    expect(await table.getByRole('columnheader').allTextContents()).toEqual(['Product name', 'kind', 'released']);
+    await page.getByRole('button', { name: 'New product' }).click();
+    await page.getByLabel('Product name *').fill('Drill');
+    expect(await page.getByLabel('secret').count()).toBe(0);
+    await page.getByLabel('kind').selectOption('tool');
+    await page.getByLabel('released').fill('2025-01-31');
+    await page.getByLabel('specs').fill('{"watts": ');
+    await page.getByText(/^Not valid JSON/).waitFor();
+    await page.getByLabel('specs').fill('{"watts": 800}');
+    expect(await page.getByText(/^Not valid JSON/).count()).toBe(0);
+    // the upload is held back a moment so its progress bar can be seen
+    const file = join(ARTIFACTS_DIR, 'manual.txt');
+    await writeFile(file, 'Hold the drill with both hands.\n'.repeat(2000));
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    await page.route('**/_files/upload', async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.getByLabel('manual').setInputFiles(file);
+    await page.getByRole('progressbar', { name: 'Uploading manual' }).waitFor();
+    await w.screenshot('10b-record-upload-progress');
+    release();
+    await page.getByRole('link', { name: 'manual.txt' }).waitFor();
+    await page.unroute('**/_files/upload');
+    const tags = page.getByRole('region', { name: 'tags (tag)' });
+    for (const label of ['red', 'blue']) {
+      await tags.getByRole('combobox', { name: 'Link a tag' }).fill(label);
+      await tags
+        .getByRole('listbox', { name: 'tag matches' })
+        .getByRole('option', { name: new RegExp(label) })
+        .click();
+      await tags.getByRole('listitem').filter({ hasText: label }).waitFor();
+    }
+    await w.screenshot('10c-record-inputs');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.waitForURL(/\/data\/product$/);
+    await table.getByText('Drill').waitFor();
+    const saved = (await server.client.get(`/api/${app}/product?include=tags`, { token: t })).body.data[0];
+    expect(saved).toMatchObject({ name: 'Drill', kind: 'tool', released: '2025-01-31', specs: { watts: 800 }, manual: { filename: 'manual.txt' } });
+    expect(saved.tags.map((x: { label: string }) => x.label).sort()).toEqual(['blue', 'red']);
+    const download = await server.client.get(`/api/${app}/_files/${saved.manual.id}`, { token: t });
+    expect(download.status).toBe(200);
+  });
+
   it('renders a page of 100 rows (Performance API figure, reported)', async () => {
     const rows = Array.from({ length: 100 }, (_, i) => ({ number: `N-${String(i).padStart(3, '0')}`, total: i }));
     for (const r of rows) await server.client.post(`/api/${app}/order`, { token: server.platformToken, body: r });
@@ -294,7 +402,7 @@ describe('admin console, part 1', { timeout: 180_000 }, () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download export' }).click()]);
     const doc = JSON.parse(await readFile((await download.path())!, 'utf8'));
     expect(doc.version).toBe(1);
-    expect(doc.entities.map((e: { name: string }) => e.name)).toEqual(['customer', 'order']);
+    expect(doc.entities.map((e: { name: string }) => e.name)).toEqual(expect.arrayContaining(['customer', 'order', 'product', 'tag']));
     const file = join(ARTIFACTS_DIR, 'import-doc.json');
     await mkdir(ARTIFACTS_DIR, { recursive: true });
     await writeFile(

@@ -39,7 +39,9 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
   const { e, initial, rels } = props;
   const m = useModel();
   const isNew = props.id === 'new';
-  const fields = editableFields(e).filter((f) => !(m.ui[e.name]?.hidden ?? []).includes(f.name));
+  const ui = m.ui[e.name];
+  const hidden = new Set([...(ui?.hidden ?? []), ...(ui?.hidden_fields ?? [])]);
+  const fields = editableFields(e).filter((f) => !hidden.has(f.name));
   const [values, setValues] = useState<Row>(() => {
     const v: Row = {};
     for (const f of fields) v[f.name] = isNew ? (f.default ?? (f.type === 'boolean' ? false : null)) : initial[f.name];
