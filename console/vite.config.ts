@@ -19,7 +19,7 @@ function initialJsBudget(): Plugin {
       const seen = new Set<string>();
       const visit = (file: string) => {
         const chunk = bundle[file];
-        if (!chunk || chunk.type !== 'chunk' || seen.has(file)) return;
+        if (chunk?.type !== 'chunk' || seen.has(file)) return;
         seen.add(file);
         for (const i of chunk.imports) visit(i);
       };

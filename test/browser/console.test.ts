@@ -219,7 +219,9 @@ describe('admin console, part 1', { timeout: 180_000 }, () => {
     await table.getByText('Acme').waitFor();
     await page.getByText('live', { exact: true }).waitFor();
     // a marker on the window survives only if the page is never reloaded
-    await page.evaluate(() => void ((window as unknown as { notReloaded?: boolean }).notReloaded = true));
+    await page.evaluate(() => {
+      (window as unknown as { notReloaded?: boolean }).notReloaded = true;
+    });
     const other = await server.client.login(`/api/${app}/auth/login`, 'owner@example.com', 's3cret-pass');
     const created = await server.client.post(`/api/${app}/customer`, { token: other, body: { name: 'Gamma' } });
     expect(created.status).toBe(201);
