@@ -1,10 +1,10 @@
 import type { Queryable } from '../db/database.js';
-import { quoteIdent } from '../db/quote.js';
 import { conflict } from '../errors.js';
 import type { EntityMeta } from '../metadata/registry.js';
 import type { Record_ } from './context.js';
-import { Params } from './params.js';
-import { liveSql, whereSql } from './query.js';
+import { Params } from '../db/params.js';
+import { liveSql } from '../metadata/sql/conditions.js';
+import { clearForeignKeySql, countLiveSql, deleteByKeysSql, joinTableSql, selectRows } from '../metadata/sql/statements.js';
 import { coerceInput } from '../types/coerce.js';
 
 /** A row a cascade changed (its children deleted, or their keys set to null), with the row as it was. */
@@ -43,13 +43,7 @@ export async function deleteRows(
   if (fresh.length === 0) return;
   await applyCascades(tx, entity, fresh, now, changed, seen);
   const params = new Params();
-  const idList = params.add(fresh as string[], `${entity.pk.cast}[]`);
-  if (entity.softDelete) {
-    const at = params.add(now, 'timestamptz');
-    await tx.query(`UPDATE ${entity.table} SET "deleted_at" = ${at} WHERE ${entity.pk.col} = ANY(${idList}) AND "deleted_at" IS NULL`, params.list);
-  } else {
-    await tx.query(`DELETE FROM ${entity.table} WHERE ${entity.pk.col} = ANY(${idList})`, params.list);
-  }
+  await tx.query(deleteByKeysSql(entity, fresh, now, params), params.list);
 }
 
 async function applyCascades(
@@ -64,15 +58,13 @@ async function applyCascades(
     const def = rel.def;
     const target = rel.target;
     if (def.type === 'many_to_many') {
-      const join = quoteIdent(def.join_table!);
-      const a = quoteIdent(def.source_join_key!);
+      const sql = joinTableSql(rel);
       const params = [ids as string[]];
-      const cast = `${entity.pk.cast}[]`;
       if (def.on_delete === 'restrict') {
-        const rows = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${join} WHERE ${a} = ANY($1::${cast})`, params);
+        const rows = await tx.query<{ n: number }>(sql.countOf, params);
         if (rows[0]!.n > 0) throw conflict(`Cannot delete: ${rows[0]!.n} related ${target.name} records exist`);
       } else if (def.on_delete) {
-        await tx.query(`DELETE FROM ${join} WHERE ${a} = ANY($1::${cast})`, params);
+        await tx.query(sql.deleteOf, params);
       }
       continue;
     }
@@ -87,24 +79,20 @@ async function applyCascades(
     const match = `${fk.col} = ANY(${p.add(keys as string[], `${fk.cast}[]`)})`;
     switch (def.on_delete) {
       case 'restrict': {
-        const rows = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${target.table}${whereSql([match, liveSql(target)])}`, p.list);
+        const rows = await tx.query<{ n: number }>(countLiveSql(target, match), p.list);
         if (rows[0]!.n > 0) throw conflict(`Cannot delete: ${rows[0]!.n} related ${target.name} records exist`);
         break;
       }
       case 'set_null': {
         // The rows as they were come back from the locked read the UPDATE joins.
-        const before = await tx.query<Record_>(
-          `UPDATE ${target.table} SET ${fk.col} = NULL FROM (SELECT ${target.selectList} FROM ${target.table} WHERE ${match} FOR UPDATE) b ` +
-            `WHERE ${target.table}.${target.pk.col} = b.${target.pk.col} RETURNING b.*`,
-          p.list,
-        );
+        const before = await tx.query<Record_>(clearForeignKeySql(target, fk, match), p.list);
         for (const old of before) {
           changed.push({ entity: target, action: 'update', record: { ...old, [fk.name]: null }, old, values: { [fk.name]: null } });
         }
         break;
       }
       case 'cascade': {
-        const children = await tx.query<Record_>(`SELECT ${target.selectList} FROM ${target.table}${whereSql([match, liveSql(target)])}`, p.list);
+        const children = await tx.query<Record_>(selectRows(target, [match, liveSql(target)]), p.list);
         const fresh = children.filter((c) => !seen.has(key(target, c[target.pk.name])));
         for (const record of fresh) changed.push({ entity: target, action: 'delete', record, old: record, values: {} });
         if (fresh.length)

@@ -1,9 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { invalidPayload } from '../errors.js';
-import type { EntityMeta, FieldMeta } from '../metadata/registry.js';
-import type { Params } from './params.js';
-import type { ListFilter } from './list-query.js';
-import { filterTarget, type SortKey } from './query.js';
+import type { EntityMeta } from '../metadata/registry.js';
+import { INEXACT, filterTarget, type ListFilter, type SortKey } from '../metadata/sql/conditions.js';
+
+export { keyTextSelect, keysetSql } from '../metadata/sql/conditions.js';
 
 /**
  * Keyset pagination (spec: rest-api.md `cursor`). A cursor holds the sort-key values of the last
@@ -59,47 +59,10 @@ export function decodeCursor(key: Uint8Array, binding: string, cursor: string, k
   return values as Array<string | null>;
 }
 
-/** Types whose JavaScript value is not PostgreSQL's exact value: the cursor takes their text from SQL. */
-const INEXACT = new Set(['timestamp', 'decimal', 'float', 'bigint', 'json', 'file']);
-
-export const keyAlias = (i: number) => `"rocket.k${i}"`;
-
-/** Extra select-list items giving the exact text of the sort keys that need it. */
-export function keyTextSelect(keys: readonly SortKey[], alias = ''): string {
-  return keys.map((k, i) => (INEXACT.has(k.field.type) ? `, ${alias}${k.field.col}::text AS ${keyAlias(i)}` : '')).join('');
-}
-
 /** The cursor values of a fetched row (with the columns of keyTextSelect). */
 export function keyValues(keys: readonly SortKey[], row: Record<string, unknown>): Array<string | null> {
   return keys.map((k, i) => {
     const v = INEXACT.has(k.field.type) ? row[`rocket.k${i}`] : row[k.field.name];
     return v === null || v === undefined ? null : String(v);
   });
-}
-
-const notNull = (f: FieldMeta, entity: EntityMeta) => f === entity.pk || Boolean(f.required && !f.nullable);
-
-/**
- * "After the cursor's row" in the order of the keys. One direction and no NULL in play → a row
- * comparison, which an index on the leading keys serves; otherwise the expanded form with
- * PostgreSQL's NULL placement (last when ascending, first when descending).
- */
-export function keysetSql(entity: EntityMeta, keys: readonly SortKey[], values: ReadonlyArray<string | null>, params: Params, alias = ''): string {
-  const bound = values.map((v, i) => (v === null ? undefined : `${params.add(v, 'text')}::${keys[i]!.field.cast}`));
-  const desc = keys[0]!.desc;
-  const oneDirection = keys.every((k) => k.desc === desc);
-  // Descending puts NULLs first: rows with a NULL key are already behind a non-NULL cursor value.
-  if (oneDirection && bound.every((b) => b !== undefined) && (desc || keys.every((k) => notNull(k.field, entity)))) {
-    return `(${keys.map((k) => alias + k.field.col).join(', ')}) ${desc ? '<' : '>'} (${bound.join(', ')})`;
-  }
-  const terms: string[] = [];
-  const equal: string[] = [];
-  keys.forEach((k, i) => {
-    const col = alias + k.field.col;
-    const p = bound[i];
-    const after = k.desc ? (p ? `${col} < ${p}` : `${col} IS NOT NULL`) : p ? `(${col} > ${p} OR ${col} IS NULL)` : undefined;
-    if (after) terms.push([...equal, after].join(' AND '));
-    equal.push(p ? `${col} = ${p}` : `${col} IS NULL`);
-  });
-  return terms.length ? `(${terms.map((t) => `(${t})`).join(' OR ')})` : 'FALSE';
 }

@@ -1,10 +1,10 @@
-import { quoteIdent } from '../db/quote.js';
 import { RocketError } from '../errors.js';
 import type { EntityMeta, FieldMeta, RelationUse } from '../metadata/registry.js';
 import { coerceInput } from '../types/coerce.js';
 import type { OpContext, Record_ } from './context.js';
-import { Params } from './params.js';
-import { liveSql, scopeSql, whereSql } from './query.js';
+import { Params } from '../db/params.js';
+import { liveSql, scopeSql } from '../metadata/sql/conditions.js';
+import { selectLinked, selectT } from '../metadata/sql/statements.js';
 
 const OWNER = '"rocket.owner"';
 
@@ -24,13 +24,6 @@ export function resolveIncludes(entity: EntityMeta, names: readonly string[], ct
 
 /** The record shape of every response (rest-api.md §Record shape): declared fields, plus deleted_at when soft-deleting. */
 const withDeletedAt = (entity: EntityMeta) => entity.softDelete && !entity.fields.has('deleted_at');
-
-/** Columns of an included record, from table alias `t`. */
-function columns(entity: EntityMeta): string {
-  const cols = entity.fieldList.map((f) => `t.${f.col}`);
-  if (withDeletedAt(entity)) cols.push('t."deleted_at"');
-  return cols.join(', ');
-}
 
 /** Copies a row's record fields (drops the owner column an include query adds). */
 function pick(entity: EntityMeta, row: Record_): Record_ {
@@ -66,16 +59,13 @@ export async function attachIncludes(ctx: OpContext, entity: EntityMeta, rows: R
     const live = liveSql(other, 't.');
 
     if (def.type === 'many_to_many') {
-      const join = quoteIdent(def.join_table!);
-      const mine = quoteIdent(use.forward ? def.source_join_key! : def.target_join_key!);
-      const theirs = quoteIdent(use.forward ? def.target_join_key! : def.source_join_key!);
+      const mine = use.forward ? def.source_join_key! : def.target_join_key!;
+      const theirs = use.forward ? def.target_join_key! : def.source_join_key!;
       const ownKey = use.forward ? rel.source.pk : rel.target.pk;
       const keys = distinct(rows.map((r) => r[ownKey.name]));
       const ids = params.add(keys as string[], `${ownKey.cast}[]`);
-      const cols = columns(other);
       const found = await ctx.app.db.query<Record_>(
-        `SELECT j.${mine} AS ${OWNER}, ${cols} FROM ${join} j JOIN ${other.table} t ON t.${other.pk.col} = j.${theirs}` +
-          whereSql([`j.${mine} = ANY(${ids})`, live, scope]),
+        selectLinked(rel, other, { mine, theirs, match: `= ANY(${ids})` }, other.includeList, [live, scope], OWNER),
         params.list,
       );
       const byOwner = new Map<string, Record_[]>();
@@ -95,10 +85,7 @@ export async function attachIncludes(ctx: OpContext, entity: EntityMeta, rows: R
       const ownerKey = (row: Record_) => keyAs(fk, row[entity.pk.name]);
       const keys = distinct(rows.map(ownerKey));
       const ids = params.add(keys as string[], `${fk.cast}[]`);
-      const found = await ctx.app.db.query<Record_>(
-        `SELECT ${columns(other)} FROM ${other.table} t${whereSql([`t.${fk.col} = ANY(${ids})`, live, scope])}`,
-        params.list,
-      );
+      const found = await ctx.app.db.query<Record_>(selectT(other, other.includeList, [`t.${fk.col} = ANY(${ids})`, live, scope]), params.list);
       const byOwner = new Map<string, Record_[]>();
       for (const r of found) {
         const owner = String(r[fk.name]);
@@ -116,10 +103,7 @@ export async function attachIncludes(ctx: OpContext, entity: EntityMeta, rows: R
       const refOf = (row: Record_) => keyAs(other.pk, row[fk.name]);
       const keys = distinct(rows.map(refOf));
       const ids = params.add(keys as string[], `${other.pk.cast}[]`);
-      const found = await ctx.app.db.query<Record_>(
-        `SELECT ${columns(other)} FROM ${other.table} t${whereSql([`t.${other.pk.col} = ANY(${ids})`, live, scope])}`,
-        params.list,
-      );
+      const found = await ctx.app.db.query<Record_>(selectT(other, other.includeList, [`t.${other.pk.col} = ANY(${ids})`, live, scope]), params.list);
       const byId = new Map(found.map((r) => [String(r[other.pk.name]), r]));
       for (const row of rows) {
         const ref = refOf(row);

@@ -8,12 +8,9 @@
  * What it cannot read travels in `malformed` / `invalidCount` and is refused there with a 400.
  */
 
-/** `filter[<key>]=<value>`: `<key>` is `<field>` or `<field>.<op>` (field names are identifiers: no dot). */
-export interface ListFilter {
-  key: string;
-  /** Raw text; a repeated parameter gives a list (only `in` / `not_in` accept one). */
-  value: string | string[];
-}
+import type { ListFilter } from '../metadata/sql/conditions.js';
+
+export type { ListFilter };
 
 /** One item of `sort=a,-b`, its name not yet checked against the registry. */
 export interface SortItem {

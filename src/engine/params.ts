@@ -1,21 +1,2 @@
-import type { SqlParam } from '../db/database.js';
-import { BigInteger } from '../db/int8.js';
-
-/** Exact int8 values travel as their digits. */
-function bindable(value: SqlParam | BigInteger): SqlParam {
-  if (value instanceof BigInteger) return value.digits;
-  if (Array.isArray(value) && value.some((v) => v instanceof BigInteger))
-    return value.map((v) => (v instanceof BigInteger ? v.digits : v)) as SqlParam;
-  return value as SqlParam;
-}
-
-/** Bind parameters of one statement; every value in SQL text is a `$n` from here. */
-export class Params {
-  readonly list: SqlParam[] = [];
-
-  /** `$n::cast` for a value. */
-  add(value: SqlParam, cast?: string): string {
-    this.list.push(bindable(value));
-    return cast ? `$${this.list.length}::${cast}` : `$${this.list.length}`;
-  }
-}
+// Bind parameters live with the database layer, below the SQL module of metadata that builds statements with them.
+export { Params } from '../db/params.js';

@@ -2,9 +2,11 @@ import { invalidPayload, notFound } from '../errors.js';
 import type { EntityMeta } from '../metadata/registry.js';
 import { entityOf, type OpContext, type Record_ } from './context.js';
 import { attachIncludes, resolveIncludes } from './includes.js';
-import { Params } from './params.js';
+import { Params } from '../db/params.js';
 import { cursorBinding, decodeCursor, encodeCursor, keyTextSelect, keyValues, keysetSql } from './cursor.js';
-import { filterSql, liveSql, orderSql, scopeSql, sortKeys, whereSql } from './query.js';
+import { filterSql, liveSql, orderSql, scopeSql, whereSql } from '../metadata/sql/conditions.js';
+import { countSql, countedPageSql, estimateSql, pageSql as pageStatement, selectRows } from '../metadata/sql/statements.js';
+import { sortKeys } from './query.js';
 import type { CountStrategy, ListQuery } from './list-query.js';
 import { DEFAULT_LIST_SETTINGS } from './list-settings.js';
 import { UUID_RE } from '../types/ids.js';
@@ -29,10 +31,7 @@ export interface ListResult {
 const TOTAL = 'rocket.total';
 /** The planner's row estimate for a WHERE clause (one EXPLAIN, no rows read). */
 async function estimateRows(db: Queryable, entity: EntityMeta, where: string, params: readonly SqlParam[]): Promise<number> {
-  const rows = await db.query<{ 'QUERY PLAN': Array<{ Plan?: { 'Plan Rows'?: number } }> }>(
-    `EXPLAIN (FORMAT JSON) SELECT 1 FROM ${entity.table}${where}`,
-    params,
-  );
+  const rows = await db.query<{ 'QUERY PLAN': Array<{ Plan?: { 'Plan Rows'?: number } }> }>(estimateSql(entity, where), params);
   return Math.round(rows[0]?.['QUERY PLAN']?.[0]?.Plan?.['Plan Rows'] ?? 0);
 }
 
@@ -66,17 +65,14 @@ export async function listRecords(ctx: OpContext, entityName: string, query: Lis
   const limit = params.add(perPage + 1, 'int4');
   // Any offset past 2^53 is past every row; clamping keeps huge page numbers a valid int8 (→ empty page).
   const off = params.add(offset, 'int8');
-  const pageSql = `SELECT ${entity.selectList}${keyTextSelect(keys)} FROM ${entity.table}${pageWhere}${orderSql(keys)} LIMIT ${limit} OFFSET ${off}`;
+  const pageSql = pageStatement(entity, pageWhere, keyTextSelect(keys), orderSql(keys), limit, off);
 
   let rows: Record_[];
   let total: number | undefined;
   let estimated = false;
   if (count === 'exact') {
     // Count and page in one round trip; the lateral page may be empty while the count is not.
-    rows = await ctx.app.db.query<Record_>(
-      `SELECT c."${TOTAL}", p.* FROM (SELECT count(*) AS "${TOTAL}" FROM ${entity.table}${where}) c LEFT JOIN LATERAL (${pageSql}) p ON true`,
-      params.list,
-    );
+    rows = await ctx.app.db.query<Record_>(countedPageSql(entity, where, pageSql, TOTAL), params.list);
     total = Number(rows[0]?.[TOTAL] ?? 0);
     rows = rows.filter((r) => r[entity.pk.name] !== null && r[entity.pk.name] !== undefined);
   } else if (count === 'none') {
@@ -92,7 +88,7 @@ export async function listRecords(ctx: OpContext, entityName: string, query: Lis
       total = estimate;
       estimated = true;
     } else {
-      const counted = await ctx.app.db.query<{ n: number }>(`SELECT count(*) AS n FROM ${entity.table}${where}`, countOnly);
+      const counted = await ctx.app.db.query<{ n: number }>(countSql(entity, where), countOnly);
       total = Number(counted[0]?.n ?? 0);
     }
   }
@@ -153,11 +149,8 @@ export async function findRecord(
   for (const by of attempts) {
     const params = new Params();
     const field = by === 'slug' ? entity.fields.get(slug!.field)! : entity.pk;
-    const where = whereSql([`${field.col} = ${params.add(id, field.cast)}`, liveSql(entity), opts.scope?.(params)]);
-    const rows = await db.query<Record_>(
-      `SELECT ${entity.selectList} FROM ${entity.table}${where}${opts.forUpdate ? ' FOR UPDATE' : ''}`,
-      params.list,
-    );
+    const where = [`${field.col} = ${params.add(id, field.cast)}`, liveSql(entity), opts.scope?.(params)];
+    const rows = await db.query<Record_>(selectRows(entity, where, { forUpdate: opts.forUpdate }), params.list);
     if (rows[0]) return rows[0];
   }
   return undefined;

@@ -1,10 +1,10 @@
 import type { Queryable } from '../db/database.js';
-import { quoteIdent } from '../db/quote.js';
 import type { RelatedLoad } from '../metadata/rule-definition.js';
 import type { EntityMeta } from '../metadata/registry.js';
 import type { Record_ } from './context.js';
-import { Params } from './params.js';
-import { filterSql, liveSql, whereSql } from './query.js';
+import { Params } from '../db/params.js';
+import { filterSql, liveSql } from '../metadata/sql/conditions.js';
+import { selectLinked, selectT } from '../metadata/sql/statements.js';
 
 /**
  * `related_load` of rules (spec: rules.md): the live rows related to one
@@ -30,16 +30,11 @@ export async function loadRelated(db: Queryable, entity: EntityMeta, pk: unknown
     const conditions = filterSql(target, filters, params, 't.');
     let sql: string;
     if (rel.def.type === 'many_to_many') {
-      const join = quoteIdent(rel.def.join_table!);
-      sql =
-        `SELECT ${target.fieldList.map((f) => `t.${f.col}`).join(', ')} FROM ${join} j JOIN ${target.table} t ` +
-        `ON t.${target.pk.col} = j.${quoteIdent(rel.def.target_join_key!)}` +
-        whereSql([`j.${quoteIdent(rel.def.source_join_key!)} = ${params.add(pk as string, entity.pk.cast)}`, liveSql(target, 't.'), ...conditions]);
+      const keys = { mine: rel.def.source_join_key!, theirs: rel.def.target_join_key!, match: `= ${params.add(pk as string, entity.pk.cast)}` };
+      sql = selectLinked(rel, target, keys, target.fieldsOfT, [liveSql(target, 't.'), ...conditions]);
     } else {
       const fk = target.fields.get(rel.def.target_key!)!;
-      sql =
-        `SELECT ${target.fieldList.map((f) => `t.${f.col}`).join(', ')} FROM ${target.table} t` +
-        whereSql([`t.${fk.col} = ${params.add(pk as string, fk.cast)}`, liveSql(target, 't.'), ...conditions]);
+      sql = selectT(target, target.fieldsOfT, [`t.${fk.col} = ${params.add(pk as string, fk.cast)}`, liveSql(target, 't.'), ...conditions]);
     }
     const rows = await db.query<Record_>(sql, params.list);
     into[load.relation] = single ? (rows[0] ?? null) : rows;

@@ -9,6 +9,9 @@ import type { RuleDefinition, RuleHook, RuleType } from './rule-definition.js';
 import { compileMachine, type CompiledMachine } from './compiled-machine.js';
 import type { StateMachineInput } from './state-machine-definition.js';
 
+/** The soft-delete column (quoted): set instead of deleting; rows with it set are gone from every read. */
+export const DELETED_AT = '"deleted_at"';
+
 export interface FieldMeta extends FieldDef {
   /** Quoted column name. */
   readonly col: string;
@@ -38,10 +41,14 @@ export interface EntityMeta {
   readonly fields: ReadonlyMap<string, FieldMeta>;
   readonly fieldList: readonly FieldMeta[];
   readonly softDelete: boolean;
-  /** Quoted column list of a record as the API returns it (declared fields, plus deleted_at when soft-deleting). */
+  /** Quoted columns of a record as the API returns it (declared fields, plus deleted_at when soft-deleting). */
+  readonly columns: readonly string[];
+  /** `columns`, comma-separated. */
   readonly selectList: string;
-  /** Quoted column list of an included row (declared fields only). */
+  /** `columns` of table alias `t` (included rows are records too). */
   readonly includeList: string;
+  /** Declared columns of table alias `t` (rows loaded for rules: `related_load`). */
+  readonly fieldsOfT: string;
   /** Relations where this entity is the source (nested writes, cascades). */
   readonly outgoing: RelationMeta[];
   /** Include / nested-write name → relation, resolved once per snapshot. */
@@ -84,7 +91,7 @@ function compileEntity(def: EntityDef): EntityMeta {
   const fieldList: FieldMeta[] = def.fields.map((f) => ({ ...f, col: quoteIdent(f.name), cast: sqlType(f) }));
   const fields = new Map(fieldList.map((f) => [f.name, f]));
   const declared = fieldList.map((f) => f.col);
-  const withDeleted = def.soft_delete && !fields.has('deleted_at') ? [...declared, '"deleted_at"'] : declared;
+  const columns = def.soft_delete && !fields.has('deleted_at') ? [...declared, DELETED_AT] : declared;
   return {
     def,
     name: def.name,
@@ -93,8 +100,10 @@ function compileEntity(def: EntityDef): EntityMeta {
     fields,
     fieldList,
     softDelete: def.soft_delete,
-    selectList: withDeleted.join(', '),
-    includeList: declared.join(', '),
+    columns,
+    selectList: columns.join(', '),
+    includeList: columns.map((c) => `t.${c}`).join(', '),
+    fieldsOfT: declared.map((c) => `t.${c}`).join(', '),
     outgoing: [],
     uses: new Map(),
     rules: NO_RULES,

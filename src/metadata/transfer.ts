@@ -1,9 +1,10 @@
 import { createPermission, listPermissions, parsePermissionInput } from '../auth/permission-admin.js';
-import type { Queryable, SqlParam } from '../db/database.js';
+import type { Queryable } from '../db/database.js';
 import type { EntityMeta } from './registry.js';
 import { quoteIdent } from '../db/quote.js';
 import { RocketError, invalid, invalidPayload } from '../errors.js';
-import { toParam } from '../types/coerce.js';
+import { Params } from '../db/params.js';
+import { insertSampleSql } from './sql/statements.js';
 import type { AdminApp } from './admin-app.js';
 import { createEntity, createRelation } from './admin.js';
 import { isObject } from './problems.js';
@@ -267,10 +268,13 @@ async function importSampleData(
       if (!isObject(row)) continue;
       const fields = entity.fieldList.filter((f) => f.name in row);
       if (fields.length === 0) continue;
-      const params: SqlParam[] = fields.map((f) => toParam(f, row[f.name]));
-      const sql =
-        `INSERT INTO ${entity.table} (${fields.map((f) => f.col).join(', ')}) ` +
-        `VALUES (${fields.map((f, i) => `$${i + 1}::${f.cast}`).join(', ')}) ON CONFLICT DO NOTHING RETURNING ${entity.selectList}`;
+      const bound = new Params();
+      const sql = insertSampleSql(
+        entity,
+        fields.map((f) => [f, row[f.name]]),
+        bound,
+      );
+      const params = bound.list;
       try {
         if (hook?.wants(entity)) {
           inserted += await app.db.transaction(async (tx) => {

@@ -1,11 +1,20 @@
 import type { Queryable } from '../../db/database.js';
-import { quoteIdent } from '../../db/quote.js';
 import type { EntityMeta, FieldMeta } from '../../metadata/registry.js';
 import type { Record_ } from '../context.js';
 import { deleteRows, type CascadedRow } from '../cascade.js';
-import { Params } from '../params.js';
-import { liveSql, whereSql } from '../query.js';
-import { toParam } from '../../types/coerce.js';
+import { Params } from '../../db/params.js';
+import { liveSql, whereSql } from '../../metadata/sql/conditions.js';
+import {
+  type Assignment,
+  insertChildrenSql,
+  insertManySql,
+  insertReturningSql,
+  joinTableSql,
+  selectRows,
+  setsSql,
+  updateSql,
+  updateWithBeforeSql,
+} from '../../metadata/sql/statements.js';
 import type { NestedPlan, RowPlan } from './plan.js';
 import { captureCtes, needsBefore, type Inline } from './inline.js';
 
@@ -42,8 +51,8 @@ const causeOf = (exec: Exec): { cause?: WriteCause } => (exec.cause ? { cause: e
  * inserts (inserts batched when no grandchildren need the new keys).
  */
 
-function columnsToWrite(row: RowPlan, now: string, op: 'insert' | 'update'): Array<[FieldMeta, unknown]> {
-  const out: Array<[FieldMeta, unknown]> = [];
+function columnsToWrite(row: RowPlan, now: string, op: 'insert' | 'update'): Assignment[] {
+  const out: Assignment[] = [];
   for (const f of row.entity.fieldList) {
     if (f.auto === 'update' || (f.auto === 'create' && op === 'insert')) out.push([f, now]);
     else if (f.name in row.values) out.push([f, row.values[f.name]]);
@@ -58,11 +67,7 @@ async function insertOne(exec: Exec, row: RowPlan, inline?: Inline): Promise<Rec
   const { tx, now, writes } = exec;
   const e = row.entity;
   const params = new Params();
-  const cols = columnsToWrite(row, now, 'insert');
-  const sql = cols.length
-    ? `INSERT INTO ${e.table} (${cols.map(([f]) => f.col).join(', ')}) VALUES (${cols.map(([f, v]) => params.add(toParam(f, v), f.cast)).join(', ')})`
-    : `INSERT INTO ${e.table} DEFAULT VALUES`;
-  let text = `${sql} RETURNING ${e.selectList}`;
+  let text = insertReturningSql(e, columnsToWrite(row, now, 'insert'), params);
   if (inline?.captures.length) {
     const ctes = captureCtes(inline, { entity: e, action: 'create', now, rows: 'w', params }, 0);
     text = `WITH w AS (${text}), ${ctes.join(', ')} SELECT * FROM w`;
@@ -74,7 +79,7 @@ async function insertOne(exec: Exec, row: RowPlan, inline?: Inline): Promise<Rec
 
 /** Many rows, one statement: rows are grouped by the columns they write. */
 async function insertMany(exec: Exec, rows: RowPlan[]): Promise<void> {
-  const groups = new Map<string, Array<{ row: RowPlan; cols: Array<[FieldMeta, unknown]> }>>();
+  const groups = new Map<string, Array<{ row: RowPlan; cols: Assignment[] }>>();
   for (const row of rows) {
     const cols = columnsToWrite(row, exec.now, 'insert');
     const sig = cols.map(([f]) => f.name).join(',');
@@ -90,11 +95,13 @@ async function insertMany(exec: Exec, rows: RowPlan[]): Promise<void> {
       continue;
     }
     const params = new Params();
-    const values = group.map(({ cols }) => `(${cols.map(([f, v]) => params.add(toParam(f, v), f.cast)).join(', ')})`);
-    const stored = await exec.tx.query<Record_>(
-      `INSERT INTO ${e.table} (${fields.map((f) => f.col).join(', ')}) VALUES ${values.join(', ')} RETURNING ${e.selectList}`,
-      params.list,
+    const text = insertManySql(
+      e,
+      fields,
+      group.map(({ cols }) => cols),
+      params,
     );
+    const stored = await exec.tx.query<Record_>(text, params.list);
     // RETURNING of a multi-row VALUES insert comes back in VALUES order.
     stored.forEach((record, i) =>
       exec.writes.push({ entity: e, action: 'create', record, old: null, values: group[i]!.row.values, ...causeOf(exec) }),
@@ -108,12 +115,12 @@ async function updateOne(exec: Exec, row: RowPlan, scope?: { fk: FieldMeta; pare
   const cols = columnsToWrite(row, now, 'update');
   if (cols.length === 0) return row.current;
   const params = new Params();
-  const sets = cols.map(([f, v]) => `${f.col} = ${params.add(toParam(f, v), f.cast)}`).join(', ');
+  const sets = setsSql(cols, params);
   const where = whereSql([
     `${e.pk.col} = ${params.add(row.current![e.pk.name] as string, e.pk.cast)}`,
     scope ? `${scope.fk.col} = ${params.add(scope.parent as string, scope.fk.cast)}` : undefined,
   ]);
-  const rows = await tx.query<Record_>(`UPDATE ${e.table} SET ${sets}${where} RETURNING ${e.selectList}`, params.list);
+  const rows = await tx.query<Record_>(updateSql(e, sets, where), params.list);
   if (rows[0]) writes.push({ entity: e, action: 'update', record: rows[0], old: row.current!, values: row.values, ...causeOf(exec) });
   return rows[0];
 }
@@ -132,16 +139,12 @@ export async function insertTree({ tx, now }: Exec, row: RowPlan, inline?: (enti
     const i = inline?.(entity);
     if (i?.captures.length) captures.push(...captureCtes(i, { entity, action: 'create', now, rows, params }, captures.length));
   };
-  const parentCols = columnsToWrite(row, now, 'insert');
-  const parentSql = parentCols.length
-    ? `INSERT INTO ${e.table} (${parentCols.map(([f]) => f.col).join(', ')}) VALUES (${parentCols.map(([f, v]) => params.add(toParam(f, v), f.cast)).join(', ')})`
-    : `INSERT INTO ${e.table} DEFAULT VALUES`;
-  const ctes = [`p AS (${parentSql} RETURNING ${e.selectList})`];
+  const ctes = [`p AS (${insertReturningSql(e, columnsToWrite(row, now, 'insert'), params)})`];
   capture(e, 'p');
   for (const n of row.nested) {
     const target = n.relation.target;
     const fk = target.fields.get(n.relation.def.target_key!)!;
-    const groups = new Map<string, Array<Array<[FieldMeta, unknown]>>>();
+    const groups = new Map<string, Assignment[][]>();
     for (const child of n.rows) {
       const cols = columnsToWrite(child, now, 'insert').filter(([f]) => f.name !== fk.name);
       const sig = cols.map(([f]) => f.name).join(',');
@@ -151,18 +154,12 @@ export async function insertTree({ tx, now }: Exec, row: RowPlan, inline?: (enti
     }
     for (const group of groups.values()) {
       const fields = group[0]!.map(([f]) => f);
-      const fkValue = `p.${e.pk.col}::${fk.cast}`;
-      const source = fields.length
-        ? `SELECT ${[fkValue, ...fields.map((_, i) => `v.c${i}`)].join(', ')} FROM p, (VALUES ${group
-            .map((cols) => `(${cols.map(([f, v]) => params.add(toParam(f, v), f.cast)).join(', ')})`)
-            .join(', ')}) AS v(${fields.map((_, i) => `c${i}`).join(', ')})`
-        : group.map(() => `SELECT ${fkValue} FROM p`).join(' UNION ALL ');
+      const insert = insertChildrenSql(target, fk, { cte: 'p', pk: e.pk }, fields, group, params);
       const name = `c${ctes.length}`;
       const before = captures.length;
       capture(target, name);
       // Captured children hand their rows on; the others return nothing anyone reads.
-      const returning = captures.length > before ? target.selectList : '1';
-      ctes.push(`${name} AS (INSERT INTO ${target.table} (${[fk.col, ...fields.map((f) => f.col)].join(', ')}) ${source} RETURNING ${returning})`);
+      ctes.push(`${name} AS (${insert(captures.length > before)})`);
     }
   }
   const rows = await tx.query<Record_>(`WITH ${[...ctes, ...captures].join(', ')} SELECT * FROM p`, params.list);
@@ -177,33 +174,24 @@ export async function updateByKey({ tx, now }: Exec, row: RowPlan, pk: string, i
   const e = row.entity;
   const cols = columnsToWrite(row, now, 'update');
   const params = new Params();
-  const where = whereSql([`${e.pk.col} = ${params.add(pk, e.pk.cast)}`, liveSql(e)]);
-  if (cols.length === 0) return (await tx.query<Record_>(`SELECT ${e.selectList} FROM ${e.table}${where}`, params.list))[0];
-  const sets = cols.map(([f, v]) => `${f.col} = ${params.add(toParam(f, v), f.cast)}`).join(', ');
-  if (!inline?.captures.length) {
-    return (await tx.query<Record_>(`UPDATE ${e.table} SET ${sets}${where} RETURNING ${e.selectList}`, params.list))[0];
-  }
-  let update = `UPDATE ${e.table} SET ${sets}${where} RETURNING ${e.selectList}`;
+  const byKey = [`${e.pk.col} = ${params.add(pk, e.pk.cast)}`, liveSql(e)];
+  if (cols.length === 0) return (await tx.query<Record_>(selectRows(e, byKey), params.list))[0];
+  const where = whereSql(byKey);
+  const sets = setsSql(cols, params);
+  if (!inline?.captures.length) return (await tx.query<Record_>(updateSql(e, sets, where), params.list))[0];
+  let update = updateSql(e, sets, where);
   let before: string | undefined;
   const head: string[] = [];
   if (needsBefore(inline)) {
     // The row as it was, locked first: the UPDATE then writes exactly the version read here.
     before = 'b';
-    head.push(`b AS (SELECT ${e.selectList} FROM ${e.table}${where} FOR UPDATE)`);
-    const returning = selectColumns(e)
-      .map((c) => `${e.table}.${c}`)
-      .join(', ');
-    update = `UPDATE ${e.table} SET ${sets} FROM b WHERE ${e.table}.${e.pk.col} = b.${e.pk.col} RETURNING ${returning}`;
+    const locked = updateWithBeforeSql(e, sets, where, before);
+    head.push(`b AS (${locked.read})`);
+    update = locked.update;
   }
   const ctes = captureCtes(inline, { entity: e, action: 'update', now, rows: 'w', before, params }, 0);
   const text = `WITH ${[...head, `w AS (${update})`, ...ctes].join(', ')} SELECT * FROM w`;
   return (await tx.query<Record_>(text, params.list))[0];
-}
-
-/** The quoted columns of `selectList`, one by one. */
-function selectColumns(e: EntityMeta): string[] {
-  const cols = e.fieldList.map((f) => f.col);
-  return e.softDelete && !e.fields.has('deleted_at') ? [...cols, '"deleted_at"'] : cols;
 }
 
 /** Writes one row and its subtree; returns the row as stored. */
@@ -254,26 +242,12 @@ export async function deleteWithCascades(exec: Exec, entity: EntityMeta, rows: r
 }
 
 async function executeLinks(tx: Queryable, n: NestedPlan, parentPk: unknown): Promise<void> {
-  const def = n.relation.def;
-  const join = quoteIdent(def.join_table!);
-  const a = quoteIdent(def.source_join_key!);
-  const b = quoteIdent(def.target_join_key!);
-  const srcCast = n.relation.source.pk.cast;
-  const tgtCast = n.relation.target.pk.cast;
-  if (n.mode === 'replace') {
-    await tx.query(`DELETE FROM ${join} WHERE ${a} = $1::${srcCast}`, [parentPk as string]);
-  }
+  const sql = joinTableSql(n.relation);
+  if (n.mode === 'replace') await tx.query(sql.deleteAll, [parentPk as string]);
   const remove = n.mode === 'diff' ? n.links.filter((l) => l.remove).map((l) => l.id) : [];
   const add = n.links.filter((l) => n.mode !== 'diff' || !l.remove).map((l) => l.id);
-  if (remove.length) {
-    await tx.query(`DELETE FROM ${join} WHERE ${a} = $1::${srcCast} AND ${b} = ANY($2::${tgtCast}[])`, [parentPk as string, remove as string[]]);
-  }
-  if (add.length) {
-    await tx.query(`INSERT INTO ${join} (${a}, ${b}) SELECT $1::${srcCast}, x FROM unnest($2::${tgtCast}[]) AS x ON CONFLICT DO NOTHING`, [
-      parentPk as string,
-      add as string[],
-    ]);
-  }
+  if (remove.length) await tx.query(sql.deleteSome, [parentPk as string, remove as string[]]);
+  if (add.length) await tx.query(sql.insert, [parentPk as string, add as string[]]);
 }
 
 /** Current live children of a parent under a one_to_one / one_to_many relation, locked. */
@@ -281,15 +255,17 @@ export async function loadChildren(tx: Queryable, n: NestedPlan, parentPk: unkno
   const target = n.relation.target;
   const fk = target.fields.get(n.relation.def.target_key!)!;
   const params = new Params();
-  const where = whereSql([`${fk.col} = ${params.add(parentPk as string, fk.cast)}`, liveSql(target)]);
-  return tx.query<Record_>(`SELECT ${target.selectList} FROM ${target.table}${where} FOR UPDATE`, params.list);
+  return tx.query<Record_>(
+    selectRows(target, [`${fk.col} = ${params.add(parentPk as string, fk.cast)}`, liveSql(target)], { forUpdate: true }),
+    params.list,
+  );
 }
 
 /** Which of these PKs exist (live) in the entity at all. */
 export async function existingPks(tx: Queryable, entity: EntityMeta, pks: unknown[]): Promise<Set<string>> {
   if (pks.length === 0) return new Set();
   const params = new Params();
-  const where = whereSql([`${entity.pk.col} = ANY(${params.add(pks as string[], `${entity.pk.cast}[]`)})`, liveSql(entity)]);
-  const rows = await tx.query<Record_>(`SELECT ${entity.pk.col} FROM ${entity.table}${where}`, params.list);
+  const where = [`${entity.pk.col} = ANY(${params.add(pks as string[], `${entity.pk.cast}[]`)})`, liveSql(entity)];
+  const rows = await tx.query<Record_>(selectRows(entity, where, { columns: entity.pk.col }), params.list);
   return new Set(rows.map((r) => String(r[entity.pk.name])));
 }

@@ -1,6 +1,6 @@
 import type { EntityMeta } from '../../metadata/registry.js';
 import type { OpContext } from '../context.js';
-import type { Params } from '../params.js';
+import type { Params } from '../../db/params.js';
 
 /**
  * Observers that capture writes in the database (history entries, change

@@ -1,7 +1,7 @@
 import type { Queryable } from '../../db/database.js';
 import type { EntityMeta } from '../../metadata/registry.js';
-import { Params } from '../params.js';
-import { whereSql } from '../query.js';
+import { Params } from '../../db/params.js';
+import { slugCandidatesSql } from '../../metadata/sql/statements.js';
 import type { RowPlan } from './plan.js';
 import type { RowStage, StageContext } from './stages.js';
 
@@ -20,12 +20,7 @@ export function slugify(text: string): string {
 export async function uniqueSlug(tx: Queryable, entity: EntityMeta, base: string, selfPk?: unknown): Promise<string> {
   const field = entity.fields.get(entity.def.slug!.field)!;
   const params = new Params();
-  // Soft-deleted rows still hold their slug in the unique index, so they count as taken.
-  const where = whereSql([
-    `(${field.col} = ${params.add(base, 'text')} OR ${field.col} LIKE ${params.add(`${base}-%`, 'text')})`,
-    selfPk === undefined ? undefined : `${entity.pk.col} <> ${params.add(selfPk as string, entity.pk.cast)}`,
-  ]);
-  const rows = await tx.query<Record<string, string>>(`SELECT ${field.col} FROM ${entity.table}${where}`, params.list);
+  const rows = await tx.query<Record<string, string>>(slugCandidatesSql(entity, field, base, params, selfPk), params.list);
   const taken = new Set(rows.map((r) => r[field.name]));
   if (!taken.has(base)) return base;
   for (let n = 2; n <= 100; n++) if (!taken.has(`${base}-${n}`)) return `${base}-${n}`;

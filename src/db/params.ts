@@ -1,0 +1,21 @@
+import type { SqlParam } from './database.js';
+import { BigInteger } from './int8.js';
+
+/** Exact int8 values travel as their digits. */
+function bindable(value: SqlParam | BigInteger): SqlParam {
+  if (value instanceof BigInteger) return value.digits;
+  if (Array.isArray(value) && value.some((v) => v instanceof BigInteger))
+    return value.map((v) => (v instanceof BigInteger ? v.digits : v)) as SqlParam;
+  return value as SqlParam;
+}
+
+/** Bind parameters of one statement; every value in SQL text is a `$n` from here. */
+export class Params {
+  readonly list: SqlParam[] = [];
+
+  /** `$n::cast` for a value. */
+  add(value: SqlParam, cast?: string): string {
+    this.list.push(bindable(value));
+    return cast ? `$${this.list.length}::${cast}` : `$${this.list.length}`;
+  }
+}
