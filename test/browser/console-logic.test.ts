@@ -68,6 +68,7 @@ describe('admin console, part 2', { timeout: 180_000 }, () => {
   afterEach(() => {
     expect(w.consoleErrors).toEqual([]);
     expect(w.foreignRequests).toEqual([]);
+    expect(w.unlabelled).toEqual([]);
   });
 
   it('state machine editor with its diagram; the record form offers only allowed transitions', async () => {
@@ -221,6 +222,19 @@ describe('admin console, part 2', { timeout: 180_000 }, () => {
           .catch(() => 0);
       })
       .toBeGreaterThan(0);
+    // the log's filters: by status, by webhook
+    const log = page.getByRole('region', { name: 'Delivery log' });
+    await log.getByLabel('Status').selectOption('delivered');
+    await expect
+      .poll(async () => (await deliveries.locator('tbody tr').count()) > 0 || (await log.getByText('No deliveries.').count()) > 0)
+      .toBe(true);
+    expect(await deliveries.getByText('failed').count()).toBe(0);
+    await log.getByLabel('Status').selectOption('failed');
+    await expect.poll(() => deliveries.getByText('failed').count()).toBeGreaterThan(0);
+    expect(await deliveries.getByText('delivered', { exact: true }).count()).toBe(0);
+    await log.getByLabel('Webhook').selectOption({ label: `ticket after_write ${hookUrl}` });
+    await expect.poll(() => deliveries.getByText('failed').count()).toBeGreaterThan(0);
+    await log.getByLabel('Status').selectOption('');
     await deliveries.getByRole('button', { name: 'Payload' }).first().click();
     await page.getByRole('dialog', { name: 'Delivery' }).getByText('"Hooked"').waitFor();
     await w.screenshot('36-webhook-delivery');
@@ -367,6 +381,7 @@ describe('admin console, part 2', { timeout: 180_000 }, () => {
     await log.getByLabel('Entity').fill('ticket');
     await log.getByLabel('Entity').press('Tab');
     await log.getByText(ticketId).first().waitFor();
+    await page.getByRole('region', { name: 'Delivery log' }).getByRole('table', { name: 'Deliveries' }).waitFor();
     await w.screenshot('39-activity');
     await page.goto(url(`/a/${app}/data/ticket/${ticketId}`));
     await page.getByRole('tab', { name: 'History' }).click();

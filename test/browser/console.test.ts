@@ -32,6 +32,7 @@ describe('admin console, part 1', { timeout: 180_000 }, () => {
   afterEach(() => {
     expect(w.consoleErrors).toEqual([]);
     expect(w.foreignRequests).toEqual([]);
+    expect(w.unlabelled).toEqual([]);
   });
 
   it('initial JavaScript stays under 250 KB gzip', async () => {

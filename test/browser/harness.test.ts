@@ -29,6 +29,21 @@ describe('browser harness', () => {
     await w.close();
   });
 
+  it('finds controls without an accessible name', async () => {
+    const w = await openWatchedPage(browser, server.rocket.url);
+    await w.page.goto(`${server.rocket.url}/health`);
+    await w.page.setContent(
+      '<label>Named <input></label><input aria-label="also named"><button>ok</button><input id="bare"><button id="empty"></button><select></select>',
+    );
+    await w.screenshot('harness-labels');
+    expect(w.unlabelled.map((u) => u.split(' ').slice(0, 3).join(' '))).toEqual([
+      'harness-labels: input <input',
+      'harness-labels: button <button',
+      'harness-labels: select <select></select>',
+    ]);
+    await w.close();
+  });
+
   it('records console errors and blocks requests to other origins', async () => {
     const w = await openWatchedPage(browser, server.rocket.url);
     await w.page.goto(`${server.rocket.url}/health`);

@@ -54,7 +54,15 @@ export interface WatchedPage {
   httpErrors: string[];
   /** Every request the page tried to send to an origin other than `origin` (they are aborted). */
   foreignRequests: string[];
-  /** Screenshots the page at 1280×800 and 390×844 into test-artifacts/screenshots/<name>-{desktop,phone}.png. */
+  /**
+   * Controls without an accessible name (spec/console.md: every control has a label), found on the
+   * pages screenshotted, as "<screenshot>: <tag> <html>".
+   */
+  unlabelled: string[];
+  /**
+   * Screenshots the page at 1280×800 and 390×844 into test-artifacts/screenshots/<name>-{desktop,phone}.png
+   * and records the page's unlabelled controls.
+   */
   screenshot(name: string): Promise<string[]>;
   close(): Promise<void>;
 }
@@ -87,6 +95,7 @@ export async function openWatchedPage(browser: Browser, origin: string): Promise
     httpErrors.push(`${res.status()} ${res.request().method()} ${u.pathname}`);
   });
   page.on('pageerror', (err) => consoleErrors.push(`pageerror: ${err.message}`));
+  const unlabelled: string[] = [];
 
   return {
     context,
@@ -94,7 +103,9 @@ export async function openWatchedPage(browser: Browser, origin: string): Promise
     consoleErrors,
     httpErrors,
     foreignRequests,
+    unlabelled,
     async screenshot(name) {
+      for (const c of await unlabelledControls(page)) unlabelled.push(`${name}: ${c}`);
       const dir = join(ARTIFACTS_DIR, 'screenshots');
       await mkdir(dir, { recursive: true });
       const before = page.viewportSize() ?? VIEWPORTS.desktop;
@@ -123,4 +134,30 @@ function isLocal(url: string, origin: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Visible form controls and buttons with no accessible name: an approximation of the accessibility
+ * tree's name (aria-labelledby, aria-label, a <label>, a button's text or an input's title) that is
+ * enough to catch a control a screen reader would announce only by its role.
+ */
+async function unlabelledControls(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const out: string[] = [];
+    const controls = document.querySelectorAll<HTMLElement>(
+      'input:not([type=hidden]), select, textarea, button, [role=button], [role=combobox], [role=tab], a[href]',
+    );
+    for (const el of controls) {
+      if (!el.checkVisibility?.() && el.getClientRects().length === 0) continue;
+      const named =
+        (el.getAttribute('aria-labelledby') ?? '').split(/\s+/).some((id) => (document.getElementById(id)?.textContent ?? '').trim() !== '') ||
+        (el.getAttribute('aria-label') ?? '').trim() !== '' ||
+        ('labels' in el && ((el as HTMLInputElement).labels?.length ?? 0) > 0) ||
+        (el.getAttribute('title') ?? '').trim() !== '' ||
+        (!/^(INPUT|SELECT|TEXTAREA)$/.test(el.tagName) && (el.textContent ?? '').trim() !== '') ||
+        (el instanceof HTMLInputElement && /^(submit|button|reset)$/.test(el.type) && el.value.trim() !== '');
+      if (!named) out.push(`${el.tagName.toLowerCase()} ${el.outerHTML.slice(0, 120)}`);
+    }
+    return out;
+  });
 }

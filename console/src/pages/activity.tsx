@@ -11,6 +11,7 @@ export function ActivityPage() {
   const [entity, setEntity] = useState('');
   const [action, setAction] = useState('');
   const [recordId, setRecordId] = useState('');
+  const [actor, setActor] = useState('');
   const [since, setSince] = useState('');
   const [until, setUntil] = useState('');
   const [page, setPage] = useState(1);
@@ -18,9 +19,9 @@ export function ActivityPage() {
   const log = useAsync(
     () =>
       api.list<HistoryEntry>(
-        `${appBase(m.app)}/_admin/history${qs({ entity, action, record_id: recordId, since: iso(since), until: iso(until), page, per_page: 25 })}`,
+        `${appBase(m.app)}/_admin/history${qs({ entity, action, record_id: recordId, actor_id: actor, since: iso(since), until: iso(until), page, per_page: 25 })}`,
       ),
-    [entity, action, recordId, since, until, page],
+    [entity, action, recordId, actor, since, until, page],
   );
   const total = log.data?.meta.total ?? 0;
   return (
@@ -59,6 +60,18 @@ export function ActivityPage() {
               <option key={n} value={n} />
             ))}
           </datalist>
+          <Field label="User id" hint="who made the change">
+            {(a) => (
+              <input
+                {...a}
+                value={actor}
+                onChange={(e) => {
+                  setActor(e.currentTarget.value.trim());
+                  setPage(1);
+                }}
+              />
+            )}
+          </Field>
           <Field label="Action">
             {(a) => (
               <select
@@ -98,7 +111,7 @@ export function ActivityPage() {
           </nav>
         )}
       </section>
-      <DeliveryLog webhooks={[]} />
+      <DeliveryLog />
     </>
   );
 }

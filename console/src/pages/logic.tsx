@@ -926,8 +926,14 @@ function WebhookForm(props: { hook: Webhook | null; onClose: () => void; onSaved
   );
 }
 
-export function DeliveryLog(props: { webhooks: Webhook[] }) {
+/** Deliveries of the app's webhooks; the Activity page passes no list and the log loads it itself. */
+export function DeliveryLog(props: { webhooks?: Webhook[] }) {
   const m = useModel();
+  const own = useAsync(
+    () => (props.webhooks ? Promise.resolve(props.webhooks) : api.get<Webhook[]>(`${appBase(m.app)}/_admin/webhooks`)),
+    [props.webhooks === undefined],
+  );
+  const webhooks = props.webhooks ?? own.data ?? [];
   const [status, setStatus] = useState('');
   const [webhook, setWebhook] = useState('');
   const logs = useAsync(
@@ -965,7 +971,7 @@ export function DeliveryLog(props: { webhooks: Webhook[] }) {
           {(a) => (
             <select {...a} value={webhook} onChange={(e) => setWebhook(e.currentTarget.value)}>
               <option value="">any</option>
-              {props.webhooks.map((h) => (
+              {webhooks.map((h) => (
                 <option key={h.id} value={h.id}>
                   {h.entity} {h.hook} {h.url}
                 </option>
