@@ -12,8 +12,9 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import type postgres from 'postgres';
 import { ENTITIES, RELATIONS } from './schema.js';
-import { ServerProcess, connect, freePort, sampleRss, sleep, tempDir, urlTarget } from './servers.js';
+import { ServerProcess, connect, cpuMeter, freePort, sampleRss, sleep, tempDir, urlTarget } from './servers.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +23,8 @@ const { values } = parseArgs({
     subscribers: { type: 'string', default: '100' },
     rounds: { type: 'string', default: '2' },
     probes: { type: 'string', default: '200' },
+    // 'with': only the runs with subscribers (e.g. to profile them with RT_BENCH_CPU_PROF)
+    only: { type: 'string', default: '' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -110,6 +113,17 @@ function load(url: string, token: string, app: string, tag: string): Promise<aut
   });
 }
 
+/** A load run with the CPU Rocket's process and its app-database backends spent per request. */
+async function measured(server: ServerProcess, sql: postgres.Sql, app: string, run: () => Promise<autocannon.Result>) {
+  const stop = await cpuMeter(server, sql, `rocket_${app}`, 'rocket');
+  const result = await run();
+  const cpu = await stop();
+  const n = Math.max(1, result.requests.total);
+  return { rps: result.requests.average, serverMs: cpu.serverMs / n, pgMs: cpu.pgMs / n };
+}
+
+const cpuText = (m: { serverMs: number; pgMs: number }) => `CPU/request server ${m.serverMs.toFixed(2)} ms + PostgreSQL ${m.pgMs.toFixed(2)} ms`;
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -127,7 +141,8 @@ async function main(): Promise<void> {
   const server = await ServerProcess.start({
     name: 'rocket',
     script: join('src', 'main.ts'),
-    nodeArgs: ['--import', 'tsx'],
+    // RT_BENCH_CPU_PROF=<dir>: Rocket writes a V8 CPU profile there on exit.
+    nodeArgs: ['--import', 'tsx', ...(process.env.RT_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RT_BENCH_CPU_PROF}`] : [])],
     env: {
       ...process.env,
       DATABASE_URL: url.toString(),
@@ -155,19 +170,26 @@ async function main(): Promise<void> {
     const streamUrl = `${base}/api/${app}/_realtime?entities=customer,order,order_item`;
 
     // warm-up (JIT, plans) without subscribers
-    await load(base, token, app, `${tag}w`);
+    if (values.only !== 'with') await load(base, token, app, `${tag}w`);
     const without: number[] = [];
     const withSubs: number[] = [];
+    const cpuWithout: Array<{ serverMs: number; pgMs: number }> = [];
+    const cpuWith: Array<{ serverMs: number; pgMs: number }> = [];
     const delays: number[] = [];
     let delivered = 0;
+    const appSql = connect(urlTarget(databaseUrl), `rocket_${app}`, 1);
     for (let round = 0; round < ROUNDS; round++) {
-      without.push((await load(base, token, app, `${tag}a${round}`)).requests.average);
-      log(`round ${round + 1}: S3 without subscribers ${without.at(-1)!.toFixed(0)} req/s`);
+      if (values.only !== 'with') {
+        const a = await measured(server, appSql, app, () => load(base, token, app, `${tag}a${round}`));
+        without.push(a.rps);
+        cpuWithout.push(a);
+        log(`round ${round + 1}: S3 without subscribers ${a.rps.toFixed(0)} req/s; ${cpuText(a)}`);
+      }
       const subs = Array.from({ length: SUBSCRIBERS }, () => new Subscriber(streamUrl, token));
       await Promise.all(subs.map((s) => s.ready));
       // The capture lease ends 30 s after the last stream closed: "without" runs after the first
       // are measured only once it has (see below), so they are truly without capture.
-      const running = load(base, token, app, `${tag}b${round}`);
+      const running = measured(server, appSql, app, () => load(base, token, app, `${tag}b${round}`));
       // probes during the load: a create, its answer's arrival, then each subscriber's event
       const probeDelays: number[] = [];
       const probing = (async () => {
@@ -186,11 +208,12 @@ async function main(): Promise<void> {
       })();
       const result = await running;
       await probing;
-      withSubs.push(result.requests.average);
+      withSubs.push(result.rps);
+      cpuWith.push(result);
       delays.push(...probeDelays);
       delivered += subs.reduce((n, s) => n + s.events, 0);
       log(
-        `round ${round + 1}: S3 with ${SUBSCRIBERS} subscribers ${withSubs.at(-1)!.toFixed(0)} req/s; commit→event median ${median(probeDelays).toFixed(1)} ms`,
+        `round ${round + 1}: S3 with ${SUBSCRIBERS} subscribers ${result.rps.toFixed(0)} req/s; ${cpuText(result)}; commit→event median ${median(probeDelays).toFixed(1)} ms`,
       );
       for (const s of subs) s.close();
       if (round < ROUNDS - 1) {
@@ -198,7 +221,10 @@ async function main(): Promise<void> {
         await sleep(32_000);
       }
     }
+    await appSql.end();
     const ratio = median(withSubs) / median(without);
+    const cpuMedian = (xs: Array<{ serverMs: number; pgMs: number }>) => ({ serverMs: median(xs.map((x) => x.serverMs)), pgMs: median(xs.map((x) => x.pgMs)) });
+    log(`CPU per request: without ${cpuText(cpuMedian(cpuWithout))}; with ${SUBSCRIBERS} subscribers ${cpuText(cpuMedian(cpuWith))}`);
     log(
       `S3 median without ${median(without).toFixed(0)} req/s, with ${SUBSCRIBERS} subscribers ${median(withSubs).toFixed(0)} req/s → ratio ${ratio.toFixed(2)}`,
     );
@@ -206,6 +232,7 @@ async function main(): Promise<void> {
       `commit→event delay (answer received → event at a subscriber): median ${median(delays).toFixed(1)} ms, p99 ${[...delays].sort((a, b) => a - b)[Math.floor(delays.length * 0.99)]?.toFixed(1)} ms over ${delays.length} deliveries; ${delivered} events delivered in total`,
     );
 
+    if (values.only === 'with') return;
     // A reader that never reads: RSS while its queue fills to ROCKET_REALTIME_MAX_QUEUE (1,000), and after the cut-off.
     const slow = new Subscriber(`${base}/api/${app}/_realtime?entities=customer`, token, { paused: true });
     await slow.ready;

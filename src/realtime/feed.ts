@@ -7,8 +7,8 @@ import { filterSql, scopeSql, type ListQuery } from '../engine/query.js';
 import { recordOf } from '../engine/read.js';
 import type { EntityMeta } from '../metadata/registry.js';
 import { exactJson } from '../types/exact-json.js';
-import { visibleLast } from './sequencer.js';
-import type { EventStream } from './stream.js';
+import { visibleLast, type Sequenced } from './sequencer.js';
+import { chunk, type EventStream } from './stream.js';
 
 /** What the feed needs of an app: the engine's view plus its users' status (revoked users lose their streams). */
 export interface RealtimeApp extends EngineApp {
@@ -28,10 +28,19 @@ export interface Subscriber {
 
 /** Log rows read per round. */
 const PAGE = 500;
+/** Shortest time between two rounds of live events (a wake after a quiet spell is served at once). */
+const FEED_TICK_MS = 20;
 
 interface LogHead {
   id: string;
   entity: string;
+}
+
+/** One change as sent: its SSE frame, and the streams that may see it. */
+interface FeedEvent {
+  id: number;
+  frame: string;
+  to: ReadonlySet<Subscriber>;
 }
 
 /**
@@ -51,6 +60,12 @@ export class AppFeed {
   private last = 0;
   private chain: Promise<void> = Promise.resolve();
   private pumpQueued = false;
+  /** Sequencer runs heard of since the last pump. */
+  private hints: Sequenced[] = [];
+  /** A wake without a hint came since the last pump: read the log as far as it goes. */
+  private unhinted = false;
+  /** When the last pump started (performance.now()). */
+  private pumpedAt = -Infinity;
 
   constructor(
     private app: RealtimeApp,
@@ -68,8 +83,13 @@ export class AppFeed {
     return this.serial(async () => {
       const visible = await visibleLast(this.app.db);
       // With no stream to serve, the feed starts over at the present; else it first brings its streams up to it.
-      if (this.subscribers.size === 0) this.last = visible.last;
-      else await this.pumpAll();
+      if (this.subscribers.size === 0) {
+        this.last = visible.last;
+        this.hints = [];
+      } else {
+        this.unhinted = true;
+        await this.pumpAll();
+      }
       const from = lastEventId === undefined ? undefined : resumePoint(lastEventId);
       if (lastEventId !== undefined) {
         if (from === undefined || from < visible.prunedThrough || from > Math.max(this.last, visible.last)) {
@@ -78,7 +98,7 @@ export class AppFeed {
         } else if (from < this.last) {
           sub.last = from;
           let after = from;
-          while (after < this.last && sub.stream.open) after = await this.round([sub], after, this.last);
+          while (after < this.last && sub.stream.open) after = (await this.round([sub], after, this.last)).end;
           sub.last = Math.max(sub.last, this.last);
         } else {
           sub.last = from;
@@ -90,14 +110,28 @@ export class AppFeed {
     });
   }
 
-  /** New events may be in the log (a notice, a local sequencer run, the safety poll). */
-  wake(): void {
-    if (this.pumpQueued || this.subscribers.size === 0) return;
+  /**
+   * New events may be in the log: `hint` says which ids a sequencer run (of this instance, or of
+   * another one by its notice) numbered and of which entities; without it (the safety poll) the
+   * log itself says.
+   */
+  wake(hint?: Sequenced): void {
+    if (this.subscribers.size === 0) return;
+    if (hint) this.hints.push(hint);
+    else this.unhinted = true;
+    if (this.pumpQueued) return;
     this.pumpQueued = true;
-    void this.serial(async () => {
-      this.pumpQueued = false;
-      await this.pumpAll();
-    });
+    // Rounds start at most every FEED_TICK_MS: each writes once to every stream, so under load one
+    // round carries the events of many writes and the cost of the fan-out does not grow with the write rate.
+    const wait = this.pumpedAt + FEED_TICK_MS - performance.now();
+    const pump = () =>
+      void this.serial(async () => {
+        this.pumpQueued = false;
+        this.pumpedAt = performance.now();
+        await this.pumpAll();
+      });
+    if (wait > 0) setTimeout(pump, wait);
+    else pump();
   }
 
   /** Runs `fn` after everything queued before it; a failure is logged and does not stop the chain. */
@@ -107,58 +141,130 @@ export class AppFeed {
     return run;
   }
 
+  /**
+   * Brings the streams up to the log's end. Where the sequencer runs' hints cover the ids right
+   * after the last one handled without a hole, only the entities they name are read, by id range
+   * (no look at the log first); past a hole (a run whose notice did not come, ids a failed run
+   * burnt) or after an unhinted wake, the log is read page by page as far as it goes.
+   */
   private async pumpAll(): Promise<void> {
-    for (;;) {
-      const subs = [...this.subscribers].filter((s) => s.stream.open);
-      if (subs.length === 0) return;
-      const next = await this.round(subs, this.last);
-      if (next === this.last) return;
-      this.last = next;
+    const hints = this.hints.sort((x, y) => x.first - y.first);
+    this.hints = [];
+    let scan = this.unhinted;
+    this.unhinted = false;
+    let covered = this.last;
+    const entities = new Set<string>();
+    for (const h of hints) {
+      if (h.last <= covered) continue;
+      if (h.first > covered + 1) {
+        scan = true;
+        break;
+      }
+      covered = h.last;
+      for (const e of h.entities) entities.add(e);
     }
+    while (this.last < covered) {
+      const subs = this.open();
+      if (subs.length === 0) return;
+      const end = Math.min(covered, this.last + PAGE);
+      await this.deliver(subs, this.last, end, entities);
+      this.last = end;
+    }
+    while (scan) {
+      const subs = this.open();
+      if (subs.length === 0) return;
+      const page = await this.round(subs, this.last);
+      this.last = page.end;
+      scan = page.full;
+    }
+  }
+
+  private open(): Subscriber[] {
+    return [...this.subscribers].filter((s) => s.stream.open);
   }
 
   /**
-   * One page of the log after `after` (up to `upto`), offered to `subs`; the
-   * highest id read (`after` when there was none).
+   * One page of the log after `after` (up to `upto`, whose ids are all visible), offered to `subs`:
+   * the highest id handled, and whether the page was full (more may follow).
    */
-  private async round(subs: readonly Subscriber[], after: number, upto?: number): Promise<number> {
-    const db = this.app.db;
-    const heads = await db.query<LogHead>(
+  private async round(subs: readonly Subscriber[], after: number, upto?: number): Promise<{ end: number; full: boolean }> {
+    const heads = await this.app.db.query<LogHead>(
       `SELECT id::text AS id, entity FROM _realtime_log WHERE id > $1::bigint${upto === undefined ? '' : ' AND id <= $3::bigint'} ORDER BY id LIMIT $2`,
       upto === undefined ? [after, PAGE] : [after, PAGE, upto],
     );
-    if (heads.length === 0) return after;
-    const end = Number(heads[heads.length - 1]!.id);
-    const events: Array<{ id: number; json: string; to: Subscriber[] }> = [];
+    const full = heads.length === PAGE;
+    if (heads.length === 0) return { end: upto ?? after, full };
+    const end = full || upto === undefined ? Number(heads[heads.length - 1]!.id) : upto;
+    await this.deliver(
+      subs,
+      after,
+      end,
+      new Set(heads.map((h) => h.entity)),
+    );
+    return { end, full };
+  }
+
+  /**
+   * The events of `entities` in (after, end], to the streams that may see them. An event is encoded
+   * once, and streams that see the same events of the round are written the very same bytes.
+   */
+  private async deliver(subs: readonly Subscriber[], after: number, end: number, entities: ReadonlySet<string>): Promise<void> {
+    const events: FeedEvent[] = [];
+    /** Per stream, the predicate column (or null: every row) of each entity of the round it subscribes to. */
+    const seen = new Map<Subscriber, string[]>();
     const registry = this.app.registry;
-    for (const name of new Set(heads.map((h) => h.entity))) {
+    for (const name of entities) {
       const entity = registry.entities.get(name);
       const interested = subs.filter((s) => s.entities.has(name));
       if (!entity || interested.length === 0) continue;
-      events.push(...(await this.entityEvents(entity, interested, after, end)));
-    }
-    events.sort((a, b) => a.id - b.id);
-    const out = new Map<Subscriber, Array<{ id: number; json: string }>>();
-    for (const e of events) {
-      for (const s of e.to) {
-        if (e.id <= s.last) continue;
-        let list = out.get(s);
-        if (!list) out.set(s, (list = []));
-        list.push(e);
+      const found = await this.entityEvents(entity, interested, after, end);
+      events.push(...found.events);
+      for (const [s, col] of found.columnOf) {
+        let sig = seen.get(s);
+        if (!sig) seen.set(s, (sig = []));
+        sig.push(`${name}:${col ?? '*'}`);
       }
     }
-    for (const [s, list] of out) if (s.stream.open) s.stream.changes(list);
+    if (events.length > 0) {
+      events.sort((a, b) => a.id - b.id);
+      const frames = new Map<string, { bytes: Buffer; count: number; last: number } | null>();
+      for (const [s, sig] of seen) {
+        if (!s.stream.open) continue;
+        // A stream that already got part of the range (it joined during the round) is its own group.
+        const key = `${s.stream.wantsChunks ? 'c' : 'r'} ${sig.join(' ')}${s.last > after ? ` >${s.last}` : ''}`;
+        let frame = frames.get(key);
+        if (frame === undefined) {
+          let text = '';
+          let count = 0;
+          let last = 0;
+          for (const e of events) {
+            if (e.id <= s.last || !e.to.has(s)) continue;
+            text += e.frame;
+            count++;
+            last = e.id;
+          }
+          frame = count === 0 ? null : { bytes: chunk(text, s.stream.wantsChunks), count, last };
+          frames.set(key, frame);
+        }
+        if (frame) s.stream.changes(frame.bytes, frame.count, frame.last);
+      }
+    }
     for (const s of subs) s.last = Math.max(s.last, end);
-    return end;
   }
 
   /** The events of one entity in (after, end], each with the streams that may see it. */
-  private async entityEvents(entity: EntityMeta, subs: readonly Subscriber[], after: number, end: number) {
+  private async entityEvents(
+    entity: EntityMeta,
+    subs: readonly Subscriber[],
+    after: number,
+    end: number,
+  ): Promise<{ events: FeedEvent[]; columnOf: Map<Subscriber, number | null> }> {
     const params = new Params();
     const lo = params.add(after, 'int8');
     const hi = params.add(end, 'int8');
     const name = params.add(entity.name, 'text');
-    // Streams with the same visibility share one predicate column; `null` = sees every row.
+    // Streams with the same visibility (read scope after `$user` substitution, and filters) share
+    // one predicate column, evaluated once per event whatever the number of streams; `null` = sees every row.
     const columns = new Map<string, number>();
     const predicates: string[] = [];
     const columnOf = new Map<Subscriber, number | null>();
@@ -186,7 +292,7 @@ export class AppFeed {
       }
       columnOf.set(sub, col);
     }
-    if (columnOf.size === 0) return [];
+    if (columnOf.size === 0) return { events: [], columnOf };
     const rows = await this.app.db.query<Record_>(
       `SELECT l.id::text AS "rt~id", l.action AS "rt~action", l.record_id AS "rt~record", l.changed AS "rt~changed",
               l.at AS "rt~at", l.by AS "rt~by", r.*${predicates.map((p) => `, ${p}`).join('')}
@@ -196,7 +302,8 @@ export class AppFeed {
       params.list,
     );
     const encode = this.app.registry.hasBigint ? exactJson : JSON.stringify;
-    return rows.map((row) => {
+    const byColumn = [...columnOf];
+    const events = rows.map((row) => {
       const action = row['rt~action'] as string;
       const at = row['rt~at'];
       const payload = {
@@ -208,9 +315,11 @@ export class AppFeed {
         at: at instanceof Date ? at.toISOString() : String(at),
         by: (row['rt~by'] as string | null) ?? null,
       };
-      const to = [...columnOf].filter(([, col]) => col === null || row[`rt~p${col}`] === true).map(([s]) => s);
-      return { id: Number(row['rt~id']), json: encode(payload), to };
+      const id = Number(row['rt~id']);
+      const to = new Set(byColumn.filter(([, col]) => col === null || row[`rt~p${col}`] === true).map(([s]) => s));
+      return { id, frame: `id: ${id}\nevent: change\ndata: ${encode(payload)}\n\n`, to };
     });
+    return { events, columnOf };
   }
 }
 

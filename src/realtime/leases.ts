@@ -42,6 +42,12 @@ export const ACK_NOTICE = 'realtime:ack';
 export class CaptureLeases {
   /** App → until when (ms, this process's clock) writes capture. */
   private readonly until = new Map<string, number>();
+  /**
+   * App → other instances known to hold its lease, and until when: only they need to be told of new
+   * events (a notice is a wake-up; their sweep reads the log anyway). Leases read at start-up have no
+   * known holder and count under `?`.
+   */
+  private readonly holders = new Map<string, Map<string, number>>();
   /** App → acknowledgements awaited by first streams: the instances not yet heard from. */
   private readonly waiting = new Map<string, Array<{ missing: Set<string>; done: () => void }>>();
 
@@ -58,7 +64,10 @@ export class CaptureLeases {
     const rows = await this.mgmt.query<{ app: string; ms: number }>(
       `SELECT app, (extract(epoch FROM until - now()) * 1000)::float8 AS ms FROM _realtime_leases WHERE until > now()`,
     );
-    for (const r of rows) this.extend(r.app, Number(r.ms));
+    for (const r of rows) {
+      this.extend(r.app, Number(r.ms));
+      this.held(r.app, '?', Number(r.ms));
+    }
   }
 
   async beat(): Promise<void> {
@@ -76,11 +85,22 @@ export class CaptureLeases {
     return (this.until.get(app) ?? 0) > Date.now();
   }
 
+  /** Whether an instance other than this one may have streams of `app` (and so wants to hear of its events). */
+  remoteHolders(app: string): boolean {
+    const now = Date.now();
+    for (const [origin, until] of this.holders.get(app) ?? []) if (origin !== this.origin && until > now) return true;
+    return false;
+  }
+
   /** A realtime notice about `app` arrived (from any instance, this one included). */
   heard(app: string, origin: string, what: string): void {
-    if (what === LEASE_NOTICE) this.extend(app, LEASE_MS);
-    else if (what === JOIN_NOTICE) {
+    if (what === LEASE_NOTICE) {
       this.extend(app, LEASE_MS);
+      this.held(app, origin, LEASE_MS);
+    } else if (what === JOIN_NOTICE) {
+      this.extend(app, LEASE_MS);
+      // Recorded before the acknowledgement: every run of this instance after it tells the joiner.
+      this.held(app, origin, LEASE_MS);
       this.notices.announce(app, this.origin, ACK_NOTICE);
     } else if (what === ACK_NOTICE) {
       const list = this.waiting.get(app);
@@ -132,6 +152,12 @@ export class CaptureLeases {
     this.notices.announce(app, this.origin, JOIN_NOTICE);
     await acknowledged;
     clearTimeout(timer);
+  }
+
+  private held(app: string, origin: string, ms: number): void {
+    let m = this.holders.get(app);
+    if (!m) this.holders.set(app, (m = new Map()));
+    m.set(origin, Math.max(m.get(origin) ?? 0, Date.now() + ms));
   }
 
   private extend(app: string, ms: number): void {

@@ -15,7 +15,7 @@ import { byOf, captureSql, changeOf, insertChanges, type Change } from './captur
 import { AppFeed, type RealtimeApp, type Subscriber } from './feed.js';
 import { CaptureLeases, RENEW_MS, type Notices } from './leases.js';
 import { pruneRealtime, type Retention } from './prune.js';
-import { hasPending, sequence } from './sequencer.js';
+import { hasPending, sequence, type Sequenced } from './sequencer.js';
 import { EventStream } from './stream.js';
 import type { SubscriptionRequest } from './subscription.js';
 
@@ -34,12 +34,25 @@ const SWEEP_MS = 1000;
 /** A failed sequencer run is tried again after this long. */
 const RETRY_MS = 200;
 const PRUNE_INTERVAL_MS = 30_000;
+/** Notice of a sequencer run: `realtime:seq:<first id>-<last id>[:<entity>,…]` (the entities left out when long). */
 const SEQUENCED_NOTICE = 'realtime:seq';
+/**
+ * Sequencer runs of an app start at most this often on an instance: under load one run (one
+ * statement, one notice, one feed round) numbers the changes of many writes, so the cost per write
+ * does not grow with the write rate; when idle a run starts at once.
+ */
+const SEQUENCE_TICK_MS = 20;
+/** A notice stays well under NOTIFY's 8,000 bytes. */
+const NOTICE_ENTITIES_MAX = 4000;
 
 interface SequencerState {
   db: Database;
   running: boolean;
   again: boolean;
+  /** A run is waiting for its tick. */
+  timer: NodeJS.Timeout | undefined;
+  /** When the last run started (performance.now()). */
+  started: number;
 }
 
 /**
@@ -141,35 +154,51 @@ export class Realtime {
   }
 
   /**
-   * Numbers the committed captures of `app` (sequencer.ts), then tells every
-   * instance's feed. Runs of one instance are coalesced: a kick during a run
-   * makes one more run after it.
+   * Numbers the committed captures of `app` (sequencer.ts), then tells this instance's feed and the
+   * instances that hold a lease of the app. Runs of one instance are coalesced: a kick during a run
+   * makes one more run after it, and runs start at most every SEQUENCE_TICK_MS.
    */
   kick(app: { name: string; db: Database }): void {
     let s = this.sequencers.get(app.name);
-    if (!s) this.sequencers.set(app.name, (s = { db: app.db, running: false, again: false }));
+    if (!s) this.sequencers.set(app.name, (s = { db: app.db, running: false, again: false, timer: undefined, started: -Infinity }));
     s.db = app.db;
     if (s.running) {
       s.again = true;
       return;
     }
-    s.running = true;
+    if (s.timer) return;
     const state = s;
+    const wait = state.started + SEQUENCE_TICK_MS - performance.now();
+    if (wait > 0) {
+      state.timer = setTimeout(() => {
+        state.timer = undefined;
+        this.run(app.name, state);
+      }, wait);
+      return;
+    }
+    this.run(app.name, state);
+  }
+
+  private run(name: string, state: SequencerState): void {
+    state.running = true;
+    state.again = false;
+    state.started = performance.now();
     void (async () => {
       try {
-        do {
-          state.again = false;
-          const last = await sequence(state.db);
-          if (last !== null) {
-            this.feeds.get(app.name)?.wake();
-            this.notices.announce(app.name, this.origin, SEQUENCED_NOTICE);
+        const done = await sequence(state.db);
+        if (done) {
+          this.feeds.get(name)?.wake(done);
+          if (this.leases.remoteHolders(name)) {
+            const list = done.entities.join(',');
+            this.notices.announce(name, this.origin, `${SEQUENCED_NOTICE}:${done.first}-${done.last}${list.length <= NOTICE_ENTITIES_MAX ? `:${list}` : ''}`);
           }
-        } while (state.again && !this.stopped);
+        }
         state.running = false;
+        if (state.again && !this.stopped) this.kick({ name, db: state.db });
       } catch (err) {
         state.running = false;
-        this.log.error({ err, app: app.name }, 'realtime sequencer run failed; retrying');
-        if (!this.stopped) setTimeout(() => this.kick(app), RETRY_MS).unref();
+        this.log.error({ err, app: name }, 'realtime sequencer run failed; retrying');
+        if (!this.stopped) setTimeout(() => this.kick({ name, db: state.db }), RETRY_MS).unref();
       }
     })();
   }
@@ -272,8 +301,8 @@ export class Realtime {
   async start(): Promise<void> {
     this.unlisten = this.notices.onTopic('realtime:', (app, origin, what) => {
       // This instance's own runs woke its feed already.
-      if (what === SEQUENCED_NOTICE) {
-        if (origin !== this.origin) this.feeds.get(app)?.wake();
+      if (what === SEQUENCED_NOTICE || what.startsWith(`${SEQUENCED_NOTICE}:`)) {
+        if (origin !== this.origin) this.feeds.get(app)?.wake(sequencedOf(what));
       } else this.leases.heard(app, origin, what);
     });
     await this.leases.load();
@@ -309,4 +338,15 @@ export class Realtime {
     for (const stream of [...this.streams.keys()]) stream.close();
     await this.leases.leave().catch((err: unknown) => this.log.warn({ err }, 'realtime: instance row not removed'));
   }
+}
+
+/** What a sequencer notice says was numbered (undefined when it does not say which entities). */
+function sequencedOf(what: string): Sequenced | undefined {
+  const [, , range, list] = what.split(':');
+  const m = /^(\d{1,15})-(\d{1,15})$/.exec(range ?? '');
+  if (!m || list === undefined) return undefined;
+  const first = Number(m[1]);
+  const last = Number(m[2]);
+  if (first < 1 || last < first) return undefined;
+  return { first, last, entities: list === '' ? [] : list.split(',') };
 }

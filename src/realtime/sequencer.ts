@@ -23,27 +23,36 @@ import type { Database } from '../db/database.js';
 /** Key of the sequencer's advisory lock (advisory locks are per database, so one constant serves every app). */
 const SEQUENCER_LOCK = 0x52_54_53_51; // 'RTSQ'
 
+/** What a sequencer run gave ids to: its ids (first through last, every one of them), and the entities of its events. */
+export interface Sequenced {
+  first: number;
+  last: number;
+  entities: string[];
+}
+
 /**
- * Moves the committed captures into the log; the highest id given, or null when there was nothing.
+ * Moves the committed captures into the log; what it numbered, or null when there was nothing.
  * One autocommit statement: the lock is taken by a gate evaluated before the DELETE reads a row
  * and before any id is drawn, and held until the statement commits. Rows the statement's snapshot
  * still shows but an earlier run already moved are skipped by the DELETE (they are gone once the
  * lock is ours); rows committed after its snapshot are left for the next run, which their own
- * writer's kick (or the sweep) starts.
+ * writer's kick (or the sweep) starts. Once it returns, every id up to `last` is visible to
+ * every reader (the runs before it committed before it took the lock).
  */
-export async function sequence(db: Database): Promise<number | null> {
-  const rows = await db.query<{ last: string | null }>(
+export async function sequence(db: Database): Promise<Sequenced | null> {
+  const rows = await db.query<{ first: string | null; last: string | null; entities: string[] | null }>(
     `WITH gate AS (SELECT pg_advisory_xact_lock(${SEQUENCER_LOCK}) IS NOT NULL AS ok),
           moved AS (DELETE FROM _realtime_pending WHERE (SELECT ok FROM gate) RETURNING *),
           logged AS (
             INSERT INTO _realtime_log (id, entity, action, record_id, row, changed, at, by, sequenced_at)
             SELECT nextval('_realtime_event_id'), m.entity, m.action, m.record_id, m.row, m.changed, m.at, m.by, clock_timestamp()
               FROM (SELECT * FROM moved ORDER BY seq) m
-            RETURNING id)
-     SELECT max(id)::text AS last FROM logged`,
+            RETURNING id, entity)
+     SELECT min(id)::text AS first, max(id)::text AS last, array_agg(DISTINCT entity) AS entities FROM logged`,
   );
-  const last = rows[0]?.last;
-  return last === null || last === undefined ? null : Number(last);
+  const row = rows[0];
+  if (!row || row.last === null) return null;
+  return { first: Number(row.first), last: Number(row.last), entities: row.entities ?? [] };
 }
 
 /** Whether committed captures wait for a run (cheap: one index probe). */

@@ -12,24 +12,28 @@ export interface StreamOptions {
 }
 
 /**
- * One Server-Sent Events response. Frames go straight to the socket while it
- * takes them; once Node's buffer is full they wait in a queue of at most
- * `maxQueue` events, and a reader that lets the queue overflow gets `reset`
- * and is closed — so a slow reader costs at most that many events of memory.
+ * One Server-Sent Events response. Once the headers are out, frames go to the
+ * socket directly (in HTTP/1.1 chunks when the response is chunked): a feed
+ * round hands the very same bytes to every stream that sees the same events,
+ * in one socket write each. Frames go straight out while the socket takes
+ * them; once its buffer is full they wait in a queue of at most `maxQueue`
+ * events, and a reader that lets the queue overflow gets `reset` and is closed
+ * — so a slow reader costs at most that many events of memory.
  */
 export class EventStream {
   /** Frames waiting for the reader, and how many events they hold. */
-  private readonly queue: Array<{ text: string; events: number }> = [];
+  private readonly queue: Array<{ bytes: Buffer; events: number }> = [];
   private queuedEvents = 0;
   private ended = false;
   private readonly ping: NodeJS.Timeout;
+  private chunked = false;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly opts: StreamOptions,
   ) {
     res.on('close', () => this.finish());
-    res.on('drain', () => this.flush());
+    res.socket?.on('drain', () => this.flush());
     this.ping = setInterval(() => {
       if (this.queue.length === 0) this.write(': ping\n\n');
     }, opts.pingMs);
@@ -45,6 +49,11 @@ export class EventStream {
     return this.queuedEvents;
   }
 
+  /** Whether `frames` for `changes` must be HTTP chunks (see `chunk`); known once `start` ran. */
+  get wantsChunks(): boolean {
+    return this.chunked;
+  }
+
   /** Status line and headers, then `ready`. */
   start(entities: readonly string[]): void {
     this.res.writeHead(200, {
@@ -55,15 +64,16 @@ export class EventStream {
       'x-accel-buffering': 'no',
     });
     this.res.flushHeaders();
+    this.chunked = this.res.chunkedEncoding;
     this.write(`event: ready\ndata: ${JSON.stringify({ entities })}\n\n`);
   }
 
-  /** Change events in id order, written as one chunk (one socket write for a whole round of the feed). */
-  changes(events: ReadonlyArray<{ id: number; json: string }>): void {
-    if (events.length === 0) return;
-    let text = '';
-    for (const e of events) text += `id: ${e.id}\nevent: change\ndata: ${e.json}\n\n`;
-    this.send(text, events.length, events[events.length - 1]!.id);
+  /**
+   * `count` change events in id order, the last one `lastId`, already framed (as `chunk` made them
+   * when `wantsChunks`): one socket write for a whole round of the feed.
+   */
+  changes(frames: Buffer, count: number, lastId: number): void {
+    if (count > 0) this.send(frames, count, lastId);
   }
 
   /**
@@ -81,27 +91,31 @@ export class EventStream {
     this.finish();
   }
 
-  private send(frame: string, events: number, lastId: number): void {
+  private get needsDrain(): boolean {
+    return this.res.socket?.writableNeedDrain ?? false;
+  }
+
+  private send(bytes: Buffer, events: number, lastId: number): void {
     if (this.ended) return;
-    if (this.queue.length > 0 || this.res.writableNeedDrain) {
-      this.queue.push({ text: frame, events });
+    if (this.queue.length > 0 || this.needsDrain) {
+      this.queue.push({ bytes, events });
       this.queuedEvents += events;
       if (this.queuedEvents > this.opts.maxQueue) this.overflow(lastId);
       return;
     }
-    this.res.write(frame);
+    this.res.socket?.write(bytes);
   }
 
-  private write(frame: string): void {
-    if (!this.ended) this.res.write(frame);
+  private write(text: string): void {
+    if (!this.ended) this.res.socket?.write(chunk(text, this.chunked));
   }
 
   private flush(): void {
-    // Only while the socket takes it: Node's own buffer never holds more than about one round beyond its mark.
-    while (!this.ended && this.queue.length > 0 && !this.res.writableNeedDrain) {
+    // Only while the socket takes it: its own buffer never holds more than about one round beyond its mark.
+    while (!this.ended && this.queue.length > 0 && !this.needsDrain) {
       const next = this.queue.shift()!;
       this.queuedEvents -= next.events;
-      this.res.write(next.text);
+      this.res.socket?.write(next.bytes);
     }
   }
 
@@ -126,3 +140,12 @@ export class EventStream {
     this.opts.onClose();
   }
 }
+
+/** SSE text as written to the socket: an HTTP/1.1 chunk of a chunked response, else as it is. */
+export function chunk(text: string, chunked: boolean): Buffer {
+  const body = Buffer.from(text);
+  if (!chunked) return body;
+  return Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, CRLF]);
+}
+
+const CRLF = Buffer.from('\r\n');
