@@ -215,6 +215,32 @@ describe('delivery across instances', () => {
     expect(changes(bob).map((e) => e.data.record.title)).toEqual(['bob 1', 'bob 2']);
   });
 
+  it('streams of one instance with different $user conditions share a round, each with only its rows', async () => {
+    // One instance, writes at once: their events are numbered and read together, and the streams
+    // with the same visibility (two of alice's) are handed the same frames.
+    const alice1 = await subscribe(b, 'entities=note', { token: users.alice!.token, settle: true });
+    const alice2 = await subscribe(b, 'entities=note', { token: users.alice!.token });
+    const bob = await subscribe(b, 'entities=note', { token: users.bob!.token });
+    const admin = await subscribe(b, 'entities=note');
+    const owners = ['alice', 'bob', 'alice', 'bob', 'alice', 'bob'] as const;
+    const made = await Promise.all(owners.map((o, i) => created('/note', { title: `${o} batch ${i}`, owner: users[o]!.id })));
+    await admin.until(() => made.every((m) => changes(admin).some((e) => e.data.id === m.id)), 10_000);
+    const lastOf = (o: string) => made.filter((_, i) => owners[i] === o).map((m) => m.id as string);
+    for (const [r, o] of [[alice1, 'alice'], [alice2, 'alice'], [bob, 'bob']] as const) {
+      await r.until(() => lastOf(o).every((id) => changes(r).some((e) => e.data.id === id)), 10_000);
+    }
+    for (const r of [alice1, alice2, bob, admin]) r.close();
+    const titles = (r: SseReader) => changes(r).map((e) => e.data.record.title as string).sort();
+    expect(titles(alice1)).toEqual(['alice batch 0', 'alice batch 2', 'alice batch 4']);
+    expect(titles(alice2)).toEqual(titles(alice1));
+    expect(titles(bob)).toEqual(['bob batch 1', 'bob batch 3', 'bob batch 5']);
+    expect(titles(admin)).toHaveLength(6);
+    for (const r of [alice1, alice2, bob, admin]) {
+      const ids = changes(r).map((e) => Number(e.id));
+      expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    }
+  });
+
   it('filters: only matching rows are sent (list filter syntax)', async () => {
     const r = await subscribe(b, 'entities=note&filter[status]=open&filter[size.gte]=5');
     await created('/note', { title: 'closed', status: 'closed', size: 9 });
