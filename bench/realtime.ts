@@ -5,14 +5,16 @@
  *
  *   DATABASE_URL=postgres://… node --import tsx bench/realtime.ts [--seconds 10] [--connections 10] [--subscribers 100]
  *
- * Rocket runs in a child process (its RSS and CPU are its own); the load, the subscribers and the
- * probes run here. Rounds alternate "without" and "with" so drift on a shared machine hits both.
+ * Rocket runs in a child process (its RSS and CPU are its own); the load and the probes run here,
+ * the subscribers in a worker thread (their reading must not hold up the load's event loop). Rounds alternate "without" and "with" so drift on a shared machine hits both.
  */
 import http from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import type postgres from 'postgres';
+import type { SubscribersMessage, SubscribersSetup } from './realtime-subscribers.js';
 import { ENTITIES, RELATIONS } from './schema.js';
 import { ServerProcess, connect, cpuMeter, freePort, sampleRss, sleep, tempDir, urlTarget } from './servers.js';
 
@@ -87,6 +89,49 @@ class Subscriber {
 
   close(): void {
     this.req?.destroy();
+  }
+}
+
+/** SUBSCRIBERS streams read by a worker thread (bench/realtime-subscribers.ts); arrivals of probe events by record id. */
+class Subscribers {
+  readonly arrivals = new Map<string, number[]>();
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (m: SubscribersMessage) => {
+      if (m.type !== 'probe') return;
+      const list = this.arrivals.get(m.id);
+      if (list) list.push(m.at);
+      else this.arrivals.set(m.id, [m.at]);
+    });
+  }
+
+  static open(setup: SubscribersSetup): Promise<Subscribers> {
+    // Run from source, the worker needs tsx's loader registered in its own thread.
+    const ts = import.meta.url.endsWith('.ts');
+    const script = new URL(`./realtime-subscribers.${ts ? 'ts' : 'js'}`, import.meta.url).href;
+    const worker = ts
+      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(script)}); });`, { eval: true, workerData: setup })
+      : new Worker(new URL(script), { workerData: setup });
+    const subs = new Subscribers(worker);
+    return new Promise((resolve, reject) => {
+      worker.on('error', reject);
+      worker.on('message', (m: SubscribersMessage) => {
+        if (m.type === 'ready') resolve(subs);
+        if (m.type === 'failed') reject(new Error(m.error));
+      });
+    });
+  }
+
+  /** Closes the streams; the change events they received. */
+  async close(): Promise<number> {
+    const events = new Promise<number>((resolve) =>
+      this.worker.on('message', (m: SubscribersMessage) => {
+        if (m.type === 'closed') resolve(m.events);
+      }),
+    );
+    this.worker.postMessage('close');
+    const n = await events;
+    await this.worker.terminate();
+    return n;
   }
 }
 
@@ -185,8 +230,7 @@ async function main(): Promise<void> {
         cpuWithout.push(a);
         log(`round ${round + 1}: S3 without subscribers ${a.rps.toFixed(0)} req/s; ${cpuText(a)}`);
       }
-      const subs = Array.from({ length: SUBSCRIBERS }, () => new Subscriber(streamUrl, token));
-      await Promise.all(subs.map((s) => s.ready));
+      const subs = await Subscribers.open({ url: streamUrl, token, count: SUBSCRIBERS });
       // The capture lease ends 30 s after the last stream closed: "without" runs after the first
       // are measured only once it has (see below), so they are truly without capture.
       const running = measured(server, appSql, app, () => load(base, token, app, `${tag}b${round}`));
@@ -195,14 +239,11 @@ async function main(): Promise<void> {
       const probing = (async () => {
         for (let i = 0; i < PROBES / ROUNDS; i++) {
           const res = await api(base, 'POST', `/api/${app}/customer`, token, { name: `probe ${i}`, email: `probe-${tag}-${round}-${i}@example.com` });
-          const answered = performance.now();
+          const answered = performance.timeOrigin + performance.now();
           const id = res.body.data.id as string;
-          const deadline = answered + 5000;
-          while (subs.some((s) => !s.arrivals.has(id)) && performance.now() < deadline) await sleep(2);
-          for (const s of subs) {
-            const t = s.arrivals.get(id);
-            if (t !== undefined) probeDelays.push(t - answered);
-          }
+          const deadline = performance.now() + 5000;
+          while ((subs.arrivals.get(id)?.length ?? 0) < SUBSCRIBERS && performance.now() < deadline) await sleep(2);
+          for (const t of subs.arrivals.get(id) ?? []) probeDelays.push(t - answered);
           await sleep(20);
         }
       })();
@@ -211,11 +252,10 @@ async function main(): Promise<void> {
       withSubs.push(result.rps);
       cpuWith.push(result);
       delays.push(...probeDelays);
-      delivered += subs.reduce((n, s) => n + s.events, 0);
+      delivered += await subs.close();
       log(
         `round ${round + 1}: S3 with ${SUBSCRIBERS} subscribers ${result.rps.toFixed(0)} req/s; ${cpuText(result)}; commit→event median ${median(probeDelays).toFixed(1)} ms`,
       );
-      for (const s of subs) s.close();
       if (round < ROUNDS - 1) {
         log('waiting 32 s for the capture lease to lapse');
         await sleep(32_000);
