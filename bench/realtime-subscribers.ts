@@ -48,7 +48,12 @@ function open(): Promise<void> {
         for (let i = whole.indexOf('event: change'); i >= 0; i = whole.indexOf('event: change', i + 13)) events++;
         for (let i = whole.indexOf(PROBE); i >= 0; i = whole.indexOf(PROBE, i + PROBE.length)) {
           const idAt = whole.lastIndexOf(ID, i);
-          if (idAt >= 0) port.postMessage({ type: 'probe', id: whole.slice(idAt + ID.length, whole.indexOf('"', idAt + ID.length)), at } satisfies SubscribersMessage);
+          if (idAt >= 0)
+            port.postMessage({
+              type: 'probe',
+              id: whole.slice(idAt + ID.length, whole.indexOf('"', idAt + ID.length)),
+              at,
+            } satisfies SubscribersMessage);
         }
       });
     });

@@ -109,7 +109,10 @@ class Subscribers {
     const ts = import.meta.url.endsWith('.ts');
     const script = new URL(`./realtime-subscribers.${ts ? 'ts' : 'js'}`, import.meta.url).href;
     const worker = ts
-      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(script)}); });`, { eval: true, workerData: setup })
+      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(script)}); });`, {
+          eval: true,
+          workerData: setup,
+        })
       : new Worker(new URL(script), { workerData: setup });
     const subs = new Subscribers(worker);
     return new Promise((resolve, reject) => {
@@ -263,7 +266,10 @@ async function main(): Promise<void> {
     }
     await appSql.end();
     const ratio = median(withSubs) / median(without);
-    const cpuMedian = (xs: Array<{ serverMs: number; pgMs: number }>) => ({ serverMs: median(xs.map((x) => x.serverMs)), pgMs: median(xs.map((x) => x.pgMs)) });
+    const cpuMedian = (xs: Array<{ serverMs: number; pgMs: number }>) => ({
+      serverMs: median(xs.map((x) => x.serverMs)),
+      pgMs: median(xs.map((x) => x.pgMs)),
+    });
     log(`CPU per request: without ${cpuText(cpuMedian(cpuWithout))}; with ${SUBSCRIBERS} subscribers ${cpuText(cpuMedian(cpuWith))}`);
     log(
       `S3 median without ${median(without).toFixed(0)} req/s, with ${SUBSCRIBERS} subscribers ${median(withSubs).toFixed(0)} req/s → ratio ${ratio.toFixed(2)}`,

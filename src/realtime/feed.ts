@@ -195,12 +195,7 @@ export class AppFeed {
     const full = heads.length === PAGE;
     if (heads.length === 0) return { end: upto ?? after, full };
     const end = full || upto === undefined ? Number(heads[heads.length - 1]!.id) : upto;
-    await this.deliver(
-      subs,
-      after,
-      end,
-      new Set(heads.map((h) => h.entity)),
-    );
+    await this.deliver(subs, after, end, new Set(heads.map((h) => h.entity)));
     return { end, full };
   }
 
@@ -221,7 +216,10 @@ export class AppFeed {
       events.push(...found.events);
       for (const [s, col] of found.columnOf) {
         let sig = seen.get(s);
-        if (!sig) seen.set(s, (sig = []));
+        if (!sig) {
+          sig = [];
+          seen.set(s, sig);
+        }
         sig.push(`${name}:${col ?? '*'}`);
       }
     }

@@ -156,7 +156,10 @@ export class CaptureLeases {
 
   private held(app: string, origin: string, ms: number): void {
     let m = this.holders.get(app);
-    if (!m) this.holders.set(app, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      this.holders.set(app, m);
+    }
     m.set(origin, Math.max(m.get(origin) ?? 0, Date.now() + ms));
   }
 

@@ -160,7 +160,10 @@ export class Realtime {
    */
   kick(app: { name: string; db: Database }): void {
     let s = this.sequencers.get(app.name);
-    if (!s) this.sequencers.set(app.name, (s = { db: app.db, running: false, again: false, timer: undefined, started: -Infinity }));
+    if (!s) {
+      s = { db: app.db, running: false, again: false, timer: undefined, started: -Infinity };
+      this.sequencers.set(app.name, s);
+    }
     s.db = app.db;
     if (s.running) {
       s.again = true;
@@ -190,7 +193,11 @@ export class Realtime {
           this.feeds.get(name)?.wake(done);
           if (this.leases.remoteHolders(name)) {
             const list = done.entities.join(',');
-            this.notices.announce(name, this.origin, `${SEQUENCED_NOTICE}:${done.first}-${done.last}${list.length <= NOTICE_ENTITIES_MAX ? `:${list}` : ''}`);
+            this.notices.announce(
+              name,
+              this.origin,
+              `${SEQUENCED_NOTICE}:${done.first}-${done.last}${list.length <= NOTICE_ENTITIES_MAX ? `:${list}` : ''}`,
+            );
           }
         }
         state.running = false;
@@ -213,7 +220,10 @@ export class Realtime {
   /** Runs a stream on a hijacked response: `ready`, then resume or `reset`, then live events. */
   async stream(app: RealtimeApp, caller: Caller, request: SubscriptionRequest, res: ServerResponse, lastEventId: string | undefined): Promise<void> {
     let feed = this.feeds.get(app.name);
-    if (!feed) this.feeds.set(app.name, (feed = new AppFeed(app, (sub, why) => this.revoke(app.name, sub, why))));
+    if (!feed) {
+      feed = new AppFeed(app, (sub, why) => this.revoke(app.name, sub, why));
+      this.feeds.set(app.name, feed);
+    }
     feed.follow(app);
     this.apps.set(app.name, app);
     const current = feed;

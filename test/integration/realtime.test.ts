@@ -226,11 +226,18 @@ describe('delivery across instances', () => {
     const made = await Promise.all(owners.map((o, i) => created('/note', { title: `${o} batch ${i}`, owner: users[o]!.id })));
     await admin.until(() => made.every((m) => changes(admin).some((e) => e.data.id === m.id)), 10_000);
     const lastOf = (o: string) => made.filter((_, i) => owners[i] === o).map((m) => m.id as string);
-    for (const [r, o] of [[alice1, 'alice'], [alice2, 'alice'], [bob, 'bob']] as const) {
+    for (const [r, o] of [
+      [alice1, 'alice'],
+      [alice2, 'alice'],
+      [bob, 'bob'],
+    ] as const) {
       await r.until(() => lastOf(o).every((id) => changes(r).some((e) => e.data.id === id)), 10_000);
     }
     for (const r of [alice1, alice2, bob, admin]) r.close();
-    const titles = (r: SseReader) => changes(r).map((e) => e.data.record.title as string).sort();
+    const titles = (r: SseReader) =>
+      changes(r)
+        .map((e) => e.data.record.title as string)
+        .sort();
     expect(titles(alice1)).toEqual(['alice batch 0', 'alice batch 2', 'alice batch 4']);
     expect(titles(alice2)).toEqual(titles(alice1));
     expect(titles(bob)).toEqual(['bob batch 1', 'bob batch 3', 'bob batch 5']);
