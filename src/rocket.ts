@@ -11,7 +11,7 @@ import { Platform } from './platform/platform.js';
 import { ChangeBus } from './platform/change-bus.js';
 import { platformSecret } from './platform/secrets.js';
 import { buildHttp } from './http/server.js';
-import { ROUTE_MODULES } from './http/routes/index.js';
+import { AREAS } from './http/routes/index.js';
 import type { Services } from './http/context.js';
 import { JobRunner, type Job } from './jobs/runner.js';
 import type { AppExtensions, AppRuntime } from './platform/app-runtime.js';
@@ -172,7 +172,7 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
       lifecycle.onShutdown(() => realtime.closeAll());
     }
     const { metrics } = core;
-    const http = await buildHttp(config, log, services, ROUTE_MODULES, {
+    const http = await buildHttp(config, log, services, AREAS, {
       lifecycle,
       metrics,
       metricsToken: config.metricsToken,

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateApp, authenticatePlatform } from '../auth/authenticate.js';
 import type { Caller } from '../auth/caller.js';
 import { RocketError, forbidden } from '../errors.js';
@@ -25,39 +25,60 @@ export interface Services {
 
 type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
-/** onRequest hooks, so the app and the caller are settled before the body is even parsed. */
-export function hooks(services: Services) {
-  const resolveApp: Hook = async (request) => {
+/** Options every area plugin receives from `app.register(area, { prefix, services })`. */
+export interface AreaOptions {
+  services: Services;
+}
+
+/** One area of the API as a Fastify plugin; it is registered with its prefix and adds its hooks to its own scope. */
+export type Area = FastifyPluginAsync<AreaOptions>;
+
+/** The app of `/api/:app/…` (404 APP_NOT_FOUND); the hook of the whole `/api/:app` scope, before the body is parsed. */
+export function resolveApp(services: Services): Hook {
+  return async (request) => {
     const name = (request.params as { app?: string }).app ?? '';
     const app = await services.apps.get(name);
     if (!app) throw new RocketError('APP_NOT_FOUND', `App not found: ${name}`);
     request.rocketApp = app;
   };
+}
 
-  const authenticate: Hook = async (request) => {
+/** Who may call the routes of a scope: any authenticated caller of the app, or its admins (and platform admins). */
+export type Access = 'user' | 'admin';
+
+/** Adds the onRequest hooks of `access` to a scope of `/api/:app` (they run after the app is resolved). */
+export function requireAccess(scope: FastifyInstance, services: Services, access: Access): void {
+  scope.addHook('onRequest', async (request) => {
     const app = request.rocketApp!;
     request.caller = await authenticateApp(request.headers.authorization, app.verifier, app.users, services.platform.verifier);
-  };
+  });
+  if (access === 'admin') {
+    scope.addHook('onRequest', async (request) => {
+      if (!request.caller?.isAdmin) throw forbidden('Admin access required');
+    });
+  }
+}
 
-  const requireAdmin: Hook = async (request) => {
-    if (!request.caller?.isAdmin) throw forbidden('Admin access required');
-  };
+/** `routes` in a scope of their own under `parent`, reachable with `access` only. */
+export async function withAccess(
+  parent: FastifyInstance,
+  services: Services,
+  access: Access,
+  routes: (scope: FastifyInstance) => void | Promise<void>,
+): Promise<void> {
+  await parent.register(async (scope) => {
+    requireAccess(scope, services, access);
+    await routes(scope);
+  });
+}
 
-  const platformAdmin: Hook = async (request) => {
+/** Adds the platform-admin check (platform token with the platform_admin role) to a scope of `/api/_platform`. */
+export function requirePlatformAdmin(scope: FastifyInstance, services: Services): void {
+  scope.addHook('onRequest', async (request) => {
     const caller = await authenticatePlatform(request.headers.authorization, services.platform.verifier);
     if (!caller.roles.includes('platform_admin')) throw forbidden('Platform admin access required');
     request.caller = caller;
-  };
-
-  return {
-    /** Public app routes (auth/*). */
-    app: [resolveApp],
-    /** Any authenticated caller of the app. */
-    user: [resolveApp, authenticate],
-    /** App admins (and platform admins). */
-    admin: [resolveApp, authenticate, requireAdmin],
-    platformAdmin: [platformAdmin],
-  };
+  });
 }
 
 export function appOf(request: FastifyRequest): AppRuntime {

@@ -5,19 +5,15 @@ import { RocketError } from '../errors.js';
 import { clientErrorResponse, envelope, sendError } from './errors.js';
 import { exactJson } from '../types/exact-json.js';
 import { parseJsonBody } from './json-body.js';
-import type { Services } from './context.js';
-import { appAuthRoutes } from './routes/app-auth.js';
-import { platformRoutes } from './routes/platform.js';
+import type { Area, Services } from './context.js';
 import { type OperationsOptions, operationsRoutes } from '../ops/http.js';
 
-export type RouteModule = (app: FastifyInstance, services: Services) => Promise<void>;
-
-/** The Fastify app: parsing, the error envelope, and one route module per area. */
+/** The Fastify app: parsing, the error envelope, and one plugin per area, registered under its prefix. */
 export async function buildHttp(
   config: Config,
   log: Logger,
   services: Services,
-  extraRoutes: readonly RouteModule[] = [],
+  areas: ReadonlyArray<readonly [string, Area]>,
   ops?: OperationsOptions,
 ): Promise<FastifyInstance> {
   const app = Fastify({
@@ -57,10 +53,12 @@ export async function buildHttp(
     reply.status(404).send(envelope(new RocketError('NOT_FOUND', `Route not found: ${request.method} ${request.url.split('?')[0]}`))),
   );
 
+  // Declared up front, so every request object has the same shape; the /api/:app scope and the access hooks fill them.
+  app.decorateRequest('rocketApp', undefined);
+  app.decorateRequest('caller', undefined);
+
   if (ops) operationsRoutes(app, ops);
   app.get('/health', async () => ({ status: 'ok' }));
-  await platformRoutes(app, services);
-  await appAuthRoutes(app, services);
-  for (const routes of extraRoutes) await routes(app, services);
+  for (const [prefix, area] of areas) await app.register(area, { prefix, services });
   return app;
 }

@@ -1,23 +1,22 @@
 import type { FastifyInstance } from 'fastify';
 import { bulkInvite, createInvite, deleteInvite, listInvites } from '../../auth/invites.js';
 import { bodyObject } from '../body.js';
-import { appOf, callerOf, hooks, type Services } from '../context.js';
+import { appOf, callerOf, type Services } from '../context.js';
 import { recordChange } from '../../history/audit.js';
 import { audited, type AuditedAs } from './admin-resource.js';
 
 const INVITES: AuditedAs = { collection: '_invites', key: (i) => (i !== null && typeof i === 'object' && 'id' in i ? String(i.id) : null) };
 
 /** /api/:app/_admin/invites: invite users by email (admin only). Accepting is in app-auth.ts. */
-export async function adminInvitesRoutes(app: FastifyInstance, services: Services): Promise<void> {
-  const { admin } = hooks(services);
-  const base = '/api/:app/_admin/invites';
+export async function adminInvitesRoutes(app: FastifyInstance, _services: Services): Promise<void> {
+  const base = '/invites';
 
-  app.get(base, { onRequest: admin }, async (req) => ({ data: await listInvites(appOf(req).db) }));
-  app.post(base, { onRequest: admin }, async (req, reply) => {
+  app.get(base, async (req) => ({ data: await listInvites(appOf(req).db) }));
+  app.post(base, async (req, reply) => {
     const created = await audited(req, INVITES, 'create', null, null, () => createInvite(appOf(req).db, callerOf(req).id, bodyObject(req)));
     return reply.status(201).send({ data: created });
   });
-  app.post(`${base}/bulk`, { onRequest: admin }, async (req) => {
+  app.post(`${base}/bulk`, async (req) => {
     const rt = appOf(req);
     const result = await bulkInvite(rt.db, callerOf(req).id, bodyObject(req));
     for (const invite of result.created) {
@@ -25,7 +24,7 @@ export async function adminInvitesRoutes(app: FastifyInstance, services: Service
     }
     return { data: result };
   });
-  app.delete<{ Params: { app: string; id: string } }>(`${base}/:id`, { onRequest: admin }, async (req) => {
+  app.delete<{ Params: { app: string; id: string } }>(`${base}/:id`, async (req) => {
     const db = appOf(req).db;
     const before = (await listInvites(db)).find((i) => i.id === req.params.id) ?? null;
     return { data: await audited(req, INVITES, 'delete', before, req.params.id, () => deleteInvite(db, req.params.id)) };

@@ -9,10 +9,9 @@ import { adminResourceRoutes } from './admin-resource.js';
 const definitionView = (x: unknown) => (x !== null && typeof x === 'object' && 'definition' in x && 'created_at' in x ? x.definition : x);
 
 /** /api/:app/_admin/entities, /relations, /rules and /state-machines. */
-export async function adminMetadataRoutes(app: FastifyInstance, services: Services): Promise<void> {
+export async function adminMetadataRoutes(app: FastifyInstance, _services: Services): Promise<void> {
   adminResourceRoutes(
     app,
-    services,
     'entities',
     {
       list: meta.listEntities,
@@ -25,7 +24,6 @@ export async function adminMetadataRoutes(app: FastifyInstance, services: Servic
   );
   adminResourceRoutes(
     app,
-    services,
     'relations',
     {
       list: meta.listRelations,
@@ -38,7 +36,6 @@ export async function adminMetadataRoutes(app: FastifyInstance, services: Servic
   );
   adminResourceRoutes(
     app,
-    services,
     'rules',
     {
       list: rules.listRules,
@@ -51,7 +48,6 @@ export async function adminMetadataRoutes(app: FastifyInstance, services: Servic
   );
   adminResourceRoutes(
     app,
-    services,
     'state-machines',
     {
       list: machines.listStateMachines,

@@ -5,10 +5,9 @@ import type { Services } from '../context.js';
 import { adminResourceRoutes } from './admin-resource.js';
 
 /** /api/:app/_admin/permissions: permission policies (admin only). */
-export async function adminPermissionsRoutes(app: FastifyInstance, services: Services): Promise<void> {
+export async function adminPermissionsRoutes(app: FastifyInstance, _services: Services): Promise<void> {
   adminResourceRoutes(
     app,
-    services,
     'permissions',
     {
       list: (rt) => listPermissions(rt.db),

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { auditFor } from '../../history/audit.js';
 import type { AdminChange, Audit } from '../../metadata/audit.js';
 import type { AppRuntime } from '../../platform/app-runtime.js';
-import { appOf, callerOf, hooks, type Services } from '../context.js';
+import { appOf, callerOf } from '../context.js';
 
 /**
  * The five operations of an admin metadata collection, as engine functions.
@@ -80,23 +80,22 @@ export async function audited(
 }
 
 /**
- * Registers GET/POST `/api/:app/_admin/<name>` and GET/PUT/DELETE `…/<name>/:key`
- * (admin only); every admin collection of the spec has this shape.
+ * Registers GET/POST `<name>` and GET/PUT/DELETE `<name>/:key` in the admin area's scope
+ * (`/api/:app/_admin`, admin only); every admin collection of the spec has this shape.
  */
-export function adminResourceRoutes(app: FastifyInstance, services: Services, name: string, r: AdminResource, as: AuditedAs): void {
-  const admin = { onRequest: hooks(services).admin };
-  const base = `/api/:app/_admin/${name}`;
-  app.get(base, admin, async (req) => ({ data: await r.list(appOf(req)) }));
-  app.get<ByKey>(`${base}/:key`, admin, async (req) => ({ data: await r.get(appOf(req), req.params.key) }));
-  app.post(base, admin, async (req, reply) => {
+export function adminResourceRoutes(app: FastifyInstance, name: string, r: AdminResource, as: AuditedAs): void {
+  const base = `/${name}`;
+  app.get(base, async (req) => ({ data: await r.list(appOf(req)) }));
+  app.get<ByKey>(`${base}/:key`, async (req) => ({ data: await r.get(appOf(req), req.params.key) }));
+  app.post(base, async (req, reply) => {
     const data = await audited(req, as, 'create', null, null, (audit) => r.create(appOf(req), req.body, audit));
     return reply.status(201).send({ data });
   });
-  app.put<ByKey>(`${base}/:key`, admin, async (req) => {
+  app.put<ByKey>(`${base}/:key`, async (req) => {
     const before = await r.get(appOf(req), req.params.key); // 404 before the body is looked at
     return { data: await audited(req, as, 'update', before, req.params.key, (audit) => r.update(appOf(req), req.params.key, req.body, audit)) };
   });
-  app.delete<ByKey>(`${base}/:key`, admin, async (req) => {
+  app.delete<ByKey>(`${base}/:key`, async (req) => {
     const before = await r.get(appOf(req), req.params.key);
     return { data: await audited(req, as, 'delete', before, req.params.key, (audit) => r.remove(appOf(req), req.params.key, audit)) };
   });

@@ -1,16 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { allSampleRowHooks, exportSchema, importSchema } from '../../metadata/transfer.js';
 import { recordChange, sampleRowHistory } from '../../history/audit.js';
-import { appOf, callerOf, hooks, type Services } from '../context.js';
+import { appOf, callerOf, type Services } from '../context.js';
 
 /** /api/:app/_admin/export and /_admin/import */
 export async function adminTransferRoutes(app: FastifyInstance, services: Services): Promise<void> {
-  const admin = { onRequest: hooks(services).admin };
-  app.get('/api/:app/_admin/export', admin, async (req) => {
+  app.get('/export', async (req) => {
     const rt = appOf(req);
     return { data: await exportSchema(rt, rt.extensions.transferSections) };
   });
-  app.post('/api/:app/_admin/import', { ...admin, bodyLimit: 16 * 1024 * 1024 }, async (req) => {
+  app.post('/import', { bodyLimit: 16 * 1024 * 1024 }, async (req) => {
     const rt = appOf(req);
     const caller = callerOf(req);
     const hooks = [sampleRowHistory(caller), ...(services.realtime ? [services.realtime.sampleRows(rt.name, caller)] : [])];

@@ -5,10 +5,9 @@ import type { Services } from '../context.js';
 import { adminResourceRoutes } from './admin-resource.js';
 
 /** /api/:app/_admin/users: the app's users (admin only). */
-export async function adminUsersRoutes(app: FastifyInstance, services: Services): Promise<void> {
+export async function adminUsersRoutes(app: FastifyInstance, _services: Services): Promise<void> {
   adminResourceRoutes(
     app,
-    services,
     'users',
     {
       list: (rt) => listUsers(rt.db),

@@ -1,17 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import * as webhooks from '../../webhooks/admin.js';
 import * as logs from '../../webhooks/logs.js';
-import { appOf, hooks, type Services } from '../context.js';
+import { appOf, type Services } from '../context.js';
 import { adminResourceRoutes } from './admin-resource.js';
 
 type ById = { Params: { id: string } };
 
 /** /api/:app/_admin/webhooks and /api/:app/_admin/webhook-logs */
-export async function adminWebhookRoutes(app: FastifyInstance, services: Services): Promise<void> {
-  const admin = { onRequest: hooks(services).admin };
+export async function adminWebhookRoutes(app: FastifyInstance, _services: Services): Promise<void> {
   adminResourceRoutes(
     app,
-    services,
     'webhooks',
     {
       list: webhooks.listWebhooks,
@@ -23,11 +21,11 @@ export async function adminWebhookRoutes(app: FastifyInstance, services: Service
     { collection: '_webhooks' },
   );
 
-  app.get<{ Querystring: Record<string, unknown> }>('/api/:app/_admin/webhook-logs', admin, async (req) => ({
+  app.get<{ Querystring: Record<string, unknown> }>('/webhook-logs', async (req) => ({
     data: await logs.listLogs(appOf(req).db, req.query),
   }));
-  app.get<ById>('/api/:app/_admin/webhook-logs/:id', admin, async (req) => ({ data: await logs.getLog(appOf(req).db, req.params.id) }));
-  app.post<ById>('/api/:app/_admin/webhook-logs/:id/retry', admin, async (req) => ({
+  app.get<ById>('/webhook-logs/:id', async (req) => ({ data: await logs.getLog(appOf(req).db, req.params.id) }));
+  app.post<ById>('/webhook-logs/:id/retry', async (req) => ({
     data: await logs.retryLog(appOf(req).db, req.params.id),
   }));
 }

@@ -4,10 +4,9 @@ import type { Services } from '../context.js';
 import { adminResourceRoutes } from './admin-resource.js';
 
 /** /api/:app/_admin/workflows (spec: workflows.md §Admin API) */
-export async function adminWorkflowRoutes(app: FastifyInstance, services: Services): Promise<void> {
+export async function adminWorkflowRoutes(app: FastifyInstance, _services: Services): Promise<void> {
   adminResourceRoutes(
     app,
-    services,
     'workflows',
     {
       list: workflows.listWorkflows,

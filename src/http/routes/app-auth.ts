@@ -1,26 +1,24 @@
-import type { FastifyInstance } from 'fastify';
 import { acceptInvite } from '../../auth/invites.js';
 import { bodyObject } from '../body.js';
 import { makeCaller } from '../../auth/caller.js';
 import { recordChange } from '../../history/audit.js';
-import { appOf, hooks, type Services } from '../context.js';
+import { type Area, appOf } from '../context.js';
 import type { RouteMessages } from '../errors.js';
 
 /** /api/:app/auth/*: the app's own users log in here (no token needed). */
-export async function appAuthRoutes(app: FastifyInstance, services: Services): Promise<void> {
-  const h = hooks(services);
-  app.post('/api/:app/auth/login', { onRequest: h.app }, async (req) => ({
+export const appAuthArea: Area = async (app) => {
+  app.post('/login', async (req) => ({
     data: await appOf(req).sessions.login(bodyObject(req)),
   }));
-  app.post('/api/:app/auth/refresh', { onRequest: h.app }, async (req) => ({
+  app.post('/refresh', async (req) => ({
     data: await appOf(req).sessions.refresh(bodyObject(req)),
   }));
-  app.post('/api/:app/auth/logout', { onRequest: h.app }, async (req) => {
+  app.post('/logout', async (req) => {
     await appOf(req).sessions.logout(bodyObject(req));
     return { message: 'Logged out' };
   });
   const invalidJson: RouteMessages = { invalidBody: 'Invalid JSON body' };
-  app.post('/api/:app/auth/accept-invite', { onRequest: h.app, config: invalidJson }, async (req, reply) => {
+  app.post('/accept-invite', { config: invalidJson }, async (req, reply) => {
     const rt = appOf(req);
     const accepted = await acceptInvite(rt, bodyObject(req, 'Invalid JSON body'));
     const { user } = accepted;
@@ -34,4 +32,4 @@ export async function appAuthRoutes(app: FastifyInstance, services: Services): P
     });
     return reply.status(201).send({ data: accepted });
   });
-}
+};

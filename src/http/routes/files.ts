@@ -1,10 +1,10 @@
 import multipart from '@fastify/multipart';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { finished } from 'node:stream/promises';
 import { RocketError, invalidPayload } from '../../errors.js';
 import { contentDisposition, servedMimeType } from '../../files/filename.js';
 import { fileTooLarge, type StagedFile, type Upload } from '../../files/files.js';
-import { appOf, callerOf, hooks, type Services } from '../context.js';
+import { type Area, appOf, callerOf, withAccess } from '../context.js';
 
 declare module 'fastify' {
   // @fastify/multipart adds `multipartOptions` to the route config type, which makes it a weak type: name the
@@ -31,8 +31,7 @@ const MULTIPART_LIMITS = { fileSize: Infinity, fieldSize: 8 * 1024, parts: 1000,
 const isSystemError = (err: unknown) => typeof (err as NodeJS.ErrnoException)?.syscall === 'string';
 
 /** /api/:app/_files (spec: files.md §Endpoints) */
-export async function filesRoutes(app: FastifyInstance, services: Services): Promise<void> {
-  const h = hooks(services);
+export const filesArea: Area = async (area, { services }) => {
   const files = services.files;
   const limit = files.maxFileSize;
 
@@ -81,32 +80,31 @@ export async function filesRoutes(app: FastifyInstance, services: Services): Pro
 
   // The upload route lives in its own scope: only it parses multipart, and it reads no other body type
   // (so no JSON body limit applies to it: the file limit is the only one).
-  await app.register(async (scope) => {
+  await withAccess(area, services, 'user', async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
     await scope.register(multipart, { limits: MULTIPART_LIMITS, throwFileSizeLimit: false });
-    scope.post('/api/:app/_files/upload', { onRequest: [...h.user, declaredSize] }, async (request, reply) =>
-      reply.status(201).send({ data: await upload(request) }),
-    );
+    scope.post('/upload', { onRequest: declaredSize }, async (request, reply) => reply.status(201).send({ data: await upload(request) }));
   });
 
-  app.get('/api/:app/_files', { onRequest: h.admin }, async (request) => ({ data: await files.list(appOf(request)) }));
-
-  app.get<ById>('/api/:app/_files/:id', { onRequest: h.user }, async (request, reply) => {
-    const file = await files.open(appOf(request), request.params.id);
-    return (
-      reply
-        .header('Content-Type', servedMimeType(file.row.mime_type))
-        .header('Content-Length', file.size)
-        .header('Content-Disposition', contentDisposition(file.row.filename))
-        .header('X-Content-Type-Options', 'nosniff')
-        // Uploaded HTML/SVG is shown inline but never runs script in the API's origin.
-        .header('Content-Security-Policy', "default-src 'none'; sandbox")
-        .send(file.stream)
-    );
+  await withAccess(area, services, 'admin', (app) => {
+    app.get('', async (request) => ({ data: await files.list(appOf(request)) }));
+    app.delete<ById>('/:id', async (request) => ({ data: await files.delete(appOf(request), request.params.id) }));
   });
 
-  app.delete<ById>('/api/:app/_files/:id', { onRequest: h.admin }, async (request) => ({
-    data: await files.delete(appOf(request), request.params.id),
-  }));
-}
+  await withAccess(area, services, 'user', (app) => {
+    app.get<ById>('/:id', async (request, reply) => {
+      const file = await files.open(appOf(request), request.params.id);
+      return (
+        reply
+          .header('Content-Type', servedMimeType(file.row.mime_type))
+          .header('Content-Length', file.size)
+          .header('Content-Disposition', contentDisposition(file.row.filename))
+          .header('X-Content-Type-Options', 'nosniff')
+          // Uploaded HTML/SVG is shown inline but never runs script in the API's origin.
+          .header('Content-Security-Policy', "default-src 'none'; sandbox")
+          .send(file.stream)
+      );
+    });
+  });
+};

@@ -7,7 +7,7 @@ import { RocketError } from '../../errors.js';
 import { DocumentCache, audienceKey, digest, matchesEtag, metadataVersion, serve, type ServedDocument } from '../../openapi/cache.js';
 import { GENERATOR_REVISION, buildAppDocument, buildPlatformDocument } from '../../openapi/document.js';
 import { catalogFor } from '../../webhooks/catalog.js';
-import { appOf, callerOf, hooks, type Services } from '../context.js';
+import { type Area, appOf, callerOf, withAccess } from '../context.js';
 import { envelope } from '../errors.js';
 
 /** The page's own script and styles (repo folder api-reference/; src/http/routes and dist/http/routes are both three levels down). */
@@ -66,47 +66,47 @@ function send(request: FastifyRequest, reply: FastifyReply, doc: ServedDocument)
   return reply.type('application/json; charset=utf-8').send(doc.body);
 }
 
-/** GET /api/:app/_openapi, /api/:app/_docs (and its assets), /api/_platform/openapi (spec: openapi.md). */
-export async function openapiRoutes(app: FastifyInstance, services: Services): Promise<void> {
-  const h = hooks(services);
+/** GET /api/:app/_openapi, /api/:app/_docs and its assets (spec: openapi.md). */
+export const openapiArea: Area = async (app, { services }) => {
   const cache = new DocumentCache();
   const swaggerVersion = (JSON.parse(readFileSync(resolve(SWAGGER_DIR, 'package.json'), 'utf8')) as { version: string }).version;
   const pageVersion = digest(
     swaggerVersion + readFileSync(resolve(PAGE_DIR, 'rocket-docs.js'), 'utf8') + readFileSync(resolve(PAGE_DIR, 'rocket-docs.css'), 'utf8'),
     10,
   );
-  const rocketVersion = (JSON.parse(readFileSync(resolve(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-  let platformDoc: ServedDocument | undefined;
+  const rocketVersion = readRocketVersion();
   const assetBytes = new Map<string, Buffer>();
 
-  app.get('/api/:app/_openapi', { onRequest: h.user }, async (req, reply) => {
-    const rt = appOf(req);
-    const caller = callerOf(req);
-    const { registry, permissions } = rt;
-    const catalog = await catalogFor(registry, rt.db);
-    const sync = new Set(
-      [...catalog].filter(([, byHook]) => [...byHook.values()].some((list) => list.some((w) => !w.row.async))).map(([entity]) => entity),
-    );
-    const title = rt.row.display_name || rt.name;
-    const doc = cache.served(
-      registry,
-      permissions,
-      audienceKey(caller),
-      () => metadataVersion(registry, permissions, sync, `${rocketVersion}/${GENERATOR_REVISION}/${rt.name}/${title}`),
-      (version) =>
-        buildAppDocument({
-          app: rt.name,
-          title,
-          version,
-          registry,
-          syncWebhooks: sync,
-          audience: { isAdmin: caller.isAdmin, may: (entity, action) => permissions.grants(caller, entity, action) },
-        }),
-    );
-    return send(req, reply, doc);
+  await withAccess(app, services, 'user', (scope) => {
+    scope.get('/_openapi', async (req, reply) => {
+      const rt = appOf(req);
+      const caller = callerOf(req);
+      const { registry, permissions } = rt;
+      const catalog = await catalogFor(registry, rt.db);
+      const sync = new Set(
+        [...catalog].filter(([, byHook]) => [...byHook.values()].some((list) => list.some((w) => !w.row.async))).map(([entity]) => entity),
+      );
+      const title = rt.row.display_name || rt.name;
+      const doc = cache.served(
+        registry,
+        permissions,
+        audienceKey(caller),
+        () => metadataVersion(registry, permissions, sync, `${rocketVersion}/${GENERATOR_REVISION}/${rt.name}/${title}`),
+        (version) =>
+          buildAppDocument({
+            app: rt.name,
+            title,
+            version,
+            registry,
+            syncWebhooks: sync,
+            audience: { isAdmin: caller.isAdmin, may: (entity, action) => permissions.grants(caller, entity, action) },
+          }),
+      );
+      return send(req, reply, doc);
+    });
   });
 
-  app.get('/api/:app/_docs', { onRequest: h.app }, async (req, reply) => {
+  app.get('/_docs', async (req, reply) => {
     const rt = appOf(req);
     return reply
       .type('text/html; charset=utf-8')
@@ -117,7 +117,7 @@ export async function openapiRoutes(app: FastifyInstance, services: Services): P
       .send(page(rt.name, rt.row.display_name || rt.name, pageVersion));
   });
 
-  app.get<{ Params: { app: string; asset: string } }>('/api/:app/_docs/:asset', { onRequest: h.app }, async (req, reply) => {
+  app.get<{ Params: { app: string; asset: string } }>('/_docs/:asset', async (req, reply) => {
     const asset = Object.hasOwn(ASSETS, req.params.asset) ? ASSETS[req.params.asset] : undefined;
     if (!asset) {
       return reply.status(404).send(envelope(new RocketError('NOT_FOUND', `Route not found: GET ${req.url.split('?')[0]}`)));
@@ -134,9 +134,15 @@ export async function openapiRoutes(app: FastifyInstance, services: Services): P
     assetBytes.set(name, bytes);
     return bytes;
   }
+};
 
-  app.get('/api/_platform/openapi', { onRequest: h.platformAdmin }, async (req, reply) => {
-    platformDoc ??= serve(buildPlatformDocument(rocketVersion));
+const readRocketVersion = () => (JSON.parse(readFileSync(resolve(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** GET /api/_platform/openapi, in the platform admins' scope. */
+export function platformOpenapiRoutes(app: FastifyInstance): void {
+  let platformDoc: ServedDocument | undefined;
+  app.get('/openapi', async (req, reply) => {
+    platformDoc ??= serve(buildPlatformDocument(readRocketVersion()));
     return send(req, reply, platformDoc);
   });
 }

@@ -1,32 +1,35 @@
-import type { FastifyInstance } from 'fastify';
 import { bodyObject } from '../body.js';
-import { hooks, type Services } from '../context.js';
+import { type Area, requirePlatformAdmin } from '../context.js';
+import { platformOpenapiRoutes } from './openapi.js';
 
-/** /api/_platform/*: platform auth and app management. */
-export async function platformRoutes(app: FastifyInstance, services: Services): Promise<void> {
-  const h = hooks(services);
+/** /api/_platform/*: platform auth (public), then app management and the platform's OpenAPI document (platform admins). */
+export const platformArea: Area = async (area, { services }) => {
   const { sessions } = services.platform;
 
-  app.post('/api/_platform/auth/login', async (req) => ({ data: await sessions.login(bodyObject(req)) }));
-  app.post('/api/_platform/auth/refresh', async (req) => ({ data: await sessions.refresh(bodyObject(req)) }));
-  app.post('/api/_platform/auth/logout', async (req) => {
+  area.post('/auth/login', async (req) => ({ data: await sessions.login(bodyObject(req)) }));
+  area.post('/auth/refresh', async (req) => ({ data: await sessions.refresh(bodyObject(req)) }));
+  area.post('/auth/logout', async (req) => {
     await sessions.logout(bodyObject(req));
     return { message: 'Logged out' };
   });
 
-  app.get('/api/_platform/apps', { onRequest: h.platformAdmin }, async () => ({ data: await services.apps.list() }));
-  app.post('/api/_platform/apps', { onRequest: h.platformAdmin }, async (req, reply) => {
-    const created = await services.apps.create(bodyObject(req));
-    return reply.status(201).send({ data: created });
+  await area.register(async (app) => {
+    requirePlatformAdmin(app, services);
+    app.get('/apps', async () => ({ data: await services.apps.list() }));
+    app.post('/apps', async (req, reply) => {
+      const created = await services.apps.create(bodyObject(req));
+      return reply.status(201).send({ data: created });
+    });
+    app.get<{ Params: { name: string } }>('/apps/:name', async (req) => ({
+      data: await services.apps.find(req.params.name),
+    }));
+    app.delete<{ Params: { name: string } }>('/apps/:name', async (req) => {
+      await services.apps.delete(req.params.name);
+      return { message: 'App deleted' };
+    });
+    app.get('/ai/status', async () => ({
+      data: { configured: false, model: '' },
+    }));
+    platformOpenapiRoutes(app);
   });
-  app.get<{ Params: { name: string } }>('/api/_platform/apps/:name', { onRequest: h.platformAdmin }, async (req) => ({
-    data: await services.apps.find(req.params.name),
-  }));
-  app.delete<{ Params: { name: string } }>('/api/_platform/apps/:name', { onRequest: h.platformAdmin }, async (req) => {
-    await services.apps.delete(req.params.name);
-    return { message: 'App deleted' };
-  });
-  app.get('/api/_platform/ai/status', { onRequest: h.platformAdmin }, async () => ({
-    data: { configured: false, model: '' },
-  }));
-}
+};

@@ -1,10 +1,10 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { authenticateApp } from '../../auth/authenticate.js';
 import type { Caller } from '../../auth/caller.js';
 import { serviceUnavailable, unauthorized } from '../../errors.js';
 import { parseSubscription } from '../../realtime/subscription.js';
 import { issueTicket, redeemTicket } from '../../realtime/tickets.js';
-import { appOf, callerOf, hooks, type Services } from '../context.js';
+import { type Area, appOf, callerOf, type Services, withAccess } from '../context.js';
 
 type StreamRequest = FastifyRequest<{ Params: { app: string }; Querystring: Record<string, unknown> }>;
 
@@ -20,17 +20,18 @@ async function streamCaller(req: StreamRequest, services: Services): Promise<Cal
   return redeemTicket(app.db, app.users, ticket);
 }
 
-/** POST /api/:app/_realtime/tickets and GET /api/:app/_realtime (spec: realtime.md). */
-export async function realtimeRoutes(app: FastifyInstance, services: Services): Promise<void> {
-  const h = hooks(services);
+/** POST /api/:app/_realtime/tickets and GET /api/:app/_realtime (spec: realtime.md); the stream authenticates itself. */
+export const realtimeArea: Area = async (app, { services }) => {
   const realtime = services.realtime;
 
-  app.post('/api/:app/_realtime/tickets', { onRequest: h.user }, async (req, reply) => {
-    const rt = appOf(req);
-    return reply.status(201).send({ data: await issueTicket(rt.db, callerOf(req)) });
+  await withAccess(app, services, 'user', (scope) => {
+    scope.post('/tickets', async (req, reply) => {
+      const rt = appOf(req);
+      return reply.status(201).send({ data: await issueTicket(rt.db, callerOf(req)) });
+    });
   });
 
-  app.get<{ Params: { app: string }; Querystring: Record<string, unknown> }>('/api/:app/_realtime', { onRequest: h.app }, async (req, reply) => {
+  app.get<{ Params: { app: string }; Querystring: Record<string, unknown> }>('', async (req, reply) => {
     if (!realtime) throw serviceUnavailable('Realtime is not running on this instance', 2);
     const rt = appOf(req);
     const caller = await streamCaller(req, services);
@@ -45,4 +46,4 @@ export async function realtimeRoutes(app: FastifyInstance, services: Services): 
     req.raw.socket.setNoDelay(true);
     await realtime.stream(rt, caller, request, reply.raw, lastEventId);
   });
-}
+};

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { RocketError } from '../../errors.js';
 import { listQueryFromParams, writeIncludeNames } from '../../engine/list-query.js';
 import { getRecord, listRecords } from '../../engine/read.js';
@@ -7,7 +7,8 @@ import { deleteRecord } from '../../engine/write/pipeline.js';
 import { attachIncludes, resolveIncludes, type Include } from '../../engine/includes.js';
 import { entityOf, type OpContext, type Record_ } from '../../engine/context.js';
 import { RESERVED_ENTITY_NAMES } from '../../metadata/types.js';
-import { appOf, callerOf, hooks, type Services } from '../context.js';
+import { type Area, appOf, callerOf, withAccess } from '../context.js';
+import { recordHistoryRoutes } from './history.js';
 
 type EntityParams = { Params: { app: string; entity: string }; Querystring: Record<string, unknown> };
 type RecordParams = { Params: { app: string; entity: string; id: string }; Querystring: Record<string, unknown> };
@@ -37,28 +38,29 @@ async function withIncludes(ctx: OpContext, entity: string, record: Record_, inc
   return record;
 }
 
-/** The dynamic CRUD routes: /api/:app/:entity[/:id]. Registered last. */
-export async function recordRoutes(app: FastifyInstance, services: Services): Promise<void> {
-  const user = { onRequest: hooks(services).user };
-  const withBody = { ...user, config: JSON_BODY };
+/** The dynamic CRUD routes /api/:app/:entity[/:id] and a record's history. Registered last. */
+export const recordsArea: Area = async (area, { services }) =>
+  withAccess(area, services, 'user', (app) => {
+    const withBody = { config: JSON_BODY };
 
-  app.get<EntityParams>('/api/:app/:entity', user, async (req) => listRecords(ctxOf(req), req.params.entity, listQueryFromParams(req.query)));
-  app.get<RecordParams>('/api/:app/:entity/:id', user, async (req) => ({
-    data: await getRecord(ctxOf(req), req.params.entity, req.params.id, listQueryFromParams(req.query).include),
-  }));
-  app.post<EntityParams>('/api/:app/:entity', withBody, async (req, reply) => {
-    const ctx = ctxOf(req);
-    const includes = writeIncludes(ctx, req.params.entity, req.query);
-    const record = await createRecord(ctx, req.params.entity, req.body);
-    return reply.status(201).send({ data: await withIncludes(ctx, req.params.entity, record, includes) });
+    app.get<EntityParams>('/:entity', async (req) => listRecords(ctxOf(req), req.params.entity, listQueryFromParams(req.query)));
+    app.get<RecordParams>('/:entity/:id', async (req) => ({
+      data: await getRecord(ctxOf(req), req.params.entity, req.params.id, listQueryFromParams(req.query).include),
+    }));
+    app.post<EntityParams>('/:entity', withBody, async (req, reply) => {
+      const ctx = ctxOf(req);
+      const includes = writeIncludes(ctx, req.params.entity, req.query);
+      const record = await createRecord(ctx, req.params.entity, req.body);
+      return reply.status(201).send({ data: await withIncludes(ctx, req.params.entity, record, includes) });
+    });
+    app.put<RecordParams>('/:entity/:id', withBody, async (req) => {
+      const ctx = ctxOf(req);
+      const includes = writeIncludes(ctx, req.params.entity, req.query);
+      const record = await updateRecord(ctx, req.params.entity, req.params.id, req.body);
+      return { data: await withIncludes(ctx, req.params.entity, record, includes) };
+    });
+    app.delete<RecordParams>('/:entity/:id', async (req) => ({
+      data: await deleteRecord(ctxOf(req), req.params.entity, req.params.id),
+    }));
+    recordHistoryRoutes(app);
   });
-  app.put<RecordParams>('/api/:app/:entity/:id', withBody, async (req) => {
-    const ctx = ctxOf(req);
-    const includes = writeIncludes(ctx, req.params.entity, req.query);
-    const record = await updateRecord(ctx, req.params.entity, req.params.id, req.body);
-    return { data: await withIncludes(ctx, req.params.entity, record, includes) };
-  });
-  app.delete<RecordParams>('/api/:app/:entity/:id', user, async (req) => ({
-    data: await deleteRecord(ctxOf(req), req.params.entity, req.params.id),
-  }));
-}

@@ -1,17 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import * as ui from '../../metadata/ui-configs-admin.js';
-import { appOf, hooks, type Services } from '../context.js';
+import { type Area, appOf, type Services, withAccess } from '../context.js';
 import { adminResourceRoutes } from './admin-resource.js';
 
 type ByEntity = { Params: { entity: string } };
 
-/** /api/:app/_admin/ui-configs and /api/:app/_ui/* (spec: metadata.md §8) */
-export async function uiConfigRoutes(app: FastifyInstance, services: Services): Promise<void> {
-  const h = hooks(services);
-  const user = { onRequest: h.user };
+/** /api/:app/_admin/ui-configs (spec: metadata.md §8), in the admin area. */
+export async function uiConfigAdminRoutes(app: FastifyInstance, _services: Services): Promise<void> {
   adminResourceRoutes(
     app,
-    services,
     'ui-configs',
     {
       list: ui.listUIConfigs,
@@ -22,9 +19,13 @@ export async function uiConfigRoutes(app: FastifyInstance, services: Services): 
     },
     { collection: '_ui_configs' },
   );
-
-  app.get('/api/:app/_ui/configs', user, async (req) => ({ data: await ui.defaultUIConfigs(appOf(req)) }));
-  app.get<ByEntity>('/api/:app/_ui/config/:entity', user, async (req) => ({
-    data: await ui.defaultUIConfig(appOf(req), req.params.entity),
-  }));
 }
+
+/** /api/:app/_ui/*: the default UI configs any caller of the app may read. */
+export const uiArea: Area = async (area, { services }) =>
+  withAccess(area, services, 'user', (app) => {
+    app.get('/configs', async (req) => ({ data: await ui.defaultUIConfigs(appOf(req)) }));
+    app.get<ByEntity>('/config/:entity', async (req) => ({
+      data: await ui.defaultUIConfig(appOf(req), req.params.entity),
+    }));
+  });
