@@ -48,3 +48,11 @@ export function entityOf(app: EngineApp, name: string): EntityMeta {
   if (!entity) throw new RocketError('UNKNOWN_ENTITY', `Unknown entity: ${name}`);
   return entity;
 }
+
+/** A record as the API returns it: declared fields (+ deleted_at for soft-delete entities). */
+export function recordOf(entity: EntityMeta, row: Record_): Record_ {
+  const out: Record_ = {};
+  for (const f of entity.fieldList) out[f.name] = row[f.name];
+  if (entity.softDelete && !entity.fields.has('deleted_at')) out.deleted_at = row.deleted_at ?? null;
+  return out;
+}

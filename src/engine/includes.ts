@@ -1,7 +1,7 @@
 import { RocketError } from '../errors.js';
 import type { EntityMeta, FieldMeta, RelationUse } from '../metadata/registry.js';
 import { coerceInput } from '../types/coerce.js';
-import type { OpContext, Record_ } from './context.js';
+import { type OpContext, recordOf, type Record_ } from './context.js';
 import { Params } from '../db/params.js';
 import { liveSql, scopeSql } from '../metadata/sql/conditions.js';
 import { selectLinked, selectT } from '../metadata/sql/statements.js';
@@ -20,17 +20,6 @@ export function resolveIncludes(entity: EntityMeta, names: readonly string[], ct
     if (!use) throw new RocketError('UNKNOWN_FIELD', `Unknown include: ${name}`);
     return { name, use };
   });
-}
-
-/** The record shape of every response (rest-api.md §Record shape): declared fields, plus deleted_at when soft-deleting. */
-const withDeletedAt = (entity: EntityMeta) => entity.softDelete && !entity.fields.has('deleted_at');
-
-/** Copies a row's record fields (drops the owner column an include query adds). */
-function pick(entity: EntityMeta, row: Record_): Record_ {
-  const out: Record_ = {};
-  for (const f of entity.fieldList) out[f.name] = row[f.name];
-  if (withDeletedAt(entity)) out.deleted_at = row.deleted_at ?? null;
-  return out;
 }
 
 /** A key value in the canonical text form of `field`'s type, or undefined when it is no value of that type. */
@@ -73,7 +62,7 @@ export async function attachIncludes(ctx: OpContext, entity: EntityMeta, rows: R
         const owner = String(r['rocket.owner']);
         let list = byOwner.get(owner);
         if (!list) byOwner.set(owner, (list = []));
-        list.push(pick(other, r));
+        list.push(recordOf(other, r));
       }
       for (const row of rows) row[key] = byOwner.get(String(row[ownKey.name])) ?? [];
       continue;

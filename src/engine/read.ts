@@ -1,6 +1,8 @@
 import { invalidPayload, notFound } from '../errors.js';
 import type { EntityMeta } from '../metadata/registry.js';
-import { entityOf, type OpContext, type Record_ } from './context.js';
+import { entityOf, type OpContext, recordOf, type Record_ } from './context.js';
+
+export { recordOf } from './context.js';
 import { attachIncludes, resolveIncludes } from './includes.js';
 import { Params } from '../db/params.js';
 import { cursorBinding, decodeCursor, encodeCursor, keyTextSelect, keyValues, keysetSql } from './cursor.js';
@@ -104,14 +106,6 @@ export async function listRecords(ctx: OpContext, entityName: string, query: Lis
     next_cursor: more ? encodeCursor(settings.cursorKey, binding, keyValues(keys, rows[perPage - 1]!)) : null,
   };
   return { data, meta };
-}
-
-/** A record as the API returns it: declared fields (+ deleted_at for soft-delete entities). */
-export function recordOf(entity: EntityMeta, row: Record_): Record_ {
-  const out: Record_ = {};
-  for (const f of entity.fieldList) out[f.name] = row[f.name];
-  if (entity.softDelete && !entity.fields.has('deleted_at')) out.deleted_at = row.deleted_at ?? null;
-  return out;
 }
 
 /** Whether `id` can be a value of the entity's primary key (else it is a slug, or simply not found). */
