@@ -3,8 +3,6 @@ import { invalidPayload } from '../errors.js';
 import type { EntityMeta } from '../metadata/registry.js';
 import { INEXACT, filterTarget, type ListFilter, type SortKey } from '../metadata/sql/conditions.js';
 
-export { keyTextSelect, keysetSql } from '../metadata/sql/conditions.js';
-
 /**
  * Keyset pagination (spec: rest-api.md `cursor`). A cursor holds the sort-key values of the last
  * row of a page, as PostgreSQL's text of each value (exact: timestamps keep their microseconds,

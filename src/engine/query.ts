@@ -4,9 +4,9 @@ import type { SortKey } from '../metadata/sql/conditions.js';
 import type { SortItem } from './list-query.js';
 
 // The URL syntax is in list-query.ts and the SQL fragments in metadata/sql; these names stay importable from
-// here for the realtime feed and subscription and for history.
-export { listQueryFromParams, pageOf, type ListQuery } from './list-query.js';
-export { filterSql, filterTarget, liveSql, orderSql, scopeSql, whereSql, type SortKey } from '../metadata/sql/conditions.js';
+// here for the realtime feed and subscription.
+export { listQueryFromParams, type ListQuery } from './list-query.js';
+export { filterSql, scopeSql } from '../metadata/sql/conditions.js';
 
 /**
  * The keys of a sort (unknown or empty names → 400), ending in the primary key so the order

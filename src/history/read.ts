@@ -1,7 +1,8 @@
 import type { SqlParam } from '../db/database.js';
 import { entityOf, type OpContext } from '../engine/context.js';
-import { Params } from '../engine/params.js';
-import { pageOf, scopeSql, whereSql } from '../engine/query.js';
+import { Params } from '../db/params.js';
+import { pageOf } from '../engine/list-query.js';
+import { scopeSql, whereSql } from '../metadata/sql/conditions.js';
 import { findRecord, recordNotFound } from '../engine/read.js';
 import { invalidPayload, notFound } from '../errors.js';
 import { HISTORY_ACTIONS, type Actor, type Changes, type HistoryAction } from './entries.js';
