@@ -155,6 +155,67 @@ describe('admin console, part 1', { timeout: 180_000 }, () => {
     ]);
   });
 
+  it('the entity designer sets every entity and field option of the metadata', async () => {
+    await page.goto(url(`/a/${app}/schema`));
+    await page.getByRole('button', { name: 'New entity' }).click();
+    await page.getByLabel('Entity name').fill('article');
+    await page.getByLabel('Field 1 type', { exact: true }).selectOption('bigint');
+    await page.getByLabel('Primary key type').selectOption('bigint');
+    await page.getByLabel('Generated key').check();
+    const add = async (n: number, name: string, type: string) => {
+      await page.getByRole('button', { name: 'Add field' }).click();
+      await page.getByLabel(`Field ${n} name`, { exact: true }).fill(name);
+      await page.getByLabel(`Field ${n} type`, { exact: true }).selectOption(type);
+      return page.getByRole('group', { name: `Field ${n}`, exact: true });
+    };
+    const title = await add(2, 'title', 'string');
+    await title.getByLabel('Required').check();
+    await title.getByLabel('Index').check();
+    await (await add(3, 'slug', 'string')).getByLabel('Unique').check();
+    await add(4, 'status', 'string');
+    await page.getByLabel('Field 4 enum values', { exact: true }).fill('draft, published');
+    await page.getByLabel('Field 4 default', { exact: true }).fill('draft');
+    await (await add(5, 'price', 'decimal')).getByLabel('Nullable').check();
+    await page.getByLabel('Field 5 precision', { exact: true }).fill('2');
+    await add(6, 'updated_at', 'timestamp');
+    await page.getByLabel('Field 6 auto', { exact: true }).selectOption('update');
+    await page.getByLabel('Soft delete').check();
+    await page.getByLabel('Record history').check();
+    await page.getByLabel('Slug', { exact: true }).check();
+    await page.getByLabel('Slug field').selectOption('slug');
+    await page.getByLabel('Slug source').selectOption('title');
+    await page.getByLabel('Regenerate slug on update').check();
+    await page.getByRole('button', { name: 'Add index' }).click();
+    await page.getByLabel('Index 1 fields').fill('status, title');
+    await page.getByLabel('Index 1 name').fill('article_status_title');
+    await page.getByRole('region', { name: 'Indexes' }).getByLabel('Unique').check();
+    await w.screenshot('05a-entity-designer-all-options');
+    await page.getByRole('button', { name: 'Save entity' }).click();
+    await page.waitForURL(/\/schema\/entities\/article$/);
+
+    const saved = await server.client.get(`/api/${app}/_admin/entities/article`, { token: server.platformToken });
+    expect(saved.body.data.definition).toMatchObject({
+      name: 'article',
+      primary_key: { field: 'id', type: 'bigint', generated: true },
+      soft_delete: true,
+      history: true,
+      slug: { field: 'slug', source: 'title', regenerate_on_update: true },
+      indexes: [{ fields: ['status', 'title'], unique: true, name: 'article_status_title' }],
+    });
+    expect(saved.body.data.definition.fields).toEqual([
+      { name: 'id', type: 'bigint' },
+      { name: 'title', type: 'string', required: true, index: true },
+      { name: 'slug', type: 'string', unique: true },
+      { name: 'status', type: 'string', default: 'draft', enum: ['draft', 'published'] },
+      { name: 'price', type: 'decimal', precision: 2, nullable: true },
+      { name: 'updated_at', type: 'timestamp', auto: 'update' },
+    ]);
+    const rec = await server.client.post(`/api/${app}/article`, { token: server.platformToken, body: { title: 'Hello World' } });
+    expect(rec.status).toBe(201);
+    expect(rec.body.data).toMatchObject({ slug: 'hello-world', status: 'draft' });
+    expect(typeof rec.body.data.id).toBe('number');
+  });
+
   it('creates a parent with two children in one nested write, lists, sorts and filters', async () => {
     await page.goto(url(`/a/${app}/data/customer`));
     await page.getByRole('button', { name: 'New customer' }).click();
