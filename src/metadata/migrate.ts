@@ -3,6 +3,7 @@ import type { Queryable } from '../db/database.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { RocketError, validationFailed } from '../errors.js';
 import { columnType, sqlType } from '../types/sql-types.js';
+import { DELETED_AT } from './registry.js';
 import type { EntityDef, FieldDef, RelationDef } from './types.js';
 
 /**
@@ -147,7 +148,7 @@ export async function migrateEntity(tx: Queryable, def: EntityDef): Promise<void
       if (dflt) sql += ` DEFAULT ${dflt}`;
       return sql;
     });
-    if (def.soft_delete && !hasDeletedAt) cols.push('"deleted_at" TIMESTAMPTZ');
+    if (def.soft_delete && !hasDeletedAt) cols.push(`${DELETED_AT} TIMESTAMPTZ`);
     await tx.query(`CREATE TABLE ${table} (${cols.join(', ')})`);
   } else {
     for (const [i, f] of def.fields.entries()) {
@@ -202,7 +203,7 @@ export async function migrateEntity(tx: Queryable, def: EntityDef): Promise<void
       await tx.query(`ALTER TABLE ${table} ALTER COLUMN ${col} ${dflt ? `SET DEFAULT ${dflt}` : 'DROP DEFAULT'}`);
     }
     if (def.soft_delete && !existing.has('deleted_at') && !hasDeletedAt) {
-      await tx.query(`ALTER TABLE ${table} ADD COLUMN "deleted_at" TIMESTAMPTZ`);
+      await tx.query(`ALTER TABLE ${table} ADD COLUMN ${DELETED_AT} TIMESTAMPTZ`);
     }
   }
 
@@ -218,7 +219,7 @@ export async function migrateEntity(tx: Queryable, def: EntityDef): Promise<void
     }
   }
   if (def.soft_delete) {
-    await ensureIndex(tx, 'idx', def.table, 'deleted_at', (idx) => `CREATE INDEX ${idx} ON ${table} ("deleted_at") WHERE "deleted_at" IS NULL`);
+    await ensureIndex(tx, 'idx', def.table, 'deleted_at', (idx) => `CREATE INDEX ${idx} ON ${table} (${DELETED_AT}) WHERE ${DELETED_AT} IS NULL`);
   }
 }
 
@@ -282,7 +283,7 @@ export async function migrateRelation(tx: Queryable, rel: RelationDef, source: E
   const fk = quoteIdent(rel.target_key!);
   await ensureIndex(tx, 'fk', target.table, rel.target_key!, (idx) => `CREATE INDEX ${idx} ON ${table} (${fk})`);
   if (rel.type === 'one_to_one') {
-    const where = target.soft_delete ? ' WHERE "deleted_at" IS NULL' : '';
+    const where = target.soft_delete ? ` WHERE ${DELETED_AT} IS NULL` : '';
     await ensureIndex(tx, 'uq', target.table, rel.target_key!, (idx) => `CREATE UNIQUE INDEX ${idx} ON ${table} (${fk})${where}`, {
       path: 'target_key',
       what: `cannot make ${rel.name} one_to_one: several ${target.name} rows share a ${rel.target_key}`,
