@@ -5,6 +5,7 @@ import { type OpContext, recordOf, type Record_ } from './context.js';
 import { Params } from '../db/params.js';
 import { liveSql, scopeSql } from '../metadata/sql/conditions.js';
 import { selectLinked, selectT } from '../metadata/sql/statements.js';
+import { getOrInsert } from '../collections.js';
 
 const OWNER = '"rocket.owner"';
 
@@ -60,8 +61,7 @@ export async function attachIncludes(ctx: OpContext, entity: EntityMeta, rows: R
       const byOwner = new Map<string, Record_[]>();
       for (const r of found) {
         const owner = String(r['rocket.owner']);
-        let list = byOwner.get(owner);
-        if (!list) byOwner.set(owner, (list = []));
+        const list = getOrInsert(byOwner, owner, () => []);
         list.push(recordOf(other, r));
       }
       for (const row of rows) row[key] = byOwner.get(String(row[ownKey.name])) ?? [];
@@ -78,8 +78,7 @@ export async function attachIncludes(ctx: OpContext, entity: EntityMeta, rows: R
       const byOwner = new Map<string, Record_[]>();
       for (const r of found) {
         const owner = String(r[fk.name]);
-        let list = byOwner.get(owner);
-        if (!list) byOwner.set(owner, (list = []));
+        const list = getOrInsert(byOwner, owner, () => []);
         list.push(r);
       }
       for (const row of rows) {

@@ -17,6 +17,7 @@ import {
 } from '../../metadata/sql/statements.js';
 import type { NestedPlan, RowPlan } from './plan.js';
 import { captureCtes, needsBefore, type Inline } from './inline.js';
+import { getOrInsert } from '../../collections.js';
 
 /** One row written by a request, as observers (webhooks, workflows) need it. */
 export interface WriteEvent {
@@ -83,8 +84,7 @@ async function insertMany(exec: Exec, rows: RowPlan[]): Promise<void> {
   for (const row of rows) {
     const cols = columnsToWrite(row, exec.now, 'insert');
     const sig = cols.map(([f]) => f.name).join(',');
-    let g = groups.get(sig);
-    if (!g) groups.set(sig, (g = []));
+    const g = getOrInsert(groups, sig, () => []);
     g.push({ row, cols });
   }
   const e = rows[0]!.entity;
@@ -103,9 +103,9 @@ async function insertMany(exec: Exec, rows: RowPlan[]): Promise<void> {
     );
     const stored = await exec.tx.query<Record_>(text, params.list);
     // RETURNING of a multi-row VALUES insert comes back in VALUES order.
-    stored.forEach((record, i) =>
-      exec.writes.push({ entity: e, action: 'create', record, old: null, values: group[i]!.row.values, ...causeOf(exec) }),
-    );
+    for (const [i, record] of stored.entries()) {
+      exec.writes.push({ entity: e, action: 'create', record, old: null, values: group[i]!.row.values, ...causeOf(exec) });
+    }
   }
 }
 
@@ -148,8 +148,7 @@ export async function insertTree({ tx, now }: Exec, row: RowPlan, inline?: (enti
     for (const child of n.rows) {
       const cols = columnsToWrite(child, now, 'insert').filter(([f]) => f.name !== fk.name);
       const sig = cols.map(([f]) => f.name).join(',');
-      let g = groups.get(sig);
-      if (!g) groups.set(sig, (g = []));
+      const g = getOrInsert(groups, sig, () => []);
       g.push(cols);
     }
     for (const group of groups.values()) {
@@ -203,7 +202,7 @@ export async function executeRow(exec: Exec, row: RowPlan, inline?: Inline): Pro
 }
 
 async function executeNested(exec: Exec, n: NestedPlan, parentPk: unknown): Promise<void> {
-  const { tx, now } = exec;
+  const { tx } = exec;
   const def = n.relation.def;
   if (def.type === 'many_to_many') return executeLinks(tx, n, parentPk);
   const target = n.relation.target;

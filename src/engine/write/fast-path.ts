@@ -4,6 +4,7 @@ import type { InlineCapture } from './inline.js';
 import type { RowPlan } from './plan.js';
 import { ROW_STAGES } from './row-stages.js';
 import type { RowStage } from './stages.js';
+import { getOrInsert } from '../../collections.js';
 
 /**
  * Whether an entity's writes may skip the pipeline's stages and observers and
@@ -38,8 +39,7 @@ const decided = new WeakMap<object, Map<string, Promise<FastPath | undefined>>>(
 
 /** `decideFastPath`, cached per snapshot (a failed decision is asked again next time). */
 export function fastPathOf(app: EngineApp, e: EntityMeta): Promise<FastPath | undefined> {
-  let known = decided.get(app.registry);
-  if (!known) decided.set(app.registry, (known = new Map()));
+  const known = getOrInsert(decided, app.registry, () => new Map());
   let answer = known.get(e.name);
   if (!answer) {
     answer = decideFastPath(app, e);

@@ -39,7 +39,7 @@ function storedFileString(value: string): Record_ | undefined {
   return parsed;
 }
 
-function checkValue(entity: EntityMeta, f: FieldMeta, value: unknown, path: string, row: RowPlan, c: Collect): void {
+function checkValue(f: FieldMeta, value: unknown, path: string, row: RowPlan, c: Collect): void {
   const where = at(path, f.name);
   if (value === null) {
     row.values[f.name] = null;
@@ -197,7 +197,7 @@ export function parseRow(
       }
       if (!writable(entity, f)) continue;
       if (f.name === entity.pk.name && kind === 'update') continue; // a PK never changes
-      checkValue(entity, f, value, path, row, c);
+      checkValue(f, value, path, row, c);
       continue;
     }
     if (key === 'deleted_at' && entity.softDelete) continue;
