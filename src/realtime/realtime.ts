@@ -175,8 +175,9 @@ export class Realtime {
     if (wait > 0) {
       state.timer = setTimeout(() => {
         state.timer = undefined;
-        this.run(app.name, state);
+        if (!this.stopped) this.run(app.name, state);
       }, wait);
+      state.timer.unref();
       return;
     }
     this.run(app.name, state);

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 /** How long a stream cut off for being slow may take to flush its final `reset` before its socket is dropped. */
 const FLUSH_GRACE_MS = 10_000;
@@ -27,13 +28,16 @@ export class EventStream {
   private ended = false;
   private readonly ping: NodeJS.Timeout;
   private chunked = false;
+  private readonly socket: Socket | null;
+  private readonly onDrain = () => this.flush();
 
   constructor(
     private readonly res: ServerResponse,
     private readonly opts: StreamOptions,
   ) {
     res.on('close', () => this.finish());
-    res.socket?.on('drain', () => this.flush());
+    this.socket = res.socket;
+    this.socket?.on('drain', this.onDrain);
     this.ping = setInterval(() => {
       if (this.queue.length === 0) this.write(': ping\n\n');
     }, opts.pingMs);
@@ -137,6 +141,8 @@ export class EventStream {
     this.queue.length = 0;
     this.queuedEvents = 0;
     clearInterval(this.ping);
+    // The client may send its next request on this socket once the response ended.
+    this.socket?.off('drain', this.onDrain);
     this.opts.onClose();
   }
 }
