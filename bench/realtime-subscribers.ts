@@ -5,6 +5,7 @@
  * arrived, as an absolute time (performance.timeOrigin + now) the main thread can compare.
  */
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 
 export interface SubscribersSetup {
@@ -17,7 +18,7 @@ export type SubscribersMessage =
   | { type: 'ready' }
   | { type: 'failed'; error: string }
   | { type: 'probe'; id: string; at: number }
-  | { type: 'closed'; events: number };
+  | { type: 'closed'; events: number; busy: number };
 
 const setup = workerData as SubscribersSetup;
 const port = parentPort!;
@@ -25,6 +26,7 @@ const PROBE = '"name":"probe ';
 const ID = '"id":"';
 
 let events = 0;
+const started = performance.eventLoopUtilization();
 const requests: http.ClientRequest[] = [];
 
 function open(): Promise<void> {
@@ -65,7 +67,9 @@ function open(): Promise<void> {
 port.on('message', (msg: string) => {
   if (msg !== 'close') return;
   for (const r of requests) r.destroy();
-  port.postMessage({ type: 'closed', events } satisfies SubscribersMessage);
+  // How busy reading the streams kept this thread: the bench's own share of the machine.
+  const busy = performance.eventLoopUtilization(started).utilization;
+  port.postMessage({ type: 'closed', events, busy } satisfies SubscribersMessage);
 });
 
 Promise.all(Array.from({ length: setup.count }, open)).then(

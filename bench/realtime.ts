@@ -124,11 +124,11 @@ class Subscribers {
     });
   }
 
-  /** Closes the streams; the change events they received. */
-  async close(): Promise<number> {
-    const events = new Promise<number>((resolve) =>
+  /** Closes the streams; the change events they received and how busy the reading thread was (0–1). */
+  async close(): Promise<{ events: number; busy: number }> {
+    const events = new Promise<{ events: number; busy: number }>((resolve) =>
       this.worker.on('message', (m: SubscribersMessage) => {
-        if (m.type === 'closed') resolve(m.events);
+        if (m.type === 'closed') resolve({ events: m.events, busy: m.busy });
       }),
     );
     this.worker.postMessage('close');
@@ -218,7 +218,7 @@ async function main(): Promise<void> {
     const streamUrl = `${base}/api/${app}/_realtime?entities=customer,order,order_item`;
 
     // warm-up (JIT, plans) without subscribers
-    if (values.only !== 'with') await load(base, token, app, `${tag}w`);
+    await load(base, token, app, `${tag}w`);
     const without: number[] = [];
     const withSubs: number[] = [];
     const cpuWithout: Array<{ serverMs: number; pgMs: number }> = [];
@@ -255,9 +255,10 @@ async function main(): Promise<void> {
       withSubs.push(result.rps);
       cpuWith.push(result);
       delays.push(...probeDelays);
-      delivered += await subs.close();
+      const read = await subs.close();
+      delivered += read.events;
       log(
-        `round ${round + 1}: S3 with ${SUBSCRIBERS} subscribers ${result.rps.toFixed(0)} req/s; ${cpuText(result)}; commit→event median ${median(probeDelays).toFixed(1)} ms`,
+        `round ${round + 1}: S3 with ${SUBSCRIBERS} subscribers ${result.rps.toFixed(0)} req/s; ${cpuText(result)}; commit→event median ${median(probeDelays).toFixed(1)} ms; the subscribers' reading thread was busy ${(read.busy * 100).toFixed(0)}% of the time`,
       );
       if (round < ROUNDS - 1) {
         log('waiting 32 s for the capture lease to lapse');
