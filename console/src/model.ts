@@ -157,6 +157,8 @@ interface JsonSchema {
   default?: string | number | boolean | null;
   /** The field's default in Create schemas (openapi.ts keeps `default` out: generators would make it mandatory). */
   'x-rocket-default'?: string | number | boolean | null;
+  /** The state machine on a record field: its initial state and transitions (no guards). */
+  'x-rocket-state-machine'?: StateMachine['definition'];
 }
 
 /**
@@ -186,11 +188,20 @@ async function callerModel(app: string) {
     const n = schemaName[name] ?? pascal(name);
     return schemaToEntity(name, schemas[n], schemas[`${n}Create`]);
   });
+  // the caller cannot read /_admin/state-machines: the document carries each machine on its field
+  const machines: StateMachine[] = [];
+  for (const e of entities) {
+    const record = schemas[schemaName[e.name] ?? pascal(e.name)];
+    for (const [field, p] of Object.entries(record?.properties ?? {})) {
+      const def = p['x-rocket-state-machine'];
+      if (def) machines.push({ id: `${e.name}.${field}`, entity: e.name, field, active: true, definition: def });
+    }
+  }
   const ui = await api.get<UiConfig[]>(`${base}/_ui/configs`).catch(() => [] as UiConfig[]);
   return {
     entities: entities.sort((a, b) => a.name.localeCompare(b.name)),
     relations: [] as RelationDef[],
-    machines: [] as StateMachine[],
+    machines,
     ui: Object.fromEntries(ui.map((u) => [u.entity, u.config])),
     perms,
   };

@@ -74,11 +74,28 @@ function describe(entity: EntityMeta, f: FieldMeta): string | undefined {
   return notes.length ? notes.join(' ') : undefined;
 }
 
+/**
+ * The state machine on a field, as `x-rocket-state-machine`: the initial state and each transition's
+ * states and roles, so a client (the console's record form) offers only the moves the API would take
+ * from the current state. Guards are left out: they are expressions over the record, evaluated by the
+ * API, and may name data the caller is not shown.
+ */
+function machineOf(entity: EntityMeta, f: FieldMeta): Schema | undefined {
+  const m = entity.machines.find((x) => x.field === f.name);
+  if (!m) return undefined;
+  return {
+    ...(m.initial !== undefined ? { initial: m.initial } : {}),
+    transitions: m.transitions.map((t) => ({ from: [...t.from], to: t.to, ...(t.roles.length ? { roles: t.roles } : {}) })),
+  };
+}
+
 /** A field as records carry it. */
 export function recordFieldSchema(entity: EntityMeta, f: FieldMeta): Schema {
   let schema = withEnum(f, valueSchema(f.type));
   if (!neverNull(entity, f)) schema = orNull(schema);
   if (engineWritten(entity, f)) schema = { ...schema, readOnly: true };
+  const machine = machineOf(entity, f);
+  if (machine) schema = { ...schema, 'x-rocket-state-machine': machine };
   const description = describe(entity, f);
   return description ? { ...schema, description } : schema;
 }

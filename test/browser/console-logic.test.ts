@@ -343,6 +343,15 @@ describe('admin console, part 2', { timeout: 180_000 }, () => {
     await page.getByRole('table', { name: 'ticket records' }).getByText('Mine too').waitFor();
     expect((await rows.allTextContents()).filter((t) => t.includes('Theirs'))).toEqual([]);
     await w.screenshot('44-user-own-rows');
+    // a non-admin cannot read the state machines: the record form takes them from the user's own
+    // OpenAPI document and still offers only the allowed transitions
+    await page
+      .getByRole('table', { name: 'ticket records' })
+      .getByRole('row', { name: /Mine too/ })
+      .click();
+    await page.getByRole('form', { name: 'ticket record' }).waitFor();
+    await expect.poll(() => page.getByLabel('status').locator('option').allTextContents()).toEqual(['open', 'in_progress']);
+    await w.screenshot('45-user-record-transitions');
 
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(/\/admin\/login$/);

@@ -270,6 +270,18 @@ describe('admin console, part 1', { timeout: 180_000 }, () => {
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await expect.poll(nameCol).toEqual(['Acme']);
     await w.screenshot('09-data-list-filtered');
+
+    // column choice, kept for the next visit
+    await page.getByText(/^Columns \(/).click();
+    const shown = page.getByRole('group', { name: 'Columns shown' });
+    await shown.getByLabel('since').uncheck();
+    await expect.poll(() => table.getByRole('columnheader').allTextContents()).not.toContain('since');
+    await page.reload();
+    await table.getByText('Acme').waitFor();
+    expect(await table.getByRole('columnheader').allTextContents()).not.toContain('since');
+    await page.getByText(/^Columns \(/).click();
+    await shown.getByLabel('since').check();
+    await table.getByRole('columnheader', { name: 'since' }).waitFor();
   });
 
   it('new, changed and deleted rows show in an open list without a reload (realtime feed)', async () => {
@@ -458,6 +470,41 @@ describe('admin console, part 1', { timeout: 180_000 }, () => {
     );
     await record('render_100_rows_ms', Math.round(ms * 10) / 10);
     await w.screenshot('12-data-100-rows');
+  });
+
+  it('deletes an app only after its name is typed', async () => {
+    const { name: doomed } = await server.createApp(uniqueName('del'));
+    await page.goto(url('/apps'));
+    await page.getByRole('button', { name: `Delete app ${doomed}` }).click();
+    const dialog = page.getByRole('dialog', { name: `Delete ${doomed}?` });
+    const confirm = dialog.getByRole('button', { name: 'Delete app' });
+    expect(await confirm.isDisabled()).toBe(true);
+    await dialog.getByLabel(`Type "${doomed}" to confirm`).fill(`${doomed}x`);
+    expect(await confirm.isDisabled()).toBe(true);
+    await dialog.getByLabel(`Type "${doomed}" to confirm`).fill(doomed);
+    await w.screenshot('03a-apps-delete-confirm');
+    await confirm.click();
+    await expect.poll(() => page.getByRole('button', { name: `Delete app ${doomed}` }).count()).toBe(0);
+    expect((await server.client.get(`/api/_platform/apps/${doomed}`, { token: server.platformToken })).status).toBe(404);
+  });
+
+  it('refreshes the access token shortly before it expires', async () => {
+    const key = 'rocket.console.session';
+    await page.goto(url(`/a/${app}/data/customer`));
+    await page.getByRole('table', { name: 'customer records' }).waitFor();
+    const access = () => page.evaluate((k) => JSON.parse(sessionStorage.getItem(k)!).access as string, key);
+    const before = await access();
+    // pretend the token ends in 4 s: the console refreshes it ahead of that
+    await page.evaluate((k) => {
+      const s = JSON.parse(sessionStorage.getItem(k)!);
+      sessionStorage.setItem(k, JSON.stringify({ ...s, exp: Math.floor(Date.now() / 1000) + 4 }));
+    }, key);
+    const refreshed = page.waitForResponse((r) => r.url().endsWith('/api/_platform/auth/refresh') && r.status() === 200);
+    await page.reload();
+    await refreshed;
+    await expect.poll(access).not.toBe(before);
+    await page.goto(url(`/a/${app}/data/order`));
+    await page.getByRole('table', { name: 'order records' }).waitFor();
   });
 
   it('API page: reference link, export download, import with summary', async () => {

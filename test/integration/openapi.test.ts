@@ -236,6 +236,34 @@ describe('the document', () => {
   });
 });
 
+describe('state machines', () => {
+  it('a field with a state machine carries it as x-rocket-state-machine, without guards, for any caller', async () => {
+    const sm = await s.client.post(url('/_admin/state-machines'), {
+      token: app.token,
+      body: {
+        entity: 'note',
+        field: 'kind',
+        definition: { initial: 'idea', transitions: [{ from: 'idea', to: 'todo', roles: ['Writer'], guard: "record.title != ''" }] },
+      },
+    });
+    expect(sm.status).toBe(201);
+    try {
+      for (const token of [writer, app.token]) {
+        const d = (await doc(token)).body;
+        expect(d.components.schemas.Note!.properties!.kind!['x-rocket-state-machine']).toEqual({
+          initial: 'idea',
+          transitions: [{ from: ['idea'], to: 'todo', roles: ['writer'] }],
+        });
+        expect(d.components.schemas.Note!.properties!.title!['x-rocket-state-machine']).toBeUndefined();
+        expect((await new Validator().validate(structuredClone(d) as object)).valid).toBe(true);
+      }
+    } finally {
+      await s.client.delete(url(`/_admin/state-machines/${sm.body.data.id}`), { token: app.token });
+    }
+    expect((await doc(writer)).body.components.schemas.Note!.properties!.kind!['x-rocket-state-machine']).toBeUndefined();
+  });
+});
+
 describe('bad input', () => {
   it('no token, a bad token or an app token of another app → 401; unknown app → 404 APP_NOT_FOUND', async () => {
     const none = await s.client.get(url('/_openapi'));

@@ -2,15 +2,24 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, appBase, qs, upload } from '../api';
 import { displayField, toLocalInput } from '../fields';
 import { entityOf, useModel, type EntityDef, type FieldDef, type StateMachine } from '../model';
+import { getSession } from '../session';
 import { Field } from '../ui';
 
 type Value = unknown;
 
-/** The states a state-machine field may take next: the current one plus allowed transitions. */
-export function allowedStates(sm: StateMachine, current: unknown, isNew: boolean): string[] {
+/**
+ * The states a state-machine field may take next: the current one plus the transitions allowed from
+ * it. `roles` are the caller's when they are not an admin: a transition limited to other roles is not
+ * offered (state-machines.md: admins may take every transition). Guards are left to the API.
+ */
+export function allowedStates(sm: StateMachine, current: unknown, isNew: boolean, roles?: string[]): string[] {
   if (isNew) return sm.definition.initial ? [sm.definition.initial] : [];
   const cur = current === null || current === undefined ? '' : String(current);
-  const next = sm.definition.transitions.filter((t) => (Array.isArray(t.from) ? t.from : [t.from]).includes(cur)).map((t) => t.to);
+  const mine = roles?.map((r) => r.toLowerCase());
+  const next = sm.definition.transitions
+    .filter((t) => (Array.isArray(t.from) ? t.from : [t.from]).includes(cur))
+    .filter((t) => !mine || !t.roles?.length || t.roles.some((r) => mine.includes(r.toLowerCase())))
+    .map((t) => t.to);
   return [...new Set([cur, ...next].filter((s) => s !== ''))];
 }
 
@@ -33,7 +42,7 @@ export function FieldInput(props: {
   const label = props.label + (required ? ' *' : '');
 
   if (machine && (!props.isNew || machine.definition.initial)) {
-    const states = allowedStates(machine, props.original, props.isNew);
+    const states = allowedStates(machine, props.original, props.isNew, m.admin ? undefined : (getSession()?.roles ?? []));
     return (
       <Field label={label} error={props.error} hint="Only transitions allowed from the current state are offered">
         {(a) => (
