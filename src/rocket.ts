@@ -116,7 +116,11 @@ export async function openCore(config: Config, log: Logger, opts: { attach?: boo
       bus,
       log,
     );
-    const runner = new JobRunner<AppRuntime>(() => apps.runtimes(), log, metrics && ((job, ok) => metrics.job(job, ok)));
+    const runner = new JobRunner<AppRuntime>(() => apps.runtimes(), log, {
+      onPass: metrics && ((job, ok) => metrics.job(job, ok)),
+      idleMs: config.poolIdleSeconds * 1000,
+      dormant: { names: () => apps.dormant(), load: (name) => apps.loadForJobs(name) },
+    });
     const { extensions, jobs: jobList } = plugIns(config, metrics, runner, realtime);
     for (const job of jobList) runner.add(job);
     const apps: AppManager = new AppManager(
@@ -185,6 +189,13 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
     log.info({ url }, 'Rocket is serving');
     const { jobs } = core;
     jobs.start();
+    // Runtimes of apps idle for the pool idle timeout are unloaded, unless a stream or due work needs them.
+    const idleMs = config.poolIdleSeconds * 1000;
+    const unloader = setInterval(
+      () => apps.unloadIdle(idleMs, (name) => jobs.holds(name) || realtime?.hasStreams(name) === true),
+      Math.max(1000, idleMs / 2),
+    );
+    unloader.unref();
     let closing: Promise<void> | undefined;
     return {
       http,
@@ -197,6 +208,7 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
       close() {
         closing ??= (async () => {
           // /ready answers 503 and new requests are refused from here on; realtime streams end.
+          clearInterval(unloader);
           await lifecycle.beginShutdown();
           await closeHttp(http, config.shutdownTimeoutMs);
           await jobs.stop();

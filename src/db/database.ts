@@ -107,14 +107,22 @@ type TypeMap = { numeric: number; int8: number | BigInteger; date: string; times
 
 /** One connection pool to one PostgreSQL database. */
 export class Database implements Queryable {
-  private readonly sql: postgres.Sql<TypeMap>;
+  /** Replaced by a fresh pool when releaseIdle closes the connections. */
+  private sql: postgres.Sql<TypeMap>;
   /** Statements sent through this pool; lets tests prove a request's query count. */
   statements = 0;
   /** Queries and transactions started and not finished (in use, or queued for a connection). */
   private busy = 0;
+  /** A LISTEN connection lives in the pool: it must not be closed by releaseIdle. */
+  private listening = false;
 
   constructor(readonly options: ConnectionOptions) {
-    this.sql = postgres({
+    this.sql = this.pool();
+  }
+
+  private pool(): postgres.Sql<TypeMap> {
+    const { options } = this;
+    return postgres({
       host: options.host,
       port: options.port,
       user: options.user,
@@ -127,6 +135,20 @@ export class Database implements Queryable {
       connection: { TimeZone: 'UTC', application_name: 'rocket' },
       types: TYPES,
     });
+  }
+
+  /**
+   * Closes the pool's connections now rather than at the idle timeout, when
+   * nothing runs on it (e.g. after a background job visited an app nobody
+   * uses); later queries open connections again. Returns whether it did.
+   */
+  releaseIdle(): boolean {
+    if (this.busy > 0 || this.listening) return false;
+    const old = this.sql;
+    this.sql = this.pool();
+    // Nothing is in flight on the old pool (busy counts every query and transaction), so this ends idle sockets.
+    old.end({ timeout: 5 }).catch(() => undefined);
+    return true;
   }
 
   async query<T = Row>(text: string, params: readonly SqlParam[] = []): Promise<T[]> {
@@ -219,12 +241,18 @@ export class Database implements Queryable {
 
   /** Subscribes to a NOTIFY channel on a dedicated connection (reconnects on its own). */
   async listen(channel: string, onMessage: (payload: string) => void): Promise<void> {
+    this.listening = true;
     await this.sql.listen(channel, onMessage);
   }
 
   async notify(channel: string, payload: string): Promise<void> {
     this.statements++;
-    await this.sql.notify(channel, payload);
+    this.busy++;
+    try {
+      await this.sql.notify(channel, payload);
+    } finally {
+      this.busy--;
+    }
   }
 
   async close(): Promise<void> {

@@ -58,8 +58,15 @@ export async function runningEmbedded(dataDir: string): Promise<Omit<EmbeddedSer
   return { host: '127.0.0.1', port, user: 'postgres', password: (await readFile(passwordFile, 'utf8')).trim() };
 }
 
+export interface EmbeddedOptions {
+  /** PostgreSQL's max_connections (300 unless given; tests start small clusters to prove connection bounds). */
+  maxConnections?: number;
+  /** More `-c name=value` settings (e.g. a throwaway test cluster that need not fsync). */
+  settings?: Record<string, string>;
+}
+
 /** Starts (initialising on first use) a PostgreSQL cluster under dataDir/pg on loopback. */
-export async function startEmbedded(dataDir: string, port: number, log: Logger): Promise<EmbeddedServer> {
+export async function startEmbedded(dataDir: string, port: number, log: Logger, opts: EmbeddedOptions = {}): Promise<EmbeddedServer> {
   await mkdir(dataDir, { recursive: true });
   const pgData = join(dataDir, 'pg');
   const passwordFile = join(dataDir, 'pg-password');
@@ -89,7 +96,9 @@ export async function startEmbedded(dataDir: string, port: number, log: Logger):
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', `max_connections=${opts.maxConnections ?? 300}`,
+      ...Object.entries(opts.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+    ],
     onLog: (m: string) => log.debug({ pg: m.trim() }, 'embedded postgres'),
     onError: (m: unknown) => log.error({ pg: String(m) }, 'embedded postgres'),
   });

@@ -27,6 +27,31 @@ export interface JobApp {
  */
 export const IDLE_APP_SWEEP_MS = 10 * 60_000;
 
+/**
+ * Apps one job visits at once. Each visit takes a connection of the app's pool, so a pass over
+ * hundreds of apps must not open them all at once (spec: operations.md §Capacity).
+ */
+export const APP_VISITS_AT_ONCE = 4;
+
+/** Apps whose runtimes are not loaded (unloaded after idling): the idle sweep loads them for a visit. */
+export interface DormantApps<A extends JobApp> {
+  /** Active apps without a loaded runtime. */
+  names(): Promise<string[]>;
+  /** Loads one for a visit (not counted as use); undefined when it is gone meanwhile. */
+  load(name: string): Promise<A | undefined>;
+}
+
+export interface JobRunnerOptions<A extends JobApp> {
+  /** Told of every pass: the job's name and whether it ran without a failure (the metrics' hook). */
+  onPass?: (job: string, ok: boolean) => void;
+  /**
+   * An app not served for this long is idle: after a visit its pool closes its connections at once
+   * instead of keeping them for the idle timeout.
+   */
+  idleMs?: number;
+  dormant?: DormantApps<A>;
+}
+
 /** What the runner knows of one app for one job. */
 interface AppMark {
   /** When the last pass over the app started. */
@@ -63,12 +88,15 @@ export class JobRunner<A extends JobApp = JobApp> {
   private readonly jobs = new Map<string, JobState<A>>();
   private started = false;
   private stopped = false;
+  /** Visits in progress per app name (any job). */
+  private readonly visiting = new Map<string, number>();
+  private sweepTimer?: NodeJS.Timeout;
+  private sweeping: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly apps: () => readonly A[],
     private readonly log: Logger,
-    /** Told of every pass: the job's name and whether it ran without a failure (the metrics' hook). */
-    private readonly onPass?: (job: string, ok: boolean) => void,
+    private readonly options: JobRunnerOptions<A> = {},
   ) {}
 
   /** Adds a job (before `start`). */
@@ -84,12 +112,62 @@ export class JobRunner<A extends JobApp = JobApp> {
   start(): void {
     this.started = true;
     for (const s of this.jobs.values()) this.arm(s, Date.now() + s.job.intervalMs);
+    if (this.options.dormant) {
+      this.sweepTimer = setInterval(() => {
+        this.sweeping = this.sweeping.then(() => this.sweepDormant()).then(() => undefined);
+      }, IDLE_APP_SWEEP_MS);
+      this.sweepTimer.unref();
+    }
+  }
+
+  /**
+   * Whether the app must stay loaded for the jobs: a visit is in progress, or some job knows of work
+   * due before the next idle sweep would load it again.
+   */
+  holds(name: string, now = Date.now()): boolean {
+    if (this.visiting.has(name)) return true;
+    for (const s of this.jobs.values()) {
+      const due = s.marks.get(name)?.due;
+      if (due !== undefined && due < now + IDLE_APP_SWEEP_MS) return true;
+    }
+    return false;
   }
 
   /** Runs a pass of the named job (or of every job) over every app now, after the one in progress; resolves when it ends. */
   async runNow(name?: string): Promise<void> {
     const states = name === undefined ? [...this.jobs.values()] : [this.state(name)];
     await Promise.all(states.map((s) => this.enqueue(s, true)));
+  }
+
+  /**
+   * Loads every dormant app and gives it one visit of each of the jobs (every job when called by the
+   * periodic idle sweep); false when something failed.
+   */
+  private async sweepDormant(states: ReadonlyArray<JobState<A>> = [...this.jobs.values()]): Promise<boolean> {
+    const { dormant } = this.options;
+    if (!dormant || this.stopped) return true;
+    let names: string[];
+    try {
+      names = await dormant.names();
+    } catch (err) {
+      this.log.error({ err }, 'idle app sweep failed');
+      return false;
+    }
+    const failed = new Set<string>();
+    await eachLimited(names, APP_VISITS_AT_ONCE, async (name) => {
+      if (this.stopped) return;
+      let app: A | undefined;
+      try {
+        app = await dormant.load(name);
+      } catch (err) {
+        this.log.error({ err, app: name }, 'idle app sweep: app not loaded');
+        for (const s of states) failed.add(s.job.name);
+        return;
+      }
+      if (!app) return;
+      for (const s of states) if (!(await this.visit(s, app, Date.now()))) failed.add(s.job.name);
+    });
+    return failed.size === 0;
   }
 
   /**
@@ -107,6 +185,8 @@ export class JobRunner<A extends JobApp = JobApp> {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const s of this.jobs.values()) clearTimeout(s.timer);
+    clearInterval(this.sweepTimer);
+    await this.sweeping;
     const apps = this.apps();
     await Promise.all(
       [...this.jobs.values()].map(async (s) => {
@@ -163,30 +243,62 @@ export class JobRunner<A extends JobApp = JobApp> {
     const apps = this.apps();
     const live = new Set(apps.map((a) => a.name));
     for (const name of s.marks.keys()) if (!live.has(name)) s.marks.delete(name);
-    await Promise.all(
-      apps.map(async (app) => {
-        const mark = s.marks.get(app.name);
-        if (!everyApp && !this.wanted(s, app, now)) {
-          if (mark?.due !== undefined && mark.due < next) next = mark.due;
-          return;
-        }
-        const visit: AppMark = { visited: now, due: undefined };
-        s.marks.set(app.name, visit);
-        try {
-          await job.run(app);
-          if (job.nextDue) {
-            const due = await job.nextDue(app);
-            visit.due = due ? due.getTime() : Infinity;
-            if (due) next = Math.min(next, due.getTime());
-          }
-        } catch (err) {
-          ok = false;
-          visit.due = now; // try again next pass
-          app.log.error({ err, app: app.name, job: job.name }, 'job pass failed');
-        }
-      }),
-    );
-    this.onPass?.(job.name, ok);
+    const visits: A[] = [];
+    for (const app of apps) {
+      if (everyApp || this.wanted(s, app, now)) visits.push(app);
+      else {
+        const due = s.marks.get(app.name)?.due;
+        if (due !== undefined && due < next) next = due;
+      }
+    }
+    await eachLimited(visits, APP_VISITS_AT_ONCE, async (app) => {
+      // A failed visit is tried again at the next pass, not at once.
+      if (!(await this.visit(s, app, now))) ok = false;
+      else {
+        const due = s.marks.get(app.name)?.due;
+        if (due !== undefined && due < next) next = due;
+      }
+    });
+    if (everyApp && !(await this.sweepDormant([s]))) ok = false;
+    this.options.onPass?.(job.name, ok);
     this.arm(s, Math.max(next, Date.now()));
   }
+
+  /** One job's visit of one app; records what it learnt of the app's next due work. Never throws. */
+  private async visit(s: JobState<A>, app: A, now: number): Promise<boolean> {
+    const { job } = s;
+    const mark: AppMark = { visited: now, due: undefined };
+    s.marks.set(app.name, mark);
+    this.visiting.set(app.name, (this.visiting.get(app.name) ?? 0) + 1);
+    let ok = true;
+    try {
+      await job.run(app);
+      if (job.nextDue) {
+        const due = await job.nextDue(app);
+        mark.due = due ? due.getTime() : Infinity;
+      }
+    } catch (err) {
+      ok = false;
+      mark.due = now; // try again next pass
+      app.log.error({ err, app: app.name, job: job.name }, 'job pass failed');
+    } finally {
+      const left = (this.visiting.get(app.name) ?? 1) - 1;
+      if (left > 0) this.visiting.set(app.name, left);
+      else this.visiting.delete(app.name);
+    }
+    // An app nobody uses gives its connections back now, not an idle timeout later: a sweep over
+    // every app would otherwise leave each holding one (spec: operations.md §Capacity).
+    const { idleMs } = this.options;
+    if (idleMs !== undefined && !this.visiting.has(app.name) && Date.now() - (app.lastUsedAt ?? 0) >= idleMs) app.db.releaseIdle();
+    return ok;
+  }
+}
+
+/** Runs fn over items, at most `limit` at a time; fn must not throw. */
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  const worker = async (): Promise<void> => {
+    while (i < items.length) await fn(items[i++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -89,6 +89,41 @@ export class AppManager {
     return [...this.live.values()];
   }
 
+  /** Active apps whose runtime is not loaded (never used since start, or unloaded after idling). */
+  async dormant(): Promise<string[]> {
+    const rows = await this.mgmt.query<{ name: string }>(`SELECT name FROM _apps WHERE status = 'active' ORDER BY name`);
+    return rows.map((r) => r.name).filter((name) => !this.live.has(name));
+  }
+
+  /** The runtime for background work: loaded if need be, without counting as use (it stays idle). */
+  async loadForJobs(name: string): Promise<AppRuntime | undefined> {
+    const hit = this.live.get(name);
+    if (hit) return hit;
+    const before = this.opening.has(name);
+    const runtime = await this.get(name);
+    if (runtime && !before) runtime.lastUsedAt = 0;
+    return runtime;
+  }
+
+  /**
+   * Unloads the runtimes not used for `idleMs` (spec: operations.md §Capacity:
+   * idle apps hold nothing), except those `keep` names (e.g. open streams,
+   * due work). The next request loads the app again. A request still running
+   * on an unloaded runtime finishes on it: its pool is not ended, only
+   * emptied of idle connections.
+   */
+  unloadIdle(idleMs: number, keep: (name: string) => boolean): number {
+    const now = Date.now();
+    let unloaded = 0;
+    for (const [name, runtime] of this.live) {
+      if (now - runtime.lastUsedAt < idleMs || keep(name)) continue;
+      this.live.delete(name);
+      runtime.unload();
+      unloaded++;
+    }
+    return unloaded;
+  }
+
   async list(): Promise<AppView[]> {
     return this.mgmt.query<AppView>(`SELECT ${APP_COLUMNS} FROM _apps ORDER BY name`);
   }

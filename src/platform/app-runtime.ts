@@ -122,6 +122,12 @@ export class AppRuntime {
     this.bus.announce(this.name, this.origin, what);
   }
 
+  /** No longer follows change notices and gives back idle connections; what runs on it still finishes. */
+  unload(): void {
+    this.unsubscribe?.();
+    this.db.releaseIdle();
+  }
+
   async close(): Promise<void> {
     this.unsubscribe?.();
     await this.db.close();

@@ -90,6 +90,11 @@ export class Realtime {
     return this.streams.size;
   }
 
+  /** Whether this instance has a stream of `app` open (its runtime must stay loaded). */
+  hasStreams(app: string): boolean {
+    return (this.feeds.get(app)?.subscribers.size ?? 0) > 0;
+  }
+
   /** Whether writes of `app` capture change events now (some instance has a stream of it). */
   capturing(app: string): boolean {
     return this.leases.active(app);
