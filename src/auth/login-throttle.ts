@@ -119,17 +119,18 @@ export class LoginThrottle {
 
   private async update(key: string, change: (entry: ThrottleEntry | undefined, now: number) => ThrottleEntry | undefined): Promise<void> {
     await this.db.transaction(async (tx) => {
-      // The row exists before it is locked, so two first attempts at once queue on it too.
-      await tx.query(
-        `INSERT INTO _login_throttle (key, failures, first_ms, locked_until_ms, in_flight) VALUES ($1, 0, 0, 0, '[]')
-         ON CONFLICT (key) DO NOTHING`,
-        [key],
-      );
+      // One statement creates the row or locks the existing one, and returns it. (An insert that did
+      // nothing followed by SELECT … FOR UPDATE found no row when another instance's success deleted
+      // it in between.) ON CONFLICT DO UPDATE waits for a concurrent holder of the row and, should it
+      // delete the row, inserts afresh, so a row always comes back, locked until this transaction ends.
       const rows = await tx.query<ThrottleRow>(
-        'SELECT failures, first_ms, locked_until_ms, in_flight FROM _login_throttle WHERE key = $1 FOR UPDATE',
+        `INSERT INTO _login_throttle (key, failures, first_ms, locked_until_ms, in_flight) VALUES ($1, 0, 0, 0, '[]')
+         ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key
+         RETURNING failures, first_ms, locked_until_ms, in_flight`,
         [key],
       );
-      const row = rows[0]!;
+      const row = rows[0];
+      if (!row) throw new Error('login throttle: upsert returned no row');
       const now = Date.now();
       const before = { failures: row.failures, first: row.first_ms, lockedUntil: row.locked_until_ms, inFlight: row.in_flight };
       // A refusal (429) throws here and rolls back: a refused attempt changes nothing.

@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LoginPolicy, LoginThrottle } from '../../src/auth/login-throttle.js';
 import { hashPassword } from '../../src/auth/passwords.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { Database } from '../../src/db/database.js';
+import { startTestServer } from '../support/server.js';
 
 // 3 failures within 4 seconds lock an account for 4 seconds (room for a slow, shared machine).
 const MAX_FAILURES = 3;
 const LOCK_MS = 4000;
 
-let s: TestServer;
+let s: Awaited<ReturnType<typeof startTestServer>>;
 let app: { name: string; token: string };
 
 beforeAll(async () => {
@@ -110,5 +112,76 @@ describe('platform login', () => {
 
     await sleep(Math.max(0, lockedAt + LOCK_MS + 200 - Date.now()));
     expect((await platformLogin(s.config.platformEmail, s.config.platformPassword)).status).toBe(200);
+  });
+});
+
+describe('two instances at the same moment', () => {
+  it('concurrent right and wrong logins of one account on both instances never answer 500', async () => {
+    // A success on one instance deletes the account's row while an attempt on the other is between
+    // creating and locking it: each attempt must still be counted, never fail.
+    const other = await startTestServer(
+      { ROCKET_LOGIN_MAX_FAILURES: String(MAX_FAILURES), ROCKET_LOGIN_LOCK_SECONDS: String(LOCK_MS / 1000) },
+      { managementDb: s.managementDb, dataDir: s.dataDir },
+    );
+    try {
+      const statuses: number[] = [];
+      // Waves of attempts started together, and streams of back-to-back logins on both instances, so
+      // that checks keep arriving while successes delete the row.
+      for (let round = 0; round < 4; round++) {
+        const email = await appUser();
+        const attempts = Array.from({ length: 8 }, (_, i) => {
+          const client = i % 2 === 0 ? s.client : other.client;
+          return client.post(`/api/${app.name}/auth/login`, { body: { email, password: i % 3 === 2 ? 'wrong' : 'right-pw' } });
+        });
+        statuses.push(...(await Promise.all(attempts)).map((r) => r.status));
+      }
+      const email = await appUser();
+      await Promise.all(
+        [s.client, other.client, s.client, other.client].map(async (client, n) => {
+          for (let i = 0; i < 15; i++) {
+            const password = n === 3 && i % 5 === 4 ? 'wrong' : 'right-pw';
+            const res = await client.post(`/api/${app.name}/auth/login`, { body: { email, password } });
+            statuses.push(res.status);
+            if (res.status === 429) expectLocked(res);
+          }
+        }),
+      );
+      expect(statuses.filter((st) => ![200, 401, 429].includes(st))).toEqual([]);
+      expect(statuses).toContain(200);
+    } finally {
+      await other.rocket.close();
+    }
+  });
+});
+
+describe('the shared throttle row', () => {
+  it('an attempt queued on the row while a success deletes it is still counted, without an error', async () => {
+    const db = s.rocket.services.platform.db;
+    const throttle = new LoginThrottle(db, new LoginPolicy(MAX_FAILURES, LOCK_MS));
+    const key = `race:${Date.now()}`;
+    await throttle.check(key); // the row exists, one attempt in flight
+    const holder = new Database({ ...db.options, max: 1 });
+    try {
+      let checking: Promise<void> | undefined;
+      // Another instance's success: it holds the row, and deletes it, while this attempt waits for it.
+      await holder.transaction(async (tx) => {
+        await tx.query('SELECT 1 FROM _login_throttle WHERE key = $1 FOR UPDATE', [key]);
+        checking = throttle.check(key);
+        await expect
+          .poll(async () => {
+            const rows = await db.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+            );
+            return rows[0]!.n;
+          })
+          .toBeGreaterThan(0);
+        await tx.query('DELETE FROM _login_throttle WHERE key = $1', [key]);
+      });
+      await checking;
+      const rows = await db.query<{ in_flight: number[] }>('SELECT in_flight FROM _login_throttle WHERE key = $1', [key]);
+      expect(rows.map((r) => r.in_flight.length)).toEqual([1]);
+    } finally {
+      await holder.close();
+    }
   });
 });
