@@ -104,7 +104,15 @@ describe('capacity with many apps on a PostgreSQL with max_connections = 40', ()
       const active = [...used.values()].filter((t) => t >= activeSince).length;
       return { total: sum(by), limit: POOL_SIZE + APP_POOL_SIZE * active + SMALL_CONSTANT, management: by.get(managementDb) ?? 0 };
     };
-    await expect.poll(async () => { const h = await held(); return h.total <= h.limit; }, { timeout: 15_000 }).toBe(true);
+    await expect
+      .poll(
+        async () => {
+          const h = await held();
+          return h.total <= h.limit;
+        },
+        { timeout: 15_000 },
+      )
+      .toBe(true);
     const after = await held();
     expect(after.management).toBeLessThanOrEqual(POOL_SIZE + 1);
     // Idle runtimes are unloaded too (memory does not grow with the number of apps).
@@ -117,7 +125,15 @@ describe('capacity with many apps on a PostgreSQL with max_connections = 40', ()
     expect(again.status).toBe(200);
     // Runs of every job over every app (unloaded ones loaded for the visit) leave nothing held either.
     await s.rocket.jobs.runNow();
-    await expect.poll(async () => { const h = await held(); return h.total <= h.limit; }, { timeout: 15_000 }).toBe(true);
+    await expect
+      .poll(
+        async () => {
+          const h = await held();
+          return h.total <= h.limit;
+        },
+        { timeout: 15_000 },
+      )
+      .toBe(true);
   }, 400_000);
 
   it('when PostgreSQL has no connection left: 503 SERVICE_UNAVAILABLE with Retry-After and the envelope, and no orphaned database', async () => {
@@ -129,7 +145,15 @@ describe('capacity with many apps on a PostgreSQL with max_connections = 40', ()
     const hogs: postgres.Sql[] = [];
     try {
       for (let i = 0; i < MAX_CONNECTIONS + 5; i++) {
-        const hog = postgres({ host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: 'postgres', max: 1, onnotice: () => undefined });
+        const hog = postgres({
+          host: pg.host,
+          port: pg.port,
+          user: pg.user,
+          password: pg.password,
+          database: 'postgres',
+          max: 1,
+          onnotice: () => undefined,
+        });
         try {
           await hog`SELECT 1`;
           hogs.push(hog);
