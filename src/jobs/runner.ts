@@ -137,22 +137,26 @@ export class JobRunner<A extends JobApp = JobApp> {
   async runNow(name?: string): Promise<void> {
     const states = name === undefined ? [...this.jobs.values()] : [this.state(name)];
     await Promise.all(states.map((s) => this.enqueue(s, true)));
+    // Dormant apps are loaded once for all the jobs asked for, not once per job.
+    await this.sweepDormant(states);
   }
 
   /**
    * Loads every dormant app and gives it one visit of each of the jobs (every job when called by the
-   * periodic idle sweep); false when something failed.
+   * periodic idle sweep).
    */
-  private async sweepDormant(states: ReadonlyArray<JobState<A>> = [...this.jobs.values()]): Promise<boolean> {
+  private async sweepDormant(states: ReadonlyArray<JobState<A>> = [...this.jobs.values()]): Promise<void> {
     const { dormant } = this.options;
-    if (!dormant || this.stopped) return true;
+    if (!dormant || this.stopped) return;
     let names: string[];
     try {
       names = await dormant.names();
     } catch (err) {
       this.log.error({ err }, 'idle app sweep failed');
-      return false;
+      for (const s of states) this.options.onPass?.(s.job.name, false);
+      return;
     }
+    if (names.length === 0) return;
     const failed = new Set<string>();
     await eachLimited(names, APP_VISITS_AT_ONCE, async (name) => {
       if (this.stopped) return;
@@ -165,9 +169,10 @@ export class JobRunner<A extends JobApp = JobApp> {
         return;
       }
       if (!app) return;
-      for (const s of states) if (!(await this.visit(s, app, Date.now()))) failed.add(s.job.name);
+      for (const s of states) if (!(await this.visit(s, app, Date.now(), false))) failed.add(s.job.name);
+      this.release(app);
     });
-    return failed.size === 0;
+    for (const s of states) this.options.onPass?.(s.job.name, !failed.has(s.job.name));
   }
 
   /**
@@ -252,6 +257,7 @@ export class JobRunner<A extends JobApp = JobApp> {
       }
     }
     await eachLimited(visits, APP_VISITS_AT_ONCE, async (app) => {
+      if (this.stopped) return;
       // A failed visit is tried again at the next pass, not at once.
       if (!(await this.visit(s, app, now))) ok = false;
       else {
@@ -259,13 +265,12 @@ export class JobRunner<A extends JobApp = JobApp> {
         if (due !== undefined && due < next) next = due;
       }
     });
-    if (everyApp && !(await this.sweepDormant([s]))) ok = false;
     this.options.onPass?.(job.name, ok);
     this.arm(s, Math.max(next, Date.now()));
   }
 
   /** One job's visit of one app; records what it learnt of the app's next due work. Never throws. */
-  private async visit(s: JobState<A>, app: A, now: number): Promise<boolean> {
+  private async visit(s: JobState<A>, app: A, now: number, release = true): Promise<boolean> {
     const { job } = s;
     const mark: AppMark = { visited: now, due: undefined };
     s.marks.set(app.name, mark);
@@ -286,11 +291,17 @@ export class JobRunner<A extends JobApp = JobApp> {
       if (left > 0) this.visiting.set(app.name, left);
       else this.visiting.delete(app.name);
     }
-    // An app nobody uses gives its connections back now, not an idle timeout later: a sweep over
-    // every app would otherwise leave each holding one (spec: operations.md §Capacity).
+    if (release) this.release(app);
+    return ok;
+  }
+
+  /**
+   * An app nobody uses gives its connections back when its visits end, not an idle timeout later: a
+   * sweep over every app would otherwise leave each holding one (spec: operations.md §Capacity).
+   */
+  private release(app: A): void {
     const { idleMs } = this.options;
     if (idleMs !== undefined && !this.visiting.has(app.name) && Date.now() - (app.lastUsedAt ?? 0) >= idleMs) app.db.releaseIdle();
-    return ok;
   }
 }
 

@@ -41,6 +41,8 @@ export class AppManager {
   private readonly live = new Map<string, AppRuntime>();
   private readonly opening = new Map<string, Promise<AppRuntime | undefined>>();
   private readonly deleteHooks: Array<(name: string) => Promise<void>> = [];
+  /** Apps whose database this process brought up to date: loading one again after idling skips the migrations. */
+  private readonly bootstrapped = new Set<string>();
 
   constructor(
     /** The PostgreSQL servers apps are placed on. */
@@ -179,6 +181,7 @@ export class AppManager {
       );
       await runtime.bootstrap(this.log, admin);
       await runtime.open(this.log);
+      this.bootstrapped.add(name);
       this.live.set(name, runtime);
       return { name, display_name: displayName, db_name: dbName, db_driver: 'postgres', status: 'active' };
     } catch (err) {
@@ -199,6 +202,7 @@ export class AppManager {
     if (!row) throw notFound('App not found or failed to delete: no such app');
     const runtime = this.live.get(name);
     this.live.delete(name);
+    this.bootstrapped.delete(name);
     await runtime?.close().catch(() => undefined);
     await this.mgmt.query('DELETE FROM _apps WHERE name = $1', [name]);
     await this.placement.server(row.database).dropDatabase(row.db_name);
@@ -231,8 +235,9 @@ export class AppManager {
       this.countEstimateThreshold,
     );
     try {
-      await runtime.bootstrap(this.log);
+      if (!this.bootstrapped.has(row.name)) await runtime.bootstrap(this.log);
       await runtime.open(this.log);
+      this.bootstrapped.add(row.name);
     } catch (err) {
       await runtime.close().catch(() => undefined);
       throw err;

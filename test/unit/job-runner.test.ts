@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/database.js';
-import { JobRunner, type Job, type JobApp } from '../../src/jobs/runner.js';
+import { APP_VISITS_AT_ONCE, JobRunner, type Job, type JobApp } from '../../src/jobs/runner.js';
 
 const log = pino({ level: 'silent' });
 const app = (name: string): JobApp => ({ name, log, db: {} as Database });
@@ -122,6 +122,60 @@ describe('JobRunner', () => {
     await runner.runNow('poll');
     expect(passes.filter((p) => p === 'idle')).toEqual(['idle']);
     await until(() => passes.filter((p) => p === 'idle').length >= 2);
+    await runner.stop();
+  });
+
+  it('visits at most APP_VISITS_AT_ONCE apps at once', async () => {
+    let running = 0;
+    let most = 0;
+    const job: Job = {
+      name: 'wide',
+      intervalMs: HOUR,
+      async run() {
+        running++;
+        most = Math.max(most, running);
+        await new Promise((r) => setTimeout(r, 2));
+        running--;
+      },
+    };
+    const runner = new JobRunner(() => Array.from({ length: 40 }, (_, i) => app(`a${i}`)), log).add(job);
+    runner.start();
+    await runner.runNow('wide');
+    expect(most).toBe(APP_VISITS_AT_ONCE);
+    await runner.stop();
+  });
+
+  it('runNow loads dormant apps once for every job, gives back idle pools, and holds apps with work due soon', async () => {
+    const released: string[] = [];
+    const mk = (name: string) => ({ name, log, db: { releaseIdle: () => released.push(name) } as unknown as Database, lastUsedAt: 0 });
+    const loads: string[] = [];
+    const visits: string[] = [];
+    const job = (name: string, due: Date | null): Job => ({
+      name,
+      intervalMs: HOUR,
+      async run(a) {
+        visits.push(`${name}:${a.name}`);
+      },
+      nextDue: async () => due,
+    });
+    const runner = new JobRunner(() => [mk('live')], log, {
+      idleMs: 1000,
+      dormant: {
+        names: async () => ['sleepy'],
+        load: async (n) => {
+          loads.push(n);
+          return mk(n);
+        },
+      },
+    })
+      .add(job('one', null))
+      .add(job('two', new Date(Date.now() + 60_000)));
+    runner.start();
+    await runner.runNow();
+    expect(loads).toEqual(['sleepy']);
+    expect(visits.sort()).toEqual(['one:live', 'one:sleepy', 'two:live', 'two:sleepy']);
+    expect(released.filter((n) => n === 'sleepy')).toEqual(['sleepy']); // once, after both jobs
+    expect(runner.holds('sleepy')).toBe(true); // job two has work due in a minute
     await runner.stop();
   });
 });
