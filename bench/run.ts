@@ -56,6 +56,8 @@ const HELP = `usage: node --import tsx bench/run.ts [options]
   --customers <n>       seeded customers (default 10000; smoke 1000)
   --orders <n>          seeded orders, 3 items each (default 20000; smoke 2000)
   --pool <n>            pool size of both servers (default ROCKET_APP_POOL_SIZE or 10)
+  --workers <n>         Rocket runs n processes (rocket start --workers, ROCKET_WORKERS; default 1);
+                        its CPU and RSS are summed over them. The ceiling stays one process
   --profile <S1..S6|auto|none>  CPU-profile one scenario at the first concurrency (default auto:
                         the lowest Rocket/ceiling ratio; smoke none)
   --no-build            reuse bench/.build from an earlier run
@@ -82,6 +84,8 @@ interface Options {
   customers: number;
   orders: number;
   pool: number;
+  /** Rocket processes (ROCKET_WORKERS). */
+  workers: number;
   profile: string;
   build: boolean;
   rocketScript: string;
@@ -104,6 +108,7 @@ function options(): Options {
       customers: { type: 'string' },
       orders: { type: 'string' },
       pool: { type: 'string' },
+      workers: { type: 'string' },
       profile: { type: 'string' },
       'no-build': { type: 'boolean', default: false },
       rocket: { type: 'string' },
@@ -134,7 +139,9 @@ function options(): Options {
     if (!s) throw new Error(`unknown scenario ${id} (S1..S6)`);
     return s;
   });
-  const profile = (values.profile ?? (smoke ? 'none' : 'auto')).toUpperCase();
+  const workers = Math.round(num(values.workers, 1, 'workers'));
+  // node --cpu-prof would profile the cluster's primary, which serves no request.
+  const profile = (values.profile ?? (smoke || workers > 1 ? 'none' : 'auto')).toUpperCase();
   if (!['AUTO', 'NONE', ...SCENARIOS.map((s) => s.id)].includes(profile)) throw new Error('--profile must be S1..S6, auto or none');
   return {
     smoke,
@@ -146,6 +153,7 @@ function options(): Options {
     customers: Math.round(num(values.customers, smoke ? 1000 : 10_000, 'customers')),
     orders: Math.round(num(values.orders, smoke ? 2000 : 20_000, 'orders')),
     pool: Math.round(num(values.pool, Number(process.env.ROCKET_APP_POOL_SIZE ?? 10), 'pool')),
+    workers,
     profile: profile.toLowerCase() === 'auto' || profile.toLowerCase() === 'none' ? profile.toLowerCase() : profile,
     build: !values['no-build'],
     rocketScript: resolve(values.rocket ?? join(BUILD, 'rocket', 'main.js')),
@@ -514,6 +522,7 @@ async function main(): Promise<number> {
       ROCKET_DATA_DIR: dataDir,
       ROCKET_CONFIG: '',
       ROCKET_APP_POOL_SIZE: String(opts.pool),
+      ROCKET_WORKERS: String(opts.workers),
       ROCKET_EMBEDDED_PG_PORT: String(pgPort),
     };
     delete rocketEnv.DATABASE_URL;
@@ -528,7 +537,9 @@ async function main(): Promise<number> {
         nodeArgs: [...opts.rocketNodeArgs, ...nodeArgs],
       });
 
-    log(`starting Rocket on :${rocketPort} (${databaseUrl ? `DATABASE_URL, management db ${mgmtDb}` : `embedded PostgreSQL on :${pgPort}`})`);
+    log(
+      `starting Rocket${opts.workers > 1 ? ` with ${opts.workers} workers` : ''} on :${rocketPort} (${databaseUrl ? `DATABASE_URL, management db ${mgmtDb}` : `embedded PostgreSQL on :${pgPort}`})`,
+    );
     let rocket = await startRocket();
     cleanups.push(() => rocket.stop());
     const pg: PgTarget = databaseUrl ? urlTarget(databaseUrl) : await embeddedTarget(dataDir, pgPort);
@@ -679,7 +690,7 @@ async function main(): Promise<number> {
     const report = [
       `Rocket vs ceiling — ${new Date().toISOString().slice(0, 10)} — ${machine}`,
       `seed ${opts.customers} customers / ${opts.orders} orders / ${opts.orders * 3} items; ${opts.duration} s per run after ${opts.warmup} s warm-up; ` +
-        `median of ${opts.rounds} round(s); pool ${opts.pool}; RSS = peak`,
+        `median of ${opts.rounds} round(s); pool ${opts.pool}${opts.workers > 1 ? ` per process; Rocket ${opts.workers} workers` : ''}; RSS = peak`,
       table(opts, comparisons),
       pgbenchText,
     ].join('\n');

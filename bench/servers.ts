@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -90,14 +90,41 @@ export class ServerProcess {
     return !this.dead;
   }
 
-  /** Resident set size in MB (Linux /proc), or NaN elsewhere. */
-  rssMb(): number {
+  /**
+   * The server's node processes: the spawned one and, for Rocket with `--workers`, its cluster
+   * workers (node children; the embedded PostgreSQL it may have spawned is not counted here).
+   */
+  pids(): number[] {
+    const pid = this.child.pid!;
+    const out = [pid];
     try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.child.pid}/status`, 'utf8'));
-      return m ? Number(m[1]) / 1024 : NaN;
+      for (const task of readdirSync(`/proc/${pid}/task`)) {
+        for (const c of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ')) {
+          const child = Number(c);
+          if (!Number.isInteger(child) || child <= 0) continue;
+          const argv0 = readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0')[0];
+          if (argv0 === process.execPath) out.push(child);
+        }
+      }
     } catch {
-      return NaN;
+      /* not Linux, or a process ended meanwhile */
     }
+    return out;
+  }
+
+  /** Resident set size in MB of the server's node processes (Linux /proc), or NaN elsewhere. */
+  rssMb(): number {
+    let total = 0;
+    for (const pid of this.pids()) {
+      try {
+        const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+        if (!m) return NaN;
+        total += Number(m[1]) / 1024;
+      } catch {
+        if (pid === this.child.pid) return NaN;
+      }
+    }
+    return total;
   }
 
   /** SIGINT (graceful: Rocket closes its pools and embedded database), SIGKILL after a grace period. */
@@ -185,10 +212,15 @@ export async function cpuMeter(
         (r) => [r.pid as number, cpuMs(r.pid as number)] as const,
       ),
     );
-  const server0 = cpuMs(server.child.pid!);
+  // Every node process of the server (cluster workers too), each from its own start value.
+  const server0 = new Map(server.pids().map((pid) => [pid, cpuMs(pid)] as const));
   const pg0 = await backends();
   return async () => {
-    const serverMs = cpuMs(server.child.pid!) - server0;
+    let serverMs = 0;
+    for (const pid of server.pids()) {
+      const now = cpuMs(pid);
+      if (!Number.isNaN(now)) serverMs += now - (server0.get(pid) ?? 0);
+    }
     let pgMs = 0;
     for (const [pid, now] of await backends()) pgMs += now - (pg0.get(pid) ?? 0);
     return { serverMs, pgMs };
