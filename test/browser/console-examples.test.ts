@@ -70,6 +70,7 @@ describe('admin console with the example schemas', () => {
       }
       expect(w.consoleErrors).toEqual([]);
       expect(w.foreignRequests).toEqual([]);
+      expect(w.unlabelled).toEqual([]);
     }, 240_000);
   }
 });
