@@ -92,7 +92,12 @@ describe('admin console, part 2', { timeout: 180_000 }, () => {
       .getByRole('alert')
       .waitFor();
     await form.getByLabel('Transition 2 guard').fill("record.title != ''");
-    await form.getByRole('img', { name: 'State diagram' }).waitFor();
+    await form.getByLabel('Transition 2 roles').fill('manager, lead');
+    const diagram = form.getByRole('img', { name: 'State diagram' });
+    await diagram.waitFor();
+    // guards and roles are visible in the diagram
+    await expect.poll(() => diagram.textContent()).toContain("if record.title != ''");
+    expect(await diagram.textContent()).toContain('roles: manager, lead');
     await w.screenshot('30-state-machine-editor');
     await form.getByRole('button', { name: 'Save state machine' }).click();
     await page.getByRole('img', { name: 'States of ticket.status' }).waitFor();
@@ -130,7 +135,11 @@ describe('admin console, part 2', { timeout: 180_000 }, () => {
         },
       ]),
     );
-    await form.getByRole('img', { name: 'Workflow diagram' }).waitFor();
+    const wfDiagram = form.getByRole('img', { name: 'Workflow diagram' });
+    await wfDiagram.waitFor();
+    // the approval deadline and the gotos' targets are visible
+    expect(await wfDiagram.textContent()).toContain('approval · 72h · manager');
+    expect(await wfDiagram.textContent()).toContain('mark');
     await w.screenshot('32-workflow-editor');
     await form.getByRole('button', { name: 'Save workflow' }).click();
     await page.getByRole('img', { name: 'Steps of workflow review' }).waitFor();
