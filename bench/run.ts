@@ -388,7 +388,7 @@ function table(opts: Options, comparisons: Comparison[]): string {
     (opts.rounds > 1
       ? 'req/s, p50, p99, CPU: the median round of each server; ratios: medians of the per-round ratios (rounds alternate which server runs first). '
       : '') +
-      'CPU µs/req: user + system time of the server process and of the PostgreSQL backends of its pool, per request; ' +
+      "CPU µs/req: user + system time of the server's node processes (every worker) and of the PostgreSQL backends of its pool, per request; " +
       '"by CPU" = ceiling CPU / Rocket CPU per request, the req/s ratio of a saturated machine, little moved by other load. ' +
       'non-2xx: 0 in every run unless flagged.',
   );

@@ -187,7 +187,10 @@ export class AppManager {
     } catch (err) {
       await runtime?.close().catch(() => undefined);
       if (inserted) await this.mgmt.query('DELETE FROM _apps WHERE name = $1', [name]).catch(() => undefined);
-      await server.dropDatabase(dbName).catch(() => undefined);
+      await server.dropDatabase(dbName).catch((dropErr: unknown) => {
+        this.log.warn({ err: dropErr, app: name, db: dbName }, 'database of a failed app creation not dropped yet; trying again shortly');
+        this.dropOrphanLater(server, dbName);
+      });
       // 503 (PostgreSQL refused connections) stays a 503 with Retry-After, never a 500.
       if (err instanceof RocketError && (err.status < 500 || err.code === 'SERVICE_UNAVAILABLE')) throw err;
       if (err instanceof RocketError && err.code === 'CONFLICT') throw conflict(`App already exists: ${name}`);
@@ -209,6 +212,28 @@ export class AppManager {
     for (const hook of this.deleteHooks) {
       await hook(name).catch((err: unknown) => this.log.error({ err, app: name }, 'app deletion clean-up failed'));
     }
+  }
+
+  /**
+   * A failed creation whose database could not be dropped at once (PostgreSQL refused the connection)
+   * drops it a little later, so no database is left without its app. Until then creating the name
+   * again answers 409; nothing else can use the database, and it is dropped only while no app row
+   * names it.
+   */
+  private dropOrphanLater(server: { dropDatabase(name: string): Promise<void> }, dbName: string, attempt = 1): void {
+    const timer = setTimeout(
+      () => {
+        void (async () => {
+          const named = await this.mgmt.query('SELECT 1 FROM _apps WHERE db_name = $1', [dbName]);
+          if (named.length === 0) await server.dropDatabase(dbName);
+        })().catch((err: unknown) => {
+          if (attempt < 6) this.dropOrphanLater(server, dbName, attempt + 1);
+          else this.log.error({ err, db: dbName }, 'database of a failed app creation left behind: drop it by hand');
+        });
+      },
+      1000 * 2 ** attempt,
+    );
+    timer.unref();
   }
 
   /** Runs after an app is deleted (its row and database are gone), e.g. to remove its upload directory. */
