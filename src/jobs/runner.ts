@@ -256,6 +256,12 @@ export class JobRunner<A extends JobApp = JobApp> {
         if (due !== undefined && due < next) next = due;
       }
     }
+    // Apps with work due go first: a deadline is not kept waiting behind a queue of merely active apps.
+    const dueOf = (app: A) => s.marks.get(app.name)?.due ?? Infinity;
+    visits.sort((a, b) => {
+      const [x, y] = [dueOf(a), dueOf(b)];
+      return x === y ? 0 : x < y ? -1 : 1; // (Infinity − Infinity would be NaN)
+    });
     await eachLimited(visits, APP_VISITS_AT_ONCE, async (app) => {
       if (this.stopped) return;
       // A failed visit is tried again at the next pass, not at once.
