@@ -280,3 +280,29 @@ export function NotFound() {
     </main>
   );
 }
+
+/**
+ * A destructive button inside a dialog that asks first, in place (spec: destructive actions ask
+ * first): a second modal on top of the first would trap focus twice.
+ */
+export function ConfirmButton(props: { label: string; question: string; busy?: boolean; onConfirm: () => void }) {
+  const [asking, setAsking] = useState(false);
+  if (!asking) {
+    return (
+      <button type="button" class="danger ghost" onClick={() => setAsking(true)}>
+        {props.label}
+      </button>
+    );
+  }
+  return (
+    <span class="confirm-inline" role="group" aria-label={props.question}>
+      <span>{props.question}</span>
+      <button type="button" class="danger" disabled={props.busy} onClick={props.onConfirm}>
+        Yes, {props.label.toLowerCase()}
+      </button>
+      <button type="button" class="ghost" onClick={() => setAsking(false)}>
+        Keep
+      </button>
+    </span>
+  );
+}

@@ -387,6 +387,19 @@ describe('admin console, part 2', { timeout: 180_000 }, () => {
     await dialog.getByRole('button', { name: 'Save rule' }).click();
     await page.getByRole('table', { name: 'Rules' }).getByText("record.title != 'x'").waitFor();
     await w.screenshot('38-logic-rules');
+
+    // deleting asks first, in place
+    await page.getByRole('button', { name: "record.title != 'x'" }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit rule' });
+    await edit.getByRole('button', { name: 'Delete rule' }).click();
+    const ask = edit.getByRole('group', { name: 'Delete this rule?' });
+    await ask.getByRole('button', { name: 'Keep' }).click();
+    expect(await ask.count()).toBe(0);
+    await edit.getByRole('button', { name: 'Delete rule' }).click();
+    await w.screenshot('38a-logic-rule-delete');
+    await ask.getByRole('button', { name: 'Yes, delete rule' }).click();
+    await expect.poll(() => page.getByRole('table', { name: 'Rules' }).getByText("record.title != 'x'").count()).toBe(0);
+    expect((await server.client.get(`/api/${app}/_admin/rules`, { token })).body.data).toEqual([]);
   });
 
   it('the activity page lists the audit entries of all of this', async () => {

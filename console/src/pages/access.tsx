@@ -1,7 +1,21 @@
 import { useState } from 'preact/hooks';
 import { api, appBase } from '../api';
 import { type Action, useModel } from '../model';
-import { Check, ConfirmDialog, Empty, ErrorBox, Field, Modal, PageHead, Spinner, errorsByField, toast, useAction, useAsync } from '../ui';
+import {
+  Check,
+  ConfirmButton,
+  ConfirmDialog,
+  Empty,
+  ErrorBox,
+  Field,
+  Modal,
+  PageHead,
+  Spinner,
+  errorsByField,
+  toast,
+  useAction,
+  useAsync,
+} from '../ui';
 
 interface User {
   id: string;
@@ -518,11 +532,7 @@ function PolicyForm(props: { policy: Permission | { entity: string; action: Acti
           <ErrorBox error={save.error ?? del.error} />
         </div>
         <footer class="dialog-foot">
-          {existing && (
-            <button type="button" class="danger ghost" onClick={() => void del.run()}>
-              Delete policy
-            </button>
-          )}
+          {existing && <ConfirmButton label="Delete policy" question="Delete this policy?" busy={del.busy} onConfirm={() => void del.run()} />}
           <button type="button" class="ghost" onClick={props.onClose}>
             Cancel
           </button>

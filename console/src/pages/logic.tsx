@@ -1,7 +1,21 @@
 import { useState } from 'preact/hooks';
 import { api, appBase, qs } from '../api';
 import { entityOf, useModel, type StateMachine } from '../model';
-import { Check, ConfirmDialog, Empty, ErrorBox, Field, Modal, PageHead, Spinner, errorsByField, toast, useAction, useAsync } from '../ui';
+import {
+  Check,
+  ConfirmButton,
+  ConfirmDialog,
+  Empty,
+  ErrorBox,
+  Field,
+  Modal,
+  PageHead,
+  Spinner,
+  errorsByField,
+  toast,
+  useAction,
+  useAsync,
+} from '../ui';
 import { FlowDiagram, type FlowEdge, type FlowNode } from './flow-diagram';
 
 const split = (s: string) =>
@@ -253,11 +267,7 @@ function RuleForm(props: { rule: Rule | null; onClose: () => void; onSaved: () =
           <ErrorBox error={save.error ?? del.error} />
         </div>
         <footer class="dialog-foot">
-          {r && (
-            <button type="button" class="danger ghost" onClick={() => void del.run()}>
-              Delete rule
-            </button>
-          )}
+          {r && <ConfirmButton label="Delete rule" question="Delete this rule?" busy={del.busy} onConfirm={() => void del.run()} />}
           <button type="button" class="ghost" onClick={props.onClose}>
             Cancel
           </button>
@@ -910,9 +920,12 @@ function WebhookForm(props: { hook: Webhook | null; onClose: () => void; onSaved
         </div>
         <footer class="dialog-foot">
           {h && (
-            <button type="button" class="danger ghost" onClick={() => void del.run()}>
-              Delete webhook
-            </button>
+            <ConfirmButton
+              label="Delete webhook"
+              question="Delete this webhook and its delivery log?"
+              busy={del.busy}
+              onConfirm={() => void del.run()}
+            />
           )}
           <button type="button" class="ghost" onClick={props.onClose}>
             Cancel
