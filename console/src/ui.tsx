@@ -295,14 +295,14 @@ export function ConfirmButton(props: { label: string; question: string; busy?: b
     );
   }
   return (
-    <span class="confirm-inline" role="group" aria-label={props.question}>
-      <span>{props.question}</span>
+    <fieldset class="confirm-inline">
+      <legend>{props.question}</legend>
       <button type="button" class="danger" disabled={props.busy} onClick={props.onConfirm}>
         Yes, {props.label.toLowerCase()}
       </button>
       <button type="button" class="ghost" onClick={() => setAsking(false)}>
         Keep
       </button>
-    </span>
+    </fieldset>
   );
 }
