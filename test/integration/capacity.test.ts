@@ -119,7 +119,9 @@ describe('capacity with many apps on a PostgreSQL with max_connections = 40', ()
     expect(after.management).toBeLessThanOrEqual(POOL_SIZE + 1);
     // Idle runtimes are unloaded too (memory does not grow with the number of apps).
     await expect.poll(() => s.rocket.services.apps.runtimes().length, { timeout: 15_000 }).toBeLessThanOrEqual(3);
-    console.info(`capacity: ${APPS} apps created and used in ${creating} ms, peak ${peak} connections during creation, ${after.total} held afterwards (limit ${after.limit})`);
+    console.info(
+      `capacity: ${APPS} apps created and used in ${creating} ms, peak ${peak} connections during creation, ${after.total} held afterwards (limit ${after.limit})`,
+    );
     expect(peak).toBeLessThan(MAX_CONNECTIONS);
 
     // An unloaded app is loaded again on its next request.
