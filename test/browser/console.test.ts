@@ -472,6 +472,24 @@ describe('admin console, part 1', { timeout: 180_000 }, () => {
     await w.screenshot('12-data-100-rows');
   });
 
+  it('a failed request shows the API message, not a blank page; dark mode follows the system', async () => {
+    await page.goto(url(`/a/${app}/data/customer/00000000-0000-4000-8000-000000000000`));
+    const alert = page.getByRole('alert');
+    await alert.first().waitFor();
+    expect(await alert.first().textContent()).toMatch(/not found/i);
+    expect(w.httpErrors.at(-1)).toMatch(/^404 GET /);
+    await page.getByRole('link', { name: '← customer list' }).waitFor();
+    await w.screenshot('14a-record-not-found');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.goto(url(`/a/${app}/schema`));
+    await page.getByRole('img', { name: /Entity-relationship diagram/ }).waitFor();
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    await w.screenshot('07a-schema-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+    const light = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(bg).not.toBe(light);
+  });
+
   it('deletes an app only after its name is typed', async () => {
     const { name: doomed } = await server.createApp(uniqueName('del'));
     await page.goto(url('/apps'));

@@ -20,7 +20,14 @@ export function RecordPage(props: { entity: string; id: string }) {
     return api.get<Row>(`${appBase(m.app)}/${e.name}/${encodeURIComponent(props.id)}${qs({ include })}`);
   }, [props.entity, props.id]);
   if (!e || !m.can(e.name, isNew ? 'create' : 'read')) return <Empty>Not available.</Empty>;
-  if (loaded.error) return <ErrorBox error={loaded.error} />;
+  if (loaded.error) {
+    return (
+      <>
+        <ErrorBox error={loaded.error} />
+        <Link to={`/a/${encodeURIComponent(m.app)}/data/${e.name}`}>← {e.name} list</Link>
+      </>
+    );
+  }
   if (!loaded.data) return <Spinner />;
   return <RecordForm key={props.id} e={e} id={props.id} initial={loaded.data} rels={rels} />;
 }
