@@ -157,6 +157,8 @@ interface JsonSchema {
   default?: string | number | boolean | null;
   /** The field's default in Create schemas (openapi.ts keeps `default` out: generators would make it mandatory). */
   'x-rocket-default'?: string | number | boolean | null;
+  /** On a record's relation property: the relation (name, type, source, target, target_key). */
+  'x-rocket-relation'?: RelationDef;
   /** The state machine on a record field: its initial state and transitions (no guards). */
   'x-rocket-state-machine'?: StateMachine['definition'];
 }
@@ -188,19 +190,25 @@ async function callerModel(app: string) {
     const n = schemaName[name] ?? pascal(name);
     return schemaToEntity(name, schemas[n], schemas[`${n}Create`]);
   });
-  // the caller cannot read /_admin/state-machines: the document carries each machine on its field
+  // the caller cannot read /_admin/state-machines nor /_admin/relations: the document carries each
+  // machine on its field and each relation (between entities the caller may read) on its include
   const machines: StateMachine[] = [];
+  const relations = new Map<string, RelationDef>();
   for (const e of entities) {
     const record = schemas[schemaName[e.name] ?? pascal(e.name)];
-    for (const [field, p] of Object.entries(record?.properties ?? {})) {
+    for (const [prop, p] of Object.entries(record?.properties ?? {})) {
       const def = p['x-rocket-state-machine'];
-      if (def) machines.push({ id: `${e.name}.${field}`, entity: e.name, field, active: true, definition: def });
+      if (def) machines.push({ id: `${e.name}.${prop}`, entity: e.name, field: prop, active: true, definition: def });
+      const rel = p['x-rocket-relation'];
+      // the source side's property name is the include and nested-write key
+      if (rel && rel.source === e.name) relations.set(rel.name, { ...rel, name: prop });
+      else if (rel && !relations.has(rel.name)) relations.set(rel.name, rel);
     }
   }
   const ui = await api.get<UiConfig[]>(`${base}/_ui/configs`).catch(() => [] as UiConfig[]);
   return {
     entities: entities.sort((a, b) => a.name.localeCompare(b.name)),
-    relations: [] as RelationDef[],
+    relations: [...relations.values()],
     machines,
     ui: Object.fromEntries(ui.map((u) => [u.entity, u.config])),
     perms,

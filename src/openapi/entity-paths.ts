@@ -74,9 +74,20 @@ function recordSchema(ctx: EntityContext): Schema {
   for (const { name, use } of relationProperties(entity, allowed)) {
     const { other, many } = includeShape(use);
     const ref = schemaRef(names.get(other.name)!);
+    const description = `Present when include=${name} is asked for.`;
+    // which relation this is, so a client (the console) can edit children and pick foreign keys
+    // without the admin API
+    const def = use.relation.def;
+    const relation: Schema = {
+      name: use.relation.name,
+      type: def.type,
+      source: use.relation.source.name,
+      target: use.relation.target.name,
+      ...(def.target_key ? { target_key: def.target_key } : {}),
+    };
     properties[name] = many
-      ? { type: 'array', items: ref, description: `Present when include=${name} is asked for.` }
-      : { anyOf: [ref, { type: 'null' }], description: `Present when include=${name} is asked for.` };
+      ? { type: 'array', items: ref, description, 'x-rocket-relation': relation }
+      : { anyOf: [ref, { type: 'null' }], description, 'x-rocket-relation': relation };
   }
   return {
     type: 'object',

@@ -641,6 +641,19 @@ describe('admin console, part 1', { timeout: 180_000 }, () => {
     await page.goto(url('/apps'));
     await page.getByRole('heading', { name: 'Not available' }).waitFor();
     await w.screenshot('18-nonadmin-apps');
+    // with read on order too, the customer form shows its orders (read-only: no update granted),
+    // the relation taken from the user's own OpenAPI document
+    const more = await server.client.post(`/api/${app}/_admin/permissions`, {
+      token: t,
+      body: { entity: 'order', action: 'read', roles: ['clerk'] },
+    });
+    expect(more.status).toBe(201);
+    await page.goto(url(`/a/${app}/data/customer`));
+    await page.getByRole('table', { name: 'customer records' }).getByRole('row', { name: /Acme/ }).click();
+    const children = page.getByRole('region', { name: 'orders (order)' });
+    await children.getByRole('group', { name: 'order 1' }).waitFor();
+    expect(await children.getByRole('button', { name: 'Add order' }).count()).toBe(0);
+    await w.screenshot('16a-nonadmin-record-children');
     await page.goto(url(`/a/${app}/profile`));
     await page.getByRole('region', { name: 'Account' }).getByText('clerk', { exact: true }).waitFor();
     await w.screenshot('19-profile');

@@ -236,6 +236,17 @@ describe('the document', () => {
   });
 });
 
+describe('relations', () => {
+  it('a relation property names its relation as x-rocket-relation, on both sides', async () => {
+    const d = (await doc(both)).body;
+    const relation = { name: 'secrets', type: 'one_to_many', source: 'note', target: 'secret', target_key: 'note_id' };
+    expect(d.components.schemas.Note!.properties!.secrets!['x-rocket-relation']).toEqual(relation);
+    const back = Object.values(d.components.schemas.Secret!.properties!).filter((p) => p['x-rocket-relation']);
+    expect(back.map((p) => p['x-rocket-relation'])).toEqual([relation]);
+    expect((await new Validator().validate(structuredClone(d) as object)).valid).toBe(true);
+  });
+});
+
 describe('state machines', () => {
   it('a field with a state machine carries it as x-rocket-state-machine, without guards, for any caller', async () => {
     const sm = await s.client.post(url('/_admin/state-machines'), {
