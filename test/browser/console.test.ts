@@ -653,6 +653,8 @@ describe('admin console, part 1', { timeout: 180_000 }, () => {
     const children = page.getByRole('region', { name: 'orders (order)' });
     await children.getByRole('group', { name: 'order 1' }).waitFor();
     expect(await children.getByRole('button', { name: 'Add order' }).count()).toBe(0);
+    expect(await page.getByLabel('name *').isDisabled()).toBe(true);
+    expect(await children.getByLabel('number').first().isDisabled()).toBe(true);
     await w.screenshot('16a-nonadmin-record-children');
     await page.goto(url(`/a/${app}/profile`));
     await page.getByRole('region', { name: 'Account' }).getByText('clerk', { exact: true }).waitFor();

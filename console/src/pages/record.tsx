@@ -124,7 +124,9 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
       {tab === 'history' ? (
         <HistoryTab entity={e.name} id={props.id} />
       ) : (
-        <>
+        // without the right to save, the inputs are shown disabled rather than editable for nothing
+        <fieldset class="bare" disabled={!canWrite}>
+          <legend class="sr-only">{canWrite ? `${e.name} fields` : `${e.name} fields (read only)`}</legend>
           <ErrorBox error={save.error} />
           <section class="card form-grid" aria-label="Fields">
             {fields.map((f) => (
@@ -164,7 +166,7 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
               readOnly={!canWrite}
             />
           ))}
-        </>
+        </fieldset>
       )}
       {deleting && (
         <ConfirmDialog
