@@ -177,7 +177,8 @@ async function callerModel(app: string) {
     const m = /^\/([A-Za-z_][A-Za-z0-9_]*)(\/\{id\})?$/.exec(path);
     if (!m || m[1]!.startsWith('_') || m[1] === 'auth') continue;
     const name = m[1]!;
-    const set = (perms[name] ??= new Set());
+    perms[name] ??= new Set();
+    const set = perms[name];
     if (!m[2] && ops.get) set.add('read');
     if (!m[2] && ops.post) set.add('create');
     if (m[2] && ops.put) set.add('update');

@@ -349,13 +349,14 @@ export function FkPicker(props: {
             </button>
           )}
           {open && (
-            <ul class="options" id={listId} role="listbox" aria-label={`${target.name} matches`}>
+            <div class="options" id={listId} role="listbox" aria-label={`${target.name} matches`}>
               {options
                 .filter((o) => !props.excludeIds?.includes(String(o[pk])))
                 .map((o) => (
-                  <li
+                  <div
                     key={String(o[pk])}
                     role="option"
+                    tabIndex={-1}
                     aria-selected={String(o[pk]) === String(props.value)}
                     onMouseDown={(e) => {
                       e.preventDefault();
@@ -367,10 +368,10 @@ export function FkPicker(props: {
                   >
                     {String(o[shown] ?? o[pk])}
                     {shown !== pk && <small class="muted"> {String(o[pk]).slice(0, 8)}</small>}
-                  </li>
+                  </div>
                 ))}
-              {options.length === 0 && <li class="muted">No matches</li>}
-            </ul>
+              {options.length === 0 && <div class="muted">No matches</div>}
+            </div>
           )}
         </div>
       )}

@@ -84,6 +84,7 @@ export function AppShell(props: { app: string; path: string; admin: boolean }) {
           Sign out
         </button>
       </header>
+      {/* biome-ignore lint/a11y/useKeyWithClickEvents: a click that bubbles up from a link (Enter on a link is a click too) closes the phone menu */}
       <nav class={`sidebar ${menuOpen ? 'open' : ''}`} aria-label="App sections" onClick={() => setMenuOpen(false)}>
         <ul>
           {nav.map((n) => (
@@ -126,11 +127,12 @@ export function AppShell(props: { app: string; path: string; admin: boolean }) {
 
 function Page(props: { path: string; base: string; admin: boolean }) {
   const rest = props.path.slice(props.base.length) || '/';
-  let m: Record<string, string> | null;
   if (props.admin) {
     if (rest === '/' || rest === '/schema') return <SchemaPage />;
-    if ((m = match('/schema/entities/:name', rest))) return <EntityDesigner name={m.name!} />;
-    if ((m = match('/schema/relations/:name', rest))) return <RelationEditor name={m.name!} />;
+    const entity = match('/schema/entities/:name', rest);
+    if (entity) return <EntityDesigner name={entity.name!} />;
+    const relation = match('/schema/relations/:name', rest);
+    if (relation) return <RelationEditor name={relation.name!} />;
     if (rest === '/api') return <ApiPage />;
     if (rest === '/logic') return <LogicPage />;
     if (rest === '/access') return <AccessPage />;
@@ -139,7 +141,9 @@ function Page(props: { path: string; base: string; admin: boolean }) {
   if (rest === '/inbox') return <InboxPage />;
   if (rest === '/profile') return <ProfilePage />;
   if (rest === '/data' || rest === '/') return <DataIndex />;
-  if ((m = match('/data/:entity', rest))) return <DataPage entity={m.entity!} />;
-  if ((m = match('/data/:entity/:id', rest))) return <RecordPage entity={m.entity!} id={m.id!} />;
+  const list = match('/data/:entity', rest);
+  if (list) return <DataPage entity={list.entity!} />;
+  const record = match('/data/:entity/:id', rest);
+  if (record) return <RecordPage entity={record.entity!} id={record.id!} />;
   return <NotFound />;
 }
