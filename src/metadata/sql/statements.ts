@@ -28,9 +28,22 @@ export function selectRows(
   return `SELECT ${opts.columns ?? entity.selectList} FROM ${entity.table}${whereSql(where)}${opts.forUpdate ? ' FOR UPDATE' : ''}`;
 }
 
-/** One page of a list: record columns plus `extra` select items, in `order`, `limit` rows after `offset`. */
-export function pageSql(entity: EntityMeta, where: string, extra: string, order: string, limit: string, offset: string): string {
-  return `SELECT ${entity.selectList}${extra} FROM ${entity.table}${where}${order} LIMIT ${limit} OFFSET ${offset}`;
+/**
+ * One page of a list: record columns in `keys`' order, `limit` rows after `offset`, plus the text of the keys
+ * a cursor needs exactly (`keyText`, select items on alias `r`, with `outerOrder` the same order on `r`).
+ */
+export function pageSql(
+  entity: EntityMeta,
+  where: string,
+  order: string,
+  limit: string,
+  offset: string,
+  keys: { keyText: string; outerOrder: string } = { keyText: '', outerOrder: '' },
+): string {
+  const page = `SELECT ${entity.selectList} FROM ${entity.table}${where}${order} LIMIT ${limit} OFFSET ${offset}`;
+  // In the sorted statement's own select list the key text (timestamp → text) would be computed for every
+  // matching row before the sort picks the page: on 3,333 rows that was 7 of the statement's 8 ms.
+  return keys.keyText === '' ? page : `SELECT r.*${keys.keyText} FROM (${page}) r${keys.outerOrder}`;
 }
 
 /** The page and the count of every matching row in one round trip (the page may be empty while the count is not). */
