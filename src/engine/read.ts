@@ -67,7 +67,10 @@ export async function listRecords(ctx: OpContext, entityName: string, query: Lis
   const limit = params.add(perPage + 1, 'int4');
   // Any offset past 2^53 is past every row; clamping keeps huge page numbers a valid int8 (→ empty page).
   const off = params.add(offset, 'int8');
-  const pageSql = pageStatement(entity, pageWhere, orderSql(keys), limit, off, { keyText: keyTextSelect(keys, 'r.'), outerOrder: orderSql(keys, 'r.') });
+  const pageSql = pageStatement(entity, pageWhere, orderSql(keys), limit, off, {
+    keyText: keyTextSelect(keys, 'r.'),
+    outerOrder: orderSql(keys, 'r.'),
+  });
 
   let rows: Record_[];
   let total: number | undefined;
