@@ -45,7 +45,7 @@ const DEFAULT_VARIANT: Record<keyof typeof CEILING_VARIANTS, string> = {
   S3: 'prepared',
   S4: 'prepared',
   S5: 'prepared',
-  S6: 'two',
+  S6: 'one',
 };
 
 function variant(req: FastifyRequest, scenario: string): { two: boolean; tie: boolean; db: postgres.Sql } {

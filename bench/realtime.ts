@@ -25,7 +25,7 @@ const { values } = parseArgs({
     subscribers: { type: 'string', default: '100' },
     rounds: { type: 'string', default: '2' },
     probes: { type: 'string', default: '200' },
-    // 'with': only the runs with subscribers (e.g. to profile them with RT_BENCH_CPU_PROF)
+    // 'with' / 'without': only the runs with (or without) subscribers, e.g. to profile one side with RT_BENCH_CPU_PROF
     only: { type: 'string', default: '' },
   },
 });
@@ -233,6 +233,7 @@ async function main(): Promise<void> {
         cpuWithout.push(a);
         log(`round ${round + 1}: S3 without subscribers ${a.rps.toFixed(0)} req/s; ${cpuText(a)}`);
       }
+      if (values.only === 'without') continue;
       const subs = await Subscribers.open({ url: streamUrl, token, count: SUBSCRIBERS });
       // The capture lease ends 30 s after the last stream closed: "without" runs after the first
       // are measured only once it has (see below), so they are truly without capture.
@@ -279,7 +280,7 @@ async function main(): Promise<void> {
       `commit→event delay (answer received → event at a subscriber): median ${median(delays).toFixed(1)} ms, p99 ${[...delays].sort((a, b) => a - b)[Math.floor(delays.length * 0.99)]?.toFixed(1)} ms over ${delays.length} deliveries; ${delivered} events delivered in total`,
     );
 
-    if (values.only === 'with') return;
+    if (values.only) return;
     // A reader that never reads: RSS while its queue fills to ROCKET_REALTIME_MAX_QUEUE (1,000), and after the cut-off.
     const slow = new Subscriber(`${base}/api/${app}/_realtime?entities=customer`, token, { paused: true });
     await slow.ready;
