@@ -13,10 +13,7 @@ export async function adminPermissionsRoutes(app: FastifyInstance, _services: Se
       list: (rt) => listPermissions(rt.db),
       get: (rt, id) => getPermission(rt.db, id),
       create: (rt, body) => createPermission(rt, bodyOf(body)),
-      update: async (rt, id, body) => {
-        await getPermission(rt.db, id); // 404 before the body is looked at
-        return updatePermission(rt, id, bodyOf(body));
-      },
+      update: (rt, id, body) => updatePermission(rt, id, bodyOf(body)),
       remove: (rt, id) => deletePermission(rt, id),
     },
     { collection: '_permissions' },

@@ -13,10 +13,7 @@ export async function adminUsersRoutes(app: FastifyInstance, _services: Services
       list: (rt) => listUsers(rt.db),
       get: (rt, id) => getUser(rt.db, id),
       create: (rt, body) => createUser(rt, bodyOf(body)),
-      update: async (rt, id, body) => {
-        await getUser(rt.db, id); // 404 before the body is looked at
-        return updateUser(rt, id, bodyOf(body));
-      },
+      update: (rt, id, body) => updateUser(rt, id, bodyOf(body)),
       remove: (rt, id) => deleteUser(rt, id),
     },
     { collection: '_users' },
