@@ -7,8 +7,8 @@ export const LEASE_MS = 30_000;
 export const RENEW_MS = 10_000;
 /** An instance whose heartbeat is older than this is taken for gone (not waited for). */
 const INSTANCE_TTL_SECONDS = 30;
-/** Longest wait for the acknowledgements of a first stream (an instance that died without a goodbye). */
-const ACK_TIMEOUT_MS = 3000;
+/** How often a first stream still waiting for acknowledgements checks that the instances it waits for are alive. */
+const ACK_CHECK_MS = 3000;
 
 /** The change notices realtime sends between instances (the platform's ChangeBus). */
 export interface Notices {
@@ -131,10 +131,14 @@ export class CaptureLeases {
     );
     const missing = new Set([this.origin, ...rows.map((r) => r.origin)]);
     let timer: NodeJS.Timeout | undefined;
+    const giveUpAt = Date.now() + INSTANCE_TTL_SECONDS * 1000;
     const acknowledged = new Promise<void>((resolve) => {
+      let finished = false;
       const entry = {
         missing,
         done: () => {
+          if (finished) return;
+          finished = true;
           const list = this.waiting.get(app) ?? [];
           list.splice(list.indexOf(entry), 1);
           if (list.length === 0) this.waiting.delete(app);
@@ -144,14 +148,38 @@ export class CaptureLeases {
       const list = this.waiting.get(app) ?? [];
       list.push(entry);
       this.waiting.set(app, list);
-      timer = setTimeout(() => {
-        this.log.warn({ app, missing: [...missing] }, 'realtime: instances did not acknowledge a capture lease in time');
-        entry.done();
-      }, ACK_TIMEOUT_MS);
+      // A slow instance (a loaded machine) is waited for as long as its heartbeat is fresh: saying `ready`
+      // before it captures would lose its writes. Only instances gone without a goodbye are given up on.
+      const recheck = () => {
+        timer = setTimeout(() => {
+          if (finished) return;
+          this.alive(missing).then(
+            (alive) => {
+              if (alive.length > 0 && Date.now() < giveUpAt) return recheck();
+              this.log.warn({ app, missing: [...missing] }, 'realtime: instances did not acknowledge a capture lease in time');
+              entry.done();
+            },
+            (err: unknown) => {
+              this.log.warn({ err, app }, 'realtime: instance heartbeats not readable; not waiting for acknowledgements');
+              entry.done();
+            },
+          );
+        }, ACK_CHECK_MS);
+      };
+      recheck();
     });
     this.notices.announce(app, this.origin, JOIN_NOTICE);
     await acknowledged;
     clearTimeout(timer);
+  }
+
+  /** Which of `origins` still beat their heartbeat. */
+  private async alive(origins: ReadonlySet<string>): Promise<string[]> {
+    const rows = await this.mgmt.query<{ origin: string }>(
+      `SELECT origin FROM _realtime_instances WHERE origin = ANY($1::text[]) AND seen > now() - make_interval(secs => $2::int)`,
+      [[...origins], INSTANCE_TTL_SECONDS],
+    );
+    return rows.map((r) => r.origin);
   }
 
   private held(app: string, origin: string, ms: number): void {

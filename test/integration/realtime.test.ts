@@ -1,7 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RFC3339 } from '../support/engine.js';
 import { SseReader, type SseEvent } from '../support/sse.js';
 import { startTestServer, uniqueName, type TestServer } from '../support/server.js';
@@ -22,6 +22,20 @@ const post = (path: string, body: unknown, token = app.token) => a.client.post(`
 const put = (path: string, body: unknown, token = app.token) => a.client.put(`${base()}${path}`, { token, body });
 const del = (path: string, token = app.token) => a.client.delete(`${base()}${path}`, { token });
 const q = async (sql: string, params: unknown[] = []) => (await a.rocket.services.apps.get(app.name))!.db.query<any>(sql, params as never[]);
+
+/**
+ * Longest wait for an event. Delivery takes milliseconds; the bound only keeps a lost event from hanging
+ * the run, and is generous because CI runs this file next to 300 app creations that stall commits.
+ */
+const WAIT_MS = 30_000;
+vi.setConfig({ testTimeout: 120_000 });
+
+/** Streams a test opened: closed after it, also when it failed half-way (later tests count open streams). */
+const opened = new Set<SseReader>();
+afterEach(() => {
+  for (const r of opened) r.close();
+  opened.clear();
+});
 
 async function created(path: string, body: unknown, token = app.token) {
   const res = await post(path, body, token);
@@ -48,6 +62,7 @@ async function subscribe(
     r = await SseReader.open(server.rocket.url, `${base()}/_realtime?${query}`, headers);
   }
   if (!(r instanceof SseReader)) throw new Error(`stream refused: ${r.status} ${JSON.stringify(r.body)}`);
+  opened.add(r);
   expect(r.headers['content-type']).toMatch(/^text\/event-stream/);
   await r.waitFor(1, 'ready');
   return r;
@@ -192,7 +207,7 @@ describe('delivery across instances', () => {
     const again = await created('/note', { title: 'get me', owner: 'x' });
     const r2 = await subscribe(a, 'entities=note');
     expect((await put(`/note/${again.id}`, { size: 7 })).status).toBe(200);
-    await r2.until(() => changes(r2).some((e) => e.data.action === 'update'), 10_000);
+    await r2.until(() => changes(r2).some((e) => e.data.action === 'update'), WAIT_MS);
     r2.close();
     const ev = changes(r2).find((e) => e.data.action === 'update');
     const fetched = await a.client.get(`${base()}/note/${again.id}`, { token: app.token });
@@ -208,7 +223,7 @@ describe('delivery across instances', () => {
     await created('/note', { title: 'alice 2', owner: users.alice!.id });
     const marker = await created('/note', { title: 'bob 2', owner: users.bob!.id });
     const aliceGot = await alice.waitFor(2, 'change');
-    await bob.until(() => changes(bob).some((e) => e.data.id === marker.id), 10_000);
+    await bob.until(() => changes(bob).some((e) => e.data.id === marker.id), WAIT_MS);
     alice.close();
     bob.close();
     expect(aliceGot.map((e) => e.data.record.title)).toEqual(['alice 1', 'alice 2']);
@@ -224,14 +239,14 @@ describe('delivery across instances', () => {
     const admin = await subscribe(b, 'entities=note');
     const owners = ['alice', 'bob', 'alice', 'bob', 'alice', 'bob'] as const;
     const made = await Promise.all(owners.map((o, i) => created('/note', { title: `${o} batch ${i}`, owner: users[o]!.id })));
-    await admin.until(() => made.every((m) => changes(admin).some((e) => e.data.id === m.id)), 10_000);
+    await admin.until(() => made.every((m) => changes(admin).some((e) => e.data.id === m.id)), WAIT_MS);
     const lastOf = (o: string) => made.filter((_, i) => owners[i] === o).map((m) => m.id as string);
     for (const [r, o] of [
       [alice1, 'alice'],
       [alice2, 'alice'],
       [bob, 'bob'],
     ] as const) {
-      await r.until(() => lastOf(o).every((id) => changes(r).some((e) => e.data.id === id)), 10_000);
+      await r.until(() => lastOf(o).every((id) => changes(r).some((e) => e.data.id === id)), WAIT_MS);
     }
     for (const r of [alice1, alice2, bob, admin]) r.close();
     const titles = (r: SseReader) =>
@@ -255,7 +270,7 @@ describe('delivery across instances', () => {
     const hit = await created('/note', { title: 'match', status: 'open', size: 5 });
     const got = await r.waitFor(1, 'change');
     const marker = await created('/note', { title: 'match 2', status: 'open', size: 50 });
-    await r.until(() => changes(r).some((e) => e.data.id === marker.id), 10_000);
+    await r.until(() => changes(r).some((e) => e.data.id === marker.id), WAIT_MS);
     r.close();
     expect(got[0]!.data.id).toBe(hit.id);
     expect(changes(r).map((e) => e.data.record.title)).toEqual(['match', 'match 2']);
@@ -267,7 +282,7 @@ describe('delivery across instances', () => {
     const ok = await created('/guarded', { amount: 5 });
     expect((await put(`/guarded/${ok.id}`, { amount: 99 })).status).toBe(422);
     const last = await created('/guarded', { amount: 6 });
-    await r.until(() => changes(r).some((e) => e.data.id === last.id), 10_000);
+    await r.until(() => changes(r).some((e) => e.data.id === last.id), WAIT_MS);
     r.close();
     expect(changes(r).map((e) => `${e.data.action}:${e.data.record.amount}`)).toEqual(['create:5', 'create:6']);
     expect(await q('SELECT count(*)::int AS n FROM _realtime_pending')).toEqual([{ n: 0 }]);
@@ -431,7 +446,7 @@ describe('resume with Last-Event-ID', () => {
     const again = await subscribe(a, 'entities=note', { token: users.alice!.token, headers: { 'last-event-id': seen!.id! } });
     await again.waitFor(1, 'change');
     const marker = await created('/note', { title: 'a2', owner: users.alice!.id });
-    await again.until(() => changes(again).some((e) => e.data.id === marker.id), 10_000);
+    await again.until(() => changes(again).some((e) => e.data.id === marker.id), WAIT_MS);
     again.close();
     expect(changes(again).map((e) => e.data.id)).toEqual([mine.id, marker.id]);
   });
@@ -456,7 +471,7 @@ describe('resume with Last-Event-ID', () => {
       const r = await subscribe(b, 'entities=note', { headers: { 'last-event-id': id } });
       await r.waitFor(1, 'reset');
       const live = await created('/note', { title: `after reset ${id}`, owner: 'x' });
-      await r.until(() => changes(r).some((e) => e.data.id === live.id), 10_000);
+      await r.until(() => changes(r).some((e) => e.data.id === live.id), WAIT_MS);
       r.close();
       expect(r.events.map((e) => e.event)).toEqual(['ready', 'reset', 'change']);
       expect(r.events[1]!.data).toEqual({});
@@ -506,7 +521,7 @@ describe('closing streams', () => {
 
   it('sends a ping comment while idle', async () => {
     const r = await subscribe(b, 'entities=secret');
-    await r.until(() => r.comments.includes('ping'), 10_000);
+    await r.until(() => r.comments.includes('ping'), WAIT_MS);
     r.close();
   });
 });
