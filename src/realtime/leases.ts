@@ -125,11 +125,7 @@ export class CaptureLeases {
       this.notices.announce(app, this.origin, LEASE_NOTICE);
       return;
     }
-    const rows = await this.mgmt.query<{ origin: string }>(
-      `SELECT origin FROM _realtime_instances WHERE seen > now() - make_interval(secs => $1::int)`,
-      [INSTANCE_TTL_SECONDS],
-    );
-    const missing = new Set([this.origin, ...rows.map((r) => r.origin)]);
+    const missing = new Set([this.origin, ...(await this.liveInstances())]);
     let timer: NodeJS.Timeout | undefined;
     const giveUpAt = Date.now() + INSTANCE_TTL_SECONDS * 1000;
     const acknowledged = new Promise<void>((resolve) => {
@@ -153,9 +149,9 @@ export class CaptureLeases {
       const recheck = () => {
         timer = setTimeout(() => {
           if (finished) return;
-          this.alive(missing).then(
-            (alive) => {
-              if (alive.length > 0 && Date.now() < giveUpAt) return recheck();
+          this.liveInstances().then(
+            (live) => {
+              if (live.some((origin) => missing.has(origin)) && Date.now() < giveUpAt) return recheck();
               this.log.warn({ app, missing: [...missing] }, 'realtime: instances did not acknowledge a capture lease in time');
               entry.done();
             },
@@ -173,11 +169,11 @@ export class CaptureLeases {
     clearTimeout(timer);
   }
 
-  /** Which of `origins` still beat their heartbeat. */
-  private async alive(origins: ReadonlySet<string>): Promise<string[]> {
+  /** The instances whose heartbeat is fresh. */
+  private async liveInstances(): Promise<string[]> {
     const rows = await this.mgmt.query<{ origin: string }>(
-      `SELECT origin FROM _realtime_instances WHERE origin = ANY($1::text[]) AND seen > now() - make_interval(secs => $2::int)`,
-      [[...origins], INSTANCE_TTL_SECONDS],
+      `SELECT origin FROM _realtime_instances WHERE seen > now() - make_interval(secs => $1::int)`,
+      [INSTANCE_TTL_SECONDS],
     );
     return rows.map((r) => r.origin);
   }

@@ -16,10 +16,17 @@ let secondAdmin: Database;
 
 const databasesOn = async (db: Database, name: string) => (await db.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).length;
 
+/** Listeners on the process events that decide how it ends. */
+const exitHooks = () => Object.fromEntries((['SIGINT', 'SIGTERM', 'beforeExit', 'exit'] as const).map((e) => [e, process.listenerCount(e)]));
+let hooksAdded: { before: Record<string, number>; after: Record<string, number> };
+
 beforeAll(async () => {
   secondDir = await mkdtemp(join(tmpdir(), 'rocket-test-pg2-'));
   await chmod(secondDir, 0o755); // PostgreSQL runs as the postgres user when we are root
-  second = await startEmbedded(secondDir, 50000 + Math.floor(Math.random() * 5000), pino({ level: 'warn' }));
+  const log = pino({ level: 'warn' }); // pino hooks exit itself (to flush): created outside the measured window
+  const hooksBefore = exitHooks();
+  second = await startEmbedded(secondDir, 50000 + Math.floor(Math.random() * 5000), log);
+  hooksAdded = { before: hooksBefore, after: exitHooks() };
   const url = `postgres://${second.user}:${encodeURIComponent(second.password)}@${second.host}:${second.port}/`;
   secondAdmin = new Database({ host: second.host, port: second.port, user: second.user, password: second.password, database: 'postgres', max: 1 });
   s = await startTestServer({ ROCKET_DATABASES: JSON.stringify({ eu2: url }) });
@@ -32,6 +39,10 @@ afterAll(async () => {
 });
 
 describe('placement on several PostgreSQL servers', () => {
+  it('starting an embedded cluster leaves the exit and signal handling alone (its library would exit 0 on beforeExit, hiding failed tests)', () => {
+    expect(hooksAdded.after).toEqual(hooksAdded.before);
+  });
+
   it('an app created with "database" lives on that server end to end, and is deleted cleanly', async () => {
     const name = uniqueName('eu-');
     const created = await s.client.post('/api/_platform/apps', { token: s.platformToken, body: { name, database: 'eu2' } });

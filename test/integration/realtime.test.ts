@@ -31,10 +31,10 @@ const WAIT_MS = 30_000;
 vi.setConfig({ testTimeout: 120_000 });
 
 /** Streams a test opened: closed after it, also when it failed half-way (later tests count open streams). */
-const opened = new Set<SseReader>();
+const streams = new Set<SseReader>();
 afterEach(() => {
-  for (const r of opened) r.close();
-  opened.clear();
+  for (const r of streams) r.close();
+  streams.clear();
 });
 
 async function created(path: string, body: unknown, token = app.token) {
@@ -62,7 +62,7 @@ async function subscribe(
     r = await SseReader.open(server.rocket.url, `${base()}/_realtime?${query}`, headers);
   }
   if (!(r instanceof SseReader)) throw new Error(`stream refused: ${r.status} ${JSON.stringify(r.body)}`);
-  opened.add(r);
+  streams.add(r);
   expect(r.headers['content-type']).toMatch(/^text\/event-stream/);
   await r.waitFor(1, 'ready');
   return r;
@@ -657,6 +657,41 @@ describe('bad input is answered before the stream opens', () => {
   it('an entity cannot be named _realtime', async () => {
     const res = await post('/_admin/entities', { name: '_realtime', table: 'rt', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }] });
     expect(res.status).toBe(422);
+  });
+});
+
+describe('the first stream of an app', () => {
+  it('waits for an instance that beats its heartbeat but has not acknowledged capture, and not for one gone without a goodbye', async () => {
+    const other = await a.createApp();
+    const made = await a.client.post(`/api/${other.name}/_admin/entities`, {
+      token: other.token,
+      body: { name: 'thing', table: 'things', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }] },
+    });
+    expect(made.status).toBe(201);
+    // An instance that is alive (fresh heartbeat) but slow: it never acknowledges.
+    const mgmt = a.rocket.services.platform.db;
+    const slow = `slow-${uniqueName('')}`;
+    await mgmt.query('INSERT INTO _realtime_instances (origin, seen) VALUES ($1, now())', [slow]);
+    try {
+      let opened: SseReader | undefined;
+      const opening = SseReader.open(b.rocket.url, `/api/${other.name}/_realtime?entities=thing`, { authorization: `Bearer ${other.token}` }).then(
+        (r) => {
+          if (!(r instanceof SseReader)) throw new Error(`stream refused: ${r.status}`);
+          opened = r;
+          return r;
+        },
+      );
+      // Past one check interval (3 s) the stream is still waiting: saying ready now could lose that instance's writes.
+      await new Promise((done) => setTimeout(done, 4000));
+      expect(opened).toBeUndefined();
+      // Its heartbeat goes stale (it died without a goodbye): the stream stops waiting for it.
+      await mgmt.query(`UPDATE _realtime_instances SET seen = now() - interval '1 hour' WHERE origin = $1`, [slow]);
+      const r = await opening;
+      streams.add(r);
+      await r.waitFor(1, 'ready');
+    } finally {
+      await mgmt.query('DELETE FROM _realtime_instances WHERE origin = $1', [slow]);
+    }
   });
 });
 
