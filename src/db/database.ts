@@ -1,7 +1,7 @@
 import postgres from 'postgres';
 import { serviceUnavailable } from '../errors.js';
 import { type BigInteger, int8Value } from './int8.js';
-import { mapPgError } from './pg-errors.js';
+import { mapPgError, RETRY_AFTER_SECONDS } from './pg-errors.js';
 
 /** A value that may be bound as a query parameter. */
 export type SqlParam = string | number | boolean | null | Date | readonly string[] | readonly number[] | readonly (string | number | null)[];
@@ -32,9 +32,6 @@ function refusedConnection(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && REFUSED.has(code);
 }
-
-/** Seconds a client is told to wait after a 503 for lack of connections. */
-const RETRY_AFTER_SECONDS = 2;
 
 /** '2024-03-01 10:34:56.789+00' → '2024-03-01T10:34:56.789+00:00'; no offset (timestamp without time zone) → UTC. */
 function pgTimestampToIso(text: string): string {
@@ -131,6 +128,9 @@ export class Database implements Queryable {
       max: options.max,
       idle_timeout: options.idleTimeout ?? 60,
       connect_timeout: 10,
+      // Reconnecting after lost connections backs off up to 20 s by default, longer than a request should wait;
+      // a client told to retry after RETRY_AFTER_SECONDS finds the pool trying again by then.
+      backoff: (retries: number) => Math.min(0.05 * 2 ** retries, RETRY_AFTER_SECONDS),
       onnotice: () => undefined,
       connection: { TimeZone: 'UTC', application_name: 'rocket' },
       types: TYPES,

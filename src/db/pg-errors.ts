@@ -1,9 +1,23 @@
 import postgres from 'postgres';
-import { RocketError, conflict, invalidPayload, validationFailed } from '../errors.js';
+import { RocketError, conflict, invalidPayload, serviceUnavailable, validationFailed } from '../errors.js';
+
+/** Seconds a client is told to wait after a 503 for lack of a database connection. */
+export const RETRY_AFTER_SECONDS = 2;
+
+/**
+ * The connection ended under the statement — an administrator terminated the backend, the server is
+ * restarting, the network cut it — or the pool is being closed by a shutdown: the database is briefly
+ * unavailable, which is a 503, not a defect of Rocket's (500).
+ */
+const CONNECTION_LOST = new Set(['57P01', '57P02', 'CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'ECONNRESET', 'EPIPE']);
 
 /** PostgreSQL SQLSTATE → the spec's typed errors. Anything unknown stays a 500. */
 export function mapPgError(err: unknown): unknown {
   if (err instanceof RocketError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && CONNECTION_LOST.has(code)) {
+    return serviceUnavailable('The database connection was lost; try again shortly', RETRY_AFTER_SECONDS);
+  }
   if (!(err instanceof postgres.PostgresError)) return err;
   switch (err.code) {
     case '23505':
