@@ -1,0 +1,193 @@
+/**
+ * History benchmark (issue 15): S3 (create customer), S4 (order with 3 items) and S5 (update one field
+ * of a customer) against two apps of one Rocket process — the same schema, history off in one and on
+ * (every entity) in the other — with rounds alternating off/on so that drift on a shared machine hits
+ * both sides alike. Prints each side's median throughput, CPU per request (Rocket + its PostgreSQL
+ * backends) and the on/off ratio.
+ *
+ *   DATABASE_URL=postgres://… node --import tsx bench/history.ts [--seconds 6] [--connections 64] [--rounds 3] [--scenarios S3,S4,S5]
+ */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import type postgres from 'postgres';
+import { ENTITIES, RELATIONS, seed } from './schema.js';
+import { ServerProcess, connect, cpuMeter, freePort, tempDir, urlTarget } from './servers.js';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '6' },
+    connections: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '3' },
+    scenarios: { type: 'string', default: 'S3,S4,S5' },
+  },
+});
+const SECONDS = Number(values.seconds);
+const CONNECTIONS = Number(values.connections);
+const ROUNDS = Number(values.rounds);
+const SCENARIOS = values.scenarios!.split(',').map((s) => s.trim().toUpperCase());
+for (const s of SCENARIOS) if (!['S3', 'S4', 'S5'].includes(s)) throw new Error(`unknown scenario ${s} (S3, S4, S5)`);
+
+const log = (msg: string) => process.stdout.write(`[history-bench] ${msg}\n`);
+
+async function api(base: string, method: string, path: string, token?: string, body?: unknown) {
+  const res = await fetch(base + path, {
+    method,
+    headers: { ...(token && { authorization: `Bearer ${token}` }), ...(body !== undefined && { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as any) : undefined };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? Number.NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+interface Side {
+  app: string;
+  token: string;
+  sql: postgres.Sql;
+  customerIds: string[];
+}
+
+let counter = 0;
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
+
+function request(scenario: string, side: Side, tag: string): autocannon.Request {
+  const headers = { authorization: `Bearer ${side.token}`, 'content-type': 'application/json' };
+  if (scenario === 'S3')
+    return {
+      method: 'POST',
+      path: `/api/${side.app}/customer`,
+      headers,
+      setupRequest: (req) => ({
+        ...req,
+        body: JSON.stringify({ name: `New ${++counter}`, email: `h-${tag}-${counter}@example.com`, status: 'lead' }),
+      }),
+    };
+  if (scenario === 'S4')
+    return {
+      method: 'POST',
+      path: `/api/${side.app}/order`,
+      headers,
+      setupRequest: (req) => {
+        const items = [1, 2, 3].map((k) => ({ product: `Product ${k}`, quantity: k, price: 9.99 * k }));
+        return { ...req, body: JSON.stringify({ customer_id: pick(side.customerIds), total: (++counter % 100000) / 100, items: { data: items } }) };
+      },
+    };
+  return {
+    method: 'PUT',
+    headers,
+    setupRequest: (req) => ({
+      ...req,
+      path: `/api/${side.app}/customer/${pick(side.customerIds)}`,
+      body: JSON.stringify({ name: `Renamed ${++counter}` }),
+    }),
+  };
+}
+
+function load(base: string, scenario: string, side: Side, tag: string, seconds = SECONDS): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon({ url: base, connections: CONNECTIONS, duration: seconds, timeout: 10, requests: [request(scenario, side, tag)] }, (err, result) =>
+      err ? reject(err) : resolve(result),
+    );
+  });
+}
+
+async function main(): Promise<void> {
+  const databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) throw new Error('set DATABASE_URL');
+  const tag = Math.random().toString(36).slice(2, 8);
+  const mgmtDb = `histbench_mgmt_${tag}`;
+  const port = await freePort();
+  const dataDir = await tempDir('rocket-histbench-');
+  const url = new URL(databaseUrl);
+  url.pathname = `/${mgmtDb}`;
+  const server = await ServerProcess.start({
+    name: 'rocket',
+    script: join('src', 'main.ts'),
+    nodeArgs: ['--import', 'tsx'],
+    env: {
+      ...process.env,
+      DATABASE_URL: url.toString(),
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ROCKET_DATA_DIR: dataDir,
+      ROCKET_CONFIG: '',
+    },
+    port,
+    logFile: join(dataDir, 'rocket.log'),
+  });
+  const base = server.url;
+  const apps = { off: `histoff_${tag}`, on: `histon_${tag}` };
+  const sides = {} as Record<'off' | 'on', Side>;
+  try {
+    const platform = await api(base, 'POST', '/api/_platform/auth/login', undefined, { email: 'platform@localhost', password: 'changeme' });
+    for (const [key, app] of Object.entries(apps) as Array<['off' | 'on', string]>) {
+      const made = await api(base, 'POST', '/api/_platform/apps', platform.body.data.access_token, { name: app });
+      if (made.status !== 201) throw new Error(`create app: ${made.status} ${JSON.stringify(made.body)}`);
+      const token = (await api(base, 'POST', `/api/${app}/auth/login`, undefined, { email: 'admin@localhost', password: 'changeme' })).body.data
+        .access_token;
+      for (const e of ENTITIES) {
+        const def = key === 'on' ? { ...e, history: true } : e;
+        const r = await api(base, 'POST', `/api/${app}/_admin/entities`, token, def);
+        if (r.status !== 201) throw new Error(`entity ${e.name}: ${r.status} ${JSON.stringify(r.body)}`);
+      }
+      for (const r of RELATIONS) await api(base, 'POST', `/api/${app}/_admin/relations`, token, r);
+      const sql = connect(urlTarget(databaseUrl), `rocket_${app}`, 1);
+      await seed(sql, { customers: 10_000, orders: 20_000 }, new Date());
+      const customerIds = (await sql.unsafe('SELECT id::text AS id FROM customers')).map((r) => r.id as string);
+      sides[key] = { app, token, sql, customerIds };
+    }
+    // warm-up (JIT, plans) of both sides
+    for (const s of SCENARIOS) for (const key of ['off', 'on'] as const) await load(base, s, sides[key], `${tag}w`, 2);
+    const results = new Map<string, Array<{ rps: number; serverMs: number; pgMs: number }>>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const s of SCENARIOS) {
+        // Alternate which side goes first, so neither always runs on a warmer (or more bloated) database.
+        const order = round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const);
+        for (const key of order) {
+          const side = sides[key];
+          const stop = await cpuMeter(server, side.sql, `rocket_${side.app}`, 'rocket');
+          const result = await load(base, s, side, `${tag}${round}${key}`);
+          const cpu = await stop();
+          const n = Math.max(1, result.requests.total);
+          const errors = result.errors + result.non2xx;
+          const m = { rps: result.requests.average, serverMs: cpu.serverMs / n, pgMs: cpu.pgMs / n };
+          const k = `${s} ${key}`;
+          results.set(k, [...(results.get(k) ?? []), m]);
+          log(
+            `round ${round + 1}: ${s} history ${key.padEnd(3)} ${m.rps.toFixed(0).padStart(5)} req/s  CPU/request ${(m.serverMs * 1000).toFixed(0)} + ${(m.pgMs * 1000).toFixed(0)} µs${errors ? `  ${errors} errors` : ''}`,
+          );
+        }
+      }
+    }
+    for (const s of SCENARIOS) {
+      const off = results.get(`${s} off`)!;
+      const on = results.get(`${s} on`)!;
+      const med = (xs: typeof off, f: (x: (typeof off)[number]) => number) => median(xs.map(f));
+      log(
+        `${s}: history off ${med(off, (x) => x.rps).toFixed(0)} req/s (${(med(off, (x) => x.serverMs) * 1000).toFixed(0)} + ${(med(off, (x) => x.pgMs) * 1000).toFixed(0)} µs), ` +
+          `on ${med(on, (x) => x.rps).toFixed(0)} req/s (${(med(on, (x) => x.serverMs) * 1000).toFixed(0)} + ${(med(on, (x) => x.pgMs) * 1000).toFixed(0)} µs) → on/off ${(med(on, (x) => x.rps) / med(off, (x) => x.rps)).toFixed(2)}`,
+      );
+    }
+  } finally {
+    await server.stop();
+    for (const side of Object.values(sides)) await side.sql.end();
+    const admin = connect(urlTarget(databaseUrl), 'postgres', 1);
+    for (const app of Object.values(apps)) await admin.unsafe(`DROP DATABASE IF EXISTS "rocket_${app}" WITH (FORCE)`).catch(() => undefined);
+    await admin.unsafe(`DROP DATABASE IF EXISTS "${mgmtDb}" WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
