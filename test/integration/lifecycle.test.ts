@@ -114,7 +114,10 @@ describe('several instances on one database', () => {
   });
 });
 
-function waitFor(url: string, ms: number): Promise<number> {
+/** The last few KB a started process wrote to stderr: read all along, since an undrained pipe blocks the child once full. */
+const stderrTail = new WeakMap<ChildProcess, string>();
+
+function waitFor(url: string, ms: number, proc?: ChildProcess): Promise<number> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const tick = async () => {
@@ -124,7 +127,10 @@ function waitFor(url: string, ms: number): Promise<number> {
       } catch {
         /* not up yet */
       }
-      if (Date.now() - started > ms) return reject(new Error(`not up after ${ms} ms`));
+      if (Date.now() - started > ms) {
+        const tail = proc ? stderrTail.get(proc) : undefined;
+        return reject(new Error(`not up after ${ms} ms${tail ? `; its stderr ended with:\n${tail}` : ''}`));
+      }
       setTimeout(tick, 200);
     };
     void tick();
@@ -134,10 +140,13 @@ function waitFor(url: string, ms: number): Promise<number> {
 function startProcess(env: Record<string, string>): ChildProcess {
   const clean = { ...process.env };
   delete clean.DATABASE_URL;
-  return spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: { ...clean, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  stderrTail.set(proc, '');
+  proc.stderr!.on('data', (c: Buffer) => stderrTail.set(proc, ((stderrTail.get(proc) ?? '') + c.toString()).slice(-4000)));
+  return proc;
 }
 
 const exited = (p: ChildProcess) => new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (code) => r(code))));
@@ -153,7 +162,7 @@ describe('the server process with the embedded database', () => {
     const client = new Client(base);
 
     let proc = startProcess(env);
-    expect(await waitFor(`${base}/health`, 60_000)).toBeLessThan(60_000);
+    expect(await waitFor(`${base}/health`, 60_000, proc)).toBeLessThan(60_000);
     const token = await client.login('/api/_platform/auth/login', 'platform@localhost', 'changeme');
     const name = uniqueName('emb');
     expect((await client.post('/api/_platform/apps', { token, body: { name } })).status).toBe(201);
@@ -161,7 +170,7 @@ describe('the server process with the embedded database', () => {
     proc.kill('SIGKILL');
     await exited(proc);
     proc = startProcess(env);
-    await waitFor(`${base}/health`, 60_000);
+    await waitFor(`${base}/health`, 60_000, proc);
     const again = await client.login('/api/_platform/auth/login', 'platform@localhost', 'changeme');
     const apps = await client.get('/api/_platform/apps', { token: again });
     expect(apps.body.data.map((a: { name: string }) => a.name)).toContain(name);
@@ -171,7 +180,7 @@ describe('the server process with the embedded database', () => {
     expect(await exited(proc)).toBe(0);
     // the embedded PostgreSQL went down with it: a new start must initialise nothing and come up again
     proc = startProcess(env);
-    await waitFor(`${base}/health`, 60_000);
+    await waitFor(`${base}/health`, 60_000, proc);
     proc.kill('SIGINT');
     expect(await exited(proc)).toBe(0);
   }, 180_000);
