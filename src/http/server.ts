@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { RocketError } from '../errors.js';
 import { clientErrorResponse, envelope, sendError } from './errors.js';
-import { exactJson } from '../types/exact-json.js';
 import { parseJsonBody } from './json-body.js';
 import type { Area, Services } from './context.js';
 import { type OperationsOptions, operationsRoutes } from '../ops/http.js';
@@ -44,10 +43,6 @@ export async function buildHttp(
     }
   });
 
-  app.addHook('preSerialization', async (request, reply, payload) => {
-    if (request.rocketApp?.registry.hasBigint) reply.serializer(exactJson);
-    return payload;
-  });
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send(envelope(new RocketError('NOT_FOUND', `Route not found: ${request.method} ${request.url.split('?')[0]}`))),

@@ -34,11 +34,12 @@ export interface OperationsOptions {
 export function operationsRoutes(app: FastifyInstance, opts: OperationsOptions): void {
   const { lifecycle, metrics } = opts;
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback style: every request passes here, and while the instance serves it only reads one flag.
+  app.addHook('onRequest', (request, reply, done) => {
     // The liveness probe still says "alive" while the instance drains.
-    if (!lifecycle.closing || request.routeOptions.url === '/health') return;
+    if (!lifecycle.closing || request.routeOptions.url === '/health') return done();
     reply.header('connection', 'close');
-    return sendError(serviceUnavailable('This server is shutting down; try again', SHUTDOWN_RETRY_AFTER_SECONDS), request, reply);
+    sendError(serviceUnavailable('This server is shutting down; try again', SHUTDOWN_RETRY_AFTER_SECONDS), request, reply);
   });
 
   if (metrics) {

@@ -69,13 +69,17 @@ export class AppManager {
     }
   }
 
+  /** The runtime of an app when it is loaded (counted as use), else undefined: `get` loads it. */
+  loaded(name: string): AppRuntime | undefined {
+    const hit = this.live.get(name);
+    if (hit) hit.lastUsedAt = Date.now();
+    return hit;
+  }
+
   /** The live runtime of an active app, loading it on first use; undefined when unknown. */
   async get(name: string): Promise<AppRuntime | undefined> {
-    const hit = this.live.get(name);
-    if (hit) {
-      hit.lastUsedAt = Date.now();
-      return hit;
-    }
+    const hit = this.loaded(name);
+    if (hit) return hit;
     let pending = this.opening.get(name);
     if (!pending) {
       pending = (async () => {
