@@ -7,12 +7,11 @@
  *
  *   DATABASE_URL=postgres://… node --import tsx bench/history.ts [--seconds 6] [--connections 64] [--rounds 3] [--scenarios S3,S4,S5]
  */
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import type postgres from 'postgres';
 import { ENTITIES, RELATIONS, seed } from './schema.js';
-import { ServerProcess, connect, cpuMeter, freePort, tempDir, urlTarget } from './servers.js';
+import { connect, cpuMeter, jsonApi, median, startRocketFromSource, urlTarget } from './servers.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,20 +29,7 @@ for (const s of SCENARIOS) if (!['S3', 'S4', 'S5'].includes(s)) throw new Error(
 
 const log = (msg: string) => process.stdout.write(`[history-bench] ${msg}\n`);
 
-async function api(base: string, method: string, path: string, token?: string, body?: unknown) {
-  const res = await fetch(base + path, {
-    method,
-    headers: { ...(token && { authorization: `Bearer ${token}` }), ...(body !== undefined && { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as any) : undefined };
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? Number.NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
+const api = jsonApi;
 
 interface Side {
   app: string;
@@ -99,28 +85,7 @@ function load(base: string, scenario: string, side: Side, tag: string, seconds =
 async function main(): Promise<void> {
   const databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) throw new Error('set DATABASE_URL');
-  const tag = Math.random().toString(36).slice(2, 8);
-  const mgmtDb = `histbench_mgmt_${tag}`;
-  const port = await freePort();
-  const dataDir = await tempDir('rocket-histbench-');
-  const url = new URL(databaseUrl);
-  url.pathname = `/${mgmtDb}`;
-  const server = await ServerProcess.start({
-    name: 'rocket',
-    script: join('src', 'main.ts'),
-    nodeArgs: ['--import', 'tsx'],
-    env: {
-      ...process.env,
-      DATABASE_URL: url.toString(),
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      ROCKET_DATA_DIR: dataDir,
-      ROCKET_CONFIG: '',
-    },
-    port,
-    logFile: join(dataDir, 'rocket.log'),
-  });
+  const { server, tag, drop } = await startRocketFromSource(databaseUrl, 'histbench');
   const base = server.url;
   const apps = { off: `histoff_${tag}`, on: `histon_${tag}` };
   const sides = {} as Record<'off' | 'on', Side>;
@@ -177,10 +142,7 @@ async function main(): Promise<void> {
   } finally {
     await server.stop();
     for (const side of Object.values(sides)) await side.sql.end();
-    const admin = connect(urlTarget(databaseUrl), 'postgres', 1);
-    for (const app of Object.values(apps)) await admin.unsafe(`DROP DATABASE IF EXISTS "rocket_${app}" WITH (FORCE)`).catch(() => undefined);
-    await admin.unsafe(`DROP DATABASE IF EXISTS "${mgmtDb}" WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await drop(Object.values(apps));
   }
 }
 

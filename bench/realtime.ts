@@ -9,14 +9,13 @@
  * the subscribers in a worker thread (their reading must not hold up the load's event loop). Rounds alternate "without" and "with" so drift on a shared machine hits both.
  */
 import http from 'node:http';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import type postgres from 'postgres';
 import type { SubscribersMessage, SubscribersSetup } from './realtime-subscribers.js';
 import { ENTITIES, RELATIONS } from './schema.js';
-import { ServerProcess, connect, cpuMeter, freePort, sampleRss, sleep, tempDir, urlTarget } from './servers.js';
+import { type ServerProcess, connect, cpuMeter, jsonApi, median, sampleRss, sleep, startRocketFromSource, urlTarget } from './servers.js';
 
 const { values } = parseArgs({
   options: {
@@ -37,15 +36,7 @@ const PROBES = Number(values.probes);
 
 const log = (msg: string) => process.stdout.write(`[realtime-bench] ${msg}\n`);
 
-async function api(base: string, method: string, path: string, token?: string, body?: unknown) {
-  const res = await fetch(base + path, {
-    method,
-    headers: { ...(token && { authorization: `Bearer ${token}` }), ...(body !== undefined && { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as any) : undefined };
-}
+const api = jsonApi;
 
 /** An SSE subscriber that records when each event (by record id) arrived. */
 class Subscriber {
@@ -172,37 +163,12 @@ async function measured(server: ServerProcess, sql: postgres.Sql, app: string, r
 
 const cpuText = (m: { serverMs: number; pgMs: number }) => `CPU/request server ${m.serverMs.toFixed(2)} ms + PostgreSQL ${m.pgMs.toFixed(2)} ms`;
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 async function main(): Promise<void> {
   const databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) throw new Error('set DATABASE_URL');
-  const tag = Math.random().toString(36).slice(2, 8);
-  const mgmtDb = `rtbench_mgmt_${tag}`;
-  const port = await freePort();
-  const dataDir = await tempDir('rocket-rtbench-');
-  const url = new URL(databaseUrl);
-  url.pathname = `/${mgmtDb}`;
-  const server = await ServerProcess.start({
-    name: 'rocket',
-    script: join('src', 'main.ts'),
-    // RT_BENCH_CPU_PROF=<dir>: Rocket writes a V8 CPU profile there on exit.
-    nodeArgs: ['--import', 'tsx', ...(process.env.RT_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RT_BENCH_CPU_PROF}`] : [])],
-    env: {
-      ...process.env,
-      DATABASE_URL: url.toString(),
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      ROCKET_DATA_DIR: dataDir,
-      ROCKET_CONFIG: '',
-    },
-    port,
-    logFile: join(dataDir, 'rocket.log'),
-  });
+  // RT_BENCH_CPU_PROF=<dir>: Rocket writes a V8 CPU profile there on exit.
+  const profile = process.env.RT_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RT_BENCH_CPU_PROF}`] : [];
+  const { server, tag, drop } = await startRocketFromSource(databaseUrl, 'rtbench', profile);
   const base = server.url;
   const app = `rtbench_${tag}`;
   try {
@@ -308,10 +274,7 @@ async function main(): Promise<void> {
     slow.close();
   } finally {
     await server.stop();
-    const admin = connect(urlTarget(databaseUrl), 'postgres', 1);
-    await admin.unsafe(`DROP DATABASE IF EXISTS "rocket_${app}" WITH (FORCE)`).catch(() => undefined);
-    await admin.unsafe(`DROP DATABASE IF EXISTS "${mgmtDb}" WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await drop([app]);
   }
 }
 

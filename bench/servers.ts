@@ -226,3 +226,53 @@ export async function cpuMeter(
     return { serverMs, pgMs };
   };
 }
+
+/** A JSON request to a server under test: status and parsed body. */
+export async function jsonApi(base: string, method: string, path: string, token?: string, body?: unknown) {
+  const res = await fetch(base + path, {
+    method,
+    headers: { ...(token && { authorization: `Bearer ${token}` }), ...(body !== undefined && { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as any) : undefined };
+}
+
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? Number.NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/**
+ * Rocket from source (tsx) on a management database of its own on DATABASE_URL's server, for the
+ * feature benchmarks; `drop` removes that database and the given apps' databases once the server stopped.
+ */
+export async function startRocketFromSource(databaseUrl: string, prefix: string, nodeArgs: string[] = []) {
+  const tag = Math.random().toString(36).slice(2, 8);
+  const mgmtDb = `${prefix}_mgmt_${tag}`;
+  const port = await freePort();
+  const dataDir = await tempDir(`rocket-${prefix}-`);
+  const server = await ServerProcess.start({
+    name: 'rocket',
+    script: join('src', 'main.ts'),
+    nodeArgs: ['--import', 'tsx', ...nodeArgs],
+    env: {
+      ...process.env,
+      DATABASE_URL: withDatabase(databaseUrl, mgmtDb),
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ROCKET_DATA_DIR: dataDir,
+      ROCKET_CONFIG: '',
+    },
+    port,
+    logFile: join(dataDir, 'rocket.log'),
+  });
+  const drop = async (apps: readonly string[]) => {
+    const admin = connect(urlTarget(databaseUrl), 'postgres', 1);
+    for (const app of apps) await admin.unsafe(`DROP DATABASE IF EXISTS "rocket_${app}" WITH (FORCE)`).catch(() => undefined);
+    await admin.unsafe(`DROP DATABASE IF EXISTS "${mgmtDb}" WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+  };
+  return { server, tag, drop };
+}
