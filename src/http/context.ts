@@ -7,7 +7,6 @@ import type { AppManager } from '../platform/app-manager.js';
 import type { AppRuntime } from '../platform/app-runtime.js';
 import type { Platform } from '../platform/platform.js';
 import type { Realtime } from '../realtime/realtime.js';
-import { exactJson } from '../types/exact-json.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -35,25 +34,18 @@ export interface AreaOptions {
 /** One area of the API as a Fastify plugin; it is registered with its prefix and adds its hooks to its own scope. */
 export type Area = FastifyPluginAsync<AreaOptions>;
 
-/**
- * The app of `/api/:app/…` (404 APP_NOT_FOUND); the hook of the whole `/api/:app` scope, before the body is
- * parsed. An app with bigint fields is answered by the exact JSON encoder (int8 beyond 2^53 stays exact).
- */
+/** The app of `/api/:app/…` (404 APP_NOT_FOUND); the hook of the whole `/api/:app` scope, before the body is parsed. */
 export function resolveApp(services: Services): Hook {
-  const use = (request: FastifyRequest, reply: FastifyReply, app: AppRuntime) => {
-    request.rocketApp = app;
-    if (app.registry.hasBigint) reply.serializer(exactJson);
-  };
-  return (request, reply, done) => {
+  return (request, _reply, done) => {
     const name = (request.params as { app?: string }).app ?? '';
     const live = services.apps.loaded(name);
     if (live) {
-      use(request, reply, live);
+      request.rocketApp = live;
       return done();
     }
     services.apps.get(name).then((app) => {
       if (!app) return done(new RocketError('APP_NOT_FOUND', `App not found: ${name}`));
-      use(request, reply, app);
+      request.rocketApp = app;
       done();
     }, done);
   };

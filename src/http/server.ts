@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import { exactJson } from '../types/exact-json.js';
 import { RocketError } from '../errors.js';
 import { clientErrorResponse, envelope, sendError } from './errors.js';
 import { parseJsonBody } from './json-body.js';
@@ -43,6 +44,12 @@ export async function buildHttp(
     }
   });
 
+  // Objects of an app with bigint fields go through the exact encoder (int8 beyond 2^53 stays exact). Set here,
+  // not earlier: a reply serializer would also re-encode the ready-made JSON strings some routes send.
+  app.addHook('preSerialization', (request, reply, payload, done) => {
+    if (request.rocketApp?.registry.hasBigint) reply.serializer(exactJson);
+    done(null, payload);
+  });
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send(envelope(new RocketError('NOT_FOUND', `Route not found: ${request.method} ${request.url.split('?')[0]}`))),

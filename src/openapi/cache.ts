@@ -40,7 +40,7 @@ export function metadataVersion(registry: Registry, permissions: PermissionSet, 
 }
 
 /**
- * Documents per (registry snapshot, permission snapshot, audience). Both snapshots are replaced,
+ * Documents per (registry snapshot, permission snapshot, version, audience). Both snapshots are replaced,
  * never mutated, on every metadata change, so the weak keys make a change invalidate everything
  * built from the old ones, and a request after the change sees the new document.
  */
@@ -51,11 +51,16 @@ export class DocumentCache {
     registry: Registry,
     permissions: PermissionSet,
     audience: string,
-    version: () => string,
+    version: string,
     build: (version: string) => OpenApiDocument,
   ): ServedDocument {
     const byPermissions = getOrInsert(this.snapshots, registry, () => new WeakMap());
-    const entry = getOrInsert(byPermissions, permissions, () => ({ version: version(), docs: new Map() }));
+    const entry = getOrInsert(byPermissions, permissions, () => ({ version, docs: new Map() }));
+    // Definitions outside the compiled snapshots (UI configs, inactive rules) change the version alone.
+    if (entry.version !== version) {
+      entry.version = version;
+      entry.docs.clear();
+    }
     const hit = entry.docs.get(audience);
     if (hit) return hit;
     // The document is a function of the version (all its inputs) and the audience, so the pair names it

@@ -92,6 +92,12 @@ function sharedSchemas(): Record<string, Schema> {
         next_cursor: { type: ['string', 'null'], description: 'Pass as cursor= for the next page; null on the last page.' },
       },
     },
+    PageMeta: {
+      type: 'object',
+      description: 'Paging of a history page.',
+      required: ['page', 'per_page', 'total'],
+      properties: { page: { type: 'integer' }, per_page: { type: 'integer' }, total: { type: 'integer' } },
+    },
     WorkflowInstance: {
       type: 'object',
       required: ['id', 'workflow_id', 'workflow_name', 'status', 'current_step', 'context', 'history', 'created_at', 'updated_at'],
@@ -139,7 +145,7 @@ function sharedSchemas(): Record<string, Schema> {
     HistoryPage: {
       type: 'object',
       required: ['data', 'meta'],
-      properties: { data: { type: 'array', items: schemaRef('HistoryEntry') }, meta: schemaRef('ListMeta') },
+      properties: { data: { type: 'array', items: schemaRef('HistoryEntry') }, meta: schemaRef('PageMeta') },
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { PermissionAction } from '../auth/permissions.js';
 import type { EntityMeta, RelationMeta, RelationUse } from '../metadata/registry.js';
-import { engineWritten, filterOperators, filterValueSchema, inputFieldSchema, recordFieldSchema } from './field-schemas.js';
+import { engineWritten, filterOperators, filterValueSchema, inputFieldSchema, recordFieldSchema, softDeleteMarker } from './field-schemas.js';
 import {
   dataOf,
   jsonBody,
@@ -92,7 +92,8 @@ function recordSchema(ctx: EntityContext): Schema {
   return {
     type: 'object',
     description: `A ${entity.name} record.`,
-    required: entity.fieldList.map((f) => f.name),
+    // The soft-delete marker is left out of `required` whether declared or not: one record type either way.
+    required: entity.fieldList.filter((f) => !softDeleteMarker(entity, f)).map((f) => f.name),
     properties,
   };
 }
@@ -187,13 +188,13 @@ function writable(actions: ReadonlySet<PermissionAction> | undefined): boolean {
   return actions !== undefined && (actions.has('create') || actions.has('update'));
 }
 
-function includeParam(entity: EntityMeta, allowed: EntityContext['allowed']): Parameter | undefined {
+/** `include` on every read and write of a record; with no relation to name, any value is a 400. */
+function includeParam(entity: EntityMeta, allowed: EntityContext['allowed']): Parameter {
   const names = relationProperties(entity, allowed).map((r) => r.name);
-  if (names.length === 0) return undefined;
   return {
     name: 'include',
     in: 'query',
-    description: `Related records to add, comma-separated: ${names.join(', ')}.`,
+    description: names.length ? `Related records to add, comma-separated: ${names.join(', ')}.` : 'This entity has no relation to include.',
     schema: { type: 'string' },
   };
 }
@@ -219,8 +220,7 @@ export function entityPart(ctx: EntityContext): EntityPart {
   const actions = allowed.get(entity.name)!;
   const may = (a: PermissionAction) => actions.has(a);
   const schemas: Record<string, Schema> = { [base]: recordSchema(ctx) };
-  const include = includeParam(entity, allowed);
-  const withInclude = include ? [include] : [];
+  const withInclude = [includeParam(entity, allowed)];
   const one = (description: string): Response => jsonResponse(description, dataOf(schemaRef(base)));
   const writeErrors = [400, 401, 403, 404, 409, 422, ...(ctx.syncWebhook ? [502] : [])];
 

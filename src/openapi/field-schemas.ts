@@ -40,6 +40,7 @@ function valueSchema(type: FieldType): Schema {
 function orNull(schema: Schema): Schema {
   if (Object.keys(schema).length === 0) return schema; // any JSON value, null included
   if ('$ref' in schema) return { anyOf: [schema, { type: 'null' }] };
+  if (Array.isArray(schema.anyOf)) return { ...schema, anyOf: [...(schema.anyOf as Schema[]), { type: 'null' }] };
   const out: Schema = { ...schema, type: [schema.type, 'null'] };
   if (Array.isArray(schema.enum)) out.enum = [...(schema.enum as unknown[]), null];
   return out;
@@ -57,9 +58,16 @@ export function neverNull(entity: EntityMeta, f: FieldMeta): boolean {
   return f === entity.pk || (f.required === true && !f.nullable);
 }
 
-/** Written by the engine, never by the client: a generated key and auto timestamps. */
+const DELETED_AT_FIELD = 'deleted_at';
+
+/** A declared `deleted_at` of a soft-delete entity: the engine's marker, null in every answer (rest-api.md). */
+export function softDeleteMarker(entity: EntityMeta, f: FieldMeta): boolean {
+  return entity.softDelete && f.name === DELETED_AT_FIELD;
+}
+
+/** Written by the engine, never by the client: a generated key, auto timestamps, the soft-delete marker. */
 export function engineWritten(entity: EntityMeta, f: FieldMeta): boolean {
-  return (f === entity.pk && entity.def.primary_key.generated) || f.auto !== undefined;
+  return (f === entity.pk && entity.def.primary_key.generated) || f.auto !== undefined || softDeleteMarker(entity, f);
 }
 
 function describe(entity: EntityMeta, f: FieldMeta): string | undefined {
@@ -91,6 +99,7 @@ function machineOf(entity: EntityMeta, f: FieldMeta): Schema | undefined {
 
 /** A field as records carry it. */
 export function recordFieldSchema(entity: EntityMeta, f: FieldMeta): Schema {
+  if (softDeleteMarker(entity, f)) return { type: 'null', readOnly: true, description: 'Soft-delete marker; always null in responses.' };
   let schema = withEnum(f, valueSchema(f.type));
   if (!neverNull(entity, f)) schema = orNull(schema);
   if (engineWritten(entity, f)) schema = { ...schema, readOnly: true };
@@ -134,8 +143,6 @@ export function filterOperators(type: FieldType): readonly FilterOp[] {
     case 'string':
     case 'text':
       return [...ORDERED, 'like'];
-    case 'boolean':
-      return ['eq', 'neq', 'in', 'not_in'];
     case 'json':
     case 'file':
       return [];

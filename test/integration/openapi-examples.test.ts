@@ -167,7 +167,7 @@ function schemaName(doc: Doc, entity: string): string {
 function includeNames(doc: Doc, entity: string): string[] {
   const list = doc.paths[`/${entity}`]!.get as { parameters: Array<{ name?: string; description?: string }> };
   const p = list.parameters.find((x) => x.name === 'include');
-  if (!p) return [];
+  if (!p?.description?.includes(':')) return []; // "This entity has no relation to include."
   return p
     .description!.replace(/^[^:]*: /, '')
     .replace(/\.$/, '')

@@ -156,7 +156,7 @@ describe('the document', () => {
         'filter[due.lt]',
       ]),
     );
-    for (const absent of ['filter[meta]', 'filter[attachment]', 'filter[done.gt]', 'filter[stars.like]']) expect(params).not.toContain(absent);
+    for (const absent of ['filter[meta]', 'filter[attachment]', 'filter[stars.like]']) expect(params).not.toContain(absent);
     const stars = d.paths['/note']!.get!.parameters!.find((p) => p.name === 'filter[stars.gte]')!;
     expect(stars.schema).toMatchObject({ type: 'integer' });
   });
@@ -348,5 +348,104 @@ describe('GET /api/_platform/openapi', () => {
     expect(none.body.error.code).toBe('UNAUTHORIZED');
     const appToken = await s.client.get('/api/_platform/openapi', { token: app.token });
     expect(appToken.status).toBe(401);
+  });
+});
+
+describe('schemas and versions', () => {
+  let other: { name: string; token: string };
+  const at = (p: string) => `/api/${other.name}${p}`;
+  const admin = async <T = Doc>(method: 'post' | 'delete', path: string, body?: object) => {
+    const res = await s.client[method]<T>(at(path), { token: other.token, ...(body && { body }) });
+    expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
+    return res;
+  };
+  const current = async () => {
+    const res = await s.client.get<Doc>(at('/_openapi'), { token: other.token });
+    expect(res.status).toBe(200);
+    return res;
+  };
+
+  beforeAll(async () => {
+    other = await s.createApp();
+    await admin('post', '/_admin/entities', {
+      name: 'asset',
+      table: 'assets',
+      primary_key: { field: 'id', type: 'uuid', generated: true },
+      soft_delete: true,
+      fields: [
+        { name: 'id', type: 'uuid', required: true },
+        { name: 'serial', type: 'bigint' },
+        { name: 'active', type: 'boolean' },
+        { name: 'state', type: 'string', enum: ['new', 'used'], default: 'new' },
+        { name: 'photo', type: 'file' },
+        { name: 'deleted_at', type: 'timestamp' },
+      ],
+    });
+  });
+
+  it('an app with a bigint field gets the document as an object, valid OpenAPI 3.1', async () => {
+    const res = await current();
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(typeof res.body).toBe('object');
+    expect((res.body as unknown as { openapi: string }).openapi).toBe('3.1.0');
+    expect((await new Validator().validate(res.body as object)).valid).toBe(true);
+  });
+
+  it('every component schema is valid JSON Schema 2020-12 (a nullable file input included)', async () => {
+    const { default: Ajv2020 } = await import('ajv/dist/2020.js');
+    const ajv = new Ajv2020({ strict: false });
+    const { schemas } = (await current()).body.components;
+    for (const [name, schema] of Object.entries(schemas)) expect(ajv.validateSchema(schema), name).toBe(true);
+    expect(schemas.AssetCreate!.properties!.photo!.anyOf).toContainEqual({ type: 'null' });
+  });
+
+  it('a declared deleted_at of a soft-delete entity is read-only null, not writable', async () => {
+    const { schemas } = (await current()).body.components;
+    expect(schemas.Asset!.properties!.deleted_at).toMatchObject({ type: 'null', readOnly: true });
+    expect(schemas.AssetCreate!.properties!.deleted_at).toBeUndefined();
+    expect(schemas.AssetUpdate!.properties!.deleted_at).toBeUndefined();
+  });
+
+  it('lists every filter operator a boolean takes, and include on an entity without relations', async () => {
+    const names = (await current()).body.paths['/asset']!.get!.parameters!.map((p) => p.name);
+    expect(names).toEqual(expect.arrayContaining(['filter[active.gt]', 'filter[active.lte]', 'filter[active.in]', 'include']));
+    expect((await s.client.get(at('/asset?filter[active.gt]=false'), { token: other.token })).status).toBe(200);
+  });
+
+  it('history pages are described with the meta they carry', async () => {
+    const { schemas } = (await current()).body.components;
+    const meta = (schemas.HistoryPage!.properties!.meta as { $ref: string }).$ref;
+    expect(meta).toBe('#/components/schemas/PageMeta');
+    expect(schemas.PageMeta!.required).toEqual(['page', 'per_page', 'total']);
+  });
+
+  it('a state machine, a rule or a UI config changes info.version and the ETag', async () => {
+    let before = await current();
+    const changed = async () => {
+      const after = await s.client.get<Doc>(at('/_openapi'), { token: other.token, headers: { 'if-none-match': before.headers.get('etag')! } });
+      expect(after.status).toBe(200);
+      expect(after.headers.get('etag')).not.toBe(before.headers.get('etag'));
+      expect(after.body.info.version).not.toBe(before.body.info.version);
+      before = after as typeof before;
+    };
+    const machine = await admin<{ data: { id: string } }>('post', '/_admin/state-machines', {
+      entity: 'asset',
+      field: 'state',
+      definition: { initial: 'new', transitions: [{ from: ['new'], to: 'used' }] },
+    });
+    await changed();
+    expect(before.body.components.schemas.Asset!.properties!.state!['x-rocket-state-machine']).toBeDefined();
+    await admin('delete', `/_admin/state-machines/${machine.body.data.id}`);
+    await changed();
+    expect(before.body.components.schemas.Asset!.properties!.state!['x-rocket-state-machine']).toBeUndefined();
+    await admin('post', '/_admin/rules', {
+      entity: 'asset',
+      hook: 'before_write',
+      type: 'field',
+      definition: { field: 'state', operator: 'min_length', value: 2, message: 'state is too short' },
+    });
+    await changed();
+    await admin('post', '/_admin/ui-configs', { entity: 'asset', config: { list: { columns: ['state'] } } });
+    await changed();
   });
 });

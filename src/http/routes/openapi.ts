@@ -7,6 +7,7 @@ import { RocketError } from '../../errors.js';
 import { DocumentCache, audienceKey, digest, matchesEtag, metadataVersion, serve, type ServedDocument } from '../../openapi/cache.js';
 import { GENERATOR_REVISION, buildAppDocument, buildPlatformDocument } from '../../openapi/document.js';
 import { catalogFor } from '../../webhooks/catalog.js';
+import { definitionsStamp } from '../../metadata/stamp.js';
 import { type Area, appOf, callerOf, withAccess } from '../context.js';
 import { envelope } from '../errors.js';
 
@@ -91,7 +92,7 @@ export const openapiArea: Area = async (app, { services }) => {
         registry,
         permissions,
         audienceKey(caller),
-        () => metadataVersion(registry, permissions, sync, `${rocketVersion}/${GENERATOR_REVISION}/${rt.name}/${title}`),
+        metadataVersion(registry, permissions, sync, `${rocketVersion}/${GENERATOR_REVISION}/${rt.name}/${title}/${await definitionsStamp(rt.db)}`),
         (version) =>
           buildAppDocument({
             app: rt.name,
