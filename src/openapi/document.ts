@@ -77,8 +77,9 @@ function sharedSchemas(): Record<string, Schema> {
     RefreshRequest: { type: 'object', required: ['refresh_token'], properties: { refresh_token: STRING } },
     FileRef: {
       type: 'object',
-      description: 'A file field value.',
-      required: ['id', 'filename', 'size', 'mime_type'],
+      // An object written to a file field is stored as given (files.md): only a UUID string is expanded.
+      description: 'A file field value: {id, filename, size, mime_type} when written as an upload id; an object written as such is kept as given.',
+      required: ['id'],
       properties: { id: { type: 'string', format: 'uuid' }, filename: STRING, size: { type: 'integer' }, mime_type: STRING },
     },
     ListMeta: {
