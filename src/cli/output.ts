@@ -19,7 +19,8 @@ export interface Output {
 }
 
 export function output(json: boolean): Output {
-  const interactive = Boolean(process.stderr.isTTY) && !json;
+  // A terminal that reports no width (a pty with no window size) would make the spinner redraw forever.
+  const interactive = Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) > 0 && !json;
   return {
     json,
     result(value, human) {

@@ -5,6 +5,7 @@ import { pageOf } from '../engine/list-query.js';
 import { scopeSql, whereSql } from '../metadata/sql/conditions.js';
 import { findRecord, recordNotFound } from '../engine/read.js';
 import { invalidPayload, notFound } from '../errors.js';
+import { UUID_RE } from '../types/ids.js';
 import { HISTORY_ACTIONS, type Actor, type Changes, type HistoryAction } from './entries.js';
 
 /** Reading history (spec: history.md §Reading it): one record's entries, and the whole log with filters. */
@@ -111,6 +112,9 @@ export async function auditLog(ctx: OpContext, q: Query): Promise<HistoryPage> {
   const conds: string[] = [];
   for (const key of ['entity', 'record_id', 'actor_id'] as const) {
     const v = filterValue(q, key);
+    // Actors are users and platform admins, both named by UUIDs; the job actor has none.
+    if (key === 'actor_id' && v !== undefined && !UUID_RE.test(v))
+      throw invalidPayload(`Invalid actor_id filter: ${JSON.stringify(v)} is not a UUID`);
     if (v !== undefined) conds.push(`${key} = ${params.add(v, 'text')}`);
   }
   const action = filterValue(q, 'action');

@@ -43,6 +43,8 @@ export function resolveApp(services: Services): Hook {
       request.rocketApp = live;
       return done();
     }
+    // `/api/_platform/<unknown>` falls through to this scope: an unknown route, not an app.
+    if (name === '_platform') return done(new RocketError('NOT_FOUND', `Route not found: ${request.method} ${request.url.split('?')[0]}`));
     services.apps.get(name).then((app) => {
       if (!app) return done(new RocketError('APP_NOT_FOUND', `App not found: ${name}`));
       request.rocketApp = app;

@@ -66,11 +66,17 @@ export function operationsRoutes(app: FastifyInstance, opts: OperationsOptions):
 
   if (metrics) {
     app.get('/metrics', async (request, reply) => {
-      if (opts.metricsToken !== undefined && !sameSecret(request.headers.authorization ?? '', `Bearer ${opts.metricsToken}`)) {
+      if (opts.metricsToken !== undefined && !sameSecret(metricsCredential(request.headers.authorization), opts.metricsToken)) {
         throw unauthorized('A valid metrics token is required');
       }
       reply.type(metrics.contentType);
       return metrics.text();
     });
   }
+}
+
+/** The token of an `Authorization: Bearer …` header, the scheme compared case-insensitively as on every route. */
+function metricsCredential(header: string | undefined): string {
+  const m = /^bearer[ \t]+(.+)$/i.exec(header?.trim() ?? '');
+  return m ? m[1]!.trim() : '';
 }

@@ -1,5 +1,6 @@
 import type { DatabaseServer } from '../db/server.js';
-import { invalid } from '../errors.js';
+import { RETRY_AFTER_SECONDS } from '../db/pg-errors.js';
+import { invalid, serviceUnavailable } from '../errors.js';
 
 /** The server name apps land on when creation names none: the management database's server unless configured. */
 export const MAIN_SERVER = 'main';
@@ -32,7 +33,10 @@ export class Placement {
   /** The server of a stored app; an app placed on a server the configuration no longer names cannot be served. */
   server(name: string): DatabaseServer {
     const server = this.servers.get(name);
-    if (!server) throw new Error(`database server "${name}" is not configured (ROCKET_DATABASES)`);
+    // A configuration gap of this instance (its ROCKET_DATABASES lacks a server another instance placed apps on):
+    // the app is unavailable here, not broken.
+    if (!server)
+      throw serviceUnavailable(`The app's database server "${name}" is not configured on this instance (ROCKET_DATABASES)`, RETRY_AFTER_SECONDS);
     return server;
   }
 }

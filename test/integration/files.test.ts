@@ -195,9 +195,13 @@ describe('upload', () => {
       expect(res.status).toBe(400);
       expect(res.body).toEqual(missing);
     }
+    // a body of another type is 415 (README's code table), JSON and text alike
     const json = await s.client.post(`/api/${app.name}/_files/upload`, { token: app.token, body: { file: 'x' } });
-    expect(json.status).toBe(400);
-    expect(json.body).toEqual(missing);
+    expect(json.status).toBe(415);
+    expect(json.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    const text = await s.client.post(`/api/${app.name}/_files/upload`, { token: app.token, raw: 'abc', headers: { 'content-type': 'text/plain' } });
+    expect(text.status).toBe(415);
+    expect(text.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
     const noBody = await s.client.post(`/api/${app.name}/_files/upload`, { token: app.token });
     expect(noBody.body).toEqual(missing);
     const noBoundary = await s.client.post(`/api/${app.name}/_files/upload`, {

@@ -96,6 +96,9 @@ describe('readiness and metrics', () => {
       expect(res.status).toBe(401);
       expect(res.body.error.code).toBe('UNAUTHORIZED');
     }
+    // the scheme is case-insensitive, as on every route
+    for (const scheme of ['bearer', 'BEARER'])
+      expect((await s.client.get('/metrics', { headers: { authorization: `${scheme} ${TOKEN}` } })).status).toBe(200);
   });
 
   it('exposes every listed series, and they move under load', async () => {

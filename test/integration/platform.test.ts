@@ -202,6 +202,10 @@ describe('apps API', () => {
     const again = await s.client.delete(`/api/_platform/apps/${name}`, { token: s.platformToken });
     expect(again.status).toBe(404);
     expect(again.body.error.code).toBe('NOT_FOUND');
+    // an unknown platform route is an unknown route, not an app called _platform
+    const unknown = await s.client.get('/api/_platform/nope', { token: s.platformToken });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toEqual({ error: { code: 'NOT_FOUND', message: 'Route not found: GET /api/_platform/nope' } });
   });
 
   it('seeds a chosen admin when admin_email/admin_password are given', async () => {

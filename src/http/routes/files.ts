@@ -43,7 +43,16 @@ export const filesArea: Area = async (area, { services }) => {
   };
 
   async function upload(request: FastifyRequest): Promise<Upload> {
-    if (!request.isMultipart()) throw invalidPayload(MISSING_FILE);
+    if (!request.isMultipart()) {
+      // A body of another type (JSON, text) is a 415 (README §Error codes); no body at all has no file in it.
+      const type = request.headers['content-type'];
+      const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
+      if (!request.raw.readableEnded) request.raw.resume();
+      if (type !== undefined && hasBody) {
+        throw new RocketError('UNSUPPORTED_MEDIA_TYPE', `Unsupported Content-Type '${type.slice(0, 100)}': uploads must be multipart/form-data`);
+      }
+      throw invalidPayload(MISSING_FILE);
+    }
     const rocketApp = appOf(request);
     let staged: StagedFile | undefined;
     let tooLarge: RocketError | undefined;
