@@ -1,4 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { exactJson } from '../types/exact-json.js';
@@ -31,6 +33,8 @@ export async function buildHttp(
       socket.destroy(err);
     },
     forceCloseConnections: 'idle',
+    // Node would answer a request without Host itself, with an empty 400: it reaches the hook below instead.
+    http: { requireHostHeader: false },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
   });
 
@@ -49,6 +53,24 @@ export async function buildHttp(
   app.addHook('preSerialization', (request, reply, payload, done) => {
     if (request.rocketApp?.registry.hasBigint) reply.serializer(exactJson);
     done(null, payload);
+  });
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.headers.host !== undefined || request.raw.httpVersion !== '1.1') return done();
+    sendError(new RocketError('INVALID_PAYLOAD', 'Missing Host header (required by HTTP/1.1)'), request, reply);
+  });
+  // What Node's HTTP server would otherwise answer on its own, without a body (an unknown Expect) or not at all (CONNECT).
+  app.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const body = JSON.stringify(
+      envelope(new RocketError('INVALID_PAYLOAD', `Unsupported Expect header: ${String(req.headers.expect).slice(0, 100)}`, [], 417)),
+    );
+    res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    res.end(body);
+  });
+  app.server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    const body = JSON.stringify(envelope(new RocketError('NOT_FOUND', `Route not found: CONNECT ${String(req.url).slice(0, 200)}`)));
+    socket.end(
+      `HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   });
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler((request, reply) =>

@@ -255,6 +255,33 @@ describe('framework errors use the envelope', () => {
       error: { code: 'INVALID_PAYLOAD', message: 'Malformed HTTP request' },
     });
   });
+
+  it('requests Node itself would answer without a body (no Host, an unknown Expect, CONNECT) get the envelope', async () => {
+    const { connect } = await import('node:net');
+    const url = new URL(s.rocket.url);
+    const exchange = (request: string) =>
+      new Promise<{ status: number; body: { error: { code: string; message: string } } }>((resolve, reject) => {
+        const socket = connect(Number(url.port), url.hostname, () => socket.write(request));
+        let data = '';
+        socket.on('data', (d) => {
+          data += d.toString();
+          const head = data.indexOf('\r\n\r\n');
+          const length = /content-length: (\d+)/i.exec(data)?.[1];
+          if (head >= 0 && length !== undefined && data.length >= head + 4 + Number(length)) socket.end();
+        });
+        socket.on('close', () => resolve({ status: Number(data.slice(9, 12)), body: JSON.parse(data.slice(data.indexOf('\r\n\r\n') + 4)) }));
+        socket.on('error', reject);
+      });
+    const noHost = await exchange('GET /health HTTP/1.1\r\n\r\n');
+    expect(noHost).toEqual({ status: 400, body: { error: { code: 'INVALID_PAYLOAD', message: 'Missing Host header (required by HTTP/1.1)' } } });
+    const expectation = await exchange('GET /health HTTP/1.1\r\nHost: x\r\nExpect: bogus\r\n\r\n');
+    expect(expectation.status).toBe(417);
+    expect(expectation.body.error.code).toBe('INVALID_PAYLOAD');
+    const tunnel = await exchange('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    expect(tunnel).toEqual({ status: 404, body: { error: { code: 'NOT_FOUND', message: 'Route not found: CONNECT example.com:443' } } });
+    // HTTP/1.0 needs no Host
+    expect((await exchange('GET /health HTTP/1.0\r\n\r\n')).status).toBe(200);
+  });
 });
 
 describe('request bodies that are not JSON', () => {
