@@ -216,7 +216,14 @@ export function checkListenSafety(config: Pick<Config, 'host' | 'platformPasswor
 function readYaml(path: string): Record<string, string> {
   // Loaded only when a rocket.yaml exists: most deployments configure through the environment.
   const parseYaml = (createRequire(import.meta.url)('yaml') as { parse: typeof ParseYaml }).parse;
-  const doc: unknown = parseYaml(readFileSync(path, 'utf8'));
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    // The parser's message carries a multi-line code frame: its first line says what and where.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw err;
+    throw new ConfigError(`${path}: not valid YAML: ${String((err as Error).message).split('\n')[0]}`);
+  }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${path}: must be a mapping of settings`);
   const out: Record<string, string> = {};

@@ -13,8 +13,9 @@ export function program(): Command {
   const root = new Command('rocket')
     .description('Rocket: a metadata-driven backend on PostgreSQL')
     .option('--json', 'write machine-readable JSON to stdout')
-    .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // Usage errors are reported once, on one line, by run() below (JSON with --json).
+    .configureOutput({ outputError: () => undefined });
   const out = (): Output => output(Boolean(root.opts<{ json?: boolean }>().json));
 
   root
@@ -92,13 +93,23 @@ export async function run(argv: readonly string[]): Promise<void> {
   try {
     await root.parseAsync(argv as string[]);
   } catch (err) {
-    if (err instanceof CommanderError) {
+    const usage = err instanceof CommanderError;
+    if (
+      usage &&
+      (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version' || err.exitCode === 0)
+    ) {
       process.exitCode = err.exitCode;
       return;
     }
-    const message = err instanceof CliError ? err.message : `unexpected error: ${(err as Error).message ?? String(err)}`;
-    if (root.opts<{ json?: boolean }>().json) process.stdout.write(`${JSON.stringify({ error: message })}\n`);
+    const message = usage
+      ? `${err.message.replace(/^error: /, '')} (see rocket --help)`
+      : err instanceof CliError
+        ? err.message
+        : `unexpected error: ${(err as Error).message ?? String(err)}`;
+    // With a usage error the options may not have been parsed: --json is looked for in argv too.
+    if (root.opts<{ json?: boolean }>().json || (argv as string[]).includes('--json'))
+      process.stdout.write(`${JSON.stringify({ error: message })}\n`);
     process.stderr.write(`rocket: ${message}\n`);
-    process.exitCode = err instanceof CliError ? err.exitCode : 1;
+    process.exitCode = usage ? err.exitCode : err instanceof CliError ? err.exitCode : 1;
   }
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, mkdtemp } from 'node:fs/promises';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -121,12 +122,22 @@ describe('rocket apps, export and import', () => {
     expect(missingFile.code).toBe(1);
     expect(missingFile.stderr).toContain('/nonexistent/file.json');
     expect(unknownCommand.code).not.toBe(0);
-    expect(unknownCommand.stderr).toContain("unknown command 'frobnicate'");
+    expect(unknownCommand.stderr).toBe("rocket: unknown command 'frobnicate' (see rocket --help)\n");
     expect(badWorkers.code).toBe(2);
     expect(badWorkers.stderr).toContain('--workers');
     expect(badSetting.code).toBe(2);
     expect(badSetting.stderr).toContain('PORT');
     expect(JSON.parse(json.stdout)).toEqual({ error: 'app not found: no_such_app' });
+    // usage errors: one line, JSON with --json; a rocket.yaml that is not YAML is a bad setting (2), in one line
+    const tooMany = await rocket(['--json', 'apps', 'create', 'a', 'b']);
+    expect(tooMany.code).toBe(1);
+    expect(JSON.parse(tooMany.stdout).error).toMatch(/^too many arguments/);
+    expect(tooMany.stderr.trim().split('\n')).toHaveLength(1);
+    const dir = mkdtempSync(join(tmpdir(), 'rocket-yaml-'));
+    writeFileSync(join(dir, 'rocket.yaml'), 'pool_size: [\n');
+    const badYaml = await rocket(['apps', 'list'], { env: { ROCKET_CONFIG: join(dir, 'rocket.yaml') } });
+    expect(badYaml.code).toBe(2);
+    expect(badYaml.stderr).toMatch(/^rocket: .*rocket\.yaml: not valid YAML: .+\n$/);
     const apps = await server.client.get('/api/_platform/apps', { token: server.platformToken });
     expect(apps.body.data.map((a: { name: string }) => a.name)).not.toContain('Bad Name');
   }, 300_000);

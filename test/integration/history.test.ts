@@ -519,7 +519,15 @@ describe('the audit log', () => {
     const future = await get(`/_admin/history?since=2999-01-01T00:00:00Z`);
     expect(future.body).toEqual({ data: [], meta: { page: 1, per_page: 25, total: 0 } });
 
-    for (const bad of ['action=drop', 'since=yesterday', 'until=2025-13-01', 'since=2025-01-01', 'entity=', 'actor_id=a&actor_id=b', 'actor_id=notauuid']) {
+    for (const bad of [
+      'action=drop',
+      'since=yesterday',
+      'until=2025-13-01',
+      'since=2025-01-01',
+      'entity=',
+      'actor_id=a&actor_id=b',
+      'actor_id=notauuid',
+    ]) {
       const res = await get(`/_admin/history?${bad}`);
       expect(res.status, bad).toBe(400);
       expect(res.body.error.code, bad).toBe('INVALID_PAYLOAD');
