@@ -6,6 +6,7 @@ import { CliError, output, type Output } from './output.js';
 import { cliConfig } from './session.js';
 import { serve, servePrimary, workerCount } from './start.js';
 import { ConfigError, checkListenSafety } from '../config.js';
+import { RocketError } from '../errors.js';
 import { createLogger } from '../logger.js';
 
 /** The `rocket` command (spec: operations.md §Command line). */
@@ -103,7 +104,7 @@ export async function run(argv: readonly string[]): Promise<void> {
     }
     const message = usage
       ? `${err.message.replace(/^error: /, '')} (see rocket --help)`
-      : err instanceof CliError
+      : err instanceof CliError || err instanceof RocketError
         ? err.message
         : `unexpected error: ${(err as Error).message ?? String(err)}`;
     // With a usage error the options may not have been parsed: --json is looked for in argv too.

@@ -28,6 +28,9 @@ export interface ConnectionOptions {
 /** SQLSTATEs and socket errors meaning "no connection now", not "this query failed". */
 const REFUSED = new Set(['53300', '53400', '57P03', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN']);
 
+/** Of those, the ones where the server itself is out of reach (not merely full). */
+const UNREACHABLE = new Set(['CONNECT_TIMEOUT', 'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
+
 function refusedConnection(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && REFUSED.has(code);
@@ -182,7 +185,12 @@ export class Database implements Queryable {
         // A caller that waits for nothing (diagnostics) wants the driver's own reason.
         if (!refusedConnection(err) || this.options.connectWaitMs === 0) throw err;
         if (Date.now() + delay > deadline) {
-          throw serviceUnavailable('The database has no free connection; try again shortly', RETRY_AFTER_SECONDS);
+          throw serviceUnavailable(
+            UNREACHABLE.has(String((err as { code?: unknown }).code))
+              ? 'The database cannot be reached; try again shortly'
+              : 'The database has no free connection; try again shortly',
+            RETRY_AFTER_SECONDS,
+          );
         }
         await new Promise((r) => setTimeout(r, delay));
       }

@@ -135,6 +135,9 @@ describe('rocket apps, export and import', () => {
     expect(tooMany.stderr.trim().split('\n')).toHaveLength(1);
     const dir = mkdtempSync(join(tmpdir(), 'rocket-yaml-'));
     writeFileSync(join(dir, 'rocket.yaml'), 'pool_size: [\n');
+    const unreachable = await rocket(['apps', 'list'], { env: { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/rocket' } });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toBe('rocket: The database cannot be reached; try again shortly\n');
     const badYaml = await rocket(['apps', 'list'], { env: { ROCKET_CONFIG: join(dir, 'rocket.yaml') } });
     expect(badYaml.code).toBe(2);
     expect(badYaml.stderr).toMatch(/^rocket: .*rocket\.yaml: not valid YAML: .+\n$/);
