@@ -15,6 +15,9 @@ export interface ServedDocument {
 const MAX_AUDIENCES = 256;
 
 interface SnapshotEntry {
+  /** The snapshots' part of the version, computed once per snapshot pair. */
+  base: string;
+  stamp: string;
   version: string;
   docs: Map<string, ServedDocument>;
 }
@@ -40,7 +43,7 @@ export function metadataVersion(registry: Registry, permissions: PermissionSet, 
 }
 
 /**
- * Documents per (registry snapshot, permission snapshot, version, audience). Both snapshots are replaced,
+ * Documents per (registry snapshot, permission snapshot, definitions stamp, audience). Both snapshots are replaced,
  * never mutated, on every metadata change, so the weak keys make a change invalidate everything
  * built from the old ones, and a request after the change sees the new document.
  */
@@ -51,14 +54,19 @@ export class DocumentCache {
     registry: Registry,
     permissions: PermissionSet,
     audience: string,
-    version: string,
+    base: () => string,
+    stamp: string,
     build: (version: string) => OpenApiDocument,
   ): ServedDocument {
     const byPermissions = getOrInsert(this.snapshots, registry, () => new WeakMap());
-    const entry = getOrInsert(byPermissions, permissions, () => ({ version, docs: new Map() }));
-    // Definitions outside the compiled snapshots (UI configs, inactive rules) change the version alone.
-    if (entry.version !== version) {
-      entry.version = version;
+    const entry = getOrInsert(byPermissions, permissions, (): SnapshotEntry => {
+      const b = base();
+      return { base: b, stamp, version: digest(`${b}/${stamp}`, 16), docs: new Map() };
+    });
+    // Definitions outside the compiled snapshots (UI configs, inactive rules) move only the stamp.
+    if (entry.stamp !== stamp) {
+      entry.stamp = stamp;
+      entry.version = digest(`${entry.base}/${stamp}`, 16);
       entry.docs.clear();
     }
     const hit = entry.docs.get(audience);

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { RocketError, serviceUnavailable, unauthorized } from '../errors.js';
+import { bearerToken } from '../auth/authenticate.js';
 import { envelope, sendError } from '../http/errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import { type Metrics, routeFamily } from './metrics.js';
@@ -66,17 +67,11 @@ export function operationsRoutes(app: FastifyInstance, opts: OperationsOptions):
 
   if (metrics) {
     app.get('/metrics', async (request, reply) => {
-      if (opts.metricsToken !== undefined && !sameSecret(metricsCredential(request.headers.authorization), opts.metricsToken)) {
+      if (opts.metricsToken !== undefined && !sameSecret(bearerToken(request.headers.authorization), opts.metricsToken)) {
         throw unauthorized('A valid metrics token is required');
       }
       reply.type(metrics.contentType);
       return metrics.text();
     });
   }
-}
-
-/** The token of an `Authorization: Bearer …` header, the scheme compared case-insensitively as on every route. */
-function metricsCredential(header: string | undefined): string {
-  const m = /^bearer[ \t]+(.+)$/i.exec(header?.trim() ?? '');
-  return m ? m[1]!.trim() : '';
 }

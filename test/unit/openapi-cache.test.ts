@@ -19,15 +19,15 @@ describe('DocumentCache', () => {
     const counter = { n: 0 };
     const registry = Registry.empty();
     const permissions = PermissionSet.empty();
-    const first = cache.served(registry, permissions, 'admin', 'v1', build(counter));
-    expect(cache.served(registry, permissions, 'admin', 'v1', build(counter))).toBe(first);
+    const first = cache.served(registry, permissions, 'admin', () => 'v1', 's1', build(counter));
+    expect(cache.served(registry, permissions, 'admin', () => 'v1', 's1', build(counter))).toBe(first);
     expect(counter.n).toBe(1);
-    cache.served(registry, permissions, 'roles:a', 'v1', build(counter));
+    cache.served(registry, permissions, 'roles:a', () => 'v1', 's1', build(counter));
     expect(counter.n).toBe(2);
-    const next = cache.served(Registry.empty(), permissions, 'admin', 'v2', build(counter));
+    const next = cache.served(Registry.empty(), permissions, 'admin', () => 'v2', 's1', build(counter));
     expect(counter.n).toBe(3);
     expect(next.etag).not.toBe(first.etag);
-    cache.served(registry, PermissionSet.empty(), 'admin', 'v1', build(counter));
+    cache.served(registry, PermissionSet.empty(), 'admin', () => 'v1', 's1', build(counter));
     expect(counter.n).toBe(4);
   });
 
@@ -36,11 +36,11 @@ describe('DocumentCache', () => {
     const counter = { n: 0 };
     const registry = Registry.empty();
     const permissions = PermissionSet.empty();
-    const first = cache.served(registry, permissions, 'admin', 'v1', build(counter));
-    const moved = cache.served(registry, permissions, 'admin', 'v2', build(counter));
+    const first = cache.served(registry, permissions, 'admin', () => 'v1', 's1', build(counter));
+    const moved = cache.served(registry, permissions, 'admin', () => 'v1', 's2', build(counter));
     expect(counter.n).toBe(2);
     expect(moved.etag).not.toBe(first.etag);
-    expect(JSON.parse(moved.body).info.version).toBe('v2');
+    expect(JSON.parse(moved.body).info.version).not.toBe(JSON.parse(first.body).info.version);
   });
 
   it('keys audiences by admin flag and the role set, case and order aside', () => {

@@ -92,7 +92,10 @@ export const openapiArea: Area = async (app, { services }) => {
         registry,
         permissions,
         audienceKey(caller),
-        metadataVersion(registry, permissions, sync, `${rocketVersion}/${GENERATOR_REVISION}/${rt.name}/${title}/${await definitionsStamp(rt.db)}`),
+        // The snapshots' hash and the stored definitions' stamp both go into the version: the registry may
+        // lag the tables for a moment after another instance's change, and must not share a version with them.
+        () => metadataVersion(registry, permissions, sync, `${rocketVersion}/${GENERATOR_REVISION}/${rt.name}/${title}`),
+        await definitionsStamp(rt.db),
         (version) =>
           buildAppDocument({
             app: rt.name,
