@@ -115,23 +115,39 @@ function nestedRows(use: RelationUse, names: ReadonlyMap<string, string>): Schem
   delete ref.readOnly;
   (keyed.properties as Record<string, Schema>)[pk.name] = ref;
   if (use.relation.def.type === 'many_to_many') return keyed;
-  return { anyOf: [schemaRef(`${base}Create`), { allOf: [schemaRef(`${base}Update`), keyed] }] };
+  // A new child is the target's Create without its foreign key: the engine sets that to the parent's key.
+  const fk = use.relation.def.target_key;
+  const required = createRequired(target).filter((name) => name !== fk);
+  const insert: Schema = {
+    allOf: [schemaRef(`${base}Update`)],
+    // An Update never takes the key; a client-chosen one is part of a new row.
+    ...(!target.def.primary_key.generated && { properties: { [pk.name]: ref } }),
+    ...(required.length && { required }),
+  };
+  return { anyOf: [insert, { allOf: [schemaRef(`${base}Update`), keyed] }] };
+}
+
+/** The fields a create must send: a client-chosen key, and required non-nullable fields without a default. */
+function createRequired(entity: EntityMeta): string[] {
+  const required: string[] = [];
+  for (const f of entity.fieldList) {
+    if (engineWritten(entity, f)) continue;
+    const clientKey = f === entity.pk && !entity.def.primary_key.generated;
+    const mandatory = clientKey || (f.required === true && !f.nullable);
+    const autoSlug = entity.def.slug?.source !== undefined && entity.def.slug.field === f.name;
+    if (mandatory && f.default === undefined && !autoSlug) required.push(f.name);
+  }
+  return required;
 }
 
 function inputSchema(ctx: EntityContext, create: boolean): Schema {
   const { entity, names, allowed } = ctx;
   const properties: Record<string, Schema> = {};
-  const required: string[] = [];
-  const pk = entity.def.primary_key;
+  const required = create ? createRequired(entity) : [];
   for (const f of entity.fieldList) {
     if (engineWritten(entity, f)) continue;
     if (!create && f === entity.pk) continue; // the key of an update is the path's id
     properties[f.name] = inputFieldSchema(entity, f);
-    if (!create) continue;
-    const clientKey = f === entity.pk && !pk.generated;
-    const mandatory = clientKey || (f.required === true && !f.nullable);
-    const autoSlug = entity.def.slug?.source !== undefined && entity.def.slug.field === f.name;
-    if (mandatory && f.default === undefined && !autoSlug) required.push(f.name);
   }
   for (const { name, use } of relationProperties(entity, allowed)) {
     // Nested writes go from the source side only, into a target the caller may write.

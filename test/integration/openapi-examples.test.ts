@@ -104,6 +104,27 @@ describe('the documents of the example schemas', () => {
     expect(check('Customer', out.customer)).toEqual([]);
   });
 
+  it('a nested create documented by the Create schema (children without their foreign key) is accepted as documented', async () => {
+    const { doc, example, token, name: app } = apps.get('helpdesk-ticketing')!;
+    const check = validators(doc);
+    const response = await sampleBody(app, token, example, 'response');
+    expect(response).toHaveProperty('ticket_id'); // required on its own: the parent's key
+    delete response.ticket_id;
+    const body = { ...(await sampleBody(app, token, example, 'ticket')), ticket_responses: { data: [response, { ...response }] } };
+    expect(check('TicketCreate', body)).toEqual([]);
+    const created = await s.client.post(`/api/${app}/ticket?include=ticket_responses`, { token, body });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.data.ticket_responses).toHaveLength(2);
+    for (const r of created.body.data.ticket_responses) expect(r.ticket_id).toBe(created.body.data.id);
+    // a new child still needs its own required fields
+    const required = (doc.components.schemas.ResponseCreate as { required: string[] }).required.filter((f) => f !== 'ticket_id');
+    expect(required.length).toBeGreaterThan(0);
+    const incomplete = { ...body, ticket_responses: { data: [{}] } };
+    expect(check('TicketCreate', incomplete).length).toBeGreaterThan(0);
+    const refused = await s.client.post(`/api/${app}/ticket`, { token, body: incomplete });
+    expect(refused.status).toBe(422);
+  });
+
   it.each(FILES.map((f) => f.replace(/\.json$/, '')))(
     '%s: real responses of every entity (list, get with every include, create, update) match the response schemas',
     async (name) => {
