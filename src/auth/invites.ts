@@ -1,3 +1,4 @@
+import { hasNul } from '../types/text.js';
 import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../db/database.js';
 import { RocketError, conflict, invalid, invalidPayload, notFound } from '../errors.js';
@@ -131,12 +132,15 @@ export async function acceptInvite(app: InviteContext, input: { token?: unknown;
 
 /** The invite behind a token, or the spec's error for why it cannot be used. */
 async function inviteState(q: Queryable, token: string, lock = false): Promise<InviteState> {
-  const rows = await q.query<InviteState>(
-    `SELECT id, email, COALESCE(roles, '{}') AS roles, accepted_at IS NOT NULL AS accepted,
+  // No stored token holds a NUL: such a token is an unknown one.
+  const rows = hasNul(token)
+    ? []
+    : await q.query<InviteState>(
+        `SELECT id, email, COALESCE(roles, '{}') AS roles, accepted_at IS NOT NULL AS accepted,
             expires_at <= NOW() AS expired
        FROM _invites WHERE token = $1${lock ? ' FOR UPDATE' : ''}`,
-    [token],
-  );
+        [token],
+      );
   const invite = rows[0];
   if (!invite) throw notFound('Invalid invite token');
   if (invite.accepted) throw new RocketError('VALIDATION_FAILED', 'Invite has already been accepted', [], 400);

@@ -1,3 +1,4 @@
+import { hasNul } from '../types/text.js';
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../db/database.js';
 import { quoteIdent } from '../db/quote.js';
@@ -48,6 +49,8 @@ export class SessionService {
     const email = typeof body.email === 'string' ? body.email.trim().toLowerCase() : '';
     const password = typeof body.password === 'string' ? body.password : '';
     if (!email || !password) throw unauthorized('Email and password are required');
+    // No stored email holds a NUL (PostgreSQL text cannot): an unknown email, refused before any query.
+    if (hasNul(email)) throw unauthorized('Invalid email or password');
     const throttleKey = `${this.throttleScope}\n${email}`;
     await this.throttle.check(throttleKey);
     const rows = await this.db.query<UserRow>(`SELECT id, password_hash, roles, active FROM ${this.users} WHERE email = $1`, [email]);

@@ -35,6 +35,9 @@ export function mapPgError(err: unknown): unknown {
     case '22001': // string_data_right_truncation
     case '22021': // character_not_in_repertoire
       return invalidPayload(`Invalid value: ${err.message}`);
+    case '54000': // program_limit_exceeded; of its cases only an index entry over the size limit comes from a value sent
+      if (!/index row/i.test(err.message)) return err;
+      return validationFailed('Validation failed', [{ rule: 'type', message: 'A value is too large for the index of its field' }]);
     default:
       return err;
   }

@@ -27,8 +27,8 @@ export function jsonTooDeep(text: string, max = MAX_JSON_DEPTH): boolean {
 }
 
 /**
- * A JSON request body: parsed safely (no __proto__ / constructor.prototype
- * keys), nesting limited; an empty body is no body, so a DELETE sent with a
+ * A JSON request body: parsed safely (a __proto__ key is a 422, constructor.prototype
+ * keys are dropped), nesting limited; an empty body is no body, so a DELETE sent with a
  * JSON content type still works.
  */
 export function parseJsonBody(text: string): unknown {
@@ -37,9 +37,17 @@ export function parseJsonBody(text: string): unknown {
   if (text.length > MAX_JSON_DEPTH && jsonTooDeep(text)) {
     throw new RocketError('INVALID_PAYLOAD', `Invalid request body: JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   }
+  let parsed: unknown;
   try {
-    return secureJson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' });
-  } catch {
+    parsed = secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'remove' });
+  } catch (err) {
+    // A `__proto__` key is refused like any key nothing defines (removing it silently would hide the mistake).
+    if (err instanceof SyntaxError && /forbidden prototype/.test(err.message)) {
+      throw new RocketError('VALIDATION_FAILED', 'Validation failed', [
+        { field: '__proto__', rule: 'unknown', message: 'Unknown field or relation: __proto__' },
+      ]);
+    }
     throw new RocketError('INVALID_PAYLOAD', 'Invalid request body');
   }
+  return parsed;
 }

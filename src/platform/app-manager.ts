@@ -1,3 +1,4 @@
+import { hasNul } from '../types/text.js';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
@@ -80,6 +81,8 @@ export class AppManager {
   async get(name: string): Promise<AppRuntime | undefined> {
     const hit = this.loaded(name);
     if (hit) return hit;
+    // No stored name holds a NUL (PostgreSQL text cannot): binding one would fail as a bad value, not a miss.
+    if (hasNul(name)) return undefined;
     let pending = this.opening.get(name);
     if (!pending) {
       pending = (async () => {
@@ -135,7 +138,7 @@ export class AppManager {
   }
 
   async find(name: string): Promise<AppView> {
-    const rows = await this.mgmt.query<AppView>(`SELECT ${APP_COLUMNS} FROM _apps WHERE name = $1`, [name]);
+    const rows = hasNul(name) ? [] : await this.mgmt.query<AppView>(`SELECT ${APP_COLUMNS} FROM _apps WHERE name = $1`, [name]);
     if (!rows[0]) throw notFound('App not found');
     return rows[0];
   }
@@ -204,7 +207,7 @@ export class AppManager {
   }
 
   async delete(name: string): Promise<void> {
-    const rows = await this.mgmt.query<AppRow>('SELECT * FROM _apps WHERE name = $1', [name]);
+    const rows = hasNul(name) ? [] : await this.mgmt.query<AppRow>('SELECT * FROM _apps WHERE name = $1', [name]);
     const row = rows[0];
     if (!row) throw notFound('App not found or failed to delete: no such app');
     const runtime = this.live.get(name);

@@ -127,11 +127,20 @@ export function coerceInput(field: TypedField, value: unknown): Coerced {
       return ok(`${m[1]}-${m[2]}-${m[3]}`);
     }
     case 'json':
-      if (value === undefined || hasNul(value)) return FAIL;
+      // 1e400 parses as Infinity, which JSON.stringify would store as null: refused rather than lost.
+      if (value === undefined || hasNul(value) || hasNonFinite(value)) return FAIL;
       return ok(value);
     case 'file':
       return FAIL; // resolved by the files stage, never coerced blindly
   }
+}
+
+/** Whether a JSON value holds a number JSON cannot write (±Infinity from a literal beyond double range). */
+function hasNonFinite(value: unknown): boolean {
+  if (typeof value === 'number') return !Number.isFinite(value);
+  if (Array.isArray(value)) return value.some(hasNonFinite);
+  if (value !== null && typeof value === 'object') return Object.values(value).some(hasNonFinite);
+  return false;
 }
 
 /** Coerces one filter value from a query string (spec: rest-api.md §List value coercion). */

@@ -11,3 +11,24 @@ export function hasNul(value: unknown): boolean {
   }
   return false;
 }
+
+/** Where the first key or string PostgreSQL cannot store sits in a JSON value (`a.b[2]`; '' for the value itself), or undefined. */
+export function unstorablePath(value: unknown, path = ''): string | undefined {
+  if (typeof value === 'string') return UNSTORABLE.test(value) ? path : undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = unstorablePath(value[i], `${path}[${i}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const at = path ? `${path}.${k}` : k;
+      if (UNSTORABLE.test(k)) return at;
+      const found = unstorablePath(v, at);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}

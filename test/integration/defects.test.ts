@@ -430,3 +430,111 @@ describe('one record shape', () => {
     expect(list.body.data[0].players[0]).toEqual(player);
   });
 });
+
+describe('values PostgreSQL cannot store or index (black-box audit)', () => {
+  const count = async (table: string) => (await runtime.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`))[0]!.n;
+
+  beforeAll(async () => {
+    const tag = {
+      name: 'tag',
+      table: 'tags',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'code', type: 'string', unique: true },
+        { name: 'meta', type: 'json' },
+      ],
+    };
+    expect((await admin('post', 'entities', tag)).status).toBe(201);
+  });
+
+  it('a NUL anywhere in an admin definition is 422 naming the key, and nothing is stored', async () => {
+    const before = { permissions: await count('_permissions'), rules: await count('_rules'), entities: await count('_entities') };
+    const cases: Array<[string, unknown, string]> = [
+      [
+        'permissions',
+        { entity: 'tag', action: 'read', roles: ['x'], conditions: [{ field: 'code', operator: 'eq', value: 'a\u0000b' }] },
+        'conditions[0].value',
+      ],
+      [
+        'rules',
+        { entity: 'tag', hook: 'before_write', type: 'field', definition: { field: 'code', operator: 'min_length', value: 1, message: 'a\u0000b' } },
+        'definition.message',
+      ],
+      [
+        'entities',
+        {
+          name: 'nul',
+          table: 'nuls',
+          primary_key: uuid,
+          fields: [
+            { name: 'id', type: 'uuid' },
+            { name: 'k', type: 'string', enum: ['a\u0000'] },
+          ],
+        },
+        'fields[1].enum[0]',
+      ],
+    ];
+    for (const [path, body, field] of cases) {
+      const res = await admin('post', path, body);
+      expect(res.status, path).toBe(422);
+      expect(res.body.error.code).toBe('VALIDATION_FAILED');
+      expect(res.body.error.details[0]).toMatchObject({ field, rule: 'type' });
+    }
+    expect({ permissions: await count('_permissions'), rules: await count('_rules'), entities: await count('_entities') }).toEqual(before);
+  });
+
+  it('a value too long for the unique index of its field is 422, on create and update, and nothing is written', async () => {
+    const long = 'x'.repeat(12_000).replace(/x/g, () => String.fromCharCode(97 + Math.floor(Math.random() * 26)));
+    const before = await count('tags');
+    const created = await rec('post', 'tag', { code: long });
+    expect(created.status).toBe(422);
+    expect(created.body.error).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ rule: 'type' }] });
+    expect(await count('tags')).toBe(before);
+    const ok = await rec('post', 'tag', { code: 'short' });
+    expect(ok.status).toBe(201);
+    const updated = await rec('put', `tag/${ok.body.data.id}`, { code: long });
+    expect(updated.status).toBe(422);
+    expect((await rec('get', `tag/${ok.body.data.id}`)).body.data.code).toBe('short');
+  });
+
+  it('a json value with a number beyond double range is a type error, not stored as null', async () => {
+    const res = await fetch(`${s.rocket.url}/api/${app.name}/tag`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${app.token}`, 'content-type': 'application/json' },
+      body: '{"code":"big","meta":{"size":1e400}}',
+    });
+    expect(res.status).toBe(422);
+    const body = (await res.json()) as { error: { details: Array<{ field: string; rule: string }> } };
+    expect(body.error.details[0]).toMatchObject({ field: 'meta', rule: 'type' });
+    expect((await runtime.db.query(`SELECT 1 FROM tags WHERE code = 'big'`)).length).toBe(0);
+  });
+
+  it('a __proto__ key is an unknown field (422), not silently dropped', async () => {
+    const res = await fetch(`${s.rocket.url}/api/${app.name}/tag`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${app.token}`, 'content-type': 'application/json' },
+      body: '{"code":"proto","__proto__":{"x":1}}',
+    });
+    expect(res.status).toBe(422);
+    const body = (await res.json()) as { error: { code: string; details: Array<{ field: string; rule: string }> } };
+    expect(body.error.code).toBe('VALIDATION_FAILED');
+    expect(body.error.details[0]).toMatchObject({ field: '__proto__', rule: 'unknown' });
+    expect((await runtime.db.query(`SELECT 1 FROM tags WHERE code = 'proto'`)).length).toBe(0);
+  });
+
+  it('a NUL in an app name, a login email or an invite token is a miss (404 / 401), not a bad value', async () => {
+    const unknownApp = await s.client.get('/api/%00/tag', { token: app.token });
+    expect(unknownApp.status).toBe(404);
+    expect(unknownApp.body.error.code).toBe('APP_NOT_FOUND');
+    const platformApp = await s.client.get('/api/_platform/apps/%00', { token: s.platformToken });
+    expect(platformApp.status).toBe(404);
+    expect(platformApp.body.error.code).toBe('NOT_FOUND');
+    const login = await s.client.post(`/api/${app.name}/auth/login`, { body: { email: 'a\u0000@x.io', password: 'x' } });
+    expect(login.status).toBe(401);
+    expect(login.body.error.message).toBe('Invalid email or password');
+    const invite = await s.client.post(`/api/${app.name}/auth/accept-invite`, { body: { token: 'x\u0000', password: 'secret-pass-1' } });
+    expect(invite.status).toBe(404);
+    expect(invite.body.error.message).toBe('Invalid invite token');
+  });
+});

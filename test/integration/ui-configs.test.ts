@@ -94,7 +94,7 @@ describe('UI config admin API', () => {
     for (const [body, status, code, message] of cases) {
       const res = await admin('post', '', body);
       expect(res.status, JSON.stringify(body)).toBe(status);
-      expect(res.body, JSON.stringify(body)).toEqual({ error: { code, message } });
+      expect(res.body, JSON.stringify(body)).toMatchObject({ error: { code, message } });
     }
     const unparsable = await s.client.post(`/api/${app.name}/_admin/ui-configs`, { token: app.token, raw: '{"entity":' });
     expect(unparsable.status).toBe(400);

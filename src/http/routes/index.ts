@@ -1,3 +1,5 @@
+import { unstorablePath } from '../../types/text.js';
+import { RocketError } from '../../errors.js';
 import type { FastifyInstance } from 'fastify';
 import { type Area, requireAccess, resolveApp, type Services } from '../context.js';
 import { adminAiRoutes } from './admin-ai.js';
@@ -38,6 +40,14 @@ const ADMIN_ROUTES: readonly AdminRoutes[] = [
 /** /api/:app/_admin/*: app admins (and platform admins) only, checked once for the whole scope. */
 const adminArea: Area = async (area, { services }) => {
   requireAccess(area, services, 'admin');
+  // Definitions are stored as text and jsonb, which cannot hold NUL (or a lone surrogate): one 422 naming the key
+  // for every admin write, rather than a check in each definition's validator.
+  area.addHook('preValidation', (request, _reply, done) => {
+    const field = unstorablePath(request.body);
+    if (field === undefined) return done();
+    const message = `${/^[^.[]*/.exec(field)![0] || 'The body'} must not contain NUL characters`;
+    done(new RocketError('VALIDATION_FAILED', message, field ? [{ field, rule: 'type', message: `${field} must not contain NUL characters` }] : []));
+  });
   for (const routes of ADMIN_ROUTES) await routes(area, services);
 };
 
