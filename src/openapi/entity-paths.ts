@@ -124,7 +124,8 @@ function nestedRows(use: RelationUse, names: ReadonlyMap<string, string>): Schem
     ...(!target.def.primary_key.generated && { properties: { [pk.name]: ref } }),
     ...(required.length && { required }),
   };
-  return { anyOf: [insert, { allOf: [schemaRef(`${base}Update`), keyed] }] };
+  // The Create itself stays the first choice (the contract names it); the second admits the row without its FK.
+  return { anyOf: [schemaRef(`${base}Create`), insert, { allOf: [schemaRef(`${base}Update`), keyed] }] };
 }
 
 /** The fields a create must send: a client-chosen key, and required non-nullable fields without a default. */

@@ -326,10 +326,11 @@ export class AppFeed {
   }
 }
 
-/** A Last-Event-ID as an event id: a positive decimal integer, else undefined (→ reset). */
+/**
+ * A Last-Event-ID as a resume point: a decimal integer, else undefined (→ reset). 0 precedes the first event, so
+ * it replays everything while nothing has been pruned (ids themselves start at 1).
+ */
 function resumePoint(text: string): number | undefined {
   const t = text.trim();
-  if (!/^\d{1,15}$/.test(t)) return undefined;
-  const n = Number(t);
-  return n >= 1 ? n : undefined;
+  return /^\d{1,15}$/.test(t) ? Number(t) : undefined;
 }

@@ -2,7 +2,8 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /** How long a stream cut off for being slow may take to flush its final `reset` before its socket is dropped. */
-const FLUSH_GRACE_MS = 10_000;
+// A reader paused for a while (a backgrounded tab) still finds its events and the reset when it reads again.
+const FLUSH_GRACE_MS = 60_000;
 
 export interface StreamOptions {
   /** More events than this waiting for the reader → `reset` and close. */

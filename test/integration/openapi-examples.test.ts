@@ -112,6 +112,10 @@ describe('the documents of the example schemas', () => {
     delete response.ticket_id;
     const body = { ...(await sampleBody(app, token, example, 'ticket')), ticket_responses: { data: [response, { ...response }] } };
     expect(check('TicketCreate', body)).toEqual([]);
+    // the contract's reading holds too: children are the target's Create (or keyed rows)
+    expect(JSON.stringify((doc.components.schemas.TicketCreate!.properties as Record<string, unknown>).ticket_responses)).toContain(
+      '#/components/schemas/ResponseCreate',
+    );
     const created = await s.client.post(`/api/${app}/ticket?include=ticket_responses`, { token, body });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     expect(created.body.data.ticket_responses).toHaveLength(2);

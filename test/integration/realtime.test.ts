@@ -415,6 +415,23 @@ describe('delivery across instances', () => {
 });
 
 describe('resume with Last-Event-ID', () => {
+  it('0 replays every retained event while none has been pruned (else reset)', async () => {
+    const before = await created('/note', { title: 'before zero', owner: 'x' });
+    for (let i = 0; i < 100 && (await q('SELECT count(*)::int AS n FROM _realtime_pending'))[0].n > 0; i++) {
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    const [state] = await q('SELECT pruned_through::int AS p FROM _realtime_state');
+    const r = await subscribe(b, 'entities=note', { headers: { 'last-event-id': '0' } });
+    if (state.p === 0) {
+      await r.until(() => changes(r).some((e) => e.data.id === before.id), WAIT_MS);
+      expect(r.events.map((e) => e.event)).not.toContain('reset');
+      expect(r.events[0]!.event).toBe('ready');
+    } else {
+      await r.waitFor(1, 'reset');
+    }
+    r.close();
+  });
+
   it('delivers exactly the missed events, on another instance, then live ones', async () => {
     const first = await subscribe(a, 'entities=note');
     const n = await created('/note', { title: 'r0', owner: 'x' });
