@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import { SYSTEM_ACTOR } from '../auth/caller.js';
 import { createUser, resetPassword } from '../auth/users.js';
+import { recordChange, sampleRowHistory, withoutTimestamps } from '../history/audit.js';
 import { exportSchema, importSchema } from '../metadata/transfer.js';
 import { CliError, readStdin, table, type Output } from './output.js';
 import { appRuntime, withCore } from './session.js';
@@ -63,7 +65,12 @@ export async function importApp(out: Output, app: string, file: string): Promise
   }
   const result = await withCore(async (core) => {
     const runtime = await appRuntime(core, app);
-    return out.progress(`importing ${file} into ${app}`, () => importSchema(runtime, runtime.extensions.transferSections, doc));
+    // Audited as an import through the API is, by the system actor (the command line acts for no user).
+    const result = await out.progress(`importing ${file} into ${app}`, () =>
+      importSchema(runtime, runtime.extensions.transferSections, doc, sampleRowHistory(SYSTEM_ACTOR)),
+    );
+    await recordChange(runtime.db, SYSTEM_ACTOR, { collection: '_import', key: null, action: 'create', before: null, after: result.summary });
+    return result;
   });
   const counts = Object.entries(result.summary)
     .map(([k, v]) => `${k}: ${v}`)
@@ -87,7 +94,18 @@ export async function usersCreate(out: Output, app: string, email: string, opts:
           .split(',')
           .map((r) => r.trim())
           .filter((r) => r !== '');
-  const user = await withCore(async (core) => createUser(await appRuntime(core, app), { email, password, roles }));
+  const user = await withCore(async (core) => {
+    const runtime = await appRuntime(core, app);
+    const created = await createUser(runtime, { email, password, roles });
+    await recordChange(runtime.db, SYSTEM_ACTOR, {
+      collection: '_users',
+      key: created.id,
+      action: 'create',
+      before: null,
+      after: withoutTimestamps(created),
+    });
+    return created;
+  });
   const shown = generated === undefined ? user : { ...user, password: generated };
   out.result(shown, `created user ${user.email} (${user.id})${generated ? `\npassword: ${generated}` : ''}`);
 }
@@ -99,6 +117,8 @@ export async function usersResetPassword(out: Output, app: string, email: string
     const runtime = await appRuntime(core, app);
     const updated = await resetPassword(runtime, email, password);
     await runtime.sessions.unlock(updated.email);
+    const view = withoutTimestamps(updated);
+    await recordChange(runtime.db, SYSTEM_ACTOR, { collection: '_users', key: updated.id, action: 'update', before: view, after: view });
     return updated;
   });
   out.result(user, `password of ${user.email} reset; their sessions have ended`);

@@ -25,6 +25,13 @@ function redact(value: unknown): unknown {
   return value ?? null;
 }
 
+/** An item without its timestamps: the log keeps what the admin wrote. */
+export function withoutTimestamps(item: unknown): unknown {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) return item;
+  const { created_at: _c, updated_at: _u, ...rest } = item as Record<string, unknown>;
+  return rest;
+}
+
 /** Stores one admin change in `tx`, by the caller. */
 export async function recordChange(tx: Queryable, caller: Caller, change: AdminChange): Promise<void> {
   const isImport = change.collection === '_import';

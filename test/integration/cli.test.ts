@@ -71,6 +71,11 @@ describe('rocket apps, export and import', () => {
 
     const entities = await client.get(`/api/${name}/_admin/entities`, { token });
     expect(entities.body.data.length).toBe(summary.summary.entities);
+    // audited like an import through the API, by the system actor
+    const log = await client.get(`/api/${name}/_admin/history?entity=_import`, { token });
+    expect(log.body.data).toHaveLength(1);
+    expect(log.body.data[0]).toMatchObject({ action: 'create', actor: { kind: 'system', id: null } });
+    expect(log.body.data[0].changes.summary.to.entities).toBe(summary.summary.entities);
     const first = entities.body.data[0].name as string;
     expect((await client.get(`/api/${name}/${first}`, { token })).status).toBe(200);
 
@@ -180,6 +185,13 @@ describe('rocket users', () => {
 
     const reset = await rocket(['users', 'reset-password', app.name, 'admin@localhost', '--password-stdin'], { stdin: 'brand-new-pw\n' });
     expect(reset.code, reset.stderr).toBe(0);
+    // both creations and the reset are in the audit log, by the system actor, without any password or hash
+    const audit = await server.client.get(`/api/${app.name}/_admin/history?entity=_users`, { token: app.token });
+    expect(audit.status).toBe(200);
+    const byCli = (audit.body.data as Array<{ action: string; actor: { kind: string }; record_id: string }>).filter((e) => e.actor.kind === 'system');
+    expect(byCli.map((e) => e.action).sort()).toEqual(['create', 'create', 'update']);
+    expect(byCli.map((e) => e.record_id)).toContain(user.id);
+    expect(JSON.stringify(audit.body)).not.toMatch(/password|\$argon2/);
     const login = await server.client.post(`/api/${app.name}/auth/login`, { body: { email: 'admin@localhost', password: 'brand-new-pw' } });
     expect(login.status).toBe(200);
     const old = await server.client.post(`/api/${app.name}/auth/login`, { body: { email: 'admin@localhost', password: 'changeme' } });

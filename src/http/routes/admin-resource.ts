@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { auditFor } from '../../history/audit.js';
+import { auditFor, withoutTimestamps } from '../../history/audit.js';
 import type { AdminChange, Audit } from '../../metadata/audit.js';
 import type { AppRuntime } from '../../platform/app-runtime.js';
 import { appOf, callerOf } from '../context.js';
@@ -32,13 +32,6 @@ type ByKey = { Params: { key: string } };
 type Item = Record<string, unknown>;
 
 const isItem = (v: unknown): v is Item => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-/** An item without its timestamps: the log keeps what the admin wrote. */
-export function withoutTimestamps(item: unknown): unknown {
-  if (!isItem(item)) return item;
-  const { created_at: _c, updated_at: _u, ...rest } = item;
-  return rest;
-}
 
 function defaultKey(item: unknown): string | null {
   if (!isItem(item)) return null;
