@@ -6,6 +6,7 @@ import { scopeSql, whereSql } from '../metadata/sql/conditions.js';
 import { findRecord, recordNotFound } from '../engine/read.js';
 import { invalidPayload, notFound } from '../errors.js';
 import { UUID_RE } from '../types/ids.js';
+import { coerceInput } from '../types/coerce.js';
 import { HISTORY_ACTIONS, type Actor, type Changes, type HistoryAction } from './entries.js';
 
 /** Reading history (spec: history.md §Reading it): one record's entries, and the whole log with filters. */
@@ -101,7 +102,8 @@ function filterValue(q: Query, key: string): string | undefined {
 function instant(q: Query, key: string): string | undefined {
   const v = filterValue(q, key);
   if (v === undefined) return undefined;
-  if (!RFC3339.test(v) || Number.isNaN(Date.parse(v.toUpperCase())))
+  // The record fields' own check: Date.parse would take 2026-02-30, which PostgreSQL then refuses.
+  if (!RFC3339.test(v) || !coerceInput({ type: 'timestamp' }, v.toUpperCase()).ok)
     throw invalidPayload(`Invalid ${key} filter: ${JSON.stringify(v)} is not an RFC 3339 timestamp`);
   return v;
 }

@@ -532,6 +532,10 @@ describe('the audit log', () => {
       expect(res.status, bad).toBe(400);
       expect(res.body.error.code, bad).toBe('INVALID_PAYLOAD');
     }
+    // a day that does not exist is refused by Rocket, not by PostgreSQL (whose message it would quote)
+    const feb30 = await get('/_admin/history?since=2026-02-30T00:00:00Z');
+    expect(feb30.status).toBe(400);
+    expect(feb30.body.error.message).toBe('Invalid since filter: "2026-02-30T00:00:00Z" is not an RFC 3339 timestamp');
     const email = 'plain-user@example.com';
     expect((await post('/_admin/users', { email, password: 'secret-pass-2', roles: ['staff'] })).status).toBe(201);
     const token = await s.client.login(`${base()}/auth/login`, email, 'secret-pass-2');
