@@ -67,7 +67,9 @@ export async function importApp(out: Output, app: string, file: string): Promise
     const runtime = await appRuntime(core, app);
     // Audited as an import through the API is, by the system actor (the command line acts for no user).
     const result = await out.progress(`importing ${file} into ${app}`, () =>
-      importSchema(runtime, runtime.extensions.transferSections, doc, sampleRowHistory(SYSTEM_ACTOR)),
+      importSchema(runtime, runtime.extensions.transferSections, doc, sampleRowHistory(SYSTEM_ACTOR), (change) =>
+        recordChange(runtime.db, SYSTEM_ACTOR, change),
+      ),
     );
     await recordChange(runtime.db, SYSTEM_ACTOR, { collection: '_import', key: null, action: 'create', before: null, after: result.summary });
     return result;

@@ -1,3 +1,4 @@
+import type { AdminChange } from './audit.js';
 import { createPermission, listPermissions, parsePermissionInput } from '../auth/permission-admin.js';
 import type { Queryable } from '../db/database.js';
 import type { EntityMeta } from './registry.js';
@@ -119,8 +120,21 @@ export async function importSchema(
   sections: readonly TransferSection[],
   body: unknown,
   sampleRows?: SampleRowHook,
+  /** Told of every definition the import created, as the admin API's audit is (history.md: metadata changes). */
+  created?: (change: AdminChange) => Promise<void>,
 ): Promise<ImportResult> {
   if (!isObject(body)) throw invalidPayload();
+  const log = async (collection: string, after: unknown) => {
+    const item = isObject(after) ? after : {};
+    const key = item.id ?? item.name;
+    await created?.({
+      collection,
+      key: typeof key === 'string' || typeof key === 'number' ? String(key) : null,
+      action: 'create',
+      before: null,
+      after,
+    });
+  };
   const doc = isObject(body.data) && body.version === undefined ? body.data : body;
   if (doc.version !== 1) throw invalid(`Unsupported export version: ${String(doc.version ?? '')}`);
 
@@ -144,6 +158,7 @@ export async function importSchema(
     if (app.registry.entities.has(String(item.name))) continue;
     try {
       const def = await createEntity(app, item);
+      await log('_entities', def);
       importedEntities.push(def.name);
       summary.entities!++;
     } catch (err) {
@@ -164,7 +179,7 @@ export async function importSchema(
     }
     if (app.registry.relations.has(String(item.name))) continue;
     try {
-      await createRelation(app, item);
+      await log('_relations', await createRelation(app, item));
       summary.relations!++;
     } catch (err) {
       errors.push(`Relation ${label(item)}: ${reason(err)}`);
@@ -177,9 +192,10 @@ export async function importSchema(
     const key = canonical([item.entity, item.hook ?? 'before_write', item.type, item.definition ?? {}]);
     if (ruleKeys.has(key)) continue;
     try {
-      const created = await createRule(app, item);
+      const rule = await createRule(app, item);
+      await log('_rules', rule);
       ruleKeys.add(key);
-      ruleKeys.add(canonical([created.entity, created.hook, created.type, created.definition]));
+      ruleKeys.add(canonical([rule.entity, rule.hook, rule.type, rule.definition]));
       summary.rules!++;
     } catch (err) {
       errors.push(`Rule (${String(item.entity)}/${String(item.hook ?? 'before_write')}): ${reason(err)}`);
@@ -192,7 +208,7 @@ export async function importSchema(
     const key = `${String(item.entity)}\u0000${String(item.field)}`;
     if (machineKeys.has(key)) continue;
     try {
-      await createStateMachine(app, item);
+      await log('_state_machines', await createStateMachine(app, item));
       machineKeys.add(key);
       summary.state_machines!++;
     } catch (err) {
@@ -205,7 +221,10 @@ export async function importSchema(
     summary[section.key] ??= 0;
     for (const item of items(doc, section.key)) {
       try {
-        if (await section.importItem(app, item, seen)) summary[section.key]!++;
+        if (await section.importItem(app, item, seen)) {
+          summary[section.key]!++;
+          await log(`_${section.key}`, item);
+        }
       } catch (err) {
         errors.push(`${section.errorLabel(item)}: ${reason(err)}`);
       }
@@ -224,7 +243,7 @@ export async function importSchema(
       const input = parsePermissionInput(item);
       const key = canonical([input.entity, input.action, [...input.roles].sort(), input.conditions]);
       if (policyKeys.has(key)) continue;
-      await createPermission(app, item);
+      await log('_permissions', await createPermission(app, item));
       policyKeys.add(key);
       summary.permissions!++;
     } catch (err) {

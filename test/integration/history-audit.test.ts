@@ -147,10 +147,16 @@ describe('metadata audit', () => {
     const imported = await call('post', '/_admin/import', {
       version: 1,
       entities: [{ name: 'imported', table: 'importeds', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }] }],
+      permissions: [{ entity: 'imported', action: 'read', roles: ['staff'] }],
     });
     expect(imported.status).toBe(200);
     const [imp] = await auditOf('_import');
     expect(imp).toMatchObject({ record_id: null, action: 'create', changes: { summary: { from: null, to: imported.body.data.summary } } });
+    // and each definition it created, like the same change through the admin API
+    const [entityEntry] = await auditOf('_entities', 'imported');
+    expect(entityEntry).toMatchObject({ action: 'create', changes: { definition: { from: null, to: { name: 'imported', table: 'importeds' } } } });
+    const permissions = await q(`SELECT changes FROM _history WHERE entity = '_permissions' AND changes->'definition'->'to'->>'entity' = 'imported'`);
+    expect(permissions).toHaveLength(1);
 
     // no hash, no token, no password anywhere in the log
     const secrets = await q(`SELECT password_hash AS s FROM _users UNION ALL SELECT token FROM _invites`);

@@ -13,7 +13,9 @@ export async function adminTransferRoutes(app: FastifyInstance, services: Servic
     const rt = appOf(req);
     const caller = callerOf(req);
     const hooks = [sampleRowHistory(caller), ...(services.realtime ? [services.realtime.sampleRows(rt.name, caller)] : [])];
-    const result = await importSchema(rt, rt.extensions.transferSections, req.body, allSampleRowHooks(hooks));
+    const result = await importSchema(rt, rt.extensions.transferSections, req.body, allSampleRowHooks(hooks), (change) =>
+      recordChange(rt.db, caller, change),
+    );
     services.realtime?.kick(rt);
     // An import is many operations, not one transaction: its summary is logged once it is done.
     await recordChange(rt.db, callerOf(req), { collection: '_import', key: null, action: 'create', before: null, after: result.summary });
