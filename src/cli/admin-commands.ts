@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { SYSTEM_ACTOR } from '../auth/caller.js';
 import { createUser, resetPassword } from '../auth/users.js';
 import { recordChange, sampleRowHistory, withoutTimestamps } from '../history/audit.js';
-import { exportSchema, importSchema } from '../metadata/transfer.js';
+import { allSampleRowHooks, exportSchema, importSchema } from '../metadata/transfer.js';
 import { CliError, readStdin, table, type Output } from './output.js';
 import { appRuntime, withCore } from './session.js';
 
@@ -65,12 +65,17 @@ export async function importApp(out: Output, app: string, file: string): Promise
   }
   const result = await withCore(async (core) => {
     const runtime = await appRuntime(core, app);
-    // Audited as an import through the API is, by the system actor (the command line acts for no user).
+    // Audited as an import through the API is, by the system actor (the command line acts for no user); its
+    // sample rows become realtime events for the servers' subscribers, as an API import's do.
+    const realtime = core.services.realtime;
+    await realtime?.joinAsWriter();
+    const hooks = [sampleRowHistory(SYSTEM_ACTOR), ...(realtime ? [realtime.sampleRows(runtime.name, SYSTEM_ACTOR)] : [])];
     const result = await out.progress(`importing ${file} into ${app}`, () =>
-      importSchema(runtime, runtime.extensions.transferSections, doc, sampleRowHistory(SYSTEM_ACTOR), (change) =>
+      importSchema(runtime, runtime.extensions.transferSections, doc, allSampleRowHooks(hooks), (change) =>
         recordChange(runtime.db, SYSTEM_ACTOR, change),
       ),
     );
+    await realtime?.announce(runtime);
     await recordChange(runtime.db, SYSTEM_ACTOR, { collection: '_import', key: null, action: 'create', before: null, after: result.summary });
     return result;
   });

@@ -61,6 +61,11 @@ export class CaptureLeases {
   /** Registers this instance, then reads the live leases: before the instance serves. */
   async load(): Promise<void> {
     await this.beat();
+    await this.readLive();
+  }
+
+  /** Reads the live leases without registering (a process that serves no stream: the command line). */
+  async readLive(): Promise<void> {
     const rows = await this.mgmt.query<{ app: string; ms: number }>(
       `SELECT app, (extract(epoch FROM until - now()) * 1000)::float8 AS ms FROM _realtime_leases WHERE until > now()`,
     );

@@ -130,6 +130,27 @@ export class Realtime {
     },
   };
 
+  /**
+   * For a process that serves no streams (the command line): learns which apps are subscribed somewhere, so its
+   * writes capture events like a server's. Call before writing, and `announce` after.
+   */
+  async joinAsWriter(): Promise<void> {
+    await this.leases.readLive();
+  }
+
+  /** Numbers what this process captured in `app` now and tells the instances holding streams; resolves when done. */
+  async announce(app: { name: string; db: Database }): Promise<void> {
+    const done = await sequence(app.db);
+    if (done) this.tellHolders(app.name, done);
+  }
+
+  /** Tells the other instances with streams of `app` which ids a sequencer run numbered. */
+  private tellHolders(app: string, done: Sequenced): void {
+    if (!this.leases.remoteHolders(app)) return;
+    const list = done.entities.join(',');
+    this.notices.announce(app, this.origin, `${SEQUENCED_NOTICE}:${done.first}-${done.last}${list.length <= NOTICE_ENTITIES_MAX ? `:${list}` : ''}`);
+  }
+
   /** Sample-data rows of an import become `create` events (call `kick` once the import is done). */
   sampleRows(app: string, caller: Caller): SampleRowHook {
     const by = byOf({ caller });
@@ -197,14 +218,7 @@ export class Realtime {
         const done = await sequence(state.db);
         if (done) {
           this.feeds.get(name)?.wake(done);
-          if (this.leases.remoteHolders(name)) {
-            const list = done.entities.join(',');
-            this.notices.announce(
-              name,
-              this.origin,
-              `${SEQUENCED_NOTICE}:${done.first}-${done.last}${list.length <= NOTICE_ENTITIES_MAX ? `:${list}` : ''}`,
-            );
-          }
+          this.tellHolders(name, done);
         }
         state.running = false;
         if (state.again && !this.stopped) this.kick({ name, db: state.db });

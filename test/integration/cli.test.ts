@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { Client } from '../support/client.js';
+import { SseReader } from '../support/sse.js';
 import { startTestServer, uniqueName, type TestServer } from '../support/server.js';
 
 /** The `rocket` command, run as a real process straight on the test database. */
@@ -49,6 +50,41 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
+});
+
+describe('rocket import and the servers', () => {
+  it("an import's sample rows reach a realtime subscriber of a running server, and are audited", async () => {
+    const app = await server.createApp();
+    const note = {
+      name: 'memo',
+      table: 'memos',
+      primary_key: { field: 'id', type: 'uuid', generated: true },
+      history: true,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'text', type: 'string' },
+      ],
+    };
+    expect((await server.client.post(`/api/${app.name}/_admin/entities`, { token: app.token, body: note })).status).toBe(201);
+    const stream = await SseReader.open(server.rocket.url, `/api/${app.name}/_realtime?entities=memo`, { authorization: `Bearer ${app.token}` });
+    if (!(stream instanceof SseReader)) throw new Error(`stream refused: ${stream.status}`);
+    try {
+      await stream.waitFor(1, 'ready');
+      const file = join(await mkdtemp(join(tmpdir(), 'rocket-cli-')), 'memos.json');
+      writeFileSync(file, JSON.stringify({ version: 1, entities: [note], sample_data: { memo: [{ text: 'from the cli 1' }, { text: 'from the cli 2' }] } }));
+      const imported = await rocket(['--json', 'import', app.name, file]);
+      expect(imported.code, imported.stderr).toBe(0);
+      expect(JSON.parse(imported.stdout).summary.records).toBe(2);
+      const events = await stream.waitFor(2, 'change', 15_000);
+      expect(events.map((e) => (e.data as { record: { text: string } }).record.text).sort()).toEqual(['from the cli 1', 'from the cli 2']);
+      expect(events.every((e) => (e.data as { action: string }).action === 'create')).toBe(true);
+      const history = await server.client.get(`/api/${app.name}/_admin/history?entity=memo`, { token: app.token });
+      expect(history.body.data).toHaveLength(2);
+      expect(history.body.data[0].actor).toMatchObject({ kind: 'system' });
+    } finally {
+      stream.close();
+    }
+  }, 120_000);
 });
 
 describe('rocket apps, export and import', () => {
