@@ -2,7 +2,7 @@ import { hasNul } from '../types/text.js';
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../db/database.js';
 import { quoteIdent } from '../db/quote.js';
-import { unauthorized } from '../errors.js';
+import { invalidPayload, unauthorized } from '../errors.js';
 import { UUID_RE } from '../types/ids.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { verifyPassword } from './passwords.js';
@@ -18,6 +18,11 @@ interface UserRow {
   password_hash: string;
   roles: string[] | null;
   active: boolean | null;
+}
+
+/** A credential sent as anything but a string (or not at all) is a body of the wrong shape: 400, not 401. */
+function mayBeString(value: unknown): void {
+  if (value !== undefined && value !== null && typeof value !== 'string') throw invalidPayload('Invalid request body');
 }
 
 /**
@@ -46,6 +51,8 @@ export class SessionService {
   }
 
   async login(body: { email?: unknown; password?: unknown }): Promise<TokenPair> {
+    mayBeString(body.email);
+    mayBeString(body.password);
     const email = typeof body.email === 'string' ? body.email.trim().toLowerCase() : '';
     const password = typeof body.password === 'string' ? body.password : '';
     if (!email || !password) throw unauthorized('Email and password are required');
@@ -65,6 +72,7 @@ export class SessionService {
   }
 
   async refresh(body: { refresh_token?: unknown }): Promise<TokenPair> {
+    mayBeString(body.refresh_token);
     const token = body.refresh_token;
     if (typeof token !== 'string' || token === '') throw unauthorized('Refresh token is required');
     if (!UUID_RE.test(token)) throw unauthorized('Invalid refresh token');
@@ -84,6 +92,7 @@ export class SessionService {
   }
 
   async logout(body: { refresh_token?: unknown }): Promise<void> {
+    mayBeString(body.refresh_token);
     const token = body.refresh_token;
     if (typeof token !== 'string' || token === '') throw unauthorized('Refresh token is required');
     if (!UUID_RE.test(token)) return;

@@ -238,6 +238,25 @@ describe('framework errors use the envelope', () => {
       expect(res.status, method).toBe(404);
       expect(res.body.error.code).toBe('NOT_FOUND');
     }
+    // HEAD too (no body can answer a HEAD: the status says it)
+    const head = await fetch(`${s.rocket.url}/api/${app.name}/acct`, { method: 'HEAD', headers: { authorization: `Bearer ${app.token}` } });
+    expect(head.status).toBe(404);
+  });
+
+  it('login, refresh and logout fields of the wrong type are 400 INVALID_PAYLOAD, not 401', async () => {
+    for (const [path, body] of [
+      ['auth/login', { email: 5, password: 'x' }],
+      ['auth/login', { email: 'admin@localhost', password: ['changeme'] }],
+      ['auth/refresh', { refresh_token: 123 }],
+      ['auth/logout', { refresh_token: { id: 1 } }],
+    ] as const) {
+      const res = await s.client.post(`/api/${app.name}/${path}`, { body });
+      expect(res.status, `${path} ${JSON.stringify(body)}`).toBe(400);
+      expect(res.body.error).toEqual({ code: 'INVALID_PAYLOAD', message: 'Invalid request body' });
+    }
+    const missing = await s.client.post(`/api/${app.name}/auth/login`, { body: { email: 'admin@localhost' } });
+    expect(missing.status).toBe(401);
+    expect(missing.body.error.message).toBe('Email and password are required');
   });
 
   it('a request the HTTP parser refuses gets the envelope too', async () => {

@@ -53,8 +53,10 @@ describe('platform auth', () => {
     const missing = await login({ email: 'platform@localhost' });
     expect(missing.status).toBe(401);
     expect(missing.body.error.message).toBe('Email and password are required');
+    // not the expected JSON shape (spec README): 400, like an unparseable body
     const mistyped = await login({ email: 42, password: ['x'] });
-    expect(mistyped.status).toBe(401);
+    expect(mistyped.status).toBe(400);
+    expect(mistyped.body.error.code).toBe('INVALID_PAYLOAD');
   });
 
   it('rejects unparseable bodies with 400 INVALID_PAYLOAD', async () => {
