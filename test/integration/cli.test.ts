@@ -71,7 +71,10 @@ describe('rocket import and the servers', () => {
     try {
       await stream.waitFor(1, 'ready');
       const file = join(await mkdtemp(join(tmpdir(), 'rocket-cli-')), 'memos.json');
-      writeFileSync(file, JSON.stringify({ version: 1, entities: [note], sample_data: { memo: [{ text: 'from the cli 1' }, { text: 'from the cli 2' }] } }));
+      writeFileSync(
+        file,
+        JSON.stringify({ version: 1, entities: [note], sample_data: { memo: [{ text: 'from the cli 1' }, { text: 'from the cli 2' }] } }),
+      );
       const imported = await rocket(['--json', 'import', app.name, file]);
       expect(imported.code, imported.stderr).toBe(0);
       expect(JSON.parse(imported.stdout).summary.records).toBe(2);
