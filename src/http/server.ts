@@ -36,8 +36,6 @@ export async function buildHttp(
     // Node would answer a request without Host itself, with an empty 400: it reaches the hook below instead.
     http: { requireHostHeader: false },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
-    // The API's methods are GET, POST, PUT and DELETE (spec README): no HEAD twin of every GET.
-    exposeHeadRoutes: false,
   });
 
   // JSON is the only body type (uploads parse multipart in their own scope); others are 415.
