@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { SYSTEM_ACTOR } from '../auth/caller.js';
 import { createUser, resetPassword } from '../auth/users.js';
-import { recordChange, sampleRowHistory, withoutTimestamps } from '../history/audit.js';
-import { allSampleRowHooks, exportSchema, importSchema } from '../metadata/transfer.js';
+import { auditedImport, recordChange, withoutTimestamps } from '../history/audit.js';
+import { exportSchema } from '../metadata/transfer.js';
 import { CliError, readStdin, table, type Output } from './output.js';
 import { appRuntime, withCore } from './session.js';
 
@@ -69,14 +69,10 @@ export async function importApp(out: Output, app: string, file: string): Promise
     // sample rows become realtime events for the servers' subscribers, as an API import's do.
     const realtime = core.services.realtime;
     await realtime?.joinAsWriter();
-    const hooks = [sampleRowHistory(SYSTEM_ACTOR), ...(realtime ? [realtime.sampleRows(runtime.name, SYSTEM_ACTOR)] : [])];
     const result = await out.progress(`importing ${file} into ${app}`, () =>
-      importSchema(runtime, runtime.extensions.transferSections, doc, allSampleRowHooks(hooks), (change) =>
-        recordChange(runtime.db, SYSTEM_ACTOR, change),
-      ),
+      auditedImport(runtime, SYSTEM_ACTOR, doc, realtime ? [realtime.sampleRows(runtime.name, SYSTEM_ACTOR)] : []),
     );
     await realtime?.announce(runtime);
-    await recordChange(runtime.db, SYSTEM_ACTOR, { collection: '_import', key: null, action: 'create', before: null, after: result.summary });
     return result;
   });
   const counts = Object.entries(result.summary)

@@ -1,7 +1,8 @@
 import type { Caller } from '../auth/caller.js';
 import type { Queryable } from '../db/database.js';
 import type { AdminChange, Audit } from '../metadata/audit.js';
-import type { SampleRowHook } from '../metadata/transfer.js';
+import { allSampleRowHooks, importSchema, type ImportResult, type SampleRowHook } from '../metadata/transfer.js';
+import type { AppRuntime } from '../platform/app-runtime.js';
 import { actorOf, changesOf, insertEntries } from './entries.js';
 
 /**
@@ -74,4 +75,16 @@ export function sampleRowHistory(caller: Caller): SampleRowHook {
       await insertEntries(tx, [entry], new Date().toISOString());
     },
   };
+}
+
+/**
+ * An import by `caller`, audited: each definition it creates, the sample rows of entities with history, and
+ * its summary (logged once it is done: an import is many operations, not one transaction). `sampleRows`: other
+ * features' hooks on the sample rows (realtime events).
+ */
+export async function auditedImport(app: AppRuntime, caller: Caller, doc: unknown, sampleRows: readonly SampleRowHook[] = []): Promise<ImportResult> {
+  const hooks = allSampleRowHooks([sampleRowHistory(caller), ...sampleRows]);
+  const result = await importSchema(app, app.extensions.transferSections, doc, hooks, (change) => recordChange(app.db, caller, change));
+  await recordChange(app.db, caller, { collection: '_import', key: null, action: 'create', before: null, after: result.summary });
+  return result;
 }

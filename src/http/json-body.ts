@@ -37,9 +37,8 @@ export function parseJsonBody(text: string): unknown {
   if (text.length > MAX_JSON_DEPTH && jsonTooDeep(text)) {
     throw new RocketError('INVALID_PAYLOAD', `Invalid request body: JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   }
-  let parsed: unknown;
   try {
-    parsed = secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'remove' });
+    return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'remove' });
   } catch (err) {
     // A `__proto__` key is refused like any key nothing defines (removing it silently would hide the mistake).
     if (err instanceof SyntaxError && /forbidden prototype/.test(err.message)) {
@@ -49,5 +48,4 @@ export function parseJsonBody(text: string): unknown {
     }
     throw new RocketError('INVALID_PAYLOAD', 'Invalid request body');
   }
-  return parsed;
 }
