@@ -9,13 +9,18 @@
  * PostgreSQL's own work is not counted.
  *
  *   DATABASE_URL=postgres://… node --import tsx bench/instructions.ts [--rocket <main.js>] [--scenarios S1,S2,S3,S4,S5]
- *     [--warmup 2000] [--requests 1000]
+ *     [--warmup 2000] [--requests 1000] [--cpu-prof] [--node-flags='--trace-gc …']
+ *
+ * `--cpu-prof` runs the same requests without valgrind under V8's sampling profiler instead and prints,
+ * per scenario, where the measured window's time goes (by area and function): the count says whether a
+ * build costs more, the profile says where.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type autocannon from 'autocannon';
+import { formatSummary, summarise } from './profile.js';
 import { type Fixture, SCENARIOS } from './scenarios.js';
 import { ENTITIES, RELATIONS, seed } from './schema.js';
 import { connect, freePort, jsonApi, removeDir, sleep, tempDir, urlTarget, withDatabase } from './servers.js';
@@ -27,6 +32,9 @@ const { values } = parseArgs({
     scenarios: { type: 'string', default: 'S1,S2,S3,S4,S5' },
     warmup: { type: 'string', default: '2000' },
     requests: { type: 'string', default: '1000' },
+    'cpu-prof': { type: 'boolean', default: false },
+    // More flags for the measured node process, e.g. '--trace-gc' (its output goes to this stdout).
+    'node-flags': { type: 'string', default: '' },
   },
 });
 const databaseUrl = process.env.DATABASE_URL;
@@ -36,6 +44,7 @@ const REQUESTS = Number(values.requests);
 const chosen = values.scenarios!.split(',').map((s) => s.trim().toUpperCase());
 const scenarios = SCENARIOS.filter((s) => chosen.includes(s.id));
 if (scenarios.length !== chosen.length) throw new Error(`unknown scenario in ${values.scenarios} (S1..S6)`);
+const PROFILE = values['cpu-prof'] === true;
 const SERVER_HOST = '127.0.0.1';
 const log = (msg: string) => process.stdout.write(`[instructions] ${msg}\n`);
 
@@ -91,19 +100,14 @@ async function main(): Promise<void> {
   const port = await freePort();
   const dir = await tempDir('rocket-insn-');
   const base = `http://${SERVER_HOST}:${port}`;
+  const extraFlags = values['node-flags']!.split(' ').filter((f) => f !== '');
+  const nodeArgs = [...extraFlags, '--single-threaded', '--expose-gc', '--import', join(import.meta.dirname, 'gc-on-signal.mjs'), main];
+  const startedAt = Date.now();
   const child = spawn(
-    'valgrind',
-    [
-      '--tool=callgrind',
-      '--smc-check=all-non-file',
-      `--callgrind-out-file=${dir}/cg.%p`,
-      process.execPath,
-      '--single-threaded',
-      '--expose-gc',
-      '--import',
-      join(import.meta.dirname, 'gc-on-signal.mjs'),
-      main,
-    ],
+    PROFILE ? process.execPath : 'valgrind',
+    PROFILE
+      ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=50', ...nodeArgs]
+      : ['--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${dir}/cg.%p`, process.execPath, ...nodeArgs],
     {
       env: {
         ...process.env,
@@ -114,13 +118,13 @@ async function main(): Promise<void> {
         ROCKET_DATA_DIR: dir,
         ROCKET_CONFIG: '',
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', extraFlags.length > 0 ? 'inherit' : 'ignore', 'inherit'],
     },
   );
   const pid = child.pid!;
   const admin = connect(urlTarget(databaseUrl!), 'postgres', 1);
   try {
-    log(`starting ${main} under callgrind (slow: about a minute)`);
+    log(`starting ${main} ${PROFILE ? 'under the CPU profiler' : 'under callgrind (slow: about a minute)'}`);
     for (let up = false; !up; ) {
       if (child.exitCode !== null) throw new Error('Rocket exited during start-up');
       up = await fetch(`${base}/health`).then(
@@ -147,6 +151,7 @@ async function main(): Promise<void> {
     await sql.end();
 
     const results: Array<{ id: string; perRequest: number }> = [];
+    const windows: Array<{ id: string; fromMs: number; toMs: number }> = [];
     const poke = () => fetch(`${base}/health`).then((r) => r.arrayBuffer());
     for (const s of scenarios) {
       const req = s.request(fixture);
@@ -154,6 +159,12 @@ async function main(): Promise<void> {
       // A full collection first: otherwise whether a major GC falls inside the window moves the count by ±5 %.
       process.kill(pid, 'SIGUSR2');
       await poke();
+      if (PROFILE) {
+        const fromMs = Date.now() - startedAt;
+        for (let i = 0; i < REQUESTS; i++) await send(base, req, s.status);
+        windows.push({ id: s.id, fromMs, toMs: Date.now() - startedAt });
+        continue;
+      }
       await callgrind('-z', pid, poke);
       for (let i = 0; i < REQUESTS; i++) await send(base, req, s.status);
       const since = Date.now();
@@ -162,6 +173,16 @@ async function main(): Promise<void> {
       const total = await dumpAfter(dir, pid, since, poke);
       results.push({ id: s.id, perRequest: total / REQUESTS });
       log(`${s.id} ${s.title}: ${Math.round(total / REQUESTS).toLocaleString('en')} instructions per request`);
+    }
+    if (PROFILE) {
+      // The profile is written when the process exits; SIGTERM stops it gracefully.
+      const exited = new Promise((done) => child.once('exit', done));
+      child.kill('SIGTERM');
+      await exited;
+      const file = readdirSync(dir).find((n) => n.endsWith('.cpuprofile'));
+      if (!file) throw new Error(`no .cpuprofile in ${dir}`);
+      for (const w of windows) console.log(formatSummary(w.id, await summarise(join(dir, file), ROOT, w), REQUESTS));
+      return;
     }
     console.log(`\n| scenario | instructions per request |\n|---|---:|`);
     for (const r of results) console.log(`| ${r.id} | ${Math.round(r.perRequest).toLocaleString('en')} |`);

@@ -158,7 +158,14 @@ export class Database implements Queryable {
     this.statements++;
     this.busy++;
     try {
-      return await this.whenConnected(async () => (await this.sql.unsafe(text, params as never[], { prepare: true })) as unknown as T[]);
+      const started = Date.now();
+      // No closure here: one capturing this frame's variables made the frame outlive two young-generation
+      // collections with every statement's rows (3× the scavenge time on a list); a retry makes its own.
+      try {
+        return (await this.sql.unsafe(text, params as never[], { prepare: true })) as unknown as T[];
+      } catch (err) {
+        return await this.retryRefused(() => this.sql.unsafe(text, params as never[], { prepare: true }) as unknown as Promise<T[]>, started, err);
+      }
     } catch (err) {
       throw mapPgError(err);
     } finally {
@@ -171,28 +178,40 @@ export class Database implements Queryable {
     return { inUse: Math.min(this.busy, this.options.max), waiting: Math.max(0, this.busy - this.options.max) };
   }
 
-  /**
-   * Runs fn; while PostgreSQL refuses connections (too many clients, starting
-   * up, unreachable) it is tried again for a short while — the statement never
-   * reached the server, so trying again is safe — then the request gets 503.
-   */
+  /** fn, tried again while PostgreSQL refuses connections (see retryRefused). */
   private async whenConnected<T>(fn: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + (this.options.connectWaitMs ?? 2000);
+    const started = Date.now();
+    try {
+      return await fn();
+    } catch (err) {
+      return await this.retryRefused(fn, started, err);
+    }
+  }
+
+  /**
+   * After fn failed with `failed`: while PostgreSQL refuses connections (too many clients, starting up,
+   * unreachable) fn is tried again for a short while from `started` — the statement never reached the
+   * server, so trying again is safe — then the request gets 503. Any other failure is thrown as it is.
+   */
+  private async retryRefused<T>(fn: () => Promise<T>, started: number, failed: unknown): Promise<T> {
+    const deadline = started + (this.options.connectWaitMs ?? 2000);
+    let err = failed;
     for (let delay = 25; ; delay = Math.min(delay * 2, 250)) {
+      // A caller that waits for nothing (diagnostics) wants the driver's own reason.
+      if (!refusedConnection(err) || this.options.connectWaitMs === 0) throw err;
+      if (Date.now() + delay > deadline) {
+        throw serviceUnavailable(
+          UNREACHABLE.has(String((err as { code?: unknown }).code))
+            ? 'The database cannot be reached; try again shortly'
+            : 'The database has no free connection; try again shortly',
+          RETRY_AFTER_SECONDS,
+        );
+      }
+      await new Promise((r) => setTimeout(r, delay));
       try {
         return await fn();
-      } catch (err) {
-        // A caller that waits for nothing (diagnostics) wants the driver's own reason.
-        if (!refusedConnection(err) || this.options.connectWaitMs === 0) throw err;
-        if (Date.now() + delay > deadline) {
-          throw serviceUnavailable(
-            UNREACHABLE.has(String((err as { code?: unknown }).code))
-              ? 'The database cannot be reached; try again shortly'
-              : 'The database has no free connection; try again shortly',
-            RETRY_AFTER_SECONDS,
-          );
-        }
-        await new Promise((r) => setTimeout(r, delay));
+      } catch (next) {
+        err = next;
       }
     }
   }
