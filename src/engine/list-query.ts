@@ -52,9 +52,9 @@ export function pageOf(page: string | undefined, perPage: string | undefined): {
   return { page: positiveInt(page) ?? 1, perPage: pp === undefined ? 25 : Math.min(pp, 100) };
 }
 
-/** `sort=a,-b` → items; an empty name stays (the registry check refuses it). */
+/** `sort=a,-b` → items; an empty name stays (the registry check refuses it), also the one of a bare `sort=`. */
 export function sortItems(sort: string | undefined): SortItem[] {
-  if (sort === undefined || sort === '') return [];
+  if (sort === undefined) return [];
   return sort.split(',').map((raw) => {
     const item = raw.trim();
     const desc = item.startsWith('-');

@@ -252,14 +252,16 @@ describe('create with nested rows', () => {
 
   it('refuses malformed nested payloads with the row path', async () => {
     const number = num();
-    const notArray = await post('invoice', { number, items: { data: { name: 'x' } } });
-    expect(notArray.status).toBe(422);
-    expect(notArray.body.error.details[0]).toMatchObject({ field: 'items', rule: 'type' });
-    const bare = await post('invoice', { number, items: [{ name: 'x' }] });
-    expect(bare.status).toBe(422);
-    expect(bare.body.error.details[0].field).toBe('items');
-    const notObject = await post('invoice', { number, items: { data: ['x'] } });
-    expect(notObject.body.error.details[0]).toMatchObject({ field: 'items[0]', rule: 'type' });
+    // Only {"data": [objects…]} is a nested write; any other value under the relation's name is an unknown key.
+    const unknown = [{ field: 'items', rule: 'unknown', message: 'Unknown field or relation: items' }];
+    for (const items of [{ data: { name: 'x' } }, [{ name: 'x' }], { data: ['x'] }, { data: [{ name: 'x' }, 1] }, null, 'x']) {
+      const res = await post('invoice', { number, items });
+      expect(res.status, JSON.stringify(items)).toBe(422);
+      expect(res.body.error.details, JSON.stringify(items)).toEqual(unknown);
+    }
+    const deep = await post('invoice', { number, items: { data: [{ name: 'x', tax_lines: [{ rate: 1 }] }] } });
+    expect(deep.status).toBe(422);
+    expect(deep.body.error.details).toEqual([{ field: 'items[0].tax_lines', rule: 'unknown', message: 'Unknown field or relation: tax_lines' }]);
     const deleteNew = await post('invoice', { number, items: { data: [{ name: 'x', _delete: true }] } });
     expect(deleteNew.status).toBe(422);
     expect(deleteNew.body.error.details[0].field).toBe('items[0]._delete');

@@ -245,6 +245,7 @@ describe('sort', () => {
     await bad('sort=name,', 'UNKNOWN_FIELD', 'Unknown sort field: ');
     await bad('sort=-', 'UNKNOWN_FIELD', 'Unknown sort field: ');
     await bad('sort=name,,qty', 'UNKNOWN_FIELD', 'Unknown sort field: ');
+    await bad('sort=', 'UNKNOWN_FIELD', 'Unknown sort field: ');
     await bad('sort=meta2', 'UNKNOWN_FIELD', 'Unknown sort field: meta2');
   });
 

@@ -118,8 +118,9 @@ function parseNested(registry: Registry, parent: EntityMeta, key: string, value:
   if (!use?.forward) return undefined;
   const where = at(path, key);
   const relation = use.relation;
-  if (!isObject(value) || !Array.isArray(value.data)) {
-    c.invalid.push({ field: where, rule: 'type', message: `${key} must be an object {"data": [...]}` });
+  // Only `{"data": [objects…]}` makes a nested write; anything else under a relation's name is an unknown key (rest-api.md §Create 2).
+  if (!isObject(value) || !Array.isArray(value.data) || !value.data.every(isObject)) {
+    c.unknown.push({ field: where, rule: 'unknown', message: `Unknown field or relation: ${key}` });
     return { key, relation, mode: 'diff', rows: [], links: [], removed: [] };
   }
   const requested = value._write_mode;
@@ -131,10 +132,6 @@ function parseNested(registry: Registry, parent: EntityMeta, key: string, value:
   const target = relation.target;
   value.data.forEach((item, i) => {
     const rowPath = `${where}[${i}]`;
-    if (!isObject(item)) {
-      c.invalid.push({ field: rowPath, rule: 'type', message: `${rowPath} must be an object` });
-      return;
-    }
     const del = item._delete;
     if (del !== undefined && del !== true && del !== false) {
       c.invalid.push({ field: at(rowPath, '_delete'), rule: 'type', message: '_delete must be true' });
