@@ -27,11 +27,27 @@ export function jsonTooDeep(text: string, max = MAX_JSON_DEPTH): boolean {
 }
 
 /**
+ * The body of a route that checks its entity, record or permission before it reads the body
+ * (rest-api.md: create and update; admin updates by key) when the text was not JSON: the route
+ * answers 400 at its body step, after its 404 and 403.
+ */
+export const UNREADABLE_BODY: unique symbol = Symbol('unreadable JSON body');
+
+/** Route config key of those routes. */
+export interface LateBody {
+  lateBody?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig extends LateBody {}
+}
+
+/**
  * A JSON request body: parsed safely (a __proto__ key is a 422, constructor.prototype
  * keys are dropped), nesting limited; an empty body is no body, so a DELETE sent with a
  * JSON content type still works.
  */
-export function parseJsonBody(text: string): unknown {
+export function parseJsonBody(text: string, late = false): unknown {
   if (text.trim() === '') return undefined;
   // Nesting needs at least one character per level: short bodies cannot be too deep.
   if (text.length > MAX_JSON_DEPTH && jsonTooDeep(text)) {
@@ -46,6 +62,13 @@ export function parseJsonBody(text: string): unknown {
         { field: '__proto__', rule: 'unknown', message: 'Unknown field or relation: __proto__' },
       ]);
     }
+    if (late) return UNREADABLE_BODY;
     throw new RocketError('INVALID_PAYLOAD', 'Invalid request body');
   }
+}
+
+/** The body of a late-body route once its earlier checks passed: 400 if it was not JSON. */
+export function lateBody(body: unknown): unknown {
+  if (body === UNREADABLE_BODY) throw new RocketError('INVALID_PAYLOAD', 'Invalid request body');
+  return body;
 }

@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { exactJson } from '../types/exact-json.js';
 import { RocketError } from '../errors.js';
 import { clientErrorResponse, envelope, sendError } from './errors.js';
-import { parseJsonBody } from './json-body.js';
+import { type LateBody, parseJsonBody } from './json-body.js';
 import type { Area, Services } from './context.js';
 import { type OperationsOptions, operationsRoutes } from '../ops/http.js';
 
@@ -40,9 +40,10 @@ export async function buildHttp(
 
   // JSON is the only body type (uploads parse multipart in their own scope); others are 415.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     try {
-      done(null, parseJsonBody(typeof body === 'string' ? body : body.toString('utf8')));
+      const late = (req.routeOptions.config as LateBody | undefined)?.lateBody === true;
+      done(null, parseJsonBody(typeof body === 'string' ? body : body.toString('utf8'), late));
     } catch (err) {
       done(err as Error, undefined);
     }

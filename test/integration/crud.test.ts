@@ -689,6 +689,28 @@ describe('request errors', () => {
     expect(await h.q('SELECT title FROM tasks WHERE id = $1', [rec.id])).toEqual([{ title: 'body' }]);
   });
 
+  it('a body that is not JSON is read after the entity, record and permission checks (404, 403 first)', async () => {
+    const json = { 'content-type': 'application/json' };
+    const unknownEntity = await h.raw('POST', '/nope', 'garbage', json);
+    expect([unknownEntity.status, unknownEntity.body.error.code]).toEqual([404, 'UNKNOWN_ENTITY']);
+    const missing = await h.raw('PUT', `/task/${MISSING_UUID}`, 'garbage', json);
+    expect([missing.status, missing.body.error.code]).toEqual([404, 'NOT_FOUND']);
+    const email = `late-body-${Date.now()}@example.com`;
+    expect((await h.post('/_admin/users', { email, password: 'pw-123456', roles: ['nobody'] })).status).toBe(201);
+    const token = await h.s.client.login(`/api/${h.app.name}/auth/login`, email, 'pw-123456');
+    const denied = await h.s.client.request('POST', `/api/${h.app.name}/task`, { token, raw: 'garbage', headers: json });
+    expect([denied.status, denied.body.error.code]).toEqual([403, 'FORBIDDEN']);
+    const rule = await h.post('/_admin/rules', { entity: 'task', hook: 'before_write', type: 'expression', definition: { expression: 'false' } });
+    expect(rule.status).toBe(201);
+    const noRule = await h.raw('PUT', `/_admin/rules/${MISSING_UUID}`, 'garbage', json);
+    expect([noRule.status, noRule.body.error.code]).toEqual([404, 'NOT_FOUND']);
+    const badRule = await h.raw('PUT', `/_admin/rules/${rule.body.data.id}`, 'garbage', json);
+    expect(badRule.body.error).toEqual({ code: 'INVALID_PAYLOAD', message: 'Invalid request body' });
+    const noEntity = await h.raw('PUT', '/_admin/entities/nope', '{"name":', json);
+    expect([noEntity.status, noEntity.body.error.code]).toEqual([404, 'NOT_FOUND']);
+    expect((await h.del(`/_admin/rules/${rule.body.data.id}`)).status).toBe(200);
+  });
+
   it('an unknown include on a write is refused before anything is written', async () => {
     const before = await count('tasks');
     const post = await h.post('/task?include=bogus', { title: 'not written' });

@@ -3,6 +3,7 @@ import { auditFor, withoutTimestamps } from '../../history/audit.js';
 import type { AdminChange, Audit } from '../../metadata/audit.js';
 import type { AppRuntime } from '../../platform/app-runtime.js';
 import { appOf, callerOf } from '../context.js';
+import { lateBody } from '../json-body.js';
 
 /**
  * The five operations of an admin metadata collection, as engine functions.
@@ -84,9 +85,10 @@ export function adminResourceRoutes(app: FastifyInstance, name: string, r: Admin
     const data = await audited(req, as, 'create', null, null, (audit) => r.create(appOf(req), req.body, audit));
     return reply.status(201).send({ data });
   });
-  app.put<ByKey>(`${base}/:key`, async (req) => {
+  app.put<ByKey>(`${base}/:key`, { config: { lateBody: true } }, async (req) => {
     const before = await r.get(appOf(req), req.params.key); // 404 before the body is looked at
-    return { data: await audited(req, as, 'update', before, req.params.key, (audit) => r.update(appOf(req), req.params.key, req.body, audit)) };
+    const body = lateBody(req.body);
+    return { data: await audited(req, as, 'update', before, req.params.key, (audit) => r.update(appOf(req), req.params.key, body, audit)) };
   });
   app.delete<ByKey>(`${base}/:key`, async (req) => {
     const before = await r.get(appOf(req), req.params.key);

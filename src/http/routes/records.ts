@@ -13,7 +13,8 @@ import { recordHistoryRoutes } from './history.js';
 type EntityParams = { Params: { app: string; entity: string }; Querystring: Record<string, unknown> };
 type RecordParams = { Params: { app: string; entity: string; id: string }; Querystring: Record<string, unknown> };
 
-const JSON_BODY = { invalidBody: 'Invalid JSON body' };
+// The engine reads the body after the entity, record and permission checks (a body that was not JSON fails its object check then).
+const JSON_BODY = { invalidBody: 'Invalid JSON body', lateBody: true };
 
 function ctxOf(req: FastifyRequest<{ Params: { entity: string } }>): OpContext {
   // Reserved prefixes with no route of their own are unknown routes, not entities.
