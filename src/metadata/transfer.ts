@@ -9,6 +9,7 @@ import { insertSampleSql } from './sql/statements.js';
 import type { AdminApp } from './admin-app.js';
 import { createEntity, createRelation } from './admin.js';
 import { isObject } from './problems.js';
+import { invertedRuleReason } from './inverted-rules.js';
 import { createRule, listRules } from './rules-admin.js';
 import { createStateMachine, listStateMachines } from './state-machines-admin.js';
 import type { TransferSection } from './transfer-sections.js';
@@ -191,6 +192,11 @@ export async function importSchema(
     if (!isObject(item)) continue;
     const key = canonical([item.entity, item.hook ?? 'before_write', item.type, item.definition ?? {}]);
     if (ruleKeys.has(key)) continue;
+    const inverted = invertedRuleReason(item, doc.sample_data, new Date());
+    if (inverted !== undefined) {
+      errors.push(`Rule (${String(item.entity)}/${String(item.hook ?? 'before_write')}): ${inverted}`);
+      continue;
+    }
     try {
       const rule = await createRule(app, item);
       await log('_rules', rule);

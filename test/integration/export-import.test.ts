@@ -17,6 +17,9 @@ afterAll(async () => {
 
 const imp = (app: { name: string; token: string }, body: unknown) => s.client.post(`/api/${app.name}/_admin/import`, { token: app.token, body });
 
+/** Rules of an example that its own sample rows all violate: reported and skipped (see the employee-management test below). */
+const INVERTED_RULES: Record<string, number> = { 'employee-management.json': 1 };
+
 describe('import of the example schemas', () => {
   for (const file of examples) {
     it(`${file}: imports, seeds its sample data, and serves CRUD`, async () => {
@@ -32,9 +35,10 @@ describe('import of the example schemas', () => {
       expect(summary.permissions).toBe(doc.permissions.length);
       expect(summary.workflows).toBe(doc.workflows.length);
       expect(summary.webhooks).toBe(doc.webhooks.length);
-      expect(summary.rules).toBe(doc.rules.length);
+      const inverted = INVERTED_RULES[file] ?? 0;
+      expect(summary.rules).toBe(doc.rules.length - inverted);
       expect(summary.records).toBeGreaterThan(0);
-      expect(errors).toEqual([]);
+      expect(errors).toHaveLength(inverted);
 
       for (const entity of doc.entities) {
         const list = await s.client.get(`/api/${app.name}/${entity.name}?per_page=100`, { token: app.token });
@@ -72,15 +76,74 @@ describe('import of the example schemas', () => {
   });
 });
 
+describe('rules judged against the sample rows', () => {
+  const doc = (rows: Array<{ lo: number; hi: number }>, extra: Record<string, unknown> = {}) => ({
+    version: 1,
+    entities: [
+      {
+        name: 'span',
+        table: 'spans',
+        primary_key: { field: 'id', type: 'uuid', generated: true },
+        fields: [
+          { name: 'id', type: 'uuid' },
+          { name: 'lo', type: 'int' },
+          { name: 'hi', type: 'int' },
+        ],
+      },
+    ],
+    rules: [
+      {
+        entity: 'span',
+        hook: 'before_write',
+        type: 'expression',
+        definition: { expression: 'record.hi >= record.lo', message: 'hi < lo' },
+        ...extra,
+      },
+    ],
+    sample_data: { span: rows },
+  });
+
+  it('a rule every sample row violates is reported and not stored; one they satisfy once, or inactive, is stored', async () => {
+    const all = await imp(
+      await s.createApp(),
+      doc([
+        { lo: 1, hi: 2 },
+        { lo: 3, hi: 3 },
+      ]),
+    );
+    expect(all.body.data.summary.rules).toBe(0);
+    expect(all.body.data.errors).toEqual([
+      expect.stringMatching(/^Rule \(span\/before_write\): expression is truthy for every sample row of span \(2\)/),
+    ]);
+    const some = await imp(
+      await s.createApp(),
+      doc([
+        { lo: 1, hi: 2 },
+        { lo: 5, hi: 3 },
+      ]),
+    );
+    expect([some.body.data.summary.rules, some.body.data.errors]).toEqual([1, undefined]);
+    const none = await imp(await s.createApp(), doc([]));
+    expect(none.body.data.summary.rules).toBe(1);
+    const inactive = await imp(await s.createApp(), doc([{ lo: 1, hi: 2 }], { active: false }));
+    expect(inactive.body.data.summary.rules).toBe(1);
+  });
+});
+
 describe('imported workflows', () => {
   it('employee-management: a short leave request is approved by its workflow, outside any user transition', async () => {
     const app = await s.createApp();
     const doc = load('employee-management.json');
-    expect((await imp(app, doc)).status).toBe(200);
-    // The example's date rule is inverted (truthy = violated): it refuses every valid request, so switch it off.
+    const imported = await imp(app, doc);
+    expect(imported.status).toBe(200);
+    // The example's date rule states what must hold, but a rule is violated when truthy: every sample leave request
+    // would be refused, so the import reports it and stores the other rules (export-import.md names this rule).
+    expect(imported.body.data.errors).toEqual([
+      expect.stringMatching(/^Rule \(leave_request\/before_write\): expression is truthy for every sample row of leave_request \(\d+\)/),
+    ]);
+    expect(imported.body.data.summary.rules).toBe(doc.rules.length - 1);
     const rules = await s.client.get(`/api/${app.name}/_admin/rules`, { token: app.token });
-    const dateRule = rules.body.data.find((r: any) => r.type === 'expression' && r.entity === 'leave_request');
-    expect((await s.client.delete(`/api/${app.name}/_admin/rules/${dateRule.id}`, { token: app.token })).status).toBe(200);
+    expect(rules.body.data.some((r: any) => r.type === 'expression' && r.entity === 'leave_request')).toBe(false);
     const employee = doc.sample_data.employee[0];
     const res = await s.client.post(`/api/${app.name}/leave_request`, {
       token: app.token,
