@@ -47,7 +47,7 @@ declare module 'fastify' {
  * keys are dropped), nesting limited; an empty body is no body, so a DELETE sent with a
  * JSON content type still works.
  */
-export function parseJsonBody(text: string, late = false): unknown {
+export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') return undefined;
   // Nesting needs at least one character per level: short bodies cannot be too deep.
   if (text.length > MAX_JSON_DEPTH && jsonTooDeep(text)) {
@@ -62,8 +62,14 @@ export function parseJsonBody(text: string, late = false): unknown {
         { field: '__proto__', rule: 'unknown', message: 'Unknown field or relation: __proto__' },
       ]);
     }
-    if (late) return UNREADABLE_BODY;
-    throw new RocketError('INVALID_PAYLOAD', 'Invalid request body');
+    throw new UnreadableJson();
+  }
+}
+
+/** Text that is not JSON at all (a body too deep or with `__proto__` is refused otherwise). */
+export class UnreadableJson extends RocketError {
+  constructor() {
+    super('INVALID_PAYLOAD', 'Invalid request body');
   }
 }
 

@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { exactJson } from '../types/exact-json.js';
 import { RocketError } from '../errors.js';
 import { clientErrorResponse, envelope, sendError } from './errors.js';
-import { type LateBody, parseJsonBody } from './json-body.js';
+import { type LateBody, parseJsonBody, UNREADABLE_BODY, UnreadableJson } from './json-body.js';
 import type { Area, Services } from './context.js';
 import { type OperationsOptions, operationsRoutes } from '../ops/http.js';
 
@@ -42,9 +42,12 @@ export async function buildHttp(
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     try {
-      const late = (req.routeOptions.config as LateBody | undefined)?.lateBody === true;
-      done(null, parseJsonBody(typeof body === 'string' ? body : body.toString('utf8'), late));
+      done(null, parseJsonBody(typeof body === 'string' ? body : body.toString('utf8')));
     } catch (err) {
+      // Routes that check their entity, record or permission first read the failure at their body step.
+      if (err instanceof UnreadableJson && (req.routeOptions.config as LateBody | undefined)?.lateBody === true) {
+        return done(null, UNREADABLE_BODY);
+      }
       done(err as Error, undefined);
     }
   });
