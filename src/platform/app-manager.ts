@@ -31,6 +31,9 @@ export interface CreateAppInput {
 }
 
 const APP_NAME_RE = /^[a-z][a-z0-9_-]*$/;
+/** Change notice of a deleted app, for every instance (and its sender, the app manager). */
+const APP_DELETED = 'app:deleted';
+const APP_DELETED_ORIGIN = 'app-manager';
 const APP_COLUMNS = 'name, display_name, db_name, db_driver, database, status, created_at, updated_at';
 
 export function dbNameFor(app: string): string {
@@ -57,7 +60,25 @@ export class AppManager {
     /** Features' observers, sinks and sections, handed to every runtime this manager builds. */
     private readonly extensions: AppExtensions,
     private readonly countEstimateThreshold: number = DEFAULT_COUNT_ESTIMATE_THRESHOLD,
-  ) {}
+  ) {
+    // An app deleted by another instance or the command line: its runtime here holds the old secret and a
+    // pool on a dropped database; without this it would accept the old tokens (also for a new app of the
+    // same name) and answer 500s until restart.
+    bus.onTopic(APP_DELETED, (app, _origin, what) => this.forget(app, what.slice(APP_DELETED.length + 1)));
+  }
+
+  /**
+   * Drops the live runtime of a deleted app; the next request looks the name up again. `created` (the
+   * deleted row's creation time) spares a runtime of a newer app of that name, created here meanwhile.
+   */
+  private forget(name: string, created: string): void {
+    const runtime = this.live.get(name);
+    if (runtime && runtime.row.created_at.toISOString() !== created) return;
+    this.bootstrapped.delete(name);
+    if (!runtime) return;
+    this.live.delete(name);
+    runtime.close().catch(() => undefined);
+  }
 
   async loadAll(): Promise<void> {
     const rows = await this.mgmt.query<AppRow>(`SELECT * FROM _apps WHERE status = 'active' ORDER BY name`);
@@ -215,6 +236,8 @@ export class AppManager {
     this.bootstrapped.delete(name);
     await runtime?.close().catch(() => undefined);
     await this.mgmt.query('DELETE FROM _apps WHERE name = $1', [name]);
+    // Other instances (and a server, when the command line deletes) drop their runtime of it.
+    await this.bus.announceNow(name, APP_DELETED_ORIGIN, `${APP_DELETED}:${new Date(row.created_at).toISOString()}`);
     await this.placement.server(row.database).dropDatabase(row.db_name);
     for (const hook of this.deleteHooks) {
       await hook(name).catch((err: unknown) => this.log.error({ err, app: name }, 'app deletion clean-up failed'));

@@ -62,7 +62,12 @@ export class ChangeBus {
   }
 
   announce(app: string, origin: string, what: string): void {
-    this.mgmt.notify(CHANNEL, JSON.stringify({ app, origin, what })).catch((err: unknown) => {
+    void this.announceNow(app, origin, what);
+  }
+
+  /** `announce`, done when the notice is sent (a command-line process must not exit before). */
+  async announceNow(app: string, origin: string, what: string): Promise<void> {
+    await this.mgmt.notify(CHANNEL, JSON.stringify({ app, origin, what })).catch((err: unknown) => {
       this.log.warn({ err, app }, 'change notice not sent');
     });
   }

@@ -147,6 +147,18 @@ describe('rocket apps, export and import', () => {
     expect(deleted.code, deleted.stderr).toBe(0);
     expect((await client.get(`/api/_platform/apps/${name}`, { token: platformToken })).status).toBe(404);
     expect(await server.rocket.dbServer.databaseExists(`rocket_${name}`)).toBe(false);
+    // The server had the app loaded: it drops it on the command line's notice (404, not 500s on a dropped database).
+    const gone = await until('the deleted app answers 404', 3000, async () => {
+      const res = await client.get(`/api/${name}/_admin/entities`, { token });
+      return res.status === 404 ? res : undefined;
+    });
+    expect(gone.body.error).toEqual({ code: 'APP_NOT_FOUND', message: `App not found: ${name}` });
+    // A new app of the same name: the deleted app's token is refused there, the new admin's accepted.
+    expect((await rocket(['apps', 'create', name, '--admin-email', 'boss@example.com', '--admin-password', 'other-pw-1'])).code).toBe(0);
+    expect((await client.get(`/api/${name}/_admin/entities`, { token })).status).toBe(401);
+    const fresh = await client.login(`/api/${name}/auth/login`, 'boss@example.com', 'other-pw-1');
+    expect((await client.get(`/api/${name}/_admin/entities`, { token: fresh })).body.data).toEqual([]);
+    expect((await rocket(['apps', 'delete', name, '--yes'])).code).toBe(0);
   }, 300_000);
 
   it('answers bad input with one line and a non-zero exit code, changing nothing', async () => {
