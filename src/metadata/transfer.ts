@@ -137,9 +137,18 @@ export async function importSchema(
     });
   };
   const doc = isObject(body.data) && body.version === undefined ? body.data : body;
-  if (doc.version !== 1) throw invalid(`Unsupported export version: ${String(doc.version ?? '')}`);
+  // JSON text of the version: a string "1" must not read as version 1.
+  if (doc.version !== 1) throw invalid(`Unsupported export version: ${doc.version === undefined ? '' : JSON.stringify(doc.version)}`);
 
   const errors: string[] = [];
+  // Shapes no item step would mention: a section that is no array, items that are no objects.
+  const SECTIONS = ['entities', 'relations', 'rules', 'state_machines', 'permissions', ...SPEC_SECTIONS, ...sections.map((s) => s.key)];
+  for (const key of new Set(SECTIONS)) {
+    const v = doc[key];
+    if (v === undefined || v === null) continue;
+    if (!Array.isArray(v)) errors.push(`${key}: must be an array; skipped`);
+    else v.forEach((item, i) => isObject(item) || errors.push(`${key}[${i}]: must be an object; skipped`));
+  }
   const summary: Record<string, number> = {
     entities: 0,
     relations: 0,
@@ -268,8 +277,9 @@ export async function importSchema(
   return result;
 }
 
+/** Entity names of the payload in order, each once (a name given twice seeds its rows once). */
 function importedEntitiesOf(doc: Json): string[] {
-  return items(doc, 'entities').flatMap((e) => (isObject(e) && typeof e.name === 'string' ? [e.name] : []));
+  return [...new Set(items(doc, 'entities').flatMap((e) => (isObject(e) && typeof e.name === 'string' ? [e.name] : [])))];
 }
 
 /**

@@ -206,11 +206,36 @@ describe('export', () => {
     const v2 = await imp(app, { version: 2, entities: [] });
     expect(v2.status).toBe(422);
     expect(v2.body.error).toEqual({ code: 'VALIDATION_FAILED', message: 'Unsupported export version: 2' });
+    const text = await imp(app, { version: '1', entities: [] });
+    expect(text.body.error).toEqual({ code: 'VALIDATION_FAILED', message: 'Unsupported export version: "1"' });
     const bad = await s.client.post(`/api/${app.name}/_admin/import`, { token: app.token, raw: '{"version":' });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('INVALID_PAYLOAD');
     const list = await s.client.post(`/api/${app.name}/_admin/import`, { token: app.token, raw: '[]' });
     expect(list.status).toBe(400);
+  });
+
+  it('reports sections that are no arrays and items that are no objects; a name given twice seeds once', async () => {
+    const app = await s.createApp();
+    const entity = {
+      name: 'dup',
+      table: 'dups',
+      primary_key: { field: 'id', type: 'uuid', generated: true },
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'n', type: 'int' },
+      ],
+    };
+    const res = await imp(app, { version: 1, entities: [entity, 1, null, { ...entity }], rules: 'x', sample_data: { dup: [{ n: 1 }] } });
+    expect(res.status).toBe(200);
+    expect(res.body.data.summary).toMatchObject({ entities: 1, records: 1 });
+    expect(res.body.data.errors).toEqual([
+      'entities[1]: must be an object; skipped',
+      'entities[2]: must be an object; skipped',
+      'rules: must be an array; skipped',
+    ]);
+    const rt = await s.rocket.services.apps.get(app.name);
+    expect(await rt!.db.query('SELECT n FROM dups')).toEqual([{ n: 1 }]);
   });
 
   it('reports invalid items and keeps going', async () => {
