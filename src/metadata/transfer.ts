@@ -147,7 +147,10 @@ export async function importSchema(
     const v = doc[key];
     if (v === undefined || v === null) continue;
     if (!Array.isArray(v)) errors.push(`${key}: must be an array; skipped`);
-    else v.forEach((item, i) => isObject(item) || errors.push(`${key}[${i}]: must be an object; skipped`));
+    else
+      v.forEach((item, i) => {
+        if (!isObject(item)) errors.push(`${key}[${i}]: must be an object; skipped`);
+      });
   }
   const summary: Record<string, number> = {
     entities: 0,
