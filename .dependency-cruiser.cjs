@@ -1,13 +1,13 @@
 /**
  * Import rules of src/ (npm run lint:imports; docs/architecture.md §Layers).
  * Layers, lowest first; a module imports only its own layer and the ones below:
- *   base (errors.ts, config.ts, logger.ts, collections.ts) < db < types < auth < metadata < engine, jobs < platform
+ *   base (errors.ts, config.ts, logger.ts, collections.ts, directories.ts) < db < types < auth < metadata < engine, jobs < platform
  *   < features < http, ops < composition root (rocket.ts, main.ts, cli)
  * `expr` and `outbound` stand alone: they import nothing of the project's, and any layer may use them.
  * Features do not import one another; they meet in the core's extension points.
  */
 const LAYERS = [
-  { name: 'base', path: '^src/(errors|config|logger|collections)\\.ts$' },
+  { name: 'base', path: '^src/(errors|config|logger|collections|directories)\\.ts$' },
   { name: 'db', path: '^src/db/' },
   { name: 'types', path: '^src/types/' },
   { name: 'auth', path: '^src/auth/' },

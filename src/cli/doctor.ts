@@ -1,10 +1,11 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { Database, type ConnectionOptions } from '../db/database.js';
 import { runningEmbedded } from '../db/embedded.js';
 import { serverOfUrl } from '../db/server.js';
 import type { Output } from './output.js';
+import { makeDirectory } from '../directories.js';
 
 /** `rocket doctor`: what is wrong with this installation, and what to do about it. */
 
@@ -21,6 +22,12 @@ const MIN_SERVER_VERSION = 140000;
 function urlTarget(url: string): ConnectionOptions {
   // Diagnose the first refusal itself instead of waiting and reporting 503.
   return { ...serverOfUrl(url), database: 'postgres', max: 1, connectWaitMs: 0 };
+}
+
+/** Why a connection failed, in words. */
+function refusal(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  return e.code === 'ECONNREFUSED' ? 'connection refused' : (e.message ?? String(err));
 }
 
 async function databaseCheck(config: Config): Promise<Check> {
@@ -62,18 +69,39 @@ async function databaseCheck(config: Config): Promise<Check> {
     }
     return { check: 'database', status: 'ok', message };
   } catch (err) {
-    const e = err as { code?: string; message?: string };
-    const why = e.code === 'ECONNREFUSED' ? 'connection refused' : (e.message ?? String(err));
-    return { check: 'database', status: 'fail', message: `cannot reach PostgreSQL at ${where} (${why}): ${source}` };
+    return { check: 'database', status: 'fail', message: `cannot reach PostgreSQL at ${where} (${refusal(err)}): ${source}` };
   } finally {
     await db.close().catch(() => undefined);
   }
 }
 
+/** Each placement server of ROCKET_DATABASES: apps placed there fail when it cannot be reached. */
+async function placementChecks(config: Config): Promise<Check[]> {
+  const checks: Check[] = [];
+  for (const [name, url] of Object.entries(config.databases)) {
+    const target = urlTarget(url);
+    const db = new Database(target);
+    const check = `database ${name}`;
+    try {
+      const [row] = await db.query<{ version: string }>(`SELECT current_setting('server_version') AS version`);
+      checks.push({ check, status: 'ok', message: `PostgreSQL ${row!.version} at ${target.host}:${target.port}` });
+    } catch (err) {
+      checks.push({
+        check,
+        status: 'fail',
+        message: `cannot reach PostgreSQL at ${target.host}:${target.port} (${refusal(err)}): apps placed on "${name}" fail; check ROCKET_DATABASES`,
+      });
+    } finally {
+      await db.close().catch(() => undefined);
+    }
+  }
+  return checks;
+}
+
 async function writableCheck(check: string, setting: string, dir: string): Promise<Check> {
   const probe = join(dir, `.rocket-doctor-${process.pid}`);
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDirectory(dir);
     await writeFile(probe, 'ok');
     await rm(probe, { force: true });
     return { check, status: 'ok', message: `${dir} is writable` };
@@ -116,6 +144,7 @@ export async function runDoctor(): Promise<Check[]> {
   return [
     { check: 'configuration', status: 'ok', message: 'valid' },
     await databaseCheck(config),
+    ...(await placementChecks(config)),
     await writableCheck('storage', 'ROCKET_STORAGE_PATH', config.storagePath),
     await writableCheck('data directory', 'ROCKET_DATA_DIR', config.dataDir),
     ...securityChecks(config),

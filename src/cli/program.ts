@@ -15,8 +15,9 @@ export function program(): Command {
     .description('Rocket: a metadata-driven backend on PostgreSQL')
     .option('--json', 'write machine-readable JSON to stdout')
     .exitOverride()
-    // Usage errors are reported once, on one line, by run() below (JSON with --json).
-    .configureOutput({ outputError: () => undefined });
+    // Usage errors are reported once, on one line, by run() below (JSON with --json); that includes a
+    // missing command, for which commander would print the whole help on stderr (`--help` still prints it).
+    .configureOutput({ outputError: () => undefined, writeErr: () => undefined });
   const out = (): Output => output(Boolean(root.opts<{ json?: boolean }>().json));
 
   root
@@ -88,6 +89,20 @@ export function program(): Command {
   return root;
 }
 
+/** The usage error of `rocket` or `rocket apps` without a command: which ones there are. */
+function missingCommand(root: Command, args: readonly string[]): string {
+  let at = root;
+  const path = ['rocket'];
+  for (const arg of args) {
+    const sub = at.commands.find((c) => c.name() === arg);
+    if (!sub) continue;
+    at = sub;
+    path.push(arg);
+  }
+  const names = at.commands.map((c) => c.name()).join(', ');
+  return `${path.join(' ')} needs a command: ${names} (see ${path.join(' ')} --help)`;
+}
+
 /** Runs the command line; errors end as one line on stderr and a non-zero exit code. */
 export async function run(argv: readonly string[]): Promise<void> {
   const root = program();
@@ -95,15 +110,14 @@ export async function run(argv: readonly string[]): Promise<void> {
     await root.parseAsync(argv as string[]);
   } catch (err) {
     const usage = err instanceof CommanderError;
-    if (
-      usage &&
-      (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version' || err.exitCode === 0)
-    ) {
+    if (usage && (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0)) {
       process.exitCode = err.exitCode;
       return;
     }
     const message = usage
-      ? `${err.message.replace(/^error: /, '')} (see rocket --help)`
+      ? err.code === 'commander.help'
+        ? missingCommand(root, argv.slice(2))
+        : `${err.message.replace(/^error: /, '')} (see rocket --help)`
       : err instanceof CliError || err instanceof RocketError
         ? err.message
         : `unexpected error: ${(err as Error).message ?? String(err)}`;

@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import { DatabaseServer } from '../db/server.js';
 import { platformSecret } from '../platform/secrets.js';
 import { openCore, startRocket } from '../rocket.js';
+import { RocketError } from '../errors.js';
 import { CliError } from './output.js';
 
 /** Runs the server in this process until SIGINT/SIGTERM, then stops after in-flight requests. */
@@ -13,8 +14,10 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   try {
     rocket = await startRocket(config, log);
   } catch (err) {
-    log.error({ err }, 'failed to start');
-    throw new CliError(`failed to start: ${(err as Error).message ?? String(err)}`);
+    const known = startFailure(err, config);
+    // What an operator can fix is said in one line; only the unexpected is logged with its stack.
+    if (known === undefined) log.error({ err }, 'failed to start');
+    throw new CliError(`failed to start: ${known ?? (err as Error).message ?? String(err)}`);
   }
   let stopping = false;
   const stop = (signal: string) => {
@@ -33,6 +36,18 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/** The one-line reason of a start-up failure the configuration explains, with what to change; undefined otherwise. */
+function startFailure(err: unknown, config: Config): string | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EADDRINUSE') return `port ${config.port} on ${config.host} is in use: stop what listens there or set PORT`;
+  if (code === 'EACCES' || code === 'EADDRNOTAVAIL') return `cannot listen on ${config.host}:${config.port} (${code}): set HOST and PORT`;
+  if (err instanceof RocketError && err.code === 'SERVICE_UNAVAILABLE') {
+    const where = config.databaseUrl ? 'check DATABASE_URL' : `check the embedded PostgreSQL in ${config.dataDir}`;
+    return `${err.message.replace(/; try again shortly$/, '')}: ${where} (\`rocket doctor\` says more)`;
+  }
+  return undefined;
 }
 
 /** `--workers` / ROCKET_WORKERS: a count, or `auto` for one per CPU. */

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { makeDirectory } from '../directories.js';
 
 export interface EmbeddedServer {
   host: string;
@@ -67,7 +68,7 @@ export interface EmbeddedOptions {
 
 /** Starts (initialising on first use) a PostgreSQL cluster under dataDir/pg on loopback. */
 export async function startEmbedded(dataDir: string, port: number, log: Logger, opts: EmbeddedOptions = {}): Promise<EmbeddedServer> {
-  await mkdir(dataDir, { recursive: true });
+  await makeDirectory(dataDir);
   const pgData = join(dataDir, 'pg');
   const passwordFile = join(dataDir, 'pg-password');
   let password: string;

@@ -1,8 +1,9 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rm, rmdir, unlink } from 'node:fs/promises';
+import { open, rm, rmdir, unlink } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FileKey, FileStorage, StoredBytes } from './storage.js';
+import { makeDirectory } from '../directories.js';
 
 const ignore =
   (...codes: string[]) =>
@@ -45,7 +46,7 @@ export class LocalDiskStorage implements FileStorage {
 
   async write(key: FileKey, source: AsyncIterable<Buffer>): Promise<string> {
     const { dir, path } = this.place(key);
-    await mkdir(dir, { recursive: true });
+    await makeDirectory(dir);
     try {
       await pipeline(source, createWriteStream(path, { flags: 'wx' }));
     } catch (err) {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeDirectory } from '../directories.js';
 
 /**
  * The platform JWT secret: from the environment when set, otherwise generated
@@ -18,7 +19,7 @@ export async function platformSecret(dataDir: string, fromEnv: string | undefine
     if (stored.length >= 32) return stored;
     await unlink(file).catch(() => undefined);
   }
-  await mkdir(dataDir, { recursive: true });
+  await makeDirectory(dataDir);
   const secret = randomBytes(32).toString('hex');
   const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
   await writeFile(aside, `${secret}\n`, { mode: 0o600 });

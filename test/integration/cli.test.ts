@@ -199,6 +199,24 @@ describe('rocket apps, export and import', () => {
     expect(badYaml.stderr).toMatch(/^rocket: .*rocket\.yaml: not valid YAML: .+\n$/);
     const apps = await server.client.get('/api/_platform/apps', { token: server.platformToken });
     expect(apps.body.data.map((a: { name: string }) => a.name)).not.toContain('Bad Name');
+    // a missing command: one line naming the commands (JSON with --json), not the whole help
+    const [noCommand, noAppsCommand] = await Promise.all([rocket([]), rocket(['--json', 'apps'])]);
+    expect([noCommand.code, noCommand.stderr]).toEqual([
+      1,
+      'rocket: rocket needs a command: start, apps, export, import, users, doctor (see rocket --help)\n',
+    ]);
+    expect(noAppsCommand.code).toBe(1);
+    expect(JSON.parse(noAppsCommand.stdout)).toEqual({ error: 'rocket apps needs a command: list, create, delete (see rocket apps --help)' });
+    expect(noAppsCommand.stderr.trim().split('\n')).toHaveLength(1);
+    // a start that cannot reach its database: one line saying what to check, no stack trace
+    const start = await rocket(['start'], {
+      env: { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/rocket', PORT: String(await freePort()), LOG_FORMAT: 'pretty' },
+    });
+    expect(start.code).toBe(1);
+    expect(start.stderr.trim().split('\n').at(-1)).toBe(
+      'rocket: failed to start: The database cannot be reached: check DATABASE_URL (`rocket doctor` says more)',
+    );
+    expect(`${start.stdout}${start.stderr}`).not.toMatch(/^\s+at /m);
   }, 300_000);
 });
 
@@ -269,6 +287,23 @@ describe('rocket doctor', () => {
     const invalid = await rocket(['doctor'], { env: { DATABASE_URL: 'mysql://nope' } });
     expect(invalid.code).toBe(1);
     expect(invalid.stdout).toContain('DATABASE_URL');
+  }, 60_000);
+
+  it('checks every placement server, and fails (never spins) on a storage path that cannot be made', async () => {
+    const run = await rocket(['--json', 'doctor'], {
+      env: { ROCKET_STORAGE_PATH: '/proc/rocket-doctor/uploads', ROCKET_DATABASES: '{"eu2":"postgres://postgres@127.0.0.1:1/"}' },
+    });
+    expect(run.code).toBe(1);
+    const checks = JSON.parse(run.stdout).checks as Array<{ check: string; status: string; message: string }>;
+    expect(checks.find((c) => c.check === 'database eu2')).toEqual({
+      check: 'database eu2',
+      status: 'fail',
+      message: 'cannot reach PostgreSQL at 127.0.0.1:1 (connection refused): apps placed on "eu2" fail; check ROCKET_DATABASES',
+    });
+    expect(checks.find((c) => c.check === 'storage')).toMatchObject({
+      status: 'fail',
+      message: expect.stringMatching(/^\/proc\/rocket-doctor\/uploads is not writable \(ENOENT/),
+    });
   }, 60_000);
 });
 
