@@ -109,7 +109,7 @@ function sharedSchemas(): Record<string, Schema> {
         status: { type: 'string', enum: ['running', 'completed', 'failed', 'cancelled'] },
         current_step: STRING,
         current_step_deadline: TIMESTAMP,
-        context: { type: 'object' },
+        context: { type: 'object', additionalProperties: true },
         history: {
           type: 'array',
           items: { type: 'object', required: ['step', 'status', 'at'], properties: { step: STRING, status: STRING, by: STRING, at: TIMESTAMP } },
@@ -257,6 +257,8 @@ export function buildPlatformDocument(version: string): OpenApiDocument {
         display_name: STRING,
         db_name: STRING,
         db_driver: STRING,
+        // The placement server of its database (GET answers it; creation's legacy shape does not).
+        database: STRING,
         status: STRING,
         created_at: TIMESTAMP,
         updated_at: TIMESTAMP,

@@ -21,12 +21,16 @@ function errors(...statuses: number[]): Record<string, Ref> {
   return Object.fromEntries(statuses.map((s) => [String(s), responseRef(ERROR_RESPONSES[s]!)]));
 }
 
-const OBJECT: Schema = { type: 'object' };
+// Free-form JSON objects (admin definitions, summaries): `additionalProperties` says so, so generated clients
+// type them as open maps (`{ [key: string]: unknown }`) rather than as objects that admit no key at all.
+const OBJECT: Schema = { type: 'object', additionalProperties: true };
 const MESSAGE: Schema = { type: 'object', required: ['message'], properties: { message: { type: 'string' } } };
 const TOKEN_PAIR_RESPONSE = jsonResponse('A new access and refresh token', dataOf(schemaRef('TokenPair')));
 
+/** An operation; one with a JSON body also answers 413 (too large) and 415 (not JSON), like every JSON route. */
 function op(operationId: string, tag: string, summary: string, rest: Partial<Operation> & { responses: Operation['responses'] }): Operation {
-  return { operationId, summary, tags: [tag], ...rest };
+  const json = rest.requestBody !== undefined && 'content' in rest.requestBody && rest.requestBody.content['application/json'] !== undefined;
+  return { operationId, summary, tags: [tag], ...rest, ...(json && { responses: { ...rest.responses, ...errors(413, 415) } }) };
 }
 
 /** login / refresh / logout, under an app's or the platform's `/auth`. */
@@ -140,8 +144,8 @@ export function appUserPaths(): Record<string, PathItem> {
       get: op('filesDownload', 'files', 'Download a file', {
         responses: {
           '200': {
-            description: 'The file bytes',
-            content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } },
+            description: 'The file bytes, with the content type stored at upload',
+            content: { '*/*': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } },
           },
           ...errors(401, 404),
         },
@@ -182,7 +186,7 @@ export function appUserPaths(): Record<string, PathItem> {
             content: { 'application/json': { schema: OBJECT } },
           },
           '304': { description: 'The copy held is current' },
-          ...errors(401),
+          ...errors(401, 404),
         },
       }),
     },
@@ -261,7 +265,7 @@ function adminCollection(name: string, label: string, keyName: 'id' | 'name', sh
 /** Admin routes (role admin or a platform token): metadata, users, access, webhooks, transfer, audit log. */
 export function appAdminPaths(): Record<string, PathItem> {
   const simple = (operationId: string, summary: string, response: Response, extra: Partial<Operation> = {}): Operation =>
-    op(operationId, 'admin', summary, { ...extra, responses: { '200': response, ...errors(400, 401, 403, 404) } });
+    op(operationId, 'admin', summary, { ...extra, responses: { '200': response, ...errors(400, 401, 403, 404), ...extra.responses } });
   return {
     ...adminCollection('entities', 'entity', 'name'),
     ...adminCollection('relations', 'relation', 'name'),
@@ -282,6 +286,7 @@ export function appAdminPaths(): Record<string, PathItem> {
     '/_admin/invites/bulk': {
       post: simple('adminInvitesBulk', 'Invite many users', jsonResponse('What was created and skipped', dataOf(OBJECT)), {
         requestBody: jsonBody(OBJECT),
+        responses: errors(422),
       }),
     },
     '/_admin/invites/{id}': {
@@ -301,7 +306,10 @@ export function appAdminPaths(): Record<string, PathItem> {
     },
     '/_admin/export': { get: simple('adminExport', 'Export the schema (and sample data)', jsonResponse('The export document', OBJECT)) },
     '/_admin/import': {
-      post: simple('adminImport', 'Import an export document', jsonResponse('Summary', OBJECT), { requestBody: jsonBody(OBJECT) }),
+      post: simple('adminImport', 'Import an export document', jsonResponse('Summary', OBJECT), {
+        requestBody: jsonBody(OBJECT),
+        responses: errors(422),
+      }),
     },
     '/_admin/history': {
       get: simple('adminHistory', 'The audit log, newest first', jsonResponse('Entries', schemaRef('HistoryPage')), {
