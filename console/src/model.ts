@@ -71,7 +71,29 @@ export interface StateMachine {
   entity: string;
   field: string;
   active: boolean;
-  definition: { initial?: string; transitions: { from: string | string[]; to: string; roles?: string[]; guard?: string }[] };
+  definition: { initial?: string; transitions: SmTransition[] };
+}
+
+/** A transition's action (spec/state-machines.md §Actions); keys the console does not know are kept as they are. */
+export interface SmAction {
+  type: string;
+  field?: string;
+  value?: unknown;
+  url?: string;
+  method?: string;
+  event?: string;
+  entity?: string;
+  data?: unknown;
+  [k: string]: unknown;
+}
+
+export interface SmTransition {
+  from: string | string[];
+  to: string;
+  roles?: string[];
+  guard?: string;
+  actions?: SmAction[];
+  [k: string]: unknown;
 }
 
 export interface UiConfig {
@@ -120,6 +142,12 @@ export function foreignKeyOf(m: AppModel, entity: string, field: string): Relati
 
 export function labelOf(m: AppModel, entity: string, field: string): string {
   return m.ui[entity]?.labels?.[field] ?? field;
+}
+
+/** Fields the entity's UI config hides from forms (`hidden`, or `hidden_fields`). */
+export function hiddenOf(m: AppModel, entity: string): Set<string> {
+  const ui = m.ui[entity];
+  return new Set([...(ui?.hidden ?? []), ...(ui?.hidden_fields ?? [])]);
 }
 
 async function adminModel(app: string) {

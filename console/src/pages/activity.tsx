@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api, appBase, qs } from '../api';
 import { useModel } from '../model';
 import { Empty, ErrorBox, Field, PageHead, Spinner, useAsync } from '../ui';
@@ -8,21 +8,50 @@ import { DeliveryLog } from './logic';
 /** The app's audit log (spec/history.md) with its filters, and webhook deliveries (page 7). */
 export function ActivityPage() {
   const m = useModel();
+  // the typed filters: what is in the boxes, and what the request uses (taken over after a pause in
+  // typing, on Enter or leaving the box, and whenever another filter changes, so all apply together)
   const [entity, setEntity] = useState('');
-  const [action, setAction] = useState('');
   const [recordId, setRecordId] = useState('');
   const [actor, setActor] = useState('');
+  const [typed, setTyped] = useState({ entity: '', recordId: '', actor: '' });
+  const [action, setAction] = useState('');
   const [since, setSince] = useState('');
   const [until, setUntil] = useState('');
   const [page, setPage] = useState(1);
+  const commit = () => {
+    const next = { entity: entity.trim(), recordId: recordId.trim(), actor: actor.trim() };
+    if (next.entity !== typed.entity || next.recordId !== typed.recordId || next.actor !== typed.actor) {
+      setTyped(next);
+      setPage(1);
+    }
+  };
+  useEffect(() => {
+    const t = setTimeout(commit, 400);
+    return () => clearTimeout(t);
+  }, [entity, recordId, actor]);
   const iso = (v: string) => (v ? new Date(v).toISOString() : undefined);
   const log = useAsync(
     () =>
       api.list<HistoryEntry>(
-        `${appBase(m.app)}/_admin/history${qs({ entity, action, record_id: recordId, actor_id: actor, since: iso(since), until: iso(until), page, per_page: 25 })}`,
+        `${appBase(m.app)}/_admin/history${qs({
+          entity: typed.entity,
+          action,
+          record_id: typed.recordId,
+          actor_id: typed.actor,
+          since: iso(since),
+          until: iso(until),
+          page,
+          per_page: 25,
+        })}`,
       ),
-    [entity, action, recordId, actor, since, until, page],
+    [typed.entity, action, typed.recordId, typed.actor, since, until, page],
   );
+  /** Another filter changed: it applies together with what is typed in the boxes. */
+  const other = (set: (v: string) => void) => (e: { currentTarget: { value: string } }) => {
+    set(e.currentTarget.value);
+    setPage(1);
+    commit();
+  };
   const total = log.data?.meta.total ?? 0;
   return (
     <>
@@ -31,17 +60,7 @@ export function ActivityPage() {
         <h2>Audit log</h2>
         <div class="form-grid">
           <Field label="Entity" hint="e.g. order, or _entities for metadata">
-            {(a) => (
-              <input
-                {...a}
-                list="activity-entities"
-                value={entity}
-                onChange={(e) => {
-                  setEntity(e.currentTarget.value);
-                  setPage(1);
-                }}
-              />
-            )}
+            {(a) => <input {...a} list="activity-entities" value={entity} onInput={(e) => setEntity(e.currentTarget.value)} onChange={commit} />}
           </Field>
           <datalist id="activity-entities">
             {[
@@ -61,27 +80,11 @@ export function ActivityPage() {
             ))}
           </datalist>
           <Field label="User id" hint="who made the change">
-            {(a) => (
-              <input
-                {...a}
-                value={actor}
-                onChange={(e) => {
-                  setActor(e.currentTarget.value.trim());
-                  setPage(1);
-                }}
-              />
-            )}
+            {(a) => <input {...a} value={actor} onInput={(e) => setActor(e.currentTarget.value)} onChange={commit} />}
           </Field>
           <Field label="Action">
             {(a) => (
-              <select
-                {...a}
-                value={action}
-                onChange={(e) => {
-                  setAction(e.currentTarget.value);
-                  setPage(1);
-                }}
-              >
+              <select {...a} value={action} onChange={other(setAction)}>
                 <option value="">any</option>
                 <option>create</option>
                 <option>update</option>
@@ -89,9 +92,11 @@ export function ActivityPage() {
               </select>
             )}
           </Field>
-          <Field label="Record id">{(a) => <input {...a} value={recordId} onChange={(e) => setRecordId(e.currentTarget.value)} />}</Field>
-          <Field label="Since">{(a) => <input {...a} type="datetime-local" value={since} onChange={(e) => setSince(e.currentTarget.value)} />}</Field>
-          <Field label="Until">{(a) => <input {...a} type="datetime-local" value={until} onChange={(e) => setUntil(e.currentTarget.value)} />}</Field>
+          <Field label="Record id">
+            {(a) => <input {...a} value={recordId} onInput={(e) => setRecordId(e.currentTarget.value)} onChange={commit} />}
+          </Field>
+          <Field label="Since">{(a) => <input {...a} type="datetime-local" value={since} onInput={other(setSince)} />}</Field>
+          <Field label="Until">{(a) => <input {...a} type="datetime-local" value={until} onInput={other(setUntil)} />}</Field>
         </div>
         <ErrorBox error={log.error} />
         {!log.data && !log.error && <Spinner />}

@@ -6,7 +6,8 @@ import { ErrorBox, Field, PageHead, useAction } from '../ui';
 interface ImportResult {
   message: string;
   summary: Record<string, unknown>;
-  errors?: { section?: string; item?: string; message: string; [k: string]: unknown }[];
+  /** spec/export-import.md: strings such as "Entity <name>: <reason>"; objects are shown key by key. */
+  errors?: (string | { section?: string; item?: string; message?: string; [k: string]: unknown })[];
 }
 
 /** The app's API reference link, schema export and import. */
@@ -100,18 +101,22 @@ export function ApiPage() {
               <>
                 <h3>Problems ({result.errors.length})</h3>
                 <ul class="problems">
-                  {result.errors.map((e, i) => (
-                    <li key={i}>
-                      {Object.entries(e)
-                        .filter(([k]) => k !== 'message')
-                        .map(([k, v]) => (
-                          <code key={k}>
-                            {k}: {typeof v === 'object' ? JSON.stringify(v) : String(v)}
-                          </code>
-                        ))}{' '}
-                      {e.message}
-                    </li>
-                  ))}
+                  {result.errors.map((e, i) =>
+                    e === null || typeof e !== 'object' ? (
+                      <li key={i}>{String(e)}</li>
+                    ) : (
+                      <li key={i}>
+                        {Object.entries(e)
+                          .filter(([k]) => k !== 'message')
+                          .map(([k, v]) => (
+                            <code key={k}>
+                              {k}: {typeof v === 'object' ? JSON.stringify(v) : String(v)}
+                            </code>
+                          ))}{' '}
+                        {e.message}
+                      </li>
+                    ),
+                  )}
                 </ul>
               </>
             )}

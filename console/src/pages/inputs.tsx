@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { api, appBase, qs, upload } from '../api';
 import { displayField, toLocalInput } from '../fields';
 import { entityOf, useModel, type EntityDef, type FieldDef, type StateMachine } from '../model';
@@ -185,11 +185,15 @@ export function FieldInput(props: {
 function JsonInput(props: { label: string; name: string; value: Value; error?: string; onChange: (v: Value) => void }) {
   const [text, setText] = useState(() => (props.value === undefined || props.value === null ? '' : JSON.stringify(props.value, null, 2)));
   const [parseError, setParseError] = useState('');
+  const ref = useRef<HTMLTextAreaElement>(null);
+  // the browser's own validity: a form with this field unparsed does not submit (no partial save)
+  useEffect(() => ref.current?.setCustomValidity(parseError ? `${props.label}: ${parseError}` : ''), [parseError]);
   return (
     <Field label={props.label} error={parseError || props.error} hint="JSON value">
       {(a) => (
         <textarea
           {...a}
+          ref={ref}
           name={props.name}
           class="code"
           rows={5}
@@ -265,7 +269,11 @@ function FileInput(props: { label: string; name: string; value: Value; error?: s
   );
 }
 
-/** Foreign-key picker: searches the target entity by its display field and stores the key. */
+/**
+ * Foreign-key picker: searches the target entity by its display field and stores the key. A combobox
+ * (ARIA 1.2 pattern): ArrowDown/ArrowUp move through the matches (aria-activedescendant), Enter picks
+ * the active one (and never submits the form while the list is open), Escape closes the list.
+ */
 export function FkPicker(props: {
   label: string;
   name: string;
@@ -280,11 +288,16 @@ export function FkPicker(props: {
   const [q, setQ] = useState('');
   const [open, setOpen] = useState(false);
   const [options, setOptions] = useState<Record<string, unknown>[]>([]);
+  const [active, setActive] = useState(-1);
   const [chosen, setChosen] = useState<string>('');
+  const uid = useId();
   const pk = target?.primary_key.field ?? 'id';
   const shown = target ? displayField(target) : 'id';
   const stringSearch =
     target?.fields.find((f) => f.name === shown)?.type === 'string' || target?.fields.find((f) => f.name === shown)?.type === 'text';
+  const visible = options.filter((o) => !props.excludeIds?.includes(String(o[pk])));
+  const listId = `${uid}-options`;
+  const optionId = (i: number) => `${uid}-option-${i}`;
 
   useEffect(() => {
     if (!target || props.value === null || props.value === undefined || props.value === '') return setChosen('');
@@ -302,11 +315,18 @@ export function FkPicker(props: {
       else if (q) params[`filter[${pk}]`] = q;
       api
         .list<Record<string, unknown>>(`${appBase(m.app)}/${target.name}${qs(params)}`)
-        .then((r) => setOptions(r.data))
+        .then((r) => {
+          setOptions(r.data);
+          setActive(-1);
+        })
         .catch(() => setOptions([]));
     }, 200);
     return () => clearTimeout(t);
   }, [q, open, target?.name]);
+
+  useEffect(() => {
+    if (open && active >= 0) document.getElementById(optionId(active))?.scrollIntoView({ block: 'nearest' });
+  }, [active, open]);
 
   if (!target) {
     return (
@@ -322,7 +342,50 @@ export function FkPicker(props: {
       </Field>
     );
   }
-  const listId = `${props.name}-options`;
+  const close = () => {
+    setOpen(false);
+    setActive(-1);
+  };
+  const pick = (o: Record<string, unknown>) => {
+    props.onChange(o[pk]);
+    setChosen(String(o[shown] ?? o[pk]));
+    setQ('');
+    close();
+  };
+  const onKeyDown = (e: KeyboardEvent) => {
+    switch (e.key) {
+      case 'ArrowDown':
+        e.preventDefault();
+        if (!open) setOpen(true);
+        else if (visible.length) setActive(Math.min(active + 1, visible.length - 1));
+        break;
+      case 'ArrowUp':
+        e.preventDefault();
+        if (!open) setOpen(true);
+        else if (visible.length) setActive(active <= 0 ? 0 : active - 1);
+        break;
+      case 'Home':
+      case 'End':
+        if (open && visible.length) {
+          e.preventDefault();
+          setActive(e.key === 'Home' ? 0 : visible.length - 1);
+        }
+        break;
+      case 'Enter':
+        if (!open) return;
+        // the list is open: Enter belongs to the picker, not to the form around it
+        e.preventDefault();
+        if (active >= 0 && visible[active]) pick(visible[active]);
+        break;
+      case 'Escape':
+        if (!open) return;
+        e.preventDefault();
+        e.stopPropagation();
+        close();
+        break;
+    }
+  };
+  const activeOk = open && active >= 0 && active < visible.length;
   return (
     <Field label={props.label} error={props.error} hint={chosen ? `Selected: ${chosen}` : `Search ${target.name} by ${shown}`}>
       {(a) => (
@@ -331,13 +394,16 @@ export function FkPicker(props: {
             {...a}
             name={props.name}
             role="combobox"
+            autoComplete="off"
             aria-expanded={open}
             aria-controls={listId}
             aria-autocomplete="list"
+            aria-activedescendant={activeOk ? optionId(active) : undefined}
             placeholder={chosen || `Search ${target.name}…`}
             value={q}
             onFocus={() => setOpen(true)}
-            onBlur={() => setTimeout(() => setOpen(false), 200)}
+            onBlur={() => setTimeout(close, 200)}
+            onKeyDown={onKeyDown}
             onInput={(e) => {
               setQ(e.currentTarget.value);
               setOpen(true);
@@ -350,27 +416,28 @@ export function FkPicker(props: {
           )}
           {open && (
             <div class="options" id={listId} role="listbox" aria-label={`${target.name} matches`}>
-              {options
-                .filter((o) => !props.excludeIds?.includes(String(o[pk])))
-                .map((o) => (
-                  <div
-                    key={String(o[pk])}
-                    role="option"
-                    tabIndex={-1}
-                    aria-selected={String(o[pk]) === String(props.value)}
-                    onMouseDown={(e) => {
-                      e.preventDefault();
-                      props.onChange(o[pk]);
-                      setChosen(String(o[shown] ?? o[pk]));
-                      setQ('');
-                      setOpen(false);
-                    }}
-                  >
-                    {String(o[shown] ?? o[pk])}
-                    {shown !== pk && <small class="muted"> {String(o[pk]).slice(0, 8)}</small>}
-                  </div>
-                ))}
-              {options.length === 0 && <div class="muted">No matches</div>}
+              {visible.map((o, i) => (
+                <div
+                  key={String(o[pk])}
+                  id={optionId(i)}
+                  role="option"
+                  tabIndex={-1}
+                  aria-selected={i === active}
+                  onMouseDown={(e) => {
+                    e.preventDefault();
+                    pick(o);
+                  }}
+                  onMouseMove={() => i !== active && setActive(i)}
+                >
+                  {String(o[shown] ?? o[pk])}
+                  {shown !== pk && <small class="muted"> {String(o[pk]).slice(0, 8)}</small>}
+                </div>
+              ))}
+              {visible.length === 0 && (
+                <div class="muted" role="status">
+                  No matches
+                </div>
+              )}
             </div>
           )}
         </div>

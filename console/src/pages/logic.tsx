@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, appBase, qs } from '../api';
-import { entityOf, useModel, type StateMachine } from '../model';
+import { entityOf, useModel, type SmAction, type SmTransition, type StateMachine } from '../model';
 import {
   Check,
   ConfirmButton,
@@ -282,14 +282,165 @@ function RuleForm(props: { rule: Rule | null; onClose: () => void; onSaved: () =
 
 /* ---------- state machines ---------- */
 
+/*
+ * The editor works on text drafts of the stored transitions and keeps each stored object next to its
+ * draft: a key whose text was not touched goes back exactly as stored (also keys the editor does not
+ * show), so saving without a change sends the stored definition back unchanged.
+ */
+
+const ACTION_TYPES = ['set_field', 'webhook', 'create_record', 'send_event'] as const;
+/** The keys each action type uses; when the type changes the keys of the old type are dropped. */
+const ACTION_KEYS: Record<string, string[]> = {
+  set_field: ['field', 'value'],
+  webhook: ['url', 'method'],
+  create_record: ['entity', 'data'],
+  send_event: ['event'],
+};
+const ALL_ACTION_KEYS = ['field', 'value', 'url', 'method', 'entity', 'data', 'event'];
+
+interface ActionDraft {
+  orig?: SmAction;
+  type: string;
+  field: string;
+  value: string;
+  url: string;
+  method: string;
+  entity: string;
+  data: string;
+  event: string;
+}
+
 interface TransitionDraft {
+  orig?: SmTransition;
   from: string;
   to: string;
   roles: string;
   guard: string;
+  actions: ActionDraft[];
 }
 
-export function machineDiagram(sm: { initial?: string; transitions: { from: string | string[]; to: string; roles?: string[]; guard?: string }[] }) {
+const fromText = (v: unknown) => (Array.isArray(v) ? v.join(', ') : typeof v === 'string' ? v : '');
+const listText = (v: unknown) => (Array.isArray(v) ? v.join(', ') : '');
+const strText = (v: unknown) => (typeof v === 'string' ? v : '');
+const valueText = (v: unknown) => (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
+const dataText = (v: unknown) => (v === undefined ? '' : JSON.stringify(v, null, 2));
+
+function actionDraft(a?: SmAction): ActionDraft {
+  return {
+    orig: a,
+    type: a ? String(a.type ?? '') : 'set_field',
+    field: strText(a?.field),
+    value: valueText(a?.value),
+    url: strText(a?.url),
+    method: strText(a?.method),
+    entity: strText(a?.entity),
+    data: dataText(a?.data),
+    event: strText(a?.event),
+  };
+}
+
+function transitionDraft(t?: SmTransition): TransitionDraft {
+  return {
+    orig: t,
+    from: fromText(t?.from),
+    to: strText(t?.to),
+    roles: listText(t?.roles),
+    guard: strText(t?.guard),
+    actions: Array.isArray(t?.actions) ? t.actions.map(actionDraft) : [],
+  };
+}
+
+/** The JSON of a create_record action's data, or an error message when it does not parse. */
+function parseData(text: string): { value?: unknown; error?: string } {
+  if (!text.trim()) return {};
+  try {
+    const value: unknown = JSON.parse(text);
+    if (!value || typeof value !== 'object' || Array.isArray(value)) return { error: 'Data must be a JSON object, e.g. {"title": "record.name"}' };
+    return { value };
+  } catch {
+    return { error: 'Data is not valid JSON' };
+  }
+}
+
+function buildAction(a: ActionDraft): SmAction {
+  const o = a.orig;
+  const out: Record<string, unknown> = { ...(o ?? {}) };
+  const typeChanged = !o || a.type !== String(o.type ?? '');
+  if (typeChanged) {
+    out.type = a.type;
+    for (const k of ALL_ACTION_KEYS) if (!(ACTION_KEYS[a.type] ?? []).includes(k)) delete out[k];
+  }
+  const text = (k: 'field' | 'url' | 'method' | 'entity' | 'event') => {
+    if (!(ACTION_KEYS[a.type] ?? []).includes(k)) return;
+    if (o && a[k] === strText(o[k]) && (o[k] === undefined || typeof o[k] === 'string')) return;
+    const v = a[k].trim();
+    if (v) out[k] = v;
+    else delete out[k];
+  };
+  text('field');
+  text('url');
+  text('method');
+  text('entity');
+  text('event');
+  if (a.type === 'set_field' && !(o && a.value === valueText(o.value))) {
+    // a value stored as a number, boolean or object stays one when it is edited and still parses
+    let v: unknown = a.value;
+    if (o && o.value !== undefined && typeof o.value !== 'string') {
+      try {
+        v = JSON.parse(a.value);
+      } catch {
+        v = a.value;
+      }
+    }
+    out.value = v;
+  }
+  if (a.type === 'create_record' && !(o && a.data === dataText(o.data))) {
+    const d = parseData(a.data);
+    if (d.value === undefined) delete out.data;
+    else out.data = d.value;
+  }
+  return out as SmAction;
+}
+
+function buildTransition(r: TransitionDraft): SmTransition {
+  const o = r.orig;
+  const out: Record<string, unknown> = { ...(o ?? {}) };
+  if (!o || r.from !== fromText(o.from)) {
+    const from = split(r.from);
+    out.from = from.length === 1 ? from[0]! : from;
+  }
+  if (!o || r.to !== strText(o.to)) out.to = r.to.trim();
+  if (!o || r.roles !== listText(o.roles)) {
+    const roles = split(r.roles);
+    if (roles.length) out.roles = roles;
+    else delete out.roles;
+  }
+  if (!o || r.guard !== strText(o.guard)) {
+    if (r.guard.trim()) out.guard = r.guard.trim();
+    else delete out.guard;
+  }
+  if (r.actions.length) out.actions = r.actions.map(buildAction);
+  else if (!(Array.isArray(o?.actions) && o.actions.length === 0)) delete out.actions;
+  return out as SmTransition;
+}
+
+/** One line per action for the diagram's edge labels. */
+function actionSummary(a: SmAction): string {
+  switch (a.type) {
+    case 'set_field':
+      return `set ${a.field ?? '?'} = ${valueText(a.value)}`;
+    case 'webhook':
+      return `${a.method || 'POST'} ${a.url ?? ''}`;
+    case 'create_record':
+      return `create ${a.entity ?? '?'}`;
+    case 'send_event':
+      return `event ${a.event ?? '?'}`;
+    default:
+      return String(a.type);
+  }
+}
+
+export function machineDiagram(sm: { initial?: string; transitions: SmTransition[] }) {
   const states: string[] = [];
   const add = (s: string) => s && !states.includes(s) && states.push(s);
   if (sm.initial) add(sm.initial);
@@ -302,7 +453,14 @@ export function machineDiagram(sm: { initial?: string; transitions: { from: stri
     (Array.isArray(t.from) ? t.from : [t.from]).map((f) => ({
       from: f,
       to: t.to,
-      label: [t.roles?.length ? `roles: ${t.roles.join(', ')}` : '', t.guard ? `if ${t.guard}` : ''].filter(Boolean).join(' · ') || undefined,
+      label:
+        [
+          t.roles?.length ? `roles: ${t.roles.join(', ')}` : '',
+          t.guard ? `if ${t.guard}` : '',
+          ...(Array.isArray(t.actions) ? t.actions.map(actionSummary) : []),
+        ]
+          .filter(Boolean)
+          .join(' · ') || undefined,
     })),
   );
   return { nodes, edges };
@@ -366,33 +524,29 @@ function MachineForm(props: { sm: StateMachine | null; onClose: () => void; onSa
   const sm = props.sm;
   const [entity, setEntity] = useState(sm?.entity ?? m.entities[0]?.name ?? '');
   const [field, setField] = useState(sm?.field ?? '');
-  const [initial, setInitial] = useState(sm?.definition.initial ?? '');
+  const storedInitial = sm?.definition.initial;
+  const [initial, setInitial] = useState(strText(storedInitial));
   const [active, setActive] = useState(sm?.active ?? true);
   const [rows, setRows] = useState<TransitionDraft[]>(
-    (sm?.definition.transitions ?? [{ from: '', to: '' }]).map((t) => ({
-      from: Array.isArray(t.from) ? t.from.join(', ') : t.from,
-      to: t.to,
-      roles: (t.roles ?? []).join(', '),
-      guard: t.guard ?? '',
-    })),
+    sm?.definition.transitions ? sm.definition.transitions.map(transitionDraft) : [transitionDraft()],
   );
   const [deleting, setDeleting] = useState(false);
   const base = `${appBase(m.app)}/_admin/state-machines`;
-  const definition = {
-    ...(initial ? { initial } : {}),
-    transitions: rows
-      .filter((r) => r.from || r.to)
-      .map((r) => {
-        const from = split(r.from);
-        return {
-          from: from.length === 1 ? from[0]! : from,
-          to: r.to.trim(),
-          ...(split(r.roles).length ? { roles: split(r.roles) } : {}),
-          ...(r.guard.trim() ? { guard: r.guard.trim() } : {}),
-        };
-      }),
+  const definition: StateMachine['definition'] = {
+    ...(sm?.definition ?? {}),
+    transitions: rows.filter((r) => r.orig || r.from || r.to).map(buildTransition),
   };
+  if (!sm || initial !== strText(storedInitial)) {
+    if (initial.trim()) definition.initial = initial.trim();
+    else delete definition.initial;
+  }
+  const dataErrors = rows.map((r) => r.actions.map((a) => (a.type === 'create_record' ? parseData(a.data).error : undefined)));
   const save = useAction(async () => {
+    const bad = dataErrors.flatMap((as, i) => as.map((e, k) => (e ? `Transition ${i + 1} action ${k + 1} data` : ''))).find(Boolean);
+    if (bad) {
+      (document.querySelector(`[aria-label="${bad}"]`) as HTMLElement | null)?.focus();
+      throw new Error(`${bad} is not a valid JSON object; fix it before saving`);
+    }
     const body = { entity, field, active, definition };
     if (sm) await api.put(`${base}/${sm.id}`, body);
     else await api.post(base, body);
@@ -402,8 +556,12 @@ function MachineForm(props: { sm: StateMachine | null; onClose: () => void; onSa
   });
   const { byField } = errorsByField(save.error);
   const msg = save.error instanceof Error ? save.error.message : '';
+  /** The API's message when it names this path (e.g. `transitions[0].actions[1].url must be …`). */
+  const errAt = (path: string) => byField[`definition.${path}`] ?? (msg.startsWith(`${path} `) || msg.startsWith(`${path}:`) ? msg : undefined);
   const d = machineDiagram(definition);
   const set = (i: number, patch: Partial<TransitionDraft>) => setRows(rows.map((r, j) => (j === i ? { ...r, ...patch } : r)));
+  const setAction = (i: number, k: number, patch: Partial<ActionDraft>) =>
+    set(i, { actions: rows[i]!.actions.map((a, j) => (j === k ? { ...a, ...patch } : a)) });
   return (
     <form
       class="card"
@@ -433,7 +591,7 @@ function MachineForm(props: { sm: StateMachine | null; onClose: () => void; onSa
       <div class="split">
         <div>
           <div class="form-grid">
-            <Field label="Entity" error={byField.entity ?? (/entity/.test(msg) ? msg : undefined)}>
+            <Field label="Entity" error={byField.entity ?? (/entity/.test(msg) && !/^transitions/.test(msg) ? msg : undefined)}>
               {(a) => (
                 <select {...a} value={entity} onChange={(e) => setEntity(e.currentTarget.value)}>
                   {m.entities.map((e) => (
@@ -496,9 +654,164 @@ function MachineForm(props: { sm: StateMachine | null; onClose: () => void; onSa
               >
                 ✕
               </button>
+              <div class="sm-actions">
+                <h4>Actions</h4>
+                {r.actions.length === 0 && <p class="muted">No actions: the transition only changes the state.</p>}
+                {r.actions.map((act, k) => {
+                  const p = `Transition ${i + 1} action ${k + 1}`;
+                  const path = `transitions[${i}].actions[${k}]`;
+                  return (
+                    <fieldset key={k} class="sm-action" aria-label={p}>
+                      <Field label="Type" error={errAt(`${path}.type`)}>
+                        {(a) => (
+                          <select {...a} aria-label={`${p} type`} value={act.type} onChange={(e) => setAction(i, k, { type: e.currentTarget.value })}>
+                            {[...ACTION_TYPES, ...(ACTION_TYPES.includes(act.type as never) ? [] : [act.type])].map((t) => (
+                              <option key={t}>{t}</option>
+                            ))}
+                          </select>
+                        )}
+                      </Field>
+                      {act.type === 'set_field' && (
+                        <>
+                          <Field label="Field" error={errAt(`${path}.field`)}>
+                            {(a) => (
+                              <select
+                                {...a}
+                                aria-label={`${p} field`}
+                                value={act.field}
+                                onChange={(e) => setAction(i, k, { field: e.currentTarget.value })}
+                              >
+                                <option value="">—</option>
+                                {[
+                                  ...(entityOf(m, entity)?.fields ?? []).map((f) => f.name),
+                                  ...(act.field && !entityOf(m, entity)?.fields.some((f) => f.name === act.field) ? [act.field] : []),
+                                ].map((f) => (
+                                  <option key={f}>{f}</option>
+                                ))}
+                              </select>
+                            )}
+                          </Field>
+                          <Field label="Value" hint='"now" = the time of the transition' error={errAt(`${path}.value`)}>
+                            {(a) => (
+                              <input
+                                {...a}
+                                aria-label={`${p} value`}
+                                class="code"
+                                value={act.value}
+                                onInput={(e) => setAction(i, k, { value: e.currentTarget.value })}
+                              />
+                            )}
+                          </Field>
+                        </>
+                      )}
+                      {act.type === 'webhook' && (
+                        <>
+                          <Field label="URL" error={errAt(`${path}.url`)}>
+                            {(a) => (
+                              <input
+                                {...a}
+                                aria-label={`${p} URL`}
+                                type="url"
+                                value={act.url}
+                                onInput={(e) => setAction(i, k, { url: e.currentTarget.value })}
+                              />
+                            )}
+                          </Field>
+                          <Field label="Method" error={errAt(`${path}.method`)}>
+                            {(a) => (
+                              <select
+                                {...a}
+                                aria-label={`${p} method`}
+                                value={act.method}
+                                onChange={(e) => setAction(i, k, { method: e.currentTarget.value })}
+                              >
+                                <option value="">POST (default)</option>
+                                {[
+                                  'POST',
+                                  'PUT',
+                                  'PATCH',
+                                  'GET',
+                                  'DELETE',
+                                  ...(act.method && !/^(POST|PUT|PATCH|GET|DELETE)$/.test(act.method) ? [act.method] : []),
+                                ].map((x) => (
+                                  <option key={x}>{x}</option>
+                                ))}
+                              </select>
+                            )}
+                          </Field>
+                        </>
+                      )}
+                      {act.type === 'create_record' && (
+                        <>
+                          <Field label="Entity" error={errAt(`${path}.entity`)}>
+                            {(a) => (
+                              <select
+                                {...a}
+                                aria-label={`${p} entity`}
+                                value={act.entity}
+                                onChange={(e) => setAction(i, k, { entity: e.currentTarget.value })}
+                              >
+                                <option value="">—</option>
+                                {[...m.entities.map((e) => e.name), ...(act.entity && !entityOf(m, act.entity) ? [act.entity] : [])].map((e) => (
+                                  <option key={e}>{e}</option>
+                                ))}
+                              </select>
+                            )}
+                          </Field>
+                          <Field
+                            label="Data (JSON)"
+                            class="wide"
+                            hint='{"field": "record.x" | "old.x" | "now" | literal}'
+                            error={dataErrors[i]?.[k] ?? errAt(`${path}.data`)}
+                          >
+                            {(a) => (
+                              <textarea
+                                {...a}
+                                aria-label={`${p} data`}
+                                class="code"
+                                rows={3}
+                                value={act.data}
+                                onInput={(e) => setAction(i, k, { data: e.currentTarget.value })}
+                              />
+                            )}
+                          </Field>
+                        </>
+                      )}
+                      {act.type === 'send_event' && (
+                        <Field label="Event" error={errAt(`${path}.event`)}>
+                          {(a) => (
+                            <input
+                              {...a}
+                              aria-label={`${p} event`}
+                              value={act.event}
+                              onInput={(e) => setAction(i, k, { event: e.currentTarget.value })}
+                            />
+                          )}
+                        </Field>
+                      )}
+                      <button
+                        type="button"
+                        class="ghost danger"
+                        aria-label={`Remove action ${k + 1} of transition ${i + 1}`}
+                        onClick={() => set(i, { actions: r.actions.filter((_, j) => j !== k) })}
+                      >
+                        ✕
+                      </button>
+                    </fieldset>
+                  );
+                })}
+                <button
+                  type="button"
+                  class="add"
+                  aria-label={`Add action to transition ${i + 1}`}
+                  onClick={() => set(i, { actions: [...r.actions, actionDraft()] })}
+                >
+                  Add action
+                </button>
+              </div>
             </fieldset>
           ))}
-          <button type="button" onClick={() => setRows([...rows, { from: '', to: '', roles: '', guard: '' }])}>
+          <button type="button" onClick={() => setRows([...rows, transitionDraft()])}>
             Add transition
           </button>
         </div>

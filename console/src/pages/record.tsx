@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, appBase, qs } from '../api';
 import { displayField, editableFields, formatCell } from '../fields';
-import { childRelations, entityOf, labelOf, useModel, type AppModel, type EntityDef, type RelationDef } from '../model';
+import { childRelations, entityOf, hiddenOf, labelOf, useModel, type AppModel, type EntityDef, type RelationDef } from '../model';
 import { navigate } from '../router';
 import { ConfirmDialog, Empty, ErrorBox, Link, PageHead, Spinner, errorsByField, toast, useAction, useAsync, type FieldErrors } from '../ui';
 import { FieldInput, FkPicker } from './inputs';
@@ -14,11 +14,12 @@ export function RecordPage(props: { entity: string; id: string }) {
   const e = entityOf(m, props.entity);
   const isNew = props.id === 'new';
   const rels = e ? childRelations(m, e.name) : [];
-  const loaded = useAsync(async () => {
-    if (!e || isNew) return {} as Row;
-    const include = rels.map((r) => r.name).join(',');
-    return api.get<Row>(`${appBase(m.app)}/${e.name}/${encodeURIComponent(props.id)}${qs({ include })}`);
-  }, [props.entity, props.id]);
+  const fetchRow = () =>
+    api.get<Row>(`${appBase(m.app)}/${e!.name}/${encodeURIComponent(props.id)}${qs({ include: rels.map((r) => r.name).join(',') })}`);
+  const loaded = useAsync(async () => (!e || isNew ? ({} as Row) : fetchRow()), [props.entity, props.id]);
+  // bumped after a save: the form starts again from the saved record (e.g. a state field then offers
+  // the transitions allowed from its new state)
+  const [saves, setSaves] = useState(0);
   if (!e || !m.can(e.name, isNew ? 'create' : 'read')) return <Empty>Not available.</Empty>;
   if (loaded.error) {
     return (
@@ -29,7 +30,24 @@ export function RecordPage(props: { entity: string; id: string }) {
     );
   }
   if (!loaded.data) return <Spinner />;
-  return <RecordForm key={props.id} e={e} id={props.id} initial={loaded.data} rels={rels} />;
+  return (
+    <RecordForm
+      key={`${props.id}:${saves}`}
+      e={e}
+      id={props.id}
+      initial={loaded.data}
+      rels={rels}
+      onSaved={() =>
+        fetchRow().then(
+          (row) => {
+            loaded.setData(row);
+            setSaves((n) => n + 1);
+          },
+          () => loaded.reload(),
+        )
+      }
+    />
+  );
 }
 
 interface ChildRow {
@@ -42,12 +60,11 @@ interface ChildRow {
 
 let rowKey = 0;
 
-function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: RelationDef[] }) {
+function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: RelationDef[]; onSaved: () => Promise<void> }) {
   const { e, initial, rels } = props;
   const m = useModel();
   const isNew = props.id === 'new';
-  const ui = m.ui[e.name];
-  const hidden = new Set([...(ui?.hidden ?? []), ...(ui?.hidden_fields ?? [])]);
+  const hidden = hiddenOf(m, e.name);
   const fields = editableFields(e).filter((f) => !hidden.has(f.name));
   const [values, setValues] = useState<Row>(() => {
     const v: Row = {};
@@ -65,6 +82,7 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
     return out;
   });
   const [deleting, setDeleting] = useState(false);
+  const [blocked, setBlocked] = useState('');
   const [tab, setTab] = useState<'form' | 'history'>('form');
   const canWrite = m.can(e.name, isNew ? 'create' : 'update');
   const base = `/a/${encodeURIComponent(m.app)}/data/${e.name}`;
@@ -86,6 +104,7 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
     toast(`${e.name} saved`);
     const id = String(saved[e.primary_key.field]);
     navigate(isNew ? base : `${base}/${encodeURIComponent(id)}`, true);
+    if (!isNew && id === props.id) await props.onSaved();
     return true;
   });
   const { byField } = errorsByField(save.error);
@@ -94,8 +113,15 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
   return (
     <form
       aria-label={`${e.name} record`}
+      // a control the browser finds invalid (a JSON field that does not parse) stops the submit: the
+      // browser focuses it and its error is announced; nothing is sent, not even the other fields
+      onInvalidCapture={(ev) => {
+        const msg = (ev.target as HTMLInputElement).validationMessage;
+        setBlocked((b) => b || `Not saved: ${msg || 'correct the highlighted field first.'}`);
+      }}
       onSubmit={(ev) => {
         ev.preventDefault();
+        setBlocked('');
         void save.run();
       }}
     >
@@ -106,7 +132,8 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
           </button>
         )}
         {canWrite && (
-          <button type="submit" class="primary" disabled={save.busy}>
+          // a click (also Enter's implicit submit) starts a new attempt: the invalid events that follow name its first problem
+          <button type="submit" class="primary" disabled={save.busy} onClick={() => setBlocked('')}>
             {save.slow ? 'Saving…' : 'Save'}
           </button>
         )}
@@ -127,7 +154,7 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
         // without the right to save, the inputs are shown disabled rather than editable for nothing
         <fieldset class="bare" disabled={!canWrite}>
           <legend class="sr-only">{canWrite ? `${e.name} fields` : `${e.name} fields (read only)`}</legend>
-          <ErrorBox error={save.error} />
+          <ErrorBox error={save.error ?? (blocked ? new Error(blocked) : null)} />
           <section class="card form-grid" aria-label="Fields">
             {fields.map((f) => (
               <FieldInput
@@ -241,7 +268,8 @@ function ChildrenEditor(props: {
   const target = entityOf(m, rel.target);
   if (!target) return null;
   const pk = target.primary_key.field;
-  const fields = editableFields(target).filter((f) => f.name !== rel.target_key);
+  const hidden = hiddenOf(m, target.name);
+  const fields = editableFields(target).filter((f) => f.name !== rel.target_key && !hidden.has(f.name));
   const live = rows.filter((r) => !r.removed);
   const set = (key: number, patch: Partial<ChildRow>) => props.onChange(rows.map((r) => (r.key === key ? { ...r, ...patch } : r)));
   const title = `${rel.name} (${target.name})`;
