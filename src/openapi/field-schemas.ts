@@ -122,11 +122,23 @@ export function inputFieldSchema(entity: EntityMeta, f: FieldMeta): Schema {
   } else {
     schema = withEnum(f, valueSchema(f.type));
   }
-  // A required field cannot be null or "" (a 422), so only optional ones take null.
-  if (!(f.required && !f.nullable)) schema = orNull(schema);
+  const required = f.required && !f.nullable;
+  const machine = machineOf(entity, f);
+  // A required field cannot be null or "" (a 422), so only optional ones take null; nor can a state field,
+  // whose null is the state "" that no transition leaves (state-machines.md).
+  if (!required && !machine) schema = orNull(schema);
+  if (required && schema.type === 'string') schema = { ...schema, minLength: 1 };
   const notes: string[] = [];
   const d = describe(entity, f);
   if (d) notes.push(d);
+  if (machine) {
+    const initial = typeof machine.initial === 'string' && machine.initial !== '' ? machine.initial : undefined;
+    notes.push(
+      `State field: ${initial ? `a create may set only '${initial}'` : 'a create may set any state'}; an update only a transition ` +
+        'from the current state (x-rocket-state-machine).',
+    );
+    schema = { ...schema, 'x-rocket-state-machine': machine };
+  }
   // Not as `default`: code generators (openapi-typescript) make defaulted properties mandatory.
   if (f.default !== undefined) {
     notes.push(`Default: ${JSON.stringify(f.default)}.`);

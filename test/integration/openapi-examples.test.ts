@@ -129,6 +129,24 @@ describe('the documents of the example schemas', () => {
     expect(refused.status).toBe(422);
   });
 
+  it('bodies the server refuses are invalid by the document: null for a state field, "" for a required string', async () => {
+    const { doc, example, token, name: app } = apps.get('content-management')!;
+    const check = validators(doc);
+    const post = await sampleBody(app, token, example, 'post');
+    for (const bad of [
+      { ...post, status: null },
+      { ...post, title: '' },
+    ]) {
+      expect(check('PostCreate', bad).length, JSON.stringify(bad)).toBeGreaterThan(0);
+      expect((await s.client.post(`/api/${app}/post`, { token, body: bad })).status, JSON.stringify(bad)).toBe(422);
+    }
+    expect(
+      (doc.components.schemas.PostCreate!.properties as Record<string, Record<string, unknown>>).status!['x-rocket-state-machine'],
+    ).toMatchObject({
+      initial: 'draft',
+    });
+  });
+
   it.each(FILES.map((f) => f.replace(/\.json$/, '')))(
     '%s: real responses of every entity (list, get with every include, create, update) match the response schemas',
     async (name) => {
