@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, openWatchedPage, type WatchedPage } from '../support/browser.js';
+import { launchBrowser, openWatchedPage, type WatchedPage, signInAsPlatform } from '../support/browser.js';
 import { startTestServer, uniqueName, type TestServer } from '../support/server.js';
 
 const EXAMPLES = resolve(import.meta.dirname, '../fixtures/examples');
@@ -20,11 +20,7 @@ describe('admin console with the example schemas', () => {
     w = await openWatchedPage(browser, server.rocket.url);
     page = w.page;
     page.setDefaultTimeout(15_000);
-    await page.goto(`${server.rocket.url}/admin/login`);
-    await page.getByLabel('Email').fill(server.config.platformEmail);
-    await page.getByLabel('Password').fill(server.config.platformPassword);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(/\/admin\/apps$/);
+    await signInAsPlatform(page, server.rocket.url, server.config);
   });
   afterAll(async () => {
     await w?.close();

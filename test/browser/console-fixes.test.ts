@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, Page, Request } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ARTIFACTS_DIR, launchBrowser, openWatchedPage, VIEWPORTS, type WatchedPage } from '../support/browser.js';
+import { ARTIFACTS_DIR, launchBrowser, openWatchedPage, VIEWPORTS, type WatchedPage, signInAsPlatform } from '../support/browser.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**
@@ -124,11 +124,7 @@ describe('admin console, audit fixes', { timeout: 180_000 }, () => {
     w = await openWatchedPage(browser, server.rocket.url);
     page = w.page;
     page.setDefaultTimeout(20_000);
-    await page.goto(url('/login'));
-    await page.getByLabel('Email').fill(server.config.platformEmail);
-    await page.getByLabel('Password').fill(server.config.platformPassword);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(/\/admin\/apps$/);
+    await signInAsPlatform(page, server.rocket.url, server.config);
   });
   afterAll(async () => {
     await w?.close();

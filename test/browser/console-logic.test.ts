@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, openWatchedPage, type WatchedPage } from '../support/browser.js';
+import { launchBrowser, openWatchedPage, type WatchedPage, signInAsPlatform } from '../support/browser.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /** issue 17: logic editors with diagrams, access, inbox, webhooks and activity, in a real browser. */
@@ -53,11 +53,7 @@ describe('admin console, part 2', { timeout: 180_000 }, () => {
     w = await openWatchedPage(browser, server.rocket.url);
     page = w.page;
     page.setDefaultTimeout(20_000);
-    await page.goto(url('/login'));
-    await page.getByLabel('Email').fill(server.config.platformEmail);
-    await page.getByLabel('Password').fill(server.config.platformPassword);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(/\/admin\/apps$/);
+    await signInAsPlatform(page, server.rocket.url, server.config);
   });
   afterAll(async () => {
     await w?.close();

@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, openWatchedPage, type WatchedPage } from '../support/browser.js';
+import { launchBrowser, openWatchedPage, type WatchedPage, signInAsPlatform } from '../support/browser.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /** issue 13: the API reference page in headless Chromium, with a pasted token and with the console's session. */
@@ -75,11 +75,7 @@ describe('GET /api/:app/_docs in a browser', { timeout: 180_000 }, () => {
     try {
       const page = w.page;
       page.setDefaultTimeout(20_000);
-      await page.goto(`${server.rocket.url}/admin/login`);
-      await page.getByLabel('Email').fill(server.config.platformEmail);
-      await page.getByLabel('Password').fill(server.config.platformPassword);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.waitForURL(/\/admin\/apps$/);
+      await signInAsPlatform(page, server.rocket.url, server.config);
       await page.goto(`${server.rocket.url}/admin/a/${app.name}/api`);
       await page.getByRole('link', { name: `open /api/${app.name}/_docs` }).click();
       await page.waitForURL(new RegExp(`/api/${app.name}/_docs$`));

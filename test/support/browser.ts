@@ -161,3 +161,12 @@ async function unlabelledControls(page: Page): Promise<string[]> {
     return out;
   });
 }
+
+/** Signs the console in as the platform admin from its login page and waits for the list of apps. */
+export async function signInAsPlatform(page: Page, origin: string, who: { platformEmail: string; platformPassword: string }): Promise<void> {
+  await page.goto(`${origin}/admin/login`);
+  await page.getByLabel('Email').fill(who.platformEmail);
+  await page.getByLabel('Password').fill(who.platformPassword);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/admin\/apps$/);
+}
