@@ -1,5 +1,5 @@
 import { hasNul } from '../types/text.js';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
@@ -31,9 +31,8 @@ export interface CreateAppInput {
 }
 
 const APP_NAME_RE = /^[a-z][a-z0-9_-]*$/;
-/** Change notice of a deleted app, for every instance (and its sender, the app manager). */
+/** Change notice of a deleted app, for every other instance (and a server, when the command line deletes). */
 const APP_DELETED = 'app:deleted';
-const APP_DELETED_ORIGIN = 'app-manager';
 const APP_COLUMNS = 'name, display_name, db_name, db_driver, database, status, created_at, updated_at';
 
 export function dbNameFor(app: string): string {
@@ -64,20 +63,36 @@ export class AppManager {
     // An app deleted by another instance or the command line: its runtime here holds the old secret and a
     // pool on a dropped database; without this it would accept the old tokens (also for a new app of the
     // same name) and answer 500s until restart.
-    bus.onTopic(APP_DELETED, (app, _origin, what) => this.forget(app, what.slice(APP_DELETED.length + 1)));
+    bus.onTopic(APP_DELETED, (app, origin, what) => {
+      if (origin !== this.origin) void this.forget(app, what.slice(APP_DELETED.length + 1));
+    });
   }
+
+  /** Tells this manager's own notices from other instances'. */
+  private readonly origin = randomUUID();
 
   /**
    * Drops the live runtime of a deleted app; the next request looks the name up again. `created` (the
    * deleted row's creation time) spares a runtime of a newer app of that name, created here meanwhile.
    */
-  private forget(name: string, created: string): void {
+  private async forget(name: string, created: string): Promise<void> {
     const runtime = this.live.get(name);
     if (runtime && runtime.row.created_at.toISOString() !== created) return;
     this.bootstrapped.delete(name);
-    if (!runtime) return;
-    this.live.delete(name);
-    runtime.close().catch(() => undefined);
+    if (runtime) {
+      this.live.delete(name);
+      await runtime.close().catch(() => undefined);
+    }
+    // What the deleting process did for itself (its streams end, its uploads go), done here for this one,
+    // unless a new app already holds the name.
+    const again = await this.mgmt.query('SELECT 1 FROM _apps WHERE name = $1', [name]).catch(() => [{}]);
+    if (again.length === 0) await this.runDeleteHooks(name);
+  }
+
+  private async runDeleteHooks(name: string): Promise<void> {
+    for (const hook of this.deleteHooks) {
+      await hook(name).catch((err: unknown) => this.log.error({ err, app: name }, 'app deletion clean-up failed'));
+    }
   }
 
   async loadAll(): Promise<void> {
@@ -237,11 +252,9 @@ export class AppManager {
     await runtime?.close().catch(() => undefined);
     await this.mgmt.query('DELETE FROM _apps WHERE name = $1', [name]);
     // Other instances (and a server, when the command line deletes) drop their runtime of it.
-    await this.bus.announceNow(name, APP_DELETED_ORIGIN, `${APP_DELETED}:${new Date(row.created_at).toISOString()}`);
+    await this.bus.announceNow(name, this.origin, `${APP_DELETED}:${new Date(row.created_at).toISOString()}`);
     await this.placement.server(row.database).dropDatabase(row.db_name);
-    for (const hook of this.deleteHooks) {
-      await hook(name).catch((err: unknown) => this.log.error({ err, app: name }, 'app deletion clean-up failed'));
-    }
+    await this.runDeleteHooks(name);
   }
 
   /**

@@ -139,6 +139,10 @@ describe('rocket apps, export and import', () => {
     const list = await rocket(['--json', 'apps', 'list']);
     expect(JSON.parse(list.stdout).map((a: { name: string }) => a.name)).toEqual(expect.arrayContaining([name, copy.name]));
 
+    // a realtime stream of the app on the server: it ends when the command line deletes the app
+    const stream = await SseReader.open(server.rocket.url, `/api/${name}/_realtime?entities=${first}`, { authorization: `Bearer ${token}` });
+    if (!(stream instanceof SseReader)) throw new Error(`stream refused: ${stream.status}`);
+    await stream.waitFor(1, 'ready');
     const refused = await rocket(['apps', 'delete', name]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('--yes');
@@ -153,6 +157,7 @@ describe('rocket apps, export and import', () => {
       return res.status === 404 ? res : undefined;
     });
     expect(gone.body.error).toEqual({ code: 'APP_NOT_FOUND', message: `App not found: ${name}` });
+    await until('the stream of the deleted app ends', 3000, async () => (stream.ended ? true : undefined));
     // A new app of the same name: the deleted app's token is refused there, the new admin's accepted.
     expect((await rocket(['apps', 'create', name, '--admin-email', 'boss@example.com', '--admin-password', 'other-pw-1'])).code).toBe(0);
     expect((await client.get(`/api/${name}/_admin/entities`, { token })).status).toBe(401);
