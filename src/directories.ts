@@ -12,12 +12,12 @@ const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
 export async function makeDirectory(dir: string): Promise<void> {
   const missing: string[] = [];
   for (let d = resolve(dir); ; d = dirname(d)) {
-    try {
-      if ((await stat(d)).isDirectory()) break;
-      throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: 'ENOTDIR' });
-    } catch (err) {
-      if (code(err) !== 'ENOENT') throw err;
-    }
+    const found = await stat(d).catch((err: unknown) => {
+      if (code(err) === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (found?.isDirectory()) break;
+    if (found) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: 'ENOTDIR' });
     missing.push(d);
     if (dirname(d) === d) break;
   }

@@ -159,8 +159,8 @@ export class Database implements Queryable {
     this.busy++;
     try {
       const started = Date.now();
-      // No closure here: one capturing this frame's variables made the frame outlive two young-generation
-      // collections with every statement's rows (3× the scavenge time on a list); a retry makes its own.
+      // Awaited in this frame, not through whenConnected's: that extra async frame around every statement made
+      // the rows of a list outlive two young-generation collections (3× the scavenge time, bench/RESULTS.md).
       try {
         return (await this.sql.unsafe(text, params as never[], { prepare: true })) as unknown as T[];
       } catch (err) {

@@ -75,6 +75,6 @@ export class UnreadableJson extends RocketError {
 
 /** The body of a late-body route once its earlier checks passed: 400 if it was not JSON. */
 export function lateBody(body: unknown): unknown {
-  if (body === UNREADABLE_BODY) throw new RocketError('INVALID_PAYLOAD', 'Invalid request body');
+  if (body === UNREADABLE_BODY) throw new UnreadableJson();
   return body;
 }

@@ -142,8 +142,8 @@ export async function importSchema(
 
   const errors: string[] = [];
   // Shapes no item step would mention: a section that is no array, items that are no objects.
-  const SECTIONS = ['entities', 'relations', 'rules', 'state_machines', 'permissions', ...SPEC_SECTIONS, ...sections.map((s) => s.key)];
-  for (const key of new Set(SECTIONS)) {
+  const sectionKeys = ['entities', 'relations', 'rules', 'state_machines', 'permissions', ...SPEC_SECTIONS, ...sections.map((s) => s.key)];
+  for (const key of new Set(sectionKeys)) {
     const v = doc[key];
     if (v === undefined || v === null) continue;
     if (!Array.isArray(v)) errors.push(`${key}: must be an array; skipped`);

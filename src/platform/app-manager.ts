@@ -46,6 +46,8 @@ export class AppManager {
   private readonly deleteHooks: Array<(name: string) => Promise<void>> = [];
   /** Apps whose database this process brought up to date: loading one again after idling skips the migrations. */
   private readonly bootstrapped = new Set<string>();
+  /** Tells this manager's own change notices from other instances'. */
+  private readonly origin = randomUUID();
 
   constructor(
     /** The PostgreSQL servers apps are placed on. */
@@ -68,9 +70,6 @@ export class AppManager {
     });
   }
 
-  /** Tells this manager's own notices from other instances'. */
-  private readonly origin = randomUUID();
-
   /**
    * Drops the live runtime of a deleted app; the next request looks the name up again. `created` (the
    * deleted row's creation time) spares a runtime of a newer app of that name, created here meanwhile.
@@ -85,6 +84,7 @@ export class AppManager {
     }
     // What the deleting process did for itself (its streams end, its uploads go), done here for this one,
     // unless a new app already holds the name.
+    // (When the management database cannot say, the hooks are left alone.)
     const again = await this.mgmt.query('SELECT 1 FROM _apps WHERE name = $1', [name]).catch(() => [{}]);
     if (again.length === 0) await this.runDeleteHooks(name);
   }
@@ -252,7 +252,7 @@ export class AppManager {
     await runtime?.close().catch(() => undefined);
     await this.mgmt.query('DELETE FROM _apps WHERE name = $1', [name]);
     // Other instances (and a server, when the command line deletes) drop their runtime of it.
-    await this.bus.announceNow(name, this.origin, `${APP_DELETED}:${new Date(row.created_at).toISOString()}`);
+    await this.bus.announceNow(name, this.origin, `${APP_DELETED}:${row.created_at.toISOString()}`);
     await this.placement.server(row.database).dropDatabase(row.db_name);
     await this.runDeleteHooks(name);
   }
