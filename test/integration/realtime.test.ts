@@ -276,6 +276,35 @@ describe('delivery across instances', () => {
     expect(changes(r).map((e) => e.data.record.title)).toEqual(['match', 'match 2']);
   });
 
+  it('an entity whose table is named like a PostgreSQL type (line, money) streams, and other streams of the app keep flowing', async () => {
+    for (const [name, table] of [
+      ['stroke', 'line'],
+      ['price', 'money'],
+    ] as const) {
+      await created('/_admin/entities', {
+        name,
+        table,
+        primary_key: uuid,
+        fields: [
+          { name: 'id', type: 'uuid' },
+          { name: 'label', type: 'string' },
+        ],
+      });
+    }
+    const price = await subscribe(b, 'entities=price&filter[label]=keep', { settle: true });
+    const stroke = await subscribe(b, 'entities=stroke', { settle: true });
+    const other = await subscribe(b, 'entities=note');
+    const s = await created('/stroke', { label: 'any' });
+    await created('/price', { label: 'drop' });
+    const p = await created('/price', { label: 'keep' });
+    const n = await created('/note', { title: 'still flowing' });
+    await price.until(() => changes(price).some((e) => e.data.id === p.id), WAIT_MS);
+    await stroke.until(() => changes(stroke).some((e) => e.data.id === s.id), WAIT_MS);
+    await other.until(() => changes(other).some((e) => e.data.id === n.id), WAIT_MS);
+    expect(changes(price).map((e) => e.data.record.label)).toEqual(['keep']);
+    expect(changes(stroke).map((e) => e.data.record)).toEqual([s]);
+  });
+
   it('a write refused by a rule produces no event', async () => {
     const r = await subscribe(b, 'entities=guarded');
     expect((await post('/guarded', { amount: 50 })).status).toBe(422);
