@@ -1,7 +1,7 @@
 import { unauthorized } from '../errors.js';
 import { makeCaller, type Caller } from './caller.js';
 import type { TokenVerifier } from './tokens.js';
-import type { UserStatusCache } from './user-status.js';
+import { acceptsToken, type UserStatusCache } from './user-status.js';
 
 const INVALID = 'Invalid or expired token';
 
@@ -22,7 +22,7 @@ export async function authenticatePlatform(header: string | undefined, platform:
 
 /**
  * App routes: the app's own tokens first (user must still exist and be
- * active), then platform tokens carrying `platform_admin` (full admin).
+ * active, and the token not revoked), then platform tokens carrying `platform_admin` (full admin).
  */
 export async function authenticateApp(
   header: string | undefined,
@@ -34,8 +34,8 @@ export async function authenticateApp(
   const own = await app.verify(token);
   if (own) {
     const status = await users.get(own.sub);
-    if (!status.exists || !status.active) throw unauthorized(INVALID);
-    return makeCaller(own.sub, own.roles, status.email);
+    if (!acceptsToken(status, own.iat)) throw unauthorized(INVALID);
+    return { ...makeCaller(own.sub, own.roles, status.email), issuedAt: own.iat };
   }
   const plat = await platform.verify(token);
   if (plat?.roles.includes('platform_admin')) {

@@ -7,6 +7,11 @@ export interface Caller {
   isAdmin: boolean;
   /** A platform admin's token used on an app. */
   platform?: true;
+  /**
+   * When the credential was issued (seconds): an access token's `iat`, a realtime ticket's issue time.
+   * A long-lived use of it (a realtime stream) ends once the user's tokens are revoked after it.
+   */
+  issuedAt?: number;
 }
 
 /** The engine's own writes (workflows, state-machine actions): no permission or transition checks. */

@@ -1,5 +1,6 @@
 import { hasNul } from '../types/text.js';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '../db/database.js';
 import { quoteIdent } from '../db/quote.js';
 import { invalidPayload, unauthorized } from '../errors.js';
@@ -18,6 +19,8 @@ interface UserRow {
   password_hash: string;
   roles: string[] | null;
   active: boolean | null;
+  /** The second through which the user's access tokens are revoked (apps only). */
+  revoked?: number | null;
 }
 
 /** A credential sent as anything but a string (or not at all) is a body of the wrong shape: 400, not 401. */
@@ -32,6 +35,7 @@ function mayBeString(value: unknown): void {
 export class SessionService {
   private readonly users: string;
   private readonly tokens: string;
+  private readonly userColumns: string;
 
   constructor(
     private readonly db: Database,
@@ -40,9 +44,12 @@ export class SessionService {
     private readonly key: Uint8Array,
     private readonly throttle: LoginThrottle,
     private readonly throttleScope: string,
+    /** The users table records access-token revocation (`tokens_revoked_at`, app users). */
+    revocable = false,
   ) {
     this.users = quoteIdent(usersTable);
     this.tokens = quoteIdent(tokensTable);
+    this.userColumns = `id, password_hash, roles, active${revocable ? ', floor(extract(epoch FROM tokens_revoked_at))::float8 AS revoked' : ''}`;
   }
 
   /** Lifts a login lock on the account (e.g. after an operator reset its password). */
@@ -60,7 +67,7 @@ export class SessionService {
     if (hasNul(email)) throw unauthorized('Invalid email or password');
     const throttleKey = `${this.throttleScope}\n${email}`;
     await this.throttle.check(throttleKey);
-    const rows = await this.db.query<UserRow>(`SELECT id, password_hash, roles, active FROM ${this.users} WHERE email = $1`, [email]);
+    const rows = await this.db.query<UserRow>(`SELECT ${this.userColumns} FROM ${this.users} WHERE email = $1`, [email]);
     const user = rows[0];
     if (!(await verifyPassword(user?.password_hash, password)) || !user) {
       await this.throttle.fail(throttleKey);
@@ -68,7 +75,7 @@ export class SessionService {
     }
     await this.throttle.succeed(throttleKey);
     if (user.active === false) throw unauthorized('Account is disabled');
-    return this.issue(user.id, user.roles ?? []);
+    return this.issue(user.id, user.roles ?? [], user.revoked ?? undefined);
   }
 
   async refresh(body: { refresh_token?: unknown }): Promise<TokenPair> {
@@ -84,11 +91,11 @@ export class SessionService {
     const row = rows[0];
     if (!row) throw unauthorized('Invalid refresh token');
     if (row.expired) throw unauthorized('Refresh token expired');
-    const users = await this.db.query<UserRow>(`SELECT id, password_hash, roles, active FROM ${this.users} WHERE id = $1`, [row.user_id]);
+    const users = await this.db.query<UserRow>(`SELECT ${this.userColumns} FROM ${this.users} WHERE id = $1`, [row.user_id]);
     const user = users[0];
     if (!user) throw unauthorized('Invalid refresh token');
     if (user.active === false) throw unauthorized('Account is disabled');
-    return this.issue(user.id, user.roles ?? []);
+    return this.issue(user.id, user.roles ?? [], user.revoked ?? undefined);
   }
 
   async logout(body: { refresh_token?: unknown }): Promise<void> {
@@ -99,8 +106,16 @@ export class SessionService {
     await this.db.query(`DELETE FROM ${this.tokens} WHERE token = $1`, [token]);
   }
 
-  /** Issues an access + refresh pair for a user already authenticated. */
-  async issue(userId: string, roles: readonly string[]): Promise<TokenPair> {
+  /**
+   * Issues an access + refresh pair for a user already authenticated. A token's `iat` has whole seconds:
+   * one signed in the very second its user's tokens were revoked would be refused, so it waits for the next.
+   */
+  async issue(userId: string, roles: readonly string[], revokedThrough?: number): Promise<TokenPair> {
+    if (revokedThrough !== undefined) {
+      const wait = (revokedThrough + 1) * 1000 - Date.now();
+      // Capped: a revocation stamped by an instance whose clock runs ahead must not hold a login up.
+      if (wait > 0) await sleep(Math.min(wait, 1000));
+    }
     const refresh = randomUUID();
     await this.db.query(`INSERT INTO ${this.tokens} (user_id, token, expires_at) VALUES ($1, $2, NOW() + make_interval(secs => $3))`, [
       userId,

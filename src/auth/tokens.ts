@@ -6,6 +6,8 @@ export const REFRESH_TOKEN_SECONDS = 7 * 24 * 3600;
 export interface AccessClaims {
   sub: string;
   roles: string[];
+  /** Issued at, in seconds; 0 when the token does not say. */
+  iat: number;
   exp: number;
 }
 
@@ -43,7 +45,7 @@ export class TokenVerifier {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
       if (typeof payload.sub !== 'string' || typeof payload.exp !== 'number') return undefined;
       const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
-      const claims: AccessClaims = { sub: payload.sub, roles, exp: payload.exp };
+      const claims: AccessClaims = { sub: payload.sub, roles, iat: typeof payload.iat === 'number' ? payload.iat : 0, exp: payload.exp };
       if (this.cache.size >= 10_000) this.cache.clear();
       this.cache.set(token, claims);
       return claims;

@@ -4,11 +4,18 @@ export interface UserStatus {
   exists: boolean;
   active: boolean;
   email: string | null;
+  /** Access tokens issued at or before this second (`iat`) are revoked; -1 when none is. */
+  revokedThrough: number;
+}
+
+/** Whether an access token of this user, issued at `iat` (seconds), is still accepted. */
+export function acceptsToken(status: UserStatus, iat: number): boolean {
+  return status.exists && status.active && iat > status.revokedThrough;
 }
 
 /**
- * In-memory status of the app's users, so revoking a user (disable, delete)
- * refuses their access tokens on the next request without a query per request.
+ * In-memory status of the app's users, so revoking a user's tokens (disable, delete, password change)
+ * refuses them on the next request without a query per request.
  * Filled on first sight of a user id, dropped when the user changes.
  */
 export class UserStatusCache {
@@ -44,9 +51,12 @@ export class UserStatusCache {
   }
 
   private async load(userId: string): Promise<UserStatus> {
-    const rows = await this.db.query<{ active: boolean | null; email: string }>('SELECT active, email FROM _users WHERE id = $1', [userId]);
+    const rows = await this.db.query<{ active: boolean | null; email: string; revoked: number | null }>(
+      'SELECT active, email, floor(extract(epoch FROM tokens_revoked_at))::float8 AS revoked FROM _users WHERE id = $1',
+      [userId],
+    );
     const row = rows[0];
-    if (!row) return { exists: false, active: false, email: null };
-    return { exists: true, active: row.active !== false, email: row.email };
+    if (!row) return { exists: false, active: false, email: null, revokedThrough: -1 };
+    return { exists: true, active: row.active !== false, email: row.email, revokedThrough: row.revoked ?? -1 };
   }
 }

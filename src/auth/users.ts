@@ -147,9 +147,10 @@ export async function updateUser(app: UsersContext, id: string, input: CreateUse
       const updated = await tx.query<{ id: string; active: boolean }>(
         `UPDATE _users SET email = $2, roles = $3::text[],
            password_hash = COALESCE($4, password_hash),
-           active = COALESCE($5, active, true), updated_at = NOW()
+           active = COALESCE($5, active, true), updated_at = NOW(),
+           tokens_revoked_at = CASE WHEN $4::text IS NOT NULL OR COALESCE($5, active, true) = false THEN $6 ELSE tokens_revoked_at END
          WHERE id = $1 RETURNING id, COALESCE(active, true) AS active`,
-        [id, email, roles, hash, active ?? null],
+        [id, email, roles, hash, active ?? null, new Date()],
       );
       const row = updated[0];
       if (row && (!row.active || hash !== null)) {
@@ -184,10 +185,10 @@ export async function resetPassword(app: UsersContext, emailInput: string, passw
   if (password === '') throw invalid('password is required');
   const hash = await hashPassword(password);
   const rows = await app.db.transaction(async (tx) => {
-    const updated = await tx.query<{ id: string }>('UPDATE _users SET password_hash = $2, updated_at = NOW() WHERE email = $1 RETURNING id', [
-      email,
-      hash,
-    ]);
+    const updated = await tx.query<{ id: string }>(
+      'UPDATE _users SET password_hash = $2, updated_at = NOW(), tokens_revoked_at = $3 WHERE email = $1 RETURNING id',
+      [email, hash, new Date()],
+    );
     if (updated[0]) await tx.query('DELETE FROM _refresh_tokens WHERE user_id = $1', [updated[0].id]);
     return updated;
   });

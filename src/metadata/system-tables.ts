@@ -175,4 +175,13 @@ export const APP_MIGRATIONS: readonly Migration[] = [
         expires_at TIMESTAMPTZ NOT NULL)`);
     },
   },
+  {
+    version: 7,
+    name: 'access-token revocation',
+    async up(tx) {
+      // Access tokens issued up to this instant are refused (spec: auth.md, revocation on disable and
+      // password change); a re-enabled account's old tokens must stay revoked, so `active` cannot say it.
+      await tx.query('ALTER TABLE _users ADD COLUMN IF NOT EXISTS tokens_revoked_at TIMESTAMPTZ NULL');
+    },
+  },
 ];

@@ -67,7 +67,7 @@ export class AppRuntime {
     // A key of its own for list cursors: a cursor MAC can never pass for a token signature.
     this.listSettings = { countEstimateThreshold, cursorKey: createHmac('sha256', this.key).update('rocket list cursor').digest() };
     this.users = new UserStatusCache(db, (id) => this.announce(`user:${id}`));
-    this.sessions = new SessionService(db, '_users', '_refresh_tokens', this.key, throttle, `app:${row.name}`);
+    this.sessions = new SessionService(db, '_users', '_refresh_tokens', this.key, throttle, `app:${row.name}`, true);
   }
 
   /** Creates/extends the system tables and seeds the admin when there are no users. */

@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Caller } from '../auth/caller.js';
 import { SYSTEM_ACTOR } from '../auth/caller.js';
+import { acceptsToken } from '../auth/user-status.js';
 import type { Database } from '../db/database.js';
 import type { OpContext } from '../engine/context.js';
 import type { InlineCapture } from '../engine/write/inline.js';
@@ -278,7 +279,7 @@ export class Realtime {
     sub.stream.close();
   }
 
-  /** Closes streams whose user was disabled or deleted, or that lost read on a subscribed entity. */
+  /** Closes streams whose user was disabled or deleted (or their tokens revoked), or that lost read on a subscribed entity. */
   private async watch(): Promise<void> {
     for (const [name, feed] of this.feeds) {
       const app = this.apps.get(name);
@@ -297,10 +298,10 @@ export class Realtime {
         if (!sub.stream.open || sub.caller.platform || sub.caller.id === SYSTEM_ACTOR.id) continue;
         let live = status.get(sub.caller.id);
         if (!live) {
-          live = app.users.get(sub.caller.id).then((s) => s.exists && s.active);
+          live = app.users.get(sub.caller.id).then((s) => acceptsToken(s, sub.caller.issuedAt ?? 0));
           status.set(sub.caller.id, live);
         }
-        if (!(await live)) this.revoke(name, sub, 'user disabled or deleted');
+        if (!(await live)) this.revoke(name, sub, 'user disabled or deleted, or their tokens revoked');
       }
     }
   }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Caller } from '../auth/caller.js';
 import { makeCaller } from '../auth/caller.js';
-import type { UserStatusCache } from '../auth/user-status.js';
+import { acceptsToken, type UserStatusCache } from '../auth/user-status.js';
 import type { Database } from '../db/database.js';
 import { unauthorized } from '../errors.js';
 
@@ -30,17 +30,20 @@ export async function issueTicket(db: Database, caller: Caller): Promise<{ ticke
 
 const INVALID = 'Invalid or expired ticket';
 
-/** The caller a ticket was issued to; 401 when it is unknown, used or expired, or its user is no longer active. */
+/** The caller a ticket was issued to; 401 when it is unknown, used or expired, or its user's tokens were revoked since. */
 export async function redeemTicket(db: Database, users: UserStatusCache, ticket: string): Promise<Caller> {
   if (ticket === '' || ticket.length > 200) throw unauthorized(INVALID);
-  const rows = await db.query<{ user_id: string; roles: string[]; email: string | null; platform: boolean; live: boolean }>(
-    `DELETE FROM _realtime_tickets WHERE hash = $1 RETURNING user_id, roles, email, platform, expires_at > now() AS live`,
-    [hashOf(ticket)],
+  const rows = await db.query<{ user_id: string; roles: string[]; email: string | null; platform: boolean; live: boolean; issued: number }>(
+    `DELETE FROM _realtime_tickets WHERE hash = $1
+     RETURNING user_id, roles, email, platform, expires_at > now() AS live,
+               floor(extract(epoch FROM expires_at) - $2::int)::float8 AS issued`,
+    [hashOf(ticket), TICKET_SECONDS],
   );
   const row = rows[0];
   if (!row?.live) throw unauthorized(INVALID);
   if (row.platform) return { ...makeCaller(row.user_id, row.roles, null), platform: true };
+  // A ticket is only as good as the token it was traded for: one issued before a revocation is refused.
   const status = await users.get(row.user_id);
-  if (!status.exists || !status.active) throw unauthorized(INVALID);
-  return makeCaller(row.user_id, row.roles, status.email);
+  if (!acceptsToken(status, row.issued)) throw unauthorized(INVALID);
+  return { ...makeCaller(row.user_id, row.roles, status.email), issuedAt: row.issued };
 }

@@ -259,15 +259,23 @@ describe('rocket users', () => {
 
     const reset = await rocket(['users', 'reset-password', app.name, 'admin@localhost', '--password-stdin'], { stdin: 'brand-new-pw\n' });
     expect(reset.code, reset.stderr).toBe(0);
+    // the admin's access token from before the reset is revoked once the server hears of it from the CLI process
+    let stale = 0;
+    for (let i = 0; i < 50 && stale !== 401; i++) {
+      if (i > 0) await new Promise((done) => setTimeout(done, 100));
+      stale = (await server.client.get(`/api/${app.name}/_admin/users`, { token: app.token })).status;
+    }
+    expect(stale).toBe(401);
+    const login = await server.client.post(`/api/${app.name}/auth/login`, { body: { email: 'admin@localhost', password: 'brand-new-pw' } });
+    expect(login.status).toBe(200);
+    const token = login.body.data.access_token as string;
     // both creations and the reset are in the audit log, by the system actor, without any password or hash
-    const audit = await server.client.get(`/api/${app.name}/_admin/history?entity=_users`, { token: app.token });
+    const audit = await server.client.get(`/api/${app.name}/_admin/history?entity=_users`, { token });
     expect(audit.status).toBe(200);
     const byCli = (audit.body.data as Array<{ action: string; actor: { kind: string }; record_id: string }>).filter((e) => e.actor.kind === 'system');
     expect(byCli.map((e) => e.action).sort()).toEqual(['create', 'create', 'update']);
     expect(byCli.map((e) => e.record_id)).toContain(user.id);
     expect(JSON.stringify(audit.body)).not.toMatch(/password|\$argon2/);
-    const login = await server.client.post(`/api/${app.name}/auth/login`, { body: { email: 'admin@localhost', password: 'brand-new-pw' } });
-    expect(login.status).toBe(200);
     const old = await server.client.post(`/api/${app.name}/auth/login`, { body: { email: 'admin@localhost', password: 'changeme' } });
     expect(old.status).toBe(401);
   }, 300_000);

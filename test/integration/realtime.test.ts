@@ -546,6 +546,24 @@ describe('closing streams', () => {
     expect(again.body.error.code).toBe('UNAUTHORIZED');
   });
 
+  it("a password change ends the user's streams, by token or by ticket, and refuses the tickets traded before it", async () => {
+    const email = `erin-${uniqueName()}@example.com`;
+    const u = await post('/_admin/users', { email, password: 'secret-pass-1', roles: ['member'] });
+    const token = await a.client.login(`${base()}/auth/login`, email, 'secret-pass-1');
+    const byToken = await subscribe(b, 'entities=note', { token });
+    const ticketFor = async () => (await a.client.post(`${base()}/_realtime/tickets`, { token })).body.data.ticket as string;
+    const byTicket = await subscribe(a, `entities=note&ticket=${encodeURIComponent(await ticketFor())}`, { token: '' });
+    const unused = await ticketFor();
+    expect((await put(`/_admin/users/${u.body.data.id}`, { email, roles: ['member'], password: 'secret-pass-2' })).status).toBe(200);
+    await byToken.waitEnd();
+    await byTicket.waitEnd();
+    const late = await refused(b, `${base()}/_realtime?entities=note&ticket=${encodeURIComponent(unused)}`);
+    expect(late.status).toBe(401);
+    // the new password's token subscribes again
+    const fresh = await a.client.login(`${base()}/auth/login`, email, 'secret-pass-2');
+    (await subscribe(b, 'entities=note', { token: fresh })).close();
+  });
+
   it('a deleted user loses their streams too', async () => {
     const email = `dave-${uniqueName()}@example.com`;
     const u = await post('/_admin/users', { email, password: 'secret-pass-1', roles: ['member'] });

@@ -267,9 +267,31 @@ describe('disabling and deleting revoke access', () => {
     const right = await login(u.email, 'pw');
     expect(right.status).toBe(401);
     expect(right.body.error.message).toBe('Account is disabled');
-    // re-enabled: logs in again
+    // re-enabled: logs in again, and the token issued before the disabling stays revoked
     await s.client.put(users(`/${u.id}`), { token: app.token, body: { email: u.email, roles: ['admin'], active: true } });
-    expect((await login(u.email, 'pw')).status).toBe(200);
+    const back = await login(u.email, 'pw');
+    expect(back.status).toBe(200);
+    expect((await s.client.get(users(), { token: back.body.data.access_token })).status).toBe(200);
+    expect((await s.client.get(users(), { token: u.token })).status).toBe(401);
+  });
+
+  it('a password change revokes the access tokens already issued; a login with the new password works at once', async () => {
+    const u = await adminUser();
+    const other = (await login(u.email, 'pw')).body.data.access_token as string;
+    const changed = await s.client.put(users(`/${u.id}`), { token: app.token, body: { email: u.email, roles: ['admin'], password: 'pw2' } });
+    expect(changed.status).toBe(200);
+    for (const token of [u.token, other]) {
+      const res = await s.client.get(users(), { token });
+      expect(res.status).toBe(401);
+      expect(res.body.error).toEqual({ code: 'UNAUTHORIZED', message: 'Invalid or expired token' });
+    }
+    const fresh = await login(u.email, 'pw2');
+    expect(fresh.status).toBe(200);
+    expect((await s.client.get(users(), { token: fresh.body.data.access_token })).status).toBe(200);
+    // a PUT that keeps the password (and the account active) revokes nothing
+    const kept = await s.client.put(users(`/${u.id}`), { token: app.token, body: { email: u.email, roles: ['admin'] } });
+    expect(kept.status).toBe(200);
+    expect((await s.client.get(users(), { token: fresh.body.data.access_token })).status).toBe(200);
   });
 
   it('a deleted user: hard delete, refresh tokens removed, token refused, login fails', async () => {
