@@ -38,13 +38,17 @@ function stringOf(v: unknown): string {
   return String(v);
 }
 
-/** Active state_change workflows this written row starts, in name order. */
+/**
+ * Active state_change workflows this written row starts, in name order. A create writes its defaults too
+ * (a `status` defaulting to `pending` starts the workflow on `pending`), so its whole new row is read.
+ */
 function matching(candidates: readonly CompiledWorkflow[], w: WriteEvent): CompiledWorkflow[] {
+  const written = w.action === 'create' ? w.record : w.values;
   return candidates.filter((wf) => {
     if (wf.trigger.type !== 'state_change') return false;
     const field = wf.trigger.field;
-    if (!Object.hasOwn(w.values, field)) return false;
-    const value = w.values[field];
+    if (!Object.hasOwn(written, field)) return false;
+    const value = written[field];
     if (value === null || value === undefined) return false;
     const next = stringOf(value);
     const before = w.action === 'create' ? '' : stringOf(w.old?.[field]);

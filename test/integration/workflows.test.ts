@@ -363,6 +363,35 @@ describe('state_change triggers and actions', () => {
     expect(await instancesOf('ticket_assigned')).toHaveLength(1);
   });
 
+  it('a create starts workflows on the values its field defaults write (the employee-management leave approval)', async () => {
+    const entity = await admin('post', 'entities', {
+      name: 'leave',
+      table: 'leaves',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'days', type: 'int' },
+        { name: 'status', type: 'string', default: 'pending' },
+      ],
+    });
+    expect(entity.status, JSON.stringify(entity.body)).toBe(201);
+    await workflow({
+      name: 'leave_approval',
+      trigger: { type: 'state_change', entity: 'leave', field: 'status', to: 'pending' },
+      context: { record_id: 'record.id' },
+      steps: [{ id: 'noop', type: 'action', actions: [] }],
+    });
+    const byDefault = await create('leave', { days: 2 });
+    expect(byDefault.status).toBe('pending');
+    await create('leave', { days: 3, status: 'approved' });
+    const sent = await create('leave', { days: 4, status: 'pending' });
+    const started = await instancesOf('leave_approval');
+    expect(started.map((i: { context: { record_id: string } }) => i.context.record_id)).toEqual([byDefault.id, sent.id]);
+    // an update that does not touch the field starts nothing
+    expect((await rec('put', `leave/${byDefault.id}`, { days: 5 })).status).toBe(200);
+    expect(await instancesOf('leave_approval')).toHaveLength(2);
+  });
+
   it('starts workflows in name order', async () => {
     const steps = (n: string) => [
       { id: 's', type: 'action', actions: [{ type: 'create_record', entity: 'audit', data: { ref: 'context.id', message: n } }] },
