@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { serviceUnavailable } from '../errors.js';
-import { type BigInteger, int8Value } from './int8.js';
+import { type ExactNumber, int8Value } from './exact-number.js';
 import { mapPgError, RETRY_AFTER_SECONDS } from './pg-errors.js';
 
 /** A value that may be bound as a query parameter. */
@@ -103,7 +103,7 @@ const TYPES = {
   },
 };
 
-type TypeMap = { numeric: number; int8: number | BigInteger; date: string; timestamptz: Date; json: unknown };
+type TypeMap = { numeric: number; int8: number | ExactNumber; date: string; timestamptz: Date; json: unknown };
 
 /** One connection pool to one PostgreSQL database. */
 export class Database implements Queryable {

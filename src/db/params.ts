@@ -1,11 +1,11 @@
 import type { SqlParam } from './database.js';
-import { BigInteger } from './int8.js';
+import { ExactNumber } from './exact-number.js';
 
 /** Exact int8 values travel as their digits. */
-function bindable(value: SqlParam | BigInteger): SqlParam {
-  if (value instanceof BigInteger) return value.digits;
-  if (Array.isArray(value) && value.some((v) => v instanceof BigInteger))
-    return value.map((v) => (v instanceof BigInteger ? v.digits : v)) as SqlParam;
+function bindable(value: SqlParam | ExactNumber): SqlParam {
+  if (value instanceof ExactNumber) return value.digits;
+  if (Array.isArray(value) && value.some((v) => v instanceof ExactNumber))
+    return value.map((v) => (v instanceof ExactNumber ? v.digits : v)) as SqlParam;
   return value as SqlParam;
 }
 

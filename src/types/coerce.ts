@@ -1,5 +1,5 @@
 import type { SqlParam } from '../db/database.js';
-import { BigInteger, int8Value } from '../db/int8.js';
+import { ExactNumber, int8Value } from '../db/exact-number.js';
 import type { FieldType, TypedField } from './field-types.js';
 import { UUID_RE } from './ids.js';
 import { hasNul } from './text.js';
@@ -56,12 +56,60 @@ function isoInstant(text: string): string {
   return iso.endsWith('Z') ? iso : `${iso}Z`;
 }
 
-function decimalFits(text: string, precision: number | undefined): boolean {
+/** A decimal literal as sign, integer digits and fraction digits, its exponent applied (no leading or trailing zeros). */
+interface PlainDecimal {
+  negative: boolean;
+  int: string;
+  frac: string;
+}
+
+/** Longest decimal accepted, in digits: far beyond any NUMERIC column's use, short of a costly expansion. */
+const MAX_DECIMAL_DIGITS = 1000;
+
+function plainDecimal(text: string): PlainDecimal | undefined {
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text);
+  if (!m) return undefined;
+  const exp = Number(m[4] ?? 0);
+  let digits = `${m[2]}${m[3] ?? ''}`;
+  let point = m[2]!.length + exp;
+  const lead = digits.length - digits.replace(/^0+/, '').length;
+  digits = digits.slice(lead);
+  point -= lead;
+  digits = digits.replace(/0+$/, '');
+  if (digits === '') return { negative: false, int: '', frac: '' };
+  if (point > MAX_DECIMAL_DIGITS || digits.length - point > MAX_DECIMAL_DIGITS) return undefined;
+  const int = point <= 0 ? '' : point >= digits.length ? digits + '0'.repeat(point - digits.length) : digits.slice(0, point);
+  const frac = point >= digits.length ? '' : point <= 0 ? '0'.repeat(-point) + digits : digits.slice(point);
+  return { negative: m[1] === '-', int, frac };
+}
+
+/**
+ * Whether the value fits NUMERIC(18, precision) once PostgreSQL has rounded it to `precision` places
+ * (a carry can add an integer digit: 9.995 → 10.00).
+ */
+function decimalFits(d: PlainDecimal, precision: number | undefined): boolean {
   if (!precision || precision <= 0) return true;
-  const plain = text.replace(/^[+-]/, '');
-  const n = Number(plain);
-  const intDigits = Math.floor(Math.abs(n)).toString().replace(/^0$/, '').length;
+  let intDigits = d.int.length;
+  const kept = d.int + d.frac.slice(0, precision).padEnd(precision, '0');
+  if ((d.frac[precision] ?? '0') >= '5' && /^9+$/.test(kept)) intDigits += 1;
   return intDigits <= 18 - precision;
+}
+
+/**
+ * The value to bind for a decimal: a plain number when a double holds it exactly (15 significant digits or
+ * fewer), else its exact digits, which a double would round (999999999999999.99 → 1000000000000000).
+ */
+function decimalValue(d: PlainDecimal): number | ExactNumber {
+  const text = `${d.negative ? '-' : ''}${d.int || '0'}${d.frac ? `.${d.frac}` : ''}`;
+  const significant = (d.int + d.frac).replace(/^0+/, '').length;
+  return significant <= 15 ? Number(text) : new ExactNumber(text);
+}
+
+/** A decimal from a JSON number or a numeric string; undefined when it is neither or absurdly long. */
+function parseDecimal(value: unknown): PlainDecimal | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? plainDecimal(String(value)) : undefined;
+  if (typeof value === 'string' && NUMERIC_RE.test(value.trim())) return plainDecimal(value.trim());
+  return undefined;
 }
 
 /**
@@ -85,7 +133,7 @@ export function coerceInput(field: TypedField, value: unknown): Coerced {
     case 'bigint': {
       // A JSON number beyond 2^53 was already rounded by the parser: only digit strings carry such values.
       if (typeof value === 'number') return Number.isSafeInteger(value) ? ok(value) : FAIL;
-      if (value instanceof BigInteger) return ok(value);
+      if (value instanceof ExactNumber) return ok(value);
       if (typeof value === 'string' && INT_RE.test(value.trim())) {
         const b = BigInt(value.trim());
         return b >= INT8_MIN && b <= INT8_MAX ? ok(int8Value(b.toString())) : FAIL;
@@ -97,12 +145,8 @@ export function coerceInput(field: TypedField, value: unknown): Coerced {
       return Number.isFinite(n) ? ok(n) : FAIL;
     }
     case 'decimal': {
-      let text: string;
-      if (typeof value === 'number' && Number.isFinite(value)) text = String(value);
-      else if (typeof value === 'string' && NUMERIC_RE.test(value.trim())) text = value.trim();
-      else return FAIL;
-      if (!Number.isFinite(Number(text)) || !decimalFits(text, field.precision)) return FAIL;
-      return ok(Number(text));
+      const d = parseDecimal(value);
+      return d !== undefined && decimalFits(d, field.precision) ? ok(decimalValue(d)) : FAIL;
     }
     case 'boolean':
       return typeof value === 'boolean' ? ok(value) : FAIL;
@@ -150,10 +194,14 @@ export function coerceFilter(field: TypedField, raw: string): Coerced {
     case 'integer':
     case 'bigint':
       return INT_RE.test(raw.trim()) ? coerceInput(field, raw.trim()) : FAIL;
-    case 'float':
-    case 'decimal': {
+    case 'float': {
       const n = Number(raw.trim());
       return raw.trim() !== '' && Number.isFinite(n) ? ok(n) : FAIL;
+    }
+    case 'decimal': {
+      // Compared exactly: no column range applies to a filter value (one beyond it matches nothing).
+      const d = parseDecimal(raw);
+      return d === undefined ? FAIL : ok(decimalValue(d));
     }
     case 'boolean': {
       const v = raw.trim().toLowerCase();
@@ -177,7 +225,7 @@ export function coerceFilter(field: TypedField, raw: string): Coerced {
 /** The bind parameter for a coerced value (JSON columns travel as JSON text). */
 export function toParam(field: Pick<TypedField, 'type'>, value: unknown): SqlParam {
   if (value === null || value === undefined) return null;
-  if (value instanceof BigInteger) return value.digits;
+  if (value instanceof ExactNumber) return value.digits;
   if (field.type === 'json' || field.type === 'file') return JSON.stringify(value);
   if (typeof value === 'object' && !(value instanceof Date)) return JSON.stringify(value);
   return value as SqlParam;

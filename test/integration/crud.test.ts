@@ -268,6 +268,26 @@ describe('value encoding round trip', () => {
     const sci = await h.create('thing', { d: '1.5e3', f: '-2E-3' });
     expect(sci).toMatchObject({ d: 1500, f: -0.002 });
   });
+
+  it('decimal strings are stored exactly, beyond what a double holds, and filtered exactly', async () => {
+    const big = await h.create('thing', { d: '9999999999999999.99', dn: '3.14159265358979323846264338327950288' });
+    const near = await h.create('thing', { d: '999999999999999.99' });
+    // rounding to the column's 2 places; a carry into a 17th integer digit would not fit
+    const rounded = await h.create('thing', { d: '9999999999999999.994', dn: '-0.000000000000000000001' });
+    const rows = await h.q('SELECT id, d::text AS d, dn::text AS dn FROM things WHERE id = ANY($1::uuid[])', [[big.id, near.id, rounded.id]]);
+    const byId = Object.fromEntries(rows.map((r: { id: string; d: string; dn: string | null }) => [r.id, r]));
+    expect(byId[big.id]).toMatchObject({ d: '9999999999999999.99', dn: '3.14159265358979323846264338327950288' });
+    expect(byId[near.id].d).toBe('999999999999999.99');
+    expect(byId[rounded.id]).toMatchObject({ d: '9999999999999999.99', dn: '-0.000000000000000000001' });
+    const updated = await h.put(`/thing/${near.id}`, { d: '123456789012345.67' });
+    expect(updated.status).toBe(200);
+    expect((await h.q('SELECT d::text AS d FROM things WHERE id = $1', [near.id]))[0].d).toBe('123456789012345.67');
+    // a filter compares the exact value: 999999999999999.99 is not 1000000000000000
+    const hit = await h.get(`/thing?filter[d]=123456789012345.67&filter[id]=${near.id}`);
+    expect(hit.body.data.map((r: { id: string }) => r.id)).toEqual([near.id]);
+    const miss = await h.get(`/thing?filter[d]=123456789012345.68&filter[id]=${near.id}`);
+    expect(miss.body.data).toEqual([]);
+  });
 });
 
 describe('type errors → 422 {field, rule:"type"}', () => {
@@ -289,6 +309,11 @@ describe('type errors → 422 {field, rule:"type"}', () => {
     ['d', '12345678901234567.5', 'decimal'],
     ['d', 'abc', 'decimal'],
     ['d', true, 'decimal'],
+    ['d', 1e21, 'decimal'],
+    ['d', 1e300, 'decimal'],
+    ['d', '1e+21', 'decimal'],
+    ['d', '9999999999999999.995', 'decimal'],
+    ['dn', '1e100000', 'decimal'],
     ['bo', 'yes', 'boolean'],
     ['bo', 1, 'boolean'],
     ['bo', 'true', 'boolean'],
