@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/database.js';
-import type { RelatedLoad } from '../metadata/rule-definition.js';
+import { relatedLoadFilters, type RelatedLoad } from '../metadata/rule-definition.js';
 import type { EntityMeta } from '../metadata/registry.js';
 import type { Record_ } from './context.js';
 import { Params } from '../db/params.js';
@@ -23,11 +23,7 @@ export async function loadRelated(db: Queryable, entity: EntityMeta, pk: unknown
       continue;
     }
     const params = new Params();
-    const filters = Object.entries(load.filter ?? {}).map(([key, value]) => ({
-      key,
-      value: Array.isArray(value) ? value.map(String) : String(value),
-    }));
-    const conditions = filterSql(target, filters, params, 't.');
+    const conditions = filterSql(target, relatedLoadFilters(load.filter), params, 't.');
     let sql: string;
     if (rel.def.type === 'many_to_many') {
       const keys = { mine: rel.def.source_join_key!, theirs: rel.def.target_join_key!, match: `= ${params.add(pk as string, entity.pk.cast)}` };

@@ -1,5 +1,5 @@
 import type { CompiledExpr } from '../expr/index.js';
-import { compileRuleExpression } from './rule-definition.js';
+import { compileRuleExpression } from './rule-expression.js';
 import type { StateMachineInput, TransitionAction } from './state-machine-definition.js';
 
 /** A stored state machine, compiled once per registry snapshot. */

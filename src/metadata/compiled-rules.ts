@@ -1,5 +1,6 @@
 import { ExprCompileError, formatCompileError, safeRegex, type CompiledExpr } from '../expr/index.js';
-import { compileRuleExpression, numericThreshold, type RuleDefinition, type RuleHook, type RuleType } from './rule-definition.js';
+import type { RuleDefinition, RuleHook, RuleType } from './rule-definition.js';
+import { compileRuleExpression, numericThreshold } from './rule-expression.js';
 
 /** A stored rule, compiled once per registry snapshot. */
 export interface CompiledRule {

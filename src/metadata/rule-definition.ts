@@ -1,7 +1,11 @@
-import { ExprCompileError, RULE_VARIABLES, compileExpr, formatCompileError, safeRegex } from '../expr/index.js';
+import { safeRegex } from '../expr/index.js';
+import { compileRuleExpression, numericThreshold } from './rule-expression.js';
 import { invalid } from '../errors.js';
 import { FILTER_OPERATORS } from '../types/filter-operators.js';
 import type { EntityMeta, Registry } from './registry.js';
+import { Params } from '../db/params.js';
+import { RocketError } from '../errors.js';
+import { filterSql, type ListFilter } from './sql/conditions.js';
 import { isObject } from './problems.js';
 
 export const RULE_HOOKS = ['before_write', 'before_delete'] as const;
@@ -37,30 +41,6 @@ export interface RuleInput {
 const empty = (v: unknown) =>
   v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0) || (isObject(v) && Object.keys(v).length === 0);
 
-/** Compiles an expression for rules and guards; a failure is the spec's 422 with its position. */
-export function compileRuleExpression(source: unknown, what = 'expression') {
-  if (typeof source !== 'string' || source.trim() === '') throw invalid(`${what} is required`);
-  try {
-    return compileExpr(source, RULE_VARIABLES);
-  } catch (err) {
-    if (err instanceof ExprCompileError) throw invalid(formatCompileError(err));
-    throw err;
-  }
-}
-
-/**
- * A numeric threshold as stored: form-based clients send `"2"`, which must
- * compare as 2 (a string threshold would make the rule never fire).
- */
-export function numericThreshold(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  if (typeof value === 'string' && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(value)) {
-    const n = Number(value);
-    return Number.isFinite(n) ? n : undefined;
-  }
-  return undefined;
-}
-
 /** Field-rule keys checked when written, so a stored rule never silently does nothing. */
 function checkFieldRule(entity: EntityMeta, def: RuleDefinition): void {
   if (!entity.fields.has(def.field!)) throw invalid(`definition.field: unknown field ${def.field} of entity ${entity.name}`);
@@ -86,6 +66,13 @@ function checkFieldRule(entity: EntityMeta, def: RuleDefinition): void {
   def.value = n;
 }
 
+/** A related_load filter as list filters, its values as a query string would carry them. */
+export function relatedLoadFilters(filter: Record<string, unknown> | undefined): ListFilter[] {
+  return Object.entries(filter ?? {}).map(([key, value]) => ({ key, value: Array.isArray(value) ? value.map(String) : String(value) }));
+}
+
+const scalar = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+
 function relatedLoad(registry: Registry, entity: EntityMeta, raw: unknown): RelatedLoad[] {
   if (!Array.isArray(raw)) throw invalid('related_load must be an array of {relation, filter}');
   return raw.map((item, i) => {
@@ -99,6 +86,17 @@ function relatedLoad(registry: Registry, entity: EntityMeta, raw: unknown): Rela
         const [field, op = 'eq'] = key.split('.');
         if (!use.relation.target.fields.has(field!)) throw invalid(`related_load[${i}].filter: unknown field ${field}`);
         if (!(FILTER_OPERATORS as readonly string[]).includes(op)) throw invalid(`related_load[${i}].filter: unknown operator ${op}`);
+        const value = item.filter[key];
+        if (!(scalar(value) || (Array.isArray(value) && value.every(scalar)))) {
+          throw invalid(`related_load[${i}].filter: ${key} must be a string, number or boolean (a list of them for in / not_in)`);
+        }
+      }
+      // The values as every write will bind them: one the field's type refuses would fail each write of the entity.
+      try {
+        filterSql(use.relation.target, relatedLoadFilters(item.filter), new Params());
+      } catch (err) {
+        if (err instanceof RocketError) throw invalid(`related_load[${i}].filter: ${err.message}`);
+        throw err;
       }
       if (Object.keys(item.filter).length) out.filter = item.filter;
     }

@@ -1,5 +1,5 @@
 import { invalid } from '../errors.js';
-import { compileRuleExpression } from './rule-definition.js';
+import { compileRuleExpression } from './rule-expression.js';
 import { isObject } from './problems.js';
 import type { Registry } from './registry.js';
 

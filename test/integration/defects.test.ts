@@ -401,6 +401,30 @@ describe('related_load filters', () => {
     }
     expect((await admin('delete', `rules/${all.body.data.id}`)).status).toBe(200);
   });
+
+  it('a filter value the field cannot take is refused when the rule is saved, not on every later write', async () => {
+    const bad: Array<[Record<string, unknown>, string]> = [
+      [{ amount: 'abc' }, 'Invalid filter value for amount'],
+      [{ 'amount.gt': '99999999999999999999' }, 'Invalid filter value for amount'],
+      [{ 'amount.in': ['1', 'x'] }, 'Invalid filter value for amount'],
+      [{ kind: { nested: true } }, 'kind must be a string, number or boolean'],
+      [{ 'kind.like': 'ends\\' }, 'unescaped backslash'],
+    ];
+    for (const [filter, message] of bad) {
+      const r = await admin('post', 'rules', {
+        entity: 'acct',
+        hook: 'before_write',
+        type: 'expression',
+        definition: { expression: 'false', related_load: [{ relation: 'entries', filter }] },
+      });
+      expect(r.status, JSON.stringify(filter)).toBe(422);
+      expect(r.body.error.code).toBe('VALIDATION_FAILED');
+      expect(r.body.error.message).toContain('related_load[0].filter: ');
+      expect(r.body.error.message).toContain(message);
+    }
+    expect((await admin('get', 'rules')).body.data.filter((x: { entity: string }) => x.entity === 'acct')).toEqual([]);
+    expect((await rec('post', 'acct', { id: 4343 })).status).toBe(201);
+  });
 });
 
 describe('one record shape', () => {
