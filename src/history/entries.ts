@@ -2,6 +2,7 @@ import { SYSTEM_ACTOR } from '../auth/caller.js';
 import type { Queryable } from '../db/database.js';
 import type { OpContext, Record_ } from '../engine/context.js';
 import { encodeOutput } from '../types/coerce.js';
+import { exactJson } from '../types/exact-json.js';
 import type { WriteCause, WriteEvent } from '../engine/write/execute.js';
 import type { EntityMeta } from '../metadata/registry.js';
 
@@ -91,6 +92,7 @@ export async function insertEntries(tx: Queryable, entries: readonly NewEntry[],
        FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (entity text, record_id text, action text, changes jsonb,
             actor_kind text, actor_id text, actor_email text)) WITH ORDINALITY AS x
       ORDER BY x.ordinality`,
-    [JSON.stringify(rows), at],
+    // Exact: an int8 beyond 2^53 (an ExactNumber) is written as its digits, not rounded or quoted.
+    [exactJson(rows), at],
   );
 }

@@ -256,6 +256,43 @@ describe('what is recorded', () => {
     expect(f.changes.due.to).toBe(fast.due);
   });
 
+  it('int8 values beyond 2^53 are recorded and answered exactly, on the fast and the general path', async () => {
+    const bigField = { name: 'b', type: 'bigint' };
+    await created('/_admin/entities', {
+      name: 'tally',
+      table: 'tallies',
+      history: true,
+      primary_key: uuid,
+      fields: [{ name: 'id', type: 'uuid' }, bigField],
+    });
+    await created('/_admin/entities', {
+      name: 'tally_line',
+      table: 'tally_lines',
+      history: true,
+      primary_key: uuid,
+      fields: [{ name: 'id', type: 'uuid' }, { name: 'tally_id', type: 'uuid' }, bigField],
+    });
+    await created('/_admin/relations', { name: 'tally_lines', type: 'one_to_many', source: 'tally', target: 'tally_line', target_key: 'tally_id' });
+    const rawHistory = async (entity: string, id: string) => {
+      const res = await fetch(`${s.rocket.url}${base()}/${entity}/${id}/_history`, { headers: { authorization: `Bearer ${app.token}` } });
+      expect(res.status).toBe(200);
+      return res.text();
+    };
+    const fast = await created('/tally', { b: '9007199254740993' });
+    expect((await put(`/tally/${fast.id}`, { b: '9007199254740997' })).status).toBe(200);
+    const fastText = await rawHistory('tally', fast.id);
+    expect(fastText).toContain('"b":{"to":9007199254740997,"from":9007199254740993}');
+    expect(fastText).toContain('"b":{"to":9007199254740993,"from":null}');
+    // a nested child sends the parent down the general path
+    const general = await created('/tally', { b: '-9007199254740995', tally_lines: { data: [{ b: '9223372036854775807' }] } });
+    expect(await rawHistory('tally', general.id)).toContain('"b":{"to":-9007199254740995,"from":null}');
+    const [line] = (await q('SELECT id::text AS id FROM tally_lines WHERE tally_id = $1', [general.id])) as Array<{ id: string }>;
+    expect(await rawHistory('tally_line', line!.id)).toContain('"b":{"to":9223372036854775807,"from":null}');
+    // stored as JSON numbers, not strings
+    const stored = await q(`SELECT jsonb_typeof(changes->'b'->'to') AS t FROM _history WHERE entity IN ('tally', 'tally_line')`);
+    expect(new Set(stored.map((r: { t: string }) => r.t))).toEqual(new Set(['number']));
+  });
+
   it('a nested create with children records one entry per row', async () => {
     const order = await created('/order', {
       number: 'N-1',
