@@ -45,7 +45,11 @@ type Query = Record<string, unknown>;
 
 const single = (q: Query, key: string): string | undefined => (typeof q[key] === 'string' ? (q[key] as string) : undefined);
 
-/** Entries matching `conds`, newest first, one page and the total in one round trip. */
+/**
+ * Entries matching `conds`, newest first, one page and the total in one round trip. Newest by id: ids are
+ * taken as entries are written, after the row's lock, so concurrent writes of one record list in the order
+ * they took effect; `at` is each write's clock, taken when it began, and may run the other way.
+ */
 async function pageOfEntries(ctx: OpContext, conds: string[], params: Params, q: Query): Promise<HistoryPage> {
   const { page, perPage } = pageOf(single(q, 'page'), single(q, 'per_page'));
   const where = whereSql(conds);
@@ -54,7 +58,7 @@ async function pageOfEntries(ctx: OpContext, conds: string[], params: Params, q:
   const rows = await ctx.app.db.query<Row>(
     `SELECT c.total, p.* FROM (SELECT count(*)::int8 AS total FROM _history${where}) c LEFT JOIN LATERAL (
        SELECT id::text AS id, entity, record_id, action, changes::text AS changes, actor_kind, actor_id, actor_email, at
-         FROM _history${where} ORDER BY at DESC, _history.id DESC LIMIT ${limit} OFFSET ${offset}) p ON true`,
+         FROM _history${where} ORDER BY _history.id DESC LIMIT ${limit} OFFSET ${offset}) p ON true`,
     params.list as SqlParam[],
   );
   const data: HistoryEntry[] = [];

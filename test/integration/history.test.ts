@@ -389,6 +389,20 @@ describe('reading a record history', () => {
     expect(page2.body.data.map((e: any) => e.action)).toEqual(['update', 'create']);
   });
 
+  it('lists in the order the writes took effect, not by `at` (the clock a write took when it began)', async () => {
+    const order = await created('/order', { number: 'O-1', status: 'a' });
+    for (const status of ['b', 'c', 'd']) expect((await put(`/order/${order.id}`, { status })).status).toBe(200);
+    // Two concurrent writes of one record: the one that began first (earlier `at`) may take effect last.
+    const ids = (await q(`SELECT id FROM _history WHERE entity = 'order' AND record_id = $1 ORDER BY id`, [order.id])).map(
+      (r: { id: string }) => r.id,
+    );
+    await q(`UPDATE _history SET at = at - interval '1 second' WHERE id = $1`, [ids[3]]);
+    const listed = await historyOf('order', order.id);
+    expect(listed.map((e: any) => e.changes.status.to)).toEqual(['d', 'c', 'b', 'a']);
+    const log = await get(`/_admin/history?entity=order&record_id=${order.id}`);
+    expect(log.body.data.map((e: any) => e.changes.status.to)).toEqual(['d', 'c', 'b', 'a']);
+  });
+
   it('needs read permission on the current row; a deleted row is for admins only', async () => {
     const email = 'reader@example.com';
     const u = await post('/_admin/users', { email, password: 'secret-pass-1', roles: ['reader'] });
