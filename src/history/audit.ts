@@ -84,7 +84,9 @@ export function sampleRowHistory(caller: Caller): SampleRowHook {
  */
 export async function auditedImport(app: AppRuntime, caller: Caller, doc: unknown, sampleRows: readonly SampleRowHook[] = []): Promise<ImportResult> {
   const hooks = allSampleRowHooks([sampleRowHistory(caller), ...sampleRows]);
-  const result = await importSchema(app, app.extensions.transferSections, doc, hooks, (change) => recordChange(app.db, caller, change));
+  const result = await importSchema(app, app.extensions.transferSections, doc, hooks, (change) =>
+    recordChange(app.db, caller, { ...change, before: withoutTimestamps(change.before), after: withoutTimestamps(change.after) }),
+  );
   await recordChange(app.db, caller, { collection: '_import', key: null, action: 'create', before: null, after: result.summary });
   return result;
 }

@@ -125,14 +125,14 @@ export async function importSchema(
   created?: (change: AdminChange) => Promise<void>,
 ): Promise<ImportResult> {
   if (!isObject(body)) throw invalidPayload();
-  const log = async (collection: string, after: unknown) => {
+  const log = async (collection: string, after: unknown, before: unknown = null) => {
     const item = isObject(after) ? after : {};
     const key = item.id ?? item.name;
     await created?.({
       collection,
       key: typeof key === 'string' || typeof key === 'number' ? String(key) : null,
-      action: 'create',
-      before: null,
+      action: before === null ? 'create' : 'update',
+      before,
       after,
     });
   };
@@ -239,9 +239,10 @@ export async function importSchema(
     summary[section.key] ??= 0;
     for (const item of items(doc, section.key)) {
       try {
-        if (await section.importItem(app, item, seen)) {
+        const imported = await section.importItem(app, item, seen);
+        if (imported) {
           summary[section.key]!++;
-          await log(`_${section.key}`, item);
+          await log(`_${section.key}`, imported.stored, imported.replaced ?? null);
         }
       } catch (err) {
         errors.push(`${section.errorLabel(item)}: ${reason(err)}`);

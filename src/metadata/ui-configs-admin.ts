@@ -111,14 +111,21 @@ export async function defaultUIConfig(app: AdminApp, entity: string): Promise<UI
   return rows[0] ?? null;
 }
 
-/** Import: insert or replace the config of (entity, scope). */
-export async function upsertUIConfig(app: AdminApp, body: unknown): Promise<void> {
+type UIConfigView = Omit<UIConfigRow, 'created_at' | 'updated_at'>;
+
+/** Import: insert or replace the config of (entity, scope); the row as stored, and the one it replaced. */
+export async function upsertUIConfig(app: AdminApp, body: unknown): Promise<{ stored: UIConfigView; replaced?: UIConfigView }> {
   const input = parse(app, body, true);
-  await app.db.query(
-    `INSERT INTO _ui_configs (entity, scope, config) VALUES ($1, $2, $3::jsonb)
-     ON CONFLICT (entity, scope) DO UPDATE SET config = EXCLUDED.config, updated_at = NOW()`,
+  // The CTE reads the row as it was before this statement's own upsert.
+  const rows = await app.db.query<UIConfigView & { replaced: UIConfigView | null }>(
+    `WITH old AS (SELECT id, entity, scope, config FROM _ui_configs WHERE entity = $1 AND scope = $2)
+     INSERT INTO _ui_configs (entity, scope, config) VALUES ($1, $2, $3::jsonb)
+     ON CONFLICT (entity, scope) DO UPDATE SET config = EXCLUDED.config, updated_at = NOW()
+     RETURNING id, entity, scope, config, (SELECT to_jsonb(old) FROM old) AS replaced`,
     [input.entity, input.scope, JSON.stringify(input.config)],
   );
+  const { replaced, ...stored } = rows[0]!;
+  return replaced ? { stored, replaced } : { stored };
 }
 
 /** UI configs in schema export/import: upserted, never skipped. */
@@ -127,9 +134,6 @@ export const uiConfigsTransfer: TransferSection = {
   async exportItems(app) {
     return (await listUIConfigs(app)).map(({ entity, scope, config }) => ({ entity, scope, config }));
   },
-  async importItem(app, item) {
-    await upsertUIConfig(app, item);
-    return true;
-  },
+  importItem: (app, item) => upsertUIConfig(app, item),
   errorLabel: (item) => `UI config ${isObject(item) && typeof item.entity === 'string' ? item.entity : '?'}`,
 };

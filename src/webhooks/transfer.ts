@@ -31,11 +31,11 @@ export const webhooksTransfer: TransferSection = {
       seen.add(LOADED);
     }
     const key = keyOf(item.entity, item.hook, item.url);
-    if (seen.has(key)) return false;
+    if (seen.has(key)) return undefined;
     const created = await createWebhook(app, item);
     seen.add(key);
     seen.add(keyOf(created.entity, created.hook, created.url));
-    return true;
+    return { stored: created };
   },
   errorLabel(item) {
     const i = isObject(item) ? item : {};

@@ -9,11 +9,11 @@ export const workflowsTransfer: TransferSection = {
     return (await listWorkflows(app)).map(({ name, trigger, context, steps, active }) => ({ name, trigger, context, steps, active }));
   },
   async importItem(app, item, seen) {
-    if (!isObject(item) || typeof item.name !== 'string' || item.name === '') return false;
-    if (seen.has(item.name) || (await listWorkflows(app)).some((w) => w.name === item.name)) return false;
-    await createWorkflow(app, item);
+    if (!isObject(item) || typeof item.name !== 'string' || item.name === '') return undefined;
+    if (seen.has(item.name) || (await listWorkflows(app)).some((w) => w.name === item.name)) return undefined;
+    const created = await createWorkflow(app, item);
     seen.add(item.name);
-    return true;
+    return { stored: created };
   },
   errorLabel: (item) => `Workflow ${isObject(item) && typeof item.name === 'string' ? item.name : '?'}`,
 };

@@ -158,6 +158,32 @@ describe('metadata audit', () => {
     const permissions = await q(`SELECT changes FROM _history WHERE entity = '_permissions' AND changes->'definition'->'to'->>'entity' = 'imported'`);
     expect(permissions).toHaveLength(1);
 
+    // the features' sections (workflows, webhooks, UI configs) log what they stored, with its id, as their admin APIs do
+    const features = {
+      version: 1,
+      workflows: [{ name: 'imported_flow', trigger: { type: 'event', event: 'ping' }, steps: [{ id: 's', type: 'action', actions: [] }] }],
+      webhooks: [{ entity: 'imported', hook: 'after_write', url: 'http://127.0.0.1:9/hook' }],
+      ui_configs: [{ entity: 'imported', scope: 's1', config: { a: 1 } }],
+    };
+    expect((await call('post', '/_admin/import', features)).status).toBe(200);
+    const webhook = (await call('get', '/_admin/webhooks')).body.data.find((w: { url: string }) => w.url === 'http://127.0.0.1:9/hook');
+    const [hookEntry] = await auditOf('_webhooks', webhook.id);
+    expect(hookEntry).toMatchObject({ action: 'create', record_id: webhook.id });
+    const { created_at: _c, updated_at: _u, ...webhookView } = webhook;
+    expect(hookEntry.changes.definition).toEqual({ from: null, to: webhookView });
+    const flow = (await call('get', '/_admin/workflows')).body.data.find((w: { name: string }) => w.name === 'imported_flow');
+    expect((await auditOf('_workflows', flow.id))[0]).toMatchObject({ action: 'create', record_id: flow.id });
+    const config = (await call('get', '/_admin/ui-configs')).body.data.find((c: { scope: string }) => c.scope === 's1');
+    const view = { id: config.id, entity: 'imported', scope: 's1' };
+    expect((await auditOf('_ui_configs', config.id))[0].changes.definition).toEqual({ from: null, to: { ...view, config: { a: 1 } } });
+    // importing it again replaces the config: an update from the old definition
+    expect((await call('post', '/_admin/import', { version: 1, ui_configs: [{ entity: 'imported', scope: 's1', config: { a: 99 } }] })).status).toBe(
+      200,
+    );
+    const [replaced] = await auditOf('_ui_configs', config.id);
+    expect(replaced).toMatchObject({ action: 'update', record_id: config.id });
+    expect(replaced.changes.definition).toEqual({ from: { ...view, config: { a: 1 } }, to: { ...view, config: { a: 99 } } });
+
     // no hash, no token, no password anywhere in the log
     const secrets = await q(`SELECT password_hash AS s FROM _users UNION ALL SELECT token FROM _invites`);
     expect(secrets.length).toBeGreaterThanOrEqual(4);
