@@ -16,6 +16,17 @@ const oneOf = <T extends string>(values: readonly T[], v: unknown): v is T => ty
 
 const present = (v: unknown) => v !== undefined && v !== null && v !== '';
 
+/** Field types whose columns can hold each other's values, so a key and its primary key compare without a cast. */
+const KEY_FAMILIES: ReadonlyArray<readonly string[]> = [['uuid'], ['int', 'integer', 'bigint'], ['string', 'text']];
+
+const pkType = (e: EntityDef): string => e.fields.find((f) => f.name === e.primary_key.field)?.type ?? e.primary_key.type;
+
+/** Whether a foreign key of type `fk` can hold primary keys of type `pk`: the same family, and no narrower integer. */
+function keyHolds(fk: string, pk: string): boolean {
+  if (pk === 'bigint' && fk !== 'bigint') return false;
+  return KEY_FAMILIES.some((family) => family.includes(fk) && family.includes(pk));
+}
+
 /**
  * Validates and normalises a relation against the app's entities
  * (spec: metadata.md §3, §7). Throws 422 naming every problem.
@@ -55,6 +66,9 @@ export function parseRelationDefinition(input: unknown, entities: ReadonlyMap<st
     else if (typeof raw.target_key !== 'string' || !IDENTIFIER_RE.test(raw.target_key)) p.add('target_key', 'target_key must be an identifier');
     else if (target && !target.fields.some((f) => f.name === raw.target_key)) {
       p.add('target_key', `target_key ${raw.target_key} not found in fields of ${target.name}`);
+    } else if (source && target && !keyHolds(target.fields.find((f) => f.name === raw.target_key)!.type, pkType(source))) {
+      const fkType = target.fields.find((f) => f.name === raw.target_key)!.type;
+      p.add('target_key', `target_key ${raw.target_key} (${fkType}) cannot hold the primary key of ${source.name} (${pkType(source)})`);
     } else {
       def.target_key = raw.target_key;
     }

@@ -120,6 +120,8 @@ describe('validation (422, nothing stored)', () => {
     await refused(o2m({ target_key: undefined }), 'target_key is required for one_to_many relations', 'target_key');
     await refused(o2m({ type: 'one_to_one', target_key: '' }), 'target_key is required for one_to_one relations', 'target_key');
     await refused(o2m({ target_key: 'owner_id' }), 'target_key owner_id not found in fields of order', 'target_key');
+    // a key that cannot hold the source's primary key (uuid into an int column) would fail every nested write
+    await refused(o2m({ target_key: 'number' }), 'target_key number (int) cannot hold the primary key of customer (uuid)', 'target_key');
     await refused(m2m({ source_join_key: undefined }), 'source_join_key is required for many_to_many relations', 'source_join_key');
     await refused(m2m({ target_join_key: '' }), 'target_join_key is required for many_to_many relations', 'target_join_key');
     for (const on_delete of ['destroy', 'CASCADE', 5]) {
