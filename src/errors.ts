@@ -71,8 +71,19 @@ export function serviceUnavailable(message: string, retryAfter: number): RocketE
 }
 
 export const invalidPayload = (message = 'Invalid request body') => new RocketError('INVALID_PAYLOAD', message);
+/**
+ * The body of a route that checks its entity, record or permission before it reads the body
+ * (rest-api.md: create and update; admin updates by key) when the body could not be read — text that is
+ * not JSON (400), a content type other than JSON (415): `error` is thrown where the body is first looked
+ * at, after those checks' 404 and 403.
+ */
+export class RefusedBody {
+  constructor(readonly error: RocketError) {}
+}
+
 /** A parsed request body that must be a JSON object; anything else is 400 INVALID_PAYLOAD. */
 export function objectPayload(body: unknown, message = 'Invalid request body'): Record<string, unknown> {
+  if (body instanceof RefusedBody) throw body.error;
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidPayload(message);
   return body as Record<string, unknown>;
 }

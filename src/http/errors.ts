@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { RocketError, type ErrorDetail } from '../errors.js';
+import { unsupportedMediaType } from './json-body.js';
 
 interface Envelope {
   error: { code: string; message: string; details?: ErrorDetail[] };
@@ -28,13 +29,8 @@ export function toRocketError(err: unknown, request: FastifyRequest): RocketErro
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new RocketError('PAYLOAD_TOO_LARGE', 'Request body too large');
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': {
-      const type = request.headers['content-type'];
-      return new RocketError(
-        'UNSUPPORTED_MEDIA_TYPE',
-        `Unsupported Content-Type ${type ? `'${type.slice(0, 100)}'` : '(none)'}: request bodies must be application/json`,
-      );
-    }
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return unsupportedMediaType(request.headers['content-type']);
     case 'FST_ERR_BAD_URL':
       return new RocketError('INVALID_PAYLOAD', 'Malformed URL: invalid percent-encoding in the path');
     case 'FST_ERR_MAX_PARAM_LENGTH':

@@ -1,5 +1,5 @@
 import secureJson from 'secure-json-parse';
-import { RocketError } from '../errors.js';
+import { RefusedBody, RocketError } from '../errors.js';
 
 /**
  * Deepest array/object nesting a JSON body may have. Far above what records,
@@ -26,12 +26,13 @@ export function jsonTooDeep(text: string, max = MAX_JSON_DEPTH): boolean {
   return false;
 }
 
-/**
- * The body of a route that checks its entity, record or permission before it reads the body
- * (rest-api.md: create and update; admin updates by key) when the text was not JSON: the route
- * answers 400 at its body step, after its 404 and 403.
- */
-export const UNREADABLE_BODY: unique symbol = Symbol('unreadable JSON body');
+/** A body of a content type no route reads (uploads have their own parser in their scope). */
+export function unsupportedMediaType(contentType: string | undefined): RocketError {
+  return new RocketError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `Unsupported Content-Type ${contentType ? `'${contentType.slice(0, 100)}'` : '(none)'}: request bodies must be application/json`,
+  );
+}
 
 /** Route config key of those routes. */
 export interface LateBody {
@@ -73,8 +74,8 @@ export class UnreadableJson extends RocketError {
   }
 }
 
-/** The body of a late-body route once its earlier checks passed: 400 if it was not JSON. */
+/** The body of a late-body route once its earlier checks passed: 400 if it was not JSON, 415 if not even meant to be. */
 export function lateBody(body: unknown): unknown {
-  if (body === UNREADABLE_BODY) throw new UnreadableJson();
+  if (body instanceof RefusedBody) throw body.error;
   return body;
 }

@@ -1,12 +1,12 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { exactJson } from '../types/exact-json.js';
-import { RocketError } from '../errors.js';
+import { RefusedBody, RocketError } from '../errors.js';
 import { clientErrorResponse, envelope, sendError } from './errors.js';
-import { type LateBody, parseJsonBody, UNREADABLE_BODY, UnreadableJson } from './json-body.js';
+import { type LateBody, parseJsonBody, UnreadableJson, unsupportedMediaType } from './json-body.js';
 import type { Area, Services } from './context.js';
 import { type OperationsOptions, operationsRoutes } from '../ops/http.js';
 
@@ -38,18 +38,23 @@ export async function buildHttp(
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
   });
 
-  // JSON is the only body type (uploads parse multipart in their own scope); others are 415.
+  // JSON is the only body type (uploads parse multipart in their own scope); others are 415. Routes that check
+  // their entity, record or permission first read either failure at their body step.
+  const late = (req: FastifyRequest) => (req.routeOptions.config as LateBody | undefined)?.lateBody === true;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     try {
       done(null, parseJsonBody(typeof body === 'string' ? body : body.toString('utf8')));
     } catch (err) {
-      // Routes that check their entity, record or permission first read the failure at their body step.
-      if (err instanceof UnreadableJson && (req.routeOptions.config as LateBody | undefined)?.lateBody === true) {
-        return done(null, UNREADABLE_BODY);
-      }
+      if (err instanceof UnreadableJson && late(req)) return done(null, new RefusedBody(err));
       done(err as Error, undefined);
     }
+  });
+  // Read (within the body limit) and refused; a missing Content-Type on a body lands here too.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, _body, done) => {
+    const refused = unsupportedMediaType(req.headers['content-type']);
+    if (late(req)) return done(null, new RefusedBody(refused));
+    done(refused, undefined);
   });
 
   // Objects of an app with bigint fields go through the exact encoder (int8 beyond 2^53 stays exact). Set here,

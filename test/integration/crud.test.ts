@@ -733,6 +733,24 @@ describe('request errors', () => {
     expect(badRule.body.error).toEqual({ code: 'INVALID_PAYLOAD', message: 'Invalid request body' });
     const noEntity = await h.raw('PUT', '/_admin/entities/nope', '{"name":', json);
     expect([noEntity.status, noEntity.body.error.code]).toEqual([404, 'NOT_FOUND']);
+    // so is a body of another content type (415), on the same routes
+    const text = { 'content-type': 'text/plain' };
+    const textUnknown = await h.raw('POST', '/nope', '{"title":"x"}', text);
+    expect([textUnknown.status, textUnknown.body.error.code]).toEqual([404, 'UNKNOWN_ENTITY']);
+    const textMissing = await h.raw('PUT', `/task/${MISSING_UUID}`, '{"title":"x"}', text);
+    expect([textMissing.status, textMissing.body.error.code]).toEqual([404, 'NOT_FOUND']);
+    const textDenied = await h.s.client.request('POST', `/api/${h.app.name}/task`, { token, raw: '{"title":"x"}', headers: text });
+    expect([textDenied.status, textDenied.body.error.code]).toEqual([403, 'FORBIDDEN']);
+    const textNoRule = await h.raw('PUT', `/_admin/rules/${MISSING_UUID}`, '{}', text);
+    expect([textNoRule.status, textNoRule.body.error.code]).toEqual([404, 'NOT_FOUND']);
+    for (const [method, path] of [
+      ['POST', '/task'],
+      ['PUT', `/_admin/rules/${rule.body.data.id}`],
+    ] as const) {
+      const late = await h.raw(method, path, '{"title":"x"}', text);
+      expect([late.status, late.body.error.code], path).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
+      expect(late.body.error.message).toBe("Unsupported Content-Type 'text/plain': request bodies must be application/json");
+    }
     expect((await h.del(`/_admin/rules/${rule.body.data.id}`)).status).toBe(200);
   });
 
