@@ -151,6 +151,37 @@ describe('row-level read filters', () => {
   });
 });
 
+describe('ordering conditions', () => {
+  it('a fractional bound on an int field compares numerically on read, as on update', async () => {
+    const gauge = {
+      name: 'gauge',
+      table: 'gauges',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'n', type: 'int' },
+      ],
+    };
+    expect((await admin('post', 'entities', gauge)).status).toBe(201);
+    const low = (await as('admin', 'post', 'gauge', { n: 5 })).body.data.id as string;
+    const high = (await as('admin', 'post', 'gauge', { n: 50 })).body.data.id as string;
+    await admin('post', 'users', { email: 'gauger@x.io', password: 'pw-123456', roles: ['gauger'] });
+    const token = await s.client.login(`/api/${app.name}/auth/login`, 'gauger@x.io', 'pw-123456');
+    const get = (path: string) => s.client.get(`/api/${app.name}/${path}`, { token });
+    await policy({ entity: 'gauge', action: 'read', roles: ['gauger'], conditions: [{ field: 'n', operator: 'lt', value: 10.5 }] });
+    await policy({ entity: 'gauge', action: 'update', roles: ['gauger'], conditions: [{ field: 'n', operator: 'lt', value: 10.5 }] });
+    const list = await get('gauge');
+    expect(list.body.data.map((g: { id: string }) => g.id)).toEqual([low]);
+    expect(list.body.meta.total).toBe(1);
+    expect((await get(`gauge/${low}`)).status).toBe(200);
+    expect((await get(`gauge/${high}`)).status).toBe(404);
+    expect((await s.client.put(`/api/${app.name}/gauge/${low}`, { token, body: { n: 6 } })).status).toBe(200);
+    expect((await s.client.put(`/api/${app.name}/gauge/${high}`, { token, body: { n: 7 } })).status).toBe(403);
+    await policy({ entity: 'gauge', action: 'read', roles: ['gauger'], conditions: [{ field: 'n', operator: 'gte', value: 49.9 }] });
+    expect((await get('gauge?sort=n')).body.data.map((g: { id: string }) => g.id)).toEqual([low, high]);
+  });
+});
+
 describe('write policies', () => {
   it('update conditions are checked against the stored row', async () => {
     const draft = await as('sales', 'put', `lead/${await leadId('a')}`, { score: 1 });

@@ -87,6 +87,16 @@ export function orderSql(keys: readonly SortKey[], alias = ''): string {
   return ` ORDER BY ${keys.map((k) => `${alias}${k.field.col} ${k.desc ? 'DESC' : 'ASC'}`).join(', ')}`;
 }
 
+/**
+ * A bound an integer field's type refuses (`n lt 10.5`), as the number it is: compared numerically, as the
+ * update check compares it, instead of matching nothing.
+ */
+function numericBound(field: FieldMeta, value: unknown, params: Params): string | undefined {
+  if (field.type !== 'int' && field.type !== 'integer' && field.type !== 'bigint') return undefined;
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+  return Number.isFinite(n) ? params.add(String(n), 'numeric') : undefined;
+}
+
 function conditionSql(entity: EntityMeta, c: PermissionCondition, params: Params, alias: string): string {
   const field = entity.fields.get(c.field);
   if (!field) return 'FALSE'; // a condition on a field the entity lacks matches nothing
@@ -110,7 +120,7 @@ function conditionSql(entity: EntityMeta, c: PermissionCondition, params: Params
     }
     default: {
       const op = { gt: '>', gte: '>=', lt: '<', lte: '<=' }[c.operator];
-      const p = typed(c.value);
+      const p = typed(c.value) ?? numericBound(field, c.value, params);
       return p ? `${col} ${op} ${p}` : 'FALSE';
     }
   }
