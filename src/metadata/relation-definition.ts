@@ -16,15 +16,20 @@ const oneOf = <T extends string>(values: readonly T[], v: unknown): v is T => ty
 
 const present = (v: unknown) => v !== undefined && v !== null && v !== '';
 
-/** Field types whose columns can hold each other's values, so a key and its primary key compare without a cast. */
-const KEY_FAMILIES: ReadonlyArray<readonly string[]> = [['uuid'], ['int', 'integer', 'bigint'], ['string', 'text']];
+const NUMERIC_TYPES: readonly string[] = ['int', 'integer', 'bigint', 'float', 'decimal'];
 
 const pkType = (e: EntityDef): string => e.fields.find((f) => f.name === e.primary_key.field)?.type ?? e.primary_key.type;
 
-/** Whether a foreign key of type `fk` can hold primary keys of type `pk`: the same family, and no narrower integer. */
+/**
+ * Whether a foreign key of type `fk` can hold any primary key of type `pk`. One that can hold some (a string
+ * key of uuids, an int key of a string primary key) is allowed: the keys that fit match, the others match
+ * nothing. One that can hold none (a uuid into an int column) would fail every nested write.
+ */
 function keyHolds(fk: string, pk: string): boolean {
-  if (pk === 'bigint' && fk !== 'bigint') return false;
-  return KEY_FAMILIES.some((family) => family.includes(fk) && family.includes(pk));
+  if (fk === 'string' || fk === 'text') return true;
+  if (pk === 'string' || pk === 'text') return fk !== 'json' && fk !== 'file';
+  if (pk === 'uuid') return fk === 'uuid';
+  return NUMERIC_TYPES.includes(fk);
 }
 
 /**
