@@ -148,6 +148,13 @@ describe('upload', () => {
     expect(svg.body.data.mime_type).toBe('image/svg+xml');
     const junk = await rawUpload([{ name: 'file', filenameParam: '"j.bin"', type: 'not a type', data: 'x' }]);
     expect(junk.body.data.mime_type).toBe('application/octet-stream');
+    // a part without any Content-Type header (multipart's own default would be text/plain)
+    const bare = await rawUpload([{ name: 'file', filenameParam: '"photo.png"', data: 'x' }]);
+    expect(bare.body.data.mime_type).toBe('application/octet-stream');
+    const served = await fetch(`${s.rocket.url}/api/${app.name}/_files/${bare.body.data.id}`, { headers: { authorization: `Bearer ${app.token}` } });
+    expect(served.headers.get('content-type')).toBe('application/octet-stream');
+    const declared = await rawUpload([{ name: 'file', filenameParam: '"notes.txt"', type: 'text/plain', data: 'x' }]);
+    expect(declared.body.data.mime_type).toBe('text/plain');
     const empty = await upload(fileForm('', 'empty.txt'));
     expect(empty.status).toBe(201);
     expect(empty.body.data.size).toBe(0);
