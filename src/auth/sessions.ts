@@ -21,6 +21,8 @@ interface UserRow {
   active: boolean | null;
   /** The second through which the user's access tokens are revoked (apps only). */
   revoked?: number | null;
+  /** When they were revoked (apps only): refresh tokens issued until then are revoked too. */
+  revoked_at?: Date | null;
 }
 
 /** A credential sent as anything but a string (or not at all) is a body of the wrong shape: 400, not 401. */
@@ -49,7 +51,7 @@ export class SessionService {
   ) {
     this.users = quoteIdent(usersTable);
     this.tokens = quoteIdent(tokensTable);
-    this.userColumns = `id, password_hash, roles, active${revocable ? ', floor(extract(epoch FROM tokens_revoked_at))::float8 AS revoked' : ''}`;
+    this.userColumns = `id, password_hash, roles, active${revocable ? ', floor(extract(epoch FROM tokens_revoked_at))::float8 AS revoked, tokens_revoked_at AS revoked_at' : ''}`;
   }
 
   /** Lifts a login lock on the account (e.g. after an operator reset its password). */
@@ -84,8 +86,8 @@ export class SessionService {
     if (typeof token !== 'string' || token === '') throw unauthorized('Refresh token is required');
     if (!UUID_RE.test(token)) throw unauthorized('Invalid refresh token');
     // Deleting the row is the rotation: a second use of the same token finds nothing.
-    const rows = await this.db.query<{ user_id: string; expired: boolean }>(
-      `DELETE FROM ${this.tokens} WHERE token = $1 RETURNING user_id, expires_at <= NOW() AS expired`,
+    const rows = await this.db.query<{ user_id: string; expired: boolean; created_at: Date | null }>(
+      `DELETE FROM ${this.tokens} WHERE token = $1 RETURNING user_id, expires_at <= NOW() AS expired, created_at`,
       [token],
     );
     const row = rows[0];
@@ -94,7 +96,9 @@ export class SessionService {
     const users = await this.db.query<UserRow>(`SELECT ${this.userColumns} FROM ${this.users} WHERE id = $1`, [row.user_id]);
     const user = users[0];
     if (!user) throw unauthorized('Invalid refresh token');
+    // A disabled account keeps its refresh tokens so that refresh can say so; once revoked, they never work again.
     if (user.active === false) throw unauthorized('Account is disabled');
+    if (user.revoked_at && (!row.created_at || row.created_at <= user.revoked_at)) throw unauthorized('Invalid refresh token');
     return this.issue(user.id, user.roles ?? [], user.revoked ?? undefined);
   }
 
@@ -117,11 +121,11 @@ export class SessionService {
       if (wait > 0) await sleep(Math.min(wait, 1000));
     }
     const refresh = randomUUID();
-    await this.db.query(`INSERT INTO ${this.tokens} (user_id, token, expires_at) VALUES ($1, $2, NOW() + make_interval(secs => $3))`, [
-      userId,
-      refresh,
-      REFRESH_TOKEN_SECONDS,
-    ]);
+    // created_at on this process's clock, the one revocations are stamped with (users.ts).
+    await this.db.query(
+      `INSERT INTO ${this.tokens} (user_id, token, expires_at, created_at) VALUES ($1, $2, NOW() + make_interval(secs => $3), $4)`,
+      [userId, refresh, REFRESH_TOKEN_SECONDS, new Date()],
+    );
     return { access_token: await signAccessToken(this.key, userId, roles), refresh_token: refresh };
   }
 }

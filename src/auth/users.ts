@@ -135,8 +135,9 @@ export async function createUser(app: UsersContext, input: CreateUserInput): Pro
 /**
  * Full update with the spec's PUT semantics: email required; empty/absent password keeps the old one;
  * absent roles → []; absent active keeps the current value. 404 is checked before the body.
- * Disabling the user, or changing their password, ends their sessions (refresh tokens deleted) and
- * refuses their access tokens from the next request on.
+ * Disabling the user, or changing their password, revokes the tokens issued so far: access tokens are refused
+ * from the next request on, refresh tokens for good (a new password deletes them; a disabled account's are
+ * refused as disabled, and as revoked once it is enabled again).
  */
 export async function updateUser(app: UsersContext, id: string, input: CreateUserInput): Promise<UserView> {
   await getUser(app.db, id);
@@ -152,10 +153,9 @@ export async function updateUser(app: UsersContext, id: string, input: CreateUse
          WHERE id = $1 RETURNING id, COALESCE(active, true) AS active`,
         [id, email, roles, hash, active ?? null, new Date()],
       );
-      const row = updated[0];
-      if (row && (!row.active || hash !== null)) {
-        await tx.query('DELETE FROM _refresh_tokens WHERE user_id = $1', [id]);
-      }
+      // A new password ends the sessions; a disabled account keeps its refresh tokens, refused as disabled
+      // (auth.md) and, being older than the revocation, never valid again.
+      if (updated[0] && hash !== null) await tx.query('DELETE FROM _refresh_tokens WHERE user_id = $1', [id]);
       return updated;
     }),
   );
