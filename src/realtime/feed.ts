@@ -296,11 +296,12 @@ export class AppFeed {
       columnOf.set(sub, col);
     }
     if (columnOf.size === 0) return { events: [], columnOf };
-    // The row type comes from the table itself: a cast like NULL::"line" would name pg_catalog's type of that name.
+    // The row type comes from the table itself: a cast like NULL::"line" would name pg_catalog's type of that name;
+    // the alias is no possible field name, or `SELECT t` would read a column t.
     const rows = await this.app.db.query<Record_>(
       `SELECT l.id::text AS "rt~id", l.action AS "rt~action", l.record_id AS "rt~record", l.changed AS "rt~changed",
               l.at AS "rt~at", l.by AS "rt~by", r.*${predicates.map((p) => `, ${p}`).join('')}
-         FROM _realtime_log l CROSS JOIN LATERAL jsonb_populate_record((SELECT t FROM ${entity.table} t LIMIT 0), l.row) r
+         FROM _realtime_log l CROSS JOIN LATERAL jsonb_populate_record((SELECT "rt~row" FROM ${entity.table} "rt~row" LIMIT 0), l.row) r
         WHERE l.id > ${lo} AND l.id <= ${hi} AND l.entity = ${name}
         ORDER BY l.id`,
       params.list,

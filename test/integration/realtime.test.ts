@@ -276,7 +276,7 @@ describe('delivery across instances', () => {
     expect(changes(r).map((e) => e.data.record.title)).toEqual(['match', 'match 2']);
   });
 
-  it('an entity whose table is named like a PostgreSQL type (line, money) streams, and other streams of the app keep flowing', async () => {
+  it('an entity whose table is named like a PostgreSQL type (line, money), with fields t and r, streams, and other streams of the app keep flowing', async () => {
     for (const [name, table] of [
       ['stroke', 'line'],
       ['price', 'money'],
@@ -285,16 +285,19 @@ describe('delivery across instances', () => {
         name,
         table,
         primary_key: uuid,
+        // fields named like aliases a statement might give the table (t, r) must not shadow it either
         fields: [
           { name: 'id', type: 'uuid' },
           { name: 'label', type: 'string' },
+          { name: 't', type: 'string' },
+          { name: 'r', type: 'string' },
         ],
       });
     }
     const price = await subscribe(b, 'entities=price&filter[label]=keep', { settle: true });
     const stroke = await subscribe(b, 'entities=stroke', { settle: true });
     const other = await subscribe(b, 'entities=note');
-    const s = await created('/stroke', { label: 'any' });
+    const s = await created('/stroke', { label: 'any', t: 'x', r: 'y' });
     await created('/price', { label: 'drop' });
     const p = await created('/price', { label: 'keep' });
     const n = await created('/note', { title: 'still flowing' });
