@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import type { Backoff } from './definition.js';
 import { deliver } from '../outbound/delivery.js';
-import { recordAttempt, type WebhookLog } from './logs.js';
+import { INTERRUPTED, recordAttempt, type WebhookLog } from './logs.js';
 import { DEFAULT_WEBHOOK_SETTINGS, resolveHeaders, type WebhookSettings } from './settings.js';
 import { claim, type ClaimSpec } from '../jobs/claim.js';
 import { getOrInsert } from '../collections.js';
@@ -28,11 +28,6 @@ const LEASE_SECONDS = 90;
 export const STALE_PENDING_SECONDS = 10;
 /** Calls one instance has in flight per app while draining a backlog. */
 export const DRAIN_CONCURRENCY = 50;
-/**
- * Stored in `error` while a call runs. A claim that finds it there knows the previous claim's call never
- * recorded an outcome (the process died or stopped mid-call) and counts that attempt before trying again.
- */
-export const INTERRUPTED = 'interrupted: the call was cut off before its outcome was recorded';
 
 type Claimed = Pick<WebhookLog, 'id' | 'url' | 'method' | 'request_headers' | 'request_body' | 'attempt' | 'max_attempts'> & {
   backoff: Backoff;

@@ -32,9 +32,19 @@ export interface WebhookLog {
 /** A new log row, as the observer builds it: a stored row before the database fills in its own columns. */
 export type NewLog = Omit<WebhookLog, 'id' | 'next_retry_at' | 'created_at' | 'updated_at'>;
 
+/**
+ * Stored in `error` while a call runs. A claim that finds it there knows the previous claim's call never
+ * recorded an outcome (the process died or stopped mid-call) and counts that attempt before trying again.
+ */
+export const INTERRUPTED = 'interrupted: the call was cut off before its outcome was recorded';
+
+/** A call in flight: its claim's lease still runs. It has no error and no retry time yet. */
+const IN_FLIGHT = `(error = '${INTERRUPTED}' AND next_retry_at > NOW())`;
+
 export const LOG_COLUMNS = `id, webhook_id, entity, hook, url, method, COALESCE(request_headers, '{}'::jsonb) AS request_headers,
   COALESCE(request_body, '{}'::jsonb) AS request_body, response_status, COALESCE(response_body, '') AS response_body, status,
-  attempt, max_attempts, next_retry_at, COALESCE(error, '') AS error, idempotency_key, created_at, updated_at`;
+  attempt, max_attempts, CASE WHEN ${IN_FLIGHT} THEN NULL ELSE next_retry_at END AS next_retry_at,
+  CASE WHEN ${IN_FLIGHT} THEN '' ELSE COALESCE(error, '') END AS error, idempotency_key, created_at, updated_at`;
 
 /** First retry 30 s after attempt 1; then 30 s × 2^attempt (exponential) or 30 s × attempt (linear). */
 export const RETRY_BASE_SECONDS = 30;

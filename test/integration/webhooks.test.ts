@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppRuntime } from '../../src/platform/app-runtime.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { isBlockedAddress } from '../../src/outbound/address.js';
-import { INTERRUPTED, runWebhookPass } from '../../src/webhooks/dispatch.js';
+import { runWebhookPass } from '../../src/webhooks/dispatch.js';
+import { INTERRUPTED } from '../../src/webhooks/logs.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**
@@ -767,7 +768,15 @@ describe('retries', () => {
     const hook = await webhook({ entity, url: t.url });
     await rec('post', entity, { status: 'x' });
     const first = await logOf(hook.id, 'retrying');
-    // What a claim leaves while its call runs; the process then died and the 90 s lease ran out.
+    // What a claim leaves while its call runs: shown as a call in flight (no error, no retry time yet)…
+    await runtime.db.query(`UPDATE _webhook_logs SET error = $2, next_retry_at = NOW() + interval '90 seconds' WHERE id = $1`, [
+      first.id,
+      INTERRUPTED,
+    ]);
+    expect((await admin('get', `webhook-logs/${first.id}`)).body.data).toMatchObject({ attempt: 1, error: '', next_retry_at: null });
+    const listed = (await admin('get', `webhook-logs?webhook_id=${hook.id}`)).body.data;
+    expect(listed[0]).toMatchObject({ id: first.id, error: '', next_retry_at: null });
+    // …until the process died and the 90 s lease ran out.
     await runtime.db.query(`UPDATE _webhook_logs SET error = $2, next_retry_at = NOW() - interval '1 second' WHERE id = $1`, [first.id, INTERRUPTED]);
     expect((await admin('get', `webhook-logs/${first.id}`)).body.data).toMatchObject({ attempt: 1, error: INTERRUPTED });
     statusOf.set(t.path, 200);
