@@ -20,6 +20,7 @@ export function acceptsToken(status: UserStatus, iat: number): boolean {
  */
 export class UserStatusCache {
   private readonly entries = new Map<string, Promise<UserStatus>>();
+  private readonly listeners = new Set<(userId: string | undefined) => void>();
 
   constructor(
     private readonly db: Database,
@@ -44,10 +45,17 @@ export class UserStatusCache {
     if (userId !== undefined) this.announce(userId);
   }
 
-  /** Drops the cached status (all when no id), without telling anyone. */
+  /** Drops the cached status (all when no id), without telling other instances; this one's listeners hear of it. */
   forget(userId?: string): void {
     if (userId === undefined) this.entries.clear();
     else this.entries.delete(userId);
+    for (const listener of this.listeners) listener(userId);
+  }
+
+  /** `listener` hears of every user whose status changed (undefined: any may have); returns the unsubscribe. */
+  onChange(listener: (userId: string | undefined) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   private async load(userId: string): Promise<UserStatus> {

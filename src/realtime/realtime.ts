@@ -68,6 +68,10 @@ export class Realtime {
   private readonly leases: CaptureLeases;
   private readonly feeds = new Map<string, AppFeed>();
   private readonly apps = new Map<string, RealtimeApp>();
+  /** Per app: stops hearing of its users' changes (the runtime followed now). */
+  private readonly userWatch = new Map<string, () => void>();
+  private watching = false;
+  private watchAgain = false;
   private readonly sequencers = new Map<string, SequencerState>();
   /** The `writes` arrays whose changes beforeCommit captured (afterCommit then wakes the sequencer). */
   private readonly captured = new WeakSet<readonly WriteEvent[]>();
@@ -246,6 +250,15 @@ export class Realtime {
       this.feeds.set(app.name, feed);
     }
     feed.follow(app);
+    if (this.apps.get(app.name) !== app) {
+      // A user's status changing (disabled, deleted, tokens revoked: here or, through the change bus, on
+      // another instance) closes their streams at once rather than at the next watch round.
+      this.userWatch.get(app.name)?.();
+      this.userWatch.set(
+        app.name,
+        app.users.onChange(() => this.watchNow()),
+      );
+    }
     this.apps.set(app.name, app);
     const current = feed;
     const sub: Subscriber = {
@@ -277,6 +290,24 @@ export class Realtime {
   private revoke(app: string, sub: Subscriber, why: string): void {
     this.log.info({ app, user: sub.caller.id, why }, 'realtime stream closed');
     sub.stream.close();
+  }
+
+  /** Runs `watch`, or once more after the run in progress. */
+  private watchNow(): void {
+    if (this.watching) {
+      this.watchAgain = true;
+      return;
+    }
+    this.watching = true;
+    this.watch()
+      .catch((err: unknown) => this.log.warn({ err }, 'realtime watch failed'))
+      .finally(() => {
+        this.watching = false;
+        if (this.watchAgain) {
+          this.watchAgain = false;
+          this.watchNow();
+        }
+      });
   }
 
   /** Closes streams whose user was disabled or deleted (or their tokens revoked), or that lost read on a subscribed entity. */
@@ -349,7 +380,9 @@ export class Realtime {
       t.unref();
       this.timers.push(t);
     };
-    every(WATCH_MS, () => this.watch(), 'watch');
+    const watchTimer = setInterval(() => this.watchNow(), WATCH_MS);
+    watchTimer.unref();
+    this.timers.push(watchTimer);
     every(RENEW_MS, () => this.renew(), 'lease renewal');
     every(SWEEP_MS, () => this.sweep(), 'sweep');
   }
@@ -359,6 +392,8 @@ export class Realtime {
     for (const [stream, app] of [...this.streams]) if (app === name) stream.close();
     this.feeds.delete(name);
     this.apps.delete(name);
+    this.userWatch.get(name)?.();
+    this.userWatch.delete(name);
   }
 
   /** Shutdown: every stream ends cleanly, timers stop, other instances stop waiting for this one. */
@@ -366,6 +401,8 @@ export class Realtime {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.unlisten?.();
+    for (const stop of this.userWatch.values()) stop();
+    this.userWatch.clear();
     for (const stream of [...this.streams.keys()]) stream.close();
     await this.leases.leave().catch((err: unknown) => this.log.warn({ err }, 'realtime: instance row not removed'));
   }
