@@ -14,15 +14,20 @@ export function pascal(name: string): string {
 /** The suffixes every entity's component schemas take (`<Entity>`, `<Entity>Create`, …). */
 export const SCHEMA_SUFFIXES = ['', 'Create', 'Update', 'List'] as const;
 
+/** A lower-case snake_case name: the spelling its PascalCase stands for (`User_profile` and `userProfile` are not). */
+const CANONICAL = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
+
 /**
  * One base name per entity such that no component name of one entity equals another's or a shared
- * component's (`customer_list` and `customer` would both want `CustomerList`). Entities are taken in
- * name order and a clash adds a number, so the outcome depends only on the set of names.
+ * component's (`customer_list` and `customer` would both want `CustomerList`). Canonical names claim
+ * their stem first, then the others, each group in name order; a clash adds a number. So the outcome
+ * depends only on the set of names, and adding `User_profile` never renames `user_profile`'s operations.
  */
 export function baseNames(entities: readonly string[], shared: ReadonlySet<string>): Map<string, string> {
   const taken = new Set(shared);
   const out = new Map<string, string>();
-  for (const entity of [...entities].sort()) {
+  const canonicalFirst = [...entities].sort((a, b) => Number(!CANONICAL.test(a)) - Number(!CANONICAL.test(b)) || (a < b ? -1 : a > b ? 1 : 0));
+  for (const entity of canonicalFirst) {
     const stem = pascal(entity);
     let base = stem;
     for (let n = 2; SCHEMA_SUFFIXES.some((s) => taken.has(base + s)); n++) base = `${stem}${n}`;

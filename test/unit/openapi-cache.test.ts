@@ -68,4 +68,13 @@ describe('component names', () => {
     expect(new Set(all).size).toBe(all.length);
     expect(all).not.toContain('ListMeta');
   });
+
+  it("are stable: an entity whose name differs only in case or spelling never takes a lower-case snake_case name's", () => {
+    const before = baseNames(['user_profile', 'customer'], new Set());
+    const after = baseNames(['user_profile', 'customer', 'User_profile', 'userProfile', 'Customer'], new Set());
+    expect(after.get('user_profile')).toBe(before.get('user_profile'));
+    expect(after.get('customer')).toBe('Customer');
+    expect(after.get('User_profile')).toBe('UserProfile2');
+    expect(after.get('userProfile')).toBe('UserProfile3');
+  });
 });
