@@ -1,5 +1,5 @@
 import { PERMISSION_ACTIONS, type PermissionAction } from '../auth/permissions.js';
-import type { Registry } from '../metadata/registry.js';
+import type { EntityMeta, Registry } from '../metadata/registry.js';
 import { ERROR_RESPONSES, LIST_PARAMETERS, entityPart } from './entity-paths.js';
 import { appAdminPaths, appUserPaths, platformPaths } from './fixed-paths.js';
 import { baseNames } from './names.js';
@@ -78,9 +78,9 @@ function sharedSchemas(): Record<string, Schema> {
     FileRef: {
       type: 'object',
       // An object written to a file field is stored as given (files.md): only a UUID string is expanded.
-      description: 'A file field value: {id, filename, size, mime_type} when written as an upload id; an object written as such is kept as given.',
-      required: ['id'],
-      properties: { id: { type: 'string', format: 'uuid' }, filename: STRING, size: { type: 'integer' }, mime_type: STRING },
+      description:
+        'A file field value: {id, filename, size, mime_type} when written as an upload id; an object written as such is kept as given, so no key is guaranteed.',
+      properties: { id: STRING, filename: STRING, size: { type: 'integer' }, mime_type: STRING },
     },
     ListMeta: {
       type: 'object',
@@ -218,7 +218,7 @@ export function buildAppDocument(input: AppDocumentInput): OpenApiDocument {
   const described = new Map<string, string>();
   for (const name of [...allowed.keys()].sort()) {
     const entity = registry.entities.get(name)!;
-    const part = entityPart({ entity, names, allowed, syncWebhook: input.syncWebhooks.has(name) });
+    const part = entityPart({ entity, names, allowed, syncWebhook: reachesSyncWebhook(entity, input.syncWebhooks) });
     Object.assign(schemas, part.schemas);
     Object.assign(paths, part.paths);
     described.set(name, `Records of ${name} (table ${entity.def.table}).`);
@@ -280,4 +280,20 @@ export function buildPlatformDocument(version: string): OpenApiDocument {
       securitySchemes: { bearerAuth: { ...SECURITY_SCHEMES.bearerAuth!, description: 'A platform access token (POST /auth/login).' } },
     },
   };
+}
+
+/**
+ * Whether a write of `entity` can meet a synchronous webhook (a 502): its own, or one of an entity its nested
+ * writes and cascades reach through its relations as their source.
+ */
+function reachesSyncWebhook(entity: EntityMeta, syncWebhooks: ReadonlySet<string>): boolean {
+  const seen = new Set<string>();
+  const queue = [entity];
+  for (let e = queue.pop(); e !== undefined; e = queue.pop()) {
+    if (seen.has(e.name)) continue;
+    seen.add(e.name);
+    if (syncWebhooks.has(e.name)) return true;
+    for (const use of e.uses.values()) if (use.forward) queue.push(use.relation.target);
+  }
+  return false;
 }

@@ -116,18 +116,27 @@ export function inputFieldSchema(entity: EntityMeta, f: FieldMeta): Schema {
     schema = {
       anyOf: [
         { type: 'string', format: 'uuid', description: 'Id of an uploaded file' },
-        { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
+        { type: 'object', description: 'Stored as given (files.md)' },
+        { type: 'string', description: 'A JSON object with a file id, as text (parsed and stored as that object)' },
       ],
     };
+  } else if (f.type === 'bigint') {
+    // A JSON number beyond 2^53 has lost digits before any server reads it: such values travel as digit strings.
+    schema = withEnum(f, {
+      anyOf: [valueSchema('bigint'), { type: 'string', pattern: '^-?[0-9]{1,19}$', description: 'The integer as digits (needed beyond ±2^53)' }],
+    });
   } else {
     schema = withEnum(f, valueSchema(f.type));
   }
-  const required = f.required && !f.nullable;
+  // A key the client chooses is required on create (metadata.md: generated false), whatever the field says.
+  const required = (f.required && !f.nullable) || (f === entity.pk && !entity.def.primary_key.generated);
   const machine = machineOf(entity, f);
   // A required field cannot be null or "" (a 422), so only optional ones take null; nor can a state field,
   // whose null is the state "" that no transition leaves (state-machines.md).
   if (!required && !machine) schema = orNull(schema);
   if (required && schema.type === 'string') schema = { ...schema, minLength: 1 };
+  // Any JSON value but the two a required field refuses (rest-api.md: present, non-null and not "").
+  if (required && Object.keys(schema).length === 0) schema = { not: { enum: [null, ''] } };
   const notes: string[] = [];
   const d = describe(entity, f);
   if (d) notes.push(d);

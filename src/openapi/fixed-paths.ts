@@ -135,7 +135,7 @@ export function appUserPaths(): Record<string, PathItem> {
               },
             }),
           ),
-          ...errors(400, 401, 413),
+          ...errors(400, 401, 413, 415),
         },
       }),
     },
@@ -221,6 +221,8 @@ export function appUserPaths(): Record<string, PathItem> {
           { name: 'ticket', in: 'query', description: 'From POST /_realtime/tickets', schema: { type: 'string' } },
           { name: 'Last-Event-ID', in: 'header', description: 'Resume after this event id', schema: { type: 'string' } },
         ],
+        // The bearer header, or no header at all when a ticket authenticates (EventSource cannot send headers).
+        security: [{ bearerAuth: [] }, {}],
         responses: {
           '200': { description: 'The event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
           ...errors(400, 401, 403, 404),
@@ -370,7 +372,16 @@ export function platformPaths(): Record<string, PathItem> {
     },
     '/openapi': {
       get: op('platformOpenapi', 'apps', 'This document', {
-        responses: { '200': jsonResponse('OpenAPI 3.1 document', OBJECT), ...errors(401, 403) },
+        parameters: [{ name: 'If-None-Match', in: 'header', description: 'ETag of a copy held', schema: { type: 'string' } }],
+        responses: {
+          '200': {
+            description: 'OpenAPI 3.1 document',
+            headers: { ETag: { schema: { type: 'string' } } },
+            content: { 'application/json': { schema: OBJECT } },
+          },
+          '304': { description: 'The copy held is current' },
+          ...errors(401, 403),
+        },
       }),
     },
   };

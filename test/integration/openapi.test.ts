@@ -343,6 +343,8 @@ describe('GET /api/_platform/openapi', () => {
     expect((await new Validator().validate(structuredClone(res.body) as object)).valid).toBe(true);
     const etag = res.headers.get('etag')!;
     expect((await s.client.get('/api/_platform/openapi', { token: s.platformToken, headers: { 'if-none-match': etag } })).status).toBe(304);
+    const own = res.body.paths['/openapi']!.get as unknown as { responses: object };
+    expect(Object.keys(own.responses)).toContain('304');
     const none = await s.client.get('/api/_platform/openapi');
     expect(none.status).toBe(401);
     expect(none.body.error.code).toBe('UNAUTHORIZED');
@@ -447,5 +449,55 @@ describe('schemas and versions', () => {
     await changed();
     await admin('post', '/_admin/ui-configs', { entity: 'asset', config: { list: { columns: ['state'] } } });
     await changed();
+  });
+
+  it('request and record schemas take and refuse what the server takes and refuses', async () => {
+    await admin('post', '/_admin/entities', {
+      name: 'keyed',
+      table: 'keyeds',
+      primary_key: { field: 'code', type: 'string', generated: false },
+      fields: [
+        { name: 'code', type: 'string' },
+        { name: 'data', type: 'json', required: true },
+        { name: 'asset_id', type: 'uuid' },
+      ],
+    });
+    await admin('post', '/_admin/relations', { name: 'keyeds', type: 'one_to_many', source: 'asset', target: 'keyed', target_key: 'asset_id' });
+    const { default: Ajv2020 } = await import('ajv/dist/2020.js');
+    const ajv = new Ajv2020({ strict: false, validateFormats: false });
+    let document = (await current()).body;
+    const valid = (schema: string, value: unknown) =>
+      ajv.validate({ $ref: `#/components/schemas/${schema}`, components: document.components }, value);
+    const post = (path: string, body: object) => s.client.post(at(path), { token: other.token, body });
+    // a client-chosen key and a required json field: null is refused by both
+    for (const body of [
+      { code: null, data: {} },
+      { code: 'k1', data: null },
+    ]) {
+      expect(valid('KeyedCreate', body), JSON.stringify(body)).toBe(false);
+      expect((await post('/keyed', body)).status, JSON.stringify(body)).toBe(422);
+    }
+    expect(valid('KeyedCreate', { code: 'k1', data: { a: 1 } })).toBe(true);
+    expect((await post('/keyed', { code: 'k1', data: { a: 1 } })).status).toBe(201);
+    // a bigint beyond 2^53 travels as digits; a file field keeps an object as given
+    const body = { serial: '9007199254740993', photo: { filename: 'x.pdf' } };
+    expect(valid('AssetCreate', body)).toBe(true);
+    const created = await post('/asset', body);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(valid('Asset', (created.body as { data: unknown }).data)).toBe(true);
+    // a synchronous webhook on the child: the parent's writes, whose nested rows reach it, can answer 502
+    ['post', 'put', 'delete'].map((m) => [m, Object.keys(document.paths[m === 'post' ? '/asset' : '/asset/{id}']![m] as object)]);
+    const responses = (path: string, method: string) => Object.keys((document.paths[path]![method] as { responses: object }).responses);
+    expect(responses('/asset', 'post')).not.toContain('502');
+    await admin('post', '/_admin/webhooks', { entity: 'keyed', hook: 'before_write', url: 'http://127.0.0.1:9/veto', async: false });
+    document = (await current()).body;
+    expect(responses('/asset', 'post')).toContain('502');
+    expect(responses('/asset/{id}', 'put')).toContain('502');
+    expect(responses('/keyed', 'post')).toContain('502');
+    // an upload of another content type is a 415; a stream may authenticate with a ticket alone
+    expect(responses('/_files/upload', 'post')).toContain('415');
+    const text = await s.client.post(at('/_files/upload'), { token: other.token, raw: 'x', headers: { 'content-type': 'text/plain' } });
+    expect(text.status).toBe(415);
+    expect((document.paths['/_realtime']!.get as { security?: unknown[] }).security).toEqual([{ bearerAuth: [] }, {}]);
   });
 });
