@@ -6,7 +6,7 @@ import type { EntityMeta } from '../metadata/registry.js';
 import { loadKey, type CompiledRule } from '../metadata/compiled-rules.js';
 import type { Record_ } from './context.js';
 import { loadRelated } from './related.js';
-import { coerceInput } from '../types/coerce.js';
+import { fieldValue } from './field-value.js';
 
 /** Field rule check (spec: rules.md §Field rules); undefined = passes. */
 function fieldRuleFails(rule: CompiledRule, record: Record_): boolean {
@@ -140,11 +140,12 @@ export async function runRules(db: Queryable, caller: Caller, now: Date, target:
     target.record[field] = value;
     const meta = target.entity.fields.get(field);
     if (!meta || !target.values) continue; // not an entity field: dropped at write time
-    const coerced = meta.type === 'file' ? { ok: false as const } : coerceInput(meta, value);
-    if (!coerced.ok) {
+    if (meta.type === 'file') {
       details.push({ field, rule: 'type', message: `${field} must be ${meta.type}` });
       continue;
     }
-    target.values[field] = coerced.value;
+    const checked = fieldValue(meta, value, field);
+    if (checked.ok) target.values[field] = checked.value;
+    else details.push(checked.detail);
   }
 }

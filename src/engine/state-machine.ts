@@ -5,7 +5,7 @@ import type { TransitionAction } from '../metadata/state-machine-definition.js';
 import type { Record_ } from './context.js';
 import { recordOf } from './read.js';
 import { userOf, type RuleEnv } from './rules.js';
-import { coerceInput } from '../types/coerce.js';
+import { fieldValue } from './field-value.js';
 import { at, prefixDetails, type RowPlan } from './write/plan.js';
 import type { StageContext } from './write/stages.js';
 import { isoSeconds } from '../types/time.js';
@@ -97,9 +97,10 @@ async function runActions(sc: StageContext, row: RowPlan, actions: TransitionAct
         const f = row.entity.fields.get(action.field!);
         row.record[action.field!] = value;
         if (!f || f.auto || f.name === row.entity.pk.name) break; // ignored by the write (spec)
-        const coerced = f.type === 'file' ? { ok: false as const } : coerceInput(f, value);
-        if (!coerced.ok) details.push({ field: f.name, rule: 'type', message: `${f.name} must be ${f.type}` });
-        else row.values[f.name] = coerced.value;
+        const checked = f.type === 'file' ? undefined : fieldValue(f, value, f.name);
+        if (checked === undefined) details.push({ field: f.name, rule: 'type', message: `${f.name} must be ${f.type}` });
+        else if (checked.ok) row.values[f.name] = checked.value;
+        else details.push(checked.detail);
         break;
       }
       case 'create_record': {

@@ -263,6 +263,30 @@ describe('before_write rules', () => {
     await admin('delete', `rules/${e}`);
   });
 
+  it("a computed value outside its field's enum is refused like a sent one", async () => {
+    const badge = {
+      name: 'badge',
+      table: 'badges',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'points', type: 'int' },
+        { name: 'level', type: 'string', enum: ['gold', 'silver'] },
+      ],
+    };
+    expect((await admin('post', 'entities', badge)).status).toBe(201);
+    const id = await rule({
+      entity: 'badge',
+      type: 'computed',
+      definition: { field: 'level', expression: "record.points > 10 ? 'gold' : 'bronze'" },
+    });
+    expect((await rec('post', 'badge', { points: 20 })).body.data.level).toBe('gold');
+    const low = await rec('post', 'badge', { points: 1 });
+    expect(low.status).toBe(422);
+    expect(low.body.error.details).toEqual([{ field: 'level', rule: 'enum', message: 'level must be one of: gold, silver' }]);
+    await admin('delete', `rules/${id}`);
+  });
+
   it('computes from related children with related_load, one query per relation', async () => {
     const id = await rule({
       entity: 'order',

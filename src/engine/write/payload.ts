@@ -6,6 +6,7 @@ import { isObject } from '../../metadata/problems.js';
 import { coerceInput } from '../../types/coerce.js';
 import { UUID_RE } from '../../types/ids.js';
 import { at, type NestedPlan, type RowPlan } from './plan.js';
+import { fieldValue } from '../field-value.js';
 
 /**
  * Phase 1 of a write: split every object of the payload tree into field values
@@ -60,16 +61,9 @@ function checkValue(f: FieldMeta, value: unknown, path: string, row: RowPlan, c:
     }
     return;
   }
-  const coerced = coerceInput(f, value);
-  if (!coerced.ok) {
-    c.invalid.push({ field: where, rule: 'type', message: `${f.name} must be ${f.type}` });
-    return;
-  }
-  if (f.enum && !f.enum.includes(String(coerced.value))) {
-    c.invalid.push({ field: where, rule: 'enum', message: `${f.name} must be one of: ${f.enum.join(', ')}` });
-    return;
-  }
-  row.values[f.name] = coerced.value;
+  const checked = fieldValue(f, value, where);
+  if (checked.ok) row.values[f.name] = checked.value;
+  else c.invalid.push(checked.detail);
 }
 
 const blank = (v: unknown) => v === undefined || v === null || v === '';
