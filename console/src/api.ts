@@ -46,8 +46,8 @@ async function send(method: string, path: string, opts: Options): Promise<Respon
   return fetch(path, { method, headers, body });
 }
 
-/** One request to the public API; retried once after a refresh when the access token was refused. */
-export async function request<T = unknown>(method: string, path: string, opts: Options = {}): Promise<T> {
+/** Sends with the session's token; once more after a refresh when the access token was refused. */
+async function authorized(method: string, path: string, opts: Options): Promise<Response> {
   let res: Response;
   try {
     res = await send(method, path, opts);
@@ -62,18 +62,79 @@ export async function request<T = unknown>(method: string, path: string, opts: O
     if (err instanceof ApiError) throw err;
     throw new ApiError(0, 'NETWORK', 'The server could not be reached.');
   }
-  const text = await res.text();
-  let json: unknown;
+  return res;
+}
+
+async function failure(res: Response): Promise<ApiError> {
+  let json: { error?: { code?: string; message?: string; details?: Detail[] } } | undefined;
   try {
-    json = text ? JSON.parse(text) : undefined;
+    json = parseJson(await res.text()) as typeof json;
   } catch {
     json = undefined;
   }
-  if (!res.ok) {
-    const e = (json as { error?: { code?: string; message?: string; details?: Detail[] } } | undefined)?.error;
-    throw new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? `Request failed (${res.status})`, e?.details ?? []);
+  const e = json?.error;
+  return new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? `Request failed (${res.status})`, e?.details ?? []);
+}
+
+/** One request to the public API; retried once after a refresh when the access token was refused. */
+export async function request<T = unknown>(method: string, path: string, opts: Options = {}): Promise<T> {
+  const res = await authorized(method, path, opts);
+  if (!res.ok) throw await failure(res);
+  const text = await res.text();
+  try {
+    return (text ? parseJson(text) : undefined) as T;
+  } catch {
+    return undefined as T;
   }
-  return json as T;
+}
+
+/**
+ * JSON.parse, except that an integer beyond ±2^53 becomes a string of its exact digits: the API writes
+ * bigint values as bare numbers, which JSON.parse would round (9007199254740993 → …992). The API
+ * accepts such digit strings back for bigint fields (rest-api.md, value encoding).
+ */
+export function parseJson(text: string): unknown {
+  // the scan costs a pass over the text: only texts with a run of 16+ digits can hold such a number
+  if (!/\d{16}/.test(text)) return JSON.parse(text);
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"') {
+      // skip the string, escapes included
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      continue;
+    }
+    if (c !== '-' && (c < '0' || c > '9')) continue;
+    let end = i + 1;
+    while (end < text.length && /[0-9.eE+-]/.test(text[end]!)) end++;
+    const token = text.slice(i, end);
+    if (/^-?\d+$/.test(token) && !Number.isSafeInteger(Number(token))) {
+      out += `${text.slice(from, i)}"${token}"`;
+      from = end;
+    }
+    i = end - 1;
+  }
+  return JSON.parse(out + text.slice(from));
+}
+
+/**
+ * Saves a file the API serves (`/_files/:id`) under its own name. A plain link cannot carry the
+ * Bearer token the route needs (it would open a 401 page), so the bytes are fetched with it and
+ * handed to the browser as a download of an object URL.
+ */
+export async function downloadFile(path: string, filename: string): Promise<void> {
+  const res = await authorized('GET', path, {});
+  if (!res.ok) throw await failure(res);
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // the browser reads the object URL when the click is handled, a moment later
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 export const api = {
@@ -103,7 +164,7 @@ export function upload(
     xhr.onload = () => {
       let json: { data?: never; error?: { code: string; message: string; details?: Detail[] } } = {};
       try {
-        json = JSON.parse(xhr.responseText);
+        json = parseJson(xhr.responseText) as typeof json;
       } catch {
         /* non-JSON answer: handled below */
       }

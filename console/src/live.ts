@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { appBase, request } from './api';
+import { appBase, parseJson, request } from './api';
 
 export interface Change {
   entity: string;
@@ -45,7 +45,7 @@ export function useLiveChanges(app: string, entity: string, onEvent: (e: LiveEve
       });
       source.addEventListener('change', (ev) => {
         try {
-          const c = JSON.parse((ev as MessageEvent<string>).data) as Change;
+          const c = parseJson((ev as MessageEvent<string>).data) as Change;
           if (c.entity === entity) handler.current({ kind: 'change', change: c });
         } catch {
           /* a malformed event is skipped */

@@ -160,12 +160,26 @@ export function useAction<A extends unknown[], R>(fn: (...a: A) => Promise<R>) {
 /** A modal dialog (native <dialog>, so focus and Escape behave). */
 export function Modal(props: { title: string; onClose: () => void; children: ComponentChildren; wide?: boolean }) {
   const ref = useRef<HTMLDialogElement>(null);
+  const gone = useRef(false);
   useEffect(() => {
     const d = ref.current;
+    const opener = document.activeElement instanceof HTMLElement && document.activeElement !== document.body ? document.activeElement : null;
     if (d && !d.open) d.showModal();
+    // The dialog leaves by being unmounted, not closed, so the browser never hands focus back and it
+    // would fall to <body>: keyboard users would start over from the top of the page. It goes back to
+    // the control that opened the dialog, once the dialog no longer makes the page inert.
+    return () => {
+      gone.current = true;
+      if (d?.open) d.close();
+      if (opener?.isConnected) opener.focus();
+    };
   }, []);
+  // close() above fires a last close event after unmounting: the owner already knows
+  const close = () => {
+    if (!gone.current) props.onClose();
+  };
   return (
-    <dialog ref={ref} class={props.wide ? 'wide' : ''} aria-label={props.title} onClose={props.onClose} onCancel={props.onClose}>
+    <dialog ref={ref} class={props.wide ? 'wide' : ''} aria-label={props.title} onClose={close} onCancel={close}>
       <header class="dialog-head">
         <h2>{props.title}</h2>
         <button type="button" class="ghost" aria-label="Close" onClick={props.onClose}>

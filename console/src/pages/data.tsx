@@ -1,4 +1,4 @@
-import { useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, appBase, qs, type ListMeta } from '../api';
 import { defaultColumns, formatCell, OPERATOR_LABELS, operatorsFor } from '../fields';
 import { useLiveChanges } from '../live';
@@ -90,16 +90,27 @@ function Browser(props: { e: EntityDef }) {
     });
   }, [list.data]);
 
+  // several changes in a burst (a nested write, an import) cost one refetch
+  const refetchTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(refetchTimer.current), []);
+  const refetch = () => {
+    clearTimeout(refetchTimer.current);
+    refetchTimer.current = setTimeout(list.reload, 150);
+  };
   const live = useLiveChanges(m.app, e.name, (ev) => {
     const data = list.data;
     if (!data) return;
-    if (ev.kind === 'refetch') return list.reload();
+    if (ev.kind === 'refetch') return refetch();
     const { change } = ev;
     // a new row's place depends on sort, filters and paging: the server decides
-    if (change.action === 'create') return list.reload();
+    if (change.action === 'create') return refetch();
+    // under a filter or a sort a changed row may leave the page, join it or move: the server decides
+    // too, so the list and its count are what a reload would show (also for rows not on this page)
+    if (change.action === 'update' && (filters.length > 0 || sort)) return refetch();
     const pk = e.primary_key.field;
     const at = data.data.findIndex((r) => String(r[pk]) === String(change.id));
-    if (at < 0) return;
+    // a row deleted elsewhere still changes the count and what the later pages hold
+    if (at < 0) return change.action === 'delete' ? refetch() : undefined;
     const rows = [...data.data];
     if (change.action === 'delete') rows.splice(at, 1);
     else rows[at] = change.record;

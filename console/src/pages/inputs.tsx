@@ -1,5 +1,5 @@
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
-import { api, appBase, qs, upload } from '../api';
+import { api, appBase, downloadFile, qs, upload } from '../api';
 import { displayField, toLocalInput } from '../fields';
 import { entityOf, useModel, type EntityDef, type FieldDef, type StateMachine } from '../model';
 import { getSession } from '../session';
@@ -113,9 +113,26 @@ export function FieldInput(props: {
           )}
         </Field>
       );
+    case 'bigint':
+      // text, not a number input: the value travels as a digit string (rest-api.md accepts one) because
+      // a JavaScript number cannot hold every int8 (9007199254740993 would be sent as …992)
+      return (
+        <Field label={label} error={props.error} hint="A whole number">
+          {(a) => (
+            <input
+              {...a}
+              name={f.name}
+              inputMode="numeric"
+              pattern="-?[0-9]+"
+              title="A whole number, digits only"
+              value={value === null || value === undefined ? '' : String(value)}
+              onInput={(e) => onChange(e.currentTarget.value.trim() === '' ? null : e.currentTarget.value.trim())}
+            />
+          )}
+        </Field>
+      );
     case 'int':
     case 'integer':
-    case 'bigint':
     case 'float':
     case 'decimal':
       return (
@@ -235,7 +252,19 @@ function FileInput(props: { label: string; name: string; value: Value; error?: s
           {currentId && (
             <p>
               Current:{' '}
-              <a href={`${appBase(m.app)}/_files/${currentId}`} target="_blank" rel="noreferrer">
+              <a
+                href={`${appBase(m.app)}/_files/${currentId}`}
+                download={currentName ?? ''}
+                title={`Download ${currentName ?? 'the file'}`}
+                // also with a modifier key: a new tab would open the route without the token
+                onClick={(e) => {
+                  e.preventDefault();
+                  setErr('');
+                  downloadFile(`${appBase(m.app)}/_files/${currentId}`, currentName ?? currentId).catch((x: Error) =>
+                    setErr(`Download failed: ${x.message}`),
+                  );
+                }}
+              >
                 {currentName ?? currentId}
               </a>{' '}
               <button type="button" class="ghost" onClick={() => props.onChange(null)}>

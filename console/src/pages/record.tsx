@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, appBase, qs } from '../api';
 import { displayField, editableFields, formatCell } from '../fields';
-import { childRelations, entityOf, hiddenOf, labelOf, useModel, type AppModel, type EntityDef, type RelationDef } from '../model';
+import { childRelations, entityOf, hiddenOf, labelOf, useModel, type AppModel, type EntityDef, type FieldDef, type RelationDef } from '../model';
 import { navigate } from '../router';
 import { ConfirmDialog, Empty, ErrorBox, Link, PageHead, Spinner, errorsByField, toast, useAction, useAsync, type FieldErrors } from '../ui';
 import { FieldInput, FkPicker } from './inputs';
@@ -65,7 +65,9 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
   const m = useModel();
   const isNew = props.id === 'new';
   const hidden = hiddenOf(m, e.name);
-  const fields = editableFields(e).filter((f) => !hidden.has(f.name));
+  // a new record cannot be saved without its required fields: those the UI config hides stay in the form
+  const needed = isNew ? editableFields(e).filter((f) => hidden.has(f.name) && mustFill(f)) : [];
+  const fields = editableFields(e).filter((f) => !hidden.has(f.name) || needed.includes(f));
   const [values, setValues] = useState<Row>(() => {
     const v: Row = {};
     for (const f of fields) v[f.name] = isNew ? (f.default ?? (f.type === 'boolean' ? false : null)) : initial[f.name];
@@ -155,6 +157,12 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
         <fieldset class="bare" disabled={!canWrite}>
           <legend class="sr-only">{canWrite ? `${e.name} fields` : `${e.name} fields (read only)`}</legend>
           <ErrorBox error={save.error ?? (blocked ? new Error(blocked) : null)} />
+          {needed.length > 0 && (
+            <p class="notice small">
+              Shown although this entity’s UI config hides {needed.length === 1 ? 'it' : 'them'}: a new {e.name} needs{' '}
+              {needed.map((f) => labelOf(m, e.name, f.name)).join(', ')}.
+            </p>
+          )}
           <section class="card form-grid" aria-label="Fields">
             {fields.map((f) => (
               <FieldInput
@@ -217,6 +225,11 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
   );
 }
 
+/** A field the API refuses a new record without: required, not nullable, no default. */
+function mustFill(f: FieldDef): boolean {
+  return Boolean(f.required && !f.nullable && f.default === undefined);
+}
+
 /** The nested-write rows of one relation: inserts, changed rows, and `_delete` for removed ones. */
 function nestedRows(m: AppModel, r: RelationDef, rows: ChildRow[], initial: Row): { out: Row[]; index: Map<number, number> } {
   const index = new Map<number, number>(); // child row key → its position in `data` (error paths)
@@ -269,7 +282,9 @@ function ChildrenEditor(props: {
   if (!target) return null;
   const pk = target.primary_key.field;
   const hidden = hiddenOf(m, target.name);
-  const fields = editableFields(target).filter((f) => f.name !== rel.target_key && !hidden.has(f.name));
+  const fields = editableFields(target).filter((f) => f.name !== rel.target_key);
+  // as in the parent form: a hidden field stays for a new row that cannot be saved without it
+  const shown = (f: FieldDef, row: ChildRow) => !hidden.has(f.name) || (row.pk === undefined && mustFill(f));
   const live = rows.filter((r) => !r.removed);
   const set = (key: number, patch: Partial<ChildRow>) => props.onChange(rows.map((r) => (r.key === key ? { ...r, ...patch } : r)));
   const title = `${rel.name} (${target.name})`;
@@ -339,19 +354,21 @@ function ChildrenEditor(props: {
               {row.pk !== undefined && <small class="muted"> · {String(row.pk).slice(0, 8)}</small>}
             </legend>
             <div class="form-grid">
-              {fields.map((f) => (
-                <FieldInput
-                  key={f.name}
-                  entity={target}
-                  field={f}
-                  label={`${labelOf(m, target.name, f.name)}`}
-                  value={row.values[f.name]}
-                  original={row.pk !== undefined ? row.values[f.name] : undefined}
-                  isNew={row.pk === undefined}
-                  error={at ? props.errors[`${at}.${f.name}`] : undefined}
-                  onChange={(v) => set(row.key, { values: { ...row.values, [f.name]: v } })}
-                />
-              ))}
+              {fields
+                .filter((f) => shown(f, row))
+                .map((f) => (
+                  <FieldInput
+                    key={f.name}
+                    entity={target}
+                    field={f}
+                    label={`${labelOf(m, target.name, f.name)}`}
+                    value={row.values[f.name]}
+                    original={row.pk !== undefined ? row.values[f.name] : undefined}
+                    isNew={row.pk === undefined}
+                    error={at ? props.errors[`${at}.${f.name}`] : undefined}
+                    onChange={(v) => set(row.key, { values: { ...row.values, [f.name]: v } })}
+                  />
+                ))}
             </div>
             {!props.readOnly && (
               <button
