@@ -57,14 +57,36 @@ export function parseJsonBody(text: string): unknown {
   try {
     return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'remove' });
   } catch (err) {
-    // A `__proto__` key is refused like any key nothing defines (removing it silently would hide the mistake).
+    // A `__proto__` key is refused like any key nothing defines (removing it silently would hide the mistake),
+    // named where it is: at the top a field, deeper inside a json value or a nested row.
     if (err instanceof SyntaxError && /forbidden prototype/.test(err.message)) {
-      throw new RocketError('VALIDATION_FAILED', 'Validation failed', [
-        { field: '__proto__', rule: 'unknown', message: 'Unknown field or relation: __proto__' },
-      ]);
+      const path = protoPath(JSON.parse(text) as unknown) ?? '__proto__';
+      const message = path === '__proto__' ? 'Unknown field or relation: __proto__' : `A __proto__ key is not accepted: ${path}`;
+      throw new RocketError('VALIDATION_FAILED', 'Validation failed', [{ field: path, rule: 'unknown', message }]);
     }
     throw new UnreadableJson();
   }
+}
+
+/**
+ * Where the first `__proto__` key of a parsed value is (`meta.a.__proto__`, `lines[0].__proto__`). Plain
+ * JSON.parse keeps such a key as an own property, so it can be found; it never reaches a prototype.
+ */
+function protoPath(value: unknown, at = ''): string | undefined {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = protoPath(value[i], `${at}[${i}]`);
+      if (found) return found;
+    }
+  } else if (value !== null && typeof value === 'object') {
+    for (const key of Object.keys(value)) {
+      const here = at === '' ? key : `${at}.${key}`;
+      if (key === '__proto__') return here;
+      const found = protoPath((value as Record<string, unknown>)[key], here);
+      if (found) return found;
+    }
+  }
+  return undefined;
 }
 
 /** Text that is not JSON at all (a body too deep or with `__proto__` is refused otherwise). */

@@ -561,6 +561,20 @@ describe('values PostgreSQL cannot store or index (black-box audit)', () => {
     expect(body.error.code).toBe('VALIDATION_FAILED');
     expect(body.error.details[0]).toMatchObject({ field: '__proto__', rule: 'unknown' });
     expect((await runtime.db.query(`SELECT 1 FROM tags WHERE code = 'proto'`)).length).toBe(0);
+    // deeper inside a value, the detail says where
+    for (const [raw, path] of [
+      ['{"code":"proto","meta":{"q":{"__proto__":{"p":1}}}}', 'meta.q.__proto__'],
+      ['{"code":"proto","meta":[{"__proto__":1}]}', 'meta[0].__proto__'],
+    ]) {
+      const nested = await fetch(`${s.rocket.url}/api/${app.name}/tag`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${app.token}`, 'content-type': 'application/json' },
+        body: raw,
+      });
+      expect(nested.status).toBe(422);
+      const detail = ((await nested.json()) as { error: { details: Array<{ field: string; message: string }> } }).error.details[0]!;
+      expect(detail).toMatchObject({ field: path, rule: 'unknown', message: `A __proto__ key is not accepted: ${path}` });
+    }
   });
 
   it('a NUL in an app name, a login email or an invite token is a miss (404 / 401), not a bad value', async () => {
