@@ -6,11 +6,11 @@ import type { Node } from './ast.js';
 import { check } from './check.js';
 import { ExprCompileError, ExprRuntimeError } from './errors.js';
 import { FUNCTIONS, METHODS, callMethod, nowOf } from './functions.js';
-import { STEP_BUDGET } from './limits.js';
+import { MAX_SOURCE_LENGTH, MAX_STRING_EXPRESSION_DEPTH, SOURCE_CHARS_PER_STEP, STEP_BUDGET } from './limits.js';
 import { BINARY, negate } from './operators.js';
 import { parse } from './parser.js';
 import type { Ctx, Eval, Lambda } from './runtime.js';
-import { budgetExhausted, getMember, getNamed, norm, truthy } from './values.js';
+import { budgetExhausted, getMember, getNamed, norm, spend, spendString, truthy } from './values.js';
 
 /** A compiled source: its root closure and the number of arrow-parameter slots it needs. */
 export interface Unit {
@@ -40,15 +40,20 @@ export function compileUnit(source: string, variables: ReadonlySet<string>, elem
 function elementLambda(unit: Unit): Lambda {
   const { run, slots } = unit;
   return (c, element) => {
+    if (c.depth >= MAX_STRING_EXPRESSION_DEPTH) {
+      throw new ExprRuntimeError(`expression strings nested too deeply (max ${MAX_STRING_EXPRESSION_DEPTH})`);
+    }
     const prevLocals = c.locals;
     const prevElem = c.elem;
     c.locals = slots > 0 ? new Array<unknown>(slots) : NO_LOCALS;
     c.elem = element;
+    c.depth++;
     try {
       return run(c);
     } finally {
       c.locals = prevLocals;
       c.elem = prevElem;
+      c.depth--;
     }
   };
 }
@@ -57,18 +62,30 @@ const EMPTY_VARS: ReadonlySet<string> = new Set();
 const DYNAMIC_LIMIT = 256;
 const dynamicCache = new Map<string, Lambda | ExprRuntimeError>();
 
+function compileDynamic(source: string): Lambda | ExprRuntimeError {
+  try {
+    return elementLambda(compileUnit(source, EMPTY_VARS, true));
+  } catch (e) {
+    const msg = e instanceof ExprCompileError ? `${e.message} at ${e.position}` : e instanceof Error ? e.message : String(e);
+    return new ExprRuntimeError(`invalid expression '${source.length > 60 ? `${source.slice(0, 60)}…` : source}': ${msg}`);
+  }
+}
+
 /** An expression string computed at run time, compiled once and cached. */
-function dynamicLambda(source: string): Lambda {
-  let hit = dynamicCache.get(source);
+function dynamicLambda(c: Ctx, source: string): Lambda {
+  // Charged whether or not the cache has it, so that what an evaluation may do does not depend
+  // on what ran before; a miss compiles, in time proportional to the length. An over-long source
+  // is only measured before it is refused, so it pays like any string walk.
+  const cacheable = source.length <= MAX_SOURCE_LENGTH;
+  if (cacheable) spend(c, 1 + Math.floor(source.length / SOURCE_CHARS_PER_STEP));
+  else spendString(c, source);
+  let hit = cacheable ? dynamicCache.get(source) : undefined;
   if (hit === undefined) {
-    try {
-      hit = elementLambda(compileUnit(source, EMPTY_VARS, true));
-    } catch (e) {
-      const msg = e instanceof ExprCompileError ? `${e.message} at ${e.position}` : e instanceof Error ? e.message : String(e);
-      hit = new ExprRuntimeError(`invalid expression '${source.length > 60 ? `${source.slice(0, 60)}…` : source}': ${msg}`);
+    hit = compileDynamic(source);
+    if (cacheable) {
+      if (dynamicCache.size >= DYNAMIC_LIMIT) dynamicCache.clear();
+      dynamicCache.set(source, hit);
     }
-    if (dynamicCache.size >= DYNAMIC_LIMIT) dynamicCache.clear();
-    dynamicCache.set(source, hit);
   }
   if (hit instanceof ExprRuntimeError) throw new ExprRuntimeError(hit.message);
   return hit;
@@ -122,7 +139,7 @@ function resolveLambda(c: Ctx, arg: LambdaArg | undefined, fn: string): Lambda |
   if (arg === undefined) return undefined;
   if ('fixed' in arg) return arg.fixed;
   const v = arg.dynamic(c);
-  if (typeof v === 'string') return dynamicLambda(v);
+  if (typeof v === 'string') return dynamicLambda(c, v);
   throw new ExprRuntimeError(`${fn}: expected an arrow function or an expression string`);
 }
 
@@ -215,7 +232,10 @@ function compileNode(node: Node, env: Env): Eval {
       return (c) => {
         step(c);
         const o = object(c);
-        return getMember(o, index(c));
+        const key = index(c);
+        // Looking a key up hashes it.
+        spendString(c, key);
+        return getMember(o, key);
       };
     }
     case 'call': {
@@ -269,7 +289,7 @@ function compileNode(node: Node, env: Env): Eval {
         };
       return (c) => {
         step(c);
-        return negate(arg(c));
+        return negate(c, arg(c));
       };
     }
     case 'binary': {

@@ -1,9 +1,24 @@
 /** The whitelisted functions and methods. Nothing else can be called. */
 import { ExprRuntimeError } from './errors.js';
 import type { Ctx, Lambda } from './runtime.js';
-import { safeRegex } from './safe-regex.js';
-import { FORBIDDEN_NAMES, MAX_STRING_LENGTH } from './limits.js';
-import { asNumber, checkLength, compare, equals, getNamed, isPlainObject, norm, parseIsoDate, spend, toDate, truthy, typeName } from './values.js';
+import { type SafeRegExp, safeRegex } from './safe-regex.js';
+import { FORBIDDEN_NAMES, MAX_STRING_LENGTH, REGEX_INSTS_PER_STEP, REGEX_WORK_PER_STEP, STEP_BUDGET } from './limits.js';
+import {
+  asNumber,
+  budgetExhausted,
+  built,
+  compare,
+  equals,
+  getNamed,
+  isPlainObject,
+  norm,
+  parseIsoDate,
+  spend,
+  spendString,
+  toDate,
+  truthy,
+  typeName,
+} from './values.js';
 
 export interface FunctionSpec {
   readonly min: number;
@@ -25,7 +40,8 @@ function expectString(fn: string, v: unknown): string {
   return v;
 }
 
-function expectNumber(fn: string, v: unknown): number {
+function expectNumber(c: Ctx, fn: string, v: unknown): number {
+  spendString(c, v);
   const n = asNumber(v);
   if (n === undefined) fail(fn, `expected a number, got ${typeName(v)}`);
   return n;
@@ -89,7 +105,8 @@ export function containsValue(c: Ctx, fn: string, a: unknown, b: unknown): boole
   if (typeof a === 'string') {
     if (b === null || b === undefined) return false;
     if (typeof b !== 'string') fail(fn, `cannot look for ${typeName(b)} in a string`);
-    spend(c, Math.floor(a.length / 1000));
+    spendString(c, a);
+    spendString(c, b);
     return a.includes(b);
   }
   if (Array.isArray(a)) {
@@ -99,6 +116,8 @@ export function containsValue(c: Ctx, fn: string, a: unknown, b: unknown): boole
   }
   if (isPlainObject(a)) {
     if (typeof b !== 'string' && typeof b !== 'number') return false;
+    // Looking a key up hashes it.
+    spendString(c, b);
     const key = String(b);
     return !FORBIDDEN_NAMES.has(key) && Object.hasOwn(a, key);
   }
@@ -110,10 +129,12 @@ export function inValue(c: Ctx, x: unknown, y: unknown): boolean {
   return containsValue(c, 'in', y, x);
 }
 
-export function startsOrEnds(fn: 'startsWith' | 'endsWith', s: unknown, t: unknown): boolean {
+export function startsOrEnds(c: Ctx, fn: 'startsWith' | 'endsWith', s: unknown, t: unknown): boolean {
   if (s === null || s === undefined || t === null || t === undefined) return false;
   const a = expectString(fn, s);
   const b = expectString(fn, t);
+  spendString(c, a);
+  spendString(c, b);
   return fn === 'startsWith' ? a.startsWith(b) : a.endsWith(b);
 }
 
@@ -121,14 +142,20 @@ export function matchesValue(c: Ctx, s: unknown, re: unknown): boolean {
   if (s === null || s === undefined) return false;
   const str = expectString('matches', s);
   const pattern = expectString('matches', re);
-  let regex: RegExp;
+  spendString(c, pattern);
+  let regex: SafeRegExp;
   try {
     regex = safeRegex(pattern);
   } catch (e) {
     return fail('matches', e instanceof Error ? e.message : 'invalid pattern');
   }
-  spend(c, 1 + Math.floor(str.length / 100));
-  return regex.test(str);
+  spend(c, Math.floor(regex.programSize / REGEX_INSTS_PER_STEP));
+  // The search may use what is left of the budget, no more; its work is then charged, so that a
+  // large pattern on a long input costs what it really takes (input length × live states).
+  const r = regex.searchWithin(str, (STEP_BUDGET - c.steps) * REGEX_WORK_PER_STEP);
+  if (r.exhausted) throw budgetExhausted();
+  spend(c, Math.ceil(r.work / REGEX_WORK_PER_STEP));
+  return r.matched;
 }
 
 /** `string(x)`: JSON for arrays and objects, ISO for dates, bounded in size and steps. */
@@ -139,17 +166,21 @@ export function stringOf(c: Ctx, v: unknown): string {
   if (v instanceof Date) return v.toISOString();
   const parts: string[] = [];
   let size = 0;
+  const tooLarge = (): never => fail('string', `result too large (max ${MAX_STRING_LENGTH} characters)`);
   const push = (s: string): void => {
     size += s.length;
-    if (size > MAX_STRING_LENGTH) fail('string', `result too large (max ${MAX_STRING_LENGTH} characters)`);
+    if (size > MAX_STRING_LENGTH) tooLarge();
     parts.push(s);
   };
   const write = (x: unknown): void => {
     spend(c, 1);
     x = norm(x);
     if (x === null) push('null');
-    else if (typeof x === 'string') push(JSON.stringify(x));
-    else if (typeof x === 'number') push(Number.isFinite(x) ? String(x) : 'null');
+    else if (typeof x === 'string') {
+      // Refuse before quoting, which would copy a long string only to throw it away.
+      if (size + x.length > MAX_STRING_LENGTH) tooLarge();
+      push(JSON.stringify(x));
+    } else if (typeof x === 'number') push(Number.isFinite(x) ? String(x) : 'null');
     else if (typeof x === 'boolean') push(String(x));
     else if (x instanceof Date) push(JSON.stringify(x.toISOString()));
     else if (Array.isArray(x)) {
@@ -173,20 +204,22 @@ export function stringOf(c: Ctx, v: unknown): string {
     } else push('null');
   };
   write(v);
-  return parts.join('');
+  return built(c, parts.join(''), 'string');
 }
 
-function toInt(v: unknown): unknown {
+function toInt(c: Ctx, v: unknown): unknown {
   if (v === null || v === undefined) return null;
   if (typeof v === 'boolean') return v ? 1 : 0;
+  spendString(c, v);
   const n = asNumber(v);
   if (n === undefined) fail('int', `cannot convert ${typeof v === 'string' ? `'${v.slice(0, 40)}'` : typeName(v)} to a number`);
   return Math.trunc(n);
 }
 
-function toFloat(v: unknown): unknown {
+function toFloat(c: Ctx, v: unknown): unknown {
   if (v === null || v === undefined) return null;
   if (typeof v === 'boolean') return v ? 1 : 0;
+  spendString(c, v);
   const n = asNumber(v);
   if (n === undefined) fail('float', `cannot convert ${typeof v === 'string' ? `'${v.slice(0, 40)}'` : typeName(v)} to a number`);
   return n;
@@ -201,7 +234,7 @@ function extreme(fn: 'min' | 'max', c: Ctx, args: readonly unknown[]): unknown {
       best = v;
       return true;
     }
-    const d = compare(v, best);
+    const d = compare(v, best, c);
     if (d === undefined) fail(fn, `cannot compare ${typeName(v)} with ${typeName(best)}`);
     if (fn === 'min' ? d < 0 : d > 0) best = v;
     return true;
@@ -213,22 +246,28 @@ function numberFn(fn: string, f: (x: number) => number): FunctionSpec {
   return {
     min: 1,
     max: 1,
-    call: (_c, [x]) => (x === null || x === undefined ? null : f(expectNumber(fn, x))),
+    call: (c, [x]) => (x === null || x === undefined ? null : f(expectNumber(c, fn, x))),
   };
+}
+
+/** Applies a string → string operation, paying for the walk over its input and for its result. */
+function mapString(c: Ctx, fn: string, s: string, f: (s: string) => string): string {
+  spendString(c, s);
+  return built(c, f(s), fn);
 }
 
 function stringFn(fn: string, f: (s: string) => string): FunctionSpec {
   return {
     min: 1,
     max: 1,
-    call: (_c, [x]) => (x === null || x === undefined ? null : checkLength(f(expectString(fn, x)), fn)),
+    call: (c, [x]) => (x === null || x === undefined ? null : mapString(c, fn, expectString(fn, x), f)),
   };
 }
 
 function len(c: Ctx, v: unknown): number {
   if (v === null || v === undefined) return 0;
   if (typeof v === 'string') {
-    spend(c, Math.floor(v.length / 1000));
+    spendString(c, v);
     return codePoints(v);
   }
   if (Array.isArray(v)) return v.length;
@@ -251,7 +290,18 @@ export const FUNCTIONS: ReadonlyMap<string, FunctionSpec> = new Map<string, Func
   ['upper', stringFn('upper', (s) => s.toUpperCase())],
   ['trim', stringFn('trim', (s) => s.trim())],
   ['now', { min: 0, max: 0, call: (c) => nowOf(c) }],
-  ['date', { min: 0, max: 1, call: (c, args) => (args.length === 0 ? nowOf(c) : toDate(args[0])) }],
+  [
+    'date',
+    {
+      min: 0,
+      max: 1,
+      call: (c, args) => {
+        if (args.length === 0) return nowOf(c);
+        spendString(c, args[0]);
+        return toDate(args[0]);
+      },
+    },
+  ],
   ['abs', numberFn('abs', Math.abs)],
   ['floor', numberFn('floor', Math.floor)],
   ['ceil', numberFn('ceil', Math.ceil)],
@@ -260,11 +310,11 @@ export const FUNCTIONS: ReadonlyMap<string, FunctionSpec> = new Map<string, Func
     {
       min: 1,
       max: 2,
-      call: (_c, [x, d]) => {
+      call: (c, [x, d]) => {
         if (x === null || x === undefined) return null;
-        const digits = d === undefined || d === null ? 0 : expectNumber('round', d);
+        const digits = d === undefined || d === null ? 0 : expectNumber(c, 'round', d);
         if (!Number.isInteger(digits) || digits < -15 || digits > 15) fail('round', 'digits must be an integer from -15 to 15');
-        return roundTo(expectNumber('round', x), digits);
+        return roundTo(expectNumber(c, 'round', x), digits);
       },
     },
   ],
@@ -280,7 +330,7 @@ export const FUNCTIONS: ReadonlyMap<string, FunctionSpec> = new Map<string, Func
         let total = 0;
         each(c, expectList('sum', list), f, (v) => {
           if (v === null || v === undefined) return true;
-          total += expectNumber('sum', v);
+          total += expectNumber(c, 'sum', v);
           return true;
         });
         return total;
@@ -428,18 +478,20 @@ export const FUNCTIONS: ReadonlyMap<string, FunctionSpec> = new Map<string, Func
     },
   ],
   ['contains', { min: 2, max: 2, call: (c, [a, b]) => containsValue(c, 'contains', a, b) }],
-  ['startsWith', { min: 2, max: 2, call: (_c, [s, t]) => startsOrEnds('startsWith', s, t) }],
-  ['endsWith', { min: 2, max: 2, call: (_c, [s, t]) => startsOrEnds('endsWith', s, t) }],
+  ['startsWith', { min: 2, max: 2, call: (c, [s, t]) => startsOrEnds(c, 'startsWith', s, t) }],
+  ['endsWith', { min: 2, max: 2, call: (c, [s, t]) => startsOrEnds(c, 'endsWith', s, t) }],
   ['matches', { min: 2, max: 2, call: (c, [s, re]) => matchesValue(c, s, re) }],
-  ['int', { min: 1, max: 1, call: (_c, [x]) => toInt(x) }],
-  ['float', { min: 1, max: 1, call: (_c, [x]) => toFloat(x) }],
+  ['int', { min: 1, max: 1, call: (c, [x]) => toInt(c, x) }],
+  ['float', { min: 1, max: 1, call: (c, [x]) => toFloat(c, x) }],
   ['string', { min: 1, max: 1, call: (c, [x]) => stringOf(c, x) }],
   [
     'days',
     {
       min: 2,
       max: 2,
-      call: (_c, [a, b]) => {
+      call: (c, [a, b]) => {
+        spendString(c, a);
+        spendString(c, b);
         const d1 = toDate(a, 'days');
         const d2 = toDate(b, 'days');
         if (d1 === null || d2 === null) return null;
@@ -478,11 +530,11 @@ export const METHODS: ReadonlyMap<string, MethodSpec> = new Map<string, MethodSp
       array: (c, a, [x]) => containsValue(c, 'includes', a, x),
     },
   ],
-  ['startsWith', { min: 1, max: 1, takesLambda: false, string: (_c, s, [t]) => startsOrEnds('startsWith', s, t) }],
-  ['endsWith', { min: 1, max: 1, takesLambda: false, string: (_c, s, [t]) => startsOrEnds('endsWith', s, t) }],
-  ['toLowerCase', { min: 0, max: 0, takesLambda: false, string: (_c, s) => checkLength(s.toLowerCase(), 'toLowerCase') }],
-  ['toUpperCase', { min: 0, max: 0, takesLambda: false, string: (_c, s) => checkLength(s.toUpperCase(), 'toUpperCase') }],
-  ['trim', { min: 0, max: 0, takesLambda: false, string: (_c, s) => s.trim() }],
+  ['startsWith', { min: 1, max: 1, takesLambda: false, string: (c, s, [t]) => startsOrEnds(c, 'startsWith', s, t) }],
+  ['endsWith', { min: 1, max: 1, takesLambda: false, string: (c, s, [t]) => startsOrEnds(c, 'endsWith', s, t) }],
+  ['toLowerCase', { min: 0, max: 0, takesLambda: false, string: (c, s) => mapString(c, 'toLowerCase', s, (x) => x.toLowerCase()) }],
+  ['toUpperCase', { min: 0, max: 0, takesLambda: false, string: (c, s) => mapString(c, 'toUpperCase', s, (x) => x.toUpperCase()) }],
+  ['trim', { min: 0, max: 0, takesLambda: false, string: (c, s) => mapString(c, 'trim', s, (x) => x.trim()) }],
   [
     'some',
     arrayLambda('some', (c, list, f) => {

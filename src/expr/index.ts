@@ -44,6 +44,8 @@ export function compileExpr(source: string, variables: readonly string[]): Compi
     evaluate(vars: Readonly<Record<string, unknown>>): unknown {
       const c: Ctx = {
         steps: 0,
+        built: 0,
+        depth: 0,
         vars: typeof vars === 'object' && vars !== null ? vars : {},
         elem: null,
         locals: slots > 0 ? new Array<unknown>(slots) : NO_LOCALS,

@@ -3,7 +3,7 @@ import type { BinaryOp } from './ast.js';
 import { ExprRuntimeError } from './errors.js';
 import { containsValue, inValue, matchesValue, startsOrEnds } from './functions.js';
 import type { Ctx } from './runtime.js';
-import { asNumber, checkLength, compare, equals, typeName } from './values.js';
+import { asNumber, built, compare, equals, spendString, typeName } from './values.js';
 
 function finite(n: number, op: string): number {
   if (!Number.isFinite(n)) throw new ExprRuntimeError(`'${op}': number out of range`);
@@ -15,23 +15,28 @@ function bad(op: string, a: unknown, b: unknown): never {
 }
 
 /** `+`: numbers (and numeric strings) add; strings join; date ± milliseconds; null → null. */
-export function add(a: unknown, b: unknown): unknown {
+export function add(c: Ctx, a: unknown, b: unknown): unknown {
   if (typeof a === 'number' && typeof b === 'number') return finite(a + b, '+');
   if (a === null || a === undefined || b === null || b === undefined) return null;
-  if (typeof a === 'string' && typeof b === 'string') return checkLength(a + b, "'+'");
+  if (typeof a === 'string' && typeof b === 'string') return built(c, a + b, "'+'");
+  // Parsing a numeric string walks it.
+  spendString(c, a);
+  spendString(c, b);
   if (a instanceof Date && typeof b === 'number') return new Date(a.getTime() + b);
   if (typeof a === 'number' && b instanceof Date) return new Date(a + b.getTime());
   const x = asNumber(a);
   const y = asNumber(b);
   if (x !== undefined && y !== undefined) return finite(x + y, '+');
-  if (typeof a === 'string' && (typeof b === 'number' || typeof b === 'boolean')) return checkLength(a + String(b), "'+'");
-  if (typeof b === 'string' && (typeof a === 'number' || typeof a === 'boolean')) return checkLength(String(a) + b, "'+'");
+  if (typeof a === 'string' && (typeof b === 'number' || typeof b === 'boolean')) return built(c, a + String(b), "'+'");
+  if (typeof b === 'string' && (typeof a === 'number' || typeof a === 'boolean')) return built(c, String(a) + b, "'+'");
   return bad('+', a, b);
 }
 
 /** `- * / %` on numbers or numeric strings; date - date → milliseconds, date - number → date; null → null. */
-export function arithmetic(op: '-' | '*' | '/' | '%', a: unknown, b: unknown): unknown {
+export function arithmetic(c: Ctx, op: '-' | '*' | '/' | '%', a: unknown, b: unknown): unknown {
   if (a === null || a === undefined || b === null || b === undefined) return null;
+  spendString(c, a);
+  spendString(c, b);
   if (op === '-' && a instanceof Date) {
     if (b instanceof Date) return a.getTime() - b.getTime();
     if (typeof b === 'number') return new Date(a.getTime() - b);
@@ -53,8 +58,9 @@ export function arithmetic(op: '-' | '*' | '/' | '%', a: unknown, b: unknown): u
   }
 }
 
-export function negate(v: unknown): unknown {
+export function negate(c: Ctx, v: unknown): unknown {
   if (v === null || v === undefined) return null;
+  spendString(c, v);
   const n = asNumber(v);
   if (n === undefined) throw new ExprRuntimeError(`cannot negate ${typeName(v)}`);
   return -n;
@@ -65,31 +71,31 @@ export type BinaryImpl = (c: Ctx, a: unknown, b: unknown) => unknown;
 export const BINARY: Readonly<Record<BinaryOp, BinaryImpl>> = {
   '==': (c, a, b) => equals(a, b, c),
   '!=': (c, a, b) => !equals(a, b, c),
-  '<': (_c, a, b) => {
-    const d = compare(a, b);
+  '<': (c, a, b) => {
+    const d = compare(a, b, c);
     return d !== undefined && d < 0;
   },
-  '<=': (_c, a, b) => {
-    const d = compare(a, b);
+  '<=': (c, a, b) => {
+    const d = compare(a, b, c);
     return d !== undefined && d <= 0;
   },
-  '>': (_c, a, b) => {
-    const d = compare(a, b);
+  '>': (c, a, b) => {
+    const d = compare(a, b, c);
     return d !== undefined && d > 0;
   },
-  '>=': (_c, a, b) => {
-    const d = compare(a, b);
+  '>=': (c, a, b) => {
+    const d = compare(a, b, c);
     return d !== undefined && d >= 0;
   },
   in: (c, a, b) => inValue(c, a, b),
   'not in': (c, a, b) => !inValue(c, a, b),
   contains: (c, a, b) => containsValue(c, 'contains', a, b),
-  startsWith: (_c, a, b) => startsOrEnds('startsWith', a, b),
-  endsWith: (_c, a, b) => startsOrEnds('endsWith', a, b),
+  startsWith: (c, a, b) => startsOrEnds(c, 'startsWith', a, b),
+  endsWith: (c, a, b) => startsOrEnds(c, 'endsWith', a, b),
   matches: (c, a, b) => matchesValue(c, a, b),
-  '+': (_c, a, b) => add(a, b),
-  '-': (_c, a, b) => arithmetic('-', a, b),
-  '*': (_c, a, b) => arithmetic('*', a, b),
-  '/': (_c, a, b) => arithmetic('/', a, b),
-  '%': (_c, a, b) => arithmetic('%', a, b),
+  '+': (c, a, b) => add(c, a, b),
+  '-': (c, a, b) => arithmetic(c, '-', a, b),
+  '*': (c, a, b) => arithmetic(c, '*', a, b),
+  '/': (c, a, b) => arithmetic(c, '/', a, b),
+  '%': (c, a, b) => arithmetic(c, '%', a, b),
 };

@@ -1,7 +1,9 @@
 /**
  * Linear-time matcher: the parsed regex is compiled to a small instruction program and run as a
  * Pike VM (all threads advance together, one pass over the input), so no pattern can backtrack
- * catastrophically. Time is O(input length × program size).
+ * catastrophically. Time is O(input length × program size) — linear in the input, but a large
+ * program makes each character expensive, so every search counts its work (instructions visited)
+ * and gives up past a caller-chosen limit.
  */
 import { type CharSet, isWordUnit } from './regex-charset.js';
 import type { AssertKind, ParsedRegex, RNode } from './regex-parse.js';
@@ -16,10 +18,28 @@ type Inst =
   | { op: 'assert'; kind: AssertKind; next: number }
   | { op: 'match' };
 
+const OP_CHAR = 0;
+const OP_SPLIT = 1;
+const OP_SAVE = 2;
+const OP_ASSERT = 3;
+const OP_MATCH = 4;
+
+const ASSERT_KINDS: readonly AssertKind[] = ['bol', 'eol', 'wordb', 'nwordb'];
+
 export interface Program {
   readonly insts: readonly Inst[];
   /** Capture slots: 2 × (groups + 1). */
   readonly slots: number;
+  /**
+   * The same instructions as parallel typed arrays for vmSearch, whose inner loop would otherwise
+   * spend most of its time on property lookups and string compares of `op`.
+   */
+  readonly op: Uint8Array;
+  /** char, save, assert: next; split: x (preferred). */
+  readonly a: Int32Array;
+  /** split: y; assert: index into ASSERT_KINDS. */
+  readonly b: Int32Array;
+  readonly sets: readonly (CharSet | null)[];
 }
 
 class Builder {
@@ -85,6 +105,41 @@ class Builder {
   }
 }
 
+function flatten(insts: readonly Inst[]): Pick<Program, 'op' | 'a' | 'b' | 'sets'> {
+  const n = insts.length;
+  const op = new Uint8Array(n);
+  const a = new Int32Array(n);
+  const b = new Int32Array(n);
+  const sets: (CharSet | null)[] = new Array<CharSet | null>(n).fill(null);
+  insts.forEach((inst, pc) => {
+    switch (inst.op) {
+      case 'char':
+        op[pc] = OP_CHAR;
+        a[pc] = inst.next;
+        sets[pc] = inst.set;
+        break;
+      case 'split':
+        op[pc] = OP_SPLIT;
+        a[pc] = inst.x;
+        b[pc] = inst.y;
+        break;
+      case 'save':
+        op[pc] = OP_SAVE;
+        a[pc] = inst.next;
+        break;
+      case 'assert':
+        op[pc] = OP_ASSERT;
+        a[pc] = inst.next;
+        b[pc] = ASSERT_KINDS.indexOf(inst.kind);
+        break;
+      case 'match':
+        op[pc] = OP_MATCH;
+        break;
+    }
+  });
+  return { op, a, b, sets };
+}
+
 export function compileRegex(parsed: ParsedRegex): Program {
   const b = new Builder();
   const match = b.add({ op: 'match' });
@@ -108,7 +163,7 @@ export function compileRegex(parsed: ParsedRegex): Program {
     }
   });
   [moved[0], moved[start]] = [moved[start], moved[0]];
-  return { insts: moved, slots: (parsed.groups + 1) * 2 };
+  return { insts: moved, slots: (parsed.groups + 1) * 2, ...flatten(moved) };
 }
 
 function assertionHolds(kind: AssertKind, s: string, pos: number): boolean {
@@ -126,64 +181,74 @@ function assertionHolds(kind: AssertKind, s: string, pos: number): boolean {
   }
 }
 
-/** Whether the program matches anywhere in `s` (unanchored search). */
-export function vmTest(prog: Program, s: string): boolean {
-  const insts = prog.insts;
-  const n = insts.length;
+/** Outcome of a bounded search. */
+export interface SearchResult {
+  readonly matched: boolean;
+  /** Work done: instructions visited plus the size of the per-search tables. */
+  readonly work: number;
+  /** The search stopped because its work passed the limit; `matched` is then false and meaningless. */
+  readonly exhausted: boolean;
+}
+
+/**
+ * Whether the program matches anywhere in `s` (unanchored search), giving up once its work passes
+ * `maxWork`. The limit is checked once per input position: one position costs at most about twice
+ * the program size, so the overshoot is bounded.
+ */
+export function vmSearch(prog: Program, s: string, maxWork: number): SearchResult {
+  const { op, a, b, sets } = prog;
+  const n = op.length;
+  const len = s.length;
   const mark = new Uint32Array(n);
-  let gen = 0;
   let clist = new Int32Array(n);
   let nlist = new Int32Array(n);
-  let ccount = 0;
-  let ncount = 0;
+  // A step starts with its advancing char threads (at most n) and only a split adds to the stack.
   const stack = new Int32Array(n * 2 + 2);
-  let matched = false;
-
-  // Adds the thread at `pc` and its ε-closure at position `pos` to nlist.
-  const add = (pc0: number, pos: number): void => {
+  // Allocating and zeroing the tables is proportional to the program, even on an empty input.
+  let work = n;
+  let ncount = 0;
+  // Only whether some thread matches matters here, not which, so the threads of a step are
+  // followed in any order, all in one loop, without a call per thread.
+  for (let pos = 0, gen = 1; ; pos++, gen++) {
     let sp = 0;
-    stack[sp++] = pc0;
+    if (pos > 0) {
+      const ch = s.charCodeAt(pos - 1);
+      for (let k = 0; k < ncount; k++) {
+        const pc = clist[k];
+        if ((sets[pc] as CharSet).has(ch)) stack[sp++] = a[pc];
+      }
+      work += ncount;
+    }
+    stack[sp++] = 0;
+    ncount = 0;
     while (sp > 0) {
       const pc = stack[--sp];
+      work++;
       if (mark[pc] === gen) continue;
       mark[pc] = gen;
-      const inst = insts[pc];
-      switch (inst.op) {
-        case 'char':
+      switch (op[pc]) {
+        case OP_CHAR:
           nlist[ncount++] = pc;
           break;
-        case 'split':
-          stack[sp++] = inst.y;
-          stack[sp++] = inst.x;
+        case OP_SPLIT:
+          stack[sp++] = b[pc];
+          stack[sp++] = a[pc];
           break;
-        case 'save':
-          stack[sp++] = inst.next;
+        case OP_SAVE:
+          stack[sp++] = a[pc];
           break;
-        case 'assert':
-          if (assertionHolds(inst.kind, s, pos)) stack[sp++] = inst.next;
+        case OP_ASSERT:
+          if (assertionHolds(ASSERT_KINDS[b[pc]], s, pos)) stack[sp++] = a[pc];
           break;
-        case 'match':
-          matched = true;
-          break;
+        case OP_MATCH:
+          return { matched: true, work, exhausted: false };
       }
     }
-  };
-
-  gen++;
-  add(0, 0);
-  for (let pos = 0; ; pos++) {
-    if (matched) return true;
-    [clist, nlist] = [nlist, clist];
-    ccount = ncount;
-    ncount = 0;
-    if (pos >= s.length) return false;
-    const ch = s.charCodeAt(pos);
-    gen++;
-    for (let k = 0; k < ccount; k++) {
-      const inst = insts[clist[k]];
-      if (inst.op === 'char' && inst.set.has(ch)) add(inst.next, pos + 1);
-    }
-    add(0, pos + 1);
+    if (pos >= len) return { matched: false, work, exhausted: false };
+    if (work > maxWork) return { matched: false, work, exhausted: true };
+    const t = clist;
+    clist = nlist;
+    nlist = t;
   }
 }
 
@@ -192,10 +257,15 @@ interface Thread {
   readonly caps: readonly number[];
 }
 
-/** Leftmost-first match with capture positions (-1 = unset), or null. */
-export function vmExec(prog: Program, s: string): number[] | null {
+/**
+ * Leftmost-first match with capture positions (-1 = unset), or null — also null when the work
+ * (counted as in vmSearch, plus the capture copies) passes `maxWork`.
+ */
+export function vmExec(prog: Program, s: string, maxWork: number): number[] | null {
   const insts = prog.insts;
   const n = insts.length;
+  const slots = prog.slots;
+  let work = n;
   const mark = new Uint32Array(n);
   let gen = 0;
   let clist: Thread[] = [];
@@ -207,6 +277,7 @@ export function vmExec(prog: Program, s: string): number[] | null {
     const stack: Thread[] = [{ pc: pc0, caps: caps0 }];
     while (stack.length > 0) {
       const t = stack.pop() as Thread;
+      work++;
       if (mark[t.pc] === gen) continue;
       mark[t.pc] = gen;
       const inst = insts[t.pc];
@@ -219,6 +290,7 @@ export function vmExec(prog: Program, s: string): number[] | null {
           stack.push({ pc: inst.y, caps: t.caps }, { pc: inst.x, caps: t.caps });
           break;
         case 'save': {
+          work += slots;
           const caps = t.caps.slice();
           caps[inst.slot] = pos;
           stack.push({ pc: inst.next, caps });
@@ -235,7 +307,9 @@ export function vmExec(prog: Program, s: string): number[] | null {
   gen++;
   add(0, empty, 0);
   for (let pos = 0; ; pos++) {
+    if (work > maxWork) return null;
     [clist, nlist] = [nlist, []];
+    work += clist.length;
     gen++;
     const ch = pos < s.length ? s.charCodeAt(pos) : -1;
     for (const t of clist) {

@@ -10,6 +10,11 @@ export interface Ctx extends StepCounter {
   locals: unknown[];
   /** `now()` of this evaluation, fixed on first use. */
   now: Date | undefined;
+  /**
+   * Expression strings being evaluated inside one another. A string can come from data and name
+   * itself (`map([{e: e}], e)` with e = that text), so only this count bounds the recursion.
+   */
+  depth: number;
 }
 
 /** A compiled node. */

@@ -3,12 +3,20 @@
  * (regex-vm.ts), never on the backtracking JS engine. Back-references, look-around and other
  * syntax outside the common RE2/ECMAScript subset are rejected with an Error.
  */
-import { parseRegex, type ParsedRegex } from './regex-parse.js';
-import { compileRegex, vmExec, vmTest, type Program } from './regex-vm.js';
+import { MAX_REGEX_WORK } from './limits.js';
+import { MAX_PATTERN_LENGTH, parseRegex, type ParsedRegex } from './regex-parse.js';
+import { compileRegex, type Program, type SearchResult, vmExec, vmSearch } from './regex-vm.js';
+
+export type { SearchResult };
 
 /**
  * A RegExp (no flags) whose test() and exec() — and so String#match, #search and #replace — use
  * the linear-time engine. split() and matchAll() are not supported.
+ *
+ * Linear time can still be long (input length × program size), so test() and exec() stop after
+ * MAX_REGEX_WORK and then report no match: their caller, the field rule `pattern`, treats a value
+ * it cannot check like an invalid pattern — the rule fails (rules.md). The evaluator uses
+ * searchWithin() instead, which reports exhaustion so that it becomes a budget error.
  */
 export class SafeRegExp extends RegExp {
   readonly #program: Program;
@@ -21,12 +29,22 @@ export class SafeRegExp extends RegExp {
   }
 
   override test(input: string): boolean {
-    return vmTest(this.#program, String(input));
+    return vmSearch(this.#program, String(input), MAX_REGEX_WORK).matched;
+  }
+
+  /** Number of VM instructions: what compiling the pattern cost, and what each input character may cost. */
+  get programSize(): number {
+    return this.#program.op.length;
+  }
+
+  /** Unanchored search that stops once its work passes `maxWork` (see SearchResult). */
+  searchWithin(input: string, maxWork: number): SearchResult {
+    return vmSearch(this.#program, input, maxWork);
   }
 
   override exec(input: string): RegExpExecArray | null {
     const s = String(input);
-    const caps = vmExec(this.#program, s);
+    const caps = vmExec(this.#program, s, MAX_REGEX_WORK);
     if (caps === null) return null;
     const values: (string | undefined)[] = [];
     for (let k = 0; k < caps.length; k += 2) {
@@ -61,7 +79,11 @@ const cache = new Map<string, SafeRegExp | Error>();
  * Compiles a pattern for unanchored searching (`.test(s)`), safe against catastrophic
  * backtracking. Throws an Error whose message explains an unsafe or invalid pattern.
  */
-export function safeRegex(pattern: string): RegExp {
+export function safeRegex(pattern: string): SafeRegExp {
+  // Checked before the cache, which must not keep long strings (patterns may come from data).
+  if (typeof pattern === 'string' && pattern.length > MAX_PATTERN_LENGTH) {
+    throw new Error(`invalid regular expression: pattern too long (max ${MAX_PATTERN_LENGTH} characters)`);
+  }
   const hit = cache.get(pattern);
   if (hit !== undefined) {
     if (hit instanceof Error) throw new Error(hit.message);

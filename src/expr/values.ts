@@ -3,7 +3,7 @@
  * Values are JSON values (null, boolean, number, string, array, plain object) plus Date.
  */
 import { ExprRuntimeError } from './errors.js';
-import { FORBIDDEN_NAMES, MAX_STRING_LENGTH, STEP_BUDGET } from './limits.js';
+import { CHARS_PER_STEP, FORBIDDEN_NAMES, MAX_BUILT_CHARS, MAX_STRING_LENGTH, STEP_BUDGET } from './limits.js';
 
 /** Spec truthiness: false, null, 0, '' (and undefined, NaN) are false; everything else, [] and {} included, is true. */
 export function truthy(v: unknown): boolean {
@@ -183,9 +183,11 @@ function dateMillis(v: unknown): number | undefined {
 
 // ---------------------------------------------------------------- equality & ordering
 
-/** Step accounting for operations that walk structures. */
+/** Step accounting for operations that walk structures or strings. */
 export interface StepCounter {
   steps: number;
+  /** Total length of the strings built so far (see MAX_BUILT_CHARS). */
+  built: number;
 }
 
 /** Charges `n` evaluation steps; throws when the budget is exhausted. */
@@ -198,16 +200,32 @@ export function budgetExhausted(): ExprRuntimeError {
   return new ExprRuntimeError(`evaluation step budget exhausted (${STEP_BUDGET} steps)`);
 }
 
-/** Throws if a string the evaluator built is over the size cap. */
-export function checkLength(s: string, what: string): string {
+/** Charges an operation that walks `v` when it is a string (see CHARS_PER_STEP); free for short strings. */
+export function spendString(c: StepCounter, v: unknown): void {
+  if (typeof v === 'string' && v.length >= CHARS_PER_STEP) spend(c, Math.floor(v.length / CHARS_PER_STEP));
+}
+
+/**
+ * Accounts for a string the evaluator built: over MAX_STRING_LENGTH, or past MAX_BUILT_CHARS in
+ * total for the evaluation, it is a runtime error; otherwise it is charged as a walk over it.
+ */
+export function built(c: StepCounter, s: string, what: string): string {
   if (s.length > MAX_STRING_LENGTH) {
     throw new ExprRuntimeError(`${what}: string result too large (max ${MAX_STRING_LENGTH} characters)`);
   }
+  c.built += s.length;
+  if (c.built > MAX_BUILT_CHARS) {
+    throw new ExprRuntimeError(`${what}: evaluation built too much text (max ${MAX_BUILT_CHARS} characters in total)`);
+  }
+  spendString(c, s);
   return s;
 }
 
 /** Spec equality (`==`, `===`): numbers with numeric strings, dates with ISO strings, arrays/objects structurally. */
 export function equals(a: unknown, b: unknown, c: StepCounter): boolean {
+  // Comparing, parsing as a number or as a date all walk a string operand.
+  spendString(c, a);
+  spendString(c, b);
   if (a === b) return true;
   if (a === null || a === undefined || b === null || b === undefined) return (a ?? null) === (b ?? null);
   const ta = typeof a;
@@ -247,8 +265,10 @@ export function equals(a: unknown, b: unknown, c: StepCounter): boolean {
  * Ordering: negative / zero / positive, or undefined when the values are not comparable
  * (null, unrelated types) — an ordering comparison is then false.
  */
-export function compare(a: unknown, b: unknown): number | undefined {
+export function compare(a: unknown, b: unknown, c: StepCounter): number | undefined {
   if (a === null || a === undefined || b === null || b === undefined) return undefined;
+  spendString(c, a);
+  spendString(c, b);
   const ta = typeof a;
   const tb = typeof b;
   if (ta === 'number' && tb === 'number') return (a as number) - (b as number);
