@@ -27,6 +27,22 @@ const OBJECT: Schema = { type: 'object', additionalProperties: true };
 const MESSAGE: Schema = { type: 'object', required: ['message'], properties: { message: { type: 'string' } } };
 const TOKEN_PAIR_RESPONSE = jsonResponse('A new access and refresh token', dataOf(schemaRef('TokenPair')));
 
+/** The GET of an OpenAPI document: it carries an ETag, and a copy still current gets a 304. */
+function documentGet(operationId: string, tag: string, summary: string, failures: number[]): Operation {
+  return op(operationId, tag, summary, {
+    parameters: [{ name: 'If-None-Match', in: 'header', description: 'ETag of a copy held', schema: { type: 'string' } }],
+    responses: {
+      '200': {
+        description: 'OpenAPI 3.1 document',
+        headers: { ETag: { schema: { type: 'string' } } },
+        content: { 'application/json': { schema: OBJECT } },
+      },
+      '304': { description: 'The copy held is current' },
+      ...errors(...failures),
+    },
+  });
+}
+
 /** An operation; one with a JSON body also answers 413 (too large) and 415 (not JSON), like every JSON route. */
 function op(operationId: string, tag: string, summary: string, rest: Partial<Operation> & { responses: Operation['responses'] }): Operation {
   const json = rest.requestBody !== undefined && 'content' in rest.requestBody && rest.requestBody.content['application/json'] !== undefined;
@@ -176,20 +192,7 @@ export function appUserPaths(): Record<string, PathItem> {
         responses: { '200': jsonResponse('The UI config or null', dataOf({ anyOf: [OBJECT, { type: 'null' }] })), ...errors(401, 404) },
       }),
     },
-    '/_openapi': {
-      get: op('openapiDocument', 'reference', 'This document, as the caller may see it', {
-        parameters: [{ name: 'If-None-Match', in: 'header', description: 'ETag of a copy held', schema: { type: 'string' } }],
-        responses: {
-          '200': {
-            description: 'OpenAPI 3.1 document',
-            headers: { ETag: { schema: { type: 'string' } } },
-            content: { 'application/json': { schema: OBJECT } },
-          },
-          '304': { description: 'The copy held is current' },
-          ...errors(401, 404),
-        },
-      }),
-    },
+    '/_openapi': { get: documentGet('openapiDocument', 'reference', 'This document, as the caller may see it', [401, 404]) },
     '/_docs': {
       get: op('openapiReference', 'reference', 'The interactive API reference page', {
         security: PUBLIC,
@@ -370,19 +373,6 @@ export function platformPaths(): Record<string, PathItem> {
         responses: { '200': jsonResponse('Deleted', MESSAGE), ...errors(401, 403, 404) },
       }),
     },
-    '/openapi': {
-      get: op('platformOpenapi', 'apps', 'This document', {
-        parameters: [{ name: 'If-None-Match', in: 'header', description: 'ETag of a copy held', schema: { type: 'string' } }],
-        responses: {
-          '200': {
-            description: 'OpenAPI 3.1 document',
-            headers: { ETag: { schema: { type: 'string' } } },
-            content: { 'application/json': { schema: OBJECT } },
-          },
-          '304': { description: 'The copy held is current' },
-          ...errors(401, 403),
-        },
-      }),
-    },
+    '/openapi': { get: documentGet('platformOpenapi', 'apps', 'This document', [401, 403]) },
   };
 }
