@@ -4,6 +4,7 @@ import { parseEntityDefinition } from './entity-definition.js';
 import { applyIndexesInTransaction, buildIndexesConcurrently, dropIndexesConcurrently, planIndexes } from './index-migration.js';
 import { checkJoinTable, migrateEntity, migrateRelation } from './migrate.js';
 import type { Queryable } from '../db/database.js';
+import { quoteIdent } from '../db/quote.js';
 import { parseRelationDefinition } from './relation-definition.js';
 import type { EntityDef, RelationDef } from './types.js';
 import { NO_AUDIT, type Audit } from './audit.js';
@@ -54,6 +55,32 @@ function checkRelationsStillValid(app: AdminApp, def: EntityDef): void {
 }
 
 /**
+ * The key of a table that holds rows cannot move to another column or type (metadata.md §5: nothing is
+ * retyped): the old key would stay the table's primary key while the API addressed rows by the new one.
+ */
+function checkKeepsTable(before: EntityDef, def: EntityDef): void {
+  if (def.table !== before.table) return; // a new table gets the new key
+  const was = before.primary_key;
+  const now = def.primary_key;
+  if (was.field !== now.field || was.type !== now.type) {
+    throw validationFailed(
+      `primary_key cannot change on table ${def.table} (from ${was.field} ${was.type} to ${now.field} ${now.type}); give the entity a new table for a new key`,
+    );
+  }
+}
+
+/** Field rules name a field of their entity (rules.md: checked when written); removing it would leave them dangling. */
+function checkRulesStillValid(app: AdminApp, def: EntityDef): void {
+  const entity = app.registry.entities.get(def.name);
+  for (const rule of entity?.rules.field ?? []) {
+    const field = rule.def.field;
+    if (field !== undefined && !def.fields.some((f) => f.name === field)) {
+      throw validationFailed(`field ${field} is used by a field rule (${rule.id}) and cannot be removed`);
+    }
+  }
+}
+
+/**
  * Stores a definition and migrates its table in one transaction; declared indexes on existing
  * columns are built CONCURRENTLY before it and dropped again if it fails, indexes no longer
  * declared are dropped after it (see index-migration.ts for why).
@@ -98,6 +125,8 @@ export async function updateEntity(app: AdminApp, name: string, body: unknown, a
   const before = await getEntity(app, name);
   const def = parseEntityDefinition(objectPayload(body), name);
   checkRelationsStillValid(app, def);
+  checkKeepsTable(before.definition, def);
+  checkRulesStillValid(app, def);
   const holder = [...app.registry.entities.values()].find((e) => e.def.table === def.table && e.name !== name);
   if (holder) throw conflict(`Table ${def.table} is already used by entity ${holder.name}`);
   await saveEntity(app, def, async (tx) => {
@@ -108,6 +137,13 @@ export async function updateEntity(app: AdminApp, name: string, body: unknown, a
       def.table,
       JSON.stringify(def),
     ]);
+    if (before.definition.soft_delete && !def.soft_delete && def.table === before.definition.table) {
+      // Without soft delete every row is live again: rows deleted earlier would come back.
+      const deleted = await tx.query(`SELECT 1 FROM ${quoteIdent(def.table)} WHERE deleted_at IS NOT NULL LIMIT 1`);
+      if (deleted.length > 0) {
+        throw validationFailed(`soft_delete cannot be turned off while ${def.table} holds soft-deleted rows: they would come back`);
+      }
+    }
     await migrateEntity(tx, def);
     // Relations keep their DDL (FK indexes, one_to_one uniqueness) on a new table too.
     for (const rel of app.registry.relations.values()) {

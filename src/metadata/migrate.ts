@@ -177,6 +177,16 @@ export async function migrateEntity(tx: Queryable, def: EntityDef): Promise<void
         }
         await step(tx, `ALTER TABLE ${table} ALTER COLUMN ${col} TYPE ${columnType(f)}`, `${path}.type`, `cannot change type of ${f.name}`);
       } else if (want === 'numeric' && (current.numeric_scale ?? -1) !== (f.precision && f.precision > 0 ? f.precision : -1)) {
+        // Fewer decimal places would round stored values (never changed silently): refused while any would change.
+        const places = f.precision && f.precision > 0 ? f.precision : undefined;
+        if (places !== undefined && (current.numeric_scale === null || current.numeric_scale > places)) {
+          const rounded = await tx.query(`SELECT 1 FROM ${table} WHERE ${col} <> round(${col}, ${places}) LIMIT 1`);
+          if (rounded.length > 0) {
+            throw validationFailed(`${path}.precision: existing values of ${f.name} have more than ${places} decimal places`, [
+              { field: `${path}.precision`, rule: 'migration', message: `rows hold values of ${f.name} that precision ${places} would round` },
+            ]);
+          }
+        }
         await step(
           tx,
           `ALTER TABLE ${table} ALTER COLUMN ${col} TYPE ${columnType(f)}`,
@@ -204,6 +214,12 @@ export async function migrateEntity(tx: Queryable, def: EntityDef): Promise<void
     }
     if (def.soft_delete && !existing.has('deleted_at') && !hasDeletedAt) {
       await tx.query(`ALTER TABLE ${table} ADD COLUMN ${DELETED_AT} TIMESTAMPTZ`);
+    }
+    // A field removed from the metadata keeps its column and data, but no write fills it any more.
+    const declared = new Set(def.fields.map((f) => f.name));
+    for (const [name, current] of existing) {
+      if (declared.has(name) || name === 'deleted_at' || current.is_nullable === 'YES') continue;
+      await tx.query(`ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(name)} DROP NOT NULL`);
     }
   }
 

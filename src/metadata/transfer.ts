@@ -328,6 +328,16 @@ async function importSampleData(
         errors.push(`Record ${name}: ${reason(err)}`);
       }
     }
+    const pk = entity.def.primary_key;
+    if (pk.generated && pk.type !== 'uuid' && rows.some((r) => isObject(r) && r[pk.field] !== undefined && r[pk.field] !== null)) {
+      // Rows with their own keys leave the identity behind them: the next create would take a key they hold.
+      const col = quoteIdent(pk.field);
+      const table = quoteIdent(entity.def.table);
+      await app.db.query(`SELECT setval(pg_get_serial_sequence($1, $2), GREATEST((SELECT max(${col}) FROM ${table}), 0) + 1, false)`, [
+        table,
+        pk.field,
+      ]);
+    }
   }
   for (const [table, keys] of joinTables) {
     const rows = data[table];

@@ -665,6 +665,73 @@ describe('update (PUT)', () => {
     expect((await h.get('/widen?sort=n')).body.data.map((r: { n: number }) => r.n)).toEqual([2147483647, 2147483648]);
   });
 
+  it('changes that would lose, corrupt or strand data are refused with 422, nothing half-applied', async () => {
+    const idField = { name: 'id', type: 'uuid' };
+    await h.entity({
+      name: 'ledger',
+      table: 'ledgers',
+      primary_key: UUID_PK,
+      soft_delete: true,
+      fields: [idField, { name: 'code', type: 'string' }, { name: 'amt', type: 'decimal', precision: 4 }, { name: 'qty', type: 'int' }],
+    });
+    const row = await h.create('ledger', { code: 'a', amt: 12.3456, qty: 1 });
+    const rule = await h.post('/_admin/rules', { entity: 'ledger', type: 'field', definition: { field: 'qty', operator: 'min', value: 0 } });
+    expect(rule.status).toBe(201);
+    const put = (change: Record<string, unknown>) =>
+      h.put(ents('/ledger'), {
+        table: 'ledgers',
+        primary_key: UUID_PK,
+        soft_delete: true,
+        fields: [idField, { name: 'code', type: 'string' }, { name: 'amt', type: 'decimal', precision: 4 }, { name: 'qty', type: 'int' }],
+        ...change,
+      });
+    const refusedPut = async (change: Record<string, unknown>, message: RegExp) => {
+      const res = await put(change);
+      expect(res.status, JSON.stringify(res.body)).toBe(422);
+      expect(res.body.error.message).toMatch(message);
+    };
+    // the key of a table with rows cannot move to another column
+    await refusedPut({ primary_key: { field: 'code', type: 'string' } }, /^primary_key cannot change on table ledgers/);
+    // fewer decimal places would round a stored 12.3456
+    await refusedPut(
+      { fields: [idField, { name: 'code', type: 'string' }, { name: 'amt', type: 'decimal', precision: 1 }, { name: 'qty', type: 'int' }] },
+      /existing values of amt have more than 1 decimal places/,
+    );
+    // a field a field rule names
+    await refusedPut(
+      { fields: [idField, { name: 'code', type: 'string' }, { name: 'amt', type: 'decimal', precision: 4 }] },
+      /field qty is used by a field rule/,
+    );
+    // soft delete off while soft-deleted rows exist would bring them back
+    expect((await h.del(`/ledger/${row.id}`)).status).toBe(200);
+    await refusedPut({ soft_delete: false }, /soft_delete cannot be turned off while ledgers holds soft-deleted rows/);
+    const [stored] = await h.q<{ amt: string }>('SELECT amt::text FROM ledgers WHERE id = $1', [row.id]);
+    expect(stored!.amt).toBe('12.3456');
+    expect((await storedDefinition('ledger'))!.definition).toMatchObject({ soft_delete: true, primary_key: { field: 'id' } });
+    // more places are fine, and so are fewer once no stored value would round
+    expect(
+      (
+        await put({
+          fields: [idField, { name: 'code', type: 'string' }, { name: 'amt', type: 'decimal', precision: 6 }, { name: 'qty', type: 'int' }],
+        })
+      ).status,
+    ).toBe(200);
+  });
+
+  it('a required field removed from the metadata no longer blocks creates (its column keeps its data, without NOT NULL)', async () => {
+    const idField = { name: 'id', type: 'uuid' };
+    await h.entity({
+      name: 'card',
+      table: 'cards',
+      primary_key: UUID_PK,
+      fields: [idField, { name: 'name', type: 'string', required: true }, { name: 'n', type: 'int' }],
+    });
+    const kept = await h.create('card', { name: 'kept', n: 1 });
+    expect((await h.put(ents('/card'), { table: 'cards', primary_key: UUID_PK, fields: [idField, { name: 'n', type: 'int' }] })).status).toBe(200);
+    expect((await h.post('/card', { n: 2 })).status).toBe(201);
+    expect(await h.q('SELECT name FROM cards WHERE id = $1', [kept.id])).toEqual([{ name: 'kept' }]);
+  });
+
   it('refuses making a field required while rows hold NULL; allows it once they do not', async () => {
     await h.entity({
       name: 'memo',

@@ -238,6 +238,33 @@ describe('export', () => {
     expect(await rt!.db.query('SELECT n FROM dups')).toEqual([{ n: 1 }]);
   });
 
+  it('sample rows with their own keys of a generated int key: the next create takes the key after them', async () => {
+    const app = await s.createApp();
+    const entity = {
+      name: 'seq',
+      table: 'seqs',
+      primary_key: { field: 'id', type: 'bigint', generated: true },
+      fields: [
+        { name: 'id', type: 'bigint' },
+        { name: 'x', type: 'int' },
+      ],
+    };
+    const res = await imp(app, {
+      version: 1,
+      entities: [entity],
+      sample_data: {
+        seq: [
+          { id: 1, x: 1 },
+          { id: 2, x: 2 },
+        ],
+      },
+    });
+    expect(res.body.data.summary).toMatchObject({ entities: 1, records: 2 });
+    const created = await s.client.post(`/api/${app.name}/seq`, { token: app.token, body: { x: 3 } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.data).toEqual({ id: 3, x: 3 });
+  });
+
   it('reports invalid items and keeps going', async () => {
     const app = await s.createApp();
     const res = await imp(app, {
