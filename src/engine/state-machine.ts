@@ -110,7 +110,9 @@ async function runActions(sc: StageContext, row: RowPlan, actions: TransitionAct
         break;
       }
       case 'webhook':
-        sc.outbox.push({ kind: 'webhook', payload: { url: action.url!, method: action.method ?? 'POST', body: { ...row.values } } });
+        // The row's own values, not a copy: the body is "the final payload" (state-machines.md), so it must
+        // also hold what the actions after this one set. It is read when the outbox is stored, after them all.
+        sc.outbox.push({ kind: 'webhook', payload: { url: action.url!, method: action.method ?? 'POST', body: row.values } });
         break;
       case 'send_event':
         sc.outbox.push({

@@ -96,6 +96,8 @@ beforeAll(async () => {
           actions: [
             { type: 'webhook', url: hookUrl },
             { type: 'send_event', event: 'invoice_archived' },
+            // after the webhook action: its body is the final payload, so it carries this value
+            { type: 'set_field', field: 'total', value: 0 },
           ],
         },
         { from: 'paid', to: 'disputed', actions: [{ type: 'create_record', entity: 'audit', data: { invoice_id: 'record.id' } }] },
@@ -280,7 +282,7 @@ describe('enforcement', () => {
     for (let i = 0; i < 50 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect(received).toHaveLength(1);
     expect(received[0]!.method).toBe('POST');
-    expect(JSON.parse(received[0]!.body)).toEqual({ status: 'archived', note: 'bye' });
+    expect(JSON.parse(received[0]!.body)).toEqual({ status: 'archived', note: 'bye', total: 0 });
     const events = await runtime.db.query<any>(`SELECT payload FROM _outbox WHERE kind = 'event'`);
     expect(events.some((e) => e.payload.event === 'invoice_archived' && e.payload.record_id === id)).toBe(true);
   });
