@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, checkListenSafety, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import { startTestServer } from '../support/server.js';
 
 // Issue 12 items 11 and 12: how the server starts.
 
@@ -45,6 +46,26 @@ describe('listening address', () => {
     }
     for (const host of ['127.0.0.1', 'localhost', '::1', '127.0.0.2']) expect(() => checkListenSafety(loadConfig({ HOST: host }))).not.toThrow();
   });
+
+  it('an admin seeded with the default password takes the configured one at the next start, so the check above holds', async () => {
+    const first = await startTestServer();
+    const share = { managementDb: first.managementDb, dataDir: first.dataDir };
+    const session = await first.client.post('/api/_platform/auth/login', { body: { email: first.config.platformEmail, password: 'changeme' } });
+    expect(session.status).toBe(200);
+    await first.rocket.close();
+    const exposed = await startTestServer({ HOST: '0.0.0.0', ROCKET_PLATFORM_PASSWORD: 'a-real-secret-pw' }, share);
+    try {
+      const login = (password: string) =>
+        exposed.client.post('/api/_platform/auth/login', { body: { email: exposed.config.platformEmail, password } });
+      expect((await login('changeme')).status).toBe(401);
+      expect((await login('a-real-secret-pw')).status).toBe(200);
+      // sessions opened with the default password ended with it
+      const refresh = await exposed.client.post('/api/_platform/auth/refresh', { body: { refresh_token: session.body.data.refresh_token } });
+      expect(refresh.status).toBe(401);
+    } finally {
+      await exposed.close();
+    }
+  }, 60_000);
 
   it('the server process stops at start-up with a message saying how to set the password', async () => {
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOST: '0.0.0.0', PORT: '0', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' };
