@@ -31,6 +31,8 @@ interface Options {
   form?: FormData;
   /** Do not attach the session's token (login screens). */
   anonymous?: boolean;
+  /** Integers beyond ±2^53 in the answer become {@link BigNumber}s instead of digit strings. */
+  lossless?: boolean;
 }
 
 async function send(method: string, path: string, opts: Options): Promise<Response> {
@@ -41,7 +43,7 @@ async function send(method: string, path: string, opts: Options): Promise<Respon
   if (opts.form) body = opts.form;
   else if (opts.body !== undefined) {
     headers['content-type'] = 'application/json';
-    body = JSON.stringify(opts.body);
+    body = stringifyJson(opts.body);
   }
   return fetch(path, { method, headers, body });
 }
@@ -82,22 +84,39 @@ export async function request<T = unknown>(method: string, path: string, opts: O
   if (!res.ok) throw await failure(res);
   const text = await res.text();
   try {
-    return (text ? parseJson(text) : undefined) as T;
+    return (text ? parseJson(text, opts.lossless) : undefined) as T;
   } catch {
     return undefined as T;
   }
 }
 
 /**
- * JSON.parse, except that an integer beyond ±2^53 becomes a string of its exact digits: the API writes
- * bigint values as bare numbers, which JSON.parse would round (9007199254740993 → …992). The API
- * accepts such digit strings back for bigint fields (rest-api.md, value encoding).
+ * An integer beyond ±2^53 that must stay a JSON number: inside a `json` field a digit string would
+ * change the value's type on the next save (jsonb_typeof number → string).
  */
-export function parseJson(text: string): unknown {
+export class BigNumber {
+  constructor(readonly digits: string) {}
+  toString(): string {
+    return this.digits;
+  }
+}
+
+// Stands in for a BigNumber inside a JSON text while JSON.parse / JSON.stringify handle it. The random
+// part keeps a user's own string from ever being taken for one.
+const MARK = `\u0000big${Math.random().toString(36).slice(2)}:`;
+
+/**
+ * JSON.parse, except that an integer beyond ±2^53 becomes a string of its exact digits (or, when
+ * `lossless`, a {@link BigNumber}): the API writes bigint values as bare numbers, which JSON.parse would
+ * round (9007199254740993 → …992). The API accepts such digit strings back for bigint fields
+ * (rest-api.md, value encoding).
+ */
+export function parseJson(text: string, lossless = false): unknown {
   // the scan costs a pass over the text: only texts with a run of 16+ digits can hold such a number
   if (!/\d{16}/.test(text)) return JSON.parse(text);
   let out = '';
   let from = 0;
+  let marked = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
     if (c === '"') {
@@ -110,12 +129,33 @@ export function parseJson(text: string): unknown {
     while (end < text.length && /[0-9.eE+-]/.test(text[end]!)) end++;
     const token = text.slice(i, end);
     if (/^-?\d+$/.test(token) && !Number.isSafeInteger(Number(token))) {
-      out += `${text.slice(from, i)}"${token}"`;
+      out += `${text.slice(from, i)}"${lossless ? JSON.stringify(MARK).slice(1, -1) : ''}${token}"`;
       from = end;
+      marked = true;
     }
     i = end - 1;
   }
-  return JSON.parse(out + text.slice(from));
+  const joined = out + text.slice(from);
+  if (!lossless || !marked) return JSON.parse(joined);
+  return JSON.parse(joined, (_k, v: unknown) => (typeof v === 'string' && v.startsWith(MARK) ? new BigNumber(v.slice(MARK.length)) : v));
+}
+
+/** JSON.stringify that writes each {@link BigNumber} as a bare number with all its digits. */
+export function stringifyJson(value: unknown, indent?: number): string {
+  const text = JSON.stringify(value, (_k, v: unknown) => (v instanceof BigNumber ? MARK + v.digits : v), indent);
+  if (text === undefined || !text.includes(JSON.stringify(MARK).slice(1, -1))) return text;
+  const quoted = JSON.stringify(MARK)
+    .slice(1, -1)
+    .replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+  return text.replace(new RegExp(`"${quoted}(-?\\d+)"`, 'g'), '$1');
+}
+
+/** Digit strings in place of every {@link BigNumber} in a value, for fields whose type is not json. */
+export function plainNumbers(value: unknown): unknown {
+  if (value instanceof BigNumber) return value.digits;
+  if (Array.isArray(value)) return value.map(plainNumbers);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainNumbers(v)]));
+  return value;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
-import { api, appBase, downloadFile, qs, upload } from '../api';
+import { api, appBase, downloadFile, parseJson, qs, stringifyJson, upload } from '../api';
 import { displayField, toLocalInput } from '../fields';
 import { entityOf, useModel, type EntityDef, type FieldDef, type StateMachine } from '../model';
 import { getSession } from '../session';
@@ -144,7 +144,12 @@ export function FieldInput(props: {
               type="number"
               step={f.type === 'float' ? 'any' : f.type === 'decimal' ? (f.precision ? String(10 ** -f.precision) : 'any') : '1'}
               value={value === null || value === undefined ? '' : String(value)}
-              onInput={(e) => onChange(e.currentTarget.value === '' ? null : Number(e.currentTarget.value))}
+              // a decimal travels as the typed string: a JavaScript number keeps only ~16 digits
+              // (1234567890123456.78 would be sent as …456.8); the API accepts numeric strings
+              onInput={(e) => {
+                const t = e.currentTarget.value;
+                onChange(t === '' ? null : f.type === 'decimal' ? t : Number(t));
+              }}
             />
           )}
         </Field>
@@ -200,7 +205,7 @@ export function FieldInput(props: {
 
 /** JSON editor: text that must parse; the parse error shows at the input until it does. */
 function JsonInput(props: { label: string; name: string; value: Value; error?: string; onChange: (v: Value) => void }) {
-  const [text, setText] = useState(() => (props.value === undefined || props.value === null ? '' : JSON.stringify(props.value, null, 2)));
+  const [text, setText] = useState(() => (props.value === undefined || props.value === null ? '' : stringifyJson(props.value, 2)));
   const [parseError, setParseError] = useState('');
   const ref = useRef<HTMLTextAreaElement>(null);
   // the browser's own validity: a form with this field unparsed does not submit (no partial save)
@@ -225,7 +230,8 @@ function JsonInput(props: { label: string; name: string; value: Value; error?: s
               return;
             }
             try {
-              props.onChange(JSON.parse(t));
+              // lossless: an integer beyond 2^53 stays a number with all its digits
+              props.onChange(parseJson(t, true) as Value);
               setParseError('');
             } catch (err) {
               setParseError(`Not valid JSON: ${(err as Error).message}`);

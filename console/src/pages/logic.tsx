@@ -154,7 +154,10 @@ function RuleForm(props: { rule: Rule | null; onClose: () => void; onSaved: () =
     if (type !== 'expression') definition.field = field;
     if (type === 'field') {
       definition.operator = operator;
-      definition.value = operator === 'pattern' ? value : Number(value);
+      // text that is not a number goes as typed, so the API can say what is wrong with it (Number()
+      // would send null and be refused as missing)
+      if (operator === 'pattern') definition.value = value;
+      else if (value.trim() !== '') definition.value = Number.isNaN(Number(value)) ? value : Number(value);
     } else definition.expression = expression;
     if (message) definition.message = message;
     if (stop) definition.stop_on_fail = true;
@@ -181,6 +184,7 @@ function RuleForm(props: { rule: Rule | null; onClose: () => void; onSaved: () =
   // the API names the definition key in its message when it has no detail path
   const msg = save.error instanceof Error ? save.error.message : '';
   const exprError = byField['definition.expression'] ?? (/expression/i.test(msg) ? msg : undefined);
+  const valueError = byField['definition.value'] ?? (/definition\.value\b/.test(msg) ? msg : undefined);
   return (
     <Modal title={r ? 'Edit rule' : 'New rule'} onClose={props.onClose} wide>
       <form
@@ -239,7 +243,7 @@ function RuleForm(props: { rule: Rule | null; onClose: () => void; onSaved: () =
                   </select>
                 )}
               </Field>
-              <Field label="Threshold" error={byField['definition.value']}>
+              <Field label="Threshold" error={valueError}>
                 {(a) => <input {...a} value={value} onInput={(e) => setValue(e.currentTarget.value)} />}
               </Field>
             </>

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, appBase, qs } from '../api';
+import { appBase, api, plainNumbers, qs, request, stringifyJson } from '../api';
 import { displayField, editableFields, formatCell } from '../fields';
 import { childRelations, entityOf, hiddenOf, labelOf, useModel, type AppModel, type EntityDef, type FieldDef, type RelationDef } from '../model';
 import { navigate } from '../router';
@@ -14,8 +14,15 @@ export function RecordPage(props: { entity: string; id: string }) {
   const e = entityOf(m, props.entity);
   const isNew = props.id === 'new';
   const rels = e ? childRelations(m, e.name) : [];
+  // lossless: a json field's large integers must stay numbers; every other field takes digit strings
   const fetchRow = () =>
-    api.get<Row>(`${appBase(m.app)}/${e!.name}/${encodeURIComponent(props.id)}${qs({ include: rels.map((r) => r.name).join(',') })}`);
+    request<{ data: Row }>(
+      'GET',
+      `${appBase(m.app)}/${e!.name}/${encodeURIComponent(props.id)}${qs({ include: rels.map((r) => r.name).join(',') })}`,
+      {
+        lossless: true,
+      },
+    ).then((r) => keepJsonNumbers(m, e!, r.data));
   const loaded = useAsync(async () => (!e || isNew ? ({} as Row) : fetchRow()), [props.entity, props.id]);
   // bumped after a save: the form starts again from the saved record (e.g. a state field then offers
   // the transitions allowed from its new state)
@@ -48,6 +55,21 @@ export function RecordPage(props: { entity: string; id: string }) {
       }
     />
   );
+}
+
+/** The row with digit strings for large integers, except inside json fields (its own and its children's). */
+function keepJsonNumbers(m: AppModel, e: EntityDef, row: Row): Row {
+  const out: Row = {};
+  for (const [k, v] of Object.entries(row)) {
+    const field = e.fields.find((f) => f.name === k);
+    const rel = field ? undefined : childRelations(m, e.name).find((r) => r.name === k);
+    const target = rel && entityOf(m, rel.target);
+    if (field?.type === 'json') out[k] = v;
+    else if (target && Array.isArray(v)) out[k] = v.map((c) => (c && typeof c === 'object' ? keepJsonNumbers(m, target, c as Row) : plainNumbers(c)));
+    else if (target && v && typeof v === 'object') out[k] = keepJsonNumbers(m, target, v as Row);
+    else out[k] = plainNumbers(v);
+  }
+  return out;
 }
 
 interface ChildRow {
@@ -95,7 +117,7 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
       const v = values[f.name];
       if (isNew) {
         if (v !== null && v !== '' && v !== undefined) body[f.name] = v;
-      } else if (JSON.stringify(v) !== JSON.stringify(initial[f.name])) body[f.name] = v;
+      } else if (stringifyJson(v) !== stringifyJson(initial[f.name])) body[f.name] = v;
     }
     for (const r of rels) {
       const rows = nestedRows(m, r, children[r.name] ?? [], initial).out;
@@ -256,7 +278,7 @@ function nestedRows(m: AppModel, r: RelationDef, rows: ChildRow[], initial: Row)
     for (const f of editable) {
       const v = row.values[f.name];
       if (old) {
-        if (JSON.stringify(v) !== JSON.stringify(old[f.name])) vals[f.name] = v;
+        if (stringifyJson(v) !== stringifyJson(old[f.name])) vals[f.name] = v;
       } else if (v !== null && v !== undefined && v !== '') vals[f.name] = v;
     }
     if (old) {

@@ -125,7 +125,9 @@ function fromDraft(f: FieldDraft): FieldDef {
   if (en.length) out.enum = en;
   if (f.defaultText !== '') {
     const t = f.defaultText;
-    if (NUMERIC.has(f.type) && t.trim() !== '' && !Number.isNaN(Number(t))) out.default = Number(t);
+    // a bigint default stays a digit string: as a JavaScript number 9007199254740993 would become …992
+    if (f.type === 'bigint' && /^\s*-?\d+\s*$/.test(t)) out.default = t.trim();
+    else if (NUMERIC.has(f.type) && t.trim() !== '' && !Number.isNaN(Number(t))) out.default = Number(t);
     else if (f.type === 'boolean' && (t === 'true' || t === 'false')) out.default = t === 'true';
     else out.default = t;
   }
