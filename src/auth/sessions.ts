@@ -19,11 +19,12 @@ interface UserRow {
   password_hash: string;
   roles: string[] | null;
   active: boolean | null;
-  /** The second through which the user's access tokens are revoked (apps only). */
-  revoked?: number | null;
-  /** When they were revoked (apps only): refresh tokens issued until then are revoked too. */
+  /** When the user's tokens were revoked (apps only): access tokens through that second, refresh tokens issued until then. */
   revoked_at?: Date | null;
 }
+
+/** The second (an `iat`) through which the user's access tokens are revoked; undefined when none are. */
+const revokedSecond = (user: UserRow): number | undefined => (user.revoked_at ? Math.floor(user.revoked_at.getTime() / 1000) : undefined);
 
 /** A credential sent as anything but a string (or not at all) is a body of the wrong shape: 400, not 401. */
 function mayBeString(value: unknown): void {
@@ -51,7 +52,7 @@ export class SessionService {
   ) {
     this.users = quoteIdent(usersTable);
     this.tokens = quoteIdent(tokensTable);
-    this.userColumns = `id, password_hash, roles, active${revocable ? ', floor(extract(epoch FROM tokens_revoked_at))::float8 AS revoked, tokens_revoked_at AS revoked_at' : ''}`;
+    this.userColumns = `id, password_hash, roles, active${revocable ? ', tokens_revoked_at AS revoked_at' : ''}`;
   }
 
   /** Lifts a login lock on the account (e.g. after an operator reset its password). */
@@ -77,7 +78,7 @@ export class SessionService {
     }
     await this.throttle.succeed(throttleKey);
     if (user.active === false) throw unauthorized('Account is disabled');
-    return this.issue(user.id, user.roles ?? [], user.revoked ?? undefined);
+    return this.issue(user.id, user.roles ?? [], revokedSecond(user));
   }
 
   async refresh(body: { refresh_token?: unknown }): Promise<TokenPair> {
@@ -99,7 +100,7 @@ export class SessionService {
     // A disabled account keeps its refresh tokens so that refresh can say so; once revoked, they never work again.
     if (user.active === false) throw unauthorized('Account is disabled');
     if (user.revoked_at && (!row.created_at || row.created_at <= user.revoked_at)) throw unauthorized('Invalid refresh token');
-    return this.issue(user.id, user.roles ?? [], user.revoked ?? undefined);
+    return this.issue(user.id, user.roles ?? [], revokedSecond(user));
   }
 
   async logout(body: { refresh_token?: unknown }): Promise<void> {

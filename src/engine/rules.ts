@@ -140,10 +140,7 @@ export async function runRules(db: Queryable, caller: Caller, now: Date, target:
     target.record[field] = value;
     const meta = target.entity.fields.get(field);
     if (!meta || !target.values) continue; // not an entity field: dropped at write time
-    if (meta.type === 'file') {
-      details.push({ field, rule: 'type', message: `${field} must be ${meta.type}` });
-      continue;
-    }
+    // A file field is a type error here too: only the files stage, after the rules, resolves file ids.
     const checked = fieldValue(meta, value, field);
     if (checked.ok) target.values[field] = checked.value;
     else details.push(checked.detail);

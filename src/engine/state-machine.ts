@@ -97,9 +97,8 @@ async function runActions(sc: StageContext, row: RowPlan, actions: TransitionAct
         const f = row.entity.fields.get(action.field!);
         row.record[action.field!] = value;
         if (!f || f.auto || f.name === row.entity.pk.name) break; // ignored by the write (spec)
-        const checked = f.type === 'file' ? undefined : fieldValue(f, value, f.name);
-        if (checked === undefined) details.push({ field: f.name, rule: 'type', message: `${f.name} must be ${f.type}` });
-        else if (checked.ok) row.values[f.name] = checked.value;
+        const checked = fieldValue(f, value, f.name); // a file field is a type error: coerceInput never takes one
+        if (checked.ok) row.values[f.name] = checked.value;
         else details.push(checked.detail);
         break;
       }

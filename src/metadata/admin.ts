@@ -2,9 +2,8 @@ import type { AdminApp } from './admin-app.js';
 import { conflict, objectPayload, notFound, validationFailed } from '../errors.js';
 import { parseEntityDefinition } from './entity-definition.js';
 import { applyIndexesInTransaction, buildIndexesConcurrently, dropIndexesConcurrently, planIndexes } from './index-migration.js';
-import { checkJoinTable, migrateEntity, migrateRelation } from './migrate.js';
+import { checkJoinTable, holdsSoftDeletedRows, migrateEntity, migrateRelation } from './migrate.js';
 import type { Queryable } from '../db/database.js';
-import { quoteIdent } from '../db/quote.js';
 import { parseRelationDefinition } from './relation-definition.js';
 import type { EntityDef, RelationDef } from './types.js';
 import { NO_AUDIT, type Audit } from './audit.js';
@@ -139,8 +138,7 @@ export async function updateEntity(app: AdminApp, name: string, body: unknown, a
     ]);
     if (before.definition.soft_delete && !def.soft_delete && def.table === before.definition.table) {
       // Without soft delete every row is live again: rows deleted earlier would come back.
-      const deleted = await tx.query(`SELECT 1 FROM ${quoteIdent(def.table)} WHERE deleted_at IS NOT NULL LIMIT 1`);
-      if (deleted.length > 0) {
+      if (await holdsSoftDeletedRows(tx, def.table)) {
         throw validationFailed(`soft_delete cannot be turned off while ${def.table} holds soft-deleted rows: they would come back`);
       }
     }

@@ -8,6 +8,7 @@ import { Params } from '../db/params.js';
 import { insertSampleSql } from './sql/statements.js';
 import type { AdminApp } from './admin-app.js';
 import { createEntity, createRelation } from './admin.js';
+import { continueIdentity } from './migrate.js';
 import { isObject } from './problems.js';
 import { invertedRuleReason } from './inverted-rules.js';
 import { createRule, listRules } from './rules-admin.js';
@@ -331,12 +332,7 @@ async function importSampleData(
     const pk = entity.def.primary_key;
     if (pk.generated && pk.type !== 'uuid' && rows.some((r) => isObject(r) && r[pk.field] !== undefined && r[pk.field] !== null)) {
       // Rows with their own keys leave the identity behind them: the next create would take a key they hold.
-      const col = quoteIdent(pk.field);
-      const table = quoteIdent(entity.def.table);
-      await app.db.query(`SELECT setval(pg_get_serial_sequence($1, $2), GREATEST((SELECT max(${col}) FROM ${table}), 0) + 1, false)`, [
-        table,
-        pk.field,
-      ]);
+      await continueIdentity(app.db, entity.def.table, pk.field);
     }
   }
   for (const [table, keys] of joinTables) {
