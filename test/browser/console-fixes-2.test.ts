@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ARTIFACTS_DIR, launchBrowser, openWatchedPage, VIEWPORTS, type WatchedPage, signInAsPlatform } from '../support/browser.js';
-import { startTestServer, uniqueName, type TestServer } from '../support/server.js';
+import { ARTIFACTS_DIR, expectCleanPage, openSignedInPage, startConsoleSuite, VIEWPORTS, type WatchedPage } from '../support/browser.js';
+import { uniqueName, type TestServer } from '../support/server.js';
 
 const EXAMPLES = resolve(import.meta.dirname, '../fixtures/examples');
 
@@ -86,13 +86,9 @@ describe('admin console, audit fixes (2)', { timeout: 240_000 }, () => {
   const rawGet = async (path: string) => (await fetch(`${server.rocket.url}${api(path)}`, { headers: { authorization: `Bearer ${token}` } })).text();
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([startTestServer(), launchBrowser()]);
-    ({ name: app, token } = await server.createApp());
-    const post = async (path: string, body: unknown) => {
-      const r = await server.client.post(api(path), { token, body });
-      expect(r.status, JSON.stringify(r.body)).toBe(201);
-      return r.body.data;
-    };
+    const suite = await startConsoleSuite();
+    ({ server, browser, app, token } = suite);
+    const { post } = suite;
     await post('/_admin/entities', {
       name: 'asset',
       table: 'assets',
@@ -145,21 +141,15 @@ describe('admin console, audit fixes (2)', { timeout: 240_000 }, () => {
       ],
     });
 
-    w = await openWatchedPage(browser, server.rocket.url);
+    w = await openSignedInPage(browser, server);
     page = w.page;
-    page.setDefaultTimeout(20_000);
-    await signInAsPlatform(page, server.rocket.url, server.config);
   });
   afterAll(async () => {
     await w?.close();
     await browser?.close();
     await server?.close();
   });
-  afterEach(() => {
-    expect(w.consoleErrors).toEqual([]);
-    expect(w.foreignRequests).toEqual([]);
-    expect(w.unlabelled).toEqual([]);
-  });
+  afterEach(() => expectCleanPage(w));
 
   it('a file field downloads with the session token and keeps its file name', async () => {
     const bytes = Buffer.from('\x89PNG\r\n\x1a\nnot really an image');

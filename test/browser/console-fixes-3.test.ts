@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, openWatchedPage, VIEWPORTS, type WatchedPage, signInAsPlatform } from '../support/browser.js';
-import { startTestServer, uniqueName, type TestServer } from '../support/server.js';
+import { expectCleanPage, openSignedInPage, startConsoleSuite, VIEWPORTS, type WatchedPage } from '../support/browser.js';
+import { uniqueName, type TestServer } from '../support/server.js';
 
 const EXAMPLES = resolve(import.meta.dirname, '../fixtures/examples');
 
@@ -26,13 +26,9 @@ describe('admin console, audit fixes (3)', { timeout: 240_000 }, () => {
   };
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([startTestServer(), launchBrowser()]);
-    ({ name: app, token } = await server.createApp());
-    const post = async (path: string, body: unknown) => {
-      const r = await server.client.post(api(path), { token, body });
-      expect(r.status, JSON.stringify(r.body)).toBe(201);
-      return r.body.data;
-    };
+    const suite = await startConsoleSuite();
+    ({ server, browser, app, token } = suite);
+    const { post } = suite;
     await post('/_admin/entities', {
       name: 'purchase',
       table: 'purchases',
@@ -54,21 +50,15 @@ describe('admin console, audit fixes (3)', { timeout: 240_000 }, () => {
       ],
     });
 
-    w = await openWatchedPage(browser, server.rocket.url);
+    w = await openSignedInPage(browser, server);
     page = w.page;
-    page.setDefaultTimeout(20_000);
-    await signInAsPlatform(page, server.rocket.url, server.config);
   });
   afterAll(async () => {
     await w?.close();
     await browser?.close();
     await server?.close();
   });
-  afterEach(() => {
-    expect(w.consoleErrors).toEqual([]);
-    expect(w.foreignRequests).toEqual([]);
-    expect(w.unlabelled).toEqual([]);
-  });
+  afterEach(() => expectCleanPage(w));
 
   it('a large integer inside a json field stays a JSON number through the editor and a save', async () => {
     // a raw body: a bare number this long cannot pass through JSON.stringify with its digits

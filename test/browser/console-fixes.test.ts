@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, Page, Request } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ARTIFACTS_DIR, launchBrowser, openWatchedPage, VIEWPORTS, type WatchedPage, signInAsPlatform } from '../support/browser.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { ARTIFACTS_DIR, expectCleanPage, openSignedInPage, startConsoleSuite, VIEWPORTS, type WatchedPage } from '../support/browser.js';
+import type { TestServer } from '../support/server.js';
 
 /**
  * Defects found by a black-box audit of the console: each test here failed before its fix.
@@ -28,13 +28,9 @@ describe('admin console, audit fixes', { timeout: 180_000 }, () => {
   const storedMachine = async () => (await server.client.get(api(`/_admin/state-machines/${machineId}`), { token })).body.data;
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([startTestServer(), launchBrowser()]);
-    ({ name: app, token } = await server.createApp());
-    const post = async (path: string, body: unknown) => {
-      const r = await server.client.post(api(path), { token, body });
-      expect(r.status, JSON.stringify(r.body)).toBe(201);
-      return r.body.data;
-    };
+    const suite = await startConsoleSuite();
+    ({ server, browser, app, token } = suite);
+    const { post } = suite;
     await post('/_admin/entities', {
       name: 'author',
       table: 'authors',
@@ -121,10 +117,8 @@ describe('admin console, audit fixes', { timeout: 180_000 }, () => {
     for (const name of ['Ada', 'Alan', 'Grace']) await post('/author', { name });
     for (const label of ['red', 'green', 'blue']) await post('/tag', { label });
 
-    w = await openWatchedPage(browser, server.rocket.url);
+    w = await openSignedInPage(browser, server);
     page = w.page;
-    page.setDefaultTimeout(20_000);
-    await signInAsPlatform(page, server.rocket.url, server.config);
   });
   afterAll(async () => {
     await w?.close();
@@ -132,11 +126,7 @@ describe('admin console, audit fixes', { timeout: 180_000 }, () => {
     await server?.close();
     receiver?.close();
   });
-  afterEach(() => {
-    expect(w.consoleErrors).toEqual([]);
-    expect(w.foreignRequests).toEqual([]);
-    expect(w.unlabelled).toEqual([]);
-  });
+  afterEach(() => expectCleanPage(w));
 
   const openMachine = async () => {
     await page.goto(url(`/a/${app}/logic`));

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, openWatchedPage, type WatchedPage, signInAsPlatform } from '../support/browser.js';
+import { expectCleanPage, launchBrowser, openSignedInPage, type WatchedPage } from '../support/browser.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /** issue 17: logic editors with diagrams, access, inbox, webhooks and activity, in a real browser. */
@@ -50,10 +50,8 @@ describe('admin console, part 2', { timeout: 180_000 }, () => {
       },
     });
     expect(entity.status).toBe(201);
-    w = await openWatchedPage(browser, server.rocket.url);
+    w = await openSignedInPage(browser, server);
     page = w.page;
-    page.setDefaultTimeout(20_000);
-    await signInAsPlatform(page, server.rocket.url, server.config);
   });
   afterAll(async () => {
     await w?.close();
@@ -61,11 +59,7 @@ describe('admin console, part 2', { timeout: 180_000 }, () => {
     await server?.close();
     receiver?.close();
   });
-  afterEach(() => {
-    expect(w.consoleErrors).toEqual([]);
-    expect(w.foreignRequests).toEqual([]);
-    expect(w.unlabelled).toEqual([]);
-  });
+  afterEach(() => expectCleanPage(w));
 
   it('state machine editor with its diagram; the record form offers only allowed transitions', async () => {
     await page.goto(url(`/a/${app}/logic`));

@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_DIR } from '../../src/http/routes/console.js';
-import { ARTIFACTS_DIR, launchBrowser, openWatchedPage, type WatchedPage } from '../support/browser.js';
+import { ARTIFACTS_DIR, expectCleanPage, launchBrowser, openWatchedPage, type WatchedPage } from '../support/browser.js';
 import { startTestServer, uniqueName, type TestServer } from '../support/server.js';
 
 /** issue 16 "Must hold": the whole path from platform login to a deleted record, in a real browser. */
@@ -29,11 +29,7 @@ describe('admin console, part 1', { timeout: 180_000 }, () => {
     await server?.close();
   });
   // every step, not only the run as a whole: a failure names the step that caused it
-  afterEach(() => {
-    expect(w.consoleErrors).toEqual([]);
-    expect(w.foreignRequests).toEqual([]);
-    expect(w.unlabelled).toEqual([]);
-  });
+  afterEach(() => expectCleanPage(w));
 
   it('initial JavaScript stays under 250 KB gzip', async () => {
     const html = await readFile(join(CONSOLE_DIR, 'index.html'), 'utf8');

@@ -2,6 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import sparticuz from '@sparticuz/chromium';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { expect } from 'vitest';
+import { startTestServer, type TestServer } from './server.js';
 
 /**
  * Headless Chromium for end-to-end tests. The browser binary ships inside the
@@ -169,4 +171,40 @@ export async function signInAsPlatform(page: Page, origin: string, who: { platfo
   await page.getByLabel('Password').fill(who.platformPassword);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(/\/admin\/apps$/);
+}
+
+/** What a console suite starts with: a server holding one new app, a browser, and a create helper for that app. */
+export interface ConsoleSuite {
+  server: TestServer;
+  browser: Browser;
+  app: string;
+  token: string;
+  /** Creates through the app's API (`/_admin/entities`, `/ticket`, …), expecting 201; answers the created `data`. */
+  post(path: string, body: unknown): Promise<any>;
+}
+
+export async function startConsoleSuite(): Promise<ConsoleSuite> {
+  const [server, browser] = await Promise.all([startTestServer(), launchBrowser()]);
+  const { name: app, token } = await server.createApp();
+  const post = async (path: string, body: unknown) => {
+    const r = await server.client.post(`/api/${app}${path}`, { token, body });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    return r.body.data;
+  };
+  return { server, browser, app, token, post };
+}
+
+/** A watched page signed in as the platform admin; each of its steps waits at most 20 s. */
+export async function openSignedInPage(browser: Browser, server: TestServer): Promise<WatchedPage> {
+  const w = await openWatchedPage(browser, server.rocket.url);
+  w.page.setDefaultTimeout(20_000);
+  await signInAsPlatform(w.page, server.rocket.url, server.config);
+  return w;
+}
+
+/** What every console test ends with: no console error, nothing fetched from another origin, every control labelled. */
+export function expectCleanPage(w: WatchedPage): void {
+  expect(w.consoleErrors).toEqual([]);
+  expect(w.foreignRequests).toEqual([]);
+  expect(w.unlabelled).toEqual([]);
 }
