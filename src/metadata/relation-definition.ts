@@ -3,6 +3,7 @@ import {
   IDENTIFIER_RE,
   ON_DELETE,
   RELATION_TYPES,
+  SYSTEM_COLUMNS,
   SYSTEM_TABLES,
   WRITE_MODES,
   type EntityDef,
@@ -85,6 +86,9 @@ export function parseRelationDefinition(input: unknown, entities: ReadonlyMap<st
         if (key !== 'join_table') p.add(key, `${key} is required for many_to_many relations`);
       } else if (typeof raw[key] !== 'string' || !IDENTIFIER_RE.test(raw[key] as string)) {
         p.add(key, `${key} must match ^[A-Za-z_][A-Za-z0-9_]{0,62}$`);
+      } else if (key !== 'join_table' && SYSTEM_COLUMNS.has((raw[key] as string).toLowerCase())) {
+        // CREATE TABLE would fail on it: a system column's name cannot be a column of the join table
+        p.add(key, `${key} "${raw[key]}" is a PostgreSQL system column`);
       } else {
         def[key] = raw[key] as string;
       }

@@ -144,6 +144,10 @@ describe('validation (422, nothing stored)', () => {
       expect((await h.post(rels(), m2m({ source_join_key: bad }))).status).toBe(422);
       expect((await h.post(rels(), o2m({ name: bad }))).status).toBe(422);
     }
+    // A join key named like a PostgreSQL system column could never be a column of the join table.
+    await refused(m2m({ source_join_key: 'xmin' }), 'source_join_key "xmin" is a PostgreSQL system column', 'source_join_key');
+    await refused(m2m({ target_join_key: 'CTID' }), 'target_join_key "CTID" is a PostgreSQL system column', 'target_join_key');
+    expect(await tableExists(h, 'post_labels')).toBe(false);
     // A join table may not be a system table or an entity's table.
     expect((await h.post(rels(), m2m({ join_table: '_users' }))).status).toBe(422);
     expect((await h.post(rels(), m2m({ join_table: 'orders' }))).status).toBe(422);
