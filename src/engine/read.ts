@@ -161,9 +161,10 @@ export function recordNotFound(entity: EntityMeta, id: string): Error {
 export async function getRecord(ctx: OpContext, entityName: string, id: string, include: readonly string[] = []): Promise<Record_> {
   const entity = entityOf(ctx.app, entityName);
   const scope = ctx.app.permissions.readScope(ctx.caller, entity.name);
-  const includes = resolveIncludes(entity, include, ctx);
   const row = await findRecord(ctx.app.db, entity, id, { scope: (p) => scopeSql(entity, scope, p) });
   if (!row) throw recordNotFound(entity, id);
+  // rest-api.md §Get: fetch (404) comes before the includes (400)
+  const includes = resolveIncludes(entity, include, ctx);
   const record = recordOf(entity, row);
   await attachIncludes(ctx, entity, [record], includes);
   return record;

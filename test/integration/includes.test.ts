@@ -287,6 +287,12 @@ describe('name resolution', () => {
     expect(msg.body.error).toEqual({ code: 'UNKNOWN_FIELD', message: 'Unknown include: bogus' });
   });
 
+  it('get: a missing record is 404 before an unknown include is judged (rest-api.md §Get order)', async () => {
+    const res = await h.get('/customer/00000000-0000-4000-8000-000000000000?include=bogus');
+    expect(res.status, JSON.stringify(res.body)).toBe(404);
+    expect(res.body.error.code).toBe('NOT_FOUND');
+  });
+
   it('an unknown include is refused even when the list is empty', async () => {
     const res = await h.get('/customer?filter[name]=nobody&include=bogus');
     expect(res.status).toBe(400);
