@@ -36,6 +36,13 @@ export const OPERATOR_LABELS: Record<string, string> = {
   not_in: 'is none of (comma list)',
 };
 
+/** An operator's name in the filter builder: an enum field's list operators pick values, nobody types a comma list. */
+export function operatorLabel(f: FieldDef | undefined, op: string): string {
+  if (f?.enum && op === 'in') return 'is one of';
+  if (f?.enum && op === 'not_in') return 'is none of';
+  return OPERATOR_LABELS[op] ?? op;
+}
+
 /** Fields a person fills in: not generated keys, not automatic timestamps. */
 export function editableFields(e: EntityDef): FieldDef[] {
   return e.fields.filter((f) => !(f.name === e.primary_key.field && e.primary_key.generated) && !f.auto && f.name !== 'deleted_at');

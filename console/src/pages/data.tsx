@@ -1,8 +1,8 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, appBase, qs, type ListMeta } from '../api';
-import { defaultColumns, formatCell, OPERATOR_LABELS, operatorsFor } from '../fields';
+import { defaultColumns, formatCell, operatorLabel, operatorsFor } from '../fields';
 import { useLiveChanges } from '../live';
-import { entityOf, labelOf, useModel, type EntityDef } from '../model';
+import { entityOf, hiddenOf, labelOf, useModel, type EntityDef } from '../model';
 import { navigate } from '../router';
 import { Empty, ErrorBox, Field, Link, PageHead, Spinner, useAsync } from '../ui';
 
@@ -33,10 +33,17 @@ export function DataIndex() {
 }
 
 interface Filter {
+  /** Identifies a row across draft and applied filters: removing a row removes what it applied. */
+  key: number;
   field: string;
   op: string;
   value: string;
 }
+
+let filterKey = 0;
+
+/** Operators whose value is a comma list: an enum field then offers its values to pick several. */
+const LIST_OPS = new Set(['in', 'not_in']);
 
 function storedColumns(app: string, entity: string): string[] | null {
   try {
@@ -125,7 +132,8 @@ function Browser(props: { e: EntityDef }) {
   const total = meta?.total ?? 0;
   const pages = Math.max(1, Math.ceil(total / perPage));
   const fieldsByName = new Map(e.fields.map((f) => [f.name, f]));
-  const filterable = e.fields.filter((f) => operatorsFor(f).length > 0);
+  const hidden = hiddenOf(m, e.name);
+  const filterable = e.fields.filter((f) => operatorsFor(f).length > 0 && !hidden.has(f.name));
   const base = `/a/${encodeURIComponent(m.app)}/data/${e.name}`;
 
   const toggleSort = (col: string) => {
@@ -173,7 +181,7 @@ function Browser(props: { e: EntityDef }) {
             const ops = fd ? operatorsFor(fd) : [];
             const set = (patch: Partial<Filter>) => setDraft(draft.map((x, j) => (j === i ? { ...x, ...patch } : x)));
             return (
-              <div class="filter-row" key={i}>
+              <div class="filter-row" key={f.key}>
                 <Field label={`Filter ${i + 1} field`}>
                   {(a) => (
                     <select
@@ -193,10 +201,19 @@ function Browser(props: { e: EntityDef }) {
                 </Field>
                 <Field label={`Filter ${i + 1} operator`}>
                   {(a) => (
-                    <select {...a} value={f.op} onChange={(ev) => set({ op: ev.currentTarget.value })}>
+                    <select
+                      {...a}
+                      value={f.op}
+                      onChange={(ev) => {
+                        const op = ev.currentTarget.value;
+                        // from several enum values to one: the first stays chosen
+                        const one = fd?.enum && !LIST_OPS.has(op) ? (f.value.split(',')[0] ?? '') : f.value;
+                        set({ op, value: one });
+                      }}
+                    >
                       {ops.map((o) => (
                         <option key={o} value={o}>
-                          {OPERATOR_LABELS[o] ?? o}
+                          {operatorLabel(fd, o)}
                         </option>
                       ))}
                     </select>
@@ -209,6 +226,19 @@ function Browser(props: { e: EntityDef }) {
                         <option value="">—</option>
                         <option value="true">true</option>
                         <option value="false">false</option>
+                      </select>
+                    ) : fd?.enum && LIST_OPS.has(f.op) ? (
+                      <select
+                        {...a}
+                        multiple
+                        size={Math.min(fd.enum.length, 4)}
+                        onChange={(ev) => set({ value: [...ev.currentTarget.selectedOptions].map((o) => o.value).join(',') })}
+                      >
+                        {fd.enum.map((v) => (
+                          <option key={v} selected={f.value.split(',').includes(v)}>
+                            {v}
+                          </option>
+                        ))}
                       </select>
                     ) : fd?.enum && (f.op === 'eq' || f.op === 'neq') ? (
                       <select {...a} value={f.value} onChange={(ev) => set({ value: ev.currentTarget.value })}>
@@ -224,7 +254,19 @@ function Browser(props: { e: EntityDef }) {
                     )
                   }
                 </Field>
-                <button type="button" class="ghost" aria-label={`Remove filter ${i + 1}`} onClick={() => setDraft(draft.filter((_, j) => j !== i))}>
+                <button
+                  type="button"
+                  class="ghost"
+                  aria-label={`Remove filter ${i + 1}`}
+                  onClick={() => {
+                    setDraft(draft.filter((x) => x.key !== f.key));
+                    // an applied filter goes at once, also the last one: the list must not stay filtered by a row no longer shown
+                    if (filters.some((x) => x.key === f.key)) {
+                      setFilters(filters.filter((x) => x.key !== f.key));
+                      setPage(1);
+                    }
+                  }}
+                >
                   ✕
                 </button>
               </div>
@@ -236,7 +278,7 @@ function Browser(props: { e: EntityDef }) {
               disabled={filterable.length === 0}
               onClick={() => {
                 const f = filterable[0]!;
-                setDraft([...draft, { field: f.name, op: operatorsFor(f)[0]!, value: '' }]);
+                setDraft([...draft, { key: ++filterKey, field: f.name, op: operatorsFor(f)[0]!, value: '' }]);
               }}
             >
               Add filter

@@ -255,7 +255,12 @@ export function ErDiagram(props: { entities: EntityDef[]; relations: RelationDef
         </defs>
         {routes.map((r, i) => (
           <g key={r.rel.name} class="er-rel" data-relation={r.rel.name}>
-            <path d={paths[i]} fill="none" marker-start="url(#er-one)" marker-end={r.rel.type === 'one_to_one' ? 'url(#er-one)' : 'url(#er-many)'} />
+            <path
+              d={paths[i]}
+              fill="none"
+              marker-start={r.rel.type === 'many_to_many' ? 'url(#er-many)' : 'url(#er-one)'}
+              marker-end={r.rel.type === 'one_to_one' ? 'url(#er-one)' : 'url(#er-many)'}
+            />
           </g>
         ))}
         {entities.map((e) => {
@@ -295,7 +300,8 @@ export function ErDiagram(props: { entities: EntityDef[]; relations: RelationDef
         ))}
       </svg>
       <figcaption class="muted">
-        Lines run from the source (one) to the target (many, or one for one-to-one) and leave and enter boxes at their top or bottom.
+        Lines run from the source (one; many for many-to-many) to the target (many, or one for one-to-one) and leave and enter boxes at their top or
+        bottom.
       </figcaption>
     </figure>
   );

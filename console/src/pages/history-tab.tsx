@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, appBase, qs } from '../api';
-import { useModel } from '../model';
+import { labelOf, useModel } from '../model';
 import { Empty, ErrorBox, Spinner, useAsync } from '../ui';
 
 export interface HistoryEntry {
@@ -43,6 +43,7 @@ export function HistoryTab(props: { entity: string; id: string }) {
 }
 
 export function HistoryList(props: { entries: HistoryEntry[]; showEntity?: boolean }) {
+  const m = useModel();
   const show = (v: unknown) => (v === null || v === undefined ? '∅' : typeof v === 'object' ? JSON.stringify(v) : String(v));
   return (
     <ol class="timeline">
@@ -60,7 +61,7 @@ export function HistoryList(props: { entries: HistoryEntry[]; showEntity?: boole
               <tbody>
                 {Object.entries(e.changes).map(([k, c]) => (
                   <tr key={k}>
-                    <th scope="row">{k}</th>
+                    <th scope="row">{labelOf(m, e.entity, k)}</th>
                     <td class="from">{show(c.from)}</td>
                     <td aria-hidden="true">→</td>
                     <td class="to">{show(c.to)}</td>

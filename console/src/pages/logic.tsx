@@ -215,7 +215,7 @@ function RuleForm(props: { rule: Rule | null; onClose: () => void; onSaved: () =
             {(a) => (
               <select {...a} value={type} onChange={(e) => setType(e.currentTarget.value as Rule['type'])}>
                 <option value="field">field (min, max, length, pattern)</option>
-                <option value="expression">expression (must be true)</option>
+                <option value="expression">expression (true = violated)</option>
                 <option value="computed">computed (sets a field)</option>
               </select>
             )}
@@ -249,7 +249,17 @@ function RuleForm(props: { rule: Rule | null; onClose: () => void; onSaved: () =
             </>
           )}
           {type !== 'field' && (
-            <Field label="Expression" class="wide" error={exprError} hint="e.g. record.total >= 0 && record.status != 'void'">
+            <Field
+              label="Expression"
+              class="wide"
+              error={exprError}
+              hint={
+                // spec/rules.md: an expression rule describes the error; a truthy result rejects the write
+                type === 'expression'
+                  ? "Describes the error: when it is true the write is rejected, e.g. record.total < 0 || record.status == 'void'"
+                  : 'The value written into the field, e.g. record.qty * record.price'
+              }
+            >
               {(a) => <textarea {...a} class="code" rows={3} value={expression} onInput={(e) => setExpression(e.currentTarget.value)} />}
             </Field>
           )}

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { appBase, api, plainNumbers, qs, request, stringifyJson } from '../api';
+import { ApiError, appBase, api, plainNumbers, qs, request, stringifyJson } from '../api';
 import { displayField, editableFields, formatCell } from '../fields';
 import { childRelations, entityOf, hiddenOf, labelOf, useModel, type AppModel, type EntityDef, type FieldDef, type RelationDef } from '../model';
 import { navigate } from '../router';
@@ -108,6 +108,12 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
   const [deleting, setDeleting] = useState(false);
   const [blocked, setBlocked] = useState('');
   const [tab, setTab] = useState<'form' | 'history'>('form');
+  // error paths of the last failed save whose input the user has changed since: their message is stale
+  const [edited, setEdited] = useState<ReadonlySet<string>>(new Set());
+  const touch = (path: string) => setEdited((s) => (s.has(path) ? s : new Set([...s, path])));
+  // each child row's position in the nested write last sent: the API's error paths (`items[2].qty`) count
+  // those, and they must not move to another row when an edit changes which rows a next save would send
+  const [sentIndex, setSentIndex] = useState<Record<string, Map<number, number>>>({});
   const canWrite = m.can(e.name, isNew ? 'create' : 'update');
   const base = `/a/${encodeURIComponent(m.app)}/data/${e.name}`;
 
@@ -119,10 +125,13 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
         if (v !== null && v !== '' && v !== undefined) body[f.name] = v;
       } else if (stringifyJson(v) !== stringifyJson(initial[f.name])) body[f.name] = v;
     }
+    const index: Record<string, Map<number, number>> = {};
     for (const r of rels) {
-      const rows = nestedRows(m, r, children[r.name] ?? [], initial).out;
-      if (rows.length) body[r.name] = { data: rows };
+      const nested = nestedRows(m, r, children[r.name] ?? [], initial);
+      index[r.name] = nested.index;
+      if (nested.out.length) body[r.name] = { data: nested.out };
     }
+    setSentIndex(index);
     const url = `${appBase(m.app)}/${e.name}`;
     const saved = isNew ? await api.post<Row>(url, body) : await api.put<Row>(`${url}/${encodeURIComponent(props.id)}`, body);
     toast(`${e.name} saved`);
@@ -131,7 +140,10 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
     if (!isNew && id === props.id) await props.onSaved();
     return true;
   });
-  const { byField } = errorsByField(save.error);
+  const byField: FieldErrors = Object.fromEntries(Object.entries(errorsByField(save.error).byField).filter(([path]) => !edited.has(path)));
+  // the summary lists what is still to fix; once every problem it named has been edited it goes too
+  const details = save.error instanceof ApiError ? save.error.details.filter((d) => !d.field || !edited.has(d.field)) : undefined;
+  const summary = save.error instanceof ApiError && save.error.details.length > 0 && details?.length === 0 ? null : save.error;
   const title = isNew ? `New ${e.name}` : `${e.name}: ${String(initial[displayField(e)] ?? props.id)}`;
 
   return (
@@ -146,6 +158,7 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
       onSubmit={(ev) => {
         ev.preventDefault();
         setBlocked('');
+        setEdited(new Set());
         void save.run();
       }}
     >
@@ -178,7 +191,7 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
         // without the right to save, the inputs are shown disabled rather than editable for nothing
         <fieldset class="bare" disabled={!canWrite}>
           <legend class="sr-only">{canWrite ? `${e.name} fields` : `${e.name} fields (read only)`}</legend>
-          <ErrorBox error={save.error ?? (blocked ? new Error(blocked) : null)} />
+          <ErrorBox error={summary ?? (blocked ? new Error(blocked) : null)} details={summary ? details : undefined} />
           {needed.length > 0 && (
             <p class="notice small">
               Shown although this entity’s UI config hides {needed.length === 1 ? 'it' : 'them'}: a new {e.name} needs{' '}
@@ -196,7 +209,10 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
                 original={initial[f.name]}
                 isNew={isNew}
                 error={byField[f.name]}
-                onChange={(v) => setValues({ ...values, [f.name]: v })}
+                onChange={(v) => {
+                  setValues({ ...values, [f.name]: v });
+                  touch(f.name);
+                }}
               />
             ))}
             {!isNew && (
@@ -217,9 +233,13 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
               key={r.name}
               rel={r}
               rows={children[r.name] ?? []}
-              index={nestedRows(m, r, children[r.name] ?? [], initial).index}
+              index={sentIndex[r.name] ?? new Map()}
               errors={byField}
-              onChange={(rows) => setChildren({ ...children, [r.name]: rows })}
+              onEdited={touch}
+              onChange={(rows) => {
+                setChildren({ ...children, [r.name]: rows });
+                touch(r.name);
+              }}
               readOnly={!canWrite}
             />
           ))}
@@ -297,6 +317,8 @@ function ChildrenEditor(props: {
   errors: FieldErrors;
   readOnly: boolean;
   onChange: (rows: ChildRow[]) => void;
+  /** A child field named by an error path was changed. */
+  onEdited: (path: string) => void;
 }) {
   const { rel, rows } = props;
   const m = useModel();
@@ -388,7 +410,10 @@ function ChildrenEditor(props: {
                     original={row.pk !== undefined ? row.values[f.name] : undefined}
                     isNew={row.pk === undefined}
                     error={at ? props.errors[`${at}.${f.name}`] : undefined}
-                    onChange={(v) => set(row.key, { values: { ...row.values, [f.name]: v } })}
+                    onChange={(v) => {
+                      set(row.key, { values: { ...row.values, [f.name]: v } });
+                      if (at) props.onEdited(`${at}.${f.name}`);
+                    }}
                   />
                 ))}
             </div>
