@@ -114,13 +114,15 @@ export async function run(argv: readonly string[]): Promise<void> {
       process.exitCode = err.exitCode;
       return;
     }
-    const message = usage
+    const text = usage
       ? err.code === 'commander.help'
         ? missingCommand(root, argv.slice(2))
         : `${err.message.replace(/^error: /, '')} (see rocket --help)`
       : err instanceof CliError || err instanceof RocketError
         ? err.message
         : `unexpected error: ${(err as Error).message ?? String(err)}`;
+    // One line whatever the message carries (JSON.parse quotes the text around a syntax error, line breaks and all).
+    const message = text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
     // With a usage error the options may not have been parsed: --json is looked for in argv too.
     if (root.opts<{ json?: boolean }>().json || (argv as string[]).includes('--json'))
       process.stdout.write(`${JSON.stringify({ error: message })}\n`);

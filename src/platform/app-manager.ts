@@ -8,6 +8,7 @@ import type { ChangeBus } from './change-bus.js';
 import { AppRuntime, type AppExtensions, type AppRow } from './app-runtime.js';
 import { DEFAULT_COUNT_ESTIMATE_THRESHOLD } from '../engine/list-settings.js';
 import type { Placement } from './placement.js';
+import { APP_INACTIVE } from './schema.js';
 
 export interface AppView {
   name: string;
@@ -34,6 +35,13 @@ const APP_NAME_RE = /^[a-z][a-z0-9_-]*$/;
 /** Change notice of a deleted app, for every other instance (and a server, when the command line deletes). */
 const APP_DELETED = 'app:deleted';
 const APP_COLUMNS = 'name, display_name, db_name, db_driver, database, status, created_at, updated_at';
+/** `_apps.status` of an app while its deletion runs: no instance serves or loads it, its name stays taken. */
+const DELETING = 'deleting';
+/**
+ * A deletion's claim on its row older than this is taken to be of a process that died mid-way, and another
+ * deletion may take it over (well above what closing the pool and dropping the database can take).
+ */
+const DELETE_CLAIM_SECONDS = 60;
 
 export function dbNameFor(app: string): string {
   return `rocket_${app.replace(/-/g, '_')}`;
@@ -68,6 +76,24 @@ export class AppManager {
     bus.onTopic(APP_DELETED, (app, origin, what) => {
       if (origin !== this.origin) void this.forget(app, what.slice(APP_DELETED.length + 1));
     });
+    // An app whose row stopped being active, whoever changed it (the database sends these): not served here any more.
+    bus.onTopic(APP_INACTIVE, (app, _origin, what) => {
+      void this.retire(app, what.slice(APP_INACTIVE.length + 1));
+    });
+  }
+
+  /**
+   * Closes the live runtime of an app whose row is no longer active (the runtime of the row created at
+   * `created`: one of a newer app of that name stays). The next request looks the name up again.
+   */
+  private async retire(name: string, created: string): Promise<void> {
+    // A load that read the row before the change lands in `live` afterwards: wait for it.
+    await this.opening.get(name)?.catch(() => undefined);
+    const runtime = this.live.get(name);
+    if (!runtime || (created !== '' && runtime.row.created_at.toISOString() !== created)) return;
+    this.live.delete(name);
+    this.bootstrapped.delete(name);
+    await runtime.close().catch(() => undefined);
   }
 
   /**
@@ -242,19 +268,64 @@ export class AppManager {
     }
   }
 
+  /**
+   * Deletes an app so that a failure can be tried again: the row is claimed (status `deleting`: one
+   * deletion at a time, and no instance serves or reloads the app meanwhile), the database dropped, and only
+   * then the row removed. A drop that fails gives the row back as it was.
+   */
   async delete(name: string): Promise<void> {
-    const rows = hasNul(name) ? [] : await this.mgmt.query<AppRow>('SELECT * FROM _apps WHERE name = $1', [name]);
-    const row = rows[0];
-    if (!row) throw notFound('App not found or failed to delete: no such app');
-    const runtime = this.live.get(name);
-    this.live.delete(name);
-    this.bootstrapped.delete(name);
-    await runtime?.close().catch(() => undefined);
-    await this.mgmt.query('DELETE FROM _apps WHERE name = $1', [name]);
+    const row = await this.claimForDeletion(name);
+    try {
+      // A load that read the row before the claim lands in `live` afterwards: wait for it, then close it.
+      await this.opening.get(name)?.catch(() => undefined);
+      const runtime = this.live.get(name);
+      this.live.delete(name);
+      this.bootstrapped.delete(name);
+      await runtime?.close().catch(() => undefined);
+      await this.placement.server(row.database).dropDatabase(row.db_name);
+    } catch (err) {
+      await this.mgmt
+        .query('UPDATE _apps SET status = $2, updated_at = $3 WHERE name = $1 AND status = $4 AND updated_at = $5', [
+          name,
+          row.previousStatus,
+          row.previousUpdatedAt,
+          DELETING,
+          row.claimedAt,
+        ])
+        .catch((restoreErr: unknown) => this.log.error({ err: restoreErr, app: name }, 'app left marked as being deleted: delete it again'));
+      // No connection to the app's server: 503 with Retry-After, like any request that could get none.
+      if (err instanceof RocketError && err.code === 'SERVICE_UNAVAILABLE') throw err;
+      this.log.error({ err, app: name }, 'app deletion failed');
+      throw notFound(`App not found or failed to delete: ${(err as Error).message}`);
+    }
+    await this.mgmt.query('DELETE FROM _apps WHERE name = $1 AND status = $2 AND updated_at = $3', [name, DELETING, row.claimedAt]);
     // Other instances (and a server, when the command line deletes) drop their runtime of it.
     await this.bus.announceNow(name, this.origin, `${APP_DELETED}:${row.created_at.toISOString()}`);
-    await this.placement.server(row.database).dropDatabase(row.db_name);
     await this.runDeleteHooks(name);
+  }
+
+  /**
+   * Marks the app's row as being deleted, in one transaction so concurrent deletions of it queue on the row
+   * lock and all but one find it claimed (404). A claim left by a process that died mid-way can be taken over.
+   */
+  private async claimForDeletion(name: string): Promise<AppRow & { previousStatus: string; previousUpdatedAt: Date | null; claimedAt: Date }> {
+    if (hasNul(name)) throw notFound('App not found or failed to delete: no such app');
+    return this.mgmt.transaction(async (tx) => {
+      const rows = await tx.query<AppRow & { abandoned: boolean }>(
+        `SELECT *, updated_at IS NULL OR updated_at < NOW() - make_interval(secs => $2) AS abandoned
+         FROM _apps WHERE name = $1 FOR UPDATE`,
+        [name, DELETE_CLAIM_SECONDS],
+      );
+      const row = rows[0];
+      if (!row) throw notFound('App not found or failed to delete: no such app');
+      if (row.status === DELETING && !row.abandoned) throw notFound('App not found or failed to delete: it is being deleted');
+      // Milliseconds, so the claim compares equal to the time read back (a Date) when the row is given back or removed.
+      const claimed = await tx.query<{ updated_at: Date }>(
+        `UPDATE _apps SET status = $2, updated_at = date_trunc('milliseconds', NOW()) WHERE name = $1 RETURNING updated_at`,
+        [name, DELETING],
+      );
+      return { ...row, previousStatus: row.status, previousUpdatedAt: row.updated_at, claimedAt: claimed[0]!.updated_at };
+    });
   }
 
   /**

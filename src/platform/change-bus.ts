@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 
 /** NOTIFY channel of the management database: `{"app","origin","what"}` for every app's changes. */
-const CHANNEL = 'rocket_changes';
+export const CHANNEL = 'rocket_changes';
 
 type Listener = (origin: string, what: string) => void;
 /** A feature's notices, for every app: those whose `what` starts with the topic's prefix. */

@@ -1,4 +1,12 @@
 import type { Migration } from '../db/migrations.js';
+import { quoteLiteral } from '../db/quote.js';
+import { CHANNEL } from './change-bus.js';
+
+/**
+ * Change-bus topic of an app row that stopped being active (status changed, row deleted), sent by the
+ * management database itself: `app:inactive:<created_at as ISO text>`.
+ */
+export const APP_INACTIVE = 'app:inactive';
 
 /** Management-database schema (spec: multi-app.md §Platform tables). */
 export const PLATFORM_MIGRATIONS: readonly Migration[] = [
@@ -68,6 +76,30 @@ export const PLATFORM_MIGRATIONS: readonly Migration[] = [
       await tx.query(`CREATE TABLE IF NOT EXISTS _realtime_instances (
         origin TEXT PRIMARY KEY,
         seen TIMESTAMPTZ NOT NULL)`);
+    },
+  },
+  {
+    version: 5,
+    name: 'app status notices',
+    async up(tx) {
+      // Sent by the database, so a status changed (or a row deleted) by hand, by the command line or by another
+      // instance reaches every instance, which then stops serving the app (spec: multi-app.md §Routing,
+      // operations.md §Several instances). Only on writes of _apps: nothing on the request path.
+      await tx.query(`CREATE OR REPLACE FUNCTION rocket_app_inactive() RETURNS trigger LANGUAGE plpgsql AS $fn$
+        BEGIN
+          PERFORM pg_notify(${quoteLiteral(CHANNEL)}, json_build_object(
+            'app', OLD.name,
+            'origin', 'database',
+            'what', ${quoteLiteral(`${APP_INACTIVE}:`)} ||
+              coalesce(to_char(OLD.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), ''))::text);
+          RETURN NULL;
+        END $fn$`);
+      await tx.query('DROP TRIGGER IF EXISTS rocket_app_deactivated ON _apps');
+      await tx.query(`CREATE TRIGGER rocket_app_deactivated AFTER UPDATE OF status ON _apps FOR EACH ROW
+        WHEN (OLD.status IS DISTINCT FROM NEW.status AND NEW.status IS DISTINCT FROM 'active')
+        EXECUTE FUNCTION rocket_app_inactive()`);
+      await tx.query('DROP TRIGGER IF EXISTS rocket_app_removed ON _apps');
+      await tx.query('CREATE TRIGGER rocket_app_removed AFTER DELETE ON _apps FOR EACH ROW EXECUTE FUNCTION rocket_app_inactive()');
     },
   },
 ];

@@ -225,6 +225,26 @@ describe('rocket apps, export and import', () => {
   }, 300_000);
 });
 
+describe('rocket import of a file that is not JSON', () => {
+  it('answers one line naming the file, also with --json', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'rocket-cli-')), 'broken.json');
+    // JSON.parse quotes the text around the error, line breaks included.
+    writeFileSync(file, '{\n  "version": 1,\n  "entities": ,\n  "x": 2\n}\n');
+    const app = await server.createApp();
+    const [plain, json] = await Promise.all([rocket(['import', app.name, file]), rocket(['--json', 'import', app.name, file])]);
+    expect(plain.code).toBe(1);
+    expect(plain.stderr.endsWith('\n')).toBe(true);
+    expect(plain.stderr.slice(0, -1)).not.toContain('\n');
+    expect(plain.stderr).toMatch(new RegExp(`^rocket: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: Unexpected token .* is not valid JSON\n$`));
+    expect(plain.stdout).toBe('');
+    expect(json.code).toBe(1);
+    expect(json.stdout.split('\n')).toHaveLength(2);
+    expect(JSON.parse(json.stdout).error).toBe(plain.stderr.slice('rocket: '.length, -1));
+    const entities = await server.client.get(`/api/${app.name}/_admin/entities`, { token: app.token });
+    expect(entities.body.data).toEqual([]);
+  }, 60_000);
+});
+
 describe('rocket users', () => {
   it('creates users and resets a locked-out admin so they can log in again', async () => {
     const app = await server.createApp();

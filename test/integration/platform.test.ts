@@ -261,9 +261,134 @@ describe('apps API', () => {
     expect(sameDb.status).toBe(409);
   });
 
+  describe('deletion that fails can be tried again', () => {
+    const mgmt = () => s.rocket.services.platform.db;
+    const appRow = async (name: string) =>
+      (await mgmt().query<{ status: string; database: string }>('SELECT status, database FROM _apps WHERE name = $1', [name]))[0];
+    const dbExists = async (db: string) => (await mgmt().query('SELECT 1 FROM pg_database WHERE datname = $1', [db])).length === 1;
+    const del = (name: string) => s.client.delete(`/api/_platform/apps/${name}`, { token: s.platformToken });
+    const login = (name: string) => s.client.post(`/api/${name}/auth/login`, { body: { email: 'admin@localhost', password: 'changeme' } });
+
+    it('a server that cannot be reached answers 503 and keeps the app; a retry deletes it and the name is free again', async () => {
+      const t = await startTestServer({ ROCKET_DATABASES: JSON.stringify({ down: 'postgres://postgres@127.0.0.1:1/' }), ROCKET_DB_WAIT_MS: '300' });
+      try {
+        const { name } = await t.createApp(uniqueName('undrop'));
+        const db = dbNameForTest(name);
+        const tdb = t.rocket.services.platform.db;
+        const row = async () => (await tdb.query('SELECT status, database FROM _apps WHERE name = $1', [name]))[0];
+        const exists = async () => (await tdb.query('SELECT 1 FROM pg_database WHERE datname = $1', [db])).length === 1;
+        const tdel = () => t.client.delete(`/api/_platform/apps/${name}`, { token: t.platformToken });
+        // The app's server is down; then it is one this instance has no configuration for (another instance's ROCKET_DATABASES).
+        for (const [server, message] of [
+          ['down', 'The database cannot be reached; try again shortly'],
+          ['elsewhere', 'The app\'s database server "elsewhere" is not configured on this instance (ROCKET_DATABASES)'],
+        ]) {
+          await tdb.query('UPDATE _apps SET database = $2 WHERE name = $1', [name, server]);
+          const failed = await tdel();
+          expect(failed.status, server).toBe(503);
+          expect(failed.body.error).toEqual({ code: 'SERVICE_UNAVAILABLE', message });
+          expect(failed.headers.get('retry-after')).toBe('2');
+          expect(await row()).toEqual({ status: 'active', database: server });
+          expect(await exists()).toBe(true);
+        }
+        // Once the server is back the app is served as before, and deleting it succeeds.
+        await tdb.query(`UPDATE _apps SET database = 'main' WHERE name = $1`, [name]);
+        expect((await t.client.post(`/api/${name}/auth/login`, { body: { email: 'admin@localhost', password: 'changeme' } })).status).toBe(200);
+        const retried = await tdel();
+        expect([retried.status, retried.body]).toEqual([200, { message: 'App deleted' }]);
+        expect(await row()).toBeUndefined();
+        expect(await exists()).toBe(false);
+        await t.createApp(name);
+      } finally {
+        await t.close();
+      }
+    });
+
+    it('a database PostgreSQL refuses to drop answers 404 with the reason and keeps the app until a retry succeeds', async () => {
+      const { name } = await s.createApp(uniqueName('undrop'));
+      const db = dbNameForTest(name);
+      // DROP DATABASE … WITH (FORCE) ends open connections, but never drops a template database.
+      await mgmt().query(`ALTER DATABASE "${db}" IS_TEMPLATE true`);
+      try {
+        const failed = await del(name);
+        expect(failed.status).toBe(404);
+        expect(failed.body.error).toEqual({ code: 'NOT_FOUND', message: 'App not found or failed to delete: cannot drop a template database' });
+        expect(await appRow(name)).toEqual({ status: 'active', database: 'main' });
+        expect(await dbExists(db)).toBe(true);
+        expect((await s.client.get(`/api/_platform/apps/${name}`, { token: s.platformToken })).body.data.status).toBe('active');
+        expect((await login(name)).status).toBe(200);
+        const taken = await s.client.post('/api/_platform/apps', { token: s.platformToken, body: { name } });
+        expect(taken.status).toBe(409);
+      } finally {
+        await mgmt().query(`ALTER DATABASE "${db}" IS_TEMPLATE false`);
+      }
+      expect((await del(name)).status).toBe(200);
+      expect(await appRow(name)).toBeUndefined();
+      expect(await dbExists(db)).toBe(false);
+      expect((await del(name)).status).toBe(404);
+      await s.createApp(name);
+      expect((await login(name)).status).toBe(200);
+    });
+
+    it('concurrent deletions of one app: one answers 200, the others 404', async () => {
+      const { name } = await s.createApp(uniqueName('race'));
+      const answers = await Promise.all(Array.from({ length: 5 }, () => del(name)));
+      expect(answers.map((a) => a.status).sort()).toEqual([200, 404, 404, 404, 404]);
+      for (const a of answers.filter((x) => x.status === 404)) {
+        expect(a.body.error.code).toBe('NOT_FOUND');
+        expect(a.body.error.message).toMatch(/^App not found or failed to delete: /);
+      }
+      expect(await appRow(name)).toBeUndefined();
+      expect(await dbExists(dbNameForTest(name))).toBe(false);
+    });
+
+    it('an app marked as being deleted is not served, cannot be created again, and a second deletion answers 404', async () => {
+      const { name, token } = await s.createApp(uniqueName('mid'));
+      expect((await s.client.get(`/api/${name}/_admin/entities`, { token })).status).toBe(200);
+      // What another instance's deletion in progress leaves in the row.
+      await mgmt().query(`UPDATE _apps SET status = 'deleting', updated_at = NOW() WHERE name = $1`, [name]);
+      await until(async () => (await s.client.get(`/api/${name}/_admin/entities`, { token })).status === 404);
+      const served = await s.client.get(`/api/${name}/_admin/entities`, { token });
+      expect(served.body.error).toEqual({ code: 'APP_NOT_FOUND', message: `App not found: ${name}` });
+      expect((await s.client.post('/api/_platform/apps', { token: s.platformToken, body: { name } })).status).toBe(409);
+      const second = await del(name);
+      expect(second.status).toBe(404);
+      expect(second.body.error.message).toBe('App not found or failed to delete: it is being deleted');
+      // A claim its deleter abandoned (the process died) is taken over.
+      await mgmt().query(`UPDATE _apps SET updated_at = NOW() - interval '1 hour' WHERE name = $1`, [name]);
+      expect((await del(name)).status).toBe(200);
+      expect(await appRow(name)).toBeUndefined();
+    });
+  });
+
+  it('an app whose row stops being active in the database is no longer served, within a second', async () => {
+    const { name, token } = await s.createApp(uniqueName('susp'));
+    const entities = () => s.client.get(`/api/${name}/_admin/entities`, { token });
+    expect((await entities()).status).toBe(200);
+    // Changed by hand (or by another instance): no request of this instance said so.
+    await s.rocket.services.platform.db.query(`UPDATE _apps SET status = 'suspended' WHERE name = $1`, [name]);
+    const started = Date.now();
+    await until(async () => (await entities()).status === 404);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect((await entities()).body.error.code).toBe('APP_NOT_FOUND');
+    await s.rocket.services.platform.db.query(`UPDATE _apps SET status = 'active' WHERE name = $1`, [name]);
+    expect((await entities()).status).toBe(200);
+  });
+
   it('GET of an unknown app is 404', async () => {
     const res = await s.client.get('/api/_platform/apps/nothere', { token: s.platformToken });
     expect(res.status).toBe(404);
     expect(res.body.error).toEqual({ code: 'NOT_FOUND', message: 'App not found' });
   });
 });
+
+const dbNameForTest = (app: string) => `rocket_${app.replace(/-/g, '_')}`;
+
+/** Polls `check` until it holds, at most 3 s. */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 3000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met within 3 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
