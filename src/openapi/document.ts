@@ -9,7 +9,7 @@ import { jsonResponse, schemaRef, type OpenApiDocument, type PathItem, type Resp
  * Part of every document's version and ETag: raise it with any change to what the generator writes,
  * so a client's cached copy (If-None-Match) is not taken for current after an upgrade.
  */
-export const GENERATOR_REVISION = 3;
+export const GENERATOR_REVISION = 4;
 
 /** Who the document is for: what they may do decides what it shows (spec: openapi.md §Per caller). */
 export interface Audience {

@@ -1,6 +1,7 @@
 import type { EntityMeta, FieldMeta } from '../metadata/registry.js';
 import type { FieldType } from '../types/field-types.js';
 import type { FilterOp } from '../types/filter-operators.js';
+import { coerceInput } from '../types/coerce.js';
 import { schemaRef, type Schema } from './types.js';
 
 /** JSON Schemas of field values (spec: rest-api.md §Value encoding; openapi.md §What it describes). */
@@ -46,11 +47,55 @@ function orNull(schema: Schema): Schema {
   return out;
 }
 
+/**
+ * The JSON value a member of `f.enum` stands for: the API compares the text form of the coerced value with the
+ * members (engine/field-value.ts), so `"2"` on an int field is the number 2 and `"true"` on a boolean is true.
+ * Undefined for a member no value of the type reaches (`"02"`, `"x"` on an int field; an upper-case uuid), and for
+ * timestamps, which responses write in another form than the member a request matched.
+ */
+function enumValue(f: FieldMeta, member: string): unknown {
+  let candidate: unknown;
+  switch (f.type) {
+    case 'int':
+    case 'integer':
+    case 'bigint':
+    case 'float':
+      candidate = Number(member);
+      break;
+    case 'decimal':
+      // More places than the column keeps: the stored (rounded) value is then no member.
+      if (f.precision && (member.split('.')[1]?.length ?? 0) > f.precision) return undefined;
+      candidate = Number(member);
+      break;
+    case 'boolean':
+      candidate = member === 'true' ? true : member === 'false' ? false : undefined;
+      break;
+    case 'string':
+    case 'text':
+    case 'uuid':
+    case 'date':
+      candidate = member;
+      break;
+    default:
+      return undefined;
+  }
+  const coerced = candidate === undefined ? undefined : coerceInput(f, candidate);
+  return coerced?.ok && coerced.value !== null && String(coerced.value) === member ? candidate : undefined;
+}
+
+/** `f.enum` as values of the field's type, or undefined when it has none (or none a value can match). */
+function enumValues(f: FieldMeta): unknown[] | undefined {
+  // A bigint member beyond ±2^53 travels as digits, which an enum of numbers cannot hold.
+  if (f.type === 'bigint' && f.enum?.some((m) => /^-?[1-9][0-9]*$/.test(m) && !Number.isSafeInteger(Number(m)))) return undefined;
+  const values = new Set((f.enum ?? []).map((m) => enumValue(f, m)).filter((v) => v !== undefined));
+  return values.size ? [...values] : undefined;
+}
+
 function withEnum(f: FieldMeta, schema: Schema): Schema {
   if (!f.enum || f.enum.length === 0) return schema;
-  // Enum members are strings; a non-string field compares their text form, so only strings get `enum`.
-  if (schema.type !== 'string') return { ...schema, description: `One of: ${f.enum.join(', ')}` };
-  return { ...schema, enum: [...f.enum] };
+  const values = enumValues(f);
+  if (!values) return { ...schema, description: `One of: ${f.enum.join(', ')}` };
+  return { ...schema, enum: values };
 }
 
 /** A field whose stored value is never null: the primary key and required non-nullable fields (auto timestamps are null in rows imported as sample data). */
@@ -116,11 +161,12 @@ export function inputFieldSchema(entity: EntityMeta, f: FieldMeta): Schema {
     schema = {
       anyOf: [
         { type: 'string', format: 'uuid', description: 'Id of an uploaded file' },
-        { type: 'object', description: 'Stored as given (files.md)' },
+        // An object is stored as given (files.md) and read back as the value: only FileRef's shape keeps records valid.
+        schemaRef('FileRef'),
         { type: 'string', description: 'A JSON object with a file id, as text (parsed and stored as that object)' },
       ],
     };
-  } else if (f.type === 'bigint') {
+  } else if (f.type === 'bigint' && !enumValues(f)) {
     // A JSON number beyond 2^53 has lost digits before any server reads it: such values travel as digit strings.
     schema = withEnum(f, {
       anyOf: [valueSchema('bigint'), { type: 'string', pattern: '^-?[0-9]{1,19}$', description: 'The integer as digits (needed beyond ±2^53)' }],
@@ -176,7 +222,6 @@ export function filterOperators(type: FieldType): readonly FilterOp[] {
 export function filterValueSchema(f: FieldMeta, op: FilterOp): Schema {
   if (op === 'in' || op === 'not_in') return { type: 'string', description: 'Comma-separated values' };
   if (op === 'like') return { type: 'string', description: 'LIKE pattern: % and _ are wildcards, \\ escapes' };
-  const schema = valueSchema(f.type);
-  if (f.enum?.length && schema.type === 'string') return { ...schema, enum: [...f.enum] };
-  return schema;
+  const values = enumValues(f);
+  return values ? { ...valueSchema(f.type), enum: values } : valueSchema(f.type);
 }

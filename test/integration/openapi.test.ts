@@ -451,6 +451,75 @@ describe('schemas and versions', () => {
     await changed();
   });
 
+  it('an enum on a non-string field is typed like the field: the values records hold and requests and filters take', async () => {
+    await admin('post', '/_admin/entities', {
+      name: 'graded',
+      table: 'gradeds',
+      primary_key: { field: 'id', type: 'uuid', generated: true },
+      fields: [
+        { name: 'id', type: 'uuid' },
+        // "02" and "x" are members no integer reaches (the API compares the value's text form)
+        { name: 'grade', type: 'int', enum: ['1', '2', '02', 'x'] },
+        { name: 'flag', type: 'boolean', required: true, enum: ['true'] },
+        { name: 'ratio', type: 'decimal', precision: 2, enum: ['0.5', '1.25'] },
+      ],
+    });
+    const { default: Ajv2020 } = await import('ajv/dist/2020.js');
+    const ajv = new Ajv2020({ strict: false, validateFormats: false });
+    const document = (await current()).body;
+    const valid = (schema: string, value: unknown) =>
+      ajv.validate({ $ref: `#/components/schemas/${schema}`, components: document.components }, value);
+    const { schemas } = document.components;
+    expect(schemas.Graded!.properties!.grade).toMatchObject({ type: ['integer', 'null'], enum: [1, 2, null] });
+    expect(schemas.Graded!.properties!.flag).toMatchObject({ type: 'boolean', enum: [true] });
+    expect(schemas.Graded!.properties!.ratio).toMatchObject({ type: ['number', 'null'], enum: [0.5, 1.25, null] });
+    expect(schemas.GradedCreate!.properties!.grade).toMatchObject({ enum: [1, 2, null] });
+    const filter = (name: string) => document.paths['/graded']!.get!.parameters!.find((p) => p.name === name)!.schema;
+    expect(filter('filter[grade]')).toMatchObject({ type: 'integer', enum: [1, 2] });
+    expect(filter('filter[flag.neq]')).toMatchObject({ type: 'boolean', enum: [true] });
+
+    const post = (body: object) => s.client.post<{ data: unknown }>(at('/graded'), { token: other.token, body });
+    for (const body of [
+      { grade: 3, flag: true },
+      { grade: 2, flag: false },
+      { ratio: 0.75, flag: true },
+    ]) {
+      expect(valid('GradedCreate', body), JSON.stringify(body)).toBe(false);
+      expect((await post(body)).status, JSON.stringify(body)).toBe(422);
+    }
+    const body = { grade: 2, flag: true, ratio: 1.25 };
+    expect(valid('GradedCreate', body)).toBe(true);
+    const created = await post(body);
+    expect(created.status).toBe(201);
+    expect(created.body.data).toMatchObject(body);
+    expect(valid('Graded', created.body.data)).toBe(true);
+    const listed = await s.client.get<{ data: unknown[] }>(at('/graded?filter[grade]=2'), { token: other.token });
+    expect(listed.body.data).toHaveLength(1);
+    expect(valid('GradedList', listed.body)).toBe(true);
+  });
+
+  it('a file field takes the object its record schema returns: one the record schema refuses is refused on input too', async () => {
+    const { default: Ajv2020 } = await import('ajv/dist/2020.js');
+    const ajv = new Ajv2020({ strict: false, validateFormats: false });
+    const document = (await current()).body;
+    const valid = (schema: string, value: unknown) =>
+      ajv.validate({ $ref: `#/components/schemas/${schema}`, components: document.components }, value);
+    // the server stores an object as given and answers it back as the record's value
+    const odd = { photo: { id: 5, size: 'big', filename: ['a'] } };
+    const stored = await s.client.post<{ data: Record<string, unknown> }>(at('/asset'), { token: other.token, body: odd });
+    expect(stored.status).toBe(201);
+    expect(stored.body.data.photo).toEqual(odd.photo);
+    expect(valid('Asset', stored.body.data)).toBe(false);
+    expect(valid('AssetCreate', odd)).toBe(false);
+    expect(valid('AssetUpdate', odd)).toBe(false);
+    // a file object of the documented shape goes in and comes back valid
+    const shaped = { photo: { id: 'f-1', filename: 'x.pdf', size: 3, mime_type: 'application/pdf' } };
+    expect(valid('AssetCreate', shaped)).toBe(true);
+    const created = await s.client.post<{ data: unknown }>(at('/asset'), { token: other.token, body: shaped });
+    expect(created.status).toBe(201);
+    expect(valid('Asset', created.body.data)).toBe(true);
+  });
+
   it('request and record schemas take and refuse what the server takes and refuses', async () => {
     await admin('post', '/_admin/entities', {
       name: 'keyed',
