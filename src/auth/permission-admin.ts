@@ -3,7 +3,6 @@ import { invalid, invalidPayload, notFound } from '../errors.js';
 import {
   CONDITION_OPERATORS,
   USER_VARIABLES,
-  dateValue,
   isConditionOperator,
   isPermissionAction,
   type PermissionAction,
@@ -11,6 +10,7 @@ import {
 } from './permissions.js';
 import { optionalRoles } from './users.js';
 import { UUID_RE } from '../types/ids.js';
+import { instantValue } from '../types/condition-values.js';
 
 /** Admin API of permission policies (spec: auth.md §Permissions, Admin API). */
 
@@ -157,7 +157,7 @@ function valueProblem(operator: PermissionCondition['operator'], value: unknown)
       return undefined;
     default:
       if (typeof value === 'number' && Number.isFinite(value)) return undefined;
-      if (dateValue(value) !== undefined) return undefined;
+      if (instantValue(value) !== undefined) return undefined;
       return `must be a number or a date for operator ${operator}`;
   }
 }

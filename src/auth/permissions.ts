@@ -2,6 +2,8 @@ import type { Queryable } from '../db/database.js';
 import { forbidden } from '../errors.js';
 import type { Caller } from './caller.js';
 import { getOrInsert } from '../collections.js';
+import { comparableField, compareOrdered, conditionText, orderingBound } from '../types/condition-values.js';
+import type { TypedField } from '../types/field-types.js';
 
 /**
  * Permission policies (spec: auth.md §Permissions): a whitelist of
@@ -82,17 +84,24 @@ export class PermissionSet {
   /**
    * 403 FORBIDDEN "No permission for <action> on <entity>" when no policy exists for (entity, action);
    * "Permission denied for <action> on <entity>" when none grants it. Admins always pass.
-   * `record` is the current stored row for update/delete; for `read` with a record, the record must be
-   * visible under one matching policy; `create` never evaluates conditions.
+   * `record` is the current stored row for update/delete (`fields`: its entity's, see conditionHolds); for
+   * `read` with a record, the record must be visible under one matching policy; `create` never evaluates
+   * conditions.
    */
-  check(caller: Caller, entity: string, action: PermissionAction, record?: Readonly<Record<string, unknown>>): void {
+  check(
+    caller: Caller,
+    entity: string,
+    action: PermissionAction,
+    record?: Readonly<Record<string, unknown>>,
+    fields?: ReadonlyMap<string, TypedField>,
+  ): void {
     if (caller.isAdmin) return;
     const matching = this.matching(caller, entity, action);
     if (action === 'create') return;
     if (action === 'read' && record === undefined) return;
     const row = record ?? {};
     for (const { policy } of matching) {
-      if (policy.conditions.every((c) => conditionHolds(row, c, caller))) return;
+      if (policy.conditions.every((c) => conditionHolds(row, c, caller, fields))) return;
     }
     throw denied(action, entity);
   }
@@ -143,30 +152,39 @@ export async function loadPermissionSet(db: Queryable): Promise<PermissionSet> {
 
 /**
  * Whether one condition holds on a record (spec: auth.md §Evaluation), with `$user.*` values taken from
- * the caller. A missing (or null) field never holds, like SQL's NULL comparisons.
+ * the caller. A missing (or null) field never holds, like SQL's NULL comparisons; with the entity's
+ * `fields`, neither does an undeclared, json or file one (types/condition-values.ts).
  */
-export function conditionHolds(record: Readonly<Record<string, unknown>>, condition: PermissionCondition, caller: Caller): boolean {
+export function conditionHolds(
+  record: Readonly<Record<string, unknown>>,
+  condition: PermissionCondition,
+  caller: Caller,
+  fields?: ReadonlyMap<string, TypedField>,
+): boolean {
+  const field = fields?.get(condition.field);
+  if (fields && !comparableField(field)) return false;
+  const type = field?.type;
   const actual = Object.hasOwn(record, condition.field) ? record[condition.field] : undefined;
   if (actual === undefined || actual === null) return false;
   const expected = resolveValue(condition, caller);
   if (expected === UNRESOLVED) return false;
   switch (condition.operator) {
     case 'eq':
-      return asText(actual) === asText(expected);
+      return conditionText(actual, type) === conditionText(expected, type);
     case 'neq':
-      return asText(actual) !== asText(expected);
+      return conditionText(actual, type) !== conditionText(expected, type);
     case 'in':
     case 'not_in': {
       if (!Array.isArray(expected)) return false;
-      const text = asText(actual);
-      const found = expected.some((member) => asText(member) === text);
+      const text = conditionText(actual, type);
+      const found = expected.some((member) => conditionText(member, type) === text);
       return condition.operator === 'in' ? found : !found;
     }
     case 'gt':
     case 'gte':
     case 'lt':
     case 'lte': {
-      const cmp = compareOrdered(actual, expected);
+      const cmp = compareOrdered(actual, orderingBound(expected));
       if (cmp === undefined) return false;
       if (condition.operator === 'gt') return cmp > 0;
       if (condition.operator === 'gte') return cmp >= 0;
@@ -234,49 +252,6 @@ function resolveScalar(value: unknown, caller: Caller): Resolved {
   if (value === '$user.email') return caller.email ?? UNRESOLVED;
   if (value === '$user.roles') return UNRESOLVED;
   return value;
-}
-
-/** The string form used by eq/neq/in/not_in. */
-function asText(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  if (value instanceof Date) return value.toISOString();
-  if (value === null || value === undefined) return '';
-  return JSON.stringify(value);
-}
-
-const DATE_RE = /^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)?)?$/;
-
-/** Time in ms of a date value (Date or ISO-8601 string), else undefined. */
-export function dateValue(value: unknown): number | undefined {
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.getTime();
-  if (typeof value !== 'string' || !DATE_RE.test(value.trim())) return undefined;
-  const ms = Date.parse(value.trim());
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
-function numberValue(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  if (typeof value === 'string' && value.trim() !== '') {
-    const n = Number(value);
-    return Number.isFinite(n) ? n : undefined;
-  }
-  return undefined;
-}
-
-/**
- * Ordering: numeric, a non-numeric side counting as 0 (spec). When the policy value is a date, both
- * sides compare as instants; a record value that is not a date then never satisfies the condition.
- */
-function compareOrdered(actual: unknown, expected: unknown): number | undefined {
-  if (numberValue(expected) === undefined) {
-    const expectedMs = dateValue(expected);
-    if (expectedMs !== undefined) {
-      const actualMs = dateValue(actual);
-      return actualMs === undefined ? undefined : Math.sign(actualMs - expectedMs);
-    }
-  }
-  return Math.sign((numberValue(actual) ?? 0) - (numberValue(expected) ?? 0));
 }
 
 function parsePolicyRow(row: unknown): PermissionPolicy | undefined {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { makeCaller, type Caller } from '../../src/auth/caller.js';
 import { PermissionSet, conditionHolds, type PermissionCondition, type ReadScope } from '../../src/auth/permissions.js';
+import { ExactNumber } from '../../src/db/exact-number.js';
 import { RocketError } from '../../src/errors.js';
 
 const ALICE = '11111111-1111-4111-8111-111111111111';
@@ -114,6 +115,32 @@ describe('conditionHolds: operators', () => {
     }
     // inherited properties are not fields
     expect(holds({}, { field: 'constructor', operator: 'neq', value: 'x' })).toBe(false);
+  });
+
+  it('with the entity fields: decimals read plainly, int8 digits exactly, json fields never hold', () => {
+    const fields = new Map([
+      ['d', { type: 'decimal' as const }],
+      ['big', { type: 'bigint' as const }],
+      ['j', { type: 'json' as const }],
+    ]);
+    const typed = (record: Record<string, unknown>, c: PermissionCondition) => conditionHolds(record, c, alice, fields);
+    expect(typed({ d: 1e-7 }, { field: 'd', operator: 'eq', value: '0.0000001' })).toBe(true);
+    expect(typed({ d: 1.5 }, { field: 'd', operator: 'eq', value: '1.50' })).toBe(false);
+    const big = new ExactNumber('9007199254740993');
+    expect(typed({ big }, { field: 'big', operator: 'eq', value: '9007199254740993' })).toBe(true);
+    expect(typed({ big }, { field: 'big', operator: 'gt', value: 2 ** 53 })).toBe(true);
+    expect(typed({ j: 'a' }, { field: 'j', operator: 'eq', value: 'a' })).toBe(false);
+    expect(typed({ j: 'a' }, { field: 'j', operator: 'neq', value: 'b' })).toBe(false);
+    expect(typed({ x: 'a' }, { field: 'x', operator: 'eq', value: 'a' })).toBe(false); // not a field of the entity
+  });
+
+  it('only plain decimal literals are numbers; dates are checked, offset-less ones are UTC', () => {
+    expect(holds({ x: '0x10' }, { field: 'x', operator: 'gt', value: 1 })).toBe(false);
+    expect(holds({ x: ' 5' }, { field: 'x', operator: 'gt', value: 1 })).toBe(false);
+    expect(holds({ x: '1e3' }, { field: 'x', operator: 'gt', value: 999 })).toBe(true);
+    expect(holds({ x: '2024-02-30' }, { field: 'x', operator: 'lt', value: '2025-01-01' })).toBe(false);
+    expect(holds({ x: '2024-06-01T10:00' }, { field: 'x', operator: 'gte', value: '2024-06-01T10:00:00Z' })).toBe(true);
+    expect(holds({ x: '2024-06-01T10:00' }, { field: 'x', operator: 'gt', value: '2024-06-01T10:00:00Z' })).toBe(false);
   });
 
   it('an unknown operator never holds', () => {

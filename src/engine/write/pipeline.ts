@@ -25,7 +25,7 @@ import { nowIso } from '../../types/time.js';
 /** Permission check of a nested row; a denial names the row's path. */
 function permit(ctx: OpContext, entity: EntityMeta, path: string, action: PermissionAction, current?: Record_): void {
   try {
-    ctx.app.permissions.check(ctx.caller, entity.name, action, current);
+    ctx.app.permissions.check(ctx.caller, entity.name, action, current, entity.fields);
   } catch (err) {
     if (err instanceof RocketError) {
       throw new RocketError(err.code, `${err.message} (${path})`, [{ field: path, rule: 'permission', message: err.message }]);
@@ -310,7 +310,7 @@ export async function updateRecord(ctx: OpContext, entityName: string, id: strin
   const stored = await inTransaction(ctx, async (sc) => {
     const current = await findRecord(sc.tx, entity, id, { forUpdate: true });
     if (!current) throw recordNotFound(entity, id);
-    ctx.app.permissions.check(ctx.caller, entity.name, 'update', current);
+    ctx.app.permissions.check(ctx.caller, entity.name, 'update', current, entity.fields);
     const row = parsePayload(ctx.app.registry, entity, jsonObject(body), 'update');
     row.current = current;
     row.record = { ...recordOf(entity, current), ...row.values };
@@ -326,7 +326,7 @@ export async function deleteRecord(ctx: OpContext, entityName: string, id: strin
   await inTransaction(ctx, async (sc) => {
     const current = await findRecord(sc.tx, entity, id, { forUpdate: true });
     if (!current) throw recordNotFound(entity, id);
-    ctx.app.permissions.check(ctx.caller, entity.name, 'delete', current);
+    ctx.app.permissions.check(ctx.caller, entity.name, 'delete', current, entity.fields);
     const record = recordOf(entity, current);
     await runRules(sc.tx, ctx.caller, new Date(sc.now), { entity, record, old: record, pk: current[entity.pk.name], action: 'delete' }, sc.details);
     if (sc.details.length) throw new RocketError('VALIDATION_FAILED', 'Validation failed', sc.details);

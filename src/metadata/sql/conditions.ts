@@ -2,6 +2,22 @@ import type { PermissionCondition, ReadScope } from '../../auth/permissions.js';
 import type { Params } from '../../db/params.js';
 import { RocketError, invalidPayload } from '../../errors.js';
 import { coerceFilter } from '../../types/coerce.js';
+import {
+  INSTANT_PATTERN,
+  NUMBER_TEXT_MAX,
+  NUMBER_TEXT_PATTERN,
+  ceilDecimal,
+  comparableField,
+  compareDecimals,
+  conditionNumber,
+  conditionText,
+  decimalParam,
+  floorDecimal,
+  orderingBound,
+  pgInstantText,
+  storedValueWithText,
+  type Decimal,
+} from '../../types/condition-values.js';
 import { FILTER_OPERATORS, type FilterOp } from '../../types/filter-operators.js';
 import { DELETED_AT, type EntityMeta, type FieldMeta } from '../registry.js';
 
@@ -87,42 +103,120 @@ export function orderSql(keys: readonly SortKey[], alias = ''): string {
   return ` ORDER BY ${keys.map((k) => `${alias}${k.field.col} ${k.desc ? 'DESC' : 'ASC'}`).join(', ')}`;
 }
 
-/**
- * A bound an integer field's type refuses (`n lt 10.5`), as the number it is: compared numerically, as the
- * update check compares it, instead of matching nothing.
+type Ordering = 'gt' | 'gte' | 'lt' | 'lte';
+const ORDER_SQL: Record<Ordering, string> = { gt: '>', gte: '>=', lt: '<', lte: '<=' };
+const INT8_MAX = 9223372036854775807n;
+const holdsFor = (cmp: number, op: Ordering) => (op === 'gt' ? cmp > 0 : op === 'gte' ? cmp >= 0 : op === 'lt' ? cmp < 0 : cmp <= 0);
+const ZERO: Decimal = { m: 0n, e: 0 };
+
+/*
+ * Permission conditions as read filters (spec: auth.md §Evaluation). The update/delete check decides on
+ * the decoded row in JavaScript (types/condition-values.ts); these predicates pass exactly the rows it
+ * passes. Values whose text or number no stored value of the column type can have are settled here, so
+ * what reaches SQL is the column's own typed comparison, which its indexes serve; only a text column
+ * compared numerically or by date, and a float against a bound no double prints as, need casts.
  */
-function numericBound(field: FieldMeta, value: unknown, params: Params): string | undefined {
-  if (field.type !== 'int' && field.type !== 'integer' && field.type !== 'bigint') return undefined;
-  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
-  return Number.isFinite(n) ? params.add(String(n), 'numeric') : undefined;
+
+/** A stored value's text is one of `texts` (eq, in), or (negated) is none of them (neq, not_in). */
+function textMatchSql(field: FieldMeta, col: string, texts: readonly string[], negate: boolean, params: Params): string {
+  const values = [...new Set(texts.map((t) => storedValueWithText(field.type, t)).filter((v) => v !== undefined))];
+  if (values.length === 0) return negate ? `${col} IS NOT NULL` : 'FALSE';
+  if (field.type === 'timestamp') {
+    // A stored timestamp reads as its millisecond (Date): the text names [t, t + 1 ms).
+    const ms = values.map((v) => Date.parse(v));
+    if (ms.length === 1) {
+      const from = params.add(pgInstantText(ms[0]!), 'timestamptz');
+      const to = params.add(pgInstantText(ms[0]! + 1), 'timestamptz');
+      return negate ? `(${col} < ${from} OR ${col} >= ${to})` : `(${col} >= ${from} AND ${col} < ${to})`;
+    }
+    const list = params.add(ms.map(pgInstantText), 'text[]');
+    return `date_trunc('milliseconds', ${col}) ${negate ? '<> ALL' : '= ANY'}(${list}::timestamptz[])`;
+  }
+  if (values.length === 1) {
+    // postgres.js writes a bool parameter from a JS boolean only (any string becomes false).
+    const value = field.type === 'boolean' ? values[0] === 'true' : values[0]!;
+    return `${col} ${negate ? '<>' : '='} ${params.add(value, field.cast)}`;
+  }
+  return `${col} ${negate ? '<> ALL' : '= ANY'}(${params.add(values, 'text[]')}::${field.cast}[])`;
+}
+
+/** `col op n` over an integer column, with n's floor or ceiling: the comparison an index serves. */
+function integerOrderSql(col: string, op: Ordering, d: Decimal, params: Params): string {
+  const up = op === 'gte' || op === 'lt';
+  const bound = up ? ceilDecimal(d) : floorDecimal(d);
+  const above = op === 'gt' || op === 'gte';
+  if (bound > INT8_MAX) return above ? 'FALSE' : `${col} IS NOT NULL`;
+  if (bound < -INT8_MAX - 1n) return above ? `${col} IS NOT NULL` : 'FALSE';
+  return `${col} ${ORDER_SQL[op]} ${params.add(bound.toString(), 'int8')}`;
+}
+
+/** gt/gte/lt/lte against a number: exact comparison of the column's number (a non-number counts as 0). */
+function numberOrderSql(field: FieldMeta, col: string, op: Ordering, d: Decimal, params: Params): string {
+  const sqlOp = ORDER_SQL[op];
+  switch (field.type) {
+    case 'int':
+    case 'integer':
+    case 'bigint':
+      return integerOrderSql(col, op, d, params);
+    case 'decimal':
+      return `${col} ${sqlOp} ${params.add(decimalParam(d), 'numeric')}`;
+    case 'float': {
+      // A double reads as its shortest decimal (what JSON writes), which orders as the doubles do; a bound
+      // between two doubles compares with that decimal, float8's text.
+      const n = String(Number(decimalParam(d)));
+      if (compareDecimals(conditionNumber(n) ?? ZERO, d) === 0) return `${col} ${sqlOp} ${params.add(n, 'float8')}`;
+      return `${col}::text::numeric ${sqlOp} ${params.add(decimalParam(d), 'numeric')}`;
+    }
+    case 'string':
+    case 'text': {
+      const number = `CASE WHEN char_length(${col}) <= ${NUMBER_TEXT_MAX} AND ${col} ~ '${NUMBER_TEXT_PATTERN}' THEN ${col}::numeric ELSE 0 END`;
+      return `(${col} IS NOT NULL AND (${number}) ${sqlOp} ${params.add(decimalParam(d), 'numeric')})`;
+    }
+    default: // booleans, UUIDs, dates and timestamps are no numbers: 0
+      return holdsFor(compareDecimals(ZERO, d), op) ? `${col} IS NOT NULL` : 'FALSE';
+  }
+}
+
+/** gt/gte/lt/lte against a date: instants compared at the millisecond (a value that is no date never holds). */
+function instantOrderSql(field: FieldMeta, col: string, op: Ordering, ms: number, params: Params): string {
+  let value: string;
+  if (field.type === 'timestamp' || field.type === 'date') value = col;
+  else if (field.type === 'string' || field.type === 'text') {
+    // Digits past the millisecond are dropped, as Date drops them (PostgreSQL would round at the microsecond).
+    value = `(CASE WHEN ${col} ~ '${INSTANT_PATTERN}' THEN regexp_replace(${col}, '([.][0-9]{3})[0-9]+', '\\1')::timestamptz END)`;
+  } else return 'FALSE';
+  // At the millisecond: trunc(v) > t ⇔ v ≥ t + 1 ms, trunc(v) ≤ t ⇔ v < t + 1 ms.
+  const after = op === 'gt' || op === 'lte';
+  const sqlOp = op === 'gt' || op === 'gte' ? '>=' : '<';
+  return `${value} ${sqlOp} ${params.add(pgInstantText(after ? ms + 1 : ms), 'timestamptz')}`;
 }
 
 function conditionSql(entity: EntityMeta, c: PermissionCondition, params: Params, alias: string): string {
   const field = entity.fields.get(c.field);
-  if (!field) return 'FALSE'; // a condition on a field the entity lacks matches nothing
+  // A condition on a field the entity lacks, or on a json or file one, matches nothing.
+  if (!field || !comparableField(field)) return 'FALSE';
   const col = alias + field.col;
-  const typed = (v: unknown) => {
-    const coerced = v === null || v === undefined ? { ok: false as const } : coerceFilter(field, String(v));
-    return coerced.ok ? params.add(coerced.value as string, field.cast) : undefined;
-  };
   switch (c.operator) {
     case 'eq':
-    case 'neq': {
-      const p = typed(c.value);
-      const op = c.operator === 'eq' ? '=' : '<>';
-      return p ? `${col} ${op} ${p}` : `${col}::text ${op} ${params.add(String(c.value), 'text')}`;
-    }
+    case 'neq':
+      return textMatchSql(field, col, [conditionText(c.value, field.type)], c.operator === 'neq', params);
     case 'in':
     case 'not_in': {
-      const list = Array.isArray(c.value) ? c.value.map(String) : [];
-      const p = params.add(list, 'text[]');
-      return c.operator === 'in' ? `${col}::text = ANY(${p})` : `${col}::text <> ALL(${p})`;
+      if (!Array.isArray(c.value)) return 'FALSE';
+      const texts = c.value.map((v) => conditionText(v, field.type));
+      return textMatchSql(field, col, texts, c.operator === 'not_in', params);
     }
-    default: {
-      const op = { gt: '>', gte: '>=', lt: '<', lte: '<=' }[c.operator];
-      const p = typed(c.value) ?? numericBound(field, c.value, params);
-      return p ? `${col} ${op} ${p}` : 'FALSE';
+    case 'gt':
+    case 'gte':
+    case 'lt':
+    case 'lte': {
+      const bound = orderingBound(c.value);
+      return bound.kind === 'number'
+        ? numberOrderSql(field, col, c.operator, bound.d, params)
+        : instantOrderSql(field, col, c.operator, bound.ms, params);
     }
+    default:
+      return 'FALSE';
   }
 }
 
