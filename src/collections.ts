@@ -9,3 +9,11 @@ export function getOrInsert<K extends object, V>(map: Map<K, V> | WeakMap<K, V>,
   }
   return value;
 }
+
+/**
+ * The value of an own property of `obj`, undefined when it has none: a key that is also an Object.prototype
+ * member (`constructor`, `toString`, …) is a legal field name and must not read the inherited function.
+ */
+export function ownValue(obj: Readonly<Record<string, unknown>>, key: string): unknown {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}

@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { serviceUnavailable } from '../errors.js';
-import { type ExactNumber, int8Value } from './exact-number.js';
+import { type ExactNumber, int8Value, numericValue } from './exact-number.js';
 import { mapPgError, RETRY_AFTER_SECONDS } from './pg-errors.js';
 
 /** A value that may be bound as a query parameter. */
@@ -10,6 +10,8 @@ export type Row = Record<string, unknown>;
 /** Anything that runs SQL: a pool or a transaction. */
 export interface Queryable {
   query<T = Row>(text: string, params?: readonly SqlParam[]): Promise<T[]>;
+  /** True for a transaction: a failed statement aborts it unless it ran under a savepoint. */
+  readonly inTransaction?: boolean;
 }
 
 export interface ConnectionOptions {
@@ -80,10 +82,10 @@ function parseTimestamp(text: string): Date {
   return new Date(pgTimestampToIso(text));
 }
 
-// Decimal and bigint columns come back as JSON numbers (spec: value encoding), bigints beyond 2^53 exactly;
-// dates stay 'YYYY-MM-DD' strings so no timezone can shift them.
+// Decimal and bigint columns come back as JSON numbers (spec: value encoding), exactly where a double would
+// round them (an ExactNumber); dates stay 'YYYY-MM-DD' strings so no timezone can shift them.
 const TYPES = {
-  numeric: { to: 1700, from: [1700], serialize: (v: unknown) => String(v), parse: (v: string) => Number(v) },
+  numeric: { to: 1700, from: [1700], serialize: (v: unknown) => String(v), parse: numericValue },
   int8: { to: 20, from: [20], serialize: (v: unknown) => String(v), parse: int8Value },
   date: { to: 1082, from: [1082], serialize: (v: unknown) => String(v), parse: (v: string) => v },
   // Timestamps travel as text both ways: PostgreSQL parses what the client sent (offset-less = UTC, the
@@ -103,7 +105,7 @@ const TYPES = {
   },
 };
 
-type TypeMap = { numeric: number; int8: number | ExactNumber; date: string; timestamptz: Date; json: unknown };
+type TypeMap = { numeric: number | ExactNumber; int8: number | ExactNumber; date: string; timestamptz: Date; json: unknown };
 
 /** One connection pool to one PostgreSQL database. */
 export class Database implements Queryable {
@@ -233,6 +235,7 @@ export class Database implements Queryable {
     }
     let begun: Promise<unknown> | undefined;
     const tx: Queryable = {
+      inTransaction: true,
       query: async <R = Row>(text: string, params: readonly SqlParam[] = []) => {
         if (!begun) {
           this.statements++;

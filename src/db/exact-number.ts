@@ -10,10 +10,26 @@ export class ExactNumber extends Number {
     super(Number(digits));
   }
   toJSON(): string {
-    return this.digits;
+    return marker === undefined ? this.digits : marker + this.digits;
   }
   override toString(): string {
     return this.digits;
+  }
+}
+
+/**
+ * Set only while `stringifyMarked` runs. JSON.stringify is synchronous, so no other code can see it set; a
+ * `toJSON` is much cheaper than a replacer, which JSON.stringify would call for every value of the payload.
+ */
+let marker: string | undefined;
+
+/** JSON.stringify, with every ExactNumber written as the string `mark` + its digits. */
+export function stringifyMarked(value: unknown, mark: string): string {
+  marker = mark;
+  try {
+    return JSON.stringify(value);
+  } finally {
+    marker = undefined;
   }
 }
 
@@ -21,4 +37,17 @@ export class ExactNumber extends Number {
 export function int8Value(digits: string): number | ExactNumber {
   const n = Number(digits);
   return Number.isSafeInteger(n) ? n : new ExactNumber(digits);
+}
+
+/**
+ * A NUMERIC as PostgreSQL writes it (plain digits, no exponent) as a number when the double prints back as the
+ * same value, else an ExactNumber: 99999999999999.99 would come back as 99999999999999.98. Up to 15 characters
+ * hold at most 15 digits, which a double always keeps, so short values (nearly all) skip the comparison.
+ */
+export function numericValue(text: string): number | ExactNumber {
+  const n = Number(text);
+  if (text.length <= 15) return n;
+  const dot = text.indexOf('.');
+  const value = dot === -1 ? text : text.replace(/\.?0+$/, '');
+  return String(n) === value ? n : new ExactNumber(text);
 }

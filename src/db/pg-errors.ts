@@ -21,7 +21,7 @@ export function mapPgError(err: unknown): unknown {
   if (!(err instanceof postgres.PostgresError)) return err;
   switch (err.code) {
     case '23505':
-      return conflict('A record with this value already exists');
+      return new UniqueViolation(err.constraint_name);
     case '23503':
       return conflict('A related record is missing or still referenced');
     case '23502':
@@ -40,6 +40,13 @@ export function mapPgError(err: unknown): unknown {
       return validationFailed('Validation failed', [{ rule: 'type', message: 'A value is too large for the index of its field' }]);
     default:
       return err;
+  }
+}
+
+/** A unique violation (409), naming the index it broke, so a writer that can pick another value may try again. */
+export class UniqueViolation extends RocketError {
+  constructor(readonly index: string | undefined) {
+    super('CONFLICT', 'A record with this value already exists');
   }
 }
 

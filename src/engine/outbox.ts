@@ -1,5 +1,6 @@
 import type { Database, Queryable } from '../db/database.js';
 import { type CallOut, DEFAULT_CALL_OUT } from '../outbound/delivery.js';
+import { exactJson, parseExactJson } from '../types/exact-json.js';
 import type { EngineApp } from './context.js';
 import type { OutboxEntry } from './write/stages.js';
 
@@ -21,7 +22,7 @@ export async function recordEffects(tx: Queryable, entries: readonly OutboxEntry
   if (entries.length === 0) return [];
   return tx.query<StoredEffect>(
     'INSERT INTO _outbox (kind, payload) SELECT k, p FROM unnest($1::text[], $2::jsonb[]) AS x(k, p) RETURNING id, kind, payload',
-    [entries.map((e) => e.kind), entries.map((e) => JSON.stringify(e.payload))],
+    [entries.map((e) => e.kind), entries.map((e) => exactJson(e.payload))],
   );
 }
 
@@ -42,14 +43,15 @@ export async function dispatchEffects(app: EngineApp, effects: readonly StoredEf
 
 async function sendWebhooks(db: Database, callOut: CallOut, webhooks: readonly StoredEffect[]): Promise<void> {
   if (webhooks.length === 0) return;
-  const claimed = await db.query<StoredEffect>(
-    `UPDATE _outbox SET claimed_at = NOW() WHERE id = ANY($1::uuid[]) AND claimed_at IS NULL RETURNING id, kind, payload`,
+  // The payload as text: the driver's JSON.parse would round a decimal or int8 that a double cannot hold.
+  const claimed = await db.query<{ id: string; payload: string }>(
+    `UPDATE _outbox SET claimed_at = NOW() WHERE id = ANY($1::uuid[]) AND claimed_at IS NULL RETURNING id, payload::text AS payload`,
     [webhooks.map((w) => w.id)],
   );
   for (const effect of claimed) {
-    const { url, method, body } = effect.payload as { url: string; method: string; body: unknown };
+    const { url, method, body } = parseExactJson(effect.payload) as { url: string; method: string; body: unknown };
     // Not awaited: the write's answer does not wait for the receiver (fire-and-forget per spec).
-    void callOut({ url, method, headers: {}, body: method === 'GET' ? '' : JSON.stringify(body) })
+    void callOut({ url, method, headers: {}, body: method === 'GET' ? '' : exactJson(body) })
       .then((res) => db.query('UPDATE _outbox SET processed_at = NOW(), error = $2 WHERE id = $1', [effect.id, res.ok ? null : res.error]))
       .catch(() => undefined);
   }

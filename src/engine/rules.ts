@@ -7,13 +7,16 @@ import { loadKey, type CompiledRule } from '../metadata/compiled-rules.js';
 import type { Record_ } from './context.js';
 import { loadRelated } from './related.js';
 import { fieldValue } from './field-value.js';
+import { ownValue } from '../collections.js';
+import { PROTO_KEY } from '../metadata/types.js';
 
 /** Field rule check (spec: rules.md §Field rules); undefined = passes. */
 function fieldRuleFails(rule: CompiledRule, record: Record_): boolean {
   const { field, operator, value: threshold } = rule.def;
-  const value = record[field!];
+  const value = ownValue(record, field!);
   if (value === undefined || value === null) return false;
-  const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
+  // An exact decimal or int8 (an ExactNumber, a Number object) compares as its nearest double.
+  const num = (v: unknown) => (typeof v === 'number' ? v : v instanceof Number ? v.valueOf() : undefined);
   switch (operator) {
     case 'min':
       return num(value) !== undefined && num(threshold) !== undefined && num(value)! < num(threshold)!;
@@ -137,7 +140,8 @@ export async function runRules(db: Queryable, caller: Caller, now: Date, target:
       continue;
     }
     if (value instanceof Date) value = value.toISOString();
-    target.record[field] = value;
+    // Never an entity field, so dropped anyway; assigning it would replace the prototype of `record`.
+    if (field !== PROTO_KEY) target.record[field] = value;
     const meta = target.entity.fields.get(field);
     if (!meta || !target.values) continue; // not an entity field: dropped at write time
     // A file field is a type error here too: only the files stage, after the rules, resolves file ids.

@@ -9,6 +9,7 @@ import { fieldValue } from './field-value.js';
 import { at, prefixDetails, type RowPlan } from './write/plan.js';
 import type { StageContext } from './write/stages.js';
 import { isoSeconds } from '../types/time.js';
+import { PROTO_KEY } from '../metadata/types.js';
 
 const state = (v: unknown) => (v === null || v === undefined ? '' : String(v));
 
@@ -35,7 +36,7 @@ export async function runStateMachines(sc: StageContext, row: RowPlan): Promise<
   if (machines.length === 0) return;
   const details: ErrorDetail[] = [];
   for (const m of machines) {
-    if (!(m.field in row.values)) continue;
+    if (!Object.hasOwn(row.values, m.field)) continue;
     const next = state(row.values[m.field]);
     if (row.op === 'insert') {
       if (m.initial && next !== m.initial) {
@@ -95,7 +96,8 @@ async function runActions(sc: StageContext, row: RowPlan, actions: TransitionAct
       case 'set_field': {
         const value = action.value === 'now' ? isoSeconds(sc.now) : (action.value ?? null);
         const f = row.entity.fields.get(action.field!);
-        row.record[action.field!] = value;
+        // A non-entity field only shows in `record`; `__proto__` would replace its prototype instead.
+        if (action.field !== PROTO_KEY) row.record[action.field!] = value;
         if (!f || f.auto || f.name === row.entity.pk.name) break; // ignored by the write (spec)
         const checked = fieldValue(f, value, f.name); // a file field is a type error: coerceInput never takes one
         if (checked.ok) row.values[f.name] = checked.value;

@@ -69,7 +69,7 @@ async function pageOfEntries(ctx: OpContext, conds: string[], params: Params, q:
       entity: r.entity,
       record_id: r.record_id,
       action: r.action,
-      changes: (ctx.app.registry.hasBigint ? parseExactJson(r.changes) : JSON.parse(r.changes)) as Changes,
+      changes: (ctx.app.registry.hasExactNumbers ? parseExactJson(r.changes) : JSON.parse(r.changes)) as Changes,
       actor: { kind: r.actor_kind, id: r.actor_id, email: r.actor_email },
       at: r.at,
     });

@@ -1,5 +1,6 @@
 import secureJson from 'secure-json-parse';
 import { RefusedBody, RocketError } from '../errors.js';
+import { markInexactNumbers, reviveExact } from '../types/exact-json.js';
 
 /**
  * Deepest array/object nesting a JSON body may have. Far above what records,
@@ -34,9 +35,10 @@ export function unsupportedMediaType(contentType: string | undefined): RocketErr
   );
 }
 
-/** Route config key of those routes. */
+/** Route config keys: a body read after the route's own checks; numbers kept exact (record writes). */
 export interface LateBody {
   lateBody?: boolean;
+  exactNumbers?: boolean;
 }
 
 declare module 'fastify' {
@@ -46,16 +48,19 @@ declare module 'fastify' {
 /**
  * A JSON request body: parsed safely (a __proto__ key is a 422, constructor.prototype
  * keys are dropped), nesting limited; an empty body is no body, so a DELETE sent with a
- * JSON content type still works.
+ * JSON content type still works. With `exact`, a number a double would change
+ * (99999999999999.99) becomes an ExactNumber, so a decimal or bigint field stores what was sent.
  */
-export function parseJsonBody(text: string): unknown {
+export function parseJsonBody(text: string, exact = false): unknown {
   if (text.trim() === '') return undefined;
   // Nesting needs at least one character per level: short bodies cannot be too deep.
   if (text.length > MAX_JSON_DEPTH && jsonTooDeep(text)) {
     throw new RocketError('INVALID_PAYLOAD', `Invalid request body: JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   }
   try {
-    return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'remove' });
+    const marked = exact ? markInexactNumbers(text) : undefined;
+    const options = { protoAction: 'error', constructorAction: 'remove' } as const;
+    return marked === undefined ? secureJson.parse(text, undefined, options) : secureJson.parse(marked, reviveExact, options);
   } catch (err) {
     // A `__proto__` key is refused like any key nothing defines (removing it silently would hide the mistake),
     // named where it is: at the top a field, deeper inside a json value or a nested row.

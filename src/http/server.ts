@@ -41,10 +41,11 @@ export async function buildHttp(
   // JSON is the only body type (uploads parse multipart in their own scope); others are 415. Routes that check
   // their entity, record or permission first read either failure at their body step.
   const late = (req: FastifyRequest) => (req.routeOptions.config as LateBody | undefined)?.lateBody === true;
+  const exact = (req: FastifyRequest) => (req.routeOptions.config as LateBody | undefined)?.exactNumbers === true;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     try {
-      done(null, parseJsonBody(typeof body === 'string' ? body : body.toString('utf8')));
+      done(null, parseJsonBody(typeof body === 'string' ? body : body.toString('utf8'), exact(req)));
     } catch (err) {
       if (err instanceof UnreadableJson && late(req)) return done(null, new RefusedBody(err));
       done(err as Error, undefined);
@@ -57,10 +58,11 @@ export async function buildHttp(
     done(refused, undefined);
   });
 
-  // Objects of an app with bigint fields go through the exact encoder (int8 beyond 2^53 stays exact). Set here,
-  // not earlier: a reply serializer would also re-encode the ready-made JSON strings some routes send.
+  // Objects of an app with bigint or decimal fields go through the exact encoder (an int8 beyond 2^53, a decimal
+  // a double would round stay exact). Set here, not earlier: a reply serializer would also re-encode the
+  // ready-made JSON strings some routes send.
   app.addHook('preSerialization', (request, reply, payload, done) => {
-    if (request.rocketApp?.registry.hasBigint) reply.serializer(exactJson);
+    if (request.rocketApp?.registry.hasExactNumbers) reply.serializer(exactJson);
     done(null, payload);
   });
   app.addHook('onRequest', (request, reply, done) => {

@@ -5,6 +5,7 @@ import { Problems, isObject } from './problems.js';
 import {
   IDENTIFIER_RE,
   PK_TYPES,
+  PROTO_KEY,
   RESERVED_ENTITY_NAMES,
   SYSTEM_COLUMNS,
   SYSTEM_TABLES,
@@ -41,7 +42,7 @@ function bool(p: Problems, path: string, value: unknown): boolean {
   return value;
 }
 
-function field(p: Problems, raw: unknown, i: number): FieldDef | undefined {
+function field(p: Problems, raw: unknown, i: number, stored: boolean): FieldDef | undefined {
   const at = `fields[${i}]`;
   if (!isObject(raw)) {
     p.add(at, `${at} must be an object`);
@@ -49,6 +50,10 @@ function field(p: Problems, raw: unknown, i: number): FieldDef | undefined {
   }
   if (!identifier(p, `${at}.name`, raw.name, `${at}.name`)) return undefined;
   const name = raw.name;
+  if (name === PROTO_KEY) {
+    if (!stored) p.add(`${at}.name`, `field name "${PROTO_KEY}" is reserved: a JSON body cannot carry it as a key`);
+    return undefined;
+  }
   if (SYSTEM_COLUMNS.has(name.toLowerCase())) p.add(`${at}.name`, `field name "${name}" is a PostgreSQL system column`);
   if (typeof raw.type !== 'string' || !(FIELD_TYPES as readonly string[]).includes(raw.type)) {
     p.add(`${at}.type`, `${at}.type: unknown field type ${JSON.stringify(raw.type)} (one of ${FIELD_TYPES.join(', ')})`);
@@ -168,9 +173,10 @@ function indexes(p: Problems, raw: unknown, fields: ReadonlyMap<string, FieldDef
 
 /**
  * Validates and normalises an entity definition (spec: metadata.md §2). Throws
- * 422 naming every problem's path; unknown keys are dropped.
+ * 422 naming every problem's path; unknown keys are dropped. `stored`: read back
+ * from `_entities`, where names refused only since (PROTO_KEY) may remain.
  */
-export function parseEntityDefinition(input: unknown, nameOverride?: string): EntityDef {
+export function parseEntityDefinition(input: unknown, nameOverride?: string, stored = false): EntityDef {
   const p = new Problems();
   if (!isObject(input)) {
     p.add('', 'entity definition must be a JSON object');
@@ -179,7 +185,7 @@ export function parseEntityDefinition(input: unknown, nameOverride?: string): En
   const raw = input as Record<string, unknown>;
   const name = nameOverride ?? raw.name;
   if (name === undefined || name === null || name === '') p.add('name', 'entity name is required');
-  else if (identifier(p, 'name', name, 'entity name') && RESERVED_ENTITY_NAMES.has(name)) {
+  else if (identifier(p, 'name', name, 'entity name') && (RESERVED_ENTITY_NAMES.has(name) || (name === PROTO_KEY && !stored))) {
     p.add('name', `entity name "${name}" is reserved`);
   }
   const table = raw.table;
@@ -194,7 +200,7 @@ export function parseEntityDefinition(input: unknown, nameOverride?: string): En
   } else {
     const seen = new Set<string>();
     raw.fields.forEach((f, i) => {
-      const def = field(p, f, i);
+      const def = field(p, f, i, stored);
       if (!def) return;
       if (seen.has(def.name.toLowerCase())) p.add(`fields[${i}].name`, `duplicate field name "${def.name}"`);
       seen.add(def.name.toLowerCase());

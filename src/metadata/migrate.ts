@@ -41,6 +41,11 @@ function indexCandidates(prefix: string, table: string, column: string): string[
   return [plain, `${plain.slice(0, 63 - 9)}_${hash}`];
 }
 
+/** The names the unique index of a field may have: the plain one, or the table-salted one when that was taken. */
+export function uniqueIndexNames(table: string, column: string): string[] {
+  return indexCandidates('idx', table, column);
+}
+
 /** The index name this table uses (or should use) for (prefix, column), and whether that index exists. */
 async function indexSlot(tx: Queryable, prefix: string, table: string, column: string): Promise<{ name: string; exists: boolean; unique: boolean }> {
   const names = indexCandidates(prefix, table, column);

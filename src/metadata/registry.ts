@@ -3,7 +3,7 @@ import { quoteIdent } from '../db/quote.js';
 import { sqlType } from '../types/sql-types.js';
 import { parseEntityDefinition } from './entity-definition.js';
 import { parseRelationDefinition } from './relation-definition.js';
-import type { EntityDef, FieldDef, RelationDef } from './types.js';
+import { PROTO_KEY, type EntityDef, type FieldDef, type RelationDef } from './types.js';
 import { NO_RULES, compileRule, groupRules, type CompiledRule, type EntityRules } from './compiled-rules.js';
 import type { RuleDefinition, RuleHook, RuleType } from './rule-definition.js';
 import { compileMachine, type CompiledMachine } from './compiled-machine.js';
@@ -61,13 +61,16 @@ export interface EntityMeta {
 
 /** An immutable snapshot of one app's metadata; rebuilt and swapped on every change. */
 export class Registry {
-  /** Some field is a bigint, so records may hold values beyond 2^53 (responses then keep their exact digits). */
-  readonly hasBigint: boolean;
+  /**
+   * Some field is a bigint or a decimal, so records may hold numbers a double would change (an int8 beyond 2^53,
+   * a decimal with 16 or more digits): responses then keep their exact digits.
+   */
+  readonly hasExactNumbers: boolean;
   constructor(
     readonly entities: ReadonlyMap<string, EntityMeta>,
     readonly relations: ReadonlyMap<string, RelationMeta>,
   ) {
-    this.hasBigint = [...entities.values()].some((e) => e.fieldList.some((f) => f.type === 'bigint'));
+    this.hasExactNumbers = [...entities.values()].some((e) => e.fieldList.some((f) => f.type === 'bigint' || f.type === 'decimal'));
   }
 
   static empty(): Registry {
@@ -114,8 +117,10 @@ function compileEntity(def: EntityDef): EntityMeta {
 function resolveUses(entity: EntityMeta, relations: readonly RelationMeta[]): void {
   const touching = relations.filter((r) => r.def.source === entity.name || r.def.target === entity.name).sort((a, b) => a.name.localeCompare(b.name));
   const use = (r: RelationMeta): RelationUse => ({ relation: r, forward: r.def.source === entity.name });
+  // A name becomes a key of records (includes) and of `related`: PROTO_KEY, which only old metadata or the
+  // `<entity>_` prefix rule can give, is no include name.
   const set = (name: string, u: RelationUse) => {
-    if (!entity.uses.has(name)) entity.uses.set(name, u);
+    if (name !== PROTO_KEY && !entity.uses.has(name)) entity.uses.set(name, u);
   };
   for (const r of touching) set(r.name, use(r));
   for (const r of touching) {
@@ -144,7 +149,7 @@ export async function loadRegistry(db: Queryable): Promise<Registry> {
   const entities = new Map<string, EntityMeta>();
   for (const row of entityRows) {
     try {
-      const def = parseEntityDefinition(typeof row.definition === 'string' ? JSON.parse(row.definition) : row.definition, row.name);
+      const def = parseEntityDefinition(typeof row.definition === 'string' ? JSON.parse(row.definition) : row.definition, row.name, true);
       entities.set(def.name, compileEntity(def));
     } catch {
       /* unparseable rows are skipped (spec: metadata.md §9) */
@@ -155,7 +160,7 @@ export async function loadRegistry(db: Queryable): Promise<Registry> {
   const relations = new Map<string, RelationMeta>();
   for (const row of relationRows) {
     try {
-      const def = parseRelationDefinition(typeof row.definition === 'string' ? JSON.parse(row.definition) : row.definition, defs, row.name);
+      const def = parseRelationDefinition(typeof row.definition === 'string' ? JSON.parse(row.definition) : row.definition, defs, row.name, true);
       const source = entities.get(def.source)!;
       const target = entities.get(def.target)!;
       const meta: RelationMeta = { def, name: def.name, source, target };

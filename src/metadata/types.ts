@@ -113,3 +113,11 @@ export const SYSTEM_TABLES = new Set([
 export const SYSTEM_COLUMNS = new Set(['oid', 'tableoid', 'xmin', 'xmax', 'cmin', 'cmax', 'ctid']);
 
 export const IDENTIFIER_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/**
+ * An identifier no field, entity or relation may take: every name becomes a key of JSON objects (bodies,
+ * records, includes, sample data), and this key is the one a request body cannot carry (http/json-body.ts)
+ * and assigning it to an object replaces the prototype instead of adding a key. Refused when saved;
+ * definitions stored before that load with such a field left out (it could never be written or read).
+ */
+export const PROTO_KEY = '__proto__';

@@ -306,7 +306,7 @@ export class AppFeed {
         ORDER BY l.id`,
       params.list,
     );
-    const encode = this.app.registry.hasBigint ? exactJson : JSON.stringify;
+    const encode = this.app.registry.hasExactNumbers ? exactJson : JSON.stringify;
     const byColumn = [...columnOf];
     const events = rows.map((row) => {
       const action = row['rt~action'] as string;

@@ -1,5 +1,6 @@
 import type { SqlParam } from '../db/database.js';
 import { ExactNumber, int8Value } from '../db/exact-number.js';
+import { exactJson } from './exact-json.js';
 import type { FieldType, TypedField } from './field-types.js';
 import { UUID_RE } from './ids.js';
 import { hasNul } from './text.js';
@@ -14,6 +15,8 @@ const NUMERIC_RE = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})/;
 // RFC 3339 / ISO-8601 date-time, or a bare date.
 const TIMESTAMP_RE = /^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)?)?$/;
+// The time of day and offset of a TIMESTAMP_RE text with a time: hours, minutes, seconds, fraction, offset h, m.
+const CLOCK_RE = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(?:[Zz]|[+-](\d{2}):?(\d{2})?)?$/;
 
 const INT4_MAX = 2147483647;
 const INT4_MIN = -2147483648;
@@ -45,6 +48,19 @@ function validDateParts(y: number, m: number, d: number): boolean {
   const lastDay = new Date(0);
   lastDay.setUTCFullYear(y, m, 0);
   return d <= lastDay.getUTCDate();
+}
+
+/**
+ * Whether the time of day and offset of a TIMESTAMP_RE text (if it has them) are ones PostgreSQL reads: hours to
+ * 23 (24:00:00 is the next midnight), minutes and seconds to 59, offsets to ±15:59. 25:00 is a type error.
+ */
+function validClock(text: string): boolean {
+  if (text.length === 10) return true;
+  const m = CLOCK_RE.exec(text.slice(11));
+  if (!m) return false;
+  const [hours, minutes, seconds] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+  const clock = hours < 24 ? minutes <= 59 && seconds <= 59 : hours === 24 && minutes === 0 && seconds === 0 && !/[1-9]/.test(m[4] ?? '');
+  return clock && (m[5] === undefined || (Number(m[5]) <= 15 && Number(m[6] ?? 0) <= 59));
 }
 
 /** A timestamp as PostgreSQL reads it (no offset = UTC, the session zone), in the form Date.parse reads exactly. */
@@ -105,9 +121,10 @@ function decimalValue(d: PlainDecimal): number | ExactNumber {
   return significant <= 15 ? Number(text) : new ExactNumber(text);
 }
 
-/** A decimal from a JSON number or a numeric string; undefined when it is neither or absurdly long. */
+/** A decimal from a JSON number (exact or not) or a numeric string; undefined when it is neither or absurdly long. */
 function parseDecimal(value: unknown): PlainDecimal | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? plainDecimal(String(value)) : undefined;
+  if (value instanceof ExactNumber) return plainDecimal(value.digits);
   if (typeof value === 'string' && NUMERIC_RE.test(value.trim())) return plainDecimal(value.trim());
   return undefined;
 }
@@ -123,6 +140,7 @@ export function coerceInput(field: TypedField, value: unknown): Coerced {
     case 'text':
       if (typeof value === 'string') return hasNul(value) ? FAIL : ok(value);
       if (typeof value === 'number' && Number.isFinite(value)) return ok(String(value));
+      if (value instanceof ExactNumber) return ok(value.digits);
       if (typeof value === 'boolean') return ok(String(value));
       return FAIL;
     case 'int':
@@ -131,17 +149,18 @@ export function coerceInput(field: TypedField, value: unknown): Coerced {
       return Number.isInteger(n) && n >= INT4_MIN && n <= INT4_MAX ? ok(n) : FAIL;
     }
     case 'bigint': {
-      // A JSON number beyond 2^53 was already rounded by the parser: only digit strings carry such values.
+      // A JSON number beyond 2^53 is an ExactNumber when the body parser kept its digits; else it was rounded.
       if (typeof value === 'number') return Number.isSafeInteger(value) ? ok(value) : FAIL;
-      if (value instanceof ExactNumber) return ok(value);
-      if (typeof value === 'string' && INT_RE.test(value.trim())) {
-        const b = BigInt(value.trim());
+      const text = value instanceof ExactNumber ? value.digits : typeof value === 'string' ? value.trim() : undefined;
+      if (text !== undefined && INT_RE.test(text)) {
+        const b = BigInt(text);
         return b >= INT8_MIN && b <= INT8_MAX ? ok(int8Value(b.toString())) : FAIL;
       }
       return FAIL;
     }
     case 'float': {
-      const n = typeof value === 'number' ? value : typeof value === 'string' && NUMERIC_RE.test(value.trim()) ? Number(value) : NaN;
+      const numeric = typeof value === 'number' || value instanceof ExactNumber || (typeof value === 'string' && NUMERIC_RE.test(value.trim()));
+      const n = numeric ? Number(value) : NaN;
       return Number.isFinite(n) ? ok(n) : FAIL;
     }
     case 'decimal': {
@@ -156,7 +175,7 @@ export function coerceInput(field: TypedField, value: unknown): Coerced {
       if (typeof value !== 'string' || !TIMESTAMP_RE.test(value.trim())) return FAIL;
       const text = value.trim();
       const m = DATE_RE.exec(text)!;
-      if (!validDateParts(Number(m[1]), Number(m[2]), Number(m[3]))) return FAIL;
+      if (!validDateParts(Number(m[1]), Number(m[2]), Number(m[3])) || !validClock(text)) return FAIL;
       const t = Date.parse(isoInstant(text));
       // The instant itself (after its offset) must have a four-digit year, or it cannot be returned as RFC 3339.
       if (Number.isNaN(t)) return FAIL;
@@ -167,7 +186,8 @@ export function coerceInput(field: TypedField, value: unknown): Coerced {
       if (typeof value !== 'string') return FAIL;
       const m = DATE_RE.exec(value.trim());
       if (!m || !TIMESTAMP_RE.test(value.trim())) return FAIL;
-      if (!validDateParts(Number(m[1]), Number(m[2]), Number(m[3]))) return FAIL;
+      // Only the date part is stored, but a datetime with an impossible time (25:00) is no date either.
+      if (!validDateParts(Number(m[1]), Number(m[2]), Number(m[3])) || !validClock(value.trim())) return FAIL;
       return ok(`${m[1]}-${m[2]}-${m[3]}`);
     }
     case 'json':
@@ -179,9 +199,12 @@ export function coerceInput(field: TypedField, value: unknown): Coerced {
   }
 }
 
-/** Whether a JSON value holds a number JSON cannot write (±Infinity from a literal beyond double range). */
+/**
+ * Whether a JSON value holds a number beyond double range (1e400): JSON.parse reads it back as ±Infinity, which
+ * JSON.stringify writes as null.
+ */
 function hasNonFinite(value: unknown): boolean {
-  if (typeof value === 'number') return !Number.isFinite(value);
+  if (typeof value === 'number' || value instanceof ExactNumber) return !Number.isFinite(Number(value));
   if (Array.isArray(value)) return value.some(hasNonFinite);
   if (value !== null && typeof value === 'object') return Object.values(value).some(hasNonFinite);
   return false;
@@ -222,12 +245,12 @@ export function coerceFilter(field: TypedField, raw: string): Coerced {
   }
 }
 
-/** The bind parameter for a coerced value (JSON columns travel as JSON text). */
+/** The bind parameter for a coerced value (JSON columns travel as JSON text, their exact numbers as sent). */
 export function toParam(field: Pick<TypedField, 'type'>, value: unknown): SqlParam {
   if (value === null || value === undefined) return null;
   if (value instanceof ExactNumber) return value.digits;
-  if (field.type === 'json' || field.type === 'file') return JSON.stringify(value);
-  if (typeof value === 'object' && !(value instanceof Date)) return JSON.stringify(value);
+  if (field.type === 'json' || field.type === 'file') return exactJson(value);
+  if (typeof value === 'object' && !(value instanceof Date)) return exactJson(value);
   return value as SqlParam;
 }
 

@@ -1,28 +1,50 @@
 import { randomBytes } from 'node:crypto';
-import { ExactNumber } from '../db/exact-number.js';
+import { ExactNumber, stringifyMarked } from '../db/exact-number.js';
 
-// Marks an exact integer inside the JSON text; random per process, so no client string can forge it.
-const MARK = `~int8:${randomBytes(12).toString('hex')}:`;
-const MARKED = new RegExp(`"${MARK}(-?\\d+)"`, 'g');
+// Marks an exact number inside JSON text; random per process, so no client string can forge it.
+const MARK = `~exact:${randomBytes(12).toString('hex')}:`;
+const NUMBER = '-?\\d+(?:\\.\\d+)?(?:[eE][+-]?\\d+)?';
+const MARKED = new RegExp(`"${MARK}(${NUMBER})"`, 'g');
+const NUMBER_TOKEN = new RegExp(NUMBER, 'y');
+/**
+ * A number a double may not keep needs 16 or more significant digits, so 16 digits and points in a row
+ * somewhere in the text: without such a run (nearly every text) there is nothing to keep exact.
+ */
+const LONG_NUMBER = /[\d.]{16}/;
 
 /**
- * JSON text in which ExactNumber values are bare numbers with their exact digits
- * (JSON.stringify alone would write them as strings). Slower than JSON.stringify,
- * so it is used only for apps whose metadata has a bigint field.
+ * JSON text in which ExactNumber values are bare numbers with their exact digits (JSON.stringify alone
+ * would write them as strings). As fast as JSON.stringify when there are none.
  */
 export function exactJson(payload: unknown): string {
-  const text = JSON.stringify(payload, function (this: Record<string, unknown>, key: string, value: unknown) {
-    const raw = this[key];
-    return raw instanceof ExactNumber ? MARK + raw.digits : value;
-  });
+  const text = stringifyMarked(payload, MARK);
   return text.includes(MARK) ? text.replace(MARKED, '$1') : text;
 }
 
+/** A JSON number token as sign, significant digits and the power of ten of their end ("0" for zero). */
+function canonical(token: string): string {
+  const m = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(token);
+  if (!m) return token; // Infinity: no token equals it
+  const all = `${m[2]}${m[3] ?? ''}`;
+  const digits = all.replace(/^0+/, '');
+  const significant = digits.replace(/0+$/, '');
+  if (significant === '') return '0';
+  const power = Number(m[4] ?? 0) - (m[3]?.length ?? 0) + (digits.length - significant.length);
+  return `${m[1]}${significant}e${power}`;
+}
+
+/** Whether a JSON number token reads back from a double as the value it wrote. */
+function roundTrips(token: string): boolean {
+  return canonical(String(Number(token))) === canonical(token);
+}
+
 /**
- * JSON.parse, except that integers beyond ±2^53 become ExactNumber values with their exact digits (JSON.parse
- * alone would round them): for stored JSON holding int8 values, e.g. history entries.
+ * The JSON text with every number a double would change (9007199254740993, 99999999999999.99,
+ * 1.000000000000000000001, 1e400) replaced by a marked string of its digits, for `reviveExact` to turn into an
+ * ExactNumber; undefined when there is none.
  */
-export function parseExactJson(text: string): unknown {
+export function markInexactNumbers(text: string): string | undefined {
+  if (!LONG_NUMBER.test(text)) return undefined;
   let out = '';
   let from = 0;
   let inString = false;
@@ -39,16 +61,28 @@ export function parseExactJson(text: string): unknown {
       continue;
     }
     if (c !== 45 && (c < 48 || c > 57)) continue;
-    const m = /^-?\d+(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400))!;
-    const token = m[0];
-    if (m[1] === undefined && m[2] === undefined && !Number.isSafeInteger(Number(token))) {
+    NUMBER_TOKEN.lastIndex = i;
+    const token = NUMBER_TOKEN.exec(text)?.[0];
+    if (token === undefined) continue; // not JSON; the parser will say so
+    if (!roundTrips(token)) {
       out += `${text.slice(from, i)}"${MARK}${token}"`;
       from = i + token.length;
     }
     i += token.length - 1;
   }
-  if (from === 0) return JSON.parse(text);
-  return JSON.parse(out + text.slice(from), (_key, value: unknown) =>
-    typeof value === 'string' && value.startsWith(MARK) ? new ExactNumber(value.slice(MARK.length)) : value,
-  );
+  return from === 0 ? undefined : out + text.slice(from);
+}
+
+/** JSON.parse reviver of `markInexactNumbers` text. */
+export function reviveExact(_key: string, value: unknown): unknown {
+  return typeof value === 'string' && value.startsWith(MARK) ? new ExactNumber(value.slice(MARK.length)) : value;
+}
+
+/**
+ * JSON.parse, except that numbers a double would change become ExactNumber values with their exact digits
+ * (JSON.parse alone would round them): for stored JSON holding int8 and decimal values, e.g. history entries.
+ */
+export function parseExactJson(text: string): unknown {
+  const marked = markInexactNumbers(text);
+  return marked === undefined ? JSON.parse(text) : JSON.parse(marked, reviveExact);
 }

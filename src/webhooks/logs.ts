@@ -1,6 +1,7 @@
 import type { Database, Queryable } from '../db/database.js';
 import { invalid, invalidPayload, notFound } from '../errors.js';
 import { UUID_RE } from '../types/ids.js';
+import { exactJson } from '../types/exact-json.js';
 import type { Backoff, Hook } from './definition.js';
 import type { DeliveryResult } from '../outbound/delivery.js';
 
@@ -68,7 +69,7 @@ export async function insertLogs(db: Queryable, logs: readonly NewLog[]): Promis
          request_headers jsonb, request_body jsonb, response_status int, response_body text, status text, attempt int,
          max_attempts int, error text, idempotency_key text)
      RETURNING id, status`,
-    [JSON.stringify(logs)],
+    [exactJson(logs)],
   );
 }
 

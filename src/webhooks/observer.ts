@@ -7,6 +7,7 @@ import type { StageContext } from '../engine/write/stages.js';
 import { catalogFor, type ActiveWebhook } from './catalog.js';
 import type { Hook } from './definition.js';
 import { deliver } from '../outbound/delivery.js';
+import { exactJson } from '../types/exact-json.js';
 import { dispatchPending } from './dispatch.js';
 import { insertLogs, type NewLog } from './logs.js';
 import { buildEvent, type WebhookEvent } from './payload.js';
@@ -111,7 +112,7 @@ async function beforeCommit(settings: WebhookSettings, sc: StageContext, writes:
             url: w.row.url,
             method: w.row.method,
             headers: resolveHeaders(w.row.headers, settings.envAllowlist),
-            body: JSON.stringify(event.payload),
+            body: exactJson(event.payload),
           },
           { denyPrivateNetworks: settings.denyPrivateNetworks },
         );

@@ -5,6 +5,7 @@ import { recordOf } from '../engine/read.js';
 import type { WriteEvent } from '../engine/write/execute.js';
 import type { Hook } from './definition.js';
 import { isoSeconds } from '../types/time.js';
+import { exactJson, parseExactJson } from '../types/exact-json.js';
 
 /** The request body of a webhook call (spec: webhooks.md §Payload) and its condition variables. */
 
@@ -26,8 +27,11 @@ export interface WebhookEvent {
   vars: Record<string, unknown>;
 }
 
-/** A record as the API returns it, as plain JSON (timestamps as strings), so condition and receiver see the same. */
-const asJson = (entity: WriteEvent['entity'], row: Record_): Record_ => JSON.parse(JSON.stringify(recordOf(entity, row))) as Record_;
+/**
+ * A record as the API returns it, as plain JSON (timestamps as strings), so condition and receiver see the same;
+ * a decimal or int8 a double cannot hold stays an ExactNumber, written as its digits (exactJson).
+ */
+const asJson = (entity: WriteEvent['entity'], row: Record_): Record_ => parseExactJson(exactJson(recordOf(entity, row))) as Record_;
 
 /** Values "compared as strings": text as is, everything else as JSON; null and undefined alike. */
 function comparable(v: unknown): string | null {
@@ -39,8 +43,9 @@ function comparable(v: unknown): string | null {
 function diff(record: Record_, old: Record_ | null): Record<string, { old: unknown; new: unknown }> {
   const out: Record<string, { old: unknown; new: unknown }> = {};
   for (const [key, value] of Object.entries(record)) {
-    if (old && key in old && comparable(old[key]) === comparable(value)) continue;
-    out[key] = { old: old && key in old ? (old[key] ?? null) : null, new: value ?? null };
+    const had = old !== null && Object.hasOwn(old, key);
+    if (had && comparable(old[key]) === comparable(value)) continue;
+    out[key] = { old: had ? (old[key] ?? null) : null, new: value ?? null };
   }
   return out;
 }
@@ -66,7 +71,11 @@ export function buildEvent(w: WriteEvent, hook: Hook, caller: Caller | undefined
 
   // In conditions, `changes` of a create lists the fields the write sent (spec: expressions.md).
   const condChanges =
-    changes === null ? null : w.action === 'create' ? Object.fromEntries(Object.entries(changes).filter(([k]) => k in w.values)) : changes;
+    changes === null
+      ? null
+      : w.action === 'create'
+        ? Object.fromEntries(Object.entries(changes).filter(([k]) => Object.hasOwn(w.values, k)))
+        : changes;
   const vars: Record<string, unknown> = {
     record,
     old,

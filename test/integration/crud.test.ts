@@ -326,12 +326,21 @@ describe('type errors → 422 {field, rule:"type"}', () => {
     ['ts', 1700000000, 'timestamp'],
     ['ts', '0001-01-01T00:30:00+01:00', 'timestamp'],
     ['ts', '9999-12-31T23:30:00-01:00', 'timestamp'],
+    ['ts', '2024-01-01T25:00:00Z', 'timestamp'],
+    ['ts', '2024-01-01T23:59:60Z', 'timestamp'],
+    ['ts', '2024-01-01T24:00:01Z', 'timestamp'],
+    ['ts', '2024-01-01T10:00:00+16:00', 'timestamp'],
+    ['ts', '2024-01-01T10:00:00+05:60', 'timestamp'],
     ['dt', '2024-02-30', 'date'],
     ['dt', '2023-02-29', 'date'],
     ['dt', 'abc', 'date'],
     ['dt', '10000-01-01', 'date'],
     ['dt', '0000-01-01', 'date'],
     ['dt', 20240101, 'date'],
+    ['dt', '2024-01-01T25:00:00Z', 'date'],
+    ['dt', '2024-01-01T23:60:00Z', 'date'],
+    ['dt', '2024-01-01T23:59:60Z', 'date'],
+    ['dt', '2024-01-01T10:00:00+16:00', 'date'],
     ['s', 'a\u0000b', 'string'],
     ['s', { a: 1 }, 'string'],
     ['s', ['x'], 'string'],
@@ -369,6 +378,18 @@ describe('type errors → 422 {field, rule:"type"}', () => {
       { field: 'i', rule: 'type', message: 'i must be int' },
       { field: 'bo', rule: 'type', message: 'bo must be boolean' },
     ]);
+  });
+
+  it('a time of day is checked even where only the date is kept; 24:00:00 is the next midnight', async () => {
+    const rec = await h.create('thing', { dt: '2024-01-01T24:00:00Z', ts: '2024-01-01T24:00:00Z' });
+    expect(rec).toMatchObject({ dt: '2024-01-01', ts: '2024-01-02T00:00:00.000Z' });
+    const res = await h.put(`/thing/${rec.id}`, { dt: '2024-01-02T25:00:00Z' });
+    expect(res.status).toBe(422);
+    expect(res.body.error.details).toEqual([{ field: 'dt', rule: 'type', message: 'dt must be date' }]);
+    expect(await h.q('SELECT dt::text AS dt FROM things WHERE id = $1', [rec.id])).toEqual([{ dt: '2024-01-01' }]);
+    const filter = await h.get('/thing?filter[dt]=2024-01-01T25:00:00Z');
+    expect(filter.status).toBe(400);
+    expect(filter.body.error.code).toBe('INVALID_PAYLOAD');
   });
 
   it('the same checks apply to updates, and nothing changes', async () => {
@@ -659,6 +680,172 @@ describe('slugs', () => {
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body.data.slug).toBe('recycled-2');
     expect((await h.get(`/article/${res.body.data.slug}`)).body.data.id).toBe(res.body.data.id);
+  });
+});
+
+describe('decimals a double cannot hold', () => {
+  /** A request whose body is sent, and whose answer is read, as text: JSON.parse would round the values under test. */
+  async function exchange(method: string, path: string, raw?: string): Promise<{ status: number; text: string }> {
+    const headers: Record<string, string> = { authorization: `Bearer ${h.app.token}` };
+    if (raw !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${h.s.client.baseUrl}${h.base}${path}`, { method, headers, body: raw });
+    return { status: res.status, text: await res.text() };
+  }
+  const stored = async (id: string) => (await h.q('SELECT d::text AS d, dn::text AS dn, s, j::text AS j FROM things WHERE id = $1', [id]))[0];
+
+  it('JSON numbers are stored exactly and every read answers them exactly', async () => {
+    const created = await exchange(
+      'POST',
+      '/thing',
+      '{"d": 99999999999999.99, "dn": 1.000000000000000000001, "s": 12345678901234567890, "j": {"n": 99999999999999.99}}',
+    );
+    expect(created.status, created.text).toBe(201);
+    expect(created.text).toContain('"d":99999999999999.99,"dn":1.000000000000000000001,');
+    const id = JSON.parse(created.text).data.id as string;
+    expect(await stored(id)).toEqual({
+      d: '99999999999999.99',
+      dn: '1.000000000000000000001',
+      s: '12345678901234567890',
+      j: '{"n": 99999999999999.99}',
+    });
+    for (const path of [`/thing/${id}`, `/thing?filter[id]=${id}`, '/thing?filter[d]=99999999999999.99&filter[dn]=1.000000000000000000001']) {
+      const read = await exchange('GET', path);
+      expect(read.status, path).toBe(200);
+      expect(read.text, path).toContain(`"id":"${id}"`);
+      expect(read.text, path).toContain('"d":99999999999999.99,"dn":1.000000000000000000001,');
+    }
+    // Filters compare exactly: the doubles nearest to the values are other values.
+    expect((await h.get(`/thing?filter[d]=99999999999999.98&filter[id]=${id}`)).body.data).toEqual([]);
+    expect((await h.get(`/thing?filter[dn]=1&filter[id]=${id}`)).body.data).toEqual([]);
+    expect((await h.get(`/thing?filter[dn.gt]=1&filter[id]=${id}`)).body.data).toHaveLength(1);
+
+    const updated = await exchange('PUT', `/thing/${id}`, '{"d": -99999999999999.99, "dn": 0.30000000000000000001}');
+    expect(updated.status, updated.text).toBe(200);
+    expect(updated.text).toContain('"d":-99999999999999.99,"dn":0.30000000000000000001,');
+    expect(await stored(id)).toMatchObject({ d: '-99999999999999.99', dn: '0.30000000000000000001' });
+    // Values a double holds stay plain numbers.
+    const plain = await exchange('POST', '/thing', '{"d": 12.5, "dn": 0.30000000000000004}');
+    expect(plain.text).toContain('"d":12.5,"dn":0.30000000000000004,');
+  });
+
+  it('nested writes, includes and history answer them exactly', async () => {
+    await h.entity({
+      name: 'invoice',
+      table: 'invoices',
+      history: true,
+      primary_key: UUID_PK,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'total', type: 'decimal', precision: 2 },
+      ],
+    });
+    await h.entity({
+      name: 'invoice_line',
+      table: 'invoice_lines',
+      history: true,
+      primary_key: UUID_PK,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'invoice_id', type: 'uuid' },
+        { name: 'amount', type: 'decimal' },
+      ],
+    });
+    await h.relation({ name: 'lines', type: 'one_to_many', source: 'invoice', target: 'invoice_line', target_key: 'invoice_id' });
+    const created = await exchange(
+      'POST',
+      '/invoice?include=lines',
+      '{"total": 99999999999999.99, "lines": {"data": [{"amount": 1.000000000000000000001}]}}',
+    );
+    expect(created.status, created.text).toBe(201);
+    expect(created.text).toContain('"total":99999999999999.99');
+    expect(created.text).toContain('"amount":1.000000000000000000001');
+    const invoice = JSON.parse(created.text).data;
+    const line = invoice.lines[0].id as string;
+    expect(await h.q('SELECT total::text AS total FROM invoices WHERE id = $1', [invoice.id])).toEqual([{ total: '99999999999999.99' }]);
+    expect(await h.q('SELECT amount::text AS amount FROM invoice_lines WHERE id = $1', [line])).toEqual([{ amount: '1.000000000000000000001' }]);
+
+    expect((await exchange('GET', `/invoice/${invoice.id}?include=lines`)).text).toMatch(
+      /"total":99999999999999\.99,"lines":\[\{[^\]]*"amount":1\.000000000000000000001/,
+    );
+    expect((await exchange('GET', `/invoice_line/${line}?include=invoice`)).text).toContain('"invoice":{"id":');
+    expect((await exchange('GET', `/invoice_line/${line}?include=invoice`)).text).toContain('"total":99999999999999.99}');
+
+    expect((await exchange('PUT', `/invoice/${invoice.id}`, '{"total": -99999999999999.99}')).status).toBe(200);
+    const history = await exchange('GET', `/invoice/${invoice.id}/_history`);
+    expect(history.status).toBe(200);
+    expect(history.text).toContain('"total":{"to":-99999999999999.99,"from":99999999999999.99}');
+    expect(history.text).toContain('"total":{"to":99999999999999.99,"from":null}');
+    expect((await exchange('GET', `/invoice_line/${line}/_history`)).text).toContain('"amount":{"to":1.000000000000000000001,"from":null}');
+  });
+
+  it('field rules check them (as their nearest double)', async () => {
+    await h.entity({
+      name: 'charge',
+      table: 'charges',
+      primary_key: UUID_PK,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'amount', type: 'decimal' },
+      ],
+    });
+    const rule = await h.s.client.post(`${h.base}/_admin/rules`, {
+      token: h.app.token,
+      body: { entity: 'charge', hook: 'before_write', type: 'field', definition: { field: 'amount', operator: 'max', value: 1000 } },
+    });
+    expect(rule.status, JSON.stringify(rule.body)).toBe(201);
+    const over = await exchange('POST', '/charge', '{"amount": 99999999999999.99}');
+    expect(over.status, over.text).toBe(422);
+    expect(JSON.parse(over.text).error.details[0]).toMatchObject({ field: 'amount', rule: 'max' });
+    const within = await exchange('POST', '/charge', '{"amount": 999.9999999999999999999}');
+    expect(within.status, within.text).toBe(201);
+    expect(await count('charges')).toBe(1);
+  });
+});
+
+describe('slugs under concurrency', () => {
+  beforeAll(async () => {
+    await h.entity({
+      name: 'post',
+      table: 'posts',
+      primary_key: UUID_PK,
+      slug: { field: 'slug', source: 'title', regenerate_on_update: true },
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'title', type: 'string' },
+        { name: 'slug', type: 'string', unique: true },
+        { name: 'parent_id', type: 'uuid' },
+      ],
+    });
+    await h.relation({ name: 'replies', type: 'one_to_many', source: 'post', target: 'post', target_key: 'parent_id' });
+  });
+  const expected = (base: string, n: number) => [base, ...Array.from({ length: n - 1 }, (_, i) => `${base}-${i + 2}`)].sort();
+
+  it('concurrent creates of one title all succeed, each with its own slug', async () => {
+    const answers = await Promise.all(Array.from({ length: 8 }, () => h.post('/post', { title: 'Same Title' })));
+    expect(
+      answers.map((a) => a.status),
+      JSON.stringify(answers.map((a) => a.body)),
+    ).toEqual(Array(8).fill(201));
+    expect(answers.map((a) => a.body.data.slug).sort()).toEqual(expected('same-title', 8));
+    const rows = await h.q<{ slug: string }>(`SELECT slug FROM posts WHERE title = 'Same Title'`);
+    expect(rows.map((r) => r.slug).sort()).toEqual(expected('same-title', 8));
+  });
+
+  it('concurrent updates regenerating one slug all succeed, each with its own slug', async () => {
+    const posts = await Promise.all(Array.from({ length: 6 }, (_, i) => h.create('post', { title: `Draft ${i}` })));
+    const answers = await Promise.all(posts.map((p) => h.put(`/post/${p.id}`, { title: 'Final Name' })));
+    expect(answers.map((a) => a.status)).toEqual(Array(6).fill(200));
+    expect(answers.map((a) => a.body.data.slug).sort()).toEqual(expected('final-name', 6));
+  });
+
+  it('rows of one write with the same title get distinct slugs; an explicit duplicate is still a 409', async () => {
+    const res = await h.post('/post?include=replies', { title: 'Thread', replies: { data: [{ title: 'Re' }, { title: 'Re' }, { title: 'Re' }] } });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.body.data.replies.map((r: { slug: string }) => r.slug).sort()).toEqual(expected('re', 3));
+    const dup = await h.post('/post', { title: 'Other', slug: 're' });
+    expect(dup.status).toBe(409);
+    expect(dup.body.error.code).toBe('CONFLICT');
+    expect(await count('posts', `title = 'Other'`)).toBe(0);
   });
 });
 

@@ -154,6 +154,7 @@ describe('bigint values beyond 2^53', () => {
     ).toBe(201);
     const rule = await admin('post', 'rules', {
       entity: 'ledger',
+      hook: 'before_write',
       type: 'expression',
       definition: { expression: 'record.big > 9007199254740000 && record.big > old.big', message: 'grew past the limit' },
     });
@@ -590,5 +591,285 @@ describe('values PostgreSQL cannot store or index (black-box audit)', () => {
     const invite = await s.client.post(`/api/${app.name}/auth/accept-invite`, { body: { token: 'x\u0000', password: 'secret-pass-1' } });
     expect(invite.status).toBe(404);
     expect(invite.body.error.message).toBe('Invalid invite token');
+  });
+});
+
+describe('field names that are Object.prototype property names', () => {
+  // Legal field names (metadata.md: ^[A-Za-z_][A-Za-z0-9_]{0,62}$) that a plain object also "has" through its
+  // prototype: an absent one must be absent, not the inherited function.
+  const fields = [
+    { name: 'id', type: 'uuid' },
+    { name: 'constructor', type: 'text' },
+    { name: 'toString', type: 'string' },
+    { name: 'valueOf', type: 'integer' },
+    { name: 'isPrototypeOf', type: 'string', default: 'dflt' },
+    { name: 'hasOwnProperty', type: 'boolean', required: true },
+    { name: '__defineGetter__', type: 'string' },
+    { name: 'toLocaleString', type: 'string' },
+    { name: 'propertyIsEnumerable', type: 'string' },
+  ];
+  const columns = fields.map((f) => `"${f.name}"`).join(', ');
+  const stored = async (table: string, id: string) => (await runtime.db.query(`SELECT ${columns} FROM ${table} WHERE id = $1`, [id]))[0];
+  const blank = { constructor: null, toString: null, valueOf: null, __defineGetter__: null, toLocaleString: null, propertyIsEnumerable: null };
+
+  beforeAll(async () => {
+    for (const [name, table] of [
+      ['protoname', 'protonames'],
+      ['protoruled', 'protoruleds'],
+      ['protochild', 'protochildren'],
+    ]) {
+      const own = name === 'protochild' ? [...fields, { name: 'parent_id', type: 'uuid' }] : fields;
+      const res = await admin('post', 'entities', { name, table, primary_key: uuid, fields: own });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+    }
+    const rel = await admin('post', 'relations', {
+      name: 'kids',
+      type: 'one_to_many',
+      source: 'protoname',
+      target: 'protochild',
+      target_key: 'parent_id',
+    });
+    expect(rel.status, JSON.stringify(rel.body)).toBe(201);
+  });
+
+  it('an absent field is null (or its default) on create, fast path and nested tree alike, and the database agrees', async () => {
+    const created = await rec('post', 'protoname', { hasOwnProperty: true });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.data).toMatchObject({ ...blank, isPrototypeOf: 'dflt', hasOwnProperty: true });
+    expect(await stored('protonames', created.body.data.id)).toMatchObject({ ...blank, isPrototypeOf: 'dflt', hasOwnProperty: true });
+
+    const tree = await rec('post', 'protoname', { hasOwnProperty: false, kids: { data: [{ hasOwnProperty: true, valueOf: 3 }] } });
+    expect(tree.status, JSON.stringify(tree.body)).toBe(201);
+    const [kid] = await runtime.db.query(`SELECT ${columns} FROM protochildren WHERE parent_id = $1`, [tree.body.data.id]);
+    expect(kid).toMatchObject({ ...blank, valueOf: 3, isPrototypeOf: 'dflt', hasOwnProperty: true });
+  });
+
+  it('a required one is required when absent; sent values are stored; PUT without it keeps it', async () => {
+    const missing = await rec('post', 'protoname', { constructor: 'c' });
+    expect(missing.status).toBe(422);
+    expect(missing.body.error.details).toEqual([{ field: 'hasOwnProperty', rule: 'required', message: 'hasOwnProperty is required' }]);
+    const nested = await rec('post', 'protoname', { hasOwnProperty: true, kids: { data: [{ toString: 'x' }] } });
+    expect(nested.status).toBe(422);
+    expect(nested.body.error.details).toEqual([{ field: 'kids[0].hasOwnProperty', rule: 'required', message: 'hasOwnProperty is required' }]);
+    expect((await runtime.db.query(`SELECT 1 FROM protonames WHERE "constructor" = 'c'`)).length).toBe(0);
+
+    const full = {
+      constructor: 'made',
+      toString: 'str',
+      valueOf: 7,
+      isPrototypeOf: 'mine',
+      hasOwnProperty: false,
+      __defineGetter__: 'g',
+      toLocaleString: 'l',
+      propertyIsEnumerable: 'p',
+    };
+    const created = await rec('post', 'protoname', full);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.data).toMatchObject(full);
+    const id = created.body.data.id as string;
+
+    const put = await rec('put', `protoname/${id}`, { toString: 'changed' });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    expect(put.body.data).toMatchObject({ ...full, toString: 'changed' });
+    expect(await stored('protonames', id)).toMatchObject({ ...full, toString: 'changed' });
+    const cleared = await rec('put', `protoname/${id}`, { hasOwnProperty: null });
+    expect(cleared.status).toBe(422);
+    expect(cleared.body.error.details[0]).toMatchObject({ field: 'hasOwnProperty', rule: 'required' });
+
+    const got = await rec('get', `protoname/${id}`);
+    expect(got.body.data).toMatchObject({ ...full, toString: 'changed' });
+    const list = await rec('get', 'protoname?filter[constructor]=made&sort=-valueOf');
+    expect(list.status, JSON.stringify(list.body)).toBe(200);
+    expect(list.body.data.map((r: { id: string }) => r.id)).toEqual([id]);
+    const withKids = await rec('get', `protoname/${id}?include=kids`);
+    expect(withKids.body.data.kids).toEqual([]);
+  });
+
+  it('rules, computed fields and state machines see an absent one as absent', async () => {
+    const rules = [
+      // runs first; `record` must stay a plain record for the rules after it (a __proto__ key would replace its prototype)
+      { entity: 'protoruled', hook: 'before_write', type: 'computed', priority: -1, definition: { field: '__proto__', expression: '{x: 1}' } },
+      {
+        entity: 'protoruled',
+        hook: 'before_write',
+        type: 'expression',
+        definition: { expression: "record.toString == 'bad' || record.valueOf != nil", message: 'no' },
+      },
+      { entity: 'protoruled', hook: 'before_write', type: 'field', definition: { field: 'toLocaleString', operator: 'min_length', value: 2 } },
+      {
+        entity: 'protoruled',
+        hook: 'before_write',
+        type: 'computed',
+        definition: { field: 'constructor', expression: "record.toString == nil ? 'none' : upper(record.toString)" },
+      },
+    ];
+    for (const r of rules) {
+      const res = await admin('post', 'rules', r);
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+    }
+    const machine = await admin('post', 'state-machines', {
+      entity: 'protoruled',
+      field: 'propertyIsEnumerable',
+      definition: { initial: 'draft', transitions: [{ from: 'draft', to: 'done' }] },
+    });
+    expect(machine.status, JSON.stringify(machine.body)).toBe(201);
+
+    const created = await rec('post', 'protoruled', { hasOwnProperty: true });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.data).toMatchObject({
+      constructor: 'none',
+      toString: null,
+      valueOf: null,
+      propertyIsEnumerable: null,
+      isPrototypeOf: 'dflt',
+    });
+    const id = created.body.data.id as string;
+    expect(await stored('protoruleds', id)).toMatchObject({ constructor: 'none', toString: null, propertyIsEnumerable: null });
+
+    const bad = await rec('post', 'protoruled', { hasOwnProperty: true, toString: 'bad' });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.details).toEqual([{ rule: 'expression', message: 'no' }]);
+    const short = await rec('post', 'protoruled', { hasOwnProperty: true, toLocaleString: 'x' });
+    expect(short.status).toBe(422);
+    expect(short.body.error.details[0]).toMatchObject({ field: 'toLocaleString', rule: 'min_length' });
+
+    const put = await rec('put', `protoruled/${id}`, { toString: 'low' });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    expect(put.body.data).toMatchObject({ constructor: 'LOW', toString: 'low', propertyIsEnumerable: null });
+    const started = await rec('post', 'protoruled', { hasOwnProperty: true, propertyIsEnumerable: 'done' });
+    expect(started.status).toBe(422);
+    expect(started.body.error.details[0]).toMatchObject({ field: 'propertyIsEnumerable', message: "Initial state must be 'draft', got 'done'" });
+  });
+
+  it('many_to_many links into a target whose key is named valueOf take the key or the legacy id', async () => {
+    const target = await admin('post', 'entities', {
+      name: 'protokey',
+      table: 'protokeys',
+      primary_key: { field: 'valueOf', type: 'string', generated: false },
+      fields: [
+        { name: 'valueOf', type: 'string' },
+        { name: 'label', type: 'string' },
+      ],
+    });
+    expect(target.status, JSON.stringify(target.body)).toBe(201);
+    const rel = await admin('post', 'relations', {
+      name: 'keyset',
+      type: 'many_to_many',
+      source: 'protoname',
+      target: 'protokey',
+      join_table: 'protoname_keys',
+      source_join_key: 'protoname_id',
+      target_join_key: 'protokey_id',
+    });
+    expect(rel.status, JSON.stringify(rel.body)).toBe(201);
+    for (const k of ['k1', 'k2']) expect((await rec('post', 'protokey', { valueOf: k, label: k.toUpperCase() })).status).toBe(201);
+    const created = await rec('post', 'protoname?include=keyset', { hasOwnProperty: true, keyset: { data: [{ id: 'k1' }, { valueOf: 'k2' }] } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.data.keyset).toEqual([
+      { valueOf: 'k1', label: 'K1' },
+      { valueOf: 'k2', label: 'K2' },
+    ]);
+    const links = await runtime.db.query(`SELECT protokey_id FROM protoname_keys WHERE protoname_id = $1 ORDER BY 1`, [created.body.data.id]);
+    expect(links).toEqual([{ protokey_id: 'k1' }, { protokey_id: 'k2' }]);
+  });
+
+  it('a slug source named valueOf that is not sent makes no slug, on create or update', async () => {
+    const created = await admin('post', 'entities', {
+      name: 'protoslug',
+      table: 'protoslugs',
+      primary_key: uuid,
+      slug: { field: 'slug', source: 'valueOf', regenerate_on_update: true },
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'slug', type: 'string', unique: true },
+        { name: 'valueOf', type: 'string' },
+        { name: 'note', type: 'string' },
+      ],
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const bare = await rec('post', 'protoslug', { note: 'a' });
+    expect(bare.status, JSON.stringify(bare.body)).toBe(201);
+    expect(bare.body.data).toMatchObject({ slug: null, valueOf: null });
+    const titled = await rec('post', 'protoslug', { valueOf: 'Hello World' });
+    expect(titled.body.data.slug).toBe('hello-world');
+    const put = await rec('put', `protoslug/${titled.body.data.id}`, { note: 'b' });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    expect(put.body.data).toMatchObject({ slug: 'hello-world', valueOf: 'Hello World', note: 'b' });
+    const slugs = await runtime.db.query(`SELECT slug FROM protoslugs ORDER BY slug NULLS FIRST`);
+    expect(slugs).toEqual([{ slug: null }, { slug: 'hello-world' }]);
+  });
+
+  it('__proto__ is refused as a field, entity or relation name (422 naming it), since no JSON body can carry that key', async () => {
+    const field = await admin('post', 'entities', {
+      name: 'protofield',
+      table: 'protofields',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: '__proto__', type: 'string' },
+      ],
+    });
+    expect(field.status).toBe(422);
+    expect(field.body.error.code).toBe('VALIDATION_FAILED');
+    expect(field.body.error.message).toBe('field name "__proto__" is reserved: a JSON body cannot carry it as a key');
+    expect(field.body.error.details[0]).toMatchObject({ field: 'fields[1].name' });
+    const entity = await admin('post', 'entities', { name: '__proto__', table: 'protos', primary_key: uuid, fields: [{ name: 'id', type: 'uuid' }] });
+    expect(entity.status).toBe(422);
+    expect(entity.body.error.message).toBe('entity name "__proto__" is reserved');
+    const relation = await admin('post', 'relations', {
+      name: '__proto__',
+      type: 'one_to_many',
+      source: 'protoname',
+      target: 'protochild',
+      target_key: 'parent_id',
+    });
+    expect(relation.status).toBe(422);
+    expect(relation.body.error.message).toBe('relation name "__proto__" is reserved');
+    const tables = await runtime.db.query(`SELECT 1 FROM pg_tables WHERE tablename IN ('protofields', 'protos')`);
+    expect(tables.length).toBe(0);
+    expect((await runtime.db.query(`SELECT 1 FROM _relations WHERE name = '__proto__'`)).length).toBe(0);
+    // The `<entity>_<name>` include rule cannot make __proto__ an include name (it would replace the record's prototype).
+    const prefixed = await admin('post', 'relations', {
+      name: 'protoname___proto__',
+      type: 'one_to_many',
+      source: 'protoname',
+      target: 'protochild',
+      target_key: 'parent_id',
+    });
+    expect(prefixed.status, JSON.stringify(prefixed.body)).toBe(201);
+    const include = await rec('get', 'protoname?include=__proto__');
+    expect(include.status).toBe(400);
+    expect(include.body.error).toEqual({ code: 'UNKNOWN_FIELD', message: 'Unknown include: __proto__' });
+    const byName = await rec('get', 'protoname?include=protoname___proto__&per_page=1');
+    expect(byName.status).toBe(200);
+    expect(byName.body.data[0].protoname___proto__).toEqual(expect.any(Array));
+  });
+
+  it('an entity stored with a __proto__ field before it was refused is still served, without that field', async () => {
+    const created = await admin('post', 'entities', {
+      name: 'protolegacy',
+      table: 'protolegacies',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'note', type: 'string' },
+      ],
+    });
+    expect(created.status).toBe(201);
+    await runtime.db.query(`ALTER TABLE protolegacies ADD COLUMN "__proto__" jsonb`);
+    await runtime.db.query(
+      `UPDATE _entities SET definition = jsonb_set(definition, '{fields}', (definition->'fields') || '[{"name":"__proto__","type":"json"}]') WHERE name = 'protolegacy'`,
+    );
+    await runtime.db.query(`INSERT INTO protolegacies (id, note, "__proto__") VALUES (gen_random_uuid(), 'old', '{"polluted": true}')`);
+    await runtime.reload();
+    const list = await rec('get', 'protolegacy');
+    expect(list.status, JSON.stringify(list.body)).toBe(200);
+    expect(list.body.data).toEqual([{ id: expect.any(String), note: 'old' }]);
+    const write = await rec('post', 'protolegacy', { note: 'new' });
+    expect(write.status, JSON.stringify(write.body)).toBe(201);
+    expect(write.body.data).toEqual({ id: expect.any(String), note: 'new' });
+    // left alone by writes (it used to be written with the text of Object.prototype, '{}')
+    const [row] = await runtime.db.query(`SELECT "__proto__"::text AS v FROM protolegacies WHERE note = 'new'`);
+    expect(row).toEqual({ v: null });
   });
 });

@@ -140,6 +140,24 @@ describe('create with nested rows', () => {
     ]);
   });
 
+  it("an inserted child's key is the parent's whatever it sends, so a value of the wrong type is no error", async () => {
+    const res = await post('invoice', {
+      number: num(),
+      items: {
+        data: [
+          { name: 'k', invoice_id: 'not-a-uuid' },
+          { name: 'l', invoice_id: 7 },
+        ],
+      },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const items = await q('SELECT name, invoice_id FROM items WHERE invoice_id = $1 ORDER BY name', [res.body.data.id]);
+    expect(items).toEqual([
+      { name: 'k', invoice_id: res.body.data.id },
+      { name: 'l', invoice_id: res.body.data.id },
+    ]);
+  });
+
   it('returns the written relations when asked with include=', async () => {
     const res = await post('invoice', { number: num(), items: { data: [{ name: 'x' }] }, tags: { data: [] } }, '?include=items,tags');
     expect(res.status).toBe(201);
@@ -162,7 +180,7 @@ describe('create with nested rows', () => {
   it('with rules in play the tree runs in a transaction that batches child inserts', async () => {
     const rule = await s.client.post(`/api/${app.name}/_admin/rules`, {
       token: app.token,
-      body: { entity: 'item', type: 'field', definition: { field: 'name', operator: 'min_length', value: 1 } },
+      body: { entity: 'item', hook: 'before_write', type: 'field', definition: { field: 'name', operator: 'min_length', value: 1 } },
     });
     expect(rule.status).toBe(201);
     try {

@@ -498,6 +498,32 @@ describe('asynchronous webhooks (after_write, after_delete)', () => {
     expect(upd.json.idempotency_key).not.toBe(hit.json.idempotency_key);
   });
 
+  it('payloads carry a decimal a double cannot hold with all its digits: sync, async and retried calls, conditions', async () => {
+    const entity = await newEntity();
+    const sync = target();
+    const late = target(500);
+    await webhook({ entity, hook: 'before_write', async: false, url: sync.url, condition: 'record.total > 99999999999999' });
+    const hook = await webhook({ entity, url: late.url });
+    const raw = '{"status": "new", "total": 99999999999999.99}';
+    const created = await s.client.post(`/api/${app.name}/${entity}`, { token: app.token, raw });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const syncHit = hitsOf(sync.path)[0]!;
+    expect(syncHit.body).toContain('"total":99999999999999.99,');
+    expect(syncHit.body).toContain('"total":{"old":null,"new":99999999999999.99}');
+    const first = await waitFor(() => hitsOf(late.path)[0], 'async delivery');
+    expect(first.body).toContain('"total":99999999999999.99,');
+    // Logged as a JSON number with all its digits, and sent so again by a retry.
+    const [row] = await runtime.db.query<any>(
+      `SELECT jsonb_typeof(request_body->'record'->'total') AS t, request_body->'record'->>'total' AS v FROM _webhook_logs WHERE webhook_id = $1`,
+      [hook.id],
+    );
+    expect(row).toEqual({ t: 'number', v: '99999999999999.99' });
+    statusOf.set(late.path, 200);
+    const log = await logOf(hook.id, 'retrying');
+    expect((await retryNow(log.id)).status).toBe('delivered');
+    expect(hitsOf(late.path)[1]!.body).toContain('"total":99999999999999.99,');
+  });
+
   it('does not hold the response for the delivery', async () => {
     const entity = await newEntity();
     const t = target(200, 'hold');
@@ -583,6 +609,32 @@ describe('conditions', () => {
     expect(await logsOf(vars.id)).toHaveLength(1);
     // the condition error never called the receiver for that webhook: 1 (vars) + 1 (paid) calls in all
     expect(hitsOf(t.path)).toHaveLength(2);
+  });
+
+  it('`changes` of a create lists only sent fields, also those named like Object.prototype members', async () => {
+    const entity = `e${++counter}`;
+    const fields = ['toString', 'valueOf', 'hasOwnProperty'].map((name) => ({ name, type: 'string' }));
+    const res = await admin('post', 'entities', {
+      name: entity,
+      table: `${entity}s`,
+      primary_key: uuid,
+      fields: [{ name: 'id', type: 'uuid' }, ...fields],
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const t = target();
+    const unsent = await webhook({ entity, url: t.url, condition: "'toString' in changes || 'hasOwnProperty' in changes" });
+    const sent = await webhook({ entity, url: t.url, condition: "'valueOf' in changes && keys(changes) == ['valueOf']" });
+    await rec('post', entity, { valueOf: 'v' });
+    await logOf(sent.id, 'delivered');
+    expect(await logsOf(unsent.id)).toHaveLength(0);
+    expect(hitsOf(t.path)).toHaveLength(1);
+    // the delivered body's changes hold every field of the new record, none of them a function's text
+    expect(hitsOf(t.path)[0]!.json.changes).toEqual({
+      id: { old: null, new: expect.any(String) },
+      toString: { old: null, new: null },
+      valueOf: { old: null, new: 'v' },
+      hasOwnProperty: { old: null, new: null },
+    });
   });
 
   it('an erroring condition of a sync webhook aborts the write', async () => {

@@ -18,6 +18,7 @@ import {
 import type { NestedPlan, RowPlan } from './plan.js';
 import { captureCtes, needsBefore, type Inline } from './inline.js';
 import { getOrInsert } from '../../collections.js';
+import { withSlugRetry } from './slug.js';
 
 /** One row written by a request, as observers (webhooks, workflows) need it. */
 export interface WriteEvent {
@@ -56,7 +57,7 @@ function columnsToWrite(row: RowPlan, now: string, op: 'insert' | 'update'): Ass
   const out: Assignment[] = [];
   for (const f of row.entity.fieldList) {
     if (f.auto === 'update' || (f.auto === 'create' && op === 'insert')) out.push([f, now]);
-    else if (f.name in row.values) out.push([f, row.values[f.name]]);
+    else if (Object.hasOwn(row.values, f.name)) out.push([f, row.values[f.name]]);
     else if (op === 'insert' && f.default !== undefined && !(f.name === row.entity.pk.name && row.entity.def.primary_key.generated)) {
       out.push([f, f.default]);
     }
@@ -67,13 +68,15 @@ function columnsToWrite(row: RowPlan, now: string, op: 'insert' | 'update'): Ass
 async function insertOne(exec: Exec, row: RowPlan, inline?: Inline): Promise<Record_> {
   const { tx, now, writes } = exec;
   const e = row.entity;
-  const params = new Params();
-  let text = insertReturningSql(e, columnsToWrite(row, now, 'insert'), params);
-  if (inline?.captures.length) {
-    const ctes = captureCtes(inline, { entity: e, action: 'create', now, rows: 'w', params }, 0);
-    text = `WITH w AS (${text}), ${ctes.join(', ')} SELECT * FROM w`;
-  }
-  const rows = await tx.query<Record_>(text, params.list);
+  const rows = await withSlugRetry(tx, [row], () => {
+    const params = new Params();
+    let text = insertReturningSql(e, columnsToWrite(row, now, 'insert'), params);
+    if (inline?.captures.length) {
+      const ctes = captureCtes(inline, { entity: e, action: 'create', now, rows: 'w', params }, 0);
+      text = `WITH w AS (${text}), ${ctes.join(', ')} SELECT * FROM w`;
+    }
+    return tx.query<Record_>(text, params.list);
+  });
   writes.push({ entity: e, action: 'create', record: rows[0]!, old: null, values: row.values, ...causeOf(exec) });
   return rows[0]!;
 }
@@ -94,14 +97,16 @@ async function insertMany(exec: Exec, rows: RowPlan[]): Promise<void> {
       for (const { row } of group) await insertOne(exec, row);
       continue;
     }
-    const params = new Params();
-    const text = insertManySql(
-      e,
-      fields,
-      group.map(({ cols }) => cols),
-      params,
+    const stored = await withSlugRetry(
+      exec.tx,
+      group.map(({ row }) => row),
+      () => {
+        const params = new Params();
+        // Built from the rows' values again on every attempt: a slug clash gives them new slugs.
+        const values = group.map(({ row }) => columnsToWrite(row, exec.now, 'insert'));
+        return exec.tx.query<Record_>(insertManySql(e, fields, values, params), params.list);
+      },
     );
-    const stored = await exec.tx.query<Record_>(text, params.list);
     // RETURNING of a multi-row VALUES insert comes back in VALUES order.
     for (const [i, record] of stored.entries()) {
       exec.writes.push({ entity: e, action: 'create', record, old: null, values: group[i]!.row.values, ...causeOf(exec) });
@@ -112,15 +117,16 @@ async function insertMany(exec: Exec, rows: RowPlan[]): Promise<void> {
 async function updateOne(exec: Exec, row: RowPlan, scope?: { fk: FieldMeta; parent: unknown }): Promise<Record_ | undefined> {
   const { tx, now, writes } = exec;
   const e = row.entity;
-  const cols = columnsToWrite(row, now, 'update');
-  if (cols.length === 0) return row.current;
-  const params = new Params();
-  const sets = setsSql(cols, params);
-  const where = whereSql([
-    `${e.pk.col} = ${params.add(row.current![e.pk.name] as string, e.pk.cast)}`,
-    scope ? `${scope.fk.col} = ${params.add(scope.parent as string, scope.fk.cast)}` : undefined,
-  ]);
-  const rows = await tx.query<Record_>(updateSql(e, sets, where), params.list);
+  if (columnsToWrite(row, now, 'update').length === 0) return row.current;
+  const rows = await withSlugRetry(tx, [row], () => {
+    const params = new Params();
+    const sets = setsSql(columnsToWrite(row, now, 'update'), params);
+    const where = whereSql([
+      `${e.pk.col} = ${params.add(row.current![e.pk.name] as string, e.pk.cast)}`,
+      scope ? `${scope.fk.col} = ${params.add(scope.parent as string, scope.fk.cast)}` : undefined,
+    ]);
+    return tx.query<Record_>(updateSql(e, sets, where), params.list);
+  });
   if (rows[0]) writes.push({ entity: e, action: 'update', record: rows[0], old: row.current!, values: row.values, ...causeOf(exec) });
   return rows[0];
 }

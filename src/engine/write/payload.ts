@@ -7,6 +7,7 @@ import { coerceInput } from '../../types/coerce.js';
 import { UUID_RE } from '../../types/ids.js';
 import { at, type NestedPlan, type RowPlan } from './plan.js';
 import { fieldValue } from '../field-value.js';
+import { ownValue } from '../../collections.js';
 
 /**
  * Phase 1 of a write: split every object of the payload tree into field values
@@ -68,11 +69,11 @@ function checkValue(f: FieldMeta, value: unknown, path: string, row: RowPlan, c:
 
 const blank = (v: unknown) => v === undefined || v === null || v === '';
 
-/** The record an insert will write: sent values plus defaults. */
+/** The record an insert will write: sent values plus defaults (own keys only: `constructor` is a field name too). */
 function insertRecord(entity: EntityMeta, values: Record_): Record_ {
   const record: Record_ = {};
   for (const f of entity.fieldList) {
-    if (f.name in values) record[f.name] = values[f.name];
+    if (Object.hasOwn(values, f.name)) record[f.name] = values[f.name];
     else record[f.name] = f.default ?? null;
   }
   return record;
@@ -88,10 +89,10 @@ export function checkRequired(row: RowPlan, injected: string | undefined, detail
     if (!clientPk && (!f.required || f.nullable || f.auto)) continue;
     if (f.name === pk.field && pk.generated) continue;
     if (f.name === injected) continue;
-    if (f.default !== undefined && !(f.name in row.values)) continue; // an absent field takes its default
+    if (f.default !== undefined && !Object.hasOwn(row.values, f.name)) continue; // an absent field takes its default
     if (slug?.source && slug.field === f.name) continue;
     const where = at(row.path, f.name);
-    if (blank(row.values[f.name]) && !details.some((d) => d.field === where)) {
+    if (blank(ownValue(row.values, f.name)) && !details.some((d) => d.field === where)) {
       details.push({ field: at(row.path, f.name), rule: 'required', message: `${f.name} is required` });
     }
   }
@@ -132,7 +133,7 @@ function parseNested(registry: Registry, parent: EntityMeta, key: string, value:
       return;
     }
     if (relation.def.type === 'many_to_many') {
-      const id = item[target.pk.name] ?? item.id;
+      const id = ownValue(item, target.pk.name) ?? ownValue(item, 'id');
       if (id === undefined || id === null) return; // rows without an id are skipped (spec)
       const coerced = coerceInput(target.pk, id);
       if (!coerced.ok) {
@@ -142,7 +143,7 @@ function parseNested(registry: Registry, parent: EntityMeta, key: string, value:
       plan.links.push({ id: coerced.value, remove: del === true, path: rowPath });
       return;
     }
-    const child = parseRow(registry, target, item, rowPath, 'nested', c);
+    const child = parseRow(registry, target, item, rowPath, 'nested', c, relation.def.target_key);
     if (del === true) {
       if (child.sentPk === undefined) {
         c.invalid.push({ field: at(rowPath, '_delete'), rule: 'invalid', message: `_delete needs the ${target.pk.name} of an existing row` });
@@ -165,6 +166,8 @@ export function parseRow(
   path: string,
   kind: 'insert' | 'update' | 'nested',
   c: Collect,
+  /** A nested row's key to its parent, which an insert takes from the parent whatever the row sends. */
+  injected?: string,
 ): RowPlan {
   const row: RowPlan = {
     entity,
@@ -175,9 +178,14 @@ export function parseRow(
     nested: [],
     files: [],
   };
+  let sentKey: { f: FieldMeta; value: unknown } | undefined;
   for (const [key, value] of Object.entries(input)) {
     if (kind === 'nested' && key === '_delete') continue;
     const f = entity.fields.get(key);
+    if (f && key === injected) {
+      sentKey = { f, value }; // judged below, once the row is known to be an insert or not
+      continue;
+    }
     if (f) {
       if (f.name === entity.pk.name && kind === 'nested' && value !== null && value !== undefined) {
         const coerced = coerceInput(f, value);
@@ -199,6 +207,8 @@ export function parseRow(
     }
     c.unknown.push({ field: at(path, key), rule: 'unknown', message: `Unknown field or relation: ${key}` });
   }
+  // rest-api.md §Nested writes: an inserted child's key is overwritten by the parent's, so what it sent is not checked
+  if (sentKey && row.sentPk !== undefined && writable(entity, sentKey.f)) checkValue(sentKey.f, sentKey.value, path, row, c);
   if (row.op === 'insert') row.record = insertRecord(entity, row.values);
   return row;
 }

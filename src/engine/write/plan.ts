@@ -23,6 +23,8 @@ export interface RowPlan {
   nested: NestedPlan[];
   /** File fields whose value must be resolved against `_files`. */
   files: Array<{ field: string; id: string }>;
+  /** The base of a slug the slug stage generated: a concurrent write taking it first makes this row pick the next. */
+  slugBase?: string;
 }
 
 export interface LinkPlan {

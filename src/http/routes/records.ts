@@ -14,7 +14,8 @@ type EntityParams = { Params: { app: string; entity: string }; Querystring: Reco
 type RecordParams = { Params: { app: string; entity: string; id: string }; Querystring: Record<string, unknown> };
 
 // The engine reads the body after the entity, record and permission checks (a body that was not JSON fails its object check then).
-const JSON_BODY = { invalidBody: 'Invalid JSON body', lateBody: true };
+// Numbers stay exact: a decimal or bigint field stores the digits sent, not their nearest double.
+const JSON_BODY = { invalidBody: 'Invalid JSON body', lateBody: true, exactNumbers: true };
 
 function ctxOf(req: FastifyRequest<{ Params: { entity: string } }>): OpContext {
   // Reserved prefixes with no route of their own are unknown routes, not entities.
