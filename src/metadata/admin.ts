@@ -4,7 +4,7 @@ import { parseEntityDefinition } from './entity-definition.js';
 import { applyIndexesInTransaction, buildIndexesConcurrently, dropIndexesConcurrently, planIndexes } from './index-migration.js';
 import { checkJoinTable, holdsSoftDeletedRows, migrateEntity, migrateRelation } from './migrate.js';
 import type { Queryable } from '../db/database.js';
-import { parseRelationDefinition } from './relation-definition.js';
+import { nameClash, parseRelationDefinition, recordKeys } from './relation-definition.js';
 import type { EntityDef, RelationDef } from './types.js';
 import { NO_AUDIT, type Audit } from './audit.js';
 
@@ -51,6 +51,24 @@ function checkRelationsStillValid(app: AdminApp, def: EntityDef): void {
       throw validationFailed(`primary key of ${def.name} is used by relation ${rel.name} and cannot change`);
     }
   }
+}
+
+/**
+ * No field may have the name of a relation of its entity (stored ones too, whose other entity may be gone
+ * for now): the relation's include would replace the field's value.
+ */
+async function checkNoRelationNamed(app: AdminApp, def: EntityDef): Promise<void> {
+  const keys = recordKeys(def);
+  const rows = await app.db.query<{ name: string }>(
+    'SELECT name FROM _relations WHERE (source = $1 OR target = $1) AND name = ANY($2::text[]) ORDER BY name',
+    [def.name, keys],
+  );
+  if (rows.length === 0) return;
+  const details = rows.map(({ name }) => {
+    const i = def.fields.findIndex((f) => f.name === name);
+    return { field: i >= 0 ? `fields[${i}].name` : 'soft_delete', message: nameClash(name, def.name) };
+  });
+  throw validationFailed(details[0]!.message, details);
 }
 
 /**
@@ -105,6 +123,7 @@ export async function createEntity(app: AdminApp, body: unknown, audit: Audit = 
   if (app.registry.entities.has(def.name)) throw conflict(`Entity already exists: ${def.name}`);
   const holder = [...app.registry.entities.values()].find((e) => e.def.table === def.table);
   if (holder) throw conflict(`Table ${def.table} is already used by entity ${holder.name}`);
+  await checkNoRelationNamed(app, def);
   await saveEntity(app, def, async (tx) => {
     const clash = await tx.query<{ name: string; table_name: string }>('SELECT name, table_name FROM _entities WHERE name = $1 OR table_name = $2', [
       def.name,
@@ -128,6 +147,7 @@ export async function updateEntity(app: AdminApp, name: string, body: unknown, a
   checkRulesStillValid(app, def);
   const holder = [...app.registry.entities.values()].find((e) => e.def.table === def.table && e.name !== name);
   if (holder) throw conflict(`Table ${def.table} is already used by entity ${holder.name}`);
+  await checkNoRelationNamed(app, def);
   await saveEntity(app, def, async (tx) => {
     const clash = await tx.query<{ name: string }>('SELECT name FROM _entities WHERE table_name = $1 AND name <> $2', [def.table, name]);
     if (clash[0]) throw conflict(`Table ${def.table} is already used by entity ${clash[0].name}`);

@@ -2,6 +2,7 @@ import { Problems, isObject } from './problems.js';
 import {
   IDENTIFIER_RE,
   ON_DELETE,
+  PROTO_KEY,
   RELATION_TYPES,
   SYSTEM_COLUMNS,
   SYSTEM_TABLES,
@@ -33,11 +34,31 @@ function keyHolds(fk: string, pk: string): boolean {
   return NUMERIC_TYPES.includes(fk);
 }
 
+/** The keys of `entity`'s records: its fields, and `deleted_at` when it soft-deletes. */
+export function recordKeys(entity: EntityDef): string[] {
+  const names = entity.fields.map((f) => f.name);
+  return entity.soft_delete && !names.includes('deleted_at') ? [...names, 'deleted_at'] : names;
+}
+
+/**
+ * The message when a relation's name is a record key of one of its entities: the name is the relation's
+ * include (metadata.md §3), which would replace that key's value, and the OpenAPI schema can show only one.
+ */
+export function nameClash(relation: string, entity: string): string {
+  return `relation ${relation} has the name of a field of ${entity}: include=${relation} would replace the field's value`;
+}
+
 /**
  * Validates and normalises a relation against the app's entities
  * (spec: metadata.md §3, §7). Throws 422 naming every problem.
  */
-export function parseRelationDefinition(input: unknown, entities: ReadonlyMap<string, EntityDef>, nameOverride?: string): RelationDef {
+export function parseRelationDefinition(
+  input: unknown,
+  entities: ReadonlyMap<string, EntityDef>,
+  nameOverride?: string,
+  /** Read back from `_relations`, where names refused only since (PROTO_KEY) may remain. */
+  stored = false,
+): RelationDef {
   const p = new Problems();
   if (!isObject(input)) {
     p.add('', 'relation definition must be a JSON object');
@@ -47,6 +68,7 @@ export function parseRelationDefinition(input: unknown, entities: ReadonlyMap<st
   const name = nameOverride ?? raw.name;
   if (!present(name)) p.add('name', 'relation name is required');
   else if (typeof name !== 'string' || !IDENTIFIER_RE.test(name)) p.add('name', 'relation name must match ^[A-Za-z_][A-Za-z0-9_]{0,62}$');
+  else if (name === PROTO_KEY && !stored) p.add('name', `relation name "${PROTO_KEY}" is reserved`);
 
   let source: EntityDef | undefined;
   let target: EntityDef | undefined;
@@ -57,6 +79,9 @@ export function parseRelationDefinition(input: unknown, entities: ReadonlyMap<st
     target = typeof raw.target === 'string' ? entities.get(raw.target) : undefined;
     if (!source) p.add('source', `source entity not found: ${String(raw.source)}`);
     if (!target) p.add('target', `target entity not found: ${String(raw.target)}`);
+  }
+  if (typeof name === 'string' && !stored) {
+    for (const e of new Set([source, target])) if (e && recordKeys(e).includes(name)) p.add('name', nameClash(name, e.name));
   }
   const type = raw.type;
   if (!oneOf(RELATION_TYPES, type)) p.add('type', `invalid relation type: ${String(type ?? '')}`);

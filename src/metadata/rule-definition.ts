@@ -113,9 +113,11 @@ export function parseRule(body: Record<string, unknown>, registry: Registry): Ru
   if (empty(entityName)) throw invalid('entity is required');
   const entity = typeof entityName === 'string' ? registry.entities.get(entityName) : undefined;
   if (!entity) throw invalid(`entity not found: ${String(entityName)}`);
-  const hook = body.hook ?? 'before_write';
+  // Required (rules.md §Rule object), unlike a webhook's hook; the column default serves only rows written without the API.
+  // A missing one gets the spec's one hook message with an empty name.
+  const hook = body.hook;
   if (!(RULE_HOOKS as readonly unknown[]).includes(hook)) {
-    throw invalid(`invalid hook: ${String(hook)} (must be before_write or before_delete)`);
+    throw invalid(`invalid hook: ${hook === undefined || hook === null ? '' : String(hook)} (must be before_write or before_delete)`);
   }
   const type = body.type;
   if (!(RULE_TYPES as readonly unknown[]).includes(type)) {

@@ -1,4 +1,5 @@
 import { invalid } from '../errors.js';
+import { targetUrlProblem } from '../outbound/target.js';
 import { compileRuleExpression } from './rule-expression.js';
 import { isObject } from './problems.js';
 import type { Registry } from './registry.js';
@@ -62,8 +63,9 @@ function parseAction(raw: unknown, at: string, registry: Registry): TransitionAc
       if (raw.value !== undefined) action.value = raw.value;
       break;
     case 'webhook': {
-      if (typeof raw.url !== 'string' || !/^https?:\/\/\S+$/i.test(raw.url)) throw invalid(`${at}.url must be an http(s) URL`);
-      action.url = raw.url;
+      const problem = targetUrlProblem(raw.url, `${at}.url`);
+      if (problem) throw invalid(problem);
+      action.url = raw.url as string;
       if (!blank(raw.method)) {
         const method = String(raw.method).toUpperCase();
         if (!HTTP_METHODS.includes(method)) throw invalid(`${at}.method must be one of ${HTTP_METHODS.join(', ')}`);

@@ -10,7 +10,9 @@ import type { AdminApp } from './admin-app.js';
 import { createEntity, createRelation } from './admin.js';
 import { continueIdentity } from './migrate.js';
 import { isObject } from './problems.js';
+import { ownValue } from '../collections.js';
 import { invertedRuleReason } from './inverted-rules.js';
+import { parseRule, type RuleInput } from './rule-definition.js';
 import { createRule, listRules } from './rules-admin.js';
 import { createStateMachine, listStateMachines } from './state-machines-admin.js';
 import type { TransferSection } from './transfer-sections.js';
@@ -79,6 +81,18 @@ function canonical(value: unknown): string {
       .join(',')}}`;
   }
   return JSON.stringify(value ?? null);
+}
+
+type RuleIdentity = Pick<RuleInput, 'entity' | 'hook' | 'type' | 'definition'>;
+const ruleKey = (r: RuleIdentity) => canonical([r.entity, r.hook, r.type, r.definition]);
+
+/** A stored rule's key in its saved form: rows written before a normalisation existed (a threshold "3") are normalised now. */
+function storedRuleKey(app: AdminApp, r: RuleIdentity): string {
+  try {
+    return ruleKey(parseRule({ ...r }, app.registry));
+  } catch {
+    return ruleKey(r); // no longer valid (its field was dropped): only an identical definition matches it
+  }
 }
 
 const reason = (err: unknown) => (err instanceof RocketError ? err.message : (err as Error).message);
@@ -199,25 +213,32 @@ export async function importSchema(
       errors.push(`Relation ${label(item)}: ${reason(err)}`);
     }
   }
-  // 3. rules — same entity, hook, type and definition means the same rule
-  const ruleKeys = new Set((await listRules(app)).map((r) => canonical([r.entity, r.hook, r.type, r.definition])));
+  // 3. rules — the same entity, hook, type and definition is the same rule, compared as saving stores them
+  // (thresholds as numbers, empty and default keys dropped), so an export re-imported matches what it exported
+  const ruleKeys = new Set((await listRules(app)).map((r) => storedRuleKey(app, r)));
   for (const item of items(doc, 'rules')) {
     if (!isObject(item)) continue;
-    const key = canonical([item.entity, item.hook ?? 'before_write', item.type, item.definition ?? {}]);
+    const ruleLabel = `Rule (${String(item.entity ?? '?')}/${String(item.hook ?? '?')})`;
+    let rule: RuleInput;
+    try {
+      rule = parseRule(item, app.registry);
+    } catch (err) {
+      errors.push(`${ruleLabel}: ${reason(err)}`);
+      continue;
+    }
+    const key = ruleKey(rule);
     if (ruleKeys.has(key)) continue;
     const inverted = invertedRuleReason(item, doc.sample_data, new Date());
     if (inverted !== undefined) {
-      errors.push(`Rule (${String(item.entity)}/${String(item.hook ?? 'before_write')}): ${inverted}`);
+      errors.push(`${ruleLabel}: ${inverted}`);
       continue;
     }
     try {
-      const rule = await createRule(app, item);
-      await log('_rules', rule);
+      await log('_rules', await createRule(app, rule));
       ruleKeys.add(key);
-      ruleKeys.add(canonical([rule.entity, rule.hook, rule.type, rule.definition]));
       summary.rules!++;
     } catch (err) {
-      errors.push(`Rule (${String(item.entity)}/${String(item.hook ?? 'before_write')}): ${reason(err)}`);
+      errors.push(`${ruleLabel}: ${reason(err)}`);
     }
   }
   // 4. state machines — one per entity and field
@@ -301,12 +322,12 @@ async function importSampleData(
 ): Promise<number> {
   let inserted = 0;
   for (const name of entityOrder) {
-    const rows = data[name];
+    const rows = ownValue(data, name);
     const entity = app.registry.entities.get(name);
     if (!Array.isArray(rows) || !entity) continue;
     for (const row of rows) {
       if (!isObject(row)) continue;
-      const fields = entity.fieldList.filter((f) => f.name in row);
+      const fields = entity.fieldList.filter((f) => Object.hasOwn(row, f.name));
       if (fields.length === 0) continue;
       const bound = new Params();
       const sql = insertSampleSql(
@@ -330,16 +351,16 @@ async function importSampleData(
       }
     }
     const pk = entity.def.primary_key;
-    if (pk.generated && pk.type !== 'uuid' && rows.some((r) => isObject(r) && r[pk.field] !== undefined && r[pk.field] !== null)) {
+    if (pk.generated && pk.type !== 'uuid' && rows.some((r) => isObject(r) && (ownValue(r, pk.field) ?? null) !== null)) {
       // Rows with their own keys leave the identity behind them: the next create would take a key they hold.
       await continueIdentity(app.db, entity.def.table, pk.field);
     }
   }
   for (const [table, keys] of joinTables) {
-    const rows = data[table];
+    const rows = ownValue(data, table);
     if (!Array.isArray(rows)) continue;
     for (const row of rows) {
-      if (!isObject(row) || row[keys.a] === undefined || row[keys.b] === undefined) continue;
+      if (!isObject(row) || ownValue(row, keys.a) === undefined || ownValue(row, keys.b) === undefined) continue;
       try {
         const res = await app.db.query(
           `INSERT INTO ${quoteIdent(table)} (${quoteIdent(keys.a)}, ${quoteIdent(keys.b)}) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1`,

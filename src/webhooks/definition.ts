@@ -1,5 +1,4 @@
-import { isIP } from 'node:net';
-import { addressRefusal } from '../outbound/address.js';
+import { targetUrlProblem } from '../outbound/target.js';
 import { invalid } from '../errors.js';
 import { ExprCompileError, WEBHOOK_VARIABLES, compileExpr, formatCompileError } from '../expr/index.js';
 
@@ -60,20 +59,8 @@ export function parseWebhook(body: Record<string, unknown>): WebhookInput {
     throw invalid('hook must be after_write, before_write, after_delete, or before_delete');
   }
 
-  if (absent(url) || url === '') throw invalid('url is required');
-  if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) throw invalid('url must start with http:// or https://');
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw invalid('url is not a valid URL');
-  }
-  if (parsed.hostname === '') throw invalid('url is not a valid URL');
-  // A literal address that no setting allows is refused now; names (and private addresses, which the
-  // server setting may deny) are judged on every delivery, on the addresses actually connected to.
-  const host = parsed.hostname.replace(/^\[|\]$/g, '');
-  const refusal = isIP(host) ? addressRefusal(host, false) : undefined;
-  if (refusal) throw invalid(`url: ${host} is ${refusal}`);
+  const urlProblem = targetUrlProblem(url, 'url');
+  if (urlProblem) throw invalid(urlProblem);
 
   const methodIn = absent(body.method) ? 'POST' : body.method;
   const method = typeof methodIn === 'string' ? methodIn.toUpperCase() : '';
@@ -102,7 +89,7 @@ export function parseWebhook(body: Record<string, unknown>): WebhookInput {
   const active = absent(body.active) ? true : body.active;
   if (typeof active !== 'boolean') throw invalid('active must be a boolean');
 
-  return { entity, hook: hook as Hook, url, method: method as Method, headers, condition, async: isAsync, retry, active };
+  return { entity, hook: hook as Hook, url: url as string, method: method as Method, headers, condition, async: isAsync, retry, active };
 }
 
 function parseHeaders(value: unknown): Record<string, string> {

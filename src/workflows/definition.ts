@@ -1,6 +1,7 @@
 import { invalid } from '../errors.js';
 import { ExprCompileError, WORKFLOW_VARIABLES, compileExpr, formatCompileError } from '../expr/index.js';
 import { isObject } from '../metadata/problems.js';
+import { targetUrlProblem } from '../outbound/target.js';
 
 /**
  * Workflow definitions (spec: workflows.md §Definition): validation and the
@@ -68,6 +69,16 @@ function normaliseGoto(raw: unknown, key: GotoKey, stepId: string): Goto | undef
   return target === 'end' ? 'end' : { goto: target };
 }
 
+/** The methods a `webhook` action may send, as state-machine `webhook` actions allow (absent: POST). */
+const WEBHOOK_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
+function webhookMethodProblem(method: unknown, key: string): string | undefined {
+  if (blank(method)) return undefined;
+  return typeof method === 'string' && WEBHOOK_METHODS.includes(method.toUpperCase())
+    ? undefined
+    : `${key} must be one of ${WEBHOOK_METHODS.join(', ')}`;
+}
+
 function compileCondition(source: string) {
   try {
     return compileExpr(source, WORKFLOW_VARIABLES);
@@ -97,11 +108,14 @@ function parseTrigger(raw: unknown): WorkflowTrigger {
   throw invalid(`invalid trigger type: ${String(t.type)} (must be state_change or event)`);
 }
 
-function parseStep(raw: unknown, index: number): WorkflowStep {
+/** `ids` holds the ids of the steps before this one: a duplicate is reported before this step's type (spec order). */
+function parseStep(raw: unknown, index: number, ids: Set<string>): WorkflowStep {
   if (!isObject(raw)) throw invalid('step id is required');
   if (blank(raw.id)) throw invalid('step id is required');
   if (typeof raw.id !== 'string') throw invalid(`step ${index}: id must be a string`);
   const id = raw.id;
+  if (ids.has(id)) throw invalid(`duplicate step id: ${id}`);
+  ids.add(id);
   if (id === 'end') throw invalid('step id "end" is reserved');
   const type = raw.type;
   if (!(STEP_TYPES as readonly unknown[]).includes(type)) {
@@ -116,6 +130,13 @@ function parseStep(raw: unknown, index: number): WorkflowStep {
   if (type === 'action' && raw.actions !== undefined && raw.actions !== null) {
     if (!Array.isArray(raw.actions) || raw.actions.some((a) => !isObject(a))) {
       throw invalid(`step ${id}: actions must be an array of objects`);
+    }
+    for (const [j, action] of (raw.actions as Array<Record<string, unknown>>).entries()) {
+      if (action.type !== 'webhook') continue;
+      const problem = targetUrlProblem(action.url, `actions[${j}].url`);
+      if (problem) throw invalid(`step ${id}: ${problem}`);
+      const method = webhookMethodProblem(action.method, `actions[${j}].method`);
+      if (method) throw invalid(`step ${id}: ${method}`);
     }
   }
   if (type === 'condition') {
@@ -137,12 +158,7 @@ export function parseWorkflow(body: Record<string, unknown>): WorkflowInput {
   if (!Array.isArray(body.steps) || body.steps.length === 0) throw invalid('at least one step is required');
   const steps: WorkflowStep[] = [];
   const ids = new Set<string>();
-  for (const [i, raw] of body.steps.entries()) {
-    const step = parseStep(raw, i);
-    if (ids.has(step.id)) throw invalid(`duplicate step id: ${step.id}`);
-    ids.add(step.id);
-    steps.push(step);
-  }
+  for (const [i, raw] of body.steps.entries()) steps.push(parseStep(raw, i, ids));
   for (const step of steps) {
     for (const key of GOTO_KEYS) {
       const g = step[key];

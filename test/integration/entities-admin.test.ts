@@ -675,7 +675,12 @@ describe('update (PUT)', () => {
       fields: [idField, { name: 'code', type: 'string' }, { name: 'amt', type: 'decimal', precision: 4 }, { name: 'qty', type: 'int' }],
     });
     const row = await h.create('ledger', { code: 'a', amt: 12.3456, qty: 1 });
-    const rule = await h.post('/_admin/rules', { entity: 'ledger', type: 'field', definition: { field: 'qty', operator: 'min', value: 0 } });
+    const rule = await h.post('/_admin/rules', {
+      entity: 'ledger',
+      hook: 'before_write',
+      type: 'field',
+      definition: { field: 'qty', operator: 'min', value: 0 },
+    });
     expect(rule.status).toBe(201);
     const put = (change: Record<string, unknown>) =>
       h.put(ents('/ledger'), {

@@ -265,6 +265,30 @@ describe('export', () => {
     expect(created.body.data).toEqual({ id: 3, x: 3 });
   });
 
+  it('a sample row without a field named like an Object.prototype member leaves it NULL', async () => {
+    const app = await s.createApp();
+    const entity = {
+      name: 'odd',
+      table: 'odds',
+      primary_key: { field: 'id', type: 'uuid', generated: true },
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'constructor', type: 'text' },
+        { name: 'valueOf', type: 'int' },
+        { name: 'toString', type: 'string' },
+      ],
+    };
+    const res = await imp(app, { version: 1, entities: [entity], sample_data: { odd: [{ valueOf: 2 }, { constructor: 'c' }] } });
+    expect(res.status).toBe(200);
+    expect(res.body.data.errors).toBeUndefined();
+    expect(res.body.data.summary).toMatchObject({ entities: 1, records: 2 });
+    const list = await s.client.get(`/api/${app.name}/odd?sort=valueOf`, { token: app.token });
+    expect(list.body.data.map(({ id: _id, ...rest }: Record<string, unknown>) => rest)).toEqual([
+      { constructor: null, valueOf: 2, toString: null },
+      { constructor: 'c', valueOf: null, toString: null },
+    ]);
+  });
+
   it('reports invalid items and keeps going', async () => {
     const app = await s.createApp();
     const res = await imp(app, {
@@ -282,7 +306,7 @@ describe('export', () => {
         { name: 'bad', table: 'bads', primary_key: { field: 'id', type: 'uuid', generated: true }, fields: [{ name: 'id', type: 'money' }] },
         { name: 'nameless' },
       ],
-      rules: [{ entity: 'good', type: 'expression', definition: { expression: 'record.n >' } }],
+      rules: [{ entity: 'good', hook: 'before_write', type: 'expression', definition: { expression: 'record.n >' } }],
       sample_data: { good: [{ n: 1 }, { n: 'x' }, { zzz: 1 }] },
     });
     expect(res.status).toBe(200);
@@ -291,5 +315,131 @@ describe('export', () => {
     expect(errors.some((e) => e.startsWith('Entity bad: '))).toBe(true);
     expect(errors.some((e) => e.startsWith('Rule (good/before_write): invalid expression'))).toBe(true);
     expect(errors.some((e) => e.startsWith('Record good: '))).toBe(true);
+  });
+});
+
+describe('de-duplication compares items as saving stores them', () => {
+  const member = {
+    name: 'member',
+    table: 'members',
+    primary_key: { field: 'id', type: 'uuid', generated: true },
+    fields: [
+      { name: 'id', type: 'uuid' },
+      { name: 'nick', type: 'string' },
+      { name: 'age', type: 'int' },
+      { name: 'state', type: 'string' },
+    ],
+  };
+  const setup = async () => {
+    const app = await s.createApp();
+    const runtime = (await s.rocket.services.apps.get(app.name))!;
+    expect((await s.client.post(`/api/${app.name}/_admin/entities`, { token: app.token, body: member })).status).toBe(201);
+    return { app, runtime };
+  };
+  const counts = async (runtime: { db: { query<T>(sql: string): Promise<T[]> } }) => {
+    const tables = ['_rules', '_state_machines', '_workflows', '_webhooks', '_permissions', '_ui_configs'];
+    const out: Record<string, number> = {};
+    for (const t of tables) out[t] = Number((await runtime.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${t}`))[0]!.n);
+    return out;
+  };
+
+  it('an export imported into its own app twice creates nothing', async () => {
+    const { app, runtime } = await setup();
+    const post = async (path: string, body: unknown) => {
+      const res = await s.client.post(`/api/${app.name}/_admin/${path}`, { token: app.token, body });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+    };
+    // Sent with the defaults spelled out and a threshold as a string: stored normalised.
+    await post('rules', {
+      entity: 'member',
+      hook: 'before_write',
+      type: 'field',
+      definition: { field: 'nick', operator: 'min_length', value: '2', message: '', stop_on_fail: false, related_load: [] },
+    });
+    await post('rules', { entity: 'member', hook: 'before_delete', type: 'expression', definition: { expression: "record.state == 'locked'" } });
+    await post('state-machines', {
+      entity: 'member',
+      field: 'state',
+      definition: {
+        transitions: [
+          { from: 'new', to: 'done', roles: [], guard: '', actions: [{ type: 'webhook', url: 'https://hooks.example.com/sm', method: 'post' }] },
+        ],
+      },
+    });
+    await post('workflows', {
+      name: 'greet',
+      trigger: { type: 'state_change', entity: 'member', field: 'state', to: 'done' },
+      steps: [{ id: 'a', type: 'action', actions: [{ type: 'webhook', url: 'https://hooks.example.com/wf' }], then: { goto: 'end' } }],
+    });
+    await post('webhooks', { entity: 'member', url: 'https://hooks.example.com/wh' });
+    await post('permissions', { entity: 'member', action: 'read', roles: ['b', 'a'] });
+    const before = await counts(runtime);
+    const exported = await s.client.get(`/api/${app.name}/_admin/export`, { token: app.token });
+    for (const round of [1, 2]) {
+      const res = await imp(app, exported.body.data);
+      expect(res.status).toBe(200);
+      expect(res.body.data.errors, `round ${round}`).toBeUndefined();
+      expect(res.body.data.summary, `round ${round}`).toMatchObject({
+        entities: 0,
+        relations: 0,
+        rules: 0,
+        state_machines: 0,
+        workflows: 0,
+        permissions: 0,
+        webhooks: 0,
+      });
+      expect(await counts(runtime)).toEqual(before);
+    }
+  });
+
+  it('a rule sent with defaulted keys matches its stored form: imported twice, or twice in one payload, it is stored once', async () => {
+    const { app, runtime } = await setup();
+    const spelled = {
+      entity: 'member',
+      hook: 'before_write',
+      type: 'field',
+      definition: { field: 'nick', operator: 'max_length', value: '10', message: '', stop_on_fail: false, related_load: [] },
+    };
+    const bare = {
+      entity: 'member',
+      hook: 'before_write',
+      type: 'field',
+      definition: { field: 'nick', operator: 'max_length', value: 10 },
+      active: true,
+    };
+    const first = await imp(app, { version: 1, rules: [spelled, bare, { ...spelled }] });
+    expect(first.body.data.summary.rules).toBe(1);
+    expect(first.body.data.errors).toBeUndefined();
+    for (const doc of [spelled, bare]) {
+      const again = await imp(app, { version: 1, rules: [doc] });
+      expect(again.body.data.summary.rules).toBe(0);
+    }
+    const stored = await runtime.db.query<{ definition: unknown }>('SELECT definition FROM _rules');
+    expect(stored).toEqual([{ definition: { field: 'nick', operator: 'max_length', value: 10 } }]);
+  });
+
+  it('a rule stored before thresholds were normalised matches the same rule as exported elsewhere', async () => {
+    const { app, runtime } = await setup();
+    // Written as the old server stored it: the threshold as a string, the defaults spelled out.
+    await runtime.db.query(
+      `INSERT INTO _rules (entity, hook, type, definition)
+       VALUES ('member', 'before_write', 'field', '{"field":"age","operator":"min","value":"18","message":"","stop_on_fail":false}'::jsonb)`,
+    );
+    await runtime.reload();
+    const res = await imp(app, {
+      version: 1,
+      rules: [{ entity: 'member', hook: 'before_write', type: 'field', definition: { field: 'age', operator: 'min', value: 18 } }],
+    });
+    expect(res.body.data.summary.rules).toBe(0);
+    expect((await counts(runtime))._rules).toBe(1);
+  });
+
+  it('a rule without hook is reported, not stored as before_write', async () => {
+    const { app, runtime } = await setup();
+    const res = await imp(app, { version: 1, rules: [{ entity: 'member', type: 'field', definition: { field: 'age', operator: 'min', value: 1 } }] });
+    expect(res.status).toBe(200);
+    expect(res.body.data.summary.rules).toBe(0);
+    expect(res.body.data.errors).toEqual(['Rule (member/?): invalid hook:  (must be before_write or before_delete)']);
+    expect((await counts(runtime))._rules).toBe(0);
   });
 });

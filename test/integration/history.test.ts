@@ -534,6 +534,7 @@ describe("writes on the request's behalf and rolled-back writes", () => {
     });
     await created('/_admin/rules', {
       entity: 'guarded',
+      hook: 'before_write',
       type: 'field',
       definition: { field: 'amount', operator: 'max', value: 10, message: 'too big' },
     });

@@ -82,7 +82,12 @@ describe('a stored file value sent back as a JSON string', () => {
 
 describe('field rules are checked when written', () => {
   it('converts a numeric string threshold, so the rule fires', async () => {
-    const res = await admin('post', 'rules', { entity: 'member', type: 'field', definition: { field: 'nick', operator: 'min_length', value: '2' } });
+    const res = await admin('post', 'rules', {
+      entity: 'member',
+      hook: 'before_write',
+      type: 'field',
+      definition: { field: 'nick', operator: 'min_length', value: '2' },
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body.data.definition.value).toBe(2);
     const stored = await admin('get', `rules/${res.body.data.id}`);
@@ -91,7 +96,12 @@ describe('field rules are checked when written', () => {
     expect(short.status).toBe(422);
     expect(short.body.error.details[0]).toMatchObject({ field: 'nick', rule: 'min_length' });
     expect((await rec('post', 'member', { nick: 'ab' })).status).toBe(201);
-    const max = await admin('post', 'rules', { entity: 'member', type: 'field', definition: { field: 'age', operator: 'max', value: ' 1.5e2 ' } });
+    const max = await admin('post', 'rules', {
+      entity: 'member',
+      hook: 'before_write',
+      type: 'field',
+      definition: { field: 'age', operator: 'max', value: ' 1.5e2 ' },
+    });
     expect(max.status).toBe(201);
     expect(max.body.data.definition.value).toBe(150);
     expect((await rec('post', 'member', { age: 151 })).status).toBe(422);
@@ -112,7 +122,7 @@ describe('field rules are checked when written', () => {
     [{ field: 'code', operator: 'pattern', value: '([a-z' }, 'definition.value'],
     [{ field: 'code', operator: 'pattern', value: '(?=x)' }, 'definition.value'],
   ])('refuses %j with 422 naming %s', async (definition, key) => {
-    const res = await admin('post', 'rules', { entity: 'member', type: 'field', definition });
+    const res = await admin('post', 'rules', { entity: 'member', hook: 'before_write', type: 'field', definition });
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe('VALIDATION_FAILED');
     expect(res.body.error.message).toContain(key);

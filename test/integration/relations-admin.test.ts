@@ -191,6 +191,42 @@ describe('validation (422, nothing stored)', () => {
     expect((await h.del('/_admin/entities/strict_child')).status).toBe(200);
   });
 
+  it('a relation named like a field of its source or target is refused, and so is an entity field named like its relation', async () => {
+    const clash = (rel: string, entity: string) =>
+      `relation ${rel} has the name of a field of ${entity}: include=${rel} would replace the field's value`;
+    // the relation saved second: named like a field of the source, of the target, or the target's deleted_at
+    await refused(o2m({ name: 'name' }), clash('name', 'customer'), 'name');
+    await refused(o2m({ name: 'number' }), clash('number', 'order'), 'name');
+    await refused(o2m({ name: 'deleted_at', target: 'profile' }), clash('deleted_at', 'profile'), 'name');
+    await refused(m2m({ name: 'title' }), clash('title', 'post'), 'name');
+    expect(await tableExists(h, 'post_labels')).toBe(false);
+    // the entity saved second: a field named like a relation where it is source or target
+    expect((await h.post(rels(), o2m({ name: 'buyer_orders' }))).status).toBe(201);
+    const customer = (await h.get('/_admin/entities/customer')).body.data.definition;
+    const order = (await h.get('/_admin/entities/order')).body.data.definition;
+    for (const def of [customer, order]) {
+      const fields = [...def.fields, { name: 'buyer_orders', type: 'string' }];
+      const res = await h.put(`/_admin/entities/${def.name}`, { ...def, fields });
+      expect(res.status, JSON.stringify(res.body)).toBe(422);
+      expect(res.body.error).toEqual({
+        code: 'VALIDATION_FAILED',
+        message: clash('buyer_orders', def.name),
+        details: [{ field: `fields[${fields.length - 1}].name`, message: clash('buyer_orders', def.name) }],
+      });
+      expect((await h.get(`/_admin/entities/${def.name}`)).body.data.definition).toEqual(def);
+      expect((await columnsOf(h, def.table)).has('buyer_orders')).toBe(false);
+    }
+    expect((await h.del(rels('/buyer_orders'))).status).toBe(200);
+    // soft delete adds deleted_at to the records: turning it on is refused while a relation of the entity has that name
+    expect((await h.post(rels(), o2m({ name: 'deleted_at' }))).status).toBe(201);
+    const soft = await h.put('/_admin/entities/order', { ...order, soft_delete: true });
+    expect(soft.status).toBe(422);
+    expect(soft.body.error.details).toEqual([{ field: 'soft_delete', message: clash('deleted_at', 'order') }]);
+    expect((await h.get('/_admin/entities/order')).body.data.definition.soft_delete).toBe(false);
+    expect((await h.del(rels('/deleted_at'))).status).toBe(200);
+    expect(await relationCount()).toBe(0);
+  });
+
   it('answers 400 for a body that is not a JSON object', async () => {
     for (const raw of ['{', '[]', '"x"']) {
       const res = await h.raw('POST', rels(), raw, { 'content-type': 'application/json' });

@@ -84,6 +84,7 @@ describe('rules admin API', () => {
   it('creates, lists, gets, replaces and deletes a rule, echoing only non-empty definition keys', async () => {
     const created = await admin('post', 'rules', {
       entity: 'person',
+      hook: 'before_write',
       type: 'field',
       definition: { field: 'nick', operator: 'max_length', value: 10, message: '', stop_on_fail: false },
     });
@@ -105,6 +106,7 @@ describe('rules admin API', () => {
     expect(list.body.data.some((r: any) => r.id === id)).toBe(true);
     const upd = await admin('put', `rules/${id}`, {
       entity: 'person',
+      hook: 'before_write',
       type: 'field',
       definition: { field: 'nick', operator: 'max_length', value: 3 },
       active: false,
@@ -117,33 +119,61 @@ describe('rules admin API', () => {
     expect(del.body.data).toEqual({ id, deleted: true });
     expect((await admin('get', `rules/${id}`)).status).toBe(404);
     expect((await admin('get', 'rules/not-a-uuid')).status).toBe(404);
-    expect((await admin('put', `rules/${id}`, { entity: 'person', type: 'field', definition: { field: 'nick' } })).status).toBe(404);
+    expect((await admin('put', `rules/${id}`, { entity: 'person', hook: 'before_write', type: 'field', definition: { field: 'nick' } })).status).toBe(
+      404,
+    );
   });
 
   it('refuses invalid rules with the spec messages and stores nothing', async () => {
     const cases: Array<[unknown, string]> = [
       [{ type: 'field' }, 'entity is required'],
       [{ entity: 'ghost', type: 'field' }, 'entity not found: ghost'],
+      // rules.md lists hook as required (the column default is for rows written without the API)
+      [
+        { entity: 'person', type: 'field', definition: { field: 'nick', operator: 'min_length', value: 1 } },
+        'invalid hook:  (must be before_write or before_delete)',
+      ],
+      [
+        { entity: 'person', hook: null, type: 'expression', definition: { expression: 'true' } },
+        'invalid hook:  (must be before_write or before_delete)',
+      ],
+      [
+        { entity: 'person', hook: '', type: 'expression', definition: { expression: 'true' } },
+        'invalid hook:  (must be before_write or before_delete)',
+      ],
       [{ entity: 'person', hook: 'after_write', type: 'field' }, 'invalid hook: after_write (must be before_write or before_delete)'],
-      [{ entity: 'person', type: 'magic' }, 'invalid rule type: magic (must be field, expression, or computed)'],
+      [{ entity: 'person', hook: 'before_write', type: 'magic' }, 'invalid rule type: magic (must be field, expression, or computed)'],
     ];
     const before = (await admin('get', 'rules')).body.data.length;
     for (const [body, message] of cases) {
       const res = await admin('post', 'rules', body);
       expect(res.status).toBe(422);
-      expect(res.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message });
+      expect(res.body.error).toEqual({ code: 'VALIDATION_FAILED', message });
     }
-    const bad = await admin('post', 'rules', { entity: 'person', type: 'expression', definition: { expression: 'record.nick ==' } });
+    const bad = await admin('post', 'rules', {
+      entity: 'person',
+      hook: 'before_write',
+      type: 'expression',
+      definition: { expression: 'record.nick ==' },
+    });
     expect(bad.status).toBe(422);
     expect(bad.body.error.message).toMatch(/^invalid expression: .* at \d+$/);
     const unknownVar = await admin('post', 'rules', {
       entity: 'person',
+      hook: 'before_write',
       type: 'computed',
       definition: { field: 'nick', expression: 'process.exit()' },
     });
     expect(unknownVar.status).toBe(422);
     expect((await admin('post', 'rules', '[1]')).status).toBe(400);
     expect((await admin('get', 'rules')).body.data.length).toBe(before);
+    // a replacement without hook is refused too, and the stored rule keeps its hook
+    const id = await rule({ entity: 'person', hook: 'before_delete', type: 'expression', definition: { expression: 'false' } });
+    const put = await admin('put', `rules/${id}`, { entity: 'person', type: 'expression', definition: { expression: 'false' } });
+    expect(put.status).toBe(422);
+    expect(put.body.error).toEqual({ code: 'VALIDATION_FAILED', message: 'invalid hook:  (must be before_write or before_delete)' });
+    expect(await runtime.db.query('SELECT hook FROM _rules WHERE id = $1', [id])).toEqual([{ hook: 'before_delete' }]);
+    await admin('delete', `rules/${id}`);
   });
 });
 
@@ -151,6 +181,7 @@ describe('before_write rules', () => {
   it('field rule min: -1 fails with field and rule, 0 and 100 and absent pass', async () => {
     const id = await rule({
       entity: 'invoice',
+      hook: 'before_write',
       type: 'field',
       definition: { field: 'total', operator: 'min', value: 0, message: 'Total must be non-negative' },
     });
@@ -162,8 +193,18 @@ describe('before_write rules', () => {
   });
 
   it('length rules count code points and pattern searches unanchored', async () => {
-    const a = await rule({ entity: 'person', type: 'field', definition: { field: 'first_name', operator: 'min_length', value: 3 } });
-    const b = await rule({ entity: 'person', type: 'field', definition: { field: 'last_name', operator: 'pattern', value: '[A-Z]' } });
+    const a = await rule({
+      entity: 'person',
+      hook: 'before_write',
+      type: 'field',
+      definition: { field: 'first_name', operator: 'min_length', value: 3 },
+    });
+    const b = await rule({
+      entity: 'person',
+      hook: 'before_write',
+      type: 'field',
+      definition: { field: 'last_name', operator: 'pattern', value: '[A-Z]' },
+    });
     expect((await rec('post', 'person', { first_name: '😀😀😀', last_name: 'xY' })).status).toBe(201);
     const bad = await rec('post', 'person', { first_name: 'ab', last_name: 'xy' });
     expect(bad.status).toBe(422);
@@ -178,11 +219,13 @@ describe('before_write rules', () => {
   it('expression rule: truthy means violated; update sees the merged record and old', async () => {
     const a = await rule({
       entity: 'invoice',
+      hook: 'before_write',
       type: 'expression',
       definition: { expression: "record.status == 'paid' && record.payment_date == nil", message: 'Paid invoices need a payment date' },
     });
     const b = await rule({
       entity: 'invoice',
+      hook: 'before_write',
       type: 'expression',
       priority: 1,
       definition: { expression: "action == 'update' && record.status == 'cancelled' && old.status == 'paid'" },
@@ -204,12 +247,19 @@ describe('before_write rules', () => {
   it('stop_on_fail ends evaluation with the details so far', async () => {
     const a = await rule({
       entity: 'person',
+      hook: 'before_write',
       type: 'field',
       priority: 1,
       definition: { field: 'nick', operator: 'min_length', value: 5, stop_on_fail: true },
     });
-    const b = await rule({ entity: 'person', type: 'field', priority: 2, definition: { field: 'nick', operator: 'pattern', value: '^z' } });
-    const c = await rule({ entity: 'person', type: 'expression', definition: { expression: 'true' } });
+    const b = await rule({
+      entity: 'person',
+      hook: 'before_write',
+      type: 'field',
+      priority: 2,
+      definition: { field: 'nick', operator: 'pattern', value: '^z' },
+    });
+    const c = await rule({ entity: 'person', hook: 'before_write', type: 'expression', definition: { expression: 'true' } });
     const res = await rec('post', 'person', { nick: 'ab' });
     expect(res.status).toBe(422);
     expect(res.body.error.details).toEqual([{ field: 'nick', rule: 'min_length', message: 'field nick failed min_length validation' }]);
@@ -217,7 +267,7 @@ describe('before_write rules', () => {
   });
 
   it('a runtime error is reported as a violation, never a 500', async () => {
-    const id = await rule({ entity: 'person', type: 'expression', definition: { expression: 'len(5) > 1' } });
+    const id = await rule({ entity: 'person', hook: 'before_write', type: 'expression', definition: { expression: 'len(5) > 1' } });
     const res = await rec('post', 'person', { nick: 'x' });
     expect(res.status).toBe(422);
     expect(res.body.error.details[0]).toMatchObject({ rule: 'expression' });
@@ -228,6 +278,7 @@ describe('before_write rules', () => {
   it('computed fields fill the record, see earlier results, and are type-checked', async () => {
     const a = await rule({
       entity: 'invoice',
+      hook: 'before_write',
       type: 'computed',
       definition: { field: 'total', expression: 'record.subtotal * (1 + record.tax_rate)' },
     });
@@ -241,22 +292,29 @@ describe('before_write rules', () => {
 
     const b = await rule({
       entity: 'person',
+      hook: 'before_write',
       type: 'computed',
       priority: 1,
       definition: { field: 'full_name', expression: "record.first_name + ' ' + record.last_name" },
     });
-    const c = await rule({ entity: 'person', type: 'computed', priority: 2, definition: { field: 'nick', expression: 'upper(record.full_name)' } });
+    const c = await rule({
+      entity: 'person',
+      hook: 'before_write',
+      type: 'computed',
+      priority: 2,
+      definition: { field: 'nick', expression: 'upper(record.full_name)' },
+    });
     const p = await rec('post', 'person', { first_name: 'John', last_name: 'Doe' });
     expect(p.body.data).toMatchObject({ full_name: 'John Doe', nick: 'JOHN DOE' });
     await admin('delete', `rules/${b}`);
     await admin('delete', `rules/${c}`);
 
-    const d = await rule({ entity: 'invoice', type: 'computed', definition: { field: 'total', expression: "'not a number'" } });
+    const d = await rule({ entity: 'invoice', hook: 'before_write', type: 'computed', definition: { field: 'total', expression: "'not a number'" } });
     const bad = await rec('post', 'invoice', { subtotal: 1 });
     expect(bad.status).toBe(422);
     expect(bad.body.error.details).toEqual([{ field: 'total', rule: 'type', message: 'total must be decimal' }]);
     await admin('delete', `rules/${d}`);
-    const e = await rule({ entity: 'invoice', type: 'computed', definition: { field: 'total', expression: 'len(5)' } });
+    const e = await rule({ entity: 'invoice', hook: 'before_write', type: 'computed', definition: { field: 'total', expression: 'len(5)' } });
     const err = await rec('post', 'invoice', { subtotal: 1 });
     expect(err.status).toBe(422);
     expect(err.body.error.details[0]).toMatchObject({ field: 'total', rule: 'computed' });
@@ -277,6 +335,7 @@ describe('before_write rules', () => {
     expect((await admin('post', 'entities', badge)).status).toBe(201);
     const id = await rule({
       entity: 'badge',
+      hook: 'before_write',
       type: 'computed',
       definition: { field: 'level', expression: "record.points > 10 ? 'gold' : 'bronze'" },
     });
@@ -290,6 +349,7 @@ describe('before_write rules', () => {
   it('computes from related children with related_load, one query per relation', async () => {
     const id = await rule({
       entity: 'order',
+      hook: 'before_write',
       type: 'computed',
       definition: {
         field: 'amount',
@@ -314,6 +374,7 @@ describe('before_write rules', () => {
     await admin('delete', `rules/${id}`);
     const badLoad = await admin('post', 'rules', {
       entity: 'order',
+      hook: 'before_write',
       type: 'expression',
       definition: { expression: 'true', related_load: [{ relation: 'nope' }] },
     });
@@ -321,11 +382,11 @@ describe('before_write rules', () => {
   });
 
   it('rules of nested children apply with the row path', async () => {
-    const id = await rule({ entity: 'line', type: 'field', definition: { field: 'quantity', operator: 'min', value: 1 } });
+    const id = await rule({ entity: 'line', hook: 'before_write', type: 'field', definition: { field: 'quantity', operator: 'min', value: 1 } });
     const res = await rec('post', 'order', { items: { data: [{ quantity: 1 }, { quantity: 0 }] } });
     expect(res.status).toBe(422);
     expect(res.body.error.details).toEqual([{ field: 'items[1].quantity', rule: 'min', message: 'field quantity failed min validation' }]);
-    const expr = await rule({ entity: 'line', type: 'expression', definition: { expression: 'record.quantity > 50' } });
+    const expr = await rule({ entity: 'line', hook: 'before_write', type: 'expression', definition: { expression: 'record.quantity > 50' } });
     const big = await rec('post', 'order', { items: { data: [{ quantity: 60 }] } });
     expect(big.body.error.details).toEqual([{ field: 'items[0].expression', rule: 'expression', message: 'Expression rule violated' }]);
     await admin('delete', `rules/${id}`);

@@ -168,6 +168,41 @@ describe('state machine admin API', () => {
     expect((await admin('get', 'state-machines/00000000-0000-4000-8000-000000000000')).status).toBe(404);
   });
 
+  it('checks a webhook action URL as webhook objects are checked, naming the action', async () => {
+    const at = 'transitions[0].actions[1].url';
+    const forbidden = 'a link-local, unspecified or cloud metadata address, never reachable by webhooks';
+    const cases: Array<[unknown, string]> = [
+      [undefined, `${at} is required`],
+      ['ftp://files.example.com/x', `${at} must start with http:// or https://`],
+      ['http://', `${at} is not a valid URL`],
+      ['http://169.254.169.254/latest/meta-data/', `${at}: 169.254.169.254 is ${forbidden}`],
+      ['http://[fe80::1]/hook', `${at}: fe80::1 is ${forbidden}`],
+      ['http://[::ffff:169.254.169.254]/', `${at}: ::ffff:a9fe:a9fe is ${forbidden}`],
+    ];
+    const before = (await admin('get', 'state-machines')).body.data.length;
+    for (const [url, message] of cases) {
+      const res = await admin('post', 'state-machines', {
+        entity: 'invoice',
+        field: 'status',
+        definition: {
+          transitions: [
+            {
+              from: 'a',
+              to: 'b',
+              actions: [
+                { type: 'send_event', event: 'x' },
+                { type: 'webhook', url },
+              ],
+            },
+          ],
+        },
+      });
+      expect(res.status, String(url)).toBe(422);
+      expect(res.body.error).toEqual({ code: 'VALIDATION_FAILED', message });
+    }
+    expect((await admin('get', 'state-machines')).body.data).toHaveLength(before);
+  });
+
   it('updates and deletes a machine, and an inactive machine is not enforced', async () => {
     const created = await admin('post', 'state-machines', {
       entity: 'audit',
@@ -287,6 +322,34 @@ describe('enforcement', () => {
     expect(events.some((e) => e.payload.event === 'invoice_archived' && e.payload.record_id === id)).toBe(true);
   });
 
+  it('a webhook action sends a decimal a double cannot hold with all its digits', async () => {
+    const payment = {
+      name: 'payment',
+      table: 'payments',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'state', type: 'string' },
+        { name: 'amount', type: 'decimal', precision: 2 },
+      ],
+    };
+    expect((await admin('post', 'entities', payment)).status).toBe(201);
+    const definition = { initial: 'open', transitions: [{ from: 'open', to: 'sent', actions: [{ type: 'webhook', url: hookUrl }] }] };
+    expect((await admin('post', 'state-machines', { entity: 'payment', field: 'state', definition })).status).toBe(201);
+    const created = await rec('post', 'payment', { state: 'open' });
+    received.length = 0;
+    const raw = '{"state": "sent", "amount": 99999999999999.99}';
+    const res = await s.client.put(`/api/${app.name}/payment/${created.body.data.id}`, { token: app.token, raw });
+    expect(res.status).toBe(200);
+    for (let i = 0; i < 50 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(received).toHaveLength(1);
+    expect(received[0]!.body).toBe('{"state":"sent","amount":99999999999999.99}');
+    const [row] = await runtime.db.query<any>(
+      `SELECT payload->'body'->>'amount' AS amount FROM _outbox WHERE kind = 'webhook' AND payload->'body' ? 'amount'`,
+    );
+    expect(row).toEqual({ amount: '99999999999999.99' });
+  });
+
   it('a webhook action to a cloud-metadata address is refused before connecting and the refusal recorded', async () => {
     const probe = {
       name: 'probe',
@@ -298,15 +361,17 @@ describe('enforcement', () => {
       ],
     };
     expect((await admin('post', 'entities', probe)).status).toBe(201);
-    const machine = await admin('post', 'state-machines', {
-      entity: 'probe',
-      field: 'state',
-      definition: {
-        initial: 'a',
-        transitions: [{ from: 'a', to: 'b', actions: [{ type: 'webhook', url: 'http://169.254.169.254/latest/meta-data/' }] }],
-      },
-    });
-    expect(machine.status, JSON.stringify(machine.body)).toBe(201);
+    const definition = {
+      initial: 'a',
+      transitions: [{ from: 'a', to: 'b', actions: [{ type: 'webhook', url: 'http://169.254.169.254/latest/meta-data/' }] }],
+    };
+    const machine = await admin('post', 'state-machines', { entity: 'probe', field: 'state', definition });
+    expect(machine.status).toBe(422);
+    // A definition stored before the URL was checked at definition time: the call is still refused.
+    await runtime.db.query(`INSERT INTO _state_machines (entity, field, definition, active) VALUES ('probe', 'state', $1::jsonb, true)`, [
+      JSON.stringify(definition),
+    ]);
+    await runtime.reload();
     const created = await rec('post', 'probe', { state: 'a' });
     expect((await rec('put', `probe/${created.body.data.id}`, { state: 'b' })).status).toBe(200);
     let row: any;

@@ -262,6 +262,37 @@ describe('workflow admin API', () => {
       else expect(res.body.error.message).toMatch(message);
     }
     expect((await admin('get', 'workflows')).body.data).toHaveLength(before);
+    // A webhook action's URL is checked as a webhook object's is (webhooks.md), in POST and PUT alike.
+    const forbidden = 'a link-local, unspecified or cloud metadata address, never reachable by webhooks';
+    const hookSteps = (url: unknown) => [
+      {
+        id: 'a',
+        type: 'action',
+        actions: [
+          { type: 'set_field', field: 'x' },
+          { type: 'webhook', url },
+        ],
+        then: 'b',
+      },
+      { id: 'b', type: 'action' },
+    ];
+    const urlCases: Array<[unknown, string]> = [
+      [undefined, 'step a: actions[1].url is required'],
+      ['ftp://files.example.com/x', 'step a: actions[1].url must start with http:// or https://'],
+      ['https://', 'step a: actions[1].url is not a valid URL'],
+      ['http://169.254.169.254/latest/meta-data/', `step a: actions[1].url: 169.254.169.254 is ${forbidden}`],
+      ['http://[fe80::abcd]/', `step a: actions[1].url: fe80::abcd is ${forbidden}`],
+      ['http://0.0.0.0:9/', `step a: actions[1].url: 0.0.0.0 is ${forbidden}`],
+    ];
+    const kept = await workflow({ name: 'v_hook', trigger, steps: hookSteps('https://hooks.example.com/ok') });
+    for (const [url, message] of urlCases) {
+      const res = await admin('post', 'workflows', { name: 'v_hook_bad', trigger, steps: hookSteps(url) });
+      expect([res.status, res.body.error], String(url)).toEqual([422, { code: 'VALIDATION_FAILED', message }]);
+      const put = await admin('put', `workflows/${kept.id}`, { name: 'v_hook', trigger, steps: hookSteps(url) });
+      expect([put.status, put.body.error], String(url)).toEqual([422, { code: 'VALIDATION_FAILED', message }]);
+    }
+    expect((await admin('get', 'workflows')).body.data).toHaveLength(before + 1);
+    expect((await admin('get', `workflows/${kept.id}`)).body.data.steps[0].actions[1].url).toBe('https://hooks.example.com/ok');
     // Event triggers need no entity; a bare "end" and {"goto": "end"} both echo as "end".
     const ev = await workflow({
       name: 'v_event',
@@ -745,12 +776,18 @@ describe('failures', () => {
       ['meta_hook', 'http://169.254.169.254/latest/meta-data/'],
       ['zero_hook', 'http://0.0.0.0:9/x'],
     ] as const) {
-      await workflow({
+      const trigger = { type: 'state_change', entity: 'ticket', field: 'title', to: 'ssrf' };
+      const steps = [{ id: 'call', type: 'action', actions: [{ type: 'webhook', url }] }];
+      expect((await admin('post', 'workflows', { name, trigger, steps })).status).toBe(422);
+      // Definitions stored before the URL was checked at definition time: the call is still refused.
+      await runtime.db.query('INSERT INTO _workflows (name, trigger, context, steps, active) VALUES ($1, $2::jsonb, $3::jsonb, $4::jsonb, true)', [
         name,
-        trigger: { type: 'state_change', entity: 'ticket', field: 'title', to: 'ssrf' },
-        steps: [{ id: 'call', type: 'action', actions: [{ type: 'webhook', url }] }],
-      });
+        JSON.stringify(trigger),
+        '{}',
+        JSON.stringify(steps),
+      ]);
     }
+    await runtime.reload();
     expect((await rec('post', 'ticket', { title: 'ssrf' })).status).toBe(201);
     for (const name of ['meta_hook', 'zero_hook']) {
       const [inst] = await instancesOf(name);
@@ -888,5 +925,48 @@ describe('events', () => {
       `SELECT count(*)::int AS n FROM _outbox WHERE kind = 'event' AND processed_at IS NULL AND payload->>'event' = 'loop'`,
     );
     expect(pending[0].n).toBe(0);
+  });
+});
+
+describe('definition checks in spec order; webhook action methods', () => {
+  const trigger = { type: 'state_change', entity: 'ticket', field: 'title', to: 'method-check' };
+  const stored = async (name: string) => (await runtime.db.query('SELECT 1 FROM _workflows WHERE name = $1', [name])).length;
+
+  it('reports a duplicate step id before the type of that step', async () => {
+    for (const second of [{ id: 'a', type: 'loop' }, { id: 'a' }, { id: 'a', type: 'condition' }]) {
+      const res = await admin('post', 'workflows', { name: 'dup_order', trigger, steps: [{ id: 'a', type: 'action' }, second] });
+      expect([res.status, res.body.error], JSON.stringify(second)).toEqual([422, { code: 'VALIDATION_FAILED', message: 'duplicate step id: a' }]);
+    }
+    expect(await stored('dup_order')).toBe(0);
+  });
+
+  it('refuses a webhook action method no request can use, on POST and PUT; a valid one in any case is sent', async () => {
+    const steps = (method: unknown) => [
+      { id: 'call', type: 'action', actions: [{ type: 'note' }, { type: 'webhook', url: `${hookBase}/method`, method }] },
+    ];
+    const kept = await workflow({ name: 'hook_method', trigger, context: { id: 'record.id' }, steps: steps('patch') });
+    for (const method of ['FOO', 'GET /x', 5, true]) {
+      const message = 'step call: actions[1].method must be one of GET, POST, PUT, PATCH, DELETE';
+      const res = await admin('post', 'workflows', { name: 'hook_method_bad', trigger, steps: steps(method) });
+      expect([res.status, res.body.error], String(method)).toEqual([422, { code: 'VALIDATION_FAILED', message }]);
+      const put = await admin('put', `workflows/${kept.id}`, { name: 'hook_method', trigger, steps: steps(method) });
+      expect([put.status, put.body.error], String(method)).toEqual([422, { code: 'VALIDATION_FAILED', message }]);
+    }
+    expect(await stored('hook_method_bad')).toBe(0);
+    const [row] = await runtime.db.query<{ steps: any }>('SELECT steps FROM _workflows WHERE id = $1', [kept.id]);
+    expect(row!.steps[0].actions[1].method).toBe('patch');
+    // absent and empty mean POST
+    for (const method of [undefined, null, '']) {
+      const res = await admin('put', `workflows/${kept.id}`, { name: 'hook_method', trigger, context: { id: 'record.id' }, steps: steps(method) });
+      expect(res.status, String(method)).toBe(200);
+    }
+    expect(
+      (await admin('put', `workflows/${kept.id}`, { name: 'hook_method', trigger, context: { id: 'record.id' }, steps: steps('patch') })).status,
+    ).toBe(200);
+    received.length = 0;
+    const t = await create('ticket', { title: 'method-check' });
+    expect(received.map((r) => [r.method, r.url])).toEqual([['PATCH', '/method']]);
+    expect(JSON.parse(received[0]!.body)).toEqual({ id: t.id });
+    expect(await instancesOf('hook_method')).toMatchObject([{ status: 'completed' }]);
   });
 });
