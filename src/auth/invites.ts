@@ -32,6 +32,16 @@ export interface AcceptedInvite extends TokenPair {
   user: { id: string; email: string; roles: string[] };
 }
 
+/**
+ * Hooks into the transaction of an invite's change, so its audit entry (history.md) commits or rolls back
+ * with it: `created` for each invite stored (single or bulk alike), `accepted` for the user an accept creates
+ * and the invite it marks accepted.
+ */
+export interface InviteRecorder {
+  created?(tx: Queryable, invite: CreatedInvite): Promise<void>;
+  accepted?(tx: Queryable, user: AcceptedInvite['user'], invite: { before: InviteView; after: InviteView }): Promise<void>;
+}
+
 /** Accepting needs the users context plus the app's session issuer. */
 export interface InviteContext extends UsersContext {
   readonly sessions: { issue(userId: string, roles: readonly string[]): Promise<TokenPair> };
@@ -47,17 +57,27 @@ export async function listInvites(db: Database): Promise<InviteView[]> {
   return db.query<InviteView>(`SELECT ${INVITE_COLUMNS} FROM _invites ORDER BY created_at DESC, id DESC`);
 }
 
-export async function createInvite(db: Database, invitedBy: string | null, input: { email?: unknown; roles?: unknown }): Promise<CreatedInvite> {
+export async function createInvite(
+  db: Database,
+  invitedBy: string | null,
+  input: { email?: unknown; roles?: unknown },
+  recorder: InviteRecorder = {},
+): Promise<CreatedInvite> {
   const raw = optionalString(input.email);
   const roles = optionalRoles(input.roles) ?? [];
   const email = requireEmail(raw);
-  const outcome = await inviteOne(db, email, roles, invitedBy);
+  const outcome = await inviteOne(db, email, roles, invitedBy, recorder);
   if ('reason' in outcome) throw conflict(outcome.reason);
   return outcome;
 }
 
 /** Each email is processed on its own: one refusal does not stop the others. */
-export async function bulkInvite(db: Database, invitedBy: string | null, input: { emails?: unknown; roles?: unknown }): Promise<BulkInviteResult> {
+export async function bulkInvite(
+  db: Database,
+  invitedBy: string | null,
+  input: { emails?: unknown; roles?: unknown },
+  recorder: InviteRecorder = {},
+): Promise<BulkInviteResult> {
   const { emails } = input;
   if (!Array.isArray(emails) || emails.length === 0) {
     throw invalid('emails is required and must be a non-empty array');
@@ -70,7 +90,7 @@ export async function bulkInvite(db: Database, invitedBy: string | null, input: 
 
   const result: BulkInviteResult = { created: [], skipped: [], summary: { total: unique.length, created: 0, skipped: 0 } };
   for (const email of unique) {
-    const outcome = isEmail(email) ? await inviteOne(db, email, roles, invitedBy) : { reason: INVALID_EMAIL };
+    const outcome = isEmail(email) ? await inviteOne(db, email, roles, invitedBy, recorder) : { reason: INVALID_EMAIL };
     if ('reason' in outcome) result.skipped.push({ email, reason: outcome.reason });
     else result.created.push({ id: outcome.id, email: outcome.email, token: outcome.token, expires_at: outcome.expires_at });
   }
@@ -97,7 +117,11 @@ interface InviteState {
  * Public: the invitee sets a password. Creates an active user with the invite's email and roles, marks
  * the invite accepted (single use, even under concurrent accepts) and logs the user in.
  */
-export async function acceptInvite(app: InviteContext, input: { token?: unknown; password?: unknown }): Promise<AcceptedInvite> {
+export async function acceptInvite(
+  app: InviteContext,
+  input: { token?: unknown; password?: unknown },
+  recorder: InviteRecorder = {},
+): Promise<AcceptedInvite> {
   const badShape = () => invalidPayload('Invalid JSON body');
   const token = optionalString(input.token, badShape);
   const password = optionalString(input.password, badShape);
@@ -120,8 +144,10 @@ export async function acceptInvite(app: InviteContext, input: { token?: unknown;
       if (err instanceof RocketError && err.code === 'CONFLICT') throw conflict(DUPLICATE_USER);
       throw err;
     }
-    await tx.query('UPDATE _invites SET accepted_at = NOW() WHERE id = $1', [invite.id]);
-    return rows[0]!;
+    const after = await tx.query<InviteView>(`UPDATE _invites SET accepted_at = NOW() WHERE id = $1 RETURNING ${INVITE_COLUMNS}`, [invite.id]);
+    const user = rows[0]!;
+    await recorder.accepted?.(tx, user, { before: { ...after[0]!, accepted_at: null }, after: after[0]! });
+    return user;
   });
   app.users.invalidate(user.id);
   const pair = await app.sessions.issue(user.id, user.roles);
@@ -160,6 +186,7 @@ async function inviteOne(
   email: string,
   roles: readonly string[],
   invitedBy: string | null,
+  recorder: InviteRecorder,
 ): Promise<CreatedInvite | { reason: string }> {
   const by = invitedBy !== null && UUID_RE.test(invitedBy) ? invitedBy : null;
   return db.transaction(async (tx) => {
@@ -174,6 +201,7 @@ async function inviteOne(
        RETURNING id, email, COALESCE(roles, '{}') AS roles, token, expires_at, invited_by, created_at`,
       [email, [...roles], randomUUID(), INVITE_LIFETIME_HOURS, by],
     );
+    await recorder.created?.(tx, rows[0]!);
     return rows[0]!;
   });
 }

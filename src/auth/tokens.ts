@@ -1,4 +1,5 @@
 import { SignJWT, jwtVerify } from 'jose';
+import { UUID_RE } from '../types/ids.js';
 
 export const ACCESS_TOKEN_SECONDS = 15 * 60;
 export const REFRESH_TOKEN_SECONDS = 7 * 24 * 3600;
@@ -25,7 +26,7 @@ export async function signAccessToken(key: Uint8Array, sub: string, roles: reado
 }
 
 /**
- * Verified claims, or undefined for any invalid token (signature, algorithm, expiry, shape).
+ * Verified claims, or undefined for any invalid token (signature, algorithm, expiry, shape — `sub` a UUID).
  * Verified tokens are remembered until they expire so the hot path skips the HMAC.
  */
 export class TokenVerifier {
@@ -43,7 +44,8 @@ export class TokenVerifier {
     }
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
-      if (typeof payload.sub !== 'string' || typeof payload.exp !== 'number') return undefined;
+      // Every user id is a UUID: any other `sub` names nobody, and must not reach a uuid column as a query value.
+      if (typeof payload.sub !== 'string' || !UUID_RE.test(payload.sub) || typeof payload.exp !== 'number') return undefined;
       const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
       const claims: AccessClaims = { sub: payload.sub, roles, iat: typeof payload.iat === 'number' ? payload.iat : 0, exp: payload.exp };
       if (this.cache.size >= 10_000) this.cache.clear();

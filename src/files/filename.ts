@@ -33,11 +33,21 @@ export function sanitizeFilename(raw: string | undefined): string {
 
 const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
 const MIME_RE = new RegExp(`^${TOKEN}/${TOKEN}$`);
+/** `; name=value` parameters (RFC 9110 §8.3.1), printable ASCII only so a header can carry them back. */
+const PARAMETERS_RE = new RegExp(`^(?: *; *${TOKEN}=(?:${TOKEN}|"(?:[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]|\\\\[\\x20-\\x7e])*"))* *$`);
 
-/** The part's declared type when it is a plain `type/subtype`; otherwise (or absent) application/octet-stream. */
+/**
+ * The part's own Content-Type (spec: files.md), parameters included (`text/plain; charset=utf-8`), with
+ * type and subtype lower-cased. Parameters that do not parse are dropped (the declared type is still
+ * clear); without a plain `type/subtype` (or absent) it is application/octet-stream.
+ */
 export function normalizeMimeType(raw: string | undefined): string {
-  const type = (raw ?? '').trim().toLowerCase();
-  return MIME_RE.test(type) ? type : 'application/octet-stream';
+  const text = (raw ?? '').trim();
+  const cut = text.indexOf(';');
+  const type = (cut < 0 ? text : text.slice(0, cut)).trim().toLowerCase();
+  if (!MIME_RE.test(type)) return 'application/octet-stream';
+  const parameters = cut < 0 ? '' : text.slice(cut);
+  return parameters !== '' && PARAMETERS_RE.test(parameters) ? `${type}${parameters}` : type;
 }
 
 /** A stored type as a response header: as stored when a header can carry it, else application/octet-stream. */

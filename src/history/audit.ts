@@ -1,4 +1,5 @@
-import type { Caller } from '../auth/caller.js';
+import { type Caller, makeCaller } from '../auth/caller.js';
+import type { InviteRecorder } from '../auth/invites.js';
 import type { Queryable } from '../db/database.js';
 import type { AdminChange, Audit } from '../metadata/audit.js';
 import { allSampleRowHooks, importSchema, type ImportResult, type SampleRowHook } from '../metadata/transfer.js';
@@ -57,6 +58,26 @@ export async function recordChange(tx: Queryable, caller: Caller, change: AdminC
 export function auditFor(caller: Caller): Audit {
   return (tx, change) => recordChange(tx, caller, change);
 }
+
+/**
+ * The audit entries of invites, written in the invite's own transaction: each invite created, single or
+ * bulk, as the same `_invites` create entry (the invite as its single create answers it, token redacted).
+ */
+export function inviteCreations(audit: Audit): InviteRecorder {
+  return {
+    created: (tx, invite) => audit(tx, { collection: '_invites', key: invite.id, action: 'create', before: null, after: withoutTimestamps(invite) }),
+  };
+}
+
+/** An accepted invite: the invitee creates their own user (`_users` create) and changes the invite (`_invites` update). */
+export const inviteAcceptance: InviteRecorder = {
+  async accepted(tx, user, invite) {
+    const record = auditFor(makeCaller(user.id, user.roles, user.email));
+    await record(tx, { collection: '_users', key: user.id, action: 'create', before: null, after: user });
+    const [before, after] = [withoutTimestamps(invite.before), withoutTimestamps(invite.after)];
+    await record(tx, { collection: '_invites', key: invite.after.id, action: 'update', before, after });
+  },
+};
 
 /** Sample-data rows of an import, recorded as creates (by the importing admin) for entities with history. */
 export function sampleRowHistory(caller: Caller): SampleRowHook {

@@ -65,8 +65,13 @@ function changedFields(e: EntityMeta, old: Record_, now: Record_): string[] {
   return e.fieldList.filter((f) => JSON.stringify(old[f.name] ?? null) !== JSON.stringify(now[f.name] ?? null)).map((f) => f.name);
 }
 
-/** The change of one written row; undefined for an update that changed no value. */
+/**
+ * The change of one written row; undefined for an update that changed no value, and for one of a row that
+ * stays soft-deleted (a `set_null` cascade clears the key of deleted children too): no caller can read that
+ * row, so no subscriber may be sent it.
+ */
 export function changeOf(ctx: OpContext, w: WriteEvent): Change | undefined {
+  if (w.action === 'update' && w.entity.softDelete && (w.record.deleted_at ?? null) !== null) return undefined;
   const changed = w.action === 'update' && w.old ? changedFields(w.entity, w.old, w.record) : null;
   if (changed && changed.length === 0) return undefined;
   const pk = w.record[w.entity.pk.name];

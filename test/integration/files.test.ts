@@ -161,6 +161,25 @@ describe('upload', () => {
     expect(await readFile(join(storage, app.name, empty.body.data.id, 'empty.txt'), 'utf8')).toBe('');
   });
 
+  it("stores the part's own Content-Type whole, parameters included, and serves it back", async () => {
+    const cases: Array<[string, string]> = [
+      ['text/plain; charset=utf-8', 'text/plain; charset=utf-8'],
+      ['Text/CSV;charset="UTF-8"; header=present', 'text/csv;charset="UTF-8"; header=present'],
+      // unreadable parameters are dropped, the declared type is kept
+      ['text/plain; charset', 'text/plain'],
+    ];
+    for (const [sent, stored] of cases) {
+      const res = await rawUpload([{ name: 'file', filenameParam: '"t.txt"', type: sent, data: 'héllo' }]);
+      expect(res.status, sent).toBe(201);
+      expect(res.body.data.mime_type, sent).toBe(stored);
+      const row = (await runtime.db.query<{ mime_type: string }>('SELECT mime_type FROM _files WHERE id = $1', [res.body.data.id]))[0]!;
+      expect(row.mime_type).toBe(stored);
+      const served = await fetch(`${s.rocket.url}/api/${app.name}/_files/${res.body.data.id}`, { headers: { authorization: `Bearer ${app.token}` } });
+      expect(served.headers.get('content-type')).toBe(stored);
+      expect(await served.text()).toBe('héllo');
+    }
+  });
+
   it('sanitises file names: base name only, no control characters or quotes, empty/./.. → file, at most 255 bytes', async () => {
     const cases: Array<[string, string]> = [
       ['"../../etc/passwd"', 'passwd'],

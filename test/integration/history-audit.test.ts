@@ -91,7 +91,12 @@ describe('metadata audit', () => {
       [
         '_rules',
         '/_admin/rules',
-        { entity: 'pet', type: 'field', definition: { field: 'state', operator: 'min_length', value: 1, message: 'state needed' } },
+        {
+          entity: 'pet',
+          hook: 'before_write',
+          type: 'field',
+          definition: { field: 'state', operator: 'min_length', value: 1, message: 'state needed' },
+        },
       ],
       [
         '_state_machines',
@@ -190,6 +195,46 @@ describe('metadata audit', () => {
     const log = await q(`SELECT string_agg(changes::text, ' ') AS text FROM _history`);
     for (const { s: secret } of secrets) expect(log[0].text).not.toContain(secret);
     expect(log[0].text).not.toMatch(/password|\$2[aby]\$|\$argon2/);
+  });
+});
+
+describe('invite audit', () => {
+  it('a bulk invite logs each invite like a single one (roles, invited_by); accepting logs the user and the invite', async () => {
+    const single = await call('post', '/_admin/invites', { email: 'one@example.com', roles: ['staff'] });
+    expect(single.status).toBe(201);
+    const bulk = await call('post', '/_admin/invites/bulk', { emails: ['Two@example.com', 'three@example.com'], roles: ['staff', 'lead'] });
+    expect(bulk.status).toBe(200);
+    const [one] = await auditOf('_invites', single.body.data.id);
+    const { token: _t, created_at: _c, ...oneView } = single.body.data;
+    expect(one).toMatchObject({ action: 'create', actor: { kind: 'user', id: adminId }, changes: { definition: { from: null, to: oneView } } });
+    expect(Object.keys(oneView).sort()).toEqual(['email', 'expires_at', 'id', 'invited_by', 'roles']);
+    for (const created of bulk.body.data.created) {
+      const entries = await auditOf('_invites', created.id);
+      expect(entries).toHaveLength(1);
+      expect(entries[0]).toMatchObject({ action: 'create', actor: { kind: 'user', id: adminId } });
+      expect(entries[0].changes.definition).toEqual({
+        from: null,
+        to: { id: created.id, email: created.email, roles: ['staff', 'lead'], expires_at: created.expires_at, invited_by: adminId },
+      });
+    }
+
+    const token = bulk.body.data.created[0].token;
+    const accepted = await s.client.post(`${base()}/auth/accept-invite`, { body: { token, password: 'invitee-secret-4' } });
+    expect(accepted.status).toBe(201);
+    const user = accepted.body.data.user;
+    const invitee = { kind: 'user', id: user.id, email: 'two@example.com' };
+    const [joined] = await auditOf('_users', user.id);
+    expect(joined).toMatchObject({ action: 'create', actor: invitee, changes: { definition: { from: null, to: user } } });
+    const [acceptance, creation] = await auditOf('_invites', bulk.body.data.created[0].id);
+    expect(acceptance).toMatchObject({ action: 'update', actor: invitee });
+    const stored = (await q(`SELECT accepted_at FROM _invites WHERE id = $1`, [bulk.body.data.created[0].id]))[0];
+    expect(acceptance.changes.definition).toEqual({
+      from: { ...creation.changes.definition.to, accepted_at: null },
+      to: { ...creation.changes.definition.to, accepted_at: stored.accepted_at.toISOString() },
+    });
+    // a refused accept (already used) logs nothing
+    expect((await s.client.post(`${base()}/auth/accept-invite`, { body: { token, password: 'again-secret-5' } })).status).toBe(400);
+    expect(await auditOf('_invites', bulk.body.data.created[0].id)).toHaveLength(2);
   });
 });
 

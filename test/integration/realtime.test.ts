@@ -155,6 +155,7 @@ beforeAll(async () => {
   });
   await created('/_admin/rules', {
     entity: 'guarded',
+    hook: 'before_write',
     type: 'field',
     definition: { field: 'amount', operator: 'max', value: 10, message: 'too big' },
   });
@@ -367,6 +368,62 @@ describe('delivery across instances', () => {
       ['create', 'seeded 2'],
     ]);
     expect(seeded[0]!.data.by).toBe(adminId);
+  });
+
+  it('a set_null cascade sends no event for a child that was already soft-deleted (no caller can read it)', async () => {
+    await created('/_admin/entities', {
+      name: 'shelf',
+      table: 'shelves',
+      primary_key: uuid,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'name', type: 'string' },
+      ],
+    });
+    await created('/_admin/entities', {
+      name: 'card',
+      table: 'cards',
+      primary_key: uuid,
+      soft_delete: true,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'shelf_id', type: 'uuid' },
+        { name: 'name', type: 'string' },
+      ],
+    });
+    await created('/_admin/relations', {
+      name: 'cards',
+      type: 'one_to_many',
+      source: 'shelf',
+      target: 'card',
+      target_key: 'shelf_id',
+      on_delete: 'set_null',
+    });
+    const r = await subscribe(b, 'entities=card', { settle: true });
+    const shelf = await created('/shelf', { name: 's' });
+    const gone = await created('/card', { shelf_id: shelf.id, name: 'gone' });
+    const live = await created('/card', { shelf_id: shelf.id, name: 'live' });
+    expect((await del(`/card/${gone.id}`)).status).toBe(200);
+    expect((await del(`/shelf/${shelf.id}`)).status).toBe(200);
+    // the cascade still clears the key of the deleted child (rest-api.md: "incl. soft-deleted")
+    const stored = await q('SELECT id::text, shelf_id, deleted_at IS NOT NULL AS deleted FROM cards ORDER BY name');
+    expect(stored).toEqual([
+      { id: gone.id, shelf_id: null, deleted: true },
+      { id: live.id, shelf_id: null, deleted: false },
+    ]);
+    // a write after the cascade: once its event is in, every earlier one is too (commit order)
+    const marker = await created('/card', { name: 'marker' });
+    await r.until(() => changes(r).some((e) => e.data.id === marker.id), WAIT_MS);
+    r.close();
+    expect(changes(r).map((e) => [e.data.action, e.data.record.name])).toEqual([
+      ['create', 'gone'],
+      ['create', 'live'],
+      ['delete', 'gone'],
+      ['update', 'live'],
+      ['create', 'marker'],
+    ]);
+    const update = changes(r)[3]!.data;
+    expect(update).toMatchObject({ id: live.id, record: { shelf_id: null, deleted_at: null }, changed: ['shelf_id'] });
   });
 
   it('state-machine and workflow actions produce events (by the requesting user)', async () => {
@@ -668,6 +725,31 @@ describe('tickets', () => {
     const expired = await refused(b, `${base()}/_realtime?entities=note&ticket=${encodeURIComponent(stale)}`);
     expect(expired.status).toBe(401);
     expect(expired.body.error.code).toBe('UNAUTHORIZED');
+    expect(await q('SELECT count(*)::int AS n FROM _realtime_tickets')).toEqual([{ n: 0 }]);
+  });
+
+  it('a bad ticket next to a valid bearer header is 401, not ignored; both valid must be the same user', async () => {
+    const auth = { authorization: `Bearer ${users.alice!.token}` };
+    for (const t of ['nope', '']) {
+      const res = await refused(b, `${base()}/_realtime?entities=note&ticket=${t}`, auth);
+      expect(res.status).toBe(401);
+      expect(res.body.error).toEqual({ code: 'UNAUTHORIZED', message: 'Invalid or expired ticket' });
+    }
+    const used = await ticket(a, users.alice!.token);
+    const r = await subscribe(b, `entities=note&ticket=${encodeURIComponent(used)}`, { token: '' });
+    r.close();
+    const reuse = await refused(b, `${base()}/_realtime?entities=note&ticket=${encodeURIComponent(used)}`, auth);
+    expect(reuse.status).toBe(401);
+    // a good ticket next to a bad header is refused too, and the ticket stays unused
+    const kept = await ticket(a, users.alice!.token);
+    const badHeader = await refused(b, `${base()}/_realtime?entities=note&ticket=${encodeURIComponent(kept)}`, { authorization: 'Bearer nope' });
+    expect(badHeader.status).toBe(401);
+    const both = await subscribe(b, `entities=note&ticket=${encodeURIComponent(kept)}`, { token: users.alice!.token });
+    both.close();
+    const bobs = await ticket(a, users.bob!.token);
+    const mixed = await refused(b, `${base()}/_realtime?entities=note&ticket=${encodeURIComponent(bobs)}`, auth);
+    expect(mixed.status).toBe(401);
+    expect(mixed.body.error.code).toBe('UNAUTHORIZED');
     expect(await q('SELECT count(*)::int AS n FROM _realtime_tickets')).toEqual([{ n: 0 }]);
   });
 

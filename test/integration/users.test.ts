@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signAccessToken } from '../../src/auth/tokens.js';
 import type { AppRuntime } from '../../src/platform/app-runtime.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -395,6 +396,22 @@ describe('admin guard and token acceptance', () => {
     const appUsers = await s.client.get(users(), { token: app.token });
     const mine = appUsers.body.data.find((u: { email: string }) => u.email === 'admin@localhost');
     expect(mine.id).not.toBe(plat.body.data[0].id);
+  });
+
+  it("a token signed with the app's secret whose sub is not a user id (not a UUID) → 401, no database error", async () => {
+    const key = (await runtime()).key;
+    for (const sub of ['not-a-uuid', 'admin', '', "1' OR '1'='1"]) {
+      const token = await signAccessToken(key, sub, ['admin']);
+      for (const path of [users(), `${base}/_realtime/tickets`]) {
+        const method = path === users() ? 'GET' : 'POST';
+        const res = await s.client.request(method, path, { token });
+        expect(res.status, `${sub} ${method} ${path}`).toBe(401);
+        expect(res.body.error).toEqual({ code: 'UNAUTHORIZED', message: 'Invalid or expired token' });
+      }
+    }
+    // the same secret with a real user id is accepted: only the sub made the difference
+    const admin = (await sql<{ id: string }>(`SELECT id::text FROM _users WHERE email = 'admin@localhost'`))[0]!;
+    expect((await s.client.get(users(), { token: await signAccessToken(key, admin.id, ['admin']) })).status).toBe(200);
   });
 
   it('unknown app → 404 APP_NOT_FOUND before authentication', async () => {

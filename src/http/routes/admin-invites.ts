@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { bulkInvite, createInvite, deleteInvite, listInvites } from '../../auth/invites.js';
 import { bodyObject } from '../body.js';
 import { appOf, callerOf, type Services } from '../context.js';
-import { recordChange } from '../../history/audit.js';
+import { auditFor, inviteCreations } from '../../history/audit.js';
 import { audited, type AuditedAs } from './admin-resource.js';
 
 const INVITES: AuditedAs = { collection: '_invites', key: (i) => (i !== null && typeof i === 'object' && 'id' in i ? String(i.id) : null) };
@@ -13,15 +13,13 @@ export async function adminInvitesRoutes(app: FastifyInstance, _services: Servic
 
   app.get(base, async (req) => ({ data: await listInvites(appOf(req).db) }));
   app.post(base, async (req, reply) => {
-    const created = await audited(req, INVITES, 'create', null, null, () => createInvite(appOf(req).db, callerOf(req).id, bodyObject(req)));
+    const created = await audited(req, INVITES, 'create', null, null, (audit) =>
+      createInvite(appOf(req).db, callerOf(req).id, bodyObject(req), inviteCreations(audit)),
+    );
     return reply.status(201).send({ data: created });
   });
   app.post(`${base}/bulk`, async (req) => {
-    const rt = appOf(req);
-    const result = await bulkInvite(rt.db, callerOf(req).id, bodyObject(req));
-    for (const invite of result.created) {
-      await recordChange(rt.db, callerOf(req), { collection: '_invites', key: invite.id, action: 'create', before: null, after: invite });
-    }
+    const result = await bulkInvite(appOf(req).db, callerOf(req).id, bodyObject(req), inviteCreations(auditFor(callerOf(req))));
     return { data: result };
   });
   app.delete<{ Params: { app: string; id: string } }>(`${base}/:id`, async (req) => {

@@ -1,7 +1,6 @@
 import { acceptInvite } from '../../auth/invites.js';
 import { bodyObject } from '../body.js';
-import { makeCaller } from '../../auth/caller.js';
-import { recordChange } from '../../history/audit.js';
+import { inviteAcceptance } from '../../history/audit.js';
 import { type Area, appOf } from '../context.js';
 import type { RouteMessages } from '../errors.js';
 
@@ -19,17 +18,7 @@ export const appAuthArea: Area = async (app) => {
   });
   const invalidJson: RouteMessages = { invalidBody: 'Invalid JSON body' };
   app.post('/accept-invite', { config: invalidJson }, async (req, reply) => {
-    const rt = appOf(req);
-    const accepted = await acceptInvite(rt, bodyObject(req, 'Invalid JSON body'));
-    const { user } = accepted;
-    // The invitee creates their own user.
-    await recordChange(rt.db, makeCaller(user.id, user.roles, user.email), {
-      collection: '_users',
-      key: user.id,
-      action: 'create',
-      before: null,
-      after: user,
-    });
+    const accepted = await acceptInvite(appOf(req), bodyObject(req, 'Invalid JSON body'), inviteAcceptance);
     return reply.status(201).send({ data: accepted });
   });
 };

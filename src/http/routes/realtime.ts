@@ -8,16 +8,24 @@ import { type Area, appOf, callerOf, type Services, withAccess } from '../contex
 
 type StreamRequest = FastifyRequest<{ Params: { app: string }; Querystring: Record<string, unknown> }>;
 
-/** The caller of a stream: the usual bearer token, or else a single-use `?ticket=` (EventSource sends no headers). */
+/**
+ * The caller of a stream: the usual bearer token, or a single-use `?ticket=` (EventSource sends no headers).
+ * Every credential sent must hold — a bad ticket next to a good header (or the reverse) is 401, never
+ * ignored — and when both are sent they must be the same user's.
+ */
 async function streamCaller(req: StreamRequest, services: Services): Promise<Caller> {
   const app = appOf(req);
-  if (req.headers.authorization !== undefined) {
-    return authenticateApp(req.headers.authorization, app.verifier, app.users, services.platform.verifier);
-  }
   const ticket = req.query.ticket;
-  if (ticket === undefined) throw unauthorized('Missing auth token');
+  const header = req.headers.authorization;
+  const byHeader = header === undefined ? undefined : await authenticateApp(header, app.verifier, app.users, services.platform.verifier);
+  if (ticket === undefined) {
+    if (byHeader) return byHeader;
+    throw unauthorized('Missing auth token');
+  }
   if (typeof ticket !== 'string') throw unauthorized('Invalid or expired ticket');
-  return redeemTicket(app.db, app.users, ticket);
+  const byTicket = await redeemTicket(app.db, app.users, ticket);
+  if (byHeader && byHeader.id !== byTicket.id) throw unauthorized('Ticket and token belong to different users');
+  return byHeader ?? byTicket;
 }
 
 /** POST /api/:app/_realtime/tickets and GET /api/:app/_realtime (spec: realtime.md); the stream authenticates itself. */
