@@ -2,6 +2,7 @@ import postgres from 'postgres';
 import { serviceUnavailable } from '../errors.js';
 import { type ExactNumber, int8Value, numericValue } from './exact-number.js';
 import { mapPgError, RETRY_AFTER_SECONDS } from './pg-errors.js';
+import { parseExactJson } from './exact-json.js';
 
 /** A value that may be bound as a query parameter. */
 export type SqlParam = string | number | boolean | null | Date | readonly string[] | readonly number[] | readonly (string | number | null)[];
@@ -101,7 +102,8 @@ const TYPES = {
     to: 3802,
     from: [114, 3802],
     serialize: (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v)),
-    parse: (v: string) => JSON.parse(v) as unknown,
+    // Exact where a double would change a number (a json field may hold 98765432109876543210), as body parsing kept it.
+    parse: parseExactJson,
   },
 };
 

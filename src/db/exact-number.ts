@@ -2,7 +2,7 @@
  * A number a JavaScript double cannot hold exactly, kept as its exact digits: an int8 beyond ±2^53 (as a JS
  * number 9007199254740993 would become 9007199254740992) or a decimal with more significant digits than a
  * double keeps. It is bound as its digits; API responses write it as a bare JSON number
- * (types/exact-json.ts); a plain JSON.stringify writes its digits as a string, which is still exact. It is a
+ * (db/exact-json.ts); a plain JSON.stringify writes its digits as a string, which is still exact. It is a
  * Number object, so code that knows nothing of it (the expression language) reads it as the nearest number.
  */
 export class ExactNumber extends Number {

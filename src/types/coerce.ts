@@ -1,6 +1,6 @@
 import type { SqlParam } from '../db/database.js';
 import { ExactNumber, int8Value } from '../db/exact-number.js';
-import { exactJson } from './exact-json.js';
+import { exactJson } from '../db/exact-json.js';
 import type { FieldType, TypedField } from './field-types.js';
 import { UUID_RE } from './ids.js';
 import { hasNul } from './text.js';

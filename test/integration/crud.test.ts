@@ -713,6 +713,7 @@ describe('decimals a double cannot hold', () => {
       expect(read.status, path).toBe(200);
       expect(read.text, path).toContain(`"id":"${id}"`);
       expect(read.text, path).toContain('"d":99999999999999.99,"dn":1.000000000000000000001,');
+      expect(read.text, path).toContain('"j":{"n":99999999999999.99}'); // a json field's numbers too
     }
     // Filters compare exactly: the doubles nearest to the values are other values.
     expect((await h.get(`/thing?filter[d]=99999999999999.98&filter[id]=${id}`)).body.data).toEqual([]);

@@ -777,6 +777,34 @@ describe('update (PUT)', () => {
     expect(missing.body.error.details).toEqual([{ field: 'body', rule: 'required', message: 'body is required' }]);
   });
 
+  it('a required int added to a populated table is added nullable, and saving the entity again still works', async () => {
+    const base = [
+      { name: 'id', type: 'uuid' },
+      { name: 'title', type: 'string' },
+    ];
+    await h.entity({ name: 'slate', table: 'slates', primary_key: UUID_PK, fields: base });
+    const old = await h.create('slate', { title: 'before' });
+    const withRank = (title: Record<string, unknown> = {}) => ({
+      table: 'slates',
+      primary_key: UUID_PK,
+      fields: [{ ...base[0] }, { ...base[1], ...title }, { name: 'rank', type: 'int', required: true }],
+    });
+    const added = await h.put(ents('/slate'), withRank());
+    expect(added.status, JSON.stringify(added.body)).toBe(200);
+    expect((await columnsOf(h, 'slates')).get('rank')!.is_nullable).toBe('YES');
+    // another change to the entity (the old row still holds NULL in rank)
+    const again = await h.put(ents('/slate'), withRank({ unique: true }));
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect((await storedDefinition('slate'))!.definition).toMatchObject({
+      fields: [{ name: 'id' }, { name: 'title', unique: true }, { name: 'rank' }],
+    });
+    expect((await h.post('/slate', { title: 'x' })).status).toBe(422); // required for new rows all the same
+    // once no row holds NULL any more, a save makes the column NOT NULL
+    expect((await h.put(`/slate/${old.id}`, { rank: 1 })).status).toBe(200);
+    expect((await h.put(ents('/slate'), withRank())).status).toBe(200);
+    expect((await columnsOf(h, 'slates')).get('rank')!.is_nullable).toBe('NO');
+  });
+
   it('refuses making a field unique while rows hold duplicates, and rolls the definition back', async () => {
     await h.entity({
       name: 'dupval',

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ExactNumber, stringifyMarked } from '../db/exact-number.js';
+import { ExactNumber, stringifyMarked } from './exact-number.js';
 
 // Marks an exact number inside JSON text; random per process, so no client string can forge it.
 const MARK = `~exact:${randomBytes(12).toString('hex')}:`;
