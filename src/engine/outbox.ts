@@ -1,6 +1,6 @@
 import type { Database, Queryable } from '../db/database.js';
 import { type CallOut, DEFAULT_CALL_OUT } from '../outbound/delivery.js';
-import { exactJson, parseExactJson } from '../types/exact-json.js';
+import { exactJson, parseExactJson } from '../db/exact-json.js';
 import type { EngineApp } from './context.js';
 import type { OutboxEntry } from './write/stages.js';
 

@@ -2,7 +2,7 @@ import { SYSTEM_ACTOR } from '../auth/caller.js';
 import type { Queryable } from '../db/database.js';
 import type { OpContext, Record_ } from '../engine/context.js';
 import { encodeOutput } from '../types/coerce.js';
-import { exactJson } from '../types/exact-json.js';
+import { exactJson } from '../db/exact-json.js';
 import type { WriteCause, WriteEvent } from '../engine/write/execute.js';
 import type { EntityMeta } from '../metadata/registry.js';
 

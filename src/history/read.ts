@@ -7,7 +7,7 @@ import { findRecord, recordNotFound } from '../engine/read.js';
 import { invalidPayload, notFound } from '../errors.js';
 import { UUID_RE } from '../types/ids.js';
 import { coerceInput } from '../types/coerce.js';
-import { parseExactJson } from '../types/exact-json.js';
+import { parseExactJson } from '../db/exact-json.js';
 import { HISTORY_ACTIONS, type Actor, type Changes, type HistoryAction } from './entries.js';
 
 /** Reading history (spec: history.md §Reading it): one record's entries, and the whole log with filters. */

@@ -1,6 +1,6 @@
 import secureJson from 'secure-json-parse';
 import { RefusedBody, RocketError } from '../errors.js';
-import { markInexactNumbers, reviveExact } from '../types/exact-json.js';
+import { markInexactNumbers, reviveExact } from '../db/exact-json.js';
 
 /**
  * Deepest array/object nesting a JSON body may have. Far above what records,

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { exactJson } from '../types/exact-json.js';
+import { exactJson } from '../db/exact-json.js';
 import { RefusedBody, RocketError } from '../errors.js';
 import { clientErrorResponse, envelope, sendError } from './errors.js';
 import { type LateBody, parseJsonBody, UnreadableJson, unsupportedMediaType } from './json-body.js';

@@ -162,7 +162,7 @@ export async function updateEntity(app: AdminApp, name: string, body: unknown, a
         throw validationFailed(`soft_delete cannot be turned off while ${def.table} holds soft-deleted rows: they would come back`);
       }
     }
-    await migrateEntity(tx, def);
+    await migrateEntity(tx, def, before.definition);
     // Relations keep their DDL (FK indexes, one_to_one uniqueness) on a new table too.
     for (const rel of app.registry.relations.values()) {
       if (rel.def.source !== name && rel.def.target !== name) continue;

@@ -132,7 +132,12 @@ async function columnsOf(tx: Queryable, table: string): Promise<Map<string, Colu
   return new Map(rows.map((r) => [r.column_name, r]));
 }
 
-export async function migrateEntity(tx: Queryable, def: EntityDef): Promise<void> {
+export async function migrateEntity(
+  tx: Queryable,
+  def: EntityDef,
+  /** The definition being replaced: a field required in it already may keep the NULLs it was added with. */
+  previous?: EntityDef,
+): Promise<void> {
   const table = quoteIdent(def.table);
   const existing = await columnsOf(tx, def.table);
   const pkName = def.primary_key.field;
@@ -205,12 +210,15 @@ export async function migrateEntity(tx: Queryable, def: EntityDef): Promise<void
       }
       if (isNotNull(f) && current.is_nullable === 'YES') {
         const nulls = await tx.query(`SELECT 1 FROM ${table} WHERE ${col} IS NULL LIMIT 1`);
-        if (nulls.length > 0) {
+        // A required non-text field added to a populated table was added nullable (metadata.md §Auto-migration):
+        // saving the entity again must not fail on the NULLs that left; only making a field required does.
+        const wasRequired = previous?.table === def.table && previous.fields.some((p) => p.name === f.name && isNotNull(p));
+        if (nulls.length > 0 && !wasRequired) {
           throw validationFailed(`${path}.required: cannot make ${f.name} required while rows hold NULL`, [
             { field: `${path}.required`, rule: 'migration', message: `rows hold NULL in ${f.name}` },
           ]);
         }
-        await tx.query(`ALTER TABLE ${table} ALTER COLUMN ${col} SET NOT NULL`);
+        if (nulls.length === 0) await tx.query(`ALTER TABLE ${table} ALTER COLUMN ${col} SET NOT NULL`);
       } else if (!isNotNull(f) && current.is_nullable === 'NO') {
         await tx.query(`ALTER TABLE ${table} ALTER COLUMN ${col} DROP NOT NULL`);
       }

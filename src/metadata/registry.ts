@@ -70,7 +70,9 @@ export class Registry {
     readonly entities: ReadonlyMap<string, EntityMeta>,
     readonly relations: ReadonlyMap<string, RelationMeta>,
   ) {
-    this.hasExactNumbers = [...entities.values()].some((e) => e.fieldList.some((f) => f.type === 'bigint' || f.type === 'decimal'));
+    this.hasExactNumbers = [...entities.values()].some((e) =>
+      e.fieldList.some((f) => f.type === 'bigint' || f.type === 'decimal' || f.type === 'json'),
+    );
   }
 
   static empty(): Registry {

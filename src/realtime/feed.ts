@@ -6,7 +6,7 @@ import { Params } from '../engine/params.js';
 import { filterSql, scopeSql, type ListQuery } from '../engine/query.js';
 import { recordOf } from '../engine/read.js';
 import type { EntityMeta } from '../metadata/registry.js';
-import { exactJson } from '../types/exact-json.js';
+import { exactJson } from '../db/exact-json.js';
 import { visibleLast, type Sequenced } from './sequencer.js';
 import { chunk, type EventStream } from './stream.js';
 

@@ -6,7 +6,7 @@ import { INTERRUPTED, recordAttempt, type WebhookLog } from './logs.js';
 import { DEFAULT_WEBHOOK_SETTINGS, resolveHeaders, type WebhookSettings } from './settings.js';
 import { claim, type ClaimSpec } from '../jobs/claim.js';
 import { getOrInsert } from '../collections.js';
-import { exactJson, parseExactJson } from '../types/exact-json.js';
+import { exactJson, parseExactJson } from '../db/exact-json.js';
 
 /**
  * Sending stored log rows: the async deliveries right after commit, and the

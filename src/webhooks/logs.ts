@@ -1,7 +1,7 @@
 import type { Database, Queryable } from '../db/database.js';
 import { invalid, invalidPayload, notFound } from '../errors.js';
 import { UUID_RE } from '../types/ids.js';
-import { exactJson } from '../types/exact-json.js';
+import { exactJson } from '../db/exact-json.js';
 import type { Backoff, Hook } from './definition.js';
 import type { DeliveryResult } from '../outbound/delivery.js';
 

@@ -7,7 +7,7 @@ import type { StageContext } from '../engine/write/stages.js';
 import { catalogFor, type ActiveWebhook } from './catalog.js';
 import type { Hook } from './definition.js';
 import { deliver } from '../outbound/delivery.js';
-import { exactJson } from '../types/exact-json.js';
+import { exactJson } from '../db/exact-json.js';
 import { dispatchPending } from './dispatch.js';
 import { insertLogs, type NewLog } from './logs.js';
 import { buildEvent, type WebhookEvent } from './payload.js';

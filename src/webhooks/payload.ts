@@ -5,7 +5,7 @@ import { recordOf } from '../engine/read.js';
 import type { WriteEvent } from '../engine/write/execute.js';
 import type { Hook } from './definition.js';
 import { isoSeconds } from '../types/time.js';
-import { exactJson, parseExactJson } from '../types/exact-json.js';
+import { exactJson, parseExactJson } from '../db/exact-json.js';
 
 /** The request body of a webhook call (spec: webhooks.md §Payload) and its condition variables. */
 
