@@ -58,8 +58,8 @@ export async function buildHttp(
     done(refused, undefined);
   });
 
-  // Objects of an app with bigint or decimal fields go through the exact encoder (an int8 beyond 2^53, a decimal
-  // a double would round stay exact). Set here, not earlier: a reply serializer would also re-encode the
+  // Objects of an app with bigint, decimal or json fields go through the exact encoder (an int8 beyond 2^53, a
+  // decimal or a json number a double would round stay exact). Set here, not earlier: a reply serializer would also re-encode the
   // ready-made JSON strings some routes send.
   app.addHook('preSerialization', (request, reply, payload, done) => {
     if (request.rocketApp?.registry.hasExactNumbers) reply.serializer(exactJson);

@@ -62,8 +62,8 @@ export interface EntityMeta {
 /** An immutable snapshot of one app's metadata; rebuilt and swapped on every change. */
 export class Registry {
   /**
-   * Some field is a bigint or a decimal, so records may hold numbers a double would change (an int8 beyond 2^53,
-   * a decimal with 16 or more digits): responses then keep their exact digits.
+   * Some field is a bigint, a decimal or json, so records may hold numbers a double would change (an int8 beyond
+   * 2^53, a decimal with 16 or more digits, such a number inside a json value): responses then keep their exact digits.
    */
   readonly hasExactNumbers: boolean;
   constructor(
