@@ -53,7 +53,7 @@ const guardedLookup = (denyPrivateNetworks: boolean) =>
       if (addresses.length === 0) return callback(new Error(`getaddrinfo ENOTFOUND ${hostname}`));
       for (const a of addresses) {
         const why = addressRefusal(a.address, denyPrivateNetworks);
-        if (why) return callback(new BlockedAddressError(`${BLOCKED}: ${hostname} resolves to ${a.address}, ${why}`));
+        if (why) return callback(new BlockedAddressError(BLOCKED));
       }
       if (options.all) return callback(null, addresses);
       return callback(null, addresses[0]!.address, addresses[0]!.family);
@@ -104,7 +104,8 @@ export function deliver(req: DeliveryRequest, opts: DeliveryOptions): Promise<De
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return Promise.resolve(failure(`unsupported protocol ${url.protocol}`));
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const literal = isIP(host) ? addressRefusal(host, opts.denyPrivateNetworks) : undefined;
-  if (literal) return Promise.resolve(failure(`${BLOCKED}: ${host} is ${literal}`, { blocked: true }));
+  // The log's error is the spec's bare text (webhooks.md §Delivery): which rule refused it is the address's own affair.
+  if (literal) return Promise.resolve(failure(BLOCKED, { blocked: true }));
 
   const timeoutMs = opts.timeoutMs ?? DELIVERY_TIMEOUT_MS;
   const timeout = AbortSignal.timeout(timeoutMs);

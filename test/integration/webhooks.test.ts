@@ -984,7 +984,7 @@ describe('private network blocking', () => {
       'blocked log',
     );
     expect(ipLog).toMatchObject({
-      error: 'blocked address: 127.0.0.1 is a loopback or private address, refused because ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS is on',
+      error: 'blocked address',
       response_status: 0,
       attempt: 1,
       next_retry_at: null,
@@ -994,15 +994,13 @@ describe('private network blocking', () => {
       'blocked log',
     );
     expect(log).toMatchObject({ response_status: 0, attempt: 1, next_retry_at: null });
-    expect(log.error).toMatch(
-      /^blocked address: localhost resolves to (127\.0\.0\.1|::1), a loopback or private address, refused because ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS is on$/,
-    );
+    expect(log.error).toBe('blocked address'); // a name that resolves to a refused address, too
     const sync = (
       await call('post', '_admin/webhooks', { entity: 'thing', hook: 'before_write', async: false, url: t.url.replace('127.0.0.1', 'localhost') })
     ).body.data;
     const res = await call('post', 'thing', { n: 'b' });
     expect(res.status).toBe(502);
-    expect(res.body.error.message).toMatch(new RegExp(`^Webhook ${sync.id} failed: blocked address: localhost resolves to`));
+    expect(res.body.error.message).toBe(`Webhook ${sync.id} failed: blocked address`);
     expect(hitsOf(t.path)).toHaveLength(0);
   });
 });
@@ -1032,7 +1030,7 @@ describe('link-local, unspecified and cloud metadata addresses (always refused)'
     expect((await rec('post', entity, { note: 'x' })).status).toBe(201);
     const log = await waitFor(async () => (await admin('get', `webhook-logs?webhook_id=${row!.id}&status=failed`)).body.data[0], 'blocked log');
     expect(log).toMatchObject({
-      error: 'blocked address: 169.254.169.254 is a link-local, unspecified or cloud metadata address, never reachable by webhooks',
+      error: 'blocked address',
       response_status: 0,
       next_retry_at: null,
     });

@@ -792,9 +792,7 @@ describe('failures', () => {
     for (const name of ['meta_hook', 'zero_hook']) {
       const [inst] = await instancesOf(name);
       expect(inst, name).toMatchObject({ status: 'failed', current_step: 'call' });
-      expect(inst.error, name).toMatch(
-        /failed: blocked address: (169\.254\.169\.254|0\.0\.0\.0) is a link-local, unspecified or cloud metadata address/,
-      );
+      expect(inst.error, name).toMatch(/failed: blocked address$/);
     }
   });
 
