@@ -176,8 +176,30 @@ export async function updateEntity(app: AdminApp, name: string, body: unknown, a
   return def;
 }
 
+/**
+ * The relations, rules and state machines an entity takes with it (their foreign keys cascade), deleted
+ * here first so that each is audited as a delete like its own admin API's (history.md: metadata changes).
+ */
+async function deleteDependents(tx: Queryable, name: string, audit: Audit): Promise<void> {
+  const relations = await tx.query<{ name: string; definition: RelationDef }>(
+    'DELETE FROM _relations WHERE source = $1 OR target = $1 RETURNING name, definition',
+    [name],
+  );
+  for (const r of relations) await audit(tx, { collection: '_relations', key: r.name, action: 'delete', before: r.definition, after: null });
+  const dependents = [
+    ['_rules', 'DELETE FROM _rules WHERE entity = $1 RETURNING id, entity, hook, type, definition, priority, active'],
+    ['_state_machines', 'DELETE FROM _state_machines WHERE entity = $1 RETURNING id, entity, field, definition, active'],
+  ] as const;
+  for (const [collection, sql] of dependents) {
+    for (const row of await tx.query<{ id: string }>(sql, [name])) {
+      await audit(tx, { collection, key: row.id, action: 'delete', before: row, after: null });
+    }
+  }
+}
+
 export async function deleteEntity(app: AdminApp, name: string, audit: Audit = NO_AUDIT): Promise<{ name: string; deleted: true }> {
   await app.db.transaction(async (tx) => {
+    await deleteDependents(tx, name, audit);
     const rows = await tx.query<{ definition: EntityDef }>('DELETE FROM _entities WHERE name = $1 RETURNING definition', [name]);
     if (rows.length === 0) throw notFound(`Entity not found: ${name}`);
     await audit(tx, { collection: '_entities', key: name, action: 'delete', before: rows[0]!.definition, after: null });

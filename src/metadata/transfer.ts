@@ -167,6 +167,9 @@ export async function importSchema(
         if (!isObject(item)) errors.push(`${key}[${i}]: must be an object; skipped`);
       });
   }
+  if (doc.sample_data !== undefined && doc.sample_data !== null && !isObject(doc.sample_data)) {
+    errors.push('sample_data: must be an object; skipped');
+  }
   const summary: Record<string, number> = {
     entities: 0,
     relations: 0,
@@ -324,9 +327,16 @@ async function importSampleData(
   for (const name of entityOrder) {
     const rows = ownValue(data, name);
     const entity = app.registry.entities.get(name);
-    if (!Array.isArray(rows) || !entity) continue;
-    for (const row of rows) {
-      if (!isObject(row)) continue;
+    if (rows === undefined || rows === null || !entity) continue;
+    if (!Array.isArray(rows)) {
+      errors.push(`Record ${name}: rows must be an array; skipped`);
+      continue;
+    }
+    for (const [i, row] of rows.entries()) {
+      if (!isObject(row)) {
+        errors.push(`Record ${name}: row ${i} must be an object; skipped`);
+        continue;
+      }
       const fields = entity.fieldList.filter((f) => Object.hasOwn(row, f.name));
       if (fields.length === 0) continue;
       const bound = new Params();
@@ -358,9 +368,17 @@ async function importSampleData(
   }
   for (const [table, keys] of joinTables) {
     const rows = ownValue(data, table);
-    if (!Array.isArray(rows)) continue;
-    for (const row of rows) {
-      if (!isObject(row) || ownValue(row, keys.a) === undefined || ownValue(row, keys.b) === undefined) continue;
+    if (rows === undefined || rows === null) continue;
+    if (!Array.isArray(rows)) {
+      errors.push(`Record ${table}: rows must be an array; skipped`);
+      continue;
+    }
+    for (const [i, row] of rows.entries()) {
+      if (!isObject(row)) {
+        errors.push(`Record ${table}: row ${i} must be an object; skipped`);
+        continue;
+      }
+      if (ownValue(row, keys.a) === undefined || ownValue(row, keys.b) === undefined) continue;
       try {
         const res = await app.db.query(
           `INSERT INTO ${quoteIdent(table)} (${quoteIdent(keys.a)}, ${quoteIdent(keys.b)}) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1`,

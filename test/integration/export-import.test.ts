@@ -238,6 +238,60 @@ describe('export', () => {
     expect(await rt!.db.query('SELECT n FROM dups')).toEqual([{ n: 1 }]);
   });
 
+  it('reports sample data that is no object, rows that are no array and rows that are no objects; seeds the rest', async () => {
+    const app = await s.createApp();
+    const uuidPk = { field: 'id', type: 'uuid', generated: true };
+    const entities = [
+      {
+        name: 'box',
+        table: 'boxes',
+        primary_key: uuidPk,
+        fields: [
+          { name: 'id', type: 'uuid' },
+          { name: 'n', type: 'int' },
+        ],
+      },
+      {
+        name: 'lid',
+        table: 'lids',
+        primary_key: uuidPk,
+        fields: [
+          { name: 'id', type: 'uuid' },
+          { name: 'n', type: 'int' },
+        ],
+      },
+    ];
+    const relations = [
+      {
+        name: 'box_lids',
+        type: 'many_to_many',
+        source: 'box',
+        target: 'lid',
+        join_table: 'box_lid',
+        source_join_key: 'box_id',
+        target_join_key: 'lid_id',
+      },
+    ];
+    const notObject = await imp(app, { version: 1, entities, relations, sample_data: [{ n: 1 }] });
+    expect(notObject.status).toBe(200);
+    expect(notObject.body.data.summary).toMatchObject({ entities: 2, relations: 1 });
+    expect(notObject.body.data.summary).not.toHaveProperty('records');
+    expect(notObject.body.data.errors).toEqual(['sample_data: must be an object; skipped']);
+
+    const res = await imp(app, { version: 1, entities, relations, sample_data: { box: [{ n: 1 }, 'two', null], lid: { n: 3 }, box_lid: 'x' } });
+    expect(res.status).toBe(200);
+    expect(res.body.data.summary).toMatchObject({ entities: 0, records: 1 });
+    expect(res.body.data.errors).toEqual([
+      'Record box: row 1 must be an object; skipped',
+      'Record box: row 2 must be an object; skipped',
+      'Record lid: rows must be an array; skipped',
+      'Record box_lid: rows must be an array; skipped',
+    ]);
+    const rt = await s.rocket.services.apps.get(app.name);
+    expect(await rt!.db.query('SELECT n FROM boxes')).toEqual([{ n: 1 }]);
+    expect(await rt!.db.query('SELECT n FROM lids')).toEqual([]);
+  });
+
   it('sample rows with their own keys of a generated int key: the next create takes the key after them', async () => {
     const app = await s.createApp();
     const entity = {

@@ -127,6 +127,52 @@ describe('metadata audit', () => {
     }
   });
 
+  it('deleting an entity records the relations, rules and state machines it takes with it, each as its own delete', async () => {
+    for (const name of ['hull', 'deck']) {
+      const fields = [
+        { name: 'id', type: 'uuid' },
+        { name: 'hull_id', type: 'uuid' },
+        { name: 'state', type: 'string' },
+      ];
+      expect((await call('post', '/_admin/entities', { name, table: `${name}s`, primary_key: uuid, fields })).status).toBe(201);
+    }
+    const rel = await call('post', '/_admin/relations', {
+      name: 'hull_decks',
+      type: 'one_to_many',
+      source: 'hull',
+      target: 'deck',
+      target_key: 'hull_id',
+    });
+    expect(rel.status).toBe(201);
+    const rule = await call('post', '/_admin/rules', {
+      entity: 'deck',
+      hook: 'before_write',
+      type: 'field',
+      definition: { field: 'state', operator: 'min_length', value: 1, message: 'state needed' },
+    });
+    expect(rule.status).toBe(201);
+    const machine = await call('post', '/_admin/state-machines', {
+      entity: 'deck',
+      field: 'state',
+      definition: { initial: 'new', transitions: [{ from: 'new', to: 'old' }] },
+    });
+    expect(machine.status).toBe(201);
+    expect((await call('delete', '/_admin/entities/deck')).status).toBe(200);
+
+    expect((await call('get', '/_admin/relations/hull_decks')).status).toBe(404);
+    const [relEntry] = await auditOf('_relations', 'hull_decks');
+    expect(relEntry).toMatchObject({ action: 'delete', actor: { kind: 'user', id: adminId } });
+    expect(relEntry.changes.definition).toEqual({ from: rel.body.data, to: null });
+    const [ruleEntry] = await auditOf('_rules', rule.body.data.id);
+    expect(ruleEntry.action).toBe('delete');
+    expect(ruleEntry.changes.definition).toEqual({ from: (await auditOf('_rules', rule.body.data.id))[1].changes.definition.to, to: null });
+    const [machineEntry] = await auditOf('_state_machines', machine.body.data.id);
+    expect(machineEntry.action).toBe('delete');
+    expect(machineEntry.changes.definition.from).toMatchObject({ id: machine.body.data.id, entity: 'deck', field: 'state', active: true });
+    expect(machineEntry.changes.definition.to).toBeNull();
+    expect((await auditOf('_entities', 'deck'))[0].action).toBe('delete');
+  });
+
   it('records users, invites and imports without any password hash or invite token', async () => {
     const created = await call('post', '/_admin/users', { email: 'new@example.com', password: 'a-long-secret-1', roles: ['staff'] });
     expect(created.status).toBe(201);
