@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '../db/database.js';
-import { tooManyRequests } from '../errors.js';
+import { RocketError, tooManyRequests } from '../errors.js';
 
 /** What is remembered about one account's login attempts. */
 export interface ThrottleEntry {
@@ -15,6 +16,23 @@ export interface ThrottleEntry {
 
 /** An attempt that never reports back (e.g. the database failed mid-login) stops counting after this. */
 const IN_FLIGHT_TTL_MS = 30_000;
+/**
+ * How long an attempt waits for a free slot while others of its account are being verified, and how often it
+ * looks (backing off, with jitter, so a burst of waiting guesses does not crowd the pool the verified ones need).
+ */
+const QUEUE_MS = 10_000;
+const queuePollMs = (round: number) => Math.min(250, 25 * 2 ** round) * (0.5 + Math.random() / 2);
+
+/**
+ * Refusal of an attempt while the account's attempts being verified already fill the limit: not a lock, so
+ * the attempt may wait for one of them to end (its outcome decides whether the account locks).
+ */
+export class AttemptsInFlight extends RocketError {
+  constructor() {
+    super('TOO_MANY_REQUESTS', 'Too many login attempts in progress; try again in 1 second');
+    this.retryAfter = 1;
+  }
+}
 
 /**
  * The lock rules, on one entry at a time: after `maxFailures` failed logins
@@ -38,7 +56,7 @@ export class LoginPolicy {
       throw tooManyRequests(`Too many failed login attempts; try again in ${retry} seconds`, retry);
     }
     if (entry && entry.failures + entry.inFlight.length >= this.maxFailures) {
-      throw tooManyRequests('Too many login attempts in progress; try again in 1 second', 1);
+      throw new AttemptsInFlight();
     }
     const base = entry ?? { failures: 0, first: now, lockedUntil: 0, inFlight: [] };
     return { ...base, inFlight: [...base.inFlight, now] };
@@ -98,9 +116,23 @@ export class LoginThrottle {
     readonly policy: LoginPolicy,
   ) {}
 
-  /** Throws 429 when the account is locked; otherwise reserves one attempt (end it with fail or succeed). */
+  /**
+   * Throws 429 when the account is locked; otherwise reserves one attempt (end it with fail or succeed).
+   * While other attempts of the account fill the limit it waits for one to end rather than refusing:
+   * concurrent logins with the right password all get in, while a burst of guesses still gets no more
+   * than the limit verified (their failures lock the account, and the waiting ones are refused then).
+   */
   async check(key: string): Promise<void> {
-    await this.update(key, (entry, now) => this.policy.check(entry, now));
+    const deadline = Date.now() + QUEUE_MS;
+    for (let round = 0; ; round++) {
+      try {
+        await this.update(key, (entry, now) => this.policy.check(entry, now));
+        return;
+      } catch (err) {
+        if (!(err instanceof AttemptsInFlight) || Date.now() >= deadline) throw err;
+        await sleep(queuePollMs(round));
+      }
+    }
   }
 
   async fail(key: string): Promise<void> {

@@ -7,6 +7,7 @@ import { invalidPayload, unauthorized } from '../errors.js';
 import { UUID_RE } from '../types/ids.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { verifyPassword } from './passwords.js';
+import { MAX_EMAIL_LENGTH } from './users.js';
 import { REFRESH_TOKEN_SECONDS, signAccessToken } from './tokens.js';
 
 export interface TokenPair {
@@ -66,8 +67,9 @@ export class SessionService {
     const email = typeof body.email === 'string' ? body.email.trim().toLowerCase() : '';
     const password = typeof body.password === 'string' ? body.password : '';
     if (!email || !password) throw unauthorized('Email and password are required');
-    // No stored email holds a NUL (PostgreSQL text cannot): an unknown email, refused before any query.
-    if (hasNul(email)) throw unauthorized('Invalid email or password');
+    // No stored email holds a NUL (PostgreSQL text cannot) or is longer than an email may be: an unknown
+    // email, refused before any query (an over-long one would not fit the throttle's key index either).
+    if (hasNul(email) || email.length > MAX_EMAIL_LENGTH) throw unauthorized('Invalid email or password');
     const throttleKey = `${this.throttleScope}\n${email}`;
     await this.throttle.check(throttleKey);
     const rows = await this.db.query<UserRow>(`SELECT ${this.userColumns} FROM ${this.users} WHERE email = $1`, [email]);

@@ -24,6 +24,8 @@ export interface UsersContext {
 }
 
 const EMAIL_RE = /^[^\s@]+@[^\s@]+$/;
+/** RFC 5321's limit; it also keeps every stored email (and login-throttle key) within what a btree index holds. */
+export const MAX_EMAIL_LENGTH = 254;
 export const DUPLICATE_USER = 'A user with this email already exists';
 
 /** Columns of a UserView; roles/active are never NULL in responses. */
@@ -35,7 +37,7 @@ export function normalizeEmail(email: string): string {
 }
 
 export function isEmail(email: string): boolean {
-  return EMAIL_RE.test(email);
+  return email.length <= MAX_EMAIL_LENGTH && EMAIL_RE.test(email);
 }
 
 /** An optional string field: absent/null → undefined; any other non-string → 400. */

@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
+import { isEmail, normalizeEmail } from '../auth/users.js';
 import { RocketError, conflict, invalid, notFound } from '../errors.js';
 import type { ChangeBus } from './change-bus.js';
 import { AppRuntime, type AppExtensions, type AppRow } from './app-runtime.js';
@@ -220,6 +221,8 @@ export class AppManager {
     if (input.display_name !== undefined && input.display_name !== null && typeof input.display_name !== 'string') {
       throw invalid('display_name must be a string');
     }
+    // Checked before the database is created: PostgreSQL text cannot hold it, and the insert would fail late.
+    if (hasNul(input.display_name)) throw invalid('display_name must not contain NUL characters');
     const placedOn = this.placement.choose(input.database);
     const server = this.placement.server(placedOn);
     const admin = adminSeed(input);
@@ -389,7 +392,7 @@ export class AppManager {
 function adminSeed(input: CreateAppInput): { email: string; password: string } | undefined {
   const { admin_email: email, admin_password: password } = input;
   if (email === undefined && password === undefined) return undefined;
-  if (typeof email !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(email.trim())) {
+  if (typeof email !== 'string' || !isEmail(normalizeEmail(email)) || hasNul(email)) {
     throw invalid('admin_email must be an email address');
   }
   if (typeof password !== 'string' || password.length === 0) throw invalid('admin_password is required with admin_email');

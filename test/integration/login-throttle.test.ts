@@ -85,6 +85,14 @@ describe('app login', () => {
     expectLocked(await appLogin(email, 'right-pw'));
   });
 
+  it('concurrent logins with the right password are all accepted: only failures lock an account', async () => {
+    const email = await appUser();
+    const results = await Promise.all(Array.from({ length: MAX_FAILURES * 3 }, () => appLogin(email, 'right-pw')));
+    expect(results.map((r) => r.status)).toEqual(results.map(() => 200));
+    const rows = await s.rocket.services.platform.db.query('SELECT 1 FROM _login_throttle WHERE key LIKE $1', [`%\n${email}`]);
+    expect(rows).toEqual([]); // nothing left to remember
+  });
+
   it('locks are per app: the same email in another app is unaffected', async () => {
     const other = await s.createApp();
     for (let i = 0; i < MAX_FAILURES; i++) await appLogin('admin@localhost', 'wrong', other.name);

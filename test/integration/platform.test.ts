@@ -249,6 +249,22 @@ describe('apps API', () => {
     expect(badBody.body.error).toEqual({ code: 'INVALID_PAYLOAD', message: 'Invalid request body' });
   });
 
+  it('refuses a display_name or admin_email PostgreSQL cannot store with 422, before creating anything', async () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ display_name: 'Sales\u0000' }, 'display_name must not contain NUL characters'],
+      [{ admin_email: 'boss\u0000@example.com', admin_password: 'pw' }, 'admin_email must be an email address'],
+    ];
+    for (const [extra, message] of cases) {
+      const name = uniqueName('nul');
+      const res = await s.client.post('/api/_platform/apps', { token: s.platformToken, body: { name, ...extra } });
+      expect(res.status, JSON.stringify(extra)).toBe(422);
+      expect(res.body.error).toEqual({ code: 'VALIDATION_FAILED', message });
+      const db = s.rocket.services.platform.db;
+      expect(await db.query('SELECT 1 FROM _apps WHERE name = $1', [name])).toEqual([]);
+      expect(await db.query('SELECT 1 FROM pg_database WHERE datname = $1', [`rocket_${name}`])).toEqual([]);
+    }
+  });
+
   it('answers 409 for an existing app name or database name', async () => {
     const app = await s.createApp(uniqueName('dup-'));
     const same = await s.client.post('/api/_platform/apps', { token: s.platformToken, body: { name: app.name } });

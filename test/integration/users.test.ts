@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signAccessToken } from '../../src/auth/tokens.js';
 import type { AppRuntime } from '../../src/platform/app-runtime.js';
@@ -101,6 +102,19 @@ describe('create', () => {
     expect((await login('NEW.PERSON@example.com', 'secret-1')).status).toBe(200);
   });
 
+  it('an email of the longest allowed length is stored and logs in; a longer one at login is just unknown (401)', async () => {
+    const longest = `${'a'.repeat(254 - '@example.com'.length)}@example.com`;
+    const user = await createUser({ email: longest.toUpperCase(), password: 'pw' });
+    expect(user.email).toBe(longest);
+    expect((await login(` ${longest.toUpperCase()}`, 'pw')).status).toBe(200);
+    for (const platform of [false, true]) {
+      const path = platform ? '/api/_platform/auth/login' : `${base}/auth/login`;
+      const res = await s.client.post(path, { body: { email: `${randomBytes(3000).toString('hex')}@example.com`, password: 'pw' } });
+      expect(res.status, path).toBe(401);
+      expect(res.body.error).toEqual({ code: 'UNAUTHORIZED', message: 'Invalid email or password' });
+    }
+  });
+
   it('stores roles and active as given; an inactive user cannot log in', async () => {
     const u = await createUser({ email: email(), password: 'pw', roles: ['staff', 'Manager'], active: false });
     expect(u).toMatchObject({ roles: ['staff', 'Manager'], active: false });
@@ -128,6 +142,8 @@ describe('create', () => {
       [{ email: null, password: 'pw' }, 422, 'email is required'],
       [{ email: 'no-at-sign', password: 'pw' }, 422, 'email must be a valid email address'],
       [{ email: 'a b@c.d', password: 'pw' }, 422, 'email must be a valid email address'],
+      // longer than an email may be (RFC 5321), of characters that do not compress into an index entry
+      [{ email: `${randomBytes(3000).toString('hex')}@example.com`, password: 'pw' }, 422, 'email must be a valid email address'],
       [{ email: email() }, 422, 'password is required'],
       [{ email: email(), password: '' }, 422, 'password is required'],
       [{ email: 42, password: 'pw' }, 400, 'Invalid request body'],
