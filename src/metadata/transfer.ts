@@ -311,6 +311,20 @@ function importedEntitiesOf(doc: Json): string[] {
   return [...new Set(items(doc, 'entities').flatMap((e) => (isObject(e) && typeof e.name === 'string' ? [e.name] : [])))];
 }
 
+/** The rows of one `sample_data` key that are objects; a value or row of another shape is reported and skipped. */
+function sampleRowsOf(data: Json, key: string, errors: string[]): Json[] {
+  const rows = ownValue(data, key);
+  if (rows === undefined || rows === null) return [];
+  if (!Array.isArray(rows)) {
+    errors.push(`Record ${key}: rows must be an array; skipped`);
+    return [];
+  }
+  return rows.filter((row: unknown, i) => {
+    if (!isObject(row)) errors.push(`Record ${key}: row ${i} must be an object; skipped`);
+    return isObject(row);
+  });
+}
+
 /**
  * Seed rows go straight into the tables: declared fields only, no validation,
  * rules or engine defaults; conflicts are skipped silently.
@@ -325,18 +339,10 @@ async function importSampleData(
 ): Promise<number> {
   let inserted = 0;
   for (const name of entityOrder) {
-    const rows = ownValue(data, name);
     const entity = app.registry.entities.get(name);
-    if (rows === undefined || rows === null || !entity) continue;
-    if (!Array.isArray(rows)) {
-      errors.push(`Record ${name}: rows must be an array; skipped`);
-      continue;
-    }
-    for (const [i, row] of rows.entries()) {
-      if (!isObject(row)) {
-        errors.push(`Record ${name}: row ${i} must be an object; skipped`);
-        continue;
-      }
+    if (!entity) continue;
+    const rows = sampleRowsOf(data, name, errors);
+    for (const row of rows) {
       const fields = entity.fieldList.filter((f) => Object.hasOwn(row, f.name));
       if (fields.length === 0) continue;
       const bound = new Params();
@@ -361,23 +367,13 @@ async function importSampleData(
       }
     }
     const pk = entity.def.primary_key;
-    if (pk.generated && pk.type !== 'uuid' && rows.some((r) => isObject(r) && (ownValue(r, pk.field) ?? null) !== null)) {
+    if (pk.generated && pk.type !== 'uuid' && rows.some((r) => (ownValue(r, pk.field) ?? null) !== null)) {
       // Rows with their own keys leave the identity behind them: the next create would take a key they hold.
       await continueIdentity(app.db, entity.def.table, pk.field);
     }
   }
   for (const [table, keys] of joinTables) {
-    const rows = ownValue(data, table);
-    if (rows === undefined || rows === null) continue;
-    if (!Array.isArray(rows)) {
-      errors.push(`Record ${table}: rows must be an array; skipped`);
-      continue;
-    }
-    for (const [i, row] of rows.entries()) {
-      if (!isObject(row)) {
-        errors.push(`Record ${table}: row ${i} must be an object; skipped`);
-        continue;
-      }
+    for (const row of sampleRowsOf(data, table, errors)) {
       if (ownValue(row, keys.a) === undefined || ownValue(row, keys.b) === undefined) continue;
       try {
         const res = await app.db.query(
