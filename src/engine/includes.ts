@@ -1,7 +1,7 @@
 import { RocketError } from '../errors.js';
 import type { EntityMeta, FieldMeta, RelationUse } from '../metadata/registry.js';
 import { coerceInput } from '../types/coerce.js';
-import { type OpContext, recordOf, type Record_ } from './context.js';
+import type { OpContext, Record_ } from './context.js';
 import { Params } from '../db/params.js';
 import { liveSql, scopeSql } from '../metadata/sql/conditions.js';
 import { selectLinked, selectT } from '../metadata/sql/statements.js';
@@ -28,6 +28,13 @@ function keyAs(field: FieldMeta, value: unknown): string | undefined {
   if (value === null || value === undefined) return undefined;
   const c = coerceInput(field, value);
   return c.ok && c.value !== null ? String(c.value) : undefined;
+}
+
+/** An included row: its declared fields only (no owner column, no undeclared `deleted_at`). */
+function includedOf(entity: EntityMeta, row: Record_): Record_ {
+  const out: Record_ = {};
+  for (const f of entity.fieldList) out[f.name] = row[f.name];
+  return out;
 }
 
 function distinct(values: unknown[]): unknown[] {
@@ -62,7 +69,7 @@ export async function attachIncludes(ctx: OpContext, entity: EntityMeta, rows: R
       for (const r of found) {
         const owner = String(r['rocket.owner']);
         const list = getOrInsert(byOwner, owner, () => []);
-        list.push(recordOf(other, r));
+        list.push(includedOf(other, r));
       }
       for (const row of rows) row[key] = byOwner.get(String(row[ownKey.name])) ?? [];
       continue;

@@ -126,6 +126,17 @@ export function looksLikePk(entity: EntityMeta, id: string): boolean {
 }
 
 /**
+ * What "looks like a PK" for the slug-or-PK decision (rest-api.md §Get): lowercase UUIDs and unsigned
+ * digits only, a string PK never, so an uppercase UUID or '-5' is tried as a slug before the PK.
+ */
+const PK_SHAPE: Record<EntityMeta['def']['primary_key']['type'], RegExp> = {
+  uuid: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+  int: /^\d+$/,
+  bigint: /^\d+$/,
+  string: /(?!)/,
+};
+
+/**
  * Finds a live record by PK or slug (spec: rest-api.md §Get lookup), within
  * an optional extra condition (row-level read filter). Undefined when absent.
  */
@@ -139,10 +150,9 @@ export async function findRecord(
   if (id.includes('\u0000')) return undefined;
   const slug = entity.def.slug;
   const attempts: Array<'slug' | 'pk'> = [];
-  const pkLike = looksLikePk(entity, id);
-  if (slug && entity.def.primary_key.type !== 'string' && !pkLike) attempts.push('slug');
-  else if (slug && entity.def.primary_key.type === 'string') attempts.push('slug', 'pk');
-  else if (pkLike) attempts.push('pk');
+  if (slug && !PK_SHAPE[entity.def.primary_key.type].test(id)) attempts.push('slug');
+  // A value the PK column cannot hold (e.g. 'abc' for a uuid PK) names no record by PK.
+  if (looksLikePk(entity, id)) attempts.push('pk');
   for (const by of attempts) {
     const params = new Params();
     const field = by === 'slug' ? entity.fields.get(slug!.field)! : entity.pk;

@@ -45,7 +45,7 @@ export interface EntityMeta {
   readonly columns: readonly string[];
   /** `columns`, comma-separated. */
   readonly selectList: string;
-  /** `columns` of table alias `t` (included rows are records too). */
+  /** Declared columns of table alias `t`: included rows carry no `deleted_at` unless declared (rest-api.md §Includes). */
   readonly includeList: string;
   /** Declared columns of table alias `t` (rows loaded for rules: `related_load`). */
   readonly fieldsOfT: string;
@@ -107,7 +107,7 @@ function compileEntity(def: EntityDef): EntityMeta {
     softDelete: def.soft_delete,
     columns,
     selectList: columns.join(', '),
-    includeList: columns.map((c) => `t.${c}`).join(', '),
+    includeList: declared.map((c) => `t.${c}`).join(', '),
     fieldsOfT: declared.map((c) => `t.${c}`).join(', '),
     outgoing: [],
     uses: new Map(),

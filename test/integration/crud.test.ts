@@ -672,6 +672,36 @@ describe('slugs', () => {
     expect(self.body.data.slug).toBe('kept-2');
   });
 
+  it('an id that does not look like a PK by the spec patterns (uppercase UUID, signed digits) is tried as a slug first, then as the PK', async () => {
+    const upperSlug = 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11';
+    const a = await h.create('article', { title: 'Upper', slug: upperSlug });
+    const got = await h.get(`/article/${upperSlug}`);
+    expect(got.status, JSON.stringify(got.body)).toBe(200);
+    expect(got.body.data).toEqual(a);
+    // The PK fallback still finds a record by its id in capitals.
+    expect((await h.get(`/article/${a.id.toUpperCase()}`)).body.data).toEqual(a);
+
+    await h.entity({
+      name: 'ticket',
+      table: 'tickets',
+      primary_key: { field: 'id', type: 'int', generated: true },
+      slug: { field: 'ref', source: 'title' },
+      fields: [
+        { name: 'id', type: 'int' },
+        { name: 'title', type: 'string' },
+        { name: 'ref', type: 'string', unique: true },
+      ],
+    });
+    const t = await h.create('ticket', { title: 'x', ref: '-5' });
+    const bySlug = await h.get('/ticket/-5');
+    expect(bySlug.status, JSON.stringify(bySlug.body)).toBe(200);
+    expect(bySlug.body.data).toEqual(t);
+    const upd = await h.put('/ticket/-5', { title: 'y' });
+    expect(upd.status).toBe(200);
+    expect(await h.q('SELECT title FROM tickets WHERE id = $1', [t.id])).toEqual([{ title: 'y' }]);
+    expect((await h.get(`/ticket/${t.id}`)).body.data.ref).toBe('-5');
+  });
+
   // Soft-deleted rows keep their slug in the unique index, so the new record gets the next free one.
   it('a slug held only by a soft-deleted record does not block a new record', async () => {
     const a = await h.create('article', { title: 'Recycled' });

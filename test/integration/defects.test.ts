@@ -428,8 +428,8 @@ describe('related_load filters', () => {
   });
 });
 
-describe('one record shape', () => {
-  it('records included either way carry deleted_at like top-level ones', async () => {
+describe('included record shape', () => {
+  it('records included either way carry their declared fields only: no undeclared deleted_at (rest-api.md §Includes)', async () => {
     for (const e of [
       {
         name: 'team',
@@ -463,12 +463,15 @@ describe('one record shape', () => {
     const topTeam = (await rec('get', `team/${team.body.data.id}`)).body.data;
     expect(Object.keys(player).sort()).toEqual(['deleted_at', 'id', 'name', 'team_id']);
 
+    const declared = (r: Record<string, unknown>) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'deleted_at'));
     const down = await rec('get', `team/${team.body.data.id}?include=players`);
-    expect(down.body.data.players).toEqual([player]);
+    expect(down.body.data.players).toEqual([declared(player)]);
     const up = await rec('get', `player/${player.id}?include=team`);
-    expect(up.body.data.team).toEqual(topTeam);
+    expect(up.body.data.team).toEqual(declared(topTeam));
     const list = await rec('get', 'team?include=players');
-    expect(list.body.data[0].players[0]).toEqual(player);
+    expect(list.body.data[0].players[0]).toEqual(declared(player));
+    // The top-level records keep deleted_at (rest-api.md §Value encoding: record shape).
+    expect(list.body.data[0].deleted_at).toBeNull();
   });
 });
 

@@ -84,14 +84,14 @@ describe('forward relations', () => {
     await link(o1.id, t2.code);
   });
 
-  it('one_to_many → array of live children in the record shape (deleted_at of soft-delete entities included); [] when none', async () => {
+  it('one_to_many → array of live children with their declared fields only (no undeclared deleted_at); [] when none', async () => {
     const res = await h.get(`/customer?include=orders&filter[id.in]=${ann.id},${bob.id}`);
     expect(res.status).toBe(200);
     const rows = byId(res.body.data);
     expect(Object.keys(rows.get(ann.id)).sort()).toEqual(['id', 'name', 'orders']);
     expect(sortBy(rows.get(ann.id).orders, 'number')).toEqual([
-      { id: o1.id, customer_id: ann.id, number: 1, deleted_at: null },
-      { id: o2.id, customer_id: ann.id, number: 2, deleted_at: null },
+      { id: o1.id, customer_id: ann.id, number: 1 },
+      { id: o2.id, customer_id: ann.id, number: 2 },
     ]);
     expect(rows.get(bob.id).orders).toEqual([]);
     expect(res.body.meta.total).toBe(2);
@@ -110,13 +110,13 @@ describe('forward relations', () => {
     expect(res.status).toBe(200);
     const rows = byId(res.body.data);
     expect(sortBy(rows.get(o1.id).tags, 'code')).toEqual([
-      { code: t1.code, label: 'red', deleted_at: null },
-      { code: t2.code, label: 'blue', deleted_at: null },
+      { code: t1.code, label: 'red' },
+      { code: t2.code, label: 'blue' },
     ]);
     expect(rows.get(o2.id).tags).toEqual([]);
     expect(rows.get(o1.id).deleted_at).toBeNull();
-    // One record shape: included tags carry deleted_at like top-level ones.
-    expect(Object.keys(rows.get(o1.id).tags[0]).sort()).toEqual(['code', 'deleted_at', 'label']);
+    // rest-api.md §Includes: included rows carry only declared fields, no deleted_at unless declared.
+    expect(Object.keys(rows.get(o1.id).tags[0]).sort()).toEqual(['code', 'label']);
   });
 
   it('several includes at once, names trimmed; get and list agree', async () => {
@@ -129,13 +129,13 @@ describe('forward relations', () => {
 
   it('included rows never carry nested includes', async () => {
     const res = await h.get(`/customer/${ann.id}?include=orders`);
-    for (const o of res.body.data.orders) expect(Object.keys(o).sort()).toEqual(['customer_id', 'deleted_at', 'id', 'number']);
+    for (const o of res.body.data.orders) expect(Object.keys(o).sort()).toEqual(['customer_id', 'id', 'number']);
   });
 
   it('a soft-deleted target disappears from includes', async () => {
     const t3 = await h.create('tag', { label: 'green' });
     await link(o2.id, t3.code);
-    expect((await h.get(`/order/${o2.id}?include=tags`)).body.data.tags).toEqual([{ code: t3.code, label: 'green', deleted_at: null }]);
+    expect((await h.get(`/order/${o2.id}?include=tags`)).body.data.tags).toEqual([{ code: t3.code, label: 'green' }]);
     expect((await h.del(`/tag/${t3.code}`)).status).toBe(200);
     expect((await h.get(`/order/${o2.id}?include=tags`)).body.data.tags).toEqual([]);
   });
@@ -182,8 +182,8 @@ describe('reverse relations', () => {
     const res = await h.get(`/tag/${t.code}?include=order`);
     expect(res.status).toBe(200);
     expect(sortBy(res.body.data.order, 'number')).toEqual([
-      { id: o.id, customer_id: cy.id, number: 10, deleted_at: null },
-      { id: orphan.id, customer_id: null, number: 11, deleted_at: null },
+      { id: o.id, customer_id: cy.id, number: 10 },
+      { id: orphan.id, customer_id: null, number: 11 },
     ]);
     const byName = await h.get(`/tag/${t.code}?include=tags`);
     expect(sortBy(byName.body.data.tags, 'number').map((r: any) => r.number)).toEqual([10, 11]);
@@ -198,6 +198,8 @@ describe('reverse relations', () => {
     const l2 = await h.create('line', { order_id: orphan.id, sku: 'B' });
     const rev = await h.get(`/line?include=order&filter[id.in]=${line.id},${l2.id}&sort=sku`);
     expect(rev.body.data.map((r: any) => r.order?.number ?? null)).toEqual([10, null]);
+    // The included soft-delete parent has its declared fields only.
+    expect(rev.body.data[0].order).toEqual({ id: o.id, customer_id: cy.id, number: 10 });
   });
 });
 
@@ -266,7 +268,7 @@ describe('name resolution', () => {
     const n = await h.create('note', { customer_id: c.id, body: 'b' });
     const res = await h.get(`/customer/${c.id}?include=order,notes,note`);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    expect(res.body.data.order).toEqual([{ id: o.id, customer_id: c.id, number: 20, deleted_at: null }]);
+    expect(res.body.data.order).toEqual([{ id: o.id, customer_id: c.id, number: 20 }]);
     expect(res.body.data.notes).toEqual([{ id: n.id, customer_id: c.id, body: 'b' }]);
     expect(res.body.data.note).toEqual(res.body.data.notes);
     const rev = await h.get(`/note/${n.id}?include=customer`);
