@@ -2,7 +2,7 @@ import type { AdminApp } from './admin-app.js';
 import { conflict, objectPayload, notFound, validationFailed } from '../errors.js';
 import { parseEntityDefinition } from './entity-definition.js';
 import { applyIndexesInTransaction, buildIndexesConcurrently, dropIndexesConcurrently, planIndexes } from './index-migration.js';
-import { checkJoinTable, holdsSoftDeletedRows, migrateEntity, migrateRelation } from './migrate.js';
+import { checkJoinTable, dropOneToOneIndex, holdsSoftDeletedRows, migrateEntity, migrateRelation } from './migrate.js';
 import type { Queryable } from '../db/database.js';
 import { nameClash, parseRelationDefinition, recordKeys } from './relation-definition.js';
 import type { EntityDef, RelationDef } from './types.js';
@@ -88,8 +88,8 @@ function checkKeepsTable(before: EntityDef, def: EntityDef): void {
 
 /** Field rules name a field of their entity (rules.md: checked when written); removing it would leave them dangling. */
 function checkRulesStillValid(app: AdminApp, def: EntityDef): void {
-  const entity = app.registry.entities.get(def.name);
-  for (const rule of entity?.rules.field ?? []) {
+  const rules = app.registry.entities.get(def.name)?.rules;
+  for (const rule of [...(rules?.field ?? []), ...(rules?.deleteField ?? [])]) {
     const field = rule.def.field;
     if (field !== undefined && !def.fields.some((f) => f.name === field)) {
       throw validationFailed(`field ${field} is used by a field rule (${rule.id}) and cannot be removed`);
@@ -180,12 +180,15 @@ export async function updateEntity(app: AdminApp, name: string, body: unknown, a
  * The relations, rules and state machines an entity takes with it (their foreign keys cascade), deleted
  * here first so that each is audited as a delete like its own admin API's (history.md: metadata changes).
  */
-async function deleteDependents(tx: Queryable, name: string, audit: Audit): Promise<void> {
+async function deleteDependents(app: AdminApp, tx: Queryable, name: string, audit: Audit): Promise<void> {
   const relations = await tx.query<{ name: string; definition: RelationDef }>(
     'DELETE FROM _relations WHERE source = $1 OR target = $1 RETURNING name, definition',
     [name],
   );
-  for (const r of relations) await audit(tx, { collection: '_relations', key: r.name, action: 'delete', before: r.definition, after: null });
+  for (const r of relations) {
+    if (r.definition.target !== name) await releaseOneToOne(app, tx, r.definition, null);
+    await audit(tx, { collection: '_relations', key: r.name, action: 'delete', before: r.definition, after: null });
+  }
   const dependents = [
     ['_rules', 'DELETE FROM _rules WHERE entity = $1 RETURNING id, entity, hook, type, definition, priority, active'],
     ['_state_machines', 'DELETE FROM _state_machines WHERE entity = $1 RETURNING id, entity, field, definition, active'],
@@ -199,7 +202,7 @@ async function deleteDependents(tx: Queryable, name: string, audit: Audit): Prom
 
 export async function deleteEntity(app: AdminApp, name: string, audit: Audit = NO_AUDIT): Promise<{ name: string; deleted: true }> {
   await app.db.transaction(async (tx) => {
-    await deleteDependents(tx, name, audit);
+    await deleteDependents(app, tx, name, audit);
     const rows = await tx.query<{ definition: EntityDef }>('DELETE FROM _entities WHERE name = $1 RETURNING definition', [name]);
     if (rows.length === 0) throw notFound(`Entity not found: ${name}`);
     await audit(tx, { collection: '_entities', key: name, action: 'delete', before: rows[0]!.definition, after: null });
@@ -218,6 +221,22 @@ export async function getRelation(app: AdminApp, name: string): Promise<Relation
   ]);
   if (!rows[0]) throw notFound(`Relation not found: ${name}`);
   return rows[0];
+}
+
+/**
+ * A one_to_one relation's unique index on its target key (metadata.md §3) goes when no one_to_one relation
+ * needs it any more — the relation changed kind or key, or was deleted — else its target would still refuse
+ * a second child.
+ */
+async function releaseOneToOne(app: AdminApp, tx: Queryable, old: RelationDef, now: RelationDef | null): Promise<void> {
+  if (old.type !== 'one_to_one' || !old.target_key) return;
+  if (now?.type === 'one_to_one' && now.target === old.target && now.target_key === old.target_key) return;
+  const target = app.registry.entities.get(old.target)?.def;
+  if (!target) return;
+  for (const r of app.registry.relations.values()) {
+    if (r.name !== old.name && r.def.type === 'one_to_one' && r.def.target === old.target && r.def.target_key === old.target_key) return;
+  }
+  await dropOneToOneIndex(tx, target, old.target_key);
 }
 
 async function saveRelation(app: AdminApp, def: RelationDef, before: RelationDef | null, audit: Audit): Promise<void> {
@@ -243,6 +262,7 @@ async function saveRelation(app: AdminApp, def: RelationDef, before: RelationDef
       ]);
     }
     // Join tables are made on create only (spec); FK indexes and one_to_one uniqueness always hold.
+    if (before) await releaseOneToOne(app, tx, before, def);
     if (mode === 'create' || def.type !== 'many_to_many') await migrateRelation(tx, def, source, target);
     else await checkJoinTable(tx, def);
     await audit(tx, { collection: '_relations', key: def.name, action: mode, before, after: def });
@@ -267,6 +287,7 @@ export async function deleteRelation(app: AdminApp, name: string, audit: Audit =
   await app.db.transaction(async (tx) => {
     const rows = await tx.query<{ definition: RelationDef }>('DELETE FROM _relations WHERE name = $1 RETURNING definition', [name]);
     if (rows.length === 0) throw notFound(`Relation not found: ${name}`);
+    await releaseOneToOne(app, tx, rows[0]!.definition, null);
     await audit(tx, { collection: '_relations', key: name, action: 'delete', before: rows[0]!.definition, after: null });
   });
   await app.reload();

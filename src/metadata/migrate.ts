@@ -144,6 +144,7 @@ export async function migrateEntity(
   const hasDeletedAt = def.fields.some((f) => f.name === 'deleted_at');
 
   if (existing.size === 0) {
+    await checkNameFree(tx, def.table);
     const cols = def.fields.map((f) => {
       let sql = `${quoteIdent(f.name)} ${columnType(f)}`;
       if (f.name === pkName) {
@@ -161,6 +162,7 @@ export async function migrateEntity(
     if (def.soft_delete && !hasDeletedAt) cols.push(`${DELETED_AT} TIMESTAMPTZ`);
     await tx.query(`CREATE TABLE ${table} (${cols.join(', ')})`);
   } else {
+    await checkTablePrimaryKey(tx, def);
     for (const [i, f] of def.fields.entries()) {
       const path = `fields[${i}]`;
       const col = quoteIdent(f.name);
@@ -252,6 +254,42 @@ export async function migrateEntity(
   }
 }
 
+/**
+ * A table shares its schema's namespace with indexes, sequences and views (and with types, through its row
+ * type): CREATE TABLE under a name one of them holds would fail.
+ */
+async function checkNameFree(tx: Queryable, table: string): Promise<void> {
+  const rows = await tx.query(
+    `SELECT 1 FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace
+     UNION ALL
+     SELECT 1 FROM pg_type WHERE typname = $1 AND typnamespace = current_schema()::regnamespace AND typcategory <> 'A'`,
+    [table],
+  );
+  if (rows.length === 0) return;
+  const message = `table name ${table} is already used by another object of the database (an index, sequence, view or type)`;
+  throw validationFailed(`table: ${message}`, [{ field: 'table', rule: 'migration', message }]);
+}
+
+/**
+ * An existing table (kept from a deleted entity, or a many_to_many join table) keeps its primary key:
+ * declaring another one would address rows by a column that is not their key, and the undeclared key
+ * column could not lose its NOT NULL (a DDL failure).
+ */
+async function checkTablePrimaryKey(tx: Queryable, def: EntityDef): Promise<void> {
+  const rows = await tx.query<{ name: string }>(
+    `SELECT a.attname AS name FROM pg_index i
+       JOIN pg_class c ON c.oid = i.indrelid
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey)
+      WHERE i.indisprimary AND c.relname = $1 AND c.relnamespace = current_schema()::regnamespace
+      ORDER BY a.attnum`,
+    [def.table],
+  );
+  const key = rows.map((r) => r.name);
+  if (key.length === 0 || (key.length === 1 && key[0] === def.primary_key.field)) return;
+  const message = `table ${def.table} already exists with primary key (${key.join(', ')}), not ${def.primary_key.field}`;
+  throw validationFailed(`primary_key.field: ${message}`, [{ field: 'primary_key.field', rule: 'migration', message }]);
+}
+
 /** A generated PK on an existing table gets its generation (uuid default / identity continuing after the rows). */
 async function ensureGenerated(tx: Queryable, def: EntityDef, current: ColumnInfo): Promise<void> {
   const table = quoteIdent(def.table);
@@ -315,6 +353,12 @@ export async function migrateRelation(tx: Queryable, rel: RelationDef, source: E
       what: `cannot make ${rel.name} one_to_one: several ${target.name} rows share a ${rel.target_key}`,
     });
   }
+}
+
+/** Drops the one-live-child index of a one_to_one relation's key (the rows stay as they are). */
+export async function dropOneToOneIndex(tx: Queryable, target: EntityDef, targetKey: string): Promise<void> {
+  const slot = await indexSlot(tx, 'uq', target.table, targetKey);
+  if (slot.exists) await tx.query(`DROP INDEX ${quoteIdent(slot.name)}`);
 }
 
 /** Moves an identity key's sequence past the keys the table already holds (rows written with their own keys). */

@@ -43,6 +43,15 @@ async function refused(body: Record<string, unknown>, message: string | RegExp, 
   return res;
 }
 
+/** A 422 for `body` naming a table that exists already: no definition stored. */
+async function refusedOnTable(body: Record<string, unknown>) {
+  const res = await h.post(ents(), body);
+  expect(res.status, JSON.stringify(res.body)).toBe(422);
+  expect(res.body.error.code).toBe('VALIDATION_FAILED');
+  expect(await storedDefinition(body.name as string)).toBeUndefined();
+  return res;
+}
+
 describe('create', () => {
   it('echoes the normalised definition: unknown keys dropped, false/empty optional keys omitted', async () => {
     const res = await h.post(ents(), {
@@ -462,6 +471,33 @@ describe('create: 422 validation (nothing stored, nothing migrated)', () => {
       expect(res.status, raw).toBe(400);
       expect(res.body.error.code).toBe('INVALID_PAYLOAD');
     }
+  });
+
+  it('refuses a table name held by an index or sequence of the database (422, not a DDL failure)', async () => {
+    await h.entity({
+      name: 'seqheld',
+      table: 'seqhelds',
+      primary_key: { field: 'id', type: 'int', generated: true },
+      fields: [{ name: 'id', type: 'int' }],
+    });
+    for (const table of ['seqhelds_pkey', 'seqhelds_id_seq']) {
+      const res = await h.post(ents(), minimal('squatter', { table }));
+      expect(res.status, JSON.stringify(res.body)).toBe(422);
+      const message = `table name ${table} is already used by another object of the database (an index, sequence, view or type)`;
+      expect(res.body.error).toEqual({
+        code: 'VALIDATION_FAILED',
+        message: `table: ${message}`,
+        details: [{ field: 'table', rule: 'migration', message }],
+      });
+      expect(await storedDefinition('squatter')).toBeUndefined();
+    }
+    const moved = await h.put(ents('/seqheld'), {
+      table: 'seqhelds_pkey',
+      primary_key: { field: 'id', type: 'int', generated: true },
+      fields: [{ name: 'id', type: 'int' }],
+    });
+    expect(moved.status).toBe(422);
+    expect((await storedDefinition('seqheld'))!.table_name).toBe('seqhelds');
   });
 });
 
@@ -1060,5 +1096,53 @@ describe('delete', () => {
     expect(res.status).toBe(201);
     const list = await h.get('/doomed');
     expect(list.body.data.map((r: { v: string }) => r.v)).toEqual(['data']);
+  });
+
+  it('an existing table keeps its primary key: another one (or a join table) is a 422, not a DDL failure', async () => {
+    await h.entity({
+      name: 'keyed',
+      table: 'keyed_rows',
+      primary_key: UUID_PK,
+      fields: [
+        { name: 'id', type: 'uuid' },
+        { name: 'code', type: 'string' },
+      ],
+    });
+    await h.create('keyed', { code: 'k1' });
+    expect((await h.del(ents('/keyed'))).status).toBe(200);
+    const other = await refusedOnTable({
+      name: 'keyed',
+      table: 'keyed_rows',
+      primary_key: { field: 'code' },
+      fields: [{ name: 'code', type: 'string' }],
+    });
+    expect(other.body.error.message).toBe('primary_key.field: table keyed_rows already exists with primary key (id), not code');
+    expect(other.body.error.details).toEqual([
+      { field: 'primary_key.field', rule: 'migration', message: 'table keyed_rows already exists with primary key (id), not code' },
+    ]);
+    expect((await columnsOf(h, 'keyed_rows')).get('id')?.is_nullable).toBe('NO');
+
+    await h.entity({ name: 'label', table: 'labels', primary_key: UUID_PK, fields: [{ name: 'id', type: 'uuid' }] });
+    await h.relation({
+      name: 'person_labels',
+      type: 'many_to_many',
+      source: 'person',
+      target: 'label',
+      join_table: 'person_label_links',
+      source_join_key: 'person_id',
+      target_join_key: 'label_id',
+    });
+    const join = await refusedOnTable({
+      name: 'link',
+      table: 'person_label_links',
+      primary_key: { field: 'person_id' },
+      fields: [
+        { name: 'person_id', type: 'uuid' },
+        { name: 'label_id', type: 'uuid' },
+        { name: 'note', type: 'string', required: true },
+      ],
+    });
+    expect(join.body.error.details[0].field).toBe('primary_key.field');
+    expect([...(await columnsOf(h, 'person_label_links')).keys()].sort()).toEqual(['label_id', 'person_id']);
   });
 });

@@ -387,6 +387,36 @@ describe('one_to_one', () => {
     expect(await h.q("SELECT 1 FROM _relations WHERE name = 'visa'")).toEqual([]);
     expect((await indexesOf(h, 'visas')).filter((i) => !i.primary)).toEqual([]);
   });
+  it('turning a one_to_one into one_to_many, or deleting it, lets the target hold several children again', async () => {
+    for (const name of ['ticket', 'badge']) {
+      await h.entity({
+        name,
+        table: `${name}s`,
+        primary_key: UUID_PK,
+        fields: [
+          { name: 'id', type: 'uuid' },
+          { name: 'customer_id', type: 'uuid' },
+        ],
+      });
+      await h.relation({ name: `${name}_of`, type: 'one_to_one', source: 'customer', target: name, target_key: 'customer_id' });
+    }
+    const c = await h.create('customer', { name: 'Eve' });
+    await h.create('ticket', { customer_id: c.id });
+    await h.create('badge', { customer_id: c.id });
+    expect((await h.post('/ticket', { customer_id: c.id })).status).toBe(409);
+
+    const changed = await h.put(rels('/ticket_of'), { type: 'one_to_many', source: 'customer', target: 'ticket', target_key: 'customer_id' });
+    expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+    expect((await indexesOf(h, 'tickets')).filter((i) => i.unique && !i.primary)).toEqual([]);
+    expect((await h.post('/ticket', { customer_id: c.id })).status).toBe(201);
+    const included = await h.get(`/customer/${c.id}?include=ticket_of`);
+    expect(included.body.data.ticket_of).toHaveLength(2);
+
+    expect((await h.del(rels('/badge_of'))).status).toBe(200);
+    expect((await indexesOf(h, 'badges')).filter((i) => i.unique && !i.primary)).toEqual([]);
+    expect((await h.post('/badge', { customer_id: c.id })).status).toBe(201);
+    expect(await h.q('SELECT count(*)::int AS n FROM badges WHERE customer_id = $1', [c.id])).toEqual([{ n: 2 }]);
+  });
 });
 
 describe('update and delete', () => {

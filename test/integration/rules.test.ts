@@ -415,4 +415,26 @@ describe('before_delete rules', () => {
     expect((await rec('delete', `order/${empty.body.data.id}`)).status).toBe(200);
     await admin('delete', `rules/${id}`);
   });
+
+  it('a field a before_delete field rule names cannot be removed from the entity (the rule would pass silently)', async () => {
+    const fields = [
+      { name: 'id', type: 'uuid' },
+      { name: 'status', type: 'string' },
+      { name: 'locked', type: 'string' },
+    ];
+    expect((await admin('post', 'entities', { name: 'vault', table: 'vaults', primary_key: uuid, fields })).status).toBe(201);
+    const id = await rule({
+      entity: 'vault',
+      hook: 'before_delete',
+      type: 'field',
+      definition: { field: 'locked', operator: 'max_length', value: 0 },
+    });
+    const res = await admin('put', 'entities/vault', { table: 'vaults', primary_key: uuid, fields: fields.slice(0, 2) });
+    expect(res.status, JSON.stringify(res.body)).toBe(422);
+    expect(res.body.error).toEqual({ code: 'VALIDATION_FAILED', message: `field locked is used by a field rule (${id}) and cannot be removed` });
+    const stored = await runtime.db.query<{ definition: { fields: unknown[] } }>("SELECT definition FROM _entities WHERE name = 'vault'");
+    expect(stored[0]!.definition.fields).toHaveLength(3);
+    const row = await rec('post', 'vault', { locked: 'yes' });
+    expect((await rec('delete', `vault/${row.body.data.id}`)).status).toBe(422);
+  });
 });
