@@ -69,7 +69,10 @@ export const DEFAULT_PLATFORM_PASSWORD = 'changeme';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const int = (min: number, max: number) => {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error: message }).int(message).min(min, message).max(max, message);
+};
 
 const ENV_PATTERN = /^(\*|[A-Za-z_][A-Za-z0-9_]*\*?)$/;
 
@@ -143,7 +146,8 @@ const schema = z.object({
   ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS: bool(false),
   ROCKET_WORKERS: z
     .string()
-    .regex(/^(auto|[1-9][0-9]{0,2})$/, 'must be a number of processes or "auto"')
+    .regex(/^(auto|[1-9][0-9]{0,2})$/, 'must be a number of processes from 1 to 256 or "auto"')
+    .refine((v) => v === 'auto' || Number(v) <= 256, 'must be a number of processes from 1 to 256 or "auto"')
     .default('1'),
   ROCKET_COUNT_ESTIMATE_THRESHOLD: int(0, Number.MAX_SAFE_INTEGER).default(10_000),
   ROCKET_POOL_IDLE_SECONDS: int(1, 86400).default(30),
@@ -213,7 +217,33 @@ export function checkListenSafety(config: Pick<Config, 'host' | 'platformPasswor
   );
 }
 
-function readYaml(path: string): Record<string, string> {
+/**
+ * The legacy configuration's nested keys (multi-app.md §Server settings), so an existing rocket.yaml keeps
+ * working; `database.*` parts make up the management database's URL.
+ */
+const LEGACY_KEYS: Record<string, keyof z.input<typeof schema>> = {
+  'server.port': 'PORT',
+  'server.host': 'HOST',
+  'database.pool_size': 'ROCKET_POOL_SIZE',
+  'storage.local_path': 'ROCKET_STORAGE_PATH',
+  'storage.max_file_size': 'ROCKET_MAX_FILE_SIZE',
+};
+const DATABASE_PARTS = ['host', 'port', 'user', 'password', 'name'] as const;
+
+/** A scalar as the environment would carry it; a list (webhook_env_allowlist) as its comma-separated form. */
+function settingText(value: unknown): string {
+  if (Array.isArray(value)) return value.map(String).join(',');
+  return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
+}
+
+/** `database: {host, port, user, password, name}` → a postgres:// URL (defaults: localhost:5432, user postgres). */
+function databaseUrl(parts: Record<string, unknown>): string {
+  const part = (k: string, fallback: string) => encodeURIComponent(parts[k] === undefined || parts[k] === null ? fallback : String(parts[k]));
+  const password = parts.password === undefined || parts.password === null ? '' : `:${part('password', '')}`;
+  return `postgres://${part('user', 'postgres')}${password}@${part('host', 'localhost')}:${part('port', '5432')}/${part('name', 'rocket')}`;
+}
+
+function readYaml(path: string): { values: Record<string, string>; keys: Map<string, string> } {
   // Loaded only when a rocket.yaml exists: most deployments configure through the environment.
   const parseYaml = (createRequire(import.meta.url)('yaml') as { parse: typeof ParseYaml }).parse;
   let doc: unknown;
@@ -224,31 +254,60 @@ function readYaml(path: string): Record<string, string> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw err;
     throw new ConfigError(`${path}: not valid YAML: ${String((err as Error).message).split('\n')[0]}`);
   }
-  if (doc === null || doc === undefined) return {};
+  const values: Record<string, string> = {};
+  // Which yaml key each setting came from, so an invalid value is named as the file spells it.
+  const keys = new Map<string, string>();
+  if (doc === null || doc === undefined) return { values, keys };
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${path}: must be a mapping of settings`);
-  const out: Record<string, string> = {};
+  const set = (envName: string, key: string, value: unknown) => {
+    // `key:` with no value leaves the setting at its default, as an unset variable does.
+    if (value === null || value === undefined) return;
+    values[envName] = settingText(value);
+    keys.set(envName, key);
+  };
   for (const [key, value] of Object.entries(doc)) {
     const envName = YAML_KEYS[key];
-    if (!envName) throw new ConfigError(`${path}: unknown setting "${key}"`);
-    // A mapping (databases) is passed on as the JSON its environment variable takes.
-    out[envName] = typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
+    if (envName) {
+      set(envName, key, value);
+      continue;
+    }
+    const legacy = key === 'server' || key === 'database' || key === 'storage';
+    if (!legacy) throw new ConfigError(`${path}: unknown setting "${key}"`);
+    if (value === null || value === undefined) continue;
+    if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${path}: "${key}" must be a mapping of settings`);
+    const entries = Object.entries(value as Record<string, unknown>);
+    for (const [sub, subValue] of entries) {
+      const name = `${key}.${sub}`;
+      const mapped = LEGACY_KEYS[name];
+      if (mapped) set(mapped, name, subValue);
+      else if (!(key === 'database' && (DATABASE_PARTS as readonly string[]).includes(sub)))
+        throw new ConfigError(`${path}: unknown setting "${name}"`);
+    }
+    if (key === 'database' && entries.some(([sub]) => (DATABASE_PARTS as readonly string[]).includes(sub)))
+      set('DATABASE_URL', 'database', databaseUrl(value as Record<string, unknown>));
   }
-  return out;
+  return { values, keys };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const yamlPath = env.ROCKET_CONFIG ?? 'rocket.yaml';
   if (env.ROCKET_CONFIG && !existsSync(yamlPath)) throw new ConfigError(`ROCKET_CONFIG: file not found: ${yamlPath}`);
-  const fromYaml = existsSync(yamlPath) ? readYaml(yamlPath) : {};
-  const merged: Record<string, string | undefined> = { ...fromYaml };
+  const fromYaml = existsSync(yamlPath) ? readYaml(yamlPath) : { values: {}, keys: new Map<string, string>() };
+  const merged: Record<string, string | undefined> = { ...fromYaml.values };
+  const yamlKeys = new Map(fromYaml.keys);
   for (const key of Object.keys(schema.shape)) {
     const value = env[key];
-    if (value !== undefined && value !== '') merged[key] = value;
+    if (value === undefined || value === '') continue;
+    merged[key] = value;
+    yamlKeys.delete(key);
   }
   const parsed = schema.safeParse(merged);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`invalid setting ${issue.path.join('.')}: ${issue.message}`);
+    const setting = String(issue.path[0]);
+    const inYaml = yamlKeys.get(setting);
+    const where = inYaml === undefined ? '' : ` (${inYaml} in ${yamlPath})`;
+    throw new ConfigError(`invalid setting ${issue.path.join('.')}${where}: ${issue.message}`);
   }
   const c = parsed.data;
   return {

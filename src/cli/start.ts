@@ -8,6 +8,9 @@ import { openCore, startRocket } from '../rocket.js';
 import { RocketError } from '../errors.js';
 import { CliError } from './output.js';
 
+/** What a stopping process gets beyond the shutdown timeout before it exits regardless. */
+const FORCE_EXIT_GRACE_MS = 20_000;
+
 /** Runs the server in this process until SIGINT/SIGTERM, then stops after in-flight requests. */
 export async function serve(config: Config, log: Logger): Promise<void> {
   let rocket: Awaited<ReturnType<typeof startRocket>>;
@@ -24,7 +27,9 @@ export async function serve(config: Config, log: Logger): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 30_000);
+    // A last resort if closing hangs: after the in-flight requests had their ROCKET_SHUTDOWN_TIMEOUT_MS, and
+    // time to stop the jobs and close the pools.
+    const force = setTimeout(() => process.exit(1), config.shutdownTimeoutMs + FORCE_EXIT_GRACE_MS);
     force.unref();
     rocket.close().then(
       () => process.exit(0),

@@ -188,6 +188,17 @@ describe('rocket apps, export and import', () => {
     expect(badWorkers.stderr).toContain('--workers');
     expect(badSetting.code).toBe(2);
     expect(badSetting.stderr).toContain('PORT');
+    // ROCKET_WORKERS is a setting like any other: one out of range is named as such, and doctor reports it
+    const [manyWorkers, doctorWorkers] = await Promise.all([
+      rocket(['start'], { env: { ROCKET_WORKERS: '300' } }),
+      rocket(['doctor'], { env: { ROCKET_WORKERS: '300' } }),
+    ]);
+    expect([manyWorkers.code, manyWorkers.stderr]).toEqual([
+      2,
+      'rocket: invalid setting ROCKET_WORKERS: must be a number of processes from 1 to 256 or "auto"\n',
+    ]);
+    expect(doctorWorkers.code).toBe(1);
+    expect(doctorWorkers.stdout).toContain('FAIL  configuration: invalid setting ROCKET_WORKERS');
     expect(JSON.parse(json.stdout)).toEqual({ error: 'app not found: no_such_app' });
     // usage errors: one line, JSON with --json; a rocket.yaml that is not YAML is a bad setting (2), in one line
     const tooMany = await rocket(['--json', 'apps', 'create', 'a', 'b']);

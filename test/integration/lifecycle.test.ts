@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { request } from 'node:http';
+import { describe, expect, inject, it } from 'vitest';
 import { Client } from '../support/client.js';
 import { startTestServer, uniqueName } from '../support/server.js';
 
@@ -195,4 +196,135 @@ describe('the server process with the embedded database', () => {
     expect(await exited(proc)).toBe(2);
     expect(stderr).toContain('PORT');
   });
+});
+
+describe('rocket.yaml in the legacy form', () => {
+  it('reads server.*, database.pool_size, storage.*, a list allowlist and empty keys; the environment still wins', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rocket-legacy-yaml-'));
+    const yaml = join(dir, 'rocket.yaml');
+    await writeFile(
+      yaml,
+      [
+        'server:',
+        '  port: 1', // PORT=0 of the environment wins
+        'database:',
+        '  pool_size: 3',
+        'storage:',
+        `  local_path: ${join(dir, 'files')}`,
+        '  max_file_size: 100',
+        'webhook_env_allowlist: [API_KEY, SVC_*]',
+        'log_format:',
+        '',
+      ].join('\n'),
+    );
+    const s = await startTestServer({ ROCKET_CONFIG: yaml, ROCKET_POOL_SIZE: '' });
+    try {
+      expect(s.config.port).toBe(0);
+      expect(s.config.poolSize).toBe(3);
+      expect(s.config.storagePath).toBe(join(dir, 'files'));
+      expect(s.config.webhookEnvAllowlist).toEqual(['API_KEY', 'SVC_*']);
+      expect(s.config.logFormat).toBe('auto');
+      const app = await s.createApp();
+      const upload = async (bytes: number) => {
+        const form = new FormData();
+        form.append('file', new Blob([Buffer.alloc(bytes, 1)]), 'f.bin');
+        const res = await fetch(`${s.rocket.url}/api/${app.name}/_files/upload`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${app.token}` },
+          body: form,
+        });
+        return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string } } };
+      };
+      expect((await upload(100)).status).toBe(201);
+      expect(await upload(101)).toEqual({
+        status: 413,
+        body: { error: { code: 'FILE_TOO_LARGE', message: 'File too large: 101 bytes (max 100)' } },
+      });
+    } finally {
+      await s.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names an invalid value by its yaml key, and an unknown nested key', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rocket-legacy-yaml-'));
+    try {
+      const bad = join(dir, 'bad.yaml');
+      await writeFile(bad, 'server:\n  port: eighty\n');
+      await expect(startTestServer({ ROCKET_CONFIG: bad, PORT: '' })).rejects.toThrow(
+        `invalid setting PORT (server.port in ${bad}): must be a whole number from 0 to 65535`,
+      );
+      await writeFile(bad, 'storage:\n  path: /tmp\n');
+      await expect(startTestServer({ ROCKET_CONFIG: bad })).rejects.toThrow(`${bad}: unknown setting "storage.path"`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('shutdown of the server process', () => {
+  it('waits for an in-flight request as long as ROCKET_SHUTDOWN_TIMEOUT_MS allows, past 30 s, and exits 0', async () => {
+    const s = await startTestServer();
+    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const proc = startProcess({
+      DATABASE_URL: `${inject('pgUrl')}${s.managementDb}`,
+      ROCKET_DATA_DIR: s.dataDir,
+      PORT: port,
+      ROCKET_SHUTDOWN_TIMEOUT_MS: '60000',
+    });
+    try {
+      const app = await s.createApp();
+      const entity = {
+        name: 'note',
+        table: 'notes',
+        primary_key: uuid,
+        fields: [
+          { name: 'id', type: 'uuid' },
+          { name: 'body', type: 'text' },
+        ],
+      };
+      expect((await s.client.post(`/api/${app.name}/_admin/entities`, { token: app.token, body: entity })).status).toBe(201);
+      await waitFor(`http://127.0.0.1:${port}/health`, 30_000, proc);
+
+      // A create whose body arrives over 33 s: SIGTERM comes 1 s in, the answer after the old fixed 30 s cut-off.
+      const body = Buffer.from(JSON.stringify({ body: 'x'.repeat(3300) }));
+      const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port,
+            method: 'POST',
+            path: `/api/${app.name}/note`,
+            headers: { authorization: `Bearer ${app.token}`, 'content-type': 'application/json', 'content-length': body.length },
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => (text += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          },
+        );
+        req.on('error', reject);
+        let sent = 0;
+        const timer = setInterval(() => {
+          const next = Math.min(body.length, sent + 100);
+          req.write(body.subarray(sent, next));
+          sent = next;
+          if (sent === body.length) {
+            clearInterval(timer);
+            req.end();
+          }
+        }, 1000);
+      });
+      await new Promise((r) => setTimeout(r, 1000));
+      proc.kill('SIGTERM');
+      const res = await answer;
+      expect(res.status, res.text).toBe(201);
+      expect(await exited(proc)).toBe(0);
+      const id = (JSON.parse(res.text) as { data: { id: string } }).data.id;
+      expect((await s.client.get(`/api/${app.name}/note/${id}`, { token: app.token })).body.data.body).toBe('x'.repeat(3300));
+    } finally {
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+      await s.close();
+    }
+  }, 90_000);
 });
