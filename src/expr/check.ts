@@ -97,11 +97,12 @@ class Checker {
         return;
       }
       case 'method': {
+        // The receiver first, so that `Math.max(a, b)` reports the unknown variable Math.
+        this.check(node.object);
         if (FORBIDDEN_NAMES.has(node.name)) throw new ExprCompileError(`forbidden member name ${node.name}`, node.pos);
         const spec = METHODS.get(node.name);
         if (spec === undefined) throw new ExprCompileError(`unknown method ${node.name}`, node.pos);
         arity(node.name, node.args.length, spec.min, spec.max, node.pos);
-        this.check(node.object);
         for (const [k, arg] of node.args.entries()) this.argument(arg, spec.takesLambda && k === 0);
         return;
       }

@@ -129,7 +129,12 @@ export function asNumber(v: unknown): number | undefined {
 
 // ---------------------------------------------------------------- dates
 
-const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|z|[+-]\d{2}:?\d{2})?)?$/;
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|z|[+-]\d{2}(?::?\d{2})?)?)?$/;
+
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+}
 
 /** Parses an ISO-8601 / RFC 3339 date or date-time. Date-times without an offset are UTC. */
 export function parseIsoDate(s: string): Date | undefined {
@@ -138,23 +143,23 @@ export function parseIsoDate(s: string): Date | undefined {
   const [, y, mo, d, h, mi, sec, frac, off] = m;
   const month = Number(mo);
   const day = Number(d);
-  if (month < 1 || month > 12 || day < 1 || day > 31) return undefined;
+  // Checked here, not after parsing: Date.parse rolls 2025-02-29T10:00Z over into March.
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(Number(y), month)) return undefined;
   let iso = `${y}-${mo}-${d}`;
   if (h !== undefined) {
     if (Number(h) > 23 || Number(mi) > 59 || (sec !== undefined && Number(sec) > 60)) return undefined;
     const ms = frac === undefined ? '' : frac.slice(0, 4).padEnd(4, '0');
     let zone = off === undefined || off === 'z' ? 'Z' : off;
-    if (zone.length === 5) zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
+    // ISO-8601 offsets may be ±hh (PostgreSQL's own text form), ±hhmm or ±hh:mm.
+    if (zone.length === 3) zone = `${zone}:00`;
+    else if (zone.length === 5) zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
     iso += `T${h}:${mi}:${sec ?? '00'}${ms}${zone}`;
   } else {
     iso += 'T00:00:00Z';
   }
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return undefined;
-  const date = new Date(t);
-  // Reject day overflow such as 2025-02-31.
-  if (h === undefined && date.getUTCDate() !== day) return undefined;
-  return date;
+  return new Date(t);
 }
 
 /** `date(x)`: ISO string, epoch milliseconds or date → date; null or '' → null. */

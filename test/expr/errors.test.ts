@@ -29,6 +29,10 @@ describe('compile errors', () => {
     ['record and', 'unexpected end of expression', 10],
     ['new Foo()', "'new' is only allowed as new Date(...)", 0],
     ['record not 1', "unexpected 'not'", 7],
+    // the receiver is checked before the method name: the leftmost problem is reported
+    ['Math.max(1, 2)', 'unknown variable Math', 0],
+    ['JSON.stringify(record)', 'unknown variable JSON', 0],
+    ['record.s.foo()', 'unknown method foo', 9],
   ])('%j → %s at %d', (src, message, position) => {
     const e = compileError(src);
     expect(e).toBeInstanceOf(ExprCompileError);

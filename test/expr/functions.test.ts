@@ -165,6 +165,34 @@ describe('now', () => {
   });
 });
 
+describe('ISO-8601 dates', () => {
+  it.each([
+    ["date('2025-01-01T10:00:00+02') == date('2025-01-01T08:00:00Z')", true],
+    ["date('2025-01-01 10:00:00-05') == date('2025-01-01T15:00:00Z')", true],
+    ["date('2025-01-01T10:00:00+0530').getTime() == date('2025-01-01T04:30:00Z').getTime()", true],
+    ["now > '2025-06-15T13:00:00+02'", true],
+    ["date('2024-02-29T10:00:00Z').getTime() == date('2024-02-29').getTime() + 36000000", true],
+    ["date('2000-02-29') != nil", true],
+  ])('%s', (src, expected) => {
+    expect(ev(src)).toBe(expected);
+  });
+
+  it.each([
+    "date('2025-02-29T10:00:00Z')",
+    "date('2025-04-31T00:00:00+02:00')",
+    "date('2025-02-30 12:00')",
+    "date('1900-02-29')",
+    "date('2025-01-01T10:00:00+2')",
+  ])('%s is not a date (no rolling over into the next month)', (src) => {
+    expect(runtimeError(src).message).toMatch(/is not an ISO-8601 date$/);
+  });
+
+  it('a date-time on a day that does not exist compares as no date', () => {
+    expect(ev("now > '2025-02-29T10:00:00Z'")).toBe(false);
+    expect(ev("now < '2025-02-29T10:00:00Z'")).toBe(false);
+  });
+});
+
 describe('dynamic expression strings', () => {
   it('evaluates a string expression held in data', () => {
     const vars = ruleVars();

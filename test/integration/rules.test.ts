@@ -275,6 +275,30 @@ describe('before_write rules', () => {
     await admin('delete', `rules/${id}`);
   });
 
+  it('date() reads ±hh offsets and refuses days a month does not have', async () => {
+    const id = await rule({
+      entity: 'invoice',
+      hook: 'before_write',
+      type: 'expression',
+      definition: { expression: "record.code != nil && date(record.code) >= date('2025-03-01')", message: 'too late' },
+    });
+    // 01:00 at +02 is 23:00 UTC the day before: in time
+    const ok = await rec('post', 'invoice', { code: '2025-03-01T01:00:00+02' });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+    expect(await runtime.db.query('SELECT code FROM invoices WHERE id = $1', [ok.body.data.id])).toEqual([{ code: '2025-03-01T01:00:00+02' }]);
+    expect((await rec('post', 'invoice', { code: '2025-03-01T03:00:00+02' })).body.error.details).toEqual([
+      { rule: 'expression', message: 'too late' },
+    ]);
+    // 2025 has no 29 February: an error, not 1 March
+    const bad = await rec('post', 'invoice', { code: '2025-02-29T10:00:00Z' });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.details).toEqual([
+      { rule: 'expression', message: "rule evaluation error: date: '2025-02-29T10:00:00Z' is not an ISO-8601 date" },
+    ]);
+    expect(await runtime.db.query("SELECT count(*)::int AS n FROM invoices WHERE code LIKE '2025-0%'")).toEqual([{ n: 1 }]);
+    await admin('delete', `rules/${id}`);
+  });
+
   it('computed fields fill the record, see earlier results, and are type-checked', async () => {
     const a = await rule({
       entity: 'invoice',
