@@ -91,8 +91,9 @@ export async function request<T = unknown>(method: string, path: string, opts: O
 }
 
 /**
- * An integer beyond ±2^53 that must stay a JSON number: inside a `json` field a digit string would
- * change the value's type on the next save (jsonb_typeof number → string).
+ * A number a double cannot hold (an integer beyond ±2^53, a decimal of more than ~16 significant
+ * digits) that must stay a JSON number: inside a `json` field a digit string would change the value's
+ * type on the next save (jsonb_typeof number → string).
  */
 export class BigNumber {
   constructor(readonly digits: string) {}
@@ -106,14 +107,15 @@ export class BigNumber {
 const MARK = `\u0000big${Math.random().toString(36).slice(2)}:`;
 
 /**
- * JSON.parse, except that an integer beyond ±2^53 becomes a string of its exact digits (or, when
- * `lossless`, a {@link BigNumber}): the API writes bigint values as bare numbers, which JSON.parse would
- * round (9007199254740993 → …992). The API accepts such digit strings back for bigint fields
- * (rest-api.md, value encoding).
+ * JSON.parse, except that a number a double cannot hold becomes a string of its exact digits (or, when
+ * `lossless`, a {@link BigNumber}): the API writes bigint and decimal values (and json numbers) as bare
+ * numbers with all their digits, which JSON.parse would round (9007199254740993 → …992,
+ * 1234567890123456.78 → …456.8). The API accepts such digit strings back for bigint and decimal
+ * fields (rest-api.md, value encoding).
  */
 export function parseJson(text: string, lossless = false): unknown {
-  // the scan costs a pass over the text: only texts with a run of 16+ digits can hold such a number
-  if (!/\d{16}/.test(text)) return JSON.parse(text);
+  // the scan costs a pass over the text: only a number of 16+ digits (a point among them or not) can be such a number
+  if (!/\d(?:\.?\d){15}/.test(text)) return JSON.parse(text);
   let out = '';
   let from = 0;
   let marked = false;
@@ -128,7 +130,7 @@ export function parseJson(text: string, lossless = false): unknown {
     let end = i + 1;
     while (end < text.length && /[0-9.eE+-]/.test(text[end]!)) end++;
     const token = text.slice(i, end);
-    if (/^-?\d+$/.test(token) && !Number.isSafeInteger(Number(token))) {
+    if (!exactAsDouble(token)) {
       out += `${text.slice(from, i)}"${lossless ? JSON.stringify(MARK).slice(1, -1) : ''}${token}"`;
       from = end;
       marked = true;
@@ -140,6 +142,24 @@ export function parseJson(text: string, lossless = false): unknown {
   return JSON.parse(joined, (_k, v: unknown) => (typeof v === 'string' && v.startsWith(MARK) ? new BigNumber(v.slice(MARK.length)) : v));
 }
 
+/** Whether JSON.parse keeps a number token's value: a safe integer, or a decimal a double prints back unchanged. */
+export function exactAsDouble(token: string): boolean {
+  const n = Number(token);
+  if (/^-?\d+$/.test(token)) return Number.isSafeInteger(n);
+  return Number.isFinite(n) && significand(String(n)) === significand(token);
+}
+
+/** A number's value as "<sign><digits without leading or trailing zeros>e<exponent>", for comparing two spellings. */
+function significand(num: string): string {
+  const m = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(num);
+  if (!m) return num;
+  const whole = m[2] ?? '';
+  const digits = whole + (m[3] ?? '');
+  const lead = /^0*/.exec(digits)![0].length;
+  const sig = digits.slice(lead).replace(/0+$/, '');
+  return sig ? `${m[1]}${sig}e${Number(m[4] ?? 0) + whole.length - lead}` : '0';
+}
+
 /** JSON.stringify that writes each {@link BigNumber} as a bare number with all its digits. */
 export function stringifyJson(value: unknown, indent?: number): string {
   const text = JSON.stringify(value, (_k, v: unknown) => (v instanceof BigNumber ? MARK + v.digits : v), indent);
@@ -147,7 +167,7 @@ export function stringifyJson(value: unknown, indent?: number): string {
   const quoted = JSON.stringify(MARK)
     .slice(1, -1)
     .replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
-  return text.replace(new RegExp(`"${quoted}(-?\\d+)"`, 'g'), '$1');
+  return text.replace(new RegExp(`"${quoted}(-?\\d+(?:\\.\\d+)?(?:[eE][+-]?\\d+)?)"`, 'g'), '$1');
 }
 
 /** Digit strings in place of every {@link BigNumber} in a value, for fields whose type is not json. */

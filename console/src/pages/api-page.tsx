@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, appBase, request } from '../api';
+import { appBase, parseJson, request, stringifyJson } from '../api';
 import { useModel } from '../model';
 import { ErrorBox, Field, PageHead, useAction } from '../ui';
 
@@ -18,8 +18,9 @@ export function ApiPage() {
   const [result, setResult] = useState<ImportResult | null>(null);
 
   const exporter = useAction(async () => {
-    const doc = await api.get<unknown>(`${base}/_admin/export`);
-    const blob = new Blob([JSON.stringify(doc, null, 2)], { type: 'application/json' });
+    // lossless: a number a double cannot hold stays a JSON number with its digits, not a digit string
+    const doc = (await request<{ data: unknown }>('GET', `${base}/_admin/export`, { lossless: true })).data;
+    const blob = new Blob([stringifyJson(doc, 2)], { type: 'application/json' });
     const a = document.createElement('a');
     a.href = URL.createObjectURL(blob);
     a.download = `${m.app}-export.json`;
@@ -33,7 +34,7 @@ export function ApiPage() {
     if (!file) return;
     let doc: unknown;
     try {
-      doc = JSON.parse(await file.text());
+      doc = parseJson(await file.text(), true);
     } catch (e) {
       throw new Error(`${file.name} is not JSON: ${(e as Error).message}`);
     }

@@ -129,7 +129,9 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
     for (const r of rels) {
       const nested = nestedRows(m, r, children[r.name] ?? [], initial);
       index[r.name] = nested.index;
-      if (nested.out.length) body[r.name] = { data: nested.out };
+      // the rows are a diff of what the form loaded: a relation whose default mode is replace would delete
+      // the children left unmentioned, append would ignore the edits and removals
+      if (nested.out.length) body[r.name] = { _write_mode: 'diff', data: nested.out };
     }
     setSentIndex(index);
     const url = `${appBase(m.app)}/${e.name}`;

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, appBase } from '../api';
+import { api, appBase, exactAsDouble } from '../api';
 import { entityOf, FIELD_TYPES, useModel, type EntityDef, type FieldDef, type FieldType, type RelationDef } from '../model';
 import { navigate } from '../router';
 import { Check, ConfirmDialog, Empty, ErrorBox, Field, Link, PageHead, errorsByField, toast, useAction } from '../ui';
@@ -109,6 +109,7 @@ function toDraft(f: FieldDef): FieldDraft {
 }
 
 const NUMERIC = new Set(['int', 'integer', 'bigint', 'float', 'decimal']);
+const NUMERIC_TEXT = /^\s*-?\d+(\.\d+)?\s*$/;
 
 function fromDraft(f: FieldDraft): FieldDef {
   const out: FieldDef = { name: f.name.trim(), type: f.type };
@@ -127,6 +128,8 @@ function fromDraft(f: FieldDraft): FieldDef {
     const t = f.defaultText;
     // a bigint default stays a digit string: as a JavaScript number 9007199254740993 would become …992
     if (f.type === 'bigint' && /^\s*-?\d+\s*$/.test(t)) out.default = t.trim();
+    // so does a decimal default a double cannot hold (1234567890123456.78 would become …456.8)
+    else if (f.type === 'decimal' && NUMERIC_TEXT.test(t) && !exactAsDouble(t.trim())) out.default = t.trim();
     else if (NUMERIC.has(f.type) && t.trim() !== '' && !Number.isNaN(Number(t))) out.default = Number(t);
     else if (f.type === 'boolean' && (t === 'true' || t === 'false')) out.default = t === 'true';
     else out.default = t;
