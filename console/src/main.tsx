@@ -34,7 +34,8 @@ function Root() {
   if (m) {
     // an app user stays in their own app
     if (session.kind === 'app' && m.app !== session.app) return <Forbidden />;
-    return <AppShell app={m.app!} path={path} admin={isAdmin(session)} />;
+    // keyed by app: a jump through history from one app straight to another must not keep the first app's pages and their loaded lists
+    return <AppShell key={m.app} app={m.app!} path={path} admin={isAdmin(session)} />;
   }
   return <NotFound />;
 }

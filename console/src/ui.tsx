@@ -286,12 +286,14 @@ export function Empty(props: { children: ComponentChildren }) {
   return <div class="empty">{props.children}</div>;
 }
 
-export function NotFound() {
+/** `inside` when drawn in the app shell's own <main>: a page has one main landmark. */
+export function NotFound(props: { inside?: boolean }) {
+  const Tag = props.inside ? 'section' : 'main';
   return (
-    <main class="center-page">
+    <Tag class="center-page" aria-label={props.inside ? 'Page not found' : undefined}>
       <h1>Page not found</h1>
       <a href="/admin/">Back to the start</a>
-    </main>
+    </Tag>
   );
 }
 

@@ -180,8 +180,11 @@ describe('admin console, audit fixes (5)', { timeout: 240_000 }, () => {
   });
 
   it('nested edits are saved as a diff whatever write_mode the relation defaults to (replace, append)', async () => {
-    const red = await rawPost('/label', '{"name":"red"}');
-    await rawPost('/label', '{"name":"blue"}');
+    // names of this run only: a retry must not find the labels of an earlier attempt in the picker
+    const run = Math.random().toString(36).slice(2, 7);
+    const [redName, blueName] = [`red-${run}`, `blue-${run}`];
+    const red = await rawPost('/label', JSON.stringify({ name: redName }));
+    await rawPost('/label', JSON.stringify({ name: blueName }));
     const order = await rawPost(
       '/order',
       JSON.stringify({
@@ -196,7 +199,7 @@ describe('admin console, audit fixes (5)', { timeout: 240_000 }, () => {
       const names = (k: string) => (r.body.data[k] as { name: string }[]).map((x) => x.name).sort();
       return { lines: names('lines'), notes: names('notes'), labels: names('labels') };
     };
-    expect(await children()).toEqual({ lines: ['first line', 'second line'], notes: ['call first', 'fragile'], labels: ['red'] });
+    expect(await children()).toEqual({ lines: ['first line', 'second line'], notes: ['call first', 'fragile'], labels: [redName] });
 
     await page.goto(url(`/a/${app}/data/order/${order.id}`));
     const lines = page.getByRole('region', { name: 'lines (line)' });
@@ -212,12 +215,13 @@ describe('admin console, audit fixes (5)', { timeout: 240_000 }, () => {
     await notes.getByRole('group', { name: 'note 1' }).getByLabel('name').fill('fragile!');
     // link one more label (replace would unlink red)
     const picker = labels.getByLabel('Link a label');
-    await picker.fill('blu');
-    await page.getByRole('option', { name: /blue/ }).click();
-    await labels.getByText('blue').waitFor();
+    await picker.fill(blueName);
+    await page.getByRole('option', { name: new RegExp(blueName) }).click();
+    // the chip itself (the picker's hint also names the choice for a moment)
+    await labels.locator('li.chip', { hasText: blueName }).waitFor();
     await w.screenshot('96-nested-write-modes');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
-    await expect.poll(async () => (await children()).labels).toEqual(['blue', 'red']);
+    await expect.poll(async () => (await children()).labels).toEqual([blueName, redName]);
     const after = await children();
     expect(after.lines).toHaveLength(2);
     expect(after.lines.filter((n) => n.endsWith('(changed)'))).toHaveLength(1);

@@ -631,7 +631,7 @@ describe('admin console, part 1', { timeout: 180_000 }, () => {
     await page.getByText('No entity named order that you may read.').waitFor();
     for (const p of ['schema', 'schema/entities/order', 'logic', 'access', 'activity', 'api']) {
       await page.goto(url(`/a/${app}/${p}`));
-      await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+      await page.getByRole('heading', { name: 'Not available' }).waitFor();
     }
     await w.screenshot('17-nonadmin-admin-page');
     await page.goto(url('/apps'));

@@ -167,6 +167,10 @@ function UserForm(props: { user: User | null; onClose: () => void; onSaved: () =
     return true;
   });
   const { byField } = errorsByField(save.error);
+  // the user API names the field only in its message ("email is required", "A user with this email already exists")
+  const msg = save.error instanceof Error ? save.error.message : '';
+  const emailError = byField.email ?? (/email/i.test(msg) ? msg : undefined);
+  const passwordError = byField.password ?? (/password/i.test(msg) ? msg : undefined);
   return (
     <Modal title={u ? `Edit ${u.email}` : 'New user'} onClose={props.onClose}>
       <form
@@ -176,10 +180,10 @@ function UserForm(props: { user: User | null; onClose: () => void; onSaved: () =
         }}
       >
         <div class="dialog-body">
-          <Field label="Email" error={byField.email}>
+          <Field label="Email" error={emailError}>
             {(a) => <input {...a} type="email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />}
           </Field>
-          <Field label={u ? 'New password' : 'Password'} hint={u ? 'Leave empty to keep the current one' : undefined} error={byField.password}>
+          <Field label={u ? 'New password' : 'Password'} hint={u ? 'Leave empty to keep the current one' : undefined} error={passwordError}>
             {(a) => (
               <input
                 {...a}
@@ -464,6 +468,9 @@ function PolicyForm(props: { policy: Permission | { entity: string; action: Acti
     return true;
   });
   const { byField } = errorsByField(save.error);
+  // a condition's problem comes as a message that starts with its path ("conditions[0].value must be an array …")
+  const saveMsg = save.error instanceof Error ? save.error.message : '';
+  const condError = (path: string) => byField[path] ?? (saveMsg.startsWith(`${path} `) ? saveMsg : undefined);
   return (
     <Modal title={`${p.action} on ${p.entity}`} onClose={props.onClose} wide>
       <form
@@ -480,7 +487,7 @@ function PolicyForm(props: { policy: Permission | { entity: string; action: Acti
             <legend>Row conditions (all must hold)</legend>
             {conds.map((c, i) => (
               <div class="filter-row" key={i}>
-                <Field label={`Condition ${i + 1} field`} error={byField[`conditions[${i}].field`]}>
+                <Field label={`Condition ${i + 1} field`} error={condError(`conditions[${i}].field`)}>
                   {(a) => (
                     <select
                       {...a}
@@ -493,7 +500,7 @@ function PolicyForm(props: { policy: Permission | { entity: string; action: Acti
                     </select>
                   )}
                 </Field>
-                <Field label={`Condition ${i + 1} operator`} error={byField[`conditions[${i}].operator`]}>
+                <Field label={`Condition ${i + 1} operator`} error={condError(`conditions[${i}].operator`)}>
                   {(a) => (
                     <select
                       {...a}
@@ -506,7 +513,11 @@ function PolicyForm(props: { policy: Permission | { entity: string; action: Acti
                     </select>
                   )}
                 </Field>
-                <Field label={`Condition ${i + 1} value`} hint="$user.id, $user.email, $user.roles allowed" error={byField[`conditions[${i}].value`]}>
+                <Field
+                  label={`Condition ${i + 1} value`}
+                  hint="$user.id, $user.email, $user.roles allowed"
+                  error={condError(`conditions[${i}].value`)}
+                >
                   {(a) => (
                     <input
                       {...a}

@@ -137,7 +137,7 @@ function Page(props: { path: string; base: string; admin: boolean }) {
     if (rest === '/logic') return <LogicPage />;
     if (rest === '/access') return <AccessPage />;
     if (rest === '/activity') return <ActivityPage />;
-  }
+  } else if (ADMIN_SECTIONS.has(rest.split('/')[1] ?? '')) return <AdminsOnly />;
   if (rest === '/inbox') return <InboxPage />;
   if (rest === '/profile') return <ProfilePage />;
   if (rest === '/data' || rest === '/') return <DataIndex />;
@@ -145,5 +145,18 @@ function Page(props: { path: string; base: string; admin: boolean }) {
   if (list) return <DataPage entity={list.entity!} />;
   const record = match('/data/:entity/:id', rest);
   if (record) return <RecordPage entity={record.entity!} id={record.id!} />;
-  return <NotFound />;
+  return <NotFound inside />;
+}
+
+const ADMIN_SECTIONS = new Set(['schema', 'logic', 'access', 'activity', 'api']);
+
+/** An admin page opened by someone else (a shared link): it exists, so "not found" would mislead. */
+function AdminsOnly() {
+  return (
+    <section class="center-page" aria-label="Not available">
+      <h1>Not available</h1>
+      <p>Only admins of this app can open this page.</p>
+      <a href="/admin/">Back to the start</a>
+    </section>
+  );
 }
