@@ -229,6 +229,7 @@ const LEGACY_KEYS: Record<string, keyof z.input<typeof schema>> = {
   'storage.max_file_size': 'ROCKET_MAX_FILE_SIZE',
 };
 const DATABASE_PARTS = ['host', 'port', 'user', 'password', 'name'] as const;
+const LEGACY_UNUSED_KEY = 'jwt_secret';
 
 /** A scalar as the environment would carry it; a list (webhook_env_allowlist) as its comma-separated form. */
 function settingText(value: unknown): string {
@@ -271,6 +272,9 @@ function readYaml(path: string): { values: Record<string, string>; keys: Map<str
       set(envName, key, value);
       continue;
     }
+    // The legacy single-secret setting: apps have secrets of their own (multi-app.md §Server settings), so an
+    // existing file keeps starting and the value is not used.
+    if (key === LEGACY_UNUSED_KEY) continue;
     const legacy = key === 'server' || key === 'database' || key === 'storage';
     if (!legacy) throw new ConfigError(`${path}: unknown setting "${key}"`);
     if (value === null || value === undefined) continue;

@@ -199,7 +199,7 @@ describe('the server process with the embedded database', () => {
 });
 
 describe('rocket.yaml in the legacy form', () => {
-  it('reads server.*, database.pool_size, storage.*, a list allowlist and empty keys; the environment still wins', async () => {
+  it('reads server.*, database.pool_size, storage.*, a list allowlist and empty keys, ignores jwt_secret; the environment still wins', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'rocket-legacy-yaml-'));
     const yaml = join(dir, 'rocket.yaml');
     await writeFile(
@@ -213,6 +213,7 @@ describe('rocket.yaml in the legacy form', () => {
         `  local_path: ${join(dir, 'files')}`,
         '  max_file_size: 100',
         'webhook_env_allowlist: [API_KEY, SVC_*]',
+        'jwt_secret: the-legacy-single-secret', // exists in the legacy form, unused with per-app secrets
         'log_format:',
         '',
       ].join('\n'),
