@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, appBase, qs } from '../api';
 import { displayField } from '../fields';
 import { type AppModel, type EntityDef, useModel } from '../model';
+import { getSession } from '../session';
 import { ConfirmDialog, Empty, ErrorBox, Link, PageHead, Spinner, toast, useAction, useAsync } from '../ui';
 
 interface Instance {
@@ -72,6 +73,18 @@ export function InboxPage() {
     }
     return out;
   }, []);
+  // user id → email for the history's `by`, which holds ids only: the signed-in user knows their own, an
+  // admin may list the app's users; anyone else sees the id
+  const people = useAsync(async () => {
+    const out = new Map<string, string>();
+    if (m.admin) {
+      const users = await api.get<{ id: string; email: string }[]>(`${appBase(m.app)}/_admin/users`).catch(() => []);
+      for (const u of users) out.set(u.id, u.email);
+    }
+    const s = getSession();
+    if (s?.userId && s.email) out.set(s.userId, s.email);
+    return out;
+  }, []);
   const [open, setOpen] = useState<string | null>(null);
   return (
     <>
@@ -86,6 +99,7 @@ export function InboxPage() {
               <InstanceCard
                 instance={i}
                 entity={triggers.data?.get(i.workflow_id ?? '') ?? triggers.data?.get(i.workflow_name)}
+                who={(id) => people.data?.get(id) ?? id}
                 expanded={open === i.id}
                 onToggle={() => setOpen(open === i.id ? null : i.id)}
                 onDone={pending.reload}
@@ -97,7 +111,15 @@ export function InboxPage() {
   );
 }
 
-function InstanceCard(props: { instance: Instance; entity?: string; expanded: boolean; onToggle: () => void; onDone: () => void }) {
+function InstanceCard(props: {
+  instance: Instance;
+  entity?: string;
+  /** The email to show for a user id, else the id. */
+  who: (id: string) => string;
+  expanded: boolean;
+  onToggle: () => void;
+  onDone: () => void;
+}) {
   const m = useModel();
   const i = props.instance;
   const recordId = typeof i.context.record_id === 'string' || typeof i.context.record_id === 'number' ? String(i.context.record_id) : '';
@@ -170,7 +192,8 @@ function InstanceCard(props: { instance: Instance; entity?: string; expanded: bo
           {i.history.length === 0 && <li class="muted">No steps completed yet.</li>}
           {i.history.map((h, k) => (
             <li key={k}>
-              <strong>{h.step}</strong> {h.status} <span class="muted">{new Date(h.at).toLocaleString()}</span>
+              <strong>{h.step}</strong> {h.status}
+              {h.by && <> by {props.who(h.by)}</>} <span class="muted">{new Date(h.at).toLocaleString()}</span>
             </li>
           ))}
         </ol>

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, appBase, qs } from '../api';
+import { ApiError, api, appBase, qs } from '../api';
 import { entityOf, useModel, type SmAction, type SmTransition, type StateMachine } from '../model';
 import {
   Check,
@@ -990,7 +990,13 @@ function WorkflowForm(props: { wf: Workflow | null; onClose: () => void; onSaved
     props.onSaved();
     return true;
   });
-  const msg = save.error instanceof Error ? save.error.message : '';
+  // a 409 names only the workflow ("Workflow already exists: <name>"), whose name may itself contain
+  // "trigger" or "step": it belongs at the Name input and nowhere else
+  const nameError =
+    (save.error instanceof ApiError && save.error.status === 409) || /workflow name/i.test(save.error instanceof Error ? save.error.message : '')
+      ? (save.error as Error).message
+      : undefined;
+  const msg = !nameError && save.error instanceof Error ? save.error.message : '';
   const d = parsed && Array.isArray(parsed) ? workflowDiagram(parsed.filter((s) => s && typeof s.id === 'string')) : null;
   return (
     <form
@@ -1015,7 +1021,7 @@ function WorkflowForm(props: { wf: Workflow | null; onClose: () => void; onSaved
       <ErrorBox error={save.error} />
       <div class="split">
         <div class="form-grid one">
-          <Field label="Workflow name" error={/name/.test(msg) ? msg : undefined}>
+          <Field label="Workflow name" error={nameError}>
             {(a) => <input {...a} value={name} disabled={Boolean(w)} onInput={(e) => setName(e.currentTarget.value)} />}
           </Field>
           <Check label="Active" checked={active} onChange={setActive} />
@@ -1136,6 +1142,20 @@ function Webhooks() {
   );
 }
 
+/** The Headers input as the object the API takes, or what is wrong with it. */
+function parseHeaders(text: string): Record<string, unknown> | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text.trim() || '{}');
+  } catch (e) {
+    return `Headers are not valid JSON: ${(e as Error).message}`;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return 'Headers must be a JSON object of header names to values, e.g. {"X-Token": "…"}';
+  }
+  return value as Record<string, unknown>;
+}
+
 function WebhookForm(props: { hook: Webhook | null; onClose: () => void; onSaved: () => void }) {
   const m = useModel();
   const h = props.hook;
@@ -1148,14 +1168,13 @@ function WebhookForm(props: { hook: Webhook | null; onClose: () => void; onSaved
   const [maxAttempts, setMaxAttempts] = useState(String(h?.retry.max_attempts ?? 3));
   const [backoff, setBackoff] = useState(h?.retry.backoff ?? 'exponential');
   const [active, setActive] = useState(h?.active ?? true);
+  // a problem the form finds before sending: shown at the Headers input, not as a failed request
+  const [headersError, setHeadersError] = useState<string | null>(null);
   const base = `${appBase(m.app)}/_admin/webhooks`;
   const save = useAction(async () => {
-    let hdrs: unknown;
-    try {
-      hdrs = JSON.parse(headers || '{}');
-    } catch {
-      throw new Error('Headers must be a JSON object');
-    }
+    const hdrs = parseHeaders(headers);
+    setHeadersError(typeof hdrs === 'string' ? hdrs : null);
+    if (typeof hdrs === 'string') return false;
     const body = {
       entity,
       hook,
@@ -1226,7 +1245,11 @@ function WebhookForm(props: { hook: Webhook | null; onClose: () => void; onSaved
           >
             {(a) => <input {...a} class="code" value={condition} onInput={(e) => setCondition(e.currentTarget.value)} />}
           </Field>
-          <Field label="Headers (JSON)" hint='{"X-Token": "{{env.HOOK_TOKEN}}"}' error={byField.headers}>
+          <Field
+            label="Headers (JSON)"
+            hint='{"X-Token": "{{env.HOOK_TOKEN}}"}'
+            error={headersError ?? byField.headers ?? (/^headers\b/i.test(msg) ? msg : undefined)}
+          >
             {(a) => <textarea {...a} class="code" rows={3} value={headers} onInput={(e) => setHeaders(e.currentTarget.value)} />}
           </Field>
           <Field label="Max attempts" error={byField['retry.max_attempts'] ?? (/retry|attempt/i.test(msg) ? msg : undefined)}>
@@ -1266,6 +1289,20 @@ function WebhookForm(props: { hook: Webhook | null; onClose: () => void; onSaved
   );
 }
 
+/**
+ * "delivery to <url> at <time>" per row, as the row shows them, so each row's buttons have a name of their
+ * own; rows alike to the second are told apart by their order.
+ */
+function deliveryNames(logs: WebhookLog[]): string[] {
+  const base = logs.map((l) => `delivery to ${l.url} at ${new Date(l.created_at).toLocaleString()}`);
+  const seen = new Map<string, number>();
+  return base.map((b) => {
+    const n = (seen.get(b) ?? 0) + 1;
+    seen.set(b, n);
+    return n === 1 && base.indexOf(b, base.indexOf(b) + 1) === -1 ? b : `${b} (${n})`;
+  });
+}
+
 /** Deliveries of the app's webhooks; the Activity page passes no list and the log loads it itself. */
 export function DeliveryLog(props: { webhooks?: Webhook[] }) {
   const m = useModel();
@@ -1276,9 +1313,10 @@ export function DeliveryLog(props: { webhooks?: Webhook[] }) {
   const webhooks = props.webhooks ?? own.data ?? [];
   const [status, setStatus] = useState('');
   const [webhook, setWebhook] = useState('');
+  const [entity, setEntity] = useState('');
   const logs = useAsync(
-    () => api.get<WebhookLog[]>(`${appBase(m.app)}/_admin/webhook-logs${qs({ status, webhook_id: webhook })}`),
-    [status, webhook],
+    () => api.get<WebhookLog[]>(`${appBase(m.app)}/_admin/webhook-logs${qs({ status, webhook_id: webhook, entity })}`),
+    [status, webhook, entity],
   );
   const [open, setOpen] = useState<WebhookLog | null>(null);
   const retry = useAction(async (id: string) => {
@@ -1287,7 +1325,10 @@ export function DeliveryLog(props: { webhooks?: Webhook[] }) {
     logs.reload();
     return true;
   });
-  const shown = (logs.data ?? []).filter((l) => (!status || l.status === status) && (!webhook || l.webhook_id === webhook));
+  const shown = (logs.data ?? []).filter(
+    (l) => (!status || l.status === status) && (!webhook || l.webhook_id === webhook) && (!entity || l.entity === entity),
+  );
+  const names = deliveryNames(shown);
   return (
     <section class="card" aria-label="Delivery log">
       <div class="section-head">
@@ -1303,6 +1344,16 @@ export function DeliveryLog(props: { webhooks?: Webhook[] }) {
               <option value="">any</option>
               {['pending', 'delivered', 'retrying', 'failed'].map((s) => (
                 <option key={s}>{s}</option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Entity">
+          {(a) => (
+            <select {...a} value={entity} onChange={(e) => setEntity(e.currentTarget.value)}>
+              <option value="">any</option>
+              {m.entities.map((e) => (
+                <option key={e.name}>{e.name}</option>
               ))}
             </select>
           )}
@@ -1340,7 +1391,7 @@ export function DeliveryLog(props: { webhooks?: Webhook[] }) {
               </tr>
             </thead>
             <tbody>
-              {shown.map((l) => (
+              {shown.map((l, k) => (
                 <tr key={l.id}>
                   <td>{new Date(l.created_at).toLocaleString()}</td>
                   <td>
@@ -1354,11 +1405,11 @@ export function DeliveryLog(props: { webhooks?: Webhook[] }) {
                     {l.attempt}/{l.max_attempts}
                   </td>
                   <td class="row-actions">
-                    <button type="button" onClick={() => setOpen(l)}>
+                    <button type="button" aria-label={`Payload of ${names[k]}`} onClick={() => setOpen(l)}>
                       Payload
                     </button>
                     {(l.status === 'failed' || l.status === 'retrying') && (
-                      <button type="button" disabled={retry.busy} onClick={() => void retry.run(l.id)}>
+                      <button type="button" aria-label={`Retry ${names[k]}`} disabled={retry.busy} onClick={() => void retry.run(l.id)}>
                         Retry
                       </button>
                     )}
