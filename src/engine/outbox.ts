@@ -1,6 +1,6 @@
 import type { Database, Queryable } from '../db/database.js';
 import { type CallOut, DEFAULT_CALL_OUT } from '../outbound/delivery.js';
-import { exactJson, parseExactJson } from '../db/exact-json.js';
+import { exactJson } from '../db/exact-json.js';
 import type { EngineApp } from './context.js';
 import type { OutboxEntry } from './write/stages.js';
 
@@ -43,13 +43,12 @@ export async function dispatchEffects(app: EngineApp, effects: readonly StoredEf
 
 async function sendWebhooks(db: Database, callOut: CallOut, webhooks: readonly StoredEffect[]): Promise<void> {
   if (webhooks.length === 0) return;
-  // The payload as text: the driver's JSON.parse would round a decimal or int8 that a double cannot hold.
-  const claimed = await db.query<{ id: string; payload: string }>(
-    `UPDATE _outbox SET claimed_at = NOW() WHERE id = ANY($1::uuid[]) AND claimed_at IS NULL RETURNING id, payload::text AS payload`,
+  const claimed = await db.query<StoredEffect>(
+    `UPDATE _outbox SET claimed_at = NOW() WHERE id = ANY($1::uuid[]) AND claimed_at IS NULL RETURNING id, kind, payload`,
     [webhooks.map((w) => w.id)],
   );
   for (const effect of claimed) {
-    const { url, method, body } = parseExactJson(effect.payload) as { url: string; method: string; body: unknown };
+    const { url, method, body } = effect.payload as { url: string; method: string; body: unknown };
     // Not awaited: the write's answer does not wait for the receiver (fire-and-forget per spec).
     void callOut({ url, method, headers: {}, body: method === 'GET' ? '' : exactJson(body) })
       .then((res) => db.query('UPDATE _outbox SET processed_at = NOW(), error = $2 WHERE id = $1', [effect.id, res.ok ? null : res.error]))

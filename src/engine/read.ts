@@ -11,7 +11,7 @@ import { countSql, countedPageSql, estimateSql, pageSql as pageStatement, select
 import { sortKeys } from './query.js';
 import type { CountStrategy, ListQuery } from './list-query.js';
 import { DEFAULT_LIST_SETTINGS } from './list-settings.js';
-import { UUID_RE } from '../types/ids.js';
+import { CANONICAL_UUID_RE, UUID_RE } from '../types/ids.js';
 import type { Queryable, SqlParam } from '../db/database.js';
 
 export interface ListMeta {
@@ -130,7 +130,7 @@ export function looksLikePk(entity: EntityMeta, id: string): boolean {
  * digits only, a string PK never, so an uppercase UUID or '-5' is tried as a slug before the PK.
  */
 const PK_SHAPE: Record<EntityMeta['def']['primary_key']['type'], RegExp> = {
-  uuid: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+  uuid: CANONICAL_UUID_RE,
   int: /^\d+$/,
   bigint: /^\d+$/,
   string: /(?!)/,

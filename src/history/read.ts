@@ -7,7 +7,6 @@ import { findRecord, recordNotFound } from '../engine/read.js';
 import { invalidPayload, notFound } from '../errors.js';
 import { UUID_RE } from '../types/ids.js';
 import { coerceInput } from '../types/coerce.js';
-import { parseExactJson } from '../db/exact-json.js';
 import { HISTORY_ACTIONS, type Actor, type Changes, type HistoryAction } from './entries.js';
 
 /** Reading history (spec: history.md §Reading it): one record's entries, and the whole log with filters. */
@@ -33,8 +32,8 @@ interface Row {
   entity: string;
   record_id: string | null;
   action: HistoryAction;
-  /** The stored JSON text: parsed here, exactly when the app has int8 values. */
-  changes: string;
+  /** The driver's json parse keeps the numbers a double would change exact. */
+  changes: Changes;
   actor_kind: Actor['kind'];
   actor_id: string | null;
   actor_email: string | null;
@@ -57,7 +56,7 @@ async function pageOfEntries(ctx: OpContext, conds: string[], params: Params, q:
   const offset = params.add(Math.min((page - 1) * perPage, Number.MAX_SAFE_INTEGER), 'int8');
   const rows = await ctx.app.db.query<Row>(
     `SELECT c.total, p.* FROM (SELECT count(*)::int8 AS total FROM _history${where}) c LEFT JOIN LATERAL (
-       SELECT id::text AS id, entity, record_id, action, changes::text AS changes, actor_kind, actor_id, actor_email, at
+       SELECT id::text AS id, entity, record_id, action, changes, actor_kind, actor_id, actor_email, at
          FROM _history${where} ORDER BY _history.id DESC LIMIT ${limit} OFFSET ${offset}) p ON true`,
     params.list as SqlParam[],
   );
@@ -69,7 +68,7 @@ async function pageOfEntries(ctx: OpContext, conds: string[], params: Params, q:
       entity: r.entity,
       record_id: r.record_id,
       action: r.action,
-      changes: (ctx.app.registry.hasExactNumbers ? parseExactJson(r.changes) : JSON.parse(r.changes)) as Changes,
+      changes: r.changes,
       actor: { kind: r.actor_kind, id: r.actor_id, email: r.actor_email },
       at: r.at,
     });

@@ -88,13 +88,22 @@ export class AppManager {
    * `created`: one of a newer app of that name stays). The next request looks the name up again.
    */
   private async retire(name: string, created: string): Promise<void> {
+    await this.closeRuntime(name, created || undefined);
+  }
+
+  /**
+   * Closes the live runtime of `name`, so the next request looks the name up again; false (and nothing closed)
+   * when it is the runtime of a newer app of that name than the row created at `created`.
+   */
+  private async closeRuntime(name: string, created?: string): Promise<boolean> {
     // A load that read the row before the change lands in `live` afterwards: wait for it.
     await this.opening.get(name)?.catch(() => undefined);
     const runtime = this.live.get(name);
-    if (!runtime || (created !== '' && runtime.row.created_at.toISOString() !== created)) return;
+    if (runtime && created !== undefined && runtime.row.created_at.toISOString() !== created) return false;
     this.live.delete(name);
     this.bootstrapped.delete(name);
-    await runtime.close().catch(() => undefined);
+    await runtime?.close().catch(() => undefined);
+    return true;
   }
 
   /**
@@ -102,13 +111,7 @@ export class AppManager {
    * deleted row's creation time) spares a runtime of a newer app of that name, created here meanwhile.
    */
   private async forget(name: string, created: string): Promise<void> {
-    const runtime = this.live.get(name);
-    if (runtime && runtime.row.created_at.toISOString() !== created) return;
-    this.bootstrapped.delete(name);
-    if (runtime) {
-      this.live.delete(name);
-      await runtime.close().catch(() => undefined);
-    }
+    if (!(await this.closeRuntime(name, created))) return;
     // What the deleting process did for itself (its streams end, its uploads go), done here for this one,
     // unless a new app already holds the name.
     // (When the management database cannot say, the hooks are left alone.)
@@ -279,12 +282,7 @@ export class AppManager {
   async delete(name: string): Promise<void> {
     const row = await this.claimForDeletion(name);
     try {
-      // A load that read the row before the claim lands in `live` afterwards: wait for it, then close it.
-      await this.opening.get(name)?.catch(() => undefined);
-      const runtime = this.live.get(name);
-      this.live.delete(name);
-      this.bootstrapped.delete(name);
-      await runtime?.close().catch(() => undefined);
+      await this.closeRuntime(name);
       await this.placement.server(row.database).dropDatabase(row.db_name);
     } catch (err) {
       await this.mgmt

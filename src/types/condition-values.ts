@@ -1,5 +1,6 @@
 import { ExactNumber } from '../db/exact-number.js';
 import type { FieldType, TypedField } from './field-types.js';
+import { CANONICAL_UUID_RE } from './ids.js';
 
 /**
  * How permission conditions read values (spec: auth.md §Evaluation). The update/delete check applies these
@@ -161,10 +162,9 @@ export function pgInstantText(ms: number): string {
 }
 
 const INT4_MAX = 2147483647n;
-const INT8_MAX = 9223372036854775807n;
+export const INT8_MAX = 9223372036854775807n;
 const CANONICAL_INTEGER_RE = /^(0|-?[1-9][0-9]*)$/;
 const CANONICAL_DECIMAL_RE = /^(0|-?[1-9][0-9]*([.][0-9]*[1-9])?|-?0[.][0-9]*[1-9])$/;
-const UUID_TEXT_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const DATE_TEXT_RE = new RegExp(`^${DATE}$`);
 const ISO_MS_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -194,7 +194,7 @@ export function storedValueWithText(type: FieldType, text: string): string | und
     case 'boolean':
       return text === 'true' || text === 'false' ? text : undefined;
     case 'uuid':
-      return UUID_TEXT_RE.test(text) ? text : undefined;
+      return CANONICAL_UUID_RE.test(text) ? text : undefined;
     case 'timestamp': {
       if (!ISO_MS_RE.test(text)) return undefined;
       const ms = Date.parse(text);

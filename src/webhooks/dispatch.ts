@@ -6,7 +6,7 @@ import { INTERRUPTED, recordAttempt, type WebhookLog } from './logs.js';
 import { DEFAULT_WEBHOOK_SETTINGS, resolveHeaders, type WebhookSettings } from './settings.js';
 import { claim, type ClaimSpec } from '../jobs/claim.js';
 import { getOrInsert } from '../collections.js';
-import { exactJson, parseExactJson } from '../db/exact-json.js';
+import { exactJson } from '../db/exact-json.js';
 
 /**
  * Sending stored log rows: the async deliveries right after commit, and the
@@ -30,9 +30,7 @@ export const STALE_PENDING_SECONDS = 10;
 /** Calls one instance has in flight per app while draining a backlog. */
 export const DRAIN_CONCURRENCY = 50;
 
-type Claimed = Pick<WebhookLog, 'id' | 'url' | 'method' | 'request_headers' | 'attempt' | 'max_attempts'> & {
-  /** As JSON text: the driver's JSON.parse would round a decimal or int8 that a double cannot hold. */
-  request_body: string;
+type Claimed = Pick<WebhookLog, 'id' | 'url' | 'method' | 'request_headers' | 'request_body' | 'attempt' | 'max_attempts'> & {
   backoff: Backoff;
 };
 
@@ -44,7 +42,7 @@ function claimLogs(db: Database, rows: Pick<ClaimSpec, 'where' | 'orderBy' | 'li
     set: `next_retry_at = NOW() + make_interval(secs => ${LEASE_SECONDS}),
       attempt = t.attempt + (t.error IS NOT DISTINCT FROM '${INTERRUPTED}')::int, error = '${INTERRUPTED}'`,
     returning: `t.id, t.url, t.method, COALESCE(t.request_headers, '{}'::jsonb) AS request_headers,
-      COALESCE(t.request_body, '{}'::jsonb)::text AS request_body, t.attempt, t.max_attempts,
+      COALESCE(t.request_body, '{}'::jsonb) AS request_body, t.attempt, t.max_attempts,
       COALESCE((SELECT w.retry->>'backoff' FROM _webhooks w WHERE w.id = t.webhook_id), 'exponential') AS backoff`,
   });
 }
@@ -113,7 +111,7 @@ async function send(app: DispatchApp, settings: WebhookSettings, log: Claimed, s
       url: log.url,
       method: log.method,
       headers: resolveHeaders(log.request_headers, settings.envAllowlist),
-      body: exactJson(parseExactJson(log.request_body)),
+      body: exactJson(log.request_body),
     },
     { denyPrivateNetworks: settings.denyPrivateNetworks, signal },
   );

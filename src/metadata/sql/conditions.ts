@@ -4,6 +4,7 @@ import { RocketError, invalidPayload } from '../../errors.js';
 import { coerceFilter } from '../../types/coerce.js';
 import {
   INSTANT_PATTERN,
+  INT8_MAX,
   NUMBER_TEXT_MAX,
   NUMBER_TEXT_PATTERN,
   ceilDecimal,
@@ -105,7 +106,6 @@ export function orderSql(keys: readonly SortKey[], alias = ''): string {
 
 type Ordering = 'gt' | 'gte' | 'lt' | 'lte';
 const ORDER_SQL: Record<Ordering, string> = { gt: '>', gte: '>=', lt: '<', lte: '<=' };
-const INT8_MAX = 9223372036854775807n;
 const holdsFor = (cmp: number, op: Ordering) => (op === 'gt' ? cmp > 0 : op === 'gte' ? cmp >= 0 : op === 'lt' ? cmp < 0 : cmp <= 0);
 const ZERO: Decimal = { m: 0n, e: 0 };
 
