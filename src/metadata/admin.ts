@@ -2,7 +2,7 @@ import type { AdminApp } from './admin-app.js';
 import { conflict, objectPayload, notFound, validationFailed } from '../errors.js';
 import { parseEntityDefinition } from './entity-definition.js';
 import { applyIndexesInTransaction, buildIndexesConcurrently, dropIndexesConcurrently, planIndexes } from './index-migration.js';
-import { checkJoinTable, dropOneToOneIndex, holdsSoftDeletedRows, migrateEntity, migrateRelation } from './migrate.js';
+import { checkJoinTable, dropUniqueIndex, holdsSoftDeletedRows, migrateEntity, migrateRelation } from './migrate.js';
 import type { Queryable } from '../db/database.js';
 import { nameClash, parseRelationDefinition, recordKeys } from './relation-definition.js';
 import type { EntityDef, RelationDef } from './types.js';
@@ -236,7 +236,7 @@ async function releaseOneToOne(app: AdminApp, tx: Queryable, old: RelationDef, n
   for (const r of app.registry.relations.values()) {
     if (r.name !== old.name && r.def.type === 'one_to_one' && r.def.target === old.target && r.def.target_key === old.target_key) return;
   }
-  await dropOneToOneIndex(tx, target, old.target_key);
+  await dropUniqueIndex(tx, 'uq', target.table, old.target_key);
 }
 
 async function saveRelation(app: AdminApp, def: RelationDef, before: RelationDef | null, audit: Audit): Promise<void> {

@@ -246,7 +246,7 @@ export async function migrateEntity(
         what: `cannot make ${f.name} unique: rows hold duplicate values`,
       });
     } else if (existing.has(f.name)) {
-      await dropUniqueIndex(tx, def.table, f.name);
+      await dropUniqueIndex(tx, 'idx', def.table, f.name);
     }
   }
   if (def.soft_delete) {
@@ -303,9 +303,12 @@ async function ensureGenerated(tx: Queryable, def: EntityDef, current: ColumnInf
   await continueIdentity(tx, def.table, def.primary_key.field);
 }
 
-/** Drops the unique index Rocket made for a field of this table that is no longer unique (the data stays). */
-async function dropUniqueIndex(tx: Queryable, table: string, column: string): Promise<void> {
-  const slot = await indexSlot(tx, 'idx', table, column);
+/**
+ * Drops a unique index Rocket made on a column that no longer needs it (the data stays): a field's (`idx`)
+ * that is no longer unique, or a one_to_one relation's one-live-child index (`uq`).
+ */
+export async function dropUniqueIndex(tx: Queryable, prefix: 'idx' | 'uq', table: string, column: string): Promise<void> {
+  const slot = await indexSlot(tx, prefix, table, column);
   if (slot.exists && slot.unique) await tx.query(`DROP INDEX ${quoteIdent(slot.name)}`);
 }
 
@@ -353,12 +356,6 @@ export async function migrateRelation(tx: Queryable, rel: RelationDef, source: E
       what: `cannot make ${rel.name} one_to_one: several ${target.name} rows share a ${rel.target_key}`,
     });
   }
-}
-
-/** Drops the one-live-child index of a one_to_one relation's key (the rows stay as they are). */
-export async function dropOneToOneIndex(tx: Queryable, target: EntityDef, targetKey: string): Promise<void> {
-  const slot = await indexSlot(tx, 'uq', target.table, targetKey);
-  if (slot.exists) await tx.query(`DROP INDEX ${quoteIdent(slot.name)}`);
 }
 
 /** Moves an identity key's sequence past the keys the table already holds (rows written with their own keys). */
