@@ -28,7 +28,7 @@ import { workflowEventSink, workflowObserver } from './workflows/observer.js';
 import { workflowsTransfer } from './workflows/transfer.js';
 import type { Database } from './db/database.js';
 import { Lifecycle } from './ops/lifecycle.js';
-import { Metrics } from './ops/metrics.js';
+import type { Metrics } from './ops/metrics.js';
 import { Realtime } from './realtime/realtime.js';
 
 export interface Rocket {
@@ -102,8 +102,9 @@ export async function openCore(config: Config, log: Logger, opts: { attach?: boo
     const bus = new ChangeBus(mgmt, log);
     await bus.start();
     const pools = (): Database[] => [mgmt, ...apps.runtimes().map((r) => r.db)];
+    // prom-client is loaded only when metrics are on: it holds megabytes every server would carry for nothing.
     const metrics: Metrics | undefined = config.metrics
-      ? new Metrics(() => pools().map((db) => ({ database: db.options.database, ...db.usage() })))
+      ? new (await import('./ops/metrics.js')).Metrics(() => pools().map((db) => ({ database: db.options.database, ...db.usage() })))
       : undefined;
     const realtime = new Realtime(
       {

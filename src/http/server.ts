@@ -1,4 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { ValidatorFactory } from '@fastify/ajv-compiler';
+import type { SerializerFactory } from '@fastify/fast-json-stringify-compiler';
+import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -9,6 +12,13 @@ import { clientErrorResponse, envelope, sendError } from './errors.js';
 import { type LateBody, parseJsonBody, UnreadableJson, unsupportedMediaType } from './json-body.js';
 import type { Area, Services } from './context.js';
 import { type OperationsOptions, operationsRoutes } from '../ops/http.js';
+
+const requireLazily = createRequire(import.meta.url);
+type CompilerFactory = (externalSchemas: unknown, options: unknown) => unknown;
+const lazyFactory = (module: string) =>
+  ((schemas: unknown, options: unknown) => (requireLazily(module) as () => CompilerFactory)()(schemas, options)) as unknown;
+const lazyValidator = lazyFactory('@fastify/ajv-compiler') as ValidatorFactory;
+const lazySerializer = lazyFactory('@fastify/fast-json-stringify-compiler') as SerializerFactory;
 
 /** The Fastify app: parsing, the error envelope, and one plugin per area, registered under its prefix. */
 export async function buildHttp(
@@ -36,6 +46,9 @@ export async function buildHttp(
     // Node would answer a request without Host itself, with an empty 400: it reaches the hook below instead.
     http: { requireHostHeader: false },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    // No route declares a JSON schema (bodies are checked against the metadata), so Ajv and the serializer
+    // compiler are loaded only if one ever does: at start-up they would cost several megabytes of memory.
+    schemaController: { compilersFactory: { buildValidator: lazyValidator, buildSerializer: lazySerializer } },
   });
 
   // JSON is the only body type (uploads parse multipart in their own scope); others are 415. Routes that check

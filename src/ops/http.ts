@@ -4,7 +4,7 @@ import { RocketError, serviceUnavailable, unauthorized } from '../errors.js';
 import { bearerToken } from '../auth/authenticate.js';
 import { envelope, sendError } from '../http/errors.js';
 import type { Lifecycle } from './lifecycle.js';
-import { type Metrics, routeFamily } from './metrics.js';
+import type { Metrics } from './metrics.js';
 
 /** What a client is told to wait before trying again while this instance shuts down (another one will answer). */
 const SHUTDOWN_RETRY_AFTER_SECONDS = 5;
@@ -45,7 +45,7 @@ export function operationsRoutes(app: FastifyInstance, opts: OperationsOptions):
 
   if (metrics) {
     app.addHook('onResponse', async (request, reply) => {
-      metrics.request(routeFamily(request.routeOptions.url), reply.statusCode, reply.elapsedTime / 1000);
+      metrics.request(request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
     });
   }
 

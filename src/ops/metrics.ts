@@ -68,7 +68,9 @@ export class Metrics {
     this.realtimeSubscribers = new Gauge({ name: 'rocket_realtime_subscribers', help: 'Open realtime streams', registers });
   }
 
-  request(family: string, status: number, seconds: number): void {
+  /** One answered request, counted under its route pattern's family. */
+  request(routePattern: string | undefined, status: number, seconds: number): void {
+    const family = routeFamily(routePattern);
     this.requests.inc({ family, status: String(status) });
     this.latency.observe({ family }, seconds);
   }
