@@ -628,6 +628,9 @@ async function main(): Promise<number> {
       return 1;
     }
 
+    // Before any measured load: issue 20 compares the servers' memory right after start (one app) as well as at peak.
+    const startRss = { rocket: rocket.rssMb(), ceiling: ceiling.rssMb() };
+    log(`RSS after start (one app, seeded, preflight done): Rocket ${f0(startRss.rocket)} MB, ceiling ${f0(startRss.ceiling)} MB`);
     const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${version.split(',')[0]} (${databaseUrl ? 'DATABASE_URL' : 'embedded'})`;
     log(machine);
     if (opts.ceilingTrials) {
@@ -691,6 +694,7 @@ async function main(): Promise<number> {
       `Rocket vs ceiling — ${new Date().toISOString().slice(0, 10)} — ${machine}`,
       `seed ${opts.customers} customers / ${opts.orders} orders / ${opts.orders * 3} items; ${opts.duration} s per run after ${opts.warmup} s warm-up; ` +
         `median of ${opts.rounds} round(s); pool ${opts.pool}${opts.workers > 1 ? ` per process; Rocket ${opts.workers} workers` : ''}; RSS = peak`,
+      `RSS after start (one app, before the first run): Rocket ${f0(startRss.rocket)} MB, ceiling ${f0(startRss.ceiling)} MB`,
       table(opts, comparisons),
       pgbenchText,
     ].join('\n');

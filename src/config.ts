@@ -71,7 +71,10 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 const int = (min: number, max: number) => {
   const message = `must be a whole number from ${min} to ${max}`;
-  return z.coerce.number({ error: message }).int(message).min(min, message).max(max, message);
+  // Decimal digits only: Number() would read a blank value as 0 (PORT=" " listening on a random port) and
+  // "0x1F90" as 8080.
+  const digits = (v: unknown) => (v === undefined ? v : typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : Number.NaN);
+  return z.preprocess(digits, z.number({ error: message }).int(message).min(min, message).max(max, message));
 };
 
 const ENV_PATTERN = /^(\*|[A-Za-z_][A-Za-z0-9_]*\*?)$/;

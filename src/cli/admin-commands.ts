@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { SYSTEM_ACTOR } from '../auth/caller.js';
+import { exactJsonIndented, parseExactJson } from '../db/exact-json.js';
 import { createUser, resetPassword } from '../auth/users.js';
 import { auditedImport, recordChange, withoutTimestamps } from '../history/audit.js';
 import { exportSchema } from '../metadata/transfer.js';
@@ -47,7 +48,8 @@ export async function exportApp(out: Output, app: string, opts: { output?: strin
     const runtime = await appRuntime(core, app);
     return out.progress(`exporting ${app}`, () => exportSchema(runtime, runtime.extensions.transferSections));
   });
-  const text = `${JSON.stringify(doc, null, 2)}\n`;
+  // Numbers a double cannot hold (a bigint rule threshold) are written with their digits, as the API writes them.
+  const text = `${exactJsonIndented(doc)}\n`;
   if (opts.output === undefined || opts.output === '-') {
     process.stdout.write(text);
     return;
@@ -59,7 +61,8 @@ export async function exportApp(out: Output, app: string, opts: { output?: strin
 export async function importApp(out: Output, app: string, file: string): Promise<void> {
   let doc: unknown;
   try {
-    doc = JSON.parse(await readFile(file, 'utf8'));
+    // Exact, as the API parses an import: sample rows keep numbers a double would round.
+    doc = parseExactJson(await readFile(file, 'utf8'));
   } catch (err) {
     throw new CliError(`${file}: ${(err as Error).message}`);
   }

@@ -6,6 +6,7 @@ const MARK = `~exact:${randomBytes(12).toString('hex')}:`;
 const NUMBER = '-?\\d+(?:\\.\\d+)?(?:[eE][+-]?\\d+)?';
 const MARKED = new RegExp(`"${MARK}(${NUMBER})"`, 'g');
 const NUMBER_TOKEN = new RegExp(NUMBER, 'y');
+const INTEGER = /^-?\d+$/;
 /**
  * A number a double may not keep needs 16 or more significant digits, so 16 digits and points in a row
  * somewhere in the text: without such a run (nearly every text) there is nothing to keep exact.
@@ -21,6 +22,12 @@ export function exactJson(payload: unknown): string {
   return text.includes(MARK) ? text.replace(MARKED, '$1') : text;
 }
 
+/** `exactJson` indented by two spaces, for people to read (the command line's export document). */
+export function exactJsonIndented(payload: unknown): string {
+  const text = stringifyMarked(payload, MARK, 2);
+  return text.includes(MARK) ? text.replace(MARKED, '$1') : text;
+}
+
 /** A JSON number token as sign, significant digits and the power of ten of their end ("0" for zero). */
 function canonical(token: string): string {
   const m = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(token);
@@ -33,8 +40,13 @@ function canonical(token: string): string {
   return `${m[1]}${significant}e${power}`;
 }
 
-/** Whether a JSON number token reads back from a double as the value it wrote. */
+/**
+ * Whether a JSON number token reads back from a double as the value it wrote. An integer beyond 2^53 never
+ * counts as one, even when a double holds it (9007199254740994): as a plain number it could not be told from a
+ * rounded one, so the bigint coercion (which refuses those) would refuse a valid int8.
+ */
 function roundTrips(token: string): boolean {
+  if (INTEGER.test(token) && !Number.isSafeInteger(Number(token))) return false;
   return canonical(String(Number(token))) === canonical(token);
 }
 
@@ -85,4 +97,9 @@ export function reviveExact(_key: string, value: unknown): unknown {
 export function parseExactJson(text: string): unknown {
   const marked = markInexactNumbers(text);
   return marked === undefined ? JSON.parse(text) : JSON.parse(marked, reviveExact);
+}
+
+/** A JSON number token (trimmed, no `+`) as a number, or an ExactNumber when a double would change it. */
+export function exactNumberOf(token: string): number | ExactNumber {
+  return roundTrips(token) ? Number(token) : new ExactNumber(token);
 }

@@ -24,10 +24,10 @@ export class ExactNumber extends Number {
 let marker: string | undefined;
 
 /** JSON.stringify, with every ExactNumber written as the string `mark` + its digits. */
-export function stringifyMarked(value: unknown, mark: string): string {
+export function stringifyMarked(value: unknown, mark: string, space?: number): string {
   marker = mark;
   try {
-    return JSON.stringify(value);
+    return JSON.stringify(value, null, space);
   } finally {
     marker = undefined;
   }
@@ -50,4 +50,40 @@ export function numericValue(text: string): number | ExactNumber {
   const dot = text.indexOf('.');
   const value = dot === -1 ? text : text.replace(/\.?0+$/, '');
   return String(n) === value ? n : new ExactNumber(text);
+}
+
+/** A decimal number's text as an integer mantissa and a power of ten. */
+function scaled(text: string): { mantissa: bigint; power: number } {
+  const m = /^([-+]?)(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?$/.exec(text.trim());
+  if (!m) return { mantissa: 0n, power: 0 };
+  const frac = m[3] ?? '';
+  const mantissa = BigInt(`${m[1] === '-' ? '-' : ''}${m[2] || '0'}${frac}`);
+  return { mantissa, power: Number(m[4] ?? 0) - frac.length };
+}
+
+/**
+ * Orders two numbers exactly, either of them an ExactNumber (a rule threshold of 9007199254740993 against an
+ * int8 of 9007199254740992): negative, zero or positive. Rounding to the nearest double keeps order, so
+ * differing doubles already decide; only equal ones (then within an ulp of each other) need the digits.
+ */
+export function compareExact(a: number | ExactNumber, b: number | ExactNumber): number {
+  const x = Number(a);
+  const y = Number(b);
+  if (x !== y || !Number.isFinite(x)) return x < y ? -1 : x > y ? 1 : 0;
+  if (!(a instanceof ExactNumber) && !(b instanceof ExactNumber)) return 0;
+  const p = scaled(String(a));
+  const q = scaled(String(b));
+  const power = Math.min(p.power, q.power);
+  const left = p.mantissa * 10n ** BigInt(p.power - power);
+  const right = q.mantissa * 10n ** BigInt(q.power - power);
+  return left < right ? -1 : left > right ? 1 : 0;
+}
+
+/** The value with every ExactNumber inside it read as the nearest plain number (for code that expects numbers). */
+export function plainNumbers(value: unknown): unknown {
+  if (value instanceof ExactNumber) return Number(value);
+  if (Array.isArray(value)) return value.map(plainNumbers);
+  // fromEntries defines own keys: a `__proto__` key stays a key (for validation to refuse), not a prototype.
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainNumbers(v)]));
+  return value;
 }

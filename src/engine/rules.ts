@@ -1,6 +1,7 @@
 import type { Caller } from '../auth/caller.js';
 import type { Queryable } from '../db/database.js';
 import type { ErrorDetail } from '../errors.js';
+import { ExactNumber, compareExact } from '../db/exact-number.js';
 import { ExprRuntimeError, truthy } from '../expr/index.js';
 import type { EntityMeta } from '../metadata/registry.js';
 import { loadKey, type CompiledRule } from '../metadata/compiled-rules.js';
@@ -15,13 +16,14 @@ function fieldRuleFails(rule: CompiledRule, record: Record_): boolean {
   const { field, operator, value: threshold } = rule.def;
   const value = ownValue(record, field!);
   if (value === undefined || value === null) return false;
-  // An exact decimal or int8 (an ExactNumber, a Number object) compares as its nearest double.
+  // An exact decimal or int8 (an ExactNumber) and a threshold beyond a double's digits compare by their digits.
   const num = (v: unknown) => (typeof v === 'number' ? v : v instanceof Number ? v.valueOf() : undefined);
+  const numeric = (v: unknown): v is number | ExactNumber => typeof v === 'number' || v instanceof ExactNumber;
   switch (operator) {
     case 'min':
-      return num(value) !== undefined && num(threshold) !== undefined && num(value)! < num(threshold)!;
+      return numeric(value) && numeric(threshold) && compareExact(value, threshold) < 0;
     case 'max':
-      return num(value) !== undefined && num(threshold) !== undefined && num(value)! > num(threshold)!;
+      return numeric(value) && numeric(threshold) && compareExact(value, threshold) > 0;
     case 'min_length':
       return typeof value === 'string' && num(threshold) !== undefined && [...value].length < num(threshold)!;
     case 'max_length':

@@ -6,6 +6,7 @@ import type { Record_ } from './context.js';
 import { recordOf } from './read.js';
 import { userOf, type RuleEnv } from './rules.js';
 import { fieldValue } from './field-value.js';
+import { setFileValue } from './write/file-value.js';
 import { at, prefixDetails, type RowPlan } from './write/plan.js';
 import type { StageContext } from './write/stages.js';
 import { isoSeconds } from '../types/time.js';
@@ -99,7 +100,13 @@ async function runActions(sc: StageContext, row: RowPlan, actions: TransitionAct
         // A non-entity field only shows in `record`; `__proto__` would replace its prototype instead.
         if (action.field !== PROTO_KEY) row.record[action.field!] = value;
         if (!f || f.auto || f.name === row.entity.pk.name) break; // ignored by the write (spec)
-        const checked = fieldValue(f, value, f.name); // a file field is a type error: coerceInput never takes one
+        if (f.type === 'file') {
+          // As if sent (files.md): a file id is resolved after the state machines, an object stored as given.
+          const problem = setFileValue(f, value, f.name, row);
+          if (problem) details.push(problem);
+          break;
+        }
+        const checked = fieldValue(f, value, f.name);
         if (checked.ok) row.values[f.name] = checked.value;
         else details.push(checked.detail);
         break;

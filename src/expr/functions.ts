@@ -93,10 +93,18 @@ export function nowOf(c: Ctx): Date {
   return c.now;
 }
 
+/** x times 10^by, exact in decimal: its digits with the exponent moved (1.005 → 100.5, not 100.49999999999999). */
+function shiftDecimal(x: number, by: number): number {
+  // String(x) has an exponent of its own below 1e-6 and from 1e21 on ("1e-7", "1e+21"): the two are added.
+  const [mantissa, exponent = '0'] = String(x).split('e');
+  return Number(`${mantissa}e${Number(exponent) + by}`);
+}
+
 function roundTo(x: number, digits: number): number {
   if (digits === 0) return Math.sign(x) * Math.round(Math.abs(x));
-  const shifted = Math.round(Number(`${Math.abs(x)}e${digits}`));
-  return Math.sign(x) * Number(`${shifted}e${-digits}`);
+  const shifted = Math.round(shiftDecimal(Math.abs(x), digits));
+  if (!Number.isFinite(shifted)) return x; // 1e300 to 15 places: far past any fraction a double holds
+  return Math.sign(x) * shiftDecimal(shifted, -digits);
 }
 
 /** Spec `contains`: substring, array element, or object key. */

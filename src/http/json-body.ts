@@ -39,6 +39,8 @@ export function unsupportedMediaType(contentType: string | undefined): RocketErr
 export interface LateBody {
   lateBody?: boolean;
   exactNumbers?: boolean;
+  /** Answers may hold ExactNumber values whatever the app's fields (rule thresholds): written with their digits. */
+  exactReplies?: boolean;
 }
 
 declare module 'fastify' {

@@ -75,7 +75,8 @@ export async function buildHttp(
   // decimal or a json number a double would round stay exact). Set here, not earlier: a reply serializer would also re-encode the
   // ready-made JSON strings some routes send.
   app.addHook('preSerialization', (request, reply, payload, done) => {
-    if (request.rocketApp?.registry.hasExactNumbers) reply.serializer(exactJson);
+    if (request.rocketApp?.registry.hasExactNumbers || (request.routeOptions.config as LateBody | undefined)?.exactReplies)
+      reply.serializer(exactJson);
     done(null, payload);
   });
   app.addHook('onRequest', (request, reply, done) => {

@@ -4,6 +4,7 @@ import { parseEntityDefinition } from './entity-definition.js';
 import { applyIndexesInTransaction, buildIndexesConcurrently, dropIndexesConcurrently, planIndexes } from './index-migration.js';
 import { checkJoinTable, dropUniqueIndex, holdsSoftDeletedRows, migrateEntity, migrateRelation } from './migrate.js';
 import type { Queryable } from '../db/database.js';
+import { UniqueViolation } from '../db/pg-errors.js';
 import { nameClash, parseRelationDefinition, recordKeys } from './relation-definition.js';
 import type { EntityDef, RelationDef } from './types.js';
 import { NO_AUDIT, type Audit } from './audit.js';
@@ -124,17 +125,26 @@ export async function createEntity(app: AdminApp, body: unknown, audit: Audit = 
   const holder = [...app.registry.entities.values()].find((e) => e.def.table === def.table);
   if (holder) throw conflict(`Table ${def.table} is already used by entity ${holder.name}`);
   await checkNoRelationNamed(app, def);
-  await saveEntity(app, def, async (tx) => {
-    const clash = await tx.query<{ name: string; table_name: string }>('SELECT name, table_name FROM _entities WHERE name = $1 OR table_name = $2', [
+  const clashWith = async (db: Queryable) => {
+    const clash = await db.query<{ name: string; table_name: string }>('SELECT name, table_name FROM _entities WHERE name = $1 OR table_name = $2', [
       def.name,
       def.table,
     ]);
     if (clash.some((r) => r.name === def.name)) throw conflict(`Entity already exists: ${def.name}`);
     if (clash[0]) throw conflict(`Table ${def.table} is already used by entity ${clash[0].name}`);
-    await tx.query('INSERT INTO _entities (name, table_name, definition) VALUES ($1, $2, $3::jsonb)', [def.name, def.table, JSON.stringify(def)]);
-    await migrateEntity(tx, def);
-    await audit(tx, { collection: '_entities', key: def.name, action: 'create', before: null, after: def });
-  });
+  };
+  try {
+    await saveEntity(app, def, async (tx) => {
+      await clashWith(tx);
+      await tx.query('INSERT INTO _entities (name, table_name, definition) VALUES ($1, $2, $3::jsonb)', [def.name, def.table, JSON.stringify(def)]);
+      await migrateEntity(tx, def);
+      await audit(tx, { collection: '_entities', key: def.name, action: 'create', before: null, after: def });
+    });
+  } catch (err) {
+    // A concurrent create of the same name or table committed after the check: answered as if it came first.
+    if (err instanceof UniqueViolation) await clashWith(app.db);
+    throw err;
+  }
   await app.reload();
   return def;
 }
@@ -272,7 +282,15 @@ async function saveRelation(app: AdminApp, def: RelationDef, before: RelationDef
 
 export async function createRelation(app: AdminApp, body: unknown, audit: Audit = NO_AUDIT): Promise<RelationDef> {
   const def = parseRelationDefinition(objectPayload(body), app.registry.entityDefs());
-  await saveRelation(app, def, null, audit);
+  try {
+    await saveRelation(app, def, null, audit);
+  } catch (err) {
+    // A concurrent create of the same name committed after the check: answered as if it came first.
+    if (err instanceof UniqueViolation && (await app.db.query('SELECT 1 FROM _relations WHERE name = $1', [def.name])).length > 0) {
+      throw conflict(`Relation already exists: ${def.name}`);
+    }
+    throw err;
+  }
   return def;
 }
 

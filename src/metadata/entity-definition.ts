@@ -107,6 +107,9 @@ function field(p: Problems, raw: unknown, i: number, stored: boolean): FieldDef 
 /** JSON values are not filtered or sorted on, and a large one would not fit a btree entry. */
 const UNINDEXABLE = new Set<FieldType>(['json', 'file']);
 
+/** PostgreSQL's MaxHeapAttributeNumber: columns of one table. */
+const MAX_COLUMNS = 1600;
+
 /** PostgreSQL's INDEX_MAX_KEYS. */
 const MAX_INDEX_COLUMNS = 32;
 
@@ -213,6 +216,9 @@ export function parseEntityDefinition(input: unknown, nameOverride?: string, sto
   const deletedAt = byName.get('deleted_at');
   if (softDelete && deletedAt && deletedAt.type !== 'timestamp') {
     p.add('fields', 'deleted_at must be a timestamp field on a soft-delete entity');
+  }
+  if (fields.length + (softDelete && !deletedAt ? 1 : 0) > MAX_COLUMNS) {
+    p.add('fields', `an entity has at most ${MAX_COLUMNS} fields (with deleted_at on a soft-delete entity): PostgreSQL's column limit`);
   }
 
   let primaryKey: EntityDef['primary_key'] | undefined;

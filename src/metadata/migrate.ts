@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../db/database.js';
+import { isPgError } from '../db/pg-errors.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { RocketError, validationFailed } from '../errors.js';
 import { columnType, sqlType } from '../types/sql-types.js';
@@ -116,8 +117,11 @@ async function step(tx: Queryable, sql: string, path: string, what: string): Pro
   try {
     await tx.query(sql);
   } catch (err) {
-    if (err instanceof RocketError && err.status < 500) {
-      throw validationFailed(`${path}: ${what}`, [{ field: path, rule: 'migration', message: what }]);
+    // 54011: the table's 1600 columns are used up, counting columns of fields removed from the metadata (kept).
+    const full = isPgError(err, '54011');
+    if ((err instanceof RocketError && err.status < 500) || full) {
+      const why = full ? `${what}: the table has PostgreSQL's 1600 columns, counting those of removed fields` : what;
+      throw validationFailed(`${path}: ${why}`, [{ field: path, rule: 'migration', message: why }]);
     }
     throw err;
   }
@@ -130,6 +134,19 @@ async function columnsOf(tx: Queryable, table: string): Promise<Map<string, Colu
     [table],
   );
   return new Map(rows.map((r) => [r.column_name, r]));
+}
+
+/**
+ * A json column declared a file field keeps its JSONB type, but a file field only ever holds an object (files.md):
+ * rows holding another JSON value (an array, a string) would be read back as no file could be. Refused while any does.
+ */
+async function checkFileValues(tx: Queryable, table: string, col: string, name: string, path: string): Promise<void> {
+  const rows = await tx.query(`SELECT 1 FROM ${table} WHERE jsonb_typeof(${col}) NOT IN ('object', 'null') LIMIT 1`);
+  if (rows.length > 0) {
+    throw validationFailed(`${path}.type: rows hold values of ${name} that are not file objects`, [
+      { field: `${path}.type`, rule: 'migration', message: `rows hold values of ${name} that a file field cannot hold` },
+    ]);
+  }
 }
 
 export async function migrateEntity(
@@ -206,6 +223,8 @@ export async function migrateEntity(
           `existing values of ${f.name} do not fit precision ${f.precision ?? 0}`,
         );
       }
+      const wasFile = previous?.table === def.table && previous.fields.some((p) => p.name === f.name && p.type === 'file');
+      if (f.type === 'file' && !wasFile && current.data_type === 'jsonb') await checkFileValues(tx, table, col, f.name, path);
       if (f.name === pkName) {
         if (def.primary_key.generated) await ensureGenerated(tx, def, current);
         continue;

@@ -183,7 +183,16 @@ export async function loadRegistry(db: Queryable): Promise<Registry> {
     const definition = typeof row.definition === 'string' ? safeJson(row.definition) : row.definition;
     if (!entities.has(row.entity) || definition === null || typeof definition !== 'object') continue;
     const list = rulesByEntity.get(row.entity) ?? [];
-    list.push(compileRule({ ...row, definition: definition as RuleDefinition }));
+    const rule = compileRule({ ...row, definition: definition as RuleDefinition });
+    const stale = row.type === 'field' ? undefined : staleRelatedLoad(entities.get(row.entity)!, rule.def);
+    if (stale) {
+      // Its relation (or a filtered field) was deleted since: the rule reports that on every write rather than
+      // pass with nothing loaded (a before_delete guard would silently stop guarding).
+      rule.expr = undefined;
+      rule.compileError = stale;
+      rule.def = { ...rule.def, related_load: [] };
+    }
+    list.push(rule);
     rulesByEntity.set(row.entity, list);
   }
   for (const [name, list] of rulesByEntity) entities.get(name)!.rules = groupRules(list);
@@ -202,4 +211,17 @@ export async function loadRegistry(db: Queryable): Promise<Registry> {
     }
   }
   return new Registry(entities, relations);
+}
+
+/** Why a rule's related_load can no longer be loaded (rules.md: a relation from the rule's entity), if it cannot. */
+function staleRelatedLoad(entity: EntityMeta, def: RuleDefinition): string | undefined {
+  for (const load of def.related_load ?? []) {
+    const use = entity.uses.get(load.relation);
+    if (!use?.forward) return `related_load: no relation ${load.relation} from ${entity.name}`;
+    for (const key of Object.keys(load.filter ?? {})) {
+      const field = key.split('.')[0]!;
+      if (!use.relation.target.fields.has(field)) return `related_load: ${use.relation.target.name} has no field ${field}`;
+    }
+  }
+  return undefined;
 }

@@ -7,6 +7,8 @@ import { Params } from '../db/params.js';
 import { RocketError } from '../errors.js';
 import { filterSql, type ListFilter } from './sql/conditions.js';
 import { isObject } from './problems.js';
+import type { FieldType } from '../types/field-types.js';
+import { ExactNumber } from '../db/exact-number.js';
 
 export const RULE_HOOKS = ['before_write', 'before_delete'] as const;
 export const RULE_TYPES = ['field', 'expression', 'computed'] as const;
@@ -41,12 +43,21 @@ export interface RuleInput {
 const empty = (v: unknown) =>
   v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0) || (isObject(v) && Object.keys(v).length === 0);
 
+const NEVER_NUMBER = new Set<FieldType>(['string', 'text', 'uuid', 'boolean', 'date', 'timestamp', 'file']);
+const NEVER_STRING = new Set<FieldType>(['int', 'integer', 'bigint', 'float', 'decimal', 'boolean']);
+
 /** Field-rule keys checked when written, so a stored rule never silently does nothing. */
 function checkFieldRule(entity: EntityMeta, def: RuleDefinition): void {
   if (!entity.fields.has(def.field!)) throw invalid(`definition.field: unknown field ${def.field} of entity ${entity.name}`);
   const op = def.operator;
   if (!(FIELD_RULE_OPERATORS as readonly unknown[]).includes(op)) {
     throw invalid(`definition.operator must be one of ${FIELD_RULE_OPERATORS.join(', ')}`);
+  }
+  // A value of these types never reaches the rule as a number (min, max) or as a string (the others).
+  const type = entity.fields.get(def.field!)!.type;
+  const numeric = op === 'min' || op === 'max';
+  if (numeric ? NEVER_NUMBER.has(type) : NEVER_STRING.has(type)) {
+    throw invalid(`definition.field: ${op} needs a ${numeric ? 'number' : 'string'} field; ${def.field} is of type ${type}`);
   }
   if (def.value === undefined) throw invalid(`definition.value is required for ${op}`);
   if (op === 'pattern') {
@@ -60,8 +71,12 @@ function checkFieldRule(entity: EntityMeta, def: RuleDefinition): void {
   }
   const n = numericThreshold(def.value);
   if (n === undefined) throw invalid(`definition.value must be a number for ${op}`);
-  if ((op === 'min_length' || op === 'max_length') && (!Number.isInteger(n) || n < 0)) {
-    throw invalid(`definition.value must be a non-negative integer for ${op}`);
+  if (op === 'min_length' || op === 'max_length') {
+    // No string is 2^53 code points long: a length that large is as good as its nearest double.
+    const length = typeof n === 'number' ? n : /^\d+$/.test(n.digits) ? Number(n) : Number.NaN;
+    if (!Number.isInteger(length) || length < 0) throw invalid(`definition.value must be a non-negative integer for ${op}`);
+    def.value = length;
+    return;
   }
   def.value = n;
 }
@@ -71,7 +86,7 @@ export function relatedLoadFilters(filter: Record<string, unknown> | undefined):
   return Object.entries(filter ?? {}).map(([key, value]) => ({ key, value: Array.isArray(value) ? value.map(String) : String(value) }));
 }
 
-const scalar = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+const scalar = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v instanceof ExactNumber;
 
 function relatedLoad(registry: Registry, entity: EntityMeta, raw: unknown): RelatedLoad[] {
   if (!Array.isArray(raw)) throw invalid('related_load must be an array of {relation, filter}');

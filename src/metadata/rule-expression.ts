@@ -1,5 +1,7 @@
 import { ExprCompileError, RULE_VARIABLES, compileExpr, formatCompileError } from '../expr/index.js';
 import { invalid } from '../errors.js';
+import { exactNumberOf } from '../db/exact-json.js';
+import { ExactNumber } from '../db/exact-number.js';
 
 /**
  * Rule expressions and thresholds as the compiled snapshots and the admin validation both read them
@@ -19,13 +21,14 @@ export function compileRuleExpression(source: unknown, what = 'expression') {
 
 /**
  * A numeric threshold as stored: form-based clients send `"2"`, which must
- * compare as 2 (a string threshold would make the rule never fire).
+ * compare as 2 (a string threshold would make the rule never fire). One a double
+ * would change (9007199254740993, sent as a number or as digits) stays exact.
  */
-export function numericThreshold(value: unknown): number | undefined {
+export function numericThreshold(value: unknown): number | ExactNumber | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  if (typeof value === 'string' && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(value)) {
-    const n = Number(value);
-    return Number.isFinite(n) ? n : undefined;
-  }
-  return undefined;
+  const text = value instanceof ExactNumber ? value.digits : typeof value === 'string' ? value.trim().replace(/^\+/, '') : undefined;
+  const m = text === undefined ? null : /^-?(\d+\.?\d*|\.\d+)(?:[eE]([-+]?\d+))?$/.exec(text);
+  // Far past any column's digits, short of a costly exact comparison.
+  if (!m || text!.length > 1000 || Math.abs(Number(m[2] ?? 0)) > 1000 || !Number.isFinite(Number(text))) return undefined;
+  return exactNumberOf(text!.replace(/^(-?)\./, '$10.').replace(/\.(?=$|[eE])/, ''));
 }

@@ -1,3 +1,4 @@
+import { exactJson } from '../db/exact-json.js';
 import { objectPayload, notFound } from '../errors.js';
 import type { AdminApp } from './admin-app.js';
 import { UUID_RE } from '../types/ids.js';
@@ -24,7 +25,7 @@ export async function createRule(app: AdminApp, input: unknown): Promise<RuleObj
   const rule = parseRule(objectPayload(input), app.registry);
   const rows = await app.db.query<{ id: string }>(
     'INSERT INTO _rules (entity, hook, type, definition, priority, active) VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING id',
-    [rule.entity, rule.hook, rule.type, JSON.stringify(rule.definition), rule.priority, rule.active],
+    [rule.entity, rule.hook, rule.type, exactJson(rule.definition), rule.priority, rule.active],
   );
   await app.reload();
   return { id: rows[0]!.id, ...rule };
@@ -36,7 +37,7 @@ export async function updateRule(app: AdminApp, id: string, input: unknown): Pro
   await app.db.query(
     `UPDATE _rules SET entity = $2, hook = $3, type = $4, definition = $5::jsonb, priority = $6, active = $7, updated_at = NOW()
       WHERE id = $1`,
-    [id, rule.entity, rule.hook, rule.type, JSON.stringify(rule.definition), rule.priority, rule.active],
+    [id, rule.entity, rule.hook, rule.type, exactJson(rule.definition), rule.priority, rule.active],
   );
   await app.reload();
   return { id, ...rule };

@@ -5,6 +5,7 @@ import type { EntityMeta } from './registry.js';
 import { quoteIdent } from '../db/quote.js';
 import { RocketError, invalid, invalidPayload } from '../errors.js';
 import { Params } from '../db/params.js';
+import { ExactNumber, plainNumbers } from '../db/exact-number.js';
 import { insertSampleSql } from './sql/statements.js';
 import type { AdminApp } from './admin-app.js';
 import { createEntity, createRelation } from './admin.js';
@@ -139,6 +140,37 @@ export async function importSchema(
   /** Told of every definition the import created, as the admin API's audit is (history.md: metadata changes). */
   created?: (change: AdminChange) => Promise<void>,
 ): Promise<ImportResult> {
+  return oneImportAtATime(app.db, () => importUnlocked(app, sections, body, sampleRows, created));
+}
+
+const IMPORT_LOCK = "hashtext('rocket_import')";
+
+/**
+ * Imports into one app run one at a time, whichever instance or command line sends them: each skips what
+ * exists, so two at once would both find an item missing and store it twice (a rule or webhook then runs
+ * twice). The holder keeps a transaction open with an advisory lock (advisory locks are per database, so one
+ * key serves every app); a waiting import holds no connection while it waits. With a pool of one
+ * connection the lock's transaction would starve the import itself, so there it is not taken.
+ */
+async function oneImportAtATime<T>(db: AdminApp['db'], work: () => Promise<T>): Promise<T> {
+  if (db.options.max < 2) return work();
+  for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
+    const outcome = await db.transaction(async (tx) => {
+      const [lock] = await tx.query<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(${IMPORT_LOCK}) AS ok`);
+      return lock?.ok ? { done: await work() } : undefined;
+    });
+    if (outcome) return outcome.done;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
+async function importUnlocked(
+  app: AdminApp,
+  sections: readonly TransferSection[],
+  body: unknown,
+  sampleRows?: SampleRowHook,
+  created?: (change: AdminChange) => Promise<void>,
+): Promise<ImportResult> {
   if (!isObject(body)) throw invalidPayload();
   const log = async (collection: string, after: unknown, before: unknown = null) => {
     const item = isObject(after) ? after : {};
@@ -151,7 +183,18 @@ export async function importSchema(
       after,
     });
   };
-  const doc = isObject(body.data) && body.version === undefined ? body.data : body;
+  const sent = isObject(body.data) && body.version === undefined ? body.data : body;
+  // The body may hold ExactNumber values (numbers a double would round, parsed exactly). Sample rows keep them,
+  // so a bigint, decimal or json value stores the digits sent, and so do rules, as the rules admin API keeps a
+  // threshold beyond a double (an exported rule then matches itself on re-import); the rest of the metadata is
+  // read as plain numbers, as its admin API reads it.
+  const { sample_data: sampleData, rules, ...metadata } = sent;
+  const topLevel = (v: unknown) => (v instanceof ExactNumber ? Number(v) : v);
+  const doc: Json = {
+    ...(plainNumbers(metadata) as Json),
+    rules: Array.isArray(rules) ? rules.map(topLevel) : topLevel(rules),
+    sample_data: topLevel(sampleData),
+  };
   // JSON text of the version: a string "1" must not read as version 1.
   if (doc.version !== 1) throw invalid(`Unsupported export version: ${doc.version === undefined ? '' : JSON.stringify(doc.version)}`);
 
@@ -319,9 +362,11 @@ function sampleRowsOf(data: Json, key: string, errors: string[]): Json[] {
     errors.push(`Record ${key}: rows must be an array; skipped`);
     return [];
   }
-  return rows.filter((row: unknown, i) => {
-    if (!isObject(row)) errors.push(`Record ${key}: row ${i} must be an object; skipped`);
-    return isObject(row);
+  // An ExactNumber (a number parsed with its exact digits) is an object to isObject, not a row.
+  const isRow = (row: unknown): row is Json => isObject(row) && !(row instanceof ExactNumber);
+  return rows.filter((row: unknown, i): row is Json => {
+    if (!isRow(row)) errors.push(`Record ${key}: row ${i} must be an object; skipped`);
+    return isRow(row);
   });
 }
 

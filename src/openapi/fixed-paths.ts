@@ -356,11 +356,13 @@ export function platformPaths(): Record<string, PathItem> {
           type: 'object',
           required: ['name'],
           properties: {
-            name: { type: 'string', pattern: '^[a-z][a-z0-9_-]*$' },
+            name: { type: 'string', pattern: '^[a-z][a-z0-9_-]*$', maxLength: 56 },
             display_name: { type: 'string' },
             db_driver: { type: 'string', enum: ['postgres'] },
             admin_email: { type: 'string' },
             admin_password: { type: 'string' },
+            // operations.md §Placing apps: a server named in ROCKET_DATABASES (default main).
+            database: { type: 'string' },
           },
         }),
         responses: { '201': jsonResponse('The app', dataOf(schemaRef('App'))), ...errors(400, 401, 403, 409, 422) },

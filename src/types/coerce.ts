@@ -149,7 +149,7 @@ export function coerceInput(field: TypedField, value: unknown): Coerced {
       return Number.isInteger(n) && n >= INT4_MIN && n <= INT4_MAX ? ok(n) : FAIL;
     }
     case 'bigint': {
-      // A JSON number beyond 2^53 is an ExactNumber when the body parser kept its digits; else it was rounded.
+      // A JSON number beyond 2^53 from a body is an ExactNumber (its digits); a plain one was computed, so rounded.
       if (typeof value === 'number') return Number.isSafeInteger(value) ? ok(value) : FAIL;
       const text = value instanceof ExactNumber ? value.digits : typeof value === 'string' ? value.trim() : undefined;
       if (text !== undefined && INT_RE.test(text)) {

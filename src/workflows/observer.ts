@@ -34,13 +34,23 @@ export const workflowEventSink: EventSink = async (app: EngineApp, events) => {
 function stringOf(v: unknown): string {
   if (v === null || v === undefined) return '';
   if (v instanceof Date) return v.toISOString();
+  // An int8/decimal a double cannot hold is an ExactNumber (a Number object): its digits, not JSON's quoted string.
+  if (v instanceof Number) return String(v);
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
 
+/** Whether a stored value is the trigger's `to`: timestamps as instants (a Date prints with milliseconds), the rest by string form. */
+function isTarget(value: unknown, to: string): boolean {
+  if (value instanceof Date) return Date.parse(to) === value.getTime();
+  return stringOf(value) === to;
+}
+
 /**
  * Active state_change workflows this written row starts, in name order. A create writes its defaults too
- * (a `status` defaulting to `pending` starts the workflow on `pending`), so its whole new row is read.
+ * (a `status` defaulting to `pending` starts the workflow on `pending`), so its whole new row is read; an
+ * update, the fields it wrote. Values are compared as stored, so a value sent again in another spelling
+ * (`…05Z` for a stored `…05.000Z`) is no change.
  */
 function matching(candidates: readonly CompiledWorkflow[], w: WriteEvent): CompiledWorkflow[] {
   const written = w.action === 'create' ? w.record : w.values;
@@ -48,11 +58,10 @@ function matching(candidates: readonly CompiledWorkflow[], w: WriteEvent): Compi
     if (wf.trigger.type !== 'state_change') return false;
     const field = wf.trigger.field;
     if (!Object.hasOwn(written, field)) return false;
-    const value = written[field];
+    const value = w.record[field];
     if (value === null || value === undefined) return false;
-    const next = stringOf(value);
     const before = w.action === 'create' ? '' : stringOf(w.old?.[field]);
-    return next !== before && next === String(wf.trigger.to);
+    return stringOf(value) !== before && isTarget(value, String(wf.trigger.to));
   });
 }
 

@@ -129,9 +129,10 @@ describe('bigint values beyond 2^53', () => {
     expect(all.map((r) => r.amount)).toEqual([amount, MAX]);
   });
 
-  it('out-of-range and rounded values are type errors', async () => {
-    // biome-ignore lint/correctness/noPrecisionLoss: a number already rounded by JSON.parse is the case under test
-    for (const big of ['9223372036854775808', '-9223372036854775809', 9007199254740993, '12a']) {
+  it('out-of-range values are type errors', async () => {
+    // (A number beyond 2^53 that a double holds, 9007199254740992 on the wire, is a valid int8 the server cannot
+    // tell from a client's rounding: it is stored as sent, see audit3-metadata.test.ts.)
+    for (const big of ['9223372036854775808', '-9223372036854775809', '12a']) {
       const res = await rec('post', 'acct', { id: 77, big });
       expect(res.status, String(big)).toBe(422);
       expect(res.body.error.details[0]).toMatchObject({ field: 'big', rule: 'type' });

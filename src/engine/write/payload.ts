@@ -4,9 +4,9 @@ import { WRITE_MODES, type WriteMode } from '../../metadata/types.js';
 import type { Record_ } from '../context.js';
 import { isObject } from '../../metadata/problems.js';
 import { coerceInput } from '../../types/coerce.js';
-import { UUID_RE } from '../../types/ids.js';
 import { at, type NestedPlan, type RowPlan } from './plan.js';
 import { fieldValue } from '../field-value.js';
+import { setFileValue } from './file-value.js';
 import { ownValue } from '../../collections.js';
 
 /**
@@ -28,19 +28,6 @@ interface Collect {
   invalid: ErrorDetail[];
 }
 
-/** A string holding a JSON object with a file `id`, parsed; undefined for anything else. */
-function storedFileString(value: string): Record_ | undefined {
-  if (!value.trimStart().startsWith('{')) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return undefined;
-  }
-  if (!isObject(parsed) || typeof parsed.id !== 'string' || parsed.id === '' || !coerceInput({ type: 'json' }, parsed).ok) return undefined;
-  return parsed;
-}
-
 function checkValue(f: FieldMeta, value: unknown, path: string, row: RowPlan, c: Collect): void {
   const where = at(path, f.name);
   if (value === null) {
@@ -48,18 +35,8 @@ function checkValue(f: FieldMeta, value: unknown, path: string, row: RowPlan, c:
     return;
   }
   if (f.type === 'file') {
-    // A file id is resolved to its metadata after rules and state machines; an object is stored as given.
-    if (typeof value === 'string' && UUID_RE.test(value)) {
-      row.files.push({ field: f.name, id: value.toLowerCase() });
-      row.values[f.name] = value;
-    } else if (isObject(value) && coerceInput({ type: 'json' }, value).ok) {
-      row.values[f.name] = value;
-    } else {
-      // Legacy clients send the stored value back JSON-encoded; it is that object.
-      const stored = typeof value === 'string' ? storedFileString(value) : undefined;
-      if (stored) row.values[f.name] = stored;
-      else c.invalid.push({ field: where, rule: 'type', message: `${f.name} must be file` });
-    }
+    const problem = setFileValue(f, value, where, row);
+    if (problem) c.invalid.push(problem);
     return;
   }
   const checked = fieldValue(f, value, where);
@@ -106,6 +83,22 @@ export function checkNotCleared(row: RowPlan, details: ErrorDetail[]): void {
       details.push({ field: at(row.path, name), rule: 'required', message: `${name} is required` });
     }
   }
+}
+
+/**
+ * Required fields a rule or state-machine action set to null (the client's own values were checked while
+ * parsing): the 422 the NOT NULL column would give, but with the row's path. An inserted child's key to its
+ * parent (`injected`) is the parent's whatever a rule made of it.
+ */
+export function checkProducedRequired(row: RowPlan, injected: string | undefined, details: ErrorDetail[]): void {
+  if (row.op === 'insert' || row.op === 'update') {
+    for (const [name, value] of Object.entries(row.values)) {
+      if (value !== null || (row.op === 'insert' && name === injected)) continue;
+      const f = row.entity.fields.get(name);
+      if (f?.required && !f.nullable) details.push({ field: at(row.path, name), rule: 'required', message: `${name} is required` });
+    }
+  }
+  for (const n of row.nested) for (const child of n.rows) checkProducedRequired(child, n.relation.def.target_key, details);
 }
 
 function parseNested(registry: Registry, parent: EntityMeta, key: string, value: unknown, path: string, c: Collect): NestedPlan | undefined {
@@ -227,8 +220,18 @@ export function parsePayload(registry: Registry, entity: EntityMeta, body: Recor
     checkNotCleared(row, c.invalid);
   }
   for (const n of row.nested) checkNestedInserts(n, c.invalid);
-  if (c.invalid.length) throw new RocketError('VALIDATION_FAILED', 'Validation failed', c.invalid);
+  if (c.invalid.length) {
+    // Every field problem of the tree is answered in one 422 (rest-api.md §Create 3): those that need the current
+    // children (a nested row's required fields once it is known to be an update or an insert) come later.
+    if (!waitsForChildren(row)) throw new RocketError('VALIDATION_FAILED', 'Validation failed', c.invalid);
+    row.pending = c.invalid;
+  }
   return row;
+}
+
+/** Whether some row of the tree is classified against the stored rows: a nested row naming a PK, or a link. */
+function waitsForChildren(row: RowPlan): boolean {
+  return row.nested.some((n) => n.links.length > 0 || n.rows.some((child) => child.sentPk !== undefined || waitsForChildren(child)));
 }
 
 /** Rows without a PK are inserts whatever the mode: check their required fields now. */

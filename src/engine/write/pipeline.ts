@@ -4,7 +4,7 @@ import type { PermissionAction } from '../../auth/permissions.js';
 import { entityOf, type OpContext, type Record_ } from '../context.js';
 import { findRecord, looksLikePk, recordNotFound, recordOf } from '../read.js';
 import { deleteWithCascades, existingPks, executeRow, insertTree, loadChildren, updateByKey, type WriteEvent } from './execute.js';
-import { checkNotCleared, checkRequired, parsePayload } from './payload.js';
+import { checkNotCleared, checkProducedRequired, checkRequired, parsePayload } from './payload.js';
 import { at, prefixDetails, walk, type NestedPlan, type RowPlan } from './plan.js';
 import { runRules } from '../rules.js';
 import { inlineCommitted, type Inline, type InlineCapture } from './inline.js';
@@ -95,6 +95,8 @@ async function planNested(sc: StageContext, n: NestedPlan, parentPk: unknown, pa
 
 /** Runs everything that must happen before write SQL, for every row of the tree. */
 async function prepareTree(sc: StageContext, top: RowPlan): Promise<void> {
+  // First, so the checks below see what parsing reported (a field with a bad type is not also "required").
+  if (top.pending) sc.details.push(...top.pending);
   const queue: RowPlan[] = [top];
   while (queue.length) {
     const row = queue.shift()!;
@@ -140,6 +142,8 @@ async function prepareTree(sc: StageContext, top: RowPlan): Promise<void> {
     if (rows.length) await stage.run(sc, rows);
     if (sc.details.length) throw new RocketError('VALIDATION_FAILED', 'Validation failed', sc.details);
   }
+  checkProducedRequired(top, undefined, sc.details);
+  if (sc.details.length) throw new RocketError('VALIDATION_FAILED', 'Validation failed', sc.details);
 }
 
 function jsonObject(body: unknown): Record_ {
@@ -212,10 +216,11 @@ async function inTransaction<T>(ctx: OpContext, fn: (sc: StageContext) => Promis
   return result;
 }
 
-/** POST /:entity */
-export async function createRecord(ctx: OpContext, entityName: string, body: unknown): Promise<Record_> {
+/** POST /:entity. `checkQuery` judges the request's query (`include=`) after the entity and permission checks, before the body. */
+export async function createRecord(ctx: OpContext, entityName: string, body: unknown, checkQuery?: () => void): Promise<Record_> {
   const entity = entityOf(ctx.app, entityName);
   ctx.app.permissions.check(ctx.caller, entity.name, 'create');
+  checkQuery?.();
   const row = parsePayload(ctx.app.registry, entity, jsonObject(body), 'insert');
   const single = await plainWrite(ctx, row);
   if (single) {
@@ -238,6 +243,7 @@ export async function createRecord(ctx: OpContext, entityName: string, body: unk
 
 /** The fast path of one row's entity, when the row may take it (undefined: the general path must run). */
 async function plainInline(ctx: OpContext, row: RowPlan): Promise<Inline | undefined> {
+  if (row.pending) return undefined; // problems waiting for the stored children: prepareTree answers them
   const path = await fastPathOf(ctx.app, row.entity);
   if (!path || !rowIsPlain(path, row)) return undefined;
   return { ctx, captures: activeCaptures(ctx, path.captures) };
@@ -283,14 +289,15 @@ async function plainInsertTree(ctx: OpContext, row: RowPlan): Promise<Map<Entity
  * condition depends on is one `UPDATE … RETURNING` (a missing row is a 404).
  * Undefined when the general path must run.
  */
-async function plainUpdate(ctx: OpContext, entity: EntityMeta, id: string, body: unknown): Promise<Record_ | undefined> {
+async function plainUpdate(ctx: OpContext, entity: EntityMeta, id: string, body: unknown, checkQuery?: () => void): Promise<Record_ | undefined> {
   // With a slug field `id` may be a slug, which only the general path looks up.
   if (entity.def.slug || !looksLikePk(entity, id) || !ctx.app.permissions.allowsAnyRow(ctx.caller, entity.name, 'update')) return undefined;
   let row: RowPlan;
   try {
+    checkQuery?.();
     row = parsePayload(ctx.app.registry, entity, jsonObject(body), 'update');
   } catch (err) {
-    // The spec answers 404 before looking at the body.
+    // The spec answers 404 before looking at the query or the body.
     if (!(await findRecord(ctx.app.db, entity, id))) throw recordNotFound(entity, id);
     throw err;
   }
@@ -302,15 +309,16 @@ async function plainUpdate(ctx: OpContext, entity: EntityMeta, id: string, body:
   return recordOf(entity, stored);
 }
 
-/** PUT /:entity/:id — partial update; `id` may be a slug. */
-export async function updateRecord(ctx: OpContext, entityName: string, id: string, body: unknown): Promise<Record_> {
+/** PUT /:entity/:id — partial update; `id` may be a slug. `checkQuery`: as for create, after the record's 404 and 403. */
+export async function updateRecord(ctx: OpContext, entityName: string, id: string, body: unknown, checkQuery?: () => void): Promise<Record_> {
   const entity = entityOf(ctx.app, entityName);
-  const plain = await plainUpdate(ctx, entity, id, body);
+  const plain = await plainUpdate(ctx, entity, id, body, checkQuery);
   if (plain) return plain;
   const stored = await inTransaction(ctx, async (sc) => {
     const current = await findRecord(sc.tx, entity, id, { forUpdate: true });
     if (!current) throw recordNotFound(entity, id);
     ctx.app.permissions.check(ctx.caller, entity.name, 'update', current, entity.fields);
+    checkQuery?.();
     const row = parsePayload(ctx.app.registry, entity, jsonObject(body), 'update');
     row.current = current;
     row.record = { ...recordOf(entity, current), ...row.values };

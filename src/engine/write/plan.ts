@@ -25,6 +25,11 @@ export interface RowPlan {
   files: Array<{ field: string; id: string }>;
   /** The base of a slug the slug stage generated: a concurrent write taking it first makes this row pick the next. */
   slugBase?: string;
+  /**
+   * Top row only: field problems found while parsing a tree whose other checks wait for the current children
+   * (nested rows naming a PK, many_to_many links); they are answered together with those in one 422.
+   */
+  pending?: ErrorDetail[];
 }
 
 export interface LinkPlan {

@@ -45,6 +45,7 @@ export async function adminMetadataRoutes(app: FastifyInstance, _services: Servi
       remove: rules.deleteRule,
     },
     { collection: '_rules' },
+    true, // thresholds beyond a double's digits (a bigint's max) are kept exact
   );
   adminResourceRoutes(
     app,

@@ -3,7 +3,7 @@ import { auditFor, withoutTimestamps } from '../../history/audit.js';
 import type { AdminChange, Audit } from '../../metadata/audit.js';
 import type { AppRuntime } from '../../platform/app-runtime.js';
 import { appOf, callerOf } from '../context.js';
-import { lateBody } from '../json-body.js';
+import { type LateBody, lateBody } from '../json-body.js';
 
 /**
  * The five operations of an admin metadata collection, as engine functions.
@@ -77,20 +77,22 @@ export async function audited(
  * Registers GET/POST `<name>` and GET/PUT/DELETE `<name>/:key` in the admin area's scope
  * (`/api/:app/_admin`, admin only); every admin collection of the spec has this shape.
  */
-export function adminResourceRoutes(app: FastifyInstance, name: string, r: AdminResource, as: AuditedAs): void {
+export function adminResourceRoutes(app: FastifyInstance, name: string, r: AdminResource, as: AuditedAs, exact = false): void {
   const base = `/${name}`;
-  app.get(base, async (req) => ({ data: await r.list(appOf(req)) }));
-  app.get<ByKey>(`${base}/:key`, async (req) => ({ data: await r.get(appOf(req), req.params.key) }));
-  app.post(base, async (req, reply) => {
+  // `exact`: bodies keep numbers a double would change, and answers write them with their digits.
+  const config: LateBody = exact ? { exactNumbers: true, exactReplies: true } : {};
+  app.get(base, { config }, async (req) => ({ data: await r.list(appOf(req)) }));
+  app.get<ByKey>(`${base}/:key`, { config }, async (req) => ({ data: await r.get(appOf(req), req.params.key) }));
+  app.post(base, { config }, async (req, reply) => {
     const data = await audited(req, as, 'create', null, null, (audit) => r.create(appOf(req), req.body, audit));
     return reply.status(201).send({ data });
   });
-  app.put<ByKey>(`${base}/:key`, { config: { lateBody: true } }, async (req) => {
+  app.put<ByKey>(`${base}/:key`, { config: { ...config, lateBody: true } }, async (req) => {
     const before = await r.get(appOf(req), req.params.key); // 404 before the body is looked at
     const body = lateBody(req.body);
     return { data: await audited(req, as, 'update', before, req.params.key, (audit) => r.update(appOf(req), req.params.key, body, audit)) };
   });
-  app.delete<ByKey>(`${base}/:key`, async (req) => {
+  app.delete<ByKey>(`${base}/:key`, { config }, async (req) => {
     const before = await r.get(appOf(req), req.params.key);
     return { data: await audited(req, as, 'delete', before, req.params.key, (audit) => r.remove(appOf(req), req.params.key, audit)) };
   });

@@ -27,7 +27,8 @@ function ctxOf(req: FastifyRequest<{ Params: { entity: string } }>): OpContext {
 
 /**
  * `include=` on a write response: the written relations, read back after commit. The names are
- * resolved before the write, so an unknown one is refused (400) without anything being written.
+ * resolved before the write, so an unknown one is refused (400) without anything being written, and
+ * after the entity, record and permission checks (a 404 or 403 comes first, as on a read).
  */
 function writeIncludes(ctx: OpContext, entity: string, query: Record<string, unknown>): Include[] {
   const names = writeIncludeNames(query);
@@ -51,14 +52,18 @@ export const recordsArea: Area = async (area, { services }) =>
     }));
     app.post<EntityParams>('/:entity', withBody, async (req, reply) => {
       const ctx = ctxOf(req);
-      const includes = writeIncludes(ctx, req.params.entity, req.query);
-      const record = await createRecord(ctx, req.params.entity, req.body);
+      let includes: Include[] = [];
+      const record = await createRecord(ctx, req.params.entity, req.body, () => {
+        includes = writeIncludes(ctx, req.params.entity, req.query);
+      });
       return reply.status(201).send({ data: await withIncludes(ctx, req.params.entity, record, includes) });
     });
     app.put<RecordParams>('/:entity/:id', withBody, async (req) => {
       const ctx = ctxOf(req);
-      const includes = writeIncludes(ctx, req.params.entity, req.query);
-      const record = await updateRecord(ctx, req.params.entity, req.params.id, req.body);
+      let includes: Include[] = [];
+      const record = await updateRecord(ctx, req.params.entity, req.params.id, req.body, () => {
+        includes = writeIncludes(ctx, req.params.entity, req.query);
+      });
       return { data: await withIncludes(ctx, req.params.entity, record, includes) };
     });
     app.delete<RecordParams>('/:entity/:id', async (req) => ({
