@@ -48,6 +48,15 @@ export function editableFields(e: EntityDef): FieldDef[] {
   return e.fields.filter((f) => !(f.name === e.primary_key.field && e.primary_key.generated) && !f.auto && f.name !== 'deleted_at');
 }
 
+/**
+ * A field the API refuses a new record without: required, not nullable, no default — and not the slug
+ * field of an entity whose slug has a source, which the API fills in (metadata.md §4).
+ */
+export function mustFill(e: EntityDef, f: FieldDef): boolean {
+  if (e.slug?.source && e.slug.field === f.name) return false;
+  return Boolean(f.required && !f.nullable && f.default === undefined);
+}
+
 /** A field to show for a record in pickers and titles: the first string field, else the key. */
 export function displayField(e: EntityDef): string {
   const pref = e.fields.find((f) => /^(name|title|label|email|number|code|subject)$/i.test(f.name) && (f.type === 'string' || f.type === 'text'));

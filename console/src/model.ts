@@ -201,7 +201,12 @@ async function callerModel(app: string) {
   const doc = await request<OpenApiDoc>('GET', `${base}/_openapi`).catch(() => ({}) as OpenApiDoc);
   const perms: Record<string, Set<Action>> = {};
   const schemaName: Record<string, string> = {};
+  // the document lists a record's history route only for entities that keep one (history.md): the
+  // record form then offers its History tab to this caller too
+  const withHistory = new Set<string>();
   for (const [path, ops] of Object.entries(doc.paths ?? {})) {
+    const h = /^\/([A-Za-z_][A-Za-z0-9_]*)\/\{id\}\/_history$/.exec(path);
+    if (h && ops.get) withHistory.add(h[1]!);
     const m = /^\/([A-Za-z_][A-Za-z0-9_]*)(\/\{id\})?$/.exec(path);
     if (!m || m[1]!.startsWith('_') || m[1] === 'auth') continue;
     const name = m[1]!;
@@ -217,7 +222,9 @@ async function callerModel(app: string) {
   const schemas = doc.components?.schemas ?? {};
   const entities = Object.keys(perms).map((name) => {
     const n = schemaName[name] ?? pascal(name);
-    return schemaToEntity(name, schemas[n], schemas[`${n}Create`]);
+    const e = schemaToEntity(name, schemas[n], schemas[`${n}Create`]);
+    if (withHistory.has(name)) e.history = true;
+    return e;
   });
   // the caller cannot read /_admin/state-machines nor /_admin/relations: the document carries each
   // machine on its field and each relation (between entities the caller may read) on its include

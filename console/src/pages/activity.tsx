@@ -1,8 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, appBase, qs } from '../api';
+import { appBase, qs } from '../api';
 import { useModel } from '../model';
 import { Empty, ErrorBox, Field, PageHead, Spinner, useAsync } from '../ui';
-import { HistoryList, type HistoryEntry } from './history-tab';
+import { HistoryList, listHistory } from './history-tab';
 import { DeliveryLog } from './logic';
 
 /** The app's audit log (spec/history.md) with its filters, and webhook deliveries (page 7). */
@@ -32,7 +32,7 @@ export function ActivityPage() {
   const iso = (v: string) => (v ? new Date(v).toISOString() : undefined);
   const log = useAsync(
     () =>
-      api.list<HistoryEntry>(
+      listHistory(
         `${appBase(m.app)}/_admin/history${qs({
           entity: typed.entity,
           action,

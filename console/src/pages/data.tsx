@@ -2,7 +2,7 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/ho
 import { api, appBase, qs, type ListMeta } from '../api';
 import { defaultColumns, formatCell, operatorLabel, operatorsFor } from '../fields';
 import { useLiveChanges } from '../live';
-import { entityOf, hiddenOf, labelOf, useModel, type EntityDef } from '../model';
+import { entityOf, hiddenOf, labelOf, useModel, type AppModel, type EntityDef, type FieldDef } from '../model';
 import { navigate } from '../router';
 import { Empty, ErrorBox, Field, Link, PageHead, Spinner, useAsync } from '../ui';
 
@@ -54,6 +54,15 @@ function storedColumns(app: string, entity: string): string[] | null {
   }
 }
 
+/** Fields the column picker offers: not hidden by the UI config; its configured columns first, in its order. */
+function pickableColumns(m: AppModel, e: EntityDef): FieldDef[] {
+  const hidden = hiddenOf(m, e.name);
+  const cfg = m.ui[e.name];
+  const order = cfg?.columns ?? cfg?.column_order ?? [];
+  const rank = (n: string) => (order.includes(n) ? order.indexOf(n) : order.length);
+  return e.fields.filter((f) => !hidden.has(f.name)).sort((a, b) => rank(a.name) - rank(b.name));
+}
+
 export function DataPage(props: { entity: string }) {
   const m = useModel();
   const e = entityOf(m, props.entity);
@@ -69,8 +78,10 @@ function Browser(props: { e: EntityDef }) {
   const [sort, setSort] = useState<string>('');
   const [filters, setFilters] = useState<Filter[]>([]);
   const [draft, setDraft] = useState<Filter[]>([]);
+  // the fields the picker offers: never those the UI config hides, in its column order first
+  const pickable = useMemo(() => pickableColumns(m, e), [m, e]);
   const [columns, setColumns] = useState<string[]>(() =>
-    (storedColumns(m.app, e.name) ?? defaultColumns(m, e)).filter((c) => e.fields.some((f) => f.name === c)),
+    (storedColumns(m.app, e.name) ?? defaultColumns(m, e)).filter((c) => pickable.some((f) => f.name === c)),
   );
   const renderStart = useRef(0);
 
@@ -294,7 +305,7 @@ function Browser(props: { e: EntityDef }) {
           <summary>Columns ({columns.length})</summary>
           <fieldset>
             <legend class="sr-only">Columns shown</legend>
-            {e.fields.map((f) => (
+            {pickable.map((f) => (
               <label key={f.name} class="check">
                 <input
                   type="checkbox"
@@ -302,7 +313,7 @@ function Browser(props: { e: EntityDef }) {
                   onChange={(ev) =>
                     saveColumns(
                       ev.currentTarget.checked
-                        ? e.fields.map((x) => x.name).filter((n) => n === f.name || columns.includes(n))
+                        ? pickable.map((x) => x.name).filter((n) => n === f.name || columns.includes(n))
                         : columns.filter((c) => c !== f.name),
                     )
                   }

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, appBase, qs } from '../api';
+import { appBase, qs, request, stringifyJson, type ListMeta } from '../api';
 import { labelOf, useModel } from '../model';
 import { Empty, ErrorBox, Spinner, useAsync } from '../ui';
 
@@ -13,12 +13,20 @@ export interface HistoryEntry {
   at: string;
 }
 
+/**
+ * A page of history entries, lossless: a json value's large integer stays a number with all its digits
+ * (shown as such), not the digit string a plain parse would make of it.
+ */
+export function listHistory(path: string): Promise<{ data: HistoryEntry[]; meta: ListMeta }> {
+  return request<{ data: HistoryEntry[]; meta: ListMeta }>('GET', path, { lossless: true });
+}
+
 /** One record's history (spec/history.md), newest first. */
 export function HistoryTab(props: { entity: string; id: string }) {
   const m = useModel();
   const [page, setPage] = useState(1);
   const h = useAsync(
-    () => api.list<HistoryEntry>(`${appBase(m.app)}/${props.entity}/${encodeURIComponent(props.id)}/_history${qs({ page, per_page: 20 })}`),
+    () => listHistory(`${appBase(m.app)}/${props.entity}/${encodeURIComponent(props.id)}/_history${qs({ page, per_page: 20 })}`),
     [props.id, page],
   );
   if (h.error) return <ErrorBox error={h.error} />;
@@ -44,7 +52,7 @@ export function HistoryTab(props: { entity: string; id: string }) {
 
 export function HistoryList(props: { entries: HistoryEntry[]; showEntity?: boolean }) {
   const m = useModel();
-  const show = (v: unknown) => (v === null || v === undefined ? '∅' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  const show = (v: unknown) => (v === null || v === undefined ? '∅' : typeof v === 'object' ? stringifyJson(v) : String(v));
   return (
     <ol class="timeline">
       {props.entries.map((e) => (

@@ -1,7 +1,7 @@
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { api, appBase, downloadFile, parseJson, qs, stringifyJson, upload } from '../api';
-import { displayField, toLocalInput } from '../fields';
-import { entityOf, useModel, type EntityDef, type FieldDef, type StateMachine } from '../model';
+import { displayField, mustFill, toLocalInput } from '../fields';
+import { entityOf, useModel, type EntityDef, type FieldDef, type SmTransition, type StateMachine } from '../model';
 import { getSession } from '../session';
 import { Field } from '../ui';
 
@@ -16,10 +16,13 @@ export function allowedStates(sm: StateMachine, current: unknown, isNew: boolean
   if (isNew) return sm.definition.initial ? [sm.definition.initial] : [];
   const cur = current === null || current === undefined ? '' : String(current);
   const mine = roles?.map((r) => r.toLowerCase());
-  const next = sm.definition.transitions
-    .filter((t) => (Array.isArray(t.from) ? t.from : [t.from]).includes(cur))
-    .filter((t) => !mine || !t.roles?.length || t.roles.some((r) => mine.includes(r.toLowerCase())))
-    .map((t) => t.to);
+  // the API judges a change by the first transition from the current state to the new one (state-machines.md):
+  // a later transition to the same state with other roles is never reached
+  const first = new Map<string, SmTransition>();
+  for (const t of sm.definition.transitions) {
+    if ((Array.isArray(t.from) ? t.from : [t.from]).includes(cur) && !first.has(t.to)) first.set(t.to, t);
+  }
+  const next = [...first.values()].filter((t) => !mine || !t.roles?.length || t.roles.some((r) => mine.includes(r.toLowerCase()))).map((t) => t.to);
   return [...new Set([cur, ...next].filter((s) => s !== ''))];
 }
 
@@ -38,7 +41,7 @@ export function FieldInput(props: {
   const m = useModel();
   const machine = m.machines.find((s) => s.entity === props.entity.name && s.field === f.name);
   const fk = m.relations.find((r) => r.target === props.entity.name && r.target_key === f.name && r.type !== 'many_to_many');
-  const required = Boolean(f.required && !f.nullable && f.default === undefined);
+  const required = mustFill(props.entity, f);
   const label = props.label + (required ? ' *' : '');
 
   if (machine && (!props.isNew || machine.definition.initial)) {
@@ -348,6 +351,10 @@ export function FkPicker(props: {
       const params: Record<string, string | number> = { per_page: 10 };
       if (q && stringSearch) params[`filter[${shown}.like]`] = `%${q}%`;
       else if (q) params[`filter[${pk}]`] = q;
+      // records already linked are left out by the server: a page of only those would show "No matches"
+      // while others exist (a comma list cannot carry a key that holds a comma)
+      const excluded = props.excludeIds ?? [];
+      if (excluded.length && !excluded.some((id) => id.includes(','))) params[`filter[${pk}.not_in]`] = excluded.join(',');
       api
         .list<Record<string, unknown>>(`${appBase(m.app)}/${target.name}${qs(params)}`)
         .then((r) => {

@@ -147,6 +147,8 @@ function RuleForm(props: { rule: Rule | null; onClose: () => void; onSaved: () =
   const [active, setActive] = useState(r?.active ?? true);
   const [stop, setStop] = useState(Boolean(r?.definition.stop_on_fail));
   const [related, setRelated] = useState(r?.definition.related_load ? JSON.stringify(r.definition.related_load) : '');
+  // a Related load that does not parse is found before sending: shown at its input, not as a failed request
+  const [relatedError, setRelatedError] = useState<string | null>(null);
   const base = `${appBase(m.app)}/_admin/rules`;
   const fields = entityOf(m, entity)?.fields ?? [];
   const save = useAction(async () => {
@@ -161,11 +163,13 @@ function RuleForm(props: { rule: Rule | null; onClose: () => void; onSaved: () =
     } else definition.expression = expression;
     if (message) definition.message = message;
     if (stop) definition.stop_on_fail = true;
+    setRelatedError(null);
     if (related.trim()) {
       try {
         definition.related_load = JSON.parse(related);
       } catch {
-        throw new Error('related_load must be JSON, e.g. [{"relation": "items"}]');
+        setRelatedError('related_load must be JSON, e.g. [{"relation": "items"}]');
+        return false;
       }
     }
     const body = { entity, hook, type, definition, priority: Number(priority) || 0, active };
@@ -183,7 +187,9 @@ function RuleForm(props: { rule: Rule | null; onClose: () => void; onSaved: () =
   const { byField } = errorsByField(save.error);
   // the API names the definition key in its message when it has no detail path
   const msg = save.error instanceof Error ? save.error.message : '';
-  const exprError = byField['definition.expression'] ?? (/expression/i.test(msg) ? msg : undefined);
+  // "related_load[0].filter: …" concerns the Related load input, whatever words follow
+  const relatedApiError = byField['definition.related_load'] ?? (/^related_load\b/.test(msg) ? msg : undefined);
+  const exprError = byField['definition.expression'] ?? (/expression/i.test(msg) && !relatedApiError ? msg : undefined);
   const valueError = byField['definition.value'] ?? (/definition\.value\b/.test(msg) ? msg : undefined);
   return (
     <Modal title={r ? 'Edit rule' : 'New rule'} onClose={props.onClose} wide>
@@ -269,7 +275,7 @@ function RuleForm(props: { rule: Rule | null; onClose: () => void; onSaved: () =
           <Field label="Priority" error={byField.priority}>
             {(a) => <input {...a} type="number" value={priority} onInput={(e) => setPriority(e.currentTarget.value)} />}
           </Field>
-          <Field label="Related load (JSON)" hint='[{"relation": "items"}]' error={byField['definition.related_load']}>
+          <Field label="Related load (JSON)" hint='[{"relation": "items"}]' error={relatedError ?? relatedApiError}>
             {(a) => <input {...a} class="code" value={related} onInput={(e) => setRelated(e.currentTarget.value)} />}
           </Field>
           <div class="checks">
@@ -1143,7 +1149,7 @@ function Webhooks() {
 }
 
 /** The Headers input as the object the API takes, or what is wrong with it. */
-function parseHeaders(text: string): Record<string, unknown> | string {
+function parseHeaders(text: string): Record<string, string> | string {
   let value: unknown;
   try {
     value = JSON.parse(text.trim() || '{}');
@@ -1153,7 +1159,11 @@ function parseHeaders(text: string): Record<string, unknown> | string {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return 'Headers must be a JSON object of header names to values, e.g. {"X-Token": "…"}';
   }
-  return value as Record<string, unknown>;
+  // the API refuses a value that is not a string (a number, true, null, an object): say so here, by name
+  for (const [name, v] of Object.entries(value)) {
+    if (typeof v !== 'string') return `headers.${name} must be a string`;
+  }
+  return value as Record<string, string>;
 }
 
 function WebhookForm(props: { hook: Webhook | null; onClose: () => void; onSaved: () => void }) {

@@ -20,7 +20,9 @@ export function LoginPage() {
     setSession(s);
     const home = kind === 'platform' ? '/apps' : `/a/${encodeURIComponent(s.app ?? '')}/data`;
     // return to where the session ended, if that page belongs to the same kind of session
-    const ok = back && (kind === 'platform' || back.startsWith(`/admin/a/${encodeURIComponent(s.app ?? '')}`));
+    // (the app's own pages: /admin/a/shop/… but not /admin/a/shop2/…, which an app user of shop may not open)
+    const own = `/admin/a/${encodeURIComponent(s.app ?? '')}`;
+    const ok = back && (kind === 'platform' || back === own || back.startsWith(`${own}/`) || back.startsWith(`${own}?`));
     navigate(ok ? back : home, true);
     return true;
   });

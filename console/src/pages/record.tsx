@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, appBase, api, plainNumbers, qs, request, stringifyJson } from '../api';
-import { displayField, editableFields, formatCell } from '../fields';
+import { displayField, editableFields, formatCell, mustFill } from '../fields';
 import { childRelations, entityOf, hiddenOf, labelOf, useModel, type AppModel, type EntityDef, type FieldDef, type RelationDef } from '../model';
 import { navigate } from '../router';
 import { ConfirmDialog, Empty, ErrorBox, Link, PageHead, Spinner, errorsByField, toast, useAction, useAsync, type FieldErrors } from '../ui';
@@ -88,8 +88,9 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
   const isNew = props.id === 'new';
   const hidden = hiddenOf(m, e.name);
   // a new record cannot be saved without its required fields: those the UI config hides stay in the form
-  const needed = isNew ? editableFields(e).filter((f) => hidden.has(f.name) && mustFill(f)) : [];
-  const fields = editableFields(e).filter((f) => !hidden.has(f.name) || needed.includes(f));
+  const needed = isNew ? editableFields(e).filter((f) => hidden.has(f.name) && mustFill(e, f)) : [];
+  // a stored record's key is shown, not edited: the API ignores a changed key on update (rest-api.md)
+  const fields = editableFields(e).filter((f) => (!hidden.has(f.name) || needed.includes(f)) && (isNew || f.name !== e.primary_key.field));
   const [values, setValues] = useState<Row>(() => {
     const v: Row = {};
     for (const f of fields) v[f.name] = isNew ? (f.default ?? (f.type === 'boolean' ? false : null)) : initial[f.name];
@@ -220,7 +221,8 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
             {!isNew && (
               <dl class="readonly">
                 {e.fields
-                  .filter((f) => !fields.includes(f))
+                  // read-only values too: a field the UI config hides is not shown at all
+                  .filter((f) => !fields.includes(f) && !hidden.has(f.name))
                   .map((f) => (
                     <div key={f.name}>
                       <dt>{labelOf(m, e.name, f.name)}</dt>
@@ -269,11 +271,6 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
   );
 }
 
-/** A field the API refuses a new record without: required, not nullable, no default. */
-function mustFill(f: FieldDef): boolean {
-  return Boolean(f.required && !f.nullable && f.default === undefined);
-}
-
 /** The nested-write rows of one relation: inserts, changed rows, and `_delete` for removed ones. */
 function nestedRows(m: AppModel, r: RelationDef, rows: ChildRow[], initial: Row): { out: Row[]; index: Map<number, number> } {
   const index = new Map<number, number>(); // child row key → its position in `data` (error paths)
@@ -294,7 +291,8 @@ function nestedRows(m: AppModel, r: RelationDef, rows: ChildRow[], initial: Row)
       continue;
     }
     index.set(row.key, out.length);
-    const editable = target ? editableFields(target).filter((f) => f.name !== r.target_key) : [];
+    // an existing child's key identifies it and is never sent changed: another key would write another row
+    const editable = target ? editableFields(target).filter((f) => f.name !== r.target_key && (row.pk === undefined || f.name !== pk)) : [];
     const vals: Row = {};
     const old = row.pk !== undefined ? before.get(String(row.pk)) : undefined;
     for (const f of editable) {
@@ -330,8 +328,13 @@ function ChildrenEditor(props: {
   const hidden = hiddenOf(m, target.name);
   const fields = editableFields(target).filter((f) => f.name !== rel.target_key);
   // as in the parent form: a hidden field stays for a new row that cannot be saved without it
-  const shown = (f: FieldDef, row: ChildRow) => !hidden.has(f.name) || (row.pk === undefined && mustFill(f));
+  const shown = (f: FieldDef, row: ChildRow) => !hidden.has(f.name) || (row.pk === undefined && mustFill(target, f));
   const live = rows.filter((r) => !r.removed);
+  // each child row is a write of the target entity, checked against its own permissions: offer only those
+  // actions (a new row needs create, changing a stored one update, removing it delete)
+  const canCreate = !props.readOnly && m.can(target.name, 'create');
+  const canEdit = (row: ChildRow) => !props.readOnly && m.can(target.name, row.pk === undefined ? 'create' : 'update');
+  const canRemove = (row: ChildRow) => !props.readOnly && (row.pk === undefined || m.can(target.name, 'delete'));
   const set = (key: number, patch: Partial<ChildRow>) => props.onChange(rows.map((r) => (r.key === key ? { ...r, ...patch } : r)));
   const title = `${rel.name} (${target.name})`;
 
@@ -382,7 +385,7 @@ function ChildrenEditor(props: {
     <section class="card" aria-label={title}>
       <div class="section-head">
         <h2>{title}</h2>
-        {!props.readOnly && (rel.type !== 'one_to_one' || live.length === 0) && (
+        {canCreate && (rel.type !== 'one_to_one' || live.length === 0) && (
           <button type="button" onClick={() => props.onChange([...rows, { key: ++rowKey, values: {} }])}>
             Add {target.name}
           </button>
@@ -399,9 +402,10 @@ function ChildrenEditor(props: {
               {target.name} {live.indexOf(row) + 1}
               {row.pk !== undefined && <small class="muted"> · {String(row.pk).slice(0, 8)}</small>}
             </legend>
-            <div class="form-grid">
+            {/* the values only: a row that may not be changed may still be removed */}
+            <fieldset class="bare form-grid" disabled={!canEdit(row)}>
               {fields
-                .filter((f) => shown(f, row))
+                .filter((f) => shown(f, row) && (row.pk === undefined || f.name !== pk))
                 .map((f) => (
                   <FieldInput
                     key={f.name}
@@ -418,8 +422,8 @@ function ChildrenEditor(props: {
                     }}
                   />
                 ))}
-            </div>
-            {!props.readOnly && (
+            </fieldset>
+            {canRemove(row) && (
               <button
                 type="button"
                 class="ghost danger"
