@@ -8,6 +8,8 @@ import { loadKey, type CompiledRule } from '../metadata/compiled-rules.js';
 import type { Record_ } from './context.js';
 import { loadRelated } from './related.js';
 import { fieldValue } from './field-value.js';
+import { setFileValue } from './write/file-value.js';
+import type { RowPlan } from './write/plan.js';
 import { ownValue } from '../collections.js';
 import { PROTO_KEY } from '../metadata/types.js';
 
@@ -92,6 +94,8 @@ export interface RuleTarget {
   action: 'create' | 'update' | 'delete';
   /** Writable values of the row; computed results land here too. */
   values?: Record_;
+  /** File ids of the row queued for the files stage; a computed file id joins them. */
+  files?: RowPlan['files'];
 }
 
 /**
@@ -146,7 +150,12 @@ export async function runRules(db: Queryable, caller: Caller, now: Date, target:
     if (field !== PROTO_KEY) target.record[field] = value;
     const meta = target.entity.fields.get(field);
     if (!meta || !target.values) continue; // not an entity field: dropped at write time
-    // A file field is a type error here too: only the files stage, after the rules, resolves file ids.
+    if (meta.type === 'file' && target.files) {
+      // As if sent (files.md): "any result type" (rules.md) includes a file id, resolved after the rules.
+      const problem = setFileValue(meta, value, field, { values: target.values, files: target.files });
+      if (problem) details.push(problem);
+      continue;
+    }
     const checked = fieldValue(meta, value, field);
     if (checked.ok) target.values[field] = checked.value;
     else details.push(checked.detail);

@@ -10,9 +10,23 @@ import { setFileValue } from './write/file-value.js';
 import { at, prefixDetails, type RowPlan } from './write/plan.js';
 import type { StageContext } from './write/stages.js';
 import { isoSeconds } from '../types/time.js';
+import { timestampMillis } from '../types/coerce.js';
+import type { FieldMeta } from '../metadata/registry.js';
 import { PROTO_KEY } from '../metadata/types.js';
 
-const state = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+/** A state as compared (spec: "as strings"; a stored null is ''); a stored timestamp reads as its RFC 3339 output. */
+const state = (v: unknown) => (v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v));
+
+/**
+ * Whether two states are the same: equal text, or on a timestamp field the same instant. A timestamp is read
+ * back as an instant and may be sent or named in a definition in any offset or precision.
+ */
+function sameState(f: FieldMeta | undefined, a: string, b: string): boolean {
+  if (a === b) return true;
+  if (f?.type !== 'timestamp' || a === '' || b === '') return false;
+  const instant = timestampMillis(a);
+  return !Number.isNaN(instant) && instant === timestampMillis(b);
+}
 
 /** A create_record data value: `record.x` / `old.x` paths, "now", or a literal. */
 function resolveData(value: unknown, record: Record_, old: Record_ | null, now: string): unknown {
@@ -46,8 +60,12 @@ export async function runStateMachines(sc: StageContext, row: RowPlan): Promise<
       continue;
     }
     const prev = state(row.current?.[m.field]);
-    if (next === prev) continue;
-    const t = m.transitions.find((x: CompiledTransition) => x.to === next && x.from.has(prev));
+    const f = row.entity.fields.get(m.field);
+    if (sameState(f, next, prev)) continue;
+    const t = m.transitions.find(
+      (x: CompiledTransition) =>
+        sameState(f, x.to, next) && (x.from.has(prev) || (f?.type === 'timestamp' && [...x.from].some((s) => sameState(f, s, prev)))),
+    );
     // Workflow writes may move a record to any state (spec: workflows.md set_field); a matching
     // transition still runs its actions, without role or guard checks.
     if (sc.origin === 'workflow') {

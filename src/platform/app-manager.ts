@@ -1,4 +1,4 @@
-import { hasNul } from '../types/text.js';
+import { hasNul, unstorableWhat } from '../types/text.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
@@ -225,7 +225,9 @@ export class AppManager {
       throw invalid('display_name must be a string');
     }
     // Checked before the database is created: PostgreSQL text cannot hold it, and the insert would fail late.
-    if (hasNul(input.display_name)) throw invalid('display_name must not contain NUL characters');
+    if (typeof input.display_name === 'string' && hasNul(input.display_name)) {
+      throw invalid(`display_name must not contain ${unstorableWhat(input.display_name)}`);
+    }
     const placedOn = this.placement.choose(input.database);
     const server = this.placement.server(placedOn);
     const admin = adminSeed(input);

@@ -63,6 +63,12 @@ function validClock(text: string): boolean {
   return clock && (m[5] === undefined || (Number(m[5]) <= 15 && Number(m[6] ?? 0) <= 59));
 }
 
+/** The instant a timestamp text names, in epoch milliseconds; NaN for text that is no timestamp. */
+export function timestampMillis(text: string): number {
+  const t = text.trim();
+  return TIMESTAMP_RE.test(t) ? Date.parse(isoInstant(t)) : Number.NaN;
+}
+
 /** A timestamp as PostgreSQL reads it (no offset = UTC, the session zone), in the form Date.parse reads exactly. */
 function isoInstant(text: string): string {
   if (text.length === 10) return `${text}T00:00:00Z`;

@@ -37,6 +37,9 @@ export const MAX_ATTEMPTS_LIMIT = 100;
 const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Values may hold anything printable; CR, LF and NUL would split or break the request.
 const HEADER_VALUE_BAD_RE = /[\r\n\0]/;
+// A header value is a byte string: tab, printable ASCII and Latin-1 (what node:http sends); anything else makes
+// every call fail before it is sent, so it is refused at save instead.
+const HEADER_VALUE_NOT_BYTES_RE = /[^\t\x20-\x7e\x80-\xff]/;
 
 const absent = (v: unknown): boolean => v === undefined || v === null;
 
@@ -100,6 +103,7 @@ function parseHeaders(value: unknown): Record<string, string> {
     if (!HEADER_NAME_RE.test(name)) throw invalid(`headers: invalid header name "${name}"`);
     if (typeof v !== 'string') throw invalid(`headers.${name} must be a string`);
     if (HEADER_VALUE_BAD_RE.test(v)) throw invalid(`headers.${name} must not contain line breaks or NUL`);
+    if (HEADER_VALUE_NOT_BYTES_RE.test(v)) throw invalid(`headers.${name} must contain only printable Latin-1 characters`);
     out[name] = v;
   }
   return out;

@@ -1,5 +1,5 @@
 import type { Database, Queryable } from '../db/database.js';
-import { invalid, invalidPayload, notFound } from '../errors.js';
+import { conflict, invalid, invalidPayload, notFound } from '../errors.js';
 import { UUID_RE } from '../types/ids.js';
 import { exactJson } from '../db/exact-json.js';
 import type { Backoff, Hook } from './definition.js';
@@ -137,15 +137,25 @@ export type RetriedLog = Pick<
   'id' | 'webhook_id' | 'entity' | 'hook' | 'url' | 'method' | 'status' | 'attempt' | 'max_attempts' | 'next_retry_at' | 'updated_at'
 >;
 
-/** POST /_admin/webhook-logs/:id/retry — due now for the retry job; `attempt` is kept. */
+/**
+ * POST /_admin/webhook-logs/:id/retry — due now for the retry job; `attempt` is kept. A log whose call is in
+ * flight is refused (409): making it due would let the retry job claim it again and send a second call at the
+ * same time, the first one's outcome then being counted as an interrupted attempt on top of its own.
+ */
 export async function retryLog(db: Queryable, id: string): Promise<RetriedLog> {
-  await getLog(db, id);
+  const log = await getLog(db, id);
+  // The in-flight test is part of the UPDATE: after waiting for a concurrent claim's row lock, it is re-read.
   const rows = await db.query<RetriedLog>(
     `UPDATE _webhook_logs SET status = 'retrying', next_retry_at = NOW(), updated_at = NOW()
-      WHERE id = $1 AND status IN ('failed', 'retrying')
+      WHERE id = $1 AND status IN ('failed', 'retrying') AND NOT COALESCE(${IN_FLIGHT}, false)
       RETURNING id, webhook_id, entity, hook, url, method, status, attempt, max_attempts, next_retry_at, updated_at`,
-    [id],
+    [log.id],
   );
-  if (!rows[0]) throw invalid('Can only retry failed or retrying webhook logs');
-  return rows[0];
+  if (rows[0]) return rows[0];
+  const [row] = await db.query<{ in_flight: boolean }>(
+    `SELECT status = 'retrying' AND COALESCE(${IN_FLIGHT}, false) AS in_flight FROM _webhook_logs WHERE id = $1`,
+    [log.id],
+  );
+  if (row?.in_flight) throw conflict(`Webhook log ${log.id} is being delivered; retry it after the call ends`);
+  throw invalid('Can only retry failed or retrying webhook logs');
 }

@@ -20,12 +20,12 @@ function storedFileString(value: string): Record_ | undefined {
 }
 
 /**
- * Puts a value into a `file` field of the row (spec: files.md §file field type), whether the client sent it
- * or a state-machine `set_field` action set it: a file id is resolved to its metadata by the files stage,
- * after rules and state machines; an object (or a legacy client's JSON string of one) is stored as given;
- * null clears the field. A value set later replaces an id queued earlier. Anything else → the 422 detail.
+ * Puts a value into a `file` field of the row (spec: files.md §file field type), whether the client sent it,
+ * a computed rule produced it or a state-machine `set_field` action set it: a file id is resolved to its
+ * metadata by the files stage, after rules and state machines; an object (or a legacy client's JSON string
+ * of one) is stored as given; null clears the field. A value set later replaces an id queued earlier. Anything else → the 422 detail.
  */
-export function setFileValue(f: FieldMeta, value: unknown, where: string, row: RowPlan): ErrorDetail | undefined {
+export function setFileValue(f: FieldMeta, value: unknown, where: string, row: Pick<RowPlan, 'values' | 'files'>): ErrorDetail | undefined {
   for (let i = row.files.length - 1; i >= 0; i--) if (row.files[i]!.field === f.name) row.files.splice(i, 1);
   if (value === null) {
     row.values[f.name] = null;

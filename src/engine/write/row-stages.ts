@@ -24,6 +24,7 @@ const rulesStage: RowStage = {
           pk: row.current?.[row.entity.pk.name],
           action: row.op === 'insert' ? 'create' : 'update',
           values: row.values,
+          files: row.files,
         },
         found,
       );

@@ -1,4 +1,4 @@
-import { unstorablePath } from '../../types/text.js';
+import { findUnstorable, unstorableWhat } from '../../types/text.js';
 import { RocketError } from '../../errors.js';
 import type { FastifyInstance } from 'fastify';
 import { type Area, requireAccess, resolveApp, type Services } from '../context.js';
@@ -43,10 +43,12 @@ const adminArea: Area = async (area, { services }) => {
   // Definitions are stored as text and jsonb, which cannot hold NUL (or a lone surrogate): one 422 naming the key
   // for every admin write, rather than a check in each definition's validator.
   area.addHook('preValidation', (request, _reply, done) => {
-    const field = unstorablePath(request.body);
-    if (field === undefined) return done();
-    const message = `${/^[^.[]*/.exec(field)![0] || 'The body'} must not contain NUL characters`;
-    done(new RocketError('VALIDATION_FAILED', message, field ? [{ field, rule: 'type', message: `${field} must not contain NUL characters` }] : []));
+    const found = findUnstorable(request.body);
+    if (found === undefined) return done();
+    const { path: field, text } = found;
+    const what = unstorableWhat(text);
+    const message = `${/^[^.[]*/.exec(field)![0] || 'The body'} must not contain ${what}`;
+    done(new RocketError('VALIDATION_FAILED', message, field ? [{ field, rule: 'type', message: `${field} must not contain ${what}` }] : []));
   });
   for (const routes of ADMIN_ROUTES) await routes(area, services);
 };
