@@ -84,7 +84,8 @@ export class RefusedBody {
 /** A parsed request body that must be a JSON object; anything else is 400 INVALID_PAYLOAD. */
 export function objectPayload(body: unknown, message = 'Invalid request body'): Record<string, unknown> {
   if (body instanceof RefusedBody) throw body.error;
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidPayload(message);
+  // A Number object is a whole body of one number parsed exactly (9007199254740993): no object either.
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || body instanceof Number) throw invalidPayload(message);
   return body as Record<string, unknown>;
 }
 

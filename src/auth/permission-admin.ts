@@ -1,4 +1,6 @@
 import type { Database } from '../db/database.js';
+import { exactJson } from '../db/exact-json.js';
+import { ExactNumber } from '../db/exact-number.js';
 import { invalid, invalidPayload, notFound } from '../errors.js';
 import {
   CONDITION_OPERATORS,
@@ -12,7 +14,10 @@ import { optionalRoles } from './users.js';
 import { UUID_RE } from '../types/ids.js';
 import { instantValue } from '../types/condition-values.js';
 
-/** Admin API of permission policies (spec: auth.md §Permissions, Admin API). */
+/**
+ * Admin API of permission policies (spec: auth.md §Permissions, Admin API). Conditions are stored with exactJson:
+ * a value beyond a double's digits (an int8's 9007199254740993) matches that value, not its rounded neighbour.
+ */
 
 export interface PermissionRow {
   id: string;
@@ -64,7 +69,7 @@ export async function createPermission(app: PermissionsContext, body: Record<str
   const input = parsePermissionInput(body);
   const rows = await app.db.query<{ id: string }>(
     `INSERT INTO _permissions (entity, action, roles, conditions) VALUES ($1, $2, $3::text[], $4::jsonb) RETURNING id`,
-    [input.entity, input.action, input.roles, JSON.stringify(input.conditions)],
+    [input.entity, input.action, input.roles, exactJson(input.conditions)],
   );
   await app.reload();
   return echo(rows[0]!.id, input);
@@ -77,7 +82,7 @@ export async function updatePermission(app: PermissionsContext, id: string, body
   const rows = await app.db.query<{ id: string }>(
     `UPDATE _permissions SET entity = $2, action = $3, roles = $4::text[], conditions = $5::jsonb, updated_at = NOW()
      WHERE id = $1 RETURNING id`,
-    [id, input.entity, input.action, input.roles, JSON.stringify(input.conditions)],
+    [id, input.entity, input.action, input.roles, exactJson(input.conditions)],
   );
   if (!rows[0]) throw notFound(`Permission not found: ${id}`);
   await app.reload();
@@ -127,8 +132,10 @@ function validateCondition(c: unknown, at: string): PermissionCondition {
   return { field: field.trim(), operator, value };
 }
 
-const isScalar = (v: unknown): v is string | number | boolean =>
-  typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean';
+/** A finite number, exactly parsed (an ExactNumber: an int8 beyond 2^53, compared by its digits) or not. */
+const isNumber = (v: unknown): v is number | ExactNumber => (typeof v === 'number' || v instanceof ExactNumber) && Number.isFinite(Number(v));
+
+const isScalar = (v: unknown): v is string | number | ExactNumber | boolean => typeof v === 'string' || isNumber(v) || typeof v === 'boolean';
 
 function variableProblem(v: unknown, allowRoles: boolean): string | undefined {
   if (typeof v !== 'string' || !v.startsWith('$user.')) return undefined;
@@ -156,7 +163,7 @@ function valueProblem(operator: PermissionCondition['operator'], value: unknown)
       }
       return undefined;
     default:
-      if (typeof value === 'number' && Number.isFinite(value)) return undefined;
+      if (isNumber(value)) return undefined;
       if (instantValue(value) !== undefined) return undefined;
       return `must be a number or a date for operator ${operator}`;
   }

@@ -19,6 +19,7 @@ const SECRET_KEYS = new Set(['password', 'password_hash', 'token']);
 function redact(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redact);
   if (value instanceof Date) return value.toISOString();
+  if (value instanceof Number) return value; // an ExactNumber (a threshold or default beyond 2^53): logged with its digits
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) if (!SECRET_KEYS.has(k)) out[k] = redact(v);

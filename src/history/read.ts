@@ -3,8 +3,9 @@ import { entityOf, type OpContext } from '../engine/context.js';
 import { Params } from '../db/params.js';
 import { pageOf } from '../engine/list-query.js';
 import { scopeSql, whereSql } from '../metadata/sql/conditions.js';
-import { findRecord, recordNotFound } from '../engine/read.js';
+import { findRecord, looksLikePk, recordNotFound } from '../engine/read.js';
 import { invalidPayload, notFound } from '../errors.js';
+import type { EntityMeta } from '../metadata/registry.js';
 import { UUID_RE } from '../types/ids.js';
 import { coerceInput } from '../types/coerce.js';
 import { HISTORY_ACTIONS, type Actor, type Changes, type HistoryAction } from './entries.js';
@@ -77,6 +78,18 @@ async function pageOfEntries(ctx: OpContext, conds: string[], params: Params, q:
 }
 
 /**
+ * A deleted row's key as entries store it (`String` of the value the database returned): a URL may spell it
+ * otherwise (an upper-case UUID, `007`); undefined when the key column could not hold it (no such record).
+ */
+function storedKey(entity: EntityMeta, id: string): string | undefined {
+  if (!looksLikePk(entity, id)) return undefined;
+  const type = entity.def.primary_key.type;
+  if (type === 'uuid') return id.toLowerCase();
+  if (type === 'int' || type === 'bigint') return BigInt(id).toString();
+  return id;
+}
+
+/**
  * GET /:entity/:id/_history — the caller must be able to read the record as
  * it is now (row conditions included); a deleted record's history is for admins.
  */
@@ -86,8 +99,9 @@ export async function recordHistory(ctx: OpContext, entityName: string, id: stri
   const scope = ctx.app.permissions.readScope(ctx.caller, entity.name);
   const row = await findRecord(ctx.app.db, entity, id, { scope: (p) => scopeSql(entity, scope, p) });
   if (!row && !ctx.caller.isAdmin) throw recordNotFound(entity, id);
+  const recordId = row ? String(row[entity.pk.name]) : storedKey(entity, id);
+  if (recordId === undefined) throw recordNotFound(entity, id);
   const params = new Params();
-  const recordId = row ? String(row[entity.pk.name]) : id;
   const conds = [`entity = ${params.add(entity.name, 'text')}`, `record_id = ${params.add(recordId, 'text')}`];
   const found = await pageOfEntries(ctx, conds, params, q);
   if (!row && found.meta.total === 0) throw recordNotFound(entity, id);
@@ -122,7 +136,8 @@ export async function auditLog(ctx: OpContext, q: Query): Promise<HistoryPage> {
     // Actors are users and platform admins, both named by UUIDs; the job actor has none.
     if (key === 'actor_id' && v !== undefined && !UUID_RE.test(v))
       throw invalidPayload(`Invalid actor_id filter: ${JSON.stringify(v)} is not a UUID`);
-    if (v !== undefined) conds.push(`${key} = ${params.add(v, 'text')}`);
+    // Actor ids are stored as PostgreSQL writes UUIDs (lower case); an upper-case spelling names the same actor.
+    if (v !== undefined) conds.push(`${key} = ${params.add(key === 'actor_id' ? v.toLowerCase() : v, 'text')}`);
   }
   const action = filterValue(q, 'action');
   if (action !== undefined) {

@@ -1,4 +1,5 @@
 import type { AdminApp } from './admin-app.js';
+import { exactJson } from '../db/exact-json.js';
 import { conflict, objectPayload, notFound, validationFailed } from '../errors.js';
 import { parseEntityDefinition } from './entity-definition.js';
 import { applyIndexesInTransaction, buildIndexesConcurrently, dropIndexesConcurrently, planIndexes } from './index-migration.js';
@@ -136,7 +137,8 @@ export async function createEntity(app: AdminApp, body: unknown, audit: Audit = 
   try {
     await saveEntity(app, def, async (tx) => {
       await clashWith(tx);
-      await tx.query('INSERT INTO _entities (name, table_name, definition) VALUES ($1, $2, $3::jsonb)', [def.name, def.table, JSON.stringify(def)]);
+      // exactJson: a default beyond a double's digits (an ExactNumber) is stored as that number, not as a string.
+      await tx.query('INSERT INTO _entities (name, table_name, definition) VALUES ($1, $2, $3::jsonb)', [def.name, def.table, exactJson(def)]);
       await migrateEntity(tx, def);
       await audit(tx, { collection: '_entities', key: def.name, action: 'create', before: null, after: def });
     });
@@ -164,7 +166,7 @@ export async function updateEntity(app: AdminApp, name: string, body: unknown, a
     await tx.query('UPDATE _entities SET table_name = $2, definition = $3::jsonb, updated_at = NOW() WHERE name = $1', [
       name,
       def.table,
-      JSON.stringify(def),
+      exactJson(def),
     ]);
     if (before.definition.soft_delete && !def.soft_delete && def.table === before.definition.table) {
       // Without soft delete every row is live again: rows deleted earlier would come back.

@@ -1,3 +1,4 @@
+import { ExactNumber } from '../db/exact-number.js';
 import { coerceInput } from '../types/coerce.js';
 import { FIELD_TYPES, type FieldType } from '../types/field-types.js';
 import { RESERVED_INDEX_PREFIXES, declaredIndexes } from './indexes.js';
@@ -81,28 +82,34 @@ function field(p: Problems, raw: unknown, i: number, stored: boolean): FieldDef 
     else def.auto = raw.auto;
   }
   if (raw.enum !== undefined && raw.enum !== null) {
-    if (!Array.isArray(raw.enum) || raw.enum.some((v) => typeof v !== 'string' && typeof v !== 'number')) {
+    // A number (9007199254740993 parsed exactly is an ExactNumber) is listed as its text, digit for digit.
+    if (!Array.isArray(raw.enum) || raw.enum.some((v) => typeof v !== 'string' && typeof v !== 'number' && !(v instanceof ExactNumber))) {
       p.add(`${at}.enum`, `${at}.enum must be an array of strings`);
     } else if (raw.enum.length > 0) {
       def.enum = raw.enum.map(String);
     }
   }
   if (raw.default !== undefined && raw.default !== null) {
+    // An ExactNumber is a number a double would round (a bigint default beyond 2^53): kept with its digits.
     const d = raw.default;
-    if (typeof d === 'object') {
+    if (typeof d === 'object' && !(d instanceof ExactNumber)) {
       p.add(`${at}.default`, `${at}.default must be a JSON scalar`);
     } else if (def.type === 'file') {
       p.add(`${at}.default`, `${at}.default is not supported for file fields`);
     } else if (!coerceInput(def, d).ok) {
-      p.add(`${at}.default`, `${at}.default ${JSON.stringify(d)} is not a valid ${def.type} value`);
+      p.add(`${at}.default`, `${at}.default ${shown(d)} is not a valid ${def.type} value`);
     } else if (def.enum && !def.enum.includes(String(d))) {
-      p.add(`${at}.default`, `${at}.default ${JSON.stringify(d)} is not one of the enum values`);
+      p.add(`${at}.default`, `${at}.default ${shown(d)} is not one of the enum values`);
     } else {
-      def.default = d as JsonScalar;
+      // A float column keeps a double: its default is the double it stores.
+      def.default = d instanceof ExactNumber && def.type === 'float' ? Number(d) : (d as JsonScalar | ExactNumber);
     }
   }
   return def;
 }
+
+/** A default as its JSON text in a message (an ExactNumber's digits, not a quoted string). */
+const shown = (d: unknown) => (d instanceof ExactNumber ? d.digits : JSON.stringify(d));
 
 /** JSON values are not filtered or sorted on, and a large one would not fit a btree entry. */
 const UNINDEXABLE = new Set<FieldType>(['json', 'file']);

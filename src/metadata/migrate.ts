@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../db/database.js';
+import { exactJson } from '../db/exact-json.js';
 import { isPgError } from '../db/pg-errors.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { RocketError, validationFailed } from '../errors.js';
@@ -106,7 +107,8 @@ const SAFE_WIDENING: Record<string, readonly string[]> = {
 
 function defaultSql(field: FieldDef): string | undefined {
   if (field.default === undefined || field.default === null) return undefined;
-  const text = field.type === 'json' ? JSON.stringify(field.default) : String(field.default);
+  // exactJson / String: an ExactNumber default keeps its digits (JSON.stringify would quote them).
+  const text = field.type === 'json' ? exactJson(field.default) : String(field.default);
   return `${quoteLiteral(text)}::${sqlType(field)}`;
 }
 

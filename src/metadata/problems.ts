@@ -18,4 +18,6 @@ export class Problems {
   }
 }
 
-export const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** A JSON object: not an array, nor an exactly parsed number (an ExactNumber is a Number object). */
+export const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Number);

@@ -1,9 +1,13 @@
+import { exactJson } from '../db/exact-json.js';
 import { objectPayload, notFound } from '../errors.js';
 import type { AdminApp } from './admin-app.js';
 import { UUID_RE } from '../types/ids.js';
 import { parseStateMachine, type StateMachineInput } from './state-machine-definition.js';
 
-/** State machine admin operations (spec: state-machines.md §Admin API). */
+/**
+ * State machine admin operations (spec: state-machines.md §Admin API). Definitions are stored with exactJson: a
+ * set_field value beyond a double's digits (a bigint's 9007199254740993) stays that number.
+ */
 
 export type StateMachineObject = StateMachineInput & { id: string };
 export type StateMachineRow = StateMachineObject & { created_at: Date; updated_at: Date };
@@ -24,7 +28,7 @@ export async function createStateMachine(app: AdminApp, input: unknown): Promise
   const sm = parseStateMachine(objectPayload(input), app.registry);
   const rows = await app.db.query<{ id: string }>(
     'INSERT INTO _state_machines (entity, field, definition, active) VALUES ($1, $2, $3::jsonb, $4) RETURNING id',
-    [sm.entity, sm.field, JSON.stringify(sm.definition), sm.active],
+    [sm.entity, sm.field, exactJson(sm.definition), sm.active],
   );
   await app.reload();
   return { id: rows[0]!.id, ...sm };
@@ -37,7 +41,7 @@ export async function updateStateMachine(app: AdminApp, id: string, input: unkno
     id,
     sm.entity,
     sm.field,
-    JSON.stringify(sm.definition),
+    exactJson(sm.definition),
     sm.active,
   ]);
   await app.reload();

@@ -5,7 +5,7 @@ import type { EntityMeta } from './registry.js';
 import { quoteIdent } from '../db/quote.js';
 import { RocketError, invalid, invalidPayload } from '../errors.js';
 import { Params } from '../db/params.js';
-import { ExactNumber, plainNumbers } from '../db/exact-number.js';
+import { plainNumbers } from '../db/exact-number.js';
 import { insertSampleSql } from './sql/statements.js';
 import type { AdminApp } from './admin-app.js';
 import { createEntity, createRelation } from './admin.js';
@@ -40,6 +40,8 @@ export interface ExportDocument {
 
 /** Sections whose items the spec imports before permissions (step 5); the others follow permissions, in the order given. */
 const BEFORE_PERMISSIONS = new Set(['workflows']);
+/** Parts of an import read with their exact numbers, as their admin APIs read them (see importUnlocked). */
+const EXACT_SECTIONS = new Set(['entities', 'rules', 'state_machines', 'workflows', 'permissions', 'sample_data']);
 /** Sections the spec knows: without a feature to import them, their items are reported as skipped. */
 const SPEC_SECTIONS = ['workflows', 'webhooks', 'ui_configs'];
 
@@ -185,16 +187,14 @@ async function importUnlocked(
   };
   const sent = isObject(body.data) && body.version === undefined ? body.data : body;
   // The body may hold ExactNumber values (numbers a double would round, parsed exactly). Sample rows keep them,
-  // so a bigint, decimal or json value stores the digits sent, and so do rules, as the rules admin API keeps a
-  // threshold beyond a double (an exported rule then matches itself on re-import); the rest of the metadata is
-  // read as plain numbers, as its admin API reads it.
-  const { sample_data: sampleData, rules, ...metadata } = sent;
-  const topLevel = (v: unknown) => (v instanceof ExactNumber ? Number(v) : v);
-  const doc: Json = {
-    ...(plainNumbers(metadata) as Json),
-    rules: Array.isArray(rules) ? rules.map(topLevel) : topLevel(rules),
-    sample_data: topLevel(sampleData),
-  };
+  // so a bigint, decimal or json value stores the digits sent, and so do the sections whose admin APIs keep them
+  // (a rule threshold, a field default or enum value, a state-machine or workflow set_field value, a permission
+  // condition value beyond a double: an export re-imports as it was); the rest of the metadata is read as plain
+  // numbers, as its admin API reads it. isObject counts no ExactNumber as an object, so one in place of an item
+  // or row is refused as such.
+  // fromEntries and spread define own keys: a `__proto__` key (the command line parses without refusing one) stays a key.
+  const part = (exact: boolean) => Object.fromEntries(Object.entries(sent).filter(([key]) => EXACT_SECTIONS.has(key) === exact));
+  const doc: Json = { ...(plainNumbers(part(false)) as Json), ...part(true) };
   // JSON text of the version: a string "1" must not read as version 1.
   if (doc.version !== 1) throw invalid(`Unsupported export version: ${doc.version === undefined ? '' : JSON.stringify(doc.version)}`);
 
@@ -362,11 +362,10 @@ function sampleRowsOf(data: Json, key: string, errors: string[]): Json[] {
     errors.push(`Record ${key}: rows must be an array; skipped`);
     return [];
   }
-  // An ExactNumber (a number parsed with its exact digits) is an object to isObject, not a row.
-  const isRow = (row: unknown): row is Json => isObject(row) && !(row instanceof ExactNumber);
+  // isObject counts no ExactNumber (a number parsed with its exact digits) as a row.
   return rows.filter((row: unknown, i): row is Json => {
-    if (!isRow(row)) errors.push(`Record ${key}: row ${i} must be an object; skipped`);
-    return isRow(row);
+    if (!isObject(row)) errors.push(`Record ${key}: row ${i} must be an object; skipped`);
+    return isObject(row);
   });
 }
 

@@ -1,4 +1,5 @@
 import type { FieldType } from '../types/field-types.js';
+import type { ExactNumber } from '../db/exact-number.js';
 
 /** Metadata shapes as stored in `_entities.definition` / `_relations.definition` (normalised). */
 
@@ -12,7 +13,8 @@ export interface FieldDef {
   type: FieldType;
   required?: boolean;
   unique?: boolean;
-  default?: JsonScalar;
+  /** A number a double would round (a bigint beyond 2^53) is kept as an ExactNumber. */
+  default?: JsonScalar | ExactNumber;
   nullable?: boolean;
   enum?: string[];
   precision?: number;

@@ -196,7 +196,8 @@ export function inputFieldSchema(entity: EntityMeta, f: FieldMeta): Schema {
   }
   // Not as `default`: code generators (openapi-typescript) make defaulted properties mandatory.
   if (f.default !== undefined) {
-    notes.push(`Default: ${JSON.stringify(f.default)}.`);
+    // A Number object is an ExactNumber (a bigint default beyond 2^53): its digits, not JSON's quoted string.
+    notes.push(`Default: ${f.default instanceof Number ? String(f.default) : JSON.stringify(f.default)}.`);
     schema = { ...schema, 'x-rocket-default': f.default };
   }
   return notes.length ? { ...schema, description: notes.join(' ') } : schema;

@@ -5,6 +5,7 @@ import type { InlineWrite } from '../engine/write/inline.js';
 import type { WriteEvent } from '../engine/write/execute.js';
 import type { EntityMeta } from '../metadata/registry.js';
 import { IDENTIFIER_RE } from '../metadata/types.js';
+import { exactJson } from '../db/exact-json.js';
 
 /**
  * Capture: every change goes into `_realtime_pending` inside the write's own
@@ -94,6 +95,8 @@ export async function insertChanges(tx: Queryable, changes: readonly Change[], a
        FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (entity text, action text, record_id text, row jsonb,
             changed text[], by text)) WITH ORDINALITY AS x
       ORDER BY x.ordinality`,
-    [JSON.stringify(changes), at],
+    // Exact: a number a double would change (in an int8, a decimal or a json field) keeps its digits and stays a
+    // number; JSON.stringify would write it as a string, which a json field's event would then show.
+    [exactJson(changes), at],
   );
 }

@@ -117,18 +117,24 @@ export class CaptureLeases {
     }
   }
 
-  /** Takes or renews the lease of `app`; when capture was off here, resolves once every running instance captures. */
-  async take(app: string): Promise<void> {
+  /**
+   * Takes or renews the lease of `app`; when capture was off here, resolves once every running instance captures.
+   * Resolves to whether the lease had lapsed (or never existed): writes may then have gone uncaptured.
+   */
+  async take(app: string): Promise<boolean> {
     const wasActive = this.active(app);
     this.extend(app, LEASE_MS);
-    await this.mgmt.query(
-      `INSERT INTO _realtime_leases (app, until) VALUES ($1, now() + make_interval(secs => $2::int))
-       ON CONFLICT (app) DO UPDATE SET until = GREATEST(_realtime_leases.until, EXCLUDED.until)`,
+    const rows = await this.mgmt.query<{ lapsed: boolean }>(
+      `WITH prev AS (SELECT until > now() AS live FROM _realtime_leases WHERE app = $1)
+       INSERT INTO _realtime_leases (app, until) VALUES ($1, now() + make_interval(secs => $2::int))
+       ON CONFLICT (app) DO UPDATE SET until = GREATEST(_realtime_leases.until, EXCLUDED.until)
+       RETURNING NOT COALESCE((SELECT live FROM prev), false) AS lapsed`,
       [app, LEASE_MS / 1000],
     );
+    const lapsed = rows[0]?.lapsed ?? true;
     if (wasActive) {
       this.notices.announce(app, this.origin, LEASE_NOTICE);
-      return;
+      return lapsed;
     }
     const missing = new Set([this.origin, ...(await this.liveInstances())]);
     let timer: NodeJS.Timeout | undefined;
@@ -172,6 +178,7 @@ export class CaptureLeases {
     this.notices.announce(app, this.origin, JOIN_NOTICE);
     await acknowledged;
     clearTimeout(timer);
+    return lapsed;
   }
 
   /** The instances whose heartbeat is fresh. */

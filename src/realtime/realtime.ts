@@ -16,7 +16,7 @@ import { byOf, captureSql, changeOf, insertChanges, type Change } from './captur
 import { AppFeed, type RealtimeApp, type Subscriber } from './feed.js';
 import { CaptureLeases, RENEW_MS, type Notices } from './leases.js';
 import { pruneRealtime, type Retention } from './prune.js';
-import { hasPending, sequence, type Sequenced } from './sequencer.js';
+import { hasPending, markCaptureGap, sequence, type Sequenced } from './sequencer.js';
 import { EventStream } from './stream.js';
 import type { SubscriptionRequest } from './subscription.js';
 
@@ -238,8 +238,13 @@ export class Realtime {
   // --- streams ------------------------------------------------------------------------------------
 
   /** Before a stream of `app` opens: capture is on on every instance once this resolves. */
-  async admit(app: string): Promise<void> {
-    await this.leases.take(app);
+  async admit(app: { name: string; db: Database }): Promise<void> {
+    await this.takeLease(app);
+  }
+
+  /** Takes or renews `app`'s capture lease; after a lapse, resuming from before it must reset (sequencer.ts). */
+  private async takeLease(app: { name: string; db: Database }): Promise<void> {
+    if (await this.leases.take(app.name)) await markCaptureGap(app.db);
   }
 
   /** Runs a stream on a hijacked response: `ready`, then resume or `reset`, then live events. */
@@ -340,7 +345,10 @@ export class Realtime {
   /** Keeps this instance's heartbeat and the leases of apps with streams. */
   private async renew(): Promise<void> {
     await this.leases.beat();
-    for (const [name, feed] of this.feeds) if (feed.subscribers.size > 0) await this.leases.take(name);
+    for (const [name, feed] of this.feeds) {
+      const app = this.apps.get(name);
+      if (app && feed.subscribers.size > 0) await this.takeLease(app);
+    }
   }
 
   private async sweep(): Promise<void> {

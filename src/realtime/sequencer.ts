@@ -70,3 +70,16 @@ export async function visibleLast(db: Database): Promise<{ last: number; prunedT
   const row = rows[0];
   return { last: Number(row?.last ?? 0), prunedThrough: Number(row?.pruned ?? 0) };
 }
+
+/**
+ * Writes went uncaptured (no stream of the app anywhere for a while, so no lease): the log has a hole that
+ * no reader can see. An id is burnt as its marker and counts as pruned, so a Last-Event-ID from before the
+ * hole gets `reset` rather than a replay that silently misses those writes; events captured from now on
+ * take ids after it. Under the sequencer's lock, so no run numbers events around it.
+ */
+export async function markCaptureGap(db: Database): Promise<void> {
+  await db.query(
+    `WITH gate AS (SELECT pg_advisory_xact_lock(${SEQUENCER_LOCK}) IS NOT NULL AS ok)
+     UPDATE _realtime_state SET pruned_through = GREATEST(pruned_through, nextval('_realtime_event_id')) WHERE (SELECT ok FROM gate)`,
+  );
+}

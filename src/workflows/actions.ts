@@ -1,3 +1,4 @@
+import { exactJson } from '../db/exact-json.js';
 import { SYSTEM_ACTOR } from '../auth/caller.js';
 import type { ActingFor, EngineApp } from '../engine/context.js';
 import type { StoredEffect } from '../engine/outbox.js';
@@ -66,7 +67,8 @@ async function webhook(app: EngineApp, run: ActionRun, a: Record<string, unknown
   if (typeof a.url !== 'string' || !/^https?:\/\//i.test(a.url)) throw new ActionError(`invalid webhook url: ${String(a.url ?? '')}`);
   const method = typeof a.method === 'string' && a.method !== '' ? a.method.toUpperCase() : 'POST';
   const callOut = app.extensions.callOut ?? DEFAULT_CALL_OUT;
-  const body = method === 'GET' || method === 'HEAD' ? '' : JSON.stringify(run.context);
+  // exactJson: an int8 beyond 2^53 in the context is sent as that number, not as a string of its digits.
+  const body = method === 'GET' || method === 'HEAD' ? '' : exactJson(run.context);
   const res = await callOut({ url: a.url, method, headers: {}, body });
   if (res.status === 0) throw new ActionError(`webhook ${method} ${a.url} failed: ${res.error}`);
   if (!res.ok) throw new ActionError(`webhook ${method} ${a.url} answered ${res.status}`);
@@ -104,7 +106,7 @@ async function sendEvent(app: EngineApp, run: ActionRun, a: Record<string, unkno
     by: run.actingFor,
   };
   const rows = await app.db.query<StoredEffect>(`INSERT INTO _outbox (kind, payload) VALUES ('event', $1::jsonb) RETURNING id, kind, payload`, [
-    JSON.stringify(payload),
+    exactJson(payload),
   ]);
   // Through the app's event sink, as every committed event: the row is durable, and the sweep delivers it if this fails.
   await app.extensions.eventSink?.(app, rows);

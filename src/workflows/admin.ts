@@ -1,9 +1,13 @@
+import { exactJson } from '../db/exact-json.js';
 import { RocketError, conflict, objectPayload, notFound } from '../errors.js';
 import { UUID_RE } from '../types/ids.js';
 import type { AdminApp } from '../metadata/admin-app.js';
 import { parseWorkflow, type WorkflowInput } from './definition.js';
 
-/** Workflow admin operations (spec: workflows.md §Admin API). */
+/**
+ * Workflow admin operations (spec: workflows.md §Admin API). Stored with exactJson: an action value beyond a
+ * double's digits (set_field 9007199254740993 on a bigint) stays that number.
+ */
 
 export type WorkflowObject = WorkflowInput & { id: string };
 export type WorkflowRow = WorkflowObject & { created_at: Date; updated_at: Date };
@@ -41,7 +45,7 @@ export async function createWorkflow(app: AdminApp, input: unknown): Promise<Wor
   const rows = await uniquely(wf.name, () =>
     app.db.query<{ id: string }>(
       'INSERT INTO _workflows (name, trigger, context, steps, active) VALUES ($1, $2::jsonb, $3::jsonb, $4::jsonb, $5) RETURNING id',
-      [wf.name, JSON.stringify(wf.trigger), JSON.stringify(wf.context), JSON.stringify(wf.steps), wf.active],
+      [wf.name, exactJson(wf.trigger), exactJson(wf.context), exactJson(wf.steps), wf.active],
     ),
   );
   await app.reload();
@@ -56,7 +60,7 @@ export async function updateWorkflow(app: AdminApp, id: string, input: unknown):
     app.db.query(
       `UPDATE _workflows SET name = $2, trigger = $3::jsonb, context = $4::jsonb, steps = $5::jsonb, active = $6, updated_at = NOW()
         WHERE id = $1 RETURNING id`,
-      [id, wf.name, JSON.stringify(wf.trigger), JSON.stringify(wf.context), JSON.stringify(wf.steps), wf.active],
+      [id, wf.name, exactJson(wf.trigger), exactJson(wf.context), exactJson(wf.steps), wf.active],
     ),
   );
   if (!rows[0]) throw notFound(`Workflow not found: ${id}`);

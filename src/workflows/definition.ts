@@ -1,4 +1,5 @@
 import { invalid } from '../errors.js';
+import { ExactNumber } from '../db/exact-number.js';
 import { ExprCompileError, WORKFLOW_VARIABLES, compileExpr, formatCompileError } from '../expr/index.js';
 import { isObject } from '../metadata/problems.js';
 import { targetUrlProblem } from '../outbound/target.js';
@@ -97,7 +98,8 @@ function parseTrigger(raw: unknown): WorkflowTrigger {
     if (blank(t.field)) throw invalid('trigger field is required');
     if (typeof t.field !== 'string') throw invalid('trigger field must be a string');
     if (t.to === undefined || t.to === null) throw invalid('trigger to is required');
-    if (typeof t.to === 'object') throw invalid('trigger to must be a string');
+    // An ExactNumber (a bigint state beyond 2^53, parsed exactly) is a number: its digits are the state.
+    if (typeof t.to === 'object' && !(t.to instanceof ExactNumber)) throw invalid('trigger to must be a string');
     return { ...t, type: 'state_change', entity: t.entity, field: t.field, to: String(t.to) };
   }
   if (t.type === 'event') {

@@ -40,8 +40,10 @@ function actingFor(by: unknown): ActingFor | null {
 /** The record as it is now (re-read after the emitting commit), else as the event carried it. */
 async function currentRecord(app: EngineApp, p: EventPayload): Promise<Record_ | null> {
   const entity = typeof p.entity === 'string' ? app.registry.entities.get(p.entity) : undefined;
-  if (entity && p.record_id !== null && p.record_id !== undefined && typeof p.record_id !== 'object') {
-    const row = await findRecord(app.db, entity, String(p.record_id));
+  // A Number object is an int8 key beyond 2^53 (an ExactNumber): a key like any other.
+  const key = p.record_id;
+  if (entity && key !== null && key !== undefined && (typeof key !== 'object' || key instanceof Number)) {
+    const row = await findRecord(app.db, entity, String(key));
     if (row) return toJson(recordOf(entity, row));
   }
   return p.record !== null && typeof p.record === 'object' ? (p.record as Record_) : null;

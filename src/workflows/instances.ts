@@ -1,3 +1,4 @@
+import { exactJson } from '../db/exact-json.js';
 import type { Queryable } from '../db/database.js';
 import type { OpContext } from '../engine/context.js';
 import { UUID_RE } from '../types/ids.js';
@@ -95,4 +96,5 @@ export async function loadInstance(db: Queryable, id: string): Promise<InstanceR
   return row;
 }
 
-export const json = (v: unknown): string => JSON.stringify(v ?? null);
+/** JSON text for a jsonb column; exact numbers (an int8 beyond 2^53 in a context) keep their digits. */
+export const json = (v: unknown): string => exactJson(v ?? null);

@@ -1,3 +1,4 @@
+import { exactJson, parseExactJson } from '../db/exact-json.js';
 /**
  * Dot-paths (not expressions) used by workflow context maps, action
  * `record_id` / data values and relation assignees: `trigger.record.amount`,
@@ -15,7 +16,10 @@ export function resolvePath(root: Record<string, unknown>, path: unknown): unkno
   return cur === undefined ? null : cur;
 }
 
-/** A plain JSON copy: Dates become RFC 3339 strings, undefined keys disappear. */
+/**
+ * A plain JSON copy: Dates become RFC 3339 strings, undefined keys disappear; an int8 beyond 2^53 or a long
+ * decimal (an ExactNumber) stays that number (JSON.stringify would make it a string of its digits).
+ */
 export function toJson<T>(value: T): T {
-  return value === undefined ? (null as T) : (JSON.parse(JSON.stringify(value)) as T);
+  return value === undefined ? (null as T) : (parseExactJson(exactJson(value)) as T);
 }

@@ -24,7 +24,8 @@ export async function adminInvitesRoutes(app: FastifyInstance, _services: Servic
   });
   app.delete<{ Params: { app: string; id: string } }>(`${base}/:id`, async (req) => {
     const db = appOf(req).db;
-    const before = (await listInvites(db)).find((i) => i.id === req.params.id) ?? null;
-    return { data: await audited(req, INVITES, 'delete', before, req.params.id, () => deleteInvite(db, req.params.id)) };
+    // Invite ids are UUIDs, which the URL may spell in upper case; the log names the invite by its stored id.
+    const before = (await listInvites(db)).find((i) => i.id === req.params.id.toLowerCase()) ?? null;
+    return { data: await audited(req, INVITES, 'delete', before, before?.id ?? req.params.id, () => deleteInvite(db, req.params.id)) };
   });
 }

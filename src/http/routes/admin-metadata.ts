@@ -21,6 +21,7 @@ export async function adminMetadataRoutes(app: FastifyInstance, _services: Servi
       remove: meta.deleteEntity,
     },
     { collection: '_entities', view: definitionView },
+    true, // a bigint or decimal field's default beyond a double's digits is kept exact
   );
   adminResourceRoutes(
     app,
@@ -58,5 +59,6 @@ export async function adminMetadataRoutes(app: FastifyInstance, _services: Servi
       remove: machines.deleteStateMachine,
     },
     { collection: '_state_machines' },
+    true, // a set_field value beyond a double's digits (a bigint's) is kept exact
   );
 }

@@ -17,5 +17,6 @@ export async function adminPermissionsRoutes(app: FastifyInstance, _services: Se
       remove: (rt, id) => deletePermission(rt, id),
     },
     { collection: '_permissions' },
+    true, // condition values beyond a double's digits (an int8's) are kept exact
   );
 }

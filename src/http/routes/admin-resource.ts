@@ -41,6 +41,14 @@ function defaultKey(item: unknown): string | null {
 }
 
 /**
+ * The logged key of an existing item: its own id or name as stored, not the URL's spelling of it (an
+ * upper-case UUID names the same user), so every entry of one item carries the same `record_id`.
+ */
+function keyOf(as: AuditedAs, item: unknown, fallback: string): string {
+  return (as.key ?? defaultKey)((as.view ?? withoutTimestamps)(item)) ?? fallback;
+}
+
+/**
  * Runs one admin mutation and makes sure its change is in the audit log: in
  * the operation's transaction when it records it there, else right after it.
  */
@@ -90,10 +98,14 @@ export function adminResourceRoutes(app: FastifyInstance, name: string, r: Admin
   app.put<ByKey>(`${base}/:key`, { config: { ...config, lateBody: true } }, async (req) => {
     const before = await r.get(appOf(req), req.params.key); // 404 before the body is looked at
     const body = lateBody(req.body);
-    return { data: await audited(req, as, 'update', before, req.params.key, (audit) => r.update(appOf(req), req.params.key, body, audit)) };
+    return {
+      data: await audited(req, as, 'update', before, keyOf(as, before, req.params.key), (audit) => r.update(appOf(req), req.params.key, body, audit)),
+    };
   });
   app.delete<ByKey>(`${base}/:key`, { config }, async (req) => {
     const before = await r.get(appOf(req), req.params.key);
-    return { data: await audited(req, as, 'delete', before, req.params.key, (audit) => r.remove(appOf(req), req.params.key, audit)) };
+    return {
+      data: await audited(req, as, 'delete', before, keyOf(as, before, req.params.key), (audit) => r.remove(appOf(req), req.params.key, audit)),
+    };
   });
 }

@@ -16,5 +16,6 @@ export async function adminWorkflowRoutes(app: FastifyInstance, _services: Servi
       remove: workflows.deleteWorkflow,
     },
     { collection: '_workflows' },
+    true, // action values and trigger states beyond a double's digits (a bigint's) are kept exact
   );
 }

@@ -45,7 +45,7 @@ export const realtimeArea: Area = async (app, { services }) => {
     const caller = await streamCaller(req, services);
     const request = parseSubscription(rt, caller, req.query);
     // Everything that can still fail with an ordinary answer happens before the stream opens.
-    await realtime.admit(rt.name);
+    await realtime.admit(rt);
     // `last_event_id=` stands in for the header when a page reconnects with a new ticket (a new EventSource sends none).
     const header = req.headers['last-event-id'] ?? req.query.last_event_id;
     const lastEventId = Array.isArray(header) ? String(header[header.length - 1]) : header === undefined ? undefined : String(header);
