@@ -341,6 +341,8 @@ export const FUNCTIONS: ReadonlyMap<string, FunctionSpec> = new Map<string, Func
           total += expectNumber(c, 'sum', v);
           return true;
         });
+        // Like '+': an overflow is an error, never Infinity (not JSON, no column takes it).
+        if (!Number.isFinite(total)) throw new ExprRuntimeError('sum: number out of range');
         return total;
       },
     },

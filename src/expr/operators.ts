@@ -10,6 +10,13 @@ function finite(n: number, op: string): number {
   return n;
 }
 
+/** date ± milliseconds; past ±8.64e15 ms JavaScript gives an Invalid Date, which no column or comparison can use. */
+function shiftedDate(ms: number, op: string): Date {
+  const d = new Date(ms);
+  if (Number.isNaN(d.getTime())) throw new ExprRuntimeError(`'${op}': date out of range`);
+  return d;
+}
+
 function bad(op: string, a: unknown, b: unknown): never {
   throw new ExprRuntimeError(`cannot apply '${op}' to ${typeName(a)} and ${typeName(b)}`);
 }
@@ -22,8 +29,8 @@ export function add(c: Ctx, a: unknown, b: unknown): unknown {
   // Parsing a numeric string walks it.
   spendString(c, a);
   spendString(c, b);
-  if (a instanceof Date && typeof b === 'number') return new Date(a.getTime() + b);
-  if (typeof a === 'number' && b instanceof Date) return new Date(a + b.getTime());
+  if (a instanceof Date && typeof b === 'number') return shiftedDate(a.getTime() + b, '+');
+  if (typeof a === 'number' && b instanceof Date) return shiftedDate(a + b.getTime(), '+');
   const x = asNumber(a);
   const y = asNumber(b);
   if (x !== undefined && y !== undefined) return finite(x + y, '+');
@@ -39,7 +46,7 @@ export function arithmetic(c: Ctx, op: '-' | '*' | '/' | '%', a: unknown, b: unk
   spendString(c, b);
   if (op === '-' && a instanceof Date) {
     if (b instanceof Date) return a.getTime() - b.getTime();
-    if (typeof b === 'number') return new Date(a.getTime() - b);
+    if (typeof b === 'number') return shiftedDate(a.getTime() - b, '-');
   }
   const x = asNumber(a);
   const y = asNumber(b);
