@@ -116,6 +116,8 @@ export function parseStateMachine(body: Record<string, unknown>, registry: Regis
       if (roles.length) t.roles = roles;
     }
     if (!blank(raw.guard)) {
+      // Optional: a guard that is there but not text is the wrong type, not a missing one.
+      if (typeof raw.guard !== 'string') throw invalid(`${at}.guard must be an expression string`);
       compileRuleExpression(raw.guard, `${at}.guard`);
       t.guard = raw.guard as string;
     }

@@ -143,6 +143,10 @@ describe('state machine admin API', () => {
         { entity: 'invoice', field: 'status', definition: { transitions: [{ from: 'a', to: 'b', guard: 'record.total >' }] } },
         /^invalid expression: /,
       ],
+      [
+        { entity: 'invoice', field: 'status', definition: { transitions: [{ from: 'a', to: 'b', guard: 5 }] } },
+        'transitions[0].guard must be an expression string',
+      ],
       [{ entity: 'invoice', field: 'status', definition: { initial: 'zzz', transitions: [{ from: 'a', to: 'b' }] } }, /initial state/],
       [
         { entity: 'invoice', field: 'status', definition: { transitions: [{ from: 'a', to: 'b', actions: [{ type: 'explode' }] }] } },
