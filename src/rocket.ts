@@ -219,6 +219,9 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
       },
     };
   } catch (err) {
+    // Realtime's lease timers would go on renewing over the closed pool (a failed start that is not the end of
+    // the process, e.g. a test or an embedding, kept logging every 10 s).
+    await services.realtime?.closeAll().catch(() => undefined);
     await core.close().catch(() => undefined);
     throw err;
   }

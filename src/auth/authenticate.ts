@@ -1,5 +1,6 @@
 import { unauthorized } from '../errors.js';
 import { makeCaller, type Caller } from './caller.js';
+import type { PlatformAdminEmails } from './platform-admin-emails.js';
 import type { TokenVerifier } from './tokens.js';
 import { acceptsToken, type UserStatusCache } from './user-status.js';
 
@@ -22,13 +23,15 @@ export async function authenticatePlatform(header: string | undefined, platform:
 
 /**
  * App routes: the app's own tokens first (user must still exist and be
- * active, and the token not revoked), then platform tokens carrying `platform_admin` (full admin).
+ * active, and the token not revoked), then platform tokens carrying `platform_admin` (full admin), whose
+ * email (for history's actor) is looked up from the platform users.
  */
 export async function authenticateApp(
   header: string | undefined,
   app: TokenVerifier,
   users: UserStatusCache,
   platform: TokenVerifier,
+  adminEmails: PlatformAdminEmails,
 ): Promise<Caller> {
   const token = bearerToken(header);
   const own = await app.verify(token);
@@ -39,7 +42,7 @@ export async function authenticateApp(
   }
   const plat = await platform.verify(token);
   if (plat?.roles.includes('platform_admin')) {
-    return { ...makeCaller(plat.sub, [...plat.roles, 'admin'], null), platform: true };
+    return { ...makeCaller(plat.sub, [...plat.roles, 'admin'], await adminEmails.get(plat.sub)), platform: true };
   }
   throw unauthorized(INVALID);
 }

@@ -20,7 +20,14 @@ export async function serve(config: Config, log: Logger): Promise<void> {
     const known = startFailure(err, config);
     // What an operator can fix is said in one line; only the unexpected is logged with its stack.
     if (known === undefined) log.error({ err }, 'failed to start');
-    throw new CliError(`failed to start: ${known ?? (err as Error).message ?? String(err)}`);
+    const failure = new CliError(`failed to start: ${known ?? (err as Error).message ?? String(err)}`);
+    // A worker's channel to the primary keeps it alive after a failed start: it would linger serving
+    // nothing, and the primary would neither replace it nor give up. It ends here, seen as a dying worker.
+    if (cluster.isWorker) {
+      process.stderr.write(`rocket: ${failure.message}\n`);
+      process.exit(1);
+    }
+    throw failure;
   }
   let stopping = false;
   const stop = (signal: string) => {

@@ -60,7 +60,13 @@ export type Access = 'user' | 'admin';
 export function requireAccess(scope: FastifyInstance, services: Services, access: Access): void {
   scope.addHook('onRequest', async (request) => {
     const app = request.rocketApp!;
-    request.caller = await authenticateApp(request.headers.authorization, app.verifier, app.users, services.platform.verifier);
+    request.caller = await authenticateApp(
+      request.headers.authorization,
+      app.verifier,
+      app.users,
+      services.platform.verifier,
+      services.platform.adminEmails,
+    );
   });
   if (access === 'admin') {
     scope.addHook('onRequest', async (request) => {

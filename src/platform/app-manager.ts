@@ -268,9 +268,11 @@ export class AppManager {
         this.log.warn({ err: dropErr, app: name, db: dbName }, 'database of a failed app creation not dropped yet; trying again shortly');
         this.dropOrphanLater(server, dbName);
       });
+      // The name taken meanwhile (a creation racing on another placement server, whose CREATE DATABASE did not
+      // collide with this one): the spec's message, not the row's unique violation. Checked before the rethrow below.
+      if (!inserted && err instanceof RocketError && err.code === 'CONFLICT') throw conflict(`App already exists: ${name}`);
       // 503 (PostgreSQL refused connections) stays a 503 with Retry-After, never a 500.
       if (err instanceof RocketError && (err.status < 500 || err.code === 'SERVICE_UNAVAILABLE')) throw err;
-      if (err instanceof RocketError && err.code === 'CONFLICT') throw conflict(`App already exists: ${name}`);
       this.log.error({ err, app: name }, 'app creation failed');
       throw new RocketError('INTERNAL_ERROR', `Failed to create app: ${(err as Error).message}`);
     }

@@ -4,6 +4,7 @@ import type { Database } from '../db/database.js';
 import { migrate } from '../db/migrations.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
 import { hashPassword, verifyPassword } from '../auth/passwords.js';
+import { PlatformAdminEmails } from '../auth/platform-admin-emails.js';
 import { SessionService } from '../auth/sessions.js';
 import { TokenVerifier, secretKey } from '../auth/tokens.js';
 import { PLATFORM_MIGRATIONS } from './schema.js';
@@ -12,6 +13,8 @@ import { PLATFORM_MIGRATIONS } from './schema.js';
 export class Platform {
   readonly verifier: TokenVerifier;
   readonly sessions: SessionService;
+  /** Platform admins' emails, for the actor of their writes on apps. */
+  readonly adminEmails: PlatformAdminEmails;
 
   constructor(
     readonly db: Database,
@@ -21,6 +24,7 @@ export class Platform {
     const key = secretKey(secret);
     this.verifier = new TokenVerifier(key);
     this.sessions = new SessionService(db, '_platform_users', '_platform_refresh_tokens', key, throttle, 'platform');
+    this.adminEmails = new PlatformAdminEmails(db);
   }
 
   /** Migrates the management schema and seeds the platform admin on first boot. */

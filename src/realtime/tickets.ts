@@ -41,7 +41,7 @@ export async function redeemTicket(db: Database, users: UserStatusCache, ticket:
   );
   const row = rows[0];
   if (!row?.live) throw unauthorized(INVALID);
-  if (row.platform) return { ...makeCaller(row.user_id, row.roles, null), platform: true };
+  if (row.platform) return { ...makeCaller(row.user_id, row.roles, row.email), platform: true };
   // A ticket is only as good as the token it was traded for: one issued before a revocation is refused.
   const status = await users.get(row.user_id);
   if (!acceptsToken(status, row.issued)) throw unauthorized(INVALID);

@@ -17,7 +17,10 @@ async function streamCaller(req: StreamRequest, services: Services): Promise<Cal
   const app = appOf(req);
   const ticket = req.query.ticket;
   const header = req.headers.authorization;
-  const byHeader = header === undefined ? undefined : await authenticateApp(header, app.verifier, app.users, services.platform.verifier);
+  const byHeader =
+    header === undefined
+      ? undefined
+      : await authenticateApp(header, app.verifier, app.users, services.platform.verifier, services.platform.adminEmails);
   if (ticket === undefined) {
     if (byHeader) return byHeader;
     throw unauthorized('Missing auth token');
