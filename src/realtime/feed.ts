@@ -83,10 +83,20 @@ export class AppFeed {
     this.app = app;
   }
 
-  /** Adds a stream after `ready`: resumes it from `lastEventId` when that is inside the window, else `reset`. */
-  join(sub: Subscriber, lastEventId: string | undefined): Promise<void> {
+  /**
+   * Where a new stream starts: read before it says `ready`, so that a change the client makes as soon as it
+   * has `ready` is after it (read later, the position could already be past that change).
+   */
+  position(): Promise<{ last: number; prunedThrough: number }> {
+    return visibleLast(this.app.db);
+  }
+
+  /**
+   * Adds a stream after `ready`: resumes it from `lastEventId` when that is inside the window, else `reset`;
+   * without one, from `visible` (its `position` before `ready`).
+   */
+  join(sub: Subscriber, lastEventId: string | undefined, visible: { last: number; prunedThrough: number }): Promise<void> {
     return this.serial(async () => {
-      const visible = await visibleLast(this.app.db);
       // With no stream to serve, the feed starts over at the present; else it first brings its streams up to it.
       if (this.subscribers.size === 0) {
         this.last = visible.last;
@@ -109,9 +119,18 @@ export class AppFeed {
           sub.last = from;
         }
       } else {
-        sub.last = this.last;
+        // Changes after the position read before `ready` are this stream's, also those a round already took
+        // the other streams past.
+        sub.last = Math.min(visible.last, this.last);
+        let after = sub.last;
+        while (after < this.last && sub.stream.open) after = (await this.round([sub], after, this.last)).end;
+        sub.last = Math.max(sub.last, this.last);
       }
-      if (sub.stream.open) this.subscribers.add(sub);
+      if (!sub.stream.open) return;
+      this.subscribers.add(sub);
+      // Wake-ups that came while no stream was here were dropped: read what was numbered since.
+      this.unhinted = true;
+      await this.pumpAll();
     });
   }
 

@@ -283,9 +283,17 @@ export class Realtime {
     };
     this.streams.set(sub.stream, app.name);
     this.settings.onStreams?.(this.streams.size);
+    let visible: { last: number; prunedThrough: number };
+    try {
+      visible = await feed.position();
+    } catch (err) {
+      this.log.error({ err, app: app.name }, 'realtime stream could not start');
+      sub.stream.close();
+      return;
+    }
     sub.stream.start(request.entities);
     try {
-      await feed.join(sub, lastEventId);
+      await feed.join(sub, lastEventId, visible);
     } catch (err) {
       this.log.error({ err, app: app.name }, 'realtime stream could not start');
       sub.stream.close();
