@@ -35,8 +35,9 @@ export const ACK_NOTICE = 'realtime:ack';
  * The first stream of an app on an instance where capture was off does not
  * say `ready` until every running instance (heartbeats in the management
  * database) has acknowledged the lease: an instance acknowledges only after it
- * switched capture on, so every write that commits after `ready` is captured,
- * whichever instance makes it. An instance that starts registers its heartbeat
+ * switched capture on and the writes that had decided not to capture are over,
+ * so every write that commits after `ready` is captured, whichever instance
+ * makes it. An instance that starts registers its heartbeat
  * before it reads the leases, so it either is waited for or has read the lease.
  */
 export class CaptureLeases {
@@ -56,6 +57,8 @@ export class CaptureLeases {
     private readonly notices: Notices,
     private readonly origin: string,
     private readonly log: Logger,
+    /** Resolves once no write of the app that decided, capture being off, not to capture is still in flight. */
+    private readonly uncapturedOver: (app: string) => Promise<void> = async () => {},
   ) {}
 
   /** Registers this instance, then reads the live leases: before the instance serves. */
@@ -106,7 +109,9 @@ export class CaptureLeases {
       this.extend(app, LEASE_MS);
       // Recorded before the acknowledgement: every run of this instance after it tells the joiner.
       this.held(app, origin, LEASE_MS);
-      this.notices.announce(app, this.origin, ACK_NOTICE);
+      // Writes that decided not to capture just before may still commit: acknowledge once they are over, so
+      // that every write committing after the joiner's `ready` is captured.
+      void this.uncapturedOver(app).then(() => this.notices.announce(app, this.origin, ACK_NOTICE));
     } else if (what === ACK_NOTICE) {
       const list = this.waiting.get(app);
       if (!list) return;

@@ -75,6 +75,10 @@ export class Realtime {
   private readonly sequencers = new Map<string, SequencerState>();
   /** The `writes` arrays whose changes beforeCommit captured (afterCommit then wakes the sequencer). */
   private readonly captured = new WeakSet<readonly WriteEvent[]>();
+  /** The `writes` arrays beforeCommit left uncaptured (capture off), with what says they are over. */
+  private readonly uncapturedTx = new WeakMap<readonly WriteEvent[], () => void>();
+  /** Per app: writes in flight that decided not to capture, and who waits for them to be over. */
+  private readonly uncaptured = new Map<string, { inFlight: number; waiting: Array<() => void> }>();
   private readonly timers: NodeJS.Timeout[] = [];
   private unlisten: (() => void) | undefined;
   /** Every open stream of this instance, with its app (also those still replaying). */
@@ -87,7 +91,35 @@ export class Realtime {
     private readonly notices: Notices,
     private readonly log: Logger,
   ) {
-    this.leases = new CaptureLeases(mgmt, notices, this.origin, log);
+    this.leases = new CaptureLeases(mgmt, notices, this.origin, log, (app) => this.uncapturedOver(app));
+  }
+
+  /**
+   * A write of `app` decided not to capture (no lease here): counted until it is over (the answer), so that a
+   * lease being acknowledged can wait for writes that would commit uncaptured after the joiner's `ready`.
+   */
+  private uncapturedWrite(app: string): () => void {
+    let u = this.uncaptured.get(app);
+    if (!u) {
+      u = { inFlight: 0, waiting: [] };
+      this.uncaptured.set(app, u);
+    }
+    const writes = u;
+    writes.inFlight++;
+    let over = false;
+    return () => {
+      if (over) return;
+      over = true;
+      if (--writes.inFlight > 0 || writes.waiting.length === 0) return;
+      for (const resolve of writes.waiting.splice(0)) resolve();
+    };
+  }
+
+  /** Resolves once no write of `app` that decided not to capture is in flight. */
+  private uncapturedOver(app: string): Promise<void> {
+    const u = this.uncaptured.get(app);
+    if (!u || u.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => u.waiting.push(resolve));
   }
 
   /** Open streams on this instance. */
@@ -112,7 +144,16 @@ export class Realtime {
     sql: captureSql,
     active: (ctx) => this.capturing(ctx.app.name),
     committed: (ctx) => this.kick(ctx.app),
+    skipped: (ctx) => this.uncapturedWrite(ctx.app.name),
   };
+
+  /** A transaction's writes that beforeCommit left uncaptured are over (committed or rolled back). */
+  private settled(writes: readonly WriteEvent[]): void {
+    const over = this.uncapturedTx.get(writes);
+    if (!over) return;
+    this.uncapturedTx.delete(writes);
+    over();
+  }
 
   readonly observer: WriteObserver = {
     name: 'realtime',
@@ -120,7 +161,10 @@ export class Realtime {
     involves: async () => false,
     inline: async () => this.capture,
     beforeCommit: async (sc, writes) => {
-      if (!this.capturing(sc.app.name)) return;
+      if (!this.capturing(sc.app.name)) {
+        this.uncapturedTx.set(writes, this.uncapturedWrite(sc.app.name));
+        return;
+      }
       const changes: Change[] = [];
       for (const w of writes) {
         const c = changeOf(sc, w);
@@ -131,8 +175,10 @@ export class Realtime {
       this.captured.add(writes);
     },
     afterCommit: async (ctx: OpContext, writes) => {
+      this.settled(writes);
       if (this.captured.has(writes)) this.kick(ctx.app);
     },
+    afterRollback: async (_ctx: OpContext, writes) => this.settled(writes),
   };
 
   /**

@@ -44,12 +44,20 @@ export interface InlineCapture {
   active?(ctx: OpContext): boolean;
   /** After the statement that carried the capture has committed (the fast paths run without an explicit transaction). */
   committed?(ctx: OpContext): void;
+  /**
+   * When `active` said no: told at once, and handed back what to call once the statement has finished,
+   * committed or not. A capture being switched on waits for such writes (decided before it was on, committing
+   * after) to be over, so that every write committing after that point is captured.
+   */
+  skipped?(ctx: OpContext): () => void;
 }
 
 /** Captures of one fast-path write: what they need and the observers' view of the statement. */
 export interface Inline {
   readonly ctx: OpContext;
   readonly captures: readonly InlineCapture[];
+  /** What the captures left out by `active` want called once the statement has finished (`skipped`). */
+  readonly skipped?: ReadonlyArray<() => void>;
 }
 
 /** `k<n> AS (<capture>)` CTEs of every capture, for one relation of written rows. */
@@ -67,6 +75,11 @@ export function inlineCommitted(inlines: Iterable<Inline>): void {
       c.committed(i.ctx);
     }
   }
+}
+
+/** The statement of a fast-path write has finished, committed or failed: tells the captures it skipped. */
+export function inlineSettled(inlines: Iterable<Inline>): void {
+  for (const i of inlines) if (i.skipped) for (const done of i.skipped) done();
 }
 
 export function needsBefore(inline: Inline | undefined): boolean {

@@ -7,8 +7,8 @@ import { deleteWithCascades, existingPks, executeRow, insertTree, loadChildren, 
 import { checkNotCleared, checkProducedRequired, checkRequired, parsePayload } from './payload.js';
 import { at, prefixDetails, walk, type NestedPlan, type RowPlan } from './plan.js';
 import { runRules } from '../rules.js';
-import { inlineCommitted, type Inline, type InlineCapture } from './inline.js';
-import { fastPathOf, rowIsPlain } from './fast-path.js';
+import { inlineCommitted, inlineSettled, type Inline, type InlineCapture } from './inline.js';
+import { type FastPath, fastPathOf, rowIsPlain } from './fast-path.js';
 import { stageApplies, type StageContext } from './stages.js';
 import { ROW_STAGES } from './row-stages.js';
 import { SYSTEM_ACTOR } from '../../auth/caller.js';
@@ -204,13 +204,17 @@ async function inTransaction<T>(ctx: OpContext, fn: (sc: StageContext) => Promis
       await afterRollback(ctx, writes, err);
       throw err;
     });
-  if (effects.length) await dispatchEffects(ctx.app, effects);
-  for (const o of ctx.app.extensions.observers) {
-    if (!o.afterCommit) continue;
-    try {
-      await o.afterCommit(ctx, writes);
-    } catch (err) {
-      ctx.app.log.error({ err, app: ctx.app.name, observer: o.name }, 'post-commit work failed');
+  try {
+    if (effects.length) await dispatchEffects(ctx.app, effects);
+  } finally {
+    // The write committed: its observers hear of it even when handing on its effects failed.
+    for (const o of ctx.app.extensions.observers) {
+      if (!o.afterCommit) continue;
+      try {
+        await o.afterCommit(ctx, writes);
+      } catch (err) {
+        ctx.app.log.error({ err, app: ctx.app.name, observer: o.name }, 'post-commit work failed');
+      }
     }
   }
   return result;
@@ -224,15 +228,23 @@ export async function createRecord(ctx: OpContext, entityName: string, body: unk
   const row = parsePayload(ctx.app.registry, entity, jsonObject(body), 'insert');
   const single = await plainWrite(ctx, row);
   if (single) {
-    const stored = await executeRow({ tx: ctx.app.db, now: nowIso(), writes: [] }, row, single);
-    inlineCommitted([single]);
-    return recordOf(entity, stored);
+    try {
+      const stored = await executeRow({ tx: ctx.app.db, now: nowIso(), writes: [] }, row, single);
+      inlineCommitted([single]);
+      return recordOf(entity, stored);
+    } finally {
+      inlineSettled([single]);
+    }
   }
   const tree = await plainInsertTree(ctx, row);
   if (tree) {
-    const stored = await insertTree({ tx: ctx.app.db, now: nowIso(), writes: [] }, row, (e) => tree.get(e));
-    inlineCommitted(tree.values());
-    return recordOf(entity, stored);
+    try {
+      const stored = await insertTree({ tx: ctx.app.db, now: nowIso(), writes: [] }, row, (e) => tree.get(e));
+      inlineCommitted(tree.values());
+      return recordOf(entity, stored);
+    } finally {
+      inlineSettled(tree.values());
+    }
   }
   const stored = await inTransaction(ctx, async (sc) => {
     await prepareTree(sc, row);
@@ -242,21 +254,32 @@ export async function createRecord(ctx: OpContext, entityName: string, body: unk
 }
 
 /** The fast path of one row's entity, when the row may take it (undefined: the general path must run). */
-async function plainInline(ctx: OpContext, row: RowPlan): Promise<Inline | undefined> {
+async function plainPath(ctx: OpContext, row: RowPlan): Promise<FastPath | undefined> {
   if (row.pending) return undefined; // problems waiting for the stored children: prepareTree answers them
   const path = await fastPathOf(ctx.app, row.entity);
-  if (!path || !rowIsPlain(path, row)) return undefined;
-  return { ctx, captures: activeCaptures(ctx, path.captures) };
+  return path && rowIsPlain(path, row) ? path : undefined;
 }
 
-/** Captures wanted only sometimes (realtime: while subscribed) are left out of a statement while idle. */
-function activeCaptures(ctx: OpContext, captures: readonly InlineCapture[]): readonly InlineCapture[] {
-  return captures.some((c) => c.active) ? captures.filter((c) => !c.active || c.active(ctx)) : captures;
+/**
+ * Captures wanted only sometimes (realtime: while subscribed) are left out of a statement while idle; those
+ * that want to know when such a write is over say so (`skipped`). Call `inlineSettled` once the statement ran.
+ */
+function inlineOf(ctx: OpContext, captures: readonly InlineCapture[]): Inline {
+  if (!captures.some((c) => c.active)) return { ctx, captures };
+  const on: InlineCapture[] = [];
+  const skipped: Array<() => void> = [];
+  for (const c of captures) {
+    if (!c.active || c.active(ctx)) on.push(c);
+    else if (c.skipped) skipped.push(c.skipped(ctx));
+  }
+  return skipped.length > 0 ? { ctx, captures: on, skipped } : { ctx, captures: on };
 }
 
 /** A single plain row: one statement, no explicit transaction (no BEGIN/COMMIT round trips). */
 async function plainWrite(ctx: OpContext, row: RowPlan): Promise<Inline | undefined> {
-  return row.nested.length === 0 ? plainInline(ctx, row) : undefined;
+  const path = row.nested.length === 0 ? await plainPath(ctx, row) : undefined;
+  // Decided last, just before the statement runs: whatever `inlineOf` skipped must be settled after it.
+  return path && inlineOf(ctx, path.captures);
 }
 
 /**
@@ -266,10 +289,9 @@ async function plainWrite(ctx: OpContext, row: RowPlan): Promise<Inline | undefi
  */
 async function plainInsertTree(ctx: OpContext, row: RowPlan): Promise<Map<EntityMeta, Inline> | undefined> {
   if (row.nested.length === 0) return undefined;
-  const plans = new Map<EntityMeta, Inline>();
-  const parent = await plainInline(ctx, row);
+  const parent = await plainPath(ctx, row);
   if (!parent) return undefined;
-  plans.set(row.entity, parent);
+  const paths = new Map<EntityMeta, FastPath>([[row.entity, parent]]);
   for (const n of row.nested) {
     if (n.relation.def.type === 'many_to_many') return undefined;
     if (n.rows.length === 0) continue;
@@ -278,9 +300,12 @@ async function plainInsertTree(ctx: OpContext, row: RowPlan): Promise<Map<Entity
     for (const c of n.rows) {
       if (c.sentPk !== undefined || c.op !== 'insert' || c.nested.length > 0 || !rowIsPlain(child, c)) return undefined;
     }
-    plans.set(n.relation.target, { ctx, captures: activeCaptures(ctx, child.captures) });
+    paths.set(n.relation.target, child);
   }
   for (const n of row.nested) for (const child of n.rows) permit(ctx, child.entity, child.path, 'create');
+  // Decided last, just before the statement runs: whatever `inlineOf` skipped must be settled after it.
+  const plans = new Map<EntityMeta, Inline>();
+  for (const [entity, path] of paths) plans.set(entity, inlineOf(ctx, path.captures));
   return plans;
 }
 
@@ -303,10 +328,14 @@ async function plainUpdate(ctx: OpContext, entity: EntityMeta, id: string, body:
   }
   const inline = await plainWrite(ctx, row);
   if (!inline) return undefined;
-  const stored = await updateByKey({ tx: ctx.app.db, now: nowIso(), writes: [] }, row, id, inline);
-  if (!stored) throw recordNotFound(entity, id);
-  inlineCommitted([inline]);
-  return recordOf(entity, stored);
+  try {
+    const stored = await updateByKey({ tx: ctx.app.db, now: nowIso(), writes: [] }, row, id, inline);
+    if (!stored) throw recordNotFound(entity, id);
+    inlineCommitted([inline]);
+    return recordOf(entity, stored);
+  } finally {
+    inlineSettled([inline]);
+  }
 }
 
 /** PUT /:entity/:id — partial update; `id` may be a slug. `checkQuery`: as for create, after the record's 404 and 403. */
