@@ -137,9 +137,11 @@ export class CaptureLeases {
       [app, LEASE_MS / 1000],
     );
     const lapsed = rows[0]?.lapsed ?? true;
-    if (wasActive) {
+    // Capture still on here is not enough when the shared lease had lapsed: the other instances' own clocks
+    // may have switched capture off already, so they must acknowledge again before a stream says `ready`.
+    if (wasActive && !lapsed) {
       this.notices.announce(app, this.origin, LEASE_NOTICE);
-      return lapsed;
+      return false;
     }
     const missing = new Set([this.origin, ...(await this.liveInstances())]);
     let timer: NodeJS.Timeout | undefined;
