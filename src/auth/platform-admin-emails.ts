@@ -54,7 +54,7 @@ export class PlatformAdminEmails {
   }
 
   private async read(adminId: string): Promise<string | null> {
-    const rows = await this.db.query<{ email: string }>('SELECT email FROM _platform_users WHERE id::text = $1', [adminId]);
+    const rows = await this.db.query<{ email: string }>('SELECT email FROM _platform_users WHERE id = $1::uuid', [adminId]);
     return rows[0]?.email ?? null;
   }
 }
