@@ -6,6 +6,7 @@ import { parseRelationDefinition } from './relation-definition.js';
 import { PROTO_KEY, type EntityDef, type FieldDef, type RelationDef } from './types.js';
 import { NO_RULES, compileRule, groupRules, type CompiledRule, type EntityRules } from './compiled-rules.js';
 import type { RuleDefinition, RuleHook, RuleType } from './rule-definition.js';
+import { staleRelatedLoad } from './related-load.js';
 import { compileMachine, type CompiledMachine } from './compiled-machine.js';
 import type { StateMachineInput } from './state-machine-definition.js';
 
@@ -211,17 +212,4 @@ export async function loadRegistry(db: Queryable): Promise<Registry> {
     }
   }
   return new Registry(entities, relations);
-}
-
-/** Why a rule's related_load can no longer be loaded (rules.md: a relation from the rule's entity), if it cannot. */
-function staleRelatedLoad(entity: EntityMeta, def: RuleDefinition): string | undefined {
-  for (const load of def.related_load ?? []) {
-    const use = entity.uses.get(load.relation);
-    if (!use?.forward) return `related_load: no relation ${load.relation} from ${entity.name}`;
-    for (const key of Object.keys(load.filter ?? {})) {
-      const field = key.split('.')[0]!;
-      if (!use.relation.target.fields.has(field)) return `related_load: ${use.relation.target.name} has no field ${field}`;
-    }
-  }
-  return undefined;
 }

@@ -3,6 +3,7 @@ import { compileRuleExpression, numericThreshold } from './rule-expression.js';
 import { invalid } from '../errors.js';
 import { FILTER_OPERATORS } from '../types/filter-operators.js';
 import type { EntityMeta, Registry } from './registry.js';
+import { missingFilterField } from './related-load.js';
 import { Params } from '../db/params.js';
 import { RocketError } from '../errors.js';
 import { filterSql, type ListFilter } from './sql/conditions.js';
@@ -97,9 +98,10 @@ function relatedLoad(registry: Registry, entity: EntityMeta, raw: unknown): Rela
     const out: RelatedLoad = { relation: item.relation };
     if (item.filter !== undefined && item.filter !== null) {
       if (!isObject(item.filter)) throw invalid(`related_load[${i}].filter must be an object`);
+      const missing = missingFilterField(use, item.filter);
+      if (missing !== undefined) throw invalid(`related_load[${i}].filter: unknown field ${missing}`);
       for (const key of Object.keys(item.filter)) {
-        const [field, op = 'eq'] = key.split('.');
-        if (!use.relation.target.fields.has(field!)) throw invalid(`related_load[${i}].filter: unknown field ${field}`);
+        const op = key.split('.')[1] ?? 'eq';
         if (!(FILTER_OPERATORS as readonly string[]).includes(op)) throw invalid(`related_load[${i}].filter: unknown operator ${op}`);
         const value = item.filter[key];
         if (!(scalar(value) || (Array.isArray(value) && value.every(scalar)))) {
