@@ -52,13 +52,27 @@ export function numericValue(text: string): number | ExactNumber {
   return String(n) === value ? n : new ExactNumber(text);
 }
 
-/** A decimal number's text as an integer mantissa and a power of ten. */
-function scaled(text: string): { mantissa: bigint; power: number } {
-  const m = /^([-+]?)(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?$/.exec(text.trim());
-  if (!m) return { mantissa: 0n, power: 0 };
-  const frac = m[3] ?? '';
-  const mantissa = BigInt(`${m[1] === '-' ? '-' : ''}${m[2] || '0'}${frac}`);
-  return { mantissa, power: Number(m[4] ?? 0) - frac.length };
+/** An exact decimal number, m × 10^e. */
+export interface Decimal {
+  m: bigint;
+  e: number;
+}
+
+const DECIMAL_PARTS = /^([+-]?)([0-9]*)(?:[.]([0-9]*))?(?:[eE]([+-]?[0-9]+))?$/;
+
+/** The exact value of a decimal literal (`12`, `-0.5`, `.5`, `1e-3`); undefined when it is none. */
+export function decimalOf(text: string): Decimal | undefined {
+  const parts = DECIMAL_PARTS.exec(text);
+  if (!parts || (parts[2] === '' && !parts[3])) return undefined;
+  const [, sign, int = '', frac = '', exp = '0'] = parts;
+  return { m: BigInt(`${sign === '-' ? '-' : ''}${int}${frac}` || '0'), e: Number(exp) - frac.length };
+}
+
+export function compareDecimals(a: Decimal, b: Decimal): number {
+  const e = Math.min(a.e, b.e);
+  const x = a.m * 10n ** BigInt(a.e - e);
+  const y = b.m * 10n ** BigInt(b.e - e);
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /**
@@ -71,12 +85,8 @@ export function compareExact(a: number | ExactNumber, b: number | ExactNumber): 
   const y = Number(b);
   if (x !== y || !Number.isFinite(x)) return x < y ? -1 : x > y ? 1 : 0;
   if (!(a instanceof ExactNumber) && !(b instanceof ExactNumber)) return 0;
-  const p = scaled(String(a));
-  const q = scaled(String(b));
-  const power = Math.min(p.power, q.power);
-  const left = p.mantissa * 10n ** BigInt(p.power - power);
-  const right = q.mantissa * 10n ** BigInt(q.power - power);
-  return left < right ? -1 : left > right ? 1 : 0;
+  // Both finite here, so both texts are decimal literals.
+  return compareDecimals(decimalOf(String(a))!, decimalOf(String(b))!);
 }
 
 /** The value with every ExactNumber inside it read as the nearest plain number (for code that expects numbers). */

@@ -1,4 +1,4 @@
-import { ExactNumber } from '../db/exact-number.js';
+import { type Decimal, ExactNumber, compareDecimals, decimalOf } from '../db/exact-number.js';
 import type { FieldType, TypedField } from './field-types.js';
 import { CANONICAL_UUID_RE } from './ids.js';
 
@@ -14,12 +14,6 @@ export function comparableField(field: TypedField | undefined): boolean {
   return field !== undefined && field.type !== 'json' && field.type !== 'file';
 }
 
-/** An exact decimal number, m × 10^e. */
-export interface Decimal {
-  m: bigint;
-  e: number;
-}
-
 const ZERO: Decimal = { m: 0n, e: 0 };
 
 /**
@@ -29,20 +23,11 @@ const ZERO: Decimal = { m: 0n, e: 0 };
 export const NUMBER_TEXT_MAX = 256;
 export const NUMBER_TEXT_PATTERN = '^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]{1,4})?$';
 const NUMBER_TEXT_RE = new RegExp(NUMBER_TEXT_PATTERN);
-const DECIMAL_PARTS = /^([+-]?)([0-9]*)(?:[.]([0-9]*))?(?:[eE]([+-]?[0-9]+))?$/;
-
-/** The exact value of a decimal literal; undefined when it is none. */
-function parseDecimal(text: string): Decimal | undefined {
-  const parts = DECIMAL_PARTS.exec(text);
-  if (!parts || (parts[2] === '' && !parts[3])) return undefined;
-  const [, sign, int = '', frac = '', exp = '0'] = parts;
-  return { m: BigInt(`${sign === '-' ? '-' : ''}${int}${frac}` || '0'), e: Number(exp) - frac.length };
-}
 
 /** A JSON number's decimal value is the shortest one that reads back as the same double (what JSON writes). */
 function numberDecimal(value: unknown): Decimal | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? parseDecimal(String(value)) : undefined;
-  if (value instanceof ExactNumber) return parseDecimal(value.digits) ?? numberDecimal(Number(value));
+  if (typeof value === 'number') return Number.isFinite(value) ? decimalOf(String(value)) : undefined;
+  if (value instanceof ExactNumber) return decimalOf(value.digits) ?? numberDecimal(Number(value));
   return undefined;
 }
 
@@ -51,15 +36,8 @@ function numberDecimal(value: unknown): Decimal | undefined {
  * literal; undefined for anything else, which counts as 0.
  */
 export function conditionNumber(value: unknown): Decimal | undefined {
-  if (typeof value === 'string') return value.length <= NUMBER_TEXT_MAX && NUMBER_TEXT_RE.test(value) ? parseDecimal(value) : undefined;
+  if (typeof value === 'string') return value.length <= NUMBER_TEXT_MAX && NUMBER_TEXT_RE.test(value) ? decimalOf(value) : undefined;
   return numberDecimal(value);
-}
-
-export function compareDecimals(a: Decimal, b: Decimal): number {
-  const e = Math.min(a.e, b.e);
-  const x = a.m * 10n ** BigInt(a.e - e);
-  const y = b.m * 10n ** BigInt(b.e - e);
-  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /** The largest integer not above d. */

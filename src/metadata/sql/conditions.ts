@@ -9,7 +9,6 @@ import {
   NUMBER_TEXT_PATTERN,
   ceilDecimal,
   comparableField,
-  compareDecimals,
   conditionNumber,
   conditionText,
   decimalParam,
@@ -17,8 +16,8 @@ import {
   orderingBound,
   pgInstantText,
   storedValueWithText,
-  type Decimal,
 } from '../../types/condition-values.js';
+import { compareDecimals, type Decimal } from '../../db/exact-number.js';
 import { FILTER_OPERATORS, type FilterOp } from '../../types/filter-operators.js';
 import { DELETED_AT, type EntityMeta, type FieldMeta } from '../registry.js';
 
