@@ -11,17 +11,8 @@ import { DEFAULT_COUNT_ESTIMATE_THRESHOLD } from '../engine/list-settings.js';
 import type { Placement } from './placement.js';
 import { APP_INACTIVE } from './schema.js';
 
-export interface AppView {
-  name: string;
-  display_name: string;
-  db_name: string;
-  db_driver: string;
-  /** The placement server the app's database is on (`main` unless created elsewhere). */
-  database: string;
-  status: string;
-  created_at: Date;
-  updated_at: Date;
-}
+/** An app as the platform API shows it: its row without the signing secret. */
+export type AppView = Omit<AppRow, 'jwt_secret'>;
 
 export interface CreateAppInput {
   name?: unknown;
