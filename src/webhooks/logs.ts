@@ -57,17 +57,27 @@ export function retryDelaySeconds(attempt: number, backoff: Backoff): number {
   return Math.min(raw, MAX_DELAY_SECONDS);
 }
 
-/** Inserts log rows in one statement; returns their ids and statuses. */
+/**
+ * Inserts log rows in one statement; returns their ids and statuses. Rows of a webhook deleted since the
+ * write read its definitions are dropped, as its logs would have been (they go with it): a write must not
+ * fail on a foreign key because an admin removed a webhook while the write ran. The webhooks kept are
+ * locked as the foreign key check would lock them, so a delete racing this insert waits for it.
+ */
 export async function insertLogs(db: Queryable, logs: readonly NewLog[]): Promise<Array<{ id: string; status: LogStatus }>> {
   if (logs.length === 0) return [];
   return db.query<{ id: string; status: LogStatus }>(
-    `INSERT INTO _webhook_logs (webhook_id, entity, hook, url, method, request_headers, request_body, response_status,
+    `WITH x AS (
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(webhook_id uuid, entity text, hook text, url text, method text,
+         request_headers jsonb, request_body jsonb, response_status int, response_body text, status text, attempt int,
+         max_attempts int, error text, idempotency_key text)
+     ), live AS (
+       SELECT w.id FROM _webhooks w WHERE w.id IN (SELECT webhook_id FROM x) FOR KEY SHARE
+     )
+     INSERT INTO _webhook_logs (webhook_id, entity, hook, url, method, request_headers, request_body, response_status,
        response_body, status, attempt, max_attempts, error, idempotency_key)
      SELECT webhook_id, entity, hook, url, method, request_headers, request_body, response_status,
        response_body, status, attempt, max_attempts, error, idempotency_key
-       FROM jsonb_to_recordset($1::jsonb) AS x(webhook_id uuid, entity text, hook text, url text, method text,
-         request_headers jsonb, request_body jsonb, response_status int, response_body text, status text, attempt int,
-         max_attempts int, error text, idempotency_key text)
+       FROM x WHERE webhook_id IN (SELECT id FROM live)
      RETURNING id, status`,
     [exactJson(logs)],
   );

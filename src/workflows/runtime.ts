@@ -313,6 +313,9 @@ async function claim(
   return rows[0];
 }
 
+/** A user id as written in a definition or a record names the caller in any case (ids are UUIDs; the caller's is lower case). */
+const isCaller = (id: string, caller: Caller): boolean => id.toLowerCase() === caller.id.toLowerCase();
+
 /** Assignee rules (spec: workflows.md §Runtime endpoints, approve/reject step 3). */
 export function mayDecide(caller: Caller, step: WorkflowStep, context: Record<string, unknown>): boolean {
   if (caller.isAdmin) return true;
@@ -322,22 +325,35 @@ export function mayDecide(caller: Caller, step: WorkflowStep, context: Record<st
     case 'role':
       return typeof a.role === 'string' && caller.roles.some((r) => r.toLowerCase() === (a.role as string).toLowerCase());
     case 'fixed':
-      return typeof a.user === 'string' && a.user === caller.id;
+      return typeof a.user === 'string' && isCaller(a.user, caller);
     case 'relation': {
       if (typeof a.path !== 'string' || a.path === '') return false;
       const value = resolvePath(context, a.path.replace(/^context\./, ''));
-      return value !== null && typeof value !== 'object' && String(value) === caller.id;
+      return value !== null && typeof value !== 'object' && isCaller(String(value), caller);
     }
     default:
       return false;
   }
 }
 
+/**
+ * Whether the instance moved past the step this request found it at: its history grew by more than
+ * skipped-start notes (the only entries appended without deciding or advancing it).
+ */
+const movedSince = (history: readonly HistoryEntry[], seen: number): boolean => history.slice(seen).some((e) => e.status !== 'skipped');
+
 /** POST /_workflows/:id/approve | reject */
 export async function decide(app: EngineApp, caller: Caller, id: string, decision: 'approved' | 'rejected'): Promise<WorkflowInstance> {
+  let seen: number | undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
     const row = await loadInstance(app.db, id);
     if (row.status !== 'running') throw invalid(`workflow instance is not running (status: ${row.status})`);
+    // A request that lost the race for a step must not decide the next one (a double-submitted approval
+    // would otherwise approve two steps); only a skipped-start note appended meanwhile warrants another try.
+    if (seen !== undefined && movedSince(row.history, seen)) {
+      throw conflict(`Workflow instance ${id} was decided by another request meanwhile`);
+    }
+    seen ??= row.history.length;
     const wf = (await workflowsOf(app)).byId.get(row.workflow_id);
     if (!wf) throw invalid(`workflow definition not found: ${row.workflow_name}`);
     const step = wf.stepById.get(row.current_step ?? '');
