@@ -27,6 +27,16 @@ interface UserRow {
 /** The second (an `iat`) through which the user's access tokens are revoked; undefined when none are. */
 const revokedSecond = (user: UserRow): number | undefined => (user.revoked_at ? Math.floor(user.revoked_at.getTime() / 1000) : undefined);
 
+/** What issue() checks the user row still holds before storing a refresh token. */
+interface IssueChecks {
+  /** The second through which the user's access tokens were revoked when read (see revokedSecond). */
+  revokedThrough?: number;
+  /** The password hash the request verified against (or read with the refresh token's user). */
+  passwordHash?: string;
+  /** The 401 message when the user row no longer holds: deleted, password changed, disabled. */
+  gone?: string;
+}
+
 /** A credential sent as anything but a string (or not at all) is a body of the wrong shape: 400, not 401. */
 function mayBeString(value: unknown): void {
   if (value !== undefined && value !== null && typeof value !== 'string') throw invalidPayload('Invalid request body');
@@ -80,7 +90,7 @@ export class SessionService {
     }
     await this.throttle.succeed(throttleKey);
     if (user.active === false) throw unauthorized('Account is disabled');
-    return this.issue(user.id, user.roles ?? [], revokedSecond(user));
+    return this.issueTo(user, 'Invalid email or password');
   }
 
   async refresh(body: { refresh_token?: unknown }): Promise<TokenPair> {
@@ -102,7 +112,7 @@ export class SessionService {
     // A disabled account keeps its refresh tokens so that refresh can say so; once revoked, they never work again.
     if (user.active === false) throw unauthorized('Account is disabled');
     if (user.revoked_at && (!row.created_at || row.created_at <= user.revoked_at)) throw unauthorized('Invalid refresh token');
-    return this.issue(user.id, user.roles ?? [], revokedSecond(user));
+    return this.issueTo(user, 'Invalid refresh token');
   }
 
   async logout(body: { refresh_token?: unknown }): Promise<void> {
@@ -113,11 +123,20 @@ export class SessionService {
     await this.db.query(`DELETE FROM ${this.tokens} WHERE token = $1`, [token]);
   }
 
+  /** Issues a pair to a user this request read and checked (password or refresh token, active). */
+  private issueTo(user: UserRow, gone: string): Promise<TokenPair> {
+    return this.issue(user.id, user.roles ?? [], { revokedThrough: revokedSecond(user), passwordHash: user.password_hash, gone });
+  }
+
   /**
    * Issues an access + refresh pair for a user already authenticated. A token's `iat` has whole seconds:
    * one signed in the very second its user's tokens were revoked would be refused, so it waits for the next.
+   * The refresh token is stored only while the user row is there and, given `passwordHash`, still active with
+   * that password, the row share-locked until the insert commits: a login or refresh that raced the user's
+   * deletion, password change or disabling answers 401 `gone` rather than leaving a session that outlives it.
    */
-  async issue(userId: string, roles: readonly string[], revokedThrough?: number): Promise<TokenPair> {
+  async issue(userId: string, roles: readonly string[], checks: IssueChecks = {}): Promise<TokenPair> {
+    const { revokedThrough, passwordHash = null, gone = 'Invalid refresh token' } = checks;
     if (revokedThrough !== undefined) {
       const wait = (revokedThrough + 1) * 1000 - Date.now();
       // Capped: a revocation stamped by an instance whose clock runs ahead must not hold a login up.
@@ -125,10 +144,14 @@ export class SessionService {
     }
     const refresh = randomUUID();
     // created_at on this process's clock, the one revocations are stamped with (users.ts).
-    await this.db.query(
-      `INSERT INTO ${this.tokens} (user_id, token, expires_at, created_at) VALUES ($1, $2, NOW() + make_interval(secs => $3), $4)`,
-      [userId, refresh, REFRESH_TOKEN_SECONDS, new Date()],
+    const stored = await this.db.query(
+      `INSERT INTO ${this.tokens} (user_id, token, expires_at, created_at)
+       SELECT id, $2::uuid, NOW() + make_interval(secs => $3), $4::timestamptz FROM ${this.users}
+        WHERE id = $1 AND ($5::text IS NULL OR (password_hash = $5::text AND active IS DISTINCT FROM false)) FOR SHARE
+       RETURNING user_id`,
+      [userId, refresh, REFRESH_TOKEN_SECONDS, new Date(), passwordHash],
     );
+    if (stored.length === 0) throw unauthorized(gone);
     return { access_token: await signAccessToken(this.key, userId, roles), refresh_token: refresh };
   }
 }

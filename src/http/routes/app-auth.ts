@@ -1,4 +1,6 @@
+import type { FastifyRequest } from 'fastify';
 import { acceptInvite } from '../../auth/invites.js';
+import { RocketError } from '../../errors.js';
 import { bodyObject } from '../body.js';
 import { inviteAcceptance } from '../../history/audit.js';
 import { type Area, appOf } from '../context.js';
@@ -21,4 +23,10 @@ export const appAuthArea: Area = async (app) => {
     const accepted = await acceptInvite(appOf(req), bodyObject(req, 'Invalid JSON body'), inviteAcceptance);
     return reply.status(201).send({ data: accepted });
   });
+  // The prefix is public: any other method or path under it is an unknown route, answered before a token is asked
+  // for (the dynamic /:entity routes would otherwise take it and answer 401), as under /api/_platform/auth.
+  const unknownRoute = async (req: FastifyRequest) => {
+    throw new RocketError('NOT_FOUND', `Route not found: ${req.method} ${req.url.split('?')[0]}`);
+  };
+  for (const url of ['', '/*']) app.route({ method: ['GET', 'POST', 'PUT', 'DELETE'], url, onRequest: unknownRoute, handler: unknownRoute });
 };
