@@ -165,7 +165,7 @@ async function advance(app: EngineApp, run: Run): Promise<void> {
       }
       if (step.type === 'approval') {
         const ms = parseDuration(step.timeout);
-        run.deadline = ms === undefined ? null : new Date(Date.now() + ms);
+        run.deadline = ms === undefined ? null : new Date(Date.now() + Math.max(ms, MIN_APPROVAL_TIMEOUT_MS));
         break;
       }
       if (step.type === 'condition') await runCondition(run, step);
@@ -315,6 +315,13 @@ async function claim(
 
 /** A user id as written in a definition or a record names the caller in any case (ids are UUIDs; the caller's is lower case). */
 const isCaller = (id: string, caller: Caller): boolean => id.toLowerCase() === caller.id.toLowerCase();
+
+/**
+ * Shortest wait before an approval times out. Deadlines fire on time from a timer (the spec's job passes only
+ * every minute or so), so a step whose `on_timeout` leads back to itself with `0s` would otherwise time out
+ * dozens of times a second, each appending to the instance's history, for as long as nobody decides it.
+ */
+const MIN_APPROVAL_TIMEOUT_MS = 1000;
 
 /** Assignee rules (spec: workflows.md §Runtime endpoints, approve/reject step 3). */
 export function mayDecide(caller: Caller, step: WorkflowStep, context: Record<string, unknown>): boolean {

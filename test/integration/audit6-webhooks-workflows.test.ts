@@ -199,3 +199,22 @@ describe('assignees named by an upper-case id', () => {
     expect(after?.history.map((h) => `${h.step}:${h.status}:${h.by}`)).toEqual([`fixed:approved:${clerkId}`, `relation:approved:${clerkId}`]);
   });
 });
+
+describe('approval timeouts', () => {
+  it('a 0s approval step that times out back to itself waits at least a second between timeouts instead of looping', async () => {
+    await workflow({
+      name: 'zero_loop',
+      trigger: { type: 'state_change', entity: 'order', field: 'status', to: 'zero_loop' },
+      steps: [{ id: 'wait', type: 'approval', timeout: '0s', on_timeout: { goto: 'wait' } }],
+    });
+    await create('order', { status: 'zero_loop' });
+    await new Promise((r) => setTimeout(r, 1500));
+    const [instance] = await instancesOf('zero_loop');
+    expect(instance?.status).toBe('running');
+    expect(instance?.current_step).toBe('wait');
+    // Fired at most once a second: one timeout by now (two at the very most with a slow start), not dozens.
+    const timeouts = instance!.history.filter((h) => h.status === 'timed_out').length;
+    expect(timeouts).toBeLessThanOrEqual(2);
+    expect(timeouts).toBeGreaterThanOrEqual(1);
+  });
+});
