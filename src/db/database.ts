@@ -34,9 +34,24 @@ const REFUSED = new Set(['53300', '53400', '57P03', 'CONNECT_TIMEOUT', 'ECONNREF
 /** Of those, the ones where the server itself is out of reach (not merely full). */
 const UNREACHABLE = new Set(['CONNECT_TIMEOUT', 'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
 
+/**
+ * SQLSTATEs of a session PostgreSQL ends as it starts (FATAL) while the server itself is up: the database accepts
+ * no connections now (55000: ALLOW_CONNECTIONS false), does not exist (3D000: being restored) or the login is not
+ * accepted (28000, 28P01). No statement was sent. As errors of a statement (ERROR) some of these mean other things.
+ */
+const REFUSED_AT_START = new Set(['55000', '3D000', '28000', '28P01']);
+
 function refusedConnection(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && REFUSED.has(code);
+  const e = err as { code?: unknown; severity?: unknown } | null;
+  const code = e?.code;
+  return typeof code === 'string' && (REFUSED.has(code) || (e?.severity === 'FATAL' && REFUSED_AT_START.has(code)));
+}
+
+function refusalMessage(err: unknown): string {
+  const code = String((err as { code?: unknown }).code);
+  if (UNREACHABLE.has(code)) return 'The database cannot be reached; try again shortly';
+  if (REFUSED_AT_START.has(code)) return 'The database refuses connections; try again shortly';
+  return 'The database has no free connection; try again shortly';
 }
 
 /** '2024-03-01 10:34:56.789+00' → '2024-03-01T10:34:56.789+00:00'; no offset (timestamp without time zone) → UTC. */
@@ -204,12 +219,7 @@ export class Database implements Queryable {
       // A caller that waits for nothing (diagnostics) wants the driver's own reason.
       if (!refusedConnection(err) || this.options.connectWaitMs === 0) throw err;
       if (Date.now() + delay > deadline) {
-        throw serviceUnavailable(
-          UNREACHABLE.has(String((err as { code?: unknown }).code))
-            ? 'The database cannot be reached; try again shortly'
-            : 'The database has no free connection; try again shortly',
-          RETRY_AFTER_SECONDS,
-        );
+        throw serviceUnavailable(refusalMessage(err), RETRY_AFTER_SECONDS);
       }
       await new Promise((r) => setTimeout(r, delay));
       try {

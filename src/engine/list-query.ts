@@ -80,8 +80,9 @@ export function listQueryFromParams(query: Record<string, unknown>): ListQuery {
     const m = /^filter\[(.*)\]$/.exec(rawKey);
     if (m) {
       for (const v of Array.isArray(rawValue) ? rawValue : [rawValue]) filters.push({ key: m[1]!, value: String(v) });
-    } else if (rawKey.startsWith('filter[')) {
-      // A malformed filter key (e.g. an '=' inside the brackets split it) must not silently widen the result.
+    } else if (rawKey.startsWith('filter[') || rawKey === 'filter' || /^filter%5b/i.test(rawKey)) {
+      // A malformed filter key (an '=' inside the brackets split it, no brackets, brackets encoded twice) must
+      // not silently widen the result.
       malformed.push(rawKey);
     }
   }

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
-import { RocketError, type ErrorDetail } from '../errors.js';
+import { type ErrorCode, RocketError, type ErrorDetail } from '../errors.js';
 import { unsupportedMediaType } from './json-body.js';
 
 interface Envelope {
@@ -16,11 +16,27 @@ export function envelope(err: RocketError): Envelope {
 /** Route config key: the message a body-parse failure gets on that route. */
 export interface RouteMessages {
   invalidBody?: string;
+  /** The body type the route reads (default application/json), named when a body of another type is refused. */
+  bodyType?: string;
+}
+
+/** The spec's code of a status a plugin answers with (a static file outside its root is 403), where the table has one. */
+const CODE_OF_STATUS: Partial<Record<number, ErrorCode>> = {
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+/** A path (or method) no route serves. */
+export function routeNotFound(request: FastifyRequest): RocketError {
+  return new RocketError('NOT_FOUND', `Route not found: ${request.method} ${request.url.split('?')[0]}`);
 }
 
 /** Maps every thrown thing to the spec's error envelope; only real bugs become 500. */
 export function toRocketError(err: unknown, request: FastifyRequest): RocketError {
-  const invalidBody = (request.routeOptions?.config as RouteMessages | undefined)?.invalidBody ?? 'Invalid request body';
+  const messages = request.routeOptions?.config as RouteMessages | undefined;
+  const invalidBody = messages?.invalidBody ?? 'Invalid request body';
   if (err instanceof RocketError) {
     // Body-parse failures learn their route's wording here.
     return err.code === 'INVALID_PAYLOAD' && err.message === 'Invalid request body' ? new RocketError('INVALID_PAYLOAD', invalidBody) : err;
@@ -28,9 +44,10 @@ export function toRocketError(err: unknown, request: FastifyRequest): RocketErro
   const fe = err as FastifyError;
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new RocketError('PAYLOAD_TOO_LARGE', 'Request body too large');
+      // An unknown route is a 404 whatever it was sent, a body too large to read included.
+      return request.is404 ? routeNotFound(request) : new RocketError('PAYLOAD_TOO_LARGE', 'Request body too large');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return unsupportedMediaType(request.headers['content-type']);
+      return unsupportedMediaType(request.headers['content-type'], messages?.bodyType);
     case 'FST_ERR_BAD_URL':
       return new RocketError('INVALID_PAYLOAD', 'Malformed URL: invalid percent-encoding in the path');
     case 'FST_ERR_MAX_PARAM_LENGTH':
@@ -44,7 +61,7 @@ export function toRocketError(err: unknown, request: FastifyRequest): RocketErro
     return new RocketError('INVALID_PAYLOAD', invalidBody);
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return new RocketError('INVALID_PAYLOAD', fe.message, [], fe.statusCode);
+    return new RocketError(CODE_OF_STATUS[fe.statusCode] ?? 'INVALID_PAYLOAD', fe.message, [], fe.statusCode);
   }
   return new RocketError('INTERNAL_ERROR', 'Internal server error');
 }

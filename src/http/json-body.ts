@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import secureJson from 'secure-json-parse';
 import { RefusedBody, RocketError } from '../errors.js';
 import { markInexactNumbers, reviveExact } from '../db/exact-json.js';
@@ -27,12 +28,51 @@ export function jsonTooDeep(text: string, max = MAX_JSON_DEPTH): boolean {
   return false;
 }
 
-/** A body of a content type no route reads (uploads have their own parser in their scope). */
-export function unsupportedMediaType(contentType: string | undefined): RocketError {
+/** A body of a content type the route does not read: JSON everywhere, multipart on the upload route. */
+export function unsupportedMediaType(contentType: string | undefined, expected = 'application/json'): RocketError {
   return new RocketError(
     'UNSUPPORTED_MEDIA_TYPE',
-    `Unsupported Content-Type ${contentType ? `'${contentType.slice(0, 100)}'` : '(none)'}: request bodies must be application/json`,
+    `Unsupported Content-Type ${contentType ? `'${contentType.slice(0, 100)}'` : '(none)'}: request bodies must be ${expected}`,
   );
+}
+
+/** `charset=` of a Content-Type, if any; a JSON type without parameters (the usual case) is settled by one `includes`. */
+const CHARSET_RE = /;\s*charset\s*=\s*"?([^";\s]*)/i;
+
+/** Whether a Content-Type declares a charset other than UTF-8 (or its subset US-ASCII). */
+function foreignCharset(contentType: string): boolean {
+  if (!contentType.includes('=')) return false;
+  const charset = CHARSET_RE.exec(contentType)?.[1];
+  return charset !== undefined && !/^(utf-?8|us-ascii)$/i.test(charset);
+}
+
+/**
+ * Why a JSON body cannot be read as sent, known from its headers: JSON text is UTF-8 (RFC 8259 §8.1), and a body
+ * declared in another charset, decoded as UTF-8, would store other characters than were meant; bodies are read as
+ * sent, so a compressed one (Content-Encoding gzip, br…) would be taken for bytes that are no JSON.
+ */
+export function unreadableEncoding(contentType: string, contentEncoding: string | undefined): RocketError | undefined {
+  const coding = contentEncoding?.trim().toLowerCase();
+  if (coding !== undefined && coding !== '' && coding !== 'identity') {
+    return new RocketError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Unsupported Content-Encoding '${contentEncoding!.slice(0, 100)}': request bodies must be sent uncompressed`,
+    );
+  }
+  if (!foreignCharset(contentType)) return undefined;
+  return new RocketError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `Unsupported Content-Type '${contentType.slice(0, 100)}': request bodies must be application/json in UTF-8`,
+  );
+}
+
+/**
+ * The text of a JSON body. Bytes that are no UTF-8 make it unreadable (400): decoded anyway they would become
+ * U+FFFD, and a record would store other text than was sent, with no error.
+ */
+export function jsonText(body: Buffer): string {
+  if (!isUtf8(body)) throw new UnreadableJson();
+  return body.toString('utf8');
 }
 
 /** Route config keys: a body read after the route's own checks; numbers kept exact (record writes). */

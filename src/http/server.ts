@@ -8,8 +8,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { exactJson } from '../db/exact-json.js';
 import { RefusedBody, RocketError } from '../errors.js';
-import { clientErrorResponse, envelope, sendError } from './errors.js';
-import { type LateBody, parseJsonBody, UnreadableJson, unsupportedMediaType } from './json-body.js';
+import { clientErrorResponse, envelope, routeNotFound, sendError } from './errors.js';
+import { jsonText, type LateBody, parseJsonBody, UnreadableJson, unreadableEncoding, unsupportedMediaType } from './json-body.js';
 import type { Area, Services } from './context.js';
 import { type OperationsOptions, operationsRoutes } from '../ops/http.js';
 
@@ -53,12 +53,16 @@ export async function buildHttp(
 
   // JSON is the only body type (uploads parse multipart in their own scope); others are 415. Routes that check
   // their entity, record or permission first read either failure at their body step.
-  const late = (req: FastifyRequest) => (req.routeOptions.config as LateBody | undefined)?.lateBody === true;
+  // An unknown route reads no body either: it is a 404 whatever was sent (an upload posted to a wrong path too).
+  const late = (req: FastifyRequest) => req.is404 || (req.routeOptions.config as LateBody | undefined)?.lateBody === true;
   const exact = (req: FastifyRequest) => (req.routeOptions.config as LateBody | undefined)?.exactNumbers === true;
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+  // Read as bytes: whether they are UTF-8 is only known before decoding (json-body.ts jsonText).
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    const refused = unreadableEncoding(req.headers['content-type'] ?? '', req.headers['content-encoding']);
+    if (refused) return late(req) ? done(null, new RefusedBody(refused)) : done(refused, undefined);
     try {
-      done(null, parseJsonBody(typeof body === 'string' ? body : body.toString('utf8'), exact(req)));
+      done(null, parseJsonBody(typeof body === 'string' ? body : jsonText(body), exact(req)));
     } catch (err) {
       if (err instanceof UnreadableJson && late(req)) return done(null, new RefusedBody(err));
       done(err as Error, undefined);
@@ -98,9 +102,7 @@ export async function buildHttp(
     );
   });
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send(envelope(new RocketError('NOT_FOUND', `Route not found: ${request.method} ${request.url.split('?')[0]}`))),
-  );
+  app.setNotFoundHandler((request, reply) => reply.status(404).send(envelope(routeNotFound(request))));
 
   // Declared up front, so every request object has the same shape; the /api/:app scope and the access hooks fill them.
   app.decorateRequest('rocketApp', undefined);

@@ -63,8 +63,9 @@ export interface EntityMeta {
 /** An immutable snapshot of one app's metadata; rebuilt and swapped on every change. */
 export class Registry {
   /**
-   * Some field is a bigint, a decimal or json, so records may hold numbers a double would change (an int8 beyond
-   * 2^53, a decimal with 16 or more digits, such a number inside a json value): responses then keep their exact digits.
+   * Some field is a bigint, a decimal, json or file, so records may hold numbers a double would change (an int8
+   * beyond 2^53, a decimal with 16 or more digits, such a number inside a json value or a file object stored as
+   * given): responses then keep their exact digits.
    */
   readonly hasExactNumbers: boolean;
   constructor(
@@ -72,7 +73,7 @@ export class Registry {
     readonly relations: ReadonlyMap<string, RelationMeta>,
   ) {
     this.hasExactNumbers = [...entities.values()].some((e) =>
-      e.fieldList.some((f) => f.type === 'bigint' || f.type === 'decimal' || f.type === 'json'),
+      e.fieldList.some((f) => f.type === 'bigint' || f.type === 'decimal' || f.type === 'json' || f.type === 'file'),
     );
   }
 

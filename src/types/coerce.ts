@@ -124,8 +124,14 @@ function decimalFits(d: PlainDecimal, precision: number | undefined): boolean {
 function decimalValue(d: PlainDecimal): number | ExactNumber {
   const text = `${d.negative ? '-' : ''}${d.int || '0'}${d.frac ? `.${d.frac}` : ''}`;
   const significant = (d.int + d.frac).replace(/^0+/, '').length;
-  return significant <= 15 ? Number(text) : new ExactNumber(text);
+  if (significant > 15) return new ExactNumber(text);
+  const n = Number(text);
+  // Few digits, but beyond a double's normal range (1e400 → Infinity, 1e-400 → 0): only the digits keep the value.
+  return significant === 0 || (Number.isFinite(n) && Math.abs(n) >= MIN_NORMAL_DOUBLE) ? n : new ExactNumber(text);
 }
+
+/** Below it a double loses digits (subnormal) or becomes 0. */
+const MIN_NORMAL_DOUBLE = 2.2250738585072014e-308;
 
 /** A decimal from a JSON number (exact or not) or a numeric string; undefined when it is neither or absurdly long. */
 function parseDecimal(value: unknown): PlainDecimal | undefined {
@@ -223,10 +229,9 @@ export function coerceFilter(field: TypedField, raw: string): Coerced {
     case 'integer':
     case 'bigint':
       return INT_RE.test(raw.trim()) ? coerceInput(field, raw.trim()) : FAIL;
-    case 'float': {
-      const n = Number(raw.trim());
-      return raw.trim() !== '' && Number.isFinite(n) ? ok(n) : FAIL;
-    }
+    case 'float':
+      // A decimal literal, as in a body: Number() alone would also read '0x10', '0b1' and '0o7'.
+      return coerceInput(field, raw);
     case 'decimal': {
       // Compared exactly: no column range applies to a filter value (one beyond it matches nothing).
       const d = parseDecimal(raw);

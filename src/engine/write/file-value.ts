@@ -1,3 +1,4 @@
+import { parseExactJson } from '../../db/exact-json.js';
 import type { ErrorDetail } from '../../errors.js';
 import type { FieldMeta } from '../../metadata/registry.js';
 import { isObject } from '../../metadata/problems.js';
@@ -11,7 +12,8 @@ function storedFileString(value: string): Record_ | undefined {
   if (!value.trimStart().startsWith('{')) return undefined;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(value);
+    // Exact: a number a double would change keeps its digits, as in an object sent as such.
+    parsed = parseExactJson(value);
   } catch {
     return undefined;
   }

@@ -5,18 +5,21 @@ import { RocketError, invalidPayload } from '../../errors.js';
 import { contentDisposition, servedMimeType } from '../../files/filename.js';
 import { fileTooLarge, type StagedFile, type Upload } from '../../files/files.js';
 import { type Area, appOf, callerOf, withAccess } from '../context.js';
+import { unsupportedMediaType } from '../json-body.js';
 
 declare module 'fastify' {
   // @fastify/multipart adds `multipartOptions` to the route config type, which makes it a weak type: name the
-  // route config key the error mapper reads (RouteMessages in ../errors.ts) so routes can still set it.
+  // route config keys the error mapper reads (RouteMessages in ../errors.ts) so routes can still set them.
   interface FastifyContextConfig {
     invalidBody?: string;
+    bodyType?: string;
   }
 }
 
 type ById = { Params: { id: string } };
 
 const MISSING_FILE = 'Missing file in form data';
+const MULTIPART = 'multipart/form-data';
 
 /**
  * Room for the multipart framing and the (ignored) other form fields on top of
@@ -44,13 +47,12 @@ export const filesArea: Area = async (area, { services }) => {
 
   async function upload(request: FastifyRequest): Promise<Upload> {
     if (!request.isMultipart()) {
-      // A body of another type (JSON, text) is a 415 (README §Error codes); no body at all has no file in it.
+      // A body of another type (JSON, text) is a 415 (README §Error codes), and so is one sent without a type, as
+      // on every JSON route; no body at all has no file in it.
       const type = request.headers['content-type'];
       const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
       if (!request.raw.readableEnded) request.raw.resume();
-      if (type !== undefined && hasBody) {
-        throw new RocketError('UNSUPPORTED_MEDIA_TYPE', `Unsupported Content-Type '${type.slice(0, 100)}': uploads must be multipart/form-data`);
-      }
+      if (hasBody) throw unsupportedMediaType(type, MULTIPART);
       throw invalidPayload(MISSING_FILE);
     }
     const rocketApp = appOf(request);
@@ -93,7 +95,9 @@ export const filesArea: Area = async (area, { services }) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
     await scope.register(multipart, { limits: MULTIPART_LIMITS, throwFileSizeLimit: false });
-    scope.post('/upload', { onRequest: declaredSize }, async (request, reply) => reply.status(201).send({ data: await upload(request) }));
+    scope.post('/upload', { onRequest: declaredSize, config: { bodyType: MULTIPART } }, async (request, reply) =>
+      reply.status(201).send({ data: await upload(request) }),
+    );
   });
 
   await withAccess(area, services, 'admin', (app) => {
