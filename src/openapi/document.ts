@@ -3,13 +3,14 @@ import type { EntityMeta, Registry } from '../metadata/registry.js';
 import { ERROR_RESPONSES, LIST_PARAMETERS, entityPart } from './entity-paths.js';
 import { appAdminPaths, appUserPaths, platformPaths } from './fixed-paths.js';
 import { baseNames } from './names.js';
+import type { NullColumns } from './null-columns.js';
 import { jsonResponse, schemaRef, type OpenApiDocument, type PathItem, type Response, type Schema } from './types.js';
 
 /**
  * Part of every document's version and ETag: raise it with any change to what the generator writes,
  * so a client's cached copy (If-None-Match) is not taken for current after an upgrade.
  */
-export const GENERATOR_REVISION = 4;
+export const GENERATOR_REVISION = 5;
 
 /** Who the document is for: what they may do decides what it shows (spec: openapi.md §Per caller). */
 export interface Audience {
@@ -27,6 +28,8 @@ export interface AppDocumentInput {
   audience: Audience;
   /** Entities with an active synchronous webhook (their writes can answer 502). */
   syncWebhooks: ReadonlySet<string>;
+  /** Per entity, required fields whose column still admits NULL (null-columns.ts). */
+  nullColumns?: NullColumns;
 }
 
 const STRING: Schema = { type: 'string' };
@@ -46,7 +49,7 @@ const ERROR_SCHEMA: Schema = {
           examples: ['VALIDATION_FAILED'],
           description:
             'INVALID_PAYLOAD, UNKNOWN_FIELD, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, UNKNOWN_ENTITY, APP_NOT_FOUND, CONFLICT, FILE_TOO_LARGE, ' +
-            'PAYLOAD_TOO_LARGE, VALIDATION_FAILED, WEBHOOK_FAILED, UNSUPPORTED_MEDIA_TYPE, SERVICE_UNAVAILABLE, INTERNAL_ERROR, …',
+            'PAYLOAD_TOO_LARGE, VALIDATION_FAILED, TOO_MANY_REQUESTS, WEBHOOK_FAILED, UNSUPPORTED_MEDIA_TYPE, SERVICE_UNAVAILABLE, INTERNAL_ERROR, …',
         },
         message: STRING,
         details: {
@@ -160,6 +163,7 @@ const ERROR_DESCRIPTIONS: Readonly<Record<number, string>> = {
   413: 'Body or file too large (PAYLOAD_TOO_LARGE, FILE_TOO_LARGE)',
   415: 'Body is not JSON (UNSUPPORTED_MEDIA_TYPE)',
   422: 'Validation failed; details name the fields (VALIDATION_FAILED)',
+  429: 'Too many failed logins of this account: locked for a while (TOO_MANY_REQUESTS); Retry-After says how long',
   502: 'A synchronous webhook vetoed or failed (WEBHOOK_FAILED)',
 };
 
@@ -168,6 +172,7 @@ function errorResponses(): Record<string, Response> {
   for (const [status, name] of Object.entries(ERROR_RESPONSES)) {
     out[name] = jsonResponse(ERROR_DESCRIPTIONS[Number(status)]!, schemaRef('Error'));
   }
+  out[ERROR_RESPONSES[429]!]!.headers = { 'Retry-After': { description: 'Seconds until a login is taken again', schema: { type: 'integer' } } };
   return out;
 }
 
@@ -218,7 +223,13 @@ export function buildAppDocument(input: AppDocumentInput): OpenApiDocument {
   const described = new Map<string, string>();
   for (const name of [...allowed.keys()].sort()) {
     const entity = registry.entities.get(name)!;
-    const part = entityPart({ entity, names, allowed, syncWebhook: reachesSyncWebhook(entity, input.syncWebhooks) });
+    const part = entityPart({
+      entity,
+      names,
+      allowed,
+      syncWebhook: reachesSyncWebhook(entity, input.syncWebhooks),
+      nullInRows: input.nullColumns?.get(name),
+    });
     Object.assign(schemas, part.schemas);
     Object.assign(paths, part.paths);
     described.set(name, `Records of ${name} (table ${entity.def.table}).`);

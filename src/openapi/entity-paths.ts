@@ -30,6 +30,8 @@ export interface EntityContext {
   allowed: ReadonlyMap<string, ReadonlySet<PermissionAction>>;
   /** A synchronous webhook can veto writes of this entity (502). */
   syncWebhook: boolean;
+  /** Fields of this entity whose column admits NULL although the definition says never null (null-columns.ts). */
+  nullInRows?: ReadonlySet<string>;
 }
 
 /**
@@ -67,7 +69,7 @@ function includeShape(use: RelationUse): { other: EntityMeta; many: boolean } {
 function recordSchema(ctx: EntityContext): Schema {
   const { entity, names, allowed } = ctx;
   const properties: Record<string, Schema> = {};
-  for (const f of entity.fieldList) properties[f.name] = recordFieldSchema(entity, f);
+  for (const f of entity.fieldList) properties[f.name] = recordFieldSchema(entity, f, ctx.nullInRows?.has(f.name));
   if (entity.softDelete && !entity.fields.has('deleted_at')) {
     properties.deleted_at = { type: 'null', readOnly: true, description: 'Soft-delete marker; always null in responses.' };
   }
@@ -195,6 +197,7 @@ export const ERROR_RESPONSES: Readonly<Record<number, string>> = {
   413: 'PayloadTooLarge',
   415: 'UnsupportedMediaType',
   422: 'ValidationFailed',
+  429: 'TooManyRequests',
   502: 'WebhookFailed',
 };
 

@@ -142,11 +142,14 @@ function machineOf(entity: EntityMeta, f: FieldMeta): Schema | undefined {
   };
 }
 
-/** A field as records carry it. */
-export function recordFieldSchema(entity: EntityMeta, f: FieldMeta): Schema {
+/**
+ * A field as records carry it. `nullInRows`: its column admits NULL although the definition says the value never
+ * is (a required field added to a table with rows, see null-columns.ts), so rows may carry null.
+ */
+export function recordFieldSchema(entity: EntityMeta, f: FieldMeta, nullInRows = false): Schema {
   if (softDeleteMarker(entity, f)) return { type: 'null', readOnly: true, description: 'Soft-delete marker; always null in responses.' };
   let schema = withEnum(f, valueSchema(f.type));
-  if (!neverNull(entity, f)) schema = orNull(schema);
+  if (!neverNull(entity, f) || nullInRows) schema = orNull(schema);
   if (engineWritten(entity, f)) schema = { ...schema, readOnly: true };
   const machine = machineOf(entity, f);
   if (machine) schema = { ...schema, 'x-rocket-state-machine': machine };

@@ -57,7 +57,8 @@ function authPaths(tag: string, prefix: string): Record<string, PathItem> {
       post: op(`${prefix}Login`, tag, 'Log in with email and password', {
         security: PUBLIC,
         requestBody: jsonBody(schemaRef('LoginRequest')),
-        responses: { '200': TOKEN_PAIR_RESPONSE, ...errors(400, 401) },
+        // 429: the login throttle (ROCKET_LOGIN_MAX_FAILURES) locks an account after repeated failures.
+        responses: { '200': TOKEN_PAIR_RESPONSE, ...errors(400, 401, 429) },
       }),
     },
     '/auth/refresh': {
@@ -326,6 +327,22 @@ export function appAdminPaths(): Record<string, PathItem> {
           parameterRef('page'),
           parameterRef('per_page'),
         ],
+      }),
+    },
+    // The AI generator is out of scope, but the route answers (README.md §Route table), so clients may ask it.
+    '/_admin/ai/status': {
+      get: op('adminAiStatus', 'admin', 'Whether an AI schema generator is configured (never, on this server)', {
+        responses: {
+          '200': jsonResponse(
+            'Not configured',
+            dataOf({
+              type: 'object',
+              required: ['configured', 'model'],
+              properties: { configured: { type: 'boolean', enum: [false] }, model: { type: 'string' } },
+            }),
+          ),
+          ...errors(401, 403),
+        },
       }),
     },
     '/_files': {

@@ -6,6 +6,7 @@ import { PROJECT_ROOT } from '../../project-root.js';
 import { RocketError } from '../../errors.js';
 import { DocumentCache, audienceKey, digest, matchesEtag, metadataVersion, serve, type ServedDocument } from '../../openapi/cache.js';
 import { GENERATOR_REVISION, buildAppDocument, buildPlatformDocument } from '../../openapi/document.js';
+import { NullColumnsCache, nullColumnsKey } from '../../openapi/null-columns.js';
 import { catalogFor } from '../../webhooks/catalog.js';
 import { definitionsStamp } from '../../metadata/stamp.js';
 import { type Area, appOf, callerOf, withAccess } from '../context.js';
@@ -70,6 +71,7 @@ function send(request: FastifyRequest, reply: FastifyReply, doc: ServedDocument)
 /** GET /api/:app/_openapi, /api/:app/_docs and its assets (spec: openapi.md). */
 export const openapiArea: Area = async (app, { services }) => {
   const cache = new DocumentCache();
+  const nullColumns = new NullColumnsCache();
   const swaggerVersion = (JSON.parse(readFileSync(resolve(SWAGGER_DIR, 'package.json'), 'utf8')) as { version: string }).version;
   const pageVersion = digest(
     swaggerVersion + readFileSync(resolve(PAGE_DIR, 'rocket-docs.js'), 'utf8') + readFileSync(resolve(PAGE_DIR, 'rocket-docs.css'), 'utf8'),
@@ -88,13 +90,14 @@ export const openapiArea: Area = async (app, { services }) => {
         [...catalog].filter(([, byHook]) => [...byHook.values()].some((list) => list.some((w) => !w.row.async))).map(([entity]) => entity),
       );
       const title = rt.row.display_name || rt.name;
+      const nulls = await nullColumns.get(rt.db, registry);
       const doc = cache.served(
         registry,
         permissions,
         audienceKey(caller),
         // The snapshots' hash and the stored definitions' stamp both go into the version: the registry may
         // lag the tables for a moment after another instance's change, and must not share a version with them.
-        () => metadataVersion(registry, permissions, sync, `${rocketVersion}/${GENERATOR_REVISION}/${rt.name}/${title}`),
+        () => metadataVersion(registry, permissions, sync, `${rocketVersion}/${GENERATOR_REVISION}/${rt.name}/${title}/${nullColumnsKey(nulls)}`),
         await definitionsStamp(rt.db),
         (version) =>
           buildAppDocument({
@@ -103,6 +106,7 @@ export const openapiArea: Area = async (app, { services }) => {
             version,
             registry,
             syncWebhooks: sync,
+            nullColumns: nulls,
             audience: { isAdmin: caller.isAdmin, may: (entity, action) => permissions.grants(caller, entity, action) },
           }),
       );
