@@ -57,7 +57,10 @@ function startFailure(err: unknown, config: Config): string | undefined {
   if (code === 'EACCES' || code === 'EADDRNOTAVAIL') return `cannot listen on ${config.host}:${config.port} (${code}): set HOST and PORT`;
   if (err instanceof RocketError && err.code === 'SERVICE_UNAVAILABLE') {
     const where = config.databaseUrl ? 'check DATABASE_URL' : `check the embedded PostgreSQL in ${config.dataDir}`;
-    return `${err.message.replace(/; try again shortly$/, '')}: ${where} (\`rocket doctor\` says more)`;
+    // PostgreSQL's own words when it answered (a role that does not exist, a wrong password), not a socket error's.
+    const said = err.cause as { message?: unknown; severity?: unknown } | undefined;
+    const reason = typeof said?.severity === 'string' && typeof said.message === 'string' ? ` (${said.message})` : '';
+    return `${err.message.replace(/; try again shortly$/, '')}${reason}: ${where} (\`rocket doctor\` says more)`;
   }
   return undefined;
 }

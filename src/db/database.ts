@@ -219,7 +219,9 @@ export class Database implements Queryable {
       // A caller that waits for nothing (diagnostics) wants the driver's own reason.
       if (!refusedConnection(err) || this.options.connectWaitMs === 0) throw err;
       if (Date.now() + delay > deadline) {
-        throw serviceUnavailable(refusalMessage(err), RETRY_AFTER_SECONDS);
+        // The driver's reason stays attached for logs and the start-up message (a wrong password, say); the
+        // answer itself does not carry it.
+        throw Object.assign(serviceUnavailable(refusalMessage(err), RETRY_AFTER_SECONDS), { cause: err });
       }
       await new Promise((r) => setTimeout(r, delay));
       try {

@@ -233,6 +233,14 @@ describe('rocket apps, export and import', () => {
       'rocket: failed to start: The database cannot be reached: check DATABASE_URL (`rocket doctor` says more)',
     );
     expect(`${start.stdout}${start.stderr}`).not.toMatch(/^\s+at /m);
+    // a database that answers but refuses the login: PostgreSQL's reason is in that line
+    const refused = await rocket(['start'], {
+      env: { DATABASE_URL: 'postgres://no_such_rocket_role@127.0.0.1:5432/postgres', PORT: String(await freePort()), ROCKET_DB_WAIT_MS: '200' },
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim().split('\n').at(-1)).toBe(
+      'rocket: failed to start: The database refuses connections (role "no_such_rocket_role" does not exist): check DATABASE_URL (`rocket doctor` says more)',
+    );
   }, 300_000);
 });
 
