@@ -56,3 +56,13 @@ export function recordOf(entity: EntityMeta, row: Record_): Record_ {
   if (entity.softDelete && !entity.fields.has('deleted_at')) out.deleted_at = row.deleted_at ?? null;
   return out;
 }
+
+/**
+ * A stored row as rules, guards and actions see it (`record` overlaid on it, `old`): timestamps as the RFC 3339
+ * text the API returns and clients send, so an expression reads a field the same whether it was sent or stored.
+ */
+export function envRecordOf(entity: EntityMeta, row: Record_): Record_ {
+  const out = recordOf(entity, row);
+  for (const [k, v] of Object.entries(out)) if (v instanceof Date) out[k] = v.toISOString();
+  return out;
+}

@@ -136,28 +136,35 @@ export async function runRules(db: Queryable, caller: Caller, now: Date, target:
   if (!validate(fieldRules, exprRules, env, relatedOf, details) || details.length > before) return;
 
   for (const rule of computed) {
-    const field = rule.def.field!;
-    let value: unknown;
-    try {
-      if (!rule.expr) throw new Error(`compile error: ${rule.compileError}`);
-      value = rule.expr.evaluate(relatedOf(rule, env));
-    } catch (err) {
-      details.push({ field, rule: 'computed', message: (err as Error).message });
-      continue;
-    }
-    if (value instanceof Date) value = value.toISOString();
-    // Never an entity field, so dropped anyway; assigning it would replace the prototype of `record`.
-    if (field !== PROTO_KEY) target.record[field] = value;
-    const meta = target.entity.fields.get(field);
-    if (!meta || !target.values) continue; // not an entity field: dropped at write time
-    if (meta.type === 'file' && target.files) {
-      // As if sent (files.md): "any result type" (rules.md) includes a file id, resolved after the rules.
-      const problem = setFileValue(meta, value, field, { values: target.values, files: target.files });
-      if (problem) details.push(problem);
-      continue;
-    }
-    const checked = fieldValue(meta, value, field);
-    if (checked.ok) target.values[field] = checked.value;
-    else details.push(checked.detail);
+    const failed = details.length;
+    computeOne(rule, target, env, relatedOf, details);
+    if (rule.def.stop_on_fail && details.length > failed) return;
   }
+}
+
+/** One computed rule: its result written into record and values; an error or a refused value goes to `details`. */
+function computeOne(rule: CompiledRule, target: RuleTarget, env: RuleEnv, relatedOf: RelatedOf, details: ErrorDetail[]): void {
+  const field = rule.def.field!;
+  let value: unknown;
+  try {
+    if (!rule.expr) throw new Error(`compile error: ${rule.compileError}`);
+    value = rule.expr.evaluate(relatedOf(rule, env));
+  } catch (err) {
+    details.push({ field, rule: 'computed', message: (err as Error).message });
+    return;
+  }
+  if (value instanceof Date) value = value.toISOString();
+  // Never an entity field, so dropped anyway; assigning it would replace the prototype of `record`.
+  if (field !== PROTO_KEY) target.record[field] = value;
+  const meta = target.entity.fields.get(field);
+  if (!meta || !target.values) return; // not an entity field: dropped at write time
+  if (meta.type === 'file' && target.files) {
+    // As if sent (files.md): "any result type" (rules.md) includes a file id, resolved after the rules.
+    const problem = setFileValue(meta, value, field, { values: target.values, files: target.files });
+    if (problem) details.push(problem);
+    return;
+  }
+  const checked = fieldValue(meta, value, field);
+  if (checked.ok) target.values[field] = checked.value;
+  else details.push(checked.detail);
 }

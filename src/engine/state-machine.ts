@@ -3,7 +3,7 @@ import { ExprRuntimeError, truthy } from '../expr/index.js';
 import type { CompiledTransition } from '../metadata/compiled-machine.js';
 import type { TransitionAction } from '../metadata/state-machine-definition.js';
 import type { Record_ } from './context.js';
-import { recordOf } from './read.js';
+import { envRecordOf } from './context.js';
 import { userOf, type RuleEnv } from './rules.js';
 import { fieldValue } from './field-value.js';
 import { setFileValue } from './write/file-value.js';
@@ -69,7 +69,7 @@ export async function runStateMachines(sc: StageContext, row: RowPlan): Promise<
     // Workflow writes may move a record to any state (spec: workflows.md set_field); a matching
     // transition still runs its actions, without role or guard checks.
     if (sc.origin === 'workflow') {
-      if (t) await runActions(sc, row, t.actions, row.current ? recordOf(row.entity, row.current) : null, details);
+      if (t) await runActions(sc, row, t.actions, row.current ? envRecordOf(row.entity, row.current) : null, details);
       continue;
     }
     if (!t) {
@@ -82,7 +82,7 @@ export async function runStateMachines(sc: StageContext, row: RowPlan): Promise<
         ? new RocketError('FORBIDDEN', `${message} (${row.path})`, [{ field: at(row.path, m.field), rule: 'state_machine', message }])
         : forbidden(message);
     }
-    const old = row.current ? recordOf(row.entity, row.current) : null;
+    const old = row.current ? envRecordOf(row.entity, row.current) : null;
     if (t.guard) {
       const env: RuleEnv = {
         record: row.record,

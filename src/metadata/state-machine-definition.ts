@@ -82,6 +82,12 @@ function parseAction(raw: unknown, at: string, registry: Registry): TransitionAc
         throw invalid(`${at}.entity: entity not found: ${String(raw.entity ?? '')}`);
       }
       if (raw.data !== undefined && !isObject(raw.data)) throw invalid(`${at}.data must be an object`);
+      const target = registry.entities.get(raw.entity)!;
+      // The created record refuses an unknown key on every transition: refused now, as a field rule's field is.
+      for (const key of Object.keys(raw.data ?? {})) {
+        const known = target.fields.has(key) || (key === 'deleted_at' && target.softDelete) || registry.resolve(target, key)?.forward;
+        if (!known) throw invalid(`${at}.data.${key}: unknown field ${key} of entity ${target.name}`);
+      }
       action.entity = raw.entity;
       action.data = (raw.data as Record<string, unknown> | undefined) ?? {};
       break;
@@ -98,6 +104,11 @@ export function parseStateMachine(body: Record<string, unknown>, registry: Regis
   if (blank(body.field)) throw invalid('field is required');
   const field = typeof body.field === 'string' ? entity.fields.get(body.field) : undefined;
   if (!field) throw invalid(`field not found: ${String(body.field)} is not a field of ${entity.name}`);
+  // No write ever carries such a field, so the machine would never run.
+  const engineSet = (field.name === entity.pk.name && entity.def.primary_key.generated) || (field.name === 'deleted_at' && entity.softDelete);
+  if (field.auto || engineSet) {
+    throw invalid(`field ${field.name} is set by the engine, never by a write: no state machine can guard it`);
+  }
   const def = body.definition;
   if (!isObject(def)) throw invalid('at least one transition is required');
   if (!Array.isArray(def.transitions) || def.transitions.length === 0) throw invalid('at least one transition is required');

@@ -118,7 +118,7 @@ describe('guards with out-of-range values', () => {
         initial: 'new',
         transitions: [
           { from: 'new', to: 'summed', guard: 'sum([1e308, 1e308]) > 0' },
-          { from: 'new', to: 'dated', guard: 'record.due_at + 1e20 > now' },
+          { from: 'new', to: 'dated', guard: 'date(record.due_at) + 1e20 > now' },
           { from: 'new', to: 'ok', guard: 'sum([1, 2]) == 3' },
         ],
       },

@@ -1,7 +1,7 @@
 import { RocketError, objectPayload, type ErrorDetail } from '../../errors.js';
 import type { EntityMeta } from '../../metadata/registry.js';
 import type { PermissionAction } from '../../auth/permissions.js';
-import { entityOf, type OpContext, type Record_ } from '../context.js';
+import { entityOf, envRecordOf, type OpContext, type Record_ } from '../context.js';
 import { findRecord, looksLikePk, recordNotFound, recordOf } from '../read.js';
 import { deleteWithCascades, existingPks, executeRow, insertTree, loadChildren, updateByKey, type WriteEvent } from './execute.js';
 import { checkNotCleared, checkProducedRequired, checkRequired, parsePayload } from './payload.js';
@@ -74,7 +74,7 @@ async function planNested(sc: StageContext, n: NestedPlan, parentPk: unknown, pa
     row.current = cur;
     if (row.op !== 'delete') {
       row.op = 'update';
-      row.record = { ...recordOf(target, cur), ...row.values };
+      row.record = { ...envRecordOf(target, cur), ...row.values };
     }
   }
   if (unknownPks.length) {
@@ -125,7 +125,7 @@ async function prepareTree(sc: StageContext, top: RowPlan): Promise<void> {
     ];
     for (const r of removals) {
       const found: ErrorDetail[] = [];
-      const record = recordOf(r.entity, r.current);
+      const record = envRecordOf(r.entity, r.current);
       await runRules(
         sc.tx,
         sc.caller,
@@ -153,8 +153,13 @@ function jsonObject(body: unknown): Record_ {
 /** Creates a record inside a running write (state-machine `create_record`), as the system actor. */
 async function createWithin(sc: StageContext, entityName: string, body: Record_, prefix: string): Promise<Record_> {
   const inner: StageContext = { ...sc, caller: SYSTEM_ACTOR, details: [] };
+  const entity = sc.app.registry.entities.get(entityName);
+  // The target was deleted after the machine was stored: the request named a known entity, so no 404 UNKNOWN_ENTITY.
+  if (!entity) {
+    const message = `entity not found: ${entityName}`;
+    throw new RocketError('VALIDATION_FAILED', 'Validation failed', [{ field: at(prefix, 'entity'), rule: 'state_machine', message }]);
+  }
   try {
-    const entity = entityOf(sc.app, entityName);
     const row = parsePayload(sc.app.registry, entity, body, 'insert');
     await prepareTree(inner, row);
     return await executeRow({ ...sc, cause: 'action' }, row);
@@ -350,7 +355,7 @@ export async function updateRecord(ctx: OpContext, entityName: string, id: strin
     checkQuery?.();
     const row = parsePayload(ctx.app.registry, entity, jsonObject(body), 'update');
     row.current = current;
-    row.record = { ...recordOf(entity, current), ...row.values };
+    row.record = { ...envRecordOf(entity, current), ...row.values };
     await prepareTree(sc, row);
     return executeRow(sc, row);
   });
@@ -364,7 +369,7 @@ export async function deleteRecord(ctx: OpContext, entityName: string, id: strin
     const current = await findRecord(sc.tx, entity, id, { forUpdate: true });
     if (!current) throw recordNotFound(entity, id);
     ctx.app.permissions.check(ctx.caller, entity.name, 'delete', current, entity.fields);
-    const record = recordOf(entity, current);
+    const record = envRecordOf(entity, current);
     await runRules(sc.tx, ctx.caller, new Date(sc.now), { entity, record, old: record, pk: current[entity.pk.name], action: 'delete' }, sc.details);
     if (sc.details.length) throw new RocketError('VALIDATION_FAILED', 'Validation failed', sc.details);
     await deleteWithCascades(sc, entity, [current]);

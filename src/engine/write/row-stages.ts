@@ -1,6 +1,6 @@
 import { runRules } from '../rules.js';
 import { runStateMachines } from '../state-machine.js';
-import { recordOf } from '../read.js';
+import { envRecordOf } from '../context.js';
 import { prefixDetails, type RowPlan } from './plan.js';
 import type { RowStage, StageContext } from './stages.js';
 import { slugStage } from './slug.js';
@@ -20,7 +20,7 @@ const rulesStage: RowStage = {
         {
           entity: row.entity,
           record: row.record,
-          old: row.current ? recordOf(row.entity, row.current) : null,
+          old: row.current ? envRecordOf(row.entity, row.current) : null,
           pk: row.current?.[row.entity.pk.name],
           action: row.op === 'insert' ? 'create' : 'update',
           values: row.values,
