@@ -90,6 +90,21 @@ const envAllowlist = z
   )
   .refine((list) => list.every((s) => ENV_PATTERN.test(s)), 'must be a comma-separated list of variable names or PREFIX_* patterns');
 
+/**
+ * The server is read from the URL with WHATWG URL and its parts percent-decoded (db/server.ts), so a URL that
+ * fails either way is a bad setting here, not an unexpected error when the first connection is made.
+ */
+function readablePostgresUrl(v: string): boolean {
+  try {
+    const url = new URL(v);
+    for (const part of [url.username, url.password, url.hostname, url.pathname]) decodeURIComponent(part);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const UNREADABLE_URL = 'must be a readable URL: check the port, and percent-encode special characters in the user and password';
+
 /** Placement servers: a JSON object of server name → postgres:// URL (spec: operations.md §Placing apps). */
 const databaseServers = z
   .string()
@@ -105,7 +120,10 @@ const databaseServers = z
   .pipe(
     z.record(
       z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'server names are lowercase letters, digits and underscores'),
-      z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL'),
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+        .refine(readablePostgresUrl, UNREADABLE_URL),
     ),
   );
 
@@ -123,6 +141,7 @@ const schema = z.object({
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .refine(readablePostgresUrl, UNREADABLE_URL)
     .optional(),
   ROCKET_DATA_DIR: z.string().min(1).default('./data'),
   ROCKET_MANAGEMENT_DB: z
@@ -255,7 +274,10 @@ function readYaml(path: string): { values: Record<string, string>; keys: Map<str
     doc = parseYaml(readFileSync(path, 'utf8'));
   } catch (err) {
     // The parser's message carries a multi-line code frame: its first line says what and where.
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw err;
+    // A directory or a file this user may not read is not a YAML mistake: the message says so.
+    if (code === 'EISDIR' || code === 'EACCES' || code === 'EPERM') throw new ConfigError(`${path}: cannot be read (${code})`);
     throw new ConfigError(`${path}: not valid YAML: ${String((err as Error).message).split('\n')[0]}`);
   }
   const values: Record<string, string> = {};

@@ -14,7 +14,7 @@ import { buildHttp } from './http/server.js';
 import { AREAS } from './http/routes/index.js';
 import type { Services } from './http/context.js';
 import { JobRunner, type Job } from './jobs/runner.js';
-import type { AppExtensions, AppRuntime } from './platform/app-runtime.js';
+import { type AppExtensions, type AppRuntime, loginScopeOf } from './platform/app-runtime.js';
 import { uiConfigsTransfer } from './metadata/ui-configs-admin.js';
 import { webhookRetryJob } from './webhooks/job.js';
 import { webhookObserver } from './webhooks/observer.js';
@@ -93,9 +93,11 @@ export interface RocketCore {
  */
 export async function openCore(config: Config, log: Logger, opts: { attach?: boolean } = {}): Promise<RocketCore> {
   const dbServer = await DatabaseServer.start(config, log, opts);
+  let opened: Database | undefined;
   try {
     await dbServer.createDatabase(dbServer.managementDb);
     const mgmt = dbServer.connect(dbServer.managementDb, config.poolSize);
+    opened = mgmt;
     const throttle = new LoginThrottle(mgmt, new LoginPolicy(config.loginMaxFailures, config.loginLockSeconds * 1000));
     const platform = new Platform(mgmt, await platformSecret(config.dataDir, config.platformJwtSecret), throttle);
     await platform.bootstrap(config, log);
@@ -137,6 +139,7 @@ export async function openCore(config: Config, log: Logger, opts: { attach?: boo
     const files = new FileService(new LocalDiskStorage(config.storagePath), config.maxFileSize);
     apps.onDelete((name) => files.removeApp(name));
     apps.onDelete(async (name) => realtime.closeApp(name));
+    apps.onDelete((name) => throttle.clearScope(loginScopeOf(name)));
     return {
       services: { platform, apps, files, realtime },
       dbServer,
@@ -149,6 +152,8 @@ export async function openCore(config: Config, log: Logger, opts: { attach?: boo
       },
     };
   } catch (err) {
+    // The change bus's LISTEN connection would keep a failed command line (or worker) running forever.
+    await opened?.close().catch(() => undefined);
     await dbServer.stop().catch(() => undefined);
     throw err;
   }

@@ -144,6 +144,11 @@ export class LoginThrottle {
     await this.update(key, (entry) => this.policy.succeed(entry));
   }
 
+  /** Forgets the failures and locks of every account of a scope (its app was deleted: a new app of that name starts afresh). */
+  async clearScope(scope: string): Promise<void> {
+    await this.db.query("DELETE FROM _login_throttle WHERE left(key, length($1) + 1) = $1 || E'\\n'", [scope]);
+  }
+
   /** Forgets an account's failures and lock (an operator reset its password). */
   async clear(key: string): Promise<void> {
     await this.db.query('DELETE FROM _login_throttle WHERE key = $1', [key]);

@@ -54,7 +54,11 @@ export async function exportApp(out: Output, app: string, opts: { output?: strin
     process.stdout.write(text);
     return;
   }
-  await writeFile(opts.output, text);
+  try {
+    await writeFile(opts.output, text);
+  } catch (err) {
+    throw new CliError(`${opts.output}: ${(err as Error).message}`);
+  }
   out.result({ app, file: opts.output }, `exported ${app} to ${opts.output}`);
 }
 

@@ -1,6 +1,6 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import { ConfigError, checkListenSafety, loadConfig, type Config } from '../config.js';
 import { Database, type ConnectionOptions } from '../db/database.js';
 import { runningEmbedded } from '../db/embedded.js';
 import { serverOfUrl } from '../db/server.js';
@@ -110,17 +110,25 @@ async function writableCheck(check: string, setting: string, dir: string): Promi
   }
 }
 
+function passwordCheck(config: Config): Check {
+  try {
+    checkListenSafety(config);
+  } catch (err) {
+    // `rocket start` refuses this configuration: a failure, not a warning.
+    if (err instanceof ConfigError) return { check: 'platform password', status: 'fail', message: err.message };
+    throw err;
+  }
+  return config.platformPassword === 'changeme'
+    ? {
+        check: 'platform password',
+        status: 'warn',
+        message: 'the platform admin password is the default "changeme": set ROCKET_PLATFORM_PASSWORD before the first start',
+      }
+    : { check: 'platform password', status: 'ok', message: 'set' };
+}
+
 function securityChecks(config: Config): Check[] {
-  const checks: Check[] = [];
-  checks.push(
-    config.platformPassword === 'changeme'
-      ? {
-          check: 'platform password',
-          status: 'warn',
-          message: 'the platform admin password is the default "changeme": set ROCKET_PLATFORM_PASSWORD before the first start',
-        }
-      : { check: 'platform password', status: 'ok', message: 'set' },
-  );
+  const checks: Check[] = [passwordCheck(config)];
   checks.push(
     config.platformJwtSecret
       ? { check: 'platform secret', status: 'ok', message: 'PLATFORM_JWT_SECRET is set' }

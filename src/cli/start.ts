@@ -54,7 +54,9 @@ export async function serve(config: Config, log: Logger): Promise<void> {
 function startFailure(err: unknown, config: Config): string | undefined {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'EADDRINUSE') return `port ${config.port} on ${config.host} is in use: stop what listens there or set PORT`;
-  if (code === 'EACCES' || code === 'EADDRNOTAVAIL') return `cannot listen on ${config.host}:${config.port} (${code}): set HOST and PORT`;
+  // ENOTFOUND: a HOST name that does not resolve (the database's host is reported as unreachable below).
+  if (code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+    return `cannot listen on ${config.host}:${config.port} (${code}): set HOST and PORT`;
   if (err instanceof RocketError && err.code === 'SERVICE_UNAVAILABLE') {
     const where = config.databaseUrl ? 'check DATABASE_URL' : `check the embedded PostgreSQL in ${config.dataDir}`;
     // PostgreSQL's own words when it answered (a role that does not exist, a wrong password), not a socket error's.
@@ -69,8 +71,9 @@ function startFailure(err: unknown, config: Config): string | undefined {
 export function workerCount(value: string | undefined): number {
   if (value === undefined || value === '') return 1;
   if (value === 'auto') return availableParallelism();
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new CliError(`--workers must be a number from 1 to 256 or "auto", not "${value}"`, 2);
+  // Digits only, as ROCKET_WORKERS takes them: Number() would read "1e2" as 100 and "0x2" as 2.
+  const n = /^[1-9][0-9]{0,2}$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isInteger(n) || n > 256) throw new CliError(`--workers must be a number from 1 to 256 or "auto", not "${value}"`, 2);
   return n;
 }
 

@@ -31,8 +31,8 @@ export interface ConnectionOptions {
 /** SQLSTATEs and socket errors meaning "no connection now", not "this query failed". */
 const REFUSED = new Set(['53300', '53400', '57P03', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN']);
 
-/** Of those, the ones where the server itself is out of reach (not merely full). */
-const UNREACHABLE = new Set(['CONNECT_TIMEOUT', 'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
+/** Of those, the ones where the server itself is out of reach (not merely full): ECONNRESET is a connection hung up on before its startup ended. */
+const UNREACHABLE = new Set(['CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /**
  * SQLSTATEs of a session PostgreSQL ends as it starts (FATAL) while the server itself is up: the database accepts
@@ -100,16 +100,30 @@ function parseTimestamp(text: string): Date {
 
 // Decimal and bigint columns come back as JSON numbers (spec: value encoding), exactly where a double would
 // round them (an ExactNumber); dates stay 'YYYY-MM-DD' strings so no timezone can shift them.
+/**
+ * A timestamp parameter as text. A time no Date holds (a number of milliseconds out of its range, an invalid
+ * Date) goes as written, for PostgreSQL to refuse: a throw inside the driver's serializer left the query
+ * unanswered and its connection taken for good (sample rows of an import are bound without validation).
+ */
+function timestampText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  const at = v instanceof Date ? v : new Date(v as number);
+  return Number.isNaN(at.getTime()) ? String(v) : at.toISOString();
+}
+
 const TYPES = {
   numeric: { to: 1700, from: [1700], serialize: (v: unknown) => String(v), parse: numericValue },
   int8: { to: 20, from: [20], serialize: (v: unknown) => String(v), parse: int8Value },
   date: { to: 1082, from: [1082], serialize: (v: unknown) => String(v), parse: (v: string) => v },
+  // The driver's own serializer sent every value but `true` as false (a sample row's "true" or 1 was stored as
+  // false); anything else goes as written, for PostgreSQL to read ('yes', 1) or refuse.
+  boolean: { to: 16, from: [16], serialize: (v: unknown) => (v === true ? 't' : v === false ? 'f' : String(v)), parse: (v: string) => v === 't' },
   // Timestamps travel as text both ways: PostgreSQL parses what the client sent (offset-less = UTC, the
   // session zone), and its ISO output is read with the ISO parser (the legacy one maps years 1–99 to 19xx/20xx).
   timestamptz: {
     to: 1184,
     from: [1114, 1184],
-    serialize: (v: unknown) => (v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : new Date(v as number).toISOString()),
+    serialize: timestampText,
     parse: parseTimestamp,
   },
   // JSON parameters travel as JSON text (callers stringify); re-stringifying would store a JSON string.
@@ -122,7 +136,14 @@ const TYPES = {
   },
 };
 
-type TypeMap = { numeric: number | ExactNumber; int8: number | ExactNumber; date: string; timestamptz: Date; json: unknown };
+type TypeMap = {
+  numeric: number | ExactNumber;
+  int8: number | ExactNumber;
+  date: string;
+  boolean: boolean;
+  timestamptz: Date;
+  json: unknown;
+};
 
 /** One connection pool to one PostgreSQL database. */
 export class Database implements Queryable {

@@ -123,7 +123,10 @@ export function parseRelationDefinition(
     }
     if (
       typeof raw.join_table === 'string' &&
-      (SYSTEM_TABLES.has(raw.join_table.toLowerCase()) || [...entities.values()].some((e) => e.table === raw.join_table))
+      (SYSTEM_TABLES.has(raw.join_table.toLowerCase()) ||
+        // PostgreSQL looks a pg_ name up in pg_catalog first: the join rows would be read from and written to a catalog.
+        raw.join_table.toLowerCase().startsWith('pg_') ||
+        [...entities.values()].some((e) => e.table === raw.join_table))
     ) {
       p.add('join_table', `join_table ${raw.join_table} collides with an entity or system table`);
     }

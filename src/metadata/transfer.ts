@@ -98,7 +98,12 @@ function storedRuleKey(app: AdminApp, r: RuleIdentity): string {
   }
 }
 
-const reason = (err: unknown) => (err instanceof RocketError ? err.message : (err as Error).message);
+function reason(err: unknown): string {
+  if (!(err instanceof RocketError)) return (err as Error).message;
+  // A refusal by the database (a NOT NULL column a sample row leaves out) names its field only in the details.
+  if (err.message !== 'Validation failed' || err.details.length === 0) return err.message;
+  return `${err.message}: ${err.details.map((d) => d.message).join('; ')}`;
+}
 
 export interface ImportResult {
   message: string;
@@ -142,7 +147,15 @@ export async function importSchema(
   /** Told of every definition the import created, as the admin API's audit is (history.md: metadata changes). */
   created?: (change: AdminChange) => Promise<void>,
 ): Promise<ImportResult> {
-  return oneImportAtATime(app.db, () => importUnlocked(app, sections, body, sampleRows, created));
+  return oneImportAtATime(app.db, async () => {
+    // Also after an import that failed half-way: what it stored is in effect, as after every admin change.
+    const result = await importUnlocked(app, sections, body, sampleRows, created).catch(async (err: unknown) => {
+      await app.reload().catch(() => undefined);
+      throw err;
+    });
+    await app.reload();
+    return result;
+  });
 }
 
 const IMPORT_LOCK = "hashtext('rocket_import')";
@@ -240,17 +253,8 @@ async function importUnlocked(
     }
   }
   // 2. relations
-  const joinTables = new Map<string, { a: string; b: string }>();
   for (const item of items(doc, 'relations')) {
     if (!isObject(item) || !item.name) continue;
-    if (
-      item.type === 'many_to_many' &&
-      typeof item.join_table === 'string' &&
-      typeof item.source_join_key === 'string' &&
-      typeof item.target_join_key === 'string'
-    ) {
-      joinTables.set(item.join_table, { a: item.source_join_key, b: item.target_join_key });
-    }
     if (app.registry.relations.has(String(item.name))) continue;
     try {
       await log('_relations', await createRelation(app, item));
@@ -259,6 +263,10 @@ async function importUnlocked(
       errors.push(`Relation ${label(item)}: ${reason(err)}`);
     }
   }
+  // Steps 3-8 store their items without a reload each; importSchema reloads once at the end. They are checked
+  // against entities and relations only (reloaded as steps 1 and 2 stored them), and a reload reads all the
+  // metadata and makes every other instance read it too: one per item made a large import quadratic.
+  const batch: AdminApp = { name: app.name, db: app.db, registry: app.registry, reload: async () => undefined };
   // 3. rules — the same entity, hook, type and definition is the same rule, compared as saving stores them
   // (thresholds as numbers, empty and default keys dropped), so an export re-imported matches what it exported
   const ruleKeys = new Set((await listRules(app)).map((r) => storedRuleKey(app, r)));
@@ -280,7 +288,7 @@ async function importUnlocked(
       continue;
     }
     try {
-      await log('_rules', await createRule(app, rule));
+      await log('_rules', await createRule(batch, rule));
       ruleKeys.add(key);
       summary.rules!++;
     } catch (err) {
@@ -294,7 +302,7 @@ async function importUnlocked(
     const key = `${String(item.entity)}\u0000${String(item.field)}`;
     if (machineKeys.has(key)) continue;
     try {
-      await log('_state_machines', await createStateMachine(app, item));
+      await log('_state_machines', await createStateMachine(batch, item));
       machineKeys.add(key);
       summary.state_machines!++;
     } catch (err) {
@@ -307,7 +315,7 @@ async function importUnlocked(
     summary[section.key] ??= 0;
     for (const item of items(doc, section.key)) {
       try {
-        const imported = await section.importItem(app, item, seen);
+        const imported = await section.importItem(batch, item, seen);
         if (imported) {
           summary[section.key]!++;
           await log(`_${section.key}`, imported.stored, imported.replaced ?? null);
@@ -330,7 +338,7 @@ async function importUnlocked(
       const input = parsePermissionInput(item);
       const key = canonical([input.entity, input.action, [...input.roles].sort(), input.conditions]);
       if (policyKeys.has(key)) continue;
-      await log('_permissions', await createPermission(app, item));
+      await log('_permissions', await createPermission(batch, item));
       policyKeys.add(key);
       summary.permissions!++;
     } catch (err) {
@@ -341,9 +349,8 @@ async function importUnlocked(
 
   // 9. sample data
   if (isObject(doc.sample_data) && Object.keys(doc.sample_data).length > 0) {
-    summary.records = await importSampleData(app, doc.sample_data, importedEntitiesOf(doc), joinTables, errors, sampleRows);
+    summary.records = await importSampleData(app, doc.sample_data, importedEntitiesOf(doc), joinTablesOf(app, doc), errors, sampleRows);
   }
-  await app.reload();
   const result: ImportResult = { message: 'Import completed', summary };
   if (errors.length) result.errors = errors;
   return result;
@@ -352,6 +359,22 @@ async function importUnlocked(
 /** Entity names of the payload in order, each once (a name given twice seeds its rows once). */
 function importedEntitiesOf(doc: Json): string[] {
   return [...new Set(items(doc, 'entities').flatMap((e) => (isObject(e) && typeof e.name === 'string' ? [e.name] : [])))];
+}
+
+/**
+ * Join tables of the payload's many_to_many relations as stored: a relation the import refused (or one of that
+ * name stored with other keys) names no table of its own, and sample rows must never reach any other table
+ * (a system table such as `_permissions` or `_users`) through it.
+ */
+function joinTablesOf(app: AdminApp, doc: Json): Map<string, { a: string; b: string }> {
+  const tables = new Map<string, { a: string; b: string }>();
+  for (const item of items(doc, 'relations')) {
+    const def = isObject(item) && typeof item.name === 'string' ? app.registry.relations.get(item.name)?.def : undefined;
+    if (def?.type === 'many_to_many' && def.join_table && def.source_join_key && def.target_join_key) {
+      tables.set(def.join_table, { a: def.source_join_key, b: def.target_join_key });
+    }
+  }
+  return tables;
 }
 
 /** The rows of one `sample_data` key that are objects; a value or row of another shape is reported and skipped. */

@@ -34,6 +34,11 @@ export interface AppRow {
   updated_at: Date;
 }
 
+/** The login throttle's scope of an app's accounts (its failures and locks live in the management database). */
+export function loginScopeOf(app: string): string {
+  return `app:${app}`;
+}
+
 /** Everything one live app needs per request: its pool, keys and caches. */
 export class AppRuntime {
   readonly name: string;
@@ -67,7 +72,7 @@ export class AppRuntime {
     // A key of its own for list cursors: a cursor MAC can never pass for a token signature.
     this.listSettings = { countEstimateThreshold, cursorKey: createHmac('sha256', this.key).update('rocket list cursor').digest() };
     this.users = new UserStatusCache(db, (id) => this.announce(`user:${id}`));
-    this.sessions = new SessionService(db, '_users', '_refresh_tokens', this.key, throttle, `app:${row.name}`, true);
+    this.sessions = new SessionService(db, '_users', '_refresh_tokens', this.key, throttle, loginScopeOf(row.name), true);
   }
 
   /** Creates/extends the system tables and seeds the admin when there are no users. */
