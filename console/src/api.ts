@@ -208,12 +208,41 @@ export const api = {
 /** `/api/<app>` for the app in the URL. */
 export const appBase = (app: string) => `/api/${encodeURIComponent(app)}`;
 
-/** Uploads one file through `/_files/upload`, reporting progress (0..1). */
-export function upload(
-  app: string,
-  file: File,
-  onProgress: (fraction: number) => void,
-): Promise<{ id: string; filename: string; size: number; mime_type: string; url: string }> {
+interface Uploaded {
+  id: string;
+  filename: string;
+  size: number;
+  mime_type: string;
+  url: string;
+}
+
+/**
+ * Uploads one file through `/_files/upload`, reporting progress (0..1). Like every other request it is
+ * sent once more after a refresh when the access token was refused (expired while the tab slept).
+ */
+export async function upload(app: string, file: File, onProgress: (fraction: number) => void): Promise<Uploaded> {
+  const first = await sendUpload(app, file, onProgress);
+  let res = first;
+  if (first.status === 401 && getSession()) {
+    if (!(await refreshSession())) {
+      expire();
+      throw new ApiError(401, 'UNAUTHORIZED', 'Your session has expired; please sign in again.');
+    }
+    onProgress(0);
+    res = await sendUpload(app, file, onProgress);
+  }
+  let json: { data?: Uploaded; error?: { code: string; message: string; details?: Detail[] } } = {};
+  try {
+    json = parseJson(res.text) as typeof json;
+  } catch {
+    /* non-JSON answer: handled below */
+  }
+  if (res.status >= 200 && res.status < 300 && json.data) return json.data;
+  throw new ApiError(res.status, json.error?.code ?? 'HTTP', json.error?.message ?? 'Upload failed', json.error?.details);
+}
+
+/** One multipart POST by XMLHttpRequest (fetch reports no upload progress): its status and body text. */
+function sendUpload(app: string, file: File, onProgress: (fraction: number) => void): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', `${appBase(app)}/_files/upload`);
@@ -221,16 +250,7 @@ export function upload(
     if (s) xhr.setRequestHeader('authorization', `Bearer ${s.access}`);
     xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
     xhr.onerror = () => reject(new ApiError(0, 'NETWORK', 'The upload failed: the server could not be reached.'));
-    xhr.onload = () => {
-      let json: { data?: never; error?: { code: string; message: string; details?: Detail[] } } = {};
-      try {
-        json = parseJson(xhr.responseText) as typeof json;
-      } catch {
-        /* non-JSON answer: handled below */
-      }
-      if (xhr.status >= 200 && xhr.status < 300 && json.data) resolve(json.data);
-      else reject(new ApiError(xhr.status, json.error?.code ?? 'HTTP', json.error?.message ?? 'Upload failed', json.error?.details));
-    };
+    xhr.onload = () => resolve({ status: xhr.status, text: xhr.responseText });
     const form = new FormData();
     form.append('file', file, file.name);
     xhr.send(form);

@@ -43,9 +43,9 @@ export function operatorLabel(f: FieldDef | undefined, op: string): string {
   return OPERATOR_LABELS[op] ?? op;
 }
 
-/** Fields a person fills in: not generated keys, not automatic timestamps. */
+/** Fields a person fills in: not generated keys, not automatic timestamps, not fields a computed rule writes. */
 export function editableFields(e: EntityDef): FieldDef[] {
-  return e.fields.filter((f) => !(f.name === e.primary_key.field && e.primary_key.generated) && !f.auto && f.name !== 'deleted_at');
+  return e.fields.filter((f) => !(f.name === e.primary_key.field && e.primary_key.generated) && !f.auto && !f.computed && f.name !== 'deleted_at');
 }
 
 /**

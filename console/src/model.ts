@@ -31,6 +31,11 @@ export interface FieldDef {
   precision?: number;
   auto?: 'create' | 'update';
   index?: boolean;
+  /**
+   * Console-only, never sent: an active computed rule writes this field on every write, overriding what
+   * a client sends (rules.md), so the record form shows it read-only instead of an input whose value is lost.
+   */
+  computed?: boolean;
 }
 
 export interface IndexDef {
@@ -150,16 +155,38 @@ export function hiddenOf(m: AppModel, entity: string): Set<string> {
   return new Set([...(ui?.hidden ?? []), ...(ui?.hidden_fields ?? [])]);
 }
 
+/** The keys of a rule row that say whether it computes a field. */
+interface ComputedRuleRow {
+  entity: string;
+  hook: string;
+  type: string;
+  active: boolean;
+  definition: { field?: string };
+}
+
+function markComputed(e: EntityDef, computed: Set<string>): EntityDef {
+  // a required field without default must still be sent: the API checks required fields before any rule runs
+  const marks = (f: FieldDef) => computed.has(`${e.name}.${f.name}`) && !(f.required && !f.nullable && f.default === undefined);
+  if (!e.fields.some(marks)) return e;
+  return { ...e, fields: e.fields.map((f) => (marks(f) ? { ...f, computed: true } : f)) };
+}
+
 async function adminModel(app: string) {
   const base = appBase(app);
-  const [entities, relations, machines, ui] = await Promise.all([
+  const [entities, relations, machines, ui, rules] = await Promise.all([
     api.get<{ name: string; definition: EntityDef }[]>(`${base}/_admin/entities`),
     api.get<{ name: string; definition: RelationDef }[]>(`${base}/_admin/relations`),
     api.get<StateMachine[]>(`${base}/_admin/state-machines`),
     api.get<UiConfig[]>(`${base}/_ui/configs`),
+    api.get<ComputedRuleRow[]>(`${base}/_admin/rules`),
   ]);
+  const computed = new Set(
+    rules
+      .filter((r) => r.type === 'computed' && r.hook === 'before_write' && r.active && r.definition.field)
+      .map((r) => `${r.entity}.${r.definition.field}`),
+  );
   return {
-    entities: entities.map((e) => e.definition),
+    entities: entities.map((e) => markComputed(e.definition, computed)),
     relations: relations.map((r) => r.definition),
     machines: machines.filter((s) => s.active),
     ui: Object.fromEntries(ui.map((u) => [u.entity, u.config])),
@@ -272,8 +299,11 @@ function schemaToEntity(name: string, record: JsonSchema | undefined, create: Js
     const types = Array.isArray(s.type) ? s.type : s.type ? [s.type] : [];
     let type: FieldType = 'json';
     if (isFile) type = 'file';
-    else if (types.includes('integer')) type = 'bigint';
-    else if (types.includes('number')) type = 'float';
+    // int32 is an `int` field; other integers may be int8, whose digits a JavaScript number cannot all hold
+    else if (types.includes('integer')) type = s.format === 'int32' ? 'integer' : 'bigint';
+    // the document marks a float field "double"; a number without that format is a decimal, whose
+    // digits travel as typed (a double keeps only ~16 of them)
+    else if (types.includes('number')) type = s.format === 'double' || s.format === 'float' ? 'float' : 'decimal';
     else if (types.includes('boolean')) type = 'boolean';
     else if (types.includes('string'))
       type = s.format === 'uuid' ? 'uuid' : s.format === 'date-time' ? 'timestamp' : s.format === 'date' ? 'date' : 'string';

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, appBase } from '../api';
 import { type Action, useModel } from '../model';
 import {
@@ -214,6 +214,16 @@ function UserForm(props: { user: User | null; onClose: () => void; onSaved: () =
   );
 }
 
+/** A read-only text, focused and selected when it appears, for copying by hand (Ctrl+C). */
+function SelectedLink(props: { label: string; value: string }) {
+  const ref = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    ref.current?.focus();
+    ref.current?.select();
+  }, []);
+  return <input ref={ref} class="code" readOnly aria-label={props.label} value={props.value} onFocus={(e) => e.currentTarget.select()} />;
+}
+
 export function acceptLink(app: string, token: string): string {
   return `${location.origin}/admin/accept?app=${encodeURIComponent(app)}&token=${encodeURIComponent(token)}`;
 }
@@ -229,6 +239,20 @@ function Invites() {
     summary: { total: number; created: number; skipped: number };
     skipped: { email: string; reason: string }[];
   } | null>(null);
+  // the link shown for copying by hand where the clipboard cannot be written (a page served over plain
+  // http from another host has no navigator.clipboard, and a browser may refuse the write)
+  const [shownLink, setShownLink] = useState<string | null>(null);
+  const copyLink = async (i: Invite) => {
+    try {
+      if (!navigator.clipboard) throw new Error('no clipboard');
+      await navigator.clipboard.writeText(acceptLink(m.app, i.token));
+      setShownLink(null);
+      toast('Accept link copied');
+    } catch {
+      setShownLink(i.id);
+      toast('Copy the accept link from the selected field', 'error');
+    }
+  };
   const invite = useAction(async () => {
     const list = splitList(emails.replace(/\s+/g, ','));
     setBulkResult(null);
@@ -307,19 +331,11 @@ function Invites() {
                     <td>{status}</td>
                     <td class="row-actions">
                       {status === 'pending' && (
-                        <button
-                          type="button"
-                          aria-label={`Copy accept link for ${i.email}`}
-                          onClick={() =>
-                            navigator.clipboard.writeText(acceptLink(m.app, i.token)).then(
-                              () => toast('Accept link copied'),
-                              () => toast(acceptLink(m.app, i.token)),
-                            )
-                          }
-                        >
+                        <button type="button" aria-label={`Copy accept link for ${i.email}`} onClick={() => void copyLink(i)}>
                           Copy link
                         </button>
                       )}
+                      {shownLink === i.id && <SelectedLink label={`Accept link for ${i.email}`} value={acceptLink(m.app, i.token)} />}
                       <button type="button" class="ghost danger" aria-label={`Revoke invite for ${i.email}`} onClick={() => setRevoking(i)}>
                         Revoke
                       </button>

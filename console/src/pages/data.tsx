@@ -45,6 +45,13 @@ let filterKey = 0;
 /** Operators whose value is a comma list: an enum field then offers its values to pick several. */
 const LIST_OPS = new Set(['in', 'not_in']);
 
+/** A filter's value as the API takes it: a timestamp typed in local time becomes the instant it names (RFC 3339, UTC). */
+function filterValue(f: FieldDef | undefined, value: string): string {
+  if (f?.type !== 'timestamp' || value === '') return value;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? value : d.toISOString();
+}
+
 function storedColumns(app: string, entity: string): string[] | null {
   try {
     const v = localStorage.getItem(`rocket.console.columns.${app}.${entity}`);
@@ -88,7 +95,11 @@ function Browser(props: { e: EntityDef }) {
   const query = useMemo(() => {
     const p: Record<string, string | number> = { page, per_page: perPage };
     if (sort) p.sort = sort;
-    for (const f of filters) p[`filter[${f.field}.${f.op}]`] = f.value;
+    for (const f of filters)
+      p[`filter[${f.field}.${f.op}]`] = filterValue(
+        e.fields.find((x) => x.name === f.field),
+        f.value,
+      );
     return qs(p);
   }, [page, perPage, sort, filters]);
 
@@ -258,6 +269,9 @@ function Browser(props: { e: EntityDef }) {
                           <option key={v}>{v}</option>
                         ))}
                       </select>
+                    ) : fd?.type === 'timestamp' ? (
+                      // the list shows timestamps in the browser's time zone: a filter is typed in it too
+                      <input {...a} type="datetime-local" step="1" value={f.value} onInput={(ev) => set({ value: ev.currentTarget.value })} />
                     ) : fd?.type === 'date' ? (
                       <input {...a} type="date" value={f.value} onInput={(ev) => set({ value: ev.currentTarget.value })} />
                     ) : (

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { appBase, qs, request, stringifyJson, type ListMeta } from '../api';
-import { labelOf, useModel } from '../model';
+import { formatCell } from '../fields';
+import { entityOf, labelOf, useModel } from '../model';
 import { Empty, ErrorBox, Spinner, useAsync } from '../ui';
 
 export interface HistoryEntry {
@@ -52,7 +53,13 @@ export function HistoryTab(props: { entity: string; id: string }) {
 
 export function HistoryList(props: { entries: HistoryEntry[]; showEntity?: boolean }) {
   const m = useModel();
-  const show = (v: unknown) => (v === null || v === undefined ? '∅' : typeof v === 'object' ? stringifyJson(v) : String(v));
+  const show = (entity: string, field: string, v: unknown) => {
+    if (v === null || v === undefined) return '∅';
+    if (typeof v === 'object') return stringifyJson(v);
+    // a timestamp reads as the list and the form show it: in the browser's time zone, not as UTC text
+    const f = entityOf(m, entity)?.fields.find((x) => x.name === field);
+    return f?.type === 'timestamp' ? formatCell(f, v) : String(v);
+  };
   return (
     <ol class="timeline">
       {props.entries.map((e) => (
@@ -70,9 +77,9 @@ export function HistoryList(props: { entries: HistoryEntry[]; showEntity?: boole
                 {Object.entries(e.changes).map(([k, c]) => (
                   <tr key={k}>
                     <th scope="row">{labelOf(m, e.entity, k)}</th>
-                    <td class="from">{show(c.from)}</td>
+                    <td class="from">{show(e.entity, k, c.from)}</td>
                     <td aria-hidden="true">→</td>
-                    <td class="to">{show(c.to)}</td>
+                    <td class="to">{show(e.entity, k, c.to)}</td>
                   </tr>
                 ))}
               </tbody>

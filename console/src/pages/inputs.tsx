@@ -198,7 +198,8 @@ export function FieldInput(props: {
               {...a}
               name={f.name}
               value={value === null || value === undefined ? '' : String(value)}
-              onInput={(e) => onChange(e.currentTarget.value)}
+              // an emptied uuid input means "no value": "" is no uuid, and the API would refuse the save
+              onInput={(e) => onChange(f.type === 'uuid' && e.currentTarget.value.trim() === '' ? null : e.currentTarget.value)}
             />
           )}
         </Field>

@@ -176,11 +176,14 @@ function RuleForm(props: { rule: Rule | null; onClose: () => void; onSaved: () =
     if (r) await api.put(`${base}/${r.id}`, body);
     else await api.post(base, body);
     toast('Rule saved');
+    // the record forms show the fields computed rules write read-only: the model must know the new set
+    m.reload();
     props.onSaved();
     return true;
   });
   const del = useAction(async () => {
     if (r) await api.del(`${base}/${r.id}`);
+    m.reload();
     props.onSaved();
     return true;
   });

@@ -77,6 +77,8 @@ interface ChildRow {
   values: Row;
   /** Present for rows that exist on the server. */
   pk?: unknown;
+  /** A stored row's values as loaded: a state field offers the transitions from its stored state, not from the one just picked. */
+  stored?: Row;
   removed?: boolean;
 }
 
@@ -102,7 +104,7 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
       const target = entityOf(m, r.target);
       const pk = target?.primary_key.field ?? 'id';
       const list = (Array.isArray(initial[r.name]) ? initial[r.name] : initial[r.name] ? [initial[r.name]] : []) as Row[];
-      out[r.name] = list.map((row) => ({ key: ++rowKey, values: { ...row }, pk: row[pk] }));
+      out[r.name] = list.map((row) => ({ key: ++rowKey, values: { ...row }, stored: row, pk: row[pk] }));
     }
     return out;
   });
@@ -225,7 +227,10 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
                   .filter((f) => !fields.includes(f) && !hidden.has(f.name))
                   .map((f) => (
                     <div key={f.name}>
-                      <dt>{labelOf(m, e.name, f.name)}</dt>
+                      <dt>
+                        {labelOf(m, e.name, f.name)}
+                        {f.computed && <small class="muted"> · computed by a rule</small>}
+                      </dt>
                       <dd>{formatCell(f, initial[f.name]) || '—'}</dd>
                     </div>
                   ))}
@@ -413,7 +418,7 @@ function ChildrenEditor(props: {
                     field={f}
                     label={`${labelOf(m, target.name, f.name)}`}
                     value={row.values[f.name]}
-                    original={row.pk !== undefined ? row.values[f.name] : undefined}
+                    original={row.stored?.[f.name]}
                     isNew={row.pk === undefined}
                     error={at ? props.errors[`${at}.${f.name}`] : undefined}
                     onChange={(v) => {

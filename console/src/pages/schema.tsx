@@ -117,7 +117,8 @@ function fromDraft(f: FieldDraft): FieldDef {
   if (f.unique) out.unique = true;
   if (f.nullable) out.nullable = true;
   if (f.index) out.index = true;
-  if (f.auto) out.auto = f.auto;
+  // only where the designer shows the Auto input: a choice left from before the type changed is not sent unseen
+  if (f.auto && (f.type === 'timestamp' || f.type === 'date')) out.auto = f.auto;
   if (f.type === 'decimal' && f.precision !== undefined && !Number.isNaN(f.precision)) out.precision = f.precision;
   const en = f.enumText
     .split(',')
