@@ -138,7 +138,8 @@ function parseNested(registry: Registry, parent: EntityMeta, key: string, value:
     }
     const child = parseRow(registry, target, item, rowPath, 'nested', c, relation.def.target_key);
     if (del === true) {
-      if (child.sentPk === undefined) {
+      // A key of the wrong type is already reported as such, not also as missing.
+      if (child.sentPk === undefined && (ownValue(item, target.pk.name) ?? null) === null) {
         c.invalid.push({ field: at(rowPath, '_delete'), rule: 'invalid', message: `_delete needs the ${target.pk.name} of an existing row` });
       }
       child.op = 'delete';

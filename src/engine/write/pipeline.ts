@@ -61,7 +61,8 @@ async function planNested(sc: StageContext, n: NestedPlan, parentPk: unknown, pa
     mentioned.add(key);
     const cur = byPk.get(key);
     if (n.mode === 'append') {
-      row.op = cur || !clientPk ? 'ignore' : 'insert';
+      // append ignores `_delete` rows (rest-api.md §Nested writes): a client key that exists nowhere is no insert then
+      row.op = cur || !clientPk || row.op === 'delete' ? 'ignore' : 'insert';
       if (row.op === 'insert') unknownPks.push(row);
       continue;
     }
@@ -88,9 +89,27 @@ async function planNested(sc: StageContext, n: NestedPlan, parentPk: unknown, pa
       if (row.op === 'insert') checkRequired(row, n.relation.def.target_key, sc.details);
     }
   }
+  ignoreRowsOfDeleted(n.rows);
   if (n.mode === 'replace') n.removed = current.filter((r) => !mentioned.has(String(r[pkName])));
   for (const row of n.rows) if (row.op === 'update') checkNotCleared(row, sc.details);
   n.rows = n.rows.filter((r) => r.op !== 'ignore');
+}
+
+/**
+ * A child that one row deletes is not also updated (or deleted again) by another row of the same payload:
+ * its update would run after the delete, on a removed row, and nest its own children under it.
+ */
+function ignoreRowsOfDeleted(rows: readonly RowPlan[]): void {
+  const deleting = new Map<string, RowPlan>();
+  for (const row of rows) {
+    const key = String(row.sentPk);
+    if (row.op === 'delete' && row.current && !deleting.has(key)) deleting.set(key, row);
+  }
+  if (deleting.size === 0) return;
+  for (const row of rows) {
+    const first = row.sentPk === undefined ? undefined : deleting.get(String(row.sentPk));
+    if (first && first !== row) row.op = 'ignore';
+  }
 }
 
 /** Runs everything that must happen before write SQL, for every row of the tree. */
