@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppRuntime } from '../../src/platform/app-runtime.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { appCalls } from '../support/app-calls.js';
 
 /**
  * Audit of workflows, state machines, webhooks and files against the spec
@@ -13,9 +14,7 @@ let app: { name: string; token: string };
 let runtime: AppRuntime;
 const uuid = { field: 'id', type: 'uuid', generated: true };
 
-type Method = 'post' | 'put' | 'get' | 'delete';
-const admin = (method: Method, path: string, body?: unknown) => s.client[method](`/api/${app.name}/_admin/${path}`, { token: app.token, body });
-const rec = (method: Method, path: string, body?: unknown) => s.client[method](`/api/${app.name}/${path}`, { token: app.token, body });
+const { admin, rec } = appCalls(() => ({ server: s, app }));
 const instancesOf = (name: string) =>
   runtime.db.query<{ id: string; status: string; current_step: string; current_step_deadline: Date | null; error: string | null }>(
     'SELECT id, status, current_step, current_step_deadline, error FROM _workflow_instances WHERE workflow_name = $1 ORDER BY created_at, id',

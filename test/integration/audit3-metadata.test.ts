@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppRuntime } from '../../src/platform/app-runtime.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { appCalls } from '../support/app-calls.js';
 
 /** Defects found by the metadata audit (spec: metadata.md, rules.md, expressions.md), one test each. */
 
@@ -12,8 +13,7 @@ const uuid = { field: 'id', type: 'uuid', generated: true };
 /** Raw JSON text, so numbers beyond 2^53 reach the server with every digit. */
 const raw = (method: 'post' | 'put' | 'get' | 'delete', path: string, text?: string) =>
   s.client[method](`/api/${app.name}/${path}`, { token: app.token, raw: text });
-const admin = (method: 'post' | 'put' | 'get' | 'delete', path: string, body?: unknown) =>
-  s.client[method](`/api/${app.name}/_admin/${path}`, { token: app.token, body });
+const { admin } = appCalls(() => ({ server: s, app }));
 
 beforeAll(async () => {
   s = await startTestServer();

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppRuntime } from '../../src/platform/app-runtime.js';
 import { runWebhookPass } from '../../src/webhooks/dispatch.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { appCalls } from '../support/app-calls.js';
 
 /**
  * Audit of webhooks, admin text checks, state machines and computed file values against the spec
@@ -14,9 +15,7 @@ let app: { name: string; token: string };
 let runtime: AppRuntime;
 const uuid = { field: 'id', type: 'uuid', generated: true };
 
-type Method = 'post' | 'put' | 'get' | 'delete';
-const admin = (method: Method, path: string, body?: unknown) => s.client[method](`/api/${app.name}/_admin/${path}`, { token: app.token, body });
-const rec = (method: Method, path: string, body?: unknown) => s.client[method](`/api/${app.name}/${path}`, { token: app.token, body });
+const { admin, rec } = appCalls(() => ({ server: s, app }));
 
 // A local receiver: answers 500 until told to hold calls, then keeps each call open until released.
 const RECEIVER_PORT = 14621;

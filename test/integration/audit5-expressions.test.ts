@@ -5,14 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { appCalls } from '../support/app-calls.js';
 
 let s: TestServer;
 let app: { name: string; token: string };
 
-const admin = (method: 'post' | 'put' | 'get' | 'delete', path: string, body?: unknown) =>
-  s.client[method](`/api/${app.name}/_admin/${path}`, { token: app.token, body });
-const rec = (method: 'post' | 'put' | 'get' | 'delete', path: string, body?: unknown) =>
-  s.client[method](`/api/${app.name}/${path}`, { token: app.token, body });
+const { admin, rec } = appCalls(() => ({ server: s, app }));
 
 /** Runs `body` with one active computed rule setting `field` to `expression`, then removes the rule. */
 async function withComputed(field: string, expression: string, body: () => Promise<void>): Promise<void> {

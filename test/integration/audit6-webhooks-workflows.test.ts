@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database } from '../../src/db/database.js';
 import type { AppRuntime } from '../../src/platform/app-runtime.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { appCalls } from '../support/app-calls.js';
 
 /**
  * Audit of webhooks and workflows against the spec (webhooks.md, workflows.md): each test pins a defect
@@ -21,8 +22,7 @@ const held: Array<() => void> = [];
 const uuid = { field: 'id', type: 'uuid', generated: true };
 
 type Method = 'post' | 'put' | 'get' | 'delete';
-const admin = (method: Method, path: string, body?: unknown) => s.client[method](`/api/${app.name}/_admin/${path}`, { token: app.token, body });
-const rec = (method: Method, path: string, body?: unknown) => s.client[method](`/api/${app.name}/${path}`, { token: app.token, body });
+const { admin, rec } = appCalls(() => ({ server: s, app }));
 const wfr = (method: Method, path: string) => s.client[method](`/api/${app.name}/_workflows/${path}`, { token: app.token });
 
 const workflow = async (def: Record<string, unknown>) => {

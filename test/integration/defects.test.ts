@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppRuntime } from '../../src/platform/app-runtime.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { appCalls } from '../support/app-calls.js';
 
 // Issue 12: correctness defects, each over HTTP against a real server and PostgreSQL.
 
@@ -9,10 +10,7 @@ let app: { name: string; token: string };
 let runtime: AppRuntime;
 const uuid = { field: 'id', type: 'uuid', generated: true };
 
-const admin = (method: 'post' | 'put' | 'get' | 'delete', path: string, body?: unknown) =>
-  s.client[method](`/api/${app.name}/_admin/${path}`, { token: app.token, body });
-const rec = (method: 'post' | 'put' | 'get' | 'delete', path: string, body?: unknown) =>
-  s.client[method](`/api/${app.name}/${path}`, { token: app.token, body });
+const { admin, rec } = appCalls(() => ({ server: s, app }));
 
 /** The raw response text: JSON.parse in the test would round big integers itself. */
 async function rawText(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {

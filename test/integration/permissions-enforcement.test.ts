@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { appCalls } from '../support/app-calls.js';
 
 let s: TestServer;
 let app: { name: string; token: string };
 const uuid = { field: 'id', type: 'uuid', generated: true };
 const users: Record<string, { token: string; id: string }> = {};
 
-const admin = (method: 'post' | 'put' | 'get' | 'delete', path: string, body?: unknown) =>
-  s.client[method](`/api/${app.name}/_admin/${path}`, { token: app.token, body });
+const { admin } = appCalls(() => ({ server: s, app }));
 const as = (who: string, method: 'post' | 'put' | 'get' | 'delete', path: string, body?: unknown) =>
   s.client[method](`/api/${app.name}/${path}`, { token: who === 'admin' ? app.token : users[who]!.token, body });
 const policy = async (body: unknown) => expect((await admin('post', 'permissions', body)).status).toBe(201);

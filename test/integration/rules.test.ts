@@ -1,16 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppRuntime } from '../../src/platform/app-runtime.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { appCalls } from '../support/app-calls.js';
 
 let s: TestServer;
 let app: { name: string; token: string };
 let runtime: AppRuntime;
 const uuid = { field: 'id', type: 'uuid', generated: true };
 
-const admin = (method: 'post' | 'put' | 'get' | 'delete', path: string, body?: unknown) =>
-  s.client[method](`/api/${app.name}/_admin/${path}`, { token: app.token, body });
-const rec = (method: 'post' | 'put' | 'get' | 'delete', path: string, body?: unknown) =>
-  s.client[method](`/api/${app.name}/${path}`, { token: app.token, body });
+const { admin, rec } = appCalls(() => ({ server: s, app }));
 const rule = async (body: unknown) => {
   const res = await admin('post', 'rules', body);
   expect(res.status, JSON.stringify(res.body)).toBe(201);

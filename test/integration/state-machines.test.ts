@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppRuntime } from '../../src/platform/app-runtime.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { appCalls } from '../support/app-calls.js';
 
 let s: TestServer;
 let app: { name: string; token: string };
@@ -12,8 +13,7 @@ let hookUrl: string;
 const received: Array<{ method: string; body: string }> = [];
 const uuid = { field: 'id', type: 'uuid', generated: true };
 
-const admin = (method: 'post' | 'put' | 'get' | 'delete', path: string, body?: unknown) =>
-  s.client[method](`/api/${app.name}/_admin/${path}`, { token: app.token, body });
+const { admin } = appCalls(() => ({ server: s, app }));
 const rec = (method: 'post' | 'put' | 'get' | 'delete', path: string, body?: unknown, token = app.token) =>
   s.client[method](`/api/${app.name}/${path}`, { token, body });
 

@@ -7,6 +7,7 @@ import { isBlockedAddress } from '../../src/outbound/address.js';
 import { runWebhookPass } from '../../src/webhooks/dispatch.js';
 import { INTERRUPTED } from '../../src/webhooks/logs.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { appCalls } from '../support/app-calls.js';
 
 /**
  * Webhooks over HTTP against real PostgreSQL, with a local receiver that
@@ -38,8 +39,7 @@ const held: Array<() => void> = [];
 const uuid = { field: 'id', type: 'uuid', generated: true };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-const admin = (method: 'post' | 'put' | 'get' | 'delete', path: string, body?: unknown) =>
-  s.client[method](`/api/${app.name}/_admin/${path}`, { token: app.token, body });
+const { admin } = appCalls(() => ({ server: s, app }));
 const rec = (method: 'post' | 'put' | 'get' | 'delete', path: string, body?: unknown, token = app.token) =>
   s.client[method](`/api/${app.name}/${path}`, { token, body });
 
