@@ -1,11 +1,11 @@
 import type { AdminApp } from './admin-app.js';
 import { exactJson } from '../db/exact-json.js';
-import { conflict, objectPayload, notFound, validationFailed } from '../errors.js';
+import { conflict, objectPayload, notFound, RocketError, validationFailed } from '../errors.js';
 import { parseEntityDefinition } from './entity-definition.js';
 import { applyIndexesInTransaction, buildIndexesConcurrently, dropIndexesConcurrently, planIndexes } from './index-migration.js';
 import { checkJoinTable, dropUniqueIndex, holdsSoftDeletedRows, migrateEntity, migrateRelation } from './migrate.js';
 import type { Queryable } from '../db/database.js';
-import { UniqueViolation } from '../db/pg-errors.js';
+import { isPgError, UniqueViolation } from '../db/pg-errors.js';
 import { nameClash, parseRelationDefinition, recordKeys } from './relation-definition.js';
 import type { EntityDef, RelationDef } from './types.js';
 import { NO_AUDIT, type Audit } from './audit.js';
@@ -51,6 +51,29 @@ function checkRelationsStillValid(app: AdminApp, def: EntityDef): void {
     }
     if (rel.def.source === def.name && rel.def.source_key !== def.primary_key.field) {
       throw validationFailed(`primary key of ${def.name} is used by relation ${rel.name} and cannot change`);
+    }
+  }
+}
+
+const pkFieldType = (e: EntityDef) => e.fields.find((f) => f.name === e.primary_key.field)?.type;
+
+/**
+ * Every relation of the entity must still hold against its new definition (a key type changed with a new table):
+ * the registry would otherwise drop it at the reload, or keep a join table whose key column no longer fits.
+ */
+function checkRelationsStillParse(app: AdminApp, before: EntityDef, def: EntityDef): void {
+  const entities = app.registry.entityDefs();
+  entities.set(def.name, def);
+  for (const rel of app.registry.relations.values()) {
+    if (rel.def.source !== def.name && rel.def.target !== def.name) continue;
+    try {
+      parseRelationDefinition(rel.def, entities, rel.name);
+    } catch (err) {
+      if (!(err instanceof RocketError) || err.status >= 500) throw err;
+      throw validationFailed(`relation ${rel.name} would no longer be valid: ${err.message}`);
+    }
+    if (rel.def.type === 'many_to_many' && pkFieldType(before) !== pkFieldType(def)) {
+      throw validationFailed(`primary key type of ${def.name} is used by the join table of relation ${rel.name} and cannot change`);
     }
   }
 }
@@ -105,6 +128,17 @@ function checkRulesStillValid(app: AdminApp, def: EntityDef): void {
  * declared are dropped after it (see index-migration.ts for why).
  */
 async function saveEntity(app: AdminApp, def: EntityDef, write: (tx: Queryable) => Promise<void>): Promise<void> {
+  try {
+    await migrateWithIndexes(app, def, write);
+  } catch (err) {
+    // Two changes of one table at once (an index one builds CONCURRENTLY, the other replaces or waits on it) can
+    // deadlock; PostgreSQL aborts one of them, which changed nothing and may simply be sent again.
+    if (isPgError(err, '40P01')) throw conflict(`Entity ${def.name} was changed by a concurrent request; try again`);
+    throw err;
+  }
+}
+
+async function migrateWithIndexes(app: AdminApp, def: EntityDef, write: (tx: Queryable) => Promise<void>): Promise<void> {
   const plan = await planIndexes(app.db, def);
   const built = await buildIndexesConcurrently(app.db, plan);
   try {
@@ -160,14 +194,16 @@ export async function updateEntity(app: AdminApp, name: string, body: unknown, a
   const holder = [...app.registry.entities.values()].find((e) => e.def.table === def.table && e.name !== name);
   if (holder) throw conflict(`Table ${def.table} is already used by entity ${holder.name}`);
   await checkNoRelationNamed(app, def);
+  checkRelationsStillParse(app, before.definition, def);
   await saveEntity(app, def, async (tx) => {
     const clash = await tx.query<{ name: string }>('SELECT name FROM _entities WHERE table_name = $1 AND name <> $2', [def.table, name]);
     if (clash[0]) throw conflict(`Table ${def.table} is already used by entity ${clash[0].name}`);
-    await tx.query('UPDATE _entities SET table_name = $2, definition = $3::jsonb, updated_at = NOW() WHERE name = $1', [
-      name,
-      def.table,
-      exactJson(def),
-    ]);
+    const updated = await tx.query(
+      'UPDATE _entities SET table_name = $2, definition = $3::jsonb, updated_at = NOW() WHERE name = $1 RETURNING name',
+      [name, def.table, exactJson(def)],
+    );
+    // Deleted by a concurrent request since it was read: nothing to migrate (no stray table or index).
+    if (updated.length === 0) throw notFound(`Entity not found: ${name}`);
     if (before.definition.soft_delete && !def.soft_delete && def.table === before.definition.table) {
       // Without soft delete every row is live again: rows deleted earlier would come back.
       if (await holdsSoftDeletedRows(tx, def.table)) {
@@ -266,12 +302,12 @@ async function saveRelation(app: AdminApp, def: RelationDef, before: RelationDef
         JSON.stringify(def),
       ]);
     } else {
-      await tx.query('UPDATE _relations SET source = $2, target = $3, definition = $4::jsonb, updated_at = NOW() WHERE name = $1', [
-        def.name,
-        def.source,
-        def.target,
-        JSON.stringify(def),
-      ]);
+      const updated = await tx.query(
+        'UPDATE _relations SET source = $2, target = $3, definition = $4::jsonb, updated_at = NOW() WHERE name = $1 RETURNING name',
+        [def.name, def.source, def.target, JSON.stringify(def)],
+      );
+      // Deleted by a concurrent request since it was read: its indexes must not come back.
+      if (updated.length === 0) throw notFound(`Relation not found: ${def.name}`);
     }
     // Join tables are made on create only (spec); FK indexes and one_to_one uniqueness always hold.
     if (before) await releaseOneToOne(app, tx, before, def);

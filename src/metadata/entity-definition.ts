@@ -1,7 +1,7 @@
 import { ExactNumber } from '../db/exact-number.js';
 import { coerceInput } from '../types/coerce.js';
 import { FIELD_TYPES, type FieldType } from '../types/field-types.js';
-import { RESERVED_INDEX_PREFIXES, declaredIndexes } from './indexes.js';
+import { RESERVED_INDEX_PREFIXES, declaredIndexes, tableOwnNames } from './indexes.js';
 import { Problems, isObject } from './problems.js';
 import {
   IDENTIFIER_RE,
@@ -292,7 +292,7 @@ export function parseEntityDefinition(input: unknown, nameOverride?: string, sto
   if (slug) def.slug = slug;
   if (indexList.length > 0) def.indexes = indexList;
   // Derived names can meet declared ones (or each other, past 63 bytes): PostgreSQL has one namespace.
-  const names = new Map<string, string>();
+  const names = new Map<string, string>(tableOwnNames(def).map((n) => [n, 'the table itself (its name, primary key or key sequence)']));
   for (const ix of declaredIndexes(def)) {
     const other = names.get(ix.name);
     if (other !== undefined && other !== ix.path) p.add(`${ix.path}.name`, `${ix.path}: index name ${ix.name} is already used by ${other}`);

@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/database.js';
-import { isPgError } from '../db/pg-errors.js';
+import { isPgError, UniqueViolation } from '../db/pg-errors.js';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
-import { RocketError, validationFailed } from '../errors.js';
+import { conflict, RocketError, validationFailed } from '../errors.js';
 import { declaredIndexes, type DeclaredIndex } from './indexes.js';
 import type { EntityDef } from './types.js';
 
@@ -119,8 +119,18 @@ function createSql(table: string, d: DeclaredIndex, concurrently: boolean): stri
 
 const markSql = (name: string) => `COMMENT ON INDEX ${quoteIdent(name)} IS ${quoteLiteral(OWNED)}`;
 
+/**
+ * Another admin request created a relation of this name after the plan was made (the plan found it free):
+ * 42P07 once it committed, or a violation of the catalog's own name index while both were creating it.
+ */
+function nameRace(err: unknown): boolean {
+  if (isPgError(err, '42P07')) return true;
+  return err instanceof UniqueViolation && (err.index === 'pg_class_relname_nsp_index' || err.index === 'pg_type_typname_nsp_index');
+}
+
 /** A build that failed on the data (duplicates for a unique index, values too large for a btree entry) → 422 naming the index. */
 function buildFailure(err: unknown, d: DeclaredIndex): unknown {
+  if (nameRace(err)) return conflict(`${d.path}: index ${d.name} was created by a concurrent change; try again`);
   const tooLarge = isPgError(err, '54000');
   if (!tooLarge && !(err instanceof RocketError && err.status < 500)) return err;
   const message = tooLarge
@@ -142,7 +152,8 @@ export async function buildIndexesConcurrently(db: Queryable, plan: IndexPlan): 
       built.push(d.name);
       await db.query(markSql(d.name));
     } catch (err) {
-      await dropIndexesConcurrently(db, [...built, d.name]);
+      // An index of that name made by a concurrent request is not this one's to drop.
+      await dropIndexesConcurrently(db, nameRace(err) ? built : [...built, d.name]);
       throw buildFailure(err, d);
     }
   }

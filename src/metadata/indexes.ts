@@ -31,6 +31,28 @@ export function derivedIndexName(table: string, columns: readonly string[], suff
   return `${name.slice(0, 63 - 11)}_${hash}`;
 }
 
+/** PostgreSQL's makeObjectName: `<a>_<b>_<label>` (or `<a>_<label>`) with the longer part cut until it fits 63 bytes. */
+function pgObjectName(a: string, b: string | undefined, label: string): string {
+  let aLen = a.length;
+  let bLen = b?.length ?? 0;
+  const room = 63 - (label.length + 1) - (b === undefined ? 0 : 1);
+  while (aLen + bLen > room) {
+    if (aLen > bLen) aLen--;
+    else bLen--;
+  }
+  return b === undefined ? `${a.slice(0, aLen)}_${label}` : `${a.slice(0, aLen)}_${b.slice(0, bLen)}_${label}`;
+}
+
+/**
+ * Names the entity's table holds in the schema's one namespace of relations when Rocket creates it: the table,
+ * its primary key index and, for a generated integer key, the identity sequence. No declared index may take them.
+ */
+export function tableOwnNames(def: EntityDef): string[] {
+  const names = [def.table, pgObjectName(def.table, undefined, 'pkey')];
+  if (def.primary_key.generated && def.primary_key.type !== 'uuid') names.push(pgObjectName(def.table, def.primary_key.field, 'seq'));
+  return names;
+}
+
 const isString = (type: string) => type === 'string' || type === 'text';
 
 export function declaredIndexes(def: EntityDef): DeclaredIndex[] {

@@ -250,12 +250,19 @@ export async function migrateEntity(
     }
     if (def.soft_delete && !existing.has('deleted_at') && !hasDeletedAt) {
       await tx.query(`ALTER TABLE ${table} ADD COLUMN ${DELETED_AT} TIMESTAMPTZ`);
+    } else if (def.soft_delete && !hasDeletedAt) {
+      const wasSoft = previous?.table !== def.table || previous.soft_delete;
+      await checkKeptDeletedAt(tx, def.table, existing.get('deleted_at')!, wasSoft);
     }
     // A field removed from the metadata keeps its column and data, but no write fills it any more.
     const declared = new Set(def.fields.map((f) => f.name));
     for (const [name, current] of existing) {
-      if (declared.has(name) || name === 'deleted_at' || current.is_nullable === 'YES') continue;
-      await tx.query(`ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(name)} DROP NOT NULL`);
+      if (declared.has(name) || name === 'deleted_at') continue;
+      if (current.is_nullable === 'NO') await tx.query(`ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(name)} DROP NOT NULL`);
+      // Its default would still fill it, and a unique one would then refuse every record after the first.
+      if (current.column_default !== null && current.is_identity === 'NO') {
+        await tx.query(`ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(name)} DROP DEFAULT`);
+      }
     }
   }
 
@@ -273,6 +280,22 @@ export async function migrateEntity(
   if (def.soft_delete) {
     await ensureIndex(tx, 'idx', def.table, 'deleted_at', (idx) => `CREATE INDEX ${idx} ON ${table} (${DELETED_AT}) WHERE ${DELETED_AT} IS NULL`);
   }
+}
+
+/**
+ * A `deleted_at` column kept from a removed field becomes the soft-delete marker: it must be a nullable
+ * timestamp, and when soft delete is switched on, no row may hold a value in it (that row would vanish).
+ */
+async function checkKeptDeletedAt(tx: Queryable, table: string, current: ColumnInfo, wasSoft: boolean): Promise<void> {
+  const refuse = (message: string) => validationFailed(`soft_delete: ${message}`, [{ field: 'soft_delete', rule: 'migration', message }]);
+  if (current.data_type !== 'timestamp with time zone') {
+    throw refuse(`column deleted_at of ${table} is ${current.data_type} (kept from a removed field), not a timestamp`);
+  }
+  const t = quoteIdent(table);
+  if (!wasSoft && (await tx.query(`SELECT 1 FROM ${t} WHERE ${DELETED_AT} IS NOT NULL LIMIT 1`)).length > 0) {
+    throw refuse(`rows of ${table} hold values in deleted_at (kept from a removed field): turning soft delete on would hide them`);
+  }
+  if (current.is_nullable === 'NO') await tx.query(`ALTER TABLE ${t} ALTER COLUMN ${DELETED_AT} DROP NOT NULL`);
 }
 
 /**
@@ -341,9 +364,13 @@ export async function dropUniqueIndex(tx: Queryable, prefix: 'idx' | 'uq', table
 export async function checkJoinTable(tx: Queryable, rel: RelationDef): Promise<void> {
   const cols = await columnsOf(tx, rel.join_table!);
   if (cols.size === 0) {
-    throw validationFailed(`join_table ${rel.join_table} does not exist`, [
-      { field: 'join_table', rule: 'definition', message: `join_table ${rel.join_table} does not exist` },
-    ]);
+    // CREATE TABLE IF NOT EXISTS skips a name an index or sequence holds: that is no missing table.
+    const held =
+      (await tx.query('SELECT 1 FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace', [rel.join_table!])).length > 0;
+    const message = held
+      ? `join_table ${rel.join_table} is already used by another object of the database (an index, sequence or view)`
+      : `join_table ${rel.join_table} does not exist`;
+    throw validationFailed(message, [{ field: 'join_table', rule: 'definition', message }]);
   }
   for (const key of ['source_join_key', 'target_join_key'] as const) {
     if (!cols.has(rel[key]!)) {
@@ -371,12 +398,26 @@ export async function migrateRelation(tx: Queryable, rel: RelationDef, source: E
   const fk = quoteIdent(rel.target_key!);
   await ensureIndex(tx, 'fk', target.table, rel.target_key!, (idx) => `CREATE INDEX ${idx} ON ${table} (${fk})`);
   if (rel.type === 'one_to_one') {
+    await dropStaleOneToOne(tx, target.table, rel.target_key!, target.soft_delete);
     const where = target.soft_delete ? ` WHERE ${DELETED_AT} IS NULL` : '';
     await ensureIndex(tx, 'uq', target.table, rel.target_key!, (idx) => `CREATE UNIQUE INDEX ${idx} ON ${table} (${fk})${where}`, {
       path: 'target_key',
       what: `cannot make ${rel.name} one_to_one: several ${target.name} rows share a ${rel.target_key}`,
     });
   }
+}
+
+/**
+ * A one_to_one index is partial exactly when its target soft-deletes (metadata.md §3). Made before soft delete
+ * was switched on, a full one would still count soft-deleted children; it is dropped here to be made again.
+ */
+async function dropStaleOneToOne(tx: Queryable, table: string, column: string, partial: boolean): Promise<void> {
+  const slot = await indexSlot(tx, 'uq', table, column);
+  if (!slot.exists) return;
+  const [row] = await tx.query<{ partial: boolean }>('SELECT indpred IS NOT NULL AS partial FROM pg_index WHERE indexrelid = $1::regclass', [
+    quoteIdent(slot.name),
+  ]);
+  if (row && row.partial !== partial) await tx.query(`DROP INDEX ${quoteIdent(slot.name)}`);
 }
 
 /** Moves an identity key's sequence past the keys the table already holds (rows written with their own keys). */
