@@ -18,7 +18,8 @@ export interface RealtimeApp extends EngineApp {
 /** One open stream and what it may see. */
 export interface Subscriber {
   readonly stream: EventStream;
-  readonly caller: Caller;
+  /** Its `email` follows the user's (the watch updates it): `$user.email` conditions hold for the user as they are now. */
+  caller: Caller;
   readonly entities: ReadonlySet<string>;
   /** `filter[...]` of its single entity (none with several). */
   readonly filters: ListQuery['filters'];

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Caller } from '../auth/caller.js';
 import { SYSTEM_ACTOR } from '../auth/caller.js';
-import { acceptsToken } from '../auth/user-status.js';
+import { acceptsToken, type UserStatus } from '../auth/user-status.js';
 import type { Database } from '../db/database.js';
 import type { OpContext } from '../engine/context.js';
 import type { InlineCapture } from '../engine/write/inline.js';
@@ -374,7 +374,7 @@ export class Realtime {
     for (const [name, feed] of this.feeds) {
       const app = this.apps.get(name);
       if (!app || feed.subscribers.size === 0) continue;
-      const status = new Map<string, Promise<boolean>>();
+      const status = new Map<string, Promise<UserStatus>>();
       for (const sub of [...feed.subscribers]) {
         for (const entity of sub.entities) {
           try {
@@ -386,12 +386,15 @@ export class Realtime {
           }
         }
         if (!sub.stream.open || sub.caller.platform || sub.caller.id === SYSTEM_ACTOR.id) continue;
-        let live = status.get(sub.caller.id);
-        if (!live) {
-          live = app.users.get(sub.caller.id).then((s) => acceptsToken(s, sub.caller.issuedAt ?? 0));
-          status.set(sub.caller.id, live);
+        let pending = status.get(sub.caller.id);
+        if (!pending) {
+          pending = app.users.get(sub.caller.id);
+          status.set(sub.caller.id, pending);
         }
-        if (!(await live)) this.revoke(name, sub, 'user disabled or deleted, or their tokens revoked');
+        const user = await pending;
+        if (!acceptsToken(user, sub.caller.issuedAt ?? 0)) this.revoke(name, sub, 'user disabled or deleted, or their tokens revoked');
+        // An email change keeps the user's tokens, and REST reads `$user.email` afresh on every request: so does the stream.
+        else if (user.email !== sub.caller.email) sub.caller = { ...sub.caller, email: user.email };
       }
     }
   }

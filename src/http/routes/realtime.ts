@@ -6,6 +6,8 @@ import { parseSubscription } from '../../realtime/subscription.js';
 import { issueTicket, redeemTicket } from '../../realtime/tickets.js';
 import { type Area, appOf, callerOf, type Services, withAccess } from '../context.js';
 
+const EVENT_STREAM = 'text/event-stream; charset=utf-8';
+
 type StreamRequest = FastifyRequest<{ Params: { app: string }; Querystring: Record<string, unknown> }>;
 
 /**
@@ -47,6 +49,9 @@ export const realtimeArea: Area = async (app, { services }) => {
     const rt = appOf(req);
     const caller = await streamCaller(req, services);
     const request = parseSubscription(rt, caller, req.query);
+    // HEAD (answered by this handler too) must get the headers only: the stream writes its frames to the
+    // socket itself, which would put a body on the wire that the client reads as its next response.
+    if (req.method === 'HEAD') return reply.type(EVENT_STREAM).header('cache-control', 'no-cache, no-transform').send();
     // Everything that can still fail with an ordinary answer happens before the stream opens.
     await realtime.admit(rt);
     // `last_event_id=` stands in for the header when a page reconnects with a new ticket (a new EventSource sends none).
