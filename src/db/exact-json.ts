@@ -103,3 +103,24 @@ export function parseExactJson(text: string): unknown {
 export function exactNumberOf(token: string): number | ExactNumber {
   return roundTrips(token) ? Number(token) : new ExactNumber(token);
 }
+
+/**
+ * A row whose JSON columns `keys` hold objects or arrays, also where the legacy server stored them as JSON text (a
+ * jsonb string): such text is read as the value it holds (exactly), so the row is answered as documented. Text that
+ * holds no object or array stays as it is.
+ */
+export function jsonColumns<R extends object>(row: R, keys: readonly (keyof R)[]): R {
+  if (!keys.some((k) => typeof row[k] === 'string')) return row;
+  const out = { ...row };
+  for (const k of keys) {
+    const text = row[k];
+    if (typeof text !== 'string') continue;
+    try {
+      const parsed = parseExactJson(text);
+      if (parsed !== null && typeof parsed === 'object') out[k] = parsed as R[keyof R];
+    } catch {
+      // Not JSON: kept as stored.
+    }
+  }
+  return out;
+}

@@ -68,8 +68,10 @@ export async function buildHttp(
       done(err as Error, undefined);
     }
   });
-  // Read (within the body limit) and refused; a missing Content-Type on a body lands here too.
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, _body, done) => {
+  // Read (within the body limit) and refused; a missing Content-Type on a body lands here too. No bytes are no
+  // body, whatever type some clients declare on every request (a DELETE, an approve): the route sees none.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body, done) => {
+    if (body.length === 0) return done(null, undefined);
     const refused = unsupportedMediaType(req.headers['content-type']);
     if (late(req)) return done(null, new RefusedBody(refused));
     done(refused, undefined);

@@ -1,4 +1,4 @@
-import { exactJson } from '../db/exact-json.js';
+import { exactJson, jsonColumns } from '../db/exact-json.js';
 import { objectPayload, notFound } from '../errors.js';
 import type { AdminApp } from './admin-app.js';
 import { UUID_RE } from '../types/ids.js';
@@ -10,15 +10,17 @@ export type RuleObject = RuleInput & { id: string };
 export type RuleRow = RuleObject & { created_at: Date; updated_at: Date };
 
 const COLUMNS = 'id, entity, hook, type, definition, priority, active, created_at, updated_at';
+const JSON_COLUMNS = ['definition'] as const;
 
 export async function listRules(app: AdminApp): Promise<RuleRow[]> {
-  return app.db.query<RuleRow>(`SELECT ${COLUMNS} FROM _rules ORDER BY entity, priority, created_at`);
+  const rows = await app.db.query<RuleRow>(`SELECT ${COLUMNS} FROM _rules ORDER BY entity, priority, created_at`);
+  return rows.map((r) => jsonColumns(r, JSON_COLUMNS));
 }
 
 export async function getRule(app: AdminApp, id: string): Promise<RuleRow> {
   const rows = UUID_RE.test(id) ? await app.db.query<RuleRow>(`SELECT ${COLUMNS} FROM _rules WHERE id = $1`, [id]) : [];
   if (!rows[0]) throw notFound(`Rule not found: ${id}`);
-  return rows[0];
+  return jsonColumns(rows[0], JSON_COLUMNS);
 }
 
 export async function createRule(app: AdminApp, input: unknown): Promise<RuleObject> {

@@ -1,4 +1,4 @@
-import { exactJson } from '../db/exact-json.js';
+import { exactJson, jsonColumns } from '../db/exact-json.js';
 import { objectPayload, notFound } from '../errors.js';
 import type { AdminApp } from './admin-app.js';
 import { UUID_RE } from '../types/ids.js';
@@ -13,15 +13,17 @@ export type StateMachineObject = StateMachineInput & { id: string };
 export type StateMachineRow = StateMachineObject & { created_at: Date; updated_at: Date };
 
 const COLUMNS = 'id, entity, field, definition, active, created_at, updated_at';
+const JSON_COLUMNS = ['definition'] as const;
 
 export async function listStateMachines(app: AdminApp): Promise<StateMachineRow[]> {
-  return app.db.query<StateMachineRow>(`SELECT ${COLUMNS} FROM _state_machines ORDER BY entity, created_at`);
+  const rows = await app.db.query<StateMachineRow>(`SELECT ${COLUMNS} FROM _state_machines ORDER BY entity, created_at`);
+  return rows.map((r) => jsonColumns(r, JSON_COLUMNS));
 }
 
 export async function getStateMachine(app: AdminApp, id: string): Promise<StateMachineRow> {
   const rows = UUID_RE.test(id) ? await app.db.query<StateMachineRow>(`SELECT ${COLUMNS} FROM _state_machines WHERE id = $1`, [id]) : [];
   if (!rows[0]) throw notFound(`State machine not found: ${id}`);
-  return rows[0];
+  return jsonColumns(rows[0], JSON_COLUMNS);
 }
 
 export async function createStateMachine(app: AdminApp, input: unknown): Promise<StateMachineObject> {

@@ -6,6 +6,7 @@ import { quoteIdent } from '../db/quote.js';
 import { RocketError, invalid, invalidPayload } from '../errors.js';
 import { Params } from '../db/params.js';
 import { plainNumbers } from '../db/exact-number.js';
+import { parseExactJson } from '../db/exact-json.js';
 import { insertSampleSql } from './sql/statements.js';
 import type { AdminApp } from './admin-app.js';
 import { createEntity, createRelation } from './admin.js';
@@ -179,6 +180,33 @@ async function oneImportAtATime<T>(db: AdminApp['db'], work: () => Promise<T>): 
   }
 }
 
+/** A JSON object written as JSON text, parsed (exactly, as a body is); anything else as it is. */
+function objectOfText(item: unknown): unknown {
+  if (typeof item !== 'string' || !item.trimStart().startsWith('{')) return item;
+  try {
+    const parsed = parseExactJson(item);
+    return isObject(parsed) ? parsed : item;
+  } catch {
+    return item;
+  }
+}
+
+/**
+ * The legacy server exported entity and relation definitions as JSON text (export-import.md): a document it
+ * wrote imports like one Rocket wrote, so a legacy app's schema moves over without hand-editing.
+ */
+function legacyDefinitionTexts(sent: Json): Json {
+  const texts = (key: string) => {
+    const v = ownValue(sent, key);
+    return Array.isArray(v) && v.some((item) => typeof item === 'string');
+  };
+  if (!texts('entities') && !texts('relations')) return sent;
+  // Spread defines own keys: a `__proto__` key of the body stays a key.
+  const out: Json = { ...sent };
+  for (const key of ['entities', 'relations']) if (texts(key)) out[key] = (sent[key] as unknown[]).map(objectOfText);
+  return out;
+}
+
 async function importUnlocked(
   app: AdminApp,
   sections: readonly TransferSection[],
@@ -198,7 +226,7 @@ async function importUnlocked(
       after,
     });
   };
-  const sent = isObject(body.data) && body.version === undefined ? body.data : body;
+  const sent = legacyDefinitionTexts(isObject(body.data) && body.version === undefined ? body.data : body);
   // The body may hold ExactNumber values (numbers a double would round, parsed exactly). Sample rows keep them,
   // so a bigint, decimal or json value stores the digits sent, and so do the sections whose admin APIs keep them
   // (a rule threshold, a field default or enum value, a state-machine or workflow set_field value, a permission

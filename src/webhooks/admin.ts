@@ -1,7 +1,7 @@
 import { objectPayload, notFound } from '../errors.js';
 import { UUID_RE } from '../types/ids.js';
 import type { AdminApp } from '../metadata/admin-app.js';
-import { parseWebhook, type WebhookInput } from './definition.js';
+import { parseHeaders, parseRetry, parseWebhook, type WebhookInput } from './definition.js';
 
 /** Webhook admin operations (spec: webhooks.md §Admin API). */
 
@@ -17,14 +17,34 @@ type Admin = Pick<AdminApp, 'db' | 'reload'>;
 const params = (w: WebhookInput) =>
   [w.entity, w.hook, w.url, w.method, JSON.stringify(w.headers), w.condition, w.async, JSON.stringify(w.retry), w.active] as const;
 
+/** A column the legacy server wrote as JSON text, read as the admin API reads the value; its default when that fails. */
+function fromText<T>(value: T | string, read: (v: unknown) => T): T {
+  if (typeof value !== 'string') return value;
+  try {
+    return read(JSON.parse(value));
+  } catch {
+    return read(undefined);
+  }
+}
+
+/**
+ * A row whose headers or retry the legacy server stored as JSON text (a jsonb string), with the objects that
+ * text holds: its deliveries then log and send like any other, and it is answered in the documented shape.
+ */
+export function readWebhookRow(row: WebhookRow): WebhookRow {
+  if (typeof row.headers !== 'string' && typeof row.retry !== 'string') return row;
+  return { ...row, headers: fromText(row.headers, parseHeaders), retry: fromText(row.retry, parseRetry) };
+}
+
 export async function listWebhooks(app: Admin): Promise<WebhookRow[]> {
-  return app.db.query<WebhookRow>(`SELECT ${WEBHOOK_COLUMNS} FROM _webhooks ORDER BY entity, hook, created_at, id`);
+  const rows = await app.db.query<WebhookRow>(`SELECT ${WEBHOOK_COLUMNS} FROM _webhooks ORDER BY entity, hook, created_at, id`);
+  return rows.map(readWebhookRow);
 }
 
 export async function getWebhook(app: Admin, id: string): Promise<WebhookRow> {
   const rows = UUID_RE.test(id) ? await app.db.query<WebhookRow>(`SELECT ${WEBHOOK_COLUMNS} FROM _webhooks WHERE id = $1`, [id]) : [];
   if (!rows[0]) throw notFound(`Webhook not found: ${id}`);
-  return rows[0];
+  return readWebhookRow(rows[0]);
 }
 
 export async function createWebhook(app: Admin, input: unknown): Promise<WebhookRow> {

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/database.js';
 import { ExprCompileError, WEBHOOK_VARIABLES, compileExpr, formatCompileError, type CompiledExpr } from '../expr/index.js';
-import { WEBHOOK_COLUMNS, type WebhookRow } from './admin.js';
+import { readWebhookRow, WEBHOOK_COLUMNS, type WebhookRow } from './admin.js';
 import type { Hook } from './definition.js';
 import { getOrInsert } from '../collections.js';
 
@@ -46,7 +46,7 @@ export async function catalogFor(version: object, db: Queryable): Promise<Catalo
     for (const row of rows) {
       const hooks = getOrInsert(byEntity, row.entity, () => new Map());
       const list = getOrInsert(hooks, row.hook, () => []);
-      list.push(compile(row));
+      list.push(compile(readWebhookRow(row)));
     }
     catalog = byEntity;
   }

@@ -95,7 +95,7 @@ export function parseWebhook(body: Record<string, unknown>): WebhookInput {
   return { entity, hook: hook as Hook, url: url as string, method: method as Method, headers, condition, async: isAsync, retry, active };
 }
 
-function parseHeaders(value: unknown): Record<string, string> {
+export function parseHeaders(value: unknown): Record<string, string> {
   if (absent(value)) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw invalid('headers must be an object of header names to string values');
   const out: Record<string, string> = {};
@@ -109,7 +109,7 @@ function parseHeaders(value: unknown): Record<string, string> {
   return out;
 }
 
-function parseRetry(value: unknown): RetryPolicy {
+export function parseRetry(value: unknown): RetryPolicy {
   if (absent(value)) return { max_attempts: 3, backoff: 'exponential' };
   if (typeof value !== 'object' || Array.isArray(value)) throw invalid('retry must be an object');
   const r = value as Record<string, unknown>;

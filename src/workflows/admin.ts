@@ -1,4 +1,4 @@
-import { exactJson } from '../db/exact-json.js';
+import { exactJson, jsonColumns } from '../db/exact-json.js';
 import { RocketError, conflict, objectPayload, notFound } from '../errors.js';
 import { UUID_RE } from '../types/ids.js';
 import type { AdminApp } from '../metadata/admin-app.js';
@@ -13,6 +13,7 @@ export type WorkflowObject = WorkflowInput & { id: string };
 export type WorkflowRow = WorkflowObject & { created_at: Date; updated_at: Date };
 
 const COLUMNS = 'id, name, trigger, context, steps, active, created_at, updated_at';
+const JSON_COLUMNS = ['trigger', 'context', 'steps'] as const;
 
 /** 409 for a duplicate name, whether found first or raced into the unique index. */
 async function uniquely<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -30,13 +31,14 @@ async function nameTaken(app: AdminApp, name: string, except?: string): Promise<
 }
 
 export async function listWorkflows(app: AdminApp): Promise<WorkflowRow[]> {
-  return app.db.query<WorkflowRow>(`SELECT ${COLUMNS} FROM _workflows ORDER BY name`);
+  const rows = await app.db.query<WorkflowRow>(`SELECT ${COLUMNS} FROM _workflows ORDER BY name`);
+  return rows.map((r) => jsonColumns(r, JSON_COLUMNS));
 }
 
 export async function getWorkflow(app: AdminApp, id: string): Promise<WorkflowRow> {
   const rows = UUID_RE.test(id) ? await app.db.query<WorkflowRow>(`SELECT ${COLUMNS} FROM _workflows WHERE id = $1`, [id]) : [];
   if (!rows[0]) throw notFound(`Workflow not found: ${id}`);
-  return rows[0];
+  return jsonColumns(rows[0], JSON_COLUMNS);
 }
 
 export async function createWorkflow(app: AdminApp, input: unknown): Promise<WorkflowObject> {

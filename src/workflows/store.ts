@@ -1,3 +1,4 @@
+import { parseExactJson } from '../db/exact-json.js';
 import type { CompiledExpr } from '../expr/index.js';
 import type { EngineApp } from '../engine/context.js';
 import type { Registry } from '../metadata/registry.js';
@@ -34,23 +35,38 @@ interface StoredWorkflow {
   id: string;
   name: string;
   active: boolean;
-  trigger: WorkflowTrigger;
-  context: Record<string, unknown> | null;
-  steps: WorkflowStep[] | null;
+  /** A string: JSON text, as the legacy server could store it (a jsonb string). */
+  trigger: WorkflowTrigger | string | null;
+  context: Record<string, unknown> | string | null;
+  steps: WorkflowStep[] | string | null;
+}
+
+/** A JSON column read as the object or array it holds, also when stored as JSON text; null for anything else. */
+function stored<T extends object>(value: T | string | null): T | null {
+  let v: unknown = value;
+  if (typeof v === 'string') {
+    try {
+      v = parseExactJson(v);
+    } catch {
+      return null;
+    }
+  }
+  return typeof v === 'object' ? (v as T | null) : null;
 }
 
 const cache = new WeakMap<Registry, Promise<WorkflowSet>>();
 
 function compile(row: StoredWorkflow): CompiledWorkflow {
-  const steps = Array.isArray(row.steps) ? row.steps : [];
+  const rawSteps = stored(row.steps);
+  const steps = Array.isArray(rawSteps) ? rawSteps : [];
   const conditions = new Map<string, ReturnType<typeof compileStoredCondition>>();
   for (const s of steps) if (s.type === 'condition') conditions.set(s.id, compileStoredCondition(s.expression));
   return {
     id: row.id,
     name: row.name,
     active: row.active,
-    trigger: row.trigger ?? ({} as WorkflowTrigger),
-    context: row.context ?? {},
+    trigger: stored(row.trigger) ?? ({} as WorkflowTrigger),
+    context: stored(row.context) ?? {},
     steps,
     stepById: new Map(steps.map((s) => [s.id, s])),
     conditions,

@@ -12,6 +12,7 @@ import { adminWebhookRoutes } from './admin-webhooks.js';
 import { adminWorkflowRoutes } from './admin-workflows.js';
 import { appAuthArea } from './app-auth.js';
 import { consoleArea } from './console.js';
+import { eventsArea } from './events.js';
 import { filesArea } from './files.js';
 import { auditLogRoutes } from './history.js';
 import { openapiArea } from './openapi.js';
@@ -63,6 +64,7 @@ const APP_AREAS: ReadonlyArray<readonly [string, Area]> = [
   ['/_workflows', workflowsArea],
   ['/_ui', uiArea],
   ['/_files', filesArea],
+  ['/_events', eventsArea],
   ['', openapiArea],
   ['/_realtime', realtimeArea],
   ['', recordsArea],
