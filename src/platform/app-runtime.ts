@@ -94,12 +94,21 @@ export class AppRuntime {
   /** Identifies this runtime's own notifications, which it ignores. */
   private readonly origin = randomUUID();
 
+  /** The newest load: a superseded one waits for it. */
+  private latest: Promise<void> = Promise.resolve();
+
   /** Builds fresh snapshots (registry, permissions) and swaps them in; a slower, older load never wins. */
-  private async refresh(): Promise<void> {
-    const ticket = ++this.generation;
+  private refresh(): Promise<void> {
+    this.latest = this.load(++this.generation);
+    return this.latest;
+  }
+
+  private async load(ticket: number): Promise<void> {
     const registry = await loadRegistry(this.db);
     const permissions = await loadPermissionSet(this.db);
-    if (ticket !== this.generation) return;
+    // Superseded: resolving now would let the mutation that asked for this load answer before its change is
+    // visible to the next request, so wait for the newer load (it read the database later) to be swapped in.
+    if (ticket !== this.generation) return this.latest;
     this.registry = registry;
     this.permissions = permissions;
   }
