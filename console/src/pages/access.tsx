@@ -270,6 +270,11 @@ function Invites() {
     invites.reload();
     return true;
   });
+  const { byField } = errorsByField(invite.error);
+  // the invite API names the input only in its message ("A user with this email already exists", "roles must …")
+  const inviteMsg = invite.error instanceof Error ? invite.error.message : '';
+  const rolesError = byField.roles ?? (/^roles\b/.test(inviteMsg) ? inviteMsg : undefined);
+  const emailsError = byField.email ?? byField.emails ?? (!rolesError && /email/i.test(inviteMsg) ? inviteMsg : undefined);
   return (
     <section class="card" aria-label="Invites">
       <h2>Invites</h2>
@@ -280,10 +285,10 @@ function Invites() {
           void invite.run();
         }}
       >
-        <Field label="Emails" hint="One address, or several separated by commas or new lines (bulk)">
+        <Field label="Emails" hint="One address, or several separated by commas or new lines (bulk)" error={emailsError}>
           {(a) => <textarea {...a} rows={2} required value={emails} onInput={(e) => setEmails(e.currentTarget.value)} />}
         </Field>
-        <Field label="Invite roles" hint="comma separated">
+        <Field label="Invite roles" hint="comma separated" error={rolesError}>
           {(a) => <input {...a} value={roles} onInput={(e) => setRoles(e.currentTarget.value)} />}
         </Field>
         <div>

@@ -109,6 +109,13 @@ function CreateApp(props: { onClose: () => void; onCreated: (name: string) => vo
     return true;
   });
   const { byField } = errorsByField(create.error);
+  // the platform API names the input only in its message ("App already exists: x", "admin_password is required …")
+  const msg = create.error instanceof Error ? create.error.message : '';
+  const nameError = byField.name ?? (/^App (name|already)/.test(msg) ? msg : undefined);
+  const emailError = byField.admin_email ?? (/^admin_email\b/.test(msg) ? msg : undefined);
+  const passwordError = byField.admin_password ?? (/^admin_password\b/.test(msg) ? msg : undefined);
+  // the API seeds the default admin only when both are absent: one without the other is refused
+  const seeding = email.trim() !== '' || password !== '';
   return (
     <Modal title="New app" onClose={props.onClose}>
       <form
@@ -118,7 +125,7 @@ function CreateApp(props: { onClose: () => void; onCreated: (name: string) => vo
         }}
       >
         <div class="dialog-body">
-          <Field label="Name" hint="Lowercase letters, digits, - and _; starts with a letter. Used in URLs." error={byField.name}>
+          <Field label="Name" hint="Lowercase letters, digits, - and _; starts with a letter. Used in URLs." error={nameError}>
             {(a) => (
               <input
                 {...a}
@@ -134,16 +141,19 @@ function CreateApp(props: { onClose: () => void; onCreated: (name: string) => vo
           <Field label="Display name">
             {(a) => <input {...a} name="display_name" value={display} placeholder={name} onInput={(e) => setDisplay(e.currentTarget.value)} />}
           </Field>
-          <Field label="Admin email" hint="Leave empty for admin@localhost.">
-            {(a) => <input {...a} name="admin_email" type="email" value={email} onInput={(e) => setEmail(e.currentTarget.value)} />}
+          <Field label="Admin email" hint="Leave email and password empty for admin@localhost / changeme." error={emailError}>
+            {(a) => (
+              <input {...a} name="admin_email" type="email" required={seeding} value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+            )}
           </Field>
-          <Field label="Admin password" hint="Leave empty for the default (changeme).">
+          <Field label="Admin password" hint="Required with an admin email." error={passwordError}>
             {(a) => (
               <input
                 {...a}
                 name="admin_password"
                 type="password"
                 autoComplete="new-password"
+                required={seeding}
                 value={password}
                 onInput={(e) => setPassword(e.currentTarget.value)}
               />

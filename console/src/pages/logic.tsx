@@ -194,6 +194,8 @@ function RuleForm(props: { rule: Rule | null; onClose: () => void; onSaved: () =
   const relatedApiError = byField['definition.related_load'] ?? (/^related_load\b/.test(msg) ? msg : undefined);
   const exprError = byField['definition.expression'] ?? (/expression/i.test(msg) && !relatedApiError ? msg : undefined);
   const valueError = byField['definition.value'] ?? (/definition\.value\b/.test(msg) ? msg : undefined);
+  // "definition.field: min needs a number field; …", "priority must be an integer": the message starts with the key
+  const keyError = (key: string) => byField[key] ?? (msg.startsWith(`${key} `) || msg.startsWith(`${key}:`) ? msg : undefined);
   return (
     <Modal title={r ? 'Edit rule' : 'New rule'} onClose={props.onClose} wide>
       <form
@@ -230,7 +232,7 @@ function RuleForm(props: { rule: Rule | null; onClose: () => void; onSaved: () =
             )}
           </Field>
           {type !== 'expression' && (
-            <Field label={type === 'computed' ? 'Field to set' : 'Field'} error={byField['definition.field']}>
+            <Field label={type === 'computed' ? 'Field to set' : 'Field'} error={keyError('definition.field')}>
               {(a) => (
                 <select {...a} value={field} onChange={(e) => setField(e.currentTarget.value)}>
                   <option value="">—</option>
@@ -243,7 +245,7 @@ function RuleForm(props: { rule: Rule | null; onClose: () => void; onSaved: () =
           )}
           {type === 'field' && (
             <>
-              <Field label="Operator" error={byField['definition.operator']}>
+              <Field label="Operator" error={keyError('definition.operator')}>
                 {(a) => (
                   <select {...a} value={operator} onChange={(e) => setOperator(e.currentTarget.value)}>
                     {['min', 'max', 'min_length', 'max_length', 'pattern'].map((o) => (
@@ -272,10 +274,10 @@ function RuleForm(props: { rule: Rule | null; onClose: () => void; onSaved: () =
               {(a) => <textarea {...a} class="code" rows={3} value={expression} onInput={(e) => setExpression(e.currentTarget.value)} />}
             </Field>
           )}
-          <Field label="Error message" error={byField['definition.message']}>
+          <Field label="Error message" error={keyError('definition.message')}>
             {(a) => <input {...a} value={message} onInput={(e) => setMessage(e.currentTarget.value)} />}
           </Field>
-          <Field label="Priority" error={byField.priority}>
+          <Field label="Priority" error={keyError('priority')}>
             {(a) => <input {...a} type="number" value={priority} onInput={(e) => setPriority(e.currentTarget.value)} />}
           </Field>
           <Field label="Related load (JSON)" hint='[{"relation": "items"}]' error={relatedError ?? relatedApiError}>
