@@ -48,23 +48,23 @@ async function send(method: string, path: string, opts: Options): Promise<Respon
   return fetch(path, { method, headers, body });
 }
 
+/** Sends once more after a refresh when the session's access token was refused; signs out when it cannot be refreshed. */
+async function refreshedOn401<R extends { status: number }>(sendOnce: () => Promise<R>, anonymous = false): Promise<R> {
+  const res = await sendOnce();
+  if (res.status !== 401 || anonymous || !getSession()) return res;
+  if (await refreshSession()) return sendOnce();
+  expire();
+  throw new ApiError(401, 'UNAUTHORIZED', 'Your session has expired; please sign in again.');
+}
+
 /** Sends with the session's token; once more after a refresh when the access token was refused. */
 async function authorized(method: string, path: string, opts: Options): Promise<Response> {
-  let res: Response;
   try {
-    res = await send(method, path, opts);
-    if (res.status === 401 && !opts.anonymous && getSession()) {
-      if (await refreshSession()) res = await send(method, path, opts);
-      else {
-        expire();
-        throw new ApiError(401, 'UNAUTHORIZED', 'Your session has expired; please sign in again.');
-      }
-    }
+    return await refreshedOn401(() => send(method, path, opts), opts.anonymous);
   } catch (err) {
     if (err instanceof ApiError) throw err;
     throw new ApiError(0, 'NETWORK', 'The server could not be reached.');
   }
-  return res;
 }
 
 async function failure(res: Response): Promise<ApiError> {
@@ -221,16 +221,10 @@ interface Uploaded {
  * sent once more after a refresh when the access token was refused (expired while the tab slept).
  */
 export async function upload(app: string, file: File, onProgress: (fraction: number) => void): Promise<Uploaded> {
-  const first = await sendUpload(app, file, onProgress);
-  let res = first;
-  if (first.status === 401 && getSession()) {
-    if (!(await refreshSession())) {
-      expire();
-      throw new ApiError(401, 'UNAUTHORIZED', 'Your session has expired; please sign in again.');
-    }
+  const res = await refreshedOn401(() => {
     onProgress(0);
-    res = await sendUpload(app, file, onProgress);
-  }
+    return sendUpload(app, file, onProgress);
+  });
   let json: { data?: Uploaded; error?: { code: string; message: string; details?: Detail[] } } = {};
   try {
     json = parseJson(res.text) as typeof json;

@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.js';
-import { exactJson } from '../db/exact-json.js';
+import { exactJson, jsonOfText } from '../db/exact-json.js';
 import { ExactNumber } from '../db/exact-number.js';
 import { invalid, invalidPayload, notFound } from '../errors.js';
 import {
@@ -177,13 +177,6 @@ function echo(id: string, input: PermissionInput): PermissionEcho {
 
 /** Conditions always come back as an array, even from legacy rows holding a JSON string or NULL. */
 function normalizeRow(row: PermissionRow): PermissionRow {
-  let conditions: unknown = row.conditions;
-  if (typeof conditions === 'string') {
-    try {
-      conditions = JSON.parse(conditions) as unknown;
-    } catch {
-      conditions = [];
-    }
-  }
+  const conditions = typeof row.conditions === 'string' ? jsonOfText(row.conditions) : row.conditions;
   return { ...row, conditions: Array.isArray(conditions) ? (conditions as PermissionCondition[]) : [] };
 }

@@ -1,3 +1,4 @@
+import { jsonOfText } from '../db/exact-json.js';
 import type { Queryable } from '../db/database.js';
 import { forbidden } from '../errors.js';
 import type { Caller } from './caller.js';
@@ -262,11 +263,8 @@ function parsePolicyRow(row: unknown): PermissionPolicy | undefined {
   if (!Array.isArray(roles) || !roles.every((x): x is string => typeof x === 'string')) return undefined;
   let raw: unknown = r.conditions ?? [];
   if (typeof raw === 'string') {
-    try {
-      raw = JSON.parse(raw) as unknown;
-    } catch {
-      return undefined;
-    }
+    raw = jsonOfText(raw);
+    if (raw === undefined) return undefined;
   }
   if (raw === null) raw = [];
   if (!Array.isArray(raw)) return undefined;

@@ -72,9 +72,10 @@ export function workerCount(value: string | undefined): number {
   if (value === undefined || value === '') return 1;
   if (value === 'auto') return availableParallelism();
   // Digits only, as ROCKET_WORKERS takes them: Number() would read "1e2" as 100 and "0x2" as 2.
-  const n = /^[1-9][0-9]{0,2}$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isInteger(n) || n > 256) throw new CliError(`--workers must be a number from 1 to 256 or "auto", not "${value}"`, 2);
-  return n;
+  if (!/^[1-9][0-9]{0,2}$/.test(value) || Number(value) > 256) {
+    throw new CliError(`--workers must be a number from 1 to 256 or "auto", not "${value}"`, 2);
+  }
+  return Number(value);
 }
 
 /** A worker that dies this often is not replaced forever: the primary gives up. */

@@ -105,22 +105,31 @@ export function exactNumberOf(token: string): number | ExactNumber {
 }
 
 /**
- * A row whose JSON columns `keys` hold objects or arrays, also where the legacy server stored them as JSON text (a
- * jsonb string): such text is read as the value it holds (exactly), so the row is answered as documented. Text that
- * holds no object or array stays as it is.
+ * The object or array a JSON text holds, read exactly; undefined when it holds anything else or is no JSON. The
+ * legacy server stored some jsonb values (definitions, conditions, headers) as JSON text, a jsonb string: every
+ * reader of such a column goes through here.
+ */
+export function jsonOfText(text: string): object | undefined {
+  let value: unknown;
+  try {
+    value = parseExactJson(text);
+  } catch {
+    return undefined;
+  }
+  return value !== null && typeof value === 'object' && !(value instanceof ExactNumber) ? value : undefined;
+}
+
+/**
+ * A row whose JSON columns `keys` hold objects or arrays, also where the legacy server stored them as JSON text:
+ * such text is read as the value it holds, so the row is answered as documented. Other text stays as it is.
  */
 export function jsonColumns<R extends object>(row: R, keys: readonly (keyof R)[]): R {
   if (!keys.some((k) => typeof row[k] === 'string')) return row;
   const out = { ...row };
   for (const k of keys) {
     const text = row[k];
-    if (typeof text !== 'string') continue;
-    try {
-      const parsed = parseExactJson(text);
-      if (parsed !== null && typeof parsed === 'object') out[k] = parsed as R[keyof R];
-    } catch {
-      // Not JSON: kept as stored.
-    }
+    const parsed = typeof text === 'string' ? jsonOfText(text) : undefined;
+    if (parsed) out[k] = parsed as R[keyof R];
   }
   return out;
 }

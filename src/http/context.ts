@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { authenticateApp, authenticatePlatform } from '../auth/authenticate.js';
 import type { Caller } from '../auth/caller.js';
 import { RocketError, forbidden } from '../errors.js';
+import { routeNotFound } from './errors.js';
 import type { FileService } from '../files/files.js';
 import type { AppManager } from '../platform/app-manager.js';
 import type { AppRuntime } from '../platform/app-runtime.js';
@@ -44,7 +45,7 @@ export function resolveApp(services: Services): Hook {
       return done();
     }
     // `/api/_platform/<unknown>` falls through to this scope: an unknown route, not an app.
-    if (name === '_platform') return done(new RocketError('NOT_FOUND', `Route not found: ${request.method} ${request.url.split('?')[0]}`));
+    if (name === '_platform') return done(routeNotFound(request));
     services.apps.get(name).then((app) => {
       if (!app) return done(new RocketError('APP_NOT_FOUND', `App not found: ${name}`));
       request.rocketApp = app;

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/database.js';
+import { jsonOfText } from '../db/exact-json.js';
 import { quoteIdent } from '../db/quote.js';
 import { sqlType } from '../types/sql-types.js';
 import { parseEntityDefinition } from './entity-definition.js';
@@ -58,6 +59,11 @@ export interface EntityMeta {
   rules: EntityRules;
   /** Active state machines, compiled. */
   machines: CompiledMachine[];
+}
+
+/** Written by the engine, never by a client: a generated key, auto timestamps, the soft-delete marker. */
+export function engineWritten(entity: EntityMeta, f: FieldMeta): boolean {
+  return f.auto !== undefined || (f === entity.pk && entity.def.primary_key.generated) || (entity.softDelete && f.name === 'deleted_at');
 }
 
 /** An immutable snapshot of one app's metadata; rebuilt and swapped on every change. */
@@ -139,13 +145,8 @@ function resolveUses(entity: EntityMeta, relations: readonly RelationMeta[]): vo
   }
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-}
+/** A definition column's value; the legacy server may have stored it as JSON text (read exactly, like the rest). */
+const storedDefinition = (value: unknown): unknown => (typeof value === 'string' ? jsonOfText(value) : value);
 
 /** Reads the app's metadata tables and compiles a snapshot. Rows that no longer parse are skipped. */
 export async function loadRegistry(db: Queryable): Promise<Registry> {
@@ -153,7 +154,7 @@ export async function loadRegistry(db: Queryable): Promise<Registry> {
   const entities = new Map<string, EntityMeta>();
   for (const row of entityRows) {
     try {
-      const def = parseEntityDefinition(typeof row.definition === 'string' ? JSON.parse(row.definition) : row.definition, row.name, true);
+      const def = parseEntityDefinition(storedDefinition(row.definition), row.name, true);
       entities.set(def.name, compileEntity(def));
     } catch {
       /* unparseable rows are skipped (spec: metadata.md §9) */
@@ -164,7 +165,7 @@ export async function loadRegistry(db: Queryable): Promise<Registry> {
   const relations = new Map<string, RelationMeta>();
   for (const row of relationRows) {
     try {
-      const def = parseRelationDefinition(typeof row.definition === 'string' ? JSON.parse(row.definition) : row.definition, defs, row.name, true);
+      const def = parseRelationDefinition(storedDefinition(row.definition), defs, row.name, true);
       const source = entities.get(def.source)!;
       const target = entities.get(def.target)!;
       const meta: RelationMeta = { def, name: def.name, source, target };
@@ -182,7 +183,7 @@ export async function loadRegistry(db: Queryable): Promise<Registry> {
   );
   const rulesByEntity = new Map<string, CompiledRule[]>();
   for (const row of ruleRows) {
-    const definition = typeof row.definition === 'string' ? safeJson(row.definition) : row.definition;
+    const definition = storedDefinition(row.definition);
     if (!entities.has(row.entity) || definition === null || typeof definition !== 'object') continue;
     const list = rulesByEntity.get(row.entity) ?? [];
     const rule = compileRule({ ...row, definition: definition as RuleDefinition });
@@ -204,7 +205,7 @@ export async function loadRegistry(db: Queryable): Promise<Registry> {
   );
   for (const row of machineRows) {
     const entity = entities.get(row.entity);
-    const definition = typeof row.definition === 'string' ? safeJson(row.definition) : row.definition;
+    const definition = storedDefinition(row.definition);
     if (!entity || definition === null || typeof definition !== 'object') continue;
     try {
       entity.machines.push(compileMachine(row.id, { field: row.field, definition: definition as StateMachineInput['definition'] }));

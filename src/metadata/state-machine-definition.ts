@@ -2,7 +2,7 @@ import { invalid } from '../errors.js';
 import { targetUrlProblem } from '../outbound/target.js';
 import { compileRuleExpression } from './rule-expression.js';
 import { isObject } from './problems.js';
-import type { Registry } from './registry.js';
+import { engineWritten, type Registry } from './registry.js';
 
 export const ACTION_TYPES = ['set_field', 'webhook', 'create_record', 'send_event'] as const;
 export type ActionType = (typeof ACTION_TYPES)[number];
@@ -105,8 +105,7 @@ export function parseStateMachine(body: Record<string, unknown>, registry: Regis
   const field = typeof body.field === 'string' ? entity.fields.get(body.field) : undefined;
   if (!field) throw invalid(`field not found: ${String(body.field)} is not a field of ${entity.name}`);
   // No write ever carries such a field, so the machine would never run.
-  const engineSet = (field.name === entity.pk.name && entity.def.primary_key.generated) || (field.name === 'deleted_at' && entity.softDelete);
-  if (field.auto || engineSet) {
+  if (engineWritten(entity, field)) {
     throw invalid(`field ${field.name} is set by the engine, never by a write: no state machine can guard it`);
   }
   const def = body.definition;

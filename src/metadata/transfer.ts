@@ -6,7 +6,7 @@ import { quoteIdent } from '../db/quote.js';
 import { RocketError, invalid, invalidPayload } from '../errors.js';
 import { Params } from '../db/params.js';
 import { plainNumbers } from '../db/exact-number.js';
-import { parseExactJson } from '../db/exact-json.js';
+import { jsonOfText } from '../db/exact-json.js';
 import { insertSampleSql } from './sql/statements.js';
 import type { AdminApp } from './admin-app.js';
 import { createEntity, createRelation } from './admin.js';
@@ -182,13 +182,8 @@ async function oneImportAtATime<T>(db: AdminApp['db'], work: () => Promise<T>): 
 
 /** A JSON object written as JSON text, parsed (exactly, as a body is); anything else as it is. */
 function objectOfText(item: unknown): unknown {
-  if (typeof item !== 'string' || !item.trimStart().startsWith('{')) return item;
-  try {
-    const parsed = parseExactJson(item);
-    return isObject(parsed) ? parsed : item;
-  } catch {
-    return item;
-  }
+  const parsed = typeof item === 'string' ? jsonOfText(item) : undefined;
+  return isObject(parsed) ? parsed : item;
 }
 
 /**

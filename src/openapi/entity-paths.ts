@@ -1,6 +1,6 @@
 import type { PermissionAction } from '../auth/permissions.js';
-import type { EntityMeta, RelationMeta, RelationUse } from '../metadata/registry.js';
-import { engineWritten, filterOperators, filterValueSchema, inputFieldSchema, recordFieldSchema, softDeleteMarker } from './field-schemas.js';
+import { engineWritten, type EntityMeta, type RelationMeta, type RelationUse } from '../metadata/registry.js';
+import { filterOperators, filterValueSchema, inputFieldSchema, recordFieldSchema, softDeleteMarker } from './field-schemas.js';
 import {
   dataOf,
   jsonBody,

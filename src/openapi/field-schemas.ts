@@ -1,4 +1,4 @@
-import type { EntityMeta, FieldMeta } from '../metadata/registry.js';
+import { engineWritten, type EntityMeta, type FieldMeta } from '../metadata/registry.js';
 import type { FieldType } from '../types/field-types.js';
 import type { FilterOp } from '../types/filter-operators.js';
 import { coerceInput } from '../types/coerce.js';
@@ -108,11 +108,6 @@ const DELETED_AT_FIELD = 'deleted_at';
 /** A declared `deleted_at` of a soft-delete entity: the engine's marker, null in every answer (rest-api.md). */
 export function softDeleteMarker(entity: EntityMeta, f: FieldMeta): boolean {
   return entity.softDelete && f.name === DELETED_AT_FIELD;
-}
-
-/** Written by the engine, never by the client: a generated key, auto timestamps, the soft-delete marker. */
-export function engineWritten(entity: EntityMeta, f: FieldMeta): boolean {
-  return (f === entity.pk && entity.def.primary_key.generated) || f.auto !== undefined || softDeleteMarker(entity, f);
 }
 
 function describe(entity: EntityMeta, f: FieldMeta): string | undefined {

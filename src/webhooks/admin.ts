@@ -1,3 +1,4 @@
+import { jsonOfText } from '../db/exact-json.js';
 import { objectPayload, notFound } from '../errors.js';
 import { UUID_RE } from '../types/ids.js';
 import type { AdminApp } from '../metadata/admin-app.js';
@@ -21,7 +22,7 @@ const params = (w: WebhookInput) =>
 function fromText<T>(value: T | string, read: (v: unknown) => T): T {
   if (typeof value !== 'string') return value;
   try {
-    return read(JSON.parse(value));
+    return read(jsonOfText(value));
   } catch {
     return read(undefined);
   }

@@ -1,4 +1,4 @@
-import { parseExactJson } from '../db/exact-json.js';
+import { jsonOfText } from '../db/exact-json.js';
 import type { CompiledExpr } from '../expr/index.js';
 import type { EngineApp } from '../engine/context.js';
 import type { Registry } from '../metadata/registry.js';
@@ -43,15 +43,7 @@ interface StoredWorkflow {
 
 /** A JSON column read as the object or array it holds, also when stored as JSON text; null for anything else. */
 function stored<T extends object>(value: T | string | null): T | null {
-  let v: unknown = value;
-  if (typeof v === 'string') {
-    try {
-      v = parseExactJson(v);
-    } catch {
-      return null;
-    }
-  }
-  return typeof v === 'object' ? (v as T | null) : null;
+  return typeof value === 'string' ? ((jsonOfText(value) as T | undefined) ?? null) : value;
 }
 
 const cache = new WeakMap<Registry, Promise<WorkflowSet>>();

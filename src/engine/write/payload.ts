@@ -1,5 +1,5 @@
 import { RocketError, type ErrorDetail } from '../../errors.js';
-import type { EntityMeta, FieldMeta, Registry } from '../../metadata/registry.js';
+import { engineWritten, type EntityMeta, type FieldMeta, type Registry } from '../../metadata/registry.js';
 import { WRITE_MODES, type WriteMode } from '../../metadata/types.js';
 import type { Record_ } from '../context.js';
 import { isObject } from '../../metadata/problems.js';
@@ -14,14 +14,6 @@ import { ownValue } from '../../collections.js';
  * and nested relation writes, and check types, enums and (for inserts) required
  * fields. No database access: everything here is decided by the registry.
  */
-
-/** Fields a client can never set: generated PK, auto timestamps, the soft-delete marker. */
-function writable(entity: EntityMeta, f: FieldMeta): boolean {
-  if (f.auto) return false;
-  if (f.name === entity.pk.name && entity.def.primary_key.generated) return false;
-  if (f.name === 'deleted_at' && entity.softDelete) return false;
-  return true;
-}
 
 interface Collect {
   unknown: ErrorDetail[];
@@ -188,7 +180,7 @@ export function parseRow(
         if (!entity.def.primary_key.generated && coerced.ok) row.values[f.name] = coerced.value;
         continue;
       }
-      if (!writable(entity, f)) continue;
+      if (engineWritten(entity, f)) continue;
       if (f.name === entity.pk.name && kind === 'update') continue; // a PK never changes
       checkValue(f, value, path, row, c);
       continue;
@@ -202,7 +194,7 @@ export function parseRow(
     c.unknown.push({ field: at(path, key), rule: 'unknown', message: `Unknown field or relation: ${key}` });
   }
   // rest-api.md §Nested writes: an inserted child's key is overwritten by the parent's, so what it sent is not checked
-  if (sentKey && row.sentPk !== undefined && writable(entity, sentKey.f)) checkValue(sentKey.f, sentKey.value, path, row, c);
+  if (sentKey && row.sentPk !== undefined && !engineWritten(entity, sentKey.f)) checkValue(sentKey.f, sentKey.value, path, row, c);
   if (row.op === 'insert') row.record = insertRecord(entity, row.values);
   return row;
 }

@@ -1,10 +1,9 @@
 import type { FastifyRequest } from 'fastify';
 import { acceptInvite } from '../../auth/invites.js';
-import { RocketError } from '../../errors.js';
 import { bodyObject } from '../body.js';
 import { inviteAcceptance } from '../../history/audit.js';
 import { type Area, appOf } from '../context.js';
-import type { RouteMessages } from '../errors.js';
+import { routeNotFound, type RouteMessages } from '../errors.js';
 
 /** /api/:app/auth/*: the app's own users log in here (no token needed). */
 export const appAuthArea: Area = async (app) => {
@@ -26,7 +25,7 @@ export const appAuthArea: Area = async (app) => {
   // The prefix is public: any other method or path under it is an unknown route, answered before a token is asked
   // for (the dynamic /:entity routes would otherwise take it and answer 401), as under /api/_platform/auth.
   const unknownRoute = async (req: FastifyRequest) => {
-    throw new RocketError('NOT_FOUND', `Route not found: ${req.method} ${req.url.split('?')[0]}`);
+    throw routeNotFound(req);
   };
   for (const url of ['', '/*']) app.route({ method: ['GET', 'POST', 'PUT', 'DELETE'], url, onRequest: unknownRoute, handler: unknownRoute });
 };

@@ -3,14 +3,13 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PROJECT_ROOT } from '../../project-root.js';
-import { RocketError } from '../../errors.js';
 import { DocumentCache, audienceKey, digest, matchesEtag, metadataVersion, serve, type ServedDocument } from '../../openapi/cache.js';
 import { GENERATOR_REVISION, buildAppDocument, buildPlatformDocument } from '../../openapi/document.js';
 import { NullColumnsCache, nullColumnsKey } from '../../openapi/null-columns.js';
 import { catalogFor } from '../../webhooks/catalog.js';
 import { definitionsStamp } from '../../metadata/stamp.js';
 import { type Area, appOf, callerOf, withAccess } from '../context.js';
-import { envelope } from '../errors.js';
+import { envelope, routeNotFound } from '../errors.js';
 
 /** The page's own script and styles (repo folder api-reference/; src/http/routes and dist/http/routes are both three levels down). */
 const PAGE_DIR = resolve(PROJECT_ROOT, 'api-reference');
@@ -128,7 +127,7 @@ export const openapiArea: Area = async (app, { services }) => {
   app.get<{ Params: { app: string; asset: string } }>('/_docs/:asset', async (req, reply) => {
     const asset = Object.hasOwn(ASSETS, req.params.asset) ? ASSETS[req.params.asset] : undefined;
     if (!asset) {
-      return reply.status(404).send(envelope(new RocketError('NOT_FOUND', `Route not found: GET ${req.url.split('?')[0]}`)));
+      return reply.status(404).send(envelope(routeNotFound(req)));
     }
     return reply
       .type(asset.type)

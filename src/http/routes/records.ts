@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { RocketError } from '../../errors.js';
+import { routeNotFound } from '../errors.js';
 import { listQueryFromParams, writeIncludeNames } from '../../engine/list-query.js';
 import { getRecord, listRecords } from '../../engine/read.js';
 import { createRecord, updateRecord } from '../../engine/write/pipeline.js';
@@ -20,7 +20,7 @@ const JSON_BODY = { invalidBody: 'Invalid JSON body', lateBody: true, exactNumbe
 function ctxOf(req: FastifyRequest<{ Params: { entity: string } }>): OpContext {
   // Reserved prefixes with no route of their own are unknown routes, not entities.
   if (RESERVED_ENTITY_NAMES.has(req.params.entity)) {
-    throw new RocketError('NOT_FOUND', `Route not found: ${req.method} ${req.url.split('?')[0]}`);
+    throw routeNotFound(req);
   }
   return { app: appOf(req), caller: callerOf(req) };
 }
