@@ -44,7 +44,7 @@ export interface InviteRecorder {
 
 /** Accepting needs the users context plus the app's session issuer. */
 export interface InviteContext extends UsersContext {
-  readonly sessions: { issue(userId: string, roles: readonly string[]): Promise<TokenPair> };
+  readonly sessions: UsersContext['sessions'] & { issue(userId: string, roles: readonly string[]): Promise<TokenPair> };
 }
 
 export const INVITE_LIFETIME_HOURS = 72;
@@ -129,7 +129,9 @@ export async function acceptInvite(
   if (!password) throw invalid('password is required');
 
   // Checked once without locks so bad tokens cost no password hashing, then again under the row lock.
-  await inviteState(app.db, token);
+  const { email } = await inviteState(app.db, token);
+  // The invitee's first password: failures counted against the email before do not lock it out (users.ts).
+  await app.sessions.unlock(email);
   const hash = await hashPassword(password);
   const user = await app.db.transaction(async (tx) => {
     const invite = await inviteState(tx, token, true);
@@ -157,7 +159,9 @@ export async function acceptInvite(
 // ---------------------------------------------------------------------------
 
 /** The invite behind a token, or the spec's error for why it cannot be used. */
-async function inviteState(q: Queryable, token: string, lock = false): Promise<InviteState> {
+async function inviteState(q: Queryable, sent: string, lock = false): Promise<InviteState> {
+  // Tokens are stored as randomUUID() writes them (lower case); a UUID names the same token in any case.
+  const token = UUID_RE.test(sent) ? sent.toLowerCase() : sent;
   // No stored token holds a NUL: such a token is an unknown one.
   const rows = hasNul(token)
     ? []

@@ -17,10 +17,15 @@ export interface UserView {
   updated_at: Date;
 }
 
-/** What user operations need of an app: its pool and the access-token status cache. */
+/** What user operations need of an app: its pool, the access-token status cache and the login lock. */
 export interface UsersContext {
   readonly db: Database;
   readonly users: { invalidate(userId?: string): void };
+  /**
+   * A password set for an account by an admin (or by the invitee accepting) starts its login attempts afresh,
+   * as `rocket users reset-password` does: failures counted against the email before do not lock the new password out.
+   */
+  readonly sessions: { unlock(email: string): Promise<void> };
 }
 
 const EMAIL_RE = /^[^\s@]+@[^\s@]+$/;
@@ -121,6 +126,8 @@ export interface CreateUserInput {
 export async function createUser(app: UsersContext, input: CreateUserInput): Promise<UserView> {
   const { email, password, roles = [], active = true } = userFields(input);
   if (password === undefined) throw invalid('password is required');
+  // Before the write: should the lock's database fail, nothing is written and the request can be retried.
+  await app.sessions.unlock(email);
   const hash = await hashPassword(password);
   const rows = await uniqueEmail(
     app.db.query<UserView>(`INSERT INTO _users (email, password_hash, roles, active) VALUES ($1, $2, $3::text[], $4) RETURNING ${USER_COLUMNS}`, [
@@ -139,11 +146,13 @@ export async function createUser(app: UsersContext, input: CreateUserInput): Pro
  * absent roles → []; absent active keeps the current value. 404 is checked before the body.
  * Disabling the user, or changing their password, revokes the tokens issued so far: access tokens are refused
  * from the next request on, refresh tokens for good (a new password deletes them; a disabled account's are
- * refused as disabled, and as revoked once it is enabled again).
+ * refused as disabled, and as revoked once it is enabled again). A new password also lifts a login lock on the
+ * account: the admin's reset is how a locked-out user gets back in.
  */
 export async function updateUser(app: UsersContext, id: string, input: CreateUserInput): Promise<UserView> {
   await getUser(app.db, id);
   const { email, password, roles = [], active } = userFields(input);
+  if (password !== undefined) await app.sessions.unlock(email); // before the write, as in createUser
   const hash = password === undefined ? null : await hashPassword(password);
   const rows = await uniqueEmail(
     app.db.transaction(async (tx) => {
