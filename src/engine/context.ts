@@ -6,6 +6,7 @@ import { RocketError } from '../errors.js';
 import type { EntityMeta, Registry } from '../metadata/registry.js';
 import type { EngineExtensions } from './extensions.js';
 import type { ListSettings } from './list-settings.js';
+import { timestampMillis } from '../types/coerce.js';
 
 /** What an engine operation needs of an app: no HTTP, just data. */
 export interface EngineApp {
@@ -65,4 +66,19 @@ export function envRecordOf(entity: EntityMeta, row: Record_): Record_ {
   const out = recordOf(entity, row);
   for (const [k, v] of Object.entries(out)) if (v instanceof Date) out[k] = v.toISOString();
   return out;
+}
+
+/**
+ * Sent timestamps of a row's `record` in the form envRecordOf gives stored ones (UTC, milliseconds): a rule that
+ * passed for `08:00+09:00` must not fail on the next update, which reads the same instant back as `23:00Z`.
+ * Only the record changes; the value written keeps the client's text (and its microseconds).
+ */
+export function canonicalTimestamps(entity: EntityMeta, record: Record_): void {
+  for (const f of entity.fieldList) {
+    if (f.type !== 'timestamp') continue;
+    const v = record[f.name];
+    if (typeof v !== 'string') continue;
+    const t = timestampMillis(v);
+    if (!Number.isNaN(t)) record[f.name] = new Date(t).toISOString();
+  }
 }

@@ -3,7 +3,7 @@ import type { Queryable } from '../db/database.js';
 import type { ErrorDetail } from '../errors.js';
 import { ExactNumber, compareExact } from '../db/exact-number.js';
 import { ExprRuntimeError, truthy } from '../expr/index.js';
-import type { EntityMeta } from '../metadata/registry.js';
+import { engineWritten, type EntityMeta } from '../metadata/registry.js';
 import { loadKey, type CompiledRule } from '../metadata/compiled-rules.js';
 import type { Record_ } from './context.js';
 import { loadRelated } from './related.js';
@@ -158,6 +158,9 @@ function computeOne(rule: CompiledRule, target: RuleTarget, env: RuleEnv, relate
   if (field !== PROTO_KEY) target.record[field] = value;
   const meta = target.entity.fields.get(field);
   if (!meta || !target.values) return; // not an entity field: dropped at write time
+  // Ignored by the write like a sent value (rest-api.md): a generated key, auto timestamps and the soft-delete marker
+  // are the engine's, and a key never changes on update (else a rule could move a row, or delete it by an update).
+  if (engineWritten(target.entity, meta) || (meta === target.entity.pk && target.action !== 'create')) return;
   if (meta.type === 'file' && target.files) {
     // As if sent (files.md): "any result type" (rules.md) includes a file id, resolved after the rules.
     const problem = setFileValue(meta, value, field, { values: target.values, files: target.files });

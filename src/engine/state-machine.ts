@@ -11,7 +11,7 @@ import { at, prefixDetails, type RowPlan } from './write/plan.js';
 import type { StageContext } from './write/stages.js';
 import { isoSeconds } from '../types/time.js';
 import { timestampMillis } from '../types/coerce.js';
-import type { FieldMeta } from '../metadata/registry.js';
+import { engineWritten, type FieldMeta } from '../metadata/registry.js';
 import { PROTO_KEY } from '../metadata/types.js';
 
 /** A state as compared (spec: "as strings"; a stored null is ''); a stored timestamp reads as its RFC 3339 output. */
@@ -117,7 +117,8 @@ async function runActions(sc: StageContext, row: RowPlan, actions: TransitionAct
         const f = row.entity.fields.get(action.field!);
         // A non-entity field only shows in `record`; `__proto__` would replace its prototype instead.
         if (action.field !== PROTO_KEY) row.record[action.field!] = value;
-        if (!f || f.auto || f.name === row.entity.pk.name) break; // ignored by the write (spec)
+        // Ignored by the write (spec), as a sent value is: the soft-delete marker too, or an update would delete the row.
+        if (!f || engineWritten(row.entity, f) || f.name === row.entity.pk.name) break;
         if (f.type === 'file') {
           // As if sent (files.md): a file id is resolved after the state machines, an object stored as given.
           const problem = setFileValue(f, value, f.name, row);

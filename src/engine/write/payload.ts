@@ -78,14 +78,14 @@ export function checkNotCleared(row: RowPlan, details: ErrorDetail[]): void {
 }
 
 /**
- * Required fields a rule or state-machine action set to null (the client's own values were checked while
- * parsing): the 422 the NOT NULL column would give, but with the row's path. An inserted child's key to its
+ * Required fields a rule or state-machine action set to null or "" (the client's own values were checked while
+ * parsing): the same 422 a sent value gets, with the row's path. An inserted child's key to its
  * parent (`injected`) is the parent's whatever a rule made of it.
  */
 export function checkProducedRequired(row: RowPlan, injected: string | undefined, details: ErrorDetail[]): void {
   if (row.op === 'insert' || row.op === 'update') {
     for (const [name, value] of Object.entries(row.values)) {
-      if (value !== null || (row.op === 'insert' && name === injected)) continue;
+      if (!blank(value) || (row.op === 'insert' && name === injected)) continue;
       const f = row.entity.fields.get(name);
       if (f?.required && !f.nullable) details.push({ field: at(row.path, name), rule: 'required', message: `${name} is required` });
     }

@@ -1,6 +1,6 @@
 import { runRules } from '../rules.js';
 import { runStateMachines } from '../state-machine.js';
-import { envRecordOf } from '../context.js';
+import { canonicalTimestamps, envRecordOf } from '../context.js';
 import { prefixDetails, type RowPlan } from './plan.js';
 import type { RowStage, StageContext } from './stages.js';
 import { slugStage } from './slug.js';
@@ -13,6 +13,7 @@ const rulesStage: RowStage = {
   async run(sc: StageContext, rows: readonly RowPlan[]) {
     for (const row of rows) {
       const found: typeof sc.details = [];
+      canonicalTimestamps(row.entity, row.record);
       await runRules(
         sc.tx,
         sc.caller,
@@ -38,7 +39,10 @@ const stateMachineStage: RowStage = {
   name: 'state machines',
   involves: (entity) => entity.machines.length > 0,
   async run(sc: StageContext, rows: readonly RowPlan[]) {
-    for (const row of rows) await runStateMachines(sc, row);
+    for (const row of rows) {
+      canonicalTimestamps(row.entity, row.record);
+      await runStateMachines(sc, row);
+    }
   },
 };
 
