@@ -62,13 +62,14 @@ export function sortItems(sort: string | undefined): SortItem[] {
   });
 }
 
-/** `include=a,b` → names (blank items skipped). */
+/** `include=a,b` → names (blank items skipped; a repeated name once: it is one key, so one query). */
 export function includeNames(include: string | undefined): string[] {
   if (include === undefined || include.trim() === '') return [];
-  return include
+  const names = include
     .split(',')
     .map((n) => n.trim())
     .filter((n) => n !== '');
+  return [...new Set(names)];
 }
 
 /** Splits raw query-string pairs (`filter[a.b]=v`, `sort`, `page`, …) into a ListQuery. */

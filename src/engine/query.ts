@@ -1,5 +1,5 @@
 import { RocketError } from '../errors.js';
-import type { EntityMeta } from '../metadata/registry.js';
+import type { EntityMeta, FieldMeta } from '../metadata/registry.js';
 import type { SortKey } from '../metadata/sql/conditions.js';
 import type { SortItem } from './list-query.js';
 
@@ -16,11 +16,17 @@ export { filterSql, scopeSql } from '../metadata/sql/conditions.js';
  */
 export function sortKeys(entity: EntityMeta, sort: readonly SortItem[]): SortKey[] {
   const keys: SortKey[] = [];
+  const seen = new Set<FieldMeta>();
   for (const { name, desc } of sort) {
     const field = entity.fields.get(name);
     if (!field) throw new RocketError('UNKNOWN_FIELD', `Unknown sort field: ${name}`);
+    // A field already sorted on, or any key after the primary key, orders nothing more: dropped (every name is
+    // still checked). The keyset condition of a cursor grows with the keys: `sort=n,-n,n,…` 300 times took
+    // 20 s to plan and 600 times lost the connection; now the keys are bounded by the entity's fields.
+    if (seen.has(field) || seen.has(entity.pk)) continue;
+    seen.add(field);
     keys.push({ field, desc });
   }
-  if (!keys.some((k) => k.field === entity.pk)) keys.push({ field: entity.pk, desc: keys.at(-1)?.desc ?? false });
+  if (!seen.has(entity.pk)) keys.push({ field: entity.pk, desc: keys.at(-1)?.desc ?? false });
   return keys;
 }

@@ -19,6 +19,12 @@ export interface FieldMeta extends FieldDef {
   readonly col: string;
   /** Cast for bound parameters. */
   readonly cast: string;
+  /**
+   * The column is NOT NULL in the database. Not the same as `required && !nullable`: a required field added to
+   * a populated table without a default is added nullable and keeps the NULLs of older rows (metadata.md
+   * §Auto-migration), and a keyset order must still place them.
+   */
+  readonly notNull: boolean;
 }
 
 export interface RelationMeta {
@@ -100,8 +106,13 @@ export class Registry {
   }
 }
 
-function compileEntity(def: EntityDef): EntityMeta {
-  const fieldList: FieldMeta[] = def.fields.map((f) => ({ ...f, col: quoteIdent(f.name), cast: sqlType(f) }));
+function compileEntity(def: EntityDef, notNullColumns: ReadonlySet<string>): EntityMeta {
+  const fieldList: FieldMeta[] = def.fields.map((f) => ({
+    ...f,
+    col: quoteIdent(f.name),
+    cast: sqlType(f),
+    notNull: notNullColumns.has(f.name),
+  }));
   const fields = new Map(fieldList.map((f) => [f.name, f]));
   const declared = fieldList.map((f) => f.col);
   const columns = def.soft_delete && !fields.has('deleted_at') ? [...declared, DELETED_AT] : declared;
@@ -150,12 +161,19 @@ const storedDefinition = (value: unknown): unknown => (typeof value === 'string'
 
 /** Reads the app's metadata tables and compiles a snapshot. Rows that no longer parse are skipped. */
 export async function loadRegistry(db: Queryable): Promise<Registry> {
-  const entityRows = await db.query<{ name: string; definition: unknown }>('SELECT name, definition FROM _entities ORDER BY name');
+  // With each definition, the NOT NULL columns of its table (FieldMeta.notNull), the table name resolved as the
+  // statements' unqualified names are; a table not found has none.
+  const entityRows = await db.query<{ name: string; definition: unknown; not_null: string[] | null }>(
+    `SELECT e.name, e.definition,
+            (SELECT array_agg(a.attname::text) FROM pg_attribute a
+              WHERE a.attrelid = to_regclass(quote_ident(e.table_name)) AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull) AS not_null
+       FROM _entities e ORDER BY e.name`,
+  );
   const entities = new Map<string, EntityMeta>();
   for (const row of entityRows) {
     try {
       const def = parseEntityDefinition(storedDefinition(row.definition), row.name, true);
-      entities.set(def.name, compileEntity(def));
+      entities.set(def.name, compileEntity(def, new Set(row.not_null ?? [])));
     } catch {
       /* unparseable rows are skipped (spec: metadata.md §9) */
     }

@@ -246,7 +246,8 @@ export function keyTextSelect(keys: readonly SortKey[], alias = ''): string {
   return keys.map((k, i) => (INEXACT.has(k.field.type) ? `, ${alias}${k.field.col}::text AS ${keyAlias(i)}` : '')).join('');
 }
 
-const notNull = (f: FieldMeta, entity: EntityMeta) => f === entity.pk || Boolean(f.required && !f.nullable);
+// The column, not the metadata: a `required` field may hold NULL in rows older than the field (registry.ts).
+const notNull = (f: FieldMeta, entity: EntityMeta) => f === entity.pk || f.notNull;
 
 /**
  * "After the cursor's row" in the order of the keys. One direction and no NULL in play → a row
@@ -261,14 +262,16 @@ export function keysetSql(entity: EntityMeta, keys: readonly SortKey[], values: 
   if (oneDirection && bound.every((b) => b !== undefined) && (desc || keys.every((k) => notNull(k.field, entity)))) {
     return `(${keys.map((k) => alias + k.field.col).join(', ')}) ${desc ? '<' : '>'} (${bound.join(', ')})`;
   }
-  const terms: string[] = [];
-  const equal: string[] = [];
-  keys.forEach((k, i) => {
+  // Built from the last key back, `after(k1) OR (k1 = v1 AND (after(k2) OR (k2 = v2 AND …)))`: its size grows
+  // with the keys, where the OR of every prefix grows with their square (hundreds of keys took seconds to plan).
+  let rest: string | undefined;
+  for (let i = keys.length - 1; i >= 0; i--) {
+    const k = keys[i]!;
     const col = alias + k.field.col;
     const p = bound[i];
     const after = k.desc ? (p ? `${col} < ${p}` : `${col} IS NOT NULL`) : p ? `(${col} > ${p} OR ${col} IS NULL)` : undefined;
-    if (after) terms.push([...equal, after].join(' AND '));
-    equal.push(p ? `${col} = ${p}` : `${col} IS NULL`);
-  });
-  return terms.length ? `(${terms.map((t) => `(${t})`).join(' OR ')})` : 'FALSE';
+    const tie = rest === undefined ? undefined : `${p ? `${col} = ${p}` : `${col} IS NULL`} AND ${rest}`;
+    rest = after === undefined ? (tie === undefined ? undefined : `(${tie})`) : tie === undefined ? after : `(${after} OR ${tie})`;
+  }
+  return rest ?? 'FALSE';
 }
