@@ -17,7 +17,8 @@ import { workflowsOf, type CompiledWorkflow } from './store.js';
  *   workflow chains survives the outbox;
  * - after COMMIT, event rows start event workflows (through the outbox's
  *   event sink) and changed fields start state_change workflows.
- * Writes with origin 'workflow' (set_field actions) start no state_change workflows.
+ * Writes with origin 'workflow' (set_field actions) start no state_change workflows; records their
+ * state-machine `create_record` actions created do.
  * The composition root plugs `workflowObserver` and `workflowEventSink` into every app.
  */
 
@@ -87,11 +88,14 @@ export const workflowObserver: WriteObserver = {
   },
 
   async afterCommit(ctx: OpContext, writes: readonly WriteEvent[]) {
-    if (ctx.origin === 'workflow') return;
+    // A set_field write starts nothing (no loops), but a record its state-machine actions created is a normal
+    // write of its entity that may start workflows (state-machines.md create_record), one hop deeper.
+    const triggering = ctx.origin === 'workflow' ? writes.filter((w) => w.cause === 'action') : writes;
+    if (triggering.length === 0) return;
     const set = await workflowsOf(ctx.app);
     if (set.byEntity.size === 0) return;
     const origin = { depth: ctx.depth ?? 0, source: (ctx as WorkflowOpContext).workflowInstance, by: actingFor(ctx) };
-    for (const w of writes) {
+    for (const w of triggering) {
       if (w.action === 'delete') continue;
       const candidates = set.byEntity.get(w.entity.name);
       if (!candidates) continue;
