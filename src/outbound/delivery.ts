@@ -164,6 +164,15 @@ export function deliver(req: DeliveryRequest, opts: DeliveryOptions): Promise<De
       return finish(err);
     }
     request.on('error', (err) => finish(err));
+    // A 101 answer hands the socket over and never ends the request (nor reports an error, nor heeds the
+    // abort): without this, the call would hang forever. It is a non-2xx answer like any other.
+    request.on('upgrade', (res, socket) => {
+      socket.destroy();
+      status = res.statusCode ?? 101;
+      finish();
+    });
+    // Whatever else leaves the request detached, the timeout (or shutdown) still ends the call.
+    signal.addEventListener('abort', () => finish(), { once: true });
     request.end(req.body);
   });
 }
