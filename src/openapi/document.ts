@@ -4,13 +4,13 @@ import { ERROR_RESPONSES, LIST_PARAMETERS, entityPart } from './entity-paths.js'
 import { appAdminPaths, appUserPaths, platformPaths } from './fixed-paths.js';
 import { baseNames } from './names.js';
 import type { NullColumns } from './null-columns.js';
-import { jsonResponse, schemaRef, type OpenApiDocument, type PathItem, type Response, type Schema } from './types.js';
+import { jsonResponse, responseRef, schemaRef, type OpenApiDocument, type PathItem, type Response, type Schema } from './types.js';
 
 /**
  * Part of every document's version and ETag: raise it with any change to what the generator writes,
  * so a client's cached copy (If-None-Match) is not taken for current after an upgrade.
  */
-export const GENERATOR_REVISION = 5;
+export const GENERATOR_REVISION = 6;
 
 /** Who the document is for: what they may do decides what it shows (spec: openapi.md §Per caller). */
 export interface Audience {
@@ -194,6 +194,21 @@ function mergePaths(paths: Record<string, PathItem>, extra: Record<string, PathI
   }
 }
 
+/**
+ * The server reads a body sent with any POST, PUT or DELETE, also where the route takes none (workflow decisions,
+ * deletes): unreadable JSON is a 400, another content type a 415, one above the body limit a 413 (README.md §Errors).
+ * So every such operation documents those answers.
+ */
+function addBodyErrors(paths: Record<string, PathItem>): void {
+  for (const item of Object.values(paths)) {
+    for (const m of ['post', 'put', 'delete'] as const) {
+      const operation = item[m];
+      if (!operation) continue;
+      for (const status of [400, 413, 415]) operation.responses[String(status)] ??= responseRef(ERROR_RESPONSES[status]!);
+    }
+  }
+}
+
 function usedTags(paths: Record<string, PathItem>, described: ReadonlyMap<string, string>): OpenApiDocument['tags'] {
   const names: string[] = [];
   for (const item of Object.values(paths)) {
@@ -236,6 +251,7 @@ export function buildAppDocument(input: AppDocumentInput): OpenApiDocument {
   }
   mergePaths(paths, appUserPaths());
   if (audience.isAdmin) mergePaths(paths, appAdminPaths());
+  addBodyErrors(paths);
   described.set('admin', 'Metadata and app administration (admins only).');
 
   return {
@@ -277,6 +293,7 @@ export function buildPlatformDocument(version: string): OpenApiDocument {
     },
   };
   const paths = platformPaths();
+  addBodyErrors(paths);
   return {
     openapi: '3.1.0',
     info: { title: 'Rocket platform', version, description: 'Platform authentication and app management.' },

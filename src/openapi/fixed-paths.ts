@@ -27,6 +27,16 @@ const OBJECT: Schema = { type: 'object', additionalProperties: true };
 const MESSAGE: Schema = { type: 'object', required: ['message'], properties: { message: { type: 'string' } } };
 const TOKEN_PAIR_RESPONSE = jsonResponse('A new access and refresh token', dataOf(schemaRef('TokenPair')));
 
+/** GET …/ai/status of an app or the platform: the AI generator is never configured. */
+const aiStatus = jsonResponse(
+  'Not configured',
+  dataOf({
+    type: 'object',
+    required: ['configured', 'model'],
+    properties: { configured: { type: 'boolean', enum: [false] }, model: { type: 'string' } },
+  }),
+);
+
 /** The GET of an OpenAPI document: it carries an ETag, and a copy still current gets a 304. */
 function documentGet(operationId: string, tag: string, summary: string, failures: number[]): Operation {
   return op(operationId, tag, summary, {
@@ -332,17 +342,7 @@ export function appAdminPaths(): Record<string, PathItem> {
     // The AI generator is out of scope, but the route answers (README.md §Route table), so clients may ask it.
     '/_admin/ai/status': {
       get: op('adminAiStatus', 'admin', 'Whether an AI schema generator is configured (never, on this server)', {
-        responses: {
-          '200': jsonResponse(
-            'Not configured',
-            dataOf({
-              type: 'object',
-              required: ['configured', 'model'],
-              properties: { configured: { type: 'boolean', enum: [false] }, model: { type: 'string' } },
-            }),
-          ),
-          ...errors(401, 403),
-        },
+        responses: { '200': aiStatus, ...errors(401, 403) },
       }),
     },
     '/_files': {
@@ -390,6 +390,12 @@ export function platformPaths(): Record<string, PathItem> {
       get: op('appsGet', 'apps', 'One app', { responses: { '200': jsonResponse('The app', dataOf(schemaRef('App'))), ...errors(401, 403, 404) } }),
       delete: op('appsDelete', 'apps', 'Delete an app and its database', {
         responses: { '200': jsonResponse('Deleted', MESSAGE), ...errors(401, 403, 404) },
+      }),
+    },
+    // The AI generator is out of scope, but the route answers (README.md §Route table), as the app's does.
+    '/ai/status': {
+      get: op('platformAiStatus', 'apps', 'Whether an AI schema generator is configured (never, on this server)', {
+        responses: { '200': aiStatus, ...errors(401, 403) },
       }),
     },
     '/openapi': { get: documentGet('platformOpenapi', 'apps', 'This document', [401, 403]) },
