@@ -180,6 +180,20 @@ async function oneImportAtATime<T>(db: AdminApp['db'], work: () => Promise<T>): 
   }
 }
 
+/**
+ * The document of an import body: the body itself, or the `data` of an export envelope. Sample rows sent next
+ * to the envelope (an export response with `sample_data` added beside `data`) are the document's when it has
+ * none of its own: they are what the sender meant to seed, not a key to ignore silently.
+ */
+function unwrapped(body: Json): Json {
+  if (!isObject(body.data) || body.version !== undefined) return body;
+  const doc = body.data;
+  const outer = ownValue(body, 'sample_data');
+  if (outer === undefined || ownValue(doc, 'sample_data') !== undefined) return doc;
+  // Spread defines own keys: a `__proto__` key of the body stays a key.
+  return { ...doc, sample_data: outer };
+}
+
 /** A JSON object written as JSON text, parsed (exactly, as a body is); anything else as it is. */
 function objectOfText(item: unknown): unknown {
   const parsed = typeof item === 'string' ? jsonOfText(item) : undefined;
@@ -221,7 +235,7 @@ async function importUnlocked(
       after,
     });
   };
-  const sent = legacyDefinitionTexts(isObject(body.data) && body.version === undefined ? body.data : body);
+  const sent = legacyDefinitionTexts(unwrapped(body));
   // The body may hold ExactNumber values (numbers a double would round, parsed exactly). Sample rows keep them,
   // so a bigint, decimal or json value stores the digits sent, and so do the sections whose admin APIs keep them
   // (a rule threshold, a field default or enum value, a state-machine or workflow set_field value, a permission
