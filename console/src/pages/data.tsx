@@ -148,11 +148,17 @@ function Browser(props: { e: EntityDef }) {
       data: rows,
       meta: change.action === 'delete' && data.meta ? { ...data.meta, total: Math.max(0, (data.meta.total ?? 1) - 1) } : data.meta,
     });
+    // the row goes at once; when later pages hold rows, the first of them moves up onto this page
+    if (change.action === 'delete' && (data.meta?.total ?? 0) > page * perPage) refetch();
   });
 
   const meta: ListMeta | undefined = list.data?.meta;
   const total = meta?.total ?? 0;
   const pages = Math.max(1, Math.ceil(total / perPage));
+  // rows deleted (here or elsewhere) may leave this page past the last one: show the last page there is
+  useEffect(() => {
+    if (list.data && meta?.total !== undefined && page > pages) setPage(pages);
+  }, [list.data]);
   const fieldsByName = new Map(e.fields.map((f) => [f.name, f]));
   const hidden = hiddenOf(m, e.name);
   const filterable = e.fields.filter((f) => operatorsFor(f).length > 0 && !hidden.has(f.name));
@@ -241,9 +247,11 @@ function Browser(props: { e: EntityDef }) {
                     </select>
                   )}
                 </Field>
+                {/* required: the API cannot filter by an empty value, and the row must not look applied while nothing filters */}
                 <Field label={`Filter ${i + 1} value`}>
-                  {(a) =>
-                    fd?.type === 'boolean' ? (
+                  {(field) => {
+                    const a = { ...field, required: true };
+                    return fd?.type === 'boolean' ? (
                       <select {...a} value={f.value} onChange={(ev) => set({ value: ev.currentTarget.value })}>
                         <option value="">—</option>
                         <option value="true">true</option>
@@ -276,8 +284,8 @@ function Browser(props: { e: EntityDef }) {
                       <input {...a} type="date" value={f.value} onInput={(ev) => set({ value: ev.currentTarget.value })} />
                     ) : (
                       <input {...a} value={f.value} onInput={(ev) => set({ value: ev.currentTarget.value })} />
-                    )
-                  }
+                    );
+                  }}
                 </Field>
                 <button
                   type="button"

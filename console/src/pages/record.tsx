@@ -95,7 +95,7 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
   const fields = editableFields(e).filter((f) => (!hidden.has(f.name) || needed.includes(f)) && (isNew || f.name !== e.primary_key.field));
   const [values, setValues] = useState<Row>(() => {
     const v: Row = {};
-    for (const f of fields) v[f.name] = isNew ? (f.default ?? (f.type === 'boolean' ? false : null)) : initial[f.name];
+    for (const f of fields) v[f.name] = isNew ? startValue(f) : initial[f.name];
     return v;
   });
   const [children, setChildren] = useState<Record<string, ChildRow[]>>(() => {
@@ -276,6 +276,14 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
   );
 }
 
+/**
+ * A new record's value for a field as its input first shows it: the default, else an unticked checkbox's
+ * false (what the user sees is what is saved, not a null), else nothing.
+ */
+function startValue(f: FieldDef): unknown {
+  return f.default ?? (f.type === 'boolean' ? false : null);
+}
+
 /** The nested-write rows of one relation: inserts, changed rows, and `_delete` for removed ones. */
 function nestedRows(m: AppModel, r: RelationDef, rows: ChildRow[], initial: Row): { out: Row[]; index: Map<number, number> } {
   const index = new Map<number, number>(); // child row key → its position in `data` (error paths)
@@ -327,6 +335,8 @@ function ChildrenEditor(props: {
 }) {
   const { rel, rows } = props;
   const m = useModel();
+  // a picked record read back to be shown (deleted meanwhile, say): why it was not linked, at the picker
+  const [linkError, setLinkError] = useState('');
   const target = entityOf(m, rel.target);
   if (!target) return null;
   const pk = target.primary_key.field;
@@ -371,14 +381,17 @@ function ChildrenEditor(props: {
             name={`${rel.name}-link`}
             target={target.name}
             value={null}
+            error={linkError || undefined}
             excludeIds={live.map((r) => String(r.pk))}
             onChange={(id) => {
               if (id === null || id === undefined) return;
+              setLinkError('');
               const again = rows.find((r) => String(r.pk) === String(id));
               if (again) return set(again.key, { removed: false });
-              void api
-                .get<Row>(`${appBase(m.app)}/${target.name}/${encodeURIComponent(String(id))}`)
-                .then((row) => props.onChange([...rows, { key: ++rowKey, values: row, pk: id }]));
+              api.get<Row>(`${appBase(m.app)}/${target.name}/${encodeURIComponent(String(id))}`).then(
+                (row) => props.onChange([...rows, { key: ++rowKey, values: row, pk: id }]),
+                (err: Error) => setLinkError(`Not linked: ${err.message}`),
+              );
             }}
           />
         )}
@@ -391,7 +404,19 @@ function ChildrenEditor(props: {
       <div class="section-head">
         <h2>{title}</h2>
         {canCreate && (rel.type !== 'one_to_one' || live.length === 0) && (
-          <button type="button" onClick={() => props.onChange([...rows, { key: ++rowKey, values: {} }])}>
+          <button
+            type="button"
+            // a new child row starts as a new parent record does (its checkboxes false, its defaults shown)
+            onClick={() =>
+              props.onChange([
+                ...rows,
+                {
+                  key: ++rowKey,
+                  values: Object.fromEntries(fields.filter((f) => !hidden.has(f.name) || mustFill(target, f)).map((f) => [f.name, startValue(f)])),
+                },
+              ])
+            }
+          >
             Add {target.name}
           </button>
         )}

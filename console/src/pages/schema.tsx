@@ -158,6 +158,8 @@ export function EntityDesigner(props: { name: string }) {
     (existing?.indexes ?? []).map((i) => ({ fieldsText: i.fields.join(', '), unique: Boolean(i.unique), name: i.name ?? '' })),
   );
   const [deleting, setDeleting] = useState(false);
+  // a stored entity moved to another table: asked first (see the submit handler)
+  const [moving, setMoving] = useState<string | null>(null);
   const base = `${appBase(m.app)}/_admin/entities`;
 
   const save = useAction(async () => {
@@ -207,7 +209,11 @@ export function EntityDesigner(props: { name: string }) {
       aria-label="Entity designer"
       onSubmit={(e) => {
         e.preventDefault();
-        void save.run();
+        // the API then reads and writes the other table (made empty when missing) and leaves the old one
+        // with its rows (metadata.md §6): to the user every record seems gone, so this asks first
+        const to = table.trim() || name.trim();
+        if (existing && to !== existing.table) setMoving(to);
+        else void save.run();
       }}
     >
       <PageHead title={isNew ? 'New entity' : `Entity ${props.name}`} sub={<Link to={`/a/${encodeURIComponent(m.app)}/schema`}>← Schema</Link>}>
@@ -461,6 +467,24 @@ export function EntityDesigner(props: { name: string }) {
           </div>
         ))}
       </section>
+      {moving !== null && existing && (
+        <ConfirmDialog
+          title={`Move ${props.name} to table ${moving}?`}
+          message={
+            <>
+              From now on the {props.name} records are read from and written to <code>{moving}</code> (created empty if it does not exist). The rows
+              of <code>{existing.table}</code> stay in the database but no longer show here or in the API.
+            </>
+          }
+          confirmLabel="Change table"
+          onClose={() => setMoving(null)}
+          onConfirm={async () => {
+            setMoving(null);
+            void save.run();
+            return true;
+          }}
+        />
+      )}
       {deleting && (
         <ConfirmDialog
           title={`Delete entity ${props.name}?`}
