@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
@@ -82,6 +83,8 @@ export interface RocketCore {
   dbServer: DatabaseServer;
   /** The background jobs of every live app; started by the server, never by the command line. */
   jobs: JobRunner<AppRuntime>;
+  /** Change notices between server instances. */
+  bus: ChangeBus;
   /** Present when ROCKET_METRICS is on. */
   metrics: Metrics | undefined;
   close(): Promise<void>;
@@ -144,6 +147,7 @@ export async function openCore(config: Config, log: Logger, opts: { attach?: boo
       services: { platform, apps, files, realtime },
       dbServer,
       jobs: runner,
+      bus,
       metrics,
       async close() {
         await apps.closeAll();
@@ -165,6 +169,9 @@ function placementOf(config: Config, dbServer: DatabaseServer): Placement {
   const { main, ...others } = config.databases;
   return new Placement(main ? at(main) : dbServer, new Map(Object.entries(others).map(([name, url]) => [name, at(url)])));
 }
+
+/** Change notice of an instance that stops, for each app it served: the others' jobs visit the app at once. */
+const HAND_OVER = 'jobs:hand-over';
 
 /** start: config → core → apps loaded → http → jobs. */
 export async function startRocket(config: Config, logger?: Logger): Promise<Rocket> {
@@ -193,8 +200,18 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
     const address = await http.listen({ port: config.port, host: config.host });
     const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
     log.info({ url }, 'Rocket is serving');
-    const { jobs } = core;
+    const { jobs, bus } = core;
     jobs.start();
+    // Work of an app may be armed only on the instance that stored it (an approval deadline's timer) or be given
+    // back by it at shutdown (a cancelled delivery): an instance that stops tells the others, which visit at once.
+    const origin = randomUUID();
+    const stopHearing = bus.onTopic(HAND_OVER, (app, from) => {
+      if (from === origin) return;
+      apps
+        .loadForJobs(app)
+        .then((runtime) => runtime && jobs.handOver(app))
+        .catch((err: unknown) => log.warn({ err, app }, 'work handed over by a stopping instance not taken yet'));
+    });
     // Runtimes of apps idle for the pool idle timeout are unloaded, unless a stream or due work needs them.
     const idleMs = config.poolIdleSeconds * 1000;
     const unloader = setInterval(
@@ -218,6 +235,8 @@ export async function startRocket(config: Config, logger?: Logger): Promise<Rock
           await lifecycle.beginShutdown();
           await closeHttp(http, config.shutdownTimeoutMs);
           await jobs.stop();
+          stopHearing();
+          await Promise.all(apps.runtimes().map((runtime) => bus.announceNow(runtime.name, origin, HAND_OVER)));
           await core.close();
         })();
         return closing;

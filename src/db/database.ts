@@ -304,10 +304,17 @@ export class Database implements Queryable {
     }
   }
 
-  /** Subscribes to a NOTIFY channel on a dedicated connection (reconnects on its own). */
-  async listen(channel: string, onMessage: (payload: string) => void): Promise<void> {
+  /**
+   * Subscribes to a NOTIFY channel on a dedicated connection (reconnects on its own). `onRelisten` runs
+   * each time listening resumes after that connection was lost: notifications sent meanwhile never arrive.
+   */
+  async listen(channel: string, onMessage: (payload: string) => void, onRelisten?: () => void): Promise<void> {
     this.listening = true;
-    await this.sql.listen(channel, onMessage);
+    let first = true;
+    await this.sql.listen(channel, onMessage, () => {
+      if (first) first = false;
+      else onRelisten?.();
+    });
   }
 
   async notify(channel: string, payload: string): Promise<void> {
@@ -320,7 +327,11 @@ export class Database implements Queryable {
     }
   }
 
+  /** Set once `close` was called: nothing is sent on this pool any more. */
+  closed = false;
+
   async close(): Promise<void> {
+    this.closed = true;
     await this.sql.end({ timeout: 5 });
   }
 }

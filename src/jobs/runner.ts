@@ -186,6 +186,19 @@ export class JobRunner<A extends JobApp = JobApp> {
     this.arm(s, at.getTime());
   }
 
+  /**
+   * Another instance that served the app stopped and may have left work due now or armed for later (an
+   * approval deadline, a delivery it gave back): every job visits the app at once and learns its next due item.
+   */
+  handOver(name: string): void {
+    const now = Date.now();
+    for (const s of this.jobs.values()) {
+      const mark = s.marks.get(name);
+      if (mark) mark.due = now;
+      this.arm(s, now);
+    }
+  }
+
   /** Stops the timers, lets each job cancel what it has in flight, and waits for running passes. */
   async stop(): Promise<void> {
     this.stopped = true;

@@ -72,6 +72,35 @@ export class AppManager {
     bus.onTopic(APP_INACTIVE, (app, _origin, what) => {
       void this.retire(app, what.slice(APP_INACTIVE.length + 1));
     });
+    // Notices lost while this instance was not listening: without this, an app's metadata, permissions and
+    // user statuses (a disabled user's tokens) stayed as they were here until restart.
+    bus.onMissed(() => {
+      this.resync().catch((err: unknown) => this.log.error({ err }, 'reloading apps after missed change notices failed'));
+    });
+  }
+
+  /**
+   * After missed change notices: runtimes of apps deleted, retired or created anew meanwhile are dropped
+   * (as their notices would have done), the others read their snapshots and user statuses afresh.
+   */
+  private async resync(): Promise<void> {
+    // Apps not loaded here may have been deleted and created anew meanwhile: their next load migrates again.
+    for (const name of this.bootstrapped) if (!this.live.has(name)) this.bootstrapped.delete(name);
+    const runtimes = [...this.live.values()];
+    if (runtimes.length === 0) return;
+    const rows = await this.mgmt.query<{ name: string; status: string; created_at: Date }>(
+      'SELECT name, status, created_at FROM _apps WHERE name = ANY($1::text[])',
+      [runtimes.map((r) => r.name)],
+    );
+    const current = new Map(rows.map((r) => [r.name, r]));
+    for (const runtime of runtimes) {
+      const row = current.get(runtime.name);
+      const created = runtime.row.created_at.toISOString();
+      if (!row) void this.forget(runtime.name, created);
+      else if (row.status !== 'active' || row.created_at.getTime() !== runtime.row.created_at.getTime()) {
+        void this.closeRuntime(runtime.name, created);
+      } else runtime.resync(this.log);
+    }
   }
 
   /**

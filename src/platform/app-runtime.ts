@@ -126,6 +126,12 @@ export class AppRuntime {
     await this.refresh();
   }
 
+  /** Notices of other instances may have been missed: every snapshot and cached user status is read afresh. */
+  resync(log: Logger): void {
+    this.users.forget();
+    this.refresh().catch((err: unknown) => log.error({ err, app: this.name }, 'metadata reload failed'));
+  }
+
   /** Call after every metadata mutation: rebuilds this instance's snapshots and tells the others. */
   async reload(): Promise<void> {
     await this.refresh();

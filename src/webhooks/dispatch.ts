@@ -60,10 +60,16 @@ function claimDue(db: Database, limit: number): Promise<Claimed[]> {
   return claimLogs(db, { where: `status = 'retrying' AND next_retry_at <= NOW()`, orderBy: 'next_retry_at, created_at', limit });
 }
 
+/**
+ * Pending rows claimed before, whose claim ended (given back at a shutdown, or its lease ran out): no
+ * post-commit dispatch can still take them, so they are due at once rather than when they count as stale.
+ */
+const RELEASED = `(error = '${INTERRUPTED}' AND next_retry_at IS NOT NULL)`;
+
 /** Claims up to `limit` pending rows left behind (committed, never sent, or cut off mid-call), oldest first. */
 function claimStale(db: Database, limit: number): Promise<Claimed[]> {
   return claimLogs(db, {
-    where: `status = 'pending' AND created_at < NOW() - make_interval(secs => ${STALE_PENDING_SECONDS})
+    where: `status = 'pending' AND (created_at < NOW() - make_interval(secs => ${STALE_PENDING_SECONDS}) OR ${RELEASED})
       AND (next_retry_at IS NULL OR next_retry_at <= NOW())`,
     orderBy: 'created_at',
     limit,
@@ -178,7 +184,8 @@ export async function nextDelivery(db: Database): Promise<Date | null> {
   const [row] = await db.query<{ at: Date | null }>(
     `SELECT LEAST(
        (SELECT min(next_retry_at) FROM _webhook_logs WHERE status = 'retrying'),
-       (SELECT min(GREATEST(created_at + make_interval(secs => ${STALE_PENDING_SECONDS}), COALESCE(next_retry_at, '-infinity')))
+       (SELECT min(CASE WHEN ${RELEASED} THEN next_retry_at
+                   ELSE GREATEST(created_at + make_interval(secs => ${STALE_PENDING_SECONDS}), COALESCE(next_retry_at, '-infinity')) END)
           FROM _webhook_logs WHERE status = 'pending')) AS at`,
   );
   return row?.at ?? null;
