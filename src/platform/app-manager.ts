@@ -43,6 +43,12 @@ export function dbNameFor(app: string): string {
 export class AppManager {
   private readonly live = new Map<string, AppRuntime>();
   private readonly opening = new Map<string, Promise<AppRuntime | undefined>>();
+  /**
+   * Apps being created here, from the moment their row may be visible: asked for meanwhile (the idle-app sweep, an
+   * early request), they get the runtime the creation opens — a second one would bootstrap alongside (seeding the
+   * default admin next to the chosen one) and could replace the live runtime with an older snapshot.
+   */
+  private readonly creating = new Map<string, Promise<AppRuntime | undefined>>();
   private readonly deleteHooks: Array<(name: string) => Promise<void>> = [];
   /** Apps whose database this process brought up to date: loading one again after idling skips the migrations. */
   private readonly bootstrapped = new Set<string>();
@@ -169,6 +175,8 @@ export class AppManager {
     if (hit) return hit;
     // No stored name holds a NUL (PostgreSQL text cannot): binding one would fail as a bad value, not a miss.
     if (hasNul(name)) return undefined;
+    const creating = this.creating.get(name);
+    if (creating) return creating;
     let pending = this.opening.get(name);
     if (!pending) {
       pending = (async () => {
@@ -194,7 +202,7 @@ export class AppManager {
   async loadForJobs(name: string): Promise<AppRuntime | undefined> {
     const hit = this.live.get(name);
     if (hit) return hit;
-    const before = this.opening.has(name);
+    const before = this.opening.has(name) || this.creating.has(name);
     const runtime = await this.get(name);
     if (runtime && !before) runtime.lastUsedAt = 0;
     return runtime;
@@ -260,6 +268,9 @@ export class AppManager {
 
     let inserted = false;
     let runtime: AppRuntime | undefined;
+    let created!: (runtime: AppRuntime | undefined) => void;
+    const creation = new Promise<AppRuntime | undefined>((resolve) => (created = resolve));
+    this.creating.set(name, creation);
     try {
       const rows = await this.mgmt.query<AppRow>(
         `INSERT INTO _apps (name, display_name, db_name, db_driver, database, jwt_secret, status)
@@ -280,8 +291,10 @@ export class AppManager {
       await runtime.open(this.log);
       this.bootstrapped.add(name);
       this.live.set(name, runtime);
+      created(runtime);
       return { name, display_name: displayName, db_name: dbName, db_driver: 'postgres', status: 'active' };
     } catch (err) {
+      created(undefined);
       await runtime?.close().catch(() => undefined);
       if (inserted) await this.mgmt.query('DELETE FROM _apps WHERE name = $1', [name]).catch(() => undefined);
       await server.dropDatabase(dbName).catch((dropErr: unknown) => {
@@ -295,6 +308,8 @@ export class AppManager {
       if (err instanceof RocketError && (err.status < 500 || err.code === 'SERVICE_UNAVAILABLE')) throw err;
       this.log.error({ err, app: name }, 'app creation failed');
       throw new RocketError('INTERNAL_ERROR', `Failed to create app: ${(err as Error).message}`);
+    } finally {
+      if (this.creating.get(name) === creation) this.creating.delete(name);
     }
   }
 
@@ -386,9 +401,12 @@ export class AppManager {
     await Promise.all(all.map((r) => r.close().catch(() => undefined)));
   }
 
-  private async open(row: AppRow): Promise<AppRuntime> {
+  private async open(row: AppRow): Promise<AppRuntime | undefined> {
     const existing = this.live.get(row.name);
     if (existing) return existing;
+    // Its creation (here) is still opening it; a load that read the row before it was marked waits for that.
+    const creating = this.creating.get(row.name);
+    if (creating) return creating;
     const runtime = new AppRuntime(
       row,
       this.placement.server(row.database).connect(row.db_name, this.poolSize),
