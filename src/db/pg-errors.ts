@@ -1,5 +1,5 @@
 import postgres from 'postgres';
-import { RocketError, conflict, invalidPayload, serviceUnavailable, validationFailed } from '../errors.js';
+import { RocketError, invalidPayload, serviceUnavailable, validationFailed } from '../errors.js';
 
 /** Seconds a client is told to wait after a 503 for lack of a database connection. */
 export const RETRY_AFTER_SECONDS = 2;
@@ -23,7 +23,7 @@ export function mapPgError(err: unknown): unknown {
     case '23505':
       return new UniqueViolation(err.constraint_name);
     case '23503':
-      return conflict('A related record is missing or still referenced');
+      return new ForeignKeyViolation(err.constraint_name);
     case '23502':
       return validationFailed('Validation failed', [
         { field: err.column_name, rule: 'required', message: `${err.column_name ?? 'field'} is required` },
@@ -47,6 +47,13 @@ export function mapPgError(err: unknown): unknown {
 export class UniqueViolation extends RocketError {
   constructor(readonly index: string | undefined) {
     super('CONFLICT', 'A record with this value already exists');
+  }
+}
+
+/** A foreign key violation (409), naming its constraint, so a caller that knows what the key names can say so. */
+export class ForeignKeyViolation extends RocketError {
+  constructor(readonly constraint: string | undefined) {
+    super('CONFLICT', 'A related record is missing or still referenced');
   }
 }
 

@@ -2,8 +2,9 @@ import type { AdminApp } from './admin-app.js';
 import { exactJson } from '../db/exact-json.js';
 import { conflict, objectPayload, notFound, RocketError, validationFailed } from '../errors.js';
 import { parseEntityDefinition } from './entity-definition.js';
+import { storedDefinition } from './registry.js';
 import { applyIndexesInTransaction, buildIndexesConcurrently, dropIndexesConcurrently, planIndexes } from './index-migration.js';
-import { checkJoinTable, dropUniqueIndex, holdsSoftDeletedRows, migrateEntity, migrateRelation } from './migrate.js';
+import { checkJoinTable, dropUniqueIndex, holdsSoftDeletedRows, lockRelationDdl, migrateEntity, migrateRelation } from './migrate.js';
 import type { Queryable } from '../db/database.js';
 import { isPgError, UniqueViolation } from '../db/pg-errors.js';
 import { nameClash, parseRelationDefinition, recordKeys } from './relation-definition.js';
@@ -40,16 +41,16 @@ export async function getEntity(app: AdminApp, name: string): Promise<EntityRow>
 }
 
 /** Relations that a new version of an entity would break. */
-function checkRelationsStillValid(app: AdminApp, def: EntityDef): void {
-  for (const rel of app.registry.relations.values()) {
-    if (rel.def.target === def.name && rel.def.target_key && !def.fields.some((f) => f.name === rel.def.target_key)) {
-      throw validationFailed(`field ${rel.def.target_key} is used by relation ${rel.name} and cannot be removed`);
+function checkRelationsStillValid(relations: Iterable<RelationDef>, def: EntityDef): void {
+  for (const rel of relations) {
+    if (rel.target === def.name && rel.target_key && !def.fields.some((f) => f.name === rel.target_key)) {
+      throw validationFailed(`field ${rel.target_key} is used by relation ${rel.name} and cannot be removed`);
     }
-    const fk = rel.def.target === def.name && rel.def.on_delete === 'set_null' ? def.fields.find((f) => f.name === rel.def.target_key) : undefined;
+    const fk = rel.target === def.name && rel.on_delete === 'set_null' ? def.fields.find((f) => f.name === rel.target_key) : undefined;
     if (fk && ((fk.required && !fk.nullable) || fk.name === def.primary_key.field)) {
       throw validationFailed(`field ${fk.name} must stay nullable: relation ${rel.name} sets it to null on delete`);
     }
-    if (rel.def.source === def.name && rel.def.source_key !== def.primary_key.field) {
+    if (rel.source === def.name && rel.source_key !== def.primary_key.field) {
       throw validationFailed(`primary key of ${def.name} is used by relation ${rel.name} and cannot change`);
     }
   }
@@ -61,21 +62,76 @@ const pkFieldType = (e: EntityDef) => e.fields.find((f) => f.name === e.primary_
  * Every relation of the entity must still hold against its new definition (a key type changed with a new table):
  * the registry would otherwise drop it at the reload, or keep a join table whose key column no longer fits.
  */
-function checkRelationsStillParse(app: AdminApp, before: EntityDef, def: EntityDef): void {
+function checkRelationsStillParse(app: AdminApp, relations: Iterable<RelationDef>, before: EntityDef, def: EntityDef): void {
   const entities = app.registry.entityDefs();
   entities.set(def.name, def);
-  for (const rel of app.registry.relations.values()) {
-    if (rel.def.source !== def.name && rel.def.target !== def.name) continue;
+  for (const rel of relations) {
+    if (rel.source !== def.name && rel.target !== def.name) continue;
     try {
-      parseRelationDefinition(rel.def, entities, rel.name);
+      parseRelationDefinition(rel, entities, rel.name);
     } catch (err) {
       if (!(err instanceof RocketError) || err.status >= 500) throw err;
       throw validationFailed(`relation ${rel.name} would no longer be valid: ${err.message}`);
     }
-    if (rel.def.type === 'many_to_many' && pkFieldType(before) !== pkFieldType(def)) {
+    if (rel.type === 'many_to_many' && pkFieldType(before) !== pkFieldType(def)) {
       throw validationFailed(`primary key type of ${def.name} is used by the join table of relation ${rel.name} and cannot change`);
     }
   }
+}
+
+/**
+ * The stored relations of an entity, read inside the transaction that has just updated its row: a relation
+ * created concurrently (after the snapshot the definition was first checked against) holds that row FOR
+ * SHARE until it commits, so the update waited for it and this read sees it. Only those valid against the
+ * definition being replaced: one the registry already skips (its other entity gone) stays as inert as it was.
+ */
+async function storedRelationsOf(app: AdminApp, tx: Queryable, before: EntityDef): Promise<RelationDef[]> {
+  const rows = await tx.query<{ name: string; definition: unknown }>(
+    'SELECT name, definition FROM _relations WHERE source = $1 OR target = $1 ORDER BY name',
+    [before.name],
+  );
+  const entities = app.registry.entityDefs();
+  entities.set(before.name, before);
+  const out: RelationDef[] = [];
+  for (const row of rows) {
+    try {
+      out.push(parseRelationDefinition(storedDefinition(row.definition), entities, row.name, true));
+    } catch {
+      /* skipped, as the registry does */
+    }
+  }
+  return out;
+}
+
+/** checkRulesStillValid against the stored active field rules (rules-admin.ts holds the entity row while saving one). */
+async function checkStoredFieldRules(tx: Queryable, def: EntityDef): Promise<void> {
+  const rows = await tx.query<{ id: string; field: string }>(
+    `SELECT id, definition->>'field' AS field FROM _rules WHERE entity = $1 AND type = 'field' AND active AND NOT (definition->>'field' = ANY($2::text[])) LIMIT 1`,
+    [def.name, def.fields.map((f) => f.name)],
+  );
+  if (rows[0]) throw validationFailed(`field ${rows[0].field} is used by a field rule (${rows[0].id}) and cannot be removed`);
+}
+
+/**
+ * The current definitions of `names`, their `_entities` rows locked FOR SHARE until the transaction ends: a
+ * concurrent PUT or DELETE of one of them either waits for this change, or committed first and is read here
+ * (a key field removed, the entity gone) instead of the snapshot the change was first checked against.
+ */
+async function lockEntities(app: AdminApp, tx: Queryable, names: string[]): Promise<Map<string, EntityDef>> {
+  const rows = await tx.query<{ name: string; definition: unknown }>(
+    'SELECT name, definition FROM _entities WHERE name = ANY($1::text[]) ORDER BY name FOR SHARE',
+    [names],
+  );
+  const entities = app.registry.entityDefs();
+  for (const name of names) entities.delete(name);
+  for (const row of rows) {
+    try {
+      entities.set(row.name, parseEntityDefinition(storedDefinition(row.definition), row.name, true));
+    } catch {
+      /* unparseable: skipped, as the registry does */
+    }
+  }
+  return entities;
 }
 
 /**
@@ -188,13 +244,14 @@ export async function createEntity(app: AdminApp, body: unknown, audit: Audit = 
 export async function updateEntity(app: AdminApp, name: string, body: unknown, audit: Audit = NO_AUDIT): Promise<EntityDef> {
   const before = await getEntity(app, name);
   const def = parseEntityDefinition(objectPayload(body), name);
-  checkRelationsStillValid(app, def);
+  const known = [...app.registry.relations.values()].map((r) => r.def);
+  checkRelationsStillValid(known, def);
   checkKeepsTable(before.definition, def);
   checkRulesStillValid(app, def);
   const holder = [...app.registry.entities.values()].find((e) => e.def.table === def.table && e.name !== name);
   if (holder) throw conflict(`Table ${def.table} is already used by entity ${holder.name}`);
   await checkNoRelationNamed(app, def);
-  checkRelationsStillParse(app, before.definition, def);
+  checkRelationsStillParse(app, known, before.definition, def);
   await saveEntity(app, def, async (tx) => {
     const clash = await tx.query<{ name: string }>('SELECT name FROM _entities WHERE table_name = $1 AND name <> $2', [def.table, name]);
     if (clash[0]) throw conflict(`Table ${def.table} is already used by entity ${clash[0].name}`);
@@ -210,13 +267,18 @@ export async function updateEntity(app: AdminApp, name: string, body: unknown, a
         throw validationFailed(`soft_delete cannot be turned off while ${def.table} holds soft-deleted rows: they would come back`);
       }
     }
+    // Checked again against the relations and field rules stored now: one saved since the snapshot must hold too.
+    await checkStoredFieldRules(tx, def);
+    const relations = await storedRelationsOf(app, tx, before.definition);
+    checkRelationsStillValid(relations, def);
+    checkRelationsStillParse(app, relations, before.definition, def);
     await migrateEntity(tx, def, before.definition);
     // Relations keep their DDL (FK indexes, one_to_one uniqueness) on a new table too.
-    for (const rel of app.registry.relations.values()) {
-      if (rel.def.source !== name && rel.def.target !== name) continue;
-      const source = rel.def.source === name ? def : rel.source.def;
-      const target = rel.def.target === name ? def : rel.target.def;
-      await migrateRelation(tx, rel.def, source, target);
+    const entities = app.registry.entityDefs();
+    for (const rel of relations) {
+      const source = rel.source === name ? def : entities.get(rel.source);
+      const target = rel.target === name ? def : entities.get(rel.target);
+      if (source && target) await migrateRelation(tx, rel, source, target);
     }
     await audit(tx, { collection: '_entities', key: name, action: 'update', before: before.definition, after: def });
   });
@@ -250,6 +312,9 @@ async function deleteDependents(app: AdminApp, tx: Queryable, name: string, audi
 
 export async function deleteEntity(app: AdminApp, name: string, audit: Audit = NO_AUDIT): Promise<{ name: string; deleted: true }> {
   await app.db.transaction(async (tx) => {
+    // A relation being saved on it commits before its dependents are read, so it goes with them like any
+    // other (audited, its one_to_one index released) instead of by the foreign key's cascade.
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtext('rocket_entity:' || $1))`, [name]);
     await deleteDependents(app, tx, name, audit);
     const rows = await tx.query<{ definition: EntityDef }>('DELETE FROM _entities WHERE name = $1 RETURNING definition', [name]);
     if (rows.length === 0) throw notFound(`Entity not found: ${name}`);
@@ -287,11 +352,24 @@ async function releaseOneToOne(app: AdminApp, tx: Queryable, old: RelationDef, n
   await dropUniqueIndex(tx, 'uq', target.table, old.target_key);
 }
 
-async function saveRelation(app: AdminApp, def: RelationDef, before: RelationDef | null, audit: Audit): Promise<void> {
+async function saveRelation(
+  app: AdminApp,
+  checked: RelationDef,
+  /** Parses the body again against the given entity definitions. */
+  parse: (entities: ReadonlyMap<string, EntityDef>) => RelationDef,
+  before: RelationDef | null,
+  audit: Audit,
+): Promise<RelationDef> {
   const mode = before ? 'update' : 'create';
-  const source = app.registry.entities.get(def.source)!.def;
-  const target = app.registry.entities.get(def.target)!.def;
-  await app.db.transaction(async (tx) => {
+  return app.db.transaction(async (tx) => {
+    await lockRelationDdl(tx, checked, app.registry.entities.get(checked.target)?.def.table ?? checked.target);
+    // The snapshot `checked` was parsed against may be older than a concurrent PUT or DELETE of its entities.
+    const names = [...new Set([checked.source, checked.target])].sort();
+    for (const n of names) await tx.query(`SELECT pg_advisory_xact_lock_shared(hashtext('rocket_entity:' || $1))`, [n]);
+    const entities = await lockEntities(app, tx, names);
+    const def = parse(entities);
+    const source = entities.get(def.source)!;
+    const target = entities.get(def.target)!;
     if (mode === 'create') {
       const exists = await tx.query('SELECT 1 FROM _relations WHERE name = $1', [def.name]);
       if (exists.length > 0) throw conflict(`Relation already exists: ${def.name}`);
@@ -314,14 +392,16 @@ async function saveRelation(app: AdminApp, def: RelationDef, before: RelationDef
     if (mode === 'create' || def.type !== 'many_to_many') await migrateRelation(tx, def, source, target);
     else await checkJoinTable(tx, def);
     await audit(tx, { collection: '_relations', key: def.name, action: mode, before, after: def });
+    return def;
   });
-  await app.reload();
 }
 
 export async function createRelation(app: AdminApp, body: unknown, audit: Audit = NO_AUDIT): Promise<RelationDef> {
-  const def = parseRelationDefinition(objectPayload(body), app.registry.entityDefs());
+  const input = objectPayload(body);
+  const def = parseRelationDefinition(input, app.registry.entityDefs());
+  let saved: RelationDef;
   try {
-    await saveRelation(app, def, null, audit);
+    saved = await saveRelation(app, def, (entities) => parseRelationDefinition(input, entities), null, audit);
   } catch (err) {
     // A concurrent create of the same name committed after the check: answered as if it came first.
     if (err instanceof UniqueViolation && (await app.db.query('SELECT 1 FROM _relations WHERE name = $1', [def.name])).length > 0) {
@@ -329,14 +409,17 @@ export async function createRelation(app: AdminApp, body: unknown, audit: Audit 
     }
     throw err;
   }
-  return def;
+  await app.reload();
+  return saved;
 }
 
 export async function updateRelation(app: AdminApp, name: string, body: unknown, audit: Audit = NO_AUDIT): Promise<RelationDef> {
   const before = await getRelation(app, name);
-  const def = parseRelationDefinition(objectPayload(body), app.registry.entityDefs(), name);
-  await saveRelation(app, def, before.definition, audit);
-  return def;
+  const input = objectPayload(body);
+  const def = parseRelationDefinition(input, app.registry.entityDefs(), name);
+  const saved = await saveRelation(app, def, (entities) => parseRelationDefinition(input, entities, name), before.definition, audit);
+  await app.reload();
+  return saved;
 }
 
 export async function deleteRelation(app: AdminApp, name: string, audit: Audit = NO_AUDIT): Promise<{ name: string; deleted: true }> {

@@ -380,6 +380,17 @@ export async function checkJoinTable(tx: Queryable, rel: RelationDef): Promise<v
   }
 }
 
+/**
+ * Serialises relation changes that make DDL on one table (the join table, or the target's for its key indexes)
+ * until their transactions end. Two relations sharing a join table (or a target key) would otherwise both miss
+ * it and both create it: the later CREATE fails on the name the earlier one has not yet committed, instead of
+ * reusing it (metadata.md §3). Taken before any DDL of the transaction, so it never waits while holding a table lock.
+ */
+export async function lockRelationDdl(tx: Queryable, rel: RelationDef, targetTable: string): Promise<void> {
+  const table = rel.type === 'many_to_many' ? rel.join_table! : targetTable;
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtext('rocket_relation_ddl:' || $1))`, [table]);
+}
+
 export async function migrateRelation(tx: Queryable, rel: RelationDef, source: EntityDef, target: EntityDef): Promise<void> {
   if (rel.type === 'many_to_many') {
     const srcKey = source.fields.find((f) => f.name === rel.source_key)!;

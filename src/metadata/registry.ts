@@ -157,7 +157,7 @@ function resolveUses(entity: EntityMeta, relations: readonly RelationMeta[]): vo
 }
 
 /** A definition column's value; the legacy server may have stored it as JSON text (read exactly, like the rest). */
-const storedDefinition = (value: unknown): unknown => (typeof value === 'string' ? jsonOfText(value) : value);
+export const storedDefinition = (value: unknown): unknown => (typeof value === 'string' ? jsonOfText(value) : value);
 
 /** Reads the app's metadata tables and compiles a snapshot. Rows that no longer parse are skipped. */
 export async function loadRegistry(db: Queryable): Promise<Registry> {

@@ -1,6 +1,8 @@
 import { exactJson, jsonColumns } from '../db/exact-json.js';
-import { objectPayload, notFound } from '../errors.js';
+import { invalid, objectPayload, notFound } from '../errors.js';
+import type { Queryable } from '../db/database.js';
 import type { AdminApp } from './admin-app.js';
+import { whileEntityExists } from './problems.js';
 import { UUID_RE } from '../types/ids.js';
 import { parseRule, type RuleInput } from './rule-definition.js';
 
@@ -11,6 +13,21 @@ export type RuleRow = RuleObject & { created_at: Date; updated_at: Date };
 
 const COLUMNS = 'id, entity, hook, type, definition, priority, active, created_at, updated_at';
 const JSON_COLUMNS = ['definition'] as const;
+
+/**
+ * A field rule names a field of its entity, checked against the snapshot; an entity PUT removing a field that an
+ * active field rule names is refused (admin.ts). The entity's row is held FOR SHARE while the rule is saved, so a
+ * concurrent PUT either waits for it and then finds the rule, or committed first and its definition is read here.
+ */
+async function lockRuleEntity(tx: Queryable, rule: RuleInput): Promise<void> {
+  const field = rule.type === 'field' ? rule.definition.field : undefined;
+  const rows = await tx.query<{ has: boolean }>(
+    `SELECT definition->'fields' @> jsonb_build_array(jsonb_build_object('name', $2::text)) AS has FROM _entities WHERE name = $1 FOR SHARE`,
+    [rule.entity, field ?? ''],
+  );
+  if (!rows[0]) throw invalid(`entity not found: ${rule.entity}`);
+  if (field !== undefined && !rows[0].has) throw invalid(`definition.field: unknown field ${field} of entity ${rule.entity}`);
+}
 
 export async function listRules(app: AdminApp): Promise<RuleRow[]> {
   const rows = await app.db.query<RuleRow>(`SELECT ${COLUMNS} FROM _rules ORDER BY entity, priority, created_at`);
@@ -25,9 +42,14 @@ export async function getRule(app: AdminApp, id: string): Promise<RuleRow> {
 
 export async function createRule(app: AdminApp, input: unknown): Promise<RuleObject> {
   const rule = parseRule(objectPayload(input), app.registry);
-  const rows = await app.db.query<{ id: string }>(
-    'INSERT INTO _rules (entity, hook, type, definition, priority, active) VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING id',
-    [rule.entity, rule.hook, rule.type, exactJson(rule.definition), rule.priority, rule.active],
+  const rows = await whileEntityExists(rule.entity, () =>
+    app.db.transaction(async (tx) => {
+      await lockRuleEntity(tx, rule);
+      return tx.query<{ id: string }>(
+        'INSERT INTO _rules (entity, hook, type, definition, priority, active) VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING id',
+        [rule.entity, rule.hook, rule.type, exactJson(rule.definition), rule.priority, rule.active],
+      );
+    }),
   );
   await app.reload();
   return { id: rows[0]!.id, ...rule };
@@ -36,10 +58,15 @@ export async function createRule(app: AdminApp, input: unknown): Promise<RuleObj
 export async function updateRule(app: AdminApp, id: string, input: unknown): Promise<RuleObject> {
   await getRule(app, id);
   const rule = parseRule(objectPayload(input), app.registry);
-  await app.db.query(
-    `UPDATE _rules SET entity = $2, hook = $3, type = $4, definition = $5::jsonb, priority = $6, active = $7, updated_at = NOW()
-      WHERE id = $1`,
-    [id, rule.entity, rule.hook, rule.type, exactJson(rule.definition), rule.priority, rule.active],
+  await whileEntityExists(rule.entity, () =>
+    app.db.transaction(async (tx) => {
+      await lockRuleEntity(tx, rule);
+      await tx.query(
+        `UPDATE _rules SET entity = $2, hook = $3, type = $4, definition = $5::jsonb, priority = $6, active = $7, updated_at = NOW()
+          WHERE id = $1`,
+        [id, rule.entity, rule.hook, rule.type, exactJson(rule.definition), rule.priority, rule.active],
+      );
+    }),
   );
   await app.reload();
   return { id, ...rule };

@@ -1,6 +1,7 @@
 import { exactJson, jsonColumns } from '../db/exact-json.js';
 import { objectPayload, notFound } from '../errors.js';
 import type { AdminApp } from './admin-app.js';
+import { whileEntityExists } from './problems.js';
 import { UUID_RE } from '../types/ids.js';
 import { parseStateMachine, type StateMachineInput } from './state-machine-definition.js';
 
@@ -28,9 +29,13 @@ export async function getStateMachine(app: AdminApp, id: string): Promise<StateM
 
 export async function createStateMachine(app: AdminApp, input: unknown): Promise<StateMachineObject> {
   const sm = parseStateMachine(objectPayload(input), app.registry);
-  const rows = await app.db.query<{ id: string }>(
-    'INSERT INTO _state_machines (entity, field, definition, active) VALUES ($1, $2, $3::jsonb, $4) RETURNING id',
-    [sm.entity, sm.field, exactJson(sm.definition), sm.active],
+  const rows = await whileEntityExists(sm.entity, () =>
+    app.db.query<{ id: string }>('INSERT INTO _state_machines (entity, field, definition, active) VALUES ($1, $2, $3::jsonb, $4) RETURNING id', [
+      sm.entity,
+      sm.field,
+      exactJson(sm.definition),
+      sm.active,
+    ]),
   );
   await app.reload();
   return { id: rows[0]!.id, ...sm };
@@ -39,13 +44,15 @@ export async function createStateMachine(app: AdminApp, input: unknown): Promise
 export async function updateStateMachine(app: AdminApp, id: string, input: unknown): Promise<StateMachineObject> {
   await getStateMachine(app, id);
   const sm = parseStateMachine(objectPayload(input), app.registry);
-  await app.db.query('UPDATE _state_machines SET entity = $2, field = $3, definition = $4::jsonb, active = $5, updated_at = NOW() WHERE id = $1', [
-    id,
-    sm.entity,
-    sm.field,
-    exactJson(sm.definition),
-    sm.active,
-  ]);
+  await whileEntityExists(sm.entity, () =>
+    app.db.query('UPDATE _state_machines SET entity = $2, field = $3, definition = $4::jsonb, active = $5, updated_at = NOW() WHERE id = $1', [
+      id,
+      sm.entity,
+      sm.field,
+      exactJson(sm.definition),
+      sm.active,
+    ]),
+  );
   await app.reload();
   return { id, ...sm };
 }
