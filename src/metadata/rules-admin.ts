@@ -29,6 +29,19 @@ async function lockRuleEntity(tx: Queryable, rule: RuleInput): Promise<void> {
   if (field !== undefined && !rows[0].has) throw invalid(`definition.field: unknown field ${field} of entity ${rule.entity}`);
 }
 
+/**
+ * Runs a rule's write: a field rule's in a transaction holding its entity's row (lockRuleEntity); any other
+ * rule's as one statement — its entity deleted meanwhile is answered by whileEntityExists, and nothing else of
+ * the entity can change under it (a large import stores many rules: one statement each, not four).
+ */
+function savingRule<T>(app: AdminApp, rule: RuleInput, write: (q: Queryable) => Promise<T>): Promise<T> {
+  if (rule.type !== 'field') return write(app.db);
+  return app.db.transaction(async (tx) => {
+    await lockRuleEntity(tx, rule);
+    return write(tx);
+  });
+}
+
 export async function listRules(app: AdminApp): Promise<RuleRow[]> {
   const rows = await app.db.query<RuleRow>(`SELECT ${COLUMNS} FROM _rules ORDER BY entity, priority, created_at`);
   return rows.map((r) => jsonColumns(r, JSON_COLUMNS));
@@ -43,13 +56,12 @@ export async function getRule(app: AdminApp, id: string): Promise<RuleRow> {
 export async function createRule(app: AdminApp, input: unknown): Promise<RuleObject> {
   const rule = parseRule(objectPayload(input), app.registry);
   const rows = await whileEntityExists(rule.entity, () =>
-    app.db.transaction(async (tx) => {
-      await lockRuleEntity(tx, rule);
-      return tx.query<{ id: string }>(
+    savingRule(app, rule, (q) =>
+      q.query<{ id: string }>(
         'INSERT INTO _rules (entity, hook, type, definition, priority, active) VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING id',
         [rule.entity, rule.hook, rule.type, exactJson(rule.definition), rule.priority, rule.active],
-      );
-    }),
+      ),
+    ),
   );
   await app.reload();
   return { id: rows[0]!.id, ...rule };
@@ -59,14 +71,13 @@ export async function updateRule(app: AdminApp, id: string, input: unknown): Pro
   await getRule(app, id);
   const rule = parseRule(objectPayload(input), app.registry);
   await whileEntityExists(rule.entity, () =>
-    app.db.transaction(async (tx) => {
-      await lockRuleEntity(tx, rule);
-      await tx.query(
+    savingRule(app, rule, (q) =>
+      q.query(
         `UPDATE _rules SET entity = $2, hook = $3, type = $4, definition = $5::jsonb, priority = $6, active = $7, updated_at = NOW()
           WHERE id = $1`,
         [id, rule.entity, rule.hook, rule.type, exactJson(rule.definition), rule.priority, rule.active],
-      );
-    }),
+      ),
+    ),
   );
   await app.reload();
   return { id, ...rule };
