@@ -4,7 +4,7 @@ import { conflict, objectPayload, notFound, RocketError, validationFailed } from
 import { parseEntityDefinition } from './entity-definition.js';
 import { storedDefinition } from './registry.js';
 import { applyIndexesInTransaction, buildIndexesConcurrently, dropIndexesConcurrently, planIndexes } from './index-migration.js';
-import { checkJoinTable, dropUniqueIndex, holdsSoftDeletedRows, lockRelationDdl, migrateEntity, migrateRelation } from './migrate.js';
+import { checkJoinTable, dropUniqueIndex, holdsSoftDeletedRows, lockEntityName, lockRelationDdl, migrateEntity, migrateRelation } from './migrate.js';
 import type { Queryable } from '../db/database.js';
 import { isPgError, UniqueViolation } from '../db/pg-errors.js';
 import { nameClash, parseRelationDefinition, recordKeys } from './relation-definition.js';
@@ -314,7 +314,7 @@ export async function deleteEntity(app: AdminApp, name: string, audit: Audit = N
   await app.db.transaction(async (tx) => {
     // A relation being saved on it commits before its dependents are read, so it goes with them like any
     // other (audited, its one_to_one index released) instead of by the foreign key's cascade.
-    await tx.query(`SELECT pg_advisory_xact_lock(hashtext('rocket_entity:' || $1))`, [name]);
+    await lockEntityName(tx, name, 'exclusive');
     await deleteDependents(app, tx, name, audit);
     const rows = await tx.query<{ definition: EntityDef }>('DELETE FROM _entities WHERE name = $1 RETURNING definition', [name]);
     if (rows.length === 0) throw notFound(`Entity not found: ${name}`);
@@ -365,7 +365,7 @@ async function saveRelation(
     await lockRelationDdl(tx, checked, app.registry.entities.get(checked.target)?.def.table ?? checked.target);
     // The snapshot `checked` was parsed against may be older than a concurrent PUT or DELETE of its entities.
     const names = [...new Set([checked.source, checked.target])].sort();
-    for (const n of names) await tx.query(`SELECT pg_advisory_xact_lock_shared(hashtext('rocket_entity:' || $1))`, [n]);
+    for (const n of names) await lockEntityName(tx, n, 'shared');
     const entities = await lockEntities(app, tx, names);
     const def = parse(entities);
     const source = entities.get(def.source)!;

@@ -391,6 +391,15 @@ export async function lockRelationDdl(tx: Queryable, rel: RelationDef, targetTab
   await tx.query(`SELECT pg_advisory_xact_lock(hashtext('rocket_relation_ddl:' || $1))`, [table]);
 }
 
+/**
+ * Orders an entity's DELETE after the relation saves on it (`shared` by each save, exclusive by the delete), so a
+ * relation being saved commits first and goes with the entity's other dependents, audited.
+ */
+export async function lockEntityName(tx: Queryable, name: string, mode: 'shared' | 'exclusive'): Promise<void> {
+  const fn = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
+  await tx.query(`SELECT ${fn}(hashtext('rocket_entity:' || $1))`, [name]);
+}
+
 export async function migrateRelation(tx: Queryable, rel: RelationDef, source: EntityDef, target: EntityDef): Promise<void> {
   if (rel.type === 'many_to_many') {
     const srcKey = source.fields.find((f) => f.name === rel.source_key)!;

@@ -19,14 +19,13 @@ const JSON_COLUMNS = ['definition'] as const;
  * active field rule names is refused (admin.ts). The entity's row is held FOR SHARE while the rule is saved, so a
  * concurrent PUT either waits for it and then finds the rule, or committed first and its definition is read here.
  */
-async function lockRuleEntity(tx: Queryable, rule: RuleInput): Promise<void> {
-  const field = rule.type === 'field' ? rule.definition.field : undefined;
+async function lockRuleEntity(tx: Queryable, entity: string, field: string): Promise<void> {
   const rows = await tx.query<{ has: boolean }>(
     `SELECT definition->'fields' @> jsonb_build_array(jsonb_build_object('name', $2::text)) AS has FROM _entities WHERE name = $1 FOR SHARE`,
-    [rule.entity, field ?? ''],
+    [entity, field],
   );
-  if (!rows[0]) throw invalid(`entity not found: ${rule.entity}`);
-  if (field !== undefined && !rows[0].has) throw invalid(`definition.field: unknown field ${field} of entity ${rule.entity}`);
+  if (!rows[0]) throw invalid(`entity not found: ${entity}`);
+  if (!rows[0].has) throw invalid(`definition.field: unknown field ${field} of entity ${entity}`);
 }
 
 /**
@@ -35,9 +34,10 @@ async function lockRuleEntity(tx: Queryable, rule: RuleInput): Promise<void> {
  * the entity can change under it (a large import stores many rules: one statement each, not four).
  */
 function savingRule<T>(app: AdminApp, rule: RuleInput, write: (q: Queryable) => Promise<T>): Promise<T> {
-  if (rule.type !== 'field') return write(app.db);
+  const field = rule.type === 'field' ? rule.definition.field : undefined;
+  if (field === undefined) return write(app.db);
   return app.db.transaction(async (tx) => {
-    await lockRuleEntity(tx, rule);
+    await lockRuleEntity(tx, rule.entity, field);
     return write(tx);
   });
 }
