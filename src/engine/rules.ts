@@ -154,6 +154,15 @@ function computeOne(rule: CompiledRule, target: RuleTarget, env: RuleEnv, relate
     return;
   }
   if (value instanceof Date) value = value.toISOString();
+  else if (typeof value === 'object' && value !== null) {
+    try {
+      value = storable(value, target.record);
+    } catch (err) {
+      if (!(err instanceof ResultTooLarge)) throw err;
+      details.push({ field, rule: 'computed', message: err.message });
+      return;
+    }
+  }
   // Never an entity field, so dropped anyway; assigning it would replace the prototype of `record`.
   if (field !== PROTO_KEY) target.record[field] = value;
   const meta = target.entity.fields.get(field);
@@ -170,4 +179,61 @@ function computeOne(rule: CompiledRule, target: RuleTarget, env: RuleEnv, relate
   const checked = fieldValue(meta, value, field);
   if (checked.ok) target.values[field] = checked.value;
   else details.push(checked.detail);
+}
+
+/**
+ * Values and characters (strings and keys counted by length) a computed result may expand to. The evaluation
+ * budget bounds the work of building a result, not its size once written out: `map(record.doc, x => record.doc)`
+ * costs 3 steps per element yet holds the list once per element, and serialising 30,000 × 30,000 values would
+ * block the server for a long while before failing. As much as one evaluation may build in strings (8 Mi), far
+ * above what a request body brings by default.
+ */
+const MAX_COMPUTED_SIZE = 8 * 1024 * 1024;
+
+class ResultTooLarge extends Error {}
+
+/**
+ * A computed result made fit to store: every reference to `record` itself (`record`, `[record]`, `{r: record}`)
+ * is replaced by a copy of it, since written into `record` the result would otherwise contain itself, a cycle
+ * that no JSON write or response can serialise (a 500). Parts without such a reference are kept as they are,
+ * so nothing is copied for ordinary results. Throws ResultTooLarge past MAX_COMPUTED_SIZE, counted as written
+ * out (a list held twice counts twice).
+ */
+function storable(value: unknown, record: Record_): unknown {
+  let snapshot: Record_ | undefined;
+  let size = 0;
+  const grow = (n: number) => {
+    size += n;
+    if (size > MAX_COMPUTED_SIZE) throw new ResultTooLarge(`result too large (over ${MAX_COMPUTED_SIZE} values and characters)`);
+  };
+  const walk = (v: unknown): unknown => {
+    grow(typeof v === 'string' ? 1 + v.length : 1);
+    if (v === record) {
+      snapshot ??= { ...record };
+      return walk(snapshot);
+    }
+    if (Array.isArray(v)) {
+      let out: unknown[] | undefined;
+      for (let i = 0; i < v.length; i++) {
+        const x = walk(v[i]);
+        if (x === v[i]) continue;
+        out ??= v.slice();
+        out[i] = x;
+      }
+      return out ?? v;
+    }
+    if (typeof v !== 'object' || v === null) return v;
+    const proto: unknown = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) return v;
+    let out: Record_ | undefined;
+    for (const [k, item] of Object.entries(v)) {
+      grow(k.length);
+      const x = walk(item);
+      if (x === item) continue;
+      out ??= { ...v };
+      out[k] = x;
+    }
+    return out ?? v;
+  };
+  return walk(value);
 }
