@@ -1,5 +1,5 @@
 import type { AdminApp } from './admin-app.js';
-import { exactJson } from '../db/exact-json.js';
+import { exactJson, jsonColumns } from '../db/exact-json.js';
 import { conflict, objectPayload, notFound, RocketError, validationFailed } from '../errors.js';
 import { parseEntityDefinition } from './entity-definition.js';
 import { storedDefinition } from './registry.js';
@@ -30,14 +30,18 @@ export interface RelationRow {
   updated_at: Date;
 }
 
+/** The definition column: the legacy server may have stored it as JSON text, answered as the object it holds. */
+const DEFINITION = ['definition'] as const;
+
 export async function listEntities(app: AdminApp): Promise<EntityRow[]> {
-  return app.db.query<EntityRow>('SELECT name, table_name, definition, created_at, updated_at FROM _entities ORDER BY name');
+  const rows = await app.db.query<EntityRow>('SELECT name, table_name, definition, created_at, updated_at FROM _entities ORDER BY name');
+  return rows.map((r) => jsonColumns(r, DEFINITION));
 }
 
 export async function getEntity(app: AdminApp, name: string): Promise<EntityRow> {
   const rows = await app.db.query<EntityRow>('SELECT name, table_name, definition, created_at, updated_at FROM _entities WHERE name = $1', [name]);
   if (!rows[0]) throw notFound(`Entity not found: ${name}`);
-  return rows[0];
+  return jsonColumns(rows[0], DEFINITION);
 }
 
 /** Relations that a new version of an entity would break. */
@@ -291,11 +295,11 @@ export async function updateEntity(app: AdminApp, name: string, body: unknown, a
  * here first so that each is audited as a delete like its own admin API's (history.md: metadata changes).
  */
 async function deleteDependents(app: AdminApp, tx: Queryable, name: string, audit: Audit): Promise<void> {
-  const relations = await tx.query<{ name: string; definition: RelationDef }>(
+  const deleted = await tx.query<{ name: string; definition: RelationDef }>(
     'DELETE FROM _relations WHERE source = $1 OR target = $1 RETURNING name, definition',
     [name],
   );
-  for (const r of relations) {
+  for (const r of deleted.map((row) => jsonColumns(row, DEFINITION))) {
     if (r.definition.target !== name) await releaseOneToOne(app, tx, r.definition, null);
     await audit(tx, { collection: '_relations', key: r.name, action: 'delete', before: r.definition, after: null });
   }
@@ -317,15 +321,16 @@ export async function deleteEntity(app: AdminApp, name: string, audit: Audit = N
     await lockEntityName(tx, name, 'exclusive');
     await deleteDependents(app, tx, name, audit);
     const rows = await tx.query<{ definition: EntityDef }>('DELETE FROM _entities WHERE name = $1 RETURNING definition', [name]);
-    if (rows.length === 0) throw notFound(`Entity not found: ${name}`);
-    await audit(tx, { collection: '_entities', key: name, action: 'delete', before: rows[0]!.definition, after: null });
+    if (!rows[0]) throw notFound(`Entity not found: ${name}`);
+    await audit(tx, { collection: '_entities', key: name, action: 'delete', before: jsonColumns(rows[0], DEFINITION).definition, after: null });
   });
   await app.reload();
   return { name, deleted: true };
 }
 
 export async function listRelations(app: AdminApp): Promise<RelationRow[]> {
-  return app.db.query<RelationRow>('SELECT name, source, target, definition, created_at, updated_at FROM _relations ORDER BY name');
+  const rows = await app.db.query<RelationRow>('SELECT name, source, target, definition, created_at, updated_at FROM _relations ORDER BY name');
+  return rows.map((r) => jsonColumns(r, DEFINITION));
 }
 
 export async function getRelation(app: AdminApp, name: string): Promise<RelationRow> {
@@ -333,7 +338,7 @@ export async function getRelation(app: AdminApp, name: string): Promise<Relation
     name,
   ]);
   if (!rows[0]) throw notFound(`Relation not found: ${name}`);
-  return rows[0];
+  return jsonColumns(rows[0], DEFINITION);
 }
 
 /**
@@ -425,9 +430,10 @@ export async function updateRelation(app: AdminApp, name: string, body: unknown,
 export async function deleteRelation(app: AdminApp, name: string, audit: Audit = NO_AUDIT): Promise<{ name: string; deleted: true }> {
   await app.db.transaction(async (tx) => {
     const rows = await tx.query<{ definition: RelationDef }>('DELETE FROM _relations WHERE name = $1 RETURNING definition', [name]);
-    if (rows.length === 0) throw notFound(`Relation not found: ${name}`);
-    await releaseOneToOne(app, tx, rows[0]!.definition, null);
-    await audit(tx, { collection: '_relations', key: name, action: 'delete', before: rows[0]!.definition, after: null });
+    if (!rows[0]) throw notFound(`Relation not found: ${name}`);
+    const { definition } = jsonColumns(rows[0], DEFINITION);
+    await releaseOneToOne(app, tx, definition, null);
+    await audit(tx, { collection: '_relations', key: name, action: 'delete', before: definition, after: null });
   });
   await app.reload();
   return { name, deleted: true };

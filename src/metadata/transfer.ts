@@ -6,7 +6,7 @@ import { quoteIdent } from '../db/quote.js';
 import { RocketError, invalid, invalidPayload } from '../errors.js';
 import { Params } from '../db/params.js';
 import { plainNumbers } from '../db/exact-number.js';
-import { jsonOfText } from '../db/exact-json.js';
+import { jsonColumns, jsonOfText } from '../db/exact-json.js';
 import { insertSampleSql } from './sql/statements.js';
 import type { AdminApp } from './admin-app.js';
 import { createEntity, createRelation } from './admin.js';
@@ -62,8 +62,9 @@ export async function exportSchema(app: AdminApp, sections: readonly TransferSec
   const doc: ExportDocument = {
     version: 1,
     exported_at: isoSeconds(),
-    entities: entities.map((r) => r.definition),
-    relations: relations.map((r) => r.definition),
+    // Definitions the legacy server stored as JSON text are exported as the objects they hold.
+    entities: entities.map((r) => jsonColumns(r, ['definition']).definition),
+    relations: relations.map((r) => jsonColumns(r, ['definition']).definition),
     rules,
     state_machines: machines,
     workflows: [],

@@ -1,3 +1,4 @@
+import { jsonColumns, jsonOfText } from '../db/exact-json.js';
 import { RocketError, conflict, invalid, invalidPayload, notFound } from '../errors.js';
 import { UUID_RE } from '../types/ids.js';
 import { hasNul } from '../types/text.js';
@@ -26,6 +27,21 @@ const COLUMNS = 'id, entity, scope, config, created_at, updated_at';
 const DEFAULT_SCOPE = 'default';
 
 const blank = (v: unknown) => v === undefined || v === null || v === '';
+
+/** The config column: the legacy server could store it as JSON text, answered as the value it holds (README). */
+const CONFIG = ['config'] as const;
+const answered = <R extends { config: unknown }>(row: R): R => jsonColumns(row, CONFIG);
+
+/**
+ * The jsonb text of a config. A string holding a JSON object or array is that value (the legacy admin app's
+ * editor sends the text it edits), taken as sent so PostgreSQL keeps its numbers exact; other values as JSON.
+ */
+function configJson(config: unknown): string {
+  const held = typeof config === 'string' ? jsonOfText(config) : undefined;
+  if (held === undefined) return JSON.stringify(config);
+  if (hasNul(held)) throw invalid('config must not contain NUL characters');
+  return config as string;
+}
 
 /** Create/Update body `{entity, scope?, config?}`; only a create checks that the entity exists. */
 function parse(app: AdminApp, input: unknown, creating: boolean): UIConfigInput {
@@ -58,13 +74,13 @@ async function unique<T>(input: UIConfigInput, write: () => Promise<T>): Promise
 }
 
 export async function listUIConfigs(app: AdminApp): Promise<UIConfigRow[]> {
-  return app.db.query<UIConfigRow>(`SELECT ${COLUMNS} FROM _ui_configs ORDER BY entity, scope`);
+  return (await app.db.query<UIConfigRow>(`SELECT ${COLUMNS} FROM _ui_configs ORDER BY entity, scope`)).map(answered);
 }
 
 export async function getUIConfig(app: AdminApp, id: string): Promise<UIConfigRow> {
   const rows = UUID_RE.test(id) ? await app.db.query<UIConfigRow>(`SELECT ${COLUMNS} FROM _ui_configs WHERE id = $1`, [id]) : [];
   if (!rows[0]) throw notFound(`UI config not found: ${id}`);
-  return rows[0];
+  return answered(rows[0]);
 }
 
 export async function createUIConfig(app: AdminApp, body: unknown): Promise<UIConfigRow> {
@@ -73,10 +89,10 @@ export async function createUIConfig(app: AdminApp, body: unknown): Promise<UICo
     app.db.query<UIConfigRow>(`INSERT INTO _ui_configs (entity, scope, config) VALUES ($1, $2, $3::jsonb) RETURNING ${COLUMNS}`, [
       input.entity,
       input.scope,
-      JSON.stringify(input.config),
+      configJson(input.config),
     ]),
   );
-  return rows[0]!;
+  return answered(rows[0]!);
 }
 
 /** PUT replaces the row's entity, scope and config (absent scope/config take their defaults again). */
@@ -86,11 +102,11 @@ export async function updateUIConfig(app: AdminApp, id: string, body: unknown): 
   const rows = await unique(input, () =>
     app.db.query<UIConfigRow>(
       `UPDATE _ui_configs SET entity = $2, scope = $3, config = $4::jsonb, updated_at = NOW() WHERE id = $1 RETURNING ${COLUMNS}`,
-      [id, input.entity, input.scope, JSON.stringify(input.config)],
+      [id, input.entity, input.scope, configJson(input.config)],
     ),
   );
   if (!rows[0]) throw notFound(`UI config not found: ${id}`);
-  return rows[0];
+  return answered(rows[0]);
 }
 
 export async function deleteUIConfig(app: AdminApp, id: string): Promise<{ id: string; deleted: true }> {
@@ -101,14 +117,14 @@ export async function deleteUIConfig(app: AdminApp, id: string): Promise<{ id: s
 
 /** `GET /_ui/configs`: every default-scope row, by entity. */
 export async function defaultUIConfigs(app: AdminApp): Promise<UIConfigRow[]> {
-  return app.db.query<UIConfigRow>(`SELECT ${COLUMNS} FROM _ui_configs WHERE scope = $1 ORDER BY entity`, [DEFAULT_SCOPE]);
+  return (await app.db.query<UIConfigRow>(`SELECT ${COLUMNS} FROM _ui_configs WHERE scope = $1 ORDER BY entity`, [DEFAULT_SCOPE])).map(answered);
 }
 
 /** `GET /_ui/config/:entity`: the default-scope row, or null. */
 export async function defaultUIConfig(app: AdminApp, entity: string): Promise<UIConfigRow | null> {
   if (entity.includes('\u0000')) return null;
   const rows = await app.db.query<UIConfigRow>(`SELECT ${COLUMNS} FROM _ui_configs WHERE entity = $1 AND scope = $2`, [entity, DEFAULT_SCOPE]);
-  return rows[0] ?? null;
+  return rows[0] ? answered(rows[0]) : null;
 }
 
 type UIConfigView = Omit<UIConfigRow, 'created_at' | 'updated_at'>;
@@ -122,10 +138,10 @@ export async function upsertUIConfig(app: AdminApp, body: unknown): Promise<{ st
      INSERT INTO _ui_configs (entity, scope, config) VALUES ($1, $2, $3::jsonb)
      ON CONFLICT (entity, scope) DO UPDATE SET config = EXCLUDED.config, updated_at = NOW()
      RETURNING id, entity, scope, config, (SELECT to_jsonb(old) FROM old) AS replaced`,
-    [input.entity, input.scope, JSON.stringify(input.config)],
+    [input.entity, input.scope, configJson(input.config)],
   );
   const { replaced, ...stored } = rows[0]!;
-  return replaced ? { stored, replaced } : { stored };
+  return replaced ? { stored: answered(stored), replaced: answered(replaced) } : { stored: answered(stored) };
 }
 
 /** UI configs in schema export/import: upserted, never skipped. */

@@ -2,11 +2,12 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import type { Backoff } from './definition.js';
 import { deliver } from '../outbound/delivery.js';
-import { INTERRUPTED, recordAttempt, type WebhookLog } from './logs.js';
+import { INTERRUPTED, recordAttempt, storedRequest, type WebhookLog } from './logs.js';
 import { DEFAULT_WEBHOOK_SETTINGS, resolveHeaders, type WebhookSettings } from './settings.js';
 import { claim, type ClaimSpec } from '../jobs/claim.js';
 import { getOrInsert } from '../collections.js';
-import { exactJson } from '../db/exact-json.js';
+import { exactJson, jsonOfText } from '../db/exact-json.js';
+import { isObject } from '../metadata/problems.js';
 
 /**
  * Sending stored log rows: the async deliveries right after commit, and the
@@ -31,8 +32,15 @@ export const STALE_PENDING_SECONDS = 10;
 export const DRAIN_CONCURRENCY = 50;
 
 type Claimed = Pick<WebhookLog, 'id' | 'url' | 'method' | 'request_headers' | 'request_body' | 'attempt' | 'max_attempts'> & {
-  backoff: Backoff;
+  /** The webhook's `retry` as stored (JSON text where the legacy server wrote it so); null once the webhook is gone. */
+  retry: unknown;
 };
+
+/** The backoff of a stored `retry`, read as the object it holds also when stored as JSON text; exponential by default. */
+function backoffOf(retry: unknown): Backoff {
+  const policy = typeof retry === 'string' ? jsonOfText(retry) : retry;
+  return isObject(policy) && policy.backoff === 'linear' ? 'linear' : 'exponential';
+}
 
 /** Claims log rows with a lease, returning what sending them needs. */
 function claimLogs(db: Database, rows: Pick<ClaimSpec, 'where' | 'orderBy' | 'limit' | 'params'>): Promise<Claimed[]> {
@@ -43,7 +51,7 @@ function claimLogs(db: Database, rows: Pick<ClaimSpec, 'where' | 'orderBy' | 'li
       attempt = t.attempt + (t.error IS NOT DISTINCT FROM '${INTERRUPTED}')::int, error = '${INTERRUPTED}'`,
     returning: `t.id, t.url, t.method, COALESCE(t.request_headers, '{}'::jsonb) AS request_headers,
       COALESCE(t.request_body, '{}'::jsonb) AS request_body, t.attempt, t.max_attempts,
-      COALESCE((SELECT w.retry->>'backoff' FROM _webhooks w WHERE w.id = t.webhook_id), 'exponential') AS backoff`,
+      (SELECT w.retry FROM _webhooks w WHERE w.id = t.webhook_id) AS retry`,
   });
 }
 
@@ -111,7 +119,8 @@ export async function drainDeliveries(db: Database, graceMs: number): Promise<vo
 
 // ---- sending -------------------------------------------------------------------------------------
 
-async function send(app: DispatchApp, settings: WebhookSettings, log: Claimed, signal: AbortSignal): Promise<void> {
+async function send(app: DispatchApp, settings: WebhookSettings, claimed: Claimed, signal: AbortSignal): Promise<void> {
+  const log = storedRequest(claimed);
   const result = await deliver(
     {
       url: log.url,
@@ -126,7 +135,7 @@ async function send(app: DispatchApp, settings: WebhookSettings, log: Claimed, s
     await app.db.query('UPDATE _webhook_logs SET next_retry_at = NOW() WHERE id = $1', [log.id]);
     return;
   }
-  const status = await recordAttempt(app.db, log, log.backoff === 'linear' ? 'linear' : 'exponential', result);
+  const status = await recordAttempt(app.db, log, backoffOf(log.retry), result);
   settings.onDelivery?.(status);
 }
 

@@ -1,7 +1,7 @@
 import type { Database, Queryable } from '../db/database.js';
 import { conflict, invalid, invalidPayload, notFound } from '../errors.js';
 import { UUID_RE } from '../types/ids.js';
-import { exactJson } from '../db/exact-json.js';
+import { exactJson, jsonColumns } from '../db/exact-json.js';
 import type { Backoff, Hook } from './definition.js';
 import type { DeliveryResult } from '../outbound/delivery.js';
 
@@ -46,6 +46,10 @@ export const LOG_COLUMNS = `id, webhook_id, entity, hook, url, method, COALESCE(
   COALESCE(request_body, '{}'::jsonb) AS request_body, response_status, COALESCE(response_body, '') AS response_body, status,
   attempt, max_attempts, CASE WHEN ${IN_FLIGHT} THEN NULL ELSE next_retry_at END AS next_retry_at,
   CASE WHEN ${IN_FLIGHT} THEN '' ELSE COALESCE(error, '') END AS error, idempotency_key, created_at, updated_at`;
+
+/** A log's request as sent: the legacy server could store headers and body as JSON text, read as the value it holds. */
+export const storedRequest = <R extends Pick<WebhookLog, 'request_headers' | 'request_body'>>(row: R): R =>
+  jsonColumns(row, ['request_headers', 'request_body']);
 
 /** First retry 30 s after attempt 1; then 30 s × 2^attempt (exponential) or 30 s × attempt (linear). */
 export const RETRY_BASE_SECONDS = 30;
@@ -129,17 +133,18 @@ export async function listLogs(db: Queryable, query: Record<string, unknown>): P
     params.push(value);
     where.push(`${key} = $${params.length}`);
   }
-  return db.query<WebhookLog>(
+  const rows = await db.query<WebhookLog>(
     `SELECT ${LOG_COLUMNS} FROM _webhook_logs${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
       ORDER BY created_at DESC, id DESC LIMIT 200`,
     params,
   );
+  return rows.map(storedRequest);
 }
 
 export async function getLog(db: Queryable, id: string): Promise<WebhookLog> {
   const rows = UUID_RE.test(id) ? await db.query<WebhookLog>(`SELECT ${LOG_COLUMNS} FROM _webhook_logs WHERE id = $1`, [id]) : [];
   if (!rows[0]) throw notFound(`Webhook log not found: ${id}`);
-  return rows[0];
+  return storedRequest(rows[0]);
 }
 
 export type RetriedLog = Pick<

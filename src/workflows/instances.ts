@@ -1,4 +1,4 @@
-import { exactJson } from '../db/exact-json.js';
+import { exactJson, jsonColumns } from '../db/exact-json.js';
 import type { Queryable } from '../db/database.js';
 import type { OpContext } from '../engine/context.js';
 import { UUID_RE } from '../types/ids.js';
@@ -84,10 +84,34 @@ export function instanceView(row: InstanceRow): WorkflowInstance {
   };
 }
 
+/** The JSON columns of an instance, which the legacy server could store as JSON text (a jsonb string). */
+const JSON_COLUMNS = ['context', 'history', 'trigger'] as const;
+
+/** An instance row with its JSON columns read as the values they hold, also where stored as JSON text. */
+export const storedInstance = (row: InstanceRow): InstanceRow => jsonColumns(row, JSON_COLUMNS);
+
+/**
+ * A row as storedInstance reads it; one holding JSON text is also stored back as the values it holds, so the
+ * statements that move an instance on (`history || …`, `jsonb_array_length(history)`) apply to it.
+ */
+export async function upgradedInstance(db: Queryable, row: InstanceRow): Promise<InstanceRow> {
+  const read = storedInstance(row);
+  if (read === row) return row;
+  await db.query(
+    `UPDATE _workflow_instances SET
+       context = CASE WHEN jsonb_typeof(context) = 'string' THEN $2::jsonb ELSE context END,
+       history = CASE WHEN jsonb_typeof(history) = 'string' THEN $3::jsonb ELSE history END,
+       trigger = CASE WHEN jsonb_typeof(trigger) = 'string' THEN $4::jsonb ELSE trigger END
+     WHERE id = $1`,
+    [row.id, json(read.context), json(read.history), json(read.trigger)],
+  );
+  return read;
+}
+
 export async function findInstance(db: Queryable, id: string): Promise<InstanceRow | undefined> {
   if (!UUID_RE.test(id)) return undefined;
   const rows = await db.query<InstanceRow>(`SELECT ${INSTANCE_COLUMNS} FROM _workflow_instances WHERE id = $1`, [id]);
-  return rows[0];
+  return rows[0] && upgradedInstance(db, rows[0]);
 }
 
 export async function loadInstance(db: Queryable, id: string): Promise<InstanceRow> {

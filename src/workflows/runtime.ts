@@ -13,6 +13,8 @@ import {
   instanceView,
   json,
   loadInstance,
+  storedInstance,
+  upgradedInstance,
   type HistoryEntry,
   type InstanceRow,
   type InstanceStatus,
@@ -390,7 +392,7 @@ export async function pendingInstances(app: EngineApp, caller: Caller): Promise<
   if (rows.length === 0) return [];
   const set = await workflowsOf(app);
   const out: WorkflowInstance[] = [];
-  for (const row of rows) {
+  for (const row of rows.map(storedInstance)) {
     const step = set.byId.get(row.workflow_id)?.stepById.get(row.current_step ?? '');
     if (step?.type !== 'approval') continue;
     if (mayDecide(caller, step, row.context ?? {})) out.push(instanceView(row));
@@ -437,8 +439,9 @@ export async function processDeadlines(app: EngineApp, limit = 100): Promise<num
   if (due.length === 0) return 0;
   const set = await workflowsOf(app);
   let timedOut = 0;
-  for (const row of due) {
+  for (const leased of due) {
     try {
+      const row = await upgradedInstance(app.db, leased);
       const wf = set.byId.get(row.workflow_id);
       const step = wf?.stepById.get(row.current_step ?? '');
       if (!wf || step?.type !== 'approval') {
@@ -454,7 +457,7 @@ export async function processDeadlines(app: EngineApp, limit = 100): Promise<num
       timedOut++;
       await advance(app, runOf(wf, claimed, null));
     } catch (err) {
-      app.log.error({ err, app: app.name, instance: row.id }, 'workflow timeout failed');
+      app.log.error({ err, app: app.name, instance: leased.id }, 'workflow timeout failed');
     }
   }
   return timedOut;
