@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ExactNumber, stringifyMarked } from './exact-number.js';
+import { ExactNumber, decimalOf, stringifyMarked } from './exact-number.js';
 
 // Marks an exact number inside JSON text; random per process, so no client string can forge it.
 const MARK = `~exact:${randomBytes(12).toString('hex')}:`;
@@ -40,23 +40,49 @@ function canonical(token: string): string {
   return `${m[1]}${significant}e${power}`;
 }
 
+/** Beyond it no int8 lies: larger integers written as 1e30 stay plain numbers, as before. */
+const INT8_BOUND = 2 ** 63;
+
 /**
  * Whether a JSON number token reads back from a double as the value it wrote. An integer beyond 2^53 never
  * counts as one, even when a double holds it (9007199254740994): as a plain number it could not be told from a
- * rounded one, so the bigint coercion (which refuses those) would refuse a valid int8.
+ * rounded one, so the bigint coercion (which refuses those) would refuse a valid int8. That holds however the
+ * integer is written: 1e18 and 9007199254740994.0 are int8 values as much as 1000000000000000000 is.
  */
 function roundTrips(token: string): boolean {
-  if (INTEGER.test(token) && !Number.isSafeInteger(Number(token))) return false;
-  return canonical(String(Number(token))) === canonical(token);
+  const n = Number(token);
+  if (INTEGER.test(token) ? !Number.isSafeInteger(n) : Number.isInteger(n) && !Number.isSafeInteger(n) && Math.abs(n) <= INT8_BOUND) return false;
+  return canonical(String(n)) === canonical(token);
 }
+
+/**
+ * An int8-sized integer token as its plain digits (1e18 → 1000000000000000000, 9007199254740994.0 →
+ * 9007199254740994), so that it reads, echoes and stores as the digits it stands for; any other token as written.
+ */
+function integerText(token: string): string {
+  const n = Number(token);
+  if (INTEGER.test(token) || !Number.isInteger(n) || Math.abs(n) > INT8_BOUND) return token;
+  const d = decimalOf(token);
+  if (!d || d.e < -1000) return token;
+  if (d.e >= 0) return (d.m * 10n ** BigInt(d.e)).toString();
+  const scale = 10n ** BigInt(-d.e);
+  return d.m % scale === 0n ? (d.m / scale).toString() : token;
+}
+
+/**
+ * A number token with an exponent (`1e18`): such an integer may lie beyond 2^53 with fewer than 16 digits
+ * written. Only request bodies look for it; PostgreSQL never writes one in the JSON it returns. A token starts
+ * after `:`, `,` or `[`, so digits inside strings (a UUID's `4e5f`) do not set off the scan.
+ */
+const EXPONENT = /[:,[]\s*-?\d+(?:\.\d*)?[eE]\+?\d/;
 
 /**
  * The JSON text with every number a double would change (9007199254740993, 99999999999999.99,
  * 1.000000000000000000001, 1e400) replaced by a marked string of its digits, for `reviveExact` to turn into an
- * ExactNumber; undefined when there is none.
+ * ExactNumber; undefined when there is none. `exponents`: also look where only an exponent may make one (bodies).
  */
-export function markInexactNumbers(text: string): string | undefined {
-  if (!LONG_NUMBER.test(text)) return undefined;
+export function markInexactNumbers(text: string, exponents = false): string | undefined {
+  if (!LONG_NUMBER.test(text) && !(exponents && EXPONENT.test(text))) return undefined;
   let out = '';
   let from = 0;
   let inString = false;
@@ -77,7 +103,7 @@ export function markInexactNumbers(text: string): string | undefined {
     const token = NUMBER_TOKEN.exec(text)?.[0];
     if (token === undefined) continue; // not JSON; the parser will say so
     if (!roundTrips(token)) {
-      out += `${text.slice(from, i)}"${MARK}${token}"`;
+      out += `${text.slice(from, i)}"${MARK}${integerText(token)}"`;
       from = i + token.length;
     }
     i += token.length - 1;

@@ -1,6 +1,10 @@
+import { getOrInsert } from '../collections.js';
 import type { ErrorDetail } from '../errors.js';
 import type { FieldMeta } from '../metadata/registry.js';
-import { coerceInput } from '../types/coerce.js';
+import { coerceInput, enumKeys, isEnumMember } from '../types/coerce.js';
+
+/** The enum member keys of each field, computed once (a registry snapshot's fields never change). */
+const memberKeys = new WeakMap<FieldMeta, ReadonlySet<string>>();
 
 /**
  * A value about to be written to a field — sent by the client, computed by a rule or set by a state-machine
@@ -10,7 +14,7 @@ import { coerceInput } from '../types/coerce.js';
 export function fieldValue(f: FieldMeta, value: unknown, where: string): { ok: true; value: unknown } | { ok: false; detail: ErrorDetail } {
   const coerced = coerceInput(f, value);
   if (!coerced.ok) return { ok: false, detail: { field: where, rule: 'type', message: `${f.name} must be ${f.type}` } };
-  if (coerced.value !== null && f.enum && !f.enum.includes(String(coerced.value))) {
+  if (coerced.value !== null && f.enum && !isEnumMember(f, f.enum, coerced.value, () => getOrInsert(memberKeys, f, () => enumKeys(f, f.enum!)))) {
     return { ok: false, detail: { field: where, rule: 'enum', message: `${f.name} must be one of: ${f.enum.join(', ')}` } };
   }
   return { ok: true, value: coerced.value };

@@ -137,7 +137,12 @@ export async function auditLog(ctx: OpContext, q: Query): Promise<HistoryPage> {
     if (key === 'actor_id' && v !== undefined && !UUID_RE.test(v))
       throw invalidPayload(`Invalid actor_id filter: ${JSON.stringify(v)} is not a UUID`);
     // Actor ids are stored as PostgreSQL writes UUIDs (lower case); an upper-case spelling names the same actor.
-    if (v !== undefined) conds.push(`${key} = ${params.add(key === 'actor_id' ? v.toLowerCase() : v, 'text')}`);
+    if (key === 'actor_id' && v !== undefined) conds.push(`${key} = ${params.add(v.toLowerCase(), 'text')}`);
+    // A UUID record id is stored lower case too, and names the same record in any case (as GET /:entity/:id
+    // reads it); other ids (names of metadata items, string keys) are matched as written.
+    else if (key === 'record_id' && v !== undefined && UUID_RE.test(v) && v !== v.toLowerCase()) {
+      conds.push(`${key} = ANY(${params.add([v, v.toLowerCase()], 'text[]')})`);
+    } else if (v !== undefined) conds.push(`${key} = ${params.add(v, 'text')}`);
   }
   const action = filterValue(q, 'action');
   if (action !== undefined) {

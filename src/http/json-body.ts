@@ -100,7 +100,7 @@ export function parseJsonBody(text: string, exact = false): unknown {
     throw new RocketError('INVALID_PAYLOAD', `Invalid request body: JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   }
   try {
-    const marked = exact ? markInexactNumbers(text) : undefined;
+    const marked = exact ? markInexactNumbers(text, true) : undefined;
     const options = { protoAction: 'error', constructorAction: 'remove' } as const;
     return marked === undefined ? secureJson.parse(text, undefined, options) : secureJson.parse(marked, reviveExact, options);
   } catch (err) {

@@ -133,6 +133,16 @@ function decimalValue(d: PlainDecimal): number | ExactNumber {
 /** Below it a double loses digits (subnormal) or becomes 0. */
 const MIN_NORMAL_DOUBLE = 2.2250738585072014e-308;
 
+/**
+ * The digits of an exact JSON number that is an integer however it is written (1e18, 9007199254740994.0), as
+ * a JSON integer number is an integer; other text is returned as it is, for the caller's integer test to refuse.
+ */
+function integerDigits(text: string): string {
+  if (INT_RE.test(text)) return text;
+  const d = plainDecimal(text);
+  return d !== undefined && d.frac === '' ? `${d.negative ? '-' : ''}${d.int || '0'}` : text;
+}
+
 /** A decimal from a JSON number (exact or not) or a numeric string; undefined when it is neither or absurdly long. */
 function parseDecimal(value: unknown): PlainDecimal | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? plainDecimal(String(value)) : undefined;
@@ -163,7 +173,7 @@ export function coerceInput(field: TypedField, value: unknown): Coerced {
     case 'bigint': {
       // A JSON number beyond 2^53 from a body is an ExactNumber (its digits); a plain one was computed, so rounded.
       if (typeof value === 'number') return Number.isSafeInteger(value) ? ok(value) : FAIL;
-      const text = value instanceof ExactNumber ? value.digits : typeof value === 'string' ? value.trim() : undefined;
+      const text = value instanceof ExactNumber ? integerDigits(value.digits) : typeof value === 'string' ? value.trim() : undefined;
       if (text !== undefined && INT_RE.test(text)) {
         const b = BigInt(text);
         return b >= INT8_MIN && b <= INT8_MAX ? ok(int8Value(b.toString())) : FAIL;
@@ -220,6 +230,50 @@ function hasNonFinite(value: unknown): boolean {
   if (Array.isArray(value)) return value.some(hasNonFinite);
   if (value !== null && typeof value === 'object') return Object.values(value).some(hasNonFinite);
   return false;
+}
+
+/**
+ * The text two values of a field's type share exactly when they are the same value, for comparing a written
+ * value with `enum` members: "1.50" and 1.5 are one decimal, an upper- and a lower-case UUID one uuid, "05" and
+ * 5 one integer. Undefined for json and file values, which are documents.
+ */
+function valueKey(field: TypedField, coerced: unknown): string | undefined {
+  switch (field.type) {
+    case 'decimal': {
+      const d = plainDecimal(String(coerced));
+      return d === undefined ? undefined : `${d.negative ? '-' : ''}${d.int || '0'}${d.frac ? `.${d.frac}` : ''}`;
+    }
+    case 'timestamp':
+      return String(timestampMillis(String(coerced)));
+    case 'json':
+    case 'file':
+      return undefined;
+    default:
+      return String(coerced);
+  }
+}
+
+/** The value keys of the members of an `enum` that are values of the field's type. */
+export function enumKeys(field: TypedField, members: readonly string[]): ReadonlySet<string> {
+  const keys = new Set<string>();
+  for (const m of members) {
+    const c = coerceInput(field, m);
+    const key = c.ok && c.value !== null ? valueKey(field, c.value) : undefined;
+    if (key !== undefined) keys.add(key);
+  }
+  return keys;
+}
+
+/**
+ * Whether a coerced value is a member of an `enum` (metadata.md: the value, stringified, is one of the list): as
+ * its text, or as the same value of the field's type, so that a member sent back as listed ("1.50" of a decimal,
+ * an upper-case UUID) is not refused for the form coercion gave it. `keys` (enumKeys) is asked only when the
+ * text is not listed.
+ */
+export function isEnumMember(field: TypedField, members: readonly string[], value: unknown, keys = () => enumKeys(field, members)): boolean {
+  if (members.includes(String(value))) return true;
+  const key = valueKey(field, value);
+  return key !== undefined && keys().has(key);
 }
 
 /** Coerces one filter value from a query string (spec: rest-api.md §List value coercion). */
