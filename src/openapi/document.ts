@@ -10,7 +10,7 @@ import { jsonResponse, responseRef, schemaRef, type OpenApiDocument, type PathIt
  * Part of every document's version and ETag: raise it with any change to what the generator writes,
  * so a client's cached copy (If-None-Match) is not taken for current after an upgrade.
  */
-export const GENERATOR_REVISION = 6;
+export const GENERATOR_REVISION = 7;
 
 /** Who the document is for: what they may do decides what it shows (spec: openapi.md §Per caller). */
 export interface Audience {
@@ -180,8 +180,8 @@ const SECURITY_SCHEMES: OpenApiDocument['components']['securitySchemes'] = {
   bearerAuth: {
     type: 'http',
     scheme: 'bearer',
+    // Exactly the object openapi.md writes out; how to get a token is in the auth operations' own text.
     bearerFormat: 'JWT',
-    description: 'An access token from POST /auth/login of this app, or a platform admin token.',
   },
 };
 
@@ -305,7 +305,7 @@ export function buildPlatformDocument(version: string): OpenApiDocument {
       schemas,
       responses: errorResponses(),
       parameters: {},
-      securitySchemes: { bearerAuth: { ...SECURITY_SCHEMES.bearerAuth!, description: 'A platform access token (POST /auth/login).' } },
+      securitySchemes: SECURITY_SCHEMES,
     },
   };
 }
