@@ -92,7 +92,9 @@ async function applyCascades(
         break;
       }
       case 'cascade': {
-        const children = await tx.query<Record_>(selectRows(target, [match, liveSql(target)]), p.list);
+        // Locked before their own cascades read grandchildren: a writer holding a child (PUT of it with
+        // nested rows) commits first and its new grandchildren are then seen and removed, never orphaned.
+        const children = await tx.query<Record_>(selectRows(target, [match, liveSql(target)], { forUpdate: true }), p.list);
         const fresh = children.filter((c) => !seen.has(key(target, c[target.pk.name])));
         for (const record of fresh) changed.push({ entity: target, action: 'delete', record, old: record, values: {} });
         if (fresh.length)

@@ -70,22 +70,26 @@ export async function createRule(app: AdminApp, input: unknown): Promise<RuleObj
 export async function updateRule(app: AdminApp, id: string, input: unknown): Promise<RuleObject> {
   await getRule(app, id);
   const rule = parseRule(objectPayload(input), app.registry);
-  await whileEntityExists(rule.entity, () =>
+  const rows = await whileEntityExists(rule.entity, () =>
     savingRule(app, rule, (q) =>
       q.query(
         `UPDATE _rules SET entity = $2, hook = $3, type = $4, definition = $5::jsonb, priority = $6, active = $7, updated_at = NOW()
-          WHERE id = $1`,
+          WHERE id = $1 RETURNING id`,
         [id, rule.entity, rule.hook, rule.type, exactJson(rule.definition), rule.priority, rule.active],
       ),
     ),
   );
+  // Deleted since the 404 check above: nothing was updated.
+  if (!rows[0]) throw notFound(`Rule not found: ${id}`);
   await app.reload();
   return { id, ...rule };
 }
 
 export async function deleteRule(app: AdminApp, id: string): Promise<{ id: string; deleted: true }> {
   await getRule(app, id);
-  await app.db.query('DELETE FROM _rules WHERE id = $1', [id]);
+  // Checked again by the DELETE itself: of two deletes at once only one removed the rule (the other is a 404).
+  const rows = await app.db.query('DELETE FROM _rules WHERE id = $1 RETURNING id', [id]);
+  if (!rows[0]) throw notFound(`Rule not found: ${id}`);
   await app.reload();
   return { id, deleted: true };
 }

@@ -59,7 +59,9 @@ export async function updateStateMachine(app: AdminApp, id: string, input: unkno
 
 export async function deleteStateMachine(app: AdminApp, id: string): Promise<{ id: string; deleted: true }> {
   await getStateMachine(app, id);
-  await app.db.query('DELETE FROM _state_machines WHERE id = $1', [id]);
+  // Checked again by the DELETE itself: of two deletes at once only one removed the machine (the other is a 404).
+  const rows = await app.db.query('DELETE FROM _state_machines WHERE id = $1 RETURNING id', [id]);
+  if (!rows[0]) throw notFound(`State machine not found: ${id}`);
   await app.reload();
   return { id, deleted: true };
 }

@@ -74,7 +74,9 @@ export async function updateWebhook(app: Admin, id: string, input: unknown): Pro
 /** Deletes the webhook; its delivery logs go with it (ON DELETE CASCADE). */
 export async function deleteWebhook(app: Admin, id: string): Promise<{ id: string; deleted: true }> {
   await getWebhook(app, id);
-  await app.db.query('DELETE FROM _webhooks WHERE id = $1', [id]);
+  // Checked again by the DELETE itself: of two deletes at once only one removed the webhook (the other is a 404).
+  const rows = await app.db.query('DELETE FROM _webhooks WHERE id = $1 RETURNING id', [id]);
+  if (!rows[0]) throw notFound(`Webhook not found: ${id}`);
   await app.reload();
   return { id, deleted: true };
 }
