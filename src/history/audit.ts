@@ -13,16 +13,25 @@ import { actorOf, changesOf, insertEntries } from './entries.js';
  * `changes = {"definition": {from, to}}` (`{"summary": …}` for an import).
  */
 
-/** Keys never written to the log, at any depth: secrets (user password hashes, invite tokens). */
-const SECRET_KEYS = new Set(['password', 'password_hash', 'token']);
+/**
+ * Keys never written to the log, per collection: the secrets of users (password, its hash) and invites (the
+ * token). Only there: in the definitions of other collections such keys are what an admin wrote (a workflow's
+ * context key `token`, a create_record's field `password`) and are logged as written.
+ */
+const SECRET_KEYS: Readonly<Record<string, ReadonlySet<string>>> = {
+  _users: new Set(['password', 'password_hash']),
+  _invites: new Set(['token']),
+};
+const NO_SECRETS: ReadonlySet<string> = new Set();
 
-function redact(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redact);
+/** `value` as logged: without the keys of `secrets` (at any depth), dates as RFC 3339 text. */
+function redact(value: unknown, secrets: ReadonlySet<string>): unknown {
+  if (Array.isArray(value)) return value.map((v) => redact(v, secrets));
   if (value instanceof Date) return value.toISOString();
   if (value instanceof Number) return value; // an ExactNumber (a threshold or default beyond 2^53): logged with its digits
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) if (!SECRET_KEYS.has(k)) out[k] = redact(v);
+    for (const [k, v] of Object.entries(value)) if (!secrets.has(k)) out[k] = redact(v, secrets);
     return out;
   }
   return value ?? null;
@@ -38,8 +47,9 @@ export function withoutTimestamps(item: unknown): unknown {
 /** Stores one admin change in `tx`, by the caller. */
 export async function recordChange(tx: Queryable, caller: Caller, change: AdminChange): Promise<void> {
   const isImport = change.collection === '_import';
-  const from = redact(change.before);
-  const to = redact(change.after);
+  const secrets = SECRET_KEYS[change.collection] ?? NO_SECRETS;
+  const from = redact(change.before, secrets);
+  const to = redact(change.after, secrets);
   await insertEntries(
     tx,
     [
