@@ -9,14 +9,14 @@
  * PostgreSQL's own work is not counted.
  *
  *   DATABASE_URL=postgres://… node --import tsx bench/instructions.ts [--rocket <main.js>] [--scenarios S1,S2,S3,S4,S5]
- *     [--warmup 2000] [--requests 1000] [--cpu-prof] [--node-flags='--trace-gc …']
+ *     [--warmup 2000] [--requests 1000] [--idle 0] [--out <dir>] [--cpu-prof] [--node-flags='--trace-gc …']
  *
  * `--cpu-prof` runs the same requests without valgrind under V8's sampling profiler instead and prints,
  * per scenario, where the measured window's time goes (by area and function): the count says whether a
  * build costs more, the profile says where.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type autocannon from 'autocannon';
@@ -35,6 +35,11 @@ const { values } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     // More flags for the measured node process, e.g. '--trace-gc' (its output goes to this stdout).
     'node-flags': { type: 'string', default: '' },
+    // Seconds of an idle window measured after the scenarios: the server's timers (job sweeps, realtime
+    // watch) run by wall time, and under valgrind a window of requests lasts long enough for them to count.
+    idle: { type: 'string', default: '0' },
+    // A directory to keep callgrind's dumps in, for callgrind_annotate (where the native part of a count goes).
+    out: { type: 'string' },
   },
 });
 const databaseUrl = process.env.DATABASE_URL;
@@ -72,6 +77,18 @@ async function callgrind(action: '-z' | '-d', pid: number, poke: () => Promise<u
   // vgdb names its pipes after $HOST, which Rocket's own setting of that name also sets in the server's environment.
   execFileSync('callgrind_control', [action, String(pid)], { stdio: 'ignore', env: { ...process.env, HOST: SERVER_HOST } });
   await poke();
+}
+
+const gcAck = (dir: string) => join(dir, 'gc-ack');
+
+/** Waits until the server has run its `n`th requested full collection (gc-on-signal.mjs). */
+async function collected(n: number, dir: string, poke: () => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    await poke();
+    if (existsSync(gcAck(dir)) && Number(readFileSync(gcAck(dir), 'utf8')) >= n) return;
+    await sleep(50);
+  }
+  throw new Error(`the server did not run its full collection ${n}`);
 }
 
 /** Total instructions of the first dump of `pid` in `dir` written after `since` (ms). */
@@ -117,6 +134,7 @@ async function main(): Promise<void> {
         LOG_LEVEL: 'warn',
         ROCKET_DATA_DIR: dir,
         ROCKET_CONFIG: '',
+        BENCH_GC_ACK: gcAck(dir),
       },
       stdio: ['ignore', extraFlags.length > 0 ? 'inherit' : 'ignore', 'inherit'],
     },
@@ -150,15 +168,17 @@ async function main(): Promise<void> {
     };
     await sql.end();
 
-    const results: Array<{ id: string; perRequest: number }> = [];
+    const results: Array<{ id: string; perRequest: number; seconds: number }> = [];
     const windows: Array<{ id: string; fromMs: number; toMs: number }> = [];
     const poke = () => fetch(`${base}/health`).then((r) => r.arrayBuffer());
+    let gcs = 0;
     for (const s of scenarios) {
       const req = s.request(fixture);
       for (let i = 0; i < WARMUP; i++) await send(base, req, s.status);
       // A full collection first: otherwise whether a major GC falls inside the window moves the count by ±5 %.
+      gcs += 1;
       process.kill(pid, 'SIGUSR2');
-      await poke();
+      await collected(gcs, dir, poke);
       if (PROFILE) {
         const fromMs = Date.now() - startedAt;
         for (let i = 0; i < REQUESTS; i++) await send(base, req, s.status);
@@ -166,12 +186,13 @@ async function main(): Promise<void> {
         continue;
       }
       await callgrind('-z', pid, poke);
+      const windowFrom = Date.now();
       for (let i = 0; i < REQUESTS; i++) await send(base, req, s.status);
       const since = Date.now();
       await sleep(20); // file times have coarse resolution on some file systems
       await callgrind('-d', pid, poke);
       const total = await dumpAfter(dir, pid, since, poke);
-      results.push({ id: s.id, perRequest: total / REQUESTS });
+      results.push({ id: s.id, perRequest: total / REQUESTS, seconds: (since - windowFrom) / 1000 });
       log(`${s.id} ${s.title}: ${Math.round(total / REQUESTS).toLocaleString('en')} instructions per request`);
     }
     if (PROFILE) {
@@ -184,13 +205,30 @@ async function main(): Promise<void> {
       for (const w of windows) console.log(formatSummary(w.id, await summarise(join(dir, file), ROOT, w), REQUESTS));
       return;
     }
-    console.log(`\n| scenario | instructions per request |\n|---|---:|`);
-    for (const r of results) console.log(`| ${r.id} | ${Math.round(r.perRequest).toLocaleString('en')} |`);
+    const idleSeconds = Number(values.idle);
+    let idlePerSecond = 0;
+    if (idleSeconds > 0) {
+      await callgrind('-z', pid, poke);
+      const from = Date.now();
+      await sleep(idleSeconds * 1000);
+      const since = Date.now();
+      await sleep(20);
+      await callgrind('-d', pid, poke);
+      idlePerSecond = (await dumpAfter(dir, pid, since, poke)) / ((since - from) / 1000);
+      log(`idle: ${Math.round(idlePerSecond).toLocaleString('en')} instructions per second`);
+    }
+    const fmt = (n: number) => Math.round(n).toLocaleString('en');
+    console.log(`\n| scenario | instructions per request | window s | net of idle timers |\n|---|---:|---:|---:|`);
+    for (const r of results) {
+      const net = idleSeconds > 0 ? fmt(r.perRequest - (idlePerSecond * r.seconds) / REQUESTS) : '–';
+      console.log(`| ${r.id} | ${fmt(r.perRequest)} | ${r.seconds.toFixed(1)} | ${net} |`);
+    }
   } finally {
     child.kill('SIGKILL');
     await admin.unsafe(`DROP DATABASE IF EXISTS "rocket_${app}" WITH (FORCE)`).catch(() => undefined);
     await admin.unsafe(`DROP DATABASE IF EXISTS "${mgmtDb}" WITH (FORCE)`).catch(() => undefined);
     await admin.end();
+    if (values.out) cpSync(dir, resolve(values.out), { recursive: true, filter: (src) => src === dir || /\/cg\.\d/.test(src) });
     await removeDir(dir);
   }
 }
