@@ -1,4 +1,4 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac, createSecretKey, randomUUID } from 'node:crypto';
 import { DEFAULT_COUNT_ESTIMATE_THRESHOLD, type ListSettings } from '../engine/list-settings.js';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
@@ -70,7 +70,7 @@ export class AppRuntime {
     this.key = secretKey(row.jwt_secret);
     this.verifier = new TokenVerifier(this.key);
     // A key of its own for list cursors: a cursor MAC can never pass for a token signature.
-    this.listSettings = { countEstimateThreshold, cursorKey: createHmac('sha256', this.key).update('rocket list cursor').digest() };
+    this.listSettings = { countEstimateThreshold, cursorKey: createSecretKey(createHmac('sha256', this.key).update('rocket list cursor').digest()) };
     this.users = new UserStatusCache(db, (id) => this.announce(`user:${id}`));
     this.sessions = new SessionService(db, '_users', '_refresh_tokens', this.key, throttle, loginScopeOf(row.name), true);
   }
