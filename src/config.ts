@@ -336,7 +336,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const setting = String(issue.path[0]);
     const inYaml = yamlKeys.get(setting);
     const where = inYaml === undefined ? '' : ` (${inYaml} in ${yamlPath})`;
-    throw new ConfigError(`invalid setting ${issue.path.join('.')}${where}: ${issue.message}`);
+    // A bad key of a mapping (a ROCKET_DATABASES server name) says the rule it broke, not zod's "Invalid key in record".
+    const message = issue.code === 'invalid_key' ? (issue.issues[0]?.message ?? issue.message) : issue.message;
+    throw new ConfigError(`invalid setting ${issue.path.join('.')}${where}: ${message}`);
   }
   const c = parsed.data;
   return {

@@ -17,10 +17,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   try {
     rocket = await startRocket(config, log);
   } catch (err) {
-    const known = startFailure(err, config);
-    // What an operator can fix is said in one line; only the unexpected is logged with its stack.
-    if (known === undefined) log.error({ err }, 'failed to start');
-    const failure = new CliError(`failed to start: ${known ?? (err as Error).message ?? String(err)}`);
+    const failure = startError(err, config, log);
     // A worker's channel to the primary keeps it alive after a failed start: it would linger serving
     // nothing, and the primary would neither replace it nor give up. It ends here, seen as a dying worker.
     if (cluster.isWorker) {
@@ -48,6 +45,13 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/** A failed start as one line: what an operator can fix says what to change; only the unexpected is logged with its stack. */
+function startError(err: unknown, config: Config, log: Logger): CliError {
+  const known = startFailure(err, config);
+  if (known === undefined) log.error({ err }, 'failed to start');
+  return new CliError(`failed to start: ${known ?? (err as Error).message ?? String(err)}`);
 }
 
 /** The one-line reason of a start-up failure the configuration explains, with what to change; undefined otherwise. */
@@ -91,13 +95,19 @@ export async function servePrimary(config: Config, log: Logger, workers: number)
   const secret = await platformSecret(config.dataDir, config.platformJwtSecret);
   let databaseUrl = config.databaseUrl;
   let embedded: DatabaseServer | undefined;
-  if (!databaseUrl) {
-    embedded = await DatabaseServer.start(config, log);
-    databaseUrl = embedded.url(embedded.managementDb);
+  try {
+    if (!databaseUrl) {
+      embedded = await DatabaseServer.start(config, log);
+      databaseUrl = embedded.url(embedded.managementDb);
+    }
+    // Management database, migrations and seed once, before any worker races for them.
+    const core = await openCore({ ...config, databaseUrl }, log);
+    await core.close();
+  } catch (err) {
+    // Said as a single-process start says it (what to check), not as a request's "try again shortly".
+    await embedded?.stop().catch(() => undefined);
+    throw startError(err, config, log);
   }
-  // Management database, migrations and seed once, before any worker races for them.
-  const core = await openCore({ ...config, databaseUrl }, log);
-  await core.close();
 
   const env = { DATABASE_URL: databaseUrl, PLATFORM_JWT_SECRET: secret, ROCKET_WORKERS: '1' };
   let stopping = false;

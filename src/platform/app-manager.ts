@@ -228,7 +228,8 @@ export class AppManager {
   }
 
   async list(): Promise<AppView[]> {
-    return this.mgmt.query<AppView>(`SELECT ${APP_COLUMNS} FROM _apps ORDER BY name`);
+    // Code point order: the server's locale (en_US on most installations) would otherwise sort "-" and "_" its own way.
+    return this.mgmt.query<AppView>(`SELECT ${APP_COLUMNS} FROM _apps ORDER BY name COLLATE "C"`);
   }
 
   async find(name: string): Promise<AppView> {
@@ -264,7 +265,11 @@ export class AppManager {
 
     const taken = await this.mgmt.query('SELECT 1 FROM _apps WHERE name = $1 OR db_name = $2', [name, dbName]);
     if (taken.length > 0) throw conflict(`App already exists: ${name}`);
-    if (!(await server.createDatabase(dbName))) throw conflict(`App already exists: ${name}`);
+    // The first step of the creation: its failure (a role without CREATEDB) is the spec's 500 as the later steps' are.
+    const fresh = await server.createDatabase(dbName).catch((err: unknown) => {
+      throw this.creationFailure(name, err);
+    });
+    if (!fresh) throw conflict(`App already exists: ${name}`);
 
     let inserted = false;
     let runtime: AppRuntime | undefined;
@@ -304,13 +309,18 @@ export class AppManager {
       // The name taken meanwhile (a creation racing on another placement server, whose CREATE DATABASE did not
       // collide with this one): the spec's message, not the row's unique violation. Checked before the rethrow below.
       if (!inserted && err instanceof RocketError && err.code === 'CONFLICT') throw conflict(`App already exists: ${name}`);
-      // 503 (PostgreSQL refused connections) stays a 503 with Retry-After, never a 500.
-      if (err instanceof RocketError && (err.status < 500 || err.code === 'SERVICE_UNAVAILABLE')) throw err;
-      this.log.error({ err, app: name }, 'app creation failed');
-      throw new RocketError('INTERNAL_ERROR', `Failed to create app: ${(err as Error).message}`);
+      throw this.creationFailure(name, err);
     } finally {
       if (this.creating.get(name) === creation) this.creating.delete(name);
     }
+  }
+
+  /** What a failed creation step answers: `500 "Failed to create app: …"`, or a 4xx/503 as it was. */
+  private creationFailure(name: string, err: unknown): unknown {
+    // 503 (PostgreSQL refused connections) stays a 503 with Retry-After, never a 500.
+    if (err instanceof RocketError && (err.status < 500 || err.code === 'SERVICE_UNAVAILABLE')) return err;
+    this.log.error({ err, app: name }, 'app creation failed');
+    return new RocketError('INTERNAL_ERROR', `Failed to create app: ${(err as Error).message}`);
   }
 
   /**
