@@ -5,7 +5,8 @@ export function operatorsFor(f: FieldDef): string[] {
   switch (f.type) {
     case 'string':
     case 'text':
-      return f.enum ? ['eq', 'neq', 'in', 'not_in'] : ['eq', 'neq', 'like', 'in', 'not_in', 'gt', 'lt'];
+      // the API compares strings with every comparison operator: ≥ and ≤ too, not only > and <
+      return f.enum ? ['eq', 'neq', 'in', 'not_in'] : ['eq', 'neq', 'like', 'in', 'not_in', 'gt', 'gte', 'lt', 'lte'];
     case 'int':
     case 'integer':
     case 'bigint':

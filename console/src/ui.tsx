@@ -322,3 +322,59 @@ export function ConfirmButton(props: { label: string; question: string; busy?: b
     </fieldset>
   );
 }
+
+/**
+ * A row of tabs as screen readers announce them (WAI-ARIA tabs): the arrow keys, Home and End move to
+ * and select a tab, only the selected one is in the Tab sequence, and each tab names the panel it shows
+ * (`TabPanel` with the same `id`).
+ */
+export function Tabs<T extends string>(props: {
+  id: string;
+  label: string;
+  tabs: readonly (readonly [T, string])[];
+  value: T;
+  onChange: (t: T) => void;
+}) {
+  const refs = useRef<(HTMLButtonElement | null)[]>([]);
+  const onKeyDown = (ev: KeyboardEvent) => {
+    const at = props.tabs.findIndex(([k]) => k === props.value);
+    const last = props.tabs.length - 1;
+    const keys: Record<string, number> = { ArrowRight: at === last ? 0 : at + 1, ArrowLeft: at === 0 ? last : at - 1, Home: 0, End: last };
+    const next = keys[ev.key];
+    if (next === undefined) return;
+    ev.preventDefault();
+    props.onChange(props.tabs[next]![0]);
+    refs.current[next]?.focus();
+  };
+  return (
+    <div class="tabs" role="tablist" aria-label={props.label} onKeyDown={onKeyDown}>
+      {props.tabs.map(([k, text], i) => (
+        <button
+          key={k}
+          ref={(el) => {
+            refs.current[i] = el;
+          }}
+          id={`${props.id}-tab-${k}`}
+          type="button"
+          role="tab"
+          aria-selected={props.value === k}
+          aria-controls={`${props.id}-panel`}
+          tabIndex={props.value === k ? 0 : -1}
+          onClick={() => props.onChange(k)}
+        >
+          {text}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+/** What the selected tab of `Tabs` (same `id`) shows, named after that tab; just the content where no tabs are `shown`. */
+export function TabPanel(props: { id: string; tab: string; shown?: boolean; children: ComponentChildren }) {
+  if (props.shown === false) return <>{props.children}</>;
+  return (
+    <div role="tabpanel" id={`${props.id}-panel`} aria-labelledby={`${props.id}-tab-${props.tab}`}>
+      {props.children}
+    </div>
+  );
+}

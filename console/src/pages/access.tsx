@@ -11,6 +11,8 @@ import {
   Modal,
   PageHead,
   Spinner,
+  TabPanel,
+  Tabs,
   errorsByField,
   toast,
   useAction,
@@ -58,16 +60,22 @@ export function AccessPage() {
   return (
     <>
       <PageHead title="Access" sub="Who can sign in to this app, and what each role may do." />
-      <div class="tabs" role="tablist" aria-label="Access sections">
-        {(['users', 'invites', 'permissions'] as const).map((t) => (
-          <button key={t} type="button" role="tab" aria-selected={tab === t} onClick={() => setTab(t)}>
-            {t[0]!.toUpperCase() + t.slice(1)}
-          </button>
-        ))}
-      </div>
-      {tab === 'users' && <Users />}
-      {tab === 'invites' && <Invites />}
-      {tab === 'permissions' && <Permissions />}
+      <Tabs
+        id="access"
+        label="Access sections"
+        tabs={[
+          ['users', 'Users'],
+          ['invites', 'Invites'],
+          ['permissions', 'Permissions'],
+        ]}
+        value={tab}
+        onChange={setTab}
+      />
+      <TabPanel id="access" tab={tab}>
+        {tab === 'users' && <Users />}
+        {tab === 'invites' && <Invites />}
+        {tab === 'permissions' && <Permissions />}
+      </TabPanel>
     </>
   );
 }

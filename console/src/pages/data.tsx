@@ -42,6 +42,20 @@ interface Filter {
 
 let filterKey = 0;
 
+/** How a list was left: coming back to it (its link from a record, Back, the sidebar) finds the same rows. */
+interface ListView {
+  page: number;
+  perPage: number;
+  sort: string;
+  filters: Filter[];
+}
+
+/**
+ * The last view of each list, by app and entity, for as long as the console stays loaded (a reload starts
+ * afresh): leaving page 3 sorted by name to open a record must not bring the user back to page 1, unsorted.
+ */
+const listViews = new Map<string, ListView>();
+
 /** Operators whose value is a comma list: an enum field then offers its values to pick several. */
 const LIST_OPS = new Set(['in', 'not_in']);
 
@@ -80,11 +94,14 @@ export function DataPage(props: { entity: string }) {
 function Browser(props: { e: EntityDef }) {
   const { e } = props;
   const m = useModel();
-  const [page, setPage] = useState(1);
-  const [perPage, setPerPage] = useState(25);
-  const [sort, setSort] = useState<string>('');
-  const [filters, setFilters] = useState<Filter[]>([]);
-  const [draft, setDraft] = useState<Filter[]>([]);
+  const viewKey = `${m.app}/${e.name}`;
+  const [left] = useState(() => listViews.get(viewKey));
+  const [page, setPage] = useState(left?.page ?? 1);
+  const [perPage, setPerPage] = useState(left?.perPage ?? 25);
+  const [sort, setSort] = useState<string>(left?.sort ?? '');
+  const [filters, setFilters] = useState<Filter[]>(left?.filters ?? []);
+  const [draft, setDraft] = useState<Filter[]>(left?.filters ?? []);
+  useEffect(() => void listViews.set(viewKey, { page, perPage, sort, filters }), [viewKey, page, perPage, sort, filters]);
   // the fields the picker offers: never those the UI config hides, in its column order first
   const pickable = useMemo(() => pickableColumns(m, e), [m, e]);
   const [columns, setColumns] = useState<string[]>(() =>

@@ -11,6 +11,8 @@ import {
   Modal,
   PageHead,
   Spinner,
+  TabPanel,
+  Tabs,
   errorsByField,
   toast,
   useAction,
@@ -31,17 +33,13 @@ export function LogicPage() {
   return (
     <>
       <PageHead title="Logic" sub="Validation rules, state machines, workflows and webhooks." />
-      <div class="tabs" role="tablist" aria-label="Logic sections">
-        {(Object.keys(labels) as (keyof typeof labels)[]).map((t) => (
-          <button key={t} type="button" role="tab" aria-selected={tab === t} onClick={() => setTab(t)}>
-            {labels[t]}
-          </button>
-        ))}
-      </div>
-      {tab === 'rules' && <Rules />}
-      {tab === 'machines' && <Machines />}
-      {tab === 'workflows' && <Workflows />}
-      {tab === 'webhooks' && <Webhooks />}
+      <Tabs id="logic" label="Logic sections" tabs={Object.entries(labels) as [keyof typeof labels, string][]} value={tab} onChange={setTab} />
+      <TabPanel id="logic" tab={tab}>
+        {tab === 'rules' && <Rules />}
+        {tab === 'machines' && <Machines />}
+        {tab === 'workflows' && <Workflows />}
+        {tab === 'webhooks' && <Webhooks />}
+      </TabPanel>
     </>
   );
 }

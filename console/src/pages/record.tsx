@@ -3,7 +3,21 @@ import { ApiError, appBase, api, plainNumbers, qs, request, stringifyJson } from
 import { displayField, editableFields, formatCell, mustFill } from '../fields';
 import { childRelations, entityOf, hiddenOf, labelOf, useModel, type AppModel, type EntityDef, type FieldDef, type RelationDef } from '../model';
 import { navigate } from '../router';
-import { ConfirmDialog, Empty, ErrorBox, Link, PageHead, Spinner, errorsByField, toast, useAction, useAsync, type FieldErrors } from '../ui';
+import {
+  ConfirmDialog,
+  Empty,
+  ErrorBox,
+  Link,
+  PageHead,
+  Spinner,
+  TabPanel,
+  Tabs,
+  errorsByField,
+  toast,
+  useAction,
+  useAsync,
+  type FieldErrors,
+} from '../ui';
 import { FieldInput, FkPicker } from './inputs';
 import { HistoryTab } from './history-tab';
 
@@ -181,79 +195,83 @@ function RecordForm(props: { e: EntityDef; id: string; initial: Row; rels: Relat
         )}
       </PageHead>
       {!isNew && e.history && (
-        <div class="tabs" role="tablist">
-          <button type="button" role="tab" aria-selected={tab === 'form'} onClick={() => setTab('form')}>
-            Record
-          </button>
-          <button type="button" role="tab" aria-selected={tab === 'history'} onClick={() => setTab('history')}>
-            History
-          </button>
-        </div>
+        <Tabs
+          id="record"
+          label="Record sections"
+          tabs={[
+            ['form', 'Record'],
+            ['history', 'History'],
+          ]}
+          value={tab}
+          onChange={setTab}
+        />
       )}
-      {tab === 'history' ? (
-        <HistoryTab entity={e.name} id={props.id} />
-      ) : (
-        // without the right to save, the inputs are shown disabled rather than editable for nothing
-        <fieldset class="bare" disabled={!canWrite}>
-          <legend class="sr-only">{canWrite ? `${e.name} fields` : `${e.name} fields (read only)`}</legend>
-          <ErrorBox error={summary ?? (blocked ? new Error(blocked) : null)} details={summary ? details : undefined} />
-          {needed.length > 0 && (
-            <p class="notice small">
-              Shown although this entity’s UI config hides {needed.length === 1 ? 'it' : 'them'}: a new {e.name} needs{' '}
-              {needed.map((f) => labelOf(m, e.name, f.name)).join(', ')}.
-            </p>
-          )}
-          <section class="card form-grid" aria-label="Fields">
-            {fields.map((f) => (
-              <FieldInput
-                key={f.name}
-                entity={e}
-                field={f}
-                label={labelOf(m, e.name, f.name)}
-                value={values[f.name]}
-                original={initial[f.name]}
-                isNew={isNew}
-                error={byField[f.name]}
-                onChange={(v) => {
-                  setValues({ ...values, [f.name]: v });
-                  touch(f.name);
+      <TabPanel id="record" tab={tab} shown={!isNew && Boolean(e.history)}>
+        {tab === 'history' ? (
+          <HistoryTab entity={e.name} id={props.id} />
+        ) : (
+          // without the right to save, the inputs are shown disabled rather than editable for nothing
+          <fieldset class="bare" disabled={!canWrite}>
+            <legend class="sr-only">{canWrite ? `${e.name} fields` : `${e.name} fields (read only)`}</legend>
+            <ErrorBox error={summary ?? (blocked ? new Error(blocked) : null)} details={summary ? details : undefined} />
+            {needed.length > 0 && (
+              <p class="notice small">
+                Shown although this entity’s UI config hides {needed.length === 1 ? 'it' : 'them'}: a new {e.name} needs{' '}
+                {needed.map((f) => labelOf(m, e.name, f.name)).join(', ')}.
+              </p>
+            )}
+            <section class="card form-grid" aria-label="Fields">
+              {fields.map((f) => (
+                <FieldInput
+                  key={f.name}
+                  entity={e}
+                  field={f}
+                  label={labelOf(m, e.name, f.name)}
+                  value={values[f.name]}
+                  original={initial[f.name]}
+                  isNew={isNew}
+                  error={byField[f.name]}
+                  onChange={(v) => {
+                    setValues({ ...values, [f.name]: v });
+                    touch(f.name);
+                  }}
+                />
+              ))}
+              {!isNew && (
+                <dl class="readonly">
+                  {e.fields
+                    // read-only values too: a field the UI config hides is not shown at all
+                    .filter((f) => !fields.includes(f) && !hidden.has(f.name))
+                    .map((f) => (
+                      <div key={f.name}>
+                        <dt>
+                          {labelOf(m, e.name, f.name)}
+                          {f.computed && <small class="muted"> · computed by a rule</small>}
+                        </dt>
+                        <dd>{formatCell(f, initial[f.name]) || '—'}</dd>
+                      </div>
+                    ))}
+                </dl>
+              )}
+            </section>
+            {rels.map((r) => (
+              <ChildrenEditor
+                key={r.name}
+                rel={r}
+                rows={children[r.name] ?? []}
+                index={sentIndex[r.name] ?? new Map()}
+                errors={byField}
+                onEdited={touch}
+                onChange={(rows) => {
+                  setChildren({ ...children, [r.name]: rows });
+                  touch(r.name);
                 }}
+                readOnly={!canWrite}
               />
             ))}
-            {!isNew && (
-              <dl class="readonly">
-                {e.fields
-                  // read-only values too: a field the UI config hides is not shown at all
-                  .filter((f) => !fields.includes(f) && !hidden.has(f.name))
-                  .map((f) => (
-                    <div key={f.name}>
-                      <dt>
-                        {labelOf(m, e.name, f.name)}
-                        {f.computed && <small class="muted"> · computed by a rule</small>}
-                      </dt>
-                      <dd>{formatCell(f, initial[f.name]) || '—'}</dd>
-                    </div>
-                  ))}
-              </dl>
-            )}
-          </section>
-          {rels.map((r) => (
-            <ChildrenEditor
-              key={r.name}
-              rel={r}
-              rows={children[r.name] ?? []}
-              index={sentIndex[r.name] ?? new Map()}
-              errors={byField}
-              onEdited={touch}
-              onChange={(rows) => {
-                setChildren({ ...children, [r.name]: rows });
-                touch(r.name);
-              }}
-              readOnly={!canWrite}
-            />
-          ))}
-        </fieldset>
-      )}
+          </fieldset>
+        )}
+      </TabPanel>
       {deleting && (
         <ConfirmDialog
           title={`Delete this ${e.name}?`}
