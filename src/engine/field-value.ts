@@ -14,7 +14,14 @@ const memberKeys = new WeakMap<FieldMeta, ReadonlySet<string>>();
 export function fieldValue(f: FieldMeta, value: unknown, where: string): { ok: true; value: unknown } | { ok: false; detail: ErrorDetail } {
   const coerced = coerceInput(f, value);
   if (!coerced.ok) return { ok: false, detail: { field: where, rule: 'type', message: `${f.name} must be ${f.type}` } };
-  if (coerced.value !== null && f.enum && !isEnumMember(f, f.enum, coerced.value, () => getOrInsert(memberKeys, f, () => enumKeys(f, f.enum!)))) {
+  const v = coerced.value;
+  // The member as listed (nearly every write) is found without building the value keys' lookup.
+  if (
+    v !== null &&
+    f.enum &&
+    !f.enum.includes(String(v)) &&
+    !isEnumMember(f, f.enum, v, () => getOrInsert(memberKeys, f, () => enumKeys(f, f.enum!)))
+  ) {
     return { ok: false, detail: { field: where, rule: 'enum', message: `${f.name} must be one of: ${f.enum.join(', ')}` } };
   }
   return { ok: true, value: coerced.value };
