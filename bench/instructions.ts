@@ -153,8 +153,10 @@ async function main(): Promise<void> {
     }
     const platform = await jsonApi(base, 'POST', '/api/_platform/auth/login', undefined, { email: 'platform@localhost', password: 'changeme' });
     await jsonApi(base, 'POST', '/api/_platform/apps', platform.body.data.access_token, { name: app });
-    const token = (await jsonApi(base, 'POST', `/api/${app}/auth/login`, undefined, { email: 'admin@localhost', password: 'changeme' })).body.data
-      .access_token as string;
+    const login = async () =>
+      (await jsonApi(base, 'POST', `/api/${app}/auth/login`, undefined, { email: 'admin@localhost', password: 'changeme' })).body.data
+        .access_token as string;
+    const token = await login();
     for (const def of ENTITIES) await jsonApi(base, 'POST', `/api/${app}/_admin/entities`, token, def);
     for (const r of RELATIONS) await jsonApi(base, 'POST', `/api/${app}/_admin/relations`, token, r);
     const sql = connect(urlTarget(databaseUrl!), `rocket_${app}`, 1);
@@ -173,7 +175,8 @@ async function main(): Promise<void> {
     const poke = () => fetch(`${base}/health`).then((r) => r.arrayBuffer());
     let gcs = 0;
     for (const s of scenarios) {
-      const req = s.request(fixture);
+      // A fresh token per scenario: under valgrind on a loaded machine a run can outlast an access token.
+      const req = s.request({ ...fixture, token: await login() });
       for (let i = 0; i < WARMUP; i++) await send(base, req, s.status);
       // A full collection first: otherwise whether a major GC falls inside the window moves the count by ±5 %.
       gcs += 1;
