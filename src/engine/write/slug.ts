@@ -88,9 +88,11 @@ async function generate(tx: Queryable, row: RowPlan, base: string, claimed: Set<
  * Writes of one statement that two concurrent requests generating the same slug may both try: the one that
  * loses the race breaks the slug's unique index. It then rolls back to a savepoint taken before the statement
  * (the transaction lives on), picks the next free slugs — the winner's row is visible now — and tries again,
- * up to this many times in all; a longer run of losses, or any other violation, stays the 409 it is.
+ * up to this many times in all; a longer run of losses, or any other violation, stays the 409 it is. Each round
+ * of a race has one winner, so a request among n racers may lose n − 1 times: 16 let one of 20 parallel creates
+ * of one title answer 409 (CI rehearsal, audit11-concurrency).
  */
-const SLUG_ATTEMPTS = 16;
+const SLUG_ATTEMPTS = 64;
 const SAVEPOINT = 'rocket_slug';
 
 /** Runs `write` (which must build its statement from the rows' values each time), retrying slug clashes. */
