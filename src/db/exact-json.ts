@@ -125,9 +125,12 @@ export function parseExactJson(text: string): unknown {
   return marked === undefined ? JSON.parse(text) : JSON.parse(marked, reviveExact);
 }
 
-/** A JSON number token (trimmed, no `+`) as a number, or an ExactNumber when a double would change it. */
+/**
+ * A JSON number token (trimmed, no `+`) as a number, or an ExactNumber when a double would change it; an
+ * int8-sized integer as its plain digits, as every ExactNumber holds one.
+ */
 export function exactNumberOf(token: string): number | ExactNumber {
-  return roundTrips(token) ? Number(token) : new ExactNumber(token);
+  return roundTrips(token) ? Number(token) : new ExactNumber(integerText(token));
 }
 
 /**

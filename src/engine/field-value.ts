@@ -1,10 +1,6 @@
-import { getOrInsert } from '../collections.js';
 import type { ErrorDetail } from '../errors.js';
 import type { FieldMeta } from '../metadata/registry.js';
-import { coerceInput, enumKeys, isEnumMember } from '../types/coerce.js';
-
-/** The enum member keys of each field, computed once (a registry snapshot's fields never change). */
-const memberKeys = new WeakMap<FieldMeta, ReadonlySet<string>>();
+import { coerceInput, isEnumMember } from '../types/coerce.js';
 
 /**
  * A value about to be written to a field — sent by the client, computed by a rule or set by a state-machine
@@ -15,13 +11,7 @@ export function fieldValue(f: FieldMeta, value: unknown, where: string): { ok: t
   const coerced = coerceInput(f, value);
   if (!coerced.ok) return { ok: false, detail: { field: where, rule: 'type', message: `${f.name} must be ${f.type}` } };
   const v = coerced.value;
-  // The member as listed (nearly every write) is found without building the value keys' lookup.
-  if (
-    v !== null &&
-    f.enum &&
-    !f.enum.includes(String(v)) &&
-    !isEnumMember(f, f.enum, v, () => getOrInsert(memberKeys, f, () => enumKeys(f, f.enum!)))
-  ) {
+  if (v !== null && f.enum && f.enumKeys && !isEnumMember(f, f.enum, v, f.enumKeys)) {
     return { ok: false, detail: { field: where, rule: 'enum', message: `${f.name} must be one of: ${f.enum.join(', ')}` } };
   }
   return { ok: true, value: coerced.value };

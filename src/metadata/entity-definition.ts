@@ -1,5 +1,5 @@
 import { ExactNumber } from '../db/exact-number.js';
-import { coerceInput, isEnumMember } from '../types/coerce.js';
+import { coerceInput, enumKeys, isEnumMember } from '../types/coerce.js';
 import { FIELD_TYPES, type FieldType } from '../types/field-types.js';
 import { RESERVED_INDEX_PREFIXES, declaredIndexes, tableOwnNames } from './indexes.js';
 import { Problems, isObject } from './problems.js';
@@ -98,7 +98,7 @@ function field(p: Problems, raw: unknown, i: number, stored: boolean): FieldDef 
       p.add(`${at}.default`, `${at}.default is not supported for file fields`);
     } else if (!coerceInput(def, d).ok) {
       p.add(`${at}.default`, `${at}.default ${shown(d)} is not a valid ${def.type} value`);
-    } else if (def.enum && !isEnumMember(def, def.enum, (coerceInput(def, d) as { value: unknown }).value)) {
+    } else if (def.enum && !isEnumMember(def, def.enum, (coerceInput(def, d) as { value: unknown }).value, enumKeys(def, def.enum))) {
       // Compared as writes compare it: a default of 1.5 is the member "1.50" of a decimal.
       p.add(`${at}.default`, `${at}.default ${shown(d)} is not one of the enum values`);
     } else {

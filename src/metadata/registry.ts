@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/database.js';
 import { jsonOfText } from '../db/exact-json.js';
 import { quoteIdent } from '../db/quote.js';
+import { enumKeys } from '../types/coerce.js';
 import { sqlType } from '../types/sql-types.js';
 import { parseEntityDefinition } from './entity-definition.js';
 import { parseRelationDefinition } from './relation-definition.js';
@@ -25,6 +26,8 @@ export interface FieldMeta extends FieldDef {
    * §Auto-migration), and a keyset order must still place them.
    */
   readonly notNull: boolean;
+  /** The value keys of the `enum` members (types/coerce.ts enumKeys), for the membership check of every write. */
+  readonly enumKeys?: ReadonlySet<string>;
 }
 
 export interface RelationMeta {
@@ -112,6 +115,7 @@ function compileEntity(def: EntityDef, notNullColumns: ReadonlySet<string>): Ent
     col: quoteIdent(f.name),
     cast: sqlType(f),
     notNull: notNullColumns.has(f.name),
+    ...(f.enum && { enumKeys: enumKeys(f, f.enum) }),
   }));
   const fields = new Map(fieldList.map((f) => [f.name, f]));
   const declared = fieldList.map((f) => f.col);

@@ -133,16 +133,6 @@ function decimalValue(d: PlainDecimal): number | ExactNumber {
 /** Below it a double loses digits (subnormal) or becomes 0. */
 const MIN_NORMAL_DOUBLE = 2.2250738585072014e-308;
 
-/**
- * The digits of an exact JSON number that is an integer however it is written (1e18, 9007199254740994.0), as
- * a JSON integer number is an integer; other text is returned as it is, for the caller's integer test to refuse.
- */
-function integerDigits(text: string): string {
-  if (INT_RE.test(text)) return text;
-  const d = plainDecimal(text);
-  return d !== undefined && d.frac === '' ? `${d.negative ? '-' : ''}${d.int || '0'}` : text;
-}
-
 /** A decimal from a JSON number (exact or not) or a numeric string; undefined when it is neither or absurdly long. */
 function parseDecimal(value: unknown): PlainDecimal | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? plainDecimal(String(value)) : undefined;
@@ -173,7 +163,7 @@ export function coerceInput(field: TypedField, value: unknown): Coerced {
     case 'bigint': {
       // A JSON number beyond 2^53 from a body is an ExactNumber (its digits); a plain one was computed, so rounded.
       if (typeof value === 'number') return Number.isSafeInteger(value) ? ok(value) : FAIL;
-      const text = value instanceof ExactNumber ? integerDigits(value.digits) : typeof value === 'string' ? value.trim() : undefined;
+      const text = value instanceof ExactNumber ? value.digits : typeof value === 'string' ? value.trim() : undefined;
       if (text !== undefined && INT_RE.test(text)) {
         const b = BigInt(text);
         return b >= INT8_MIN && b <= INT8_MAX ? ok(int8Value(b.toString())) : FAIL;
@@ -266,14 +256,13 @@ export function enumKeys(field: TypedField, members: readonly string[]): Readonl
 
 /**
  * Whether a coerced value is a member of an `enum` (metadata.md: the value, stringified, is one of the list): as
- * its text, or as the same value of the field's type, so that a member sent back as listed ("1.50" of a decimal,
- * an upper-case UUID) is not refused for the form coercion gave it. `keys` (enumKeys) is asked only when the
- * text is not listed.
+ * its text, or as the same value of the field's type (`keys`, from enumKeys), so that a member sent back as
+ * listed ("1.50" of a decimal, an upper-case UUID) is not refused for the form coercion gave it.
  */
-export function isEnumMember(field: TypedField, members: readonly string[], value: unknown, keys = () => enumKeys(field, members)): boolean {
+export function isEnumMember(field: TypedField, members: readonly string[], value: unknown, keys: ReadonlySet<string>): boolean {
   if (members.includes(String(value))) return true;
   const key = valueKey(field, value);
-  return key !== undefined && keys().has(key);
+  return key !== undefined && keys.has(key);
 }
 
 /** Coerces one filter value from a query string (spec: rest-api.md §List value coercion). */
