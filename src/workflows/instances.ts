@@ -108,14 +108,26 @@ export async function upgradedInstance(db: Queryable, row: InstanceRow): Promise
   return read;
 }
 
-export async function findInstance(db: Queryable, id: string): Promise<InstanceRow | undefined> {
+async function instanceRow(db: Queryable, id: string): Promise<InstanceRow | undefined> {
   if (!UUID_RE.test(id)) return undefined;
   const rows = await db.query<InstanceRow>(`SELECT ${INSTANCE_COLUMNS} FROM _workflow_instances WHERE id = $1`, [id]);
-  return rows[0] && upgradedInstance(db, rows[0]);
+  return rows[0];
 }
 
-export async function loadInstance(db: Queryable, id: string): Promise<InstanceRow> {
-  const row = await findInstance(db, id);
+/** An instance as it reads; a read writes nothing, whatever form the legacy server stored it in. */
+export async function findInstance(db: Queryable, id: string): Promise<InstanceRow | undefined> {
+  const row = await instanceRow(db, id);
+  return row && storedInstance(row);
+}
+
+/** An instance about to be moved on (decided, noted), stored back as values first where it holds JSON text. */
+export async function findMovableInstance(db: Queryable, id: string): Promise<InstanceRow | undefined> {
+  const row = await instanceRow(db, id);
+  return row && upgradedInstance(db, row);
+}
+
+export async function loadInstance(db: Queryable, id: string, find = findInstance): Promise<InstanceRow> {
+  const row = await find(db, id);
   if (!row) throw notFound(`Workflow instance not found: ${id}`);
   return row;
 }

@@ -10,6 +10,7 @@ import { parseDuration } from './duration.js';
 import {
   INSTANCE_COLUMNS,
   findInstance,
+  findMovableInstance,
   instanceView,
   json,
   loadInstance,
@@ -107,7 +108,7 @@ async function noteSkipped(app: EngineApp, source: string | undefined, workflow:
     running.history.push(entry);
     return;
   }
-  const stored = await findInstance(app.db, source);
+  const stored = await findMovableInstance(app.db, source);
   if (!stored) return;
   entry.step = stored.current_step ?? '';
   await app.db.query(`UPDATE _workflow_instances SET history = history || $2::jsonb WHERE id = $1`, [source, json([entry])]);
@@ -355,7 +356,7 @@ const movedSince = (history: readonly HistoryEntry[], seen: number): boolean => 
 export async function decide(app: EngineApp, caller: Caller, id: string, decision: 'approved' | 'rejected'): Promise<WorkflowInstance> {
   let seen: number | undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const row = await loadInstance(app.db, id);
+    const row = await loadInstance(app.db, id, findMovableInstance);
     if (row.status !== 'running') throw invalid(`workflow instance is not running (status: ${row.status})`);
     // A request that lost the race for a step must not decide the next one (a double-submitted approval
     // would otherwise approve two steps); only a skipped-start note appended meanwhile warrants another try.

@@ -690,6 +690,15 @@ describe('workflow instances a legacy server stored with JSON text', () => {
       'workflow_name',
     ]);
     expect((await s.client.get(`${path}/${toApprove.id}`, { token: app.token })).body.data).toEqual(toApprove);
+    // A read writes nothing: the instance is stored back as values only when it is moved on.
+    const storedKinds = async (id: string) =>
+      (
+        await runtime.db.query<{ kinds: string }>(
+          `SELECT concat_ws(',', jsonb_typeof(context), jsonb_typeof(history), jsonb_typeof(trigger)) AS kinds FROM _workflow_instances WHERE id = $1`,
+          [id],
+        )
+      )[0]!.kinds;
+    expect(await storedKinds(toApprove.id)).toBe('string,string,string');
 
     const approved = await s.client.post(`${path}/${toApprove.id}/approve`, { token: app.token });
     expect(approved.status, JSON.stringify(approved.body)).toBe(200);
@@ -700,6 +709,7 @@ describe('workflow instances a legacy server stored with JSON text', () => {
       ['done', 'completed'],
     ]);
     expect((await rec('get', `claim/${approvedId}`)).body.data.approved).toBe(true);
+    expect(await storedKinds(toApprove.id)).toBe('object,array,object');
 
     const toTimeOut = byRecord(timedOutId);
     await runtime.db.query(`UPDATE _workflow_instances SET current_step_deadline = NOW() - interval '1 minute' WHERE id = $1`, [toTimeOut.id]);
