@@ -25,6 +25,11 @@ interface UserRow {
 }
 
 /** The second (an `iat`) through which the user's access tokens are revoked; undefined when none are. */
+/** How long a refresh token outlives its expiry (for the "expired" answer) before a login clears it. */
+const EXPIRED_KEPT_DAYS = 30;
+/** Long-expired tokens one login clears at most. */
+const PURGE_BATCH = 100;
+
 const revokedSecond = (user: UserRow): number | undefined => (user.revoked_at ? Math.floor(user.revoked_at.getTime() / 1000) : undefined);
 
 /** What issue() checks the user row still holds before storing a refresh token. */
@@ -144,8 +149,14 @@ export class SessionService {
     }
     const refresh = randomUUID();
     // created_at on this process's clock, the one revocations are stamped with (users.ts).
+    // The same statement clears a few tokens long past their expiry: a session abandoned without logout would
+    // otherwise stay forever, and a login per batch keeps the table to about the live sessions. They are kept
+    // for a while after expiry first, so that their refresh still answers "Refresh token expired".
     const stored = await this.db.query(
-      `INSERT INTO ${this.tokens} (user_id, token, expires_at, created_at)
+      `WITH purged AS (DELETE FROM ${this.tokens} WHERE id IN (
+         SELECT id FROM ${this.tokens} WHERE expires_at < NOW() - make_interval(days => ${EXPIRED_KEPT_DAYS})
+          LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED))
+       INSERT INTO ${this.tokens} (user_id, token, expires_at, created_at)
        SELECT id, $2::uuid, NOW() + make_interval(secs => $3), $4::timestamptz FROM ${this.users}
         WHERE id = $1 AND ($5::text IS NULL OR (password_hash = $5::text AND active IS DISTINCT FROM false)) FOR SHARE
        RETURNING user_id`,

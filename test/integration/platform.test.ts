@@ -112,6 +112,19 @@ describe('platform auth', () => {
     expect(rows).toHaveLength(0);
   });
 
+  it('a login clears refresh tokens a month past their expiry; recently expired ones still answer "expired"', async () => {
+    const db = s.rocket.services.platform.db;
+    const token = async () => (await login({ email: 'platform@localhost', password: 'changeme' })).body.data.refresh_token as string;
+    const [old, recent] = [await token(), await token()];
+    await db.query(`UPDATE _platform_refresh_tokens SET expires_at = NOW() - interval '31 days' WHERE token = $1`, [old]);
+    await db.query(`UPDATE _platform_refresh_tokens SET expires_at = NOW() - interval '29 days' WHERE token = $1`, [recent]);
+    await token();
+    const kept = await db.query<{ token: string }>('SELECT token::text FROM _platform_refresh_tokens WHERE token = ANY($1::uuid[])', [[old, recent]]);
+    expect(kept.map((r) => r.token)).toEqual([recent]);
+    const res = await s.client.post('/api/_platform/auth/refresh', { body: { refresh_token: recent } });
+    expect([res.status, res.body.error.message]).toEqual([401, 'Refresh token expired']);
+  });
+
   it('logout kills the refresh token and tolerates unknown ones', async () => {
     const first = await login({ email: 'platform@localhost', password: 'changeme' });
     const refresh = first.body.data.refresh_token;
