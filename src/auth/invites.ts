@@ -39,7 +39,7 @@ export interface AcceptedInvite extends TokenPair {
  */
 export interface InviteRecorder {
   created?(tx: Queryable, invite: CreatedInvite): Promise<void>;
-  accepted?(tx: Queryable, user: AcceptedInvite['user'], invite: { before: InviteView; after: InviteView }): Promise<void>;
+  accepted?(tx: Queryable, user: AcceptedInvite['user'] & { active: boolean }, invite: { before: InviteView; after: InviteView }): Promise<void>;
 }
 
 /** Accepting needs the users context plus the app's session issuer. */
@@ -135,11 +135,12 @@ export async function acceptInvite(
   const hash = await hashPassword(password);
   const user = await app.db.transaction(async (tx) => {
     const invite = await inviteState(tx, token, true);
-    let rows: Array<{ id: string; email: string; roles: string[] }>;
+    // The user as an admin's create records it (users.ts), `active` included.
+    let rows: Array<{ id: string; email: string; roles: string[]; active: boolean }>;
     try {
       rows = await tx.query(
         `INSERT INTO _users (email, password_hash, roles, active) VALUES ($1, $2, $3::text[], true)
-         RETURNING id, email, COALESCE(roles, '{}') AS roles`,
+         RETURNING id, email, COALESCE(roles, '{}') AS roles, active`,
         [invite.email, hash, invite.roles],
       );
     } catch (err) {

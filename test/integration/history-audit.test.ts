@@ -194,6 +194,8 @@ describe('metadata audit', () => {
     expect(accepted.status).toBe(201);
     const [joined] = await auditOf('_users', accepted.body.data.user.id);
     expect(joined).toMatchObject({ action: 'create', actor: { kind: 'user', id: accepted.body.data.user.id, email: 'invitee@example.com' } });
+    // The same definition as a user an admin creates.
+    expect(joined.changes.definition).toEqual({ from: null, to: { ...accepted.body.data.user, active: true } });
 
     const imported = await call('post', '/_admin/import', {
       version: 1,
