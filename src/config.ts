@@ -37,6 +37,8 @@ export interface Config {
   webhookDenyPrivateNetworks: boolean;
   /** Server processes `rocket start` runs (node:cluster); `auto` = one per CPU. */
   workers: string;
+  /** Web origins whose browser pages may call the API (CORS); `*` for any; empty: same origin only. */
+  corsOrigins: string[];
   /** `count=estimated` returns the planner's estimate from this many matching rows on. */
   countEstimateThreshold: number;
   // --- operations (operations.md) ---
@@ -89,6 +91,30 @@ const envAllowlist = z
       .filter((s) => s !== ''),
   )
   .refine((list) => list.every((s) => ENV_PATTERN.test(s)), 'must be a comma-separated list of variable names or PREFIX_* patterns');
+
+/** A web origin as browsers send it in `Origin`: scheme, host and port only (`https://app.example.com`). */
+const isOrigin = (s: string): boolean => {
+  try {
+    const url = new URL(s);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === s;
+  } catch {
+    return false;
+  }
+};
+
+const corsOrigins = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+  )
+  .refine(
+    (list) => (list.length === 1 && list[0] === '*') || list.every(isOrigin),
+    'must be * or a comma-separated list of origins such as https://app.example.com (scheme, host and port, no path)',
+  );
 
 /**
  * The server is read from the URL with WHATWG URL and its parts percent-decoded (db/server.ts), so a URL that
@@ -165,6 +191,7 @@ const schema = z.object({
   ROCKET_STORAGE_PATH: z.string().min(1).default('./uploads'),
   ROCKET_MAX_FILE_SIZE: int(1, Number.MAX_SAFE_INTEGER).default(10 * 1024 * 1024),
   ROCKET_WEBHOOK_ENV_ALLOWLIST: envAllowlist,
+  ROCKET_CORS_ORIGINS: corsOrigins,
   ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS: bool(false),
   ROCKET_WORKERS: z
     .string()
@@ -206,6 +233,7 @@ const YAML_KEYS: Record<string, keyof z.input<typeof schema>> = {
   storage_path: 'ROCKET_STORAGE_PATH',
   max_file_size: 'ROCKET_MAX_FILE_SIZE',
   webhook_env_allowlist: 'ROCKET_WEBHOOK_ENV_ALLOWLIST',
+  cors_origins: 'ROCKET_CORS_ORIGINS',
   webhook_deny_private_networks: 'ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS',
   workers: 'ROCKET_WORKERS',
   count_estimate_threshold: 'ROCKET_COUNT_ESTIMATE_THRESHOLD',
@@ -253,7 +281,7 @@ const LEGACY_KEYS: Record<string, keyof z.input<typeof schema>> = {
 const DATABASE_PARTS = ['host', 'port', 'user', 'password', 'name'] as const;
 const LEGACY_UNUSED_KEY = 'jwt_secret';
 
-/** A scalar as the environment would carry it; a list (webhook_env_allowlist) as its comma-separated form. */
+/** A scalar as the environment would carry it; a list (webhook_env_allowlist, cors_origins) as its comma-separated form. */
 function settingText(value: unknown): string {
   if (Array.isArray(value)) return value.map(String).join(',');
   return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
@@ -363,6 +391,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookEnvAllowlist: c.ROCKET_WEBHOOK_ENV_ALLOWLIST,
     webhookDenyPrivateNetworks: c.ROCKET_WEBHOOK_DENY_PRIVATE_NETWORKS,
     workers: c.ROCKET_WORKERS,
+    corsOrigins: c.ROCKET_CORS_ORIGINS,
     countEstimateThreshold: c.ROCKET_COUNT_ESTIMATE_THRESHOLD,
     poolIdleSeconds: c.ROCKET_POOL_IDLE_SECONDS,
     dbWaitMs: c.ROCKET_DB_WAIT_MS,

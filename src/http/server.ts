@@ -1,3 +1,4 @@
+import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { ValidatorFactory } from '@fastify/ajv-compiler';
 import type { SerializerFactory } from '@fastify/fast-json-stringify-compiler';
@@ -110,6 +111,18 @@ export async function buildHttp(
   app.decorateRequest('rocketApp', undefined);
   app.decorateRequest('caller', undefined);
 
+  // Browser pages of other origins calling the API (spec silent; off unless configured). Tokens travel in the
+  // Authorization header, never in cookies, so no credentials mode. A preflight is never refused: an error here
+  // would be the plugin's own plain-text answer, not the envelope, and a browser reads none of it anyway.
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.corsOrigins[0] === '*' ? '*' : config.corsOrigins,
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'],
+      exposedHeaders: ['Content-Disposition', 'Retry-After'],
+      maxAge: 600,
+      strictPreflight: false,
+    });
+  }
   if (ops) operationsRoutes(app, ops);
   app.get('/health', async () => ({ status: 'ok' }));
   for (const [prefix, area] of areas) await app.register(area, { prefix, services });

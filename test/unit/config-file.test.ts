@@ -28,3 +28,19 @@ describe('rocket.yaml', () => {
     expect(() => loadConfig({ ROCKET_CONFIG: join(dir, 'absent.yaml') })).toThrow(ConfigError);
   });
 });
+
+describe('cors_origins', () => {
+  const none = () => file('empty.yaml', '');
+  it('takes * or a list of origins, from the environment or as a YAML list', () => {
+    expect(loadConfig({ ROCKET_CONFIG: none(), ROCKET_CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
+    const path = file('cors.yaml', 'cors_origins:\n  - https://app.example.com\n  - http://localhost:5173\n');
+    expect(loadConfig({ ROCKET_CONFIG: path }).corsOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    expect(loadConfig({ ROCKET_CONFIG: none() }).corsOrigins).toEqual([]);
+  });
+
+  it('refuses what is not an origin, naming the setting', () => {
+    for (const bad of ['https://app.example.com/', 'https://app.example.com/path', 'app.example.com', 'ftp://x.example', '*,https://a.example']) {
+      expect(() => loadConfig({ ROCKET_CONFIG: none(), ROCKET_CORS_ORIGINS: bad })).toThrow(/invalid setting ROCKET_CORS_ORIGINS: must be \*/);
+    }
+  });
+});

@@ -57,6 +57,8 @@ export const realtimeArea: Area = async (app, { services }) => {
     // `last_event_id=` stands in for the header when a page reconnects with a new ticket (a new EventSource sends none).
     const header = req.headers['last-event-id'] ?? req.query.last_event_id;
     const lastEventId = Array.isArray(header) ? String(header[header.length - 1]) : header === undefined ? undefined : String(header);
+    // The stream writes its own status line: headers hooks set on the reply (CORS) go to the raw response first.
+    for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value);
     reply.hijack();
     req.raw.socket.setKeepAlive(true);
     req.raw.socket.setNoDelay(true);
