@@ -66,7 +66,7 @@ const pkFieldType = (e: EntityDef) => e.fields.find((f) => f.name === e.primary_
  * Every relation of the entity must still hold against its new definition (a key type changed with a new table):
  * the registry would otherwise drop it at the reload, or keep a join table whose key column no longer fits.
  */
-function checkRelationsStillParse(app: AdminApp, relations: Iterable<RelationDef>, before: EntityDef, def: EntityDef): void {
+function checkRelationsStillParse(app: AdminApp, relations: Iterable<RelationDef>, before: EntityDef | undefined, def: EntityDef): void {
   const entities = app.registry.entityDefs();
   entities.set(def.name, def);
   for (const rel of relations) {
@@ -77,7 +77,7 @@ function checkRelationsStillParse(app: AdminApp, relations: Iterable<RelationDef
       if (!(err instanceof RocketError) || err.status >= 500) throw err;
       throw validationFailed(`relation ${rel.name} would no longer be valid: ${err.message}`);
     }
-    if (rel.type === 'many_to_many' && pkFieldType(before) !== pkFieldType(def)) {
+    if (rel.type === 'many_to_many' && before && pkFieldType(before) !== pkFieldType(def)) {
       throw validationFailed(`primary key type of ${def.name} is used by the join table of relation ${rel.name} and cannot change`);
     }
   }
@@ -245,17 +245,31 @@ export async function createEntity(app: AdminApp, body: unknown, audit: Audit = 
   return def;
 }
 
+/**
+ * The stored definition of an entity row as the registry reads it, or undefined when it no longer parses (JSON
+ * text the legacy server left unreadable, a definition since refused): the registry skips such a row, and a
+ * PUT replaces it like a definition saved for the first time over the table the row names.
+ */
+function storedEntityDef(row: EntityRow): EntityDef | undefined {
+  try {
+    return parseEntityDefinition(storedDefinition(row.definition), row.name, true);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function updateEntity(app: AdminApp, name: string, body: unknown, audit: Audit = NO_AUDIT): Promise<EntityDef> {
   const before = await getEntity(app, name);
+  const previous = storedEntityDef(before);
   const def = parseEntityDefinition(objectPayload(body), name);
   const known = [...app.registry.relations.values()].map((r) => r.def);
   checkRelationsStillValid(known, def);
-  checkKeepsTable(before.definition, def);
+  if (previous) checkKeepsTable(previous, def);
   checkRulesStillValid(app, def);
   const holder = [...app.registry.entities.values()].find((e) => e.def.table === def.table && e.name !== name);
   if (holder) throw conflict(`Table ${def.table} is already used by entity ${holder.name}`);
   await checkNoRelationNamed(app, def);
-  checkRelationsStillParse(app, known, before.definition, def);
+  checkRelationsStillParse(app, known, previous, def);
   await saveEntity(app, def, async (tx) => {
     const clash = await tx.query<{ name: string }>('SELECT name FROM _entities WHERE table_name = $1 AND name <> $2', [def.table, name]);
     if (clash[0]) throw conflict(`Table ${def.table} is already used by entity ${clash[0].name}`);
@@ -265,7 +279,7 @@ export async function updateEntity(app: AdminApp, name: string, body: unknown, a
     );
     // Deleted by a concurrent request since it was read: nothing to migrate (no stray table or index).
     if (updated.length === 0) throw notFound(`Entity not found: ${name}`);
-    if (before.definition.soft_delete && !def.soft_delete && def.table === before.definition.table) {
+    if (previous?.soft_delete && !def.soft_delete && def.table === previous.table) {
       // Without soft delete every row is live again: rows deleted earlier would come back.
       if (await holdsSoftDeletedRows(tx, def.table)) {
         throw validationFailed(`soft_delete cannot be turned off while ${def.table} holds soft-deleted rows: they would come back`);
@@ -273,10 +287,11 @@ export async function updateEntity(app: AdminApp, name: string, body: unknown, a
     }
     // Checked again against the relations and field rules stored now: one saved since the snapshot must hold too.
     await checkStoredFieldRules(tx, def);
-    const relations = await storedRelationsOf(app, tx, before.definition);
+    // Without a readable previous definition its relations are read against the new one, which makes them live.
+    const relations = await storedRelationsOf(app, tx, previous ?? def);
     checkRelationsStillValid(relations, def);
-    checkRelationsStillParse(app, relations, before.definition, def);
-    await migrateEntity(tx, def, before.definition);
+    checkRelationsStillParse(app, relations, previous, def);
+    await migrateEntity(tx, def, previous);
     // Relations keep their DDL (FK indexes, one_to_one uniqueness) on a new table too.
     const entities = app.registry.entityDefs();
     for (const rel of relations) {
