@@ -81,16 +81,22 @@ const int = (min: number, max: number) => {
 
 const ENV_PATTERN = /^(\*|[A-Za-z_][A-Za-z0-9_]*\*?)$/;
 
-const envAllowlist = z
-  .string()
-  .default('')
-  .transform((v) =>
-    v
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== ''),
-  )
-  .refine((list) => list.every((s) => ENV_PATTERN.test(s)), 'must be a comma-separated list of variable names or PREFIX_* patterns');
+/** A comma-separated setting as its non-empty, trimmed items. */
+const commaList = () =>
+  z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    );
+
+const envAllowlist = commaList().refine(
+  (list) => list.every((s) => ENV_PATTERN.test(s)),
+  'must be a comma-separated list of variable names or PREFIX_* patterns',
+);
 
 /** A web origin as browsers send it in `Origin`: scheme, host and port only (`https://app.example.com`). */
 const isOrigin = (s: string): boolean => {
@@ -102,19 +108,10 @@ const isOrigin = (s: string): boolean => {
   }
 };
 
-const corsOrigins = z
-  .string()
-  .default('')
-  .transform((v) =>
-    v
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== ''),
-  )
-  .refine(
-    (list) => (list.length === 1 && list[0] === '*') || list.every(isOrigin),
-    'must be * or a comma-separated list of origins such as https://app.example.com (scheme, host and port, no path)',
-  );
+const corsOrigins = commaList().refine(
+  (list) => (list.length === 1 && list[0] === '*') || list.every(isOrigin),
+  'must be * or a comma-separated list of origins such as https://app.example.com (scheme, host and port, no path)',
+);
 
 /**
  * The server is read from the URL with WHATWG URL and its parts percent-decoded (db/server.ts), so a URL that
