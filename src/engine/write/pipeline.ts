@@ -93,6 +93,13 @@ async function planNested(sc: StageContext, n: NestedPlan, parentPk: unknown, pa
   if (n.mode === 'replace') n.removed = current.filter((r) => !mentioned.has(String(r[pkName])));
   for (const row of n.rows) if (row.op === 'update') checkNotCleared(row, sc.details);
   n.rows = n.rows.filter((r) => r.op !== 'ignore');
+  // An inserted child is written with its parent's key (rest-api.md §Nested writes), so its rules and machine see
+  // that key in `record` as in a top-level write (rules.md); only a parent key the database generates on INSERT is
+  // unknown while the tree is checked.
+  if (parentPk !== undefined && parentPk !== null) {
+    const fk = n.relation.def.target_key!;
+    for (const row of n.rows) if (row.op === 'insert') row.record[fk] = parentPk;
+  }
 }
 
 /**
@@ -119,7 +126,9 @@ async function prepareTree(sc: StageContext, top: RowPlan): Promise<void> {
   const queue: RowPlan[] = [top];
   while (queue.length) {
     const row = queue.shift()!;
-    const pk = row.op === 'insert' ? undefined : row.current?.[row.entity.pk.name];
+    // A new row's key is known before its INSERT only when the client chose it.
+    const pk =
+      row.op === 'insert' ? (row.entity.def.primary_key.generated ? undefined : row.values[row.entity.pk.name]) : row.current?.[row.entity.pk.name];
     for (const n of row.nested) {
       await planNested(sc, n, pk, row.op === 'insert');
       queue.push(...n.rows);
