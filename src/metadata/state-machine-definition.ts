@@ -41,9 +41,13 @@ function stringList(v: unknown, what: string): string[] {
   return v as string[];
 }
 
-/** `from` is a state name or an array of them; the message says so (clients send `""` from empty forms). */
+/**
+ * `from` is a state name or an array of them. `""` is a state too: the one of a record whose field is null
+ * (state-machines.md: "a stored null state is `""`"), so a transition from it lets such records enter the machine.
+ */
 function fromStates(v: unknown, what: string): string[] {
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) {
+  if (typeof v === 'string') return [v];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) {
     throw invalid(`${what} must be a state name or an array of state names`);
   }
   return v as string[];
@@ -116,7 +120,7 @@ export function parseStateMachine(body: Record<string, unknown>, registry: Regis
   const transitions: Transition[] = def.transitions.map((raw, i) => {
     const at = `transitions[${i}]`;
     if (!isObject(raw)) throw invalid(`${at} must be an object`);
-    const fromList = typeof raw.from === 'string' && raw.from !== '' ? [raw.from] : fromStates(raw.from, `${at}.from`);
+    const fromList = fromStates(raw.from, `${at}.from`);
     if (fromList.length === 0) throw invalid(`${at}.from must name at least one state`);
     if (typeof raw.to !== 'string' || raw.to === '') throw invalid(`${at}.to is required`);
     const t: Transition = { from: fromList.length === 1 ? fromList[0]! : fromList, to: raw.to };

@@ -175,8 +175,8 @@ describe('field rules are checked when written', () => {
 });
 
 describe('state machine transitions', () => {
-  it('say what "from" accepts when it is empty', async () => {
-    for (const from of ['', 3, [], ['']]) {
+  it('say what "from" accepts when it is no state name', async () => {
+    for (const from of [3, [], [3], null]) {
       const res = await admin('post', 'state-machines', {
         entity: 'member',
         field: 'state',
@@ -185,13 +185,30 @@ describe('state machine transitions', () => {
       expect(res.status).toBe(422);
       expect(res.body.error.message).toMatch(/transitions\[0\]\.from (must be a state name or an array of state names|must name at least one state)/);
     }
-    const one = await admin('post', 'state-machines', {
+  });
+
+  it('take "" as the state of a record whose field is null, so such records can enter the machine', async () => {
+    const machine = await admin('post', 'state-machines', {
       entity: 'member',
       field: 'state',
-      definition: { initial: 'new', transitions: [{ from: 'new', to: 'done' }] },
+      definition: {
+        transitions: [
+          { from: [''], to: 'new' },
+          { from: ['', 'new'], to: 'done' },
+        ],
+      },
     });
-    expect(one.status).toBe(201);
-    expect((await admin('delete', `state-machines/${one.body.data.id}`)).status).toBe(200);
+    expect(machine.status, JSON.stringify(machine.body)).toBe(201);
+    expect(machine.body.data.definition.transitions.map((t: { from: unknown }) => t.from)).toEqual(['', ['', 'new']]);
+    const created = await rec('post', 'member', { nick: 'stateless' });
+    expect(created.status).toBe(201);
+    expect(created.body.data.state).toBeNull();
+    const entered = await rec('put', `member/${created.body.data.id}`, { state: 'new' });
+    expect([entered.status, entered.body.data?.state]).toEqual([200, 'new']);
+    const back = await rec('put', `member/${created.body.data.id}`, { state: 'other' });
+    expect(back.status).toBe(422);
+    expect(back.body.error.details[0]).toMatchObject({ field: 'state', rule: 'state_machine', message: "Invalid transition from 'new' to 'other'" });
+    expect((await admin('delete', `state-machines/${machine.body.data.id}`)).status).toBe(200);
   });
 });
 

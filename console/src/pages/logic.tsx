@@ -465,13 +465,14 @@ function actionSummary(a: SmAction): string {
 
 export function machineDiagram(sm: { initial?: string; transitions: SmTransition[] }) {
   const states: string[] = [];
-  const add = (s: string) => s && !states.includes(s) && states.push(s);
+  const add = (s: string) => !states.includes(s) && states.push(s);
   if (sm.initial) add(sm.initial);
   for (const t of sm.transitions) {
     for (const f of Array.isArray(t.from) ? t.from : [t.from]) add(f);
     add(t.to);
   }
-  const nodes: FlowNode[] = states.map((s) => ({ id: s, label: s, kind: s === sm.initial ? 'start' : 'normal' }));
+  // "" is the state of a record whose field is null (a transition from it lets such records in).
+  const nodes: FlowNode[] = states.map((s) => ({ id: s, label: s === '' ? '(no state)' : s, kind: s === sm.initial ? 'start' : 'normal' }));
   const edges: FlowEdge[] = sm.transitions.flatMap((t) =>
     (Array.isArray(t.from) ? t.from : [t.from]).map((f) => ({
       from: f,
