@@ -447,9 +447,20 @@ async function importSampleData(
     const entity = app.registry.entities.get(name);
     if (!entity) continue;
     const rows = sampleRowsOf(data, name, errors);
+    const pk = entity.def.primary_key;
+    const identity = pk.generated && pk.type !== 'uuid';
+    // Rows with their own keys leave the identity behind them: a later row without one (in this import, or the
+    // next create) would take a key they hold and, as a conflict, be dropped.
+    let identityBehind = false;
     for (const row of rows) {
       const fields = entity.fieldList.filter((f) => Object.hasOwn(row, f.name));
       if (fields.length === 0) continue;
+      const ownKey = identity && (ownValue(row, pk.field) ?? null) !== null;
+      if (identityBehind && !ownKey) {
+        await continueIdentity(app.db, entity.def.table, pk.field);
+        identityBehind = false;
+      }
+      if (ownKey) identityBehind = true;
       const bound = new Params();
       const sql = insertSampleSql(
         entity,
@@ -471,11 +482,7 @@ async function importSampleData(
         errors.push(`Record ${name}: ${reason(err)}`);
       }
     }
-    const pk = entity.def.primary_key;
-    if (pk.generated && pk.type !== 'uuid' && rows.some((r) => (ownValue(r, pk.field) ?? null) !== null)) {
-      // Rows with their own keys leave the identity behind them: the next create would take a key they hold.
-      await continueIdentity(app.db, entity.def.table, pk.field);
-    }
+    if (identityBehind) await continueIdentity(app.db, entity.def.table, pk.field);
   }
   for (const [table, keys] of joinTables) {
     for (const row of sampleRowsOf(data, table, errors)) {
