@@ -1,4 +1,3 @@
-import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { ValidatorFactory } from '@fastify/ajv-compiler';
 import type { SerializerFactory } from '@fastify/fast-json-stringify-compiler';
@@ -115,6 +114,8 @@ export async function buildHttp(
   // Authorization header, never in cookies, so no credentials mode. A preflight is never refused: an error here
   // would be the plugin's own plain-text answer, not the envelope, and a browser reads none of it anyway.
   if (config.corsOrigins.length > 0) {
+    // Loaded only when configured, like the other optional parts.
+    const { default: cors } = await import('@fastify/cors');
     await app.register(cors, {
       origin: config.corsOrigins[0] === '*' ? '*' : config.corsOrigins,
       methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'],
