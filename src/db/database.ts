@@ -3,6 +3,7 @@ import { serviceUnavailable } from '../errors.js';
 import { type ExactNumber, int8Value, numericValue } from './exact-number.js';
 import { mapPgError, RETRY_AFTER_SECONDS } from './pg-errors.js';
 import { parseExactJson } from './exact-json.js';
+import { StoredTimestamp } from './stored-timestamp.js';
 
 /** A value that may be bound as a query parameter. */
 export type SqlParam = string | number | boolean | null | Date | readonly string[] | readonly number[] | readonly (string | number | null)[];
@@ -63,6 +64,8 @@ function pgTimestampToIso(text: string): string {
 }
 
 const digit = (s: string, i: number) => s.charCodeAt(i) - 48;
+/** '000' … '999'. */
+const MS_TEXT = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
 
 /**
  * A timestamp as PostgreSQL writes it. The common case — 'YYYY-MM-DD HH:MM:SS[.ffffff]+00'
@@ -82,7 +85,8 @@ function parseTimestamp(text: string): Date {
         if (n > 24) ms += digit(text, 21) * 10;
         if (n > 25) ms += digit(text, 22);
       }
-      return new Date(
+      const iso = `${text.slice(0, 10)}T${text.slice(11, 19)}.${MS_TEXT[ms]}Z`;
+      return new StoredTimestamp(
         Date.UTC(
           year,
           digit(text, 5) * 10 + digit(text, 6) - 1,
@@ -92,6 +96,7 @@ function parseTimestamp(text: string): Date {
           digit(text, 17) * 10 + digit(text, 18),
           ms,
         ),
+        iso,
       );
     }
   }
