@@ -96,11 +96,12 @@ export function ErrorBox(props: { error: unknown; details?: Detail[] }) {
   );
 }
 
-export function Spinner(props: { label?: string }) {
+export function Spinner(props: { label?: string; inline?: boolean }) {
+  const Tag = props.inline ? 'span' : 'div';
   return (
-    <div class="spinner" role="status" aria-live="polite">
+    <Tag class={props.inline ? 'spinner inline' : 'spinner'} role="status" aria-live="polite">
       <span class="spin" aria-hidden="true" /> {props.label ?? 'Loading…'}
-    </div>
+    </Tag>
   );
 }
 
@@ -112,26 +113,30 @@ export function useAsync<T>(
   data: T | undefined;
   error: unknown;
   loading: boolean;
+  /** Still loading after about 300 ms: time to show progress (spec/console.md, Errors and feedback). */
+  slow: boolean;
   reload: () => void;
   setData: (d: T) => void;
 } {
-  const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean }>({ loading: true });
+  const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean; slow?: boolean }>({ loading: true });
   const [tick, setTick] = useState(0);
   useEffect(() => {
     let live = true;
-    setState((s) => ({ ...s, loading: true }));
+    setState((s) => ({ ...s, loading: true, slow: false }));
+    const t = setTimeout(() => live && setState((s) => (s.loading ? { ...s, slow: true } : s)), 300);
     fn().then(
       (data) => live && setState({ data, loading: false }),
       (error) => live && setState({ error, loading: false }),
     );
     return () => {
       live = false;
+      clearTimeout(t);
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   const setData = useCallback((data: T) => setState({ data, loading: false }), []);
-  return { data: state.data, error: state.error, loading: state.loading, reload, setData };
+  return { data: state.data, error: state.error, loading: state.loading, slow: Boolean(state.slow), reload, setData };
 }
 
 /** Runs an action with a busy flag (progress shows after 300 ms) and its error kept for display. */
@@ -301,7 +306,7 @@ export function NotFound(props: { inside?: boolean }) {
  * A destructive button inside a dialog that asks first, in place (spec: destructive actions ask
  * first): a second modal on top of the first would trap focus twice.
  */
-export function ConfirmButton(props: { label: string; question: string; busy?: boolean; onConfirm: () => void }) {
+export function ConfirmButton(props: { label: string; question: string; busy?: boolean; slow?: boolean; onConfirm: () => void }) {
   const [asking, setAsking] = useState(false);
   if (!asking) {
     return (
@@ -314,7 +319,7 @@ export function ConfirmButton(props: { label: string; question: string; busy?: b
     <fieldset class="confirm-inline">
       <legend>{props.question}</legend>
       <button type="button" class="danger" disabled={props.busy} onClick={props.onConfirm}>
-        Yes, {props.label.toLowerCase()}
+        {props.slow ? 'Working…' : `Yes, ${props.label.toLowerCase()}`}
       </button>
       <button type="button" class="ghost" onClick={() => setAsking(false)}>
         Keep

@@ -42,7 +42,7 @@ export function AcceptInvitePage() {
         </Field>
         <ErrorBox error={accept.error} />
         <button type="submit" class="primary block" disabled={accept.busy || !token}>
-          Accept invite
+          {accept.slow ? 'Accepting…' : 'Accept invite'}
         </button>
       </form>
     </main>

@@ -214,7 +214,7 @@ function UserForm(props: { user: User | null; onClose: () => void; onSaved: () =
             Cancel
           </button>
           <button type="submit" class="primary" disabled={save.busy}>
-            Save user
+            {save.slow ? 'Saving…' : 'Save user'}
           </button>
         </footer>
       </form>
@@ -301,7 +301,7 @@ function Invites() {
         </Field>
         <div>
           <button type="submit" class="primary" disabled={invite.busy}>
-            Send invite
+            {invite.slow ? 'Sending…' : 'Send invite'}
           </button>
         </div>
       </form>
@@ -572,12 +572,14 @@ function PolicyForm(props: { policy: Permission | { entity: string; action: Acti
           <ErrorBox error={save.error ?? del.error} />
         </div>
         <footer class="dialog-foot">
-          {existing && <ConfirmButton label="Delete policy" question="Delete this policy?" busy={del.busy} onConfirm={() => void del.run()} />}
+          {existing && (
+            <ConfirmButton label="Delete policy" question="Delete this policy?" busy={del.busy} slow={del.slow} onConfirm={() => void del.run()} />
+          )}
           <button type="button" class="ghost" onClick={props.onClose}>
             Cancel
           </button>
           <button type="submit" class="primary" disabled={save.busy}>
-            Save policy
+            {save.slow ? 'Saving…' : 'Save policy'}
           </button>
         </footer>
       </form>

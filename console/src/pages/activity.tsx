@@ -99,7 +99,8 @@ export function ActivityPage() {
           <Field label="Until">{(a) => <input {...a} type="datetime-local" value={until} onInput={other(setUntil)} />}</Field>
         </div>
         <ErrorBox error={log.error} />
-        {!log.data && !log.error && <Spinner />}
+        {/* first load, or other filters / another page on its way while the entries shown are the last ones */}
+        {((!log.data && !log.error) || (log.data && log.slow)) && <Spinner />}
         {log.data && log.data.data.length === 0 && <Empty>No entries match.</Empty>}
         {log.data && log.data.data.length > 0 && <HistoryList entries={log.data.data} showEntity />}
         {total > 25 && (

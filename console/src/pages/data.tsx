@@ -202,6 +202,13 @@ function Browser(props: { e: EntityDef }) {
                 live
               </span>
             )}
+            {/* another page, sort or filter on its way: the rows shown are still the last ones */}
+            {list.data && list.slow && (
+              <>
+                {' '}
+                <Spinner inline label="Loading…" />
+              </>
+            )}
           </>
         }
       >

@@ -45,6 +45,7 @@ export function HistoryTab(props: { entity: string; id: string }) {
           <button type="button" disabled={page * 20 >= total} onClick={() => setPage(page + 1)}>
             Older
           </button>
+          {h.slow && <Spinner inline />}
         </nav>
       )}
     </section>

@@ -177,7 +177,7 @@ function InstanceCard(props: {
       )}
       <div class="row-actions">
         <button type="button" class="primary" disabled={decide.busy} onClick={() => void decide.run('approve')}>
-          Approve
+          {decide.slow ? 'Approving…' : 'Approve'}
         </button>
         <button type="button" class="danger" disabled={decide.busy} onClick={() => setRejecting(true)}>
           Reject

@@ -290,12 +290,12 @@ function RuleForm(props: { rule: Rule | null; onClose: () => void; onSaved: () =
           <ErrorBox error={save.error ?? del.error} />
         </div>
         <footer class="dialog-foot">
-          {r && <ConfirmButton label="Delete rule" question="Delete this rule?" busy={del.busy} onConfirm={() => void del.run()} />}
+          {r && <ConfirmButton label="Delete rule" question="Delete this rule?" busy={del.busy} slow={del.slow} onConfirm={() => void del.run()} />}
           <button type="button" class="ghost" onClick={props.onClose}>
             Cancel
           </button>
           <button type="submit" class="primary" disabled={save.busy}>
-            Save rule
+            {save.slow ? 'Saving…' : 'Save rule'}
           </button>
         </footer>
       </form>
@@ -607,7 +607,7 @@ function MachineForm(props: { sm: StateMachine | null; onClose: () => void; onSa
             Back
           </button>
           <button type="submit" class="primary" disabled={save.busy}>
-            Save state machine
+            {save.slow ? 'Saving…' : 'Save state machine'}
           </button>
         </div>
       </div>
@@ -964,6 +964,7 @@ function WorkflowForm(props: { wf: Workflow | null; onClose: () => void; onSaved
   const w = props.wf;
   const [name, setName] = useState(w?.name ?? '');
   const [active, setActive] = useState(w?.active ?? true);
+  const [deleting, setDeleting] = useState(false);
   const [trigger, setTrigger] = useState(
     JSON.stringify(w?.trigger ?? { type: 'state_change', entity: m.entities[0]?.name ?? '', field: 'status', to: '' }, null, 2),
   );
@@ -1020,11 +1021,16 @@ function WorkflowForm(props: { wf: Workflow | null; onClose: () => void; onSaved
       <div class="section-head">
         <h2>{w ? `Workflow ${w.name}` : 'New workflow'}</h2>
         <div class="row-actions">
+          {w && (
+            <button type="button" class="danger ghost" onClick={() => setDeleting(true)}>
+              Delete
+            </button>
+          )}
           <button type="button" class="ghost" onClick={props.onClose}>
             Back
           </button>
           <button type="submit" class="primary" disabled={save.busy}>
-            Save workflow
+            {save.slow ? 'Saving…' : 'Save workflow'}
           </button>
         </div>
       </div>
@@ -1054,6 +1060,20 @@ function WorkflowForm(props: { wf: Workflow | null; onClose: () => void; onSaved
           {d ? <FlowDiagram nodes={d.nodes} edges={d.edges} title="Workflow diagram" /> : <p class="muted">The steps are not valid JSON.</p>}
         </div>
       </div>
+      {deleting && w && (
+        <ConfirmDialog
+          title="Delete this workflow?"
+          message={`${w.name} and all its instances are deleted, pending approvals included.`}
+          confirmLabel="Delete"
+          onClose={() => setDeleting(false)}
+          onConfirm={async () => {
+            await api.del(`${base}/${w.id}`);
+            toast('Workflow deleted');
+            props.onSaved();
+            return true;
+          }}
+        />
+      )}
     </form>
   );
 }
@@ -1288,6 +1308,7 @@ function WebhookForm(props: { hook: Webhook | null; onClose: () => void; onSaved
               label="Delete webhook"
               question="Delete this webhook and its delivery log?"
               busy={del.busy}
+              slow={del.slow}
               onConfirm={() => void del.run()}
             />
           )}
@@ -1295,7 +1316,7 @@ function WebhookForm(props: { hook: Webhook | null; onClose: () => void; onSaved
             Cancel
           </button>
           <button type="submit" class="primary" disabled={save.busy}>
-            Save webhook
+            {save.slow ? 'Saving…' : 'Save webhook'}
           </button>
         </footer>
       </form>
@@ -1333,7 +1354,10 @@ export function DeliveryLog(props: { webhooks?: Webhook[] }) {
     [status, webhook, entity],
   );
   const [open, setOpen] = useState<WebhookLog | null>(null);
+  // the row whose Retry was pressed: its button shows the progress
+  const [retrying, setRetrying] = useState('');
   const retry = useAction(async (id: string) => {
+    setRetrying(id);
     await api.post(`${appBase(m.app)}/_admin/webhook-logs/${id}/retry`);
     toast('Retry scheduled: the delivery job sends it within about 30 s');
     logs.reload();
@@ -1386,6 +1410,7 @@ export function DeliveryLog(props: { webhooks?: Webhook[] }) {
         </Field>
       </div>
       <ErrorBox error={logs.error ?? retry.error} />
+      {logs.data && logs.slow && <Spinner />}
       {!logs.data ? (
         <Spinner />
       ) : shown.length === 0 ? (
@@ -1424,7 +1449,7 @@ export function DeliveryLog(props: { webhooks?: Webhook[] }) {
                     </button>
                     {(l.status === 'failed' || l.status === 'retrying') && (
                       <button type="button" aria-label={`Retry ${names[k]}`} disabled={retry.busy} onClick={() => void retry.run(l.id)}>
-                        Retry
+                        {retry.slow && retrying === l.id ? 'Retrying…' : 'Retry'}
                       </button>
                     )}
                   </td>
