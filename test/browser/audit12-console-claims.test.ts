@@ -57,11 +57,12 @@ describe('admin console, claim audit (12)', { timeout: 180_000 }, () => {
     const held = new Promise<void>((r) => {
       arrived = r;
     });
+    // fallback, not continue: the harness's own context route (same-origin guard) then answers every request once.
     await page.route(glob, async (route) => {
-      if (!matches(route)) return route.continue();
+      if (!matches(route)) return route.fallback();
       arrived();
       await gate;
-      return route.continue();
+      return route.fallback();
     });
     return { held, release };
   };
