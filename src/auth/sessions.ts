@@ -24,12 +24,12 @@ interface UserRow {
   revoked_at?: Date | null;
 }
 
-/** The second (an `iat`) through which the user's access tokens are revoked; undefined when none are. */
 /** How long a refresh token outlives its expiry (for the "expired" answer) before a login clears it. */
 const EXPIRED_KEPT_DAYS = 30;
 /** Long-expired tokens one login clears at most. */
 const PURGE_BATCH = 100;
 
+/** The second (an `iat`) through which the user's access tokens are revoked; undefined when none are. */
 const revokedSecond = (user: UserRow): number | undefined => (user.revoked_at ? Math.floor(user.revoked_at.getTime() / 1000) : undefined);
 
 /** What issue() checks the user row still holds before storing a refresh token. */
