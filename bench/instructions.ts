@@ -9,7 +9,7 @@
  * PostgreSQL's own work is not counted.
  *
  *   DATABASE_URL=postgres://… node --import tsx bench/instructions.ts [--rocket <main.js>] [--scenarios S1,S2,S3,S4,S5]
- *     [--warmup 2000] [--requests 1000] [--idle 0] [--out <dir>] [--cpu-prof] [--node-flags='--trace-gc …']
+ *     [--warmup 2000] [--settle 2000] [--requests 1000] [--idle 0] [--out <dir>] [--cpu-prof] [--node-flags='--trace-gc …']
  *
  * `--cpu-prof` runs the same requests without valgrind under V8's sampling profiler instead and prints,
  * per scenario, where the measured window's time goes (by area and function): the count says whether a
@@ -31,6 +31,9 @@ const { values } = parseArgs({
     rocket: { type: 'string' },
     scenarios: { type: 'string', default: 'S1,S2,S3,S4,S5' },
     warmup: { type: 'string', default: '2000' },
+    // Requests after the full collection that precedes each window: that collection deoptimizes code holding
+    // objects it freed ("weak objects"), and without these the window counts V8 recompiling it (half the count).
+    settle: { type: 'string', default: '2000' },
     requests: { type: 'string', default: '1000' },
     'cpu-prof': { type: 'boolean', default: false },
     // More flags for the measured node process, e.g. '--trace-gc' (its output goes to this stdout).
@@ -46,6 +49,7 @@ const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) throw new Error('DATABASE_URL is required (the PostgreSQL server the measured Rocket uses)');
 const WARMUP = Number(values.warmup);
 const REQUESTS = Number(values.requests);
+const SETTLE = Number(values.settle);
 const chosen = values.scenarios!.split(',').map((s) => s.trim().toUpperCase());
 const scenarios = SCENARIOS.filter((s) => chosen.includes(s.id));
 if (scenarios.length !== chosen.length) throw new Error(`unknown scenario in ${values.scenarios} (S1..S6)`);
@@ -182,6 +186,7 @@ async function main(): Promise<void> {
       gcs += 1;
       process.kill(pid, 'SIGUSR2');
       await collected(gcs, dir, poke);
+      for (let i = 0; i < SETTLE; i++) await send(base, req, s.status);
       if (PROFILE) {
         const fromMs = Date.now() - startedAt;
         for (let i = 0; i < REQUESTS; i++) await send(base, req, s.status);

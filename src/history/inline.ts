@@ -2,6 +2,7 @@ import type { InlineCapture, InlineWrite } from '../engine/write/inline.js';
 import type { EntityMeta, FieldMeta } from '../metadata/registry.js';
 import { IDENTIFIER_RE } from '../metadata/types.js';
 import { actorOf } from './entries.js';
+import { getOrInsert } from '../collections.js';
 
 /**
  * History of a one-statement write: the entry is computed by PostgreSQL from
@@ -43,28 +44,35 @@ function updateChanges(e: EntityMeta, before: string, after: string): string {
   return parts.length ? parts.join(' || ') : `'{}'::jsonb`;
 }
 
-function historySql(w: InlineWrite): string {
-  const e = w.entity;
-  const p = w.params;
-  const actor = actorOf(w.ctx);
-  const fixed = [
-    p.add(e.name, 'text'),
-    `${w.action === 'create' ? `'create'` : `'update'`}`,
-    p.add(actor.kind, 'text'),
-    p.add(actor.id, 'text'),
-    p.add(actor.email, 'text'),
-    p.add(w.now, 'timestamptz'),
-  ];
+/**
+ * The capture of one entity with history. Made when the fast path of the entity is decided, i.e. once per
+ * metadata snapshot: the field-by-field change expressions are built once per relation name and reused by
+ * every write, so a write only adds its bind parameters.
+ */
+export function historyCaptureOf(e: EntityMeta): InlineCapture {
+  const creates = new Map<string, string>();
+  const updates = new Map<string, string>();
   const head = 'INSERT INTO _history (entity, action, actor_kind, actor_id, actor_email, at, record_id, changes)';
-  if (w.action === 'create') {
-    return `${head} SELECT ${fixed.join(', ')}, ${w.rows}.${e.pk.col}::text, ${createChanges(e, w.rows)} FROM ${w.rows}`;
-  }
-  if (!w.before) throw new Error('history of an update needs the rows as they were');
-  const changes = updateChanges(e, w.before, w.rows);
-  return (
-    `${head} SELECT ${fixed.join(', ')}, x.id, x.changes FROM (SELECT ${w.rows}.${e.pk.col}::text AS id, ${changes} AS changes ` +
-    `FROM ${w.rows} JOIN ${w.before} ON ${w.before}.${e.pk.col} = ${w.rows}.${e.pk.col}) x WHERE x.changes <> '{}'::jsonb`
-  );
+  const sql = (w: InlineWrite): string => {
+    const p = w.params;
+    const actor = actorOf(w.ctx);
+    const fixed =
+      `${p.add(e.name, 'text')}, '${w.action}', ${p.add(actor.kind, 'text')}, ${p.add(actor.id, 'text')}, ` +
+      `${p.add(actor.email, 'text')}, ${p.add(w.now, 'timestamptz')}`;
+    if (w.action === 'create') {
+      const changes = getOrInsert(creates, w.rows, () => createChanges(e, w.rows));
+      return `${head} SELECT ${fixed}, ${w.rows}.${e.pk.col}::text, ${changes} FROM ${w.rows}`;
+    }
+    const before = w.before;
+    if (!before) throw new Error('history of an update needs the rows as they were');
+    const select = getOrInsert(
+      updates,
+      `${before} ${w.rows}`,
+      () =>
+        `(SELECT ${w.rows}.${e.pk.col}::text AS id, ${updateChanges(e, before, w.rows)} AS changes ` +
+        `FROM ${w.rows} JOIN ${before} ON ${before}.${e.pk.col} = ${w.rows}.${e.pk.col}) x WHERE x.changes <> '{}'::jsonb`,
+    );
+    return `${head} SELECT ${fixed}, x.id, x.changes FROM ${select}`;
+  };
+  return { needsBefore: true, sql };
 }
-
-export const historyCapture: InlineCapture = { needsBefore: true, sql: historySql };

@@ -1,6 +1,6 @@
 import type { WriteObserver } from '../engine/write/observers.js';
 import { entryOf, insertEntries, type NewEntry } from './entries.js';
-import { historyCapture } from './inline.js';
+import { historyCaptureOf } from './inline.js';
 
 /**
  * Record history (spec: history.md): every written row of an entity with
@@ -12,7 +12,7 @@ export const historyObserver: WriteObserver = {
   name: 'history',
   // Never a reason to leave the fast path: the capture rides along in its statement.
   involves: async () => false,
-  inline: async (_app, entity) => (entity.def.history ? historyCapture : undefined),
+  inline: async (_app, entity) => (entity.def.history ? historyCaptureOf(entity) : undefined),
   async beforeCommit(sc, writes) {
     const entries: NewEntry[] = [];
     for (const w of writes) {
