@@ -9,7 +9,7 @@
  * PostgreSQL's own work is not counted.
  *
  *   DATABASE_URL=postgres://… node --import tsx bench/instructions.ts [--rocket <main.js>] [--scenarios S1,S2,S3,S4,S5]
- *     [--warmup 2000] [--settle 2000] [--requests 1000] [--idle 0] [--out <dir>] [--cpu-prof] [--node-flags='--trace-gc …']
+ *     [--warmup 2000] [--settle 8000] [--requests 1000] [--idle 0] [--out <dir>] [--cpu-prof] [--node-flags='--trace-gc …']
  *
  * `--cpu-prof` runs the same requests without valgrind under V8's sampling profiler instead and prints,
  * per scenario, where the measured window's time goes (by area and function): the count says whether a
@@ -33,7 +33,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '2000' },
     // Requests after the full collection that precedes each window: that collection deoptimizes code holding
     // objects it freed ("weak objects"), and without these the window counts V8 recompiling it (half the count).
-    settle: { type: 'string', default: '2000' },
+    settle: { type: 'string', default: '8000' },
     requests: { type: 'string', default: '1000' },
     'cpu-prof': { type: 'boolean', default: false },
     // More flags for the measured node process, e.g. '--trace-gc' (its output goes to this stdout).
