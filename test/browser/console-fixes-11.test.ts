@@ -101,6 +101,37 @@ describe('admin console, audit fixes (11)', { timeout: 180_000 }, () => {
     expectCleanPage(w);
   });
 
+  it('a link search the server refuses says so at the picker instead of "No matches"', async () => {
+    const item = await post('/item', { title: 'Searching item' });
+    await post('/tag', { name: 'Blue' });
+    await page.goto(url(`/a/${app}/data/item/${item.id}`));
+    const picker = page.getByRole('combobox', { name: 'Link a tag' });
+    // The search answers 403 with the API's envelope, as it does for a user without read on the target.
+    const search = `**/api/${app}/tag?*`;
+    await page.route(search, (route) =>
+      route.request().method() === 'GET'
+        ? route.fulfill({
+            status: 403,
+            contentType: 'application/json',
+            body: JSON.stringify({ error: { code: 'FORBIDDEN', message: "No 'read' permission on 'tag'" } }),
+          })
+        : route.fallback(),
+    );
+    await picker.click();
+    const list = page.getByRole('listbox', { name: 'tag matches' });
+    await list.getByRole('alert').filter({ hasText: "Could not search tag: No 'read' permission on 'tag'" }).waitFor();
+    expect(await list.getByText('No matches').count()).toBe(0);
+    expect(await list.getByRole('option').count()).toBe(0);
+    // The same search answered: the match shows and the message goes.
+    await page.unroute(search);
+    await picker.fill('Blu');
+    await list.getByRole('option', { name: /Blue/ }).waitFor();
+    expect(await list.getByRole('alert').count()).toBe(0);
+    await picker.fill('Zzz');
+    await list.getByRole('status').filter({ hasText: 'No matches' }).waitFor();
+    expectCleanPage(w);
+  });
+
   it('asks before moving a stored entity to another table, where its records would no longer show', async () => {
     await post('/_admin/entities', {
       name: 'memo',

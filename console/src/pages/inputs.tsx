@@ -1,5 +1,5 @@
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
-import { api, appBase, downloadFile, parseJson, qs, stringifyJson, upload } from '../api';
+import { api, ApiError, appBase, downloadFile, parseJson, qs, stringifyJson, upload } from '../api';
 import { displayField, mustFill, toLocalInput } from '../fields';
 import { entityOf, useModel, type EntityDef, type FieldDef, type SmTransition, type StateMachine } from '../model';
 import { getSession } from '../session';
@@ -329,6 +329,9 @@ export function FkPicker(props: {
   const [options, setOptions] = useState<Record<string, unknown>[]>([]);
   const [active, setActive] = useState(-1);
   const [chosen, setChosen] = useState<string>('');
+  // Until the current search has answered, an empty list means nothing yet; a refused search is said as such.
+  const [searching, setSearching] = useState(false);
+  const [problem, setProblem] = useState<string | undefined>();
   const uid = useId();
   const pk = target?.primary_key.field ?? 'id';
   const shown = target ? displayField(target) : 'id';
@@ -348,6 +351,8 @@ export function FkPicker(props: {
 
   useEffect(() => {
     if (!open || !target) return;
+    setSearching(true);
+    let current = true;
     const t = setTimeout(() => {
       const params: Record<string, string | number> = { per_page: 10 };
       if (q && stringSearch) params[`filter[${shown}.like]`] = `%${q}%`;
@@ -359,12 +364,23 @@ export function FkPicker(props: {
       api
         .list<Record<string, unknown>>(`${appBase(m.app)}/${target.name}${qs(params)}`)
         .then((r) => {
+          if (!current) return;
           setOptions(r.data);
           setActive(-1);
+          setProblem(undefined);
+          setSearching(false);
         })
-        .catch(() => setOptions([]));
+        .catch((err: unknown) => {
+          if (!current) return;
+          setOptions([]);
+          setProblem(err instanceof ApiError ? err.message : 'the server could not be reached');
+          setSearching(false);
+        });
     }, 200);
-    return () => clearTimeout(t);
+    return () => {
+      current = false;
+      clearTimeout(t);
+    };
   }, [q, open, target?.name]);
 
   useEffect(() => {
@@ -476,10 +492,16 @@ export function FkPicker(props: {
                   {shown !== pk && <small class="muted"> {String(o[pk]).slice(0, 8)}</small>}
                 </div>
               ))}
-              {visible.length === 0 && (
-                <div class="muted" role="status">
-                  No matches
+              {problem !== undefined && !searching ? (
+                <div class="error-text" role="alert">
+                  Could not search {target.name}: {problem}
                 </div>
+              ) : (
+                visible.length === 0 && (
+                  <div class="muted" role="status">
+                    {searching ? 'Searching…' : 'No matches'}
+                  </div>
+                )
               )}
             </div>
           )}
