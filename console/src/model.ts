@@ -216,6 +216,8 @@ interface JsonSchema {
   'x-rocket-relation'?: RelationDef;
   /** The state machine on a record field: its initial state and transitions (no guards). */
   'x-rocket-state-machine'?: StateMachine['definition'];
+  /** On a record field of type text (a string schema otherwise). */
+  'x-rocket-type'?: string;
 }
 
 /**
@@ -306,7 +308,16 @@ function schemaToEntity(name: string, record: JsonSchema | undefined, create: Js
     else if (types.includes('number')) type = s.format === 'double' || s.format === 'float' ? 'float' : 'decimal';
     else if (types.includes('boolean')) type = 'boolean';
     else if (types.includes('string'))
-      type = s.format === 'uuid' ? 'uuid' : s.format === 'date-time' ? 'timestamp' : s.format === 'date' ? 'date' : 'string';
+      type =
+        s.format === 'uuid'
+          ? 'uuid'
+          : s.format === 'date-time'
+            ? 'timestamp'
+            : s.format === 'date'
+              ? 'date'
+              : (p['x-rocket-type'] ?? s['x-rocket-type']) === 'text'
+                ? 'text'
+                : 'string';
     const f: FieldDef = { name: fname, type };
     const en = s.enum?.filter((x): x is string => typeof x === 'string');
     if (en?.length) f.enum = en;

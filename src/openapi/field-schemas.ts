@@ -148,6 +148,8 @@ export function recordFieldSchema(entity: EntityMeta, f: FieldMeta, nullInRows =
   if (engineWritten(entity, f)) schema = { ...schema, readOnly: true };
   const machine = machineOf(entity, f);
   if (machine) schema = { ...schema, 'x-rocket-state-machine': machine };
+  // JSON Schema has no "long text": this is how a client (the console's form for app users) tells it from a string.
+  if (f.type === 'text') schema = { ...schema, 'x-rocket-type': 'text' };
   const description = describe(entity, f);
   return description ? { ...schema, description } : schema;
 }

@@ -83,6 +83,7 @@ describe('admin console, audit fixes (9)', { timeout: 240_000 }, () => {
         { name: 'label', type: 'string' },
         { name: 'amount', type: 'decimal', precision: 2 },
         { name: 'qty', type: 'int' },
+        { name: 'remarks', type: 'text' },
       ],
     });
     await post('/_admin/entities', {
@@ -304,6 +305,9 @@ describe('admin console, audit fixes (9)', { timeout: 240_000 }, () => {
     await expect.poll(() => rawGet(`/invoice/${inv.id}`)).toContain('"amount":1234567890123456.79');
     // an int field stays a number input, not the digit box of a bigint
     expect(await form.getByLabel('qty').getAttribute('type')).toBe('number');
+    // a text field is a multi-line box as admins get it (x-rocket-type in the document), a string one line
+    expect(await form.getByLabel('remarks').evaluate((el) => el.tagName)).toBe('TEXTAREA');
+    expect(await form.getByLabel('label').evaluate((el) => el.tagName)).toBe('INPUT');
     expectCleanPage(w);
   });
 });

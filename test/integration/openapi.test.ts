@@ -67,6 +67,7 @@ beforeAll(async () => {
           { name: 'meta', type: 'json' },
           { name: 'attachment', type: 'file' },
           { name: 'due', type: 'date' },
+          { name: 'body', type: 'text' },
           { name: 'created_at', type: 'timestamp', auto: 'create' },
         ],
       })
@@ -121,7 +122,10 @@ describe('the document', () => {
     }
 
     const note = d.components.schemas.Note!;
-    expect(note.required).toEqual(['id', 'title', 'kind', 'stars', 'done', 'meta', 'attachment', 'due', 'created_at']);
+    expect(note.required).toEqual(['id', 'title', 'kind', 'stars', 'done', 'meta', 'attachment', 'due', 'body', 'created_at']);
+    // a text field is a string that says it is text; a string field does not
+    expect(note.properties!.body).toEqual({ type: ['string', 'null'], 'x-rocket-type': 'text' });
+    expect(note.properties!.title).not.toHaveProperty('x-rocket-type');
     expect(note.properties!.id).toMatchObject({ type: 'string', format: 'uuid', readOnly: true });
     expect(note.properties!.kind).toMatchObject({ type: ['string', 'null'], enum: ['idea', 'todo', null] });
     expect(note.properties!.stars).toMatchObject({ type: ['integer', 'null'] });
