@@ -315,7 +315,7 @@ function schemaToEntity(name: string, record: JsonSchema | undefined, create: Js
             ? 'timestamp'
             : s.format === 'date'
               ? 'date'
-              : (p['x-rocket-type'] ?? s['x-rocket-type']) === 'text'
+              : p['x-rocket-type'] === 'text'
                 ? 'text'
                 : 'string';
     const f: FieldDef = { name: fname, type };
