@@ -92,7 +92,8 @@ describe('admin console, audit fixes (3)', { timeout: 240_000 }, () => {
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     expect((await put).postData()).toContain(`"order_no":${digits}`);
     await expect.poll(typeOf).toMatchObject({ t: 'number', v: digits, note: 'y', name: 'First, renamed' });
-    // the form starts again from the saved record: the number is still bare
+    // the form starts again from the saved record (its title names the saved name): the number is still bare
+    await page.getByRole('heading', { name: 'purchase: First, renamed' }).waitFor();
     await expect.poll(() => page.getByLabel('meta').inputValue()).toContain(`"order_no": ${digits}`);
 
     // an edit of another field alone leaves the json value as it is

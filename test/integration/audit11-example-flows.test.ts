@@ -902,10 +902,12 @@ describe('concurrent decisions on one approval', () => {
         [a, b].filter((r) => r.status === 200),
         JSON.stringify([a.body, b.body]),
       ).toHaveLength(1);
-      // the loser finds it completed (422), or still advancing past the decided step (409): never a second decision
+      // the loser finds it completed (422), already on a later step that is no approval (422), or still advancing
+      // past the decided step (409): never a second decision
       const lost = a.status === 200 ? b : a;
       expect([
         [422, 'workflow instance is not running (status: completed)'],
+        [422, 'current step is not an approval step'],
         [409, `Workflow instance ${inst.id} was decided by another request meanwhile`],
       ]).toContainEqual([lost.status, lost.body.error.message]);
       const final = (await ex.as.admin!('get', `/_workflows/${inst.id}`)).body.data;
