@@ -200,7 +200,16 @@ async function main(): Promise<void> {
         log(`round ${round + 1}: S3 without subscribers ${a.rps.toFixed(0)} req/s; ${cpuText(a)}`);
       }
       if (values.only === 'without') continue;
+      const opening = performance.now();
       const subs = await Subscribers.open({ url: streamUrl, token, count: SUBSCRIBERS });
+      // A stream says `ready` before the server has caught it up and added it to the live round: the
+      // load starts once every stream has received a first event, i.e. with 100 streams open and live.
+      const first = await api(base, 'POST', `/api/${app}/customer`, token, { name: 'probe first', email: `probe-${tag}-${round}-first@example.com` });
+      const firstId = first.body.data.id as string;
+      const live = performance.now() + 30_000;
+      while ((subs.arrivals.get(firstId)?.length ?? 0) < SUBSCRIBERS && performance.now() < live) await sleep(5);
+      if ((subs.arrivals.get(firstId)?.length ?? 0) < SUBSCRIBERS) throw new Error('the subscribers did not all receive the first event within 30 s');
+      log(`round ${round + 1}: ${SUBSCRIBERS} streams opened and live in ${(performance.now() - opening).toFixed(0)} ms`);
       // The capture lease ends 30 s after the last stream closed: "without" runs after the first
       // are measured only once it has (see below), so they are truly without capture.
       const running = measured(server, appSql, app, () => load(base, token, app, `${tag}b${round}`));

@@ -42,6 +42,15 @@ interface LogHead {
   entity: string;
 }
 
+/** A stream waiting to join the feed, with where it starts from. */
+interface Joiner {
+  sub: Subscriber;
+  lastEventId: string | undefined;
+  visible: { last: number; prunedThrough: number };
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 /** One change as sent: its SSE frame, and the streams that may see it. */
 interface FeedEvent {
   id: number;
@@ -72,6 +81,9 @@ export class AppFeed {
   private unhinted = false;
   /** When the last pump started (performance.now()). */
   private pumpedAt = -Infinity;
+  /** Streams waiting to join, and whether a join batch is queued on the chain. */
+  private readonly joiners: Joiner[] = [];
+  private joinQueued = false;
 
   constructor(
     private app: RealtimeApp,
@@ -94,45 +106,63 @@ export class AppFeed {
 
   /**
    * Adds a stream after `ready`: resumes it from `lastEventId` when that is inside the window, else `reset`;
-   * without one, from `visible` (its `position` before `ready`).
+   * without one, from `visible` (its `position` before `ready`). Streams that arrive together (a reconnect
+   * storm after a restart) join in one batch: the events they missed are read and encoded once for all of them.
    */
   join(sub: Subscriber, lastEventId: string | undefined, visible: { last: number; prunedThrough: number }): Promise<void> {
-    return this.serial(async () => {
-      // With no stream to serve, the feed starts over at the present; else it first brings its streams up to it.
-      if (this.subscribers.size === 0) {
-        this.last = visible.last;
-        this.hints = [];
-      } else {
-        this.unhinted = true;
-        await this.pumpAll();
-      }
-      const from = lastEventId === undefined ? undefined : resumePoint(lastEventId);
-      if (lastEventId !== undefined) {
-        if (from === undefined || from < visible.prunedThrough || from > Math.max(this.last, visible.last)) {
-          sub.stream.reset(this.last);
-          sub.last = this.last;
-        } else if (from < this.last) {
-          sub.last = from;
-          let after = from;
-          while (after < this.last && sub.stream.open) after = (await this.round([sub], after, this.last)).end;
-          sub.last = Math.max(sub.last, this.last);
-        } else {
-          sub.last = from;
+    return new Promise((resolve, reject) => {
+      this.joiners.push({ sub, lastEventId, visible, resolve, reject });
+      if (this.joinQueued) return;
+      this.joinQueued = true;
+      void this.serial(async () => {
+        this.joinQueued = false;
+        const batch = this.joiners.splice(0);
+        try {
+          await this.admit(batch);
+          for (const j of batch) j.resolve();
+        } catch (err) {
+          for (const j of batch) j.reject(err);
+          throw err;
         }
-      } else {
+      });
+    });
+  }
+
+  /** Brings a batch of joining streams up to the feed's position, then adds them to the live rounds. */
+  private async admit(batch: readonly Joiner[]): Promise<void> {
+    // With no stream to serve, the feed starts over at the present; else it first brings its streams up to it.
+    if (this.subscribers.size === 0) {
+      this.last = Math.max(...batch.map((j) => j.visible.last));
+      this.hints = [];
+    } else {
+      this.unhinted = true;
+      await this.pumpAll();
+    }
+    const catching: Subscriber[] = [];
+    for (const { sub, lastEventId, visible } of batch) {
+      if (lastEventId === undefined) {
         // Changes after the position read before `ready` are this stream's, also those a round already took
         // the other streams past.
         sub.last = Math.min(visible.last, this.last);
-        let after = sub.last;
-        while (after < this.last && sub.stream.open) after = (await this.round([sub], after, this.last)).end;
-        sub.last = Math.max(sub.last, this.last);
+      } else {
+        const from = resumePoint(lastEventId);
+        if (from === undefined || from < visible.prunedThrough || from > Math.max(this.last, visible.last)) {
+          sub.stream.reset(this.last);
+          sub.last = this.last;
+        } else sub.last = from;
       }
-      if (!sub.stream.open) return;
-      this.subscribers.add(sub);
-      // Wake-ups that came while no stream was here were dropped: read what was numbered since.
-      this.unhinted = true;
-      await this.pumpAll();
-    });
+      if (sub.last < this.last) catching.push(sub);
+    }
+    // One replay for the whole batch: each stream is given only the events after its own position.
+    let after = Math.min(this.last, ...catching.map((s) => s.last));
+    while (after < this.last && catching.some((s) => s.stream.open)) after = (await this.round(catching, after, this.last)).end;
+    for (const { sub } of batch) {
+      sub.last = Math.max(sub.last, this.last);
+      if (sub.stream.open) this.subscribers.add(sub);
+    }
+    // Wake-ups that came while no stream was here were dropped: read what was numbered since.
+    this.unhinted = true;
+    await this.pumpAll();
   }
 
   /**

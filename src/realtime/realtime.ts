@@ -35,6 +35,8 @@ const SWEEP_MS = 1000;
 /** A failed sequencer run is tried again after this long. */
 const RETRY_MS = 200;
 const PRUNE_INTERVAL_MS = 30_000;
+/** A stream opening this soon after a completed lease take rides on it (a lease runs 30 s; renewals every 10 s). */
+const FRESH_LEASE_MS = 5000;
 /** Notice of a sequencer run: `realtime:seq:<first id>-<last id>[:<entity>,…]` (the entities left out when long). */
 const SEQUENCED_NOTICE = 'realtime:seq';
 /**
@@ -73,6 +75,9 @@ export class Realtime {
   private watching = false;
   private watchAgain = false;
   private readonly sequencers = new Map<string, SequencerState>();
+  /** Per app: the capture-lease take in flight, and when the last completed one started (performance.now()). */
+  private readonly taking = new Map<string, Promise<void>>();
+  private readonly takenAt = new Map<string, number>();
   /** The `writes` arrays whose changes beforeCommit captured (afterCommit then wakes the sequencer). */
   private readonly captured = new WeakSet<readonly WriteEvent[]>();
   /** The `writes` arrays beforeCommit left uncaptured (capture off), with what says they are over. */
@@ -288,9 +293,24 @@ export class Realtime {
     await this.takeLease(app);
   }
 
-  /** Takes or renews `app`'s capture lease; after a lapse, resuming from before it must reset (sequencer.ts). */
-  private async takeLease(app: { name: string; db: Database }): Promise<void> {
-    if (await this.leases.take(app.name)) await markCaptureGap(app.db);
+  /**
+   * Takes or renews `app`'s capture lease; after a lapse, resuming from before it must reset (sequencer.ts).
+   * Streams opening together (a reconnect storm) share one take: a stream arriving while one is in flight
+   * waits for it (it ends after every instance acknowledged, so also after this stream's request), and one
+   * arriving within FRESH_LEASE_MS of a completed take needs none (the lease runs LEASE_MS from that take).
+   */
+  private takeLease(app: { name: string; db: Database }): Promise<void> {
+    const inFlight = this.taking.get(app.name);
+    if (inFlight) return inFlight;
+    const taken = this.takenAt.get(app.name);
+    if (taken !== undefined && performance.now() - taken < FRESH_LEASE_MS && this.leases.active(app.name)) return Promise.resolve();
+    const take = (async () => {
+      const started = performance.now();
+      if (await this.leases.take(app.name)) await markCaptureGap(app.db);
+      this.takenAt.set(app.name, started);
+    })().finally(() => this.taking.delete(app.name));
+    this.taking.set(app.name, take);
+    return take;
   }
 
   /** Runs a stream on a hijacked response: `ready`, then resume or `reset`, then live events. */
@@ -457,6 +477,7 @@ export class Realtime {
     for (const [stream, app] of [...this.streams]) if (app === name) stream.close();
     this.feeds.delete(name);
     this.apps.delete(name);
+    this.takenAt.delete(name);
     this.userWatch.get(name)?.();
     this.userWatch.delete(name);
   }

@@ -557,6 +557,32 @@ describe('resume with Last-Event-ID', () => {
     expect(changes(again).map((e) => e.data.id)).toEqual([mine.id, marker.id]);
   });
 
+  it('streams opened together while writes flow each get exactly the events after their own position, once, in order', async () => {
+    const first = await subscribe(b, 'entities=note');
+    const made = [];
+    for (let i = 0; i < 5; i++) made.push(await created('/note', { title: `storm ${i}`, owner: 'x' }));
+    const seen = await first.waitFor(5, 'change', WAIT_MS);
+    first.close();
+    expect(seen.map((e) => e.data.id)).toEqual(made.map((m) => m.id));
+    // Eight streams at once, resuming from four different points (two each), while writes go on through A.
+    const writing = (async () => {
+      const more = [];
+      for (let i = 0; i < 6; i++) more.push(await created('/note', { title: `storm live ${i}`, owner: 'x' }));
+      return more;
+    })();
+    const points = [0, 1, 2, 3, 0, 1, 2, 3];
+    const joined = await Promise.all(points.map((k) => subscribe(b, 'entities=note', { headers: { 'last-event-id': seen[k]!.id! } })));
+    const live = await writing;
+    const marker = await created('/note', { title: 'storm end', owner: 'x' });
+    for (const [i, r] of joined.entries()) {
+      await r.until(() => changes(r).some((e) => e.data.id === marker.id), WAIT_MS);
+      r.close();
+      const expected = [...made.slice(points[i]! + 1), ...live, marker].map((m) => m.id);
+      expect(changes(r).map((e) => e.data.id)).toEqual(expected);
+      expect(r.events.map((e) => e.event)).not.toContain('reset');
+    }
+  });
+
   it('an id outside the retained window, in the future, or not a number gives reset, then live events', async () => {
     const first = await subscribe(a, 'entities=note');
     await created('/note', { title: 'old', owner: 'x' });
