@@ -233,6 +233,8 @@ interface RunResult {
   /** CPU time per request of the server process and of the PostgreSQL backends serving it, in µs. */
   serverCpuUs: number;
   pgCpuUs: number;
+  /** Reads and writes (socket I/O) of the server process per request: on a virtual machine each can cost tens of µs. */
+  syscalls: number;
   /** 1-minute load average when the run started (other work on the machine skews a run). */
   load: number;
   valid: boolean;
@@ -331,6 +333,7 @@ async function measure(b: Bench, s: Scenario, server: ServerProcess, connections
     rssMb,
     serverCpuUs: (cpu.serverMs * 1000) / r.requests.total,
     pgCpuUs: (cpu.pgMs * 1000) / r.requests.total,
+    syscalls: cpu.serverSyscalls / r.requests.total,
     load: load1,
     valid: r.non2xx === 0 && r.errors === 0 && r.timeouts === 0 && r.requests.total > 0,
   };
@@ -651,7 +654,7 @@ async function main(): Promise<number> {
             pair[result.server] = result;
             log(
               `${s.id} c=${c} ${server.name.padEnd(7)} ${f0(result.rps).padStart(6)} req/s  p50 ${f1(result.p50)} ms  p99 ${f1(result.p99)} ms  ` +
-                `RSS ${f0(result.rssMb)} MB  CPU/req ${f0(result.serverCpuUs)} + ${f0(result.pgCpuUs)} µs  load ${result.load.toFixed(1)}` +
+                `RSS ${f0(result.rssMb)} MB  CPU/req ${f0(result.serverCpuUs)} + ${f0(result.pgCpuUs)} µs  syscalls/req ${f1(result.syscalls)}  load ${result.load.toFixed(1)}` +
                 (result.valid ? '' : `  INVALID: non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}`),
             );
           }

@@ -196,6 +196,17 @@ export function cpuMs(pid: number): number {
   }
 }
 
+/** Read and write system calls a process has made so far (/proc/<pid>/io; every thread of it), NaN once it is gone. */
+export function syscalls(pid: number): number {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const count = (key: string) => Number(new RegExp(`^${key}: (\\d+)$`, 'm').exec(io)?.[1] ?? Number.NaN);
+    return count('syscr') + count('syscw');
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /**
  * CPU used by a server process and by the PostgreSQL backends serving its pool
  * (found by database and application_name), between start() and the returned stop().
@@ -205,7 +216,7 @@ export async function cpuMeter(
   sql: postgres.Sql,
   database: string,
   application: string,
-): Promise<() => Promise<{ serverMs: number; pgMs: number }>> {
+): Promise<() => Promise<{ serverMs: number; pgMs: number; serverSyscalls: number }>> {
   const backends = async () =>
     new Map(
       (await sql.unsafe('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [database, application])).map(
@@ -214,16 +225,20 @@ export async function cpuMeter(
     );
   // Every node process of the server (cluster workers too), each from its own start value.
   const server0 = new Map(server.pids().map((pid) => [pid, cpuMs(pid)] as const));
+  const calls0 = new Map(server.pids().map((pid) => [pid, syscalls(pid)] as const));
   const pg0 = await backends();
   return async () => {
     let serverMs = 0;
+    let serverSyscalls = 0;
     for (const pid of server.pids()) {
       const now = cpuMs(pid);
       if (!Number.isNaN(now)) serverMs += now - (server0.get(pid) ?? 0);
+      const calls = syscalls(pid);
+      if (!Number.isNaN(calls)) serverSyscalls += calls - (calls0.get(pid) ?? 0);
     }
     let pgMs = 0;
     for (const [pid, now] of await backends()) pgMs += now - (pg0.get(pid) ?? 0);
-    return { serverMs, pgMs };
+    return { serverMs, pgMs, serverSyscalls };
   };
 }
 
