@@ -343,6 +343,13 @@ describe('retention', () => {
     expect((await q('SELECT count(*)::int AS n FROM _history'))[0].n).toBe(before[0].n + 1);
   });
 
+  it('the log is indexed in its reading order (newest first by id) and by a BRIN range on at; no DESC btree', async () => {
+    const defs = (await q(`SELECT indexdef FROM pg_indexes WHERE tablename = '_history' ORDER BY indexname`)).map((r: { indexdef: string }) =>
+      r.indexdef.replace(/^CREATE (UNIQUE )?INDEX \S+ ON \S+ /, ''),
+    );
+    expect(defs.sort()).toEqual(['USING brin (at)', 'USING btree (actor_id, id)', 'USING btree (entity, record_id, id)', 'USING btree (id)'].sort());
+  });
+
   it('refuses a bad ROCKET_HISTORY_RETENTION_DAYS value and names it', () => {
     for (const bad of ['0', 'ten', '1.5']) {
       expect(() => loadConfig({ ROCKET_HISTORY_RETENTION_DAYS: bad, ROCKET_CONFIG: '' })).toThrow(ConfigError);
