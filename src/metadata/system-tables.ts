@@ -186,7 +186,7 @@ export const APP_MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 8,
-    name: 'history indexes in reading order',
+    name: 'append-ordered indexes of the history and webhook logs',
     async up(tx) {
       // History is read newest first by id (src/history/read.ts), so one record's and one actor's entries are
       // indexed by id too: a page is then read off the index without a sort. Ascending, because every new
@@ -200,6 +200,10 @@ export const APP_MIGRATIONS: readonly Migration[] = [
       await tx.query('CREATE INDEX IF NOT EXISTS idx_history_record_id ON _history(entity, record_id, id)');
       await tx.query('CREATE INDEX IF NOT EXISTS idx_history_actor_id ON _history(actor_id, id)');
       await tx.query('CREATE INDEX IF NOT EXISTS idx_history_at_range ON _history USING brin (at)');
+      // The delivery log is listed newest first too (created_at DESC, id DESC): read backwards, an ascending
+      // index gives that order with the same append-at-the-end inserts.
+      await tx.query('DROP INDEX IF EXISTS idx_webhook_logs_created');
+      await tx.query('CREATE INDEX IF NOT EXISTS idx_webhook_logs_created_id ON _webhook_logs(created_at, id)');
     },
   },
 ];

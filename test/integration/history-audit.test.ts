@@ -343,11 +343,14 @@ describe('retention', () => {
     expect((await q('SELECT count(*)::int AS n FROM _history'))[0].n).toBe(before[0].n + 1);
   });
 
-  it('the log is indexed in its reading order (newest first by id) and by a BRIN range on at; no DESC btree', async () => {
+  it('the log is indexed in its reading order (newest first by id) and by a BRIN range on at; no DESC btree here or on the webhook log', async () => {
     const defs = (await q(`SELECT indexdef FROM pg_indexes WHERE tablename = '_history' ORDER BY indexname`)).map((r: { indexdef: string }) =>
       r.indexdef.replace(/^CREATE (UNIQUE )?INDEX \S+ ON \S+ /, ''),
     );
     expect(defs.sort()).toEqual(['USING brin (at)', 'USING btree (actor_id, id)', 'USING btree (entity, record_id, id)', 'USING btree (id)'].sort());
+    const logs = (await q(`SELECT indexdef FROM pg_indexes WHERE tablename = '_webhook_logs'`)).map((r: { indexdef: string }) => r.indexdef);
+    expect(logs.filter((d: string) => d.includes('DESC'))).toEqual([]);
+    expect(logs.some((d: string) => d.endsWith('USING btree (created_at, id)'))).toBe(true);
   });
 
   it('refuses a bad ROCKET_HISTORY_RETENTION_DAYS value and names it', () => {
