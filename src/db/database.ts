@@ -97,10 +97,11 @@ function parseTimestamp(text: string): Date {
           ms,
         ),
         iso,
+        text,
       );
     }
   }
-  return new Date(pgTimestampToIso(text));
+  return new StoredTimestamp(new Date(pgTimestampToIso(text)).getTime(), undefined, text);
 }
 
 // Decimal and bigint columns come back as JSON numbers (spec: value encoding), exactly where a double would

@@ -1,4 +1,5 @@
 import { type KeyObject, createHmac, timingSafeEqual } from 'node:crypto';
+import { StoredTimestamp } from '../db/stored-timestamp.js';
 import { invalidPayload } from '../errors.js';
 import type { EntityMeta } from '../metadata/registry.js';
 import { INEXACT, filterTarget, type ListFilter, type SortKey } from '../metadata/sql/conditions.js';
@@ -58,10 +59,12 @@ export function decodeCursor(key: KeyObject, binding: string, cursor: string, ke
   return values as Array<string | null>;
 }
 
-/** The cursor values of a fetched row (with the columns of keyTextSelect). */
+/** The cursor values of a fetched row (with the columns of keyTextSelect; a timestamp as PostgreSQL wrote it). */
 export function keyValues(keys: readonly SortKey[], row: Record<string, unknown>): Array<string | null> {
   return keys.map((k, i) => {
     const v = INEXACT.has(k.field.type) ? row[`rocket.k${i}`] : row[k.field.name];
-    return v === null || v === undefined ? null : String(v);
+    if (v === null || v === undefined) return null;
+    if (v instanceof StoredTimestamp) return v.pgText;
+    return v instanceof Date ? v.toISOString() : String(v);
   });
 }

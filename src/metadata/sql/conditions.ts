@@ -236,8 +236,11 @@ export function whereSql(parts: ReadonlyArray<string | undefined>): string {
   return present.length ? ` WHERE ${present.join(' AND ')}` : '';
 }
 
-/** Types whose JavaScript value is not PostgreSQL's exact value: the cursor takes their text from SQL. */
-export const INEXACT = new Set(['timestamp', 'decimal', 'float', 'bigint', 'json', 'file']);
+/**
+ * Types whose JavaScript value is not PostgreSQL's exact value: the cursor takes their text from SQL. A
+ * timestamp is not among them: its value keeps PostgreSQL's text (db/stored-timestamp.ts).
+ */
+export const INEXACT = new Set(['decimal', 'float', 'bigint', 'json', 'file']);
 
 export const keyAlias = (i: number) => `"rocket.k${i}"`;
 
