@@ -4,7 +4,10 @@ import type { Database } from '../db/database.js';
 import type { Logger } from 'pino';
 import { RocketError } from '../errors.js';
 import type { EntityMeta, Registry } from '../metadata/registry.js';
-import type { EngineExtensions } from './extensions.js';
+import type { Queryable } from '../db/database.js';
+import type { Params } from '../db/params.js';
+import type { ErrorDetail } from '../errors.js';
+import type { CallOut } from '../outbound/delivery.js';
 import type { ListSettings } from './list-settings.js';
 import { timestampMillis } from '../types/coerce.js';
 
@@ -81,4 +84,145 @@ export function canonicalTimestamps(entity: EntityMeta, record: Record_): void {
     const t = timestampMillis(v);
     if (!Number.isNaN(t)) record[f.name] = new Date(t).toISOString();
   }
+}
+
+// --- The contracts features plug into (extensions.ts builds none of them; rocket.ts hands them in) ---
+//
+// They refer to the app and the operation and back (an app holds its observers, an observer is handed
+// the operation): declared together here, so no module of the engine imports another in a circle, not
+// even for types.
+
+/**
+ * What features plug into the engine of an app. The composition root
+ * (rocket.ts) builds it once and hands it to every app runtime; the engine
+ * itself imports no feature.
+ */
+export interface EngineExtensions {
+  /** Write observers, in the order they run. */
+  readonly observers: readonly WriteObserver[];
+  /** Consumer of the `event` rows a write put in the outbox (workflows); without one they stay pending. */
+  readonly eventSink?: EventSink;
+  /** Outgoing HTTP calls of `webhook` actions (state machines, workflows), under the server's address policy. */
+  readonly callOut?: CallOut;
+  /**
+   * Asks the server's job runner to run the named job over the app no later than `at` (e.g. a workflow
+   * approval deadline stored by a write); absent where no jobs run (the command line).
+   */
+  readonly wakeJob?: (job: string, at: Date, app: string) => void;
+}
+
+/**
+ * Something that reacts to the rows a request wrote: synchronous webhooks
+ * (inside the transaction, may veto), outbox rows, and post-commit work such
+ * as async webhook delivery and workflow starts. Observers see every write,
+ * top-level or nested, create, update or delete. Features do not register
+ * themselves: the composition root (rocket.ts) lists them in the app's
+ * `EngineExtensions`, and they run in that order.
+ */
+export interface WriteObserver {
+  readonly name: string;
+  /** Whether writes of this entity concern the observer at all; absent means always. An involved entity takes no fast path (fast-path.ts). */
+  involves?(app: EngineApp, entity: EntityMeta): Promise<boolean>;
+  /**
+   * For an entity the observer does not `involve`: its capture as part of a
+   * one-statement fast-path write (undefined: nothing to capture). Asked once
+   * per metadata snapshot; observers that capture this way also see the
+   * general path's writes in `beforeCommit`.
+   */
+  inline?(app: EngineApp, entity: EntityMeta): Promise<InlineCapture | undefined>;
+  /** After all SQL of the write, before COMMIT; throwing aborts the write. */
+  beforeCommit?(sc: StageContext, writes: readonly WriteEvent[]): Promise<void>;
+  /** After COMMIT, with the connection released; awaited before the response, never fails the request. */
+  afterCommit?(ctx: OpContext, writes: readonly WriteEvent[]): Promise<void>;
+  /** After the transaction failed and rolled back, with the connection released; awaited before the error is thrown on. */
+  afterRollback?(ctx: OpContext, writes: readonly WriteEvent[], error: unknown): Promise<void>;
+}
+
+export interface StoredEffect {
+  id: string;
+  kind: OutboxEntry['kind'];
+  payload: OutboxEntry['payload'];
+}
+
+/** Receives a write's `event` effects after COMMIT; awaited, so its work lands before the response. */
+export type EventSink = (app: EngineApp, events: readonly StoredEffect[]) => Promise<void>;
+
+/** What a pipeline stage sees: the operation, its transaction, the clock of the write, what was written. */
+export interface StageContext extends OpContext, Exec {
+  /** Problems found so far in this tree; a stage adds to them and the pipeline throws one 422. */
+  details: ErrorDetail[];
+  /** Post-commit effects recorded by this write; stored in the same transaction. */
+  outbox: OutboxEntry[];
+  /** Creates a record of another entity in this transaction, through the whole pipeline, as the system actor. */
+  createRecord(entity: string, body: Record_, pathPrefix: string): Promise<Record_>;
+}
+
+export type OutboxEntry =
+  | { kind: 'webhook'; payload: { url: string; method: string; body: Record_ } }
+  | { kind: 'event'; payload: { event: string; entity: string; record_id: unknown; record: Record_; old: Record_ | null } };
+
+/** One row written by a request, as observers (webhooks, workflows) need it. */
+export interface WriteEvent {
+  entity: EntityMeta;
+  action: 'create' | 'update' | 'delete';
+  /** The row as stored (for deletes: as it was). */
+  record: Record_;
+  /** The row before the write (update/delete), else null. */
+  old: Record_ | null;
+  /** Values the request wrote (after rules, computed fields and state-machine actions). */
+  values: Record_;
+  /** Rows written on the request's behalf rather than by it: by a cascade, or by an action (state-machine `create_record`). */
+  cause?: WriteCause;
+}
+
+export type WriteCause = 'cascade' | 'action';
+
+/** Where execution runs and what it reports. */
+export interface Exec {
+  tx: Queryable;
+  now: string;
+  writes: WriteEvent[];
+  /** Set while writing rows on the request's behalf (their events carry it). */
+  cause?: WriteCause;
+}
+
+/** One relation of written rows inside a fast-path statement, as a capture sees it. */
+export interface InlineWrite {
+  readonly ctx: OpContext;
+  readonly entity: EntityMeta;
+  readonly action: 'create' | 'update';
+  /** The write's clock (RFC 3339), the value auto fields got. */
+  readonly now: string;
+  /** Name of the CTE holding the written rows (the entity's `selectList` columns). */
+  readonly rows: string;
+  /**
+   * Updates of captures with `needsBefore`: name of the CTE holding the same
+   * rows as they were before the write (same columns, read locked in the same
+   * statement); join it to `rows` on the primary key column.
+   */
+  readonly before?: string;
+  /** Bind parameters of the statement (add values here, never into the SQL text). */
+  readonly params: Params;
+}
+
+/** What an observer adds to fast-path statements of one entity (decided once per metadata snapshot). */
+export interface InlineCapture {
+  /** Updates then read the row's before-image in the same statement (one more CTE, the row locked). */
+  readonly needsBefore: boolean;
+  /** A data-modifying statement (`INSERT … SELECT … FROM <rows>`) run as a CTE of the write's statement. */
+  sql(w: InlineWrite): string;
+  /**
+   * Whether to capture this write at all (absent: always). Asked per write, so a capture that is
+   * only sometimes wanted (realtime events while someone subscribes) leaves the statement untouched
+   * the rest of the time.
+   */
+  active?(ctx: OpContext): boolean;
+  /** After the statement that carried the capture has committed (the fast paths run without an explicit transaction). */
+  committed?(ctx: OpContext): void;
+  /**
+   * When `active` said no: told at once, and handed back what to call once the statement has finished,
+   * committed or not. A capture being switched on waits for such writes (decided before it was on, committing
+   * after) to be over, so that every write committing after that point is captured.
+   */
+  skipped?(ctx: OpContext): () => void;
 }

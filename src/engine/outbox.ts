@@ -1,8 +1,9 @@
 import type { Database, Queryable } from '../db/database.js';
 import { type CallOut, DEFAULT_CALL_OUT } from '../outbound/delivery.js';
 import { exactJson } from '../db/exact-json.js';
-import type { EngineApp } from './context.js';
-import type { OutboxEntry } from './write/stages.js';
+import type { EngineApp, OutboxEntry, StoredEffect } from './context.js';
+
+export type { EventSink, StoredEffect } from './context.js';
 
 /**
  * Post-commit effects (DESIGN.md principle 5): recorded as `_outbox` rows in
@@ -12,12 +13,6 @@ import type { OutboxEntry } from './write/stages.js';
  * workflow engine), which claims and processes them.
  */
 
-export interface StoredEffect {
-  id: string;
-  kind: OutboxEntry['kind'];
-  payload: OutboxEntry['payload'];
-}
-
 export async function recordEffects(tx: Queryable, entries: readonly OutboxEntry[]): Promise<StoredEffect[]> {
   if (entries.length === 0) return [];
   return tx.query<StoredEffect>(
@@ -25,9 +20,6 @@ export async function recordEffects(tx: Queryable, entries: readonly OutboxEntry
     [entries.map((e) => e.kind), entries.map((e) => exactJson(e.payload))],
   );
 }
-
-/** Receives a write's `event` effects after COMMIT; awaited, so its work lands before the response. */
-export type EventSink = (app: EngineApp, events: readonly StoredEffect[]) => Promise<void>;
 
 /** Claims and sends webhook effects, then hands events to the app's sink; a crash before this leaves them pending. */
 export async function dispatchEffects(app: EngineApp, effects: readonly StoredEffect[]): Promise<void> {

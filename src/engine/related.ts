@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/database.js';
-import { relatedLoadFilters, type RelatedLoad } from '../metadata/rule-definition.js';
+import { relatedLoadFilters } from '../metadata/rule-definition.js';
+import type { RelatedLoad } from '../metadata/logic-definitions.js';
 import type { EntityMeta } from '../metadata/registry.js';
 import type { Record_ } from './context.js';
 import { Params } from '../db/params.js';

@@ -1,7 +1,7 @@
 import { RocketError, forbidden, type ErrorDetail } from '../errors.js';
 import { ExprRuntimeError, truthy } from '../expr/index.js';
 import type { CompiledTransition } from '../metadata/compiled-machine.js';
-import type { TransitionAction } from '../metadata/state-machine-definition.js';
+import type { TransitionAction } from '../metadata/logic-definitions.js';
 import type { Record_ } from './context.js';
 import { envRecordOf } from './context.js';
 import { userOf, type RuleEnv } from './rules.js';

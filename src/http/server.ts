@@ -11,7 +11,7 @@ import { RefusedBody, RocketError } from '../errors.js';
 import { clientErrorResponse, envelope, routeNotFound, sendError } from './errors.js';
 import { jsonText, type LateBody, parseJsonBody, UnreadableJson, unreadableEncoding, unsupportedMediaType } from './json-body.js';
 import type { Area, Services } from './context.js';
-import { type OperationsOptions, operationsRoutes } from '../ops/http.js';
+import { type OperationsOptions, operationsRoutes } from './routes/operations.js';
 
 const requireLazily = createRequire(import.meta.url);
 type CompilerFactory = (externalSchemas: unknown, options: unknown) => unknown;
@@ -34,7 +34,7 @@ export async function buildHttp(
     logController: new LogController({
       disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
     }),
-    // Requests during shutdown get the error envelope and Retry-After (ops/http.ts), not Fastify's own 503.
+    // Requests during shutdown get the error envelope and Retry-After (routes/operations.ts), not Fastify's own 503.
     return503OnClosing: false,
     frameworkErrors: (err, request, reply) => sendError(err, request, reply),
     clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {

@@ -1,6 +1,6 @@
 import type { CompiledExpr } from '../expr/index.js';
 import { compileRuleExpression } from './rule-expression.js';
-import type { StateMachineInput, TransitionAction } from './state-machine-definition.js';
+import type { StateMachineInput, TransitionAction } from './logic-definitions.js';
 
 /** A stored state machine, compiled once per registry snapshot. */
 export interface CompiledTransition {

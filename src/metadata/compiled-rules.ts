@@ -1,5 +1,5 @@
 import { ExprCompileError, formatCompileError, safeRegex, type CompiledExpr } from '../expr/index.js';
-import type { RuleDefinition, RuleHook, RuleType } from './rule-definition.js';
+import type { RuleDefinition, RuleHook, RuleType } from './logic-definitions.js';
 import { compileRuleExpression, numericThreshold } from './rule-expression.js';
 
 /** A stored rule, compiled once per registry snapshot. */

@@ -7,10 +7,8 @@ import { parseEntityDefinition } from './entity-definition.js';
 import { parseRelationDefinition } from './relation-definition.js';
 import { PROTO_KEY, type EntityDef, type FieldDef, type RelationDef } from './types.js';
 import { NO_RULES, compileRule, groupRules, type CompiledRule, type EntityRules } from './compiled-rules.js';
-import type { RuleDefinition, RuleHook, RuleType } from './rule-definition.js';
-import { staleRelatedLoad } from './related-load.js';
+import type { RelatedLoad, RuleDefinition, RuleHook, RuleType, StateMachineInput } from './logic-definitions.js';
 import { compileMachine, type CompiledMachine } from './compiled-machine.js';
-import type { StateMachineInput } from './state-machine-definition.js';
 
 /** The soft-delete column (quoted): set instead of deleting; rows with it set are gone from every read. */
 export const DELETED_AT = '"deleted_at"';
@@ -236,4 +234,27 @@ export async function loadRegistry(db: Queryable): Promise<Registry> {
     }
   }
   return new Registry(entities, relations);
+}
+
+/** The first field a related_load filter names that the relation's target does not have. */
+export function missingFilterField(use: RelationUse, filter: Record<string, unknown> | undefined): string | undefined {
+  for (const key of Object.keys(filter ?? {})) {
+    const field = key.split('.')[0]!;
+    if (!use.relation.target.fields.has(field)) return field;
+  }
+  return undefined;
+}
+
+/**
+ * Why a stored rule's related_load can no longer load (its relation, or a field it filters on, was deleted
+ * since the rule was stored); undefined while every entry still resolves.
+ */
+export function staleRelatedLoad(entity: EntityMeta, def: { related_load?: readonly RelatedLoad[] }): string | undefined {
+  for (const load of def.related_load ?? []) {
+    const use = entity.uses.get(load.relation);
+    if (!use?.forward) return `related_load: no relation ${load.relation} from ${entity.name}`;
+    const missing = missingFilterField(use, load.filter);
+    if (missing !== undefined) return `related_load: ${use.relation.target.name} has no field ${missing}`;
+  }
+  return undefined;
 }

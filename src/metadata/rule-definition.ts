@@ -2,44 +2,23 @@ import { safeRegex } from '../expr/index.js';
 import { compileRuleExpression, numericThreshold } from './rule-expression.js';
 import { invalid } from '../errors.js';
 import { FILTER_OPERATORS } from '../types/filter-operators.js';
-import type { EntityMeta, Registry } from './registry.js';
-import { missingFilterField } from './related-load.js';
+import { missingFilterField, type EntityMeta, type Registry } from './registry.js';
+import {
+  FIELD_RULE_OPERATORS,
+  RULE_HOOKS,
+  RULE_TYPES,
+  type RelatedLoad,
+  type RuleDefinition,
+  type RuleHook,
+  type RuleInput,
+  type RuleType,
+} from './logic-definitions.js';
 import { Params } from '../db/params.js';
 import { RocketError } from '../errors.js';
 import { filterSql, type ListFilter } from './sql/conditions.js';
 import { isObject } from './problems.js';
 import type { FieldType } from '../types/field-types.js';
 import { ExactNumber } from '../db/exact-number.js';
-
-export const RULE_HOOKS = ['before_write', 'before_delete'] as const;
-export const RULE_TYPES = ['field', 'expression', 'computed'] as const;
-export const FIELD_RULE_OPERATORS = ['min', 'max', 'min_length', 'max_length', 'pattern'] as const;
-export type RuleHook = (typeof RULE_HOOKS)[number];
-export type RuleType = (typeof RULE_TYPES)[number];
-
-export interface RelatedLoad {
-  relation: string;
-  filter?: Record<string, unknown>;
-}
-
-export interface RuleDefinition {
-  field?: string;
-  operator?: string;
-  value?: unknown;
-  expression?: string;
-  message?: string;
-  stop_on_fail?: boolean;
-  related_load?: RelatedLoad[];
-}
-
-export interface RuleInput {
-  entity: string;
-  hook: RuleHook;
-  type: RuleType;
-  definition: RuleDefinition;
-  priority: number;
-  active: boolean;
-}
 
 const empty = (v: unknown) =>
   v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0) || (isObject(v) && Object.keys(v).length === 0);

@@ -4,7 +4,8 @@ import type { Queryable } from '../db/database.js';
 import type { AdminApp } from './admin-app.js';
 import { whileEntityExists } from './problems.js';
 import { UUID_RE } from '../types/ids.js';
-import { parseRule, type RuleInput } from './rule-definition.js';
+import { parseRule } from './rule-definition.js';
+import type { RuleInput } from './logic-definitions.js';
 
 /** Rules admin operations (spec: rules.md §Admin API). */
 

@@ -3,35 +3,7 @@ import { targetUrlProblem } from '../outbound/target.js';
 import { compileRuleExpression } from './rule-expression.js';
 import { isObject } from './problems.js';
 import { engineWritten, type Registry } from './registry.js';
-
-export const ACTION_TYPES = ['set_field', 'webhook', 'create_record', 'send_event'] as const;
-export type ActionType = (typeof ACTION_TYPES)[number];
-
-export interface TransitionAction {
-  type: ActionType;
-  field?: string;
-  value?: unknown;
-  url?: string;
-  method?: string;
-  event?: string;
-  entity?: string;
-  data?: Record<string, unknown>;
-}
-
-export interface Transition {
-  from: string | string[];
-  to: string;
-  roles?: string[];
-  guard?: string;
-  actions?: TransitionAction[];
-}
-
-export interface StateMachineInput {
-  entity: string;
-  field: string;
-  definition: { initial?: string; transitions: Transition[] };
-  active: boolean;
-}
+import { ACTION_TYPES, type ActionType, type StateMachineInput, type Transition, type TransitionAction } from './logic-definitions.js';
 
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 const blank = (v: unknown) => v === undefined || v === null || v === '';

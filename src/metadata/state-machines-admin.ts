@@ -3,7 +3,8 @@ import { objectPayload, notFound } from '../errors.js';
 import type { AdminApp } from './admin-app.js';
 import { whileEntityExists } from './problems.js';
 import { UUID_RE } from '../types/ids.js';
-import { parseStateMachine, type StateMachineInput } from './state-machine-definition.js';
+import { parseStateMachine } from './state-machine-definition.js';
+import type { StateMachineInput } from './logic-definitions.js';
 
 /**
  * State machine admin operations (spec: state-machines.md §Admin API). Definitions are stored with exactJson: a

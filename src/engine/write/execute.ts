@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/database.js';
 import type { EntityMeta, FieldMeta } from '../../metadata/registry.js';
-import type { Record_ } from '../context.js';
+import type { Exec, Record_, WriteCause } from '../context.js';
 import { deleteRows, type CascadedRow } from '../cascade.js';
 import { Params } from '../../db/params.js';
 import { liveSql, whereSql } from '../../metadata/sql/conditions.js';
@@ -20,30 +20,7 @@ import { captureCtes, needsBefore, type Inline } from './inline.js';
 import { getOrInsert } from '../../collections.js';
 import { withSlugRetry } from './slug.js';
 
-/** One row written by a request, as observers (webhooks, workflows) need it. */
-export interface WriteEvent {
-  entity: EntityMeta;
-  action: 'create' | 'update' | 'delete';
-  /** The row as stored (for deletes: as it was). */
-  record: Record_;
-  /** The row before the write (update/delete), else null. */
-  old: Record_ | null;
-  /** Values the request wrote (after rules, computed fields and state-machine actions). */
-  values: Record_;
-  /** Rows written on the request's behalf rather than by it: by a cascade, or by an action (state-machine `create_record`). */
-  cause?: WriteCause;
-}
-
-export type WriteCause = 'cascade' | 'action';
-
-/** Where execution runs and what it reports. */
-export interface Exec {
-  tx: Queryable;
-  now: string;
-  writes: WriteEvent[];
-  /** Set while writing rows on the request's behalf (their events carry it). */
-  cause?: WriteCause;
-}
+export type { Exec, WriteCause, WriteEvent } from '../context.js';
 
 const causeOf = (exec: Exec): { cause?: WriteCause } => (exec.cause ? { cause: exec.cause } : {});
 

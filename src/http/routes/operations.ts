@@ -1,10 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { RocketError, serviceUnavailable, unauthorized } from '../errors.js';
-import { bearerToken } from '../auth/authenticate.js';
-import { envelope, sendError } from '../http/errors.js';
-import type { Lifecycle } from './lifecycle.js';
-import type { Metrics } from './metrics.js';
+import { RocketError, serviceUnavailable, unauthorized } from '../../errors.js';
+import { bearerToken } from '../../auth/authenticate.js';
+import { envelope, sendError } from '../errors.js';
+import type { Lifecycle } from '../../ops/lifecycle.js';
+import type { Metrics } from '../../ops/metrics.js';
 
 /** What a client is told to wait before trying again while this instance shuts down (another one will answer). */
 const SHUTDOWN_RETRY_AFTER_SECONDS = 5;
