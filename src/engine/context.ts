@@ -1,12 +1,10 @@
 import type { Caller } from '../auth/caller.js';
 import type { PermissionSet } from '../auth/permissions.js';
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 import type { Logger } from 'pino';
-import { RocketError } from '../errors.js';
+import { type ErrorDetail, RocketError } from '../errors.js';
 import type { EntityMeta, Registry } from '../metadata/registry.js';
-import type { Queryable } from '../db/database.js';
 import type { Params } from '../db/params.js';
-import type { ErrorDetail } from '../errors.js';
 import type { CallOut } from '../outbound/delivery.js';
 import type { ListSettings } from './list-settings.js';
 import { timestampMillis } from '../types/coerce.js';
@@ -86,7 +84,7 @@ export function canonicalTimestamps(entity: EntityMeta, record: Record_): void {
   }
 }
 
-// --- The contracts features plug into (extensions.ts builds none of them; rocket.ts hands them in) ---
+// --- The contracts features plug in through (the composition root, rocket.ts, hands them in) ---
 //
 // They refer to the app and the operation and back (an app holds its observers, an observer is handed
 // the operation): declared together here, so no module of the engine imports another in a circle, not
