@@ -64,7 +64,6 @@ export function keyValues(keys: readonly SortKey[], row: Record<string, unknown>
   return keys.map((k, i) => {
     const v = INEXACT.has(k.field.type) ? row[`rocket.k${i}`] : row[k.field.name];
     if (v === null || v === undefined) return null;
-    if (v instanceof StoredTimestamp) return v.pgText;
-    return v instanceof Date ? v.toISOString() : String(v);
+    return v instanceof StoredTimestamp ? v.pgText : String(v);
   });
 }

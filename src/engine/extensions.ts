@@ -1,6 +1,4 @@
 import type { EngineExtensions } from './context.js';
 
-export type { EngineExtensions };
-
 /** An engine with no features plugged in. */
 export const NO_EXTENSIONS: EngineExtensions = Object.freeze({ observers: Object.freeze([]) });

@@ -3,8 +3,6 @@ import { type CallOut, DEFAULT_CALL_OUT } from '../outbound/delivery.js';
 import { exactJson } from '../db/exact-json.js';
 import type { EngineApp, OutboxEntry, StoredEffect } from './context.js';
 
-export type { EventSink, StoredEffect } from './context.js';
-
 /**
  * Post-commit effects (DESIGN.md principle 5): recorded as `_outbox` rows in
  * the write's transaction, dispatched right after COMMIT. State-machine

@@ -1,9 +1,8 @@
 import { SYSTEM_ACTOR } from '../auth/caller.js';
 import type { Queryable } from '../db/database.js';
-import type { OpContext, Record_ } from '../engine/context.js';
+import type { OpContext, Record_, WriteCause, WriteEvent } from '../engine/context.js';
 import { encodeOutput } from '../types/coerce.js';
 import { exactJson } from '../db/exact-json.js';
-import type { WriteCause, WriteEvent } from '../engine/write/execute.js';
 import type { EntityMeta } from '../metadata/registry.js';
 
 /** Who made a change (spec: history.md §What is recorded). */

@@ -1,4 +1,4 @@
-import type { InlineCapture, InlineWrite } from '../engine/write/inline.js';
+import type { InlineCapture, InlineWrite } from '../engine/context.js';
 import type { EntityMeta, FieldMeta } from '../metadata/registry.js';
 import { IDENTIFIER_RE } from '../metadata/types.js';
 import { actorOf } from './entries.js';

@@ -1,4 +1,4 @@
-import type { WriteObserver } from '../engine/write/observers.js';
+import type { WriteObserver } from '../engine/context.js';
 import { entryOf, insertEntries, type NewEntry } from './entries.js';
 import { historyCaptureOf } from './inline.js';
 

@@ -1,3 +1,4 @@
+import type { EngineExtensions } from '../engine/context.js';
 import { createHmac, createSecretKey, randomUUID } from 'node:crypto';
 import { DEFAULT_COUNT_ESTIMATE_THRESHOLD, type ListSettings } from '../engine/list-settings.js';
 import type { Logger } from 'pino';
@@ -11,7 +12,6 @@ import { TokenVerifier, secretKey } from '../auth/tokens.js';
 import { UserStatusCache } from '../auth/user-status.js';
 import { APP_MIGRATIONS } from '../metadata/system-tables.js';
 import { Registry, loadRegistry } from '../metadata/registry.js';
-import type { EngineExtensions } from '../engine/extensions.js';
 import type { TransferSection } from '../metadata/transfer-sections.js';
 import type { ChangeBus } from './change-bus.js';
 

@@ -1,8 +1,6 @@
 import { SYSTEM_ACTOR } from '../auth/caller.js';
 import type { Queryable } from '../db/database.js';
-import type { OpContext, Record_ } from '../engine/context.js';
-import type { InlineWrite } from '../engine/write/inline.js';
-import type { WriteEvent } from '../engine/write/execute.js';
+import type { OpContext, Record_, InlineWrite, WriteEvent } from '../engine/context.js';
 import type { EntityMeta } from '../metadata/registry.js';
 import { IDENTIFIER_RE } from '../metadata/types.js';
 import { exactJson } from '../db/exact-json.js';

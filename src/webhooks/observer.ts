@@ -1,9 +1,6 @@
 import { RocketError } from '../errors.js';
 import { ExprRuntimeError, truthy } from '../expr/index.js';
-import type { OpContext } from '../engine/context.js';
-import type { WriteEvent } from '../engine/write/execute.js';
-import type { WriteObserver } from '../engine/write/observers.js';
-import type { StageContext } from '../engine/write/stages.js';
+import type { OpContext, WriteEvent, WriteObserver, StageContext } from '../engine/context.js';
 import { catalogFor, type ActiveWebhook } from './catalog.js';
 import type { Hook } from './definition.js';
 import { deliver } from '../outbound/delivery.js';

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SYSTEM_ACTOR, type Caller } from '../auth/caller.js';
-import type { Record_ } from '../engine/context.js';
+import type { Record_, WriteEvent } from '../engine/context.js';
 import { recordOf } from '../engine/read.js';
-import type { WriteEvent } from '../engine/write/execute.js';
 import type { Hook } from './definition.js';
 import { isoSeconds } from '../types/time.js';
 import { exactJson, parseExactJson } from '../db/exact-json.js';

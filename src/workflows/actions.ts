@@ -1,7 +1,6 @@
 import { exactJson } from '../db/exact-json.js';
 import { SYSTEM_ACTOR } from '../auth/caller.js';
-import type { ActingFor, EngineApp } from '../engine/context.js';
-import type { StoredEffect } from '../engine/outbox.js';
+import type { ActingFor, EngineApp, StoredEffect } from '../engine/context.js';
 import { createRecord, updateRecord } from '../engine/write/pipeline.js';
 import { RocketError } from '../errors.js';
 import { isObject } from '../metadata/problems.js';

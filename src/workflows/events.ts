@@ -1,5 +1,4 @@
-import type { ActingFor, EngineApp, Record_ } from '../engine/context.js';
-import type { StoredEffect } from '../engine/outbox.js';
+import type { ActingFor, EngineApp, Record_, StoredEffect } from '../engine/context.js';
 import { findRecord, recordOf } from '../engine/read.js';
 import type { TriggerData } from './instances.js';
 import { toJson } from './paths.js';

@@ -1,9 +1,5 @@
-import type { ActingFor, EngineApp, OpContext } from '../engine/context.js';
-import type { EventSink } from '../engine/outbox.js';
+import type { ActingFor, EngineApp, OpContext, EventSink, WriteEvent, WriteObserver, StageContext } from '../engine/context.js';
 import { recordOf } from '../engine/read.js';
-import type { WriteEvent } from '../engine/write/execute.js';
-import type { WriteObserver } from '../engine/write/observers.js';
-import type { StageContext } from '../engine/write/stages.js';
 import { dispatchEvents } from './events.js';
 import type { TriggerData, WorkflowOpContext } from './instances.js';
 import { toJson } from './paths.js';

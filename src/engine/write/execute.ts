@@ -20,8 +20,6 @@ import { captureCtes, needsBefore, type Inline } from './inline.js';
 import { getOrInsert } from '../../collections.js';
 import { withSlugRetry } from './slug.js';
 
-export type { Exec, WriteCause, WriteEvent } from '../context.js';
-
 const causeOf = (exec: Exec): { cause?: WriteCause } => (exec.cause ? { cause: exec.cause } : {});
 
 /**

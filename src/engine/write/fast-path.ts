@@ -1,6 +1,5 @@
 import type { EntityMeta } from '../../metadata/registry.js';
-import type { EngineApp } from '../context.js';
-import type { InlineCapture } from './inline.js';
+import type { EngineApp, InlineCapture } from '../context.js';
 import type { RowPlan } from './plan.js';
 import { ROW_STAGES } from './row-stages.js';
 import type { RowStage } from './stages.js';

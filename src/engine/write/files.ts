@@ -1,6 +1,7 @@
+import type { StageContext } from '../context.js';
 import { notFound } from '../../errors.js';
 import type { RowPlan } from './plan.js';
-import type { RowStage, StageContext } from './stages.js';
+import type { RowStage } from './stages.js';
 
 /** `file` fields sent as a file id get the stored file's metadata (objects are kept as given); one query per tree. */
 export const fileStage: RowStage = {

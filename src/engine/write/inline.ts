@@ -1,7 +1,5 @@
 import type { InlineCapture, InlineWrite, OpContext } from '../context.js';
 
-export type { InlineCapture, InlineWrite } from '../context.js';
-
 /**
  * Observers that capture writes in the database (history entries, change
  * events) need not push a plain write off its one-statement fast path: they

@@ -1,18 +1,27 @@
 import { RocketError, objectPayload, type ErrorDetail } from '../../errors.js';
 import type { EntityMeta } from '../../metadata/registry.js';
 import type { PermissionAction } from '../../auth/permissions.js';
-import { entityOf, envRecordOf, type OpContext, type Record_ } from '../context.js';
+import {
+  entityOf,
+  envRecordOf,
+  type OpContext,
+  type Record_,
+  type WriteEvent,
+  type InlineCapture,
+  type StageContext,
+  type StoredEffect,
+} from '../context.js';
 import { findRecord, looksLikePk, recordNotFound, recordOf } from '../read.js';
-import { deleteWithCascades, existingPks, executeRow, insertTree, loadChildren, updateByKey, type WriteEvent } from './execute.js';
+import { deleteWithCascades, existingPks, executeRow, insertTree, loadChildren, updateByKey } from './execute.js';
 import { checkNotCleared, checkProducedRequired, checkRequired, parsePayload } from './payload.js';
 import { at, prefixDetails, walk, type NestedPlan, type RowPlan } from './plan.js';
 import { runRules } from '../rules.js';
-import { inlineCommitted, inlineSettled, type Inline, type InlineCapture } from './inline.js';
+import { inlineCommitted, inlineSettled, type Inline } from './inline.js';
 import { type FastPath, fastPathOf, rowIsPlain } from './fast-path.js';
-import { stageApplies, type StageContext } from './stages.js';
+import { stageApplies } from './stages.js';
 import { ROW_STAGES } from './row-stages.js';
 import { SYSTEM_ACTOR } from '../../auth/caller.js';
-import { dispatchEffects, recordEffects, type StoredEffect } from '../outbox.js';
+import { dispatchEffects, recordEffects } from '../outbox.js';
 import type { Queryable } from '../../db/database.js';
 import { nowIso } from '../../types/time.js';
 

@@ -1,8 +1,8 @@
 import { runRules } from '../rules.js';
 import { runStateMachines } from '../state-machine.js';
-import { canonicalTimestamps, envRecordOf } from '../context.js';
+import { canonicalTimestamps, envRecordOf, type StageContext } from '../context.js';
 import { prefixDetails, type RowPlan } from './plan.js';
-import type { RowStage, StageContext } from './stages.js';
+import type { RowStage } from './stages.js';
 import { slugStage } from './slug.js';
 import { fileStage } from './files.js';
 

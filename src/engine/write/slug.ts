@@ -1,3 +1,4 @@
+import type { StageContext } from '../context.js';
 import { getOrInsert, ownValue } from '../../collections.js';
 import type { Queryable } from '../../db/database.js';
 import { UniqueViolation } from '../../db/pg-errors.js';
@@ -6,7 +7,7 @@ import { uniqueIndexNames } from '../../metadata/migrate.js';
 import { Params } from '../../db/params.js';
 import { slugCandidatesSql } from '../../metadata/sql/statements.js';
 import type { RowPlan } from './plan.js';
-import type { RowStage, StageContext } from './stages.js';
+import type { RowStage } from './stages.js';
 
 /** Slugify (spec: metadata.md §4): "Héllo, World!" → "hello-world". */
 export function slugify(text: string): string {

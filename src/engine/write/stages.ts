@@ -2,8 +2,6 @@ import type { EntityMeta } from '../../metadata/registry.js';
 import type { StageContext } from '../context.js';
 import type { RowPlan } from './plan.js';
 
-export type { OutboxEntry, StageContext } from '../context.js';
-
 /**
  * A step of the write pipeline run over the inserted and updated rows of a
  * tree (top-level and nested, parents first) after field validation and

@@ -1,1 +1,0 @@
-export type { WriteObserver } from '../context.js';
