@@ -148,7 +148,9 @@ export async function insertTree({ tx, now }: Exec, row: RowPlan, inline?: (enti
 
 /**
  * UPDATE of a live row by primary key, without reading it first; undefined when
- * no live row has that key. With nothing to set it only reads the row.
+ * no live row has that key, and, when the captures need the row as it was, also
+ * when another write changed the row between this statement's read and its
+ * write (see updateWithBeforeSql). With nothing to set it only reads the row.
  */
 export async function updateByKey({ tx, now }: Exec, row: RowPlan, pk: string, inline?: Inline): Promise<Record_ | undefined> {
   const e = row.entity;
@@ -163,7 +165,7 @@ export async function updateByKey({ tx, now }: Exec, row: RowPlan, pk: string, i
   let before: string | undefined;
   const head: string[] = [];
   if (needsBefore(inline)) {
-    // The row as it was, locked first: the UPDATE then writes exactly the version read here.
+    // The row as it was: the UPDATE writes it only if it is still the version read here (else no row comes back).
     before = 'b';
     const locked = updateWithBeforeSql(e, sets, where, before);
     head.push(`b AS (${locked.read})`);

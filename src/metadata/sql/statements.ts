@@ -161,15 +161,24 @@ export function updateSql(entity: EntityMeta, sets: string, where: string): stri
   return `UPDATE ${entity.table} SET ${sets}${where} RETURNING ${entity.selectList}`;
 }
 
+/** The column of a before-image that holds the version (ctid) it was read at; no field name can be this. */
+const VERSION_COL = '"~version"';
+
 /**
  * An update that also reads the row as it was (for captures that need the before-image): the CTE named
- * `before` reads and locks it (`read`), and `update` writes exactly that version.
+ * `before` reads it (`read`), and `update` writes it only if it is still that version. A row lock would
+ * make the same guarantee at the cost of one more heap write and WAL record per update; instead, a
+ * concurrent update that commits first gives the row a new ctid, PostgreSQL's recheck of the waiting
+ * UPDATE then finds the guard false, and no row is written (the caller retries under a lock).
  */
 export function updateWithBeforeSql(entity: EntityMeta, sets: string, where: string, before: string): { read: string; update: string } {
-  const returning = entity.columns.map((c) => `${entity.table}.${c}`).join(', ');
+  const t = entity.table;
+  const returning = entity.columns.map((c) => `${t}.${c}`).join(', ');
   return {
-    read: `SELECT ${entity.selectList} FROM ${entity.table}${where} FOR UPDATE`,
-    update: `UPDATE ${entity.table} SET ${sets} FROM ${before} WHERE ${entity.table}.${entity.pk.col} = ${before}.${entity.pk.col} RETURNING ${returning}`,
+    read: `SELECT ctid AS ${VERSION_COL}, ${entity.selectList} FROM ${t}${where}`,
+    update:
+      `UPDATE ${t} SET ${sets} FROM ${before} WHERE ${t}.${entity.pk.col} = ${before}.${entity.pk.col} ` +
+      `AND ${t}.ctid = ${before}.${VERSION_COL} RETURNING ${returning}`,
   };
 }
 
