@@ -5,7 +5,7 @@
  * both sides alike. Prints each side's median throughput, CPU per request (Rocket + its PostgreSQL
  * backends) and the on/off ratio.
  *
- *   DATABASE_URL=postgres://… node --import tsx bench/history.ts [--seconds 6] [--connections 64] [--rounds 3] [--scenarios S3,S4,S5]
+ *   DATABASE_URL=postgres://… node --import tsx bench/history.ts [--seconds 6] [--connections 64] [--rounds 3] [--scenarios S3,S4,S5] [--pin 0]
  */
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -19,6 +19,8 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '64' },
     rounds: { type: 'string', default: '3' },
     scenarios: { type: 'string', default: 'S3,S4,S5' },
+    // CPUs Rocket is pinned to (taskset -c), as issue 20 measured; run this bench on the others.
+    pin: { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -85,7 +87,7 @@ function load(base: string, scenario: string, side: Side, tag: string, seconds =
 async function main(): Promise<void> {
   const databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) throw new Error('set DATABASE_URL');
-  const { server, tag, drop } = await startRocketFromSource(databaseUrl, 'histbench');
+  const { server, tag, drop } = await startRocketFromSource(databaseUrl, 'histbench', [], values.pin);
   const base = server.url;
   const apps = { off: `histoff_${tag}`, on: `histon_${tag}` };
   const sides = {} as Record<'off' | 'on', Side>;

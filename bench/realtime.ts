@@ -3,7 +3,7 @@
  * subscribers on the benchmark's entities, the median delay from commit to event, and the server's
  * RSS while a reader that does not read is cut off.
  *
- *   DATABASE_URL=postgres://… node --import tsx bench/realtime.ts [--seconds 10] [--connections 10] [--subscribers 100]
+ *   DATABASE_URL=postgres://… node --import tsx bench/realtime.ts [--seconds 10] [--connections 10] [--subscribers 100] [--pin 0]
  *
  * Rocket runs in a child process (its RSS and CPU are its own); the load and the probes run here,
  * the subscribers in a worker thread (their reading must not hold up the load's event loop). Rounds alternate "without" and "with" so drift on a shared machine hits both.
@@ -26,6 +26,8 @@ const { values } = parseArgs({
     probes: { type: 'string', default: '200' },
     // 'with' / 'without': only the runs with (or without) subscribers, e.g. to profile one side with RT_BENCH_CPU_PROF
     only: { type: 'string', default: '' },
+    // CPUs Rocket is pinned to (taskset -c), as issue 20 measured; run this bench on the others.
+    pin: { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -168,7 +170,7 @@ async function main(): Promise<void> {
   if (!databaseUrl) throw new Error('set DATABASE_URL');
   // RT_BENCH_CPU_PROF=<dir>: Rocket writes a V8 CPU profile there on exit.
   const profile = process.env.RT_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RT_BENCH_CPU_PROF}`] : [];
-  const { server, tag, drop } = await startRocketFromSource(databaseUrl, 'rtbench', profile);
+  const { server, tag, drop } = await startRocketFromSource(databaseUrl, 'rtbench', profile, values.pin);
   const base = server.url;
   const app = `rtbench_${tag}`;
   try {

@@ -63,6 +63,9 @@ const HELP = `usage: node --import tsx bench/run.ts [options]
   --no-build            reuse bench/.build from an earlier run
   --rocket <main.js>    benchmark this Rocket build instead of building src/ (A/B of a change)
   --rocket-node-args <a> extra node flags for Rocket, space-separated (e.g. "--max-semi-space-size=32")
+  --pin <cpus>          pin both servers to these CPUs (taskset -c, e.g. 0), as issue 20 measured; run the
+                        bench itself on the others (taskset -c 1 npm run bench -- --pin 0). With the embedded
+                        database, PostgreSQL (Rocket's child) is pinned too: use DATABASE_URL
   --ceiling-trials      instead of Rocket vs ceiling: every SQL variant of the ceiling per scenario
                         (rounds alternate the variants' order); prints the fastest of each
   --pgbench             also run S3's INSERT and S5's UPDATE with pgbench -M prepared (the database's
@@ -90,6 +93,8 @@ interface Options {
   build: boolean;
   rocketScript: string;
   rocketNodeArgs: string[];
+  /** CPUs both servers are pinned to (`taskset -c`), or undefined. */
+  pin: string | undefined;
   ceilingTrials: boolean;
   pgbench: boolean;
   large: number;
@@ -113,6 +118,7 @@ function options(): Options {
       'no-build': { type: 'boolean', default: false },
       rocket: { type: 'string' },
       'rocket-node-args': { type: 'string' },
+      pin: { type: 'string' },
       'ceiling-trials': { type: 'boolean', default: false },
       pgbench: { type: 'boolean' },
       'no-pgbench': { type: 'boolean', default: false },
@@ -133,6 +139,7 @@ function options(): Options {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
     return n;
   };
+  if (values.pin !== undefined && !/^\d+([-,]\d+)*$/.test(values.pin)) throw new Error('--pin takes CPU numbers as taskset -c does, e.g. 0 or 0,2');
   const ids = (values.scenarios ?? SCENARIOS.map((s) => s.id).join(',')).split(',').map((s) => s.trim().toUpperCase());
   const scenarios = ids.map((id) => {
     const s = SCENARIOS.find((x) => x.id === id);
@@ -158,6 +165,7 @@ function options(): Options {
     build: !values['no-build'],
     rocketScript: resolve(values.rocket ?? join(BUILD, 'rocket', 'main.js')),
     rocketNodeArgs: (values['rocket-node-args'] ?? '').split(' ').filter((a) => a !== ''),
+    pin: values.pin,
     ceilingTrials: values['ceiling-trials']!,
     pgbench: values['no-pgbench'] ? false : (values.pgbench ?? !smoke),
     large: values.large ? Math.round(num(values['large-rows'], 1_000_000, 'large-rows')) : 0,
@@ -538,6 +546,7 @@ async function main(): Promise<number> {
         port: rocketPort,
         logFile: join(RESULTS, 'rocket.log'),
         nodeArgs: [...opts.rocketNodeArgs, ...nodeArgs],
+        cpus: opts.pin,
       });
 
     log(
@@ -620,6 +629,7 @@ async function main(): Promise<number> {
         port: ceilingPort,
         logFile: join(RESULTS, 'ceiling.log'),
         nodeArgs,
+        cpus: opts.pin,
       });
     let ceiling = await startCeiling();
     cleanups.push(() => ceiling.stop());
@@ -696,7 +706,7 @@ async function main(): Promise<number> {
     const report = [
       `Rocket vs ceiling — ${new Date().toISOString().slice(0, 10)} — ${machine}`,
       `seed ${opts.customers} customers / ${opts.orders} orders / ${opts.orders * 3} items; ${opts.duration} s per run after ${opts.warmup} s warm-up; ` +
-        `median of ${opts.rounds} round(s); pool ${opts.pool}${opts.workers > 1 ? ` per process; Rocket ${opts.workers} workers` : ''}; RSS = peak`,
+        `median of ${opts.rounds} round(s); pool ${opts.pool}${opts.workers > 1 ? ` per process; Rocket ${opts.workers} workers` : ''}; RSS = peak${opts.pin ? `; both servers pinned to CPU ${opts.pin}` : ''}`,
       `RSS after start (one app, before the first run): Rocket ${f0(startRss.rocket)} MB, ceiling ${f0(startRss.ceiling)} MB`,
       table(opts, comparisons),
       pgbenchText,

@@ -62,9 +62,13 @@ export class ServerProcess {
     logFile: string;
     nodeArgs?: string[];
     readyTimeoutMs?: number;
+    /** CPUs the process (its threads, its workers) may run on, as `taskset -c` takes them; default any. */
+    cpus?: string;
   }): Promise<ServerProcess> {
     const log = createWriteStream(opts.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.script], {
+    const args = [...(opts.nodeArgs ?? []), opts.script];
+    // taskset execs node in its own process: the pid stays the server's, and every thread it starts inherits the set.
+    const child = spawn(opts.cpus ? 'taskset' : process.execPath, opts.cpus ? ['-c', opts.cpus, process.execPath, ...args] : args, {
       env: opts.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -262,7 +266,7 @@ export const median = (xs: number[]) => {
  * Rocket from source (tsx) on a management database of its own on DATABASE_URL's server, for the
  * feature benchmarks; `drop` removes that database and the given apps' databases once the server stopped.
  */
-export async function startRocketFromSource(databaseUrl: string, prefix: string, nodeArgs: string[] = []) {
+export async function startRocketFromSource(databaseUrl: string, prefix: string, nodeArgs: string[] = [], cpus?: string) {
   const tag = Math.random().toString(36).slice(2, 8);
   const mgmtDb = `${prefix}_mgmt_${tag}`;
   const port = await freePort();
@@ -282,6 +286,7 @@ export async function startRocketFromSource(databaseUrl: string, prefix: string,
     },
     port,
     logFile: join(dataDir, 'rocket.log'),
+    cpus,
   });
   const drop = async (apps: readonly string[]) => {
     const admin = connect(urlTarget(databaseUrl), 'postgres', 1);
