@@ -167,9 +167,9 @@ export async function updateByKey({ tx, now }: Exec, row: RowPlan, pk: string, i
   if (needsBefore(inline)) {
     // The row as it was: the UPDATE writes it only if it is still the version read here (else no row comes back).
     before = 'b';
-    const locked = updateWithBeforeSql(e, sets, where, before);
-    head.push(`b AS (${locked.read})`);
-    update = locked.update;
+    const guarded = updateWithBeforeSql(e, sets, where, before);
+    head.push(`b AS (${guarded.read})`);
+    update = guarded.update;
   }
   const ctes = captureCtes(inline, { entity: e, action: 'update', now, rows: 'w', before, params }, 0);
   const text = `WITH ${[...head, `w AS (${update})`, ...ctes].join(', ')} SELECT * FROM w`;

@@ -169,7 +169,7 @@ const VERSION_COL = '"~version"';
  * `before` reads it (`read`), and `update` writes it only if it is still that version. A row lock would
  * make the same guarantee at the cost of one more heap write and WAL record per update; instead, a
  * concurrent update that commits first gives the row a new ctid, PostgreSQL's recheck of the waiting
- * UPDATE then finds the guard false, and no row is written (the caller retries under a lock).
+ * UPDATE then finds the guard false, and no row is written (the caller then takes its general path, which locks).
  */
 export function updateWithBeforeSql(entity: EntityMeta, sets: string, where: string, before: string): { read: string; update: string } {
   const t = entity.table;
