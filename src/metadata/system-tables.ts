@@ -206,4 +206,15 @@ export const APP_MIGRATIONS: readonly Migration[] = [
       await tx.query('CREATE INDEX IF NOT EXISTS idx_webhook_logs_created_id ON _webhook_logs(created_at, id)');
     },
   },
+  {
+    version: 9,
+    name: 'realtime captures without an index',
+    async up(tx) {
+      // Nothing looks a capture up by `seq`: the sequencer takes every committed one in one DELETE (a scan of a
+      // table that holds only what the last run has not taken yet) and orders them in memory. The primary key
+      // cost every captured write one more btree entry and its WAL, and vacuum its clean-up. The identity
+      // column still numbers the captures uniquely.
+      await tx.query('ALTER TABLE _realtime_pending DROP CONSTRAINT IF EXISTS _realtime_pending_pkey');
+    },
+  },
 ];

@@ -321,6 +321,13 @@ describe('delivery across instances', () => {
     expect(await q('SELECT count(*)::int AS n FROM _realtime_pending')).toEqual([{ n: 0 }]);
   });
 
+  it('captures wait in a table without an index (the sequencer takes them all in one scan); an identity still numbers them', async () => {
+    expect(await q(`SELECT indexname FROM pg_indexes WHERE tablename = '_realtime_pending'`)).toEqual([]);
+    expect(await q(`SELECT is_identity FROM information_schema.columns WHERE table_name = '_realtime_pending' AND column_name = 'seq'`)).toEqual([
+      { is_identity: 'YES' },
+    ]);
+  });
+
   it('nested children, cascades (soft-deleted children included) and import sample data all produce events', async () => {
     const r = await subscribe(b, 'entities=folder,page');
     const f = await created('/folder', { name: 'f', pages: { data: [{ name: 'p1' }, { name: 'p2' }] } });
