@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queryable } from '../../src/db/database.js';
 import { indexesOf, startEngine, tableExists, UUID_PK, type EngineHarness } from '../support/engine.js';
+import { holdTransaction as hold, untilLockWaiters as untilWaiters } from '../support/locks.js';
 
 /** Audit 10: concurrent relation and entity admin changes (spec: metadata.md §3, §5, §6, §7). */
 
@@ -20,41 +21,10 @@ const uuidEntity = (name: string, fields: unknown[] = []) => ({
 });
 
 /** Holds a transaction of the app database open (after `work`) until `release` is called; it then commits. */
-async function holdTransaction(work: (tx: Queryable) => Promise<void>) {
-  const rt = await h.runtime();
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let ready!: () => void;
-  const started = new Promise<void>((resolve) => {
-    ready = resolve;
-  });
-  const done = rt.db
-    .transaction(async (tx) => {
-      await work(tx);
-      ready();
-      await gate;
-    })
-    .catch(() => undefined);
-  await started;
-  return {
-    release: async () => {
-      release();
-      await done;
-    },
-  };
-}
+const holdTransaction = async (work: (tx: Queryable) => Promise<void>) => hold((await h.runtime()).db, work);
 
 /** Waits until at least `n` sessions of the app database wait on a lock. */
-async function untilLockWaiters(n: number) {
-  for (let i = 0; i < 200; i++) {
-    const rows = await h.q(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
-    if (rows.length >= n) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`fewer than ${n} sessions wait on a lock`);
-}
+const untilLockWaiters = (n: number) => untilWaiters(h.q, n);
 
 const relationNames = async () => ((await h.get('/_admin/relations')).body.data as { name: string }[]).map((r) => r.name);
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppRuntime } from '../../src/platform/app-runtime.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { holdTransaction, untilLockWaiters } from '../support/locks.js';
 
 /**
  * Concurrency audit: many requests at once contending on the same rows. Whatever the timing, an answer is
@@ -669,26 +670,14 @@ describe('admin items deleted twice at once: one 200, the rest 404, one audit en
     const body = { entity: 'doc', hook: 'before_write', type: 'field', definition: { field: 'ref', operator: 'min_length', value: 1 } };
     const rule = (await call('POST', '_admin/rules', body)).body.data.id as string;
     // Hold the entity row a field rule's save waits for, so the update is parked after its 404 check.
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let locked!: () => void;
-    const isLocked = new Promise<void>((r) => (locked = r));
-    const holder = runtime.db.transaction(async (tx) => {
+    const hold = await holdTransaction(runtime.db, async (tx) => {
       await tx.query(`SELECT 1 FROM _entities WHERE name = 'doc' FOR UPDATE`);
-      locked();
-      await held;
     });
-    await isLocked;
     const update = call('PUT', `_admin/rules/${rule}`, { ...body, priority: 5 });
-    for (let i = 0; i < 200; i++) {
-      const waiting = await q(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
-      if (waiting.length > 0) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await untilLockWaiters(q);
     const del = await call('DELETE', `_admin/rules/${rule}`);
     expect(del.status).toBe(200);
-    release();
-    await holder;
+    await hold.release();
     const res = await update;
     sane([res], 'update after delete');
     expect(res.status, JSON.stringify(res.body)).toBe(404);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queryable } from '../../src/db/database.js';
 import { indexesOf, startEngine, UUID_PK, type EngineHarness } from '../support/engine.js';
+import { holdTransaction as hold, untilLockWaiters } from '../support/locks.js';
 
 /** Audit 7: entity admin API and auto-migration under data and concurrency (spec: metadata.md §2, §5, §6). */
 
@@ -22,48 +23,11 @@ const entity = (name: string, fields: unknown[], extra: Record<string, unknown> 
   ...extra,
 });
 
-/**
- * Holds a transaction of the app database open on its own connection until the returned `release` is
- * called: `work` runs first; `commit: false` rolls it back at release.
- */
-async function holdTransaction(work: (tx: Queryable) => Promise<void>, commit = true) {
-  const rt = await h.runtime();
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let ready!: () => void;
-  const started = new Promise<void>((resolve) => {
-    ready = resolve;
-  });
-  const done = rt.db
-    .transaction(async (tx) => {
-      await work(tx);
-      ready();
-      await gate;
-      if (!commit) throw new Error('rolled back on purpose');
-    })
-    .catch(() => undefined);
-  await started;
-  return {
-    release: async () => {
-      release();
-      await done;
-    },
-  };
-}
+/** Holds a transaction of the app database open until `release`; `commit: false` rolls it back then. */
+const holdTransaction = async (work: (tx: Queryable) => Promise<void>, commit = true) => hold((await h.runtime()).db, work, commit);
 
 /** Waits until some session of the app database waits on a lock while running a statement starting with `prefix`. */
-async function untilWaiting(prefix: string) {
-  for (let i = 0; i < 200; i++) {
-    const rows = await h.q(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1`, [
-      `${prefix}%`,
-    ]);
-    if (rows.length > 0) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`no session waits on: ${prefix}`);
-}
+const untilWaiting = (prefix: string) => untilLockWaiters(h.q, 1, prefix);
 
 async function untilExists(relname: string) {
   for (let i = 0; i < 200; i++) {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppRuntime } from '../../src/platform/app-runtime.js';
 import { RFC3339 } from '../support/engine.js';
+import { holdTransaction, untilLockWaiters } from '../support/locks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let s: TestServer;
@@ -370,24 +371,12 @@ describe('what is recorded', () => {
   it('an update that waited for another write of the row records what that write left, not what it first read', async () => {
     const order = await created('/order', { number: 'W-1', status: 'a' });
     // Another transaction changes the row and holds it: the PUT reads the row as committed ('a') and waits.
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let locked!: () => void;
-    const isLocked = new Promise<void>((r) => (locked = r));
-    const holder = runtime.db.transaction(async (tx) => {
+    const hold = await holdTransaction(runtime.db, async (tx) => {
       await tx.query(`UPDATE orders SET status = 'b' WHERE id = $1`, [order.id]);
-      locked();
-      await held;
     });
-    await isLocked;
     const update = put(`/order/${order.id}`, { status: 'c' });
-    for (let i = 0; i < 200; i++) {
-      const waiting = await q(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
-      if (waiting.length > 0) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    release();
-    await holder;
+    await untilLockWaiters(q);
+    await hold.release();
     const res = await update;
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.data.status).toBe('c');
