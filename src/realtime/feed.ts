@@ -8,6 +8,7 @@ import { recordOf } from '../engine/read.js';
 import type { EntityMeta } from '../metadata/registry.js';
 import { exactJson } from '../db/exact-json.js';
 import { visibleLast, type Sequenced } from './sequencer.js';
+import { getOrInsert } from '../collections.js';
 import { chunk, type EventStream } from './stream.js';
 
 /** What the feed needs of an app: the engine's view plus its users' status (revoked users lose their streams). */
@@ -53,11 +54,16 @@ interface Joiner {
   reject: (err: unknown) => void;
 }
 
-/** One change as sent: its SSE frame, and the streams that may see it. */
+/**
+ * One change as sent: its SSE frame, and which of its entity's predicate columns hold for its row (a stream
+ * sees it when its own column for the entity does, or when it has none). Kept per column, not per stream:
+ * a round of n events to s streams then costs n predicate results, not n × s set entries.
+ */
 interface FeedEvent {
   id: number;
+  entity: string;
   frame: string;
-  to: ReadonlySet<Subscriber>;
+  holds: readonly boolean[];
 }
 
 /**
@@ -263,7 +269,7 @@ export class AppFeed {
   private async deliver(subs: readonly Subscriber[], after: number, end: number, entities: ReadonlySet<string>): Promise<void> {
     const events: FeedEvent[] = [];
     /** Per stream, the predicate column (or null: every row) of each entity of the round it subscribes to. */
-    const seen = new Map<Subscriber, string[]>();
+    const seen = new Map<Subscriber, Map<string, number | null>>();
     const registry = this.app.registry;
     for (const name of entities) {
       const entity = registry.entities.get(name);
@@ -271,20 +277,14 @@ export class AppFeed {
       if (!entity || interested.length === 0) continue;
       const found = await this.entityEvents(entity, interested, after, end);
       events.push(...found.events);
-      for (const [s, col] of found.columnOf) {
-        let sig = seen.get(s);
-        if (!sig) {
-          sig = [];
-          seen.set(s, sig);
-        }
-        sig.push(`${name}:${col ?? '*'}`);
-      }
+      for (const [s, col] of found.columnOf) getOrInsert(seen, s, () => new Map<string, number | null>()).set(name, col);
     }
     if (events.length > 0) {
       events.sort((a, b) => a.id - b.id);
       const frames = new Map<string, { bytes: Buffer; count: number; last: number } | null>();
-      for (const [s, sig] of seen) {
+      for (const [s, columns] of seen) {
         if (!s.stream.open) continue;
+        const sig = [...columns].map(([name, col]) => `${name}:${col ?? '*'}`);
         // A stream that already got part of the range (it joined during the round) is its own group.
         const key = `${s.stream.wantsChunks ? 'c' : 'r'} ${sig.join(' ')}${s.last > after ? ` >${s.last}` : ''}`;
         let frame = frames.get(key);
@@ -293,7 +293,8 @@ export class AppFeed {
           let count = 0;
           let last = 0;
           for (const e of events) {
-            if (e.id <= s.last || !e.to.has(s)) continue;
+            const col = columns.get(e.entity);
+            if (e.id <= s.last || col === undefined || (col !== null && !e.holds[col])) continue;
             text += e.frame;
             count++;
             last = e.id;
@@ -307,7 +308,7 @@ export class AppFeed {
     for (const s of subs) s.last = Math.max(s.last, end);
   }
 
-  /** The events of one entity in (after, end], each with the streams that may see it. */
+  /** The events of one entity in (after, end], each with its predicate columns' results, and the column of each stream. */
   private async entityEvents(
     entity: EntityMeta,
     subs: readonly Subscriber[],
@@ -359,7 +360,6 @@ export class AppFeed {
       params.list,
     );
     const encode = this.app.registry.hasExactNumbers ? exactJson : JSON.stringify;
-    const byColumn = [...columnOf];
     const events = rows.map((row) => {
       const action = row['rt~action'] as string;
       const at = row['rt~at'];
@@ -373,8 +373,8 @@ export class AppFeed {
         by: (row['rt~by'] as string | null) ?? null,
       };
       const id = Number(row['rt~id']);
-      const to = new Set(byColumn.filter(([, col]) => col === null || row[`rt~p${col}`] === true).map(([s]) => s));
-      return { id, frame: `id: ${id}\nevent: change\ndata: ${encode(payload)}\n\n`, to };
+      const holds = predicates.map((_, col) => row[`rt~p${col}`] === true);
+      return { id, entity: entity.name, frame: `id: ${id}\nevent: change\ndata: ${encode(payload)}\n\n`, holds };
     });
     return { events, columnOf };
   }
