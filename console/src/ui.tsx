@@ -291,6 +291,37 @@ export function Empty(props: { children: ComponentChildren }) {
   return <div class="empty">{props.children}</div>;
 }
 
+/**
+ * A card of one kind of an app's definitions (rules, webhooks, …): its heading with the button that starts a
+ * new one, then the list once loaded — a spinner before, a note when there is none, the load's error above.
+ * `after` follows the list inside the card (an open editor).
+ */
+export function ListCard<T>(props: {
+  title: string;
+  newLabel: string;
+  onNew: () => void;
+  newDisabled?: boolean;
+  list: { data: T[] | undefined; error: unknown };
+  empty: string;
+  children: (items: T[]) => ComponentChildren;
+  after?: ComponentChildren;
+}) {
+  const items = props.list.data;
+  return (
+    <section class="card" aria-label={props.title}>
+      <div class="section-head">
+        <h2>{props.title}</h2>
+        <button type="button" class="primary" disabled={props.newDisabled} onClick={props.onNew}>
+          {props.newLabel}
+        </button>
+      </div>
+      <ErrorBox error={props.list.error} />
+      {!items ? <Spinner /> : items.length === 0 ? <Empty>{props.empty}</Empty> : props.children(items)}
+      {props.after}
+    </section>
+  );
+}
+
 /** `inside` when drawn in the app shell's own <main>: a page has one main landmark. */
 export function NotFound(props: { inside?: boolean }) {
   const Tag = props.inside ? 'section' : 'main';

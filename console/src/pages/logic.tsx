@@ -8,6 +8,7 @@ import {
   Empty,
   ErrorBox,
   Field,
+  ListCard,
   Modal,
   PageHead,
   Spinner,
@@ -70,19 +71,27 @@ function Rules() {
   const rules = useAsync(() => api.get<Rule[]>(base), []);
   const [editing, setEditing] = useState<Rule | 'new' | null>(null);
   return (
-    <section class="card" aria-label="Rules">
-      <div class="section-head">
-        <h2>Rules</h2>
-        <button type="button" class="primary" disabled={m.entities.length === 0} onClick={() => setEditing('new')}>
-          New rule
-        </button>
-      </div>
-      <ErrorBox error={rules.error} />
-      {!rules.data ? (
-        <Spinner />
-      ) : rules.data.length === 0 ? (
-        <Empty>No rules yet.</Empty>
-      ) : (
+    <ListCard
+      title="Rules"
+      newLabel="New rule"
+      newDisabled={m.entities.length === 0}
+      onNew={() => setEditing('new')}
+      list={rules}
+      empty="No rules yet."
+      after={
+        editing && (
+          <RuleForm
+            rule={editing === 'new' ? null : editing}
+            onClose={() => setEditing(null)}
+            onSaved={() => {
+              setEditing(null);
+              rules.reload();
+            }}
+          />
+        )
+      }
+    >
+      {(items) => (
         <div class="scroll-x">
           <table class="table" aria-label="Rules">
             <thead>
@@ -94,7 +103,7 @@ function Rules() {
               </tr>
             </thead>
             <tbody>
-              {rules.data.map((r) => (
+              {items.map((r) => (
                 <tr key={r.id} class="clickable" onClick={() => setEditing(r)}>
                   <td>{r.entity}</td>
                   <td>
@@ -116,17 +125,7 @@ function Rules() {
           </table>
         </div>
       )}
-      {editing && (
-        <RuleForm
-          rule={editing === 'new' ? null : editing}
-          onClose={() => setEditing(null)}
-          onSaved={() => {
-            setEditing(null);
-            rules.reload();
-          }}
-        />
-      )}
-    </section>
+    </ListCard>
   );
 }
 
@@ -509,20 +508,16 @@ function Machines() {
     );
   }
   return (
-    <section class="card" aria-label="State machines">
-      <div class="section-head">
-        <h2>State machines</h2>
-        <button type="button" class="primary" disabled={m.entities.length === 0} onClick={() => setEditing('new')}>
-          New state machine
-        </button>
-      </div>
-      <ErrorBox error={list.error} />
-      {!list.data ? (
-        <Spinner />
-      ) : list.data.length === 0 ? (
-        <Empty>No state machines yet.</Empty>
-      ) : (
-        list.data.map((sm) => {
+    <ListCard
+      title="State machines"
+      newLabel="New state machine"
+      newDisabled={m.entities.length === 0}
+      onNew={() => setEditing('new')}
+      list={list}
+      empty="No state machines yet."
+    >
+      {(items) =>
+        items.map((sm) => {
           const d = machineDiagram(sm.definition);
           return (
             <div key={sm.id} class="machine">
@@ -538,8 +533,8 @@ function Machines() {
             </div>
           );
         })
-      )}
-    </section>
+      }
+    </ListCard>
   );
 }
 
@@ -925,20 +920,9 @@ function Workflows() {
     );
   }
   return (
-    <section class="card" aria-label="Workflows">
-      <div class="section-head">
-        <h2>Workflows</h2>
-        <button type="button" class="primary" onClick={() => setEditing('new')}>
-          New workflow
-        </button>
-      </div>
-      <ErrorBox error={list.error} />
-      {!list.data ? (
-        <Spinner />
-      ) : list.data.length === 0 ? (
-        <Empty>No workflows yet.</Empty>
-      ) : (
-        list.data.map((w) => {
+    <ListCard title="Workflows" newLabel="New workflow" onNew={() => setEditing('new')} list={list} empty="No workflows yet.">
+      {(items) =>
+        items.map((w) => {
           const d = workflowDiagram(w.steps);
           return (
             <div key={w.id}>
@@ -954,8 +938,8 @@ function Workflows() {
             </div>
           );
         })
-      )}
-    </section>
+      }
+    </ListCard>
   );
 }
 
@@ -1116,19 +1100,26 @@ function Webhooks() {
   const [editing, setEditing] = useState<Webhook | 'new' | null>(null);
   return (
     <>
-      <section class="card" aria-label="Webhooks">
-        <div class="section-head">
-          <h2>Webhooks</h2>
-          <button type="button" class="primary" onClick={() => setEditing('new')}>
-            New webhook
-          </button>
-        </div>
-        <ErrorBox error={hooks.error} />
-        {!hooks.data ? (
-          <Spinner />
-        ) : hooks.data.length === 0 ? (
-          <Empty>No webhooks yet.</Empty>
-        ) : (
+      <ListCard
+        title="Webhooks"
+        newLabel="New webhook"
+        onNew={() => setEditing('new')}
+        list={hooks}
+        empty="No webhooks yet."
+        after={
+          editing && (
+            <WebhookForm
+              hook={editing === 'new' ? null : editing}
+              onClose={() => setEditing(null)}
+              onSaved={() => {
+                setEditing(null);
+                hooks.reload();
+              }}
+            />
+          )
+        }
+      >
+        {(items) => (
           <div class="scroll-x">
             <table class="table" aria-label="Webhooks">
               <thead>
@@ -1140,7 +1131,7 @@ function Webhooks() {
                 </tr>
               </thead>
               <tbody>
-                {hooks.data.map((h) => (
+                {items.map((h) => (
                   <tr key={h.id}>
                     <td>{h.entity}</td>
                     <td>{h.hook}</td>
@@ -1156,17 +1147,7 @@ function Webhooks() {
             </table>
           </div>
         )}
-        {editing && (
-          <WebhookForm
-            hook={editing === 'new' ? null : editing}
-            onClose={() => setEditing(null)}
-            onSaved={() => {
-              setEditing(null);
-              hooks.reload();
-            }}
-          />
-        )}
-      </section>
+      </ListCard>
       <DeliveryLog webhooks={hooks.data ?? []} />
     </>
   );
