@@ -4,6 +4,7 @@
  * stream counts its change events and reports when a probe's event (a record named `probe …`)
  * arrived, as an absolute time (performance.timeOrigin + now) the main thread can compare.
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -18,15 +19,31 @@ export type SubscribersMessage =
   | { type: 'ready' }
   | { type: 'failed'; error: string }
   | { type: 'probe'; id: string; at: number }
-  | { type: 'closed'; events: number; busy: number };
+  | { type: 'closed'; events: number; busy: number; cpu: number | undefined };
 
 const setup = workerData as SubscribersSetup;
 const port = parentPort!;
 const PROBE = '"name":"probe ';
 const ID = '"id":"';
 
+/**
+ * CPU time of this thread so far, in ms (Linux: utime + stime of /proc/thread-self/stat, in 100 Hz ticks);
+ * undefined elsewhere. Busy time alone also counts the time the thread waited for a core.
+ */
+function threadCpuMs(): number | undefined {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
 let events = 0;
 const started = performance.eventLoopUtilization();
+const cpuStarted = threadCpuMs();
+const wallStarted = performance.now();
 const requests: http.ClientRequest[] = [];
 
 function open(): Promise<void> {
@@ -69,7 +86,9 @@ port.on('message', (msg: string) => {
   for (const r of requests) r.destroy();
   // How busy reading the streams kept this thread: the bench's own share of the machine.
   const busy = performance.eventLoopUtilization(started).utilization;
-  port.postMessage({ type: 'closed', events, busy } satisfies SubscribersMessage);
+  const cpuNow = threadCpuMs();
+  const cpu = cpuNow === undefined || cpuStarted === undefined ? undefined : (cpuNow - cpuStarted) / (performance.now() - wallStarted);
+  port.postMessage({ type: 'closed', events, busy, cpu } satisfies SubscribersMessage);
 });
 
 Promise.all(Array.from({ length: setup.count }, open)).then(

@@ -117,11 +117,14 @@ class Subscribers {
     });
   }
 
-  /** Closes the streams; the change events they received and how busy the reading thread was (0–1). */
-  async close(): Promise<{ events: number; busy: number }> {
-    const events = new Promise<{ events: number; busy: number }>((resolve) =>
+  /**
+   * Closes the streams; the change events they received, how busy the reading thread was (0–1) and the CPU
+   * it used, as a fraction of one core (undefined where /proc/thread-self is not).
+   */
+  async close(): Promise<{ events: number; busy: number; cpu: number | undefined }> {
+    const events = new Promise<{ events: number; busy: number; cpu: number | undefined }>((resolve) =>
       this.worker.on('message', (m: SubscribersMessage) => {
-        if (m.type === 'closed') resolve({ events: m.events, busy: m.busy });
+        if (m.type === 'closed') resolve({ events: m.events, busy: m.busy, cpu: m.cpu });
       }),
     );
     this.worker.postMessage('close');
@@ -236,7 +239,7 @@ async function main(): Promise<void> {
       const read = await subs.close();
       delivered += read.events;
       log(
-        `round ${round + 1}: S3 with ${SUBSCRIBERS} subscribers ${result.rps.toFixed(0)} req/s; ${cpuText(result)}; commit→event median ${median(probeDelays).toFixed(1)} ms; the subscribers' reading thread was busy ${(read.busy * 100).toFixed(0)}% of the time`,
+        `round ${round + 1}: S3 with ${SUBSCRIBERS} subscribers ${result.rps.toFixed(0)} req/s; ${cpuText(result)}; commit→event median ${median(probeDelays).toFixed(1)} ms; the subscribers' reading thread was busy ${(read.busy * 100).toFixed(0)}% of the time${read.cpu === undefined ? '' : ` and used ${(read.cpu * 100).toFixed(0)}% of a core`}`,
       );
       if (round < ROUNDS - 1) {
         log('waiting 32 s for the capture lease to lapse');
