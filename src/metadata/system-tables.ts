@@ -217,4 +217,30 @@ export const APP_MIGRATIONS: readonly Migration[] = [
       await tx.query('ALTER TABLE _realtime_pending DROP CONSTRAINT IF EXISTS _realtime_pending_pkey');
     },
   },
+  {
+    version: 10,
+    name: 'realtime events numbered by snapshot',
+    async up(tx) {
+      // A change is written once: its capture is the event, stamped with its writer's transaction id, and a
+      // sequencer run records one batch (its snapshot and the ids it gave) instead of moving every capture into
+      // a log (src/realtime/sequencer.ts). Captures not numbered yet take the migration's transaction id: the
+      // first run numbers them.
+      await tx.query('ALTER TABLE _realtime_pending ADD COLUMN IF NOT EXISTS txid xid8 NOT NULL DEFAULT pg_current_xact_id()');
+      await tx.query('ALTER TABLE _realtime_pending RENAME TO _realtime_events');
+      await tx.query('CREATE INDEX IF NOT EXISTS idx_realtime_events_txid ON _realtime_events(txid)');
+      await tx.query(`CREATE TABLE IF NOT EXISTS _realtime_batches (
+        first BIGINT PRIMARY KEY,
+        last BIGINT NOT NULL,
+        snap pg_snapshot NOT NULL,
+        prev pg_snapshot NULL,
+        entities TEXT[] NOT NULL,
+        sequenced_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())`);
+      // Events already in the log count as pruned: a Last-Event-ID among them gets `reset`.
+      await tx.query('UPDATE _realtime_state SET pruned_through = GREATEST(pruned_through, COALESCE((SELECT max(id) FROM _realtime_log), 0))');
+      await tx.query('DROP TABLE _realtime_log');
+      // An instance of the previous version still running captures into the old name: its changes are numbered
+      // like the others (its own sequencer runs fail, the log they moved captures into being gone, and take nothing).
+      await tx.query('CREATE VIEW _realtime_pending AS SELECT seq, entity, action, record_id, row, changed, at, by FROM _realtime_events');
+    },
+  },
 ];

@@ -106,6 +106,8 @@ export const SYSTEM_TABLES = new Set([
   '_outbox',
   '_history',
   '_realtime_pending',
+  '_realtime_events',
+  '_realtime_batches',
   '_realtime_log',
   '_realtime_state',
   '_realtime_tickets',

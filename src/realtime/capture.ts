@@ -6,7 +6,7 @@ import { IDENTIFIER_RE } from '../metadata/types.js';
 import { exactJson } from '../db/exact-json.js';
 
 /**
- * Capture: every change goes into `_realtime_pending` inside the write's own
+ * Capture: every change goes into `_realtime_events` inside the write's own
  * transaction (as a CTE of the statement on the fast paths, before COMMIT on
  * the general path), so a rolled-back write leaves nothing behind and a
  * committed one cannot be missed. `row` is the row as stored (for deletes: as
@@ -28,11 +28,11 @@ function nameLiteral(name: string): string {
   return `'${name}'`;
 }
 
-/** The fast-path capture: `INSERT INTO _realtime_pending … SELECT … FROM <rows>`. */
+/** The fast-path capture: `INSERT INTO _realtime_events … SELECT … FROM <rows>`. */
 export function captureSql(w: InlineWrite): string {
   const e = w.entity;
   const p = w.params;
-  const head = 'INSERT INTO _realtime_pending (entity, action, record_id, row, changed, at, by)';
+  const head = 'INSERT INTO _realtime_events (entity, action, record_id, row, changed, at, by)';
   const fixed = `${p.add(e.name, 'text')}, '${w.action}'`;
   const tail = `${p.add(w.now, 'timestamptz')}, ${p.add(byOf(w.ctx), 'text')}`;
   if (w.action === 'create') {
@@ -88,7 +88,7 @@ export function changeOf(ctx: OpContext, w: WriteEvent): Change | undefined {
 export async function insertChanges(tx: Queryable, changes: readonly Change[], at: string): Promise<void> {
   if (changes.length === 0) return;
   await tx.query(
-    `INSERT INTO _realtime_pending (entity, action, record_id, row, changed, at, by)
+    `INSERT INTO _realtime_events (entity, action, record_id, row, changed, at, by)
      SELECT x.entity, x.action, x.record_id, x.row, x.changed, $2::timestamptz, x.by
        FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (entity text, action text, record_id text, row jsonb,
             changed text[], by text)) WITH ORDINALITY AS x

@@ -7,7 +7,7 @@ import { filterSql, scopeSql, type ListQuery } from '../engine/query.js';
 import { recordOf } from '../engine/read.js';
 import type { EntityMeta } from '../metadata/registry.js';
 import { exactJson } from '../db/exact-json.js';
-import { visibleLast, type Sequenced } from './sequencer.js';
+import { numberedEventsSql, visibleLast, type Sequenced } from './sequencer.js';
 import { getOrInsert } from '../collections.js';
 import { chunk, type EventStream } from './stream.js';
 
@@ -68,7 +68,7 @@ interface FeedEvent {
 
 /**
  * The change feed of one app on this instance, shared by all its local
- * streams: it reads the log past the last id it handled (one reader per app,
+ * streams: it reads the log (the numbered events, sequencer.ts) past the last id it handled (one reader per app,
  * not per stream), decides per stream which events it may see — read
  * conditions (with `$user` values) and filters evaluated by PostgreSQL on the
  * captured row with the very SQL of list and get — encodes each event once,
@@ -251,8 +251,9 @@ export class AppFeed {
    * the highest id handled, and whether the page was full (more may follow).
    */
   private async round(subs: readonly Subscriber[], after: number, upto?: number): Promise<{ end: number; full: boolean }> {
+    // A batch holds at least one event, so PAGE batches hold the page.
     const heads = await this.app.db.query<LogHead>(
-      `SELECT id::text AS id, entity FROM _realtime_log WHERE id > $1::bigint${upto === undefined ? '' : ' AND id <= $3::bigint'} ORDER BY id LIMIT $2`,
+      `SELECT l.id::text AS id, l.entity FROM ${numberedEventsSql('$1::bigint', upto === undefined ? undefined : '$3::bigint', '$2')} l ORDER BY l.id LIMIT $2`,
       upto === undefined ? [after, PAGE] : [after, PAGE, upto],
     );
     const full = heads.length === PAGE;
@@ -354,8 +355,9 @@ export class AppFeed {
     const rows = await this.app.db.query<Record_>(
       `SELECT l.id::text AS "rt~id", l.action AS "rt~action", l.record_id AS "rt~record", l.changed AS "rt~changed",
               l.at AS "rt~at", l.by AS "rt~by", r.*${predicates.map((p) => `, ${p}`).join('')}
-         FROM _realtime_log l CROSS JOIN LATERAL jsonb_populate_record((SELECT "rt~row" FROM ${entity.table} "rt~row" LIMIT 0), l.row) r
-        WHERE l.id > ${lo} AND l.id <= ${hi} AND l.entity = ${name}
+         FROM ${numberedEventsSql(lo, hi, String(PAGE))} l
+              CROSS JOIN LATERAL jsonb_populate_record((SELECT "rt~row" FROM ${entity.table} "rt~row" LIMIT 0), l.row) r
+        WHERE l.entity = ${name}
         ORDER BY l.id`,
       params.list,
     );

@@ -1,27 +1,66 @@
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 
 /**
- * Event ids. Captured changes sit in `_realtime_pending` (committed ones only
- * are visible to anybody else); a sequencer run moves every committed one into
- * `_realtime_log`, numbering them from `_realtime_event_id` in capture order,
- * all in one autocommit statement holding the app's sequencer lock (a transaction
- * advisory lock: one run at a time per app database, from any instance).
+ * Event ids. A change is written once, where it is captured: a row of `_realtime_events`, stamped with
+ * its writer's transaction id (`txid`). A sequencer run numbers every change committed since the run
+ * before it as one batch: a row of `_realtime_batches` holding the run's snapshot (`snap`), the previous
+ * batch's (`prev`) and the ids it gave (`first`…`last`). The events of a batch are the rows whose writer
+ * had not finished at `prev` and had at `snap`; they take the batch's ids in capture order (`seq`).
+ * Nothing is copied or deleted to number an event: a run writes one row whatever the number of events.
  *
  * Why nothing is lost and ids follow commit order:
- * - a change becomes visible to a run only once its write committed; a rolled
- *   back write never reaches the log;
- * - runs are serialized by the lock and each takes its ids after acquiring it,
- *   so every id of a run is greater than every id of the runs before it, and a
- *   run's rows become visible all at once, at its commit. Readers therefore
- *   only ever see a gap-free prefix of the log: reading `id > last seen` never
- *   skips a row that appears later;
- * - within a run rows are numbered in capture order; two writes of one record
- *   are captured under that row's lock, i.e. in their commit order, and a write
- *   acknowledged before another one started was captured before it.
+ * - a run's snapshot sees exactly the changes committed before it; a rolled back write is seen by
+ *   nobody, and a change committed after the snapshot — its writer still running then, listed in the
+ *   snapshot — falls to a later batch, however old its transaction id;
+ * - runs are serialized by an advisory lock (one run at a time per app database, from any instance),
+ *   taken before the run's snapshot, so each run's snapshot follows the previous run's commit: every
+ *   batch's ids are greater than those of the batches before it, and a batch becomes visible with all
+ *   its ids at once. Readers therefore only ever see a gap-free prefix of the numbering: reading
+ *   `id > last seen` never skips an event that appears later;
+ * - within a batch events are numbered in capture order; two writes of one record are captured under
+ *   that row's lock, i.e. in their commit order, and a write acknowledged before another one started
+ *   was captured before it.
+ * Readers number a batch's events again from the two snapshots (`numberedEventsSql`), the same way.
  */
 
 /** Key of the sequencer's advisory lock (advisory locks are per database, so one constant serves every app). */
 const SEQUENCER_LOCK = 0x52_54_53_51; // 'RTSQ'
+
+/** A snapshot in which no transaction has finished: the `prev` of the first batch. */
+const NOTHING_FINISHED = `'1:1:'::pg_snapshot`;
+
+/**
+ * The events of batch alias `b` in relation alias `e`: written by a transaction that was still running at the
+ * batch's `prev` (at or after its xmax, or listed in it) and had finished at its `snap`. The first condition is a
+ * range of the `txid` index, the second a probe of the few transactions `prev` lists.
+ */
+const inBatch = (e: string, b: string) => {
+  const prev = `COALESCE(${b}.prev, ${NOTHING_FINISHED})`;
+  return (
+    `((${e}.txid >= pg_snapshot_xmax(${prev}) AND ${e}.txid < pg_snapshot_xmax(${b}.snap)) ` +
+    `OR ${e}.txid = ANY(ARRAY(SELECT pg_snapshot_xip(${prev})))) AND pg_visible_in_snapshot(${e}.txid, ${b}.snap)`
+  );
+};
+
+/** The snapshot of the newest batch (none yet: nothing finished). */
+const NEWEST_SNAPSHOT = `COALESCE((SELECT snap FROM _realtime_batches ORDER BY first DESC LIMIT 1), ${NOTHING_FINISHED})`;
+
+/** Committed events no batch holds yet (a run's share), as a condition on relation alias `e` and snapshot expression `snap`. */
+const unnumbered = (e: string, snap: string) => `(${e}.txid >= pg_snapshot_xmax(${snap}) OR ${e}.txid = ANY(ARRAY(SELECT pg_snapshot_xip(${snap}))))`;
+
+/**
+ * A relation of the events with ids in (`after`, `upto`] (SQL expressions, e.g. bind parameters), at most
+ * `limit` batches of them: `id` and every column of `_realtime_events`. Only batches that reach past `after`
+ * are read, and each is numbered whole (an id depends on the events captured before it in its batch).
+ */
+export function numberedEventsSql(after: string, upto: string | undefined, limit: string): string {
+  return (
+    `(SELECT n.* FROM (SELECT b.first + row_number() OVER (PARTITION BY b.first ORDER BY e.seq) - 1 AS id, e.* ` +
+    `FROM (SELECT * FROM _realtime_batches WHERE last > ${after}${upto === undefined ? '' : ` AND first <= ${upto}`} ORDER BY first LIMIT ${limit}) b ` +
+    `JOIN _realtime_events e ON ${inBatch('e', 'b')}) n ` +
+    `WHERE n.id > ${after}${upto === undefined ? '' : ` AND n.id <= ${upto}`})`
+  );
+}
 
 /** What a sequencer run gave ids to: its ids (first through last, every one of them), and the entities of its events. */
 export interface Sequenced {
@@ -31,40 +70,58 @@ export interface Sequenced {
 }
 
 /**
- * Moves the committed captures into the log; what it numbered, or null when there was nothing.
- * One autocommit statement: the lock is taken by a gate evaluated before the DELETE reads a row
- * and before any id is drawn, and held until the statement commits. Rows the statement's snapshot
- * still shows but an earlier run already moved are skipped by the DELETE (they are gone once the
- * lock is ours); rows committed after its snapshot are left for the next run, which their own
- * writer's kick (or the sweep) starts. Once it returns, every id up to `last` is visible to
- * every reader (the runs before it committed before it took the lock).
+ * Numbers the changes committed since the last run as one batch; what it numbered, or null when there was
+ * nothing. The lock is taken by a statement of its own, so the numbering statement's snapshot is taken once
+ * the run before has committed; that statement counts what it sees and records its own snapshot
+ * (`pg_current_snapshot()` is the statement's), so the batch holds exactly what it counted. Rows committed
+ * after that snapshot are left for the next run, which their own writer's kick (or the sweep) starts. Once it
+ * returns, every id up to `last` is visible to every reader.
  */
 export async function sequence(db: Database): Promise<Sequenced | null> {
-  const rows = await db.query<{ first: string | null; last: string | null; entities: string[] | null }>(
-    `WITH gate AS (SELECT pg_advisory_xact_lock(${SEQUENCER_LOCK}) IS NOT NULL AS ok),
-          moved AS (DELETE FROM _realtime_pending WHERE (SELECT ok FROM gate) RETURNING *),
-          logged AS (
-            INSERT INTO _realtime_log (id, entity, action, record_id, row, changed, at, by, sequenced_at)
-            SELECT nextval('_realtime_event_id'), m.entity, m.action, m.record_id, m.row, m.changed, m.at, m.by, clock_timestamp()
-              FROM (SELECT * FROM moved ORDER BY seq) m
-            RETURNING id, entity)
-     SELECT min(id)::text AS first, max(id)::text AS last, array_agg(DISTINCT entity) AS entities FROM logged`,
-  );
-  const row = rows[0];
-  if (!row || row.last === null) return null;
-  return { first: Number(row.first), last: Number(row.last), entities: row.entities ?? [] };
+  return db.transaction(async (tx) => {
+    const [gate] = await tx.query<{ rewound: boolean | null }>(
+      `SELECT pg_advisory_xact_lock(${SEQUENCER_LOCK})::text AS locked,
+              pg_snapshot_xmax(${NEWEST_SNAPSHOT}) > pg_snapshot_xmax(pg_current_snapshot()) AS rewound`,
+    );
+    if (gate?.rewound) await forgetOtherXidSpace(tx);
+    const rows = await tx.query<{ first: string; last: string; entities: string[] }>(
+      `WITH prev AS (SELECT snap FROM _realtime_batches ORDER BY first DESC LIMIT 1),
+            fresh AS (SELECT count(*) AS n, array_agg(DISTINCT e.entity) AS entities FROM _realtime_events e
+                       WHERE ${unnumbered('e', `COALESCE((SELECT snap FROM prev), ${NOTHING_FINISHED})`)}),
+            ids AS (SELECT nextval('_realtime_event_id') AS first, n, entities FROM fresh WHERE n > 0)
+       INSERT INTO _realtime_batches (first, last, snap, prev, entities)
+       SELECT i.first, setval('_realtime_event_id', i.first + i.n - 1), pg_current_snapshot(), (SELECT snap FROM prev), i.entities
+         FROM ids i
+       RETURNING first::text, last::text, entities`,
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return { first: Number(row.first), last: Number(row.last), entities: row.entities };
+  });
 }
 
-/** Whether committed captures wait for a run (cheap: one index probe). */
+/**
+ * The newest batch's snapshot is ahead of the database's transaction ids: the app database was restored into
+ * another server by a logical copy (pg_dump), where ids start again. Events and batches recorded in the other
+ * id space cannot be told apart from new ones; they are dropped, and an id is burnt as a gap marker, so a
+ * Last-Event-ID from before gets `reset` (see markCaptureGap) and numbering starts afresh. Under the lock.
+ */
+async function forgetOtherXidSpace(tx: Queryable): Promise<void> {
+  await tx.query('DELETE FROM _realtime_events');
+  await tx.query('DELETE FROM _realtime_batches');
+  await tx.query(`UPDATE _realtime_state SET pruned_through = GREATEST(pruned_through, nextval('_realtime_event_id'))`);
+}
+
+/** Whether committed captures wait for a run (cheap: probes of the `txid` index). */
 export async function hasPending(db: Database): Promise<boolean> {
-  const rows = await db.query('SELECT 1 FROM _realtime_pending LIMIT 1');
+  const rows = await db.query(`SELECT 1 FROM _realtime_events e WHERE ${unnumbered('e', NEWEST_SNAPSHOT)} LIMIT 1`);
   return rows.length > 0;
 }
 
-/** The highest id a reader can see now: every id up to it is in the log or was pruned. */
+/** The highest id a reader can see now: every id up to it is numbered or was pruned. */
 export async function visibleLast(db: Database): Promise<{ last: number; prunedThrough: number }> {
   const rows = await db.query<{ last: string; pruned: string }>(
-    `SELECT GREATEST(COALESCE((SELECT max(id) FROM _realtime_log), 0), s.pruned_through)::text AS last, s.pruned_through::text AS pruned
+    `SELECT GREATEST(COALESCE((SELECT max(last) FROM _realtime_batches), 0), s.pruned_through)::text AS last, s.pruned_through::text AS pruned
        FROM _realtime_state s`,
   );
   const row = rows[0];
@@ -72,8 +129,8 @@ export async function visibleLast(db: Database): Promise<{ last: number; prunedT
 }
 
 /**
- * Writes went uncaptured (no stream of the app anywhere for a while, so no lease): the log has a hole that
- * no reader can see. An id is burnt as its marker and counts as pruned, so a Last-Event-ID from before the
+ * Writes went uncaptured (no stream of the app anywhere for a while, so no lease): the numbering has a hole
+ * that no reader can see. An id is burnt as its marker and counts as pruned, so a Last-Event-ID from before the
  * hole gets `reset` rather than a replay that silently misses those writes; events captured from now on
  * take ids after it. Under the sequencer's lock, so no run numbers events around it.
  */

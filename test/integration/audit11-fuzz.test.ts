@@ -95,7 +95,8 @@ const VOLATILE = new Set([
   '_events',
   '_webhook_logs',
   '_outbox',
-  '_realtime_pending',
+  '_realtime_events',
+  '_realtime_batches',
   '_realtime_state',
   '_rocket_migrations',
 ]);

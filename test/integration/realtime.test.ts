@@ -2,7 +2,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { hasPending } from '../../src/realtime/sequencer.js';
 import { RFC3339 } from '../support/engine.js';
+import { holdTransaction } from '../support/locks.js';
 import { SseReader, type SseEvent } from '../support/sse.js';
 import { startTestServer, uniqueName, type TestServer } from '../support/server.js';
 
@@ -21,7 +23,8 @@ const base = () => `/api/${app.name}`;
 const post = (path: string, body: unknown, token = app.token) => a.client.post(`${base()}${path}`, { token, body });
 const put = (path: string, body: unknown, token = app.token) => a.client.put(`${base()}${path}`, { token, body });
 const del = (path: string, token = app.token) => a.client.delete(`${base()}${path}`, { token });
-const q = async (sql: string, params: unknown[] = []) => (await a.rocket.services.apps.get(app.name))!.db.query<any>(sql, params as never[]);
+const appDb = async () => (await a.rocket.services.apps.get(app.name))!.db;
+const q = async (sql: string, params: unknown[] = []) => (await appDb()).query<any>(sql, params as never[]);
 
 /**
  * Longest wait for an event. Delivery takes milliseconds; the bound only keeps a lost event from hanging
@@ -29,6 +32,12 @@ const q = async (sql: string, params: unknown[] = []) => (await a.rocket.service
  */
 const WAIT_MS = 30_000;
 vi.setConfig({ testTimeout: 120_000 });
+
+/** Waits until every committed change is numbered (a sequencer run follows each commit, asynchronously). */
+async function untilNumbered(): Promise<void> {
+  for (let i = 0; i < 200 && (await hasPending(await appDb())); i++) await new Promise((done) => setTimeout(done, 25));
+  if (await hasPending(await appDb())) throw new Error('committed changes are still waiting for a sequencer run');
+}
 
 /** Streams a test opened: closed after it, also when it failed half-way (later tests count open streams). */
 const streams = new Set<SseReader>();
@@ -318,14 +327,47 @@ describe('delivery across instances', () => {
     await r.until(() => changes(r).some((e) => e.data.id === last.id), WAIT_MS);
     r.close();
     expect(changes(r).map((e) => `${e.data.action}:${e.data.record.amount}`)).toEqual(['create:5', 'create:6']);
-    expect(await q('SELECT count(*)::int AS n FROM _realtime_pending')).toEqual([{ n: 0 }]);
+    // the refused writes left no capture behind either
+    expect(await q(`SELECT count(*)::int AS n FROM _realtime_events WHERE entity = 'guarded' AND (row->>'amount')::numeric IN (50, 99)`)).toEqual([
+      { n: 0 },
+    ]);
   });
 
-  it('captures wait in a table without an index (the sequencer takes them all in one scan); an identity still numbers them', async () => {
-    expect(await q(`SELECT indexname FROM pg_indexes WHERE tablename = '_realtime_pending'`)).toEqual([]);
-    expect(await q(`SELECT is_identity FROM information_schema.columns WHERE table_name = '_realtime_pending' AND column_name = 'seq'`)).toEqual([
-      { is_identity: 'YES' },
-    ]);
+  it('a change is written once: a sequencer run adds one batch row for all it numbers and leaves the captures where they are', async () => {
+    const r = await subscribe(b, 'entities=folder,page');
+    const f = await created('/folder', { name: 'once', pages: { data: [{ name: 'p1' }, { name: 'p2' }, { name: 'p3' }] } });
+    await r.waitFor(4, 'change');
+    r.close();
+    const ids = changes(r).map((e) => Number(e.id));
+    expect(ids).toEqual([ids[0], ids[0]! + 1, ids[0]! + 2, ids[0]! + 3]);
+    // one statement, one transaction: the four captures carry its id, and one batch numbered them all
+    const rows = await q(
+      `SELECT count(*)::int AS n, count(DISTINCT txid)::int AS txids FROM _realtime_events WHERE record_id = $1 OR row->>'folder_id' = $1`,
+      [f.id],
+    );
+    expect(rows).toEqual([{ n: 4, txids: 1 }]);
+    const batches = await q('SELECT first::int, last::int FROM _realtime_batches WHERE first <= $1 AND last >= $2', [ids[0], ids[3]]);
+    expect(batches).toHaveLength(1);
+  });
+
+  it('a transaction that captured early and commits late: changes committed meanwhile flow, its own follows them', async () => {
+    const r = await subscribe(b, 'entities=note');
+    // what a slow writer holds: its row and its capture, stamped with its transaction id, which is older than
+    // the ids of the writes committed while it runs (sequencer runs number those and record snapshots that list it)
+    const held = await holdTransaction(await appDb(), async (tx) => {
+      await tx.query(
+        `WITH n AS (INSERT INTO notes (title, owner) VALUES ('slow', 'x') RETURNING *)
+         INSERT INTO _realtime_events (entity, action, record_id, row, at) SELECT 'note', 'create', n.id::text, to_jsonb(n), now() FROM n`,
+      );
+    });
+    const meanwhile = [await created('/note', { title: 'meanwhile 1', owner: 'x' }), await created('/note', { title: 'meanwhile 2', owner: 'x' })];
+    await r.until(() => changes(r).some((e) => e.data.id === meanwhile[1]!.id), WAIT_MS);
+    await held.release();
+    await r.until(() => changes(r).some((e) => e.data.record.title === 'slow'), WAIT_MS);
+    r.close();
+    const got = changes(r);
+    expect(got.map((e) => e.data.record.title)).toEqual(['meanwhile 1', 'meanwhile 2', 'slow']);
+    expect(Number(got[2]!.id)).toBeGreaterThan(Number(got[1]!.id));
   });
 
   it('nested children, cascades (soft-deleted children included) and import sample data all produce events', async () => {
@@ -513,9 +555,7 @@ describe('delivery across instances', () => {
 describe('resume with Last-Event-ID', () => {
   it('0 replays every retained event while none has been pruned (else reset)', async () => {
     const before = await created('/note', { title: 'before zero', owner: 'x' });
-    for (let i = 0; i < 100 && (await q('SELECT count(*)::int AS n FROM _realtime_pending'))[0].n > 0; i++) {
-      await new Promise((done) => setTimeout(done, 50));
-    }
+    await untilNumbered();
     const [state] = await q('SELECT pruned_through::int AS p FROM _realtime_state');
     const r = await subscribe(b, 'entities=note', { headers: { 'last-event-id': '0' } });
     if (state.p === 0) {
@@ -596,16 +636,15 @@ describe('resume with Last-Event-ID', () => {
     const [old] = await first.waitFor(1, 'change');
     first.close();
     for (let i = 0; i < RETAIN_EVENTS + 5; i++) await created('/note', { title: `filler ${i}`, owner: 'x' });
-    // every write's event is numbered (a run follows each commit, asynchronously)
-    for (let i = 0; i < 100 && (await q('SELECT count(*)::int AS n FROM _realtime_pending'))[0].n > 0; i++) {
-      await new Promise((done) => setTimeout(done, 50));
-    }
-    // retention: the last RETAIN_EVENTS events or younger than 0 s, whichever keeps more
+    await untilNumbered();
+    // retention: the last RETAIN_EVENTS events or younger than 0 s, whichever keeps more; whole batches go
     await a.rocket.jobs.runNow('realtime-prune');
-    const [kept] = await q('SELECT min(id)::int AS lo, max(id)::int AS hi FROM _realtime_log');
-    expect(kept.lo).toBeGreaterThan(kept.hi - RETAIN_EVENTS);
+    const [kept] = await q('SELECT min(first)::int AS lo, max(last)::int AS hi FROM _realtime_batches');
+    expect(kept.lo).toBeLessThanOrEqual(kept.hi - RETAIN_EVENTS + 1);
     expect(kept.lo).toBeGreaterThan(Number(old!.id));
-    expect((await q('SELECT pruned_through::int AS p FROM _realtime_state'))[0].p).toBe(kept.hi - RETAIN_EVENTS);
+    expect((await q('SELECT pruned_through::int AS p FROM _realtime_state'))[0].p).toBe(kept.lo - 1);
+    // the events of the batches gone went with them
+    expect(await q(`SELECT count(*)::int AS n FROM _realtime_events WHERE record_id = $1`, [old!.data.id])).toEqual([{ n: 0 }]);
     for (const id of [old!.id!, 'abc', '-3', '99999999999']) {
       const r = await subscribe(b, 'entities=note', { headers: { 'last-event-id': id } });
       await r.waitFor(1, 'reset');
@@ -616,7 +655,7 @@ describe('resume with Last-Event-ID', () => {
       expect(r.events[1]!.data).toEqual({});
     }
     // inside the window: no reset
-    const lastKept = (await q('SELECT max(id)::text AS id FROM _realtime_log'))[0].id;
+    const lastKept = (await q('SELECT max(last)::text AS id FROM _realtime_batches'))[0].id;
     const r = await subscribe(b, 'entities=note', { headers: { 'last-event-id': String(Number(lastKept) - 2) } });
     await r.waitFor(2, 'change');
     r.close();
@@ -915,7 +954,7 @@ describe('with no subscriber anywhere', () => {
     expect(made.status).toBe(201);
     expect(rt.db.statements - before).toBe(1);
     expect((await a.client.put(`/api/${other.name}/thing/${made.body.data.id}`, { token: other.token, body: { n: 2 } })).status).toBe(200);
-    expect(await rt.db.query('SELECT count(*)::int AS n FROM _realtime_pending')).toEqual([{ n: 0 }]);
-    expect(await rt.db.query('SELECT count(*)::int AS n FROM _realtime_log')).toEqual([{ n: 0 }]);
+    expect(await rt.db.query('SELECT count(*)::int AS n FROM _realtime_events')).toEqual([{ n: 0 }]);
+    expect(await rt.db.query('SELECT count(*)::int AS n FROM _realtime_batches')).toEqual([{ n: 0 }]);
   });
 });
