@@ -102,12 +102,13 @@ export async function sequence(db: Database): Promise<Sequenced | null> {
 
 /**
  * The newest batch's snapshot is ahead of the database's transaction ids: the app database was restored into
- * another server by a logical copy (pg_dump), where ids start again. Events and batches recorded in the other
- * id space cannot be told apart from new ones; they are dropped, and an id is burnt as a gap marker, so a
- * Last-Event-ID from before gets `reset` (see markCaptureGap) and numbering starts afresh. Under the lock.
+ * another server by a logical copy (pg_dump), where ids start again. The batches, and the events written before
+ * the newest of them was numbered, belong to the other id space, where they cannot be told apart from new ones:
+ * they are dropped, and an id is burnt as a gap marker, so a Last-Event-ID from before gets `reset` (see
+ * markCaptureGap). Events written since the restore stay and are numbered afresh. Under the lock.
  */
 async function forgetOtherXidSpace(tx: Queryable): Promise<void> {
-  await tx.query('DELETE FROM _realtime_events');
+  await tx.query('DELETE FROM _realtime_events WHERE at <= (SELECT max(sequenced_at) FROM _realtime_batches)');
   await tx.query('DELETE FROM _realtime_batches');
   await tx.query(`UPDATE _realtime_state SET pruned_through = GREATEST(pruned_through, nextval('_realtime_event_id'))`);
 }
