@@ -181,7 +181,10 @@ export class Database implements Queryable {
       // a client told to retry after RETRY_AFTER_SECONDS finds the pool trying again by then.
       backoff: (retries: number) => Math.min(0.05 * 2 ** retries, RETRY_AFTER_SECONDS),
       onnotice: () => undefined,
-      connection: { TimeZone: 'UTC', application_name: 'rocket' },
+      // No JIT: every statement is short and index-driven, but a generic plan's cost estimate can pass
+      // jit_above_cost, and each execution then pays the compilation (the realtime feed's page of numbered
+      // events: 17 ms without, 200–450 ms with, on 3,000 batches of 30 events).
+      connection: { TimeZone: 'UTC', application_name: 'rocket', jit: 'off' },
       types: TYPES,
     });
   }

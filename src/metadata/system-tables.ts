@@ -232,7 +232,8 @@ export const APP_MIGRATIONS: readonly Migration[] = [
         first BIGINT PRIMARY KEY,
         last BIGINT NOT NULL,
         snap pg_snapshot NOT NULL,
-        prev pg_snapshot NULL,
+        since xid8 NOT NULL,
+        running xid8[] NOT NULL,
         entities TEXT[] NOT NULL,
         sequenced_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())`);
       // Events already in the log count as pruned: a Last-Event-ID among them gets `reset`.

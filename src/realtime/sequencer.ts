@@ -3,9 +3,10 @@ import type { Database, Queryable } from '../db/database.js';
 /**
  * Event ids. A change is written once, where it is captured: a row of `_realtime_events`, stamped with
  * its writer's transaction id (`txid`). A sequencer run numbers every change committed since the run
- * before it as one batch: a row of `_realtime_batches` holding the run's snapshot (`snap`), the previous
- * batch's (`prev`) and the ids it gave (`first`…`last`). The events of a batch are the rows whose writer
- * had not finished at `prev` and had at `snap`; they take the batch's ids in capture order (`seq`).
+ * before it as one batch: a row of `_realtime_batches` holding the run's snapshot (`snap`), where the batch
+ * starts — the previous batch's snapshot, as its xmax (`since`) and the transactions it lists as running
+ * (`running`) — and the ids it gave (`first`…`last`). The events of a batch are the rows whose writer had not
+ * finished at its start and had at `snap`; they take the batch's ids in capture order (`seq`).
  * Nothing is copied or deleted to number an event: a run writes one row whatever the number of events.
  *
  * Why nothing is lost and ids follow commit order:
@@ -26,38 +27,45 @@ import type { Database, Queryable } from '../db/database.js';
 /** Key of the sequencer's advisory lock (advisory locks are per database, so one constant serves every app). */
 const SEQUENCER_LOCK = 0x52_54_53_51; // 'RTSQ'
 
-/** A snapshot in which no transaction has finished: the `prev` of the first batch. */
-const NOTHING_FINISHED = `'1:1:'::pg_snapshot`;
+/**
+ * Where the next batch starts: the newest batch's snapshot as the transaction ids at or past its xmax (`since`)
+ * and those it lists as running (`running`), or every id when there is no batch yet. Stored with each batch as
+ * plain columns, so that reading a batch's events is a range and a few probes of the `txid` index with no
+ * set-returning function evaluated per row.
+ */
+const NEXT_START = `SELECT COALESCE(pg_snapshot_xmax(s.snap), '1'::xid8) AS since,
+       COALESCE(ARRAY(SELECT pg_snapshot_xip(s.snap)), '{}'::xid8[]) AS running
+  FROM (SELECT (SELECT snap FROM _realtime_batches ORDER BY first DESC LIMIT 1) AS snap) s`;
 
 /**
- * The events of batch alias `b` in relation alias `e`: written by a transaction that was still running at the
- * batch's `prev` (at or after its xmax, or listed in it) and had finished at its `snap`. The first condition is a
- * range of the `txid` index, the second a probe of the few transactions `prev` lists.
+ * Events of relation alias `e` a batch starting at `start` (alias with `since`, `running`) would take. The upper
+ * bound changes nothing (no committed transaction is at or past the statement's xmax) but makes the range
+ * narrow in the planner's eyes, which then reads it off the index whatever the table's size.
  */
-const inBatch = (e: string, b: string) => {
-  const prev = `COALESCE(${b}.prev, ${NOTHING_FINISHED})`;
-  return (
-    `((${e}.txid >= pg_snapshot_xmax(${prev}) AND ${e}.txid < pg_snapshot_xmax(${b}.snap)) ` +
-    `OR ${e}.txid = ANY(ARRAY(SELECT pg_snapshot_xip(${prev})))) AND pg_visible_in_snapshot(${e}.txid, ${b}.snap)`
-  );
-};
+const SNAPSHOT_END = 'pg_snapshot_xmax(pg_current_snapshot())';
+const notBefore = (e: string, start: string) => `(${e}.txid >= ${start}.since AND ${e}.txid < ${SNAPSHOT_END}) OR ${e}.txid = ANY(${start}.running)`;
 
-/** The snapshot of the newest batch (none yet: nothing finished). */
-const NEWEST_SNAPSHOT = `COALESCE((SELECT snap FROM _realtime_batches ORDER BY first DESC LIMIT 1), ${NOTHING_FINISHED})`;
-
-/** Committed events no batch holds yet (a run's share), as a condition on relation alias `e` and snapshot expression `snap`. */
-const unnumbered = (e: string, snap: string) => `(${e}.txid >= pg_snapshot_xmax(${snap}) OR ${e}.txid = ANY(ARRAY(SELECT pg_snapshot_xip(${snap}))))`;
+/**
+ * The events of batch alias `b` in relation alias `e`: written by a transaction that was still running where the
+ * batch starts and had finished at its `snap`.
+ */
+const inBatch = (e: string, b: string) =>
+  `((${e}.txid >= ${b}.since AND ${e}.txid < pg_snapshot_xmax(${b}.snap)) OR ${e}.txid = ANY(${b}.running)) ` +
+  `AND pg_visible_in_snapshot(${e}.txid, ${b}.snap)`;
 
 /**
  * A relation of the events with ids in (`after`, `upto`] (SQL expressions, e.g. bind parameters), at most
  * `limit` batches of them: `id` and every column of `_realtime_events`. Only batches that reach past `after`
- * are read, and each is numbered whole (an id depends on the events captured before it in its batch).
+ * are read — from the one holding it, found by the primary key — and each is numbered whole (an id depends on
+ * the events captured before it in its batch).
  */
 export function numberedEventsSql(after: string, upto: string | undefined, limit: string): string {
+  const batches =
+    `SELECT * FROM _realtime_batches WHERE first >= COALESCE((SELECT max(first) FROM _realtime_batches WHERE first <= ${after}), 0) ` +
+    `AND last > ${after}${upto === undefined ? '' : ` AND first <= ${upto}`} ORDER BY first LIMIT ${limit}`;
   return (
     `(SELECT n.* FROM (SELECT b.first + row_number() OVER (PARTITION BY b.first ORDER BY e.seq) - 1 AS id, e.* ` +
-    `FROM (SELECT * FROM _realtime_batches WHERE last > ${after}${upto === undefined ? '' : ` AND first <= ${upto}`} ORDER BY first LIMIT ${limit}) b ` +
-    `JOIN _realtime_events e ON ${inBatch('e', 'b')}) n ` +
+    `FROM (${batches}) b JOIN _realtime_events e ON ${inBatch('e', 'b')}) n ` +
     `WHERE n.id > ${after}${upto === undefined ? '' : ` AND n.id <= ${upto}`})`
   );
 }
@@ -81,17 +89,17 @@ export async function sequence(db: Database): Promise<Sequenced | null> {
   return db.transaction(async (tx) => {
     const [gate] = await tx.query<{ rewound: boolean | null }>(
       `SELECT pg_advisory_xact_lock(${SEQUENCER_LOCK})::text AS locked,
-              pg_snapshot_xmax(${NEWEST_SNAPSHOT}) > pg_snapshot_xmax(pg_current_snapshot()) AS rewound`,
+              (SELECT since FROM (${NEXT_START}) n) > pg_snapshot_xmax(pg_current_snapshot()) AS rewound`,
     );
     if (gate?.rewound) await forgetOtherXidSpace(tx);
     const rows = await tx.query<{ first: string; last: string; entities: string[] }>(
-      `WITH prev AS (SELECT snap FROM _realtime_batches ORDER BY first DESC LIMIT 1),
-            fresh AS (SELECT count(*) AS n, array_agg(DISTINCT e.entity) AS entities FROM _realtime_events e
-                       WHERE ${unnumbered('e', `COALESCE((SELECT snap FROM prev), ${NOTHING_FINISHED})`)}),
+      `WITH start AS (${NEXT_START}),
+            fresh AS (SELECT count(*) AS n, array_agg(DISTINCT e.entity) AS entities FROM _realtime_events e, start s
+                       WHERE ${notBefore('e', 's')}),
             ids AS (SELECT nextval('_realtime_event_id') AS first, n, entities FROM fresh WHERE n > 0)
-       INSERT INTO _realtime_batches (first, last, snap, prev, entities)
-       SELECT i.first, setval('_realtime_event_id', i.first + i.n - 1), pg_current_snapshot(), (SELECT snap FROM prev), i.entities
-         FROM ids i
+       INSERT INTO _realtime_batches (first, last, snap, since, running, entities)
+       SELECT i.first, setval('_realtime_event_id', i.first + i.n - 1), pg_current_snapshot(), s.since, s.running, i.entities
+         FROM ids i, start s
        RETURNING first::text, last::text, entities`,
     );
     const row = rows[0];
@@ -113,10 +121,14 @@ async function forgetOtherXidSpace(tx: Queryable): Promise<void> {
   await tx.query(`UPDATE _realtime_state SET pruned_through = GREATEST(pruned_through, nextval('_realtime_event_id'))`);
 }
 
-/** Whether committed captures wait for a run (cheap: probes of the `txid` index). */
+/** Whether committed captures wait for a run (cheap: probes of the `txid` index, each condition on its own). */
 export async function hasPending(db: Database): Promise<boolean> {
-  const rows = await db.query(`SELECT 1 FROM _realtime_events e WHERE ${unnumbered('e', NEWEST_SNAPSHOT)} LIMIT 1`);
-  return rows.length > 0;
+  const rows = await db.query<{ pending: boolean }>(
+    `WITH s AS (${NEXT_START})
+     SELECT EXISTS (SELECT 1 FROM _realtime_events e WHERE e.txid >= (SELECT since FROM s) AND e.txid < ${SNAPSHOT_END})
+         OR EXISTS (SELECT 1 FROM _realtime_events e WHERE e.txid = ANY((SELECT running FROM s)::xid8[])) AS pending`,
+  );
+  return rows[0]?.pending === true;
 }
 
 /** The highest id a reader can see now: every id up to it is numbered or was pruned. */

@@ -176,3 +176,12 @@ describe('a server whose database connections are terminated under load', () => 
     expect((list.body as { data: unknown[] }).data).toHaveLength(1);
   });
 });
+
+describe("a pool's session settings", () => {
+  it('run every statement in UTC, named rocket, without JIT', async () => {
+    const db = pool(1);
+    expect(
+      await db.query("SELECT current_setting('TimeZone') AS tz, current_setting('application_name') AS app, current_setting('jit') AS jit"),
+    ).toEqual([{ tz: 'UTC', app: 'rocket', jit: 'off' }]);
+  });
+});

@@ -973,9 +973,9 @@ describe('a database restored into another server', () => {
       'SELECT (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000000000)::text AS ahead',
     );
     await db.query(
-      `INSERT INTO _realtime_batches (first, last, snap, entities)
-       SELECT n.id, n.id, $1::pg_snapshot, '{memo}' FROM (SELECT nextval('_realtime_event_id') AS id) n`,
-      [`${ahead}:${ahead}:`],
+      `INSERT INTO _realtime_batches (first, last, snap, since, running, entities)
+       SELECT n.id, n.id, $1::pg_snapshot, $2::xid8, '{}', '{memo}' FROM (SELECT nextval('_realtime_event_id') AS id) n`,
+      [`${ahead}:${ahead}:`, ahead],
     );
     const after = await write('after');
     await r.until(() => changes(r).some((e) => e.data.id === after.id), WAIT_MS);
