@@ -21,7 +21,7 @@ import type { Database, Queryable } from '../db/database.js';
  * - within a batch events are numbered in capture order; two writes of one record are captured under
  *   that row's lock, i.e. in their commit order, and a write acknowledged before another one started
  *   was captured before it.
- * Readers number a batch's events again from the two snapshots (`numberedEventsSql`), the same way.
+ * Readers number a batch's events again from what its row holds (`numberedEventsSql`), the same way.
  */
 
 /** Key of the sequencer's advisory lock (advisory locks are per database, so one constant serves every app). */
