@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import type postgres from 'postgres';
 import { ENTITIES, RELATIONS, seed } from './schema.js';
-import { connect, cpuMeter, jsonApi, median, startRocketFromSource, urlTarget } from './servers.js';
+import { connect, cpuList, cpuMeter, jsonApi, median, startRocketFromSource, urlTarget } from './servers.js';
 
 const { values } = parseArgs({
   options: {
@@ -87,7 +87,7 @@ function load(base: string, scenario: string, side: Side, tag: string, seconds =
 async function main(): Promise<void> {
   const databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) throw new Error('set DATABASE_URL');
-  const { server, tag, drop } = await startRocketFromSource(databaseUrl, 'histbench', [], values.pin);
+  const { server, tag, drop } = await startRocketFromSource(databaseUrl, 'histbench', [], cpuList(values.pin));
   const base = server.url;
   const apps = { off: `histoff_${tag}`, on: `histon_${tag}` };
   const sides = {} as Record<'off' | 'on', Side>;

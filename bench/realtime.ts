@@ -15,7 +15,7 @@ import autocannon from 'autocannon';
 import type postgres from 'postgres';
 import type { SubscribersMessage, SubscribersSetup } from './realtime-subscribers.js';
 import { ENTITIES, RELATIONS } from './schema.js';
-import { type ServerProcess, connect, cpuMeter, jsonApi, median, sampleRss, sleep, startRocketFromSource, urlTarget } from './servers.js';
+import { type ServerProcess, connect, cpuList, cpuMeter, jsonApi, median, sampleRss, sleep, startRocketFromSource, urlTarget } from './servers.js';
 
 const { values } = parseArgs({
   options: {
@@ -173,7 +173,7 @@ async function main(): Promise<void> {
   if (!databaseUrl) throw new Error('set DATABASE_URL');
   // RT_BENCH_CPU_PROF=<dir>: Rocket writes a V8 CPU profile there on exit.
   const profile = process.env.RT_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RT_BENCH_CPU_PROF}`] : [];
-  const { server, tag, drop } = await startRocketFromSource(databaseUrl, 'rtbench', profile, values.pin);
+  const { server, tag, drop } = await startRocketFromSource(databaseUrl, 'rtbench', profile, cpuList(values.pin));
   const base = server.url;
   const app = `rtbench_${tag}`;
   try {

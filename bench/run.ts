@@ -29,6 +29,7 @@ import {
   CEILING_APPLICATION,
   ServerProcess,
   connect,
+  cpuList,
   cpuMeter,
   embeddedTarget,
   freePort,
@@ -139,7 +140,6 @@ function options(): Options {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
     return n;
   };
-  if (values.pin !== undefined && !/^\d+([-,]\d+)*$/.test(values.pin)) throw new Error('--pin takes CPU numbers as taskset -c does, e.g. 0 or 0,2');
   const ids = (values.scenarios ?? SCENARIOS.map((s) => s.id).join(',')).split(',').map((s) => s.trim().toUpperCase());
   const scenarios = ids.map((id) => {
     const s = SCENARIOS.find((x) => x.id === id);
@@ -165,7 +165,7 @@ function options(): Options {
     build: !values['no-build'],
     rocketScript: resolve(values.rocket ?? join(BUILD, 'rocket', 'main.js')),
     rocketNodeArgs: (values['rocket-node-args'] ?? '').split(' ').filter((a) => a !== ''),
-    pin: values.pin,
+    pin: cpuList(values.pin),
     ceilingTrials: values['ceiling-trials']!,
     pgbench: values['no-pgbench'] ? false : (values.pgbench ?? !smoke),
     large: values.large ? Math.round(num(values['large-rows'], 1_000_000, 'large-rows')) : 0,

@@ -40,6 +40,12 @@ export async function tempDir(prefix: string): Promise<string> {
 }
 
 /** A server process under test: spawned node, its log file, its RSS. */
+/** A `--pin` value: CPU numbers as `taskset -c` takes them (0, 0,2, 0-1), checked before anything starts. */
+export function cpuList(value: string | undefined): string | undefined {
+  if (value !== undefined && !/^\d+([-,]\d+)*$/.test(value)) throw new Error('--pin takes CPU numbers as taskset -c does, e.g. 0 or 0,2');
+  return value;
+}
+
 export class ServerProcess {
   private exited: Promise<number | null>;
   private dead = false;
