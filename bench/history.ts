@@ -5,7 +5,7 @@
  * both sides alike. Prints each side's median throughput, CPU per request (Rocket + its PostgreSQL
  * backends) and the on/off ratio.
  *
- *   DATABASE_URL=postgres://… node --import tsx bench/history.ts [--seconds 6] [--connections 64] [--rounds 3] [--scenarios S3,S4,S5] [--pin 0]
+ *   DATABASE_URL=postgres://… node --import tsx bench/history.ts [--seconds 6] [--connections 64] [--rounds 3] [--scenarios S3,S4,S5] [--pin 0] [--bare]
  */
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -21,6 +21,10 @@ const { values } = parseArgs({
     scenarios: { type: 'string', default: 'S3,S4,S5' },
     // CPUs Rocket is pinned to (taskset -c), as issue 20 measured; run this bench on the others.
     pin: { type: 'string' },
+    // The floor: `_history` of the "on" app without any index (no primary key either) and without its id
+    // sequence, so an entry costs only its heap row and WAL — what any history written in the write's own
+    // transaction costs at the least.
+    bare: { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -106,6 +110,14 @@ async function main(): Promise<void> {
       for (const r of RELATIONS) await api(base, 'POST', `/api/${app}/_admin/relations`, token, r);
       const sql = connect(urlTarget(databaseUrl), `rocket_${app}`, 1);
       await seed(sql, { customers: 10_000, orders: 20_000 }, new Date());
+      if (key === 'on' && values.bare) {
+        const indexes = await sql.unsafe(
+          `SELECT indexrelid::regclass::text AS name FROM pg_index WHERE indrelid = '_history'::regclass AND NOT indisprimary`,
+        );
+        for (const i of indexes) await sql.unsafe(`DROP INDEX ${i.name as string}`);
+        await sql.unsafe('ALTER TABLE _history DROP CONSTRAINT _history_pkey');
+        await sql.unsafe('ALTER TABLE _history ALTER COLUMN id DROP IDENTITY, ALTER COLUMN id DROP NOT NULL');
+      }
       const customerIds = (await sql.unsafe('SELECT id::text AS id FROM customers')).map((r) => r.id as string);
       sides[key] = { app, token, sql, customerIds };
     }

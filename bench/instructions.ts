@@ -38,6 +38,8 @@ const { values } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     // More flags for the measured node process, e.g. '--trace-gc' (its output goes to this stdout).
     'node-flags': { type: 'string', default: '' },
+    // Every entity with `history: true` (issue 15: what an entry costs the node process).
+    history: { type: 'boolean', default: false },
     // Seconds of an idle window measured after the scenarios: the server's timers (job sweeps, realtime
     // watch) run by wall time, and under valgrind a window of requests lasts long enough for them to count.
     idle: { type: 'string', default: '0' },
@@ -161,7 +163,7 @@ async function main(): Promise<void> {
       (await jsonApi(base, 'POST', `/api/${app}/auth/login`, undefined, { email: 'admin@localhost', password: 'changeme' })).body.data
         .access_token as string;
     const token = await login();
-    for (const def of ENTITIES) await jsonApi(base, 'POST', `/api/${app}/_admin/entities`, token, def);
+    for (const def of ENTITIES) await jsonApi(base, 'POST', `/api/${app}/_admin/entities`, token, values.history ? { ...def, history: true } : def);
     for (const r of RELATIONS) await jsonApi(base, 'POST', `/api/${app}/_admin/relations`, token, r);
     const sql = connect(urlTarget(databaseUrl!), `rocket_${app}`, 1);
     await seed(sql, { customers: 2000, orders: 4000 }, new Date());

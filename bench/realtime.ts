@@ -8,7 +8,10 @@
  * Rocket runs in a child process (its RSS and CPU are its own); the load and the probes run here,
  * the subscribers in a worker thread (their reading must not hold up the load's event loop). Rounds alternate "without" and "with" so drift on a shared machine hits both.
  */
+import { spawn } from 'node:child_process';
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
@@ -28,6 +31,10 @@ const { values } = parseArgs({
     only: { type: 'string', default: '' },
     // CPUs Rocket is pinned to (taskset -c), as issue 20 measured; run this bench on the others.
     pin: { type: 'string' },
+    // Round length in ms: the "with" side is the floor instead (bench/realtime-floor.ts): the subscribers read a
+    // stand-in server that sends `floor-share` × the round's "without" rate of frames, Rocket has no stream.
+    floor: { type: 'string' },
+    'floor-share': { type: 'string', default: '0.9' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -168,6 +175,41 @@ async function measured(server: ServerProcess, sql: postgres.Sql, app: string, r
 
 const cpuText = (m: { serverMs: number; pgMs: number }) => `CPU/request server ${m.serverMs.toFixed(2)} ms + PostgreSQL ${m.pgMs.toFixed(2)} ms`;
 
+/**
+ * One "with" run against the floor: the subscribers read bench/realtime-floor.ts, which sends `rate` frames a
+ * second in rounds of --floor ms, while Rocket takes the load with no stream open.
+ */
+async function floorRound(server: ServerProcess, sql: postgres.Sql, app: string, token: string, tag: string, rate: number) {
+  const ts = import.meta.url.endsWith('.ts');
+  const script = new URL(`./realtime-floor.${ts ? 'ts' : 'js'}`, import.meta.url).pathname;
+  const relay = spawn(process.execPath, [...(ts ? ['--import', 'tsx'] : []), script, String(rate), String(values.floor)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  try {
+    const port = await new Promise<number>((resolve) => {
+      createInterface({ input: relay.stdout! }).once('line', (line) => resolve(Number(line.split(' ')[1])));
+    });
+    const subs = await Subscribers.open({ url: `http://127.0.0.1:${port}/`, token, count: SUBSCRIBERS });
+    relay.stdin!.write('start\n');
+    const ticks = () => {
+      const stat = readFileSync(`/proc/${relay.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return Number(fields[11]) + Number(fields[12]);
+    };
+    const relayStart = ticks();
+    const wall = performance.now();
+    const result = await measured(server, sql, app, () => load(server.url, token, app, tag));
+    const relayCpu = ((ticks() - relayStart) * 10) / (performance.now() - wall);
+    const read = await subs.close();
+    return {
+      ...result,
+      text: `floor sent ${rate.toFixed(0)} frames/s in ${values.floor} ms rounds, ${read.events} read; the stand-in used ${(relayCpu * 100).toFixed(0)}% of a core, the reading thread ${((read.cpu ?? 0) * 100).toFixed(0)}%`,
+    };
+  } finally {
+    relay.kill();
+  }
+}
+
 async function main(): Promise<void> {
   const databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) throw new Error('set DATABASE_URL');
@@ -205,6 +247,13 @@ async function main(): Promise<void> {
         log(`round ${round + 1}: S3 without subscribers ${a.rps.toFixed(0)} req/s; ${cpuText(a)}`);
       }
       if (values.only === 'without') continue;
+      if (values.floor !== undefined) {
+        const f = await floorRound(server, appSql, app, token, `${tag}f${round}`, Number(values['floor-share']) * (without.at(-1) ?? 0));
+        withSubs.push(f.rps);
+        cpuWith.push(f);
+        log(`round ${round + 1}: S3 beside the floor ${f.rps.toFixed(0)} req/s; ${cpuText(f)}; ${f.text}`);
+        continue;
+      }
       const opening = performance.now();
       const subs = await Subscribers.open({ url: streamUrl, token, count: SUBSCRIBERS });
       // A stream says `ready` before the server has caught it up and added it to the live round: the
@@ -252,15 +301,15 @@ async function main(): Promise<void> {
       serverMs: median(xs.map((x) => x.serverMs)),
       pgMs: median(xs.map((x) => x.pgMs)),
     });
-    log(`CPU per request: without ${cpuText(cpuMedian(cpuWithout))}; with ${SUBSCRIBERS} subscribers ${cpuText(cpuMedian(cpuWith))}`);
-    log(
-      `S3 median without ${median(without).toFixed(0)} req/s, with ${SUBSCRIBERS} subscribers ${median(withSubs).toFixed(0)} req/s → ratio ${ratio.toFixed(2)}`,
-    );
-    log(
-      `commit→event delay (answer received → event at a subscriber): median ${median(delays).toFixed(1)} ms, p99 ${[...delays].sort((a, b) => a - b)[Math.floor(delays.length * 0.99)]?.toFixed(1)} ms over ${delays.length} deliveries; ${delivered} events delivered in total`,
-    );
+    const side = values.floor === undefined ? `with ${SUBSCRIBERS} subscribers` : `beside the floor (${SUBSCRIBERS} streams)`;
+    log(`CPU per request: without ${cpuText(cpuMedian(cpuWithout))}; ${side} ${cpuText(cpuMedian(cpuWith))}`);
+    log(`S3 median without ${median(without).toFixed(0)} req/s, ${side} ${median(withSubs).toFixed(0)} req/s → ratio ${ratio.toFixed(2)}`);
+    if (values.floor === undefined)
+      log(
+        `commit→event delay (answer received → event at a subscriber): median ${median(delays).toFixed(1)} ms, p99 ${[...delays].sort((a, b) => a - b)[Math.floor(delays.length * 0.99)]?.toFixed(1)} ms over ${delays.length} deliveries; ${delivered} events delivered in total`,
+      );
 
-    if (values.only) return;
+    if (values.only || values.floor !== undefined) return;
     // A reader that never reads: RSS while its queue fills to ROCKET_REALTIME_MAX_QUEUE (1,000), and after the cut-off.
     const slow = new Subscriber(`${base}/api/${app}/_realtime?entities=customer`, token, { paused: true });
     await slow.ready;
