@@ -5,7 +5,7 @@
  * both sides alike. Prints each side's median throughput, CPU per request (Rocket + its PostgreSQL
  * backends) and the on/off ratio.
  *
- *   DATABASE_URL=postgres://… node --import tsx bench/history.ts [--seconds 6] [--connections 64] [--rounds 3] [--scenarios S3,S4,S5] [--pin 0] [--bare]
+ *   DATABASE_URL=postgres://… node --import tsx bench/history.ts [--seconds 6] [--connections 64] [--rounds 3] [--scenarios S3,S4,S5] [--pin 0] [--bare | --trigger bare|entry]
  */
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -25,6 +25,11 @@ const { values } = parseArgs({
     // sequence, so an entry costs only its heap row and WAL — what any history written in the write's own
     // transaction costs at the least.
     bare: { type: 'boolean', default: false },
+    // History without Rocket's part: the "on" app records no history itself; a trigger on `customers` writes a
+    // row per written row in the same transaction, so Rocket's process does exactly what it does with history
+    // off. `bare`: three columns into an unindexed table; `entry`: an entry of `_history` (its indexes), with
+    // the changed name (updates) or the whole row (creates) as `changes`.
+    trigger: { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -103,7 +108,7 @@ async function main(): Promise<void> {
       const token = (await api(base, 'POST', `/api/${app}/auth/login`, undefined, { email: 'admin@localhost', password: 'changeme' })).body.data
         .access_token;
       for (const e of ENTITIES) {
-        const def = key === 'on' ? { ...e, history: true } : e;
+        const def = key === 'on' && values.trigger === undefined ? { ...e, history: true } : e;
         const r = await api(base, 'POST', `/api/${app}/_admin/entities`, token, def);
         if (r.status !== 201) throw new Error(`entity ${e.name}: ${r.status} ${JSON.stringify(r.body)}`);
       }
@@ -117,6 +122,24 @@ async function main(): Promise<void> {
         for (const i of indexes) await sql.unsafe(`DROP INDEX ${i.name as string}`);
         await sql.unsafe('ALTER TABLE _history DROP CONSTRAINT _history_pkey');
         await sql.unsafe('ALTER TABLE _history ALTER COLUMN id DROP IDENTITY, ALTER COLUMN id DROP NOT NULL');
+      }
+      if (key === 'on' && values.trigger !== undefined) {
+        if (values.trigger === 'bare') {
+          await sql.unsafe('CREATE TABLE bench_floor_entries (tbl text NOT NULL, record_id text, at timestamptz NOT NULL)');
+          await sql.unsafe(`CREATE FUNCTION bench_floor_entry() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO bench_floor_entries VALUES (TG_TABLE_NAME, NEW.id::text, now()); RETURN NULL; END $$`);
+        } else if (values.trigger === 'entry') {
+          await sql.unsafe(`CREATE FUNCTION bench_floor_entry() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              INSERT INTO _history (entity, action, actor_kind, actor_id, actor_email, at, record_id, changes)
+              VALUES (TG_TABLE_NAME, lower(TG_OP), 'user', '5d1c7e0a-2b4f-4c8e-8a61-3f9d2e7b6c10', 'admin@localhost', now(), NEW.id::text,
+                      CASE WHEN TG_OP = 'UPDATE' THEN jsonb_build_object('name', jsonb_build_object('from', to_jsonb(OLD.name), 'to', to_jsonb(NEW.name)))
+                           ELSE to_jsonb(NEW) END);
+              RETURN NULL;
+            END $$`);
+        } else throw new Error('--trigger: bare or entry');
+        // S3 and S5 write customers only.
+        await sql.unsafe('CREATE TRIGGER bench_floor AFTER INSERT OR UPDATE ON customers FOR EACH ROW EXECUTE FUNCTION bench_floor_entry()');
       }
       const customerIds = (await sql.unsafe('SELECT id::text AS id FROM customers')).map((r) => r.id as string);
       sides[key] = { app, token, sql, customerIds };
