@@ -239,8 +239,10 @@ describe('admin console, audit fixes (8)', { timeout: 240_000 }, () => {
   });
 
   it('the link picker of a many_to_many relation offers the records not linked yet, also past a page of linked ones', async () => {
+    // labels of this attempt only: a retry must not find the first attempt's tags among the options
+    const attempt = `${run}${Math.random().toString(36).slice(2, 6)}`;
     const tags: { id: string; label: string }[] = [];
-    for (let i = 1; i <= 12; i++) tags.push(await post('/tag', { label: `tag ${String(i).padStart(2, '0')} ${run}` }));
+    for (let i = 1; i <= 12; i++) tags.push(await post('/tag', { label: `tag ${String(i).padStart(2, '0')} ${attempt}` }));
     // the ten the picker's unfiltered first page lists are linked: that page would hold only those
     const first = (await server.client.get(api('/tag?per_page=10'), { token })).body.data as { id: string; label: string }[];
     const rest = tags.filter((t) => !first.some((f) => f.id === t.id)).map((t) => t.label);
@@ -254,6 +256,13 @@ describe('admin console, audit fixes (8)', { timeout: 240_000 }, () => {
     await links.getByRole('combobox', { name: 'Link a tag' }).click();
     const list = links.getByRole('listbox', { name: 'tag matches' });
     await expect.poll(async () => (await list.getByRole('option').allTextContents()).map((t) => t.replace(/ \S+$/, '')).sort()).toEqual(rest.sort());
+    // The picked tag is read back after it is linked; a slow answer must not make a Save right after the pick
+    // lose the link (it did: the link waited for that answer).
+    const picked = tags.find((t) => t.label === rest[0])!;
+    await page.route(`**/api/${app}/tag/${picked.id}`, async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await route.continue().catch(() => undefined);
+    });
     await list.getByRole('option', { name: new RegExp(`^${rest[0]!}`) }).click();
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await expect

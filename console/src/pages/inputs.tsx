@@ -319,7 +319,8 @@ export function FkPicker(props: {
   target: string;
   value: Value;
   error?: string;
-  onChange: (v: Value) => void;
+  /** `record`: the picked record as the search listed it (absent when the value is cleared). */
+  onChange: (v: Value, record?: Record<string, unknown>) => void;
   excludeIds?: string[];
 }) {
   const m = useModel();
@@ -406,7 +407,7 @@ export function FkPicker(props: {
     setActive(-1);
   };
   const pick = (o: Record<string, unknown>) => {
-    props.onChange(o[pk]);
+    props.onChange(o[pk], o);
     setChosen(String(o[shown] ?? o[pk]));
     setQ('');
     close();

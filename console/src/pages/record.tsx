@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { ApiError, appBase, api, plainNumbers, qs, request, stringifyJson } from '../api';
 import { displayField, editableFields, formatCell, mustFill } from '../fields';
 import { childRelations, entityOf, hiddenOf, labelOf, useModel, type AppModel, type EntityDef, type FieldDef, type RelationDef } from '../model';
@@ -355,6 +355,9 @@ function ChildrenEditor(props: {
   const m = useModel();
   // a picked record read back to be shown (deleted meanwhile, say): why it was not linked, at the picker
   const [linkError, setLinkError] = useState('');
+  // the rows as last rendered: a link check that answers later edits these, not the ones of its own render
+  const latest = useRef(rows);
+  latest.current = rows;
   const target = entityOf(m, rel.target);
   if (!target) return null;
   const pk = target.primary_key.field;
@@ -401,14 +404,23 @@ function ChildrenEditor(props: {
             value={null}
             error={linkError || undefined}
             excludeIds={live.map((r) => String(r.pk))}
-            onChange={(id) => {
+            onChange={(id, picked) => {
               if (id === null || id === undefined) return;
               setLinkError('');
               const again = rows.find((r) => String(r.pk) === String(id));
               if (again) return set(again.key, { removed: false });
+              // Linked at once with what the search listed, so a Save right after the pick keeps it; then read
+              // back: a record deleted meanwhile is unlinked again, with the reason at the picker.
+              const key = ++rowKey;
+              if (picked) props.onChange([...rows, { key, values: picked, pk: id }]);
               api.get<Row>(`${appBase(m.app)}/${target.name}/${encodeURIComponent(String(id))}`).then(
-                (row) => props.onChange([...rows, { key: ++rowKey, values: row, pk: id }]),
-                (err: Error) => setLinkError(`Not linked: ${err.message}`),
+                (row) => {
+                  if (!picked) props.onChange([...latest.current, { key, values: row, pk: id }]);
+                },
+                (err: Error) => {
+                  if (picked) props.onChange(latest.current.filter((r) => r.key !== key));
+                  setLinkError(`Not linked: ${err.message}`);
+                },
               );
             }}
           />
