@@ -21,9 +21,8 @@ const { values } = parseArgs({
     scenarios: { type: 'string', default: 'S3,S4,S5' },
     // CPUs Rocket is pinned to (taskset -c), as issue 20 measured; run this bench on the others.
     pin: { type: 'string' },
-    // The floor: `_history` of the "on" app without any index (no primary key either) and without its id
-    // sequence, so an entry costs only its heap row and WAL — what any history written in the write's own
-    // transaction costs at the least.
+    // `_history` of the "on" app without any index (no primary key either) and without its id sequence: what
+    // Rocket's capture costs when the table itself costs only its heap row and WAL.
     bare: { type: 'boolean', default: false },
     // History without Rocket's part: the "on" app records no history itself; a trigger on `customers` writes a
     // row per written row in the same transaction, so Rocket's process does exactly what it does with history
