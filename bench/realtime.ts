@@ -10,7 +10,6 @@
  */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -18,7 +17,19 @@ import autocannon from 'autocannon';
 import type postgres from 'postgres';
 import type { SubscribersMessage, SubscribersSetup } from './realtime-subscribers.js';
 import { ENTITIES, RELATIONS } from './schema.js';
-import { type ServerProcess, connect, cpuList, cpuMeter, jsonApi, median, sampleRss, sleep, startRocketFromSource, urlTarget } from './servers.js';
+import {
+  type ServerProcess,
+  connect,
+  cpuList,
+  cpuMeter,
+  cpuMs,
+  jsonApi,
+  median,
+  sampleRss,
+  sleep,
+  startRocketFromSource,
+  urlTarget,
+} from './servers.js';
 
 const { values } = parseArgs({
   options: {
@@ -191,15 +202,10 @@ async function floorRound(server: ServerProcess, sql: postgres.Sql, app: string,
     });
     const subs = await Subscribers.open({ url: `http://127.0.0.1:${port}/`, token, count: SUBSCRIBERS });
     relay.stdin!.write('start\n');
-    const ticks = () => {
-      const stat = readFileSync(`/proc/${relay.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return Number(fields[11]) + Number(fields[12]);
-    };
-    const relayStart = ticks();
+    const relayStart = cpuMs(relay.pid!);
     const wall = performance.now();
     const result = await measured(server, sql, app, () => load(server.url, token, app, tag));
-    const relayCpu = ((ticks() - relayStart) * 10) / (performance.now() - wall);
+    const relayCpu = (cpuMs(relay.pid!) - relayStart) / (performance.now() - wall);
     const read = await subs.close();
     return {
       ...result,

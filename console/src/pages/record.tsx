@@ -405,23 +405,18 @@ function ChildrenEditor(props: {
             error={linkError || undefined}
             excludeIds={live.map((r) => String(r.pk))}
             onChange={(id, picked) => {
-              if (id === null || id === undefined) return;
+              if (id === null || id === undefined || !picked) return;
               setLinkError('');
               const again = rows.find((r) => String(r.pk) === String(id));
               if (again) return set(again.key, { removed: false });
               // Linked at once with what the search listed, so a Save right after the pick keeps it; then read
               // back: a record deleted meanwhile is unlinked again, with the reason at the picker.
               const key = ++rowKey;
-              if (picked) props.onChange([...rows, { key, values: picked, pk: id }]);
-              api.get<Row>(`${appBase(m.app)}/${target.name}/${encodeURIComponent(String(id))}`).then(
-                (row) => {
-                  if (!picked) props.onChange([...latest.current, { key, values: row, pk: id }]);
-                },
-                (err: Error) => {
-                  if (picked) props.onChange(latest.current.filter((r) => r.key !== key));
-                  setLinkError(`Not linked: ${err.message}`);
-                },
-              );
+              props.onChange([...rows, { key, values: picked, pk: id }]);
+              api.get<Row>(`${appBase(m.app)}/${target.name}/${encodeURIComponent(String(id))}`).catch((err: Error) => {
+                props.onChange(latest.current.filter((r) => r.key !== key));
+                setLinkError(`Not linked: ${err.message}`);
+              });
             }}
           />
         )}
