@@ -5,7 +5,7 @@
  * both sides alike. Prints each side's median throughput, CPU per request (Rocket + its PostgreSQL
  * backends) and the on/off ratio.
  *
- *   DATABASE_URL=postgres://… node --import tsx bench/history.ts [--seconds 6] [--connections 64] [--rounds 3] [--scenarios S3,S4,S5] [--pin 0] [--bare | --trigger bare|entry]
+ *   DATABASE_URL=postgres://… node --import tsx bench/history.ts [--seconds 6] [--connections 64] [--rounds 3] [--scenarios S3,S4,S5] [--pin 0] [--bare | --trigger bare|entry | --drop-index <names>]
  */
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -24,6 +24,9 @@ const { values } = parseArgs({
     // `_history` of the "on" app without any index (no primary key either) and without its id sequence: what
     // Rocket's capture costs when the table itself costs only its heap row and WAL.
     bare: { type: 'boolean', default: false },
+    // Indexes of `_history` (names, comma-separated; `_history_pkey` for the primary key) dropped in the "on"
+    // app: which of them an entry's cost comes from.
+    'drop-index': { type: 'string' },
     // History without Rocket's part: the "on" app records no history itself; a trigger on `customers` writes a
     // row per written row in the same transaction, so Rocket's process does exactly what it does with history
     // off. `bare`: three columns into an unindexed table; `entry`: an entry of `_history` (its indexes), with
@@ -121,6 +124,13 @@ async function main(): Promise<void> {
         for (const i of indexes) await sql.unsafe(`DROP INDEX ${i.name as string}`);
         await sql.unsafe('ALTER TABLE _history DROP CONSTRAINT _history_pkey');
         await sql.unsafe('ALTER TABLE _history ALTER COLUMN id DROP IDENTITY, ALTER COLUMN id DROP NOT NULL');
+      }
+      if (key === 'on' && values['drop-index']) {
+        for (const name of values['drop-index'].split(',')) {
+          if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`--drop-index: not an index name: ${name}`);
+          if (name === '_history_pkey') await sql.unsafe('ALTER TABLE _history DROP CONSTRAINT _history_pkey');
+          else await sql.unsafe(`DROP INDEX ${name}`);
+        }
       }
       if (key === 'on' && values.trigger !== undefined) {
         if (values.trigger === 'bare') {

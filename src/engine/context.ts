@@ -3,7 +3,7 @@ import type { PermissionSet } from '../auth/permissions.js';
 import type { Database, Queryable } from '../db/database.js';
 import type { Logger } from 'pino';
 import { type ErrorDetail, RocketError } from '../errors.js';
-import type { EntityMeta, Registry } from '../metadata/registry.js';
+import type { EntityMeta, FieldMeta, Registry } from '../metadata/registry.js';
 import type { Params } from '../db/params.js';
 import type { CallOut } from '../outbound/delivery.js';
 import type { ListSettings } from './list-settings.js';
@@ -199,6 +199,11 @@ export interface InlineWrite {
    * statement); join it to `rows` on the primary key column.
    */
   readonly before?: string;
+  /**
+   * Updates: the fields the statement sets. No other stored value can change (Rocket puts no triggers on
+   * entity tables), so a capture that compares before and after need compare only these.
+   */
+  readonly written?: readonly FieldMeta[];
   /** Bind parameters of the statement (add values here, never into the SQL text). */
   readonly params: Params;
 }

@@ -54,6 +54,8 @@ export interface EntityMeta {
   readonly columns: readonly string[];
   /** `columns`, comma-separated. */
   readonly selectList: string;
+  /** `columns`, each qualified by the table (a RETURNING list where another relation shares column names). */
+  readonly tableSelectList: string;
   /** Declared columns of table alias `t`: included rows carry no `deleted_at` unless declared (rest-api.md §Includes). */
   readonly includeList: string;
   /** Declared columns of table alias `t` (rows loaded for rules: `related_load`). */
@@ -128,6 +130,7 @@ function compileEntity(def: EntityDef, notNullColumns: ReadonlySet<string>): Ent
     softDelete: def.soft_delete,
     columns,
     selectList: columns.join(', '),
+    tableSelectList: columns.map((c) => `${quoteIdent(def.table)}.${c}`).join(', '),
     includeList: declared.map((c) => `t.${c}`).join(', '),
     fieldsOfT: declared.map((c) => `t.${c}`).join(', '),
     outgoing: [],

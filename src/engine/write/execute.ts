@@ -171,7 +171,8 @@ export async function updateByKey({ tx, now }: Exec, row: RowPlan, pk: string, i
     head.push(`b AS (${guarded.read})`);
     update = guarded.update;
   }
-  const ctes = captureCtes(inline, { entity: e, action: 'update', now, rows: 'w', before, params }, 0);
+  const written = cols.map(([f]) => f);
+  const ctes = captureCtes(inline, { entity: e, action: 'update', now, rows: 'w', before, written, params }, 0);
   const text = `WITH ${[...head, `w AS (${update})`, ...ctes].join(', ')} SELECT * FROM w`;
   return (await tx.query<Record_>(text, params.list))[0];
 }

@@ -173,12 +173,11 @@ const VERSION_COL = '"~version"';
  */
 export function updateWithBeforeSql(entity: EntityMeta, sets: string, where: string, before: string): { read: string; update: string } {
   const t = entity.table;
-  const returning = entity.columns.map((c) => `${t}.${c}`).join(', ');
   return {
     read: `SELECT ctid AS ${VERSION_COL}, ${entity.selectList} FROM ${t}${where}`,
     update:
       `UPDATE ${t} SET ${sets} FROM ${before} WHERE ${t}.${entity.pk.col} = ${before}.${entity.pk.col} ` +
-      `AND ${t}.ctid = ${before}.${VERSION_COL} RETURNING ${returning}`,
+      `AND ${t}.ctid = ${before}.${VERSION_COL} RETURNING ${entity.tableSelectList}`,
   };
 }
 
