@@ -191,14 +191,13 @@ export interface InlineWrite {
   readonly action: 'create' | 'update';
   /** The write's clock (RFC 3339), the value auto fields got. */
   readonly now: string;
-  /** Name of the CTE holding the written rows (the entity's `selectList` columns). */
+  /** Name of the CTE holding the written rows (the entity's `selectList` columns; for updates also the old values asked for). */
   readonly rows: string;
   /**
-   * Updates of captures with `needsBefore`: name of the CTE holding the same
-   * rows as they were before the write (same columns, read locked in the same
-   * statement); join it to `rows` on the primary key column.
+   * Updates: a field's value as it was before the write, as an expression over `rows` (asking for it makes
+   * the statement return it beside the written columns, read in the same statement).
    */
-  readonly before?: string;
+  readonly old?: (f: FieldMeta) => string;
   /**
    * Updates: the fields the statement sets. No other stored value can change (Rocket puts no triggers on
    * entity tables), so a capture that compares before and after need compare only these.
@@ -210,8 +209,6 @@ export interface InlineWrite {
 
 /** What an observer adds to fast-path statements of one entity (decided once per metadata snapshot). */
 export interface InlineCapture {
-  /** Updates then read the row's before-image in the same statement (one more CTE, the row locked). */
-  readonly needsBefore: boolean;
   /** A data-modifying statement (`INSERT … SELECT … FROM <rows>`) run as a CTE of the write's statement. */
   sql(w: InlineWrite): string;
   /**

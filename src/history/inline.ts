@@ -17,9 +17,8 @@ function nameLiteral(name: string): string {
   return `'${name}'`;
 }
 
-/** A column of relation `rel` as its JSON response value: timestamps as `toISOString()` writes them, the rest as to_jsonb does. */
-function valueSql(f: FieldMeta, rel: string): string {
-  const col = `${rel}.${f.col}`;
+/** A value of field `f` (a column reference) as its JSON response value: timestamps as `toISOString()` writes them, the rest as to_jsonb does. */
+function valueSql(f: FieldMeta, col: string): string {
   if (f.type === 'timestamp') return `to_jsonb(to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`;
   return `to_jsonb(${col})`;
 }
@@ -28,19 +27,21 @@ const tracked = (e: EntityMeta) => e.fieldList.filter((f) => !f.auto);
 
 /** `{"f": {"from": null, "to": …}, …}` of a created row (jsonb_build_object takes at most 100 arguments: chunks of 40 fields). */
 function createChanges(e: EntityMeta, rel: string): string {
-  const pairs = tracked(e).map((f) => `${nameLiteral(f.name)}, jsonb_build_object('from', NULL::jsonb, 'to', ${valueSql(f, rel)})`);
+  const pairs = tracked(e).map((f) => `${nameLiteral(f.name)}, jsonb_build_object('from', NULL::jsonb, 'to', ${valueSql(f, `${rel}.${f.col}`)})`);
   const chunks: string[] = [];
   for (let i = 0; i < pairs.length; i += 40) chunks.push(`jsonb_build_object(${pairs.slice(i, i + 40).join(', ')})`);
   return chunks.join(' || ');
 }
 
-/** Of `fields`, only those whose stored value changed between `before` and `after`. */
-function updateChanges(fields: readonly FieldMeta[], before: string, after: string): string {
-  const parts = fields.map(
-    (f) =>
-      `CASE WHEN ${before}.${f.col} IS DISTINCT FROM ${after}.${f.col} THEN jsonb_build_object(${nameLiteral(f.name)}, ` +
-      `jsonb_build_object('from', ${valueSql(f, before)}, 'to', ${valueSql(f, after)})) ELSE '{}'::jsonb END`,
-  );
+/** Of `fields`, only those whose stored value changed: `old(f)` is a field's value before the write, in `after`. */
+function updateChanges(fields: readonly FieldMeta[], old: (f: FieldMeta) => string, after: string): string {
+  const parts = fields.map((f) => {
+    const was = old(f);
+    return (
+      `CASE WHEN ${was} IS DISTINCT FROM ${after}.${f.col} THEN jsonb_build_object(${nameLiteral(f.name)}, ` +
+      `jsonb_build_object('from', ${valueSql(f, was)}, 'to', ${valueSql(f, `${after}.${f.col}`)})) ELSE '{}'::jsonb END`
+    );
+  });
   return parts.length ? parts.join(' || ') : `'{}'::jsonb`;
 }
 
@@ -68,17 +69,19 @@ export function historyCaptureOf(e: EntityMeta): InlineCapture {
       const changes = getOrInsert(creates, w.rows, () => createChanges(e, w.rows));
       return `${head} SELECT ${fixed}, ${w.rows}.${e.pk.col}::text, ${changes} FROM ${w.rows}`;
     }
-    const before = w.before;
-    if (!before) throw new Error('history of an update needs the rows as they were');
+    const old = w.old;
+    if (!old) throw new Error('history of an update needs the values as they were');
     const compared = w.written ? w.written.filter((f) => !f.auto) : tracked(e);
+    // Asked on every write: asking is what makes the statement return these old values.
+    for (const f of compared) old(f);
     const select = getOrInsert(
       updates,
-      `${before} ${w.rows} ${w.written ? compared.map((f) => f.name).join(',') : '*'}`,
+      `${w.rows} ${compared.map((f) => f.name).join(',')}`,
       () =>
-        `(SELECT ${w.rows}.${e.pk.col}::text AS id, ${updateChanges(compared, before, w.rows)} AS changes ` +
-        `FROM ${w.rows} JOIN ${before} ON ${before}.${e.pk.col} = ${w.rows}.${e.pk.col}) x WHERE x.changes <> '{}'::jsonb`,
+        `(SELECT ${w.rows}.${e.pk.col}::text AS id, ${updateChanges(compared, old, w.rows)} AS changes FROM ${w.rows}) x ` +
+        `WHERE x.changes <> '{}'::jsonb`,
     );
     return `${head} SELECT ${fixed}, x.id, x.changes FROM ${select}`;
   };
-  return { needsBefore: true, sql };
+  return { sql };
 }

@@ -4,6 +4,7 @@ import type { OpContext, Record_, InlineWrite, WriteEvent } from '../engine/cont
 import type { EntityMeta } from '../metadata/registry.js';
 import { IDENTIFIER_RE } from '../metadata/types.js';
 import { exactJson } from '../db/exact-json.js';
+import { oldColumnName } from '../metadata/sql/statements.js';
 
 /**
  * Capture: every change goes into `_realtime_events` inside the write's own
@@ -28,6 +29,14 @@ function nameLiteral(name: string): string {
   return `'${name}'`;
 }
 
+/**
+ * The written row of an update as `to_jsonb` keys it, without the old values the statement returns beside it
+ * (this capture asks for every field's; names are identifiers, so the keys are plain literals).
+ */
+function rowJson(e: EntityMeta, rows: string): string {
+  return `to_jsonb(${rows}) - ARRAY[${e.fieldList.map((f) => `'${oldColumnName(f)}'`).join(', ')}]::text[]`;
+}
+
 /** The fast-path capture: `INSERT INTO _realtime_events … SELECT … FROM <rows>`. */
 export function captureSql(w: InlineWrite): string {
   const e = w.entity;
@@ -38,13 +47,13 @@ export function captureSql(w: InlineWrite): string {
   if (w.action === 'create') {
     return `${head} SELECT ${fixed}, ${w.rows}.${e.pk.col}::text, to_jsonb(${w.rows}), NULL, ${tail} FROM ${w.rows}`;
   }
-  if (!w.before) throw new Error('a realtime update needs the rows as they were');
-  const b = w.before;
+  if (!w.old) throw new Error('a realtime update needs the values as they were');
   const a = w.rows;
-  const changed = e.fieldList.map((f) => `CASE WHEN ${b}.${f.col} IS DISTINCT FROM ${a}.${f.col} THEN ${nameLiteral(f.name)} END`);
+  const olds = e.fieldList.map((f) => w.old!(f));
+  const changed = e.fieldList.map((f, i) => `CASE WHEN ${olds[i]} IS DISTINCT FROM ${a}.${f.col} THEN ${nameLiteral(f.name)} END`);
   return (
-    `${head} SELECT ${fixed}, x.id, x.row, x.changed, ${tail} FROM (SELECT ${a}.${e.pk.col}::text AS id, to_jsonb(${a}) AS row, ` +
-    `array_remove(ARRAY[${changed.join(', ')}]::text[], NULL) AS changed FROM ${a} JOIN ${b} ON ${b}.${e.pk.col} = ${a}.${e.pk.col}) x ` +
+    `${head} SELECT ${fixed}, x.id, x.row, x.changed, ${tail} FROM (SELECT ${a}.${e.pk.col}::text AS id, ${rowJson(e, a)} AS row, ` +
+    `array_remove(ARRAY[${changed.join(', ')}]::text[], NULL) AS changed FROM ${a}) x ` +
     `WHERE cardinality(x.changed) > 0`
   );
 }

@@ -142,7 +142,6 @@ export class Realtime {
   // --- plugged into the engine -------------------------------------------------------------------
 
   readonly capture: InlineCapture = {
-    needsBefore: true,
     sql: captureSql,
     active: (ctx) => this.capturing(ctx.app.name),
     committed: (ctx) => this.kick(ctx.app),

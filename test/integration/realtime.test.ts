@@ -222,6 +222,9 @@ describe('delivery across instances', () => {
     const ev = changes(r2).find((e) => e.data.action === 'update');
     const fetched = await a.client.get(`${base()}/note/${again.id}`, { token: app.token });
     expect(ev!.data.record).toEqual(fetched.body.data);
+    // an update's capture stores the row as written, keyed by its columns only (not the old values its statement also returned)
+    const [stored] = await q(`SELECT row FROM _realtime_events WHERE record_id = $1 AND action = 'update'`, [again.id]);
+    expect(Object.keys(stored.row).sort()).toEqual(Object.keys((await q('SELECT * FROM notes LIMIT 1'))[0]).sort());
   });
 
   it('a subscriber with a $user read condition receives only its own rows', async () => {

@@ -13,10 +13,11 @@ import {
   selectRows,
   setsSql,
   updateSql,
-  updateWithBeforeSql,
+  guardedUpdateSql,
+  oldColumn,
 } from '../../metadata/sql/statements.js';
 import type { NestedPlan, RowPlan } from './plan.js';
-import { captureCtes, needsBefore, type Inline } from './inline.js';
+import { captureCtes, type Inline } from './inline.js';
 import { getOrInsert } from '../../collections.js';
 import { withSlugRetry } from './slug.js';
 
@@ -148,9 +149,9 @@ export async function insertTree({ tx, now }: Exec, row: RowPlan, inline?: (enti
 
 /**
  * UPDATE of a live row by primary key, without reading it first; undefined when
- * no live row has that key, and, when the captures need the row as it was, also
- * when another write changed the row between this statement's read and its
- * write (see updateWithBeforeSql). With nothing to set it only reads the row.
+ * no live row has that key, and, with captures (which compare old and new values),
+ * also when another write changed the row between this statement's read and its
+ * write (see guardedUpdateSql). With nothing to set it only reads the row.
  */
 export async function updateByKey({ tx, now }: Exec, row: RowPlan, pk: string, inline?: Inline): Promise<Record_ | undefined> {
   const e = row.entity;
@@ -161,20 +162,16 @@ export async function updateByKey({ tx, now }: Exec, row: RowPlan, pk: string, i
   const where = whereSql(byKey);
   const sets = setsSql(cols, params);
   if (!inline?.captures.length) return (await tx.query<Record_>(updateSql(e, sets, where), params.list))[0];
-  let update = updateSql(e, sets, where);
-  let before: string | undefined;
-  const head: string[] = [];
-  if (needsBefore(inline)) {
-    // The row as it was: the UPDATE writes it only if it is still the version read here (else no row comes back).
-    before = 'b';
-    const guarded = updateWithBeforeSql(e, sets, where, before);
-    head.push(`b AS (${guarded.read})`);
-    update = guarded.update;
-  }
   const written = cols.map(([f]) => f);
-  const ctes = captureCtes(inline, { entity: e, action: 'update', now, rows: 'w', before, written, params }, 0);
-  const text = `WITH ${[...head, `w AS (${update})`, ...ctes].join(', ')} SELECT * FROM w`;
-  return (await tx.query<Record_>(text, params.list))[0];
+  // The captures are built first: they name the old values the UPDATE must return.
+  const olds = new Set<FieldMeta>();
+  const old = (f: FieldMeta) => {
+    olds.add(f);
+    return `w.${oldColumn(f)}`;
+  };
+  const ctes = captureCtes(inline, { entity: e, action: 'update', now, rows: 'w', old, written, params }, 0);
+  const update = guardedUpdateSql(e, sets, where, [...olds]);
+  return (await tx.query<Record_>(`WITH w AS (${update}), ${ctes.join(', ')} SELECT ${e.selectList} FROM w`, params.list))[0];
 }
 
 /** Writes one row and its subtree; returns the row as stored. */

@@ -38,7 +38,3 @@ export function inlineCommitted(inlines: Iterable<Inline>): void {
 export function inlineSettled(inlines: Iterable<Inline>): void {
   for (const i of inlines) if (i.skipped) for (const done of i.skipped) done();
 }
-
-export function needsBefore(inline: Inline | undefined): boolean {
-  return inline?.captures.some((c) => c.needsBefore) ?? false;
-}

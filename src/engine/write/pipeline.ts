@@ -16,7 +16,7 @@ import { deleteWithCascades, existingPks, executeRow, insertTree, loadChildren, 
 import { checkNotCleared, checkProducedRequired, checkRequired, parsePayload } from './payload.js';
 import { at, prefixDetails, walk, type NestedPlan, type RowPlan } from './plan.js';
 import { runRules } from '../rules.js';
-import { inlineCommitted, inlineSettled, needsBefore, type Inline } from './inline.js';
+import { inlineCommitted, inlineSettled, type Inline } from './inline.js';
 import { type FastPath, fastPathOf, rowIsPlain } from './fast-path.js';
 import { stageApplies } from './stages.js';
 import { ROW_STAGES } from './row-stages.js';
@@ -373,9 +373,9 @@ async function plainUpdate(ctx: OpContext, entity: EntityMeta, id: string, body:
   try {
     const stored = await updateByKey({ tx: ctx.app.db, now: nowIso(), writes: [] }, row, id, inline);
     if (!stored) {
-      // Nothing was written: either no such row, or (with a before-image) another write got there first.
+      // Nothing was written: either no such row, or (with captures: see guardedUpdateSql) another write got there first.
       // The general path tells the two apart and updates under a row lock.
-      if (needsBefore(inline)) return undefined;
+      if (inline.captures.length > 0) return undefined;
       throw recordNotFound(entity, id);
     }
     inlineCommitted([inline]);

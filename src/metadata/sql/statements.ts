@@ -161,24 +161,34 @@ export function updateSql(entity: EntityMeta, sets: string, where: string): stri
   return `UPDATE ${entity.table} SET ${sets}${where} RETURNING ${entity.selectList}`;
 }
 
-/** The column of a before-image that holds the version (ctid) it was read at; no field name can be this. */
+/** Columns of a before-image: the version (ctid) it was read at, and the old values; no field name can be these. */
 const VERSION_COL = '"~version"';
+const BEFORE = '"~before"';
+
+/** The name under which a guarded update returns a field's value as it was (field names are identifiers). */
+export function oldColumnName(f: FieldMeta): string {
+  return `~old.${f.name}`;
+}
+
+/** `oldColumnName`, quoted. */
+export function oldColumn(f: FieldMeta): string {
+  return `"${oldColumnName(f)}"`;
+}
 
 /**
- * An update that also reads the row as it was (for captures that need the before-image): the CTE named
- * `before` reads it (`read`), and `update` writes it only if it is still that version. A row lock would
- * make the same guarantee at the cost of one more heap write and WAL record per update; instead, a
- * concurrent update that commits first gives the row a new ctid, PostgreSQL's recheck of the waiting
- * UPDATE then finds the guard false, and no row is written (the caller then takes its general path, which locks).
+ * An update that also returns the old values of `olds` (for captures that compare before and after), beside
+ * the row as written, in one statement: a subquery reads the row's version and those values, and the UPDATE
+ * writes the row only if it is still that version. A row lock would make the same guarantee at the cost of
+ * one more heap write and WAL record per update; instead, a concurrent update that commits first gives the
+ * row a new ctid, PostgreSQL's recheck of the waiting UPDATE then finds the guard false, and no row is
+ * written (the caller then takes its general path, which locks). The old values ride in the UPDATE's own
+ * RETURNING (it may name its FROM items), so the captures read one relation and join nothing.
  */
-export function updateWithBeforeSql(entity: EntityMeta, sets: string, where: string, before: string): { read: string; update: string } {
+export function guardedUpdateSql(entity: EntityMeta, sets: string, where: string, olds: readonly FieldMeta[]): string {
   const t = entity.table;
-  return {
-    read: `SELECT ctid AS ${VERSION_COL}, ${entity.selectList} FROM ${t}${where}`,
-    update:
-      `UPDATE ${t} SET ${sets} FROM ${before} WHERE ${t}.${entity.pk.col} = ${before}.${entity.pk.col} ` +
-      `AND ${t}.ctid = ${before}.${VERSION_COL} RETURNING ${entity.tableSelectList}`,
-  };
+  const read = [`ctid AS ${VERSION_COL}`, ...olds.map((f) => `${f.col} AS ${oldColumn(f)}`)].join(', ');
+  const returning = [entity.tableSelectList, ...olds.map((f) => `${BEFORE}.${oldColumn(f)}`)].join(', ');
+  return `UPDATE ${t} SET ${sets} FROM (SELECT ${read} FROM ${t}${where}) ${BEFORE} WHERE ${t}.ctid = ${BEFORE}.${VERSION_COL} RETURNING ${returning}`;
 }
 
 /** `set_null` of a cascade: the foreign key cleared on the matching rows, which come back as they were. */
