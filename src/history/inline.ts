@@ -63,8 +63,7 @@ export function historyCaptureOf(e: EntityMeta): InlineCapture {
     const p = w.params;
     const actor = actorOf(w.ctx);
     if (!ACTOR_KINDS.has(actor.kind)) throw new Error(`unknown actor kind: ${actor.kind}`);
-    const fixed =
-      `${entity}, '${w.action}', '${actor.kind}', ${p.add(actor.id, 'text')}, ` + `${p.add(actor.email, 'text')}, ${p.add(w.now, 'timestamptz')}`;
+    const fixed = `${entity}, '${w.action}', '${actor.kind}', ${p.add(actor.id, 'text')}, ${p.add(actor.email, 'text')}, ${p.add(w.now, 'timestamptz')}`;
     if (w.action === 'create') {
       const changes = getOrInsert(creates, w.rows, () => createChanges(e, w.rows));
       return `${head} SELECT ${fixed}, ${w.rows}.${e.pk.col}::text, ${changes} FROM ${w.rows}`;

@@ -120,17 +120,18 @@ function compileEntity(def: EntityDef, notNullColumns: ReadonlySet<string>): Ent
   const fields = new Map(fieldList.map((f) => [f.name, f]));
   const declared = fieldList.map((f) => f.col);
   const columns = def.soft_delete && !fields.has('deleted_at') ? [...declared, DELETED_AT] : declared;
+  const table = quoteIdent(def.table);
   return {
     def,
     name: def.name,
-    table: quoteIdent(def.table),
+    table,
     pk: fields.get(def.primary_key.field)!,
     fields,
     fieldList,
     softDelete: def.soft_delete,
     columns,
     selectList: columns.join(', '),
-    tableSelectList: columns.map((c) => `${quoteIdent(def.table)}.${c}`).join(', '),
+    tableSelectList: columns.map((c) => `${table}.${c}`).join(', '),
     includeList: declared.map((c) => `t.${c}`).join(', '),
     fieldsOfT: declared.map((c) => `t.${c}`).join(', '),
     outgoing: [],
